@@ -1,0 +1,107 @@
+import type { SystemName } from '../domain/systems.js';
+
+export type ConnectorOperation = 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'authenticate' | 'list';
+
+interface VendorErrorFields {
+  system: SystemName | 'noop';
+  operation: ConnectorOperation;
+  /** The vendor's HTTP status, when there was an answer at all. */
+  status?: number;
+  /** The vendor's own error code (`0x80040220`, `invalid_client`, `dailyLimitExceeded`, ...). */
+  vendorCode?: string;
+  /** A sentence a privacy or operations person can act on. Never contains an email or a name. */
+  reason: string;
+}
+
+/**
+ * A vendor call that failed. Each connector turns every failure into one of the two subclasses in one
+ * place (its `errors.ts`), so that activities and operators see the same three outcomes everywhere:
+ * retryable, non-retryable, or (returned, not thrown) already done.
+ */
+export abstract class VendorError extends Error {
+  readonly system: VendorErrorFields['system'];
+  readonly operation: ConnectorOperation;
+  readonly status?: number;
+  readonly vendorCode?: string;
+  readonly reason: string;
+  abstract readonly retryable: boolean;
+
+  constructor(fields: VendorErrorFields) {
+    super(
+      `${fields.system} ${fields.operation} failed${fields.status ? ` (HTTP ${fields.status})` : ''}: ${fields.reason}`,
+    );
+    this.system = fields.system;
+    this.operation = fields.operation;
+    this.status = fields.status;
+    this.vendorCode = fields.vendorCode;
+    this.reason = fields.reason;
+  }
+
+  toJSON(): VendorErrorFields & { retryable: boolean } {
+    return {
+      system: this.system,
+      operation: this.operation,
+      status: this.status,
+      vendorCode: this.vendorCode,
+      reason: this.reason,
+      retryable: this.retryable,
+    };
+  }
+}
+
+/** Trying again later can succeed: 429, 5xx, timeouts, connection failures. */
+export class RetryableVendorError extends VendorError {
+  override readonly name = 'RetryableVendorError';
+  readonly retryable = true;
+  /** The vendor's `Retry-After`, when it sent one; the next attempt waits this long. */
+  readonly retryAfterMs?: number;
+
+  constructor(fields: VendorErrorFields & { retryAfterMs?: number }) {
+    super(fields);
+    this.retryAfterMs = fields.retryAfterMs;
+  }
+}
+
+/** Retrying cannot help until a person changes something: bad credentials, missing privilege, bad input. */
+export class NonRetryableVendorError extends VendorError {
+  override readonly name = 'NonRetryableVendorError';
+  readonly retryable = false;
+}
+
+/** `Retry-After` is either delta-seconds or an HTTP date; answers milliseconds, or undefined if absent. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Node's network error codes that mean "the vendor could not be reached or did not answer in time". */
+const transientNetworkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ECONNABORTED',
+]);
+
+/** True for errors (or their causes) that are network failures or timeouts rather than vendor answers. */
+export function isTransientNetworkError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const candidate = current as { code?: unknown; name?: unknown; cause?: unknown };
+    if (typeof candidate.code === 'string' && transientNetworkCodes.has(candidate.code)) return true;
+    if (candidate.name === 'AbortError' || candidate.name === 'TimeoutError') return true;
+    current = candidate.cause;
+  }
+  return false;
+}

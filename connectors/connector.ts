@@ -1,0 +1,104 @@
+import type { ConsentDecision, Purpose } from '../domain/purposes.js';
+import type { SystemName } from '../domain/systems.js';
+
+/**
+ * The one shape every vendor connector has. A reader who knows one connector knows them all: find what a
+ * tool holds about a person, erase it, and read or apply consent. Each method either resolves with an
+ * outcome (including "already done", such as a 404 on delete) or throws a VendorError (connector-errors.ts)
+ * that says whether retrying can help.
+ */
+export interface Connector {
+  readonly system: SystemName;
+  find(subject: SubjectIdentifiers): Promise<FindResult>;
+  erase(subject: SubjectIdentifiers): Promise<EraseResult>;
+  readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
+  applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
+}
+
+/** Everything known that identifies one person. `email` is already normalised (domain/email.ts). */
+export interface SubjectIdentifiers {
+  email: string;
+  /** Google Analytics client ids (browser cookies), given with the request or found in the CRM. */
+  gaClientIds: string[];
+  /** Google Analytics user ids (signed-in users). */
+  gaUserIds: string[];
+}
+
+/** One record a vendor holds, named the vendor's way. Never carries the email or a name. */
+export interface VendorRecordRef {
+  /** What the vendor calls the record: `contact`, `lead`, `member`, `userDeletionRequest`, ... */
+  kind: string;
+  /** The vendor's id for the record (a Dataverse GUID, a Mailchimp subscriber hash, a GA identifier). */
+  id: string;
+  /** Where the record lives inside the vendor: a Mailchimp audience id, a GA4 property id. */
+  container?: string;
+  /** The vendor's own status for the record, such as Mailchimp's `subscribed` or `unsubscribed`. */
+  status?: string;
+  /** The vendor's last-modified time, ISO 8601, where it keeps one. */
+  modifiedAt?: string;
+}
+
+export interface FindResult {
+  records: VendorRecordRef[];
+  /** GA identifiers this tool stores about the person (Dynamics keeps client ids on contacts and leads). */
+  gaClientIds: string[];
+  gaUserIds: string[];
+}
+
+export type EraseOutcome =
+  /** At least one record was deleted now. */
+  | 'erased'
+  /** The tool held nothing for this person (or it was already gone). */
+  | 'not_found'
+  /** The tool accepted a deletion that it carries out later (Google Analytics). */
+  | 'submitted';
+
+export interface ErasedRecord extends VendorRecordRef {
+  result: 'deleted' | 'already_gone' | 'submitted';
+  /** The vendor's timestamp for the deletion, such as Google's `deletionRequestTime`. */
+  vendorTime?: string;
+}
+
+export interface EraseResult {
+  outcome: EraseOutcome;
+  records: ErasedRecord[];
+}
+
+export interface ConsentChange {
+  purpose: Purpose;
+  decision: ConsentDecision;
+  /** When the person made the choice, from the source (ISO 8601). */
+  occurredAt: string;
+  /**
+   * Only a grant with evidence may create a record that does not exist yet (a Mailchimp member, say).
+   * Withdrawals never create anything.
+   */
+  hasEvidence: boolean;
+}
+
+export type ConsentStateInTool = ConsentDecision | 'mixed' | 'unknown';
+
+export interface ConsentReading {
+  /** Per purpose this tool can express; purposes the tool has no notion of are absent. */
+  purposes: Partial<Record<Purpose, ConsentStateInTool>>;
+  records: VendorRecordRef[];
+}
+
+export type ApplyConsentOutcome =
+  /** The tool was changed. */
+  | 'applied'
+  /** The tool already was in the requested state. */
+  | 'already'
+  /** The tool holds nothing for the person, and nothing was created. */
+  | 'not_found'
+  /** A grant is waiting for the person to confirm it (Mailchimp's double opt-in). */
+  | 'pending_confirmation'
+  /** This tool has no notion of this purpose. */
+  | 'not_applicable';
+
+export interface ApplyConsentResult {
+  outcome: ApplyConsentOutcome;
+  records: VendorRecordRef[];
+  /** Vendor timestamps, such as GA's deletionRequestTime when a statistics withdrawal submits a deletion. */
+  vendorTime?: string;
+}

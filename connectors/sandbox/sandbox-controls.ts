@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** One injected fault: the next `count` requests that match fail with `status`. */
+export const faultSchema = z.object({
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .optional(),
+  /** A regular expression matched against the request path (without the query string). */
+  path: z.string().default('.*'),
+  status: z.number().int().min(400).max(599),
+  count: z.number().int().min(1).default(1),
+  /** Seconds, sent as `Retry-After`. */
+  retryAfter: z.number().int().min(0).optional(),
+  message: z.string().default('Injected by the sandbox'),
+});
+export type FaultInput = z.input<typeof faultSchema>;
+export type Fault = z.output<typeof faultSchema>;
+
+export const latencySchema = z.object({ ms: z.number().int().min(0).max(120_000) });
+export const outageSchema = z.object({ on: z.boolean() });
+
+export interface RequestLogEntry {
+  seq: number;
+  method: string;
+  /** The path only: query strings can carry personal data (a $filter on an email, say). */
+  path: string;
+  status: number;
+  at: string;
+  durationMs: number;
+}

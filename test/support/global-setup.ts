@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestProject } from 'vitest/node';
+import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
+import { projectSearchAttributes } from '../../temporal/search-attributes.js';
+import { provideTemporalCli } from '../../temporal/temporal-cli.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalNamespace: string;
+    temporalCliPath: string;
+    dataDir: string;
+    caFile: string;
+  }
+}
+
+/**
+ * One real Temporal dev server and one local CA for the whole run. Test files connect to the server and
+ * give their own task queues and ids, so they never see each other's work.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-test-'));
+  const tls = ensureLocalTls(dataDir);
+  // Test processes are forked after this runs and inherit it, so they trust the sandboxes' certificates.
+  process.env.NODE_EXTRA_CA_CERTS = tls.caFile;
+
+  const cli = provideTemporalCli({ onBuild: (message) => process.stderr.write(`${message}\n`) });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: cli.path },
+      searchAttributes: projectSearchAttributes,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+
+  project.provide('temporalAddress', env.address);
+  project.provide('temporalNamespace', env.namespace ?? 'default');
+  project.provide('temporalCliPath', cli.path);
+  project.provide('dataDir', dataDir);
+  project.provide('caFile', tls.caFile);
+
+  return async () => {
+    await env.teardown();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

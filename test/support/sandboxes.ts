@@ -1,0 +1,12 @@
+import { inject } from 'vitest';
+import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
+import type { SandboxDefinition, SandboxStore } from '../../connectors/sandbox/sandbox-definition.js';
+import { type RunningSandbox, startSandbox } from '../../connectors/sandbox/sandbox-server.js';
+
+/** Starts a vendor sandbox on a free port with the run's local CA; close it in afterAll. */
+export function startTestSandbox<Store extends SandboxStore<Seed>, Seed, Options>(
+  definition: SandboxDefinition<Store, Seed, Options>,
+  options: Options,
+): Promise<RunningSandbox<Store>> {
+  return startSandbox(definition, { tls: ensureLocalTls(inject('dataDir')), options });
+}
