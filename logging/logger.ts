@@ -1,0 +1,83 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Keys whose values are personal data or secrets wherever they sit in a logged object. pino's redaction
+ * is path-based, so each key is listed at the top level and under any one or two parents.
+ */
+const sensitiveKeys = [
+  'email',
+  'emails',
+  'emailaddress1',
+  'emailaddress2',
+  'emailaddress3',
+  'email_address',
+  'firstName',
+  'lastName',
+  'firstname',
+  'lastname',
+  'fullname',
+  'name',
+  'merge_fields',
+  'phone',
+  'password',
+  'secret',
+  'clientSecret',
+  'client_secret',
+  'apiKey',
+  'api_key',
+  'token',
+  'accessToken',
+  'access_token',
+  'refresh_token',
+  'authorization',
+  'Authorization',
+  'cookie',
+  'private_key',
+  'privateKey',
+  'assertion',
+  'userProvidedData',
+];
+
+export const redactPaths = sensitiveKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+
+/** Strips anything that looks like an email from free text (error messages from vendors, say). */
+export function scrubEmails(text: string): string {
+  return text.replace(/[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+\.[^\s@<>"'(),;:]+/g, '[email]');
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** `json` in production; `pretty` for people at a terminal. */
+  format?: 'json' | 'pretty';
+  name?: string;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format = options.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  return pino({
+    name: options.name ?? 'consent-hub',
+    level: options.level ?? 'info',
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    // Error messages can quote what a vendor echoed back; scrub addresses from them too.
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((arg) => (typeof arg === 'string' ? scrubEmails(arg) : arg)) as typeof args;
+        method.apply(this, scrubbed);
+      },
+    },
+    serializers: {
+      err: (error: Error) => {
+        const serialized = pino.stdSerializers.err(error);
+        serialized.message = scrubEmails(serialized.message);
+        serialized.stack = serialized.stack ? scrubEmails(serialized.stack) : serialized.stack;
+        return serialized;
+      },
+    },
+    transport:
+      format === 'pretty'
+        ? { target: 'pino-pretty', options: { colorize: true, destination: 2 } }
+        : undefined,
+  });
+}
