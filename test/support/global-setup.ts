@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
+import { workflowsPath } from '../../workers/create-worker.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,8 +16,18 @@ declare module 'vitest' {
     temporalCliPath: string;
     dataDir: string;
     caFile: string;
+    workflowBundlePath: string;
   }
 }
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string) => process.stderr.write(`bundler: ${message}\n`),
+  error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
+};
 
 /**
  * One real Temporal dev server and one local CA for the whole run. Test files connect to the server and
@@ -36,7 +48,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     },
   });
 
+  // Bundling takes seconds; done once here, every test worker loads the same code.
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  const workflowBundlePath = join(dataDir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+
   project.provide('temporalAddress', env.address);
+  project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('temporalNamespace', env.namespace ?? 'default');
   project.provide('temporalCliPath', cli.path);
   project.provide('dataDir', dataDir);

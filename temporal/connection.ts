@@ -1,0 +1,49 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import type { HubConfig } from '../config/hub-config.js';
+import { dataConverterFor } from '../privacy/data-converter.js';
+
+/**
+ * Temporal connection settings by Temporal's own conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS_*, and the CLI's config file), so the same worker runs against a dev server,
+ * a self-hosted cluster or Temporal Cloud with no code change.
+ */
+export function temporalSettings(env: NodeJS.ProcessEnv = process.env) {
+  const { connectionOptions, namespace } = loadClientConnectConfig({
+    overrideEnvVars: Object.fromEntries(
+      Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ),
+  });
+  return {
+    connectionOptions,
+    namespace: namespace ?? 'default',
+    address: connectionOptions.address ?? 'localhost:7233',
+  };
+}
+
+/** A client that encrypts every payload it sends, as the worker does. */
+export async function connectClient(
+  config: HubConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Client> {
+  const settings = temporalSettings(env);
+  const connection = await Connection.connect({
+    ...settings.connectionOptions,
+    address: settings.address,
+  } as Parameters<typeof Connection.connect>[0]);
+  return new Client({
+    connection,
+    namespace: settings.namespace,
+    dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
+  });
+}
+
+export async function connectWorkerConnection(env: NodeJS.ProcessEnv = process.env) {
+  const settings = temporalSettings(env);
+  const connection = await NativeConnection.connect({
+    ...settings.connectionOptions,
+    address: settings.address,
+  });
+  return { connection, namespace: settings.namespace };
+}

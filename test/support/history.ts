@@ -1,0 +1,22 @@
+import type { Client } from '@temporalio/client';
+
+/**
+ * Every piece of text in a workflow's raw event history as the server stores it: strings as they are, and
+ * every byte field (payload data and metadata) decoded as UTF-8 and as base64. A search over this finds an
+ * email however the server or UI would show it.
+ */
+export async function rawHistoryText(client: Client, workflowId: string): Promise<string> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const parts: string[] = [];
+  const visit = (value: unknown): void => {
+    if (value === null || value === undefined) return;
+    if (typeof value === 'string') parts.push(value);
+    else if (value instanceof Uint8Array) {
+      const buffer = Buffer.from(value);
+      parts.push(buffer.toString('utf8'), buffer.toString('base64'));
+    } else if (Array.isArray(value)) value.forEach(visit);
+    else if (typeof value === 'object') Object.values(value).forEach(visit);
+  };
+  visit(history);
+  return parts.join('\n');
+}

@@ -1,0 +1,67 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { type ActivityDependencies, createActivities } from '../../activities/create-activities.js';
+import { createLogger } from '../../logging/logger.js';
+import { dataConverterFor } from '../../privacy/data-converter.js';
+import type { EncryptionKey } from '../../privacy/encryption-keys.js';
+import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
+import { createHubWorker } from '../../workers/create-worker.js';
+
+/** Fresh secrets for one test file, as `consent-hub dev` would create them. */
+export function testSecrets() {
+  const encryptionKeys: EncryptionKey[] = [
+    { id: `test-${randomBytes(3).toString('hex')}`, key: randomBytes(32) },
+  ];
+  return { subjectKeySecret: randomBytes(32).toString('hex'), encryptionKeys };
+}
+
+export const silentLogger = createLogger({ level: 'silent', format: 'json' });
+
+/**
+ * Connects a test file to the run's dev server, with its own task queue so that files never pick up each
+ * other's tasks. Close it in afterAll.
+ */
+export async function connectTestTemporal(name: string) {
+  installTemporalRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
+  const address = inject('temporalAddress');
+  const namespace = inject('temporalNamespace');
+  const secrets = testSecrets();
+  const dataConverter = dataConverterFor(secrets.encryptionKeys);
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const client = new Client({ connection, namespace, dataConverter });
+  const taskQueue = `${name}-${randomUUID()}`;
+
+  return {
+    client,
+    namespace,
+    taskQueue,
+    secrets,
+    /** Starts a worker on this file's task queue with the given connectors; stop it with worker.shutdown(). */
+    async startWorker(deps: Partial<ActivityDependencies> & Pick<ActivityDependencies, 'connectors'>) {
+      const worker: Worker = await createHubWorker({
+        connection: nativeConnection,
+        namespace,
+        taskQueue,
+        activities: createActivities({ logger: silentLogger, ...deps }),
+        dataConverter,
+        logger: silentLogger,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      const running = worker.run();
+      return {
+        worker,
+        async stop() {
+          worker.shutdown();
+          await running;
+        },
+      };
+    },
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { createActivities } from '../activities/create-activities.js';
+import type { HubConfig } from '../config/hub-config.js';
+import { buildConnectors } from '../connectors/registry.js';
+import type { Logger } from '../logging/logger.js';
+import { dataConverterFor } from '../privacy/data-converter.js';
+import { connectWorkerConnection } from '../temporal/connection.js';
+import { createHubWorker } from './create-worker.js';
+
+/**
+ * The production worker: connectors from the environment, Temporal from Temporal's own variables. Runs until
+ * SIGINT or SIGTERM, then finishes the activities in hand (the SDK's graceful shutdown).
+ */
+export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+  const built = buildConnectors(env, logger);
+  const { connection, namespace } = await connectWorkerConnection(env);
+  try {
+    const worker = await createHubWorker({
+      connection,
+      namespace,
+      taskQueue: config.CONSENT_HUB_TASK_QUEUE,
+      activities: createActivities({ connectors: built.connectors, logger }),
+      dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
+      logger,
+    });
+    logger.info({ systems: built.configured }, 'worker running');
+    await worker.run();
+  } finally {
+    await built.close();
+    await connection.close();
+  }
+}

@@ -1,0 +1,1 @@
+export { connectorProbeWorkflow } from './connector-probe.js';
