@@ -1,0 +1,183 @@
+import { google } from 'googleapis';
+import { normaliseEmail } from '../../domain/email.js';
+import type { Logger } from '../../logging/logger.js';
+import type {
+  ApplyConsentResult,
+  Connector,
+  ConsentChange,
+  ConsentReading,
+  ErasedRecord,
+  EraseResult,
+  FindResult,
+  SubjectIdentifiers,
+} from '../connector.js';
+import type { ConnectorOperation } from '../connector-errors.js';
+import { NonRetryableVendorError, VendorError } from '../connector-errors.js';
+import { createGoogleAuthClient } from './auth.js';
+import type { GoogleConfig } from './config.js';
+import { classifyGoogleError } from './errors.js';
+import { analyticsEditScope, userDeletionScope } from './google-scopes.js';
+import { paceForProperty } from './pacing.js';
+import { propertyResourceName } from './property-ids.js';
+import { readServiceAccountKey } from './service-account.js';
+
+/** One deletion to submit: an identifier of one kind, in one property. */
+interface DeletionTarget {
+  propertyId: string;
+  type: 'CLIENT_ID' | 'USER_ID' | 'USER_PROVIDED_DATA';
+  /** The GA identifier; for user-provided data, the normalised email (sent, never logged or returned). */
+  value: string;
+}
+
+/**
+ * Google Analytics: it cannot be asked what it holds about a person, only told to delete an identifier.
+ * Erasure submits one deletion request per identifier per configured GA4 property through the User
+ * Deletion API, plus (when configured) the email through the Admin API; Google deletes later, so the
+ * outcome is `submitted` with Google's deletionRequestTime.
+ */
+export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logger }): Connector {
+  const logger = deps.logger.child({ system: 'google' });
+  const key = readServiceAccountKey(config.credentialsFile);
+  const auth = createGoogleAuthClient({
+    key,
+    // Least privilege: the Admin API's edit scope only when the Admin API is used at all.
+    scopes: config.submitUserProvidedData ? [userDeletionScope, analyticsEditScope] : [userDeletionScope],
+    tokenUrl: config.tokenUrl,
+    timeoutMs: config.timeoutMs,
+  });
+  // `rootUrl` only when configured: unset, each API keeps its own default host.
+  const root = config.apiRootUrl ? { rootUrl: config.apiRootUrl } : {};
+  const analytics = google.analytics({ version: 'v3', auth, ...root });
+  const admin = google.analyticsadmin({ version: 'v1alpha', auth, ...root });
+  // googleapis sets gaxios `retry: true`, but gaxios does not retry POSTs; `retry: false` states that
+  // Temporal's activity retries are the one retry layer.
+  const callOptions = { timeout: config.timeoutMs, retry: false };
+
+  async function submit(target: DeletionTarget): Promise<string> {
+    // The token is fetched before the pacing slot is taken, so the paced call is the API request alone.
+    await auth.getAccessToken();
+    return paceForProperty(target.propertyId, config.requestsPerSecond, async () => {
+      if (target.type === 'USER_PROVIDED_DATA') {
+        const response = await admin.properties.submitUserDeletion(
+          {
+            name: propertyResourceName(target.propertyId),
+            requestBody: { userProvidedData: target.value },
+          },
+          callOptions,
+        );
+        return response.data.deletionRequestTime ?? '';
+      }
+      const response = await analytics.userDeletion.userDeletionRequest.upsert(
+        {
+          requestBody: {
+            kind: 'analytics#userDeletionRequest',
+            id: { type: target.type, userId: target.value },
+            propertyId: target.propertyId,
+          },
+        },
+        callOptions,
+      );
+      return response.data.deletionRequestTime ?? '';
+    });
+  }
+
+  function targetsFor(subject: SubjectIdentifiers): DeletionTarget[] {
+    const clientIds = [...new Set(subject.gaClientIds.map((id) => id.trim()).filter(Boolean))];
+    const userIds = [...new Set(subject.gaUserIds.map((id) => id.trim()).filter(Boolean))];
+    return config.propertyIds.flatMap((propertyId) => [
+      ...clientIds.map((value) => ({ propertyId, type: 'CLIENT_ID' as const, value })),
+      ...userIds.map((value) => ({ propertyId, type: 'USER_ID' as const, value })),
+      ...(config.submitUserProvidedData && subject.email
+        ? [{ propertyId, type: 'USER_PROVIDED_DATA' as const, value: normaliseEmail(subject.email) }]
+        : []),
+    ]);
+  }
+
+  /**
+   * Submits every deletion, properties in parallel and each property at its paced rate. Upserts are
+   * idempotent, so when one fails and Temporal retries the whole activity, resubmitting the others is
+   * harmless. A non-retryable failure is reported ahead of a retryable one: retrying cannot fix it.
+   */
+  async function submitAll(
+    subject: SubjectIdentifiers,
+    operation: ConnectorOperation,
+  ): Promise<ErasedRecord[]> {
+    const targets = targetsFor(subject);
+    const settled = await Promise.allSettled(
+      targets.map(async (target): Promise<ErasedRecord> => {
+        try {
+          const vendorTime = await submit(target);
+          return {
+            kind: 'userDeletionRequest',
+            // The email never becomes an id: user-provided data is named by its kind only.
+            id: target.type === 'USER_PROVIDED_DATA' ? 'userProvidedData' : target.value,
+            container: propertyResourceName(target.propertyId),
+            result: 'submitted',
+            vendorTime,
+          };
+        } catch (error) {
+          throw classifyGoogleError(error, operation, { timeoutMs: config.timeoutMs });
+        }
+      }),
+    );
+    const failures = settled.flatMap((entry) =>
+      entry.status === 'rejected' ? [entry.reason as VendorError] : [],
+    );
+    if (failures.length > 0) {
+      const first = failures.find((failure) => !failure.retryable) ?? failures[0];
+      logger.warn(
+        {
+          operation,
+          failed: failures.length,
+          of: targets.length,
+          status: first?.status,
+          vendorCode: first?.vendorCode,
+        },
+        `Google user deletion failed: ${first?.reason}`,
+      );
+      throw first instanceof VendorError
+        ? first
+        : new NonRetryableVendorError({ system: 'google', operation, reason: 'unknown failure' });
+    }
+    const records = settled.flatMap((entry) => (entry.status === 'fulfilled' ? [entry.value] : []));
+    logger.info({ operation, submitted: records.length }, 'Google user deletions submitted');
+    return records;
+  }
+
+  function hasIdentifiers(subject: SubjectIdentifiers): boolean {
+    return targetsFor(subject).length > 0;
+  }
+
+  return {
+    system: 'google',
+
+    // Google Analytics cannot be asked what it holds about a person.
+    async find(_subject: SubjectIdentifiers): Promise<FindResult> {
+      return { records: [], gaClientIds: [], gaUserIds: [] };
+    },
+
+    async erase(subject: SubjectIdentifiers): Promise<EraseResult> {
+      if (!hasIdentifiers(subject)) return { outcome: 'not_found', records: [] };
+      return { outcome: 'submitted', records: await submitAll(subject, 'erase') };
+    },
+
+    // Google keeps no per-user consent flag.
+    async readConsent(_subject: SubjectIdentifiers): Promise<ConsentReading> {
+      return { purposes: {}, records: [] };
+    },
+
+    /** Withdrawing "statistics" is carried out as a user deletion; nothing else has a meaning here. */
+    async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {
+      if (change.purpose !== 'statistics' || change.decision !== 'withdrawn') {
+        return { outcome: 'not_applicable', records: [] };
+      }
+      if (!hasIdentifiers(subject)) return { outcome: 'not_found', records: [] };
+      const records = await submitAll(subject, 'applyConsent');
+      const latest = records
+        .map((record) => record.vendorTime ?? '')
+        .sort()
+        .at(-1);
+      return { outcome: 'applied', records, vendorTime: latest || undefined };
+    },
+  };
+}

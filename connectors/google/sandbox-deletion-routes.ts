@@ -1,0 +1,179 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { SandboxContext, VendorErrorReply } from '../sandbox/sandbox-definition.js';
+import { analyticsEditScope, userDeletionScope } from './google-scopes.js';
+import { googleApiError } from './sandbox-errors.js';
+import {
+  type AccessTokenGrant,
+  type GoogleSandboxStore,
+  type IdentifierType,
+  sha256Hex,
+} from './sandbox-store.js';
+
+const upsertPath = '/analytics/v3/userDeletion/userDeletionRequests:upsert';
+const submitPath = /^\/v1alpha\/properties\/([^/:]+):submitUserDeletion$/;
+
+const upsertBodySchema = z.object({
+  kind: z.literal('analytics#userDeletionRequest').optional(),
+  id: z.object({
+    type: z.enum(['CLIENT_ID', 'USER_ID', 'APP_INSTANCE_ID']),
+    userId: z.string().min(1),
+  }),
+  propertyId: z.string().regex(/^\d+$/).optional(),
+  webPropertyId: z.string().optional(),
+  firebaseProjectId: z.string().optional(),
+});
+
+const submitBodySchema = z
+  .object({
+    userId: z.string().min(1).optional(),
+    clientId: z.string().min(1).optional(),
+    appInstanceId: z.string().min(1).optional(),
+    userProvidedData: z.string().min(1).optional(),
+  })
+  .strict();
+
+class ApiRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly reply: VendorErrorReply,
+  ) {
+    super('refused');
+  }
+}
+
+const refusal = (...args: Parameters<typeof googleApiError>) =>
+  new ApiRefusal(args[0], googleApiError(...args));
+
+/** The bearer token's grant, if it is known, unexpired and carries the scope the API requires. */
+function authorise(request: FastifyRequest, store: GoogleSandboxStore, scope: string): AccessTokenGrant {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer (.+)$/i.exec(header)?.[1];
+  const grant = token ? store.tokens.get(token) : undefined;
+  if (!grant || grant.expiresAt <= Date.now()) {
+    throw refusal(
+      401,
+      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      'invalidCredentials',
+    );
+  }
+  if (!grant.scopes.has(scope)) {
+    throw refusal(403, 'Request had insufficient authentication scopes.', 'insufficientPermissions');
+  }
+  return grant;
+}
+
+/**
+ * An unknown property gets 403, not 404: Google does not tell a caller whether a property it may not use
+ * exists, and answers both APIs' requests for other people's properties with a permission error.
+ */
+function requireProperty(store: GoogleSandboxStore, propertyId: string): void {
+  if (!store.properties.has(propertyId)) {
+    throw refusal(
+      403,
+      `User does not have sufficient permissions for this property (${propertyId}).`,
+      'insufficientPermissions',
+    );
+  }
+}
+
+/** The User Deletion API's per-property rate and per-property and per-project daily quotas. */
+function enforceQuotas(store: GoogleSandboxStore, propertyId: string, grant: AccessTokenGrant): void {
+  if (!store.takeRateToken(propertyId)) {
+    store.reject('rateLimitExceeded');
+    throw refusal(
+      403,
+      `Quota exceeded for quota metric 'User Deletion Requests' and limit 'Requests per second per property' (${store.requestsPerSecond}).`,
+      'rateLimitExceeded',
+    );
+  }
+  const over = store.countDaily(propertyId, grant.project);
+  if (over) {
+    store.reject('dailyLimitExceeded');
+    const limit = over === 'property' ? store.dailyQuotaPerProperty : store.dailyQuotaPerProject;
+    throw refusal(
+      403,
+      `Daily Limit Exceeded. The quota of ${limit} user deletion requests per day per ${over} has been reached; it resets at midnight Pacific time.`,
+      'dailyLimitExceeded',
+    );
+  }
+}
+
+function invalid(issue: string): ApiRefusal {
+  return refusal(400, `Invalid value: ${issue}`, 'invalidParameter');
+}
+
+async function answer(reply: FastifyReply, work: () => unknown): Promise<FastifyReply> {
+  try {
+    return reply.code(200).send(work());
+  } catch (error) {
+    if (!(error instanceof ApiRefusal)) throw error;
+    return reply
+      .code(error.status)
+      .header('content-type', error.reply.contentType)
+      .send(JSON.stringify(error.reply.body));
+  }
+}
+
+/** The User Deletion API (analytics v3) and the GA4 Admin API's submitUserDeletion, on one root URL. */
+export function deletionRoutes(app: FastifyInstance, { store }: SandboxContext<GoogleSandboxStore>): void {
+  // The path holds a literal colon (`:upsert`), which the router would read as a parameter; match it here.
+  app.post('/analytics/v3/*', (request, reply) =>
+    answer(reply, () => {
+      if (request.url.split('?')[0] !== upsertPath) throw refusal(404, 'Not Found', 'notFound');
+      const grant = authorise(request, store, userDeletionScope);
+      const parsed = upsertBodySchema.safeParse(request.body);
+      if (!parsed.success) throw invalid(parsed.error.issues[0]?.path.join('.') || 'body');
+      const body = parsed.data;
+      if (!body.propertyId) {
+        throw invalid(
+          body.webPropertyId || body.firebaseProjectId
+            ? 'only GA4 properties (propertyId) are served here'
+            : 'one of propertyId, webPropertyId or firebaseProjectId is required',
+        );
+      }
+      requireProperty(store, body.propertyId);
+      enforceQuotas(store, body.propertyId, grant);
+      const record = store.recordDeletion(body.propertyId, 'userDeletion', body.id.type, body.id.userId);
+      return {
+        kind: 'analytics#userDeletionRequest',
+        id: body.id,
+        propertyId: body.propertyId,
+        deletionRequestTime: record.deletionRequestTime,
+      };
+    }),
+  );
+
+  app.post('/v1alpha/*', (request, reply) =>
+    answer(reply, () => {
+      const propertyId = submitPath.exec(request.url.split('?')[0] ?? '')?.[1];
+      if (propertyId === undefined) throw refusal(404, 'Not Found', 'notFound');
+      authorise(request, store, analyticsEditScope);
+      const parsed = submitBodySchema.safeParse(request.body ?? {});
+      const given = parsed.success
+        ? (Object.entries(parsed.data).filter(([, value]) => value !== undefined) as [string, string][])
+        : [];
+      if (!parsed.success || given.length !== 1) {
+        throw refusal(
+          400,
+          'Request contains an invalid argument: exactly one of userId, clientId, appInstanceId or userProvidedData must be set.',
+          'invalidParameter',
+        );
+      }
+      if (!/^\d+$/.test(propertyId)) throw invalid('name must be properties/{property_id}');
+      requireProperty(store, propertyId);
+      const [field, value] = given[0] as [string, string];
+      const types: Record<string, IdentifierType> = {
+        userId: 'USER_ID',
+        clientId: 'CLIENT_ID',
+        appInstanceId: 'APP_INSTANCE_ID',
+        userProvidedData: 'USER_PROVIDED_DATA',
+      };
+      const type = types[field] ?? 'USER_ID';
+      // An email or phone number is stored only as its hash, so the sandbox's state never shows one.
+      const identifier = type === 'USER_PROVIDED_DATA' ? `sha256:${sha256Hex(value)}` : value;
+      const record = store.recordDeletion(propertyId, 'admin', type, identifier);
+      return { deletionRequestTime: record.deletionRequestTime };
+    }),
+  );
+}
