@@ -40,7 +40,10 @@ const sensitiveKeys = [
   'userProvidedData',
 ];
 
-export const redactPaths = sensitiveKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+// pino's own top-level `name` is the logger's name, not a person's: redact `name` only where nested.
+export const redactPaths = sensitiveKeys.flatMap((key) =>
+  key === 'name' ? [`*.${key}`, `*.*.${key}`] : [key, `*.${key}`, `*.*.${key}`],
+);
 
 /** Strips anything that looks like an email from free text (error messages from vendors, say). */
 export function scrubEmails(text: string): string {

@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { runDev } from '../../dev/run-dev.js';
+import { cliLogger } from '../load-config.js';
+
+const devFlagsSchema = z.object({
+  dataDir: z.string().min(1),
+  temporalPort: z.coerce.number().int().min(1).max(65535),
+  uiPort: z.coerce.number().int().min(1).max(65535),
+  sandboxPortBase: z.coerce.number().int().min(1).max(65530),
+  taskQueue: z.string().min(1),
+  namespace: z.string().min(1),
+});
+
+export const devCommand = new Command('dev')
+  .description(
+    'run the whole hub locally: Temporal dev server and UI, seeded vendor sandboxes, and the worker',
+  )
+  .option(
+    '--data-dir <dir>',
+    'where secrets, certificates and the Temporal database live',
+    process.env.CONSENT_HUB_DATA_DIR ?? '.consent-hub',
+  )
+  .option('--temporal-port <port>', 'Temporal frontend port', '7233')
+  .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+  .option('--sandbox-port-base <port>', 'first vendor sandbox port; the others follow', '7301')
+  .option(
+    '--task-queue <name>',
+    'task queue the worker polls',
+    process.env.CONSENT_HUB_TASK_QUEUE ?? 'consent-hub',
+  )
+  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .action(async (flags) => {
+    const options = devFlagsSchema.parse(flags);
+    const logger = cliLogger({ LOG_LEVEL: 'info', LOG_FORMAT: undefined });
+    await runDev({ ...options, print: (line) => process.stdout.write(`${line}\n`) }, logger);
+  });

@@ -1,0 +1,12 @@
+import { type HubConfig, hubConfigSchema } from '../config/hub-config.js';
+import { parseEnv } from '../config/parse-env.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+
+export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  return parseEnv(hubConfigSchema, env);
+}
+
+/** CLI commands log to stderr, so that stdout stays clean for their output and --json. */
+export function cliLogger(config?: Pick<HubConfig, 'LOG_LEVEL' | 'LOG_FORMAT'>): Logger {
+  return createLogger({ level: config?.LOG_LEVEL ?? 'warn', format: config?.LOG_FORMAT ?? 'pretty' });
+}

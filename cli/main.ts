@@ -1,0 +1,46 @@
+import { Command, CommanderError } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError } from '../config/parse-env.js';
+import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
+import { devCommand } from './commands/dev-command.js';
+import { envCommand } from './commands/env-command.js';
+import { temporalCliCommand } from './commands/temporal-cli-command.js';
+import { workerCommand } from './commands/worker-command.js';
+import { UsageError } from './usage-error.js';
+
+const program = new Command('consent-hub')
+  .description(
+    'Carries erasures, opt-outs and consent changes to Dynamics 365, Mailchimp and Google Analytics.',
+  )
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(devCommand)
+  .addCommand(workerCommand)
+  .addCommand(envCommand)
+  .addCommand(temporalCliCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportCliError(error);
+}
+
+/** One clear line (or one per problem) on stderr, and a non-zero exit code; never a stack trace for bad input. */
+function reportCliError(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode;
+  if (
+    error instanceof ConfigError ||
+    error instanceof UsageError ||
+    error instanceof TemporalCliUnavailable
+  ) {
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof ZodError) {
+    for (const issue of error.issues)
+      process.stderr.write(`${issue.path.join('.') || 'input'}: ${issue.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,139 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureLocalTls } from '../connectors/sandbox/local-ca.js';
+import type { Logger } from '../logging/logger.js';
+import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { type DevJson, writeDevJson } from './dev-json.js';
+import { ensureDevSecrets } from './dev-secrets.js';
+import { sandboxLaunchers } from './sandbox-kits.js';
+import type { LaunchedSandbox } from './sandbox-launcher.js';
+import { type RunningDevServer, startTemporalDevServer } from './temporal-dev-server.js';
+
+export interface DevOptions {
+  dataDir: string;
+  temporalPort: number;
+  uiPort: number;
+  sandboxPortBase: number;
+  taskQueue: string;
+  namespace: string;
+  /** Where the human-readable summary goes. */
+  print: (line: string) => void;
+}
+
+const binPath = fileURLToPath(new URL('../bin/consent-hub.js', import.meta.url));
+
+/**
+ * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox seeded with
+ * demo people (or the real vendor, where its credentials are in the environment), and the worker, wired
+ * together through the same environment variables a production worker reads. Resolves once everything has
+ * stopped again (Ctrl-C).
+ */
+export async function runDev(options: DevOptions, logger: Logger): Promise<void> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = ensureDevSecrets(dataDir);
+  const tls = ensureLocalTls(dataDir);
+  const cli = provideTemporalCli({ onBuild: options.print });
+
+  const stops: (() => Promise<void>)[] = [];
+  let worker: ChildProcess | undefined;
+  const stopAll = async () => {
+    for (const stop of stops.reverse())
+      await stop().catch((error) => logger.warn({ err: error }, 'stop failed'));
+  };
+
+  try {
+    const server: RunningDevServer = await startTemporalDevServer({
+      cli: cli.path,
+      dbFile: join(dataDir, 'temporal.sqlite'),
+      port: options.temporalPort,
+      uiPort: options.uiPort,
+      namespace: options.namespace,
+    });
+    stops.push(server.stop);
+
+    const sandboxes: LaunchedSandbox[] = [];
+    const realVendors: string[] = [];
+    for (const [index, launcher] of sandboxLaunchers.entries()) {
+      if (process.env[launcher.realVendorVariable]) {
+        // Real credentials in the environment switch this vendor to the real service.
+        realVendors.push(launcher.vendor);
+        continue;
+      }
+      const sandbox = await launcher.launch(dataDir, tls, options.sandboxPortBase + index);
+      stops.push(sandbox.close);
+      sandboxes.push(sandbox);
+    }
+
+    const env: Record<string, string> = {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: options.namespace,
+      CONSENT_HUB_TASK_QUEUE: options.taskQueue,
+      CONSENT_HUB_DATA_DIR: dataDir,
+      CONSENT_HUB_SUBJECT_KEY_SECRET: secrets.subjectKeySecret,
+      CONSENT_HUB_ENCRYPTION_KEYS: secrets.encryptionKeys,
+      NODE_EXTRA_CA_CERTS: tls.caFile,
+      ...Object.assign({}, ...sandboxes.map((s) => s.env)),
+    };
+    const devJson: DevJson = {
+      temporal: {
+        address: server.address,
+        namespace: options.namespace,
+        taskQueue: options.taskQueue,
+        ui: server.ui,
+        cli: cli.path,
+      },
+      caFile: tls.caFile,
+      env,
+      sandboxes: Object.fromEntries(sandboxes.map((s) => [s.vendor, s.url])),
+    };
+    const devJsonFile = writeDevJson(dataDir, devJson);
+
+    worker = spawn(process.execPath, [binPath, 'worker'], {
+      env: { ...process.env, ...env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const workerProcess = worker;
+    const workerExited = new Promise<number | null>((resolveExit) => workerProcess.once('exit', resolveExit));
+    stops.push(async () => {
+      if (workerProcess.exitCode !== null || workerProcess.signalCode !== null) return;
+      workerProcess.kill('SIGTERM');
+      await workerExited;
+    });
+
+    options.print('');
+    options.print('consent-hub dev is running');
+    options.print(
+      `  Temporal      ${server.address}  (namespace ${options.namespace}, task queue ${options.taskQueue})`,
+    );
+    options.print(`  Temporal UI   ${server.ui}`);
+    for (const sandbox of sandboxes) {
+      options.print(
+        `  ${`${sandbox.vendor} sandbox`.padEnd(18)}${sandbox.url}  (controls: ${sandbox.url}/__sandbox/state)`,
+      );
+    }
+    for (const vendor of realVendors)
+      options.print(`  ${vendor.padEnd(18)}real service (credentials from the environment)`);
+    options.print(`  dev.json      ${devJsonFile}`);
+    options.print(`  CA            ${tls.caFile}`);
+    options.print('');
+    options.print('In another terminal:  eval "$(npx consent-hub env)"   then   npx consent-hub --help');
+    options.print('Ctrl-C stops everything.');
+
+    const interrupted = new Promise<'signal'>((resolveSignal) => {
+      process.once('SIGINT', () => resolveSignal('signal'));
+      process.once('SIGTERM', () => resolveSignal('signal'));
+    });
+    const first = await Promise.race([interrupted, workerExited.then(() => 'worker-exit' as const)]);
+    if (first === 'worker-exit') {
+      process.exitCode = 1;
+      options.print('The worker stopped unexpectedly; stopping the rest.');
+    } else {
+      options.print('Stopping...');
+    }
+  } finally {
+    await stopAll();
+  }
+}

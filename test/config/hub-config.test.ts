@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hubConfigSchema } from '../../config/hub-config.js';
+import { ConfigError, parseEnv } from '../../config/parse-env.js';
+
+describe('hub configuration from the environment', () => {
+  it('reports every missing variable on its own line, by name', () => {
+    let error: unknown;
+    try {
+      parseEnv(hubConfigSchema, {});
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'CONSENT_HUB_SUBJECT_KEY_SECRET: is required (the HMAC secret behind subject keys)',
+      'CONSENT_HUB_ENCRYPTION_KEYS: is required (comma-separated id:base64 AES-256 keys)',
+    ]);
+  });
+
+  it('never echoes a secret value it rejects', () => {
+    const tooShort = 'hunter2-secret';
+    const badLevel = 'loud';
+    let message = '';
+    try {
+      parseEnv(hubConfigSchema, {
+        CONSENT_HUB_SUBJECT_KEY_SECRET: tooShort,
+        CONSENT_HUB_ENCRYPTION_KEYS: 'k:notbase64!!',
+        LOG_LEVEL: badLevel,
+      });
+    } catch (caught) {
+      message = (caught as Error).message;
+    }
+    expect(message).toContain('CONSENT_HUB_SUBJECT_KEY_SECRET: must be at least 32 characters');
+    expect(message).toContain('CONSENT_HUB_ENCRYPTION_KEYS:');
+    expect(message).toContain('LOG_LEVEL:');
+    expect(message).not.toContain(tooShort);
+    expect(message).not.toContain('notbase64');
+  });
+
+  it('fills defaults for the data directory and task queue', () => {
+    const config = parseEnv(hubConfigSchema, {
+      CONSENT_HUB_SUBJECT_KEY_SECRET: 'x'.repeat(40),
+      CONSENT_HUB_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    });
+    expect(config.CONSENT_HUB_DATA_DIR).toBe('.consent-hub');
+    expect(config.CONSENT_HUB_TASK_QUEUE).toBe('consent-hub');
+    expect(config.CONSENT_HUB_ENCRYPTION_KEYS[0]?.id).toBe('k1');
+  });
+});

@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+/** Lints `source` as if it were workflows/probe.ts, with the project's own biome.json, outside the tree. */
+function lintAsWorkflow(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'workflow-lint-'));
+  const config = JSON.parse(readFileSync(join(root, 'biome.json'), 'utf8'));
+  config.$schema = undefined;
+  config.vcs = { enabled: false };
+  writeFileSync(join(dir, 'biome.json'), JSON.stringify(config));
+  mkdirSync(join(dir, 'workflows'));
+  writeFileSync(join(dir, 'workflows', 'probe.ts'), source);
+  try {
+    execFileSync(join(root, 'node_modules', '.bin', 'biome'), ['lint', 'workflows/probe.ts'], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return '';
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string };
+    return `${failed.stdout ?? ''}${failed.stderr ?? ''}`;
+  }
+}
+
+describe('the lint rule that keeps workflows deterministic', () => {
+  it('rejects Node built-ins, I/O libraries and non-deterministic globals in workflows/', () => {
+    const output = lintAsWorkflow(
+      [
+        "import { readFileSync } from 'node:fs';",
+        "import pino from 'pino';",
+        'export async function w(): Promise<void> {',
+        "  readFileSync('x');",
+        '  setTimeout(() => {}, 1);',
+        '  await fetch(process.env.URL ?? "");',
+        '  pino();',
+        '}',
+      ].join('\n'),
+    );
+    expect(output).toContain('lint/correctness/noNodejsModules');
+    expect(output.match(/lint\/style\/noRestrictedImports/g)?.length).toBe(2);
+    for (const global of ['setTimeout', 'fetch', 'process']) {
+      expect(output).toContain(`Do not use the global variable ${global}`);
+    }
+  });
+
+  it('accepts code that uses only @temporalio/workflow and its own files', () => {
+    const output = lintAsWorkflow(
+      [
+        "import { sleep } from '@temporalio/workflow';",
+        "import { limits } from './limits.js';",
+        'export async function w(): Promise<void> {',
+        '  await sleep(limits.pause);',
+        '}',
+      ].join('\n'),
+    );
+    expect(output).toBe('');
+  });
+
+  it('finds only type imports from outside workflows/ in the real workflow files', () => {
+    const dir = join(root, 'workflows');
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+      const source = readFileSync(join(dir, file), 'utf8');
+      for (const match of source.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'(\.\.\/[^']+)'/gm)) {
+        expect({ file, from: match[2], typeOnly: Boolean(match[1]) }).toEqual({
+          file,
+          from: match[2],
+          typeOnly: true,
+        });
+      }
+    }
+  });
+});
