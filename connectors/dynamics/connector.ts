@@ -1,0 +1,235 @@
+import type { GraphRequest } from '@microsoft/microsoft-graph-client';
+import { z } from 'zod';
+import type { Logger } from '../../logging/logger.js';
+import type {
+  ApplyConsentResult,
+  Connector,
+  ConsentReading,
+  ConsentStateInTool,
+  ErasedRecord,
+  EraseResult,
+  FindResult,
+  SubjectIdentifiers,
+  VendorRecordRef,
+} from '../connector.js';
+import type { ConnectorOperation } from '../connector-errors.js';
+import { NonRetryableVendorError } from '../connector-errors.js';
+import type { DynamicsConfig } from './config.js';
+import { createDataverseClient } from './dataverse-client.js';
+import { classifyDynamicsError, isAlreadyGone, isUnauthorized } from './errors.js';
+import { eq, type ODataFilter, or } from './odata-filter.js';
+
+type Kind = 'contact' | 'lead';
+const tables: Record<Kind, { entitySet: string; idColumn: string }> = {
+  contact: { entitySet: 'contacts', idColumn: 'contactid' },
+  lead: { entitySet: 'leads', idColumn: 'leadid' },
+};
+const emailColumns = ['emailaddress1', 'emailaddress2', 'emailaddress3'] as const;
+
+const pageSchema = z.object({
+  value: z.array(z.record(z.string(), z.unknown())),
+  '@odata.nextLink': z.string().optional(),
+});
+
+interface Row {
+  ref: VendorRecordRef & { kind: Kind };
+  columns: Record<string, unknown>;
+}
+
+/** The filter for "any of the three email columns equals this address", built from typed parts. */
+export function emailFilter(email: string): ODataFilter {
+  return or(...emailColumns.map((column) => eq(column, email)));
+}
+
+/**
+ * Dynamics 365 through the Dataverse Web API: finds a person's contacts and leads by any of their three
+ * email columns, deletes them, and reads and sets the `donot*`/`followemail` consent columns.
+ */
+export function createDynamicsConnector(
+  config: DynamicsConfig,
+  deps: { logger: Logger },
+): Connector & { close(): Promise<void> } {
+  const { client, credential, apiRoot } = createDataverseClient(config);
+  const logger = deps.logger.child({ system: 'dynamics' });
+  const pageHeader = { Prefer: `odata.maxpagesize=${config.pageSize}` };
+
+  /**
+   * Runs one call; on 401 renews the credential and sends it once more. That is re-authentication, not a
+   * retry of a failure: MSAL may hold a token Dataverse no longer accepts, and only a new token tells a
+   * revoked token apart from an app that has no access. Every other failure is classified and thrown.
+   */
+  async function call<T>(operation: ConnectorOperation, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      if (!isUnauthorized(error)) throw error;
+      logger.info({ operation }, 'Dataverse refused the token; renewing it once');
+      credential.renew();
+      try {
+        return await send();
+      } catch (second) {
+        if (isUnauthorized(second)) throw classifyDynamicsError(operation, second, true);
+        throw second;
+      }
+    }
+  }
+
+  async function rows(
+    operation: ConnectorOperation,
+    subject: SubjectIdentifiers,
+    extra: string[],
+  ): Promise<Row[]> {
+    const found: Row[] = [];
+    for (const kind of ['contact', 'lead'] as const) {
+      const { entitySet, idColumn } = tables[kind];
+      const select = [...new Set([idColumn, 'modifiedon', config.gaClientIdColumn, ...extra])].join(',');
+      // The Graph client pastes $filter into the URL as given; encoding it keeps `&`, `+` and `#` in an
+      // address from being read as URL syntax.
+      let request: GraphRequest = client
+        .api(`/${entitySet}`)
+        .select(select)
+        .filter(encodeURIComponent(emailFilter(subject.email)))
+        .headers(pageHeader);
+      for (;;) {
+        const page = pageSchema.parse(await call(operation, () => request.get()));
+        for (const columns of page.value) {
+          const id = z.string().parse(columns[idColumn]);
+          const modifiedAt = typeof columns.modifiedon === 'string' ? columns.modifiedon : undefined;
+          found.push({ ref: { kind, id, ...(modifiedAt ? { modifiedAt } : {}) }, columns });
+        }
+        const next = page['@odata.nextLink'];
+        if (!next) break;
+        if (!next.startsWith(`${apiRoot}/`)) {
+          throw new NonRetryableVendorError({
+            system: 'dynamics',
+            operation,
+            reason: 'Dataverse sent a next-page link outside the org; refusing to follow it',
+          });
+        }
+        request = client.api(next).headers(pageHeader);
+      }
+    }
+    return found;
+  }
+
+  async function run<T>(operation: ConnectorOperation, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const classified = classifyDynamicsError(operation, error);
+      logger.warn(
+        {
+          operation,
+          status: classified.status,
+          vendorCode: classified.vendorCode,
+          retryable: classified.retryable,
+          reason: classified.reason,
+        },
+        'Dynamics call failed',
+      );
+      throw classified;
+    }
+  }
+
+  const pathOf = (ref: Row['ref']) => `/${tables[ref.kind].entitySet}(${ref.id})`;
+
+  return {
+    system: 'dynamics',
+
+    find: (subject) =>
+      run('find', async (): Promise<FindResult> => {
+        const found = await rows('find', subject, []);
+        const gaClientIds = [
+          ...new Set(
+            found
+              .map((row) => row.columns[config.gaClientIdColumn])
+              .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+              .map((value) => value.trim()),
+          ),
+        ];
+        logger.info({ operation: 'find', records: found.length }, 'Dynamics rows found');
+        return { records: found.map((row) => row.ref), gaClientIds, gaUserIds: [] };
+      }),
+
+    erase: (subject) =>
+      run('erase', async (): Promise<EraseResult> => {
+        const found = await rows('erase', subject, []);
+        const records: ErasedRecord[] = [];
+        for (const row of found) {
+          try {
+            await call('erase', () => client.api(pathOf(row.ref)).delete());
+            records.push({ ...row.ref, result: 'deleted' });
+          } catch (error) {
+            if (!isAlreadyGone(error)) throw error;
+            records.push({ ...row.ref, result: 'already_gone' });
+          }
+        }
+        const deleted = records.filter((r) => r.result === 'deleted').length;
+        logger.info(
+          { operation: 'erase', deleted, alreadyGone: records.length - deleted },
+          'Dynamics erase done',
+        );
+        return { outcome: deleted > 0 ? 'erased' : 'not_found', records };
+      }),
+
+    readConsent: (subject) =>
+      run('readConsent', async (): Promise<ConsentReading> => {
+        const mapping = Object.entries(config.purposeColumns);
+        const found = await rows(
+          'readConsent',
+          subject,
+          mapping.flatMap(([, m]) => (m ? [m.column] : [])),
+        );
+        const purposes: ConsentReading['purposes'] = {};
+        for (const [purpose, column] of mapping) {
+          if (!column) continue;
+          const states = new Set(found.map((row) => stateOf(row.columns[column.column], column.inverted)));
+          const state: ConsentStateInTool =
+            states.size === 0 ? 'unknown' : states.size === 1 ? ([...states][0] ?? 'unknown') : 'mixed';
+          purposes[purpose as keyof typeof purposes] = state;
+        }
+        return { purposes, records: found.map((row) => row.ref) };
+      }),
+
+    applyConsent: (subject, change) =>
+      run('applyConsent', async (): Promise<ApplyConsentResult> => {
+        const column = config.purposeColumns[change.purpose];
+        if (!column) return { outcome: 'not_applicable', records: [] };
+        // Withdrawn means "do not" (true) on donot* columns and "not allowed" (false) on inverted ones.
+        const wanted = change.decision === 'withdrawn' ? !column.inverted : column.inverted;
+        const found = await rows('applyConsent', subject, [column.column]);
+        if (found.length === 0) return { outcome: 'not_found', records: [] };
+        let changed = 0;
+        let gone = 0;
+        for (const row of found) {
+          if (row.columns[column.column] === wanted) continue;
+          try {
+            // If-Match: * makes the PATCH an update only: a row deleted meanwhile is 404, never re-created.
+            await call('applyConsent', () =>
+              client
+                .api(pathOf(row.ref))
+                .header('If-Match', '*')
+                .patch({ [column.column]: wanted }),
+            );
+            changed++;
+          } catch (error) {
+            if (!isAlreadyGone(error)) throw error;
+            gone++;
+          }
+        }
+        const records = found.map((row) => row.ref);
+        if (changed > 0) return { outcome: 'applied', records };
+        return { outcome: gone === found.length ? 'not_found' : 'already', records };
+      }),
+
+    close: async () => {},
+  };
+}
+
+/** A consent column's value as a decision; an empty column has Dataverse's default, which allows. */
+function stateOf(value: unknown, inverted: boolean): ConsentStateInTool {
+  if (value === null || value === undefined) return 'granted';
+  if (typeof value !== 'boolean') return 'unknown';
+  const withdrawn = inverted ? value === false : value === true;
+  return withdrawn ? 'withdrawn' : 'granted';
+}

@@ -1,0 +1,211 @@
+import { GraphClientError, GraphError } from '@microsoft/microsoft-graph-client';
+import { scrubEmails } from '../../logging/logger.js';
+import {
+  type ConnectorOperation,
+  isTransientNetworkError,
+  NonRetryableVendorError,
+  parseRetryAfter,
+  RetryableVendorError,
+  type VendorError,
+} from '../connector-errors.js';
+
+/**
+ * A failure below the Graph client's error handling: getting a token, or the HTTP call itself. The Graph
+ * client turns any other error into a GraphError that keeps only the message, so the middleware wraps these
+ * in a GraphClientError (which the client passes through unchanged) to keep the original for classification.
+ */
+export class DynamicsTransportFailure extends GraphClientError {
+  constructor(
+    readonly stage: 'token' | 'http',
+    readonly original: unknown,
+    readonly timeoutMs?: number,
+  ) {
+    super(original instanceof Error ? original.message : String(original));
+    Object.setPrototypeOf(this, DynamicsTransportFailure.prototype);
+  }
+}
+
+/** The Dataverse answer that means "that row is not there" (on delete or on PATCH with If-Match: *). */
+export function isAlreadyGone(error: unknown): boolean {
+  return error instanceof GraphError && error.statusCode === 404;
+}
+
+export function isUnauthorized(error: unknown): boolean {
+  return error instanceof GraphError && error.statusCode === 401;
+}
+
+const system = 'dynamics' as const;
+
+function readable(text: string | null | undefined, max = 300): string {
+  const clean = scrubEmails(String(text ?? ''))
+    .replace(/\s+/g, ' ')
+    .trim();
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** "Principal user ... is missing prvDeletecontact privilege" → "the Delete privilege on contact". */
+function privilegeReason(message: string): string | undefined {
+  const match = /\bprv(Read|Create|Write|Delete|Append|AppendTo|Assign|Share)([A-Za-z_]+)\b/.exec(message);
+  if (!match) return undefined;
+  return `the application user lacks the ${match[1]} privilege on ${match[2]} (prv${match[1]}${match[2]}); give its security role that privilege`;
+}
+
+interface IdentityErrorShape {
+  name?: string;
+  statusCode?: number;
+  errorResponse?: { error?: string; errorDescription?: string };
+  message?: string;
+}
+
+function classifyTokenFailure(operation: ConnectorOperation, original: unknown): VendorError {
+  if (isTransientNetworkError(original)) {
+    return new RetryableVendorError({
+      system,
+      operation,
+      reason: 'Entra ID could not be reached for a token',
+    });
+  }
+  const identity = (original ?? {}) as IdentityErrorShape;
+  const status = typeof identity.statusCode === 'number' ? identity.statusCode : undefined;
+  const code = identity.errorResponse?.error;
+  const description = readable(identity.errorResponse?.errorDescription ?? identity.message);
+  if (status !== undefined && (status === 429 || status >= 500)) {
+    return new RetryableVendorError({
+      system,
+      operation,
+      status,
+      vendorCode: code,
+      reason: `Entra ID could not issue a token for now: ${description}`,
+    });
+  }
+  if (status === undefined && !code) {
+    // No answer from Entra at all (identity reports network trouble as a plain error): worth another try.
+    return new RetryableVendorError({
+      system,
+      operation,
+      reason: `no token could be obtained from Entra ID: ${description}`,
+    });
+  }
+  return new NonRetryableVendorError({
+    system,
+    operation,
+    status,
+    vendorCode: code,
+    reason: `Entra ID refused the app's credentials${code ? ` (${code})` : ''}: ${description}. Check DYNAMICS_TENANT_ID, DYNAMICS_CLIENT_ID and DYNAMICS_CLIENT_SECRET`,
+  });
+}
+
+/**
+ * The one place that turns anything the Dataverse call path throws into a retryable or non-retryable
+ * VendorError. "Already done" (404 on delete or PATCH) is detected by `isAlreadyGone` and returned by the
+ * connector, not thrown. `afterRefresh` says a 401 came back even with a freshly issued token.
+ */
+export function classifyDynamicsError(
+  operation: ConnectorOperation,
+  error: unknown,
+  afterRefresh = false,
+): VendorError {
+  if (error instanceof RetryableVendorError || error instanceof NonRetryableVendorError) return error;
+  if (error instanceof DynamicsTransportFailure) {
+    if (error.stage === 'token') return classifyTokenFailure(operation, error.original);
+    const original = error.original as { name?: string };
+    if (original?.name === 'TimeoutError') {
+      return new RetryableVendorError({
+        system,
+        operation,
+        reason: `Dataverse did not answer within ${error.timeoutMs} ms (DYNAMICS_TIMEOUT_MS)`,
+      });
+    }
+    if (isTransientNetworkError(original) || original instanceof TypeError) {
+      return new RetryableVendorError({
+        system,
+        operation,
+        reason: `Dataverse could not be reached: ${readable(networkDetail(original))}`,
+      });
+    }
+    return new NonRetryableVendorError({
+      system,
+      operation,
+      reason: `the request could not be sent: ${readable(String(original))}`,
+    });
+  }
+  if (error instanceof GraphError) {
+    const status = error.statusCode > 0 ? error.statusCode : undefined;
+    const code = typeof error.code === 'string' ? error.code : undefined;
+    const message = readable(error.message);
+    const retryAfterMs = parseRetryAfter(headerValue(error.headers, 'retry-after'));
+    if (status === undefined) {
+      // Reading the answer failed (a timeout while the body streamed, say): nothing was decided.
+      const transient = code === 'TimeoutError' || code === 'AbortError' || isTransientNetworkError(error);
+      return transient
+        ? new RetryableVendorError({
+            system,
+            operation,
+            reason: `the Dataverse answer was cut off: ${message}`,
+          })
+        : new NonRetryableVendorError({
+            system,
+            operation,
+            vendorCode: code,
+            reason: `unexpected failure: ${message}`,
+          });
+    }
+    const fields = { system, operation, status, vendorCode: code } as const;
+    if (status === 429) {
+      return new RetryableVendorError({
+        ...fields,
+        retryAfterMs,
+        reason: `Dataverse service protection limit hit: ${message}`,
+      });
+    }
+    if (status >= 500 || status === 408 || status === 412) {
+      return new RetryableVendorError({
+        ...fields,
+        retryAfterMs,
+        reason: `Dataverse is unavailable or busy: ${message}`,
+      });
+    }
+    if (status === 401) {
+      return new NonRetryableVendorError({
+        ...fields,
+        reason: afterRefresh
+          ? 'Dataverse refused a freshly issued token: the app registration has no application user in this org, or the token is for another org (check DYNAMICS_URL)'
+          : `Dataverse refused the token: ${message}`,
+      });
+    }
+    if (status === 403) {
+      return new NonRetryableVendorError({
+        ...fields,
+        reason: privilegeReason(error.message) ?? `Dataverse denied access: ${message}`,
+      });
+    }
+    return new NonRetryableVendorError({ ...fields, reason: `Dataverse rejected the request: ${message}` });
+  }
+  if (isTransientNetworkError(error)) {
+    return new RetryableVendorError({ system, operation, reason: 'Dataverse could not be reached' });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new NonRetryableVendorError({
+    system,
+    operation,
+    reason: `unexpected failure: ${readable(message)}`,
+  });
+}
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (headers && typeof (headers as Headers).get === 'function')
+    return (headers as Headers).get(name) ?? undefined;
+  return undefined;
+}
+
+function networkDetail(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 4; depth++) {
+    const candidate = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof candidate.code === 'string') parts.push(candidate.code);
+    else if (typeof candidate.message === 'string') parts.push(candidate.message);
+    current = candidate.cause;
+  }
+  return parts.join(': ') || 'connection failed';
+}

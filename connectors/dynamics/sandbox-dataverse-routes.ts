@@ -1,0 +1,334 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SandboxContext } from '../sandbox/sandbox-definition.js';
+import type { DataverseRow, EntityDefinition } from './sandbox-columns.js';
+import { dataverseCodes, dataverseError } from './sandbox-errors.js';
+import {
+  checkFilter,
+  evaluateFilter,
+  FilterError,
+  type FilterNode,
+  parseFilter,
+} from './sandbox-odata-filter.js';
+import type { DynamicsStore } from './sandbox-store.js';
+
+export const dataverseApiPath = '/api/data/v9.2';
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const supportedQueryOptions = new Set(['$select', '$filter', '$top', '$skiptoken']);
+
+type Query = Record<string, string | string[] | undefined>;
+
+class ODataError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function send(reply: FastifyReply, error: ODataError) {
+  const body = dataverseError(error.status, error.message, error.code);
+  reply.code(error.status).header('content-type', body.contentType);
+  for (const [name, value] of Object.entries({ ...body.headers, ...error.headers }))
+    reply.header(name, value);
+  return reply.send(JSON.stringify(body.body));
+}
+
+function single(query: Query, name: string): string | undefined {
+  const value = query[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `Prefer: odata.maxpagesize=N` (possibly among other preferences), or undefined. */
+function preferredPageSize(header: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(header) ? header.join(',') : (header ?? '');
+  const match = /odata\.maxpagesize\s*=\s*(\d+)/i.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+interface SkipToken {
+  offset: number;
+  pageSize: number;
+}
+
+function encodeSkipToken(token: SkipToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodeSkipToken(text: string): SkipToken {
+  try {
+    const token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as SkipToken;
+    if (Number.isInteger(token.offset) && Number.isInteger(token.pageSize)) return token;
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new ODataError(400, 'The $skiptoken value is not valid.');
+}
+
+/**
+ * The Dataverse Web API for `contacts` and `leads`: bearer tokens from the sandbox's Entra, the OData
+ * headers, privilege checks, `$select`/`$filter`/`$top`, server-driven paging, and create, update (with
+ * `If-Match: *` never creating) and delete by key.
+ */
+export function dataverseRoutes(
+  app: FastifyInstance,
+  { store, baseUrl }: SandboxContext<DynamicsStore>,
+): void {
+  const apiRoot = () => `${baseUrl()}${dataverseApiPath}`;
+
+  const authorise = (request: FastifyRequest) => {
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token || !store.tokenOwner(token)) {
+      const resource = store.options.orgUrl ?? baseUrl();
+      throw new ODataError(
+        401,
+        'The access token is missing, invalid or has expired.',
+        dataverseCodes.unauthorized,
+        {
+          'www-authenticate': `Bearer authorization_uri=${baseUrl()}/${store.options.tenantId}/oauth2/authorize, resource_id=${resource}`,
+        },
+      );
+    }
+    const maxVersion = request.headers['odata-maxversion'];
+    const version = request.headers['odata-version'];
+    if (maxVersion !== '4.0' || version !== '4.0') {
+      throw new ODataError(400, 'The OData-MaxVersion and OData-Version request headers must both be 4.0.');
+    }
+  };
+
+  const requirePrivilege = (action: 'Read' | 'Create' | 'Write' | 'Delete', entity: EntityDefinition) => {
+    const privilege = `prv${action}${entity.logicalName}`;
+    if (store.deniedPrivileges.has(privilege)) {
+      throw new ODataError(
+        403,
+        `Principal user (Id=${store.options.clientId}, type=8, roleCount=1) is missing ${privilege} privilege on entity '${entity.logicalName}'. The application user lacks the ${action} privilege on ${entity.logicalName}.`,
+        dataverseCodes.privilegeDenied,
+      );
+    }
+  };
+
+  const resolve = (rest: string): { entity: EntityDefinition; id?: string } => {
+    const match = /^([A-Za-z_]+)(?:\(([^)]*)\))?$/.exec(rest);
+    const entity = match ? store.entities[match[1] ?? ''] : undefined;
+    if (!match || !entity) {
+      throw new ODataError(404, `Resource not found for the segment '${rest.split('(')[0]}'.`, '0x8006088a');
+    }
+    const id = match[2];
+    if (id !== undefined && !guidPattern.test(id)) {
+      throw new ODataError(400, `Bad Request - Error in query syntax: '${id}' is not a valid key.`);
+    }
+    return { entity, id: id?.toLowerCase() };
+  };
+
+  const represent = (entity: EntityDefinition, row: DataverseRow, select?: string[]) => {
+    const columns = select ? [...new Set([...select, entity.idColumn])] : Object.keys(row);
+    return {
+      '@odata.etag': `W/"${row.versionnumber}"`,
+      ...Object.fromEntries(columns.map((c) => [c, row[c] ?? null])),
+    };
+  };
+
+  const parseSelect = (entity: EntityDefinition, text: string | undefined): string[] | undefined => {
+    if (text === undefined) return undefined;
+    const columns = text.split(',').map((c) => c.trim());
+    for (const column of columns) {
+      if (!entity.columns[column]) {
+        throw new ODataError(
+          400,
+          `Could not find a property named '${column}' on type 'Microsoft.Dynamics.CRM.${entity.logicalName}'.`,
+        );
+      }
+    }
+    return columns;
+  };
+
+  const parseFilterOption = (entity: EntityDefinition, text: string | undefined): FilterNode | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      const node = parseFilter(text);
+      checkFilter(node, entity.columns, `Microsoft.Dynamics.CRM.${entity.logicalName}`);
+      return node;
+    } catch (error) {
+      if (error instanceof FilterError) throw new ODataError(400, error.message, '0x80060888');
+      throw error;
+    }
+  };
+
+  const list = (request: FastifyRequest, entity: EntityDefinition) => {
+    const query = request.query as Query;
+    for (const name of Object.keys(query)) {
+      if (name.startsWith('$') && !supportedQueryOptions.has(name)) {
+        throw new ODataError(400, `The query parameter ${name} is not supported.`);
+      }
+    }
+    const select = parseSelect(entity, single(query, '$select'));
+    const filterText = single(query, '$filter');
+    const filter = parseFilterOption(entity, filterText);
+    const topText = single(query, '$top');
+    const top = topText === undefined ? undefined : Number(topText);
+    if (top !== undefined && !(Number.isInteger(top) && top >= 0)) {
+      throw new ODataError(400, `The $top value '${topText}' is not a non-negative integer.`);
+    }
+    const skipText = single(query, '$skiptoken');
+    const skip = skipText ? decodeSkipToken(skipText) : undefined;
+    const pageSize = Math.min(
+      skip?.pageSize ?? preferredPageSize(request.headers.prefer) ?? store.options.maxPageSize,
+      store.options.maxPageSize,
+    );
+
+    const matching = [...store.table(entity.entitySet).values()]
+      .filter((row) => !filter || evaluateFilter(filter, row))
+      .sort(
+        (a, b) =>
+          String(a.createdon).localeCompare(String(b.createdon)) ||
+          String(a[entity.idColumn]).localeCompare(String(b[entity.idColumn])),
+      )
+      .slice(0, top);
+    const offset = skip?.offset ?? 0;
+    const page = matching.slice(offset, offset + pageSize);
+    const body: Record<string, unknown> = {
+      '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}${select ? `(${select.join(',')})` : ''}`,
+      value: page.map((row) => represent(entity, row, select)),
+    };
+    if (offset + pageSize < matching.length) {
+      const next: [string, string | undefined][] = [
+        ['$select', single(query, '$select')],
+        ['$filter', filterText],
+        ['$top', topText],
+        ['$skiptoken', encodeSkipToken({ offset: offset + pageSize, pageSize })],
+      ];
+      const parts = next
+        .filter((p): p is [string, string] => p[1] !== undefined)
+        .map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
+      body['@odata.nextLink'] = `${apiRoot()}/${entity.entitySet}?${parts.join('&')}`;
+    }
+    return { body, pageSize: preferredPageSize(request.headers.prefer) === undefined ? undefined : pageSize };
+  };
+
+  const handle =
+    (
+      work: (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        target: { entity: EntityDefinition; id?: string },
+      ) => unknown,
+    ) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        authorise(request);
+        const target = resolve((request.params as { '*': string })['*']);
+        reply.header('odata-version', '4.0');
+        return await work(request, reply, target);
+      } catch (error) {
+        if (error instanceof ODataError) return send(reply, error);
+        throw error;
+      }
+    };
+
+  const notFound = (entity: EntityDefinition, id: string) =>
+    new ODataError(404, `${entity.logicalName} With Id = ${id} Does Not Exist`, dataverseCodes.notFound);
+
+  app.register(
+    async (scope) => {
+      // Dataverse answers malformed JSON with its own 400, and a DELETE may carry a JSON content type
+      // with no body at all.
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+        const text = String(body);
+        if (text.trim() === '') return done(null, undefined);
+        try {
+          done(null, JSON.parse(text));
+        } catch {
+          done(
+            Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }),
+            undefined,
+          );
+        }
+      });
+
+      scope.get(
+        '/*',
+        handle((request, reply, { entity, id }) => {
+          requirePrivilege('Read', entity);
+          const query = request.query as Query;
+          if (id) {
+            const row = store.table(entity.entitySet).get(id);
+            if (!row) throw notFound(entity, id);
+            const select = parseSelect(entity, single(query, '$select'));
+            return reply.header('content-type', 'application/json; odata.metadata=minimal').send({
+              '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}/$entity`,
+              ...represent(entity, row, select),
+            });
+          }
+          const { body, pageSize } = list(request, entity);
+          if (pageSize !== undefined) reply.header('preference-applied', `odata.maxpagesize=${pageSize}`);
+          return reply.header('content-type', 'application/json; odata.metadata=minimal').send(body);
+        }),
+      );
+
+      scope.post(
+        '/*',
+        handle((request, reply, { entity, id }) => {
+          if (id) throw new ODataError(405, 'POST is not allowed on a single record; use PATCH.');
+          requirePrivilege('Create', entity);
+          const values = request.body;
+          if (!values || typeof values !== 'object' || Array.isArray(values)) {
+            throw new ODataError(400, 'The request body must be a JSON object.');
+          }
+          const givenId = (values as Record<string, unknown>)[entity.idColumn];
+          if (typeof givenId === 'string' && store.table(entity.entitySet).has(givenId.toLowerCase())) {
+            throw new ODataError(412, 'A record with matching key values already exists.', '0x80040237');
+          }
+          const row = store.create(entity.entitySet, values as Record<string, unknown>);
+          const location = `${apiRoot()}/${entity.entitySet}(${row[entity.idColumn]})`;
+          reply.header('odata-entityid', location).header('location', location);
+          if (/return=representation/i.test(String(request.headers.prefer ?? ''))) {
+            return reply.code(201).send(represent(entity, row));
+          }
+          return reply.code(204).send();
+        }),
+      );
+
+      scope.patch(
+        '/*',
+        handle((request, reply, { entity, id }) => {
+          if (!id) throw new ODataError(405, 'PATCH needs a record key.');
+          const values = request.body;
+          if (!values || typeof values !== 'object' || Array.isArray(values)) {
+            throw new ODataError(400, 'The request body must be a JSON object.');
+          }
+          const exists = store.table(entity.entitySet).has(id);
+          const ifMatch = request.headers['if-match'];
+          const ifNoneMatch = request.headers['if-none-match'];
+          if (exists) {
+            if (ifNoneMatch === '*')
+              throw new ODataError(412, 'A record with matching key values already exists.', '0x80040237');
+            requirePrivilege('Write', entity);
+            store.update(entity.entitySet, id, values as Record<string, unknown>);
+          } else {
+            // `If-Match: *` turns an upsert into an update: a missing row is 404 and nothing is created.
+            if (ifMatch === '*') throw notFound(entity, id);
+            requirePrivilege('Create', entity);
+            store.create(entity.entitySet, { ...(values as Record<string, unknown>), [entity.idColumn]: id });
+          }
+          reply.header('odata-entityid', `${apiRoot()}/${entity.entitySet}(${id})`);
+          return reply.code(204).send();
+        }),
+      );
+
+      scope.delete(
+        '/*',
+        handle((_request, reply, { entity, id }) => {
+          if (!id) throw new ODataError(405, 'DELETE needs a record key.');
+          requirePrivilege('Delete', entity);
+          if (!store.table(entity.entitySet).delete(id)) throw notFound(entity, id);
+          return reply.code(204).send();
+        }),
+      );
+    },
+    { prefix: dataverseApiPath },
+  );
+}

@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { SandboxContext } from '../sandbox/sandbox-definition.js';
+import { entraError } from './sandbox-errors.js';
+import type { DynamicsStore } from './sandbox-store.js';
+
+const tokenRequestSchema = z.object({
+  grant_type: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+  scope: z.string().optional(),
+});
+
+/**
+ * Entra ID, as much of it as `@azure/identity`'s ClientSecretCredential uses with `disableInstanceDiscovery`:
+ * the tenant's OpenID metadata (MSAL reads the token endpoint from it) and the v2 token endpoint for the
+ * client-credentials grant.
+ */
+export function entraRoutes(app: FastifyInstance, { store, baseUrl }: SandboxContext<DynamicsStore>): void {
+  const orgUrl = () => (store.options.orgUrl ?? baseUrl()).replace(/\/+$/, '');
+
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/v2.0/.well-known/openid-configuration',
+    async (request, reply) => {
+      const { tenant } = request.params;
+      if (tenant !== store.options.tenantId) {
+        return reply.code(400).send(entraError('invalid_tenant', `Tenant '${tenant}' not found.`, 90002));
+      }
+      const root = `${baseUrl()}/${tenant}`;
+      return {
+        issuer: `${baseUrl()}/${tenant}/v2.0`,
+        authorization_endpoint: `${root}/oauth2/v2.0/authorize`,
+        token_endpoint: `${root}/oauth2/v2.0/token`,
+        device_authorization_endpoint: `${root}/oauth2/v2.0/devicecode`,
+        end_session_endpoint: `${root}/oauth2/v2.0/logout`,
+        jwks_uri: `${root}/discovery/v2.0/keys`,
+        token_endpoint_auth_methods_supported: [
+          'client_secret_post',
+          'private_key_jwt',
+          'client_secret_basic',
+        ],
+        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+        scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+        subject_types_supported: ['pairwise'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        tenant_region_scope: 'EU',
+        cloud_instance_name: 'microsoftonline.com',
+      };
+    },
+  );
+
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', async (request, reply) => {
+    const { tenant } = request.params;
+    const form = tokenRequestSchema.safeParse(request.body ?? {});
+    const fail = (status: number, error: string, description: string, code: number) =>
+      reply.code(status).send(entraError(error, description, code));
+    if (!form.success) return fail(400, 'invalid_request', 'The request body must be a form.', 900144);
+    const body = form.data;
+    if (tenant !== store.options.tenantId)
+      return fail(400, 'invalid_tenant', `Tenant '${tenant}' not found.`, 90002);
+    if (body.grant_type !== 'client_credentials') {
+      return fail(400, 'unsupported_grant_type', 'The grant type is not supported by this sandbox.', 70003);
+    }
+    if (body.client_id !== store.options.clientId) {
+      return fail(
+        400,
+        'unauthorized_client',
+        `Application with identifier '${body.client_id ?? ''}' was not found in the directory '${tenant}'.`,
+        700016,
+      );
+    }
+    if (body.client_secret !== store.options.clientSecret) {
+      return fail(
+        401,
+        'invalid_client',
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${body.client_id}'.`,
+        7000215,
+      );
+    }
+    const expectedScope = `${orgUrl()}/.default`;
+    const scopes = (body.scope ?? '').split(' ').filter(Boolean);
+    if (!scopes.some((s) => s.replace(/\/+\.default$/, '/.default') === expectedScope)) {
+      return fail(
+        400,
+        'invalid_scope',
+        `The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${expectedScope}).`,
+        1002012,
+      );
+    }
+    const { token, expiresIn } = store.issueToken(body.client_id);
+    return { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token };
+  });
+}

@@ -1,0 +1,223 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { SandboxStore } from '../sandbox/sandbox-definition.js';
+import {
+  booleanDefaults,
+  type ColumnValue,
+  type DataverseRow,
+  type EntityDefinition,
+  entityDefinitions,
+  systemColumns,
+} from './sandbox-columns.js';
+
+export const dynamicsSandboxOptionsSchema = z.object({
+  tenantId: z.string().min(1),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  /** The org URL tokens are issued for (`<org>/.default`); defaults to the sandbox's own URL. */
+  orgUrl: z.url().optional(),
+  tokenLifetimeSeconds: z.number().int().min(1).default(3600),
+  /** Service-protection limits, per application user; Dataverse's are 6000 per 300 s and 52 at once. */
+  requestsPerWindow: z.number().int().min(1).default(6000),
+  windowSeconds: z.number().int().min(1).default(300),
+  maxConcurrent: z.number().int().min(1).default(52),
+  /** Privileges the application user's role lacks (`prvDeletecontact`), for permission tests. */
+  deniedPrivileges: z.array(z.string()).default([]),
+  /** Custom text columns on both tables, such as the connector's GA client id column. */
+  customColumns: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).default(['new_gaclientid']),
+  /** Largest page served; Dataverse allows at most 5000 rows per page. */
+  maxPageSize: z.number().int().min(1).max(5000).default(5000),
+});
+export type DynamicsSandboxOptions = z.input<typeof dynamicsSandboxOptionsSchema>;
+type ResolvedOptions = z.output<typeof dynamicsSandboxOptionsSchema>;
+
+const seedRowSchema = z.record(
+  z.string().regex(/^[a-z_][a-z0-9_]*$/),
+  z.union([z.string(), z.boolean(), z.number(), z.null()]),
+);
+export const dynamicsSeedSchema = z.object({
+  contacts: z.array(seedRowSchema).default([]),
+  leads: z.array(seedRowSchema).default([]),
+  /** Replaces the denied privileges (an empty list gives every privilege back). */
+  deniedPrivileges: z.array(z.string()).optional(),
+});
+export type DynamicsSeed = z.input<typeof dynamicsSeedSchema>;
+
+/** A client mistake Dataverse answers with 400 (unknown column, wrong type, read-only column). */
+export class DataverseInputError extends Error {
+  readonly statusCode = 400;
+}
+
+interface IssuedToken {
+  clientId: string;
+  expiresAt: number;
+}
+
+/** The sandbox's org: its tables, the tokens Entra issued, and the service-protection counters. */
+export class DynamicsStore implements SandboxStore<DynamicsSeed> {
+  readonly options: ResolvedOptions;
+  readonly entities: Record<string, EntityDefinition>;
+  tables = new Map<string, Map<string, DataverseRow>>();
+  deniedPrivileges = new Set<string>();
+  private tokens = new Map<string, IssuedToken>();
+  private requestTimes = new Map<string, number[]>();
+  private inFlight = new Map<string, number>();
+  private version = 1000;
+
+  constructor(options: DynamicsSandboxOptions) {
+    this.options = dynamicsSandboxOptionsSchema.parse(options);
+    this.entities = entityDefinitions(this.options.customColumns);
+    this.reset();
+  }
+
+  snapshot() {
+    return Object.fromEntries(
+      Object.keys(this.entities).map((set) => [set, [...(this.tables.get(set)?.values() ?? [])]]),
+    );
+  }
+
+  reset(): void {
+    this.tables = new Map(Object.keys(this.entities).map((set) => [set, new Map()]));
+    this.deniedPrivileges = new Set(this.options.deniedPrivileges);
+    this.tokens.clear();
+    this.requestTimes.clear();
+    this.inFlight.clear();
+  }
+
+  seed(data: DynamicsSeed): void {
+    const parsed = dynamicsSeedSchema.parse(data);
+    for (const row of parsed.contacts) this.create('contacts', row, { allowSystemColumns: true });
+    for (const row of parsed.leads) this.create('leads', row, { allowSystemColumns: true });
+    if (parsed.deniedPrivileges) this.deniedPrivileges = new Set(parsed.deniedPrivileges);
+  }
+
+  table(entitySet: string): Map<string, DataverseRow> {
+    const table = this.tables.get(entitySet);
+    if (!table) throw new Error(`no table ${entitySet}`);
+    return table;
+  }
+
+  /** Checks a client-supplied row against the table's columns; answers the typed values. */
+  private validColumns(
+    entity: EntityDefinition,
+    values: Record<string, unknown>,
+    allowSystemColumns: boolean,
+  ): DataverseRow {
+    const row: DataverseRow = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (name.startsWith('@odata.')) continue;
+      const type = entity.columns[name];
+      if (!type) {
+        throw new DataverseInputError(
+          `Invalid property '${name}' was found in entity 'Microsoft.Dynamics.CRM.${entity.logicalName}'.`,
+        );
+      }
+      if (systemColumns.has(name) && !allowSystemColumns) {
+        throw new DataverseInputError(`The property '${name}' is read-only and cannot be set.`);
+      }
+      const fits =
+        value === null ||
+        (type === 'boolean' && typeof value === 'boolean') ||
+        (type === 'integer' && typeof value === 'number') ||
+        ((type === 'string' || type === 'guid' || type === 'datetime') && typeof value === 'string');
+      if (!fits) {
+        throw new DataverseInputError(
+          `Cannot convert the literal '${String(value)}' to the expected type 'Edm.${type}' of '${name}'.`,
+        );
+      }
+      row[name] = value as ColumnValue;
+    }
+    return row;
+  }
+
+  create(
+    entitySet: string,
+    values: Record<string, unknown>,
+    { allowSystemColumns = false } = {},
+  ): DataverseRow {
+    const entity = this.entities[entitySet];
+    if (!entity) throw new Error(`no table ${entitySet}`);
+    const given = this.validColumns(entity, values, allowSystemColumns);
+    const now = new Date().toISOString();
+    const id = typeof given[entity.idColumn] === 'string' ? String(given[entity.idColumn]) : randomUUID();
+    const row: DataverseRow = {
+      ...booleanDefaults,
+      createdon: now,
+      modifiedon: now,
+      ...given,
+      [entity.idColumn]: id.toLowerCase(),
+      versionnumber: ++this.version,
+    };
+    this.table(entitySet).set(id.toLowerCase(), row);
+    return row;
+  }
+
+  update(entitySet: string, id: string, values: Record<string, unknown>): DataverseRow | undefined {
+    const entity = this.entities[entitySet];
+    const row = this.table(entitySet).get(id.toLowerCase());
+    if (!entity || !row) return undefined;
+    const given = this.validColumns(entity, values, false);
+    delete given[entity.idColumn];
+    Object.assign(row, given, { modifiedon: new Date().toISOString(), versionnumber: ++this.version });
+    return row;
+  }
+
+  issueToken(clientId: string): { token: string; expiresIn: number } {
+    const token = randomBytes(32).toString('base64url');
+    const expiresIn = this.options.tokenLifetimeSeconds;
+    this.tokens.set(token, { clientId, expiresAt: Date.now() + expiresIn * 1000 });
+    return { token, expiresIn };
+  }
+
+  /** The client id a live token was issued to, or undefined for unknown and expired tokens. */
+  tokenOwner(token: string): string | undefined {
+    const issued = this.tokens.get(token);
+    if (!issued) return undefined;
+    if (issued.expiresAt <= Date.now()) {
+      this.tokens.delete(token);
+      return undefined;
+    }
+    return issued.clientId;
+  }
+
+  /**
+   * Ends every issued token now, although the clients were told they last longer: what a client sees
+   * when a token is revoked or its clock is behind. Tests use it to expire a token mid-run.
+   */
+  expireTokens(): void {
+    this.tokens.clear();
+  }
+
+  /**
+   * Counts one request against a user's sliding window and concurrency limit. Answers which limit was
+   * hit and how many seconds until a retry can succeed, or a release function for the concurrency slot.
+   */
+  admitRequest(
+    user: string,
+  ): { limit: 'requests' | 'concurrency'; retryAfterSeconds: number } | { release: () => void } {
+    const now = Date.now();
+    const windowMs = this.options.windowSeconds * 1000;
+    const inFlight = this.inFlight.get(user) ?? 0;
+    if (inFlight >= this.options.maxConcurrent) return { limit: 'concurrency', retryAfterSeconds: 1 };
+    const times = (this.requestTimes.get(user) ?? []).filter((t) => t > now - windowMs);
+    if (times.length >= this.options.requestsPerWindow) {
+      this.requestTimes.set(user, times);
+      const oldest = times[0] ?? now;
+      return {
+        limit: 'requests',
+        retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)),
+      };
+    }
+    times.push(now);
+    this.requestTimes.set(user, times);
+    this.inFlight.set(user, inFlight + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inFlight.set(user, (this.inFlight.get(user) ?? 1) - 1);
+      },
+    };
+  }
+}

@@ -1,0 +1,54 @@
+import type { SandboxDefinition } from '../sandbox/sandbox-definition.js';
+import { dataverseApiPath, dataverseRoutes } from './sandbox-dataverse-routes.js';
+import { entraRoutes } from './sandbox-entra-routes.js';
+import { dataverseCodes, dataverseError } from './sandbox-errors.js';
+import {
+  type DynamicsSandboxOptions,
+  type DynamicsSeed,
+  DynamicsStore,
+  dynamicsSeedSchema,
+} from './sandbox-store.js';
+
+export type { DynamicsSandboxOptions, DynamicsSeed } from './sandbox-store.js';
+export { DynamicsStore } from './sandbox-store.js';
+
+/**
+ * Dynamics 365 on one local HTTPS port: Entra ID's token endpoint and metadata, and the Dataverse Web API
+ * under /api/data/v9.2/, so that the connector's real SDKs (@azure/identity and the Graph client) run
+ * unchanged against it with DYNAMICS_URL and DYNAMICS_AUTHORITY_HOST both set to the sandbox's URL.
+ */
+export const dynamicsSandbox: SandboxDefinition<DynamicsStore, DynamicsSeed, DynamicsSandboxOptions> = {
+  vendor: 'dynamics',
+  seedSchema: dynamicsSeedSchema,
+  createStore: (options) => new DynamicsStore(options),
+  errorReply: (status, message) => dataverseError(status, message),
+
+  // Service protection applies to the Web API per application user, not to Entra's endpoints.
+  admit(request, store) {
+    if (!request.url.startsWith(`${dataverseApiPath}/`)) return {};
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const user = (token && store.tokenOwner(token)) || 'anonymous';
+    const admitted = store.admitRequest(user);
+    if ('release' in admitted) return { release: admitted.release };
+    const { limit, retryAfterSeconds } = admitted;
+    const reply =
+      limit === 'concurrency'
+        ? dataverseError(
+            429,
+            `Number of concurrent requests exceeded the limit of ${store.options.maxConcurrent}.`,
+            dataverseCodes.concurrencyLimit,
+          )
+        : dataverseError(
+            429,
+            `Number of requests exceeded the limit of ${store.options.requestsPerWindow} over time window of ${store.options.windowSeconds} seconds.`,
+            dataverseCodes.requestLimit,
+          );
+    reply.headers = { ...reply.headers, 'retry-after': String(retryAfterSeconds) };
+    return { rejected: { status: 429, reply } };
+  },
+
+  routes(app, context) {
+    entraRoutes(app, context);
+    dataverseRoutes(app, context);
+  },
+};
