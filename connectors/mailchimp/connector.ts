@@ -1,0 +1,220 @@
+import { z } from 'zod';
+import type { Logger } from '../../logging/logger.js';
+import type {
+  ApplyConsentResult,
+  Connector,
+  ConsentChange,
+  ConsentReading,
+  ErasedRecord,
+  SubjectIdentifiers,
+  VendorRecordRef,
+} from '../connector.js';
+import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
+import type { MailchimpConfig } from './config.js';
+import { planConsentChange, purposeAudiences, readPurpose } from './consent.js';
+import { isMailchimpNotFound, toMailchimpError } from './errors.js';
+import { configureMailchimpSdk } from './mailchimp-sdk.js';
+import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from './member.js';
+import { subscriberHash } from './subscriber-hash.js';
+
+const listsPageSize = 1000;
+
+/** delete-permanent answers 204 with no body, which the SDK hands back as null. */
+const deletionSchema = z.unknown();
+
+/**
+ * Mailchimp through its official SDK: members are found by subscriber hash in every configured audience,
+ * erased with delete-permanent (archive is not erasure), and consent is carried as membership status and
+ * GDPR marketing permissions. Every call goes through the process-wide limiter in mailchimp-sdk.ts.
+ */
+export function createMailchimpConnector(config: MailchimpConfig, deps: { logger: Logger }): Connector {
+  const api = configureMailchimpSdk(config);
+  const log = deps.logger.child({ system: 'mailchimp' });
+
+  /** Checks an answer against what the connector reads from it. */
+  function checked<S extends z.ZodType>(
+    operation: ConnectorOperation,
+    body: unknown,
+    schema: S,
+  ): z.output<S> {
+    const parsed = schema.safeParse(body);
+    if (parsed.success) return parsed.data;
+    throw new NonRetryableVendorError({
+      system: 'mailchimp',
+      operation,
+      reason: `Mailchimp answered in an unexpected shape (${parsed.error.issues
+        .map((i) => i.path.join('.') || '(root)')
+        .join(', ')})`,
+    });
+  }
+
+  /** One SDK call: failures become VendorErrors, and the answer is checked against its schema. */
+  async function call<S extends z.ZodType>(
+    operation: ConnectorOperation,
+    run: () => Promise<unknown>,
+    schema: S,
+  ): Promise<z.output<S>> {
+    let body: unknown;
+    try {
+      body = await run();
+    } catch (error) {
+      throw toMailchimpError(error, operation);
+    }
+    return checked(operation, body, schema);
+  }
+
+  /** Like `call`, but a 404 (no such member, or already deleted) answers `undefined`. */
+  async function callUnlessMissing<S extends z.ZodType>(
+    operation: ConnectorOperation,
+    run: () => Promise<unknown>,
+    schema: S,
+  ): Promise<z.output<S> | undefined> {
+    let body: unknown;
+    try {
+      body = await run();
+    } catch (error) {
+      if (isMailchimpNotFound(error)) return undefined;
+      throw toMailchimpError(error, operation);
+    }
+    return checked(operation, body, schema);
+  }
+
+  /** MAILCHIMP_AUDIENCE_IDS, or every audience the key can see, read page by page. */
+  async function configuredAudiences(operation: ConnectorOperation): Promise<string[]> {
+    if (config.audienceIds.length > 0) return config.audienceIds;
+    const ids: string[] = [];
+    for (let offset = 0; ; offset += listsPageSize) {
+      const page = await call(
+        operation,
+        () => api.getAllLists({ count: listsPageSize, offset, fields: ['lists.id', 'total_items'] }),
+        listsPageSchema,
+      );
+      ids.push(...page.lists.map((l) => l.id));
+      if (page.lists.length === 0 || offset + listsPageSize >= page.total_items) return ids;
+    }
+  }
+
+  /** The person's member record in each of the given audiences, where there is one (archived included). */
+  async function membersIn(
+    operation: ConnectorOperation,
+    hash: string,
+    audienceIds: string[],
+  ): Promise<MailchimpMember[]> {
+    const found = await Promise.all(
+      audienceIds.map(async (listId) => {
+        const member = await callUnlessMissing(
+          operation,
+          () => api.getListMember(listId, hash),
+          memberSchema,
+        );
+        return member && { ...member, list_id: listId };
+      }),
+    );
+    return found.filter((m): m is MailchimpMember => m !== undefined);
+  }
+
+  return {
+    system: 'mailchimp',
+
+    async find(subject: SubjectIdentifiers) {
+      const audiences = await configuredAudiences('find');
+      const members = await membersIn('find', subscriberHash(subject.email), audiences);
+      log.info({ operation: 'find', audiences: audiences.length, found: members.length }, 'mailchimp find');
+      return { records: members.map(memberRef), gaClientIds: [], gaUserIds: [] };
+    },
+
+    async erase(subject: SubjectIdentifiers) {
+      const hash = subscriberHash(subject.email);
+      const audiences = await configuredAudiences('erase');
+      const members = await membersIn('erase', hash, audiences);
+      const records: ErasedRecord[] = await Promise.all(
+        members.map(async (member): Promise<ErasedRecord> => {
+          // Only delete-permanent removes the personal data; DELETE would merely archive the member.
+          const deleted = await callUnlessMissing(
+            'erase',
+            () => api.deleteListMemberPermanent(member.list_id, hash).then(() => true),
+            deletionSchema,
+          );
+          return { ...memberRef(member), result: deleted ? 'deleted' : 'already_gone' };
+        }),
+      );
+      const erased = records.filter((r) => r.result === 'deleted').length;
+      log.info({ operation: 'erase', audiences: audiences.length, erased }, 'mailchimp erase');
+      return { outcome: erased > 0 ? 'erased' : 'not_found', records };
+    },
+
+    async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {
+      const audiences = await configuredAudiences('readConsent');
+      const rules = Object.entries(config.purposeMap);
+      const wanted = new Set([
+        ...audiences,
+        ...rules.flatMap(([, rule]) => purposeAudiences(rule, audiences)),
+      ]);
+      const members = await membersIn('readConsent', subscriberHash(subject.email), [...wanted]);
+      const purposes: ConsentReading['purposes'] = {};
+      for (const [purpose, rule] of rules) {
+        purposes[purpose as keyof typeof purposes] = readPurpose(rule, members, audiences);
+      }
+      return { purposes, records: members.map(memberRef) };
+    },
+
+    async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {
+      const rule = config.purposeMap[change.purpose];
+      if (!rule) return { outcome: 'not_applicable', records: [] };
+      const hash = subscriberHash(subject.email);
+      const audiences = await configuredAudiences('applyConsent');
+      const members = await membersIn('applyConsent', hash, purposeAudiences(rule, audiences));
+      const { plans, pendingWithoutChange } = planConsentChange(
+        rule,
+        change.decision,
+        change.hasEvidence,
+        members,
+        audiences,
+      );
+      for (const plan of plans.filter((p) => p.unknownPermissionIds.length > 0)) {
+        log.warn(
+          { operation: 'applyConsent', listId: plan.listId, permissionIds: plan.unknownPermissionIds },
+          'purpose map names marketing permissions this audience does not have',
+        );
+      }
+
+      const changed: VendorRecordRef[] = [];
+      for (const plan of plans) {
+        if (!plan.body.status && !plan.body.status_if_new && !plan.body.marketing_permissions) continue;
+        // A PUT upserts, so it carries the address; status_if_new means it never changes an existing member.
+        const body = plan.action === 'create' ? { email_address: subject.email, ...plan.body } : plan.body;
+        const updated = await call(
+          'applyConsent',
+          () =>
+            plan.action === 'create'
+              ? api.setListMember(plan.listId, hash, body)
+              : api.updateListMember(plan.listId, hash, body),
+          memberSchema,
+        );
+        changed.push(memberRef({ ...updated, list_id: plan.listId }));
+      }
+
+      const changedLists = new Set(changed.map((r) => r.container));
+      const records = [...changed, ...members.filter((m) => !changedLists.has(m.list_id)).map(memberRef)];
+      const pending = pendingWithoutChange || plans.some((p) => p.pending);
+      const outcome = pending
+        ? 'pending_confirmation'
+        : changed.length > 0
+          ? 'applied'
+          : members.length > 0
+            ? 'already'
+            : 'not_found';
+      log.info(
+        {
+          operation: 'applyConsent',
+          purpose: change.purpose,
+          decision: change.decision,
+          outcome,
+          changed: changed.length,
+        },
+        'mailchimp consent',
+      );
+      return { outcome, records };
+    },
+  };
+}

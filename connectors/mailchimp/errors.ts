@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { scrubEmails } from '../../logging/logger.js';
+import {
+  type ConnectorOperation,
+  isTransientNetworkError,
+  NonRetryableVendorError,
+  parseRetryAfter,
+  RetryableVendorError,
+  type VendorError,
+} from '../connector-errors.js';
+
+/** Mailchimp's `application/problem+json` body. Every field is optional: a proxy may answer instead. */
+const problemSchema = z
+  .object({
+    title: z.string().optional(),
+    detail: z.string().optional(),
+    status: z.number().optional(),
+    errors: z.array(z.object({ field: z.string().optional(), message: z.string().optional() })).optional(),
+  })
+  .loose();
+
+/** What superagent (under the SDK) rejects with: `status` and `response` for HTTP answers, `code` otherwise. */
+const sdkErrorSchema = z
+  .object({
+    status: z.number().optional(),
+    timeout: z.number().optional(),
+    code: z.string().optional(),
+    response: z
+      .object({
+        body: z.unknown().optional(),
+        headers: z.record(z.string(), z.unknown()).optional(),
+      })
+      .loose()
+      .optional(),
+  })
+  .loose();
+
+function httpStatus(error: unknown): number | undefined {
+  const parsed = sdkErrorSchema.safeParse(error);
+  return parsed.success ? parsed.data.status : undefined;
+}
+
+/** A 404: the member (or audience) is not there. On a delete that means "already done". */
+export function isMailchimpNotFound(error: unknown): boolean {
+  return httpStatus(error) === 404;
+}
+
+/**
+ * The one place a Mailchimp failure becomes a VendorError. 429, 5xx, timeouts and network failures are
+ * retryable; every other answer (401, 403, 400 ...) needs a person. Reasons carry the problem's title and
+ * detail with any address scrubbed, because Mailchimp quotes the email in details such as
+ * "Forgotten Email Not Subscribed".
+ */
+export function toMailchimpError(error: unknown, operation: ConnectorOperation): VendorError {
+  if (error instanceof RetryableVendorError || error instanceof NonRetryableVendorError) return error;
+  const parsed = sdkErrorSchema.safeParse(error);
+  const sdkError = parsed.success ? parsed.data : {};
+  const base = { system: 'mailchimp' as const, operation };
+
+  if (sdkError.status !== undefined) {
+    const status = sdkError.status;
+    const problem = problemSchema.safeParse(sdkError.response?.body);
+    const title = problem.success ? problem.data.title : undefined;
+    const detail = problem.success ? problem.data.detail : undefined;
+    const fieldErrors =
+      problem.success && problem.data.errors?.length
+        ? ` (${problem.data.errors.map((e) => `${e.field ?? '?'}: ${e.message ?? '?'}`).join('; ')})`
+        : '';
+    const reason = scrubEmails(
+      `Mailchimp answered ${status}${title ? ` ${title}` : ''}${detail ? `: ${detail}` : ''}${fieldErrors}`,
+    );
+    const fields = { ...base, status, vendorCode: title, reason };
+    if (status === 429 || status === 408 || status >= 500) {
+      // Mailchimp does not promise Retry-After on 429; when absent, Temporal's backoff sets the pace.
+      const header = sdkError.response?.headers?.['retry-after'];
+      return new RetryableVendorError({
+        ...fields,
+        retryAfterMs: parseRetryAfter(typeof header === 'string' ? header : undefined),
+      });
+    }
+    return new NonRetryableVendorError(fields);
+  }
+
+  if (sdkError.timeout !== undefined) {
+    return new RetryableVendorError({
+      ...base,
+      vendorCode: sdkError.code,
+      reason: `Mailchimp did not answer within ${sdkError.timeout} ms`,
+    });
+  }
+  if (isTransientNetworkError(error) || sdkError.code === 'ECONNRESET' || sdkError.code === 'EPROTO') {
+    return new RetryableVendorError({
+      ...base,
+      vendorCode: sdkError.code,
+      reason: `Mailchimp could not be reached (${sdkError.code ?? 'network error'})`,
+    });
+  }
+  // Not an answer from Mailchimp: a programming error or an answer we could not read. Retrying the same
+  // input would fail the same way.
+  const message = error instanceof Error ? error.message : String(error);
+  return new NonRetryableVendorError({
+    ...base,
+    reason: scrubEmails(`Unexpected failure talking to Mailchimp: ${message}`),
+  });
+}

@@ -1,0 +1,97 @@
+import mailchimp from '@mailchimp/mailchimp_marketing';
+import pLimit from 'p-limit';
+import type { MailchimpConfig } from './config.js';
+
+/**
+ * `@mailchimp/mailchimp_marketing` is one process-wide object: its key, base URL and timeout are shared
+ * by every caller. This module is the only place that sets them, once, when the first connector is created;
+ * a later connector with the same settings reuses them, and one with other settings is refused rather than
+ * silently re-pointing calls already in flight.
+ *
+ * Tests: vitest runs each test file in its own forked process, so each file configures the singleton once
+ * for its own sandbox (a wrong-key test lives in a file of its own). Nothing reconfigures it per call.
+ *
+ * The SDK has no retries of its own (superagent without `.retry()`); Temporal's activity retries are the
+ * only retry layer.
+ */
+
+/** Public fields of the SDK's ApiClient that its type definitions leave out. */
+interface SdkClientFields {
+  basePath: string;
+  timeout: number;
+}
+
+/** The calls the connector makes, as the SDK exposes them (bodies are checked with zod by the caller). */
+interface SdkLists {
+  getAllLists(opts: { count: number; offset: number; fields?: string[] }): Promise<unknown>;
+  getListMember(listId: string, subscriberHash: string): Promise<unknown>;
+  setListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
+  updateListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
+  deleteListMemberPermanent(listId: string, subscriberHash: string): Promise<unknown>;
+}
+
+const sdk = mailchimp as unknown as typeof mailchimp & SdkClientFields & { lists: SdkLists };
+
+/**
+ * Mailchimp allows 10 simultaneous connections per API key. One limiter for the whole process keeps every
+ * activity of this worker together under MAILCHIMP_MAX_CONCURRENCY; the limit is per key across processes,
+ * so one worker per key at the default (or N workers at floor(10 / N) each).
+ */
+const inFlight = pLimit(10);
+
+interface AppliedSettings {
+  apiKey: string;
+  apiUrl: string;
+  timeoutMs: number;
+  maxConcurrency: number;
+}
+let applied: AppliedSettings | undefined;
+
+export type MailchimpApi = SdkLists;
+
+function limited<Args extends unknown[]>(
+  call: (...args: Args) => Promise<unknown>,
+): (...args: Args) => Promise<unknown> {
+  return (...args) => inFlight(() => call(...args));
+}
+
+const api: MailchimpApi = {
+  getAllLists: limited((opts) => sdk.lists.getAllLists(opts)),
+  getListMember: limited((listId, hash) => sdk.lists.getListMember(listId, hash)),
+  setListMember: limited((listId, hash, body) => sdk.lists.setListMember(listId, hash, body)),
+  updateListMember: limited((listId, hash, body) => sdk.lists.updateListMember(listId, hash, body)),
+  deleteListMemberPermanent: limited((listId, hash) => sdk.lists.deleteListMemberPermanent(listId, hash)),
+};
+
+/** Configures the SDK singleton (first call only) and answers the limited API every connector uses. */
+export function configureMailchimpSdk(config: MailchimpConfig): MailchimpApi {
+  const wanted: AppliedSettings = {
+    apiKey: config.apiKey,
+    apiUrl: config.apiUrl,
+    timeoutMs: config.timeoutMs,
+    maxConcurrency: config.maxConcurrency,
+  };
+  if (applied) {
+    const same = (Object.keys(wanted) as (keyof AppliedSettings)[]).every((k) => applied?.[k] === wanted[k]);
+    if (!same) {
+      throw new Error(
+        'The Mailchimp SDK is a process-wide singleton and is already configured with other settings; ' +
+          'run one Mailchimp configuration per process.',
+      );
+    }
+    return api;
+  }
+  // No `server`: the SDK would substitute it for the text "server" anywhere in the URL. The full base URL
+  // (the key's data centre, or the sandbox) goes in basePath instead.
+  sdk.setConfig({ apiKey: config.apiKey });
+  sdk.basePath = config.apiUrl;
+  sdk.timeout = config.timeoutMs;
+  inFlight.concurrency = config.maxConcurrency;
+  applied = wanted;
+  return api;
+}
+
+/** Calls queued or running right now; for tests and diagnostics. */
+export function mailchimpCallsInFlight(): { active: number; pending: number } {
+  return { active: inFlight.activeCount, pending: inFlight.pendingCount };
+}

@@ -1,0 +1,354 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { SandboxContext } from '../sandbox/sandbox-definition.js';
+import { authProblem } from './sandbox-auth.js';
+import { notFound, type Problem, sendProblem } from './sandbox-problem.js';
+import {
+  type MailchimpSandboxStore,
+  type MemberStatus,
+  mailchimpTime,
+  memberStatusSchema,
+  newListId,
+  type StoredList,
+  type StoredMember,
+} from './sandbox-store.js';
+import { subscriberHash } from './subscriber-hash.js';
+
+/** Thrown inside a handler to answer with a Mailchimp problem; caught by the scope's error handler. */
+class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.title);
+  }
+}
+
+const invalidResource = (detail: string, errors?: Problem['errors']) =>
+  new ProblemError(400, { title: 'Invalid Resource', detail, errors });
+
+/** Parses with zod and answers Mailchimp's validation problem, field by field, when it fails. */
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  throw invalidResource(
+    "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
+    result.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
+  );
+}
+
+const pagingSchema = {
+  count: z.coerce.number().int().min(1).max(1000).default(10),
+  offset: z.coerce.number().int().min(0).default(0),
+};
+const listsQuerySchema = z.object(pagingSchema);
+const membersQuerySchema = z.object({
+  ...pagingSchema,
+  status: z.enum([...memberStatusSchema.options, 'archived']).optional(),
+  since_last_changed: z.string().datetime({ offset: true }).optional(),
+  unsubscribed_since: z.string().datetime({ offset: true }).optional(),
+});
+const searchQuerySchema = z.object({ query: z.string().min(1), list_id: z.string().optional() });
+
+const createListSchema = z.object({
+  name: z.string().min(1),
+  permission_reminder: z.string().min(1),
+  email_type_option: z.boolean(),
+  contact: z.record(z.string(), z.unknown()),
+  campaign_defaults: z.record(z.string(), z.unknown()),
+});
+
+const permissionChangeSchema = z.object({ marketing_permission_id: z.string(), enabled: z.boolean() });
+const memberBodySchema = z.object({
+  email_address: z.string().optional(),
+  status: memberStatusSchema.optional(),
+  status_if_new: memberStatusSchema.optional(),
+  merge_fields: z.record(z.string(), z.unknown()).optional(),
+  marketing_permissions: z.array(permissionChangeSchema).optional(),
+});
+type MemberBody = z.output<typeof memberBodySchema>;
+
+const simpleEmail = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function listJson(list: StoredList) {
+  const members = [...list.members.values()];
+  return {
+    id: list.id,
+    name: list.name,
+    date_created: list.date_created,
+    permission_reminder: list.permission_reminder,
+    email_type_option: list.email_type_option,
+    contact: list.contact,
+    campaign_defaults: list.campaign_defaults,
+    // On the real service this flag says whether GDPR fields are on; the ids come with each member.
+    marketing_permissions: list.marketing_permissions.length > 0,
+    stats: {
+      member_count: members.filter((m) => m.status === 'subscribed').length,
+      unsubscribe_count: members.filter((m) => m.status === 'unsubscribed').length,
+      cleaned_count: members.filter((m) => m.status === 'cleaned').length,
+    },
+  };
+}
+
+function memberJson(member: StoredMember) {
+  const { unsubscribed_at: _internal, ...visible } = member;
+  return visible;
+}
+
+function touch(member: StoredMember) {
+  member.last_changed = mailchimpTime();
+}
+
+/** Mailchimp refuses to re-subscribe someone who unsubscribed (or bounced): the route back is `pending`. */
+function setStatus(member: StoredMember, next: MemberStatus) {
+  if (member.status === next) return;
+  if (next === 'subscribed' && (member.status === 'unsubscribed' || member.status === 'cleaned')) {
+    throw new ProblemError(400, {
+      title: 'Member In Compliance State',
+      detail: `${member.email_address} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`,
+    });
+  }
+  member.status = next;
+  if (next === 'unsubscribed') member.unsubscribed_at = mailchimpTime();
+  touch(member);
+}
+
+function applyFields(list: StoredList, member: StoredMember, body: MemberBody) {
+  for (const change of body.marketing_permissions ?? []) {
+    const held = member.marketing_permissions.find(
+      (p) => p.marketing_permission_id === change.marketing_permission_id,
+    );
+    if (!held) {
+      throw invalidResource(`Invalid marketing permission id for audience ${list.id}.`, [
+        { field: 'marketing_permissions', message: 'Unknown marketing_permission_id' },
+      ]);
+    }
+    if (held.enabled !== change.enabled) {
+      held.enabled = change.enabled;
+      touch(member);
+    }
+  }
+  if (body.merge_fields) {
+    member.merge_fields = { ...member.merge_fields, ...body.merge_fields };
+    touch(member);
+  }
+}
+
+function forgottenProblem(email: string): ProblemError {
+  return new ProblemError(400, {
+    title: 'Forgotten Email Not Subscribed',
+    detail: `${email} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`,
+  });
+}
+
+function validEmail(body: MemberBody): string {
+  const email = body.email_address?.trim();
+  if (!email || !simpleEmail.test(email)) {
+    throw invalidResource('Please provide a valid email address.', [
+      { field: 'email_address', message: 'This value should be a valid email.' },
+    ]);
+  }
+  return email;
+}
+
+/** Creates a member, unless the address was permanently deleted from this audience. */
+function createMember(
+  store: MailchimpSandboxStore,
+  list: StoredList,
+  email: string,
+  status: MemberStatus,
+  body: MemberBody,
+) {
+  if (list.forgotten.has(subscriberHash(email))) throw forgottenProblem(email);
+  const member = store.newMember(list, email, status);
+  applyFields(list, member, body);
+  list.members.set(member.id, member);
+  return member;
+}
+
+/** The Marketing API v3 routes the connector and the demo use, under `/3.0`. */
+export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<MailchimpSandboxStore>) {
+  app.register(
+    async (api) => {
+      // The SDK sends `Content-Type: application/json` even on bodiless POSTs and DELETEs, which Mailchimp
+      // accepts; Fastify's default parser would refuse an empty JSON body.
+      api.removeContentTypeParser('application/json');
+      api.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+        const text = String(body);
+        if (text.trim() === '') return done(null, undefined);
+        try {
+          done(null, JSON.parse(text));
+        } catch {
+          done(
+            new ProblemError(400, {
+              title: 'JSON Parse Error',
+              detail: 'We encountered an unspecified JSON parsing error.',
+            }),
+            undefined,
+          );
+        }
+      });
+
+      api.setErrorHandler((error, _request, reply) => {
+        if (error instanceof ProblemError) return sendProblem(reply, error.status, error.problem);
+        throw error;
+      });
+      api.setNotFoundHandler((_request, reply) => sendProblem(reply, 404, notFound));
+
+      api.addHook('onRequest', async (request, reply) => {
+        const problem = authProblem(request, store);
+        if (problem) return sendProblem(reply, 401, problem);
+      });
+
+      const listOr404 = (listId: string) => {
+        const list = store.lists.get(listId);
+        if (!list) throw new ProblemError(404, notFound);
+        return list;
+      };
+      const memberOr404 = (list: StoredList, hash: string) => {
+        const member = list.members.get(hash.toLowerCase());
+        if (!member) throw new ProblemError(404, notFound);
+        return member;
+      };
+      const noContent = (reply: FastifyReply) => reply.code(204).send();
+
+      api.get('/ping', async () => ({ health_status: "Everything's Chimpy!" }));
+
+      api.get('/lists', async (request) => {
+        const query = parse(listsQuerySchema, request.query);
+        const all = [...store.lists.values()];
+        return {
+          lists: all.slice(query.offset, query.offset + query.count).map(listJson),
+          total_items: all.length,
+        };
+      });
+
+      api.post('/lists', async (request) => {
+        const body = parse(createListSchema, request.body);
+        return listJson(store.addList({ id: newListId(), marketing_permissions: [], ...body }));
+      });
+
+      api.get<{ Params: { listId: string } }>('/lists/:listId', async (request) =>
+        listJson(listOr404(request.params.listId)),
+      );
+
+      api.get<{ Params: { listId: string } }>('/lists/:listId/members', async (request) => {
+        const list = listOr404(request.params.listId);
+        const query = parse(membersQuerySchema, request.query);
+        const since = query.since_last_changed ? Date.parse(query.since_last_changed) : undefined;
+        const unsubscribedSince = query.unsubscribed_since ? Date.parse(query.unsubscribed_since) : undefined;
+        const matching = [...list.members.values()].filter(
+          (m) =>
+            // Archived members appear only when asked for by status, as on the real service.
+            (query.status ? m.status === query.status : m.status !== 'archived') &&
+            (since === undefined || Date.parse(m.last_changed) >= since) &&
+            (unsubscribedSince === undefined ||
+              (m.status === 'unsubscribed' &&
+                m.unsubscribed_at !== undefined &&
+                Date.parse(m.unsubscribed_at) >= unsubscribedSince)),
+        );
+        return {
+          members: matching.slice(query.offset, query.offset + query.count).map(memberJson),
+          list_id: list.id,
+          total_items: matching.length,
+        };
+      });
+
+      api.post<{ Params: { listId: string } }>('/lists/:listId/members', async (request) => {
+        const list = listOr404(request.params.listId);
+        const body = parse(memberBodySchema, request.body);
+        const email = validEmail(body);
+        if (!body.status)
+          throw invalidResource('The status field is required.', [
+            { field: 'status', message: 'This value should not be blank.' },
+          ]);
+        const existing = list.members.get(subscriberHash(email));
+        if (existing && existing.status !== 'archived') {
+          throw new ProblemError(400, {
+            title: 'Member Exists',
+            detail: `${email} is already a list member. Use PUT to insert or update list members.`,
+          });
+        }
+        return memberJson(createMember(store, list, email, body.status, body));
+      });
+
+      type MemberParams = { Params: { listId: string; hash: string } };
+
+      api.get<MemberParams>('/lists/:listId/members/:hash', async (request) =>
+        memberJson(memberOr404(listOr404(request.params.listId), request.params.hash)),
+      );
+
+      // Upsert: an existing member is updated (status_if_new ignored); a new one gets status or status_if_new.
+      api.put<MemberParams>('/lists/:listId/members/:hash', async (request) => {
+        const list = listOr404(request.params.listId);
+        const body = parse(memberBodySchema, request.body);
+        const email = validEmail(body);
+        const hash = request.params.hash.toLowerCase();
+        if (subscriberHash(email) !== hash) {
+          throw invalidResource('The subscriber hash in the URL does not match the email_address.', [
+            { field: 'email_address', message: 'Does not match the subscriber hash.' },
+          ]);
+        }
+        const existing = list.members.get(hash);
+        if (existing && existing.status !== 'archived') {
+          if (body.status) setStatus(existing, body.status);
+          applyFields(list, existing, body);
+          return memberJson(existing);
+        }
+        const status = body.status ?? body.status_if_new;
+        if (!status) {
+          throw invalidResource('status_if_new is required to add a new member.', [
+            { field: 'status_if_new', message: 'This value should not be blank.' },
+          ]);
+        }
+        return memberJson(createMember(store, list, email, status, body));
+      });
+
+      api.patch<MemberParams>('/lists/:listId/members/:hash', async (request) => {
+        const list = listOr404(request.params.listId);
+        const member = memberOr404(list, request.params.hash);
+        const body = parse(memberBodySchema, request.body);
+        if (body.status) setStatus(member, body.status);
+        applyFields(list, member, body);
+        return memberJson(member);
+      });
+
+      // DELETE only archives: the member and the address stay, which is why it is not an erasure.
+      api.delete<MemberParams>('/lists/:listId/members/:hash', async (request, reply) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        if (member.status !== 'archived') {
+          member.status = 'archived';
+          touch(member);
+        }
+        return noContent(reply);
+      });
+
+      api.post<MemberParams>(
+        '/lists/:listId/members/:hash/actions/delete-permanent',
+        async (request, reply) => {
+          const list = listOr404(request.params.listId);
+          const member = memberOr404(list, request.params.hash);
+          list.members.delete(member.id);
+          list.forgotten.add(member.id);
+          return noContent(reply);
+        },
+      );
+
+      api.get('/search-members', async (request) => {
+        const query = parse(searchQuerySchema, request.query);
+        const needle = query.query.trim().toLowerCase();
+        const lists = query.list_id ? [listOr404(query.list_id)] : [...store.lists.values()];
+        const members = lists.flatMap((l) => [...l.members.values()]).filter((m) => m.status !== 'archived');
+        const exact = members.filter((m) => m.email_address.toLowerCase() === needle);
+        const partial = members.filter(
+          (m) => m.email_address.toLowerCase() !== needle && m.email_address.toLowerCase().includes(needle),
+        );
+        return {
+          exact_matches: { members: exact.map(memberJson), total_items: exact.length },
+          full_search: { members: partial.map(memberJson), total_items: partial.length },
+        };
+      });
+    },
+    { prefix: '/3.0' },
+  );
+}

@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mailchimpSandbox } from '../../../connectors/mailchimp/sandbox.js';
+import type { MailchimpSandboxStore } from '../../../connectors/mailchimp/sandbox-store.js';
+import { subscriberHash } from '../../../connectors/mailchimp/subscriber-hash.js';
+import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
+import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { startTestSandbox } from '../../support/sandboxes.js';
+import { basicAuth, newAudience, raw, testApiKey } from './mailchimp-test-kit.js';
+
+type Json = Record<string, unknown> & {
+  title?: string;
+  status?: number | string;
+  id?: string;
+  members?: Json[];
+  lists?: Json[];
+  total_items?: number;
+};
+
+describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
+  let sandbox: RunningSandbox<MailchimpSandboxStore>;
+  let control: SandboxClient;
+  let url: string;
+  const call = async (method: string, path: string, body?: unknown, key?: string) => {
+    const answer = await raw(url, method, path, body, key);
+    return { ...answer, json: answer.json as Json };
+  };
+  const createAudience = async (name: string) =>
+    (await call('POST', '/lists', newAudience(name))).json.id as string;
+
+  beforeAll(async () => {
+    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
+    control = new SandboxClient(sandbox.url);
+    url = sandbox.url;
+  });
+  afterAll(() => sandbox.close());
+  beforeEach(() => control.reset());
+
+  it('answers a wrong key with 401 problem+json in Mailchimp shape', async () => {
+    const answer = await call('GET', '/lists', undefined, 'ffffffffffffffffffffffffffffffff-us21');
+    expect(answer.status).toBe(401);
+    expect(answer.contentType).toMatch(/^application\/problem\+json/);
+    expect(answer.json).toEqual({
+      type: 'https://mailchimp.com/developer/marketing/docs/errors/',
+      title: 'API Key Invalid',
+      status: 401,
+      detail: expect.stringContaining('wrong datacenter'),
+      instance: expect.any(String),
+    });
+  });
+
+  it('refuses a known key presented with another data-centre suffix, and a request with no key', async () => {
+    const otherDc = testApiKey.replace(/-us21$/, '-us6');
+    expect((await call('GET', '/lists', undefined, otherDc)).status).toBe(401);
+    const anonymous = await fetch(`${url}/3.0/lists`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as Json).title).toBe('API Key Missing');
+  });
+
+  it('accepts the key as a Bearer token too', async () => {
+    const response = await fetch(`${url}/3.0/ping`, { headers: { authorization: `Bearer ${testApiKey}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ health_status: "Everything's Chimpy!" });
+  });
+
+  it('creates audiences with POST /lists and pages them with count and offset', async () => {
+    for (const name of ['A', 'B', 'C']) await createAudience(name);
+    const page = await call('GET', '/lists?count=2&offset=1');
+    expect(page.json.total_items).toBe(3);
+    expect(page.json.lists?.map((l) => l.name)).toEqual(['B', 'C']);
+    const invalid = await call('POST', '/lists', { name: 'no contact' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.title).toBe('Invalid Resource');
+    expect(Array.isArray(invalid.json.errors)).toBe(true);
+  });
+
+  it('keys members by the MD5 of the lower-cased email and upserts with status_if_new', async () => {
+    const listId = await createAudience('News');
+    const hash = subscriberHash('Ada.Lovelace@Example.com');
+    const put = await call('PUT', `/lists/${listId}/members/${hash}`, {
+      email_address: 'Ada.Lovelace@Example.com',
+      status_if_new: 'subscribed',
+    });
+    expect(put.status).toBe(200);
+    expect(put.json.id).toBe(createHash('md5').update('ada.lovelace@example.com').digest('hex'));
+    expect(put.json.status).toBe('subscribed');
+    expect(typeof put.json.last_changed).toBe('string');
+    // status_if_new does not touch an existing member.
+    const again = await call('PUT', `/lists/${listId}/members/${hash}`, {
+      email_address: 'ada.lovelace@example.com',
+      status_if_new: 'pending',
+    });
+    expect(again.json.status).toBe('subscribed');
+    expect((await call('GET', `/lists/${listId}/members/${hash}`)).json.status).toBe('subscribed');
+  });
+
+  it('answers 404 Resource Not Found for an unknown member', async () => {
+    const listId = await createAudience('News');
+    const answer = await call('GET', `/lists/${listId}/members/${subscriberHash('nobody@example.com')}`);
+    expect(answer.status).toBe(404);
+    expect(answer.json.title).toBe('Resource Not Found');
+  });
+
+  it('refuses unsubscribed → subscribed with "Member In Compliance State" but allows unsubscribed → pending', async () => {
+    const listId = await createAudience('News');
+    const hash = subscriberHash('grace@example.com');
+    await call('POST', `/lists/${listId}/members`, {
+      email_address: 'grace@example.com',
+      status: 'unsubscribed',
+    });
+    const refused = await call('PATCH', `/lists/${listId}/members/${hash}`, { status: 'subscribed' });
+    expect(refused.status).toBe(400);
+    expect(refused.json.title).toBe('Member In Compliance State');
+    const pending = await call('PATCH', `/lists/${listId}/members/${hash}`, { status: 'pending' });
+    expect(pending.status).toBe(200);
+    expect(pending.json.status).toBe('pending');
+  });
+
+  it('sets marketing permissions per audience and rejects unknown permission ids', async () => {
+    await control.seed({
+      lists: [
+        {
+          id: 'perm000001',
+          name: 'GDPR',
+          marketing_permissions: [{ marketing_permission_id: 'p-email', text: 'Email' }],
+          members: [{ email_address: 'ada@example.com', status: 'subscribed' }],
+        },
+      ],
+    });
+    const hash = subscriberHash('ada@example.com');
+    const before = await call('GET', `/lists/perm000001/members/${hash}`);
+    expect(before.json.marketing_permissions).toEqual([
+      { marketing_permission_id: 'p-email', text: 'Email', enabled: false },
+    ]);
+    const after = await call('PATCH', `/lists/perm000001/members/${hash}`, {
+      marketing_permissions: [{ marketing_permission_id: 'p-email', enabled: true }],
+    });
+    expect(after.json.marketing_permissions).toEqual([
+      { marketing_permission_id: 'p-email', text: 'Email', enabled: true },
+    ]);
+    const unknown = await call('PATCH', `/lists/perm000001/members/${hash}`, {
+      marketing_permissions: [{ marketing_permission_id: 'nope', enabled: true }],
+    });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('archives on DELETE but keeps the member, and forgets all but the hash on delete-permanent', async () => {
+    const listId = await createAudience('News');
+    const hash = subscriberHash('alan@example.com');
+    await call('POST', `/lists/${listId}/members`, {
+      email_address: 'alan@example.com',
+      status: 'subscribed',
+    });
+    expect((await call('DELETE', `/lists/${listId}/members/${hash}`)).status).toBe(204);
+    expect((await call('GET', `/lists/${listId}/members/${hash}`)).json.status).toBe('archived');
+
+    const deleted = await fetch(`${url}/3.0/lists/${listId}/members/${hash}/actions/delete-permanent`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(testApiKey), 'content-type': 'application/json' },
+    });
+    expect(deleted.status).toBe(204);
+    expect((await call('GET', `/lists/${listId}/members/${hash}`)).status).toBe(404);
+    const state = JSON.stringify(await control.state());
+    expect(state).not.toContain('alan@example.com');
+    expect(state).toContain(hash);
+
+    const readd = await call('POST', `/lists/${listId}/members`, {
+      email_address: 'alan@example.com',
+      status: 'subscribed',
+    });
+    expect(readd.status).toBe(400);
+    expect(readd.json.title).toBe('Forgotten Email Not Subscribed');
+    const upsert = await call('PUT', `/lists/${listId}/members/${hash}`, {
+      email_address: 'alan@example.com',
+      status_if_new: 'pending',
+    });
+    expect(upsert.json.title).toBe('Forgotten Email Not Subscribed');
+    const again = await call('POST', `/lists/${listId}/members/${hash}/actions/delete-permanent`);
+    expect(again.status).toBe(404);
+  });
+
+  it('lists members by status, since_last_changed and unsubscribed_since with count and offset', async () => {
+    const listId = await createAudience('News');
+    for (const [email, status] of [
+      ['a@example.com', 'subscribed'],
+      ['b@example.com', 'subscribed'],
+      ['c@example.com', 'unsubscribed'],
+      ['d@example.com', 'pending'],
+    ]) {
+      await call('POST', `/lists/${listId}/members`, { email_address: email, status });
+    }
+    const subscribed = await call('GET', `/lists/${listId}/members?status=subscribed&count=1&offset=1`);
+    expect(subscribed.json.total_items).toBe(2);
+    expect(subscribed.json.members?.map((m) => m.email_address)).toEqual(['b@example.com']);
+
+    const future = new Date(Date.now() + 60_000).toISOString();
+    const none = await call(
+      'GET',
+      `/lists/${listId}/members?since_last_changed=${encodeURIComponent(future)}`,
+    );
+    expect(none.json.total_items).toBe(0);
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const all = await call('GET', `/lists/${listId}/members?since_last_changed=${encodeURIComponent(past)}`);
+    expect(all.json.total_items).toBe(4);
+    const unsubscribed = await call(
+      'GET',
+      `/lists/${listId}/members?status=unsubscribed&unsubscribed_since=${encodeURIComponent(past)}`,
+    );
+    expect(unsubscribed.json.members?.map((m) => m.email_address)).toEqual(['c@example.com']);
+  });
+
+  it('searches members by exact address and by fragment, without logging the query', async () => {
+    const listId = await createAudience('News');
+    await call('POST', `/lists/${listId}/members`, {
+      email_address: 'edsger@example.com',
+      status: 'subscribed',
+    });
+    const exact = await call('GET', `/search-members?query=${encodeURIComponent('Edsger@example.com')}`);
+    const matches = exact.json.exact_matches as Json;
+    expect(matches.members?.map((m) => m.id)).toEqual([subscriberHash('edsger@example.com')]);
+    const fragment = await call('GET', '/search-members?query=edsg');
+    expect((fragment.json.full_search as Json).total_items).toBe(1);
+    expect(JSON.stringify(await control.requests())).not.toContain('edsger');
+  });
+
+  it('answers the 11th simultaneous request of one key with 429 TooManyRequests and frees slots afterwards', async () => {
+    await control.setLatency(400);
+    const answers = await Promise.all(Array.from({ length: 13 }, () => call('GET', '/ping')));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    const rejected = answers.find((a) => a.status === 429);
+    expect(rejected?.json.title).toBe('TooManyRequests');
+    expect(rejected?.contentType).toMatch(/^application\/problem\+json/);
+    expect(sandbox.store.inFlight.size).toBe(0);
+    expect((await call('GET', '/ping')).status).toBe(200);
+  });
+
+  it('shapes injected faults as Mailchimp problems', async () => {
+    await control.fail({ path: '^/3.0/lists$', status: 503, count: 1 });
+    const answer = await call('GET', '/lists');
+    expect(answer.status).toBe(503);
+    expect(answer.contentType).toMatch(/^application\/problem\+json/);
+    expect(answer.json).toMatchObject({ status: 503, title: 'Service Unavailable' });
+  });
+});
