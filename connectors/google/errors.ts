@@ -76,7 +76,11 @@ export function classifyGoogleError(
 
   if (status === undefined) {
     if (failure.code === 'TimeoutError' || isTransientNetworkError(error)) {
-      const timedOut = failure.code === 'TimeoutError' || /timeout|timed out/i.test(failure.message ?? '');
+      // gaxios fetches through node-fetch, which reports the per-call timeout's abort as a plain
+      // AbortError; the connector passes no other abort signal, so an abort is the timeout.
+      const causeName = (failure as { cause?: { name?: string } }).cause?.name;
+      const timedOut =
+        failure.code === 'TimeoutError' || causeName === 'AbortError' || causeName === 'TimeoutError';
       return new RetryableVendorError({
         ...base,
         vendorCode: typeof failure.code === 'string' ? failure.code : undefined,
