@@ -57,6 +57,16 @@ interface IdentityErrorShape {
   message?: string;
 }
 
+/** OAuth and MSAL error codes that say "try again later" rather than "fix the configuration". */
+const retryableTokenCodes = new Set([
+  'temporarily_unavailable',
+  'server_error',
+  'network_error',
+  'request_timeout',
+  // MSAL could not read the tenant's metadata: the authority was unreachable (or the tenant is unknown).
+  'endpoints_resolution_error',
+]);
+
 function classifyTokenFailure(operation: ConnectorOperation, original: unknown): VendorError {
   if (isTransientNetworkError(original)) {
     return new RetryableVendorError({
@@ -66,24 +76,23 @@ function classifyTokenFailure(operation: ConnectorOperation, original: unknown):
     });
   }
   const identity = (original ?? {}) as IdentityErrorShape;
+  const message = identity.message ?? String(original);
+  // @azure/identity turns Entra's answer into AuthenticationRequiredError("invalid_client: Error(s): ...
+  // Description: AADSTS7000215: ..."), dropping the HTTP status; the OAuth code leads the message.
+  const code = identity.errorResponse?.error ?? /^([a-z_]+):/.exec(message)?.[1];
+  const aadsts = /AADSTS\d+:[\s\S]*?(?= - Trace ID| - Correlation ID|$)/.exec(message)?.[0];
+  const description = readable(identity.errorResponse?.errorDescription ?? aadsts ?? message);
   const status = typeof identity.statusCode === 'number' ? identity.statusCode : undefined;
-  const code = identity.errorResponse?.error;
-  const description = readable(identity.errorResponse?.errorDescription ?? identity.message);
-  if (status !== undefined && (status === 429 || status >= 500)) {
+  const transient =
+    (status !== undefined && (status === 429 || status >= 500)) ||
+    (code !== undefined && retryableTokenCodes.has(code));
+  if (transient) {
     return new RetryableVendorError({
       system,
       operation,
       status,
       vendorCode: code,
-      reason: `Entra ID could not issue a token for now: ${description}`,
-    });
-  }
-  if (status === undefined && !code) {
-    // No answer from Entra at all (identity reports network trouble as a plain error): worth another try.
-    return new RetryableVendorError({
-      system,
-      operation,
-      reason: `no token could be obtained from Entra ID: ${description}`,
+      reason: `no token could be obtained from Entra ID for now (check DYNAMICS_AUTHORITY_HOST and DYNAMICS_TENANT_ID if this persists): ${description}`,
     });
   }
   return new NonRetryableVendorError({
