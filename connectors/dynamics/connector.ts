@@ -1,4 +1,5 @@
 import type { GraphRequest } from '@microsoft/microsoft-graph-client';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { Logger } from '../../logging/logger.js';
 import type {
@@ -36,6 +37,23 @@ interface Row {
   columns: Record<string, unknown>;
 }
 
+/**
+ * Dataverse allows 52 concurrent requests per application user (a 429 at once beyond that). The limit is
+ * process-wide, per org and app, so that all activities of one worker together stay under it; several
+ * workers can still exceed it, and then the 429 and its Retry-After go to Temporal like any other.
+ */
+const maxConcurrentPerUser = 48;
+const concurrency = new Map<string, LimitFunction>();
+function limiterFor(config: DynamicsConfig): LimitFunction {
+  const key = `${config.url}|${config.tenantId}|${config.clientId}`;
+  let limit = concurrency.get(key);
+  if (!limit) {
+    limit = pLimit(maxConcurrentPerUser);
+    concurrency.set(key, limit);
+  }
+  return limit;
+}
+
 /** The filter for "any of the three email columns equals this address", built from typed parts. */
 export function emailFilter(email: string): ODataFilter {
   return or(...emailColumns.map((column) => eq(column, email)));
@@ -52,13 +70,15 @@ export function createDynamicsConnector(
   const { client, credential, apiRoot } = createDataverseClient(config);
   const logger = deps.logger.child({ system: 'dynamics' });
   const pageHeader = { Prefer: `odata.maxpagesize=${config.pageSize}` };
+  const limit = limiterFor(config);
 
   /**
    * Runs one call; on 401 renews the credential and sends it once more. That is re-authentication, not a
    * retry of a failure: MSAL may hold a token Dataverse no longer accepts, and only a new token tells a
    * revoked token apart from an app that has no access. Every other failure is classified and thrown.
    */
-  async function call<T>(operation: ConnectorOperation, send: () => Promise<T>): Promise<T> {
+  async function call<T>(operation: ConnectorOperation, unlimited: () => Promise<T>): Promise<T> {
+    const send = () => limit(unlimited);
     try {
       return await send();
     } catch (error) {
