@@ -222,7 +222,9 @@ export function createDynamicsConnector(
         let changed = 0;
         let gone = 0;
         for (const row of found) {
-          if (row.columns[column.column] === wanted) continue;
+          // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
+          const current = row.columns[column.column] ?? column.inverted;
+          if (current === wanted) continue;
           try {
             // If-Match: * makes the PATCH an update only: a row deleted meanwhile is 404, never re-created.
             await call('applyConsent', () =>

@@ -39,7 +39,7 @@ export function entraError(error: string, description: string, errorCode: number
     error,
     error_description: `AADSTS${errorCode}: ${description}`,
     error_codes: [errorCode],
-    timestamp: new Date().toISOString().replace('T', ' ').replace('Z', 'Z'),
+    timestamp: new Date().toISOString().replace('T', ' '),
     trace_id: crypto.randomUUID(),
     correlation_id: crypto.randomUUID(),
     error_uri: `https://login.microsoftonline.com/error?code=${errorCode}`,
