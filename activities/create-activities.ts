@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
   ApplyConsentResult,
@@ -52,6 +53,7 @@ export function createActivities({ connectors, logger }: ActivityDependencies) {
         ],
       });
     }
+    const stopHeartbeat = keepHeartbeating();
     try {
       const result = await run(connector);
       log.info('connector call succeeded');
@@ -60,6 +62,8 @@ export function createActivities({ connectors, logger }: ActivityDependencies) {
       const failure = toActivityFailure(error);
       log.warn({ err: failure }, 'connector call failed');
       throw failure;
+    } finally {
+      stopHeartbeat();
     }
   }
 
@@ -82,3 +86,15 @@ export function createActivities({ connectors, logger }: ActivityDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * A connector pages through records inside one call, so the activity heartbeats on a timer while it runs:
+ * a worker that dies mid-page is noticed within the heartbeat timeout, not after the whole start-to-close.
+ */
+function keepHeartbeating(): () => void {
+  const context = Context.current();
+  const timeoutMs = context.info.heartbeatTimeoutMs;
+  if (!timeoutMs) return () => {};
+  const timer = setInterval(() => context.heartbeat(), Math.max(1000, Math.floor(timeoutMs / 3)));
+  return () => clearInterval(timer);
+}

@@ -4,6 +4,13 @@ import { ConfigError } from '../config/parse-env.js';
 import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
+import {
+  closeCommand,
+  eraseCommand,
+  erasuresCommand,
+  receiptCommand,
+  retryCommand,
+} from './commands/erasure-commands.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
 import { UsageError } from './usage-error.js';
@@ -17,7 +24,12 @@ const program = new Command('consent-hub')
   .addCommand(devCommand)
   .addCommand(workerCommand)
   .addCommand(envCommand)
-  .addCommand(temporalCliCommand);
+  .addCommand(temporalCliCommand)
+  .addCommand(eraseCommand)
+  .addCommand(receiptCommand)
+  .addCommand(erasuresCommand)
+  .addCommand(retryCommand)
+  .addCommand(closeCommand);
 
 try {
   await program.parseAsync(process.argv);
@@ -41,6 +53,8 @@ function reportCliError(error: unknown): number {
       process.stderr.write(`${issue.path.join('.') || 'input'}: ${issue.message}\n`);
     return 2;
   }
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  // Temporal wraps a rejected update or a failed call; the cause carries the words meant for people.
+  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}${cause}\n`);
   return 1;
 }

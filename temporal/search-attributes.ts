@@ -1,9 +1,6 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 
-/** The HMAC subject key: the only person identifier allowed in workflow ids and search attributes. */
-export const subjectKeyAttribute = defineSearchAttributeKey('SubjectKey', SearchAttributeType.KEYWORD);
-/** running | needs_attention | completed, for `consent-hub erasures --status`. */
-export const erasureStatusAttribute = defineSearchAttributeKey('ErasureStatus', SearchAttributeType.KEYWORD);
+export { erasureStatusAttribute, subjectKeyAttribute };
 
 /** Every custom search attribute the project uses; the dev server and the test server register these. */
 export const projectSearchAttributes = [subjectKeyAttribute, erasureStatusAttribute];

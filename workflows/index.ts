@@ -1,1 +1,2 @@
 export { connectorProbeWorkflow } from './connector-probe.js';
+export { erasureWorkflow } from './erasure.js';

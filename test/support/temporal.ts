@@ -24,7 +24,8 @@ export const silentLogger = createLogger({ level: 'silent', format: 'json' });
  * other's tasks. Close it in afterAll.
  */
 export async function connectTestTemporal(name: string) {
-  installTemporalRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
+  // Failing activities are what many tests are about; only errors are worth printing.
+  installTemporalRuntimeLogger(createLogger({ level: 'error', format: 'json' }));
   const address = inject('temporalAddress');
   const namespace = inject('temporalNamespace');
   const secrets = testSecrets();

@@ -1,0 +1,36 @@
+import type { HubConfig } from '../config/hub-config.js';
+import type { HubClientContext } from '../hub-client/erasures.js';
+import { connectClient } from '../temporal/connection.js';
+import { loadHubConfig } from './load-config.js';
+
+/** Connects the CLI to Temporal with the same data converter as the worker; closes when `use` finishes. */
+export async function withHubClient<T>(
+  use: (context: HubClientContext, config: HubConfig) => Promise<T>,
+): Promise<T> {
+  const config = loadHubConfig();
+  const client = await connectClient(config);
+  try {
+    return await use(
+      {
+        client,
+        taskQueue: config.CONSENT_HUB_TASK_QUEUE,
+        subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
+        timings: {
+          attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
+          operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
+        },
+      },
+      config,
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function print(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { emailSchema } from './email.js';
+import { type SystemName, systemNameSchema } from './systems.js';
+
+/** A GA client id is the `_ga` cookie's last two parts: digits, a dot, digits. */
+const gaClientIdSchema = z
+  .string()
+  .trim()
+  .regex(/^\d{1,20}\.\d{1,20}$/, { error: 'is not a Google Analytics client id (digits.digits)' });
+const gaUserIdSchema = z.string().trim().min(1).max(256);
+
+/** An erasure request as the CLI and the API accept it. The email is normalised here, once. */
+export const erasureRequestSchema = z.object({
+  email: emailSchema,
+  gaClientIds: z.array(gaClientIdSchema).default([]),
+  gaUserIds: z.array(gaUserIdSchema).default([]),
+  reason: z.string().trim().min(1).max(500).default('data subject erasure request'),
+  /** Who asked on the person's behalf: a ticket, a team or a channel, such as `privacy-inbox#1234`. */
+  requestedBy: z.string().trim().min(1).max(200),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+export type ErasureRequest = z.output<typeof erasureRequestSchema>;
+export type ErasureRequestInput = z.input<typeof erasureRequestSchema>;
+
+/** How long things may take before a person must look, as Temporal durations (ms numbers or '1 hour'). */
+export interface ErasureTimings {
+  /** A system still failing with retryable errors after this long goes to "needs attention". */
+  attentionAfter: string | number;
+  /** A system left in "needs attention" this long with no operator action is recorded as failed. */
+  operatorDeadline: string | number;
+}
+
+export const defaultErasureTimings: ErasureTimings = {
+  attentionAfter: '1 hour',
+  operatorDeadline: '30 days',
+};
+
+export interface ErasureWorkflowInput {
+  subjectKey: string;
+  request: ErasureRequest;
+  timings: ErasureTimings;
+}
+
+export const systemErasureStatuses = [
+  'pending',
+  'running',
+  'needs_attention',
+  'erased',
+  'not_found',
+  'submitted',
+  'failed',
+  'closed_by_operator',
+] as const;
+export type SystemErasureStatus = (typeof systemErasureStatuses)[number];
+export const terminalSystemStatuses: readonly SystemErasureStatus[] = [
+  'erased',
+  'not_found',
+  'submitted',
+  'failed',
+  'closed_by_operator',
+];
+
+export interface SystemFailure {
+  reason: string;
+  /** The vendor's HTTP status, when there was one. */
+  status?: number;
+  vendorCode?: string;
+  /** `RetryableVendorError` that outlasted attentionAfter, `NonRetryableVendorError`, `SystemNotConfigured`, ... */
+  type: string;
+}
+
+export interface SystemErasureRecord {
+  kind: string;
+  id: string;
+  container?: string;
+  result: 'deleted' | 'already_gone' | 'submitted';
+  vendorTime?: string;
+}
+
+export interface SystemErasureState {
+  status: SystemErasureStatus;
+  records: SystemErasureRecord[];
+  /** The last failure, while it needs attention, and in the receipt when the system ended failed. */
+  failure?: SystemFailure;
+  /** The operator's words when they closed the system. */
+  closedReason?: string;
+  attempts: number;
+  completedAt?: string;
+}
+
+export type ErasureOverallStatus = 'running' | 'needs_attention' | 'completed';
+
+export interface ErasureStatusView {
+  requestId: string;
+  subjectKey: string;
+  status: ErasureOverallStatus;
+  requestedAt: string;
+  systems: Record<SystemName, SystemErasureState>;
+}
+
+/** The proof an erasure reached every system. Holds no email and no name. */
+export interface ErasureReceipt {
+  requestId: string;
+  subjectKey: string;
+  reason: string;
+  requestedBy: string;
+  requestedAt: string;
+  completedAt: string;
+  /** `completed` when every system ended erased, not_found or submitted; otherwise `completed_with_failures`. */
+  outcome: 'completed' | 'completed_with_failures';
+  systems: Record<SystemName, SystemErasureState>;
+}
+
+export const operatorRetrySchema = z.object({ system: systemNameSchema });
+export const operatorCloseSchema = z.object({
+  system: systemNameSchema,
+  reason: z.string().trim().min(1, { error: 'a reason is required to close a system' }).max(500),
+});
+export type OperatorRetry = z.infer<typeof operatorRetrySchema>;
+export type OperatorClose = z.infer<typeof operatorCloseSchema>;
+export type { SystemName };

@@ -1,0 +1,33 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { SystemName } from '../domain/systems.js';
+
+/** Failure types that no retry can fix; the activities raise them (activities/vendor-failure.ts). */
+export const nonRetryableErrorTypes = ['NonRetryableVendorError', 'SystemNotConfigured'];
+
+/**
+ * Timeouts by system. Dynamics and Mailchimp page through records, so they heartbeat; Google's calls can wait
+ * in the per-property pacing queue behind a burst of other erasures, so it may take longest.
+ */
+const perSystem: Record<SystemName, Pick<ActivityOptions, 'startToCloseTimeout' | 'heartbeatTimeout'>> = {
+  dynamics: { startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' },
+  mailchimp: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute' },
+  google: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' },
+};
+
+/**
+ * Each system's activity options. Retries back off up to five minutes between attempts (a vendor's
+ * Retry-After overrides the wait) and stop after `attentionAfter` in all, when the system goes to "needs
+ * attention" instead of retrying for ever unseen.
+ */
+export function systemActivityOptions(system: SystemName, attentionAfter: string | number): ActivityOptions {
+  return {
+    ...perSystem[system],
+    scheduleToCloseTimeout: attentionAfter,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      nonRetryableErrorTypes,
+    },
+  };
+}
