@@ -18,6 +18,7 @@ export async function withHubClient<T>(
         timings: {
           attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
           operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
+          heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
         },
       },
       config,

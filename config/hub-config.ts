@@ -30,6 +30,8 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_ATTENTION_AFTER: durationSchema.default('1 hour'),
   /** A system left in "needs attention" this long with no operator action is recorded as failed. */
   CONSENT_HUB_OPERATOR_DEADLINE: durationSchema.default('30 days'),
+  /** How soon a vendor call on a worker that died is noticed and retried on another. */
+  CONSENT_HUB_HEARTBEAT_TIMEOUT: durationSchema.default('1 minute'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });

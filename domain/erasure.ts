@@ -28,12 +28,9 @@ export interface ErasureTimings {
   attentionAfter: string | number;
   /** A system left in "needs attention" this long with no operator action is recorded as failed. */
   operatorDeadline: string | number;
+  /** How soon a vendor call on a worker that died is noticed and retried elsewhere. */
+  heartbeatTimeout?: string | number;
 }
-
-export const defaultErasureTimings: ErasureTimings = {
-  attentionAfter: '1 hour',
-  operatorDeadline: '30 days',
-};
 
 export interface ErasureWorkflowInput {
   subjectKey: string;

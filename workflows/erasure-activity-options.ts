@@ -1,4 +1,5 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import type { ErasureTimings } from '../domain/erasure.js';
 import type { SystemName } from '../domain/systems.js';
 
 /** Failure types that no retry can fix; the activities raise them (activities/vendor-failure.ts). */
@@ -8,10 +9,10 @@ export const nonRetryableErrorTypes = ['NonRetryableVendorError', 'SystemNotConf
  * Timeouts by system. Dynamics and Mailchimp page through records, so they heartbeat; Google's calls can wait
  * in the per-property pacing queue behind a burst of other erasures, so it may take longest.
  */
-const perSystem: Record<SystemName, Pick<ActivityOptions, 'startToCloseTimeout' | 'heartbeatTimeout'>> = {
-  dynamics: { startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' },
-  mailchimp: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute' },
-  google: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' },
+const startToClose: Record<SystemName, string> = {
+  dynamics: '10 minutes',
+  mailchimp: '5 minutes',
+  google: '30 minutes',
 };
 
 /**
@@ -19,10 +20,11 @@ const perSystem: Record<SystemName, Pick<ActivityOptions, 'startToCloseTimeout' 
  * Retry-After overrides the wait) and stop after `attentionAfter` in all, when the system goes to "needs
  * attention" instead of retrying for ever unseen.
  */
-export function systemActivityOptions(system: SystemName, attentionAfter: string | number): ActivityOptions {
+export function systemActivityOptions(system: SystemName, timings: ErasureTimings): ActivityOptions {
   return {
-    ...perSystem[system],
-    scheduleToCloseTimeout: attentionAfter,
+    startToCloseTimeout: startToClose[system],
+    heartbeatTimeout: timings.heartbeatTimeout ?? '1 minute',
+    scheduleToCloseTimeout: timings.attentionAfter,
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,

@@ -142,7 +142,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   };
 
   const activitiesFor = (system: SystemName) =>
-    proxyActivities<Activities>(systemActivityOptions(system, input.timings.attentionAfter));
+    proxyActivities<Activities>(systemActivityOptions(system, input.timings));
   const subject: SubjectIdentifiers = {
     email: input.request.email,
     gaClientIds: input.request.gaClientIds,

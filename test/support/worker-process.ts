@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
+import type { testSecrets } from './temporal.js';
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'consent-hub.js');
+
+/** The environment a production worker or CLI reads, pointed at the test server and the given vendors. */
+export function hubEnv(
+  taskQueue: string,
+  secrets: ReturnType<typeof testSecrets>,
+  vendorEnv: Record<string, string>,
+) {
+  return {
+    ...process.env,
+    ...vendorEnv,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+    CONSENT_HUB_TASK_QUEUE: taskQueue,
+    CONSENT_HUB_SUBJECT_KEY_SECRET: secrets.subjectKeySecret,
+    CONSENT_HUB_ENCRYPTION_KEYS: formatEncryptionKeys(secrets.encryptionKeys),
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'info',
+  };
+}
+
+/**
+ * Runs `consent-hub worker` as its own process, as production does, so a test can kill it with SIGKILL.
+ * Resolves once the worker reports that it polls.
+ */
+export async function startWorkerProcess(env: NodeJS.ProcessEnv) {
+  const child: ChildProcess = spawn(process.execPath, [bin, 'worker'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
+    const check = () => {
+      if (output.includes('worker running')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code} at start:\n${output}`));
+    });
+  });
+  return {
+    output: () => output,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Runs one CLI command to completion. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
