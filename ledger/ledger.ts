@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import type { ErasureReceipt } from '../domain/erasure.js';
+import { consentDecisionSchema, purposeSchema } from '../domain/purposes.js';
+import type { SystemName } from '../domain/systems.js';
+
+/**
+ * The ledger: consent-hub's own durable evidence, kept after Temporal has forgotten a closed workflow.
+ * Activities write to it; workflows never touch it. One interface, two backends (SQLite by default,
+ * PostgreSQL when DATABASE_URL is set), one set of versioned migrations.
+ */
+export interface Ledger {
+  /** Appends a consent event. Idempotent by `id`: a retried activity writes nothing twice. */
+  appendConsentEvent(event: ConsentEvent): Promise<{ inserted: boolean }>;
+  /** A subject's consent events, oldest `occurredAt` first (ties: `recordedAt`). */
+  listConsentEvents(subjectKey: string): Promise<ConsentEvent[]>;
+  /** Deletes a subject's consent events (after an erasure completes); answers how many went. */
+  deleteConsentEvents(subjectKey: string): Promise<number>;
+
+  /** Writes a receipt exactly as the workflow produced it, once per requestId, even under concurrent retries. */
+  recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }>;
+  getReceipt(requestId: string): Promise<ErasureReceipt | undefined>;
+  /** Receipts completed at or after `since` (all when absent), oldest first; optionally one subject's. */
+  listReceipts(filter?: { since?: string; subjectKey?: string }): Promise<ErasureReceipt[]>;
+
+  /** Creates or extends the subject's tombstone (a later erasure adds systems and keeps the first time). */
+  recordTombstone(tombstone: Tombstone): Promise<void>;
+  getTombstone(subjectKey: string): Promise<Tombstone | undefined>;
+
+  /** Reconciliation: the watermark per system, advanced only over what was fully handled. */
+  getWatermark(system: SystemName): Promise<string | undefined>;
+  setWatermark(system: SystemName, value: string): Promise<void>;
+  /** Reconciliation run summaries, idempotent by runId (a re-recorded run replaces its summary). */
+  recordRun(run: ReconciliationRunRecord): Promise<void>;
+  listRuns(limit: number): Promise<ReconciliationRunRecord[]>;
+
+  close(): Promise<void>;
+}
+
+/** Where a consent choice came from, and what proves it. No raw email. */
+export const consentEvidenceSchema = z.object({
+  /** The privacy-notice or policy version the person agreed to. */
+  policyVersion: z.string().max(200).optional(),
+  /** The form the choice was made in, such as `contact-form`. */
+  formId: z.string().max(200).optional(),
+  /** web, email, phone, in-person, api, vendor ... */
+  channel: z.string().max(100).optional(),
+  /** A reference to the original request: a ticket id, a webhook delivery id, an API idempotency key. */
+  requestRef: z.string().max(500).optional(),
+  /** The exact text of the consent checkbox, when there was one. */
+  text: z.string().max(2000).optional(),
+});
+export type ConsentEvidence = z.infer<typeof consentEvidenceSchema>;
+
+export const consentEventSchema = z.object({
+  /** A UUID chosen by the writer, so retries are idempotent. */
+  id: z.uuid(),
+  subjectKey: z.string().regex(/^[0-9a-f]{64}$/),
+  purpose: purposeSchema,
+  decision: consentDecisionSchema,
+  occurredAt: z.iso.datetime({ offset: true }),
+  recordedAt: z.iso.datetime({ offset: true }),
+  /** `cli`, `api`, `mailchimp`, `dynamics`, `reconciliation:<system>`, `form:<id>` ... */
+  source: z.string().min(1).max(200),
+  evidence: consentEvidenceSchema,
+});
+export type ConsentEvent = z.infer<typeof consentEventSchema>;
+
+export interface Tombstone {
+  subjectKey: string;
+  /** When the subject was first erased. */
+  erasedAt: string;
+  /** The systems the erasure reached (erased, not_found or submitted). */
+  systems: SystemName[];
+  /** The receipt of the first erasure; later ones point back to it. */
+  firstRequestId: string;
+  lastRequestId: string;
+}
+
+export interface ReconciliationRunRecord {
+  runId: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Counts read, drift by kind, repairs started/finished, items needing attention. */
+  summary: Record<string, unknown>;
+}
