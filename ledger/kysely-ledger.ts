@@ -1,0 +1,238 @@
+import type { Kysely } from 'kysely';
+import type { ErasureReceipt } from '../domain/erasure.js';
+import { type SystemName, systemNames } from '../domain/systems.js';
+import {
+  type ConsentEvent,
+  consentEventSchema,
+  type Ledger,
+  type ReconciliationRunRecord,
+  type Tombstone,
+} from './ledger.js';
+import type { ConsentEventsTable, LedgerDatabase } from './schema.js';
+
+/**
+ * Times are stored as UTC ISO-8601 text so that string order is time order on both backends: `+02:00`
+ * offsets or missing milliseconds would break `>=` and `ORDER BY`.
+ */
+export function toUtcIso(value: string, what: string): string {
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) throw new TypeError(`${what} is not a date-time`);
+  return time.toISOString();
+}
+
+/** The one Ledger implementation; the dialect behind `db` is SQLite or PostgreSQL. */
+export class KyselyLedger implements Ledger {
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly db: Kysely<LedgerDatabase>) {}
+
+  async appendConsentEvent(input: ConsentEvent): Promise<{ inserted: boolean }> {
+    const event = consentEventSchema.parse(input);
+    const result = await this.db
+      .insertInto('consent_events')
+      .values({
+        id: event.id,
+        subject_key: event.subjectKey,
+        purpose: event.purpose,
+        decision: event.decision,
+        occurred_at: toUtcIso(event.occurredAt, 'occurredAt'),
+        recorded_at: toUtcIso(event.recordedAt, 'recordedAt'),
+        source: event.source,
+        evidence: JSON.stringify(event.evidence),
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .executeTakeFirst();
+    return { inserted: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0 };
+  }
+
+  async listConsentEvents(subjectKey: string): Promise<ConsentEvent[]> {
+    const rows = await this.db
+      .selectFrom('consent_events')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .orderBy('occurred_at')
+      .orderBy('recorded_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(consentEventFromRow);
+  }
+
+  async deleteConsentEvents(subjectKey: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('consent_events')
+      .where('subject_key', '=', subjectKey)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }> {
+    // The primary key decides between concurrent retries: exactly one insert wins, the rest do nothing.
+    const result = await this.db
+      .insertInto('erasure_receipts')
+      .values({
+        request_id: receipt.requestId,
+        subject_key: receipt.subjectKey,
+        completed_at: toUtcIso(receipt.completedAt, 'completedAt'),
+        outcome: receipt.outcome,
+        receipt: JSON.stringify(receipt),
+        stored_at: new Date().toISOString(),
+      })
+      .onConflict((conflict) => conflict.column('request_id').doNothing())
+      .executeTakeFirst();
+    return { inserted: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0 };
+  }
+
+  async getReceipt(requestId: string): Promise<ErasureReceipt | undefined> {
+    const row = await this.db
+      .selectFrom('erasure_receipts')
+      .select('receipt')
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.receipt) as ErasureReceipt) : undefined;
+  }
+
+  async listReceipts(filter: { since?: string; subjectKey?: string } = {}): Promise<ErasureReceipt[]> {
+    let query = this.db
+      .selectFrom('erasure_receipts')
+      .select('receipt')
+      .orderBy('completed_at')
+      .orderBy('request_id');
+    if (filter.since !== undefined) query = query.where('completed_at', '>=', toUtcIso(filter.since, 'since'));
+    if (filter.subjectKey !== undefined) query = query.where('subject_key', '=', filter.subjectKey);
+    const rows = await query.execute();
+    return rows.map((row) => JSON.parse(row.receipt) as ErasureReceipt);
+  }
+
+  async recordTombstone(tombstone: Tombstone): Promise<void> {
+    const now = new Date().toISOString();
+    // Two single statements rather than a transaction: each is atomic and idempotent, and in this order a
+    // crash between them leaves at worst systems without a tombstone, which the activity's retry completes.
+    // (A transaction held across awaits would also make a second SQLite connection in the same process
+    // block the event loop in its busy wait.)
+    if (tombstone.systems.length > 0) {
+      await this.db
+        .insertInto('tombstone_systems')
+        .values(tombstone.systems.map((system) => ({ subject_key: tombstone.subjectKey, system })))
+        .onConflict((conflict) => conflict.columns(['subject_key', 'system']).doNothing())
+        .execute();
+    }
+    // The first erasure's time and request stay; only the latest request moves.
+    await this.db
+      .insertInto('tombstones')
+      .values({
+        subject_key: tombstone.subjectKey,
+        erased_at: toUtcIso(tombstone.erasedAt, 'erasedAt'),
+        first_request_id: tombstone.firstRequestId,
+        last_request_id: tombstone.lastRequestId,
+        updated_at: now,
+      })
+      .onConflict((conflict) =>
+        conflict.column('subject_key').doUpdateSet((eb) => ({
+          last_request_id: eb.ref('excluded.last_request_id'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+
+  async getTombstone(subjectKey: string): Promise<Tombstone | undefined> {
+    const row = await this.db
+      .selectFrom('tombstones')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const systemRows = await this.db
+      .selectFrom('tombstone_systems')
+      .select('system')
+      .where('subject_key', '=', subjectKey)
+      .execute();
+    const reached = new Set(systemRows.map((systemRow) => systemRow.system));
+    return {
+      subjectKey: row.subject_key,
+      erasedAt: row.erased_at,
+      // The hub's own order, not the database's, so output is stable across backends.
+      systems: systemNames.filter((system) => reached.has(system)),
+      firstRequestId: row.first_request_id,
+      lastRequestId: row.last_request_id,
+    };
+  }
+
+  async getWatermark(system: SystemName): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('watermarks')
+      .select('value')
+      .where('system', '=', system)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  async setWatermark(system: SystemName, value: string): Promise<void> {
+    // A watermark may be a vendor's opaque cursor rather than a time, so it is stored as given.
+    await this.db
+      .insertInto('watermarks')
+      .values({ system, value, updated_at: new Date().toISOString() })
+      .onConflict((conflict) =>
+        conflict.column('system').doUpdateSet((eb) => ({
+          value: eb.ref('excluded.value'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+
+  async recordRun(run: ReconciliationRunRecord): Promise<void> {
+    await this.db
+      .insertInto('reconciliation_runs')
+      .values({
+        run_id: run.runId,
+        started_at: toUtcIso(run.startedAt, 'startedAt'),
+        finished_at: run.finishedAt === undefined ? null : toUtcIso(run.finishedAt, 'finishedAt'),
+        summary: JSON.stringify(run.summary),
+      })
+      .onConflict((conflict) =>
+        conflict.column('run_id').doUpdateSet((eb) => ({
+          started_at: eb.ref('excluded.started_at'),
+          finished_at: eb.ref('excluded.finished_at'),
+          summary: eb.ref('excluded.summary'),
+        })),
+      )
+      .execute();
+  }
+
+  /** The newest runs first. */
+  async listRuns(limit: number): Promise<ReconciliationRunRecord[]> {
+    const rows = await this.db
+      .selectFrom('reconciliation_runs')
+      .selectAll()
+      .orderBy('started_at', 'desc')
+      .orderBy('run_id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      runId: row.run_id,
+      startedAt: row.started_at,
+      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+      summary: JSON.parse(row.summary) as Record<string, unknown>,
+    }));
+  }
+
+  /** Safe to call twice: pg's Pool refuses a second `end()`. */
+  close(): Promise<void> {
+    this.closing ??= this.db.destroy();
+    return this.closing;
+  }
+}
+
+function consentEventFromRow(row: ConsentEventsTable): ConsentEvent {
+  return consentEventSchema.parse({
+    id: row.id,
+    subjectKey: row.subject_key,
+    purpose: row.purpose,
+    decision: row.decision,
+    occurredAt: row.occurred_at,
+    recordedAt: row.recorded_at,
+    source: row.source,
+    evidence: JSON.parse(row.evidence),
+  });
+}

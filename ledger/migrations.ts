@@ -1,0 +1,91 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/**
+ * Versioned migrations, in code so that they ship inside the package and need no folder at run time.
+ * Each one types its `db` as `Kysely<unknown>`: a migration must keep working when the current schema types
+ * have moved on. Append new ones; never edit one that has shipped.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('consent_events')
+        .addColumn('id', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('purpose', 'varchar(100)', (col) => col.notNull())
+        .addColumn('decision', 'varchar(50)', (col) => col.notNull())
+        .addColumn('occurred_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('recorded_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('source', 'varchar(200)', (col) => col.notNull())
+        .addColumn('evidence', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('consent_events_subject_key')
+        .on('consent_events')
+        .columns(['subject_key', 'occurred_at', 'recorded_at'])
+        .execute();
+
+      await db.schema
+        .createTable('erasure_receipts')
+        .addColumn('request_id', 'varchar(200)', (col) => col.primaryKey())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('completed_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('outcome', 'varchar(50)', (col) => col.notNull())
+        .addColumn('receipt', 'text', (col) => col.notNull())
+        .addColumn('stored_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('erasure_receipts_subject_key')
+        .on('erasure_receipts')
+        .column('subject_key')
+        .execute();
+      await db.schema
+        .createIndex('erasure_receipts_completed_at')
+        .on('erasure_receipts')
+        .column('completed_at')
+        .execute();
+
+      await db.schema
+        .createTable('tombstones')
+        .addColumn('subject_key', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('erased_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('first_request_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('last_request_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createTable('tombstone_systems')
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('tombstone_systems_pk', ['subject_key', 'system'])
+        .execute();
+
+      await db.schema
+        .createTable('watermarks')
+        .addColumn('system', 'varchar(50)', (col) => col.primaryKey())
+        .addColumn('value', 'text', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('reconciliation_runs')
+        .addColumn('run_id', 'varchar(200)', (col) => col.primaryKey())
+        .addColumn('started_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('finished_at', 'varchar(40)')
+        .addColumn('summary', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('reconciliation_runs_started_at')
+        .on('reconciliation_runs')
+        .column('started_at')
+        .execute();
+    },
+  },
+};
+
+export const ledgerMigrations: MigrationProvider = {
+  getMigrations: async () => migrations,
+};
+
+/** The newest migration's name: what a fully migrated ledger has applied last. */
+export const latestMigration = Object.keys(migrations).sort().at(-1) as string;

@@ -1,0 +1,162 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../logging/logger.js';
+import { KyselyLedger } from './kysely-ledger.js';
+import type { Ledger } from './ledger.js';
+import { isPostgresUrl } from './ledger-config.js';
+import { describeDatabaseUrl, LedgerUnavailable, withoutPassword } from './ledger-unavailable.js';
+import { ledgerMigrations } from './migrations.js';
+import type { LedgerDatabase } from './schema.js';
+
+export { ledgerConfigSchema } from './ledger-config.js';
+export { LedgerUnavailable } from './ledger-unavailable.js';
+
+export interface OpenLedgerOptions {
+  /** `postgres://` or `postgresql://`; absent means the SQLite file `<dataDir>/ledger.sqlite`. */
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+/** Long enough for a busy database, short enough that a wrong host fails the start, not the first erasure. */
+const connectTimeoutMs = 5_000;
+/** How long a SQLite writer waits for another process's write to finish. */
+const sqliteBusyTimeoutMs = 5_000;
+
+/**
+ * Opens the ledger and brings its schema to the latest migration. Fails fast with LedgerUnavailable, so a
+ * worker never starts without somewhere to keep its evidence.
+ */
+export async function openLedger(options: OpenLedgerOptions, logger: Logger): Promise<Ledger> {
+  const log = logger.child({ component: 'ledger' });
+  const databaseUrl = options.databaseUrl?.trim() || undefined;
+  return databaseUrl ? openPostgres(databaseUrl, log) : openSqlite(options.dataDir, log);
+}
+
+async function openPostgres(databaseUrl: string, log: Logger): Promise<Ledger> {
+  const where = describeDatabaseUrl(databaseUrl);
+  if (!isPostgresUrl(databaseUrl)) {
+    throw new LedgerUnavailable(
+      `Ledger unavailable: DATABASE_URL (${where}) is not a PostgreSQL URL; expected postgres://user:password@host:5432/database, or leave it unset for the SQLite file in the data directory`,
+    );
+  }
+  const pool = new pg.Pool({ connectionString: databaseUrl, connectionTimeoutMillis: connectTimeoutMs });
+  // An idle client that loses its server emits on the pool; unhandled, that would kill the worker.
+  pool.on('error', (error) =>
+    log.warn({ code: (error as { code?: string }).code }, 'ledger: an idle PostgreSQL connection failed'),
+  );
+  const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    // The schema the connection's search_path lands in. Kysely's migrator otherwise takes a migration table
+    // in any schema of the database as its own.
+    const { schema } = await db
+      .selectNoFrom(sql<string | null>`current_schema()`.as('schema'))
+      .executeTakeFirstOrThrow();
+    if (!schema) throw new Error('the search_path names no existing schema');
+    await migrate(db, log, schema);
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (error instanceof LedgerUnavailable) throw error;
+    throw new LedgerUnavailable(
+      `Ledger unavailable: cannot open PostgreSQL at ${where}: ${describeError(error, databaseUrl)}. Check DATABASE_URL and that the database is running and accepts these credentials.`,
+    );
+  }
+  log.info({ backend: 'postgres', database: where }, 'ledger open');
+  return new KyselyLedger(db);
+}
+
+async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
+  const file = resolve(join(dataDir, 'ledger.sqlite'));
+  let database: SqliteDatabase.Database;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    database = new SqliteDatabase(file, { timeout: sqliteBusyTimeoutMs });
+    // WAL lets the CLI read while the worker writes.
+    database.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw new LedgerUnavailable(`Ledger unavailable: cannot open SQLite file ${file}: ${describeError(error)}`);
+  }
+  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
+  try {
+    await inProcessTurn(file, () => withSqliteBusyRetry(() => migrate(db, log, undefined)));
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (error instanceof LedgerUnavailable) throw error;
+    throw new LedgerUnavailable(`Ledger unavailable: cannot migrate SQLite file ${file}: ${describeError(error)}`);
+  }
+  log.info({ backend: 'sqlite', file }, 'ledger open');
+  return new KyselyLedger(db);
+}
+
+/**
+ * Applies pending migrations. Kysely's migration table records what ran; its lock (an advisory lock on
+ * PostgreSQL, the write transaction on SQLite) makes concurrent openers wait, then find nothing to do.
+ */
+async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string | undefined): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: ledgerMigrations,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  for (const result of results) {
+    if (result.status === 'Success') log.info({ migration: result.migrationName }, 'ledger migration applied');
+  }
+  if (error) {
+    const failed = results.find((result) => result.status === 'Error')?.migrationName;
+    throw failed ? new MigrationFailed(failed, error) : error;
+  }
+}
+
+class MigrationFailed extends Error {
+  constructor(migration: string, cause: unknown) {
+    super(`migration ${migration} failed: ${describeError(cause)}`, { cause });
+  }
+}
+
+/**
+ * Two openers of one SQLite file in one process take turns at migrating. better-sqlite3 waits for a lock
+ * synchronously, so one connection waiting on another in the same process would block the event loop the
+ * other needs to finish.
+ */
+const sqliteMigrationTurns = new Map<string, Promise<unknown>>();
+async function inProcessTurn<T>(file: string, run: () => Promise<T>): Promise<T> {
+  const previous = sqliteMigrationTurns.get(file) ?? Promise.resolve();
+  const turn = previous.catch(() => {}).then(run);
+  sqliteMigrationTurns.set(file, turn);
+  try {
+    return await turn;
+  } finally {
+    if (sqliteMigrationTurns.get(file) === turn) sqliteMigrationTurns.delete(file);
+  }
+}
+
+/**
+ * Another process migrating the same file can make SQLite refuse a transaction whose snapshot went stale
+ * (SQLITE_BUSY_SNAPSHOT), without waiting. Trying again sees its work and has nothing left to do.
+ */
+async function withSqliteBusyRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = String((error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code);
+      if (!code.startsWith('SQLITE_BUSY') || attempt >= attempts) throw error;
+      await new Promise((done) => setTimeout(done, 100 * attempt));
+    }
+  }
+}
+
+function describeError(error: unknown, databaseUrl?: string): string {
+  if (!(error instanceof Error)) return withoutPassword(String(error), databaseUrl);
+  const code = (error as { code?: unknown }).code;
+  // A refused connection to a host with several addresses arrives as an AggregateError with an empty message.
+  const message =
+    error.message ||
+    (error instanceof AggregateError ? error.errors.map((inner) => String(inner?.message)).join('; ') : '') ||
+    error.name;
+  const text = typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+  return withoutPassword(text, databaseUrl);
+}

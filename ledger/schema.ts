@@ -1,0 +1,64 @@
+/**
+ * The ledger's tables as Kysely sees them. Times are UTC ISO-8601 text (`Date#toISOString()`), the same on
+ * both backends, so they sort and compare as strings. JSON is text too: a receipt comes back byte for byte
+ * as the workflow produced it, which PostgreSQL's jsonb (it reorders keys) would not promise.
+ */
+export interface LedgerDatabase {
+  consent_events: ConsentEventsTable;
+  erasure_receipts: ErasureReceiptsTable;
+  tombstones: TombstonesTable;
+  tombstone_systems: TombstoneSystemsTable;
+  watermarks: WatermarksTable;
+  reconciliation_runs: ReconciliationRunsTable;
+}
+
+export interface ConsentEventsTable {
+  id: string;
+  subject_key: string;
+  purpose: string;
+  decision: string;
+  occurred_at: string;
+  recorded_at: string;
+  source: string;
+  /** JSON: ConsentEvidence. */
+  evidence: string;
+}
+
+export interface ErasureReceiptsTable {
+  request_id: string;
+  subject_key: string;
+  completed_at: string;
+  outcome: string;
+  /** JSON: the ErasureReceipt exactly as written. */
+  receipt: string;
+  /** When the ledger stored it, for audits of the ledger itself. */
+  stored_at: string;
+}
+
+export interface TombstonesTable {
+  subject_key: string;
+  erased_at: string;
+  first_request_id: string;
+  last_request_id: string;
+  updated_at: string;
+}
+
+/** One row per system an erasure reached; a later erasure adds rows, so the set is a union by construction. */
+export interface TombstoneSystemsTable {
+  subject_key: string;
+  system: string;
+}
+
+export interface WatermarksTable {
+  system: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface ReconciliationRunsTable {
+  run_id: string;
+  started_at: string;
+  finished_at: string | null;
+  /** JSON: the run's summary. */
+  summary: string;
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { describeDatabaseUrl } from '../../ledger/ledger-unavailable.js';
+import type { OpenLedgerOptions } from '../../ledger/open-ledger.js';
+
+/** Where the PostgreSQL tests run; `.ci/ensure-postgres.sh` creates this role and database. */
+export const testDatabaseUrl =
+  process.env.CONSENT_HUB_TEST_DATABASE_URL ?? 'postgres://consent_hub:consent_hub@127.0.0.1:5432/consent_hub_test';
+
+/** A fresh, empty ledger store that no other test (or test file) shares. */
+export interface LedgerStore {
+  options: OpenLedgerOptions;
+  /** A plain Kysely on the same store, for looking at what the ledger wrote (its migration table, say). */
+  // biome-ignore lint/suspicious/noExplicitAny: the tests look at tables the ledger's types do not declare.
+  inspect(): Kysely<any>;
+  cleanup(): Promise<void>;
+}
+
+export interface LedgerBackend {
+  name: 'sqlite' | 'postgres';
+  createStore(): Promise<LedgerStore>;
+}
+
+export const sqliteBackend: LedgerBackend = {
+  name: 'sqlite',
+  async createStore() {
+    const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-ledger-'));
+    const inspectors: Kysely<unknown>[] = [];
+    return {
+      options: { dataDir },
+      inspect() {
+        const db = new Kysely({
+          dialect: new SqliteDialect({ database: new SqliteDatabase(join(dataDir, 'ledger.sqlite')) }),
+        });
+        inspectors.push(db);
+        return db;
+      },
+      async cleanup() {
+        await Promise.all(inspectors.map((db) => db.destroy()));
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/**
+ * Each store is its own schema, reached through the connection's search_path, so test files sharing the
+ * database (and runs of the suite on a developer's machine) never see each other's rows.
+ */
+export const postgresBackend: LedgerBackend = {
+  name: 'postgres',
+  async createStore() {
+    const schema = `ledger_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+    const admin = new Kysely<unknown>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: testDatabaseUrl, connectionTimeoutMillis: 5_000, max: 1 }),
+      }),
+    });
+    try {
+      await admin.schema.createSchema(schema).execute();
+    } catch (error) {
+      await admin.destroy();
+      throw new Error(
+        `PostgreSQL for the ledger tests is not reachable at ${describeDatabaseUrl(testDatabaseUrl)} (${(error as Error).message || (error as { code?: string }).code}). Start it with \`bash .ci/ensure-postgres.sh\` (as root, Debian), or point CONSENT_HUB_TEST_DATABASE_URL at another PostgreSQL whose user may create schemas.`,
+      );
+    }
+    const url = new URL(testDatabaseUrl);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    const databaseUrl = url.toString();
+    const inspectors: Kysely<unknown>[] = [];
+    return {
+      options: { databaseUrl, dataDir: join(tmpdir(), 'consent-hub-unused') },
+      inspect() {
+        const db = new Kysely({
+          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 2 }) }),
+        });
+        inspectors.push(db);
+        return db;
+      },
+      async cleanup() {
+        await Promise.all(inspectors.map((db) => db.destroy()));
+        await admin.schema.dropSchema(schema).cascade().execute();
+        await admin.destroy();
+      },
+    };
+  },
+};
+
+export const ledgerBackends = [sqliteBackend, postgresBackend];

@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ErasureReceipt } from '../../domain/erasure.js';
+import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
+import { latestMigration } from '../../ledger/migrations.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { type LedgerStore, ledgerBackends } from './backends.js';
+
+const silent = pino({ level: 'silent' });
+
+function subjectKey(): string {
+  return randomUUID().replaceAll('-', '').repeat(2);
+}
+
+function consentEvent(overrides: Partial<ConsentEvent> & { subjectKey: string }): ConsentEvent {
+  return {
+    id: randomUUID(),
+    purpose: 'marketing_email',
+    decision: 'granted',
+    occurredAt: '2024-03-01T10:00:00.000Z',
+    recordedAt: '2024-03-01T10:00:05.000Z',
+    source: 'form:contact-form',
+    evidence: { policyVersion: 'privacy-2024-01', formId: 'contact-form', channel: 'web', requestRef: 'req-1' },
+    ...overrides,
+  };
+}
+
+function receipt(overrides: Partial<ErasureReceipt> & { subjectKey: string }): ErasureReceipt {
+  const done = { status: 'erased', records: [], attempts: 1, completedAt: '2024-05-01T12:00:00.000Z' } as const;
+  return {
+    requestId: `erasure-${randomUUID()}`,
+    reason: 'data subject erasure request',
+    requestedBy: 'privacy-inbox#1234',
+    requestedAt: '2024-05-01T11:59:00.000Z',
+    completedAt: '2024-05-01T12:00:00.000Z',
+    outcome: 'completed',
+    systems: {
+      dynamics: { ...done, records: [{ kind: 'contact', id: 'c-1', result: 'deleted' }] },
+      mailchimp: { ...done, status: 'not_found' },
+      google: { ...done, status: 'submitted' },
+    },
+    ...overrides,
+  };
+}
+
+function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      chunks.push(chunk.toString());
+      callback();
+    },
+  });
+  return {
+    logger: pino({ level: 'info' }, stream),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+describe.each(ledgerBackends)('the ledger on $name', (backend) => {
+  let store: LedgerStore;
+  let ledger: Ledger;
+  const opened: Ledger[] = [];
+  const stores: LedgerStore[] = [];
+
+  async function open(on: LedgerStore, logger: Logger = silent): Promise<Ledger> {
+    const next = await openLedger(on.options, logger);
+    opened.push(next);
+    return next;
+  }
+
+  beforeEach(async () => {
+    store = await backend.createStore();
+    stores.push(store);
+    ledger = await open(store);
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((each) => each.close()));
+  });
+
+  afterAll(async () => {
+    await Promise.all(stores.splice(0).map((each) => each.cleanup()));
+  });
+
+  it('appends consent events and reads them back oldest first, with their evidence', async () => {
+    const subject = subjectKey();
+    const later = consentEvent({ subjectKey: subject, decision: 'withdrawn', occurredAt: '2024-03-02T09:00:00Z' });
+    // 11:00+02:00 is 09:00Z, before 10:00Z: order follows the instant, not the text as written.
+    const earliest = consentEvent({ subjectKey: subject, occurredAt: '2024-03-01T11:00:00+02:00' });
+    const tieFirst = consentEvent({ subjectKey: subject, purpose: 'phone', recordedAt: '2024-03-01T10:00:01Z' });
+    const tieSecond = consentEvent({ subjectKey: subject, purpose: 'statistics', recordedAt: '2024-03-01T10:00:09Z' });
+    const someoneElse = consentEvent({ subjectKey: subjectKey() });
+
+    for (const event of [later, tieSecond, earliest, tieFirst, someoneElse]) {
+      expect(await ledger.appendConsentEvent(event)).toEqual({ inserted: true });
+    }
+
+    const events = await ledger.listConsentEvents(subject);
+    expect(events.map((event) => event.id)).toEqual([earliest.id, tieFirst.id, tieSecond.id, later.id]);
+    expect(events[0]).toEqual({ ...earliest, occurredAt: '2024-03-01T09:00:00.000Z' });
+    expect(events[3]?.evidence).toEqual(later.evidence);
+    expect(events[3]?.decision).toBe('withdrawn');
+    expect(await ledger.listConsentEvents(subjectKey())).toEqual([]);
+  });
+
+  it('writes a consent event once however often a retry appends it', async () => {
+    const event = consentEvent({ subjectKey: subjectKey() });
+    const results = await Promise.all(Array.from({ length: 10 }, () => ledger.appendConsentEvent(event)));
+    expect(results.filter((result) => result.inserted)).toHaveLength(1);
+    expect(await ledger.listConsentEvents(event.subjectKey)).toHaveLength(1);
+  });
+
+  it('refuses a consent event that breaks the schema', async () => {
+    await expect(
+      ledger.appendConsentEvent(consentEvent({ subjectKey: 'not-a-subject-key' })),
+    ).rejects.toThrow();
+  });
+
+  it('records a receipt exactly once under 20 concurrent retries, from two workers', async () => {
+    const second = await open(store);
+    const written = receipt({ subjectKey: subjectKey() });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => (index % 2 ? second : ledger).recordReceipt(written)),
+    );
+    expect(results.filter((result) => result.inserted)).toHaveLength(1);
+    expect(results.filter((result) => !result.inserted)).toHaveLength(19);
+
+    const rows = await store
+      .inspect()
+      .selectFrom('erasure_receipts')
+      .select('request_id')
+      .where('request_id', '=', written.requestId)
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(await ledger.getReceipt(written.requestId)).toEqual(written);
+  });
+
+  it('keeps the first receipt when a later write for the same request differs', async () => {
+    const first = receipt({ subjectKey: subjectKey() });
+    await ledger.recordReceipt(first);
+    expect(await ledger.recordReceipt({ ...first, outcome: 'completed_with_failures' })).toEqual({
+      inserted: false,
+    });
+    expect(await ledger.getReceipt(first.requestId)).toEqual(first);
+    expect(await ledger.getReceipt('erasure-unknown')).toBeUndefined();
+  });
+
+  it('lists receipts since a time (offsets compared as instants) and for one subject, oldest first', async () => {
+    const subject = subjectKey();
+    const other = subjectKey();
+    const january = receipt({ subjectKey: subject, completedAt: '2024-01-15T08:00:00Z' });
+    // 01:00+02:00 on 1 March is 23:00Z on 29 February: before a `since` of 1 March 00:00Z.
+    const lateFebruary = receipt({ subjectKey: other, completedAt: '2024-03-01T01:00:00+02:00' });
+    const march = receipt({ subjectKey: subject, completedAt: '2024-03-01T00:00:00.000Z' });
+    const april = receipt({ subjectKey: other, completedAt: '2024-04-01T00:00:00Z' });
+    for (const each of [april, january, march, lateFebruary]) await ledger.recordReceipt(each);
+
+    const ids = (list: ErasureReceipt[]) => list.map((each) => each.requestId);
+    expect(ids(await ledger.listReceipts())).toEqual(ids([january, lateFebruary, march, april]));
+    expect(ids(await ledger.listReceipts({ since: '2024-03-01T00:00:00Z' }))).toEqual(ids([march, april]));
+    expect(ids(await ledger.listReceipts({ since: '2024-03-01' }))).toEqual(ids([march, april]));
+    expect(ids(await ledger.listReceipts({ subjectKey: subject }))).toEqual(ids([january, march]));
+    expect(ids(await ledger.listReceipts({ subjectKey: other, since: '2024-02-01T00:00:00Z' }))).toEqual(
+      ids([lateFebruary, april]),
+    );
+    // Exactly as written, including the original offset.
+    expect((await ledger.listReceipts({ subjectKey: other }))[0]).toEqual(lateFebruary);
+    await expect(ledger.listReceipts({ since: 'yesterday-ish' })).rejects.toThrow('since is not a date-time');
+  });
+
+  it('looks up tombstones; a later erasure keeps the first time and request, adds systems, moves the last', async () => {
+    const subject = subjectKey();
+    expect(await ledger.getTombstone(subject)).toBeUndefined();
+
+    await ledger.recordTombstone({
+      subjectKey: subject,
+      erasedAt: '2024-05-01T14:00:00+02:00',
+      systems: ['mailchimp', 'dynamics'],
+      firstRequestId: 'erasure-1',
+      lastRequestId: 'erasure-1',
+    });
+    expect(await ledger.getTombstone(subject)).toEqual({
+      subjectKey: subject,
+      erasedAt: '2024-05-01T12:00:00.000Z',
+      systems: ['dynamics', 'mailchimp'],
+      firstRequestId: 'erasure-1',
+      lastRequestId: 'erasure-1',
+    });
+
+    await ledger.recordTombstone({
+      subjectKey: subject,
+      erasedAt: '2024-09-01T00:00:00Z',
+      systems: ['google', 'mailchimp'],
+      firstRequestId: 'erasure-2',
+      lastRequestId: 'erasure-2',
+    });
+    expect(await ledger.getTombstone(subject)).toEqual({
+      subjectKey: subject,
+      erasedAt: '2024-05-01T12:00:00.000Z',
+      systems: ['dynamics', 'mailchimp', 'google'],
+      firstRequestId: 'erasure-1',
+      lastRequestId: 'erasure-2',
+    });
+    expect(await ledger.getTombstone(subjectKey())).toBeUndefined();
+  });
+
+  it('unions the systems of concurrent tombstone writes for one subject', async () => {
+    const subject = subjectKey();
+    const second = await open(store);
+    await Promise.all(
+      (['dynamics', 'mailchimp', 'google'] as const).map((system, index) =>
+        (index % 2 ? second : ledger).recordTombstone({
+          subjectKey: subject,
+          erasedAt: '2024-05-01T12:00:00Z',
+          systems: [system],
+          firstRequestId: 'erasure-1',
+          lastRequestId: 'erasure-1',
+        }),
+      ),
+    );
+    expect((await ledger.getTombstone(subject))?.systems).toEqual(['dynamics', 'mailchimp', 'google']);
+  });
+
+  it("deletes an erased subject's consent events and nobody else's; the tombstone and receipt stay", async () => {
+    const erased = subjectKey();
+    const kept = subjectKey();
+    for (const subject of [erased, erased, erased, kept, kept]) {
+      await ledger.appendConsentEvent(consentEvent({ subjectKey: subject }));
+    }
+    const proof = receipt({ subjectKey: erased });
+    await ledger.recordReceipt(proof);
+    await ledger.recordTombstone({
+      subjectKey: erased,
+      erasedAt: proof.completedAt,
+      systems: ['dynamics', 'mailchimp', 'google'],
+      firstRequestId: proof.requestId,
+      lastRequestId: proof.requestId,
+    });
+
+    expect(await ledger.deleteConsentEvents(erased)).toBe(3);
+    expect(await ledger.listConsentEvents(erased)).toEqual([]);
+    expect(await ledger.listConsentEvents(kept)).toHaveLength(2);
+    expect(await ledger.getReceipt(proof.requestId)).toEqual(proof);
+    expect(await ledger.listReceipts({ subjectKey: erased })).toEqual([proof]);
+    expect((await ledger.getTombstone(erased))?.firstRequestId).toBe(proof.requestId);
+    // A retried deletion finds nothing more to delete.
+    expect(await ledger.deleteConsentEvents(erased)).toBe(0);
+  });
+
+  it('keeps one watermark per system', async () => {
+    expect(await ledger.getWatermark('mailchimp')).toBeUndefined();
+    await ledger.setWatermark('mailchimp', '2024-05-01T00:00:00.000Z');
+    await ledger.setWatermark('dynamics', 'cursor:abc');
+    await ledger.setWatermark('mailchimp', '2024-06-01T00:00:00.000Z');
+    expect(await ledger.getWatermark('mailchimp')).toBe('2024-06-01T00:00:00.000Z');
+    expect(await ledger.getWatermark('dynamics')).toBe('cursor:abc');
+    expect(await ledger.getWatermark('google')).toBeUndefined();
+  });
+
+  it('records reconciliation runs; a re-recorded run replaces its summary; newest first', async () => {
+    await ledger.recordRun({ runId: 'run-1', startedAt: '2024-05-01T00:00:00Z', summary: { read: 1 } });
+    await ledger.recordRun({
+      runId: 'run-2',
+      startedAt: '2024-05-02T00:00:00Z',
+      summary: { read: 5, drift: { missingWithdrawal: 2 } },
+    });
+    await ledger.recordRun({
+      runId: 'run-1',
+      startedAt: '2024-05-01T00:00:00Z',
+      finishedAt: '2024-05-01T00:10:00+00:00',
+      summary: { read: 10, repaired: 3 },
+    });
+    await ledger.recordRun({ runId: 'run-3', startedAt: '2024-05-03T00:00:00Z', summary: {} });
+
+    expect(await ledger.listRuns(2)).toEqual([
+      { runId: 'run-3', startedAt: '2024-05-03T00:00:00.000Z', summary: {} },
+      { runId: 'run-2', startedAt: '2024-05-02T00:00:00.000Z', summary: { read: 5, drift: { missingWithdrawal: 2 } } },
+    ]);
+    expect((await ledger.listRuns(10)).at(-1)).toEqual({
+      runId: 'run-1',
+      startedAt: '2024-05-01T00:00:00.000Z',
+      finishedAt: '2024-05-01T00:10:00.000Z',
+      summary: { read: 10, repaired: 3 },
+    });
+  });
+
+  it('applies migrations once when two ledgers open the same new database at the same time', async () => {
+    const fresh = await backend.createStore();
+    stores.push(fresh);
+    const first = capturingLogger();
+    const second = capturingLogger();
+    const [a, b] = await Promise.all([open(fresh, first.logger), open(fresh, second.logger)]);
+
+    const applied = [...first.lines(), ...second.lines()].filter(
+      (line) => line.msg === 'ledger migration applied',
+    );
+    expect(applied.map((line) => line.migration)).toEqual([latestMigration]);
+    const migrations = await fresh.inspect().selectFrom('kysely_migration').select('name').execute();
+    expect(migrations).toEqual([{ name: latestMigration }]);
+
+    // Both work, and see each other's writes.
+    const written = receipt({ subjectKey: subjectKey() });
+    expect(await a.recordReceipt(written)).toEqual({ inserted: true });
+    expect(await b.getReceipt(written.requestId)).toEqual(written);
+
+    // Opening again later applies nothing.
+    const third = capturingLogger();
+    await open(fresh, third.logger);
+    expect(third.lines().filter((line) => line.msg === 'ledger migration applied')).toEqual([]);
+  });
+
+  it('closes twice without complaint', async () => {
+    const extra = await openLedger(store.options, silent);
+    await extra.close();
+    await extra.close();
+  });
+});
