@@ -9,6 +9,8 @@ import type {
   FindResult,
   SubjectIdentifiers,
 } from '../connectors/connector.js';
+import type { ErasureReceipt } from '../domain/erasure.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
@@ -27,15 +29,19 @@ export interface ConnectorActivityInput {
 
 export interface ActivityDependencies {
   connectors: ConnectorSet;
+  ledger: Ledger;
   logger: Logger;
 }
+
+/** Statuses that mean the erasure reached the system: what a tombstone lists. */
+const reachedStatuses = new Set(['erased', 'not_found', 'submitted']);
 
 /**
  * The activities, bound to connectors the worker builds once at start-up. They only pick the connector, call
  * it, and translate its errors into Temporal's retry decisions; the decisions about order and waiting are
  * the workflows'.
  */
-export function createActivities({ connectors, logger }: ActivityDependencies) {
+export function createActivities({ connectors, ledger, logger }: ActivityDependencies) {
   async function call<T>(
     input: ConnectorActivityInput,
     operation: string,
@@ -81,6 +87,37 @@ export function createActivities({ connectors, logger }: ActivityDependencies) {
       input: ConnectorActivityInput & { change: ConsentChange },
     ): Promise<ApplyConsentResult> {
       return call(input, 'applyConsent', (c) => c.applyConsent(input.subject, input.change));
+    },
+
+    /**
+     * Makes an erasure's outcome outlive Temporal's retention: the receipt (once, however often this runs),
+     * the subject's tombstone, and the deletion of their consent events, which the erasure made moot.
+     * Each step is idempotent, so a retry after a crash between them finishes the job without duplicates.
+     */
+    async recordErasureOutcome(
+      receipt: ErasureReceipt,
+    ): Promise<{ receiptInserted: boolean; eventsDeleted: number }> {
+      const { inserted } = await ledger.recordReceipt(receipt);
+      await ledger.recordTombstone({
+        subjectKey: receipt.subjectKey,
+        erasedAt: receipt.completedAt,
+        systems: Object.entries(receipt.systems)
+          .filter(([, state]) => reachedStatuses.has(state.status))
+          .map(([system]) => system as keyof ErasureReceipt['systems']),
+        firstRequestId: receipt.requestId,
+        lastRequestId: receipt.requestId,
+      });
+      const eventsDeleted = await ledger.deleteConsentEvents(receipt.subjectKey);
+      logger.info(
+        {
+          subjectKey: receipt.subjectKey,
+          requestId: receipt.requestId,
+          receiptInserted: inserted,
+          eventsDeleted,
+        },
+        'erasure outcome recorded in the ledger',
+      );
+      return { receiptInserted: inserted, eventsDeleted };
     },
   };
 }

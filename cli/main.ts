@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError } from '../config/parse-env.js';
+import { LedgerUnavailable } from '../ledger/open-ledger.js';
 import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
@@ -11,6 +12,7 @@ import {
   receiptCommand,
   retryCommand,
 } from './commands/erasure-commands.js';
+import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
 import { UsageError } from './usage-error.js';
@@ -29,7 +31,9 @@ const program = new Command('consent-hub')
   .addCommand(receiptCommand)
   .addCommand(erasuresCommand)
   .addCommand(retryCommand)
-  .addCommand(closeCommand);
+  .addCommand(closeCommand)
+  .addCommand(historyCommand)
+  .addCommand(receiptsCommand);
 
 try {
   await program.parseAsync(process.argv);

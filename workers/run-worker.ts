@@ -1,6 +1,7 @@
 import { createActivities } from '../activities/create-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { buildConnectors } from '../connectors/registry.js';
+import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
 import { connectWorkerConnection } from '../temporal/connection.js';
@@ -12,13 +13,18 @@ import { createHubWorker } from './create-worker.js';
  */
 export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env) {
   const built = buildConnectors(env, logger);
+  // Opened (and migrated) before polling starts: an unreachable database stops the worker at once.
+  const ledger = await openLedger(
+    { databaseUrl: env.DATABASE_URL || undefined, dataDir: config.CONSENT_HUB_DATA_DIR },
+    logger,
+  );
   const { connection, namespace } = await connectWorkerConnection(env);
   try {
     const worker = await createHubWorker({
       connection,
       namespace,
       taskQueue: config.CONSENT_HUB_TASK_QUEUE,
-      activities: createActivities({ connectors: built.connectors, logger }),
+      activities: createActivities({ connectors: built.connectors, ledger, logger }),
       dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
       logger,
     });
@@ -26,6 +32,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     await worker.run();
   } finally {
     await built.close();
+    await ledger.close();
     await connection.close();
   }
 }

@@ -33,3 +33,12 @@ export function systemActivityOptions(system: SystemName, timings: ErasureTiming
     },
   };
 }
+
+/**
+ * Writing to the ledger: the database may be briefly unreachable, and the erasure is not done until its
+ * receipt is stored, so this retries for as long as it takes (every write is idempotent).
+ */
+export const ledgerActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};

@@ -20,7 +20,7 @@ import type {
   SystemFailure,
   SystemName,
 } from '../domain/erasure.js';
-import { systemActivityOptions } from './erasure-activity-options.js';
+import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, erasureStatusQuery, retrySystemUpdate } from './erasure-definitions.js';
 import { erasureStatusAttribute } from './search-attribute-keys.js';
 
@@ -181,7 +181,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
 
   // Updates that arrived as the last system finished must not be lost mid-flight.
   await condition(() => true);
-  return {
+  const receipt: ErasureReceipt = {
     requestId,
     subjectKey: input.subjectKey,
     reason: input.request.reason,
@@ -193,6 +193,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       : 'completed_with_failures',
     systems: state,
   };
+  await proxyActivities<Activities>(ledgerActivityOptions).recordErasureOutcome(receipt);
+  return receipt;
 }
 
 function assertNeedsAttention(state: Record<SystemName, SystemErasureState>, system: SystemName): void {

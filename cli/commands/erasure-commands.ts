@@ -10,8 +10,10 @@ import {
   requestErasure,
   retryErasureSystem,
 } from '../../hub-client/erasures.js';
+import { requestIdSchema } from '../../hub-client/find-by-request-id.js';
 import { printListing, printReceipt, printStatus } from '../erasure-output.js';
 import { print, printJson, withHubClient } from '../hub-context.js';
+import { withLedger } from '../ledger-context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -56,6 +58,14 @@ export const receiptCommand = new Command('receipt')
   .argument('<request-id>', 'the request id that `erase` printed')
   .option('--json', 'print stable JSON')
   .action(async (requestId: string, flags: { json?: boolean }) => {
+    const id = requestIdSchema.parse(requestId);
+    // The ledger holds every finished erasure's receipt, long after Temporal's retention has dropped it.
+    const stored = await withLedger((ledger) => ledger.getReceipt(id));
+    if (stored) {
+      if (flags.json) printJson(stored);
+      else printReceipt(stored);
+      return;
+    }
     await withHubClient(async (context) => {
       const found = await lookupErasure(context, requestId);
       if (flags.json) printJson(found.state === 'completed' ? found.receipt : found.status);

@@ -1,8 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { type ActivityDependencies, createActivities } from '../../activities/create-activities.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
 import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor } from '../../privacy/data-converter.js';
 import type { EncryptionKey } from '../../privacy/encryption-keys.js';
@@ -40,13 +45,19 @@ export async function connectTestTemporal(name: string) {
     namespace,
     taskQueue,
     secrets,
-    /** Starts a worker on this file's task queue with the given connectors; stop it with worker.shutdown(). */
+    /**
+     * Starts a worker on this file's task queue with the given connectors, and a fresh SQLite ledger unless
+     * one is given; stop it with stop().
+     */
     async startWorker(deps: Partial<ActivityDependencies> & Pick<ActivityDependencies, 'connectors'>) {
+      const ledger: Ledger =
+        deps.ledger ??
+        (await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'consent-hub-ledger-')) }, silentLogger));
       const worker: Worker = await createHubWorker({
         connection: nativeConnection,
         namespace,
         taskQueue,
-        activities: createActivities({ logger: silentLogger, ...deps }),
+        activities: createActivities({ logger: silentLogger, ...deps, ledger }),
         dataConverter,
         logger: silentLogger,
         workflowBundle: { codePath: inject('workflowBundlePath') },
@@ -54,9 +65,11 @@ export async function connectTestTemporal(name: string) {
       const running = worker.run();
       return {
         worker,
+        ledger,
         async stop() {
           worker.shutdown();
           await running;
+          if (!deps.ledger) await ledger.close();
         },
       };
     },

@@ -1,0 +1,64 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { emailSchema } from '../../domain/email.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { print, printJson } from '../hub-context.js';
+import { withLedger } from '../ledger-context.js';
+
+export const historyCommand = new Command('history')
+  .description("a person's consent events with their evidence, then their erasure receipts and tombstone")
+  .requiredOption('--email <email>', "the person's email address (only its subject key is looked up)")
+  .option('--json', 'print stable JSON')
+  .action(async (flags: { email: string; json?: boolean }) => {
+    const email = emailSchema.parse(flags.email);
+    await withLedger(async (ledger, config) => {
+      const subjectKey = subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET);
+      const [events, receipts, tombstone] = await Promise.all([
+        ledger.listConsentEvents(subjectKey),
+        ledger.listReceipts({ subjectKey }),
+        ledger.getTombstone(subjectKey),
+      ]);
+      if (flags.json) {
+        printJson({ subjectKey, consentEvents: events, receipts, tombstone: tombstone ?? null });
+        return;
+      }
+      print(`Subject key ${subjectKey}`);
+      print('');
+      print(`Consent events (${events.length})`);
+      for (const e of events) {
+        print(`  ${e.occurredAt}  ${e.purpose.padEnd(20)} ${e.decision.padEnd(9)} from ${e.source}`);
+        const evidence = Object.entries(e.evidence)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
+        if (evidence) print(`      evidence: ${evidence}`);
+      }
+      print('');
+      print(`Erasure receipts (${receipts.length})`);
+      for (const r of receipts) print(`  ${r.requestId}  ${r.outcome}  completed ${r.completedAt}`);
+      print('');
+      print(
+        tombstone
+          ? `Tombstone: erased ${tombstone.erasedAt} from ${tombstone.systems.join(', ') || 'no system'} (first request ${tombstone.firstRequestId})`
+          : 'No tombstone: this person has not been erased.',
+      );
+    });
+  });
+
+const sinceSchema = z.iso
+  .date()
+  .or(z.iso.datetime({ offset: true }))
+  .optional();
+
+export const receiptsCommand = new Command('receipts')
+  .description('export erasure receipts from the ledger as JSON lines, for an auditor')
+  .option('--since <date>', 'only receipts completed on or after this date (YYYY-MM-DD or ISO 8601)')
+  .option('--json', 'JSON lines (the default; kept for symmetry with the other commands)')
+  .action(async (flags: { since?: string }) => {
+    const since = sinceSchema.parse(flags.since);
+    await withLedger(async (ledger) => {
+      const receipts = await ledger.listReceipts({
+        since: since ? new Date(since).toISOString() : undefined,
+      });
+      for (const receipt of receipts) process.stdout.write(`${JSON.stringify(receipt)}\n`);
+    });
+  });
