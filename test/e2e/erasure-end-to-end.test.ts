@@ -203,10 +203,13 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
   });
 
   it('gives two concurrent erase commands for one person one workflow and one receipt', async () => {
+    // Each CLI process takes a second or two to start; a slow CRM keeps the first erasure running meanwhile.
+    await vendors.dynamics.control.setLatency(4000);
     const [first, second] = await Promise.all([
       runCli(['erase', '--email', people.twice.email, '--json'], env),
       runCli(['erase', '--email', ` ${people.twice.email.toUpperCase()}`, '--json'], env),
     ]);
+    await vendors.dynamics.control.setLatency(0);
     expect([first.code, second.code]).toEqual([0, 0]);
     const a = JSON.parse(first.stdout);
     const b = JSON.parse(second.stdout);
