@@ -1,11 +1,7 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   condition,
-  isCancellation,
   proxyActivities,
   setHandler,
-  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,17 +13,14 @@ import type {
   ErasureStatusView,
   ErasureWorkflowInput,
   SystemErasureState,
-  SystemFailure,
   SystemName,
 } from '../domain/erasure.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, erasureStatusQuery, retrySystemUpdate } from './erasure-definitions.js';
+import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { erasureStatusAttribute } from './search-attribute-keys.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
-
-type OperatorAction = { kind: 'retry' } | { kind: 'close'; reason: string };
-type StepOutcome<T> = { done: true; value: T } | { done: false };
 
 /**
  * Erases one person from every system, durably, and returns a receipt that proves what happened.
@@ -46,7 +39,6 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       { status: 'pending', records: [], attempts: 0 },
     ]),
   ) as Record<SystemName, SystemErasureState>;
-  const pendingActions = new Map<SystemName, OperatorAction>();
   let lastPublished: ErasureOverallStatus | undefined;
 
   const overall = (): ErasureOverallStatus => {
@@ -72,11 +64,14 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     systems: state,
   });
 
+  const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
+  const step = <T>(system: SystemName, work: () => Promise<T>) => gate.run(system, state[system], work);
+
   setHandler(erasureStatusQuery, view);
   setHandler(
     retrySystemUpdate,
     ({ system }) => {
-      pendingActions.set(system, { kind: 'retry' });
+      gate.request(system, { kind: 'retry' });
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
@@ -84,50 +79,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   setHandler(
     closeSystemUpdate,
     ({ system, reason }) => {
-      pendingActions.set(system, { kind: 'close', reason });
+      gate.request(system, { kind: 'close', reason });
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
   publishStatus();
-
-  /** Runs one step for a system until it succeeds, or an operator closes it, or nobody acts in time. */
-  async function step<T>(system: SystemName, work: () => Promise<T>): Promise<StepOutcome<T>> {
-    for (;;) {
-      state[system].status = 'running';
-      state[system].attempts += 1;
-      publishStatus();
-      try {
-        const value = await work();
-        state[system].failure = undefined;
-        return { done: true, value };
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        state[system].status = 'needs_attention';
-        state[system].failure = describeFailure(error);
-        publishStatus();
-        const acted = await condition(() => pendingActions.has(system), input.timings.operatorDeadline);
-        const action = pendingActions.get(system);
-        pendingActions.delete(system);
-        if (!acted || !action) {
-          state[system].status = 'failed';
-          finish(system);
-          return { done: false };
-        }
-        if (action.kind === 'close') {
-          state[system].status = 'closed_by_operator';
-          state[system].closedReason = action.reason;
-          finish(system);
-          return { done: false };
-        }
-      }
-    }
-  }
-
-  const finish = (system: SystemName) => {
-    state[system].completedAt = new Date().toISOString();
-    publishStatus();
-  };
 
   const recordErasure = (system: SystemName, result: EraseResult) => {
     state[system].status = result.outcome;
@@ -138,7 +95,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       result: outcome,
       vendorTime,
     }));
-    finish(system);
+    gate.finish(state[system]);
   };
 
   const activitiesFor = (system: SystemName) =>
@@ -197,38 +154,10 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   return receipt;
 }
 
-function assertNeedsAttention(state: Record<SystemName, SystemErasureState>, system: SystemName): void {
-  if (!(system in state)) throw new Error(`unknown system ${JSON.stringify(system)}`);
-  if (state[system].status !== 'needs_attention') {
-    throw new Error(`${system} does not need attention (its status is ${state[system].status})`);
-  }
-}
-
 function mergeIdentifiers(subject: SubjectIdentifiers, found: FindResult | undefined): SubjectIdentifiers {
   return {
     email: subject.email,
     gaClientIds: [...new Set([...subject.gaClientIds, ...(found?.gaClientIds ?? [])])],
     gaUserIds: [...new Set([...subject.gaUserIds, ...(found?.gaUserIds ?? [])])],
   };
-}
-
-/** What an operator needs to act: the vendor's reason and status, or that retries ran out of time. */
-function describeFailure(error: unknown): SystemFailure {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) {
-    const details = (cause.details?.[0] ?? {}) as { reason?: string; status?: number; vendorCode?: string };
-    const reason = details.reason ?? cause.message;
-    // A retryable failure reaching the workflow means the retries ran out of time (scheduleToClose).
-    const outlasted = !cause.nonRetryable && cause.type === 'RetryableVendorError';
-    return {
-      type: outlasted ? 'RetriesOutlastedDeadline' : (cause.type ?? 'ApplicationFailure'),
-      reason: outlasted ? `still failing after the attention deadline; last error: ${reason}` : reason,
-      status: details.status,
-      vendorCode: details.vendorCode,
-    };
-  }
-  if (cause instanceof TimeoutFailure) {
-    return { type: 'RetriesOutlastedDeadline', reason: `timed out (${String(cause.timeoutType)})` };
-  }
-  return { type: 'Unknown', reason: error instanceof Error ? error.message : String(error) };
 }
