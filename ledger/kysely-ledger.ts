@@ -97,7 +97,8 @@ export class KyselyLedger implements Ledger {
       .select('receipt')
       .orderBy('completed_at')
       .orderBy('request_id');
-    if (filter.since !== undefined) query = query.where('completed_at', '>=', toUtcIso(filter.since, 'since'));
+    if (filter.since !== undefined)
+      query = query.where('completed_at', '>=', toUtcIso(filter.since, 'since'));
     if (filter.subjectKey !== undefined) query = query.where('subject_key', '=', filter.subjectKey);
     const rows = await query.execute();
     return rows.map((row) => JSON.parse(row.receipt) as ErasureReceipt);

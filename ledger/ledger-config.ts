@@ -19,7 +19,8 @@ export const ledgerConfigSchema = z.object({
     .string()
     .optional()
     .refine((value) => value === undefined || value.trim() === '' || isPostgresUrl(value.trim()), {
-      error: 'must be a PostgreSQL URL such as postgres://user:password@host:5432/database (or unset for SQLite)',
+      error:
+        'must be a PostgreSQL URL such as postgres://user:password@host:5432/database (or unset for SQLite)',
     })
     .transform((value) => (value?.trim() ? value.trim() : undefined)),
 });

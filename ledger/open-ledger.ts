@@ -69,14 +69,17 @@ async function openPostgres(databaseUrl: string, log: Logger): Promise<Ledger> {
 
 async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
   const file = resolve(join(dataDir, 'ledger.sqlite'));
-  let database: SqliteDatabase.Database;
+  let database: SqliteDatabase.Database | undefined;
   try {
     mkdirSync(dataDir, { recursive: true });
     database = new SqliteDatabase(file, { timeout: sqliteBusyTimeoutMs });
     // WAL lets the CLI read while the worker writes.
     database.pragma('journal_mode = WAL');
   } catch (error) {
-    throw new LedgerUnavailable(`Ledger unavailable: cannot open SQLite file ${file}: ${describeError(error)}`);
+    database?.close();
+    throw new LedgerUnavailable(
+      `Ledger unavailable: cannot open SQLite file ${file}: ${describeError(error)}`,
+    );
   }
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
   try {
@@ -84,7 +87,9 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
   } catch (error) {
     await db.destroy().catch(() => {});
     if (error instanceof LedgerUnavailable) throw error;
-    throw new LedgerUnavailable(`Ledger unavailable: cannot migrate SQLite file ${file}: ${describeError(error)}`);
+    throw new LedgerUnavailable(
+      `Ledger unavailable: cannot migrate SQLite file ${file}: ${describeError(error)}`,
+    );
   }
   log.info({ backend: 'sqlite', file }, 'ledger open');
   return new KyselyLedger(db);
@@ -102,7 +107,8 @@ async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string |
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   for (const result of results) {
-    if (result.status === 'Success') log.info({ migration: result.migrationName }, 'ledger migration applied');
+    if (result.status === 'Success')
+      log.info({ migration: result.migrationName }, 'ledger migration applied');
   }
   if (error) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
@@ -142,7 +148,9 @@ async function withSqliteBusyRetry<T>(run: () => Promise<T>, attempts = 5): Prom
     try {
       return await run();
     } catch (error) {
-      const code = String((error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code);
+      const code = String(
+        (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code,
+      );
       if (!code.startsWith('SQLITE_BUSY') || attempt >= attempts) throw error;
       await new Promise((done) => setTimeout(done, 100 * attempt));
     }

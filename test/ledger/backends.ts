@@ -10,7 +10,8 @@ import type { OpenLedgerOptions } from '../../ledger/open-ledger.js';
 
 /** Where the PostgreSQL tests run; `.ci/ensure-postgres.sh` creates this role and database. */
 export const testDatabaseUrl =
-  process.env.CONSENT_HUB_TEST_DATABASE_URL ?? 'postgres://consent_hub:consent_hub@127.0.0.1:5432/consent_hub_test';
+  process.env.CONSENT_HUB_TEST_DATABASE_URL ??
+  'postgres://consent_hub:consent_hub@127.0.0.1:5432/consent_hub_test';
 
 /** A fresh, empty ledger store that no other test (or test file) shares. */
 export interface LedgerStore {

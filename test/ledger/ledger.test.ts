@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErasureReceipt } from '../../domain/erasure.js';
+import type { ErasureReceipt, SystemErasureState } from '../../domain/erasure.js';
 import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
 import { latestMigration } from '../../ledger/migrations.js';
 import { openLedger } from '../../ledger/open-ledger.js';
@@ -22,13 +22,23 @@ function consentEvent(overrides: Partial<ConsentEvent> & { subjectKey: string })
     occurredAt: '2024-03-01T10:00:00.000Z',
     recordedAt: '2024-03-01T10:00:05.000Z',
     source: 'form:contact-form',
-    evidence: { policyVersion: 'privacy-2024-01', formId: 'contact-form', channel: 'web', requestRef: 'req-1' },
+    evidence: {
+      policyVersion: 'privacy-2024-01',
+      formId: 'contact-form',
+      channel: 'web',
+      requestRef: 'req-1',
+    },
     ...overrides,
   };
 }
 
 function receipt(overrides: Partial<ErasureReceipt> & { subjectKey: string }): ErasureReceipt {
-  const done = { status: 'erased', records: [], attempts: 1, completedAt: '2024-05-01T12:00:00.000Z' } as const;
+  const done: SystemErasureState = {
+    status: 'erased',
+    records: [],
+    attempts: 1,
+    completedAt: '2024-05-01T12:00:00.000Z',
+  };
   return {
     requestId: `erasure-${randomUUID()}`,
     reason: 'data subject erasure request',
@@ -92,11 +102,23 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
 
   it('appends consent events and reads them back oldest first, with their evidence', async () => {
     const subject = subjectKey();
-    const later = consentEvent({ subjectKey: subject, decision: 'withdrawn', occurredAt: '2024-03-02T09:00:00Z' });
+    const later = consentEvent({
+      subjectKey: subject,
+      decision: 'withdrawn',
+      occurredAt: '2024-03-02T09:00:00Z',
+    });
     // 11:00+02:00 is 09:00Z, before 10:00Z: order follows the instant, not the text as written.
     const earliest = consentEvent({ subjectKey: subject, occurredAt: '2024-03-01T11:00:00+02:00' });
-    const tieFirst = consentEvent({ subjectKey: subject, purpose: 'phone', recordedAt: '2024-03-01T10:00:01Z' });
-    const tieSecond = consentEvent({ subjectKey: subject, purpose: 'statistics', recordedAt: '2024-03-01T10:00:09Z' });
+    const tieFirst = consentEvent({
+      subjectKey: subject,
+      purpose: 'phone',
+      recordedAt: '2024-03-01T10:00:01Z',
+    });
+    const tieSecond = consentEvent({
+      subjectKey: subject,
+      purpose: 'statistics',
+      recordedAt: '2024-03-01T10:00:09Z',
+    });
     const someoneElse = consentEvent({ subjectKey: subjectKey() });
 
     for (const event of [later, tieSecond, earliest, tieFirst, someoneElse]) {
@@ -282,7 +304,11 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
 
     expect(await ledger.listRuns(2)).toEqual([
       { runId: 'run-3', startedAt: '2024-05-03T00:00:00.000Z', summary: {} },
-      { runId: 'run-2', startedAt: '2024-05-02T00:00:00.000Z', summary: { read: 5, drift: { missingWithdrawal: 2 } } },
+      {
+        runId: 'run-2',
+        startedAt: '2024-05-02T00:00:00.000Z',
+        summary: { read: 5, drift: { missingWithdrawal: 2 } },
+      },
     ]);
     expect((await ledger.listRuns(10)).at(-1)).toEqual({
       runId: 'run-1',
