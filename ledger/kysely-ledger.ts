@@ -3,6 +3,7 @@ import type { ErasureReceipt } from '../domain/erasure.js';
 import { type SystemName, systemNames } from '../domain/systems.js';
 import {
   type ConsentEvent,
+  type ConsentOutcomeRecord,
   consentEventSchema,
   type Ledger,
   type ReconciliationRunRecord,
@@ -58,11 +59,53 @@ export class KyselyLedger implements Ledger {
   }
 
   async deleteConsentEvents(subjectKey: string): Promise<number> {
+    await this.db.deleteFrom('consent_outcomes').where('subject_key', '=', subjectKey).execute();
     const result = await this.db
       .deleteFrom('consent_events')
       .where('subject_key', '=', subjectKey)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  async recordConsentOutcome(record: ConsentOutcomeRecord): Promise<void> {
+    const row = {
+      event_id: record.eventId,
+      system: record.system,
+      subject_key: record.subjectKey,
+      outcome: record.outcome,
+      reason: record.reason ?? null,
+      recorded_at: toUtcIso(record.recordedAt, 'recordedAt'),
+    };
+    await this.db
+      .insertInto('consent_outcomes')
+      .values(row)
+      .onConflict((conflict) =>
+        conflict.columns(['event_id', 'system']).doUpdateSet({
+          outcome: row.outcome,
+          reason: row.reason,
+          recorded_at: row.recorded_at,
+        }),
+      )
+      .execute();
+  }
+
+  async listConsentOutcomes(subjectKey: string): Promise<ConsentOutcomeRecord[]> {
+    const rows = await this.db
+      .selectFrom('consent_outcomes')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .orderBy('recorded_at')
+      .orderBy('event_id')
+      .orderBy('system')
+      .execute();
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      subjectKey: row.subject_key,
+      system: row.system as SystemName,
+      outcome: row.outcome as ConsentOutcomeRecord['outcome'],
+      reason: row.reason ?? undefined,
+      recordedAt: row.recorded_at,
+    }));
   }
 
   async recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }> {

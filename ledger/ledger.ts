@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { type ConsentApplicationOutcome, consentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
 import { consentDecisionSchema, purposeSchema } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
+
+export { type ConsentEvidence, consentEvidenceSchema } from '../domain/consent.js';
 
 /**
  * The ledger: consent-hub's own durable evidence, kept after Temporal has forgotten a closed workflow.
@@ -13,8 +16,11 @@ export interface Ledger {
   appendConsentEvent(event: ConsentEvent): Promise<{ inserted: boolean }>;
   /** A subject's consent events, oldest `occurredAt` first (ties: `recordedAt`). */
   listConsentEvents(subjectKey: string): Promise<ConsentEvent[]>;
-  /** Deletes a subject's consent events (after an erasure completes); answers how many went. */
+  /** Deletes a subject's consent events and their outcomes (after an erasure); answers how many events went. */
   deleteConsentEvents(subjectKey: string): Promise<number>;
+  /** What a system answered when a consent change was carried to it. A re-recorded outcome replaces the old. */
+  recordConsentOutcome(outcome: ConsentOutcomeRecord): Promise<void>;
+  listConsentOutcomes(subjectKey: string): Promise<ConsentOutcomeRecord[]>;
 
   /** Writes a receipt exactly as the workflow produced it, once per requestId, even under concurrent retries. */
   recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }>;
@@ -31,25 +37,11 @@ export interface Ledger {
   setWatermark(system: SystemName, value: string): Promise<void>;
   /** Reconciliation run summaries, idempotent by runId (a re-recorded run replaces its summary). */
   recordRun(run: ReconciliationRunRecord): Promise<void>;
+  /** The newest runs first. */
   listRuns(limit: number): Promise<ReconciliationRunRecord[]>;
 
   close(): Promise<void>;
 }
-
-/** Where a consent choice came from, and what proves it. No raw email. */
-export const consentEvidenceSchema = z.object({
-  /** The privacy-notice or policy version the person agreed to. */
-  policyVersion: z.string().max(200).optional(),
-  /** The form the choice was made in, such as `contact-form`. */
-  formId: z.string().max(200).optional(),
-  /** web, email, phone, in-person, api, vendor ... */
-  channel: z.string().max(100).optional(),
-  /** A reference to the original request: a ticket id, a webhook delivery id, an API idempotency key. */
-  requestRef: z.string().max(500).optional(),
-  /** The exact text of the consent checkbox, when there was one. */
-  text: z.string().max(2000).optional(),
-});
-export type ConsentEvidence = z.infer<typeof consentEvidenceSchema>;
 
 export const consentEventSchema = z.object({
   /** A UUID chosen by the writer, so retries are idempotent. */
@@ -64,6 +56,16 @@ export const consentEventSchema = z.object({
   evidence: consentEvidenceSchema,
 });
 export type ConsentEvent = z.infer<typeof consentEventSchema>;
+
+export interface ConsentOutcomeRecord {
+  eventId: string;
+  subjectKey: string;
+  system: SystemName;
+  outcome: ConsentApplicationOutcome;
+  /** Why it failed, or the operator's words when they closed it. */
+  reason?: string;
+  recordedAt: string;
+}
 
 export interface Tombstone {
   subjectKey: string;

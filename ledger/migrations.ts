@@ -81,6 +81,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_consent_outcomes': {
+    async up(db: Kysely<unknown>) {
+      // What each system answered when a consent change was carried to it; one row per event and system.
+      await db.schema
+        .createTable('consent_outcomes')
+        .addColumn('event_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('outcome', 'varchar(50)', (col) => col.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('recorded_at', 'varchar(40)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('consent_outcomes_pk', ['event_id', 'system'])
+        .execute();
+      await db.schema
+        .createIndex('consent_outcomes_subject_key')
+        .on('consent_outcomes')
+        .column('subject_key')
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -10,6 +10,16 @@ export interface LedgerDatabase {
   tombstone_systems: TombstoneSystemsTable;
   watermarks: WatermarksTable;
   reconciliation_runs: ReconciliationRunsTable;
+  consent_outcomes: ConsentOutcomesTable;
+}
+
+export interface ConsentOutcomesTable {
+  event_id: string;
+  system: string;
+  subject_key: string;
+  outcome: string;
+  reason: string | null;
+  recorded_at: string;
 }
 
 export interface ConsentEventsTable {

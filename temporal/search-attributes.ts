@@ -1,9 +1,13 @@
-import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
+import {
+  consentStatusAttribute,
+  erasureStatusAttribute,
+  subjectKeyAttribute,
+} from '../workflows/search-attribute-keys.js';
 
-export { erasureStatusAttribute, subjectKeyAttribute };
+export { consentStatusAttribute, erasureStatusAttribute, subjectKeyAttribute };
 
 /** Every custom search attribute the project uses; the dev server and the test server register these. */
-export const projectSearchAttributes = [subjectKeyAttribute, erasureStatusAttribute];
+export const projectSearchAttributes = [subjectKeyAttribute, erasureStatusAttribute, consentStatusAttribute];
 
 /** `temporal server start-dev --search-attribute` arguments for the same list. */
 export function searchAttributeArgs(): string[] {

@@ -4,3 +4,5 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const subjectKeyAttribute = defineSearchAttributeKey('SubjectKey', SearchAttributeType.KEYWORD);
 /** running | needs_attention | completed, for `consent-hub erasures --status`. */
 export const erasureStatusAttribute = defineSearchAttributeKey('ErasureStatus', SearchAttributeType.KEYWORD);
+/** running | needs_attention | idle, for consent workflows. */
+export const consentStatusAttribute = defineSearchAttributeKey('ConsentStatus', SearchAttributeType.KEYWORD);

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErasureReceipt, SystemErasureState } from '../../domain/erasure.js';
 import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
-import { latestMigration } from '../../ledger/migrations.js';
+import { latestMigration, ledgerMigrations } from '../../ledger/migrations.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { type LedgerStore, ledgerBackends } from './backends.js';
 
@@ -73,6 +73,8 @@ function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, 
         .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
+
+const allMigrations = Object.keys(await ledgerMigrations.getMigrations()).sort();
 
 describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   let store: LedgerStore;
@@ -277,6 +279,62 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(await ledger.deleteConsentEvents(erased)).toBe(0);
   });
 
+  it('records what each system answered per consent event, replaces a re-recorded answer, and forgets them at erasure', async () => {
+    const subject = subjectKey();
+    const other = subjectKey();
+    const event = consentEvent({ subjectKey: subject });
+    await ledger.appendConsentEvent(event);
+    await ledger.recordConsentOutcome({
+      eventId: event.id,
+      subjectKey: subject,
+      system: 'mailchimp',
+      outcome: 'failed',
+      reason: 'Mailchimp answered 401 API Key Invalid',
+      recordedAt: '2024-05-01T10:00:00+02:00',
+    });
+    await ledger.recordConsentOutcome({
+      eventId: event.id,
+      subjectKey: subject,
+      system: 'mailchimp',
+      outcome: 'applied',
+      recordedAt: '2024-05-01T09:00:00Z',
+    });
+    await ledger.recordConsentOutcome({
+      eventId: event.id,
+      subjectKey: subject,
+      system: 'dynamics',
+      outcome: 'already',
+      recordedAt: '2024-05-01T08:30:00Z',
+    });
+    await ledger.recordConsentOutcome({
+      eventId: event.id,
+      subjectKey: other,
+      system: 'google',
+      outcome: 'applied',
+      recordedAt: '2024-05-01T08:00:00Z',
+    });
+
+    expect(await ledger.listConsentOutcomes(subject)).toEqual([
+      {
+        eventId: event.id,
+        subjectKey: subject,
+        system: 'dynamics',
+        outcome: 'already',
+        recordedAt: '2024-05-01T08:30:00.000Z',
+      },
+      {
+        eventId: event.id,
+        subjectKey: subject,
+        system: 'mailchimp',
+        outcome: 'applied',
+        recordedAt: '2024-05-01T09:00:00.000Z',
+      },
+    ]);
+    await ledger.deleteConsentEvents(subject);
+    expect(await ledger.listConsentOutcomes(subject)).toEqual([]);
+    expect(await ledger.listConsentOutcomes(other)).toHaveLength(1);
+  });
+
   it('keeps one watermark per system', async () => {
     expect(await ledger.getWatermark('mailchimp')).toBeUndefined();
     await ledger.setWatermark('mailchimp', '2024-05-01T00:00:00.000Z');
@@ -328,9 +386,15 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     const applied = [...first.lines(), ...second.lines()].filter(
       (line) => line.msg === 'ledger migration applied',
     );
-    expect(applied.map((line) => line.migration)).toEqual([latestMigration]);
-    const migrations = await fresh.inspect().selectFrom('kysely_migration').select('name').execute();
-    expect(migrations).toEqual([{ name: latestMigration }]);
+    expect(applied.map((line) => line.migration)).toEqual(allMigrations);
+    expect(allMigrations.at(-1)).toBe(latestMigration);
+    const migrations = await fresh
+      .inspect()
+      .selectFrom('kysely_migration')
+      .select('name')
+      .orderBy('name')
+      .execute();
+    expect(migrations).toEqual(allMigrations.map((name) => ({ name })));
 
     // Both work, and see each other's writes.
     const written = receipt({ subjectKey: subjectKey() });
