@@ -9,7 +9,10 @@ import type {
   FindResult,
   SubjectIdentifiers,
 } from '../connectors/connector.js';
+import type { ConsentApplicationOutcome, ConsentChangeSignal } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
+import type { SystemName } from '../domain/systems.js';
+import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
@@ -118,6 +121,44 @@ export function createActivities({ connectors, ledger, logger }: ActivityDepende
         'erasure outcome recorded in the ledger',
       );
       return { receiptInserted: inserted, eventsDeleted };
+    },
+
+    /** The decisions in force per purpose, from the ledger, and whether the subject has been erased. */
+    loadConsentState(subjectKey: string): Promise<LedgerConsentState> {
+      return consentStateFromLedger(ledger, subjectKey);
+    },
+
+    /** Appends the change with its evidence; idempotent by event id. */
+    async recordConsentEvent(input: { subjectKey: string; change: ConsentChangeSignal }): Promise<void> {
+      const { change } = input;
+      await ledger.appendConsentEvent({
+        id: change.eventId,
+        subjectKey: input.subjectKey,
+        purpose: change.purpose,
+        decision: change.decision,
+        occurredAt: change.occurredAt,
+        recordedAt: change.recordedAt,
+        source: change.source,
+        evidence: change.evidence,
+      });
+    },
+
+    async recordConsentOutcome(input: {
+      subjectKey: string;
+      eventId: string;
+      system: SystemName;
+      outcome: ConsentApplicationOutcome;
+      reason?: string;
+    }): Promise<void> {
+      await ledger.recordConsentOutcome({ ...input, recordedAt: new Date().toISOString() });
+    },
+
+    /** An erased person stays erased: their changes are refused, logged by subject key and event id only. */
+    async refuseConsentChanges(input: { subjectKey: string; eventIds: string[] }): Promise<void> {
+      logger.warn(
+        { subjectKey: input.subjectKey, eventIds: input.eventIds },
+        'consent change refused: the subject has been erased',
+      );
     },
   };
 }

@@ -1,25 +1,27 @@
 import type { HubConfig } from '../config/hub-config.js';
-import type { HubClientContext } from '../hub-client/erasures.js';
+import type { ConsentClientContext } from '../hub-client/consent.js';
 import { connectClient } from '../temporal/connection.js';
 import { loadHubConfig } from './load-config.js';
 
 /** Connects the CLI to Temporal with the same data converter as the worker; closes when `use` finishes. */
 export async function withHubClient<T>(
-  use: (context: HubClientContext, config: HubConfig) => Promise<T>,
+  use: (context: ConsentClientContext, config: HubConfig) => Promise<T>,
 ): Promise<T> {
   const config = loadHubConfig();
   const client = await connectClient(config);
   try {
+    const timings = {
+      attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
+      operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
+      heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
+    };
     return await use(
       {
         client,
         taskQueue: config.CONSENT_HUB_TASK_QUEUE,
         subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
-        timings: {
-          attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
-          operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
-          heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
-        },
+        timings,
+        consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
       },
       config,
     );

@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { ConfigError } from '../config/parse-env.js';
 import { LedgerUnavailable } from '../ledger/open-ledger.js';
 import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
+import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
 import {
@@ -33,7 +34,10 @@ const program = new Command('consent-hub')
   .addCommand(retryCommand)
   .addCommand(closeCommand)
   .addCommand(historyCommand)
-  .addCommand(receiptsCommand);
+  .addCommand(receiptsCommand)
+  .addCommand(optOutCommand)
+  .addCommand(consentCommand)
+  .addCommand(statusCommand);
 
 try {
   await program.parseAsync(process.argv);
@@ -47,7 +51,8 @@ function reportCliError(error: unknown): number {
   if (
     error instanceof ConfigError ||
     error instanceof UsageError ||
-    error instanceof TemporalCliUnavailable
+    error instanceof TemporalCliUnavailable ||
+    error instanceof LedgerUnavailable
   ) {
     process.stderr.write(`${error.message}\n`);
     return 2;

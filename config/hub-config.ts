@@ -32,6 +32,8 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_OPERATOR_DEADLINE: durationSchema.default('30 days'),
   /** How soon a vendor call on a worker that died is noticed and retried on another. */
   CONSENT_HUB_HEARTBEAT_TIMEOUT: durationSchema.default('1 minute'),
+  /** A person's consent workflow ends after this long with no change; the next change starts a new one. */
+  CONSENT_HUB_SUBJECT_IDLE_AFTER: durationSchema.default('10 minutes'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });

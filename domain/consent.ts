@@ -63,7 +63,10 @@ export interface PurposeDecision {
 }
 
 /** True when `candidate` must replace `current` for the same purpose. */
-export function supersedes(candidate: Pick<PurposeDecision, 'decision' | 'occurredAt'>, current?: PurposeDecision) {
+export function supersedes(
+  candidate: Pick<PurposeDecision, 'decision' | 'occurredAt'>,
+  current?: PurposeDecision,
+) {
   if (!current) return true;
   const a = Date.parse(candidate.occurredAt);
   const b = Date.parse(current.occurredAt);
@@ -93,7 +96,9 @@ export interface SystemConsentState {
 export interface ConsentStatusView {
   subjectKey: string;
   /** The decision in force per purpose. */
-  purposes: Partial<Record<Purpose, PurposeDecision & { systems: Partial<Record<SystemName, ConsentApplicationOutcome>> }>>;
+  purposes: Partial<
+    Record<Purpose, PurposeDecision & { systems: Partial<Record<SystemName, ConsentApplicationOutcome>> }>
+  >;
   systems: Record<SystemName, SystemConsentState>;
   /** Changes received and not yet carried to every system. */
   inFlight: number;

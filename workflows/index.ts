@@ -1,2 +1,3 @@
 export { connectorProbeWorkflow } from './connector-probe.js';
+export { consentWorkflow } from './consent.js';
 export { erasureWorkflow } from './erasure.js';

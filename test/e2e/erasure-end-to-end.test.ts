@@ -6,7 +6,6 @@ import {
   type HubClientContext,
   lookupErasure,
   requestErasure,
-  retryErasureSystem,
 } from '../../hub-client/erasures.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';

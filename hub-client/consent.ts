@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type ConsentChangeRequestInput,
+  type ConsentChangeSignal,
+  type ConsentStatusView,
+  type ConsentTimings,
+  consentChangeRequestSchema,
+} from '../domain/consent.js';
+import { emailSchema } from '../domain/email.js';
+import { consentStateFromLedger } from '../ledger/consent-state.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { subjectKeyFor } from '../privacy/subject-key.js';
+import type { consentWorkflow } from '../workflows/consent.js';
+import {
+  consentChangeSignal,
+  consentStatusQuery,
+  consentWorkflowId,
+} from '../workflows/consent-definitions.js';
+import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
+import type { HubClientContext } from './erasures.js';
+
+export interface ConsentClientContext extends HubClientContext {
+  consentTimings: ConsentTimings;
+}
+
+export interface ConsentChangeAccepted {
+  eventId: string;
+  subjectKey: string;
+  workflowId: string;
+}
+
+/**
+ * Hands one consent change to the subject's consent workflow, starting it if it is not running
+ * (signal-with-start), so that every change for one person goes through one serialising workflow.
+ */
+export async function recordConsentChange(
+  context: ConsentClientContext,
+  input: ConsentChangeRequestInput,
+): Promise<ConsentChangeAccepted> {
+  const change = consentChangeRequestSchema.parse(input);
+  const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
+  const workflowId = consentWorkflowId(subjectKey);
+  const eventId = randomUUID();
+  await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(
+    'consentWorkflow',
+    {
+      taskQueue: context.taskQueue,
+      workflowId,
+      args: [{ subjectKey, email: change.email, timings: context.consentTimings }],
+      signal: consentChangeSignal,
+      signalArgs: [
+        {
+          eventId,
+          purpose: change.purpose,
+          decision: change.decision,
+          occurredAt: new Date(change.occurredAt).toISOString(),
+          recordedAt: new Date().toISOString(),
+          source: change.source,
+          evidence: change.evidence,
+        },
+      ],
+      typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
+    },
+  );
+  return { eventId, subjectKey, workflowId };
+}
+
+export type ConsentStatusResult = ConsentStatusView & { from: 'workflow' | 'ledger' };
+
+/** The live state while the subject's workflow runs; otherwise what the ledger proves. */
+export async function consentStatus(
+  context: HubClientContext,
+  ledger: Ledger,
+  rawEmail: string,
+): Promise<ConsentStatusResult> {
+  const email = emailSchema.parse(rawEmail);
+  const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
+  const handle = context.client.workflow.getHandle<typeof consentWorkflow>(consentWorkflowId(subjectKey));
+  try {
+    const description = await handle.describe();
+    if (description.status.name === 'RUNNING') {
+      return { ...(await handle.query(consentStatusQuery)), from: 'workflow' };
+    }
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  const stored = await consentStateFromLedger(ledger, subjectKey);
+  return {
+    subjectKey,
+    purposes: Object.fromEntries(
+      Object.entries(stored.purposes).map(([purpose, decision]) => [
+        purpose,
+        { ...decision, systems: stored.outcomes[purpose as keyof typeof stored.outcomes] ?? {} },
+      ]),
+    ),
+    systems: {
+      dynamics: { status: 'idle', attempts: 0 },
+      mailchimp: { status: 'idle', attempts: 0 },
+      google: { status: 'idle', attempts: 0 },
+    },
+    inFlight: 0,
+    refused: [],
+    superseded: [],
+    erased: stored.erased,
+    from: 'ledger',
+  };
+}

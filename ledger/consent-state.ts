@@ -1,0 +1,42 @@
+import { type ConsentApplicationOutcome, type PurposeDecision, supersedes } from '../domain/consent.js';
+import type { Purpose } from '../domain/purposes.js';
+import type { SystemName } from '../domain/systems.js';
+import type { Ledger } from './ledger.js';
+
+export interface LedgerConsentState {
+  erased: boolean;
+  /** The decision in force per purpose: the latest occurredAt, a withdrawal winning a tie. */
+  purposes: Partial<Record<Purpose, PurposeDecision>>;
+  /** For each purpose's decision in force, what each system answered. */
+  outcomes: Partial<Record<Purpose, Partial<Record<SystemName, ConsentApplicationOutcome>>>>;
+}
+
+/** A subject's consent as the ledger proves it; the consent workflow starts from it and `status` shows it. */
+export async function consentStateFromLedger(
+  ledger: Ledger,
+  subjectKey: string,
+): Promise<LedgerConsentState> {
+  const [tombstone, events, recorded] = await Promise.all([
+    ledger.getTombstone(subjectKey),
+    ledger.listConsentEvents(subjectKey),
+    ledger.listConsentOutcomes(subjectKey),
+  ]);
+  const purposes: Partial<Record<Purpose, PurposeDecision>> = {};
+  for (const event of events) {
+    if (supersedes(event, purposes[event.purpose])) {
+      purposes[event.purpose] = {
+        eventId: event.id,
+        decision: event.decision,
+        occurredAt: event.occurredAt,
+        source: event.source,
+      };
+    }
+  }
+  const outcomes: LedgerConsentState['outcomes'] = {};
+  for (const [purpose, decision] of Object.entries(purposes) as [Purpose, PurposeDecision][]) {
+    outcomes[purpose] = Object.fromEntries(
+      recorded.filter((r) => r.eventId === decision.eventId).map((r) => [r.system, r.outcome]),
+    );
+  }
+  return { erased: tombstone !== undefined, purposes, outcomes };
+}
