@@ -5,6 +5,7 @@ import {
   type ConsentEvent,
   type ConsentOutcomeRecord,
   consentEventSchema,
+  type IdempotencyRecord,
   type Ledger,
   type ReconciliationRunRecord,
   type Tombstone,
@@ -259,6 +260,43 @@ export class KyselyLedger implements Ledger {
       ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
       summary: JSON.parse(row.summary) as Record<string, unknown>,
     }));
+  }
+
+  async saveIdempotentResponse(
+    record: IdempotencyRecord,
+  ): Promise<{ inserted: boolean; record: IdempotencyRecord }> {
+    // The primary key decides between concurrent first uses of a key: one insert wins, the rest read it back.
+    const result = await this.db
+      .insertInto('idempotency_keys')
+      .values({
+        key: record.key,
+        request_hash: record.requestHash,
+        response_status: record.status,
+        response_body: JSON.stringify(record.body),
+        created_at: toUtcIso(record.createdAt, 'createdAt'),
+      })
+      .onConflict((conflict) => conflict.column('key').doNothing())
+      .executeTakeFirst();
+    const inserted = Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const stored = await this.getIdempotentResponse(record.key);
+    if (!stored) throw new Error('an idempotency record vanished between its write and its read');
+    return { inserted, record: stored };
+  }
+
+  async getIdempotentResponse(key: string): Promise<IdempotencyRecord | undefined> {
+    const row = await this.db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      key: row.key,
+      requestHash: row.request_hash,
+      status: Number(row.response_status),
+      body: JSON.parse(row.response_body) as unknown,
+      createdAt: row.created_at,
+    };
   }
 
   /** Safe to call twice: pg's Pool refuses a second `end()`. */

@@ -40,7 +40,25 @@ export interface Ledger {
   /** The newest runs first. */
   listRuns(limit: number): Promise<ReconciliationRunRecord[]>;
 
+  /**
+   * Stores the first answer given for an idempotency key. Written once: when the key is already there (a
+   * concurrent retry won), nothing changes and the stored record is returned, so every caller replays one answer.
+   */
+  saveIdempotentResponse(
+    record: IdempotencyRecord,
+  ): Promise<{ inserted: boolean; record: IdempotencyRecord }>;
+  getIdempotentResponse(key: string): Promise<IdempotencyRecord | undefined>;
+
   close(): Promise<void>;
+}
+
+/** An answer kept for replay. The body is what the API sent: ids and subject keys, never an email. */
+export interface IdempotencyRecord {
+  key: string;
+  requestHash: string;
+  status: number;
+  body: unknown;
+  createdAt: string;
 }
 
 export const consentEventSchema = z.object({

@@ -101,6 +101,25 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_idempotency_keys': {
+    async up(db: Kysely<unknown>) {
+      // The first answer the API gave for an Idempotency-Key (or a webhook delivery), so a retry replays it.
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('key', 'varchar(300)', (col) => col.primaryKey())
+        .addColumn('request_hash', 'varchar(64)', (col) => col.notNull())
+        .addColumn('response_status', 'integer', (col) => col.notNull())
+        .addColumn('response_body', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      // For a later clean-up of old keys by age.
+      await db.schema
+        .createIndex('idempotency_keys_created_at')
+        .on('idempotency_keys')
+        .column('created_at')
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

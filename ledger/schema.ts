@@ -11,6 +11,18 @@ export interface LedgerDatabase {
   watermarks: WatermarksTable;
   reconciliation_runs: ReconciliationRunsTable;
   consent_outcomes: ConsentOutcomesTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+/** The first answer given for an idempotency key; written once, never updated. */
+export interface IdempotencyKeysTable {
+  key: string;
+  /** SHA-256 hex of the request that first used the key. */
+  request_hash: string;
+  response_status: number;
+  /** JSON: the response body exactly as first sent. */
+  response_body: string;
+  created_at: string;
 }
 
 export interface ConsentOutcomesTable {

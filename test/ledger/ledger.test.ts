@@ -376,6 +376,54 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     });
   });
 
+  it('keeps the first answer for an idempotency key; a later or concurrent write for it changes nothing', async () => {
+    const key = `api:test:${randomUUID()}`;
+    expect(await ledger.getIdempotentResponse(key)).toBeUndefined();
+    const first = {
+      key,
+      requestHash: 'a'.repeat(64),
+      status: 202,
+      body: { requestId: randomUUID(), subjectKey: subjectKey() },
+      createdAt: '2024-05-01T12:00:00+02:00',
+    };
+    const stored = { ...first, createdAt: '2024-05-01T10:00:00.000Z' };
+    expect(await ledger.saveIdempotentResponse(first)).toEqual({ inserted: true, record: stored });
+
+    const second = await open(store);
+    const racing = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? ledger : second).saveIdempotentResponse({
+          ...first,
+          requestHash: 'b'.repeat(64),
+          status: 409,
+          body: { other: i },
+          createdAt: new Date().toISOString(),
+        }),
+      ),
+    );
+    for (const answer of racing) expect(answer).toEqual({ inserted: false, record: stored });
+    expect(await second.getIdempotentResponse(key)).toEqual(stored);
+  });
+
+  it('decides concurrent first uses of one idempotency key: exactly one write wins and all see it', async () => {
+    const key = `webhook:${randomUUID()}`;
+    const second = await open(store);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? ledger : second).saveIdempotentResponse({
+          key,
+          requestHash: String(i).padStart(64, '0'),
+          status: 200,
+          body: { attempt: i },
+          createdAt: new Date().toISOString(),
+        }),
+      ),
+    );
+    expect(answers.filter((answer) => answer.inserted)).toHaveLength(1);
+    const winner = answers.find((answer) => answer.inserted)?.record;
+    for (const answer of answers) expect(answer.record).toEqual(winner);
+  });
+
   it('applies migrations once when two ledgers open the same new database at the same time', async () => {
     const fresh = await backend.createStore();
     stores.push(fresh);
