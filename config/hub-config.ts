@@ -19,6 +19,27 @@ const durationSchema = z.string().refine(
   { error: 'is not a duration (use milliseconds, or text such as 90s, 1 hour, 30 days)' },
 );
 
+/**
+ * API keys are configured as SHA-256 hex hashes, comma-separated, so the environment (and whoever reads it)
+ * never holds a usable key. Empty means the API accepts no key: `serve` refuses to start that way.
+ */
+const apiKeyHashesSchema = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().regex(/^[0-9a-f]{64}$/, {
+        error: 'each entry must be the SHA-256 hex of an API key (64 hex digits), comma-separated',
+      }),
+    ),
+  );
+
 export const hubConfigSchema = z.object({
   CONSENT_HUB_SUBJECT_KEY_SECRET: z
     .string({ error: 'is required (the HMAC secret behind subject keys)' })
@@ -34,6 +55,21 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_HEARTBEAT_TIMEOUT: durationSchema.default('1 minute'),
   /** A person's consent workflow ends after this long with no change; the next change starts a new one. */
   CONSENT_HUB_SUBJECT_IDLE_AFTER: durationSchema.default('10 minutes'),
+  /** Hashes of the bearer keys the intake API accepts (`consent-hub serve`). */
+  CONSENT_HUB_API_KEYS: apiKeyHashesSchema,
+  CONSENT_HUB_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Loopback by default; a container sets 0.0.0.0 behind its TLS-terminating ingress. */
+  CONSENT_HUB_API_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * The path secret of the Mailchimp webhook (`/webhooks/mailchimp/<secret>`): Mailchimp signs nothing, so the
+   * URL is the credential. Unset, the webhook route does not exist.
+   */
+  CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{32,200}$/, {
+      error: 'must be 32 to 200 URL-safe characters (letters, digits, - and _)',
+    })
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
