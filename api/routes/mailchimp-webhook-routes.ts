@@ -1,0 +1,105 @@
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { marketingPurposes, type Purpose } from '../../domain/purposes.js';
+import { recordConsentChange } from '../../hub-client/consent.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import type { ApiDependencies } from '../api-dependencies.js';
+import { secretsEqual } from '../api-keys.js';
+import {
+  firedAtIso,
+  type MailchimpWebhookEvent,
+  mailchimpWebhookSchema,
+  webhookEventId,
+} from '../mailchimp-webhook-event.js';
+import { ApiProblem, invalidBody, notFoundProblem, sendProblem } from '../problem.js';
+
+/**
+ * `GET|POST /webhooks/mailchimp/<secret>`. Mailchimp signs nothing, so the secret in the path is the whole
+ * authentication: compared in constant time, and a wrong one looks exactly like any other unknown path.
+ */
+export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
+  const { logger } = deps;
+  const authentic = (presented: string) => secretsEqual(presented, secret);
+
+  return async (hooks: FastifyInstance) => {
+    // Form bodies are accepted here only; the /v1 routes keep refusing them.
+    await hooks.register(formbody);
+
+    // Mailchimp checks the URL with a GET when the webhook is saved.
+    hooks.get<{ Params: { secret: string } }>('/:secret', async (request, reply) => {
+      if (!authentic(request.params.secret)) return sendProblem(reply, notFoundProblem());
+      return reply.code(200).send({ ok: true });
+    });
+
+    hooks.post<{ Params: { secret: string } }>('/:secret', async (request, reply) => {
+      if (!authentic(request.params.secret)) return sendProblem(reply, notFoundProblem());
+      const parsed = mailchimpWebhookSchema.safeParse(request.body ?? {});
+      if (!parsed.success) throw invalidBody(parsed.error);
+      const event = parsed.data;
+
+      if (event.type === 'unsubscribe') {
+        // An unsubscribe whose action is `delete` (the member was deleted in Mailchimp) is an opt-out, not an
+        // erasure: a delete on the Mailchimp side is not a verified request from the person, and erasing on
+        // a webhook would let anyone who can delete a list member erase CRM records.
+        return withdraw(reply, event, marketingPurposes);
+      }
+      // A cleaned address bounced: it can no longer receive marketing email, and nothing else follows.
+      if (event.type === 'cleaned') return withdraw(reply, event, ['marketing_email']);
+
+      // profile, upemail, subscribe and campaign change no consent; acknowledged so Mailchimp stops retrying.
+      const email = event['data[email]'] ?? event['data[new_email]'];
+      logger.info(
+        {
+          type: event.type,
+          listId: event['data[list_id]'],
+          subjectKey: email === undefined ? undefined : subjectKeyFor(email, deps.hub.subjectKeySecret),
+        },
+        'mailchimp webhook acknowledged; no consent change',
+      );
+      return reply.code(200).send({ acknowledged: true });
+    });
+  };
+
+  async function withdraw(reply: FastifyReply, event: MailchimpWebhookEvent, purposes: readonly Purpose[]) {
+    const email = event['data[email]'];
+    if (email === undefined) {
+      throw new ApiProblem(400, 'Invalid request', 'The request body is not valid: data[email].', [
+        { field: 'data[email]', message: 'email is required' },
+      ]);
+    }
+    const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
+    const eventId = webhookEventId(event, subjectKey);
+    const storeKey = `mailchimp-webhook:${eventId}`;
+    // Mailchimp retries a delivery it thinks failed for about 75 minutes: a replay changes nothing.
+    const seen = await deps.ledger.getIdempotentResponse(storeKey);
+    if (seen) {
+      logger.info({ type: event.type, subjectKey, eventId }, 'mailchimp webhook replayed; ignored');
+      return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
+    }
+    const occurredAt = new Date(firedAtIso(event.fired_at)).toISOString();
+    const eventIds: string[] = [];
+    for (const purpose of purposes) {
+      const accepted = await recordConsentChange(deps.hub, {
+        email,
+        purpose,
+        decision: 'withdrawn',
+        occurredAt,
+        source: 'mailchimp',
+        evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
+      });
+      eventIds.push(accepted.eventId);
+    }
+    const saved = await deps.ledger.saveIdempotentResponse({
+      key: storeKey,
+      requestHash: eventId,
+      status: 200,
+      body: { subjectKey, eventIds },
+      createdAt: new Date().toISOString(),
+    });
+    logger.info(
+      { type: event.type, action: event['data[action]'], subjectKey, eventId, purposes: purposes.length },
+      'mailchimp webhook recorded as a withdrawal',
+    );
+    return reply.code(200).send(saved.record.body);
+  }
+}

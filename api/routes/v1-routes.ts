@@ -1,0 +1,106 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { UsageError } from '../../cli/usage-error.js';
+import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
+import type { ApiDependencies } from '../api-dependencies.js';
+import { type ApiCaller, apiKeyVerifier } from '../api-keys.js';
+import {
+  consentEventBodySchema,
+  erasureBodySchema,
+  erasureParamsSchema,
+  subjectStatusBodySchema,
+} from '../api-schemas.js';
+import { idempotencyKeySchema, idempotent } from '../idempotency.js';
+import { invalidBody, notFoundProblem, sendProblem, unauthorizedProblem } from '../problem.js';
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw invalidBody(result.error, where);
+}
+
+/** The authenticated routes under /v1. */
+export function v1Routes(deps: ApiDependencies) {
+  const verify = apiKeyVerifier(deps.config.CONSENT_HUB_API_KEYS);
+  const callers = new WeakMap<FastifyRequest, ApiCaller>();
+  const callerOf = (request: FastifyRequest) => {
+    const caller = callers.get(request);
+    if (!caller) throw unauthorizedProblem();
+    return caller;
+  };
+  const idempotencyKeyOf = (request: FastifyRequest) => {
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return undefined;
+    const parsed = idempotencyKeySchema.safeParse(header);
+    if (!parsed.success) throw invalidBody(parsed.error, 'Idempotency-Key header');
+    return parsed.data;
+  };
+
+  return async (api: FastifyInstance) => {
+    // JSON only: Fastify also parses text/plain by default, which no route here takes.
+    api.removeContentTypeParser('text/plain');
+    // onRequest runs before the body is read: an unauthenticated request is refused before any parsing.
+    api.addHook('onRequest', async (request, reply) => {
+      const caller = verify(request.headers.authorization);
+      if (!caller) return sendProblem(reply.header('www-authenticate', 'Bearer'), unauthorizedProblem());
+      callers.set(request, caller);
+    });
+
+    api.post('/erasures', async (request, reply) => {
+      const caller = callerOf(request);
+      const key = idempotencyKeyOf(request);
+      const input = parse(erasureBodySchema, request.body);
+      const answer = await idempotent(
+        deps.ledger,
+        { scope: `api:${caller.keyId}`, key, route: 'POST /v1/erasures', body: request.body },
+        async () => {
+          const started = await requestErasure(deps.hub, {
+            ...input,
+            requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
+            requestedAt: input.requestedAt ?? new Date().toISOString(),
+          });
+          return { status: 202, body: { requestId: started.requestId, subjectKey: started.subjectKey } };
+        },
+      );
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(answer.status).send(answer.body);
+    });
+
+    api.get('/erasures/:id', async (request) => {
+      const { id } = parse(erasureParamsSchema, request.params, 'path');
+      // The ledger keeps every finished receipt long after Temporal's retention has dropped the workflow.
+      const stored = await deps.ledger.getReceipt(id);
+      if (stored) return { state: 'completed', receipt: stored };
+      try {
+        return await lookupErasure(deps.hub, id);
+      } catch (error) {
+        if (error instanceof UsageError) throw notFoundProblem();
+        throw error;
+      }
+    });
+
+    api.post('/consent-events', async (request, reply) => {
+      const caller = callerOf(request);
+      const key = idempotencyKeyOf(request);
+      const input = parse(consentEventBodySchema, request.body);
+      const answer = await idempotent(
+        deps.ledger,
+        { scope: `api:${caller.keyId}`, key, route: 'POST /v1/consent-events', body: request.body },
+        async () => {
+          const accepted = await recordConsentChange(deps.hub, input);
+          return { status: 202, body: { eventId: accepted.eventId, subjectKey: accepted.subjectKey } };
+        },
+      );
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(answer.status).send(answer.body);
+    });
+
+    // POST rather than GET ?email=: a query string is written to access logs by every proxy on the way,
+    // and a person's email must not end up there.
+    api.post('/subjects/status', async (request) => {
+      const { email } = parse(subjectStatusBodySchema, request.body);
+      return consentStatus(deps.hub, deps.ledger, email);
+    });
+  };
+}
