@@ -2,6 +2,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
   ApplyConsentResult,
+  ChangeListRequest,
+  ChangePage,
   Connector,
   ConsentChange,
   ConsentReading,
@@ -15,11 +17,12 @@ import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
 export type ConnectorName = Connector['system'] | 'noop';
 export type ConnectorSet = Partial<
-  Record<ConnectorName, Pick<Connector, 'find' | 'erase' | 'readConsent' | 'applyConsent'>>
+  Record<ConnectorName, Pick<Connector, 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'listChanges'>>
 >;
 
 /** What every connector activity receives. The email inside `subject` reaches Temporal only encrypted. */
@@ -34,6 +37,10 @@ export interface ActivityDependencies {
   connectors: ConnectorSet;
   ledger: Ledger;
   logger: Logger;
+  /** For reconciliation, which turns vendor emails into subject keys. */
+  subjectKeySecret: string;
+  /** How reconciliation starts repairs through the erasure and consent workflows. */
+  starter: WorkStarter;
 }
 
 /** Statuses that mean the erasure reached the system: what a tombstone lists. */
@@ -44,7 +51,13 @@ const reachedStatuses = new Set(['erased', 'not_found', 'submitted']);
  * it, and translate its errors into Temporal's retry decisions; the decisions about order and waiting are
  * the workflows'.
  */
-export function createActivities({ connectors, ledger, logger }: ActivityDependencies) {
+export function createActivities({
+  connectors,
+  ledger,
+  logger,
+  subjectKeySecret,
+  starter,
+}: ActivityDependencies) {
   async function call<T>(
     input: ConnectorActivityInput,
     operation: string,
@@ -77,6 +90,20 @@ export function createActivities({ connectors, ledger, logger }: ActivityDepende
   }
 
   return {
+    ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
+
+    /** One page of people changed in a vendor since the watermark, for reconciliation. */
+    readChangesPage(input: {
+      system: ConnectorName;
+      subjectKey: string;
+      request: ChangeListRequest;
+    }): Promise<ChangePage> {
+      return call({ ...input, subject: { email: '', gaClientIds: [], gaUserIds: [] } }, 'list', (c) => {
+        if (!c.listChanges) throw new Error(`${input.system} cannot list changes`);
+        return c.listChanges(input.request);
+      });
+    },
+
     findInSystem(input: ConnectorActivityInput): Promise<FindResult> {
       return call(input, 'find', (c) => c.find(input.subject));
     },

@@ -1,4 +1,5 @@
 import type { HubConfig } from '../config/hub-config.js';
+import { clientContextFor } from '../hub-client/client-context.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
 import { connectClient } from '../temporal/connection.js';
 import { loadHubConfig } from './load-config.js';
@@ -10,21 +11,7 @@ export async function withHubClient<T>(
   const config = loadHubConfig();
   const client = await connectClient(config);
   try {
-    const timings = {
-      attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
-      operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
-      heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
-    };
-    return await use(
-      {
-        client,
-        taskQueue: config.CONSENT_HUB_TASK_QUEUE,
-        subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
-        timings,
-        consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
-      },
-      config,
-    );
+    return await use(clientContextFor(client, config), config);
   } finally {
     await client.connection.close();
   }

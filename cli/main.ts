@@ -14,6 +14,7 @@ import {
   retryCommand,
 } from './commands/erasure-commands.js';
 import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
+import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
 import { UsageError } from './usage-error.js';
@@ -37,7 +38,9 @@ const program = new Command('consent-hub')
   .addCommand(receiptsCommand)
   .addCommand(optOutCommand)
   .addCommand(consentCommand)
-  .addCommand(statusCommand);
+  .addCommand(statusCommand)
+  .addCommand(reconcileCommand)
+  .addCommand(scheduleCommand);
 
 try {
   await program.parseAsync(process.argv);

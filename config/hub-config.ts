@@ -70,6 +70,11 @@ export const hubConfigSchema = z.object({
       error: 'must be 32 to 200 URL-safe characters (letters, digits, - and _)',
     })
     .optional(),
+  /** When the reconciliation schedule runs, as a cron expression (UTC). Nightly by default. */
+  CONSENT_HUB_RECONCILE_CRON: z
+    .string()
+    .regex(/^\S+( \S+){4}$/, { error: 'is not a five-field cron expression, such as "0 2 * * *"' })
+    .default('0 2 * * *'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });

@@ -13,6 +13,36 @@ export interface Connector {
   erase(subject: SubjectIdentifiers): Promise<EraseResult>;
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
+  /**
+   * For reconciliation: one page of the people whose records changed since a watermark, with the marketing
+   * consent each record expresses. Tools that cannot be listed (Google Analytics) leave it out.
+   */
+  listChanges?(request: ChangeListRequest): Promise<ChangePage>;
+}
+
+export interface ChangeListRequest {
+  /** The watermark of the last fully handled run (vendor time, ISO 8601); absent reads everything. */
+  since?: string;
+  /** Where the previous page stopped; opaque to the caller. */
+  cursor?: string;
+  pageSize: number;
+}
+
+export interface ObservedPerson {
+  /** Normalised. Travels only inside encrypted payloads. */
+  email: string;
+  /** The vendor's change time for the record. */
+  changedAt?: string;
+  /** What this record says about marketing consent. */
+  purposes: Partial<Record<Purpose, ConsentStateInTool>>;
+}
+
+export interface ChangePage {
+  people: ObservedPerson[];
+  /** Absent on the last page. */
+  nextCursor?: string;
+  /** The latest vendor change time on this page: the next watermark once every page is handled. */
+  latestChange?: string;
 }
 
 /** Everything known that identifies one person. `email` is already normalised (domain/email.ts). */

@@ -2,8 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hubConfigSchema } from '../config/hub-config.js';
+import { parseEnv } from '../config/parse-env.js';
 import { ensureLocalTls } from '../connectors/sandbox/local-ca.js';
+import { clientContextFor } from '../hub-client/client-context.js';
+import { applyReconciliationSchedule } from '../hub-client/reconciliation.js';
 import type { Logger } from '../logging/logger.js';
+import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { type DevJson, writeDevJson } from './dev-json.js';
 import { ensureDevSecrets } from './dev-secrets.js';
@@ -103,6 +108,15 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       await workerExited;
     });
 
+    // The schedule is part of the embedded default: visible in the UI, idempotent across restarts.
+    const config = parseEnv(hubConfigSchema, { ...process.env, ...env });
+    const client = await connectClient(config, { ...process.env, ...env });
+    try {
+      await applyReconciliationSchedule(clientContextFor(client, config), config.CONSENT_HUB_RECONCILE_CRON);
+    } finally {
+      await client.connection.close();
+    }
+
     options.print('');
     options.print('consent-hub dev is running');
     options.print(
@@ -116,6 +130,9 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     }
     for (const vendor of realVendors)
       options.print(`  ${vendor.padEnd(18)}real service (credentials from the environment)`);
+    options.print(
+      `  Reconciliation schedule  ${config.CONSENT_HUB_RECONCILE_CRON} (UTC); run now: npx consent-hub reconcile --wait`,
+    );
     options.print(`  dev.json      ${devJsonFile}`);
     options.print(`  CA            ${tls.caFile}`);
     options.print('');

@@ -37,11 +37,13 @@ export interface ConsentChangeAccepted {
 export async function recordConsentChange(
   context: ConsentClientContext,
   input: ConsentChangeRequestInput,
+  /** A caller that may repeat itself (reconciliation, a webhook) passes a stable id, so a repeat is a no-op. */
+  stableEventId?: string,
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
   const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
   const workflowId = consentWorkflowId(subjectKey);
-  const eventId = randomUUID();
+  const eventId = stableEventId ?? randomUUID();
   await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(
     'consentWorkflow',
     {

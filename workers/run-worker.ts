@@ -1,10 +1,11 @@
 import { createActivities } from '../activities/create-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { buildConnectors } from '../connectors/registry.js';
+import { clientContextFor, workStarterFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
-import { connectWorkerConnection } from '../temporal/connection.js';
+import { connectClient, connectWorkerConnection } from '../temporal/connection.js';
 import { createHubWorker } from './create-worker.js';
 
 /**
@@ -19,12 +20,20 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     logger,
   );
   const { connection, namespace } = await connectWorkerConnection(env);
+  // Reconciliation starts repairs as workflows, through an ordinary client with the same data converter.
+  const client = await connectClient(config, env);
   try {
     const worker = await createHubWorker({
       connection,
       namespace,
       taskQueue: config.CONSENT_HUB_TASK_QUEUE,
-      activities: createActivities({ connectors: built.connectors, ledger, logger }),
+      activities: createActivities({
+        connectors: built.connectors,
+        ledger,
+        logger,
+        subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
+        starter: workStarterFor(clientContextFor(client, config)),
+      }),
       dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
       logger,
     });
@@ -33,6 +42,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   } finally {
     await built.close();
     await ledger.close();
+    await client.connection.close();
     await connection.close();
   }
 }

@@ -1,3 +1,4 @@
 export { connectorProbeWorkflow } from './connector-probe.js';
 export { consentWorkflow } from './consent.js';
 export { erasureWorkflow } from './erasure.js';
+export { reconciliationWorkflow } from './reconciliation.js';

@@ -1,15 +1,19 @@
 import type { GraphRequest } from '@microsoft/microsoft-graph-client';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
+import { normaliseEmail } from '../../domain/email.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
+  ChangeListRequest,
+  ChangePage,
   Connector,
   ConsentReading,
   ConsentStateInTool,
   ErasedRecord,
   EraseResult,
   FindResult,
+  ObservedPerson,
   SubjectIdentifiers,
   VendorRecordRef,
 } from '../connector.js';
@@ -244,9 +248,60 @@ export function createDynamicsConnector(
         return { outcome: gone === found.length ? 'not_found' : 'already', records };
       }),
 
+    /**
+     * Every contact and lead, page by page, with what its marketing column says. Dataverse offers change
+     * tracking for this; the sandbox does not implement it yet, so each run reads the tables in full and
+     * `since` only moves the watermark forward.
+     */
+    listChanges: (request: ChangeListRequest) =>
+      run('list', async (): Promise<ChangePage> => {
+        const cursor = changeCursorSchema.parse(request.cursor ? JSON.parse(request.cursor) : { kind: 0 });
+        const kind = (['contact', 'lead'] as const)[cursor.kind];
+        if (!kind) return { people: [] };
+        const marketing = config.purposeColumns.marketing_email;
+        const columns = [...emailColumns, 'modifiedon', ...(marketing ? [marketing.column] : [])];
+        const header = { Prefer: `odata.maxpagesize=${request.pageSize}` };
+        const pageRequest = cursor.next
+          ? client.api(cursor.next).headers(header)
+          : client.api(`/${tables[kind].entitySet}`).select(columns.join(',')).headers(header);
+        if (cursor.next && !cursor.next.startsWith(`${apiRoot}/`)) {
+          throw new NonRetryableVendorError({
+            system: 'dynamics',
+            operation: 'list',
+            reason: 'a reconciliation cursor points outside the org; refusing to follow it',
+          });
+        }
+        const page = pageSchema.parse(await call('list', () => pageRequest.get()));
+        const people: ObservedPerson[] = [];
+        for (const row of page.value) {
+          const changedAt = typeof row.modifiedon === 'string' ? row.modifiedon : undefined;
+          const state = marketing ? stateOf(row[marketing.column], marketing.inverted) : 'unknown';
+          for (const column of emailColumns) {
+            const email = row[column];
+            if (typeof email === 'string' && email.includes('@')) {
+              people.push({ email: normaliseEmail(email), changedAt, purposes: { marketing_email: state } });
+            }
+          }
+        }
+        const next = page['@odata.nextLink'];
+        const nextCursor = next
+          ? JSON.stringify({ kind: cursor.kind, next })
+          : cursor.kind === 0
+            ? JSON.stringify({ kind: 1 })
+            : undefined;
+        const latestChange = people
+          .map((p) => p.changedAt)
+          .filter((t): t is string => Boolean(t))
+          .sort()
+          .at(-1);
+        return { people, latestChange, ...(nextCursor ? { nextCursor } : {}) };
+      }),
+
     close: async () => {},
   };
 }
+
+const changeCursorSchema = z.object({ kind: z.number().int().min(0).max(1), next: z.string().optional() });
 
 /** A consent column's value as a decision; an empty column has Dataverse's default, which allows. */
 function stateOf(value: unknown, inverted: boolean): ConsentStateInTool {

@@ -1,11 +1,15 @@
 import { z } from 'zod';
+import { normaliseEmail } from '../../domain/email.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
+  ChangeListRequest,
+  ChangePage,
   Connector,
   ConsentChange,
   ConsentReading,
   ErasedRecord,
+  ObservedPerson,
   SubjectIdentifiers,
   VendorRecordRef,
 } from '../connector.js';
@@ -18,6 +22,14 @@ import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from '
 import { subscriberHash } from './subscriber-hash.js';
 
 const listsPageSize = 1000;
+
+const cursorSchema = z.object({ audience: z.number().int().min(0), offset: z.number().int().min(0) });
+const membersPageSchema = z.object({
+  members: z.array(
+    z.object({ email_address: z.string(), status: z.string(), last_changed: z.string().optional() }).loose(),
+  ),
+  total_items: z.number(),
+});
 
 /** delete-permanent answers 204 with no body, which the SDK hands back as null. */
 const deletionSchema = z.unknown();
@@ -156,6 +168,52 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         purposes[purpose as keyof typeof purposes] = readPurpose(rule, members, audiences);
       }
       return { purposes, records: members.map(memberRef) };
+    },
+
+    /**
+     * Members changed since the watermark, audience by audience (`since_last_changed`). Unsubscribed and
+     * cleaned members have withdrawn marketing email; subscribed members have it granted.
+     */
+    async listChanges(request: ChangeListRequest): Promise<ChangePage> {
+      const audiences = await configuredAudiences('list');
+      const cursor = cursorSchema.parse(
+        request.cursor ? JSON.parse(request.cursor) : { audience: 0, offset: 0 },
+      );
+      const listId = audiences[cursor.audience];
+      if (!listId) return { people: [] };
+      const page = await call(
+        'list',
+        () =>
+          api.getListMembersInfo(listId, {
+            count: request.pageSize,
+            offset: cursor.offset,
+            ...(request.since ? { sinceLastChanged: request.since } : {}),
+          }),
+        membersPageSchema,
+      );
+      const people: ObservedPerson[] = page.members.map((member) => ({
+        email: normaliseEmail(member.email_address),
+        changedAt: member.last_changed,
+        purposes:
+          member.status === 'unsubscribed' || member.status === 'cleaned'
+            ? { marketing_email: 'withdrawn' }
+            : member.status === 'subscribed'
+              ? { marketing_email: 'granted' }
+              : {},
+      }));
+      const nextOffset = cursor.offset + page.members.length;
+      const more = page.members.length > 0 && nextOffset < page.total_items;
+      const next = more
+        ? { audience: cursor.audience, offset: nextOffset }
+        : cursor.audience + 1 < audiences.length
+          ? { audience: cursor.audience + 1, offset: 0 }
+          : undefined;
+      const latestChange = people
+        .map((p) => p.changedAt)
+        .filter((t): t is string => Boolean(t))
+        .sort()
+        .at(-1);
+      return { people, latestChange, ...(next ? { nextCursor: JSON.stringify(next) } : {}) };
     },
 
     async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {

@@ -28,6 +28,10 @@ interface SdkLists {
   setListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
   updateListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
   deleteListMemberPermanent(listId: string, subscriberHash: string): Promise<unknown>;
+  getListMembersInfo(
+    listId: string,
+    opts: { count: number; offset: number; sinceLastChanged?: string; status?: string },
+  ): Promise<unknown>;
 }
 
 const sdk = mailchimp as unknown as typeof mailchimp & SdkClientFields & { lists: SdkLists };
@@ -61,6 +65,7 @@ const api: MailchimpApi = {
   setListMember: limited((listId, hash, body) => sdk.lists.setListMember(listId, hash, body)),
   updateListMember: limited((listId, hash, body) => sdk.lists.updateListMember(listId, hash, body)),
   deleteListMemberPermanent: limited((listId, hash) => sdk.lists.deleteListMemberPermanent(listId, hash)),
+  getListMembersInfo: limited((listId, opts) => sdk.lists.getListMembersInfo(listId, opts)),
 };
 
 /** Configures the SDK singleton (first call only) and answers the limited API every connector uses. */

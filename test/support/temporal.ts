@@ -6,6 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { type ActivityDependencies, createActivities } from '../../activities/create-activities.js';
+import { workStarterFor } from '../../hub-client/client-context.js';
+import type { ConsentClientContext } from '../../hub-client/consent.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { createLogger } from '../../logging/logger.js';
@@ -40,11 +42,28 @@ export async function connectTestTemporal(name: string) {
   const client = new Client({ connection, namespace, dataConverter });
   const taskQueue = `${name}-${randomUUID()}`;
 
+  /** The context a CLI or API process would build, with timings short enough for tests. */
+  const testClientContext = (): ConsentClientContext => {
+    const timings = {
+      attentionAfter: '2 minutes',
+      operatorDeadline: '5 minutes',
+      heartbeatTimeout: '5 seconds',
+    };
+    return {
+      client,
+      taskQueue,
+      subjectKeySecret: secrets.subjectKeySecret,
+      timings,
+      consentTimings: { ...timings, idleAfter: '5 seconds' },
+    };
+  };
+
   return {
     client,
     namespace,
     taskQueue,
     secrets,
+    context: testClientContext,
     /**
      * Starts a worker on this file's task queue with the given connectors, and a fresh SQLite ledger unless
      * one is given; stop it with stop().
@@ -57,7 +76,13 @@ export async function connectTestTemporal(name: string) {
         connection: nativeConnection,
         namespace,
         taskQueue,
-        activities: createActivities({ logger: silentLogger, ...deps, ledger }),
+        activities: createActivities({
+          logger: silentLogger,
+          subjectKeySecret: secrets.subjectKeySecret,
+          starter: workStarterFor(testClientContext()),
+          ...deps,
+          ledger,
+        }),
         dataConverter,
         logger: silentLogger,
         workflowBundle: { codePath: inject('workflowBundlePath') },

@@ -1,0 +1,29 @@
+import type { Client } from '@temporalio/client';
+import type { WorkStarter } from '../activities/reconciliation-activities.js';
+import type { HubConfig } from '../config/hub-config.js';
+import { type ConsentClientContext, recordConsentChange } from './consent.js';
+import { requestErasure } from './erasures.js';
+
+/** What every caller that starts or steers workflows needs, from the hub's configuration. */
+export function clientContextFor(client: Client, config: HubConfig): ConsentClientContext {
+  const timings = {
+    attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
+    operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
+    heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
+  };
+  return {
+    client,
+    taskQueue: config.CONSENT_HUB_TASK_QUEUE,
+    subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
+    timings,
+    consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
+  };
+}
+
+/** Reconciliation's repairs go through the same entry points as a person's own requests. */
+export function workStarterFor(context: ConsentClientContext): WorkStarter {
+  return {
+    erase: (input) => requestErasure(context, input),
+    changeConsent: (input, stableEventId) => recordConsentChange(context, input, stableEventId),
+  };
+}

@@ -1,0 +1,94 @@
+import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/create-activities.js';
+import {
+  type ReconciledSystem,
+  type ReconciliationInput,
+  type ReconciliationProgress,
+  type ReconciliationReport,
+  reconciledSystems,
+} from '../domain/reconciliation.js';
+import { ledgerActivityOptions } from './erasure-activity-options.js';
+import { reconciliationProgressQuery } from './reconciliation-definitions.js';
+
+/** Each page is one activity: a restarted worker resumes at the first page not yet handled. */
+const pageActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: ['NonRetryableVendorError', 'SystemNotConfigured'],
+  },
+});
+const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+/** Pages handled before the history is carried into a fresh run. */
+const pagesPerRun = 200;
+
+const emptyProgress = (): ReconciliationProgress => ({
+  startedAt: new Date().toISOString(),
+  systems: {
+    mailchimp: { pages: 0, people: 0, done: false },
+    dynamics: { pages: 0, people: 0, done: false },
+  },
+  drift: { opt_out_not_propagated: 0, erased_subject_reappeared: 0, unexplained_opt_in: 0 },
+  repairsStarted: 0,
+  needsAttention: [],
+});
+
+/**
+ * One reconciliation run: reads what changed in each system since its watermark (everything with `full`),
+ * page by page at the connectors' pace, compares each person with the ledger, and repairs drift through the
+ * propagation and erasure workflows. A system's watermark moves only once all its pages were handled; the
+ * report goes to the ledger.
+ */
+export async function reconciliationWorkflow(
+  input: Partial<ReconciliationInput> = {},
+): Promise<ReconciliationReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  const full = input.full ?? false;
+  const pageSize = input.pageSize ?? 200;
+  const progress = input.carried ?? emptyProgress();
+  setHandler(reconciliationProgressQuery, () => progress);
+
+  let pagesThisRun = 0;
+  for (const system of reconciledSystems) {
+    const state = progress.systems[system];
+    if (state.done) continue;
+    const since = full ? undefined : await ledger.loadWatermark(system);
+    for (;;) {
+      const page = await pageActivities.readChangesPage({
+        system,
+        subjectKey: `reconciliation:${runId}`,
+        request: { since, cursor: state.cursor, pageSize },
+      });
+      const assessed = await ledger.reconcilePeople({ runId, system, people: page.people });
+      state.pages += 1;
+      state.people += page.people.length;
+      if (page.latestChange && (!state.latestChange || page.latestChange > state.latestChange)) {
+        state.latestChange = page.latestChange;
+      }
+      for (const item of assessed.drift) {
+        progress.drift[item.kind] += 1;
+        if (item.kind === 'unexplained_opt_in') progress.needsAttention.push(item);
+      }
+      progress.repairsStarted += assessed.repairsStarted;
+      state.cursor = page.nextCursor;
+      if (!page.nextCursor) break;
+      pagesThisRun += 1;
+      if (pagesThisRun >= pagesPerRun || workflowInfo().continueAsNewSuggested) {
+        return continueAsNew<typeof reconciliationWorkflow>({ runId, full, pageSize, carried: progress });
+      }
+    }
+    state.done = true;
+    await saveWatermark(system, state.latestChange);
+  }
+
+  const report: ReconciliationReport = { ...progress, runId, full, finishedAt: new Date().toISOString() };
+  await ledger.recordReconciliationRun(report);
+  return report;
+}
+
+async function saveWatermark(system: ReconciledSystem, value: string | undefined): Promise<void> {
+  if (value) await ledger.saveWatermark({ system, value });
+}
