@@ -12,6 +12,12 @@ import {
   type StoredList,
   type StoredMember,
 } from './sandbox-store.js';
+import {
+  fireMemberDeleted,
+  fireMemberWebhooks,
+  mailchimpWebhookRoutes,
+  memberBefore,
+} from './sandbox-webhooks.js';
 import { subscriberHash } from './subscriber-hash.js';
 
 /** Thrown inside a handler to answer with a Mailchimp problem; caught by the scope's error handler. */
@@ -269,7 +275,9 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
             detail: `${email} is already a list member. Use PUT to insert or update list members.`,
           });
         }
-        return memberJson(createMember(store, list, email, body.status, body));
+        const created = createMember(store, list, email, body.status, body);
+        fireMemberWebhooks(store, request, list, created, undefined);
+        return memberJson(created);
       });
 
       type MemberParams = { Params: { listId: string; hash: string } };
@@ -291,8 +299,10 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         }
         const existing = list.members.get(hash);
         if (existing && existing.status !== 'archived') {
+          const before = memberBefore(existing);
           if (body.status) setStatus(existing, body.status);
           applyFields(list, existing, body);
+          fireMemberWebhooks(store, request, list, existing, before);
           return memberJson(existing);
         }
         const status = body.status ?? body.status_if_new;
@@ -301,25 +311,32 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
             { field: 'status_if_new', message: 'This value should not be blank.' },
           ]);
         }
-        return memberJson(createMember(store, list, email, status, body));
+        const created = createMember(store, list, email, status, body);
+        fireMemberWebhooks(store, request, list, created, undefined);
+        return memberJson(created);
       });
 
       api.patch<MemberParams>('/lists/:listId/members/:hash', async (request) => {
         const list = listOr404(request.params.listId);
         const member = memberOr404(list, request.params.hash);
         const body = parse(memberBodySchema, request.body);
+        const before = memberBefore(member);
         if (body.status) setStatus(member, body.status);
         applyFields(list, member, body);
+        fireMemberWebhooks(store, request, list, member, before);
         return memberJson(member);
       });
 
       // DELETE only archives: the member and the address stay, which is why it is not an erasure.
       api.delete<MemberParams>('/lists/:listId/members/:hash', async (request, reply) => {
-        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const list = listOr404(request.params.listId);
+        const member = memberOr404(list, request.params.hash);
+        const before = memberBefore(member);
         if (member.status !== 'archived') {
           member.status = 'archived';
           touch(member);
         }
+        fireMemberDeleted(store, request, list, member, before);
         return noContent(reply);
       });
 
@@ -328,6 +345,7 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         async (request, reply) => {
           const list = listOr404(request.params.listId);
           const member = memberOr404(list, request.params.hash);
+          fireMemberDeleted(store, request, list, member, memberBefore(member));
           list.members.delete(member.id);
           list.forgotten.add(member.id);
           return noContent(reply);
@@ -348,6 +366,8 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
           full_search: { members: partial.map(memberJson), total_items: partial.length },
         };
       });
+
+      mailchimpWebhookRoutes(api, store);
     },
     { prefix: '/3.0' },
   );

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { SandboxStore } from '../sandbox/sandbox-definition.js';
+import { MailchimpWebhookRegistry } from './sandbox-webhooks.js';
 import { subscriberHash } from './subscriber-hash.js';
 
 export const memberStatuses = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional'] as const;
@@ -94,6 +95,8 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
   lists = new Map<string, StoredList>();
   /** Requests in flight per API key, for the simultaneous-connection limit. */
   readonly inFlight = new Map<string, number>();
+  /** Webhooks per audience, and their deliveries (sandbox-webhooks.ts). */
+  readonly webhooks = new MailchimpWebhookRegistry();
 
   constructor(options: MailchimpSandboxOptions) {
     this.options = mailchimpSandboxOptionsSchema.parse(options);
@@ -108,12 +111,14 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
         members: [...list.members.values()],
         forgotten: [...list.forgotten],
       })),
+      webhooks: this.webhooks.snapshot(),
     };
   }
 
   reset() {
     this.lists.clear();
     this.inFlight.clear();
+    this.webhooks.reset();
   }
 
   seed(data: MailchimpSeedData) {
