@@ -1,0 +1,265 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
+import { buildConnectors } from '../../connectors/registry.js';
+import { marketingPurposes } from '../../domain/purposes.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { connectTestTemporal, silentLogger } from '../support/temporal.js';
+import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import {
+  buildTestApi,
+  capturingLogger,
+  freshApiKey,
+  freshWebhookSecret,
+  hubContext,
+} from './api-test-kit.js';
+
+type Row = Record<string, unknown>;
+const listId = 'webhook-news';
+let counter = 0;
+
+/**
+ * The whole loop on the real dev server, with a real worker and the real connectors: a person unsubscribes in
+ * the Mailchimp sandbox, the sandbox posts its webhook to the API, and the withdrawal reaches Dynamics. No
+ * reconciliation runs anywhere in this file.
+ */
+describe('Mailchimp unsubscribe webhook, end to end', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
+  let worker: { stop(): Promise<void> };
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  let apiUrl: string;
+  const secret = freshWebhookSecret();
+  const logs = capturingLogger();
+
+  beforeAll(async () => {
+    temporal = await connectTestTemporal('api-webhook');
+    vendors = await startVendorSandboxes();
+    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'webhook-ledger-')) }, silentLogger);
+    const built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
+    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
+    app = await buildTestApi({
+      hub: hubContext(temporal, temporal.taskQueue),
+      ledger,
+      key: freshApiKey(),
+      webhookSecret: secret,
+      logger: logs.logger,
+    });
+    // Plain HTTP on loopback, as in dev; the sandbox posts to whatever URL is saved.
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    await vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'Newsletter', members: [] }] });
+    const saved = await mailchimp('POST', `/lists/${listId}/webhooks`, {
+      url: `${apiUrl}/webhooks/mailchimp/${secret}`,
+      events: { unsubscribe: true, cleaned: true, profile: true },
+      sources: { user: true, admin: true, api: false },
+    });
+    expect(saved.status).toBe(200);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await worker?.stop();
+    await ledger?.close();
+    await vendors?.close();
+    await temporal?.close();
+  });
+
+  async function mailchimp(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    const key = vendors.env.MAILCHIMP_API_KEY as string;
+    const response = await fetch(`${vendors.env.MAILCHIMP_API_URL}${path}`, {
+      method,
+      headers: {
+        authorization: `Basic ${Buffer.from(`person:${key}`).toString('base64')}`,
+        'content-type': 'application/json',
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.text()) || undefined };
+  }
+
+  async function plant() {
+    const email = `webhook.${Date.now()}.${counter++}@example.com`;
+    await vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Web', lastname: 'Hook', emailaddress1: email }],
+    });
+    await vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    return { email, subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret) };
+  }
+  const contactOf = async (email: string) =>
+    ((await vendors.dynamics.control.state<{ contacts: Row[] }>()).contacts.find(
+      (c) => c.emailaddress1 === email,
+    ) ?? {}) as Row;
+  async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+    for (let i = 0; i < 150; i++) {
+      const value = await read();
+      if (done(value)) return value;
+      await delay(200);
+    }
+    throw new Error(`${what} never happened`);
+  }
+  const hookPost = (path: string, form: Record<string, string>) =>
+    fetch(`${apiUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+
+  it('an unsubscribe clicked in Mailchimp reaches Dynamics (donotbulkemail) as a withdrawal of every marketing purpose', async () => {
+    const person = await plant();
+    expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
+    const clicked = await mailchimp(
+      'PATCH',
+      `/lists/${listId}/members/${subscriberHash(person.email)}`,
+      { status: 'unsubscribed' },
+      { 'x-sandbox-source': 'user' },
+    );
+    expect(clicked.status).toBe(200);
+    const contact = await until(
+      'the opt-out in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true,
+    );
+    expect(contact.donotsendmm).toBe(true);
+
+    const events = await until(
+      'every marketing withdrawal in the ledger',
+      () => ledger.listConsentEvents(person.subjectKey),
+      (list) => list.length >= marketingPurposes.length,
+    );
+    expect(events.map((e) => e.purpose).sort()).toEqual([...marketingPurposes].sort());
+    for (const event of events) {
+      expect(event).toMatchObject({
+        decision: 'withdrawn',
+        source: 'mailchimp',
+        evidence: { channel: 'mailchimp-webhook' },
+      });
+      expect(event.evidence.requestRef).toMatch(/^mailchimp:[0-9a-f]{64}$/);
+      // occurredAt is Mailchimp's fired_at: whole seconds, UTC.
+      expect(event.occurredAt).toMatch(/:\d{2}\.000Z$/);
+    }
+    const deliveries = (await vendors.mailchimp.control.state<{ webhooks: { deliveries: Row[] } }>()).webhooks
+      .deliveries;
+    expect(deliveries).toContainEqual(expect.objectContaining({ type: 'unsubscribe', status: 200 }));
+    expect(logs.lines.join('')).not.toContain(person.email);
+    expect(logs.lines.join('')).not.toContain(secret);
+  });
+
+  it('a Mailchimp-side delete (action delete) is an opt-out, never an erasure', async () => {
+    const person = await plant();
+    await mailchimp('DELETE', `/lists/${listId}/members/${subscriberHash(person.email)}`, undefined, {
+      'x-sandbox-source': 'admin',
+    });
+    const contact = await until(
+      'the opt-out in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true,
+    );
+    expect(contact.emailaddress1).toBe(person.email);
+    await expect(
+      temporal.client.workflow.getHandle(`erasure-${person.subjectKey}`).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+
+  it('a replayed delivery records its withdrawals once', async () => {
+    const person = await plant();
+    const form = {
+      type: 'unsubscribe',
+      fired_at: '2026-05-04 09:15:30',
+      'data[id]': 'abc123def0',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[action]': 'unsub',
+      'data[reason]': 'manual',
+      'data[merges][EMAIL]': person.email,
+    };
+    const first = await hookPost(`/webhooks/mailchimp/${secret}`, form);
+    const second = await hookPost(`/webhooks/mailchimp/${secret}`, form);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.json()).toEqual(await first.json());
+    await until(
+      'the opt-out in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true,
+    );
+    await delay(1500);
+    const events = await ledger.listConsentEvents(person.subjectKey);
+    expect(events).toHaveLength(marketingPurposes.length);
+    expect(new Set(events.map((e) => e.purpose)).size).toBe(marketingPurposes.length);
+    expect(events.every((e) => e.occurredAt === '2026-05-04T09:15:30.000Z')).toBe(true);
+  });
+
+  it('a forged webhook (wrong secret) gets 404 and changes nothing', async () => {
+    const person = await plant();
+    const form = {
+      type: 'unsubscribe',
+      fired_at: '2026-05-04 10:00:00',
+      'data[id]': 'f0f0f0f0f0',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[action]': 'delete',
+    };
+    for (const path of [
+      `/webhooks/mailchimp/${secret}x`,
+      `/webhooks/mailchimp/${'a'.repeat(secret.length)}`,
+      '/webhooks/mailchimp/',
+      '/webhooks/mailchimp',
+    ]) {
+      expect((await hookPost(path, form)).status).toBe(404);
+      expect((await fetch(`${apiUrl}${path}`)).status).toBe(404);
+    }
+    expect((await fetch(`${apiUrl}/webhooks/mailchimp/${secret}`)).status).toBe(200);
+    await delay(2000);
+    await expect(
+      temporal.client.workflow.getHandle(`consent-${person.subjectKey}`).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(await ledger.listConsentEvents(person.subjectKey)).toEqual([]);
+    expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
+  });
+
+  it('a profile change is acknowledged and changes no consent; a cleaned address withdraws marketing email only', async () => {
+    const person = await plant();
+    const profile = await hookPost(`/webhooks/mailchimp/${secret}`, {
+      type: 'profile',
+      fired_at: '2026-05-04 11:00:00',
+      'data[id]': 'aaaaaaaaaa',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+    });
+    expect(profile.status).toBe(200);
+    const cleaned = await hookPost(`/webhooks/mailchimp/${secret}`, {
+      type: 'cleaned',
+      fired_at: '2026-05-04 11:05:00',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[reason]': 'hard',
+    });
+    expect(cleaned.status).toBe(200);
+    await until(
+      'the opt-out in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true,
+    );
+    await delay(1000);
+    const events = await ledger.listConsentEvents(person.subjectKey);
+    expect(events.map((e) => e.purpose)).toEqual(['marketing_email']);
+  });
+});
