@@ -62,18 +62,6 @@ export interface PurposeDecision {
   source: string;
 }
 
-/** True when `candidate` must replace `current` for the same purpose. */
-export function supersedes(
-  candidate: Pick<PurposeDecision, 'decision' | 'occurredAt'>,
-  current?: PurposeDecision,
-) {
-  if (!current) return true;
-  const a = Date.parse(candidate.occurredAt);
-  const b = Date.parse(current.occurredAt);
-  if (a !== b) return a > b;
-  return candidate.decision === 'withdrawn' && current.decision === 'granted';
-}
-
 export type ConsentApplicationOutcome =
   | 'applied'
   | 'already'

@@ -1,6 +1,7 @@
-import { type ConsentApplicationOutcome, type PurposeDecision, supersedes } from '../domain/consent.js';
+import type { ConsentApplicationOutcome, PurposeDecision } from '../domain/consent.js';
 import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
+import { supersedes } from '../workflows/consent-ordering.js';
 import type { Ledger } from './ledger.js';
 
 export interface LedgerConsentState {

@@ -55,32 +55,37 @@ export interface LoggerOptions {
   /** `json` in production; `pretty` for people at a terminal. */
   format?: 'json' | 'pretty';
   name?: string;
+  /** 1 (stdout, the default for services) or 2 (stderr, for CLI commands whose stdout is their output). */
+  fd?: 1 | 2;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
-  return pino({
-    name: options.name ?? 'consent-hub',
-    level: options.level ?? 'info',
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    // Error messages can quote what a vendor echoed back; scrub addresses from them too.
-    hooks: {
-      logMethod(args, method) {
-        const scrubbed = args.map((arg) => (typeof arg === 'string' ? scrubEmails(arg) : arg)) as typeof args;
-        method.apply(this, scrubbed);
+  const pretty = format === 'pretty';
+  return pino(
+    {
+      name: options.name ?? 'consent-hub',
+      level: options.level ?? 'info',
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      // Error messages can quote what a vendor echoed back; scrub addresses from them too.
+      hooks: {
+        logMethod(args, method) {
+          const scrubbed = args.map((arg) =>
+            typeof arg === 'string' ? scrubEmails(arg) : arg,
+          ) as typeof args;
+          method.apply(this, scrubbed);
+        },
       },
-    },
-    serializers: {
-      err: (error: Error) => {
-        const serialized = pino.stdSerializers.err(error);
-        serialized.message = scrubEmails(serialized.message);
-        serialized.stack = serialized.stack ? scrubEmails(serialized.stack) : serialized.stack;
-        return serialized;
+      serializers: {
+        err: (error: Error) => {
+          const serialized = pino.stdSerializers.err(error);
+          serialized.message = scrubEmails(serialized.message);
+          serialized.stack = serialized.stack ? scrubEmails(serialized.stack) : serialized.stack;
+          return serialized;
+        },
       },
+      transport: pretty ? { target: 'pino-pretty', options: { colorize: true, destination: 2 } } : undefined,
     },
-    transport:
-      format === 'pretty'
-        ? { target: 'pino-pretty', options: { colorize: true, destination: 2 } }
-        : undefined,
-  });
+    pretty ? undefined : pino.destination(options.fd ?? 1),
+  );
 }

@@ -9,14 +9,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { ConsentChange, SubjectIdentifiers } from '../connectors/connector.js';
-import {
-  type ConsentApplicationOutcome,
-  type ConsentChangeSignal,
-  type ConsentStatusView,
-  type ConsentWorkflowInput,
-  type PurposeDecision,
-  type SystemConsentState,
-  supersedes,
+import type {
+  ConsentApplicationOutcome,
+  ConsentChangeSignal,
+  ConsentStatusView,
+  ConsentWorkflowInput,
+  PurposeDecision,
+  SystemConsentState,
 } from '../domain/consent.js';
 import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
@@ -26,6 +25,7 @@ import {
   consentStatusQuery,
   retryConsentSystemUpdate,
 } from './consent-definitions.js';
+import { supersedes } from './consent-ordering.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';

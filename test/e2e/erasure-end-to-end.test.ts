@@ -202,18 +202,20 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
   });
 
   it('gives two concurrent erase commands for one person one workflow and one receipt', async () => {
-    // Each CLI process takes a second or two to start; a slow CRM keeps the first erasure running meanwhile.
-    await vendors.dynamics.control.setLatency(4000);
+    // Each CLI process takes a while to start on a busy machine; an unreachable CRM keeps the first erasure
+    // running (retrying) until both have asked.
+    await vendors.dynamics.control.outage(true);
     const [first, second] = await Promise.all([
       runCli(['erase', '--email', people.twice.email, '--json'], env),
       runCli(['erase', '--email', ` ${people.twice.email.toUpperCase()}`, '--json'], env),
     ]);
-    await vendors.dynamics.control.setLatency(0);
+    await vendors.dynamics.control.outage(false);
     expect([first.code, second.code]).toEqual([0, 0]);
     const a = JSON.parse(first.stdout);
     const b = JSON.parse(second.stdout);
     expect(a.requestId).toBe(b.requestId);
     const receipt = await runCli(['receipt', a.requestId, '--json'], env);
+    if (receipt.code !== 0) throw new Error(receipt.stderr + receipt.stdout);
     expect(JSON.parse(receipt.stdout)).toMatchObject({ requestId: a.requestId, subjectKey: a.subjectKey });
   });
 

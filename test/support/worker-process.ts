@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
@@ -18,6 +20,8 @@ export function hubEnv(
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_NAMESPACE: inject('temporalNamespace'),
     CONSENT_HUB_TASK_QUEUE: taskQueue,
+    // Its own data directory (the SQLite ledger lives there), never the developer's .consent-hub.
+    CONSENT_HUB_DATA_DIR: mkdtempSync(join(tmpdir(), 'consent-hub-e2e-')),
     CONSENT_HUB_SUBJECT_KEY_SECRET: secrets.subjectKeySecret,
     CONSENT_HUB_ENCRYPTION_KEYS: formatEncryptionKeys(secrets.encryptionKeys),
     LOG_FORMAT: 'json',
