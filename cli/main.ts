@@ -15,6 +15,7 @@ import {
 } from './commands/erasure-commands.js';
 import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
+import { serveCommand } from './commands/serve-command.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
 import { UsageError } from './usage-error.js';
@@ -40,7 +41,8 @@ const program = new Command('consent-hub')
   .addCommand(consentCommand)
   .addCommand(statusCommand)
   .addCommand(reconcileCommand)
-  .addCommand(scheduleCommand);
+  .addCommand(scheduleCommand)
+  .addCommand(serveCommand);
 
 try {
   await program.parseAsync(process.argv);

@@ -21,6 +21,8 @@ export const devJsonSchema = z.object({
   env: z.record(z.string(), z.string()),
   /** Base URL per vendor sandbox. A vendor running against its real service is absent. */
   sandboxes: z.record(z.string(), z.string()),
+  /** The intake API: its URL, the dev API key, and the URL the Mailchimp sandbox posts webhooks to. */
+  api: z.object({ url: z.string(), key: z.string(), mailchimpWebhookUrl: z.string() }).optional(),
 });
 export type DevJson = z.infer<typeof devJsonSchema>;
 

@@ -1,9 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  devApiSettings,
+  ensureDevApiCredentials,
+  registerSandboxWebhook,
+} from '../api/dev-api-credentials.js';
 import { hubConfigSchema } from '../config/hub-config.js';
 import { parseEnv } from '../config/parse-env.js';
+import { demoAudienceIds } from '../connectors/mailchimp/sandbox-kit.js';
 import { ensureLocalTls } from '../connectors/sandbox/local-ca.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { applyReconciliationSchedule } from '../hub-client/reconciliation.js';
@@ -72,6 +79,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       sandboxes.push(sandbox);
     }
 
+    const apiSettings = devApiSettings(ensureDevApiCredentials(dataDir), options.sandboxPortBase + 10);
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: options.namespace,
@@ -80,6 +88,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       CONSENT_HUB_SUBJECT_KEY_SECRET: secrets.subjectKeySecret,
       CONSENT_HUB_ENCRYPTION_KEYS: secrets.encryptionKeys,
       NODE_EXTRA_CA_CERTS: tls.caFile,
+      ...apiSettings.env,
       ...Object.assign({}, ...sandboxes.map((s) => s.env)),
     };
     const devJson: DevJson = {
@@ -93,6 +102,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       caFile: tls.caFile,
       env,
       sandboxes: Object.fromEntries(sandboxes.map((s) => [s.vendor, s.url])),
+      api: apiSettings.devJson,
     };
     const devJsonFile = writeDevJson(dataDir, devJson);
 
@@ -107,6 +117,28 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       workerProcess.kill('SIGTERM');
       await workerExited;
     });
+
+    const api = spawn(process.execPath, [binPath, 'serve'], {
+      env: { ...process.env, ...env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const apiExited = new Promise<number | null>((resolveExit) => api.once('exit', resolveExit));
+    stops.push(async () => {
+      if (api.exitCode !== null || api.signalCode !== null) return;
+      api.kill('SIGTERM');
+      await apiExited;
+    });
+    await waitForHealth(`${apiSettings.devJson.url}/healthz`, apiExited);
+    if (env.MAILCHIMP_API_URL && env.MAILCHIMP_API_KEY && sandboxes.some((s) => s.vendor === 'mailchimp')) {
+      // The sandbox posts unsubscribes to the API, so the whole webhook loop runs locally.
+      await registerSandboxWebhook({
+        mailchimpApiUrl: env.MAILCHIMP_API_URL,
+        apiKey: env.MAILCHIMP_API_KEY,
+        ca: readFileSync(tls.caFile, 'utf8'),
+        listIds: Object.values(demoAudienceIds),
+        webhookUrl: apiSettings.devJson.mailchimpWebhookUrl,
+      });
+    }
 
     // The schedule is part of the embedded default: visible in the UI, idempotent across restarts.
     const config = parseEnv(hubConfigSchema, { ...process.env, ...env });
@@ -133,6 +165,9 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     options.print(
       `  Reconciliation schedule  ${config.CONSENT_HUB_RECONCILE_CRON} (UTC); run now: npx consent-hub reconcile --wait`,
     );
+    options.print(
+      `  Intake API    ${apiSettings.devJson.url}  (key in dev.json; docs ${apiSettings.devJson.url}/openapi.json)`,
+    );
     options.print(`  dev.json      ${devJsonFile}`);
     options.print(`  CA            ${tls.caFile}`);
     options.print('');
@@ -143,14 +178,36 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       process.once('SIGINT', () => resolveSignal('signal'));
       process.once('SIGTERM', () => resolveSignal('signal'));
     });
-    const first = await Promise.race([interrupted, workerExited.then(() => 'worker-exit' as const)]);
+    const first = await Promise.race([
+      interrupted,
+      workerExited.then(() => 'worker-exit' as const),
+      apiExited.then(() => 'worker-exit' as const),
+    ]);
     if (first === 'worker-exit') {
       process.exitCode = 1;
-      options.print('The worker stopped unexpectedly; stopping the rest.');
+      options.print('The worker or the API stopped unexpectedly; stopping the rest.');
     } else {
       options.print('Stopping...');
     }
   } finally {
     await stopAll();
   }
+}
+
+/** Waits until the API answers its health check, or fails if its process exits first. */
+async function waitForHealth(url: string, exited: Promise<unknown>): Promise<void> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  for (let attempt = 0; attempt < 120; attempt++) {
+    if (gone) throw new Error('The intake API exited at start; see its log above.');
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await delay(250);
+  }
+  throw new Error(`The intake API did not answer ${url} within 30 s.`);
 }
