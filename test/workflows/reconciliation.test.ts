@@ -1,0 +1,284 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connector } from '../../connectors/connector.js';
+import { buildConnectors } from '../../connectors/registry.js';
+import type { ReconciliationReport } from '../../domain/reconciliation.js';
+import type { ConsentClientContext } from '../../hub-client/consent.js';
+import { recordConsentChange } from '../../hub-client/consent.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import { applyReconciliationSchedule } from '../../hub-client/reconciliation.js';
+import { consentStateFromLedger } from '../../ledger/consent-state.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { reconciliationScheduleId } from '../../workflows/reconciliation-definitions.js';
+import { connectTestTemporal, silentLogger } from '../support/temporal.js';
+import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+
+type Row = Record<string, unknown>;
+const lists = { news: 'recon-news', events: 'recon-events' };
+let counter = 0;
+
+/**
+ * Reconciliation against the real connectors and the sandboxes: drift is planted through the vendors' own
+ * APIs (the connectors), and repaired only through the propagation and erasure workflows.
+ */
+describe('scheduled reconciliation', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
+  let worker: { stop(): Promise<void> };
+  let ledger: Ledger;
+  let context: ConsentClientContext;
+  let connectors: { dynamics: Connector; mailchimp: Connector };
+
+  const startWorker = async () => {
+    const built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
+    connectors = built.connectors as typeof connectors;
+    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
+  };
+
+  beforeAll(async () => {
+    temporal = await connectTestTemporal('reconcile');
+    vendors = await startVendorSandboxes();
+    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'recon-ledger-')) }, silentLogger);
+    context = temporal.context();
+    await vendors.mailchimp.control.seed({
+      lists: [
+        { id: lists.news, name: 'Newsletter', members: [] },
+        { id: lists.events, name: 'Events', members: [] },
+      ],
+    });
+    await startWorker();
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await ledger?.close();
+    await vendors?.close();
+    await temporal?.close();
+  });
+
+  async function plant(audiences: string[] = [lists.news]) {
+    const email = `recon.${Date.now()}.${counter++}@example.com`;
+    await vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Re', lastname: 'Con', emailaddress1: email }],
+    });
+    await vendors.mailchimp.control.seed({
+      lists: audiences.map((id) => ({
+        id,
+        name: id,
+        members: [{ email_address: email, status: 'subscribed' as const }],
+      })),
+    });
+    return { email, subjectKey: subjectKeyFor(email, context.subjectKeySecret) };
+  }
+  const subject = (email: string) => ({ email, gaClientIds: [], gaUserIds: [] });
+  const change = {
+    purpose: 'marketing_email' as const,
+    occurredAt: new Date().toISOString(),
+    hasEvidence: false,
+  };
+
+  const contactOf = async (email: string) =>
+    ((await vendors.dynamics.control.state<{ contacts: Row[] }>()).contacts.find(
+      (c) => c.emailaddress1 === email,
+    ) ?? {}) as Row;
+  const membersOf = async (email: string) =>
+    (await vendors.mailchimp.control.state<{ lists: { id: string; members: Row[] }[] }>()).lists.flatMap(
+      (l) =>
+        l.members.filter((m) => m.email_address === email).map((m) => ({ list: l.id, status: m.status })),
+    );
+
+  async function reconcile(runId: string, full = false, pageSize = 50): Promise<ReconciliationReport> {
+    return temporal.client.workflow.execute('reconciliationWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: runId,
+      args: [{ runId, full, pageSize }],
+    });
+  }
+
+  async function until(check: () => Promise<boolean>, what: string) {
+    for (let i = 0; i < 150; i++) {
+      if (await check()) return;
+      await delay(200);
+    }
+    throw new Error(`never: ${what}`);
+  }
+
+  it('repairs a Mailchimp unsubscribe, a Dynamics do-not-email flag and a re-imported erased person, and reports an unexplained opt-in', async () => {
+    const unsubscribed = await plant();
+    const flagged = await plant();
+    const erased = await plant();
+    const optedIn = await plant();
+
+    // The opt-in: the hub carried this person's opt-out everywhere; then a rep ticks "allow" in the CRM.
+    await recordConsentChange(context, {
+      email: optedIn.email,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date(Date.now() - 60_000).toISOString(),
+      source: 'test',
+    });
+    await until(async () => {
+      const state = await consentStateFromLedger(ledger, optedIn.subjectKey);
+      return (
+        state.outcomes.marketing_email?.dynamics === 'applied' &&
+        state.outcomes.marketing_email?.mailchimp === 'applied'
+      );
+    }, 'the opt-out reached both tools');
+    await connectors.dynamics.applyConsent(subject(optedIn.email), { ...change, decision: 'granted' });
+
+    // The erased person: erased through the hub, then an old CSV puts them back in one audience.
+    const receipt = await awaitReceipt(
+      context,
+      await requestErasure(context, {
+        email: erased.email,
+        requestedBy: 'test',
+        requestedAt: new Date().toISOString(),
+      }),
+    );
+    expect(receipt.outcome).toBe('completed');
+    await vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: lists.events,
+          name: lists.events,
+          members: [{ email_address: erased.email, status: 'subscribed' }],
+        },
+      ],
+    });
+
+    // Changes made in the tools themselves, through their APIs, that the hub never saw.
+    await connectors.mailchimp.applyConsent(subject(unsubscribed.email), {
+      ...change,
+      decision: 'withdrawn',
+    });
+    await connectors.dynamics.applyConsent(subject(flagged.email), { ...change, decision: 'withdrawn' });
+
+    const report = await reconcile(`recon-drift-${Date.now()}`, true);
+    expect(report.drift.opt_out_not_propagated).toBeGreaterThanOrEqual(2);
+    expect(report.drift.erased_subject_reappeared).toBe(1);
+    expect(report.needsAttention).toEqual([
+      {
+        kind: 'unexplained_opt_in',
+        system: 'dynamics',
+        subjectKey: optedIn.subjectKey,
+        purpose: 'marketing_email',
+      },
+    ]);
+
+    await until(
+      async () => (await contactOf(unsubscribed.email)).donotbulkemail === true,
+      'Mailchimp opt-out in Dynamics',
+    );
+    await until(
+      async () => (await membersOf(flagged.email)).every((m) => m.status === 'unsubscribed'),
+      'Dynamics opt-out in Mailchimp',
+    );
+    await until(
+      async () => (await membersOf(erased.email)).length === 0,
+      'the re-imported person erased again',
+    );
+    const sources = (await ledger.listConsentEvents(unsubscribed.subjectKey)).map((e) => e.source);
+    expect(sources).toEqual(['reconciliation:mailchimp']);
+    const receipts = await ledger.listReceipts({ subjectKey: erased.subjectKey });
+    expect(receipts).toHaveLength(2);
+    expect(receipts[1]?.reason).toContain(receipt.requestId);
+    expect((await ledger.listRuns(1))[0]?.runId).toBe(report.runId);
+
+    // Settle the reported opt-in the way a person would: a grant with evidence, recorded through the hub.
+    await recordConsentChange(context, {
+      email: optedIn.email,
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: new Date().toISOString(),
+      source: 'test',
+      evidence: { formId: 'preference-centre', policyVersion: '2024-05' },
+    });
+    await until(
+      async () =>
+        (await consentStateFromLedger(ledger, optedIn.subjectKey)).outcomes.marketing_email?.mailchimp !==
+        undefined,
+      'the grant carried to Mailchimp',
+    );
+  });
+
+  it('finds nothing and changes nothing in a second run straight after a clean one', async () => {
+    await delay(6000);
+    const clean = await reconcile(`recon-clean-${Date.now()}`);
+    expect(clean.needsAttention).toEqual([]);
+    await delay(6000);
+    await vendors.dynamics.control.clearRequests();
+    await vendors.mailchimp.control.clearRequests();
+    const second = await reconcile(`recon-second-${Date.now()}`);
+    expect(second.drift).toEqual({
+      opt_out_not_propagated: 0,
+      erased_subject_reappeared: 0,
+      unexplained_opt_in: 0,
+    });
+    expect(second.repairsStarted).toBe(0);
+    const writes = [
+      ...(await vendors.dynamics.control.requests()),
+      ...(await vendors.mailchimp.control.requests()),
+    ].filter((r) => r.method !== 'GET' && !r.path.includes('/token'));
+    expect(writes).toEqual([]);
+  });
+
+  it('resumes after a worker restart without re-reading finished pages or repeating a repair', async () => {
+    const planted = [];
+    for (let i = 0; i < 12; i++) planted.push(await plant([lists.events]));
+    for (const person of planted.slice(0, 4)) {
+      await connectors.mailchimp.applyConsent(subject(person.email), { ...change, decision: 'withdrawn' });
+    }
+    await vendors.mailchimp.control.clearRequests();
+    await vendors.mailchimp.control.setLatency(400);
+    const runId = `recon-restart-${Date.now()}`;
+    const handle = await temporal.client.workflow.start('reconciliationWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: runId,
+      args: [{ runId, full: true, pageSize: 3 }],
+    });
+    await delay(2500);
+    await worker.stop();
+    await vendors.mailchimp.control.setLatency(0);
+    await startWorker();
+    const report = (await handle.result()) as ReconciliationReport;
+
+    const memberPages = (await vendors.mailchimp.control.requests()).filter(
+      (r) => r.method === 'GET' && /\/lists\/[^/]+\/members$/.test(r.path),
+    );
+    expect(report.systems.mailchimp.pages).toBeGreaterThan(3);
+    // At most the page in flight at the restart is read twice.
+    expect(memberPages.length).toBeLessThanOrEqual(report.systems.mailchimp.pages + 1);
+    for (const person of planted.slice(0, 4)) {
+      const events = await ledger.listConsentEvents(person.subjectKey);
+      expect(events.filter((e) => e.source === 'reconciliation:mailchimp')).toHaveLength(1);
+    }
+  });
+
+  it('creates the schedule idempotently, with overlapping runs skipped', async () => {
+    expect(await applyReconciliationSchedule(context, '0 2 * * *')).toBe('created');
+    expect(await applyReconciliationSchedule(context, '30 3 * * *')).toBe('updated');
+    const description = await temporal.client.schedule.getHandle(reconciliationScheduleId).describe();
+    expect(
+      description.spec.calendars?.length ?? description.spec.cronExpressions?.length ?? 0,
+    ).toBeGreaterThan(0);
+    expect(description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+
+    await vendors.dynamics.control.setLatency(1500);
+    const handle = temporal.client.schedule.getHandle(reconciliationScheduleId);
+    // A manual trigger defaults to "allow all"; triggering with the schedule's own policy shows what a
+    // scheduled firing does while a run is still going.
+    await handle.trigger(description.policies.overlap);
+    await delay(300);
+    await handle.trigger(description.policies.overlap);
+    await delay(1500);
+    const after = await handle.describe();
+    expect(after.info.numActionsSkippedOverlap).toBeGreaterThanOrEqual(1);
+    await vendors.dynamics.control.setLatency(0);
+    await handle.delete();
+  });
+});
