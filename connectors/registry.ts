@@ -1,5 +1,6 @@
 import type { ConnectorSet } from '../activities/create-activities.js';
 import { ConfigError, parseEnv } from '../config/parse-env.js';
+import { loadPurposeMap, type PurposeMap } from '../config/purpose-map.js';
 import type { Logger } from '../logging/logger.js';
 import { dynamicsConfigSchema, isDynamicsConfigured } from './dynamics/config.js';
 import { createDynamicsConnector } from './dynamics/connector.js';
@@ -29,6 +30,7 @@ function withoutEmpty(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 export function buildConnectors(rawEnv: NodeJS.ProcessEnv, logger: Logger): BuiltConnectors {
   const env = withoutEmpty(rawEnv);
+  let purposeMap: PurposeMap = {};
   const connectors: ConnectorSet = { noop: createNoopConnector() };
   const closers: (() => Promise<void>)[] = [];
   const problems: string[] = [];
@@ -41,16 +43,27 @@ export function buildConnectors(rawEnv: NodeJS.ProcessEnv, logger: Logger): Buil
     }
   };
 
+  attempt(() => {
+    purposeMap = loadPurposeMap(env);
+  });
   if (isDynamicsConfigured(env)) {
     attempt(() => {
-      const dynamics = createDynamicsConnector(parseEnv(dynamicsConfigSchema, env), { logger });
+      const config = parseEnv(dynamicsConfigSchema, env);
+      const dynamics = createDynamicsConnector(
+        { ...config, purposeColumns: purposeMap.dynamics ?? config.purposeColumns },
+        { logger },
+      );
       connectors.dynamics = dynamics;
       closers.push(dynamics.close);
     });
   }
   if (isMailchimpConfigured(env)) {
     attempt(() => {
-      connectors.mailchimp = createMailchimpConnector(parseEnv(mailchimpConfigSchema, env), { logger });
+      const config = parseEnv(mailchimpConfigSchema, env);
+      connectors.mailchimp = createMailchimpConnector(
+        { ...config, purposeMap: purposeMap.mailchimp ?? config.purposeMap },
+        { logger },
+      );
     });
   }
   if (isGoogleConfigured(env)) {
