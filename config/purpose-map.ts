@@ -38,8 +38,10 @@ export function loadPurposeMap(env: NodeJS.ProcessEnv): PurposeMap {
       const where = issue.path.join('.') || '(file)';
       // Under a tool, an unrecognised key is a purpose the hub does not know: say which ones it does.
       const hint =
-        issue.code === 'unrecognized_keys' && issue.path.length === 1 ? `; known purposes: ${purposes.join(', ')}` : '';
+        issue.code === 'unrecognized_keys' && issue.path.length === 1
+          ? `; known purposes: ${purposes.join(', ')}`
+          : '';
       return `CONSENT_HUB_PURPOSE_MAP: ${where}: ${issue.message}${hint}`;
     }),
   );
-}}
+}
