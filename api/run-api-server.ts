@@ -1,26 +1,10 @@
 import type { HubConfig } from '../config/hub-config.js';
 import { ConfigError } from '../config/parse-env.js';
-import type { ConsentClientContext } from '../hub-client/consent.js';
+import { clientContextFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { connectClient } from '../temporal/connection.js';
 import { createApiServer } from './create-api-server.js';
-
-/** The client context the CLI builds (cli/hub-context.ts), from the same configuration. */
-function hubContextFrom(config: HubConfig, client: ConsentClientContext['client']): ConsentClientContext {
-  const timings = {
-    attentionAfter: config.CONSENT_HUB_ATTENTION_AFTER,
-    operatorDeadline: config.CONSENT_HUB_OPERATOR_DEADLINE,
-    heartbeatTimeout: config.CONSENT_HUB_HEARTBEAT_TIMEOUT,
-  };
-  return {
-    client,
-    taskQueue: config.CONSENT_HUB_TASK_QUEUE,
-    subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
-    timings,
-    consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
-  };
-}
 
 /**
  * `consent-hub serve`: connects to Temporal and the ledger, listens, and on SIGINT/SIGTERM stops taking
@@ -38,7 +22,7 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
     logger,
   );
   try {
-    const app = await createApiServer({ hub: hubContextFrom(config, client), ledger, logger, config });
+    const app = await createApiServer({ hub: clientContextFor(client, config), ledger, logger, config });
     await app.listen({ host: config.CONSENT_HUB_API_HOST, port: config.CONSENT_HUB_API_PORT });
     logger.info(
       {
