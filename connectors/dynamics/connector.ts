@@ -21,7 +21,7 @@ import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError } from '../connector-errors.js';
 import type { DynamicsConfig } from './config.js';
 import { createDataverseClient } from './dataverse-client.js';
-import { classifyDynamicsError, isAlreadyGone, isUnauthorized } from './errors.js';
+import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthorized } from './errors.js';
 import { eq, type ODataFilter, or } from './odata-filter.js';
 
 type Kind = 'contact' | 'lead';
@@ -34,6 +34,7 @@ const emailColumns = ['emailaddress1', 'emailaddress2', 'emailaddress3'] as cons
 const pageSchema = z.object({
   value: z.array(z.record(z.string(), z.unknown())),
   '@odata.nextLink': z.string().optional(),
+  '@odata.deltaLink': z.string().optional(),
 });
 
 interface Row {
@@ -249,31 +250,61 @@ export function createDynamicsConnector(
       }),
 
     /**
-     * Every contact and lead, page by page, with what its marketing column says. Dataverse offers change
-     * tracking for this; the sandbox does not implement it yet, so each run reads the tables in full and
-     * `since` only moves the watermark forward.
+     * The contacts and leads changed since the watermark, page by page, with what their marketing column
+     * says. A table with change tracking is read through its delta link; one without it in full.
+     * No watermark (or one from before change tracking) means a full tracked read, which mints the links.
+     * Deleted rows come back as deleted entities with no email, so reconciliation has nothing to compare
+     * for them and they are skipped. The final page returns every table's mark as one opaque watermark.
      */
     listChanges: (request: ChangeListRequest) =>
       run('list', async (): Promise<ChangePage> => {
         const cursor = changeCursorSchema.parse(request.cursor ? JSON.parse(request.cursor) : { kind: 0 });
         const kind = (['contact', 'lead'] as const)[cursor.kind];
         if (!kind) return { people: [] };
+        const { entitySet } = tables[kind];
         const marketing = config.purposeColumns.marketing_email;
         const columns = [...emailColumns, 'modifiedon', ...(marketing ? [marketing.column] : [])];
-        const header = { Prefer: `odata.maxpagesize=${request.pageSize}` };
-        const pageRequest = cursor.next
-          ? client.api(cursor.next).headers(header)
-          : client.api(`/${tables[kind].entitySet}`).select(columns.join(',')).headers(header);
-        if (cursor.next && !cursor.next.startsWith(`${apiRoot}/`)) {
-          throw new NonRetryableVendorError({
-            system: 'dynamics',
-            operation: 'list',
-            reason: 'a reconciliation cursor points outside the org; refusing to follow it',
-          });
+        const maxPage = `odata.maxpagesize=${request.pageSize}`;
+        const tracked = { Prefer: `odata.track-changes,${maxPage}` };
+        const fullRead = () => client.api(`/${entitySet}`).select(columns.join(',')).headers(tracked);
+        const insideOrg = (link: string, what: string) => {
+          if (!link.startsWith(`${apiRoot}/`)) {
+            throw new NonRetryableVendorError({
+              system: 'dynamics',
+              operation: 'list',
+              reason: `${what} points outside the org; refusing to follow it`,
+            });
+          }
+          return link;
+        };
+
+        let raw: unknown;
+        if (cursor.next) {
+          const next = insideOrg(cursor.next, 'a reconciliation cursor');
+          raw = await call('list', () => client.api(next).headers({ Prefer: maxPage }).get());
+        } else {
+          const mark = parseWatermark(request.since)?.[entitySet];
+          if (mark && 'delta' in mark) {
+            const delta = insideOrg(mark.delta, 'a stored delta link');
+            try {
+              raw = await call('list', () => client.api(delta).headers({ Prefer: maxPage }).get());
+            } catch (error) {
+              if (!isExpiredDeltaToken(error)) throw error;
+              // Dataverse keeps change history for a limited time; past it only a full read is exact.
+              logger.warn(
+                { operation: 'list', table: entitySet },
+                'Delta token expired; reading the table in full',
+              );
+              raw = await call('list', () => fullRead().get());
+            }
+          } else {
+            raw = await call('list', () => fullRead().get());
+          }
         }
-        const page = pageSchema.parse(await call('list', () => pageRequest.get()));
+        const page = pageSchema.parse(raw);
         const people: ObservedPerson[] = [];
         for (const row of page.value) {
+          if (row.reason === 'deleted') continue;
           const changedAt = typeof row.modifiedon === 'string' ? row.modifiedon : undefined;
           const state = marketing ? stateOf(row[marketing.column], marketing.inverted) : 'unknown';
           for (const column of emailColumns) {
@@ -284,24 +315,51 @@ export function createDynamicsConnector(
           }
         }
         const next = page['@odata.nextLink'];
-        const nextCursor = next
-          ? JSON.stringify({ kind: cursor.kind, next })
-          : cursor.kind === 0
-            ? JSON.stringify({ kind: 1 })
-            : undefined;
-        const latestChange = people
-          .map((p) => p.changedAt)
-          .filter((t): t is string => Boolean(t))
-          .sort()
-          .at(-1);
-        return { people, latestChange, ...(nextCursor ? { nextCursor } : {}) };
+        if (next) {
+          const nextCursor = JSON.stringify({ ...cursor, next });
+          return { people, nextCursor };
+        }
+        // The table is done: keep its delta link. A table without change tracking sends none and is read
+        // in full again next time (a modifiedon read is not offered: the sandbox's $filter has no `ge`).
+        const deltaLink = page['@odata.deltaLink'];
+        const mark: TableMark = deltaLink ? { delta: deltaLink } : { full: true };
+        const marks = { ...cursor.marks, [entitySet]: mark };
+        if (cursor.kind === 0) return { people, nextCursor: JSON.stringify({ kind: 1, marks }) };
+        return { people, latestChange: `${watermarkPrefix}${JSON.stringify(marks)}` };
       }),
 
     close: async () => {},
   };
 }
 
-const changeCursorSchema = z.object({ kind: z.number().int().min(0).max(1), next: z.string().optional() });
+/** Where a table's next read starts: its delta link, or a full read for a table without change tracking. */
+const tableMarkSchema = z.union([z.object({ delta: z.string() }), z.object({ full: z.literal(true) })]);
+type TableMark = z.infer<typeof tableMarkSchema>;
+
+/**
+ * The Dynamics watermark is `delta:` and the JSON of each table's mark. The workflow keeps the greatest
+ * `latestChange` it sees and compares them as strings; only the final page carries one, and `d` sorts
+ * after the digits an older ISO-time watermark starts with, so this one always wins.
+ */
+const watermarkPrefix = 'delta:';
+const watermarkSchema = z.record(z.string(), tableMarkSchema);
+
+/** The per-table marks in a stored watermark, or undefined for none or an older time-only one. */
+function parseWatermark(since: string | undefined): Record<string, TableMark> | undefined {
+  if (!since?.startsWith(watermarkPrefix)) return undefined;
+  try {
+    return watermarkSchema.parse(JSON.parse(since.slice(watermarkPrefix.length)));
+  } catch {
+    // An unreadable watermark only costs a full read, which is always correct.
+    return undefined;
+  }
+}
+
+const changeCursorSchema = z.object({
+  kind: z.number().int().min(0).max(1),
+  next: z.string().optional(),
+  marks: watermarkSchema.default({}),
+});
 
 /** A consent column's value as a decision; an empty column has Dataverse's default, which allows. */
 function stateOf(value: unknown, inverted: boolean): ConsentStateInTool {

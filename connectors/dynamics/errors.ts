@@ -30,6 +30,14 @@ export function isAlreadyGone(error: unknown): boolean {
   return error instanceof GraphError && error.statusCode === 404;
 }
 
+/**
+ * Dataverse's refusal of a `$deltatoken` it no longer honours (ExpiredVersionStamp, 0x80044352, as the
+ * sandbox sends it): the caller must read the table in full again.
+ */
+export function isExpiredDeltaToken(error: unknown): boolean {
+  return error instanceof GraphError && error.statusCode === 400 && error.code === '0x80044352';
+}
+
 export function isUnauthorized(error: unknown): boolean {
   return error instanceof GraphError && error.statusCode === 401;
 }

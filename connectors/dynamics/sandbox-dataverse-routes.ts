@@ -13,7 +13,7 @@ import type { DynamicsStore } from './sandbox-store.js';
 
 export const dataverseApiPath = '/api/data/v9.2';
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const supportedQueryOptions = new Set(['$select', '$filter', '$top', '$skiptoken']);
+const supportedQueryOptions = new Set(['$select', '$filter', '$top', '$skiptoken', '$deltatoken']);
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -51,6 +51,10 @@ function preferredPageSize(header: string | string[] | undefined): number | unde
 interface SkipToken {
   offset: number;
   pageSize: number;
+  /** Change tracking: the version the read stops at, fixed on its first page so pages agree. */
+  upTo?: number;
+  /** A delta read: the version its token was minted at (changes after it are listed). */
+  from?: number;
 }
 
 function encodeSkipToken(token: SkipToken): string {
@@ -66,6 +70,21 @@ function decodeSkipToken(text: string): SkipToken {
   }
   throw new ODataError(400, 'The $skiptoken value is not valid.');
 }
+
+/** Dataverse's delta tokens read `<version>!<when minted>`; the sandbox keeps that shape. */
+function encodeDeltaToken(version: number, issuedAtMs: number): string {
+  return `${version}!${new Date(issuedAtMs).toISOString()}`;
+}
+
+function decodeDeltaToken(text: string): { version: number; issuedAtMs: number } | undefined {
+  const [version, issued] = text.split('!');
+  const parsedVersion = Number(version);
+  const issuedAtMs = Date.parse(issued ?? '');
+  if (!Number.isInteger(parsedVersion) || Number.isNaN(issuedAtMs)) return undefined;
+  return { version: parsedVersion, issuedAtMs };
+}
+
+const changeTrackingRefused = new Set(['$filter', '$orderby', '$top', '$expand', '$apply']);
 
 /**
  * The Dataverse Web API for `contacts` and `leads`: bearer tokens from the sandbox's Entra, the OData
@@ -159,6 +178,20 @@ export function dataverseRoutes(
 
   const list = (request: FastifyRequest, entity: EntityDefinition) => {
     const query = request.query as Query;
+    const preferText = [request.headers.prefer ?? ''].flat().join(',');
+    const trackingEnabled = store.options.changeTrackingTables.includes(entity.entitySet);
+    const deltaText = single(query, '$deltatoken');
+    // Dataverse ignores the preference on a table without change tracking and answers a plain read.
+    const trackRequested = /odata\.track-changes/i.test(preferText) && trackingEnabled;
+    if (trackRequested || deltaText !== undefined) {
+      const refused = Object.keys(query).filter((name) => changeTrackingRefused.has(name));
+      if (refused.length > 0) {
+        throw new ODataError(
+          400,
+          `The query options ${refused.join(', ')} are not supported with change tracking; only $select is.`,
+        );
+      }
+    }
     for (const name of Object.keys(query)) {
       if (name.startsWith('$') && !supportedQueryOptions.has(name)) {
         throw new ODataError(400, `The query parameter ${name} is not supported.`);
@@ -179,33 +212,93 @@ export function dataverseRoutes(
       store.options.maxPageSize,
     );
 
-    const matching = [...store.table(entity.entitySet).values()]
-      .filter((row) => !filter || evaluateFilter(filter, row))
-      .sort(
-        (a, b) =>
-          String(a.createdon).localeCompare(String(b.createdon)) ||
-          String(a[entity.idColumn]).localeCompare(String(b[entity.idColumn])),
-      )
-      .slice(0, top);
+    let from = skip?.from;
+    let upTo = skip?.upTo;
+    if (!skip && deltaText !== undefined) {
+      const token = decodeDeltaToken(deltaText);
+      if (!trackingEnabled || !token || !store.deltaVersionValid(token.version, token.issuedAtMs)) {
+        throw new ODataError(
+          400,
+          'Version stamp associated with the client has expired. Please perform a full sync.',
+          dataverseCodes.expiredVersionStamp,
+        );
+      }
+      from = token.version;
+      upTo = store.currentVersion;
+    } else if (!skip && trackRequested) {
+      upTo = store.currentVersion;
+    }
+    const tracked = upTo !== undefined;
+
+    const table = [...store.table(entity.entitySet).values()];
+    let matching: Record<string, unknown>[];
+    if (from !== undefined && upTo !== undefined) {
+      const low = from;
+      const high = upTo;
+      const inRange = (version: number) => version > low && version <= high;
+      const changed = table
+        .filter((row) => inRange(Number(row.versionnumber)))
+        .map((row) => ({ version: Number(row.versionnumber), item: represent(entity, row, select) }));
+      const deleted = (store.deletions.get(entity.entitySet) ?? [])
+        .filter((d) => inRange(d.version))
+        .map((d) => ({
+          version: d.version,
+          item: {
+            '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}/$deletedEntity`,
+            id: d.id,
+            reason: 'deleted',
+          },
+        }));
+      matching = [...changed, ...deleted].sort((a, b) => a.version - b.version).map((c) => c.item);
+    } else {
+      matching = table
+        .filter((row) => !filter || evaluateFilter(filter, row))
+        .sort(
+          (a, b) =>
+            String(a.createdon).localeCompare(String(b.createdon)) ||
+            String(a[entity.idColumn]).localeCompare(String(b[entity.idColumn])),
+        )
+        .slice(0, top)
+        .map((row) => represent(entity, row, select));
+    }
     const offset = skip?.offset ?? 0;
     const page = matching.slice(offset, offset + pageSize);
+    const selectPart = select ? `(${select.join(',')})` : '';
     const body: Record<string, unknown> = {
-      '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}${select ? `(${select.join(',')})` : ''}`,
-      value: page.map((row) => represent(entity, row, select)),
+      '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}${selectPart}${tracked ? '/$delta' : ''}`,
+      value: page,
     };
+    const link = (parts: [string, string | undefined][]) =>
+      `${apiRoot()}/${entity.entitySet}?${parts
+        .filter((p): p is [string, string] => p[1] !== undefined)
+        .map(([name, value]) => `${name}=${encodeURIComponent(value)}`)
+        .join('&')}`;
     if (offset + pageSize < matching.length) {
-      const next: [string, string | undefined][] = [
+      body['@odata.nextLink'] = link([
         ['$select', single(query, '$select')],
         ['$filter', filterText],
         ['$top', topText],
-        ['$skiptoken', encodeSkipToken({ offset: offset + pageSize, pageSize })],
-      ];
-      const parts = next
-        .filter((p): p is [string, string] => p[1] !== undefined)
-        .map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
-      body['@odata.nextLink'] = `${apiRoot()}/${entity.entitySet}?${parts.join('&')}`;
+        [
+          '$skiptoken',
+          encodeSkipToken({
+            offset: offset + pageSize,
+            pageSize,
+            ...(upTo !== undefined ? { upTo } : {}),
+            ...(from !== undefined ? { from } : {}),
+          }),
+        ],
+      ]);
+    } else if (upTo !== undefined) {
+      body['@odata.deltaLink'] = link([
+        ['$select', single(query, '$select')],
+        ['$deltatoken', encodeDeltaToken(upTo, store.changeTrackingNow())],
+      ]);
     }
-    return { body, pageSize: preferredPageSize(request.headers.prefer) === undefined ? undefined : pageSize };
+    const applied = [
+      ...(trackRequested ? ['odata.track-changes'] : []),
+      ...(preferredPageSize(request.headers.prefer) === undefined ? [] : [`odata.maxpagesize=${pageSize}`]),
+    ];
+    return { body, applied };
   };
 
   const handle =
@@ -263,8 +356,8 @@ export function dataverseRoutes(
               ...represent(entity, row, select),
             });
           }
-          const { body, pageSize } = list(request, entity);
-          if (pageSize !== undefined) reply.header('preference-applied', `odata.maxpagesize=${pageSize}`);
+          const { body, applied } = list(request, entity);
+          if (applied.length > 0) reply.header('preference-applied', applied.join(','));
           return reply.header('content-type', 'application/json; odata.metadata=minimal').send(body);
         }),
       );
@@ -324,7 +417,7 @@ export function dataverseRoutes(
         handle((_request, reply, { entity, id }) => {
           if (!id) throw new ODataError(405, 'DELETE needs a record key.');
           requirePrivilege('Delete', entity);
-          if (!store.table(entity.entitySet).delete(id)) throw notFound(entity, id);
+          if (!store.remove(entity.entitySet, id)) throw notFound(entity, id);
           return reply.code(204).send();
         }),
       );

@@ -13,6 +13,11 @@ export const dataverseCodes = {
   requestLimit: '0x80072322',
   concurrencyLimit: '0x80072326',
   unavailable: '0x80040216',
+  /**
+   * ExpiredVersionStamp, Dataverse's answer to a `$deltatoken` older than the org's change-tracking
+   * retention or otherwise unusable. The code is recalled from Dataverse's error list, not confirmed.
+   */
+  expiredVersionStamp: '0x80044352',
 } as const;
 
 const codeByStatus: Record<number, string> = {

@@ -27,6 +27,14 @@ export const dynamicsSandboxOptionsSchema = z.object({
   customColumns: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).default(['new_gaclientid']),
   /** Largest page served; Dataverse allows at most 5000 rows per page. */
   maxPageSize: z.number().int().min(1).max(5000).default(5000),
+  /** Tables with change tracking enabled; a `Prefer: odata.track-changes` on any other is ignored. */
+  changeTrackingTables: z.array(z.string()).default(['contacts', 'leads']),
+  /** How long a `$deltatoken` stays valid; Dataverse's default is 7 days. */
+  deltaTokenLifetimeSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .default(7 * 24 * 3600),
 });
 export type DynamicsSandboxOptions = z.input<typeof dynamicsSandboxOptionsSchema>;
 type ResolvedOptions = z.output<typeof dynamicsSandboxOptionsSchema>;
@@ -48,6 +56,12 @@ export class DataverseInputError extends Error {
   readonly statusCode = 400;
 }
 
+/** A row's removal, kept so that a delta link can report it as a deleted entity. */
+export interface Deletion {
+  id: string;
+  version: number;
+}
+
 interface IssuedToken {
   clientId: string;
   expiresAt: number;
@@ -62,7 +76,12 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
   private tokens = new Map<string, IssuedToken>();
   private requestTimes = new Map<string, number[]>();
   private inFlight = new Map<string, number>();
+  /** Every create, update and delete takes the next version, so a delta token is an exact point in time. */
   private version = 1000;
+  /** Versions at or below this were wiped by a reset: a token from before it cannot say what was lost. */
+  private resetVersion = 1000;
+  deletions = new Map<string, Deletion[]>();
+  private changeTrackingSkewMs = 0;
 
   constructor(options: DynamicsSandboxOptions) {
     this.options = dynamicsSandboxOptionsSchema.parse(options);
@@ -78,6 +97,9 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
 
   reset(): void {
     this.tables = new Map(Object.keys(this.entities).map((set) => [set, new Map()]));
+    this.deletions = new Map(Object.keys(this.entities).map((set) => [set, []]));
+    // A reset takes a version of its own, so that every token minted before it is refused.
+    this.resetVersion = ++this.version;
     this.deniedPrivileges = new Set(this.options.deniedPrivileges);
     this.tokens.clear();
     this.requestTimes.clear();
@@ -160,6 +182,33 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     delete given[entity.idColumn];
     Object.assign(row, given, { modifiedon: new Date().toISOString(), versionnumber: ++this.version });
     return row;
+  }
+
+  /** Deletes a row and records the deletion for change tracking; false when there was no such row. */
+  remove(entitySet: string, id: string): boolean {
+    const key = id.toLowerCase();
+    if (!this.table(entitySet).delete(key)) return false;
+    this.deletions.get(entitySet)?.push({ id: key, version: ++this.version });
+    return true;
+  }
+
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  /** Whether a delta token minted at this version still describes an unbroken history. */
+  deltaVersionValid(version: number, issuedAtMs: number): boolean {
+    if (version < this.resetVersion || version > this.version) return false;
+    return this.changeTrackingNow() - issuedAtMs < this.options.deltaTokenLifetimeSeconds * 1000;
+  }
+
+  /** The change-tracking clock, which tests move forward to age delta tokens without waiting days. */
+  changeTrackingNow(): number {
+    return Date.now() + this.changeTrackingSkewMs;
+  }
+
+  advanceChangeTrackingClock(seconds: number): void {
+    this.changeTrackingSkewMs += seconds * 1000;
   }
 
   issueToken(clientId: string): { token: string; expiresIn: number } {
