@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { acceptVendorJson } from '../sandbox/lenient-json.js';
 import type { SandboxContext } from '../sandbox/sandbox-definition.js';
 import type { DataverseRow, EntityDefinition } from './sandbox-columns.js';
 import { dataverseCodes, dataverseError } from './sandbox-errors.js';
@@ -328,19 +329,9 @@ export function dataverseRoutes(
     async (scope) => {
       // Dataverse answers malformed JSON with its own 400, and a DELETE may carry a JSON content type
       // with no body at all.
-      scope.removeContentTypeParser('application/json');
-      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-        const text = String(body);
-        if (text.trim() === '') return done(null, undefined);
-        try {
-          done(null, JSON.parse(text));
-        } catch {
-          done(
-            Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }),
-            undefined,
-          );
-        }
-      });
+      acceptVendorJson(scope, () =>
+        Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }),
+      );
 
       scope.get(
         '/*',

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { acceptVendorJson } from '../sandbox/lenient-json.js';
 import type { SandboxContext } from '../sandbox/sandbox-definition.js';
 import { authProblem } from './sandbox-auth.js';
 import { notFound, type Problem, sendProblem } from './sandbox-problem.js';
@@ -178,22 +179,14 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
     async (api) => {
       // The SDK sends `Content-Type: application/json` even on bodiless POSTs and DELETEs, which Mailchimp
       // accepts; Fastify's default parser would refuse an empty JSON body.
-      api.removeContentTypeParser('application/json');
-      api.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-        const text = String(body);
-        if (text.trim() === '') return done(null, undefined);
-        try {
-          done(null, JSON.parse(text));
-        } catch {
-          done(
-            new ProblemError(400, {
-              title: 'JSON Parse Error',
-              detail: 'We encountered an unspecified JSON parsing error.',
-            }),
-            undefined,
-          );
-        }
-      });
+      acceptVendorJson(
+        api,
+        () =>
+          new ProblemError(400, {
+            title: 'JSON Parse Error',
+            detail: 'We encountered an unspecified JSON parsing error.',
+          }),
+      );
 
       api.setErrorHandler((error, _request, reply) => {
         if (error instanceof ProblemError) return sendProblem(reply, error.status, error.problem);
