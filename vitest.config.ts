@@ -7,7 +7,7 @@ export default defineConfig({
     globalSetup: ['./test/support/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 240_000,
     // Two cores: more parallel files than that only makes Temporal and the sandboxes fight for CPU.
     maxWorkers: 2,
   },

@@ -32,7 +32,7 @@ async function waitForStatus(
   requestId: string,
   test: (s: ErasureStatusView) => boolean,
 ) {
-  for (let i = 0; i < 240; i++) {
+  for (let i = 0; i < 480; i++) {
     const found = await lookupErasure(context, requestId);
     if (found.state === 'open' && test(found.status)) return found.status;
     await delay(250);
@@ -44,7 +44,10 @@ async function waitForStatus(
  * The erasure as users run it: a worker process started by the CLI, the three vendor sandboxes reached
  * through the real SDKs, and the real dev server.
  */
-describe('erasure end to end, with a worker process and the three vendor sandboxes', () => {
+// Each test may start worker processes (about 5 s each to bundle the workflows, far more on a loaded CI machine).
+describe('erasure end to end, with a worker process and the three vendor sandboxes', {
+  timeout: 240_000,
+}, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
   let worker: Awaited<ReturnType<typeof startWorkerProcess>>;

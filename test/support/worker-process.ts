@@ -46,7 +46,10 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv) {
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`worker did not start within 180 s:\n${output}`)),
+      180_000,
+    );
     const check = () => {
       if (output.includes('worker running')) {
         clearTimeout(timer);
