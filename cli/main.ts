@@ -44,6 +44,12 @@ const program = new Command('consent-hub')
   .addCommand(scheduleCommand)
   .addCommand(serveCommand);
 
+// `consent-hub receipts | head` closes stdout early; that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
