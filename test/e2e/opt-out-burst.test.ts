@@ -1,14 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConnectors } from '../../connectors/registry.js';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
-import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
-import { connectTestTemporal, silentLogger } from '../support/temporal.js';
-import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 const people = 1000;
 const listId = 'burst-news';
@@ -19,28 +12,21 @@ const listId = 'burst-news';
  * not asserted: the assertion is that every sandbox ends consistent.
  */
 describe('a burst of 1,000 opt-outs', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
-  let worker: { stop(): Promise<void> };
-  let ledger: Ledger;
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let vendors: typeof hub.vendors;
   let context: ConsentClientContext;
   const emails = Array.from({ length: people }, (_, i) => `burst.${i}@example.com`);
 
   beforeAll(async () => {
-    temporal = await connectTestTemporal('burst');
-    vendors = await startVendorSandboxes();
-    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'burst-ledger-')) }, silentLogger);
-    const built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
-    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
+    hub = await startHubWithVendors('burst');
+    vendors = hub.vendors;
     const timings = {
       attentionAfter: '10 minutes',
       operatorDeadline: '10 minutes',
       heartbeatTimeout: '30 seconds',
     };
     context = {
-      client: temporal.client,
-      taskQueue: temporal.taskQueue,
-      subjectKeySecret: temporal.secrets.subjectKeySecret,
+      ...hub.temporal.context(),
       timings,
       consentTimings: { ...timings, idleAfter: '2 seconds' },
     };
@@ -63,12 +49,7 @@ describe('a burst of 1,000 opt-outs', () => {
     await vendors.dynamics.control.clearRequests();
     await vendors.mailchimp.control.clearRequests();
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await ledger?.close();
-    await vendors?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   it('finishes with every opt-out in both tools, and reports how many calls were throttled', {
     timeout: 600_000,

@@ -1,31 +1,16 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConnectors } from '../../connectors/registry.js';
 import type { ReconciliationReport } from '../../domain/reconciliation.js';
-import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
-import { connectTestTemporal, silentLogger } from '../support/temporal.js';
-import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 const people = 3000;
 
 /** A full reconciliation over a few thousand people in each tool; the figures are printed, not asserted. */
 describe('reconciling a few thousand sandbox members', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
-  let worker: { stop(): Promise<void> };
-  let ledger: Ledger;
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
 
   beforeAll(async () => {
-    temporal = await connectTestTemporal('reconcile-many');
-    vendors = await startVendorSandboxes();
-    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'recon-many-')) }, silentLogger);
-    worker = await temporal.startWorker({
-      connectors: buildConnectors({ ...process.env, ...vendors.env }, silentLogger).connectors,
-      ledger,
-    });
+    hub = await startHubWithVendors('reconcile-many');
+    const { vendors } = hub;
     const emails = Array.from({ length: people }, (_, i) => `many.${i}@example.com`);
     await vendors.dynamics.control.seed({
       contacts: emails.map((email, i) => ({ firstname: 'Many', lastname: `P${i}`, emailaddress1: email })),
@@ -42,15 +27,11 @@ describe('reconciling a few thousand sandbox members', () => {
     await vendors.dynamics.control.clearRequests();
     await vendors.mailchimp.control.clearRequests();
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await ledger?.close();
-    await vendors?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   it('reads every person in both tools and completes', { timeout: 600_000 }, async () => {
     const started = performance.now();
+    const { temporal, vendors } = hub;
     const report = (await temporal.client.workflow.execute('reconciliationWorkflow', {
       taskQueue: temporal.taskQueue,
       workflowId: `recon-many-${Date.now()}`,

@@ -1,17 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConnectors } from '../../connectors/registry.js';
 import type { ConsentDecision, Purpose } from '../../domain/purposes.js';
 import { type ConsentClientContext, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { connectTestTemporal, silentLogger } from '../support/temporal.js';
-import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 type Row = Record<string, unknown>;
 const listId = 'consent-news';
@@ -22,38 +16,18 @@ let counter = 0;
  * server. Each test plants its own person.
  */
 describe('consent propagation to all three tools', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let vendors: typeof hub.vendors;
   let ledger: Ledger;
   let context: ConsentClientContext;
 
   beforeAll(async () => {
-    temporal = await connectTestTemporal('consent');
-    vendors = await startVendorSandboxes();
-    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'consent-ledger-')) }, silentLogger);
-    const built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
-    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
-    const timings = {
-      attentionAfter: '2 minutes',
-      operatorDeadline: '5 minutes',
-      heartbeatTimeout: '5 seconds',
-    };
-    context = {
-      client: temporal.client,
-      taskQueue: temporal.taskQueue,
-      subjectKeySecret: temporal.secrets.subjectKeySecret,
-      timings,
-      consentTimings: { ...timings, idleAfter: '5 seconds' },
-    };
+    hub = await startHubWithVendors('consent');
+    ({ vendors, ledger } = hub);
+    context = hub.temporal.context();
     await vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'Newsletter', members: [] }] });
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await ledger?.close();
-    await vendors?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   async function plant(
     options: { mailchimpStatus?: 'subscribed' | 'unsubscribed'; gaClientId?: string } = {},

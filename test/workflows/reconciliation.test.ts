@@ -1,11 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../connectors/connector.js';
-import { buildConnectors } from '../../connectors/registry.js';
 import type { ReconciliationReport } from '../../domain/reconciliation.js';
 import type { ConsentClientContext } from '../../hub-client/consent.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
@@ -13,11 +9,9 @@ import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import { applyReconciliationSchedule } from '../../hub-client/reconciliation.js';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { reconciliationScheduleId } from '../../workflows/reconciliation-definitions.js';
-import { connectTestTemporal, silentLogger } from '../support/temporal.js';
-import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 type Row = Record<string, unknown>;
 const lists = { news: 'recon-news', events: 'recon-events' };
@@ -28,23 +22,17 @@ let counter = 0;
  * APIs (the connectors), and repaired only through the propagation and erasure workflows.
  */
 describe('scheduled reconciliation', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let temporal: typeof hub.temporal;
+  let vendors: typeof hub.vendors;
   let ledger: Ledger;
   let context: ConsentClientContext;
   let connectors: { dynamics: Connector; mailchimp: Connector };
 
-  const startWorker = async () => {
-    const built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
-    connectors = built.connectors as typeof connectors;
-    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
-  };
-
   beforeAll(async () => {
-    temporal = await connectTestTemporal('reconcile');
-    vendors = await startVendorSandboxes();
-    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'recon-ledger-')) }, silentLogger);
+    hub = await startHubWithVendors('reconcile');
+    ({ temporal, vendors, ledger } = hub);
+    connectors = hub.connectors as typeof connectors;
     context = temporal.context();
     await vendors.mailchimp.control.seed({
       lists: [
@@ -52,14 +40,8 @@ describe('scheduled reconciliation', () => {
         { id: lists.events, name: 'Events', members: [] },
       ],
     });
-    await startWorker();
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await ledger?.close();
-    await vendors?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   async function plant(audiences: string[] = [lists.news]) {
     const email = `recon.${Date.now()}.${counter++}@example.com`;
@@ -242,9 +224,8 @@ describe('scheduled reconciliation', () => {
       args: [{ runId, full: true, pageSize: 3 }],
     });
     await delay(2500);
-    await worker.stop();
     await vendors.mailchimp.control.setLatency(0);
-    await startWorker();
+    await hub.restartWorker();
     const report = (await handle.result()) as ReconciliationReport;
 
     const memberPages = (await vendors.mailchimp.control.requests()).filter(

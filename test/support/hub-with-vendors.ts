@@ -1,0 +1,45 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectorSet } from '../../activities/create-activities.js';
+import { buildConnectors } from '../../connectors/registry.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { connectTestTemporal, silentLogger } from './temporal.js';
+import { startVendorSandboxes } from './vendor-sandboxes.js';
+
+/**
+ * The hub as one process runs it, for tests about whole flows: the three vendor sandboxes, the real
+ * connectors built from the environment they give, a fresh SQLite ledger, and a worker on the test's own
+ * task queue. Close it in afterAll.
+ */
+export async function startHubWithVendors(name: string) {
+  const temporal = await connectTestTemporal(name);
+  const vendors = await startVendorSandboxes();
+  const ledger: Ledger = await openLedger(
+    { dataDir: mkdtempSync(join(tmpdir(), `${name}-ledger-`)) },
+    silentLogger,
+  );
+  const connectors: ConnectorSet = buildConnectors(
+    { ...process.env, ...vendors.env },
+    silentLogger,
+  ).connectors;
+  let worker = await temporal.startWorker({ connectors, ledger });
+  return {
+    temporal,
+    vendors,
+    ledger,
+    connectors,
+    /** Stops the worker and starts another, as a deploy or a crash-and-restart would. */
+    async restartWorker() {
+      await worker.stop();
+      worker = await temporal.startWorker({ connectors, ledger });
+    },
+    async close() {
+      await worker.stop();
+      await ledger.close();
+      await vendors.close();
+      await temporal.close();
+    },
+  };
+}
