@@ -10,7 +10,7 @@ import {
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
-import { hubEnv, runCli, startWorkerProcess } from '../support/worker-process.js';
+import { hubEnv, runCli, startWorkerProcess, stopAllWorkerProcesses } from '../support/worker-process.js';
 
 const lists = { newsletter: 'e2e-news', events: 'e2e-events' };
 const person = (name: string) => ({
@@ -99,6 +99,8 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
 
   afterAll(async () => {
     await worker?.kill('SIGTERM');
+    // A test that failed half-way may have left a worker it was starting.
+    await stopAllWorkerProcesses();
     await vendors?.close();
     await temporal?.close();
   });

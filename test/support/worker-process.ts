@@ -29,6 +29,23 @@ export function hubEnv(
   };
 }
 
+/** Every worker process a test file started, so that none outlives the file, even after a failed test. */
+const started = new Set<ChildProcess>();
+
+export async function stopAllWorkerProcesses(): Promise<void> {
+  await Promise.all(
+    [...started].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  started.clear();
+}
+
 /**
  * Runs `consent-hub worker` as its own process, as production does, so a test can kill it with SIGKILL.
  * Resolves once the worker reports that it polls.
