@@ -57,6 +57,8 @@ export interface LoggerOptions {
   name?: string;
   /** 1 (stdout, the default for services) or 2 (stderr, for CLI commands whose stdout is their output). */
   fd?: 1 | 2;
+  /** Any other destination for JSON lines (tests capture the real logger this way). */
+  stream?: NodeJS.WritableStream;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -86,6 +88,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       },
       transport: pretty ? { target: 'pino-pretty', options: { colorize: true, destination: 2 } } : undefined,
     },
-    pretty ? undefined : pino.destination(options.fd ?? 1),
+    pretty ? undefined : (options.stream ?? pino.destination(options.fd ?? 1)),
   );
 }

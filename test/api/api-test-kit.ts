@@ -2,30 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
-import pino from 'pino';
 import type { ApiDependencies } from '../../api/api-dependencies.js';
 import { hashApiKey } from '../../api/api-keys.js';
 import { createApiServer } from '../../api/create-api-server.js';
 import type { ConsentClientContext } from '../../hub-client/consent.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
-import { redactPaths } from '../../logging/logger.js';
 import { silentLogger } from '../support/temporal.js';
 
-/** A logger that keeps every line, redacting as the real one does, so a test can prove no address was logged. */
-export function capturingLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, stream);
-  return { logger, lines };
-}
+export { capturingLogger } from '../support/capturing-logger.js';
 
 export const freshApiKey = () => `chk_${randomBytes(24).toString('base64url')}`;
 export const freshWebhookSecret = () => randomBytes(24).toString('base64url');

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErasureReceipt, SystemErasureState } from '../../domain/erasure.js';
 import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
 import { latestMigration, ledgerMigrations } from '../../ledger/migrations.js';
 import { openLedger } from '../../ledger/open-ledger.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 import { type LedgerStore, ledgerBackends } from './backends.js';
 
 const silent = pino({ level: 'silent' });
@@ -52,25 +52,6 @@ function receipt(overrides: Partial<ErasureReceipt> & { subjectKey: string }): E
       google: { ...done, status: 'submitted' },
     },
     ...overrides,
-  };
-}
-
-function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  return {
-    logger: pino({ level: 'info' }, stream),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
 
@@ -427,11 +408,11 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   it('applies migrations once when two ledgers open the same new database at the same time', async () => {
     const fresh = await backend.createStore();
     stores.push(fresh);
-    const first = capturingLogger();
-    const second = capturingLogger();
+    const first = capturingLogger({ level: 'info' });
+    const second = capturingLogger({ level: 'info' });
     const [a, b] = await Promise.all([open(fresh, first.logger), open(fresh, second.logger)]);
 
-    const applied = [...first.lines(), ...second.lines()].filter(
+    const applied = [...first.records(), ...second.records()].filter(
       (line) => line.msg === 'ledger migration applied',
     );
     expect(applied.map((line) => line.migration)).toEqual(allMigrations);
@@ -450,9 +431,9 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(await b.getReceipt(written.requestId)).toEqual(written);
 
     // Opening again later applies nothing.
-    const third = capturingLogger();
+    const third = capturingLogger({ level: 'info' });
     await open(fresh, third.logger);
-    expect(third.lines().filter((line) => line.msg === 'ledger migration applied')).toEqual([]);
+    expect(third.records().filter((line) => line.msg === 'ledger migration applied')).toEqual([]);
   });
 
   it('closes twice without complaint', async () => {

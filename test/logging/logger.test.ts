@@ -1,23 +1,11 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { redactPaths, scrubEmails } from '../../logging/logger.js';
-
-function captureLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(chunk.toString());
-      callback();
-    },
-  });
-  const logger = pino({ name: 'consent-hub', redact: { paths: redactPaths, censor: '[redacted]' } }, stream);
-  return { logger, text: () => lines.join('') };
-}
+import { scrubEmails } from '../../logging/logger.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 
 describe('log redaction', () => {
   it('redacts emails, names and secrets at the top level and nested up to two levels deep', () => {
-    const { logger, text } = captureLogger();
+    const { logger, lines } = capturingLogger();
+    const text = () => lines.join('\n');
     logger.info(
       {
         email: 'top@example.com',

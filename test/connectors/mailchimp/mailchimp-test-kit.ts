@@ -1,7 +1,3 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { redactPaths } from '../../../logging/logger.js';
-
 /** A syntactically real key for the sandbox's data centre. */
 export const testApiKey = '0123456789abcdef0123456789abcdef-us21';
 
@@ -44,15 +40,4 @@ export function newAudience(name: string) {
   };
 }
 
-/** A logger that keeps every line, so a test can prove no address was logged. */
-export function capturingLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, stream);
-  return { logger, lines };
-}
+export { capturingLogger } from '../../support/capturing-logger.js';
