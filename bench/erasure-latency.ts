@@ -8,10 +8,10 @@
 
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadHubConfig } from '../cli/load-config.js';
-import { SandboxClient } from '../connectors/sandbox/sandbox-client.js';
 import { readDevJson } from '../dev/dev-json.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { awaitReceipt, requestErasure } from '../hub-client/erasures.js';
+import { SandboxClient } from '../sandboxes/framework/sandbox-client.js';
 import { connectClient } from '../temporal/connection.js';
 
 const runs = Number(process.argv[2] ?? 5);

@@ -10,11 +10,11 @@ import {
 } from '../api/dev-api-credentials.js';
 import { hubConfigSchema } from '../config/hub-config.js';
 import { parseEnv } from '../config/parse-env.js';
-import { demoAudienceIds } from '../connectors/mailchimp/sandbox-kit.js';
-import { ensureLocalTls } from '../connectors/sandbox/local-ca.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { applyReconciliationSchedule } from '../hub-client/reconciliation.js';
 import type { Logger } from '../logging/logger.js';
+import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
+import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { type DevJson, writeDevJson } from './dev-json.js';

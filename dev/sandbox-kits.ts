@@ -1,6 +1,6 @@
-import { dynamicsSandboxKit } from '../connectors/dynamics/sandbox-kit.js';
-import { googleSandboxKit } from '../connectors/google/sandbox-kit.js';
-import { mailchimpSandboxKit } from '../connectors/mailchimp/sandbox-kit.js';
+import { dynamicsSandboxKit } from '../sandboxes/dynamics/kit.js';
+import { googleSandboxKit } from '../sandboxes/google/kit.js';
+import { mailchimpSandboxKit } from '../sandboxes/mailchimp/kit.js';
 import { launcherFor, type SandboxLauncher } from './sandbox-launcher.js';
 
 /** Every vendor sandbox `consent-hub dev` runs, in a fixed order so that each keeps its port across runs. */

@@ -1,7 +1,7 @@
-import type { LocalTls } from '../connectors/sandbox/local-ca.js';
-import type { SandboxStore } from '../connectors/sandbox/sandbox-definition.js';
-import type { VendorSandboxKit } from '../connectors/sandbox/sandbox-kit.js';
-import { startSandbox } from '../connectors/sandbox/sandbox-server.js';
+import type { LocalTls } from '../sandboxes/framework/local-ca.js';
+import type { SandboxStore } from '../sandboxes/framework/sandbox-definition.js';
+import type { VendorSandboxKit } from '../sandboxes/framework/sandbox-kit.js';
+import { startSandbox } from '../sandboxes/framework/sandbox-server.js';
 
 export interface LaunchedSandbox {
   vendor: string;

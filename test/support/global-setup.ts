@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
+import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
 import { workflowsPath } from '../../workers/create-worker.js';

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
-import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
-import type { SandboxDefinition, SandboxStore } from '../../connectors/sandbox/sandbox-definition.js';
-import { type RunningSandbox, startSandbox } from '../../connectors/sandbox/sandbox-server.js';
+import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
+import type { SandboxDefinition, SandboxStore } from '../../sandboxes/framework/sandbox-definition.js';
+import { type RunningSandbox, startSandbox } from '../../sandboxes/framework/sandbox-server.js';
 
 /** Starts a vendor sandbox on a free port with the run's local CA; close it in afterAll. */
 export function startTestSandbox<Store extends SandboxStore<Seed>, Seed, Options>(

@@ -2,14 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { dynamicsSandboxKit } from '../../connectors/dynamics/sandbox-kit.js';
-import { googleSandboxKit } from '../../connectors/google/sandbox-kit.js';
-import { mailchimpSandboxKit } from '../../connectors/mailchimp/sandbox-kit.js';
-import { ensureLocalTls } from '../../connectors/sandbox/local-ca.js';
-import { SandboxClient } from '../../connectors/sandbox/sandbox-client.js';
-import type { SandboxStore } from '../../connectors/sandbox/sandbox-definition.js';
-import type { VendorSandboxKit } from '../../connectors/sandbox/sandbox-kit.js';
-import { startSandbox } from '../../connectors/sandbox/sandbox-server.js';
+import { dynamicsSandboxKit } from '../../sandboxes/dynamics/kit.js';
+import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
+import { SandboxClient } from '../../sandboxes/framework/sandbox-client.js';
+import type { SandboxStore } from '../../sandboxes/framework/sandbox-definition.js';
+import type { VendorSandboxKit } from '../../sandboxes/framework/sandbox-kit.js';
+import { startSandbox } from '../../sandboxes/framework/sandbox-server.js';
+import { googleSandboxKit } from '../../sandboxes/google/kit.js';
+import { mailchimpSandboxKit } from '../../sandboxes/mailchimp/kit.js';
 
 async function launch<Store extends SandboxStore<Seed>, Seed, Options>(
   kit: VendorSandboxKit<Store, Seed, Options>,

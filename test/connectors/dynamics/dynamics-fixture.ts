@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { dynamicsConfigSchema } from '../../../connectors/dynamics/config.js';
 import { createDynamicsConnector } from '../../../connectors/dynamics/connector.js';
+import { createLogger } from '../../../logging/logger.js';
 import {
   type DynamicsSandboxOptions,
   type DynamicsStore,
   dynamicsSandbox,
-} from '../../../connectors/dynamics/sandbox.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
-import { createLogger } from '../../../logging/logger.js';
+} from '../../../sandboxes/dynamics/sandbox.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 
 export const credentials = {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { eq, or } from '../../../connectors/dynamics/odata-filter.js';
-import { entityDefinitions } from '../../../connectors/dynamics/sandbox-columns.js';
+import { entityDefinitions } from '../../../sandboxes/dynamics/columns.js';
 import {
   checkFilter,
   evaluateFilter,
   FilterError,
   parseFilter,
-} from '../../../connectors/dynamics/sandbox-odata-filter.js';
+} from '../../../sandboxes/dynamics/odata-filter.js';
 
 const columns = entityDefinitions(['new_gaclientid']).contacts?.columns ?? {};
 const matches = (filter: string, row: Record<string, string | boolean | null>) => {

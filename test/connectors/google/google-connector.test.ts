@@ -8,10 +8,10 @@ import {
 import { googleConfigSchema } from '../../../connectors/google/config.js';
 import { createGoogleConnector } from '../../../connectors/google/connector.js';
 import { msUntilPacificMidnight } from '../../../connectors/google/pacific-time.js';
-import { googleSandbox } from '../../../connectors/google/sandbox.js';
-import type { GoogleSandboxState, GoogleSandboxStore } from '../../../connectors/google/sandbox-store.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { googleSandbox } from '../../../sandboxes/google/sandbox.js';
+import type { GoogleSandboxState, GoogleSandboxStore } from '../../../sandboxes/google/store.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 import { sandboxEnv, subject, writeServiceAccount } from './google-fixtures.js';
 

@@ -3,10 +3,10 @@ import type { Connector, SubjectIdentifiers } from '../../../connectors/connecto
 import { RetryableVendorError } from '../../../connectors/connector-errors.js';
 import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
 import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
-import { mailchimpSandbox } from '../../../connectors/mailchimp/sandbox.js';
-import type { MailchimpSandboxStore } from '../../../connectors/mailchimp/sandbox-store.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
+import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 import { capturingLogger, testApiKey } from './mailchimp-test-kit.js';
 

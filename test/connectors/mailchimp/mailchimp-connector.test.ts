@@ -5,11 +5,11 @@ import { NonRetryableVendorError, RetryableVendorError } from '../../../connecto
 import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
 import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
 import { toMailchimpError } from '../../../connectors/mailchimp/errors.js';
-import { mailchimpSandbox } from '../../../connectors/mailchimp/sandbox.js';
-import type { MailchimpSandboxStore } from '../../../connectors/mailchimp/sandbox-store.js';
 import { subscriberHash } from '../../../connectors/mailchimp/subscriber-hash.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
+import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 import { capturingLogger, newAudience, raw, testApiKey } from './mailchimp-test-kit.js';
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { SandboxContext } from '../sandbox/sandbox-definition.js';
-import { entraError } from './sandbox-errors.js';
-import type { DynamicsStore } from './sandbox-store.js';
+import type { SandboxContext } from '../framework/sandbox-definition.js';
+import { entraError } from './errors.js';
+import type { DynamicsStore } from './store.js';
 
 const tokenRequestSchema = z.object({
   grant_type: z.string().optional(),

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { SandboxStore } from '../sandbox/sandbox-definition.js';
+import type { SandboxStore } from '../framework/sandbox-definition.js';
 import {
   booleanDefaults,
   type ColumnValue,
@@ -8,7 +8,7 @@ import {
   type EntityDefinition,
   entityDefinitions,
   systemColumns,
-} from './sandbox-columns.js';
+} from './columns.js';
 
 export const dynamicsSandboxOptionsSchema = z.object({
   tenantId: z.string().min(1),

@@ -8,13 +8,13 @@ import {
   googleTokenUrl,
   userDeletionScope,
 } from '../../../connectors/google/google-scopes.js';
-import { googleSandbox } from '../../../connectors/google/sandbox.js';
-import { googleSandboxKit } from '../../../connectors/google/sandbox-kit.js';
-import type { GoogleSandboxState, GoogleSandboxStore } from '../../../connectors/google/sandbox-store.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { googleSandboxKit } from '../../../sandboxes/google/kit.js';
+import { googleSandbox } from '../../../sandboxes/google/sandbox.js';
+import type { GoogleSandboxState, GoogleSandboxStore } from '../../../sandboxes/google/store.js';
+import { writeServiceAccount } from '../../connectors/google/google-fixtures.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
-import { writeServiceAccount } from './google-fixtures.js';
 
 const account = writeServiceAccount('sandbox-test', 'raw');
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import type { VendorErrorReply } from '../sandbox/sandbox-definition.js';
+import type { VendorErrorReply } from '../framework/sandbox-definition.js';
 
 /** Every Mailchimp error points at the same documentation page. */
 const problemType = 'https://mailchimp.com/developer/marketing/docs/errors/';

@@ -1,12 +1,12 @@
 import { createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoGa4PropertyIds } from '../../dev/demo-people.js';
-import type { VendorSandboxKit } from '../sandbox/sandbox-kit.js';
+import { makeServiceAccountKeyFile, readServiceAccountKey } from '../../connectors/google/service-account.js';
+import { demoGa4PropertyIds } from '../demo-people.js';
+import type { VendorSandboxKit } from '../framework/sandbox-kit.js';
 import { googleSandbox } from './sandbox.js';
-import type { GoogleSandboxOptions, GoogleSandboxStore, GoogleSeedData } from './sandbox-store.js';
-import { googleSeedSchema } from './sandbox-store.js';
-import { makeServiceAccountKeyFile, readServiceAccountKey } from './service-account.js';
+import type { GoogleSandboxOptions, GoogleSandboxStore, GoogleSeedData } from './store.js';
+import { googleSeedSchema } from './store.js';
 
 const devProject = 'consent-hub-dev';
 const devAccount = 'consent-hub-sandbox';

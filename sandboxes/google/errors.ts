@@ -1,4 +1,4 @@
-import type { VendorErrorReply } from '../sandbox/sandbox-definition.js';
+import type { VendorErrorReply } from '../framework/sandbox-definition.js';
 
 /** Google's error reasons (the `errors[].reason` of its JSON error body) that the sandbox answers with. */
 export type GoogleErrorReason =

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { notFound, sendProblem } from './sandbox-problem.js';
-import type { MailchimpSandboxStore, StoredList, StoredMember, StoredStatus } from './sandbox-store.js';
+import { notFound, sendProblem } from './problem.js';
+import type { MailchimpSandboxStore, StoredList, StoredMember, StoredStatus } from './store.js';
 
 const eventTypes = ['subscribe', 'unsubscribe', 'profile', 'cleaned', 'upemail', 'campaign'] as const;
 type EventType = (typeof eventTypes)[number];

@@ -1,4 +1,4 @@
-import type { VendorErrorReply } from '../sandbox/sandbox-definition.js';
+import type { VendorErrorReply } from '../framework/sandbox-definition.js';
 
 /**
  * Dataverse's error codes for the statuses the sandbox answers with. The service-protection codes are the

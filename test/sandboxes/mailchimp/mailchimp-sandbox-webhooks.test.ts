@@ -2,13 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mailchimpSandbox } from '../../../connectors/mailchimp/sandbox.js';
-import type { MailchimpSandboxStore } from '../../../connectors/mailchimp/sandbox-store.js';
 import { subscriberHash } from '../../../connectors/mailchimp/subscriber-hash.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
+import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
+import { basicAuth, testApiKey } from '../../connectors/mailchimp/mailchimp-test-kit.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
-import { basicAuth, testApiKey } from './mailchimp-test-kit.js';
 
 type Json = Record<string, unknown>;
 const listId = 'hooks-list';

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dynamicsConfigSchema, isDynamicsConfigured } from '../../../connectors/dynamics/config.js';
 import { createDynamicsConnector } from '../../../connectors/dynamics/connector.js';
-import { dynamicsSandboxKit } from '../../../connectors/dynamics/sandbox-kit.js';
+import { dynamicsSandboxKit } from '../../../sandboxes/dynamics/kit.js';
 import {
   credentials,
   type DynamicsFixture,
   silentLogger,
   startDynamicsFixture,
   subject,
-} from './dynamics-fixture.js';
+} from '../../connectors/dynamics/dynamics-fixture.js';
 
 const odata = { Accept: 'application/json', 'OData-MaxVersion': '4.0', 'OData-Version': '4.0' };
 

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { demoPeople } from '../../dev/demo-people.js';
-import type { VendorSandboxKit } from '../sandbox/sandbox-kit.js';
+import { demoPeople } from '../demo-people.js';
+import type { VendorSandboxKit } from '../framework/sandbox-kit.js';
 import {
   type DynamicsSandboxOptions,
   type DynamicsSeed,

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMailchimpConfigured, mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
-import { demoAudienceIds, mailchimpSandboxKit } from '../../../connectors/mailchimp/sandbox-kit.js';
-import type { MailchimpSandboxStore } from '../../../connectors/mailchimp/sandbox-store.js';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
-import { demoPeople } from '../../../dev/demo-people.js';
+import { demoPeople } from '../../../sandboxes/demo-people.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { demoAudienceIds, mailchimpSandboxKit } from '../../../sandboxes/mailchimp/kit.js';
+import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
+import { raw } from '../../connectors/mailchimp/mailchimp-test-kit.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
-import { raw } from './mailchimp-test-kit.js';
 
 describe('Mailchimp sandbox kit for consent-hub dev', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mailchimp-kit-'));

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SandboxClient } from '../../../connectors/sandbox/sandbox-client.js';
-import type { SandboxDefinition, SandboxStore } from '../../../connectors/sandbox/sandbox-definition.js';
-import type { RunningSandbox } from '../../../connectors/sandbox/sandbox-server.js';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { SandboxDefinition, SandboxStore } from '../../../sandboxes/framework/sandbox-definition.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 
 /** A made-up vendor with one collection, enough to exercise the framework's controls. */

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { demoAudiences, demoPeople } from '../../dev/demo-people.js';
-import type { VendorSandboxKit } from '../sandbox/sandbox-kit.js';
+import { demoAudiences, demoPeople } from '../demo-people.js';
+import type { VendorSandboxKit } from '../framework/sandbox-kit.js';
 import { mailchimpSandbox } from './sandbox.js';
-import type { MailchimpSandboxOptions, MailchimpSandboxStore, MailchimpSeedData } from './sandbox-store.js';
+import type { MailchimpSandboxOptions, MailchimpSandboxStore, MailchimpSeedData } from './store.js';
 
 const dc = 'us21';
 

@@ -1,16 +1,16 @@
-import type { SandboxDefinition } from '../sandbox/sandbox-definition.js';
-import { dataverseApiPath, dataverseRoutes } from './sandbox-dataverse-routes.js';
-import { entraRoutes } from './sandbox-entra-routes.js';
-import { dataverseCodes, dataverseError } from './sandbox-errors.js';
+import type { SandboxDefinition } from '../framework/sandbox-definition.js';
+import { dataverseApiPath, dataverseRoutes } from './dataverse-routes.js';
+import { entraRoutes } from './entra-routes.js';
+import { dataverseCodes, dataverseError } from './errors.js';
 import {
   type DynamicsSandboxOptions,
   type DynamicsSeed,
   DynamicsStore,
   dynamicsSeedSchema,
-} from './sandbox-store.js';
+} from './store.js';
 
-export type { DynamicsSandboxOptions, DynamicsSeed } from './sandbox-store.js';
-export { DynamicsStore } from './sandbox-store.js';
+export type { DynamicsSandboxOptions, DynamicsSeed } from './store.js';
+export { DynamicsStore } from './store.js';
 
 /**
  * Dynamics 365 on one local HTTPS port: Entra ID's token endpoint and metadata, and the Dataverse Web API

@@ -1,16 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { acceptVendorJson } from '../sandbox/lenient-json.js';
-import type { SandboxContext } from '../sandbox/sandbox-definition.js';
-import type { DataverseRow, EntityDefinition } from './sandbox-columns.js';
-import { dataverseCodes, dataverseError } from './sandbox-errors.js';
-import {
-  checkFilter,
-  evaluateFilter,
-  FilterError,
-  type FilterNode,
-  parseFilter,
-} from './sandbox-odata-filter.js';
-import type { DynamicsStore } from './sandbox-store.js';
+import { acceptVendorJson } from '../framework/lenient-json.js';
+import type { SandboxContext } from '../framework/sandbox-definition.js';
+import type { DataverseRow, EntityDefinition } from './columns.js';
+import { dataverseCodes, dataverseError } from './errors.js';
+import { checkFilter, evaluateFilter, FilterError, type FilterNode, parseFilter } from './odata-filter.js';
+import type { DynamicsStore } from './store.js';
 
 export const dataverseApiPath = '/api/data/v9.2';
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { acceptVendorJson } from '../sandbox/lenient-json.js';
-import type { SandboxContext } from '../sandbox/sandbox-definition.js';
-import { authProblem } from './sandbox-auth.js';
-import { notFound, type Problem, sendProblem } from './sandbox-problem.js';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
+import { acceptVendorJson } from '../framework/lenient-json.js';
+import type { SandboxContext } from '../framework/sandbox-definition.js';
+import { authProblem } from './auth.js';
+import { notFound, type Problem, sendProblem } from './problem.js';
 import {
   type MailchimpSandboxStore,
   type MemberStatus,
@@ -12,14 +13,8 @@ import {
   newListId,
   type StoredList,
   type StoredMember,
-} from './sandbox-store.js';
-import {
-  fireMemberDeleted,
-  fireMemberWebhooks,
-  mailchimpWebhookRoutes,
-  memberBefore,
-} from './sandbox-webhooks.js';
-import { subscriberHash } from './subscriber-hash.js';
+} from './store.js';
+import { fireMemberDeleted, fireMemberWebhooks, mailchimpWebhookRoutes, memberBefore } from './webhooks.js';
 
 /** Thrown inside a handler to answer with a Mailchimp problem; caught by the scope's error handler. */
 class ProblemError extends Error {

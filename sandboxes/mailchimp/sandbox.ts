@@ -1,13 +1,13 @@
-import type { SandboxDefinition } from '../sandbox/sandbox-definition.js';
-import { presentedKey } from './sandbox-auth.js';
-import { defaultProblemReply, problemReply } from './sandbox-problem.js';
-import { mailchimpRoutes } from './sandbox-routes.js';
+import type { SandboxDefinition } from '../framework/sandbox-definition.js';
+import { presentedKey } from './auth.js';
+import { defaultProblemReply, problemReply } from './problem.js';
+import { mailchimpRoutes } from './routes.js';
 import {
   type MailchimpSandboxOptions,
   MailchimpSandboxStore,
   type MailchimpSeedData,
   mailchimpSeedSchema,
-} from './sandbox-store.js';
+} from './store.js';
 
 /**
  * A local Mailchimp Marketing API v3: audiences, members by subscriber hash, statuses and GDPR marketing

@@ -1,4 +1,4 @@
-import type { ColumnType, ColumnValue, DataverseRow } from './sandbox-columns.js';
+import type { ColumnType, ColumnValue, DataverseRow } from './columns.js';
 
 /**
  * A small OData `$filter` language for the sandbox: `eq`/`ne` between a column and a literal (string,

@@ -1,14 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { SandboxContext, VendorErrorReply } from '../sandbox/sandbox-definition.js';
-import { analyticsEditScope, userDeletionScope } from './google-scopes.js';
-import { googleApiError } from './sandbox-errors.js';
-import {
-  type AccessTokenGrant,
-  type GoogleSandboxStore,
-  type IdentifierType,
-  sha256Hex,
-} from './sandbox-store.js';
+import { analyticsEditScope, userDeletionScope } from '../../connectors/google/google-scopes.js';
+import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
+import { googleApiError } from './errors.js';
+import { type AccessTokenGrant, type GoogleSandboxStore, type IdentifierType, sha256Hex } from './store.js';
 
 const upsertPath = '/analytics/v3/userDeletion/userDeletionRequests:upsert';
 const submitPath = /^\/v1alpha\/properties\/([^/:]+):submitUserDeletion$/;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { SandboxStore } from '../sandbox/sandbox-definition.js';
-import { MailchimpWebhookRegistry } from './sandbox-webhooks.js';
-import { subscriberHash } from './subscriber-hash.js';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
+import type { SandboxStore } from '../framework/sandbox-definition.js';
+import { MailchimpWebhookRegistry } from './webhooks.js';
 
 export const memberStatuses = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional'] as const;
 export const memberStatusSchema = z.enum(memberStatuses);

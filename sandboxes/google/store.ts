@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { SandboxStore } from '../sandbox/sandbox-definition.js';
-import { pacificDay } from './pacific-time.js';
-import { normalisePropertyId, propertyIdSchema } from './property-ids.js';
+import { pacificDay } from '../../connectors/google/pacific-time.js';
+import { normalisePropertyId, propertyIdSchema } from '../../connectors/google/property-ids.js';
+import type { SandboxStore } from '../framework/sandbox-definition.js';
 
 export interface GoogleSandboxOptions {
   /** Service accounts the token endpoint knows: client_email → public key (PEM) that verifies its JWTs. */

@@ -1,15 +1,15 @@
-import type { SandboxDefinition } from '../sandbox/sandbox-definition.js';
-import { deletionRoutes } from './sandbox-deletion-routes.js';
-import { googleApiError } from './sandbox-errors.js';
-import { tokenRoute } from './sandbox-oauth.js';
+import type { SandboxDefinition } from '../framework/sandbox-definition.js';
+import { deletionRoutes } from './deletion-routes.js';
+import { googleApiError } from './errors.js';
+import { tokenRoute } from './oauth.js';
 import {
   type GoogleSandboxOptions,
   GoogleSandboxStore,
   type GoogleSeedData,
   googleSeedSchema,
-} from './sandbox-store.js';
+} from './store.js';
 
-export type { GoogleSandboxOptions } from './sandbox-store.js';
+export type { GoogleSandboxOptions } from './store.js';
 
 /**
  * Google Analytics' user deletion, locally: the OAuth token endpoint for service accounts, the User

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Problem } from './sandbox-problem.js';
-import type { MailchimpSandboxStore } from './sandbox-store.js';
+import type { Problem } from './problem.js';
+import type { MailchimpSandboxStore } from './store.js';
 
 /** The key a request presents: Basic auth's password (any user name), or a Bearer token. */
 export function presentedKey(request: FastifyRequest): string | undefined {

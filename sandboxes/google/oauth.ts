@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { SandboxContext, VendorErrorReply } from '../sandbox/sandbox-definition.js';
-import { googleTokenUrl } from './google-scopes.js';
-import { googleOAuthError } from './sandbox-errors.js';
-import type { GoogleSandboxStore } from './sandbox-store.js';
+import { googleTokenUrl } from '../../connectors/google/google-scopes.js';
+import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
+import { googleOAuthError } from './errors.js';
+import type { GoogleSandboxStore } from './store.js';
 
 const jwtBearerGrant = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** Google refuses assertions that live longer than an hour, and allows a few minutes of clock skew. */
