@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { analyticsEditScope, userDeletionScope } from '../../connectors/google/google-scopes.js';
 import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
 import { googleApiError } from './errors.js';
+import { analyticsEditScope, userDeletionScope } from './google-facts.js';
 import { type AccessTokenGrant, type GoogleSandboxStore, type IdentifierType, sha256Hex } from './store.js';
 
 const upsertPath = '/analytics/v3/userDeletion/userDeletionRequests:upsert';

@@ -1,10 +1,10 @@
 import { createPublicKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeServiceAccountKeyFile, readServiceAccountKey } from '../../connectors/google/service-account.js';
 import { demoGa4PropertyIds } from '../demo-people.js';
 import type { VendorSandboxKit } from '../framework/sandbox-kit.js';
 import { googleSandbox } from './sandbox.js';
+import { makeServiceAccountKeyFile } from './service-account-key.js';
 import type { GoogleSandboxOptions, GoogleSandboxStore, GoogleSeedData } from './store.js';
 import { googleSeedSchema } from './store.js';
 
@@ -32,7 +32,7 @@ export const googleSandboxKit: VendorSandboxKit<GoogleSandboxStore, GoogleSeedDa
       writeFileSync(path, `${JSON.stringify(keyFile, null, 2)}\n`, { mode: 0o600 });
       chmodSync(path, 0o600);
     }
-    const key = readServiceAccountKey(path);
+    const key = JSON.parse(readFileSync(path, 'utf8')) as { client_email: string; private_key: string };
     // The public key is derived from the private key each run, so the file is the one source of truth.
     const publicKeyPem = createPublicKey(key.private_key).export({ type: 'spki', format: 'pem' }).toString();
     return {

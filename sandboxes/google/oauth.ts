@@ -1,9 +1,9 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { googleTokenUrl } from '../../connectors/google/google-scopes.js';
 import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
 import { googleOAuthError } from './errors.js';
+import { googleTokenUrl } from './google-facts.js';
 import type { GoogleSandboxStore } from './store.js';
 
 const jwtBearerGrant = 'urn:ietf:params:oauth:grant-type:jwt-bearer';

@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { pacificDay } from '../../connectors/google/pacific-time.js';
-import { normalisePropertyId, propertyIdSchema } from '../../connectors/google/property-ids.js';
 import type { SandboxStore } from '../framework/sandbox-definition.js';
+import {
+  propertyNumber as normalisePropertyId,
+  pacificDay,
+  propertyNumberSchema as propertyIdSchema,
+} from './google-facts.js';
 
 export interface GoogleSandboxOptions {
   /** Service accounts the token endpoint knows: client_email → public key (PEM) that verifies its JWTs. */

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
 import { authProblem } from './auth.js';
@@ -14,6 +13,7 @@ import {
   type StoredList,
   type StoredMember,
 } from './store.js';
+import { mailchimpSubscriberHash as subscriberHash } from './subscriber-hash.js';
 import { fireMemberDeleted, fireMemberWebhooks, mailchimpWebhookRoutes, memberBefore } from './webhooks.js';
 
 /** Thrown inside a handler to answer with a Mailchimp problem; caught by the scope's error handler. */

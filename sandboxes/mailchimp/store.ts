@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import type { SandboxStore } from '../framework/sandbox-definition.js';
+import { mailchimpSubscriberHash as subscriberHash } from './subscriber-hash.js';
 import { MailchimpWebhookRegistry } from './webhooks.js';
 
 export const memberStatuses = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional'] as const;

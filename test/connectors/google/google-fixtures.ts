@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { makeServiceAccountKeyFile } from '../../../connectors/google/service-account.js';
+import { makeServiceAccountKeyFile } from '../../../sandboxes/google/service-account-key.js';
 
 /** A service account written to a key file in the run's data directory, as Google's console gives it. */
 export function writeServiceAccount(project = 'consent-hub-test', account = 'eraser') {
