@@ -1,3 +1,4 @@
+import { parse as parseSmtpAddress } from 'smtp-address-parser';
 import { z } from 'zod';
 
 /**
@@ -9,13 +10,58 @@ export function normaliseEmail(raw: string): string {
   return raw.trim().normalize('NFC').toLowerCase();
 }
 
-/** Accepts any case and surrounding whitespace; yields the normalised address. Never echoes the input. */
-export const emailSchema = z
-  .string({ error: 'email is required' })
-  .transform(normaliseEmail)
-  .pipe(
-    z
-      .email({ error: 'not a valid email address' })
-      .max(254, { error: 'email is longer than 254 characters' }),
-  );
+/** Longest address the hub takes, in characters: RFC 5321's forward-path limit less its angle brackets. */
+export const maxEmailLength = 254;
+
+export type EmailParse = { ok: true; email: string } | { ok: false; reason: string };
+
+/**
+ * The one address parser of the hub, used at every boundary (CLI, API, webhook, reconciliation, data
+ * harvested from vendors). It accepts what a mail server would: RFC 5321 mailbox syntax with RFC 6531's
+ * UTF-8 local parts and domains (`lemmy&phil@example.com`, `"john doe"@example.com`, `用户@例子.广告`,
+ * `user@[192.0.2.1]`), through smtp-address-parser, a grammar of RFC 5321 rather than a hand regex. Refused
+ * is only what cannot be delivered to at all: no `@`, an empty part, bad dots, a domain with one label.
+ *
+ * Answers the normalised address (normaliseEmail), or a reason that never repeats the input, so it may go
+ * into errors, logs and reports.
+ */
+export function parseEmail(raw: string): EmailParse {
+  const email = normaliseEmail(raw);
+  if (email === '') return { ok: false, reason: 'is empty' };
+  if (email.length > maxEmailLength) {
+    return { ok: false, reason: `is longer than ${maxEmailLength} characters` };
+  }
+  const at = email.lastIndexOf('@');
+  if (at < 0) return { ok: false, reason: 'has no @' };
+  if (at === 0) return { ok: false, reason: 'has nothing before the @' };
+  if (at === email.length - 1) return { ok: false, reason: 'has nothing after the @' };
+  try {
+    parseSmtpAddress(email);
+    return { ok: true, email };
+  } catch (error) {
+    // The parser's own messages quote the input; only their kind is passed on.
+    const message = error instanceof Error ? error.message : '';
+    if (/fully qualified/.test(message)) {
+      return { ok: false, reason: 'has a domain that is not fully qualified (it needs a dot)' };
+    }
+    if (/too long|length/i.test(message)) return { ok: false, reason: 'has a part that is too long' };
+    return { ok: false, reason: 'is not an address under RFC 5321/6531' };
+  }
+}
+
+/** True when the parser accepts the address. */
+export function isEmailAddress(raw: string): boolean {
+  return parseEmail(raw).ok;
+}
+
+/**
+ * Accepts any case and surrounding whitespace; yields the normalised address. Never echoes the input: the
+ * message says what is wrong, such as `not a valid email address: has no @`.
+ */
+export const emailSchema = z.string({ error: 'email is required' }).transform((raw, context) => {
+  const parsed = parseEmail(raw);
+  if (parsed.ok) return parsed.email;
+  context.addIssue({ code: 'custom', message: `not a valid email address: ${parsed.reason}` });
+  return z.NEVER;
+});
 export type Email = z.output<typeof emailSchema>;

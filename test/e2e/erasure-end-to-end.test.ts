@@ -237,7 +237,7 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
   it('rejects a bad email from the CLI with a clear error and starts nothing', async () => {
     const result = await runCli(['erase', '--email', 'not-an-address'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('email: not a valid email address');
+    expect(result.stderr.trim()).toBe('email: not a valid email address: has no @');
   });
 
   it('never writes an email or a name to the worker log', () => {

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { consentEventBodySchema, erasureBodySchema, subjectStatusBodySchema } from '../../api/api-schemas.js';
+import { mailchimpWebhookSchema } from '../../api/mailchimp-webhook-event.js';
+import { consentChangeRequestSchema } from '../../domain/consent.js';
+import { emailSchema, parseEmail } from '../../domain/email.js';
+import { erasureRequestSchema } from '../../domain/erasure.js';
+
+/** Addresses RFC 5321 (and RFC 6531 for UTF-8) allow, which vendors hold and zod's email rule refused. */
+const vendorHeld = [
+  'lemmy&phil@example.com',
+  "mary.o'brien@example.ie",
+  'user+tag@sub.example.co.uk',
+  '"john doe"@example.com',
+  'Pelé@example.com',
+  '用户@例子.广告',
+  'тест@пример.рф',
+  'info@bücher.de',
+  'x{y}|z~!#$%*=?^`@example.org',
+  'user@[192.0.2.1]',
+];
+
+/** What cannot be an address at all. */
+const notAddresses: [string, RegExp][] = [
+  ['', /empty/],
+  ['   ', /empty/],
+  ['not-an-address', /has no @/],
+  ['@example.com', /nothing before/],
+  ['person@', /nothing after/],
+  ['a..b@example.com', /RFC 5321/],
+  ['person@example', /fully qualified/],
+  ['two@@example.com', /RFC 5321/],
+  ['spaces in@example.com', /RFC 5321/],
+  [`${'a'.repeat(250)}@example.com`, /longer than 254/],
+];
+
+describe('the one address parser', () => {
+  it.each(vendorHeld)('accepts %s and answers it normalised', (address) => {
+    const parsed = parseEmail(`  ${address} `);
+    expect(parsed).toEqual({ ok: true, email: address.normalize('NFC').toLowerCase() });
+  });
+
+  it.each(notAddresses)('refuses %j with a reason that does not repeat it', (address, reason) => {
+    const parsed = parseEmail(address);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.reason).toMatch(reason);
+    if (address.trim()) expect(parsed.reason).not.toContain(address.trim().slice(0, 5));
+  });
+
+  it('normalises case and Unicode composition so one person has one form', () => {
+    const decomposed = 'Pele\u0301@Example.COM';
+    expect(emailSchema.parse(decomposed)).toBe('pel\u00e9@example.com');
+  });
+
+  it('names what is wrong in the schema message, never the input', () => {
+    const result = emailSchema.safeParse('secret.person@nowhere');
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(
+      'not a valid email address: has a domain that is not fully qualified (it needs a dot)',
+    );
+    expect(JSON.stringify(result.error?.issues)).not.toContain('secret.person');
+  });
+});
+
+describe('every boundary takes the addresses vendors hold', () => {
+  const now = new Date().toISOString();
+  const boundaries: [string, (email: string) => unknown][] = [
+    [
+      'CLI erase (erasureRequestSchema)',
+      (email) => erasureRequestSchema.parse({ email, requestedBy: 'cli:t', requestedAt: now }).email,
+    ],
+    ['API POST /v1/erasures', (email) => erasureBodySchema.parse({ email }).email],
+    ['API POST /v1/subjects/status', (email) => subjectStatusBodySchema.parse({ email }).email],
+    [
+      'API POST /v1/consent-events and CLI consent',
+      (email) =>
+        consentEventBodySchema.parse({
+          email,
+          purpose: 'marketing_email',
+          decision: 'withdrawn',
+          occurredAt: now,
+          source: 'form:contact',
+          evidence: { channel: 'web' },
+        }).email,
+    ],
+    [
+      'consent change request',
+      (email) =>
+        consentChangeRequestSchema.parse({
+          email,
+          purpose: 'marketing_email',
+          decision: 'withdrawn',
+          occurredAt: now,
+          source: 'reconciliation:dynamics',
+          evidence: {},
+        }).email,
+    ],
+    [
+      'Mailchimp webhook',
+      (email) =>
+        mailchimpWebhookSchema.parse({
+          type: 'unsubscribe',
+          fired_at: '2026-11-26 10:00:00',
+          'data[email]': email,
+        })['data[email]'],
+    ],
+  ];
+  for (const [where, accept] of boundaries) {
+    it(`${where} accepts lemmy&phil@example.com and an internationalised address`, () => {
+      expect(accept('lemmy&phil@example.com')).toBe('lemmy&phil@example.com');
+      expect(accept('用户@例子.广告')).toBe('用户@例子.广告');
+      expect(() => accept('not-an-address')).toThrow(/not a valid email address: has no @/);
+    });
+  }
+});
