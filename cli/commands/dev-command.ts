@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { runDev } from '../../dev/run-dev.js';
 import { cliLogger } from '../load-config.js';
 
 const devFlagsSchema = z.object({
@@ -33,5 +32,8 @@ export const devCommand = new Command('dev')
   .action(async (flags) => {
     const options = devFlagsSchema.parse(flags);
     const logger = cliLogger({ LOG_LEVEL: 'info', LOG_FORMAT: undefined });
+    // Loaded only when asked for: dev/ brings the sandboxes and node-forge, which a production install
+    // (`npm ci --omit=dev`) does not have.
+    const { runDev } = await import('../../dev/run-dev.js');
     await runDev({ ...options, print: (line) => process.stdout.write(`${line}\n`) }, logger);
   });
