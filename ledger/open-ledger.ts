@@ -55,7 +55,7 @@ async function openPostgres(databaseUrl: string, log: Logger): Promise<Ledger> {
       .selectNoFrom(sql<string | null>`current_schema()`.as('schema'))
       .executeTakeFirstOrThrow();
     if (!schema) throw new Error('the search_path names no existing schema');
-    await migrate(db, log, schema);
+    await withPostgresMigrationLock(db, schema, () => migrate(db, log, schema));
   } catch (error) {
     await db.destroy().catch(() => {});
     if (error instanceof LedgerUnavailable) throw error;
@@ -83,7 +83,9 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
   }
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
   try {
-    await inProcessTurn(file, () => withSqliteBusyRetry(() => migrate(db, log, undefined)));
+    await inProcessTurn(file, () =>
+      withSqliteBusyRetry(() => withSqliteExclusiveLock(db, () => migrate(db, log, undefined))),
+    );
   } catch (error) {
     await db.destroy().catch(() => {});
     if (error instanceof LedgerUnavailable) throw error;
@@ -96,8 +98,10 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
 }
 
 /**
- * Applies pending migrations. Kysely's migration table records what ran; its lock (an advisory lock on
- * PostgreSQL, the write transaction on SQLite) makes concurrent openers wait, then find nothing to do.
+ * Applies pending migrations. Kysely's migration table records what ran. Callers hold the migration lock
+ * (withSqliteExclusiveLock, withPostgresMigrationLock) around it: Kysely's own lock covers neither the
+ * creation of its migration tables nor, on SQLite, the migrations themselves (it runs them outside any
+ * transaction), so two processes opening a fresh ledger at once could both create the same table.
  */
 async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string | undefined): Promise<void> {
   const migrator = new Migrator({
@@ -114,6 +118,46 @@ async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string |
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
     throw failed ? new MigrationFailed(failed, error) : error;
   }
+}
+
+/**
+ * SQLite: the whole migration runs inside `BEGIN EXCLUSIVE`, so another process (a worker and an API on one
+ * fresh data directory) waits for it (up to the busy timeout) and then finds every migration applied.
+ * Kysely's SQLite driver has one connection, so every statement of the migrator runs inside this transaction.
+ */
+async function withSqliteExclusiveLock<T>(db: Kysely<LedgerDatabase>, run: () => Promise<T>): Promise<T> {
+  await sql`begin exclusive`.execute(db);
+  try {
+    const result = await run();
+    await sql`commit`.execute(db);
+    return result;
+  } catch (error) {
+    await sql`rollback`.execute(db).catch(() => {});
+    throw error;
+  }
+}
+
+/** Hashed to the 64-bit advisory-lock key; advisory locks are one namespace per database, so it names us. */
+const migrationLockKey = 'consent-hub ledger migrations';
+
+/**
+ * PostgreSQL: a session-level advisory lock, held on one pooled connection for the whole migration
+ * (Kysely's migrator works on others), keyed per schema so that ledgers in other schemas do not wait.
+ */
+async function withPostgresMigrationLock<T>(
+  db: Kysely<LedgerDatabase>,
+  schema: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    const key = `${migrationLockKey}:${schema}`;
+    await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
+    try {
+      return await run();
+    } finally {
+      await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
+    }
+  });
 }
 
 class MigrationFailed extends Error {
