@@ -47,7 +47,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secrets = ensureDevSecrets(dataDir);
   const tls = ensureLocalTls(dataDir);
-  const cli = provideTemporalCli({ onBuild: options.print });
+  const cli = await provideTemporalCli({ onStep: options.print });
 
   const stops: (() => Promise<void>)[] = [];
   let worker: ChildProcess | undefined;

