@@ -1,7 +1,5 @@
 import type { HubConfig } from '../config/hub-config.js';
-import { clientContextFor } from '../hub-client/client-context.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
-import { connectClient } from '../temporal/connection.js';
 import { loadHubConfig } from './load-config.js';
 
 /** Connects the CLI to Temporal with the same data converter as the worker; closes when `use` finishes. */
@@ -9,6 +7,11 @@ export async function withHubClient<T>(
   use: (context: ConsentClientContext, config: HubConfig) => Promise<T>,
 ): Promise<T> {
   const config = loadHubConfig();
+  // Loaded on use: `consent-hub --help` and the ledger-only commands never pay for the Temporal client.
+  const [{ connectClient }, { clientContextFor }] = await Promise.all([
+    import('../temporal/connection.js'),
+    import('../hub-client/client-context.js'),
+  ]);
   const client = await connectClient(config);
   try {
     return await use(clientContextFor(client, config), config);

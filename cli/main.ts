@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError } from '../config/parse-env.js';
-import { LedgerUnavailable } from '../ledger/open-ledger.js';
+import { LedgerUnavailable } from '../ledger/ledger-unavailable.js';
 import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
 import { devCommand } from './commands/dev-command.js';

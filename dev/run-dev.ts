@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import {
   devApiSettings,
   ensureDevApiCredentials,
   registerSandboxWebhook,
 } from '../api/dev-api-credentials.js';
 import { hubConfigSchema } from '../config/hub-config.js';
+import { cliBinPath } from '../config/package-paths.js';
 import { parseEnv } from '../config/parse-env.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { applyReconciliationSchedule } from '../hub-client/reconciliation.js';
@@ -34,7 +34,7 @@ export interface DevOptions {
   print: (line: string) => void;
 }
 
-const binPath = fileURLToPath(new URL('../bin/consent-hub.js', import.meta.url));
+const binPath = cliBinPath;
 
 /**
  * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox seeded with

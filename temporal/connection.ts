@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
 import type { HubConfig } from '../config/hub-config.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
 
@@ -37,13 +36,4 @@ export async function connectClient(
     namespace: settings.namespace,
     dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
   });
-}
-
-export async function connectWorkerConnection(env: NodeJS.ProcessEnv = process.env) {
-  const settings = temporalSettings(env);
-  const connection = await NativeConnection.connect({
-    ...settings.connectionOptions,
-    address: settings.address,
-  });
-  return { connection, namespace: settings.namespace };
 }

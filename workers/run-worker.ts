@@ -5,7 +5,8 @@ import { clientContextFor, workStarterFor } from '../hub-client/client-context.j
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
-import { connectClient, connectWorkerConnection } from '../temporal/connection.js';
+import { connectClient } from '../temporal/connection.js';
+import { connectWorkerConnection } from '../temporal/worker-connection.js';
 import { createHubWorker } from './create-worker.js';
 
 /**

@@ -1,13 +1,17 @@
 import { Command } from 'commander';
-import { createLogger } from '../../logging/logger.js';
-import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
-import { runWorker } from '../../workers/run-worker.js';
 import { loadHubConfig } from '../load-config.js';
 
 export const workerCommand = new Command('worker')
   .description('run only the worker, configured by the environment (production)')
   .action(async () => {
     const config = loadHubConfig();
+    // Loaded here, not at the top: the worker SDK and every vendor SDK take seconds to load, and no other
+    // command needs them.
+    const [{ createLogger }, { installTemporalRuntimeLogger }, { runWorker }] = await Promise.all([
+      import('../../logging/logger.js'),
+      import('../../temporal/runtime-logger.js'),
+      import('../../workers/run-worker.js'),
+    ]);
     const logger = createLogger({
       level: config.LOG_LEVEL,
       format: config.LOG_FORMAT,

@@ -1,0 +1,29 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { distDir, workflowBundleFile } from '../config/package-paths.js';
+import { workflowsPath } from '../workers/create-worker.js';
+
+/**
+ * The last step of `npm run build` (after tsc): bundles the compiled workflows once, so a production worker
+ * loads `dist/workflow-bundle.js` instead of running webpack at every start, then stamps the build. The CLI
+ * launcher (bin/consent-hub.js) runs dist/ only while the stamp is newer than every source.
+ */
+const started = Date.now();
+const bundle = await bundleWorkflowCode({
+  workflowsPath,
+  logger: {
+    log: () => {},
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (message) => process.stderr.write(`bundler: ${message}\n`),
+    error: (message) => process.stderr.write(`bundler: ${message}\n`),
+  },
+});
+writeFileSync(workflowBundleFile, bundle.code);
+writeFileSync(
+  join(distDir, 'build-info.json'),
+  `${JSON.stringify({ builtAt: new Date().toISOString(), workflowBundle: 'workflow-bundle.js' }, null, 2)}\n`,
+);
+process.stdout.write(`workflow bundle written to ${workflowBundleFile} in ${Date.now() - started} ms\n`);
