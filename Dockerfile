@@ -1,16 +1,27 @@
-# The worker image for docker-compose.yml and production. The CLI (`consent-hub`) is in it too.
+# The worker and API image for docker-compose.yml and production. The CLI (`consent-hub`) is in it too.
+# One build stage compiles everything (`npm run build`: tsc to dist/ and the pre-bundled workflow code);
+# the image that runs holds only the compiled output and the production dependencies: no TypeScript
+# sources, no tsx or other dev dependencies, no sandboxes and no dev setup.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source on Node 20.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev
+# Scripts off: the package's own `prepare` (the build) needs the sources, copied below. `npm rebuild` then
+# runs the dependencies' install scripts (better-sqlite3's native build).
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild
 COPY . .
+RUN npm run build \
+  && npm prune --omit=dev --no-audit --no-fund \
+  && rm -rf dist/dev dist/sandboxes dist/build dist/cli/commands/dev-command.js.map
 
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production LOG_FORMAT=json
-COPY --from=build /app /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/node_modules ./node_modules
 USER node
 ENTRYPOINT ["node", "bin/consent-hub.js"]
 CMD ["worker"]
