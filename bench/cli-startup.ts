@@ -50,7 +50,7 @@ function buildState(): string {
 
 export async function benchCliStartup(runs = 5): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-bench-cli-'));
-  const cli = provideTemporalCli({ onBuild: (line) => process.stderr.write(`${line}\n`) });
+  const cli = await provideTemporalCli({ onStep: (line) => process.stderr.write(`${line}\n`) });
   const [port, uiPort] = [await freePort(), await freePort()];
   const server = await startTemporalDevServer({
     cli: cli.path,

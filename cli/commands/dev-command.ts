@@ -31,8 +31,6 @@ export const devCommand = new Command('dev')
   .option('--namespace <name>', 'Temporal namespace', 'default')
   .action(async (flags) => {
     const options = devFlagsSchema.parse(flags);
-    // Loaded on use: dev code pulls in the sandboxes and the certificate maker, which production never needs.
-    const { runDev } = await import('../../dev/run-dev.js');
     const logger = cliLogger({ LOG_LEVEL: 'info', LOG_FORMAT: undefined });
     // Loaded only when asked for: dev/ brings the sandboxes and node-forge, which a production install
     // (`npm ci --omit=dev`) does not have.
