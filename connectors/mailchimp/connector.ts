@@ -16,7 +16,7 @@ import type {
 import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
 import type { MailchimpConfig } from './config.js';
 import { planConsentChange, purposeAudiences, readPurpose } from './consent.js';
-import { isMailchimpNotFound, toMailchimpError } from './errors.js';
+import { isMailchimpNotFound, mailchimpAudienceMissing, toMailchimpError } from './errors.js';
 import { configureMailchimpSdk } from './mailchimp-sdk.js';
 import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from './member.js';
 import { subscriberHash } from './subscriber-hash.js';
@@ -33,6 +33,29 @@ const membersPageSchema = z.object({
 
 /** delete-permanent answers 204 with no body, which the SDK hands back as null. */
 const deletionSchema = z.unknown();
+
+const audienceSchema = z.object({ id: z.string() }).loose();
+
+/** `GET /search-members`: members found exactly and by full-text search, each with its address and list. */
+const searchSchema = z.object({
+  exact_matches: z
+    .object({ members: z.array(z.object({ email_address: z.string(), list_id: z.string() }).loose()) })
+    .loose()
+    .optional(),
+  full_search: z
+    .object({ members: z.array(z.object({ email_address: z.string(), list_id: z.string() }).loose()) })
+    .loose()
+    .optional(),
+});
+
+/**
+ * The forms of an address worth searching for: as given (trimmed), composed and decomposed. Mailchimp keeps
+ * the address as it was stored and documents no Unicode folding in its search, so one form may miss.
+ */
+function searchQueries(email: string): string[] {
+  const trimmed = email.trim();
+  return [...new Set([trimmed, trimmed.normalize('NFC'), trimmed.normalize('NFD')])];
+}
 
 /**
  * Mailchimp through its official SDK: members are found by subscriber hash in every configured audience,
@@ -75,9 +98,13 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return checked(operation, body, schema);
   }
 
-  /** Like `call`, but a 404 (no such member, or already deleted) answers `undefined`. */
+  /**
+   * Like `call`, but a 404 answers `undefined`. Only for calls on a member of an audience known to exist:
+   * a 404 for the audience itself must not pass for a missing member (see `requireAudience`).
+   */
   async function callUnlessMissing<S extends z.ZodType>(
     operation: ConnectorOperation,
+    audienceId: string,
     run: () => Promise<unknown>,
     schema: S,
   ): Promise<z.output<S> | undefined> {
@@ -86,9 +113,61 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       body = await run();
     } catch (error) {
       if (isMailchimpNotFound(error)) return undefined;
-      throw toMailchimpError(error, operation);
+      throw toMailchimpError(error, operation, { audienceId });
     }
     return checked(operation, body, schema);
+  }
+
+  /** Throws a named, non-retryable configuration error when the audience does not exist for this key. */
+  async function requireAudience(operation: ConnectorOperation, audienceId: string): Promise<void> {
+    try {
+      checked(operation, await api.getList(audienceId, { fields: ['id'] }), audienceSchema);
+    } catch (error) {
+      if (isMailchimpNotFound(error)) throw mailchimpAudienceMissing(audienceId, operation);
+      throw toMailchimpError(error, operation, { audienceId });
+    }
+  }
+
+  /**
+   * The member a search finds for this address in this audience. Mailchimp hashes the address as it was
+   * stored (only lower-cased), so a member stored with spaces or in another Unicode form has another hash
+   * than the one the connector computes; the search's answer is compared in the hub's normal form.
+   */
+  async function searchMember(
+    operation: ConnectorOperation,
+    audienceId: string,
+    email: string,
+  ): Promise<MailchimpMember | undefined> {
+    const wanted = normaliseEmail(email);
+    for (const query of searchQueries(email)) {
+      const found = await call(operation, () => api.searchMembers(query, audienceId), searchSchema);
+      const match = [...(found.exact_matches?.members ?? []), ...(found.full_search?.members ?? [])].find(
+        (m) => m.list_id === audienceId && normaliseEmail(m.email_address) === wanted,
+      );
+      if (match) return checked(operation, match, memberSchema);
+    }
+    return undefined;
+  }
+
+  /**
+   * The person's member record in one audience, archived included: by subscriber hash, and on a miss by
+   * search, after checking that the audience exists (a 404 alone cannot tell member from audience).
+   */
+  async function memberIn(
+    operation: ConnectorOperation,
+    audienceId: string,
+    email: string,
+  ): Promise<MailchimpMember | undefined> {
+    const byHash = await callUnlessMissing(
+      operation,
+      audienceId,
+      () => api.getListMember(audienceId, subscriberHash(email)),
+      memberSchema,
+    );
+    if (byHash) return { ...byHash, list_id: audienceId };
+    await requireAudience(operation, audienceId);
+    const searched = await searchMember(operation, audienceId, email);
+    return searched && { ...searched, list_id: audienceId };
   }
 
   /** MAILCHIMP_AUDIENCE_IDS, or every audience the key can see, read page by page. */
@@ -109,19 +188,10 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
   /** The person's member record in each of the given audiences, where there is one (archived included). */
   async function membersIn(
     operation: ConnectorOperation,
-    hash: string,
+    email: string,
     audienceIds: string[],
   ): Promise<MailchimpMember[]> {
-    const found = await Promise.all(
-      audienceIds.map(async (listId) => {
-        const member = await callUnlessMissing(
-          operation,
-          () => api.getListMember(listId, hash),
-          memberSchema,
-        );
-        return member && { ...member, list_id: listId };
-      }),
-    );
+    const found = await Promise.all(audienceIds.map((listId) => memberIn(operation, listId, email)));
     return found.filter((m): m is MailchimpMember => m !== undefined);
   }
 
@@ -130,21 +200,22 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
     async find(subject: SubjectIdentifiers) {
       const audiences = await configuredAudiences('find');
-      const members = await membersIn('find', subscriberHash(subject.email), audiences);
+      const members = await membersIn('find', subject.email, audiences);
       log.info({ operation: 'find', audiences: audiences.length, found: members.length }, 'mailchimp find');
       return { records: members.map(memberRef), gaClientIds: [], gaUserIds: [] };
     },
 
     async erase(subject: SubjectIdentifiers) {
-      const hash = subscriberHash(subject.email);
       const audiences = await configuredAudiences('erase');
-      const members = await membersIn('erase', hash, audiences);
+      const members = await membersIn('erase', subject.email, audiences);
       const records: ErasedRecord[] = await Promise.all(
         members.map(async (member): Promise<ErasedRecord> => {
-          // Only delete-permanent removes the personal data; DELETE would merely archive the member.
+          // Only delete-permanent removes the personal data; DELETE would merely archive the member. The
+          // member's own id is its hash as Mailchimp stored it, which a search may have found.
           const deleted = await callUnlessMissing(
             'erase',
-            () => api.deleteListMemberPermanent(member.list_id, hash).then(() => true),
+            member.list_id,
+            () => api.deleteListMemberPermanent(member.list_id, member.id).then(() => true),
             deletionSchema,
           );
           return { ...memberRef(member), result: deleted ? 'deleted' : 'already_gone' };
@@ -162,7 +233,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         ...audiences,
         ...rules.flatMap(([, rule]) => purposeAudiences(rule, audiences)),
       ]);
-      const members = await membersIn('readConsent', subscriberHash(subject.email), [...wanted]);
+      const members = await membersIn('readConsent', subject.email, [...wanted]);
       const purposes: ConsentReading['purposes'] = {};
       for (const [purpose, rule] of rules) {
         purposes[purpose as keyof typeof purposes] = readPurpose(rule, members, audiences);
@@ -219,9 +290,8 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {
       const rule = config.purposeMap[change.purpose];
       if (!rule) return { outcome: 'not_applicable', records: [] };
-      const hash = subscriberHash(subject.email);
       const audiences = await configuredAudiences('applyConsent');
-      const members = await membersIn('applyConsent', hash, purposeAudiences(rule, audiences));
+      const members = await membersIn('applyConsent', subject.email, purposeAudiences(rule, audiences));
       const { plans, pendingWithoutChange } = planConsentChange(
         rule,
         change.decision,
@@ -239,14 +309,18 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       const changed: VendorRecordRef[] = [];
       for (const plan of plans) {
         if (!plan.body.status && !plan.body.status_if_new && !plan.body.marketing_permissions) continue;
-        // A PUT upserts, so it carries the address; status_if_new means it never changes an existing member.
-        const body = plan.action === 'create' ? { email_address: subject.email, ...plan.body } : plan.body;
+        // A PUT upserts, so it carries the address, in the hub's normal form so that its hash is ours;
+        // status_if_new means it never changes an existing member. A PATCH goes to the member found, whose
+        // id is the hash of the address as Mailchimp stored it.
+        const email = normaliseEmail(subject.email);
+        const existing = members.find((m) => m.list_id === plan.listId && m.status !== 'archived');
+        const body = plan.action === 'create' ? { email_address: email, ...plan.body } : plan.body;
         const updated = await call(
           'applyConsent',
           () =>
             plan.action === 'create'
-              ? api.setListMember(plan.listId, hash, body)
-              : api.updateListMember(plan.listId, hash, body),
+              ? api.setListMember(plan.listId, subscriberHash(email), body)
+              : api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
           memberSchema,
         );
         changed.push(memberRef({ ...updated, list_id: plan.listId }));

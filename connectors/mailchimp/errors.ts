@@ -40,9 +40,28 @@ function httpStatus(error: unknown): number | undefined {
   return parsed.success ? parsed.data.status : undefined;
 }
 
-/** A 404: the member (or audience) is not there. On a delete that means "already done". */
+/**
+ * A 404. Mailchimp answers the same "Resource Not Found" for a missing member and a missing audience, so a
+ * caller may read it as "no such member" only once it knows the audience exists (see `mailchimpAudienceMissing`).
+ * A 405 is never a not-found.
+ */
 export function isMailchimpNotFound(error: unknown): boolean {
   return httpStatus(error) === 404;
+}
+
+/**
+ * A configured audience that Mailchimp does not know (`GET /lists/{id}` answered 404): a wrong or deleted
+ * MAILCHIMP_AUDIENCE_IDS entry, or a key of another account. Non-retryable and named, never "not found" for
+ * the person: reading it as "member already gone" would report erasures complete that never ran.
+ */
+export function mailchimpAudienceMissing(audienceId: string, operation: ConnectorOperation): VendorError {
+  return new NonRetryableVendorError({
+    system: 'mailchimp',
+    operation,
+    status: 404,
+    vendorCode: 'Resource Not Found',
+    reason: `Mailchimp has no audience ${audienceId} for this API key (404 Resource Not Found): check MAILCHIMP_AUDIENCE_IDS and the key's account`,
+  });
 }
 
 /**
@@ -51,7 +70,11 @@ export function isMailchimpNotFound(error: unknown): boolean {
  * detail with any address scrubbed, because Mailchimp quotes the email in details such as
  * "Forgotten Email Not Subscribed".
  */
-export function toMailchimpError(error: unknown, operation: ConnectorOperation): VendorError {
+export function toMailchimpError(
+  error: unknown,
+  operation: ConnectorOperation,
+  context: { audienceId?: string } = {},
+): VendorError {
   if (error instanceof RetryableVendorError || error instanceof NonRetryableVendorError) return error;
   const parsed = sdkErrorSchema.safeParse(error);
   const sdkError = parsed.success ? parsed.data : {};
@@ -66,8 +89,15 @@ export function toMailchimpError(error: unknown, operation: ConnectorOperation):
       problem.success && problem.data.errors?.length
         ? ` (${problem.data.errors.map((e) => `${e.field ?? '?'}: ${e.message ?? '?'}`).join('; ')})`
         : '';
+    const where = context.audienceId ? ` in audience ${context.audienceId}` : '';
+    // 405: the method does not fit the resource (or, on DELETE, the member's state). It says nothing about
+    // whether the member exists, so it is a configuration or programming error, never "already done".
+    const hint =
+      status === 405
+        ? '; the request does not fit this resource (check MAILCHIMP_AUDIENCE_IDS and MAILCHIMP_API_URL)'
+        : '';
     const reason = scrubEmails(
-      `Mailchimp answered ${status}${title ? ` ${title}` : ''}${detail ? `: ${detail}` : ''}${fieldErrors}`,
+      `Mailchimp answered ${status}${title ? ` ${title}` : ''}${where}${detail ? `: ${detail}` : ''}${fieldErrors}${hint}`,
     );
     const fields = { ...base, status, vendorCode: title, reason };
     if (status === 429 || status === 408 || status >= 500) {

@@ -24,6 +24,7 @@ interface SdkClientFields {
 /** The calls the connector makes, as the SDK exposes them (bodies are checked with zod by the caller). */
 interface SdkLists {
   getAllLists(opts: { count: number; offset: number; fields?: string[] }): Promise<unknown>;
+  getList(listId: string, opts: { fields?: string[] }): Promise<unknown>;
   getListMember(listId: string, subscriberHash: string): Promise<unknown>;
   setListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
   updateListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
@@ -34,7 +35,13 @@ interface SdkLists {
   ): Promise<unknown>;
 }
 
-const sdk = mailchimp as unknown as typeof mailchimp & SdkClientFields & { lists: SdkLists };
+/** `GET /search-members?query=&list_id=`: exact matches and a full-text search over addresses and names. */
+interface SdkSearchMembers {
+  search(query: string, opts: { listId?: string; fields?: string[] }): Promise<unknown>;
+}
+
+const sdk = mailchimp as unknown as typeof mailchimp &
+  SdkClientFields & { lists: SdkLists; searchMembers: SdkSearchMembers };
 
 /**
  * Mailchimp allows 10 simultaneous connections per API key. One limiter for the whole process keeps every
@@ -51,7 +58,7 @@ interface AppliedSettings {
 }
 let applied: AppliedSettings | undefined;
 
-export type MailchimpApi = SdkLists;
+export type MailchimpApi = SdkLists & { searchMembers(query: string, listId: string): Promise<unknown> };
 
 function limited<Args extends unknown[]>(
   call: (...args: Args) => Promise<unknown>,
@@ -61,6 +68,8 @@ function limited<Args extends unknown[]>(
 
 const api: MailchimpApi = {
   getAllLists: limited((opts) => sdk.lists.getAllLists(opts)),
+  getList: limited((listId, opts) => sdk.lists.getList(listId, opts)),
+  searchMembers: limited((query, listId) => sdk.searchMembers.search(query, { listId })),
   getListMember: limited((listId, hash) => sdk.lists.getListMember(listId, hash)),
   setListMember: limited((listId, hash, body) => sdk.lists.setListMember(listId, hash, body)),
   updateListMember: limited((listId, hash, body) => sdk.lists.updateListMember(listId, hash, body)),

@@ -38,6 +38,7 @@ function demoSeed(): MailchimpSeedData {
               marketing_permission_id: p.marketing_permission_id,
               enabled: m.status === 'subscribed' && p.text === 'Email',
             })),
+            tags: [],
           })),
       ),
     })),

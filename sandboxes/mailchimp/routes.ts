@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
+import { trackAllowedMethods } from './allowed-methods.js';
 import { authProblem } from './auth.js';
+import { applyFieldSelection, fieldSelection } from './partial-response.js';
 import { notFound, type Problem, sendProblem } from './problem.js';
 import {
   type MailchimpSandboxStore,
@@ -39,8 +41,18 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   );
 }
 
+/**
+ * `count` defaults to 10 and is capped at 1000: a larger value is truncated, not refused
+ * (https://mailchimp.com/developer/marketing/docs/methods-parameters/#pagination).
+ */
+const maxCount = 1000;
 const pagingSchema = {
-  count: z.coerce.number().int().min(1).max(1000).default(10),
+  count: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10)
+    .transform((count) => Math.min(count, maxCount)),
   offset: z.coerce.number().int().min(0).default(0),
 };
 const listsQuerySchema = z.object(pagingSchema);
@@ -67,6 +79,8 @@ const memberBodySchema = z.object({
   status_if_new: memberStatusSchema.optional(),
   merge_fields: z.record(z.string(), z.unknown()).optional(),
   marketing_permissions: z.array(permissionChangeSchema).optional(),
+  email_type: z.enum(['html', 'text']).optional(),
+  tags: z.array(z.string().min(1)).optional(),
 });
 type MemberBody = z.output<typeof memberBodySchema>;
 
@@ -92,9 +106,21 @@ function listJson(list: StoredList) {
   };
 }
 
+/** A member as the List Members API answers it (https://mailchimp.com/developer/marketing/api/list-members/). */
 function memberJson(member: StoredMember) {
   const { unsubscribed_at: _internal, ...visible } = member;
-  return visible;
+  const name = [member.merge_fields.FNAME, member.merge_fields.LNAME]
+    .filter((part): part is string => typeof part === 'string' && part.trim() !== '')
+    .join(' ');
+  return { ...visible, full_name: name, tags_count: member.tags.length };
+}
+
+/** The member's first and last name, and its full name, lower-cased: what a name search looks at. */
+function memberNames(member: StoredMember): string[] {
+  const { FNAME, LNAME } = member.merge_fields;
+  return [FNAME, LNAME, memberJson(member).full_name]
+    .filter((name): name is string => typeof name === 'string' && name !== '')
+    .map((name) => name.toLowerCase());
 }
 
 function touch(member: StoredMember) {
@@ -134,6 +160,15 @@ function applyFields(list: StoredList, member: StoredMember, body: MemberBody) {
     member.merge_fields = { ...member.merge_fields, ...body.merge_fields };
     touch(member);
   }
+  if (body.email_type && body.email_type !== member.email_type) {
+    member.email_type = body.email_type;
+    touch(member);
+  }
+  for (const name of body.tags ?? []) {
+    if (member.tags.some((tag) => tag.name === name)) continue;
+    member.tags.push({ id: Math.max(0, ...member.tags.map((tag) => tag.id)) + 1, name });
+    touch(member);
+  }
 }
 
 function forgottenProblem(email: string): ProblemError {
@@ -143,15 +178,30 @@ function forgottenProblem(email: string): ProblemError {
   });
 }
 
+/** The address as given: checked for shape, but stored and hashed without trimming or normalising. */
 function validEmail(body: MemberBody): string {
-  const email = body.email_address?.trim();
-  if (!email || !simpleEmail.test(email)) {
+  const email = body.email_address;
+  if (!email || !simpleEmail.test(email.trim())) {
     throw invalidResource('Please provide a valid email address.', [
       { field: 'email_address', message: 'This value should be a valid email.' },
     ]);
   }
   return email;
 }
+
+/**
+ * The member path's `{subscriber_hash}` also accepts "the list member's email address or contact_id"
+ * (SDK docstring of lists.getListMember, generated from Mailchimp's API spec).
+ */
+function memberKey(list: StoredList, param: string): string {
+  if (param.includes('@')) return subscriberHash(param);
+  if (/^[0-9a-f]{32}$/i.test(param) && list.members.has(param.toLowerCase())) return param.toLowerCase();
+  const byContact = [...list.members.values()].find((m) => m.contact_id === param);
+  return byContact?.id ?? param.toLowerCase();
+}
+
+/** Archiving refuses bounced (cleaned), pending and already archived members (amro/gibbon#320). */
+const unarchivable: ReadonlySet<string> = new Set(['cleaned', 'pending', 'archived']);
 
 /** Creates a member, unless the address was permanently deleted from this audience. */
 function createMember(
@@ -187,7 +237,22 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         if (error instanceof ProblemError) return sendProblem(reply, error.status, error.problem);
         throw error;
       });
-      api.setNotFoundHandler((_request, reply) => sendProblem(reply, 404, notFound));
+      const allowedMethods = trackAllowedMethods(api);
+      api.setNotFoundHandler((request, reply) => {
+        const allowed = allowedMethods(request.url.split('?')[0] ?? '');
+        if (allowed.length === 0) return sendProblem(reply, 404, notFound);
+        reply.header('allow', allowed.join(', '));
+        return sendProblem(reply, 405, {
+          title: 'Method Not Allowed',
+          detail:
+            "The requested method and resource are not compatible. See the Allow header for this resource's available methods.",
+        });
+      });
+
+      // Partial responses on every answer (methods-parameters, "Partial responses").
+      api.addHook('preSerialization', async (request, _reply, payload) =>
+        applyFieldSelection(payload, fieldSelection(request.query)),
+      );
 
       api.addHook('onRequest', async (request, reply) => {
         const problem = authProblem(request, store);
@@ -199,8 +264,8 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         if (!list) throw new ProblemError(404, notFound);
         return list;
       };
-      const memberOr404 = (list: StoredList, hash: string) => {
-        const member = list.members.get(hash.toLowerCase());
+      const memberOr404 = (list: StoredList, hashOrAddress: string) => {
+        const member = list.members.get(memberKey(list, hashOrAddress));
         if (!member) throw new ProblemError(404, notFound);
         return member;
       };
@@ -279,7 +344,7 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         const list = listOr404(request.params.listId);
         const body = parse(memberBodySchema, request.body);
         const email = validEmail(body);
-        const hash = request.params.hash.toLowerCase();
+        const hash = memberKey(list, request.params.hash);
         if (subscriberHash(email) !== hash) {
           throw invalidResource('The subscriber hash in the URL does not match the email_address.', [
             { field: 'email_address', message: 'Does not match the subscriber hash.' },
@@ -319,11 +384,16 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
       api.delete<MemberParams>('/lists/:listId/members/:hash', async (request, reply) => {
         const list = listOr404(request.params.listId);
         const member = memberOr404(list, request.params.hash);
-        const before = memberBefore(member);
-        if (member.status !== 'archived') {
-          member.status = 'archived';
-          touch(member);
+        if (unarchivable.has(member.status)) {
+          throw new ProblemError(405, {
+            title: 'Method Not Allowed',
+            detail:
+              'This list member cannot be removed. Can not archive a contact that is bounced, pending or archived',
+          });
         }
+        const before = memberBefore(member);
+        member.status = 'archived';
+        touch(member);
         fireMemberDeleted(store, request, list, member, before);
         return noContent(reply);
       });
@@ -345,9 +415,17 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         const needle = query.query.trim().toLowerCase();
         const lists = query.list_id ? [listOr404(query.list_id)] : [...store.lists.values()];
         const members = lists.flatMap((l) => [...l.members.values()]).filter((m) => m.status !== 'archived');
-        const exact = members.filter((m) => m.email_address.toLowerCase() === needle);
+        // "Query should be a valid email, or a string representing a contact's first or last name"
+        // (https://mailchimp.com/developer/marketing/api/search-members/). Exact matches are the address (or
+        // full name) itself; the full search finds it inside addresses and names. Case is folded; spaces
+        // around a stored address are not part of the match; Unicode forms are compared as stored.
+        const exactly = (m: StoredMember) =>
+          m.email_address.trim().toLowerCase() === needle || memberNames(m).includes(needle);
+        const exact = members.filter(exactly);
         const partial = members.filter(
-          (m) => m.email_address.toLowerCase() !== needle && m.email_address.toLowerCase().includes(needle),
+          (m) =>
+            !exactly(m) &&
+            [m.email_address.toLowerCase(), ...memberNames(m)].some((text) => text.includes(needle)),
         );
         return {
           exact_matches: { members: exact.map(memberJson), total_items: exact.length },

@@ -38,6 +38,7 @@ export const mailchimpSeedSchema = z.object({
               .array(z.object({ marketing_permission_id: z.string(), enabled: z.boolean() }))
               .default([]),
             last_changed: z.string().optional(),
+            tags: z.array(z.string()).default([]),
           }),
         )
         .default([]),
@@ -53,11 +54,21 @@ export interface StoredPermission {
   enabled: boolean;
 }
 
+export interface StoredTag {
+  id: number;
+  name: string;
+}
+
 export interface StoredMember {
   id: string;
+  /** The address exactly as given (spaces and Unicode form kept); `id` is the MD5 of its lower-cased form. */
   email_address: string;
   unique_email_id: string;
+  /** The contact's id across audiences (Mailchimp's Contacts API); the member path accepts it too. */
+  contact_id: string;
+  email_type: 'html' | 'text';
   status: StoredStatus;
+  tags: StoredTag[];
   merge_fields: Record<string, unknown>;
   marketing_permissions: StoredPermission[];
   timestamp_signup: string;
@@ -143,6 +154,7 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
           );
           if (held) held.enabled = permission.enabled;
         }
+        member.tags = seedMember.tags.map((name, index) => ({ id: index + 1, name }));
         if (seedMember.last_changed) member.last_changed = seedMember.last_changed;
         list.members.set(member.id, member);
       }
@@ -160,14 +172,20 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
     return list;
   }
 
-  /** A member as Mailchimp creates it: every audience permission present, all disabled until set. */
+  /**
+   * A member as Mailchimp creates it: every audience permission present, all disabled until set. The address
+   * is kept as given: Mailchimp documents only lower-casing for the hash, no trimming or normalising.
+   */
   newMember(list: StoredList, email: string, status: MemberStatus): StoredMember {
     const now = mailchimpTime();
     return {
       id: subscriberHash(email),
-      email_address: email.trim(),
+      email_address: email,
       unique_email_id: randomBytes(5).toString('hex'),
+      contact_id: randomBytes(16).toString('hex'),
+      email_type: 'html',
       status,
+      tags: [],
       merge_fields: {},
       marketing_permissions: list.marketing_permissions.map((p) => ({ ...p, enabled: false })),
       timestamp_signup: now,

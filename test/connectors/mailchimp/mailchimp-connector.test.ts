@@ -338,13 +338,13 @@ describe('Mailchimp connector through @mailchimp/mailchimp_marketing against the
     expect(log.filter((e) => e.status === 429)).toEqual([]);
   });
 
-  it('classifies 400 validation problems as non-retryable with title and detail, and logs no address', async () => {
-    await createAudience('News');
+  it('classifies 400 validation problems as non-retryable with title, audience and detail, and logs no address', async () => {
+    const news = await createAudience('News');
     await control.fail({ path: '/members/', status: 400, count: 1, message: `Bad thing about ${ada}` });
     const error = await connector.find(subject(ada)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NonRetryableVendorError);
     expect((error as NonRetryableVendorError).reason).toBe(
-      'Mailchimp answered 400 Invalid Resource: Bad thing about [email]',
+      `Mailchimp answered 400 Invalid Resource in audience ${news}: Bad thing about [email]`,
     );
     expect(logs.lines.join('\n')).not.toContain('@example.com');
   });
