@@ -23,8 +23,41 @@ interface GoogleApiErrorBody {
   message?: string;
   status?: string;
   errors?: { reason?: string; message?: string }[];
-  details?: { reason?: string }[];
+  details?: { '@type'?: string; reason?: string; metadata?: Record<string, unknown> }[];
 }
+
+/**
+ * How long a per-second (or per-minute) quota refusal waits when Google sends no Retry-After: the User
+ * Deletion API allows 1.5 requests a second per property, so a second refills it.
+ */
+export const shortQuotaBackoffMs = 1_000;
+
+/**
+ * A daily quota, told apart from a rate limit by content, since both come as 429 RESOURCE_EXHAUSTED /
+ * rateLimitExceeded today (and as 403 on older answers): the legacy `dailyLimitExceeded` reason, an
+ * ErrorInfo whose `quota_limit` is a per-day limit, or a message naming a limit "per day".
+ * Sources: https://developers.google.com/analytics/devguides/limits-and-quotas (403 or 429; daily quotas reset
+ * at midnight Pacific), https://github.com/googleapis/googleapis/blob/master/google/api/error_reason.proto.
+ */
+function isDailyQuota(body: GoogleApiErrorBody): boolean {
+  if (body.errors?.some((entry) => entry.reason === 'dailyLimitExceeded')) return true;
+  const perDay = /per\s*day|daily/i;
+  const limits = (body.details ?? [])
+    .map((detail) => detail.metadata?.quota_limit)
+    .filter((limit): limit is string => typeof limit === 'string');
+  if (limits.some((limit) => perDay.test(limit))) return true;
+  const quotaAnswer =
+    body.status === 'RESOURCE_EXHAUSTED' ||
+    body.errors?.some((entry) => entry.reason && retryableReasons.has(entry.reason));
+  return limits.length === 0 && Boolean(quotaAnswer) && perDay.test(body.message ?? '');
+}
+
+const quotaReasons = new Set([
+  'rateLimitExceeded',
+  'userRateLimitExceeded',
+  'quotaExceeded',
+  'RATE_LIMIT_EXCEEDED',
+]);
 
 const retryableReasons = new Set([
   'rateLimitExceeded',
@@ -127,13 +160,23 @@ export function classifyGoogleError(
   const vendorCode = reasonCode ?? body.status;
   const said = describe(body.message);
 
-  if (reasonCode === 'dailyLimitExceeded') {
+  if ((status === 429 || status === 403) && isDailyQuota(body)) {
     return new RetryableVendorError({
       ...base,
       status,
       vendorCode,
       reason: `Google's daily user-deletion quota is used up; it resets at midnight Pacific time.${said}`,
       retryAfterMs: msUntilPacificMidnight(context.now ?? Date.now()),
+    });
+  }
+  if (status === 429 || (reasonCode && quotaReasons.has(reasonCode))) {
+    // A per-second (or per-minute) limit: back off briefly, not for a day.
+    return new RetryableVendorError({
+      ...base,
+      status,
+      vendorCode,
+      reason: `Google is limiting the request rate (${vendorCode ?? status}).${said}`,
+      retryAfterMs: parseRetryAfter(retryAfterHeader) ?? shortQuotaBackoffMs,
     });
   }
   if ((reasonCode && retryableReasons.has(reasonCode)) || status === 408 || status === 429 || status >= 500) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
-import { googleApiError } from './errors.js';
+import { googleApiError, googleQuotaError, type QuotaRefusal } from './errors.js';
 import { analyticsEditScope, userDeletionScope } from './google-facts.js';
 import { type AccessTokenGrant, type GoogleSandboxStore, type IdentifierType, sha256Hex } from './store.js';
 
@@ -15,8 +15,11 @@ const upsertBodySchema = z.object({
     userId: z.string().min(1),
   }),
   propertyId: z.string().regex(/^\d+$/).optional(),
-  webPropertyId: z.string().optional(),
-  firebaseProjectId: z.string().optional(),
+  webPropertyId: z
+    .string()
+    .regex(/^UA-\d+-\d+$/i)
+    .optional(),
+  firebaseProjectId: z.string().min(1).optional(),
 });
 
 const submitBodySchema = z
@@ -27,6 +30,20 @@ const submitBodySchema = z
     userProvidedData: z.string().min(1).optional(),
   })
   .strict();
+
+/**
+ * The property a User Deletion API request names: a GA4 `propertyId`, or the legacy `webPropertyId`
+ * (`UA-XXXXX-YY`) or `firebaseProjectId`, all still in the resource
+ * (https://developers.google.com/analytics/devguides/config/userdeletion/v3/reference/userDeletion/userDeletionRequest).
+ * Exactly one.
+ */
+const propertyFields = ['propertyId', 'webPropertyId', 'firebaseProjectId'] as const;
+
+class QuotaError extends Error {
+  constructor(readonly refusal: QuotaRefusal) {
+    super('quota');
+  }
+}
 
 class ApiRefusal extends Error {
   constructor(
@@ -72,25 +89,25 @@ function requireProperty(store: GoogleSandboxStore, propertyId: string): void {
   }
 }
 
-/** The User Deletion API's per-property rate and per-property and per-project daily quotas. */
+/**
+ * The User Deletion API's per-property rate and per-property and per-project daily quotas
+ * (https://developers.google.com/analytics/devguides/config/userdeletion/v3/limits-quotas).
+ */
 function enforceQuotas(store: GoogleSandboxStore, propertyId: string, grant: AccessTokenGrant): void {
   if (!store.takeRateToken(propertyId)) {
     store.reject('rateLimitExceeded');
-    throw refusal(
-      403,
-      `Quota exceeded for quota metric 'User Deletion Requests' and limit 'Requests per second per property' (${store.requestsPerSecond}).`,
-      'rateLimitExceeded',
-    );
+    throw new QuotaError({
+      per: 'second',
+      scope: 'property',
+      limit: store.requestsPerSecond,
+      project: grant.project,
+    });
   }
   const over = store.countDaily(propertyId, grant.project);
   if (over) {
     store.reject('dailyLimitExceeded');
     const limit = over === 'property' ? store.dailyQuotaPerProperty : store.dailyQuotaPerProject;
-    throw refusal(
-      403,
-      `Daily Limit Exceeded. The quota of ${limit} user deletion requests per day per ${over} has been reached; it resets at midnight Pacific time.`,
-      'dailyLimitExceeded',
-    );
+    throw new QuotaError({ per: 'day', scope: over, limit, project: grant.project });
   }
 }
 
@@ -102,11 +119,17 @@ async function answer(reply: FastifyReply, work: () => unknown): Promise<Fastify
   try {
     return reply.code(200).send(work());
   } catch (error) {
-    if (!(error instanceof ApiRefusal)) throw error;
+    const refused =
+      error instanceof ApiRefusal
+        ? error
+        : error instanceof QuotaError
+          ? new ApiRefusal(429, googleQuotaError(error.refusal))
+          : undefined;
+    if (!refused) throw error;
     return reply
-      .code(error.status)
-      .header('content-type', error.reply.contentType)
-      .send(JSON.stringify(error.reply.body));
+      .code(refused.status)
+      .header('content-type', refused.reply.contentType)
+      .send(JSON.stringify(refused.reply.body));
   }
 }
 
@@ -120,20 +143,20 @@ export function deletionRoutes(app: FastifyInstance, { store }: SandboxContext<G
       const parsed = upsertBodySchema.safeParse(request.body);
       if (!parsed.success) throw invalid(parsed.error.issues[0]?.path.join('.') || 'body');
       const body = parsed.data;
-      if (!body.propertyId) {
-        throw invalid(
-          body.webPropertyId || body.firebaseProjectId
-            ? 'only GA4 properties (propertyId) are served here'
-            : 'one of propertyId, webPropertyId or firebaseProjectId is required',
-        );
+      const named = propertyFields.filter((field) => body[field] !== undefined);
+      const field = named[0];
+      if (named.length !== 1 || field === undefined) {
+        throw invalid('exactly one of propertyId, webPropertyId or firebaseProjectId is required');
       }
-      requireProperty(store, body.propertyId);
-      enforceQuotas(store, body.propertyId, grant);
-      const record = store.recordDeletion(body.propertyId, 'userDeletion', body.id.type, body.id.userId);
+      const property = String(body[field]);
+      requireProperty(store, property);
+      enforceQuotas(store, property, grant);
+      const record = store.recordDeletion(property, 'userDeletion', body.id.type, body.id.userId);
+      // The answer echoes the request in the field it came in, whichever kind of property it names.
       return {
         kind: 'analytics#userDeletionRequest',
         id: body.id,
-        propertyId: body.propertyId,
+        [field]: property,
         deletionRequestTime: record.deletionRequestTime,
       };
     }),

@@ -12,6 +12,9 @@ export interface GoogleSandboxOptions {
   serviceAccounts: Record<string, string>;
   /** GA4 properties that exist (`properties/N` or bare N); more can be seeded. */
   propertyIds?: string[];
+  /** Legacy Universal Analytics web properties (`UA-XXXXX-YY`) and Firebase projects that exist. */
+  webPropertyIds?: string[];
+  firebaseProjectIds?: string[];
   /** User Deletion API requests a second per property (Google: 1.5). */
   requestsPerSecond?: number;
   /** User Deletion API requests a day per property (Google: 500), counted per Pacific-time day. */
@@ -52,6 +55,10 @@ export interface AccessTokenGrant {
 export const googleSeedSchema = z.object({
   /** GA4 properties to add to the known ones. */
   properties: z.array(propertyIdSchema).default([]),
+  /** Legacy Universal Analytics web properties (`UA-XXXXX-YY`) to add. */
+  webProperties: z.array(z.string().regex(/^UA-\d+-\d+$/i)).default([]),
+  /** Firebase projects to add (the User Deletion API's deprecated `firebaseProjectId`). */
+  firebaseProjects: z.array(z.string().min(1)).default([]),
   /** Requests already used today, to start near a daily limit. */
   quotaUsed: z
     .object({
@@ -100,11 +107,15 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     this.dailyQuotaPerProperty = options.dailyQuotaPerProperty ?? 500;
     this.dailyQuotaPerProject = options.dailyQuotaPerProject ?? 500;
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
-    this.optionProperties = (options.propertyIds ?? []).map((raw) => {
-      const id = normalisePropertyId(raw);
-      if (!id) throw new Error(`google sandbox: "${raw}" is not a GA4 property id`);
-      return id;
-    });
+    this.optionProperties = [
+      ...(options.propertyIds ?? []).map((raw) => {
+        const id = normalisePropertyId(raw);
+        if (!id) throw new Error(`google sandbox: "${raw}" is not a GA4 property id`);
+        return id;
+      }),
+      ...(options.webPropertyIds ?? []),
+      ...(options.firebaseProjectIds ?? []),
+    ];
     this.reset();
   }
 
@@ -118,7 +129,9 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
   }
 
   seed(data: GoogleSeedData): void {
-    for (const id of data.properties) this.properties.add(id);
+    for (const id of [...data.properties, ...data.webProperties, ...data.firebaseProjects]) {
+      this.properties.add(id);
+    }
     const day = pacificDay(Date.now());
     for (const [raw, used] of Object.entries(data.quotaUsed?.properties ?? {})) {
       const id = normalisePropertyId(raw) ?? raw;

@@ -169,7 +169,7 @@ describe('google connector against the sandbox, through googleapis', () => {
     await control.seed({ quotaUsed: { properties: { '400000003': 500 } } });
     const daily = await failureOf(c.erase(subject(['1.1'])));
     expect(daily).toBeInstanceOf(RetryableVendorError);
-    expect(daily).toMatchObject({ status: 403, vendorCode: 'dailyLimitExceeded' });
+    expect(daily).toMatchObject({ status: 429, vendorCode: 'rateLimitExceeded' });
     const untilReset = (daily as RetryableVendorError).retryAfterMs ?? 0;
     const expected = msUntilPacificMidnight(Date.now());
     expect(Math.abs(untilReset - expected)).toBeLessThan(60_000);

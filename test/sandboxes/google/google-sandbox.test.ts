@@ -186,7 +186,10 @@ describe('google sandbox', () => {
     });
   });
 
-  it('echoes an upsert with deletionRequestTime and refuses an unpaced second request with 403 rateLimitExceeded', async () => {
+  // https://developers.google.com/analytics/devguides/config/userdeletion/v3/limits-quotas (1.5 requests/s per
+  // property), https://developers.google.com/analytics/devguides/limits-and-quotas ("403 or 429"), and
+  // https://github.com/googleapis/googleapis/blob/master/google/api/error_reason.proto (RATE_LIMIT_EXCEEDED).
+  it('echoes an upsert with deletionRequestTime and refuses an unpaced second request with 429 RESOURCE_EXHAUSTED, a per-second limit', async () => {
     const access = String((await token(signJwt(goodClaims()))).body.access_token);
     const first = await upsert('400000001', '1.1', access);
     expect(first.status).toBe(200);
@@ -197,24 +200,97 @@ describe('google sandbox', () => {
     });
     expect(Date.parse(String(first.body.deletionRequestTime))).not.toBeNaN();
     const second = await upsert('400000001', '1.2', access);
-    expect(second.status).toBe(403);
+    expect(second.status).toBe(429);
     expect(second.body.error).toMatchObject({
+      code: 429,
       status: 'RESOURCE_EXHAUSTED',
+      message: expect.stringMatching(/per second/),
       errors: [expect.objectContaining({ domain: 'usageLimits', reason: 'rateLimitExceeded' })],
+      details: expect.arrayContaining([
+        expect.objectContaining({
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'RATE_LIMIT_EXCEEDED',
+          metadata: expect.objectContaining({ quota_limit: 'UserDeletionRequestsPerSecondPerProperty' }),
+        }),
+      ]),
     });
+    expect(String(second.body.error?.message)).not.toMatch(/per day/);
     const state = await control.state<GoogleSandboxState>();
     expect(state.rejections).toEqual({ rateLimitExceeded: 1 });
     expect(state.deletionRequests['400000001']).toHaveLength(1);
   });
 
-  it('answers 403 dailyLimitExceeded once the project has used its daily quota', async () => {
+  // Same sources: a daily quota is the same 429 RESOURCE_EXHAUSTED / rateLimitExceeded, told apart only by the
+  // message and ErrorInfo's quota_limit ("per day"); not a 403.
+  it('answers 429 RESOURCE_EXHAUSTED naming the per-day limit once the project has used its daily quota', async () => {
     await control.seed({ quotaUsed: { projects: { 'sandbox-test': 500 } } });
     const access = String((await token(signJwt(goodClaims()))).body.access_token);
     const answer = await upsert('400000001', '1.1', access);
-    expect(answer.status).toBe(403);
+    expect(answer.status).toBe(429);
     expect(answer.body.error).toMatchObject({
-      errors: [expect.objectContaining({ reason: 'dailyLimitExceeded' })],
+      code: 429,
+      status: 'RESOURCE_EXHAUSTED',
+      message: expect.stringMatching(/per day per project/),
+      errors: [expect.objectContaining({ reason: 'rateLimitExceeded' })],
+      details: expect.arrayContaining([
+        expect.objectContaining({
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'RATE_LIMIT_EXCEEDED',
+          metadata: expect.objectContaining({
+            quota_limit: 'UserDeletionRequestsPerDayPerProject',
+            quota_limit_value: '500',
+            consumer: 'projects/sandbox-test',
+          }),
+        }),
+      ]),
     });
+  });
+
+  // https://developers.google.com/analytics/devguides/config/userdeletion/v3/reference/userDeletion/userDeletionRequest
+  // (the resource carries webPropertyId "UA-XXXXX-YY" and the deprecated firebaseProjectId beside propertyId)
+  it('accepts legacy webPropertyId (UA) and firebaseProjectId upserts with the same answer shape, and refuses unknown ones with 403', async () => {
+    await control.seed({ webProperties: ['UA-12345-1'], firebaseProjects: ['demo-firebase'] });
+    const access = String((await token(signJwt(goodClaims()))).body.access_token);
+    const path = '/analytics/v3/userDeletion/userDeletionRequests:upsert';
+    const ua = await post(
+      path,
+      {
+        kind: 'analytics#userDeletionRequest',
+        id: { type: 'CLIENT_ID', userId: '1.1' },
+        webPropertyId: 'UA-12345-1',
+      },
+      access,
+    );
+    expect(ua.status).toBe(200);
+    expect(Object.keys(ua.body).sort()).toEqual(['deletionRequestTime', 'id', 'kind', 'webPropertyId']);
+    expect(ua.body).toMatchObject({ kind: 'analytics#userDeletionRequest', webPropertyId: 'UA-12345-1' });
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the per-property rate is per property id
+    const firebase = await post(
+      path,
+      { id: { type: 'APP_INSTANCE_ID', userId: 'app-1' }, firebaseProjectId: 'demo-firebase' },
+      access,
+    );
+    expect(firebase.status).toBe(200);
+    expect(firebase.body).toMatchObject({
+      firebaseProjectId: 'demo-firebase',
+      id: { type: 'APP_INSTANCE_ID' },
+    });
+    expect(Date.parse(String(firebase.body.deletionRequestTime))).not.toBeNaN();
+
+    const unknown = await post(
+      path,
+      { id: { type: 'CLIENT_ID', userId: '1.1' }, webPropertyId: 'UA-999-9' },
+      access,
+    );
+    expect(unknown.status).toBe(403);
+    const two = await post(
+      path,
+      { id: { type: 'CLIENT_ID', userId: '1.1' }, propertyId: '400000001', webPropertyId: 'UA-12345-1' },
+      access,
+    );
+    expect(two.status).toBe(400);
+    const state = await control.state<GoogleSandboxState>();
+    expect(Object.keys(state.deletionRequests).sort()).toEqual(['UA-12345-1', 'demo-firebase']);
   });
 
   it('makes a dev service-account file in Google shape, kept across runs, that the unmodified googleapis client uses', async () => {
