@@ -17,6 +17,7 @@ import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { protectRecordIds } from '../privacy/keyed-id.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
@@ -58,6 +59,10 @@ export function createActivities({
   subjectKeySecret,
   starter,
 }: ActivityDependencies) {
+  function withKeyedIds<R extends { records: { id: string }[] }>(system: ConnectorName, result: R): R {
+    return { ...result, records: protectRecordIds(subjectKeySecret, system, result.records) };
+  }
+
   async function call<T>(
     input: ConnectorActivityInput,
     operation: string,
@@ -81,7 +86,11 @@ export function createActivities({
       log.info('connector call succeeded');
       return result;
     } catch (error) {
-      const failure = toActivityFailure(error);
+      // The subject's own data is redacted first, in every form, before the failure reaches Temporal or a log.
+      const failure = toActivityFailure(error, {
+        email: input.subject.email || undefined,
+        identifiers: [...input.subject.gaClientIds, ...input.subject.gaUserIds],
+      });
       log.warn({ err: failure }, 'connector call failed');
       throw failure;
     } finally {
@@ -104,19 +113,25 @@ export function createActivities({
       });
     },
 
+    // Vendor ids derived from the person (Mailchimp's subscriber hash, GA ids) leave the activity only keyed:
+    // the workflow's state, its receipt and the ledger never hold them.
     findInSystem(input: ConnectorActivityInput): Promise<FindResult> {
-      return call(input, 'find', (c) => c.find(input.subject));
+      return call(input, 'find', async (c) => withKeyedIds(input.system, await c.find(input.subject)));
     },
     eraseInSystem(input: ConnectorActivityInput): Promise<EraseResult> {
-      return call(input, 'erase', (c) => c.erase(input.subject));
+      return call(input, 'erase', async (c) => withKeyedIds(input.system, await c.erase(input.subject)));
     },
     readConsentInSystem(input: ConnectorActivityInput): Promise<ConsentReading> {
-      return call(input, 'readConsent', (c) => c.readConsent(input.subject));
+      return call(input, 'readConsent', async (c) =>
+        withKeyedIds(input.system, await c.readConsent(input.subject)),
+      );
     },
     applyConsentInSystem(
       input: ConnectorActivityInput & { change: ConsentChange },
     ): Promise<ApplyConsentResult> {
-      return call(input, 'applyConsent', (c) => c.applyConsent(input.subject, input.change));
+      return call(input, 'applyConsent', async (c) =>
+        withKeyedIds(input.system, await c.applyConsent(input.subject, input.change)),
+      );
     },
 
     /**
@@ -138,12 +153,15 @@ export function createActivities({
         lastRequestId: receipt.requestId,
       });
       const eventsDeleted = await ledger.deleteConsentEvents(receipt.subjectKey);
+      // The API's idempotency records about the subject hold an HMAC of a body that held their address.
+      const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
       logger.info(
         {
           subjectKey: receipt.subjectKey,
           requestId: receipt.requestId,
           receiptInserted: inserted,
           eventsDeleted,
+          idempotencyDeleted,
         },
         'erasure outcome recorded in the ledger',
       );

@@ -82,7 +82,8 @@ export function createReconciliationActivities({
           drift.push({ kind: 'erased_subject_reappeared', system: input.system, subjectKey });
           await starter.erase({
             email: person.email,
-            reason: `re-appeared in ${input.system} after erasure; first receipt ${tombstone?.firstRequestId}`,
+            reason: 'reappeared_after_erasure',
+            reasonNote: `re-appeared in ${input.system}; first receipt ${tombstone?.firstRequestId}`,
             requestedBy: `reconciliation:${input.runId}`,
             requestedAt: new Date().toISOString(),
           });

@@ -8,5 +8,6 @@ export interface ApiDependencies {
   hub: ConsentClientContext;
   ledger: Ledger;
   logger: Logger;
-  config: Pick<HubConfig, 'CONSENT_HUB_API_KEYS' | 'CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET'>;
+  config: Pick<HubConfig, 'CONSENT_HUB_API_KEYS' | 'CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET'> &
+    Partial<Pick<HubConfig, 'CONSENT_HUB_IDEMPOTENCY_TTL'>>;
 }

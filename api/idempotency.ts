@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { msToNumber } from '@temporalio/common';
 import { z } from 'zod';
 import type { Ledger } from '../ledger/ledger.js';
+import { derivedKey } from '../privacy/keyed-id.js';
 import { ApiProblem } from './problem.js';
 
 /** Printable ASCII, as most clients generate (UUIDs, ULIDs, ticket ids). */
@@ -18,11 +20,23 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** The route is part of the hash: one key used on two routes is a conflict, not a replay. */
-export function requestHash(route: string, body: unknown): string {
-  return createHash('sha256')
+/**
+ * The route is part of the hash: one key used on two routes is a conflict, not a replay. An HMAC under a hub
+ * key, not a plain digest: the body holds an address, and a plain SHA-256 of it would confirm a guessed one.
+ */
+export function requestHash(secret: string, route: string, body: unknown): string {
+  return createHmac('sha256', derivedKey(secret, 'idempotency-request'))
     .update(`${route}\n${canonicalJson(body)}`)
     .digest('hex');
+}
+
+/** How long an idempotency record is kept when CONSENT_HUB_IDEMPOTENCY_TTL is not set. */
+export const defaultIdempotencyTtl = '7 days';
+
+/** A Temporal-style duration (`7 days`, `36h`, or milliseconds) in milliseconds. */
+export function ttlMs(ttl: string | number | undefined): number {
+  const value = ttl ?? defaultIdempotencyTtl;
+  return msToNumber(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : (value as '1s'));
 }
 
 export interface Answer {
@@ -43,18 +57,33 @@ export interface Answer {
  */
 export async function idempotent(
   ledger: Ledger,
-  options: { scope: string; key: string | undefined; route: string; body: unknown },
+  options: {
+    scope: string;
+    key: string | undefined;
+    route: string;
+    body: unknown;
+    /** The HMAC secret (the hub's subject-key secret; a key is derived from it). */
+    secret: string;
+    /** The subject the request is about: their erasure deletes the record. */
+    subjectKey?: string;
+    /** How long a record replays; older ones are deleted and the key is new again. */
+    ttl?: string | number;
+  },
   work: () => Promise<{ status: number; body: unknown }>,
 ): Promise<Answer> {
   if (options.key === undefined) return { ...(await work()), replayed: false };
   const storeKey = `${options.scope}:${options.key}`;
-  const hash = requestHash(options.route, options.body);
+  const hash = requestHash(options.secret, options.route, options.body);
+  const expiredBefore = new Date(Date.now() - ttlMs(options.ttl)).toISOString();
+  // Expired records go before they could be replayed; this also keeps the table from growing for ever.
+  await ledger.deleteIdempotentResponses({ createdBefore: expiredBefore });
   const existing = await ledger.getIdempotentResponse(storeKey);
   if (existing) return replay(existing, hash, true);
   const answer = await work();
   const saved = await ledger.saveIdempotentResponse({
     key: storeKey,
     requestHash: hash,
+    ...(options.subjectKey ? { subjectKey: options.subjectKey } : {}),
     status: answer.status,
     body: answer.body,
     createdAt: new Date().toISOString(),

@@ -18,7 +18,9 @@ function systemLine(name: string, state: SystemErasureState): string {
 export function printReceipt(receipt: ErasureReceipt): void {
   print(`Erasure receipt ${receipt.requestId}`);
   print(`  subject key  ${receipt.subjectKey}`);
-  print(`  requested    ${receipt.requestedAt} by ${receipt.requestedBy} (${receipt.reason})`);
+  print(
+    `  requested    ${receipt.requestedAt} by ${receipt.requestedBy} (${receipt.reason}${receipt.reasonNote ? `: ${receipt.reasonNote}` : ''})`,
+  );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
   for (const [name, state] of Object.entries(receipt.systems)) print(systemLine(name, state));
 }

@@ -57,6 +57,8 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_SUBJECT_IDLE_AFTER: durationSchema.default('10 minutes'),
   /** Hashes of the bearer keys the intake API accepts (`consent-hub serve`). */
   CONSENT_HUB_API_KEYS: apiKeyHashesSchema,
+  /** How long the API keeps an Idempotency-Key's answer (an HMAC of the request and the reply) to replay it. */
+  CONSENT_HUB_IDEMPOTENCY_TTL: durationSchema.default('7 days'),
   CONSENT_HUB_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Loopback by default; a container sets 0.0.0.0 behind its TLS-terminating ingress. */
   CONSENT_HUB_API_HOST: z.string().min(1).default('127.0.0.1'),

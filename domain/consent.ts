@@ -1,21 +1,37 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
+import { actorIdSchema, noteSchema, referenceSchema } from './free-text.js';
 import { type ConsentDecision, consentDecisionSchema, type Purpose, purposeSchema } from './purposes.js';
 import type { SystemName } from './systems.js';
 
-/** Where a consent choice came from, and what proves it. No raw email. */
-export const consentEvidenceSchema = z.object({
-  /** The privacy-notice or policy version the person agreed to. */
-  policyVersion: z.string().max(200).optional(),
-  /** The form the choice was made in, such as `contact-form`. */
-  formId: z.string().max(200).optional(),
-  /** web, email, phone, in-person, api, vendor ... */
-  channel: z.string().max(100).optional(),
-  /** A reference to the original request: a ticket id, a webhook delivery id, an API idempotency key. */
-  requestRef: z.string().max(500).optional(),
-  /** The exact text of the consent checkbox, when there was one. */
-  text: z.string().max(2000).optional(),
-});
+/**
+ * What proves a consent choice: a closed set of references, no prose but a note that is scrubbed before it is
+ * kept. An unknown key is refused, never dropped. `text` (the consent checkbox's words, from older clients)
+ * is accepted and kept as the note.
+ */
+export const consentEvidenceSchema = z
+  .object({
+    /** The privacy-notice or policy version the person agreed to. */
+    policyVersion: referenceSchema(200).optional(),
+    /** The form the choice was made in, such as `contact-form`. */
+    formId: referenceSchema(200).optional(),
+    /** web, email, phone, in-person, api, cli, mailchimp-webhook, reconciliation ... */
+    channel: referenceSchema(100).optional(),
+    /** A reference to the original request: a ticket id, a webhook delivery id, an API idempotency key. */
+    requestRef: referenceSchema(500).optional(),
+    /** Free text; the subject's data and every address are scrubbed from it before it is kept. */
+    note: noteSchema.optional(),
+    /** Older clients' name for the note. */
+    text: noteSchema.optional(),
+  })
+  .strict()
+  .transform(({ text, note, ...references }): typeof references & { note?: string } => {
+    const merged = note ?? text;
+    return merged === undefined ? references : { ...references, note: merged };
+  });
+
+/** Evidence as the ledger holds it, including rows written before the schema was closed. */
+export const storedConsentEvidenceSchema = z.record(z.string(), z.string());
 export type ConsentEvidence = z.infer<typeof consentEvidenceSchema>;
 
 /**
@@ -28,7 +44,8 @@ export const consentChangeRequestSchema = z
     purpose: purposeSchema,
     decision: consentDecisionSchema,
     occurredAt: z.iso.datetime({ offset: true }),
-    source: z.string().trim().min(1).max(200),
+    /** Where the change came from: a system or operator id (`cli`, `api`, `mailchimp`, `form:contact`). */
+    source: actorIdSchema,
     evidence: consentEvidenceSchema.default({}),
   })
   .refine(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
+import { actorIdSchema, type ErasureReasonCode, erasureReasonCodes, noteSchema } from './free-text.js';
 import { type SystemName, systemNameSchema } from './systems.js';
 
 /** A GA client id is the `_ga` cookie's last two parts: digits, a dot, digits. */
@@ -14,9 +15,15 @@ export const erasureRequestSchema = z.object({
   email: emailSchema,
   gaClientIds: z.array(gaClientIdSchema).default([]),
   gaUserIds: z.array(gaUserIdSchema).default([]),
-  reason: z.string().trim().min(1).max(500).default('data subject erasure request'),
-  /** Who asked on the person's behalf: a ticket, a team or a channel, such as `privacy-inbox#1234`. */
-  requestedBy: z.string().trim().min(1).max(200),
+  /**
+   * One of `erasureReasonCodes` (free text from older clients is accepted and kept as `other` with the text
+   * as its note, scrubbed: hub-client/erasures.ts).
+   */
+  reason: z.string().trim().min(1).max(500).default('subject_request'),
+  /** Anything more about the reason; the subject's data and any address are scrubbed before it is kept. */
+  reasonNote: noteSchema.optional(),
+  /** Who asked on the person's behalf: an operator or system id, a ticket or channel (`privacy-inbox#1234`). */
+  requestedBy: actorIdSchema,
   requestedAt: z.iso.datetime({ offset: true }),
 });
 export type ErasureRequest = z.output<typeof erasureRequestSchema>;
@@ -99,7 +106,10 @@ export interface ErasureStatusView {
 export interface ErasureReceipt {
   requestId: string;
   subjectKey: string;
-  reason: string;
+  /** One of `erasureReasonCodes`. */
+  reason: ErasureReasonCode | string;
+  /** The scrubbed note, when one was given. */
+  reasonNote?: string;
   requestedBy: string;
   requestedAt: string;
   completedAt: string;
@@ -111,8 +121,10 @@ export interface ErasureReceipt {
 export const operatorRetrySchema = z.object({ system: systemNameSchema });
 export const operatorCloseSchema = z.object({
   system: systemNameSchema,
+  /** The operator's words: scrubbed of addresses before they reach the workflow and the receipt. */
   reason: z.string().trim().min(1, { error: 'a reason is required to close a system' }).max(500),
 });
+export { erasureReasonCodes };
 export type OperatorRetry = z.infer<typeof operatorRetrySchema>;
 export type OperatorClose = z.infer<typeof operatorCloseSchema>;
 export type { SystemName };

@@ -10,6 +10,7 @@ import {
 import { emailSchema } from '../domain/email.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { redactSubject } from '../privacy/redaction.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentWorkflow } from '../workflows/consent.js';
 import {
@@ -59,7 +60,9 @@ export async function recordConsentChange(
           occurredAt: new Date(change.occurredAt).toISOString(),
           recordedAt: new Date().toISOString(),
           source: change.source,
-          evidence: change.evidence,
+          evidence: change.evidence.note
+            ? { ...change.evidence, note: redactSubject(change.evidence.note, { email: change.email }) }
+            : change.evidence,
         },
       ],
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],

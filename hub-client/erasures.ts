@@ -9,6 +9,8 @@ import {
   operatorCloseSchema,
   operatorRetrySchema,
 } from '../domain/erasure.js';
+import { structuredReason } from '../domain/free-text.js';
+import { redactSubject, scrubAddresses } from '../privacy/redaction.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { erasureWorkflow } from '../workflows/erasure.js';
 import {
@@ -43,7 +45,21 @@ export async function requestErasure(
   context: HubClientContext,
   input: ErasureRequestInput,
 ): Promise<ErasureStarted> {
-  const request = erasureRequestSchema.parse(input);
+  const parsed = erasureRequestSchema.parse(input);
+  // Free text reaches Temporal and the receipt only as a code and a note scrubbed of the person's data.
+  const { reason, reasonNote } = structuredReason(parsed.reason, parsed.reasonNote);
+  const request = {
+    ...parsed,
+    reason,
+    ...(reasonNote
+      ? {
+          reasonNote: redactSubject(reasonNote, {
+            email: parsed.email,
+            identifiers: [...parsed.gaClientIds, ...parsed.gaUserIds],
+          }),
+        }
+      : { reasonNote: undefined }),
+  };
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
   const workflowId = erasureWorkflowId(subjectKey);
   const handle = await context.client.workflow.start<typeof erasureWorkflow>(workflowType, {
@@ -133,7 +149,9 @@ export async function closeErasureSystem(
   requestId: string,
   input: { system: string; reason: string },
 ): Promise<ErasureStatusView> {
-  const command = operatorCloseSchema.parse(input);
+  const parsed = operatorCloseSchema.parse(input);
+  // An operator's words go into the receipt: no address survives in them.
+  const command = { ...parsed, reason: scrubAddresses(parsed.reason) };
   const { handle } = await handleFor(context, requestId);
   return handle.executeUpdate(closeSystemUpdate, { args: [command] });
 }

@@ -8,9 +8,10 @@ import {
   type IdempotencyRecord,
   type Ledger,
   type ReconciliationRunRecord,
+  type SubjectDataKeyRecord,
   type Tombstone,
 } from './ledger.js';
-import type { ConsentEventsTable, LedgerDatabase } from './schema.js';
+import type { ConsentEventsTable, LedgerDatabase, SubjectDataKeysTable } from './schema.js';
 
 /**
  * Times are stored as UTC ISO-8601 text so that string order is time order on both backends: `+02:00`
@@ -271,6 +272,7 @@ export class KyselyLedger implements Ledger {
       .values({
         key: record.key,
         request_hash: record.requestHash,
+        subject_key: record.subjectKey ?? null,
         response_status: record.status,
         response_body: JSON.stringify(record.body),
         created_at: toUtcIso(record.createdAt, 'createdAt'),
@@ -293,10 +295,72 @@ export class KyselyLedger implements Ledger {
     return {
       key: row.key,
       requestHash: row.request_hash,
+      ...(row.subject_key ? { subjectKey: row.subject_key } : {}),
       status: Number(row.response_status),
       body: JSON.parse(row.response_body) as unknown,
       createdAt: row.created_at,
     };
+  }
+
+  async deleteIdempotentResponses(filter: {
+    subjectKey?: string;
+    createdBefore?: string;
+    key?: string;
+  }): Promise<number> {
+    if (filter.subjectKey === undefined && filter.createdBefore === undefined && filter.key === undefined)
+      return 0;
+    let query = this.db.deleteFrom('idempotency_keys');
+    if (filter.subjectKey !== undefined) query = query.where('subject_key', '=', filter.subjectKey);
+    if (filter.key !== undefined) query = query.where('key', '=', filter.key);
+    if (filter.createdBefore !== undefined)
+      query = query.where('created_at', '<', toUtcIso(filter.createdBefore, 'createdBefore'));
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async saveSubjectDataKey(key: SubjectDataKeyRecord): Promise<void> {
+    await this.db
+      .insertInto('subject_data_keys')
+      .values({
+        key_id: key.keyId,
+        subject_key: key.subjectKey,
+        wrapped_key: key.wrappedKey ?? null,
+        wrapping_key_id: key.wrappingKeyId ?? null,
+        created_at: toUtcIso(key.createdAt, 'createdAt'),
+        destroyed_at: key.destroyedAt === undefined ? null : toUtcIso(key.destroyedAt, 'destroyedAt'),
+      })
+      .execute();
+  }
+
+  async getSubjectDataKey(keyId: string): Promise<SubjectDataKeyRecord | undefined> {
+    const row = await this.db
+      .selectFrom('subject_data_keys')
+      .selectAll()
+      .where('key_id', '=', keyId)
+      .executeTakeFirst();
+    return row ? subjectDataKeyFromRow(row) : undefined;
+  }
+
+  async activeSubjectDataKey(subjectKey: string): Promise<SubjectDataKeyRecord | undefined> {
+    const row = await this.db
+      .selectFrom('subject_data_keys')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .where('wrapped_key', 'is not', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('key_id')
+      .executeTakeFirst();
+    return row ? subjectDataKeyFromRow(row) : undefined;
+  }
+
+  async destroySubjectDataKeys(subjectKey: string, at: string): Promise<number> {
+    const result = await this.db
+      .updateTable('subject_data_keys')
+      .set({ wrapped_key: null, wrapping_key_id: null, destroyed_at: toUtcIso(at, 'destroyedAt') })
+      .where('subject_key', '=', subjectKey)
+      .where('wrapped_key', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** Safe to call twice: pg's Pool refuses a second `end()`. */
@@ -304,6 +368,17 @@ export class KyselyLedger implements Ledger {
     this.closing ??= this.db.destroy();
     return this.closing;
   }
+}
+
+function subjectDataKeyFromRow(row: SubjectDataKeysTable): SubjectDataKeyRecord {
+  return {
+    keyId: row.key_id,
+    subjectKey: row.subject_key,
+    ...(row.wrapped_key === null ? {} : { wrappedKey: row.wrapped_key }),
+    ...(row.wrapping_key_id === null ? {} : { wrappingKeyId: row.wrapping_key_id }),
+    createdAt: row.created_at,
+    ...(row.destroyed_at === null ? {} : { destroyedAt: row.destroyed_at }),
+  };
 }
 
 function consentEventFromRow(row: ConsentEventsTable): ConsentEvent {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ConsentApplicationOutcome, consentEvidenceSchema } from '../domain/consent.js';
+import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
 import { consentDecisionSchema, purposeSchema } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
@@ -48,6 +48,24 @@ export interface Ledger {
     record: IdempotencyRecord,
   ): Promise<{ inserted: boolean; record: IdempotencyRecord }>;
   getIdempotentResponse(key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Deletes idempotency records about one subject (after their erasure), created before a time (expiry), or
+   * one key; answers how many went. An empty filter deletes nothing.
+   */
+  deleteIdempotentResponses(filter: {
+    subjectKey?: string;
+    createdBefore?: string;
+    key?: string;
+  }): Promise<number>;
+
+  /** Stores a subject's new data key, wrapped by a master key (privacy/subject-keys.ts). */
+  saveSubjectDataKey(key: SubjectDataKeyRecord): Promise<void>;
+  /** One data key by id, destroyed or not; undefined when it never existed. */
+  getSubjectDataKey(keyId: string): Promise<SubjectDataKeyRecord | undefined>;
+  /** The subject's newest data key that is not destroyed. */
+  activeSubjectDataKey(subjectKey: string): Promise<SubjectDataKeyRecord | undefined>;
+  /** Destroys every data key of the subject (the wrapped key is erased); answers how many were live. */
+  destroySubjectDataKeys(subjectKey: string, at: string): Promise<number>;
 
   close(): Promise<void>;
 }
@@ -56,9 +74,22 @@ export interface Ledger {
 export interface IdempotencyRecord {
   key: string;
   requestHash: string;
+  /** The subject the request was about, so their erasure deletes the record. */
+  subjectKey?: string;
   status: number;
   body: unknown;
   createdAt: string;
+}
+
+/** A per-subject data key as the ledger holds it: never in clear. */
+export interface SubjectDataKeyRecord {
+  keyId: string;
+  subjectKey: string;
+  /** base64(iv ‖ ciphertext ‖ tag) under the master key `wrappingKeyId`; absent once destroyed. */
+  wrappedKey?: string;
+  wrappingKeyId?: string;
+  createdAt: string;
+  destroyedAt?: string;
 }
 
 export const consentEventSchema = z.object({
@@ -71,7 +102,8 @@ export const consentEventSchema = z.object({
   recordedAt: z.iso.datetime({ offset: true }),
   /** `cli`, `api`, `mailchimp`, `dynamics`, `reconciliation:<system>`, `form:<id>` ... */
   source: z.string().min(1).max(200),
-  evidence: consentEvidenceSchema,
+  /** Written from the closed evidence schema; read leniently, so rows from before it was closed still load. */
+  evidence: storedConsentEvidenceSchema,
 });
 export type ConsentEvent = z.infer<typeof consentEventSchema>;
 

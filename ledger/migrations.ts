@@ -120,6 +120,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_privacy_subject_keys': {
+    async up(db: Kysely<unknown>) {
+      // Idempotency records name their subject, so an erasure deletes them with the rest.
+      await db.schema.alterTable('idempotency_keys').addColumn('subject_key', 'varchar(64)').execute();
+      await db.schema
+        .createIndex('idempotency_keys_subject_key')
+        .on('idempotency_keys')
+        .column('subject_key')
+        .execute();
+      // Per-subject data keys for crypto-shredding: wrapped by a master key, destroyed (wrapped key set to
+      // null) when the subject's erasure completes. The row stays, so a payload names a key that is gone.
+      await db.schema
+        .createTable('subject_data_keys')
+        .addColumn('key_id', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('wrapped_key', 'text')
+        .addColumn('wrapping_key_id', 'varchar(64)')
+        .addColumn('created_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('destroyed_at', 'varchar(40)')
+        .execute();
+      await db.schema
+        .createIndex('subject_data_keys_subject_key')
+        .on('subject_data_keys')
+        .column('subject_key')
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -12,13 +12,28 @@ export interface LedgerDatabase {
   reconciliation_runs: ReconciliationRunsTable;
   consent_outcomes: ConsentOutcomesTable;
   idempotency_keys: IdempotencyKeysTable;
+  subject_data_keys: SubjectDataKeysTable;
+}
+
+/** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
+export interface SubjectDataKeysTable {
+  key_id: string;
+  subject_key: string;
+  /** base64 of iv, ciphertext and tag; null after the subject's erasure destroyed it. */
+  wrapped_key: string | null;
+  /** The master key (CONSENT_HUB_ENCRYPTION_KEYS id) that wrapped it. */
+  wrapping_key_id: string | null;
+  created_at: string;
+  destroyed_at: string | null;
 }
 
 /** The first answer given for an idempotency key; written once, never updated. */
 export interface IdempotencyKeysTable {
   key: string;
-  /** SHA-256 hex of the request that first used the key. */
+  /** HMAC-SHA256 hex (under a hub key) of the request that first used the key; older rows: SHA-256. */
   request_hash: string;
+  /** The subject the request was about, so an erasure deletes the record; null when not about one person. */
+  subject_key: string | null;
   response_status: number;
   /** JSON: the response body exactly as first sent. */
   response_body: string;

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { scrubAddresses } from '../privacy/redaction.js';
 
 export type { Logger } from 'pino';
 
@@ -45,10 +46,11 @@ export const redactPaths = sensitiveKeys.flatMap((key) =>
   key === 'name' ? [`*.${key}`, `*.*.${key}`] : [key, `*.${key}`, `*.*.${key}`],
 );
 
-/** Strips anything that looks like an email from free text (error messages from vendors, say). */
-export function scrubEmails(text: string): string {
-  return text.replace(/[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+\.[^\s@<>"'(),;:]+/g, '[email]');
-}
+/**
+ * Strips every address from free text (error messages from vendors, say), found by a parser that follows
+ * address syntax (privacy/redaction.ts). Where the subject is known, use `redactSubject` instead.
+ */
+export const scrubEmails = scrubAddresses;
 
 export interface LoggerOptions {
   level?: string;

@@ -142,6 +142,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     requestId,
     subjectKey: input.subjectKey,
     reason: input.request.reason,
+    ...(input.request.reasonNote ? { reasonNote: input.request.reasonNote } : {}),
     requestedBy: input.request.requestedBy,
     requestedAt: input.request.requestedAt,
     completedAt: new Date().toISOString(),

@@ -5,6 +5,7 @@ import { recordConsentChange } from '../../hub-client/consent.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { secretsEqual } from '../api-keys.js';
+import { ttlMs } from '../idempotency.js';
 import {
   firedAtIso,
   type MailchimpWebhookEvent,
@@ -71,6 +72,9 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const eventId = webhookEventId(event, subjectKey);
     const storeKey = `mailchimp-webhook:${eventId}`;
     // Mailchimp retries a delivery it thinks failed for about 75 minutes: a replay changes nothing.
+    await deps.ledger.deleteIdempotentResponses({
+      createdBefore: new Date(Date.now() - ttlMs(deps.config.CONSENT_HUB_IDEMPOTENCY_TTL)).toISOString(),
+    });
     const seen = await deps.ledger.getIdempotentResponse(storeKey);
     if (seen) {
       logger.info({ type: event.type, subjectKey, eventId }, 'mailchimp webhook replayed; ignored');
@@ -92,6 +96,7 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const saved = await deps.ledger.saveIdempotentResponse({
       key: storeKey,
       requestHash: eventId,
+      subjectKey,
       status: 200,
       body: { subjectKey, eventIds },
       createdAt: new Date().toISOString(),

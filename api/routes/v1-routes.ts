@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { UsageError } from '../../cli/usage-error.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { type ApiCaller, apiKeyVerifier } from '../api-keys.js';
 import {
@@ -23,6 +24,10 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): 
 /** The authenticated routes under /v1. */
 export function v1Routes(deps: ApiDependencies) {
   const verify = apiKeyVerifier(deps.config.CONSENT_HUB_API_KEYS);
+  const idempotencyOptions = {
+    secret: deps.hub.subjectKeySecret,
+    ttl: deps.config.CONSENT_HUB_IDEMPOTENCY_TTL,
+  };
   const callers = new WeakMap<FastifyRequest, ApiCaller>();
   const callerOf = (request: FastifyRequest) => {
     const caller = callers.get(request);
@@ -53,7 +58,14 @@ export function v1Routes(deps: ApiDependencies) {
       const input = parse(erasureBodySchema, request.body);
       const answer = await idempotent(
         deps.ledger,
-        { scope: `api:${caller.keyId}`, key, route: 'POST /v1/erasures', body: request.body },
+        {
+          ...idempotencyOptions,
+          scope: `api:${caller.keyId}`,
+          key,
+          route: 'POST /v1/erasures',
+          body: request.body,
+          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
+        },
         async () => {
           const started = await requestErasure(deps.hub, {
             ...input,
@@ -86,7 +98,14 @@ export function v1Routes(deps: ApiDependencies) {
       const input = parse(consentEventBodySchema, request.body);
       const answer = await idempotent(
         deps.ledger,
-        { scope: `api:${caller.keyId}`, key, route: 'POST /v1/consent-events', body: request.body },
+        {
+          ...idempotencyOptions,
+          scope: `api:${caller.keyId}`,
+          key,
+          route: 'POST /v1/consent-events',
+          body: request.body,
+          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
+        },
         async () => {
           const accepted = await recordConsentChange(deps.hub, input);
           return { status: 202, body: { eventId: accepted.eventId, subjectKey: accepted.subjectKey } };

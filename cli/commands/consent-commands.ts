@@ -66,7 +66,10 @@ export const consentCommand = new Command('consent')
   .addOption(new Option('--purpose <purpose>', 'the purpose').choices([...purposes]).makeOptionMandatory())
   .option('--grant', 'the person gives consent (needs --evidence)')
   .option('--withdraw', 'the person withdraws consent')
-  .option('--evidence <json-or-file>', 'policyVersion, formId, channel, requestRef, text')
+  .option(
+    '--evidence <json-or-file>',
+    'policyVersion, formId, channel, requestRef (identifiers), note (scrubbed text); other keys are refused',
+  )
   .option('--occurred-at <iso>', 'when the person made the choice (default: now)')
   .option('--source <source>', 'where the change came from', 'cli')
   .option('--json', 'print stable JSON')

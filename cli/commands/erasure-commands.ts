@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { erasureReasonCodes } from '../../domain/erasure.js';
 import { systemNames } from '../../domain/systems.js';
 import {
   awaitReceipt,
@@ -15,6 +16,11 @@ import { printListing, printReceipt, printStatus } from '../erasure-output.js';
 import { print, printJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 
+/** `cli:<login>`, with anything an actor id cannot hold (spaces, say) replaced. */
+function cliActorId(username: string): string {
+  return `cli:${username.replace(/[^A-Za-z0-9._:#/+=-]/g, '-') || 'unknown'}`;
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export const eraseCommand = new Command('erase')
@@ -22,8 +28,16 @@ export const eraseCommand = new Command('erase')
   .requiredOption('--email <email>', "the person's email address")
   .option('--ga-client-id <id>', 'a Google Analytics client id (repeatable)', collect, [])
   .option('--ga-user-id <id>', 'a Google Analytics user id')
-  .option('--reason <text>', 'why the person is erased', 'data subject erasure request')
-  .option('--requested-by <who>', 'the ticket, team or channel the request came through')
+  .option(
+    '--reason <code>',
+    `why the person is erased: ${erasureReasonCodes.join(', ')} (other text is kept as "other" with the text as its note)`,
+    'subject_request',
+  )
+  .option('--reason-note <text>', 'anything more about the reason (addresses and the person are scrubbed)')
+  .option(
+    '--requested-by <id>',
+    'the operator, ticket or channel the request came through (an id, no spaces)',
+  )
   .option('--wait', 'wait for the receipt; exit code 1 if a system failed')
   .option('--json', 'print stable JSON')
   .action(async (flags) => {
@@ -34,7 +48,8 @@ export const eraseCommand = new Command('erase')
         gaClientIds: flags.gaClientId,
         gaUserIds: flags.gaUserId ? [flags.gaUserId] : [],
         reason: flags.reason,
-        requestedBy: flags.requestedBy ?? `cli:${userInfo().username}`,
+        reasonNote: flags.reasonNote,
+        requestedBy: flags.requestedBy ?? cliActorId(userInfo().username),
         requestedAt: new Date().toISOString(),
       });
       if (!flags.wait) {

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../api/api-keys.js';
 import { apiBodyLimit } from '../../api/create-api-server.js';
+import { requestHash } from '../../api/idempotency.js';
 import type { ErasureReceipt } from '../../domain/erasure.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
@@ -265,6 +266,70 @@ describe('intake API routes', () => {
       expect(b.statusCode).toBe(202);
       await other.close();
       expect(hashApiKey(otherKey)).not.toBe(hashApiKey(key));
+    });
+  });
+
+  describe('privacy of what the API keeps', () => {
+    const storeKeyOf = (idem: string) => `api:${hashApiKey(key).slice(0, 12)}:${idem}`;
+
+    it('keeps an HMAC of the request (not its SHA-256) with the subject key, and forgets it when the subject is erased', async () => {
+      const idem = randomUUID();
+      const body = erasureBody();
+      const first = await post(app, '/v1/erasures', body, { ...auth(), 'idempotency-key': idem });
+      expect(first.statusCode).toBe(202);
+      const stored = await ledger.getIdempotentResponse(storeKeyOf(idem));
+      const plain = createHash('sha256')
+        .update(`POST /v1/erasures\n${JSON.stringify(Object.fromEntries(Object.entries(body).sort()))}`)
+        .digest('hex');
+      expect(stored?.requestHash).toBe(
+        requestHash(temporal.secrets.subjectKeySecret, 'POST /v1/erasures', body),
+      );
+      expect(stored?.requestHash).not.toBe(plain);
+      expect(stored?.subjectKey).toBe(first.json().subjectKey);
+      expect(await ledger.deleteIdempotentResponses({ subjectKey: first.json().subjectKey })).toBe(1);
+      const reused = await post(app, '/v1/erasures', erasureBody(), { ...auth(), 'idempotency-key': idem });
+      expect(reused.statusCode).toBe(202);
+    });
+
+    it('lets an idempotency record expire after CONSENT_HUB_IDEMPOTENCY_TTL (7 days by default)', async () => {
+      const idem = randomUUID();
+      await ledger.saveIdempotentResponse({
+        key: storeKeyOf(idem),
+        requestHash: 'f'.repeat(64),
+        status: 202,
+        body: { old: true },
+        createdAt: new Date(Date.now() - 7 * 24 * 3600_000 - 60_000).toISOString(),
+      });
+      const fresh = await post(app, '/v1/consent-events', consentBody(), {
+        ...auth(),
+        'idempotency-key': idem,
+      });
+      expect(fresh.statusCode).toBe(202);
+      expect(fresh.json()).not.toEqual({ old: true });
+      expect((await ledger.getIdempotentResponse(storeKeyOf(idem)))?.requestHash).not.toBe('f'.repeat(64));
+    });
+
+    it('refuses unknown keys inside evidence, prose in references and a name as requestedBy with 400, starting nothing', async () => {
+      const cases: [string, Json, string][] = [
+        [
+          '/v1/consent-events',
+          { ...consentBody(), evidence: { channel: 'web', person: 'Fiona' } },
+          'evidence.person',
+        ],
+        [
+          '/v1/consent-events',
+          { ...consentBody(), evidence: { formId: 'Fiona F. form' } },
+          'evidence.formId',
+        ],
+        ['/v1/consent-events', { ...consentBody(), source: 'Fiona (fiona@example.net)' }, 'source'],
+        ['/v1/erasures', { ...erasureBody(), requestedBy: 'Fiona F. (fiona@example.net)' }, 'requestedBy'],
+      ];
+      for (const [url, body, field] of cases) {
+        const answer = await post(quietApp, url, body);
+        expect(answer.statusCode, `${url} ${field}`).toBe(400);
+        expect(answer.json().errors.map((e: { field: string }) => e.field)).toContain(field);
+        expect(answer.body).not.toContain('fiona@example.net');
+      }
     });
   });
 

@@ -405,6 +405,60 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     for (const answer of answers) expect(answer.record).toEqual(winner);
   });
 
+  it('deletes idempotency records by subject (erasure) and by age (expiry), and nothing on an empty filter', async () => {
+    const erased = subjectKey();
+    const other = subjectKey();
+    const save = (key: string, subject: string | undefined, createdAt: string) =>
+      ledger.saveIdempotentResponse({
+        key,
+        requestHash: 'c'.repeat(64),
+        ...(subject ? { subjectKey: subject } : {}),
+        status: 202,
+        body: {},
+        createdAt,
+      });
+    const recent = new Date().toISOString();
+    await save('k-erased', erased, recent);
+    await save('k-other', other, recent);
+    await save('k-old', other, '2020-01-01T00:00:00.000Z');
+    await save('k-none', undefined, recent);
+    expect((await ledger.getIdempotentResponse('k-erased'))?.subjectKey).toBe(erased);
+    expect(await ledger.deleteIdempotentResponses({})).toBe(0);
+    expect(await ledger.deleteIdempotentResponses({ subjectKey: erased })).toBe(1);
+    expect(await ledger.deleteIdempotentResponses({ createdBefore: '2021-01-01T00:00:00Z' })).toBe(1);
+    expect(await ledger.getIdempotentResponse('k-erased')).toBeUndefined();
+    expect(await ledger.getIdempotentResponse('k-old')).toBeUndefined();
+    expect(await ledger.getIdempotentResponse('k-other')).toBeDefined();
+    expect(await ledger.getIdempotentResponse('k-none')).toBeDefined();
+  });
+
+  it("keeps subject data keys wrapped, finds the newest live one, and destroys only that subject's", async () => {
+    const subject = subjectKey();
+    const neighbour = subjectKey();
+    const key = (keyId: string, owner: string, createdAt: string) => ({
+      keyId,
+      subjectKey: owner,
+      wrappedKey: Buffer.from(keyId).toString('base64'),
+      wrappingKeyId: 'master-1',
+      createdAt,
+    });
+    const older = key(randomUUID(), subject, '2024-01-01T00:00:00.000Z');
+    const newer = key(randomUUID(), subject, '2024-02-01T00:00:00.000Z');
+    const theirs = key(randomUUID(), neighbour, '2024-01-01T00:00:00.000Z');
+    for (const each of [older, newer, theirs]) await ledger.saveSubjectDataKey(each);
+    expect(await ledger.activeSubjectDataKey(subject)).toEqual(newer);
+    expect(await ledger.destroySubjectDataKeys(subject, '2024-03-01T00:00:00Z')).toBe(2);
+    expect(await ledger.destroySubjectDataKeys(subject, '2024-03-02T00:00:00Z')).toBe(0);
+    expect(await ledger.activeSubjectDataKey(subject)).toBeUndefined();
+    expect(await ledger.getSubjectDataKey(older.keyId)).toEqual({
+      keyId: older.keyId,
+      subjectKey: subject,
+      createdAt: older.createdAt,
+      destroyedAt: '2024-03-01T00:00:00.000Z',
+    });
+    expect(await ledger.activeSubjectDataKey(neighbour)).toEqual(theirs);
+  });
+
   it('applies migrations once when two ledgers open the same new database at the same time', async () => {
     const fresh = await backend.createStore();
     stores.push(fresh);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { failureConverterPath } from '../../privacy/data-converter.js';
 import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
@@ -70,7 +71,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   // Bundling takes seconds; done once here, every test worker loads the same code.
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath,
+    logger: quietBundlerLogger,
+  });
   const workflowBundlePath = join(dataDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
 

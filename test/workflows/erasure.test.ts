@@ -13,6 +13,7 @@ import {
   requestErasure,
   retryErasureSystem,
 } from '../../hub-client/erasures.js';
+import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
@@ -139,6 +140,7 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
     await temporal.close();
   });
 
+  const keyed = (system: string, id: string) => keyedVendorId(temporal.secrets.subjectKeySecret, system, id);
   const request = (email: string) => ({
     email,
     gaClientIds: ['111.222'],
@@ -146,7 +148,7 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
     requestedAt: new Date().toISOString(),
   });
 
-  it('harvests GA ids from the CRM first, erases everywhere, and returns a receipt with every record id', async () => {
+  it('harvests GA ids from the CRM first, erases everywhere, and returns a receipt with every record id (person-derived ids keyed)', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
     const started = await requestErasure(context, request(uniqueEmail('full')));
     const receipt = await awaitReceipt(context, started);
@@ -159,10 +161,15 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
     });
     expect(receipt.systems.mailchimp).toMatchObject({
       status: 'erased',
-      records: [{ id: 'hash-1', container: 'list-a' }],
+      records: [{ id: keyed('mailchimp', 'hash-1'), container: 'list-a' }],
     });
     expect(receipt.systems.google.status).toBe('submitted');
-    expect(receipt.systems.google.records.map((r) => r.id).sort()).toEqual(['111.222', '555.666']);
+    expect(receipt.systems.google.records.map((r) => r.id).sort()).toEqual(
+      [keyed('google', '111.222'), keyed('google', '555.666')].sort(),
+    );
+    // The harvested ids still reached Google itself: only what the hub keeps is keyed.
+    expect(stubs.googleSubjects.at(-1)?.gaClientIds.sort()).toEqual(['111.222', '555.666']);
+    expect(JSON.stringify(receipt)).not.toContain('111.222');
     expect(receipt.systems.google.records[0]?.vendorTime).toBe('2026-11-26T10:00:00Z');
     expect(Date.parse(receipt.completedAt)).toBeGreaterThanOrEqual(Date.parse(receipt.requestedAt));
   });

@@ -168,7 +168,8 @@ describe('scheduled reconciliation', () => {
     expect(sources).toEqual(['reconciliation:mailchimp']);
     const receipts = await ledger.listReceipts({ subjectKey: erased.subjectKey });
     expect(receipts).toHaveLength(2);
-    expect(receipts[1]?.reason).toContain(receipt.requestId);
+    expect(receipts[1]?.reason).toBe('reappeared_after_erasure');
+    expect(receipts[1]?.reasonNote).toContain(receipt.requestId);
     expect((await ledger.listRuns(1))[0]?.runId).toBe(report.runId);
 
     // Settle the reported opt-in the way a person would: a grant with evidence, recorded through the hub.

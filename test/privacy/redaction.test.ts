@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { plainDigestsOf, redactSubject, scrubAddresses } from '../../privacy/redaction.js';
+
+const email = "mary.o'brien@example.com";
+const md5 = createHash('md5').update(email).digest('hex');
+const sha256 = createHash('sha256').update(email).digest('hex');
+
+describe('redactSubject: the subject in every encoding, then any address', () => {
+  it("removes Mailchimp's Forgotten Email Not Subscribed repro whole, leaving no part of the local part", () => {
+    const text = `Mailchimp answered 400 Forgotten Email Not Subscribed: ${email} was permanently deleted and cannot be re-imported.`;
+    const redacted = redactSubject(text, { email });
+    expect(redacted).toBe(
+      'Mailchimp answered 400 Forgotten Email Not Subscribed: [email] was permanently deleted and cannot be re-imported.',
+    );
+    expect(redacted).not.toContain("o'");
+  });
+
+  it.each([
+    ['upper case', "MARY.O'BRIEN@EXAMPLE.COM"],
+    ['percent-encoded', "mary.o'brien%40example.com"],
+    ['fully percent-encoded', encodeURIComponent(email)],
+    ['percent-encoded apostrophe', 'mary.o%27brien%40example.com'],
+    ['quoted local part', `"mary.o'brien"@example.com`],
+    ['JSON-escaped @', "mary.o'brien\\u0040example.com"],
+    ['HTML entity @', 'mary.o&#39;brien@example.com'],
+    ['backslash-escaped apostrophe', "mary.o\\'brien@example.com"],
+  ])('removes the address written %s', (_form, written) => {
+    const redacted = redactSubject(`member ${written} is in compliance state`, { email });
+    expect(redacted).toBe('member [email] is in compliance state');
+  });
+
+  it('removes the MD5 and SHA-256 of the address, given identifiers and the name as whole words', () => {
+    const text = `hash ${md5} digest ${sha256.toUpperCase()} ga 1234.5678 dear Mary O'Brien, Maryland stays`;
+    const redacted = redactSubject(text, { email, identifiers: ['1234.5678'], names: ["Mary O'Brien"] });
+    expect(redacted).toBe(
+      'hash [identifier] digest [identifier] ga [identifier] dear [name], Maryland stays',
+    );
+    expect(plainDigestsOf(` ${email.toUpperCase()} `)).toEqual([md5, sha256]);
+  });
+
+  it('removes other addresses too, found by a parser that follows address syntax', () => {
+    const text =
+      'cc bob.smith+news@sub.example.co.uk, "odd one"@example.org; <o\'hara@example.ie> and carol%40example.net';
+    expect(scrubAddresses(text)).toBe('cc [email], [email]; <[email]> and [email]');
+  });
+
+  it('leaves text without addresses exactly as it was', () => {
+    for (const text of ['HTTP 404 Resource Not Found', 'retry after 5% of 40 s', '@mention and a@b', '']) {
+      expect(scrubAddresses(text)).toBe(text);
+      expect(redactSubject(text, {})).toBe(text);
+    }
+  });
+});
