@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { distDir, workflowBundleFile } from '../config/package-paths.js';
+import { distDir, packageRoot, workflowBundleFile } from '../config/package-paths.js';
+import { failureConverterPath } from '../privacy/data-converter.js';
 import { workflowsPath } from '../workers/create-worker.js';
 
 /**
@@ -10,8 +11,11 @@ import { workflowsPath } from '../workers/create-worker.js';
  * launcher (bin/consent-hub.js) runs dist/ only while the stamp is newer than every source.
  */
 const started = Date.now();
+// tsc copies no .cjs: the failure converter (loaded by the SDK's require) is copied beside its importer.
+copyFileSync(join(packageRoot, 'privacy', 'failure-converter.cjs'), failureConverterPath);
 const bundle = await bundleWorkflowCode({
   workflowsPath,
+  failureConverterPath,
   logger: {
     log: () => {},
     trace: () => {},
