@@ -4,19 +4,30 @@
  */
 declare const filterBrand: unique symbol;
 export type ODataFilter = string & { readonly [filterBrand]: true };
-export type ODataLiteral = string | boolean | null;
+export type ODataLiteral = string | boolean | null | Date;
 
 const columnPattern = /^[a-z_][a-z0-9_]*$/;
 
+function column(name: string): string {
+  if (!columnPattern.test(name)) throw new Error(`not a column name: ${name}`);
+  return name;
+}
+
+/** A Date is written as an unquoted DateTimeOffset literal (UTC, milliseconds), as OData v4 spells it. */
 export function literal(value: ODataLiteral): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return value.toISOString();
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-export function eq(column: string, value: ODataLiteral): ODataFilter {
-  if (!columnPattern.test(column)) throw new Error(`not a column name: ${column}`);
-  return `${column} eq ${literal(value)}` as ODataFilter;
+export function eq(name: string, value: ODataLiteral): ODataFilter {
+  return `${column(name)} eq ${literal(value)}` as ODataFilter;
+}
+
+/** `column ge value`: rows whose column is at or after (or above) the value. */
+export function ge(name: string, value: ODataLiteral): ODataFilter {
+  return `${column(name)} ge ${literal(value)}` as ODataFilter;
 }
 
 export function or(...parts: ODataFilter[]): ODataFilter {

@@ -3,12 +3,30 @@ import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
 import type { DataverseRow, EntityDefinition } from './columns.js';
 import { dataverseCodes, dataverseError } from './errors.js';
-import { checkFilter, evaluateFilter, FilterError, type FilterNode, parseFilter } from './odata-filter.js';
+import {
+  evaluateFilter,
+  FilterError,
+  type FilterNode,
+  type OrderByItem,
+  orderRows,
+  parseFilter,
+  parseOrderBy,
+} from './odata-filter.js';
 import type { DynamicsStore } from './store.js';
 
 export const dataverseApiPath = '/api/data/v9.2';
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const supportedQueryOptions = new Set(['$select', '$filter', '$top', '$skiptoken', '$deltatoken']);
+const supportedQueryOptions = new Set([
+  '$select',
+  '$filter',
+  '$orderby',
+  '$count',
+  '$top',
+  '$skiptoken',
+  '$deltatoken',
+]);
+/** Dataverse counts at most this many rows for `$count=true` (query/count-rows). */
+const countLimit = 5000;
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -36,6 +54,22 @@ function single(query: Query, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A row's weak ETag: its version number, which every create and update moves on. */
+const etagOf = (row: DataverseRow) => `W/"${row.versionnumber}"`;
+
+/**
+ * An `If-Match` that names ETags (not `*`) and none of them is the row's current one: the row changed
+ * since the client read it (perform-conditional-operations-using-web-api).
+ */
+function staleIfMatch(header: string | undefined, row: DataverseRow): boolean {
+  if (header === undefined || header.trim() === '*') return false;
+  const tags = header.split(',').map((tag) => tag.trim());
+  return !tags.includes(etagOf(row));
+}
+
+const returnsRepresentation = (request: FastifyRequest) =>
+  /return=representation/i.test([request.headers.prefer ?? ''].flat().join(','));
+
 /** `Prefer: odata.maxpagesize=N` (possibly among other preferences), or undefined. */
 function preferredPageSize(header: string | string[] | undefined): number | undefined {
   const text = Array.isArray(header) ? header.join(',') : (header ?? '');
@@ -43,9 +77,12 @@ function preferredPageSize(header: string | string[] | undefined): number | unde
   return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * Where the next page starts. The page size is not in it: Dataverse reads `Prefer: odata.maxpagesize` on
+ * every request, so a next page asked for without the header comes in the default size (page-results).
+ */
 interface SkipToken {
   offset: number;
-  pageSize: number;
   /** Change tracking: the version the read stops at, fixed on its first page so pages agree. */
   upTo?: number;
   /** A delta read: the version its token was minted at (changes after it are listed). */
@@ -59,7 +96,7 @@ function encodeSkipToken(token: SkipToken): string {
 function decodeSkipToken(text: string): SkipToken {
   try {
     const token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as SkipToken;
-    if (Number.isInteger(token.offset) && Number.isInteger(token.pageSize)) return token;
+    if (Number.isInteger(token.offset) && token.offset >= 0) return token;
   } catch {
     // Falls through to the error below.
   }
@@ -140,7 +177,7 @@ export function dataverseRoutes(
   const represent = (entity: EntityDefinition, row: DataverseRow, select?: string[]) => {
     const columns = select ? [...new Set([...select, entity.idColumn])] : Object.keys(row);
     return {
-      '@odata.etag': `W/"${row.versionnumber}"`,
+      '@odata.etag': etagOf(row),
       ...Object.fromEntries(columns.map((c) => [c, row[c] ?? null])),
     };
   };
@@ -162,11 +199,19 @@ export function dataverseRoutes(
   const parseFilterOption = (entity: EntityDefinition, text: string | undefined): FilterNode | undefined => {
     if (text === undefined) return undefined;
     try {
-      const node = parseFilter(text);
-      checkFilter(node, entity.columns, `Microsoft.Dynamics.CRM.${entity.logicalName}`);
-      return node;
+      return parseFilter(text, entity.columns, `Microsoft.Dynamics.CRM.${entity.logicalName}`);
     } catch (error) {
-      if (error instanceof FilterError) throw new ODataError(400, error.message, '0x80060888');
+      if (error instanceof FilterError) throw new ODataError(400, error.message, dataverseCodes.badRequest);
+      throw error;
+    }
+  };
+
+  const parseOrderByOption = (entity: EntityDefinition, text: string | undefined): OrderByItem[] => {
+    if (text === undefined) return [];
+    try {
+      return parseOrderBy(text, entity.columns, `Microsoft.Dynamics.CRM.${entity.logicalName}`);
+    } catch (error) {
+      if (error instanceof FilterError) throw new ODataError(400, error.message, dataverseCodes.badRequest);
       throw error;
     }
   };
@@ -195,17 +240,26 @@ export function dataverseRoutes(
     const select = parseSelect(entity, single(query, '$select'));
     const filterText = single(query, '$filter');
     const filter = parseFilterOption(entity, filterText);
+    const orderText = single(query, '$orderby');
+    const orderBy = parseOrderByOption(entity, orderText);
+    const countText = single(query, '$count');
+    if (countText !== undefined && countText !== 'true' && countText !== 'false') {
+      throw new ODataError(400, `The $count value '${countText}' is not valid; use true or false.`);
+    }
+    const preferred = preferredPageSize(request.headers.prefer);
     const topText = single(query, '$top');
-    const top = topText === undefined ? undefined : Number(topText);
-    if (top !== undefined && !(Number.isInteger(top) && top >= 0)) {
+    // With `Prefer: odata.maxpagesize`, Dataverse ignores $top and pages through every row (page-results).
+    const top = topText === undefined || preferred !== undefined ? undefined : Number(topText);
+    if (topText !== undefined && !(Number.isInteger(Number(topText)) && Number(topText) >= 0)) {
       throw new ODataError(400, `The $top value '${topText}' is not a non-negative integer.`);
     }
     const skipText = single(query, '$skiptoken');
     const skip = skipText ? decodeSkipToken(skipText) : undefined;
-    const pageSize = Math.min(
-      skip?.pageSize ?? preferredPageSize(request.headers.prefer) ?? store.options.maxPageSize,
-      store.options.maxPageSize,
-    );
+    // A preference above the largest page is ignored, not refused.
+    const pageSize =
+      preferred !== undefined && preferred > 0 && preferred <= store.options.maxPageSize
+        ? preferred
+        : store.options.maxPageSize;
 
     let from = skip?.from;
     let upTo = skip?.upTo;
@@ -246,10 +300,12 @@ export function dataverseRoutes(
         }));
       matching = [...changed, ...deleted].sort((a, b) => a.version - b.version).map((c) => c.item);
     } else {
+      const byRequest = orderRows(orderBy);
       matching = table
         .filter((row) => !filter || evaluateFilter(filter, row))
         .sort(
           (a, b) =>
+            byRequest(a, b) ||
             String(a.createdon).localeCompare(String(b.createdon)) ||
             String(a[entity.idColumn]).localeCompare(String(b[entity.idColumn])),
         )
@@ -261,6 +317,7 @@ export function dataverseRoutes(
     const selectPart = select ? `(${select.join(',')})` : '';
     const body: Record<string, unknown> = {
       '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}${selectPart}${tracked ? '/$delta' : ''}`,
+      ...(countText === 'true' ? { '@odata.count': Math.min(matching.length, countLimit) } : {}),
       value: page,
     };
     const link = (parts: [string, string | undefined][]) =>
@@ -272,12 +329,13 @@ export function dataverseRoutes(
       body['@odata.nextLink'] = link([
         ['$select', single(query, '$select')],
         ['$filter', filterText],
-        ['$top', topText],
+        ['$orderby', orderText],
+        ['$count', countText],
+        ['$top', top === undefined ? undefined : topText],
         [
           '$skiptoken',
           encodeSkipToken({
             offset: offset + pageSize,
-            pageSize,
             ...(upTo !== undefined ? { upTo } : {}),
             ...(from !== undefined ? { from } : {}),
           }),
@@ -291,7 +349,7 @@ export function dataverseRoutes(
     }
     const applied = [
       ...(trackRequested ? ['odata.track-changes'] : []),
-      ...(preferredPageSize(request.headers.prefer) === undefined ? [] : [`odata.maxpagesize=${pageSize}`]),
+      ...(preferred === undefined ? [] : [`odata.maxpagesize=${pageSize}`]),
     ];
     return { body, applied };
   };
@@ -316,6 +374,14 @@ export function dataverseRoutes(
       }
     };
 
+  /** Dataverse's answer to a stale ETag (perform-conditional-operations-using-web-api). */
+  const versionMismatch = () =>
+    new ODataError(
+      412,
+      "The version of the existing record doesn't match the RowVersion property provided.",
+      dataverseCodes.concurrency,
+    );
+
   const notFound = (entity: EntityDefinition, id: string) =>
     new ODataError(404, `${entity.logicalName} With Id = ${id} Does Not Exist`, dataverseCodes.notFound);
 
@@ -335,6 +401,11 @@ export function dataverseRoutes(
           if (id) {
             const row = store.table(entity.entitySet).get(id);
             if (!row) throw notFound(entity, id);
+            // A client holding the current version gets 304 and no body (conditional retrieval).
+            const ifNoneMatch = request.headers['if-none-match'];
+            if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etagOf(row))) {
+              return reply.code(304).header('etag', etagOf(row)).send();
+            }
             const select = parseSelect(entity, single(query, '$select'));
             return reply.header('content-type', 'application/json; odata.metadata=minimal').send({
               '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}/$entity`,
@@ -363,7 +434,7 @@ export function dataverseRoutes(
           const row = store.create(entity.entitySet, values as Record<string, unknown>);
           const location = `${apiRoot()}/${entity.entitySet}(${row[entity.idColumn]})`;
           reply.header('odata-entityid', location).header('location', location);
-          if (/return=representation/i.test(String(request.headers.prefer ?? ''))) {
+          if (returnsRepresentation(request)) {
             return reply.code(201).send(represent(entity, row));
           }
           return reply.code(204).send();
@@ -378,31 +449,50 @@ export function dataverseRoutes(
           if (!values || typeof values !== 'object' || Array.isArray(values)) {
             throw new ODataError(400, 'The request body must be a JSON object.');
           }
-          const exists = store.table(entity.entitySet).has(id);
+          const existing = store.table(entity.entitySet).get(id);
           const ifMatch = request.headers['if-match'];
           const ifNoneMatch = request.headers['if-none-match'];
-          if (exists) {
+          let row: DataverseRow;
+          if (existing) {
             if (ifNoneMatch === '*')
               throw new ODataError(412, 'A record with matching key values already exists.', '0x80040237');
+            if (staleIfMatch(ifMatch, existing)) throw versionMismatch();
             requirePrivilege('Write', entity);
-            store.update(entity.entitySet, id, values as Record<string, unknown>);
+            row = store.update(entity.entitySet, id, values as Record<string, unknown>) ?? existing;
           } else {
-            // `If-Match: *` turns an upsert into an update: a missing row is 404 and nothing is created.
-            if (ifMatch === '*') throw notFound(entity, id);
+            // Any If-Match turns an upsert into an update: a missing row is 404 and nothing is created.
+            if (ifMatch !== undefined) throw notFound(entity, id);
             requirePrivilege('Create', entity);
-            store.create(entity.entitySet, { ...(values as Record<string, unknown>), [entity.idColumn]: id });
+            row = store.create(entity.entitySet, {
+              ...(values as Record<string, unknown>),
+              [entity.idColumn]: id,
+            });
           }
           reply.header('odata-entityid', `${apiRoot()}/${entity.entitySet}(${id})`);
+          if (returnsRepresentation(request)) {
+            // Update with data returned: 200 and the row, limited by $select (update-delete-entities-using-web-api).
+            const select = parseSelect(entity, single(request.query as Query, '$select'));
+            return reply
+              .code(existing ? 200 : 201)
+              .header('content-type', 'application/json; odata.metadata=minimal')
+              .send({
+                '@odata.context': `${apiRoot()}/$metadata#${entity.entitySet}/$entity`,
+                ...represent(entity, row, select),
+              });
+          }
           return reply.code(204).send();
         }),
       );
 
       scope.delete(
         '/*',
-        handle((_request, reply, { entity, id }) => {
+        handle((request, reply, { entity, id }) => {
           if (!id) throw new ODataError(405, 'DELETE needs a record key.');
           requirePrivilege('Delete', entity);
-          if (!store.remove(entity.entitySet, id)) throw notFound(entity, id);
+          const existing = store.table(entity.entitySet).get(id);
+          if (!existing) throw notFound(entity, id);
+          if (staleIfMatch(request.headers['if-match'], existing)) throw versionMismatch();
+          store.remove(entity.entitySet, id);
           return reply.code(204).send();
         }),
       );

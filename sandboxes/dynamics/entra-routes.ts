@@ -12,6 +12,28 @@ const tokenRequestSchema = z.object({
 });
 
 /**
+ * The client's credentials from an `Authorization: Basic` header (client_secret_basic, RFC 6749 §2.3.1):
+ * id and secret each form-urlencoded, joined by a colon, base64. Undefined without such a header.
+ */
+function basicCredentials(
+  header: string | undefined,
+): { id: string; secret: string } | 'malformed' | undefined {
+  const encoded = /^Basic\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!encoded) return undefined;
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon < 0) return 'malformed';
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part.replaceAll('+', ' '));
+    } catch {
+      return part;
+    }
+  };
+  return { id: decode(text.slice(0, colon)), secret: decode(text.slice(colon + 1)) };
+}
+
+/**
  * Entra ID, as much of it as `@azure/identity`'s ClientSecretCredential uses with `disableInstanceDiscovery`:
  * the tenant's OpenID metadata (MSAL reads the token endpoint from it) and the v2 token endpoint for the
  * client-credentials grant.
@@ -55,7 +77,33 @@ export function entraRoutes(app: FastifyInstance, { store, baseUrl }: SandboxCon
     const fail = (status: number, error: string, description: string, code: number) =>
       reply.code(status).send(entraError(error, description, code));
     if (!form.success) return fail(400, 'invalid_request', 'The request body must be a form.', 900144);
-    const body = form.data;
+    const basic = basicCredentials(request.headers.authorization);
+    if (basic === 'malformed') {
+      return fail(
+        401,
+        'invalid_client',
+        'The Authorization header is not valid client_secret_basic.',
+        7000216,
+      );
+    }
+    // RFC 6749 §2.3: a client uses one authentication method per request.
+    if (basic && form.data.client_secret !== undefined) {
+      return fail(
+        400,
+        'invalid_request',
+        'The request used more than one client authentication method (client_secret_basic and client_secret_post).',
+        90023,
+      );
+    }
+    if (basic && form.data.client_id !== undefined && form.data.client_id !== basic.id) {
+      return fail(
+        400,
+        'invalid_request',
+        'The client_id in the body does not match the Authorization header.',
+        90023,
+      );
+    }
+    const body = basic ? { ...form.data, client_id: basic.id, client_secret: basic.secret } : form.data;
     if (tenant !== store.options.tenantId)
       return fail(400, 'invalid_tenant', `Tenant '${tenant}' not found.`, 90002);
     if (body.grant_type !== 'client_credentials') {
@@ -79,12 +127,23 @@ export function entraRoutes(app: FastifyInstance, { store, baseUrl }: SandboxCon
     }
     const expectedScope = `${orgUrl()}/.default`;
     const scopes = (body.scope ?? '').split(' ').filter(Boolean);
-    if (!scopes.some((s) => s.replace(/\/+\.default$/, '/.default') === expectedScope)) {
+    const resources = scopes.filter((s) => /\/\.default$/.test(s)).map((s) => s.replace(/\/+\.default$/, ''));
+    if (scopes.length !== 1 || resources.length !== 1) {
       return fail(
         400,
         'invalid_scope',
         `The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${expectedScope}).`,
         1002012,
+      );
+    }
+    // A resource this tenant has no service principal for (another org, a typo) is AADSTS500011.
+    const resource = resources[0] ?? '';
+    if (`${resource.toLowerCase()}/.default` !== expectedScope.toLowerCase()) {
+      return fail(
+        400,
+        'invalid_resource',
+        `The resource principal named ${resource} was not found in the tenant named ${tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+        500011,
       );
     }
     const { token, expiresIn } = store.issueToken(body.client_id);

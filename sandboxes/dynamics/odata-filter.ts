@@ -1,205 +1,374 @@
+import { defaultParser } from '@odata/parser';
+import { primitiveLiteral } from '@odata/parser/lib/primitiveLiteral.js';
 import type { ColumnType, ColumnValue, DataverseRow } from './columns.js';
 
 /**
- * A small OData `$filter` language for the sandbox: `eq`/`ne` between a column and a literal (string,
- * Boolean, null), `and`, `or` and parentheses. It is tokenised and parsed into a tree by recursive descent
- * and then evaluated over rows, so nothing in a filter is ever run as code and an injected `or 1 eq 1`
- * is either a literal's text or a syntax error, never a widened query.
+ * `$filter` and `$orderby` for the sandbox. The text is parsed by an OData v4 grammar library
+ * (@odata/parser, the TypeScript fork of jaystack's odata-v4-parser), and its tree is translated here
+ * into a small typed tree checked against the table's columns, then evaluated over rows. Nothing in a
+ * filter is ever run as code. Two gaps of the library are bridged on its own terms rather than by a parser
+ * of ours: it has no `in`, so `x in (a,b)` is written out as `x eq a or x eq b` (OData 4.01 defines it so),
+ * its list read with the library's literal grammar; and its `not` takes everything after it, so the
+ * boolean nodes of its tree are bound again by OData's precedence.
+ *
+ * What Dataverse documents and the sandbox follows (learn.microsoft.com/power-apps/developer/data-platform/
+ * webapi/query/filter-rows): `eq ne gt ge lt le` between a column and a value or two columns of one type,
+ * `and or not`, parentheses, `contains`, `startswith`, `endswith`; `in` with a list of values; literals for
+ * strings, numbers, Booleans, null, GUIDs (unquoted) and dates (`2024-01-31` or a DateTimeOffset).
+ * Text compares without regard to case, as Dataverse's default collation does.
  */
 export class FilterError extends Error {}
 
-type Literal =
-  | { kind: 'string'; value: string }
-  | { kind: 'boolean'; value: boolean }
-  | { kind: 'null' }
-  | { kind: 'number'; value: number };
+type Literal = { kind: 'literal'; value: ColumnValue; edm: string };
+type Column = { kind: 'column'; name: string; type: ColumnType };
+type Operand = Literal | Column;
+type ComparisonOperator = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
+type StringFunction = 'contains' | 'startswith' | 'endswith';
 
 export type FilterNode =
   | { type: 'and' | 'or'; left: FilterNode; right: FilterNode }
-  | { type: 'compare'; op: 'eq' | 'ne'; property: string; literal: Literal };
+  | { type: 'not'; operand: FilterNode }
+  | { type: 'compare'; op: ComparisonOperator; column: Column; right: Operand }
+  | { type: 'function'; name: StringFunction; column: Column; text: string };
 
-type Token =
-  | { kind: 'lparen' | 'rparen'; at: number }
-  | { kind: 'word'; text: string; at: number }
-  | { kind: 'literal'; literal: Literal; at: number };
+export interface OrderByItem {
+  column: string;
+  type: ColumnType;
+  descending: boolean;
+}
 
-const comparisonOperators = new Set(['eq', 'ne']);
-const unsupportedOperators = new Set([
-  'gt',
-  'ge',
-  'lt',
-  'le',
-  'has',
-  'in',
-  'not',
-  'add',
-  'sub',
-  'mul',
-  'div',
+interface Token {
+  type: string;
+  raw: string;
+  value: unknown;
+}
+
+const comparisons: Record<string, { op: ComparisonOperator; name: string }> = {
+  EqualsExpression: { op: 'eq', name: 'Equal' },
+  NotEqualsExpression: { op: 'ne', name: 'NotEqual' },
+  GreaterThanExpression: { op: 'gt', name: 'GreaterThan' },
+  GreaterOrEqualsExpression: { op: 'ge', name: 'GreaterEqual' },
+  LesserThanExpression: { op: 'lt', name: 'LessThan' },
+  LesserOrEqualsExpression: { op: 'le', name: 'LessEqual' },
+};
+const wrappers = new Set([
+  'BoolParenExpression',
+  'ParenExpression',
+  'CommonExpression',
+  'BoolCommonExpression',
+]);
+const memberTypes = new Set(['FirstMemberExpression', 'MemberExpression', 'PropertyPathExpression']);
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const numericTypes = new Set([
+  'Edm.SByte',
+  'Edm.Byte',
+  'Edm.Int16',
+  'Edm.Int32',
+  'Edm.Int64',
+  'Edm.Decimal',
+  'Edm.Double',
+  'Edm.Single',
 ]);
 
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
+/**
+ * The grammar reads URL text, where `#`, `%`, `?`, `/` and a few more only appear percent-encoded. The
+ * server receives the option already decoded, so those characters (which a valid filter can hold only
+ * inside a string literal) are encoded again before parsing, and string literals are decoded after.
+ */
+const encodeForGrammar = (text: string) =>
+  text.replace(
+    /[#%"?/[\]{}|\\^`<>]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
+
+/** A literal token as a value: strings unquoted, GUIDs lower-cased, dates as ISO text. */
+function literalValue(edm: string, raw: string): ColumnValue {
+  if (raw === 'null') return null;
+  if (edm === 'Edm.String') return decodeURIComponent(raw.slice(1, -1)).replaceAll("''", "'");
+  if (edm === 'Edm.Boolean') return raw === 'true';
+  if (numericTypes.has(edm)) return Number(raw);
+  if (edm === 'Edm.Guid') return raw.toLowerCase();
+  if (edm === 'Edm.DateTimeOffset' || edm === 'Edm.Date') {
+    const ms = Date.parse(edm === 'Edm.Date' ? `${raw}T00:00:00Z` : raw);
+    if (Number.isNaN(ms)) throw new FilterError(`The date literal '${raw}' is not valid.`);
+    return new Date(ms).toISOString();
+  }
+  throw new FilterError(`Literals of type '${edm}' (${raw}) are not supported in a $filter.`);
+}
+
+/** Whether a literal of this EDM type can stand for a value of the column's type. */
+function fits(type: ColumnType, literal: Literal): boolean {
+  if (literal.value === null) return true;
+  switch (type) {
+    case 'string':
+      return literal.edm === 'Edm.String';
+    case 'boolean':
+      return literal.edm === 'Edm.Boolean';
+    case 'integer':
+      return numericTypes.has(literal.edm);
+    case 'guid':
+      return literal.edm === 'Edm.Guid';
+    case 'datetime':
+      return literal.edm === 'Edm.DateTimeOffset' || literal.edm === 'Edm.Date';
+  }
+}
+
+const edmName: Record<ColumnType, string> = {
+  string: 'Edm.String',
+  boolean: 'Edm.Boolean',
+  integer: 'Edm.Int32',
+  guid: 'Edm.Guid',
+  datetime: 'Edm.DateTimeOffset',
+};
+
+/**
+ * The literals of the `in (...)` list that opens at `start` in `text`, read item by item with the
+ * library's own literal grammar; answers their text and the index just past the closing parenthesis.
+ */
+function listItems(text: string, start: number): { items: string[]; end: number } {
+  const source = Uint16Array.from(text, (ch) => ch.charCodeAt(0));
+  const items: string[] = [];
+  let index = start + 1;
+  for (;;) {
+    while (source[index] === 0x20) index++;
+    const token = primitiveLiteral(source, index) as unknown as (Token & { next: number }) | undefined;
+    if (!token) throw new FilterError(`Syntax error in the list after 'in' at position ${index}.`);
+    items.push(token.raw);
+    index = token.next;
+    while (source[index] === 0x20) index++;
+    if (source[index] === 0x2c) {
+      index++;
+      continue;
+    }
+    if (source[index] === 0x29) return { items, end: index + 1 };
+    throw new FilterError(`Syntax error in the list after 'in' at position ${index}.`);
+  }
+}
+
+/**
+ * `column in (a,b)` written as `(column eq a or column eq b)`, which is what OData 4.01 defines it to
+ * mean. Only text outside string literals is looked at (a quote toggles; a doubled quote toggles twice).
+ */
+function expandIn(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
-    if (/\s/.test(ch)) {
-      i++;
-    } else if (ch === '(' || ch === ')') {
-      tokens.push({ kind: ch === '(' ? 'lparen' : 'rparen', at: i });
-      i++;
-    } else if (ch === "'") {
-      // A string literal; a doubled quote inside it stands for one quote.
-      const start = i;
-      let value = '';
-      i++;
-      for (;;) {
-        if (i >= text.length) throw new FilterError(`Unterminated string literal at position ${start}.`);
-        if (text[i] === "'") {
-          if (text[i + 1] === "'") {
-            value += "'";
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        value += text[i];
-        i++;
+    if (ch === "'") inString = !inString;
+    const startsWord = i === 0 || !/[A-Za-z0-9_.]/.test(text[i - 1] as string);
+    const match = !inString && startsWord ? /^([A-Za-z_][A-Za-z0-9_]*)\s+in\s*\(/.exec(text.slice(i)) : null;
+    if (match?.[1]) {
+      const { items, end } = listItems(text, i + match[0].length - 1);
+      out += `(${items.map((item) => `${match[1]} eq ${item}`).join(' or ')})`;
+      i = end - 1;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+class Translator {
+  constructor(
+    private readonly columns: Record<string, ColumnType>,
+    private readonly typeName: string,
+  ) {}
+
+  private unwrap(token: Token): Token {
+    let current = token;
+    while (wrappers.has(current.type) && current.value && typeof current.value === 'object') {
+      current = current.value as Token;
+    }
+    return current;
+  }
+
+  private column(token: Token): Column | undefined {
+    const node = this.unwrap(token);
+    if (!memberTypes.has(node.type)) return undefined;
+    if (!identifier.test(node.raw)) {
+      throw new FilterError(`The property path '${node.raw}' is not supported by this sandbox.`);
+    }
+    const type = this.columns[node.raw];
+    if (!type)
+      throw new FilterError(`Could not find a property named '${node.raw}' on type '${this.typeName}'.`);
+    return { kind: 'column', name: node.raw, type };
+  }
+
+  private operand(token: Token): Operand {
+    const column = this.column(token);
+    if (column) return column;
+    const node = this.unwrap(token);
+    if (node.type === 'Literal') {
+      return { kind: 'literal', edm: String(node.value), value: literalValue(String(node.value), node.raw) };
+    }
+    throw new FilterError(`The expression '${node.raw}' is not supported in a comparison.`);
+  }
+
+  /**
+   * The whole tree, with `not`, `and` and `or` bound by OData's precedence (not, then and, then or). The
+   * library lets `not` take everything after it (`not a and b` comes back as `not (a and b)`), so its
+   * unparenthesised boolean nodes are read back in text order and bound again here. Parenthesised groups
+   * stay as the library read them.
+   */
+  translate(token: Token): FilterNode {
+    const items = this.flatten(token);
+    let position = 0;
+    const peek = () => items[position];
+    const unary = (): FilterNode => {
+      const item = items[position++];
+      if (item === 'not') return { type: 'not', operand: unary() };
+      if (!item || item === 'and' || item === 'or')
+        throw new FilterError('Syntax error in the $filter expression.');
+      return item;
+    };
+    const conjunction = (): FilterNode => {
+      let left = unary();
+      while (peek() === 'and') {
+        position++;
+        left = { type: 'and', left, right: unary() };
       }
-      tokens.push({ kind: 'literal', literal: { kind: 'string', value }, at: start });
-    } else if (/[0-9-]/.test(ch)) {
-      const match = /^-?\d+(\.\d+)?/.exec(text.slice(i));
-      if (!match) throw new FilterError(`Syntax error at position ${i}.`);
-      tokens.push({ kind: 'literal', literal: { kind: 'number', value: Number(match[0]) }, at: i });
-      i += match[0].length;
-    } else if (/[A-Za-z_]/.test(ch)) {
-      const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i))?.[0] ?? ch;
-      if (word === 'true' || word === 'false') {
-        tokens.push({ kind: 'literal', literal: { kind: 'boolean', value: word === 'true' }, at: i });
-      } else if (word === 'null') {
-        tokens.push({ kind: 'literal', literal: { kind: 'null' }, at: i });
-      } else {
-        tokens.push({ kind: 'word', text: word, at: i });
+      return left;
+    };
+    let tree = conjunction();
+    while (peek() === 'or') {
+      position++;
+      tree = { type: 'or', left: tree, right: conjunction() };
+    }
+    if (position !== items.length) throw new FilterError('Syntax error in the $filter expression.');
+    return tree;
+  }
+
+  /** The boolean structure in text order: operands, `and`, `or` and `not`. */
+  private flatten(token: Token): (FilterNode | 'and' | 'or' | 'not')[] {
+    let node = token;
+    while ((node.type === 'CommonExpression' || node.type === 'BoolCommonExpression') && node.value) {
+      node = node.value as Token;
+    }
+    const parts = node.value as { left: Token; right: Token };
+    if (node.type === 'AndExpression' || node.type === 'OrExpression') {
+      const op = node.type === 'AndExpression' ? 'and' : 'or';
+      return [...this.flatten(parts.left), op, ...this.flatten(parts.right)];
+    }
+    if (node.type === 'NotExpression') return ['not', ...this.flatten(node.value as Token)];
+    if (node.type === 'BoolParenExpression' || node.type === 'ParenExpression') {
+      return [this.translate(node.value as Token)];
+    }
+    return [this.leaf(node)];
+  }
+
+  private leaf(token: Token): FilterNode {
+    const node = this.unwrap(token);
+    const parts = node.value as { left: Token; right: Token };
+    const comparison = comparisons[node.type];
+    if (comparison) {
+      // Dataverse turns a filter into a query on the table: a comparison starts with one of its columns.
+      const column = this.column(parts.left);
+      if (!column) {
+        throw new FilterError(
+          `The left side of the '${comparison.name}' operator must be a property of the entity.`,
+        );
       }
-      i += word.length;
-    } else {
-      throw new FilterError(`Syntax error: character '${ch}' at position ${i} is not valid in a filter.`);
-    }
-  }
-  return tokens;
-}
-
-class Parser {
-  private position = 0;
-  constructor(private readonly tokens: Token[]) {}
-
-  parse(): FilterNode {
-    if (this.tokens.length === 0) throw new FilterError('The $filter expression is empty.');
-    const node = this.orExpression();
-    const extra = this.tokens[this.position];
-    if (extra)
-      throw new FilterError(`Syntax error at position ${extra.at}: unexpected token after the expression.`);
-    return node;
-  }
-
-  private peekWord(text: string): boolean {
-    const token = this.tokens[this.position];
-    return token?.kind === 'word' && token.text === text;
-  }
-
-  private orExpression(): FilterNode {
-    let left = this.andExpression();
-    while (this.peekWord('or')) {
-      this.position++;
-      left = { type: 'or', left, right: this.andExpression() };
-    }
-    return left;
-  }
-
-  private andExpression(): FilterNode {
-    let left = this.primary();
-    while (this.peekWord('and')) {
-      this.position++;
-      left = { type: 'and', left, right: this.primary() };
-    }
-    return left;
-  }
-
-  private primary(): FilterNode {
-    const token = this.tokens[this.position];
-    if (!token) throw new FilterError('Syntax error: the expression ends too early.');
-    if (token.kind === 'lparen') {
-      this.position++;
-      const inner = this.orExpression();
-      const closing = this.tokens[this.position];
-      if (closing?.kind !== 'rparen')
-        throw new FilterError(`Syntax error: ')' expected at position ${token.at}.`);
-      this.position++;
-      return inner;
-    }
-    return this.comparison();
-  }
-
-  private comparison(): FilterNode {
-    const left = this.tokens[this.position++];
-    const operator = this.tokens[this.position++];
-    const right = this.tokens[this.position++];
-    if (!left || !operator || !right) throw new FilterError('Syntax error: incomplete comparison.');
-    if (operator.kind !== 'word' || !comparisonOperators.has(operator.text)) {
-      const text = operator.kind === 'word' ? operator.text : operator.kind;
-      if (operator.kind === 'word' && unsupportedOperators.has(operator.text)) {
-        throw new FilterError(`The operator '${text}' is not supported by this sandbox.`);
+      const right = this.operand(parts.right);
+      const compatible = right.kind === 'column' ? right.type === column.type : fits(column.type, right);
+      if (!compatible) {
+        const found = right.kind === 'column' ? edmName[right.type] : right.edm;
+        throw new FilterError(
+          `A binary operator with incompatible types was detected. Found operand types '${edmName[column.type]}' and '${found}' for operator kind '${comparison.name}'.`,
+        );
       }
-      throw new FilterError(`Syntax error at position ${operator.at}: 'eq' or 'ne' expected.`);
+      return { type: 'compare', op: comparison.op, column, right };
     }
-    const op = operator.text as 'eq' | 'ne';
-    // OData lets the literal stand on either side; one side must name a column.
-    if (left.kind === 'word' && right.kind === 'literal')
-      return { type: 'compare', op, property: left.text, literal: right.literal };
-    if (left.kind === 'literal' && right.kind === 'word')
-      return { type: 'compare', op, property: right.text, literal: left.literal };
-    throw new FilterError(
-      `Syntax error at position ${left.at}: a comparison needs one column and one literal.`,
-    );
+    if (node.type === 'MethodCallExpression') {
+      const call = node.value as { method: string; parameters: Token[] };
+      const name = call.method;
+      if (name !== 'contains' && name !== 'startswith' && name !== 'endswith') {
+        throw new FilterError(`The function '${name}' is not supported by this sandbox.`);
+      }
+      const [first, second] = call.parameters;
+      const column = first ? this.column(first) : undefined;
+      const text = second ? this.operand(second) : undefined;
+      if (column?.type !== 'string' || text?.kind !== 'literal' || text.edm !== 'Edm.String') {
+        throw new FilterError(`The function '${name}' takes a text column and a string literal.`);
+      }
+      return { type: 'function', name, column, text: String(text.value) };
+    }
+    throw new FilterError(`The expression '${node.raw}' is not supported in a $filter.`);
   }
 }
 
-export function parseFilter(text: string): FilterNode {
-  return new Parser(tokenize(text)).parse();
-}
-
-/** Checks every column exists and every literal fits its column's type, as Dataverse does before running. */
-export function checkFilter(node: FilterNode, columns: Record<string, ColumnType>, typeName: string): void {
-  if (node.type !== 'compare') {
-    checkFilter(node.left, columns, typeName);
-    checkFilter(node.right, columns, typeName);
-    return;
-  }
-  const type = columns[node.property];
-  if (!type) {
-    throw new FilterError(`Could not find a property named '${node.property}' on type '${typeName}'.`);
-  }
-  const kind = node.literal.kind;
-  const fits =
-    kind === 'null' ||
-    (kind === 'string' && (type === 'string' || type === 'guid' || type === 'datetime')) ||
-    (kind === 'boolean' && type === 'boolean') ||
-    (kind === 'number' && type === 'integer');
-  if (!fits) {
-    throw new FilterError(
-      `A binary operator with incompatible types was detected. Found operand types '${type}' and '${kind}' for operator kind '${node.op}'.`,
-    );
+/** The library's tree for filter text already in URL form. */
+function parseLibrary(text: string): Token {
+  const expanded = expandIn(text);
+  try {
+    return defaultParser.filter(expanded) as unknown as Token;
+  } catch (error) {
+    throw new FilterError(`Syntax error in the $filter expression: ${(error as Error).message}.`);
   }
 }
 
-function equals(value: ColumnValue | undefined, literal: Literal): boolean {
-  if (literal.kind === 'null') return value === null || value === undefined || value === '';
-  if (value === null || value === undefined) return false;
-  // Dataverse compares text with a case-insensitive collation.
-  if (literal.kind === 'string')
-    return typeof value === 'string' && value.toLowerCase() === literal.value.toLowerCase();
-  return value === literal.value;
+/**
+ * Parses `$filter` text and checks every column and literal against the table, as Dataverse does before
+ * it runs a query. Throws FilterError with Dataverse's wording for what it refuses.
+ */
+export function parseFilter(text: string, columns: Record<string, ColumnType>, typeName: string): FilterNode {
+  return new Translator(columns, typeName).translate(parseLibrary(encodeForGrammar(text)));
+}
+
+/** Parses `$orderby` (`createdon desc,lastname`) into columns and directions. */
+export function parseOrderBy(
+  text: string,
+  columns: Record<string, ColumnType>,
+  typeName: string,
+): OrderByItem[] {
+  let tree: Token;
+  try {
+    tree = defaultParser.query(`$orderby=${encodeForGrammar(text)}`) as unknown as Token;
+  } catch (error) {
+    throw new FilterError(`Syntax error in the $orderby expression: ${(error as Error).message}.`);
+  }
+  const option = (tree.value as { options: Token[] }).options[0];
+  const items = (option?.value as { items?: Token[] } | undefined)?.items ?? [];
+  return items.map((item) => {
+    const { expr, direction } = item.value as { expr: Token; direction: number };
+    const name = expr.raw;
+    const type = columns[name];
+    if (!identifier.test(name) || !type) {
+      throw new FilterError(`Could not find a property named '${name}' on type '${typeName}'.`);
+    }
+    return { column: name, type, descending: direction < 0 };
+  });
+}
+
+/** A column's value in a form that compares as Dataverse compares it; empty text counts as null. */
+function comparable(value: ColumnValue | undefined, type: ColumnType): string | number | boolean | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (type === 'datetime') return Date.parse(String(value));
+  if (type === 'string' || type === 'guid') return String(value).toLowerCase();
+  return value;
+}
+
+function compare(op: ComparisonOperator, left: unknown, right: unknown): boolean {
+  if (left === null || right === null) {
+    if (op === 'eq') return left === right;
+    if (op === 'ne') return left !== right;
+    return false;
+  }
+  const a = left as string | number | boolean;
+  const b = right as string | number | boolean;
+  switch (op) {
+    case 'eq':
+      return a === b;
+    case 'ne':
+      return a !== b;
+    case 'gt':
+      return a > b;
+    case 'ge':
+      return a >= b;
+    case 'lt':
+      return a < b;
+    case 'le':
+      return a <= b;
+  }
 }
 
 export function evaluateFilter(node: FilterNode, row: DataverseRow): boolean {
@@ -208,9 +377,36 @@ export function evaluateFilter(node: FilterNode, row: DataverseRow): boolean {
       return evaluateFilter(node.left, row) && evaluateFilter(node.right, row);
     case 'or':
       return evaluateFilter(node.left, row) || evaluateFilter(node.right, row);
+    case 'not':
+      return !evaluateFilter(node.operand, row);
     case 'compare': {
-      const same = equals(row[node.property], node.literal);
-      return node.op === 'eq' ? same : !same;
+      const left = comparable(row[node.column.name], node.column.type);
+      const right =
+        node.right.kind === 'column'
+          ? comparable(row[node.right.name], node.right.type)
+          : comparable(node.right.value, node.column.type);
+      return compare(node.op, left, right);
+    }
+    case 'function': {
+      const value = comparable(row[node.column.name], 'string');
+      if (typeof value !== 'string') return false;
+      const text = node.text.toLowerCase();
+      if (node.name === 'contains') return value.includes(text);
+      return node.name === 'startswith' ? value.startsWith(text) : value.endsWith(text);
     }
   }
+}
+
+/** A sort comparator for `$orderby`; nulls sort first in ascending order, as SQL Server sorts them. */
+export function orderRows(items: OrderByItem[]): (a: DataverseRow, b: DataverseRow) => number {
+  return (a, b) => {
+    for (const item of items) {
+      const left = comparable(a[item.column], item.type);
+      const right = comparable(b[item.column], item.type);
+      if (left === right) continue;
+      const order = left === null ? -1 : right === null ? 1 : left < right ? -1 : 1;
+      return item.descending ? -order : order;
+    }
+    return 0;
+  };
 }
