@@ -1,0 +1,44 @@
+"""Shared helpers for the *_check.py scripts: the running sandboxes, and expectations that report mismatches.
+
+run_checks.py starts the sandboxes (dev/independent-client-sandboxes.ts) and hands each check the JSON it
+printed through the INDEPENDENT_CLIENT_SANDBOXES environment variable; the local CA's path is also in
+REQUESTS_CA_BUNDLE, which `requests` (under Mailchimp's client and google-auth) reads itself.
+"""
+
+import json
+import os
+import sys
+
+import requests
+
+
+def sandboxes():
+    """{"caFile": path, "sandboxes": {vendor: {"url": ..., "env": {...}}}} as printed by the node entry."""
+    return json.loads(os.environ["INDEPENDENT_CLIENT_SANDBOXES"])
+
+
+def control(url, path, body=None):
+    """The sandbox's own /__sandbox/ controls (seed, reset), not part of any vendor API."""
+    answer = requests.post(f"{url}/__sandbox/{path}", json=body if body is not None else {}, timeout=30)
+    answer.raise_for_status()
+
+
+class Checks:
+    """Collects what a client saw against what the vendor documents; `finish` exits non-zero on any mismatch."""
+
+    def __init__(self, client):
+        self.client = client
+        self.failures = []
+        self.passed = 0
+
+    def expect(self, what, condition, seen=None):
+        if condition:
+            self.passed += 1
+            print(f"  ok   {what}")
+        else:
+            self.failures.append(what)
+            print(f"  FAIL {what}" + (f" (saw: {seen!r})" if seen is not None else ""))
+
+    def finish(self):
+        print(f"{self.client}: {self.passed} as documented, {len(self.failures)} mismatches")
+        sys.exit(1 if self.failures else 0)
