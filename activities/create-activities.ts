@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { runWithCallSignal } from '../connectors/call-signal.js';
 import type {
   ApplyConsentResult,
   ChangeListRequest,
@@ -23,7 +24,10 @@ import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
 export type ConnectorName = Connector['system'] | 'noop';
 export type ConnectorSet = Partial<
-  Record<ConnectorName, Pick<Connector, 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'listChanges'>>
+  Record<
+    ConnectorName,
+    Pick<Connector, 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'>
+  >
 >;
 
 /** What every connector activity receives. The email inside `subject` reaches Temporal only encrypted. */
@@ -82,7 +86,7 @@ export function createActivities({
     }
     const stopHeartbeat = keepHeartbeating();
     try {
-      const result = await run(connector);
+      const result = await runWithCallSignal(attemptSignal(), () => run(connector));
       log.info('connector call succeeded');
       return result;
     } catch (error) {
@@ -209,6 +213,20 @@ export function createActivities({
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Fires when Temporal cancels the attempt (a cancel request, the worker's shutdown past its grace time, a
+ * heartbeat answered "timed out") or when the attempt's own start-to-close time is up, whichever is first:
+ * connectors drop work still queued then, rather than send it after the attempt has ended.
+ */
+function attemptSignal(): AbortSignal {
+  const context = Context.current();
+  // The attempt started moments ago (this runs as the connector call begins), so its start-to-close
+  // time counts from about now.
+  const { startToCloseTimeoutMs } = context.info;
+  if (!startToCloseTimeoutMs || !Number.isFinite(startToCloseTimeoutMs)) return context.cancellationSignal;
+  return AbortSignal.any([context.cancellationSignal, AbortSignal.timeout(startToCloseTimeoutMs)]);
+}
 
 /**
  * A connector pages through records inside one call, so the activity heartbeats on a timer while it runs:

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { ApiDependencies } from './api-dependencies.js';
+import { registerApiObservability } from './api-observability.js';
 import { openApiDocument } from './openapi.js';
 import { ApiProblem, invalidBody, notFoundProblem, sendProblem } from './problem.js';
 import { mailchimpWebhookRoutes } from './routes/mailchimp-webhook-routes.js';
@@ -57,6 +58,7 @@ export async function createApiServer(deps: ApiDependencies): Promise<FastifyIns
   const openApi = JSON.stringify(openApiDocument());
   app.get('/openapi.json', async (_request, reply) => reply.type('application/json').send(openApi));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (deps.observability) registerApiObservability(app, deps.observability);
 
   await app.register(v1Routes(deps), { prefix: '/v1' });
   const secret = deps.config.CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET;

@@ -3,6 +3,9 @@ import { ConfigError } from '../config/parse-env.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { ledgerCheck, temporalCheck } from '../observability/hub-checks.js';
+import { createHubMetrics } from '../observability/hub-metrics.js';
+import { startOpsServer } from '../observability/ops-server.js';
 import { connectClient } from '../temporal/connection.js';
 import { createApiServer } from './create-api-server.js';
 
@@ -22,7 +25,21 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
     logger,
   );
   try {
-    const app = await createApiServer({ hub: clientContextFor(client, config), ledger, logger, config });
+    const metrics = createHubMetrics('api');
+    const readiness = [temporalCheck(client), ledgerCheck(ledger)];
+    const ops = await startOpsServer({
+      host: config.CONSENT_HUB_METRICS_HOST,
+      port: config.CONSENT_HUB_METRICS_PORT,
+      registry: metrics.registry,
+      readiness,
+    });
+    const app = await createApiServer({
+      hub: clientContextFor(client, config),
+      ledger,
+      logger,
+      config,
+      observability: { metrics, readiness },
+    });
     await app.listen({ host: config.CONSENT_HUB_API_HOST, port: config.CONSENT_HUB_API_PORT });
     logger.info(
       {
@@ -30,6 +47,7 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
         port: config.CONSENT_HUB_API_PORT,
         keys: config.CONSENT_HUB_API_KEYS.length,
         mailchimpWebhook: Boolean(config.CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET),
+        ops: ops.url,
       },
       'consent-hub API listening',
     );
@@ -38,6 +56,7 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
       process.once('SIGTERM', resolve);
     });
     await app.close();
+    await ops.close();
   } finally {
     await ledger.close();
     await client.connection.close();

@@ -77,6 +77,16 @@ export const hubConfigSchema = z.object({
     .string()
     .regex(/^\S+( \S+){4}$/, { error: 'is not a five-field cron expression, such as "0 2 * * *"' })
     .default('0 2 * * *'),
+  /**
+   * The operations listener of the worker and of the API (`/metrics`, `/healthz`, `/readyz`). Loopback by
+   * default; a container sets 0.0.0.0 for Prometheus and the orchestrator's probes.
+   */
+  CONSENT_HUB_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CONSENT_HUB_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** On SIGTERM the worker stops polling and gives activities in hand this long to finish. */
+  CONSENT_HUB_SHUTDOWN_GRACE_TIME: durationSchema.default('30 seconds'),
+  /** An erasure still running this long counts as overdue (`consent_hub_requests_overdue`): GDPR's month. */
+  CONSENT_HUB_OVERDUE_AFTER: durationSchema.default('30 days'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });

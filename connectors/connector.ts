@@ -18,6 +18,11 @@ export interface Connector {
    * consent each record expresses. Tools that cannot be listed (Google Analytics) leave it out.
    */
   listChanges?(request: ChangeListRequest): Promise<ChangePage>;
+  /**
+   * For readiness checks (`/readyz`): obtains a token (or makes the cheapest authenticated call) without
+   * touching any person's data. Resolves when the credentials work; throws a VendorError otherwise.
+   */
+  checkAccess?(): Promise<void>;
 }
 
 export interface ChangeListRequest {

@@ -7,7 +7,13 @@ let installed = false;
  * Sends the Temporal SDK's own logs (worker state, workflow and activity logs) through the hub's pino logger,
  * so they get the same redaction and format. Must run before the first worker or native connection exists.
  */
-export function installTemporalRuntimeLogger(logger: Logger): void {
+export function installTemporalRuntimeLogger(
+  logger: Logger,
+  options: {
+    /** Where the SDK runtime's own Prometheus exporter listens (host:port); unset, it exports nothing. */
+    metricsBindAddress?: string;
+  } = {},
+): void {
   if (installed) return;
   installed = true;
   const sdk = logger.child({ component: 'temporal-sdk' });
@@ -20,6 +26,19 @@ export function installTemporalRuntimeLogger(logger: Logger): void {
     sdk[method](meta ?? {}, message);
   };
   Runtime.install({
+    ...(options.metricsBindAddress
+      ? {
+          telemetryOptions: {
+            metrics: {
+              prometheus: {
+                bindAddress: options.metricsBindAddress,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+              },
+            },
+          },
+        }
+      : {}),
     logger: {
       log: write,
       trace: (message, meta) => write('TRACE', message, meta),

@@ -1,19 +1,33 @@
+import { msToNumber } from '@temporalio/common';
 import { createActivities } from '../activities/create-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { buildConnectors } from '../connectors/registry.js';
 import { clientContextFor, workStarterFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { activityMetricsInterceptor } from '../observability/activity-metrics.js';
+import { ledgerCheck, temporalCheck, vendorChecks } from '../observability/hub-checks.js';
+import { createHubMetrics } from '../observability/hub-metrics.js';
+import { startOpsServer } from '../observability/ops-server.js';
+import { registerRequestGauges } from '../observability/request-gauges.js';
+import { freeLoopbackPort, sdkMetricsReader } from '../observability/sdk-metrics.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
 import { connectClient } from '../temporal/connection.js';
+import { installTemporalRuntimeLogger } from '../temporal/runtime-logger.js';
 import { connectWorkerConnection } from '../temporal/worker-connection.js';
 import { createHubWorker } from './create-worker.js';
 
 /**
- * The production worker: connectors from the environment, Temporal from Temporal's own variables. Runs until
- * SIGINT or SIGTERM, then finishes the activities in hand (the SDK's graceful shutdown).
+ * The production worker: connectors from the environment, Temporal from Temporal's own variables, and an
+ * operations listener on CONSENT_HUB_METRICS_HOST:PORT (`/metrics` with the SDK runtime's metrics and the
+ * hub's, `/healthz`, `/readyz`). Runs until SIGINT or SIGTERM; then the SDK stops polling and gives the
+ * activities in hand CONSENT_HUB_SHUTDOWN_GRACE_TIME to finish, after which it cancels them (they drop
+ * vendor calls still queued).
  */
 export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+  // The SDK runtime's exporter listens on loopback only; /metrics below serves its text with the hub's.
+  const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  installTemporalRuntimeLogger(logger, { metricsBindAddress: sdkMetricsAddress });
   const built = buildConnectors(env, logger);
   // Opened (and migrated) before polling starts: an unreachable database stops the worker at once.
   const ledger = await openLedger(
@@ -23,6 +37,15 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   const { connection, namespace } = await connectWorkerConnection(env);
   // Reconciliation starts repairs as workflows, through an ordinary client with the same data converter.
   const client = await connectClient(config, env);
+  const metrics = createHubMetrics('worker');
+  registerRequestGauges(metrics, client, { overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER });
+  const ops = await startOpsServer({
+    host: config.CONSENT_HUB_METRICS_HOST,
+    port: config.CONSENT_HUB_METRICS_PORT,
+    registry: metrics.registry,
+    readiness: [temporalCheck(client), ledgerCheck(ledger), ...vendorChecks(built.connectors)],
+    extraMetrics: sdkMetricsReader(sdkMetricsAddress),
+  });
   try {
     const worker = await createHubWorker({
       connection,
@@ -37,10 +60,16 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
       }),
       dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
       logger,
+      workerOptions: {
+        shutdownGraceTime: msToNumber(config.CONSENT_HUB_SHUTDOWN_GRACE_TIME as '1s'),
+        interceptors: { activity: [activityMetricsInterceptor(metrics)] },
+      },
     });
-    logger.info({ systems: built.configured }, 'worker running');
+    logger.info({ systems: built.configured, ops: ops.url }, 'worker running');
     await worker.run();
+    logger.info('worker stopped');
   } finally {
+    await ops.close();
     await built.close();
     await ledger.close();
     await client.connection.close();

@@ -7,9 +7,8 @@ export const workerCommand = new Command('worker')
     const config = loadHubConfig();
     // Loaded here, not at the top: the worker SDK and every vendor SDK take seconds to load, and no other
     // command needs them.
-    const [{ createLogger }, { installTemporalRuntimeLogger }, { runWorker }] = await Promise.all([
+    const [{ createLogger }, { runWorker }] = await Promise.all([
       import('../../logging/logger.js'),
-      import('../../temporal/runtime-logger.js'),
       import('../../workers/run-worker.js'),
     ]);
     const logger = createLogger({
@@ -17,6 +16,5 @@ export const workerCommand = new Command('worker')
       format: config.LOG_FORMAT,
       name: 'consent-hub-worker',
     });
-    installTemporalRuntimeLogger(logger);
     await runWorker(config, logger);
   });

@@ -161,6 +161,13 @@ export function createDynamicsConnector(
   return {
     system: 'dynamics',
 
+    checkAccess: () =>
+      run('authenticate', async () => {
+        // The same scope the Graph client's auth provider asks for (dataverse-client.ts).
+        const token = await credential.getToken(`${config.url}/.default`);
+        if (!token) throw new Error('Entra ID issued no token');
+      }),
+
     find: (subject) =>
       run('find', async (): Promise<FindResult> => {
         const found = await rows('find', subject, []);

@@ -151,6 +151,14 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
   return {
     system: 'google',
 
+    async checkAccess() {
+      try {
+        await auth.getAccessToken();
+      } catch (error) {
+        throw classifyGoogleError(error, 'authenticate', { timeoutMs: config.timeoutMs });
+      }
+    },
+
     // Google Analytics cannot be asked what it holds about a person.
     async find(_subject: SubjectIdentifiers): Promise<FindResult> {
       return { records: [], gaClientIds: [], gaUserIds: [] };

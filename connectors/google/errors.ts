@@ -1,4 +1,5 @@
 import { scrubEmails } from '../../logging/logger.js';
+import { CallDropped } from '../call-signal.js';
 import {
   type ConnectorOperation,
   isTransientNetworkError,
@@ -103,6 +104,10 @@ export function classifyGoogleError(
   context: { timeoutMs?: number; now?: number } = {},
 ): VendorError {
   if (error instanceof VendorError) return error;
+  if (error instanceof CallDropped) {
+    // Nothing reached Google; the next attempt sends it.
+    return new RetryableVendorError({ system: 'google', operation, reason: error.message });
+  }
   const failure = (error ?? {}) as GaxiosLike;
   const status = failure.response?.status ?? failure.status;
   const base = { system: 'google' as const, operation };

@@ -198,6 +198,16 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
   return {
     system: 'mailchimp',
 
+    async checkAccess() {
+      // Mailchimp has no token to obtain: the API key is the credential, so the cheapest authenticated
+      // call (one audience id) proves it works.
+      await call(
+        'authenticate',
+        () => api.getAllLists({ count: 1, offset: 0, fields: ['total_items'] }),
+        z.object({}).passthrough(),
+      );
+    },
+
     async find(subject: SubjectIdentifiers) {
       const audiences = await configuredAudiences('find');
       const members = await membersIn('find', subject.email, audiences);

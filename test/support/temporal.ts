@@ -14,7 +14,7 @@ import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor } from '../../privacy/data-converter.js';
 import type { EncryptionKey } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
-import { createHubWorker } from '../../workers/create-worker.js';
+import { createHubWorker, type HubWorkerOptions } from '../../workers/create-worker.js';
 
 /** Fresh secrets for one test file, as `consent-hub dev` would create them. */
 export function testSecrets() {
@@ -68,7 +68,10 @@ export async function connectTestTemporal(name: string) {
      * Starts a worker on this file's task queue with the given connectors, and a fresh SQLite ledger unless
      * one is given; stop it with stop().
      */
-    async startWorker(deps: Partial<ActivityDependencies> & Pick<ActivityDependencies, 'connectors'>) {
+    async startWorker(
+      deps: Partial<ActivityDependencies> & Pick<ActivityDependencies, 'connectors'>,
+      workerOptions?: HubWorkerOptions['workerOptions'],
+    ) {
       const ledger: Ledger =
         deps.ledger ??
         (await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'consent-hub-ledger-')) }, silentLogger));
@@ -86,6 +89,7 @@ export async function connectTestTemporal(name: string) {
         dataConverter,
         logger: silentLogger,
         workflowBundle: { codePath: inject('workflowBundlePath') },
+        workerOptions,
       });
       const running = worker.run();
       return {

@@ -26,6 +26,8 @@ export function hubEnv(
     CONSENT_HUB_ENCRYPTION_KEYS: formatEncryptionKeys(secrets.encryptionKeys),
     LOG_FORMAT: 'json',
     LOG_LEVEL: 'info',
+    // Several workers run at once in tests: each takes a free port for /metrics, /healthz and /readyz.
+    CONSENT_HUB_METRICS_PORT: '0',
   };
 }
 
