@@ -8,6 +8,7 @@ REQUESTS_CA_BUNDLE, which `requests` (under Mailchimp's client and google-auth) 
 import json
 import os
 import sys
+from contextlib import contextmanager
 
 import requests
 
@@ -38,6 +39,17 @@ class Checks:
         else:
             self.failures.append(what)
             print(f"  FAIL {what}" + (f" (saw: {seen!r})" if seen is not None else ""))
+
+    @contextmanager
+    def section(self, what):
+        """Runs a block of calls; an exception (an unexpected answer the client raises on) is a mismatch too."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - every failure is reported, then the next section runs
+            detail = getattr(error, "text", None) or getattr(error, "content", None) or error
+            status = getattr(error, "status_code", None) or getattr(getattr(error, "resp", None), "status", None)
+            self.failures.append(what)
+            print(f"  FAIL {what}: {type(error).__name__} {status or ''} {str(detail)[:300]}")
 
     def finish(self):
         print(f"{self.client}: {self.passed} as documented, {len(self.failures)} mismatches")

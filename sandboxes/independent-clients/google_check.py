@@ -52,6 +52,18 @@ def main():
     def upsert(body):
         return requests_api.upsert(body={"kind": "analytics#userDeletionRequest", **body}).execute()
 
+    with checks.section("a GA4 upsert through the discovery client"):
+        first_upsert(checks, upsert, credentials, property_id)
+    with checks.section("an unpaced second upsert"):
+        per_second_refusal(checks, upsert, property_id)
+    with checks.section("legacy webPropertyId and firebaseProjectId"):
+        legacy_properties(checks, upsert, url)
+    with checks.section("over the daily quota"):
+        daily_refusal(checks, upsert, url, env, property_id)
+    checks.finish()
+
+
+def first_upsert(checks, upsert, credentials, property_id):
     first = upsert({"id": {"type": "CLIENT_ID", "userId": "1197596843.1673515212"}, "propertyId": property_id})
     checks.expect(
         "upsert through the discovery client echoes the request with deletionRequestTime",
@@ -63,6 +75,8 @@ def main():
     )
     checks.expect("google-auth got a bearer token from the JWT grant", bool(credentials.token) and credentials.valid)
 
+
+def per_second_refusal(checks, upsert, property_id):
     try:
         upsert({"id": {"type": "CLIENT_ID", "userId": "2083349251.1684401133"}, "propertyId": property_id})
         checks.expect("an unpaced second request is refused", False)
@@ -81,6 +95,9 @@ def main():
             quota_limits(body),
         )
 
+
+
+def legacy_properties(checks, upsert, url):
     control(url, "seed", {"webProperties": ["UA-12345-1"], "firebaseProjects": ["demo-firebase-project"]})
     legacy = upsert({"id": {"type": "CLIENT_ID", "userId": "1.1"}, "webPropertyId": "UA-12345-1"})
     checks.expect(
@@ -95,7 +112,11 @@ def main():
         firebase,
     )
 
-    project = json.load(open(env["GOOGLE_APPLICATION_CREDENTIALS"]))["project_id"]
+
+
+def daily_refusal(checks, upsert, url, env, property_id):
+    with open(env["GOOGLE_APPLICATION_CREDENTIALS"]) as key_file:
+        project = json.load(key_file)["project_id"]
     control(url, "seed", {"quotaUsed": {"projects": {project: 500}}})
     time.sleep(1.0)  # let the per-second bucket refill, so only the daily quota can refuse
     try:
@@ -110,8 +131,6 @@ def main():
             and any("PerDay" in limit for limit in quota_limits(body)),
             (error.resp.status, body.get("message"), quota_limits(body)),
         )
-
-    checks.finish()
 
 
 if __name__ == "__main__":

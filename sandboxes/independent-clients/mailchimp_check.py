@@ -23,6 +23,22 @@ def problem(error):
     return text if isinstance(text, dict) else json.loads(text) if isinstance(text, str) else {}
 
 
+def refused(checks, what, call, status, title=None, detail=None):
+    """Expects the client to raise Mailchimp's problem with this status (and title / detail fragment)."""
+    try:
+        call()
+        checks.expect(what, False, "no error")
+    except ApiClientError as error:
+        body = problem(error)
+        checks.expect(
+            what,
+            error.status_code == status
+            and (title is None or body.get("title") == title)
+            and (detail is None or detail in body.get("detail", "")),
+            (error.status_code, body),
+        )
+
+
 def main():
     sandbox = sandboxes()["sandboxes"]["mailchimp"]
     client = mailchimp_marketing.Client()
@@ -30,112 +46,112 @@ def main():
     # The client builds https://<dc>.api.mailchimp.com/3.0 from the key; its host is a plain attribute.
     client.api_client.host = sandbox["env"]["MAILCHIMP_API_URL"]
     checks = Checks("mailchimp-marketing (Python)")
+    state = {}
 
-    checks.expect("ping answers Everything's Chimpy!", client.ping.get().get("health_status") == "Everything's Chimpy!")
+    with checks.section("ping and a new audience"):
+        checks.expect("ping answers Everything's Chimpy!", client.ping.get().get("health_status") == "Everything's Chimpy!")
+        state["list_id"] = client.lists.create_list(
+            {
+                "name": "Independent client",
+                "permission_reminder": "You signed up on our website.",
+                "email_type_option": False,
+                "contact": {"company": "Ex", "address1": "1 Street", "city": "Town", "country": "SE", "zip": "1"},
+                "campaign_defaults": {"from_name": "Ex", "from_email": "news@example.com", "subject": "", "language": "en"},
+            }
+        )["id"]
+    list_id = state.get("list_id", "missing")
 
-    audience = client.lists.create_list(
-        {
-            "name": "Independent client",
-            "permission_reminder": "You signed up on our website.",
-            "email_type_option": False,
-            "contact": {"company": "Example", "address1": "1 Street", "city": "Town", "country": "SE", "zip": "1"},
-            "campaign_defaults": {"from_name": "Ex", "from_email": "news@example.com", "subject": "", "language": "en"},
-        }
-    )
-    list_id = audience["id"]
-    # The client itself refuses count > 1000 before sending; the raw call shows what the server does.
-    lists = client.api_client.call_api("/lists", "GET", query_params={"count": 5000, "fields": "lists.id,total_items"})
-    checks.expect("count above 1000 is capped, not refused", isinstance(lists, dict) and "lists" in lists, lists)
-    checks.expect(
-        "fields keeps only lists.id and total_items",
-        set(lists) == {"lists", "total_items"} and all(set(entry) == {"id"} for entry in lists["lists"]),
-        lists,
-    )
+    with checks.section("count above 1000 and fields"):
+        # The client itself refuses count > 1000 before sending; the raw call shows what the server does.
+        lists = client.api_client.call_api("/lists", "GET", query_params={"count": 5000, "fields": "lists.id,total_items"})
+        checks.expect("count above 1000 is capped, not refused", isinstance(lists, dict) and "lists" in lists, lists)
+        checks.expect(
+            "fields keeps only lists.id and total_items",
+            set(lists) == {"lists", "total_items"} and all(set(entry) == {"id"} for entry in lists["lists"]),
+            lists,
+        )
 
     address = "Ada.Lovelace@Example.com"
-    put = client.lists.set_list_member(
-        list_id,
-        md5_of_lower(address),
-        {"email_address": address, "status_if_new": "subscribed", "merge_fields": {"FNAME": "Ada", "LNAME": "Lovelace"}},
-    )
-    checks.expect("PUT upserts with the MD5 of the lower-cased address as id", put.get("id") == md5_of_lower(address), put.get("id"))
-    member = client.lists.get_list_member(list_id, md5_of_lower(address))
-    checks.expect(
-        "a member carries full_name, contact_id, email_type and tags",
-        member.get("full_name") == "Ada Lovelace"
-        and bool(member.get("contact_id"))
-        and member.get("email_type") in ("html", "text")
-        and member.get("tags") == [],
-        {k: member.get(k) for k in ("full_name", "contact_id", "email_type", "tags")},
-    )
-    by_address = client.lists.get_list_member(list_id, address.lower())
-    checks.expect("the member path accepts the address itself", by_address.get("id") == member.get("id"))
-
-    found = client.searchMembers.search("Lovelace", list_id=list_id)
-    names = [m["email_address"] for part in ("exact_matches", "full_search") for m in found[part]["members"]]
-    checks.expect("search-members matches a last name", names == [address], names)
+    with checks.section("upsert, member fields, the address as member path, name search"):
+        put = client.lists.set_list_member(
+            list_id,
+            md5_of_lower(address),
+            {"email_address": address, "status_if_new": "subscribed", "merge_fields": {"FNAME": "Ada", "LNAME": "Lovelace"}},
+        )
+        checks.expect("PUT upserts with the MD5 of the lower-cased address as id", put.get("id") == md5_of_lower(address), put.get("id"))
+        member = client.lists.get_list_member(list_id, md5_of_lower(address))
+        checks.expect(
+            "a member carries full_name, contact_id, email_type and tags",
+            member.get("full_name") == "Ada Lovelace"
+            and bool(member.get("contact_id"))
+            and member.get("email_type") in ("html", "text")
+            and member.get("tags") == [],
+            {k: member.get(k) for k in ("full_name", "contact_id", "email_type", "tags")},
+        )
+        by_address = client.lists.get_list_member(list_id, address.lower())
+        checks.expect("the member path accepts the address itself", by_address.get("id") == member.get("id"))
+        found = client.searchMembers.search("Lovelace", list_id=list_id)
+        names = [m["email_address"] for part in ("exact_matches", "full_search") for m in found[part]["members"]]
+        checks.expect("search-members matches a last name", names == [address], names)
 
     spaced = " Grace@Example.com "
-    client.lists.add_list_member(list_id, {"email_address": spaced, "status": "subscribed"})
-    stored = client.lists.get_list_member(list_id, md5_of_lower(spaced))
-    checks.expect("an address with spaces is kept as given", stored.get("email_address") == spaced, stored.get("email_address"))
-    try:
-        client.lists.get_list_member(list_id, md5_of_lower(spaced.strip()))
-        checks.expect("the trimmed address's hash is another member (404)", False)
-    except ApiClientError as error:
-        checks.expect("the trimmed address's hash is another member (404)", error.status_code == 404, error.status_code)
-    searched = client.searchMembers.search("grace@example.com", list_id=list_id)
-    checks.expect(
-        "search-members finds the spaced address by the bare one",
-        [m["id"] for m in searched["exact_matches"]["members"]] == [md5_of_lower(spaced)],
-        searched["exact_matches"],
-    )
-
-    nfd = unicodedata.normalize("NFD", "Zoé@example.com")
-    created = client.lists.add_list_member(list_id, {"email_address": nfd, "status": "pending"})
-    checks.expect("an NFD address is hashed as stored", created.get("id") == md5_of_lower(nfd), created.get("id"))
-    try:
-        client.lists.delete_list_member(list_id, md5_of_lower(nfd))
-        checks.expect("archiving a pending member answers 405", False)
-    except ApiClientError as error:
-        body = problem(error)
+    with checks.section("an address stored with spaces"):
+        client.lists.add_list_member(list_id, {"email_address": spaced, "status": "subscribed"})
+        stored = client.lists.get_list_member(list_id, md5_of_lower(spaced))
+        checks.expect("an address with spaces is kept as given", stored.get("email_address") == spaced, stored.get("email_address"))
+        refused(
+            checks,
+            "the trimmed address's hash is another member (404)",
+            lambda: client.lists.get_list_member(list_id, md5_of_lower(spaced.strip())),
+            404,
+        )
+        searched = client.searchMembers.search("grace@example.com", list_id=list_id)
         checks.expect(
+            "search-members finds the spaced address by the bare one",
+            [m["id"] for m in searched["exact_matches"]["members"]] == [md5_of_lower(spaced)],
+            searched["exact_matches"],
+        )
+
+    with checks.section("an NFD address, and archiving a pending member"):
+        nfd = unicodedata.normalize("NFD", "Zoé@example.com")
+        created = client.lists.add_list_member(list_id, {"email_address": nfd, "status": "pending"})
+        checks.expect("an NFD address is hashed as stored", created.get("id") == md5_of_lower(nfd), created.get("id"))
+        refused(
+            checks,
             "archiving a pending member answers 405 Method Not Allowed",
-            error.status_code == 405 and body.get("title") == "Method Not Allowed",
-            (error.status_code, body),
+            lambda: client.lists.delete_list_member(list_id, md5_of_lower(nfd)),
+            405,
+            title="Method Not Allowed",
         )
 
-    try:
-        client.api_client.call_api("/lists/{list_id}/members", "PUT", path_params={"list_id": list_id}, body={})
-        checks.expect("PUT on the members collection answers 405", False)
-    except ApiClientError as error:
-        body = problem(error)
-        checks.expect(
+    with checks.section("405 and 404 on paths"):
+        refused(
+            checks,
             "a method the path does not support answers 405 problem+json",
-            error.status_code == 405 and body.get("status") == 405 and "Allow header" in body.get("detail", ""),
-            (error.status_code, body),
+            lambda: client.api_client.call_api("/lists/{list_id}/members", "PUT", path_params={"list_id": list_id}, body={}),
+            405,
+            title="Method Not Allowed",
+            detail="Allow header",
         )
-    try:
-        client.api_client.call_api("/no-such-resource", "GET")
-        checks.expect("an unknown path answers 404", False)
-    except ApiClientError as error:
-        checks.expect("an unknown path answers 404", error.status_code == 404, error.status_code)
+        refused(checks, "an unknown path answers 404", lambda: client.api_client.call_api("/no-such-resource", "GET"), 404)
 
-    deleted = client.lists.delete_list_member_permanent(list_id, md5_of_lower(address))
-    checks.expect("delete-permanent answers 204", getattr(deleted, "status_code", None) == 204, deleted)
-    try:
-        client.lists.get_list_member(list_id, md5_of_lower(address))
-        checks.expect("a permanently deleted member is gone (404)", False)
-    except ApiClientError as error:
-        checks.expect("a permanently deleted member is gone (404)", error.status_code == 404, error.status_code)
-    try:
-        client.lists.set_list_member(list_id, md5_of_lower(address), {"email_address": address, "status_if_new": "subscribed"})
-        checks.expect("re-adding a deleted address is refused", False)
-    except ApiClientError as error:
-        checks.expect(
+    with checks.section("delete-permanent"):
+        deleted = client.lists.delete_list_member_permanent(list_id, md5_of_lower(address))
+        checks.expect("delete-permanent answers 204", getattr(deleted, "status_code", None) == 204, deleted)
+        refused(
+            checks,
+            "a permanently deleted member is gone (404)",
+            lambda: client.lists.get_list_member(list_id, md5_of_lower(address)),
+            404,
+        )
+        refused(
+            checks,
             "re-adding a deleted address answers 400 Forgotten Email Not Subscribed",
-            error.status_code == 400 and problem(error).get("title") == "Forgotten Email Not Subscribed",
-            (error.status_code, problem(error)),
+            lambda: client.lists.set_list_member(
+                list_id, md5_of_lower(address), {"email_address": address, "status_if_new": "subscribed"}
+            ),
+            400,
+            title="Forgotten Email Not Subscribed",
         )
 
     checks.finish()
