@@ -33,6 +33,7 @@ def main():
             INDEPENDENT_CLIENT_SANDBOXES=line.strip(),
             REQUESTS_CA_BUNDLE=started["caFile"],
             PYTHONPATH=here,
+            PYTHONDONTWRITEBYTECODE="1",
         )
         failed = []
         for script in sorted(glob.glob(os.path.join(here, "*_check.py"))):
