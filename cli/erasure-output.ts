@@ -1,18 +1,38 @@
 import type { ErasureReceipt, ErasureStatusView, SystemErasureState } from '../domain/erasure.js';
-import type { ErasureListing } from '../hub-client/erasures.js';
+import type { ErasureListing } from '../domain/erasure-listing.js';
+import type { OperatorLogEntry, RetryState } from '../domain/operator.js';
 import { print } from './hub-context.js';
 
-function systemLine(name: string, state: SystemErasureState): string {
+/** `attempt 17; last failure HTTP 503 Service Unavailable at …; next retry at …` */
+export function retryLine(retrying: RetryState): string {
+  const parts = [`attempt ${retrying.attempt}`];
+  if (retrying.lastFailure) {
+    const status = retrying.lastFailure.status ? `HTTP ${retrying.lastFailure.status} ` : '';
+    const at = retrying.lastFailure.at ? ` at ${retrying.lastFailure.at}` : '';
+    parts.push(`last failure ${status}${retrying.lastFailure.reason}${at}`);
+  }
+  if (retrying.nextRetryAt) parts.push(`next retry at ${retrying.nextRetryAt}`);
+  return parts.join('; ');
+}
+
+export function systemLine(name: string, state: SystemErasureState): string {
   const records = state.records.map((r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}`);
   const detail =
     state.status === 'closed_by_operator'
       ? `closed: ${state.closedReason}`
       : state.failure
         ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-        : records.length > 0
-          ? records.join(', ')
-          : '';
-  return `  ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}`;
+        : state.retrying
+          ? retryLine(state.retrying)
+          : records.length > 0
+            ? records.join(', ')
+            : '';
+  const attempts = state.retrying ? '' : state.attempts > 1 ? ` [${state.attempts} attempts]` : '';
+  return `  ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}${attempts}`;
+}
+
+export function operatorLine(entry: OperatorLogEntry): string {
+  return `${entry.at}  ${entry.action} ${entry.system} by ${entry.operator}${entry.reason ? `: ${entry.reason}` : ''}`;
 }
 
 export function printReceipt(receipt: ErasureReceipt): void {
@@ -23,16 +43,24 @@ export function printReceipt(receipt: ErasureReceipt): void {
   );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
   for (const [name, state] of Object.entries(receipt.systems)) print(systemLine(name, state));
+  for (const entry of receipt.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
+}
+
+export function attentionHint(requestId: string): string[] {
+  return [
+    `Fix the cause, then: consent-hub retry ${requestId} --system <name> [--operator <id>]`,
+    `or give up on it:     consent-hub close ${requestId} --system <name> --reason <text> [--operator <id>]`,
+  ];
 }
 
 export function printStatus(status: ErasureStatusView): void {
   print(`Erasure ${status.requestId} is ${status.status}`);
   print(`  subject key  ${status.subjectKey}`);
   for (const [name, state] of Object.entries(status.systems)) print(systemLine(name, state));
+  for (const entry of status.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
   if (status.status === 'needs_attention') {
     print('');
-    print(`Fix the cause, then: consent-hub retry ${status.requestId} --system <name>`);
-    print(`or give up on it:     consent-hub close ${status.requestId} --system <name> --reason <text>`);
+    for (const line of attentionHint(status.requestId)) print(line);
   }
 }
 
@@ -42,6 +70,11 @@ export function printListing(listings: ErasureListing[]): void {
     return;
   }
   for (const l of listings) {
-    print(`${l.requestId}  ${l.status.padEnd(16)} ${l.startedAt}  subject ${l.subjectKey}`);
+    const state = l.outcome ?? l.status;
+    print(`${l.requestId}  ${state.padEnd(23)} ${l.startedAt}  subject ${l.subjectKey}`);
+    for (const item of l.attention) {
+      print(`    ${item.system.padEnd(10)} ${item.status ? `HTTP ${item.status} ` : ''}${item.reason}`);
+    }
+    if (l.note) print(`    ${l.note}`);
   }
 }

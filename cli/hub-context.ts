@@ -1,5 +1,7 @@
+import type { Command } from 'commander';
 import type { HubConfig } from '../config/hub-config.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
+import { TemporalUnreachable } from '../hub-client/request-errors.js';
 import { loadHubConfig } from './load-config.js';
 
 /** Connects the CLI to Temporal with the same data converter as the worker; closes when `use` finishes. */
@@ -8,16 +10,30 @@ export async function withHubClient<T>(
 ): Promise<T> {
   const config = loadHubConfig();
   // Loaded on use: `consent-hub --help` and the ledger-only commands never pay for the Temporal client.
-  const [{ connectClient }, { clientContextFor }] = await Promise.all([
+  const [{ connectClient, temporalSettings }, { clientContextFor }] = await Promise.all([
     import('../temporal/connection.js'),
     import('../hub-client/client-context.js'),
   ]);
-  const client = await connectClient(config);
+  let client: Awaited<ReturnType<typeof connectClient>>;
+  try {
+    client = await connectClient(config);
+  } catch (error) {
+    const { address, namespace } = temporalSettings();
+    throw new TemporalUnreachable(
+      `Temporal cannot be reached at ${address} (namespace ${namespace}): ${error instanceof Error ? error.message : String(error)}. ` +
+        'Is `npm start` (or the cluster) running, and is TEMPORAL_ADDRESS right? `eval "$(npx consent-hub env)"` sets it for the dev setup.',
+    );
+  }
   try {
     return await use(clientContextFor(client, config), config);
   } finally {
     await client.connection.close();
   }
+}
+
+/** True when --json was given anywhere on the command line (it is a program-wide option). */
+export function wantsJson(command: Command): boolean {
+  return Boolean(command.optsWithGlobals().json);
 }
 
 export function printJson(value: unknown): void {

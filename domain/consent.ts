@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
 import { actorIdSchema, noteSchema, referenceSchema } from './free-text.js';
+import type { OperatorLogEntry, RetryState } from './operator.js';
 import { type ConsentDecision, consentDecisionSchema, type Purpose, purposeSchema } from './purposes.js';
 import type { SystemName } from './systems.js';
 
@@ -96,6 +97,8 @@ export interface SystemConsentState {
   completedAt?: string;
   /** The last change carried to this system, and what the system answered. */
   last?: { eventId: string; purpose: Purpose; decision: ConsentDecision; outcome: ConsentApplicationOutcome };
+  /** Filled by the status views (not the workflow): what the worker is retrying now. */
+  retrying?: RetryState;
 }
 
 export interface ConsentStatusView {
@@ -112,6 +115,8 @@ export interface ConsentStatusView {
   /** Changes received after a later one for the same purpose: recorded as evidence, not applied. */
   superseded: string[];
   erased: boolean;
+  /** Operator retries and closes in this run of the subject's workflow (the ledger keeps them all). */
+  operatorActions?: OperatorLogEntry[];
 }
 
 export interface ConsentTimings {

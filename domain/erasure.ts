@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
 import { actorIdSchema, type ErasureReasonCode, erasureReasonCodes, noteSchema } from './free-text.js';
-import { type SystemName, systemNameSchema } from './systems.js';
+import type { OperatorLogEntry, RetryState } from './operator.js';
+import type { SystemName } from './systems.js';
 
 /** A GA client id is the `_ga` cookie's last two parts: digits, a dot, digits. */
 const gaClientIdSchema = z
@@ -90,6 +91,8 @@ export interface SystemErasureState {
   closedReason?: string;
   attempts: number;
   completedAt?: string;
+  /** Filled by the status views (not the workflow): what the worker is retrying now. */
+  retrying?: RetryState;
 }
 
 export type ErasureOverallStatus = 'running' | 'needs_attention' | 'completed';
@@ -100,6 +103,7 @@ export interface ErasureStatusView {
   status: ErasureOverallStatus;
   requestedAt: string;
   systems: Record<SystemName, SystemErasureState>;
+  operatorActions?: OperatorLogEntry[];
 }
 
 /** The proof an erasure reached every system. Holds no email and no name. */
@@ -116,15 +120,15 @@ export interface ErasureReceipt {
   /** `completed` when every system ended erased, not_found or submitted; otherwise `completed_with_failures`. */
   outcome: 'completed' | 'completed_with_failures';
   systems: Record<SystemName, SystemErasureState>;
+  /** Every operator retry and close, in order (absent in receipts written before operators were recorded). */
+  operatorActions?: OperatorLogEntry[];
 }
 
-export const operatorRetrySchema = z.object({ system: systemNameSchema });
-export const operatorCloseSchema = z.object({
-  system: systemNameSchema,
-  /** The operator's words: scrubbed of addresses before they reach the workflow and the receipt. */
-  reason: z.string().trim().min(1, { error: 'a reason is required to close a system' }).max(500),
-});
-export { erasureReasonCodes };
-export type OperatorRetry = z.infer<typeof operatorRetrySchema>;
-export type OperatorClose = z.infer<typeof operatorCloseSchema>;
+export {
+  type OperatorClose,
+  type OperatorRetry,
+  operatorCloseSchema,
+  operatorRetrySchema,
+} from './operator.js';
 export type { SystemName };
+export { erasureReasonCodes };

@@ -19,7 +19,8 @@ import {
   consentWorkflowId,
 } from '../workflows/consent-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
-import type { HubClientContext } from './erasures.js';
+import { type HubClientContext, withRetryStates } from './erasures.js';
+import { retryStatesOf } from './pending-activities.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -85,7 +86,12 @@ export async function consentStatus(
   try {
     const description = await handle.describe();
     if (description.status.name === 'RUNNING') {
-      return { ...(await handle.query(consentStatusQuery)), from: 'workflow' };
+      // What the worker is retrying right now (attempt, last failure, next retry) rides along per system.
+      const [view, retrying] = await Promise.all([
+        handle.query(consentStatusQuery),
+        retryStatesOf(context.client, handle),
+      ]);
+      return { ...withRetryStates(view, retrying), from: 'workflow' };
     }
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;

@@ -1,16 +1,21 @@
-import type { Client } from '@temporalio/client';
-import { UsageError } from '../cli/usage-error.js';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
   type ErasureReceipt,
   type ErasureRequestInput,
   type ErasureStatusView,
   type ErasureTimings,
   erasureRequestSchema,
-  operatorCloseSchema,
-  operatorRetrySchema,
+  type SystemErasureState,
 } from '../domain/erasure.js';
+import type { AttentionItem, ErasureListing, ErasureListStatus } from '../domain/erasure-listing.js';
 import { structuredReason } from '../domain/free-text.js';
+import { operatorCloseSchema, operatorRetrySchema, type RetryState } from '../domain/operator.js';
+import type { SystemName } from '../domain/systems.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject, scrubAddresses } from '../privacy/redaction.js';
+
+export type { ErasureListing, ErasureListStatus } from '../domain/erasure-listing.js';
+
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { erasureWorkflow } from '../workflows/erasure.js';
 import {
@@ -21,6 +26,8 @@ import {
 } from '../workflows/erasure-definitions.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
+import { retryStatesOf } from './pending-activities.js';
+import { RequestNotFound } from './request-errors.js';
 
 export interface HubClientContext {
   client: Client;
@@ -29,7 +36,8 @@ export interface HubClientContext {
   timings: ErasureTimings;
 }
 
-const workflowType = 'erasureWorkflow';
+export const erasureWorkflowType = 'erasureWorkflow';
+const workflowType = erasureWorkflowType;
 
 export interface ErasureStarted {
   requestId: string;
@@ -78,7 +86,7 @@ export async function requestErasure(
 
 async function handleFor(context: HubClientContext, requestId: string) {
   const execution = await findWorkflowByRequestId(context.client, workflowType, requestId);
-  if (!execution) throw new UsageError(`No erasure with request id ${requestId} is known to Temporal.`);
+  if (!execution) throw new RequestNotFound(requestId);
   return {
     execution,
     handle: context.client.workflow.getHandle<typeof erasureWorkflow>(execution.workflowId, requestId),
@@ -89,12 +97,40 @@ export type ErasureLookup =
   | { state: 'completed'; receipt: ErasureReceipt }
   | { state: 'open'; status: ErasureStatusView };
 
-/** The receipt of a finished erasure, or the live status of one still running. */
+/**
+ * The receipt of a finished erasure, or the live status of one still running, with what the worker is
+ * retrying per system (attempt, last failure, next retry) from Temporal's pending activities.
+ */
 export async function lookupErasure(context: HubClientContext, requestId: string): Promise<ErasureLookup> {
   const { execution, handle } = await handleFor(context, requestId);
   if (execution.status.name === 'RUNNING')
-    return { state: 'open', status: await handle.query(erasureStatusQuery) };
+    return { state: 'open', status: await liveStatus(context, handle) };
   return { state: 'completed', receipt: await handle.result() };
+}
+
+/** The workflow's status with each system's retry state merged in. */
+export async function liveStatus(
+  context: HubClientContext,
+  handle: WorkflowHandle<typeof erasureWorkflow>,
+): Promise<ErasureStatusView> {
+  const [status, retrying] = await Promise.all([
+    handle.query(erasureStatusQuery),
+    retryStatesOf(context.client, handle),
+  ]);
+  return withRetryStates(status, retrying);
+}
+
+/** Adds `retrying` to the systems the worker is still retrying; a system no longer running keeps none. */
+export function withRetryStates<
+  V extends { systems: Record<string, { status: string; retrying?: RetryState }> },
+>(view: V, retrying: Partial<Record<SystemName, RetryState>>): V {
+  const systems = Object.fromEntries(
+    Object.entries(view.systems).map(([system, state]) => {
+      const retry = retrying[system as SystemName];
+      return [system, retry && state.status === 'running' ? { ...state, retrying: retry } : state];
+    }),
+  );
+  return { ...view, systems } as V;
 }
 
 /** Waits for the receipt. */
@@ -107,47 +143,102 @@ export async function awaitReceipt(
     .result();
 }
 
-export interface ErasureListing {
-  requestId: string;
-  subjectKey: string;
-  status: string;
-  startedAt: string;
-  closedAt?: string;
-}
+/** How long a listing waits for one workflow to say why it needs attention. */
+const queryDeadlineMs = 5000;
 
+/**
+ * Every erasure (or those with one status or outcome), newest first, each with its outcome and the systems
+ * that need or needed a person and why. A finished erasure's outcome comes from the ledger's receipt when
+ * one is given, else from the workflow's result.
+ */
 export async function listErasures(
   context: HubClientContext,
-  status?: 'running' | 'needs_attention' | 'completed',
+  status?: ErasureListStatus,
+  ledger?: Pick<Ledger, 'getReceipt'>,
 ): Promise<ErasureListing[]> {
-  // `status` is one of three fixed words (validated by the caller's schema), never free text.
-  const query = `WorkflowType = '${workflowType}'${status ? ` AND ErasureStatus = '${status}'` : ''}`;
+  const stateFilter = status === 'completed_with_failures' ? 'completed' : status;
+  // `stateFilter` is one of three fixed words (validated by the caller's schema), never free text.
+  // This hub's erasures: those on its task queue (a namespace may hold several hubs, or test runs).
+  const queue = /^[\w.:/-]+$/.test(context.taskQueue) ? ` AND TaskQueue = '${context.taskQueue}'` : '';
+  const query = `WorkflowType = '${workflowType}'${queue}${stateFilter ? ` AND ErasureStatus = '${stateFilter}'` : ''}`;
   const listings: ErasureListing[] = [];
   for await (const execution of context.client.workflow.list({ query })) {
-    listings.push({
+    const handle = context.client.workflow.getHandle<typeof erasureWorkflow>(
+      execution.workflowId,
+      execution.runId,
+    );
+    const listing: ErasureListing = {
       requestId: execution.runId,
       subjectKey: String(execution.typedSearchAttributes.get(subjectKeyAttribute) ?? ''),
-      status: String(execution.typedSearchAttributes.get(erasureStatusAttribute) ?? execution.status.name),
+      status: 'running',
+      attention: [],
       startedAt: execution.startTime.toISOString(),
       closedAt: execution.closeTime?.toISOString(),
-    });
+    };
+    if (execution.status.name === 'RUNNING') {
+      const published = execution.typedSearchAttributes.get(erasureStatusAttribute);
+      listing.status = published === 'needs_attention' ? 'needs_attention' : 'running';
+      // Only the rows needing attention ask the workflow why; a query needs a worker, so it is bounded.
+      if (listing.status === 'needs_attention') {
+        const view = await context.client
+          .withDeadline(Date.now() + queryDeadlineMs, () => handle.query(erasureStatusQuery))
+          .catch(() => undefined);
+        if (view) listing.attention = attentionOf(view.systems, ['needs_attention']);
+        else listing.note = 'the workflow did not say which system needs attention (is a worker running?)';
+      }
+    } else {
+      const receipt =
+        (await ledger?.getReceipt(execution.runId)) ?? (await handle.result().catch(() => undefined));
+      listing.status = 'completed';
+      if (receipt) {
+        listing.outcome = receipt.outcome;
+        listing.attention = attentionOf(receipt.systems, ['failed', 'closed_by_operator']);
+      }
+    }
+    if (status === 'completed_with_failures' && listing.outcome !== 'completed_with_failures') continue;
+    if (status === 'completed' && listing.outcome === 'completed_with_failures') continue;
+    listings.push(listing);
   }
   return listings;
 }
 
+function attentionOf(
+  systems: Partial<Record<SystemName, SystemErasureState>>,
+  statuses: readonly string[],
+): AttentionItem[] {
+  return Object.entries(systems)
+    .filter(([, state]) => state && statuses.includes(state.status))
+    .map(([system, state]) => ({
+      system: system as SystemName,
+      reason:
+        state?.status === 'closed_by_operator'
+          ? `closed by operator: ${state.closedReason ?? ''}`
+          : (state?.failure?.reason ?? state?.status ?? ''),
+      ...(state?.status === 'closed_by_operator' || state?.failure?.status === undefined
+        ? {}
+        : { status: state.failure.status }),
+    }));
+}
+
+/**
+ * Sends the retry update straight to one erasure's workflow. The workflow records it in its operator log;
+ * the ledger's log is written by `actOnRequest` (hub-client/requests.ts), which the CLI and the API use.
+ */
 export async function retryErasureSystem(
   context: HubClientContext,
   requestId: string,
-  input: { system: string },
+  input: { system: string; operator?: string },
 ): Promise<ErasureStatusView> {
   const command = operatorRetrySchema.parse(input);
   const { handle } = await handleFor(context, requestId);
   return handle.executeUpdate(retrySystemUpdate, { args: [command] });
 }
 
+/** Sends the close update straight to one erasure's workflow (see retryErasureSystem). */
 export async function closeErasureSystem(
   context: HubClientContext,
   requestId: string,
-  input: { system: string; reason: string },
+  input: { system: string; reason: string; operator?: string },
 ): Promise<ErasureStatusView> {
   const parsed = operatorCloseSchema.parse(input);
   // An operator's words go into the receipt: no address survives in them.

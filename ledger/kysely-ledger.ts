@@ -7,6 +7,7 @@ import {
   consentEventSchema,
   type IdempotencyRecord,
   type Ledger,
+  type OperatorActionRecord,
   type ReconciliationRunRecord,
   type SubjectDataKeyRecord,
   type Tombstone,
@@ -260,6 +261,52 @@ export class KyselyLedger implements Ledger {
       startedAt: row.started_at,
       ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
       summary: JSON.parse(row.summary) as Record<string, unknown>,
+    }));
+  }
+
+  async getConsentEvent(id: string): Promise<ConsentEvent | undefined> {
+    const row = await this.db
+      .selectFrom('consent_events')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? consentEventFromRow(row) : undefined;
+  }
+
+  async recordOperatorAction(entry: OperatorActionRecord): Promise<void> {
+    await this.db
+      .insertInto('operator_actions')
+      .values({
+        id: entry.id,
+        request_id: entry.requestId,
+        request_kind: entry.requestKind,
+        action: entry.action,
+        system: entry.system,
+        operator: entry.operator,
+        reason: entry.reason ?? null,
+        at: toUtcIso(entry.at, 'at'),
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .execute();
+  }
+
+  async listOperatorActions(requestId: string): Promise<OperatorActionRecord[]> {
+    const rows = await this.db
+      .selectFrom('operator_actions')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      requestId: row.request_id,
+      requestKind: row.request_kind,
+      action: row.action as OperatorActionRecord['action'],
+      system: row.system as SystemName,
+      operator: row.operator,
+      ...(row.reason === null ? {} : { reason: row.reason }),
+      at: row.at,
     }));
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
+import type { OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, purposeSchema } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 
@@ -67,7 +68,22 @@ export interface Ledger {
   /** Destroys every data key of the subject (the wrapped key is erased); answers how many were live. */
   destroySubjectDataKeys(subjectKey: string, at: string): Promise<number>;
 
+  /** A consent event by its id (a consent change's request id), whoever's it is. */
+  getConsentEvent(id: string): Promise<ConsentEvent | undefined>;
+
+  /** Appends an operator action to a request's log. Idempotent by `id`. */
+  recordOperatorAction(entry: OperatorActionRecord): Promise<void>;
+  /** A request's operator actions, oldest first. */
+  listOperatorActions(requestId: string): Promise<OperatorActionRecord[]>;
+
   close(): Promise<void>;
+}
+
+/** One retry or close on a request, with who and when (the request's log; `receipt --log`). */
+export interface OperatorActionRecord extends OperatorLogEntry {
+  id: string;
+  requestId: string;
+  requestKind: string;
 }
 
 /** An answer kept for replay. The body is what the API sent: ids and subject keys, never an email. */

@@ -147,6 +147,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_operator_actions': {
+    async up(db: Kysely<unknown>) {
+      // Every operator action on a request (retry, close), with who and when: the request's log.
+      await db.schema
+        .createTable('operator_actions')
+        .addColumn('id', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('request_kind', 'varchar(50)', (col) => col.notNull())
+        .addColumn('action', 'varchar(50)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addColumn('operator', 'varchar(200)', (col) => col.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('operator_actions_request_id')
+        .on('operator_actions')
+        .columns(['request_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -13,6 +13,7 @@ export interface LedgerDatabase {
   consent_outcomes: ConsentOutcomesTable;
   idempotency_keys: IdempotencyKeysTable;
   subject_data_keys: SubjectDataKeysTable;
+  operator_actions: OperatorActionsTable;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
@@ -25,6 +26,20 @@ export interface SubjectDataKeysTable {
   wrapping_key_id: string | null;
   created_at: string;
   destroyed_at: string | null;
+}
+
+/** One operator action on a request; appended, never updated. */
+export interface OperatorActionsTable {
+  /** Chosen by the writer, so a retried write is a no-op. */
+  id: string;
+  request_id: string;
+  /** `erasure`, `consent`, ... */
+  request_kind: string;
+  action: string;
+  system: string;
+  operator: string;
+  reason: string | null;
+  at: string;
 }
 
 /** The first answer given for an idempotency key; written once, never updated. */

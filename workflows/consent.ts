@@ -81,6 +81,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     refused,
     superseded,
     erased,
+    operatorActions: [...gate.log],
   });
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
 
@@ -90,16 +91,16 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   setHandler(consentStatusQuery, view);
   setHandler(
     retryConsentSystemUpdate,
-    ({ system }) => {
-      gate.request(system, { kind: 'retry' });
+    ({ system, operator }) => {
+      gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
   setHandler(
     closeConsentSystemUpdate,
-    ({ system, reason }) => {
-      gate.request(system, { kind: 'close', reason });
+    ({ system, reason, operator }) => {
+      gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },

@@ -62,6 +62,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     status: overall(),
     requestedAt: input.request.requestedAt,
     systems: state,
+    operatorActions: [...gate.log],
   });
 
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
@@ -70,16 +71,16 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   setHandler(erasureStatusQuery, view);
   setHandler(
     retrySystemUpdate,
-    ({ system }) => {
-      gate.request(system, { kind: 'retry' });
+    ({ system, operator }) => {
+      gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
   setHandler(
     closeSystemUpdate,
-    ({ system, reason }) => {
-      gate.request(system, { kind: 'close', reason });
+    ({ system, reason, operator }) => {
+      gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
@@ -150,6 +151,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       ? 'completed'
       : 'completed_with_failures',
     systems: state,
+    ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
   };
   await proxyActivities<Activities>(ledgerActivityOptions).recordErasureOutcome(receipt);
   return receipt;

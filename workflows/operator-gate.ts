@@ -6,8 +6,11 @@ import {
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { SystemFailure, SystemName } from '../domain/erasure.js';
+import type { OperatorLogEntry } from '../domain/operator.js';
 
 export type OperatorAction = { kind: 'retry' } | { kind: 'close'; reason: string };
+/** Who acted when the update carried no operator (a client older than operator ids). */
+const unnamedOperator = 'unknown';
 export type StepOutcome<T> = { done: true; value: T } | { done: false };
 
 /** The part of a per-system state the gate reads and writes; erasure and consent states both have it. */
@@ -26,15 +29,24 @@ export interface GatedState {
  */
 export class OperatorGate {
   private readonly pending = new Map<SystemName, OperatorAction>();
+  /** Every accepted retry and close, in order: the request's operator log, carried into its receipt. */
+  readonly log: OperatorLogEntry[] = [];
 
   constructor(
     private readonly operatorDeadline: string | number,
     private readonly onChange: () => void,
   ) {}
 
-  /** Called by the workflow's update handlers, after their validators passed. */
-  request(system: SystemName, action: OperatorAction): void {
+  /** Called by the workflow's update handlers, after their validators passed; records who and when. */
+  request(system: SystemName, action: OperatorAction, operator: string | undefined): void {
     this.pending.set(system, action);
+    this.log.push({
+      action: action.kind,
+      system,
+      operator: operator ?? unnamedOperator,
+      at: new Date().toISOString(),
+      ...(action.kind === 'close' ? { reason: action.reason } : {}),
+    });
   }
 
   async run<T>(system: SystemName, state: GatedState, work: () => Promise<T>): Promise<StepOutcome<T>> {

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { UsageError } from '../../cli/usage-error.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
+import { RequestNotFound } from '../../hub-client/request-errors.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { type ApiCaller, apiKeyVerifier } from '../api-keys.js';
@@ -13,7 +13,7 @@ import {
   subjectStatusBodySchema,
 } from '../api-schemas.js';
 import { idempotencyKeySchema, idempotent } from '../idempotency.js';
-import { invalidBody, notFoundProblem, sendProblem, unauthorizedProblem } from '../problem.js';
+import { ApiProblem, invalidBody, sendProblem, unauthorizedProblem } from '../problem.js';
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): z.output<T> {
   const result = schema.safeParse(value);
@@ -87,7 +87,8 @@ export function v1Routes(deps: ApiDependencies) {
       try {
         return await lookupErasure(deps.hub, id);
       } catch (error) {
-        if (error instanceof UsageError) throw notFoundProblem();
+        if (error instanceof RequestNotFound)
+          throw new ApiProblem(404, 'Not Found', `No erasure with request id ${id} is known.`);
         throw error;
       }
     });

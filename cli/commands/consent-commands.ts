@@ -1,55 +1,106 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { type ConsentStatusView, consentEvidenceSchema } from '../../domain/consent.js';
-import { marketingPurposes, purposes } from '../../domain/purposes.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import {
+  type ConsentStatusView,
+  consentChangeRequestSchema,
+  consentEvidenceSchema,
+} from '../../domain/consent.js';
+import { emailSchema } from '../../domain/email.js';
+import { marketingPurposes, type Purpose, purposeSchema, purposes } from '../../domain/purposes.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
-import { print, printJson, withHubClient } from '../hub-context.js';
+import { retryLine } from '../erasure-output.js';
+import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { UsageError } from '../usage-error.js';
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+const evidenceExpected =
+  'expected inline JSON such as \'{"policyVersion":"2024-05"}\' or the path of a JSON file';
 
-/** `--evidence` takes inline JSON or a path to a JSON file. */
+/** `--evidence` takes inline JSON or a path to a JSON file; any problem is one line naming what is expected. */
 function readEvidence(value: string | undefined) {
   if (value === undefined) return {};
-  const text = value.trim().startsWith('{') ? value : readFileSync(value, 'utf8');
+  let text = value;
+  if (!value.trim().startsWith('{')) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'not readable' : 'not readable';
+      throw new UsageError(`--evidence: cannot read ${value} (${why}); ${evidenceExpected}`);
+    }
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UsageError('--evidence is neither JSON nor a readable JSON file');
+    throw new UsageError(
+      `--evidence: ${value === text ? 'not valid JSON' : `${value} is not valid JSON`}; ${evidenceExpected}`,
+    );
   }
-  return consentEvidenceSchema.parse(parsed);
+  const evidence = consentEvidenceSchema.safeParse(parsed);
+  if (!evidence.success) {
+    const issue = evidence.error.issues[0];
+    const where =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown field ${issue.keys.join(', ')}`
+        : `${issue?.path.join('.') || 'value'}: ${issue?.message}`;
+    throw new UsageError(
+      `--evidence: ${where}; expected an object with policyVersion, formId, channel, requestRef or note`,
+    );
+  }
+  return evidence.data;
+}
+
+/** `--occurred-at` must be an ISO 8601 date-time with a zone; said in one line, before anything is sent. */
+function readOccurredAt(value: string | undefined): string {
+  if (value === undefined) return new Date().toISOString();
+  const parsed = z.iso.datetime({ offset: true }).safeParse(value.trim());
+  if (!parsed.success)
+    throw new UsageError(
+      `--occurred-at: ${JSON.stringify(value)} is not a date-time; expected ISO 8601 with a zone, such as 2025-01-31T09:30:00Z`,
+    );
+  return parsed.data;
+}
+
+/** Checks each `--purpose` as it is read, so an unknown one stops the command before anything is recorded. */
+function collectPurpose(value: string, previous: Purpose[] = []): Purpose[] {
+  const parsed = purposeSchema.safeParse(value);
+  if (!parsed.success)
+    throw new InvalidArgumentError(`unknown purpose; expected one of: ${purposes.join(', ')}.`);
+  return [...previous, parsed.data];
 }
 
 export const optOutCommand = new Command('opt-out')
   .description('withdraw marketing (or the given purposes) for a person, in every tool')
   .requiredOption('--email <email>', "the person's email address")
   .addOption(
-    new Option('--purpose <purpose>', 'a purpose to withdraw (repeatable); default: all marketing purposes')
-      .choices([...purposes])
-      .argParser(collect),
+    new Option(
+      '--purpose <purpose>',
+      `a purpose to withdraw (repeatable; one of ${purposes.join(', ')}); default: all marketing purposes`,
+    ).argParser(collectPurpose),
   )
   .option('--source <source>', 'where the opt-out came from', 'cli')
   .option('--json', 'print stable JSON')
-  .action(async (flags: { email: string; purpose?: string[]; source: string; json?: boolean }) => {
-    const chosen = flags.purpose && flags.purpose.length > 0 ? flags.purpose : [...marketingPurposes];
+  .action(async (flags: { email: string; purpose?: Purpose[]; source: string }, command: Command) => {
+    const chosen =
+      flags.purpose && flags.purpose.length > 0 ? [...new Set(flags.purpose)] : [...marketingPurposes];
+    const occurredAt = new Date().toISOString();
+    // The whole command is validated before the first change is sent: all of it is recorded, or none.
+    const changes = chosen.map((purpose) =>
+      consentChangeRequestSchema.parse({
+        email: flags.email,
+        purpose,
+        decision: 'withdrawn',
+        occurredAt,
+        source: flags.source,
+        evidence: { channel: flags.source },
+      }),
+    );
     await withHubClient(async (context) => {
-      const occurredAt = new Date().toISOString();
       const accepted = [];
-      for (const purpose of chosen) {
-        accepted.push(
-          await recordConsentChange(context, {
-            email: flags.email,
-            purpose: purpose as (typeof purposes)[number],
-            decision: 'withdrawn',
-            occurredAt,
-            source: flags.source,
-            evidence: { channel: flags.source },
-          }),
-        );
-      }
-      if (flags.json)
+      for (const change of changes) accepted.push(await recordConsentChange(context, change));
+      if (wantsJson(command))
         printJson(
           accepted.map(({ eventId, subjectKey }, i) => ({ eventId, subjectKey, purpose: chosen[i] })),
         );
@@ -74,29 +125,31 @@ export const consentCommand = new Command('consent')
   .option('--source <source>', 'where the change came from', 'cli')
   .option('--json', 'print stable JSON')
   .action(
-    async (flags: {
-      email: string;
-      purpose: (typeof purposes)[number];
-      grant?: boolean;
-      withdraw?: boolean;
-      evidence?: string;
-      occurredAt?: string;
-      source: string;
-      json?: boolean;
-    }) => {
+    async (
+      flags: {
+        email: string;
+        purpose: (typeof purposes)[number];
+        grant?: boolean;
+        withdraw?: boolean;
+        evidence?: string;
+        occurredAt?: string;
+        source: string;
+      },
+      command: Command,
+    ) => {
       if (Boolean(flags.grant) === Boolean(flags.withdraw))
         throw new UsageError('give exactly one of --grant or --withdraw');
-      const evidence = readEvidence(flags.evidence);
+      const change = consentChangeRequestSchema.parse({
+        email: flags.email,
+        purpose: flags.purpose,
+        decision: flags.grant ? 'granted' : 'withdrawn',
+        occurredAt: readOccurredAt(flags.occurredAt),
+        source: flags.source,
+        evidence: readEvidence(flags.evidence),
+      });
       await withHubClient(async (context) => {
-        const accepted = await recordConsentChange(context, {
-          email: flags.email,
-          purpose: flags.purpose,
-          decision: flags.grant ? 'granted' : 'withdrawn',
-          occurredAt: flags.occurredAt ?? new Date().toISOString(),
-          source: flags.source,
-          evidence,
-        });
-        if (flags.json) printJson({ eventId: accepted.eventId, subjectKey: accepted.subjectKey });
+        const accepted = await recordConsentChange(context, change);
+        if (wantsJson(command)) printJson({ eventId: accepted.eventId, subjectKey: accepted.subjectKey });
         else
           print(
             `Recorded ${flags.grant ? 'grant' : 'withdrawal'} of ${flags.purpose}: event ${accepted.eventId}`,
@@ -118,7 +171,12 @@ function printConsentStatus(status: ConsentStatusView & { from: string }): void 
   }
   print('Per system:');
   for (const [system, state] of Object.entries(status.systems)) {
-    print(`  ${system.padEnd(10)} ${state.status}${state.failure ? `: ${state.failure.reason}` : ''}`);
+    const detail = state.failure
+      ? `: ${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
+      : state.retrying
+        ? `: ${retryLine(state.retrying)}`
+        : '';
+    print(`  ${system.padEnd(10)} ${state.status}${detail}`);
   }
   if (status.inFlight > 0) print(`${status.inFlight} change(s) still in flight.`);
 }
@@ -127,11 +185,12 @@ export const statusCommand = new Command('status')
   .description("a person's consent per purpose and per system, and any change still in flight")
   .requiredOption('--email <email>', "the person's email address")
   .option('--json', 'print stable JSON')
-  .action(async (flags: { email: string; json?: boolean }) => {
+  .action(async (flags: { email: string }, command: Command) => {
+    const email = emailSchema.parse(flags.email);
     await withLedger(async (ledger) =>
       withHubClient(async (context) => {
-        const status = await consentStatus(context, ledger, flags.email);
-        if (flags.json) printJson(status);
+        const status = await consentStatus(context, ledger, email);
+        if (wantsJson(command)) printJson(status);
         else printConsentStatus(status);
       }),
     );

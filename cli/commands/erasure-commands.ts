@@ -1,30 +1,29 @@
 import { userInfo } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { z } from 'zod';
+import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
 import { erasureReasonCodes } from '../../domain/erasure.js';
-import { systemNames } from '../../domain/systems.js';
-import {
-  awaitReceipt,
-  closeErasureSystem,
-  listErasures,
-  lookupErasure,
-  requestErasure,
-  retryErasureSystem,
-} from '../../hub-client/erasures.js';
-import { requestIdSchema } from '../../hub-client/find-by-request-id.js';
-import { printListing, printReceipt, printStatus } from '../erasure-output.js';
-import { print, printJson, withHubClient } from '../hub-context.js';
+import { type ErasureListStatus, erasureListStatuses } from '../../domain/erasure-listing.js';
+import type { OperatorLogEntry } from '../../domain/operator.js';
+import type { OperatorActionRecord } from '../../ledger/ledger.js';
+import type { erasureWorkflow } from '../../workflows/erasure.js';
+import { operatorLine, printListing, printReceipt, printStatus, retryLine } from '../erasure-output.js';
+import { exitCodes, requestExitCode } from '../exit-codes.js';
+import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
+import { cliActorId } from './actor-id.js';
+import { requestIdArgument } from './request-id.js';
 
-/** `cli:<login>`, with anything an actor id cannot hold (spaces, say) replaced. */
-function cliActorId(username: string): string {
-  return `cli:${username.replace(/[^A-Za-z0-9._:#/+=-]/g, '-') || 'unknown'}`;
-}
+/** Loaded on use, so that `--help` and bad input never load the Temporal client. */
+const hubErasures = () => import('../../hub-client/erasures.js');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** How often `erase --wait` looks at the workflow. */
+const pollEveryMs = 1000;
+
 export const eraseCommand = new Command('erase')
-  .description('erase a person from every system; prints the request id, or the receipt with --wait')
+  .description('erase a person from every system; prints the request id, and with --wait follows it')
   .requiredOption('--email <email>', "the person's email address")
   .option('--ga-client-id <id>', 'a Google Analytics client id (repeatable)', collect, [])
   .option('--ga-user-id <id>', 'a Google Analytics user id')
@@ -38,9 +37,15 @@ export const eraseCommand = new Command('erase')
     '--requested-by <id>',
     'the operator, ticket or channel the request came through (an id, no spaces)',
   )
-  .option('--wait', 'wait for the receipt; exit code 1 if a system failed')
+  .option(
+    '--wait',
+    'follow it per system until the receipt (exit 1 if a system failed) or until a system needs attention (exit 3)',
+  )
+  .option('--wait-through-attention', 'with --wait: keep waiting while a system needs attention')
   .option('--json', 'print stable JSON')
-  .action(async (flags) => {
+  .action(async (flags, command: Command) => {
+    const json = wantsJson(command);
+    const { liveStatus, requestErasure } = await hubErasures();
     await withHubClient(async (context) => {
       // Validated (and the email normalised) before anything is started.
       const started = await requestErasure(context, {
@@ -53,7 +58,7 @@ export const eraseCommand = new Command('erase')
         requestedAt: new Date().toISOString(),
       });
       if (!flags.wait) {
-        if (flags.json) printJson({ requestId: started.requestId, subjectKey: started.subjectKey });
+        if (json) printJson({ requestId: started.requestId, subjectKey: started.subjectKey });
         else {
           print(`Erasure requested: ${started.requestId}`);
           print(`  subject key ${started.subjectKey}  (workflow ${started.workflowId})`);
@@ -61,79 +66,176 @@ export const eraseCommand = new Command('erase')
         }
         return;
       }
-      const receipt = await awaitReceipt(context, started);
-      if (flags.json) printJson(receipt);
-      else printReceipt(receipt);
-      if (receipt.outcome !== 'completed') process.exitCode = 1;
+      // The id first, at once: whatever happens next, the operator can find the request again.
+      if (json) process.stderr.write(`Erasure requested: ${started.requestId}\n`);
+      else print(`Erasure requested: ${started.requestId} (subject key ${started.subjectKey})`);
+
+      const handle = context.client.workflow.getHandle<typeof erasureWorkflow>(
+        started.workflowId,
+        started.requestId,
+      );
+      const result = handle.result().then(
+        (receipt) => ({ receipt }),
+        (error: unknown) => ({ error }),
+      );
+      const shown = new Map<string, string>();
+      for (;;) {
+        const finished = await Promise.race([result, delay(pollEveryMs).then(() => undefined)]);
+        if (finished) {
+          if ('error' in finished) throw finished.error;
+          finishWithReceipt(finished.receipt, json);
+          return;
+        }
+        const status = await liveStatus(context, handle);
+        if (!json) showProgress(status, shown);
+        if (status.status === 'needs_attention' && !flags.waitThroughAttention) {
+          if (json) printJson(status);
+          else {
+            print('');
+            printStatus(status);
+          }
+          requestExitCode(exitCodes.needsAttention);
+          return;
+        }
+      }
     });
   });
+
+/** One line per system whenever its state changes: status, attempt, last failure, next retry. */
+function showProgress(status: ErasureStatusView, shown: Map<string, string>): void {
+  for (const [system, state] of Object.entries(status.systems)) {
+    const detail = state.retrying
+      ? retryLine(state.retrying)
+      : state.failure
+        ? state.failure.reason
+        : state.attempts > 1
+          ? `attempt ${state.attempts}`
+          : '';
+    const line = `  ${system.padEnd(10)} ${state.status}${detail ? `  ${detail}` : ''}`;
+    if (shown.get(system) === line) continue;
+    shown.set(system, line);
+    print(line);
+  }
+}
+
+function finishWithReceipt(receipt: ErasureReceipt, json: boolean): void {
+  if (json) printJson(receipt);
+  else {
+    print('');
+    printReceipt(receipt);
+  }
+  if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
+}
+
+/** The request's log: requested, each operator action, completed; from the receipt and the ledger. */
+function requestLog(
+  subject: { requestId: string; requestedAt: string; requestedBy?: string; reason?: string },
+  recorded: OperatorActionRecord[],
+  fromWorkflow: OperatorLogEntry[],
+  completed?: { completedAt: string; outcome: string },
+) {
+  const seen = new Set<string>();
+  const actions = [...recorded, ...fromWorkflow]
+    .map(({ action, system, operator, at, reason }) => ({ action, system, operator, at, reason }))
+    .filter((entry) => {
+      const key = `${entry.at}|${entry.action}|${entry.system}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  return {
+    requestId: subject.requestId,
+    entries: [
+      {
+        at: subject.requestedAt,
+        event: 'requested',
+        ...(subject.requestedBy ? { by: subject.requestedBy } : {}),
+        ...(subject.reason ? { reason: subject.reason } : {}),
+      },
+      ...actions.map((a) => ({
+        at: a.at,
+        event: a.action,
+        system: a.system,
+        by: a.operator,
+        ...(a.reason ? { reason: a.reason } : {}),
+      })),
+      ...(completed ? [{ at: completed.completedAt, event: 'completed', outcome: completed.outcome }] : []),
+    ],
+  };
+}
 
 export const receiptCommand = new Command('receipt')
-  .description("show an erasure's receipt, or its live status while it runs")
-  .argument('<request-id>', 'the request id that `erase` printed')
+  .description("show an erasure's receipt, or its live status while it runs (with --log: its log)")
+  .addArgument(requestIdArgument())
+  .option('--log', "also show the request's log: requested, every operator retry and close, completed")
   .option('--json', 'print stable JSON')
-  .action(async (requestId: string, flags: { json?: boolean }) => {
-    const id = requestIdSchema.parse(requestId);
+  .action(async (requestId: string, flags: { log?: boolean }, command: Command) => {
+    const json = wantsJson(command);
     // The ledger holds every finished erasure's receipt, long after Temporal's retention has dropped it.
-    const stored = await withLedger((ledger) => ledger.getReceipt(id));
-    if (stored) {
-      if (flags.json) printJson(stored);
-      else printReceipt(stored);
-      return;
-    }
-    await withHubClient(async (context) => {
-      const found = await lookupErasure(context, requestId);
-      if (flags.json) printJson(found.state === 'completed' ? found.receipt : found.status);
-      else if (found.state === 'completed') printReceipt(found.receipt);
+    const [stored, recorded] = await withLedger(async (ledger) =>
+      Promise.all([ledger.getReceipt(requestId), flags.log ? ledger.listOperatorActions(requestId) : []]),
+    );
+    const found = stored
+      ? ({ state: 'completed', receipt: stored } as const)
+      : await withHubClient(async (context) => (await hubErasures()).lookupErasure(context, requestId));
+    const view = found.state === 'completed' ? found.receipt : found.status;
+    const log = flags.log
+      ? requestLog(
+          found.state === 'completed' ? found.receipt : found.status,
+          recorded,
+          view.operatorActions ?? [],
+          found.state === 'completed' ? found.receipt : undefined,
+        )
+      : undefined;
+    if (json) printJson(log ? { ...view, log: log.entries } : view);
+    else {
+      if (found.state === 'completed') printReceipt(found.receipt);
       else printStatus(found.status);
-    });
+      if (log) {
+        print('');
+        print('Log:');
+        for (const entry of log.entries) {
+          if (entry.event === 'retry' || entry.event === 'close') {
+            const e = entry as {
+              at: string;
+              event: 'retry' | 'close';
+              system: string;
+              by: string;
+              reason?: string;
+            };
+            print(
+              `  ${operatorLine({ at: e.at, action: e.event, system: e.system as never, operator: e.by, reason: e.reason })}`,
+            );
+          } else {
+            const rest = Object.entries(entry)
+              .filter(([k]) => k !== 'at' && k !== 'event')
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ');
+            print(`  ${entry.at}  ${entry.event}${rest ? ` (${rest})` : ''}`);
+          }
+        }
+      }
+    }
+    if (found.state === 'open' && found.status.status === 'needs_attention')
+      requestExitCode(exitCodes.needsAttention);
   });
-
-const listStatusSchema = z.enum(['needs_attention', 'running', 'completed']).optional();
 
 export const erasuresCommand = new Command('erasures')
-  .description('list erasures, optionally by status')
+  .description('list erasures with their outcome and the systems that need a person, and why')
   .addOption(
-    new Option('--status <status>', 'only erasures in this state').choices(listStatusSchema.unwrap().options),
+    new Option('--status <status>', 'only erasures in this state or with this outcome').choices([
+      ...erasureListStatuses,
+    ]),
   )
   .option('--json', 'print stable JSON')
-  .action(async (flags: { status?: string; json?: boolean }) => {
-    await withHubClient(async (context) => {
-      const listings = await listErasures(context, listStatusSchema.parse(flags.status));
-      if (flags.json) printJson(listings);
-      else printListing(listings);
-    });
-  });
-
-const systemOption = () =>
-  new Option('--system <name>', 'the system to act on').choices([...systemNames]).makeOptionMandatory();
-
-export const retryCommand = new Command('retry')
-  .description('retry a system that needs attention, after fixing its cause')
-  .argument('<request-id>')
-  .addOption(systemOption())
-  .option('--json', 'print stable JSON')
-  .action(async (requestId: string, flags: { system: string; json?: boolean }) => {
-    await withHubClient(async (context) => {
-      const status = await retryErasureSystem(context, requestId, { system: flags.system });
-      if (flags.json) printJson(status);
-      else print(`Retrying ${flags.system} for ${requestId}.`);
-    });
-  });
-
-export const closeCommand = new Command('close')
-  .description('give up on a system that needs attention, with a reason recorded in the receipt')
-  .argument('<request-id>')
-  .addOption(systemOption())
-  .requiredOption('--reason <text>', 'why the system is closed without erasure')
-  .option('--json', 'print stable JSON')
-  .action(async (requestId: string, flags: { system: string; reason: string; json?: boolean }) => {
-    await withHubClient(async (context) => {
-      const status = await closeErasureSystem(context, requestId, {
-        system: flags.system,
-        reason: flags.reason,
-      });
-      if (flags.json) printJson(status);
-      else print(`Closed ${flags.system} for ${requestId}.`);
-    });
+  .action(async (flags: { status?: ErasureListStatus }, command: Command) => {
+    const json = wantsJson(command);
+    await withLedger((ledger) =>
+      withHubClient(async (context) => {
+        const listings = await (await hubErasures()).listErasures(context, flags.status, ledger);
+        if (json) printJson(listings);
+        else printListing(listings);
+      }),
+    );
   });

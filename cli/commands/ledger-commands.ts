@@ -2,14 +2,15 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { emailSchema } from '../../domain/email.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { print, printJson } from '../hub-context.js';
+import { print, printJson, wantsJson } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
+import { UsageError } from '../usage-error.js';
 
 export const historyCommand = new Command('history')
   .description("a person's consent events with their evidence, then their erasure receipts and tombstone")
   .requiredOption('--email <email>', "the person's email address (only its subject key is looked up)")
   .option('--json', 'print stable JSON')
-  .action(async (flags: { email: string; json?: boolean }) => {
+  .action(async (flags: { email: string }, command: Command) => {
     const email = emailSchema.parse(flags.email);
     await withLedger(async (ledger, config) => {
       const subjectKey = subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET);
@@ -18,7 +19,7 @@ export const historyCommand = new Command('history')
         ledger.listReceipts({ subjectKey }),
         ledger.getTombstone(subjectKey),
       ]);
-      if (flags.json) {
+      if (wantsJson(command)) {
         printJson({ subjectKey, consentEvents: events, receipts, tombstone: tombstone ?? null });
         return;
       }
@@ -44,21 +45,27 @@ export const historyCommand = new Command('history')
     });
   });
 
-const sinceSchema = z.iso
-  .date()
-  .or(z.iso.datetime({ offset: true }))
-  .optional();
+const sinceSchema = z.iso.date().or(z.iso.datetime({ offset: true }));
+
+/** `--since` as a UTC instant; anything else is one line saying what is expected. */
+function readSince(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const parsed = sinceSchema.safeParse(value.trim());
+  if (!parsed.success)
+    throw new UsageError(
+      `--since: ${JSON.stringify(value)} is not a date; expected YYYY-MM-DD or an ISO 8601 date-time such as 2025-01-31T09:30:00Z`,
+    );
+  return new Date(parsed.data).toISOString();
+}
 
 export const receiptsCommand = new Command('receipts')
   .description('export erasure receipts from the ledger as JSON lines, for an auditor')
   .option('--since <date>', 'only receipts completed on or after this date (YYYY-MM-DD or ISO 8601)')
   .option('--json', 'JSON lines (the default; kept for symmetry with the other commands)')
   .action(async (flags: { since?: string }) => {
-    const since = sinceSchema.parse(flags.since);
+    const since = readSince(flags.since);
     await withLedger(async (ledger) => {
-      const receipts = await ledger.listReceipts({
-        since: since ? new Date(since).toISOString() : undefined,
-      });
+      const receipts = await ledger.listReceipts({ since });
       for (const receipt of receipts) process.stdout.write(`${JSON.stringify(receipt)}\n`);
     });
   });

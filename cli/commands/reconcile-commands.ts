@@ -5,7 +5,7 @@ import {
   reconciliationStatus,
   startReconciliation,
 } from '../../hub-client/reconciliation.js';
-import { print, printJson, withHubClient } from '../hub-context.js';
+import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 
 function bar(done: number, total: number, width = 20): string {
@@ -46,11 +46,12 @@ export const reconcileCommand = new Command('reconcile')
   .option('--full', 'read everything, ignoring the watermarks')
   .option('--wait', 'wait for the run and print its report')
   .option('--json', 'print stable JSON')
-  .action(async (flags: { full?: boolean; wait?: boolean; json?: boolean }) => {
+  .action(async (flags: { full?: boolean; wait?: boolean }, command: Command) => {
+    const json = wantsJson(command);
     await withHubClient(async (context) => {
       const started = await startReconciliation(context, { full: Boolean(flags.full) });
       if (!flags.wait) {
-        if (flags.json) printJson({ workflowId: started.workflowId, runId: started.runId });
+        if (json) printJson({ workflowId: started.workflowId, runId: started.runId });
         else
           print(
             `Reconciliation running: ${started.workflowId} (follow it with: consent-hub reconcile status)`,
@@ -58,7 +59,7 @@ export const reconcileCommand = new Command('reconcile')
         return;
       }
       const report = await started.result();
-      if (flags.json) printJson(report);
+      if (json) printJson(report);
       else {
         print(`Reconciliation ${report.runId} finished ${report.finishedAt}`);
         printProgress(report);
@@ -70,11 +71,12 @@ reconcileCommand
   .command('status')
   .description('the run in progress with a progress bar, then the last runs’ reports')
   .option('--json', 'print stable JSON')
-  .action(async (flags: { json?: boolean }) => {
+  .action(async (_flags: unknown, command: Command) => {
+    const json = wantsJson(command);
     await withLedger((ledger) =>
       withHubClient(async (context) => {
         const status = await reconciliationStatus(context, ledger);
-        if (flags.json) {
+        if (json) {
           printJson(status);
           return;
         }

@@ -1,0 +1,34 @@
+import type { ErasureReceipt } from './erasure.js';
+import type { SystemName } from './systems.js';
+
+/** The `--status` values of `erasures`: the workflow's status, or a completed erasure's outcome. */
+export const erasureListStatuses = [
+  'running',
+  'needs_attention',
+  'completed',
+  'completed_with_failures',
+] as const;
+export type ErasureListStatus = (typeof erasureListStatuses)[number];
+
+/** A system that needs (or, in a finished erasure, needed) a person, and why. */
+export interface AttentionItem {
+  system: SystemName;
+  reason: string;
+  /** The vendor's HTTP status, when there was one. */
+  status?: number;
+}
+
+/** One row of `consent-hub erasures`. */
+export interface ErasureListing {
+  requestId: string;
+  subjectKey: string;
+  status: 'running' | 'needs_attention' | 'completed';
+  /** For a completed erasure: `completed`, or `completed_with_failures` when a system failed or was closed. */
+  outcome?: ErasureReceipt['outcome'];
+  /** The systems needing attention now (open erasures) or that ended failed or closed (completed ones), and why. */
+  attention: AttentionItem[];
+  /** Set when the attention list could not be read. */
+  note?: string;
+  startedAt: string;
+  closedAt?: string;
+}

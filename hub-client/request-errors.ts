@@ -1,0 +1,23 @@
+/**
+ * No request with this id is known: neither Temporal nor the ledger has it. The API answers 404 naming the
+ * id; the CLI prints the message and exits 2.
+ */
+export class RequestNotFound extends Error {
+  override readonly name = 'RequestNotFound';
+  constructor(readonly requestId: string) {
+    super(`No request with id ${requestId} is known (not an erasure and not a consent change).`);
+  }
+}
+
+/**
+ * An operator action the request cannot take now: the system does not need attention, or the request has
+ * finished. The message says what the state is; the CLI exits 2 and the API answers 409.
+ */
+export class OperatorActionRefused extends Error {
+  override readonly name = 'OperatorActionRefused';
+}
+
+/** Temporal cannot be reached (connect failed, or a call answered UNAVAILABLE); the CLI exits 4. */
+export class TemporalUnreachable extends Error {
+  override readonly name = 'TemporalUnreachable';
+}
