@@ -230,24 +230,23 @@ export async function provideTemporalCli(
     `PATH: no ${binaryName} in any of its directories.`,
     `cache: neither ${built} nor ${downloaded ?? join(downloadDir, 'temporal-sdk-typescript-<version>')} exists.`,
   ];
-  for (const line of failed) step(`Temporal CLI: ${line}`);
-  const fail = (line: string) => {
-    failed.push(line);
-    step(`Temporal CLI: ${line}`);
-  };
-
   const timeoutMs = options.downloadTimeoutMs ?? defaultDownloadTimeoutMs;
-  step(`Temporal CLI: downloading it the way @temporalio/testing does, into ${downloadDir}...`);
+  step(
+    `Temporal CLI: not in TEMPORAL_CLI_PATH, PATH or the cache; downloading it the way @temporalio/testing does, into ${downloadDir}...`,
+  );
   try {
     const path = await (options.download ?? sdkDownload)(downloadDir, { env, timeoutMs });
     return { path, source: 'download' };
   } catch (error) {
-    fail(`SDK download from temporal.download failed: ${(error as Error).message}`);
+    // Said now, not only in a final error: a Go build of minutes may follow.
+    const line = `SDK download from temporal.download failed: ${(error as Error).message}`;
+    failed.push(line);
+    step(`Temporal CLI: ${line}`);
   }
 
   const go = spawnSync('go', ['version'], { env, encoding: 'utf8' });
   if (go.error || go.status !== 0) {
-    fail(`go install: no \`go\` on PATH.`);
+    failed.push('go install: no `go` on PATH.');
     throw new TemporalCliUnavailable(
       `${failed.join('\n')}\nNo Temporal CLI found: install Go 1.22 or newer (to build ${temporalCliModule}@${temporalCliVersion}), allow the download from temporal.download, put a \`temporal\` binary on PATH, or set TEMPORAL_CLI_PATH.`,
     );
@@ -263,13 +262,15 @@ export async function provideTemporalCli(
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   } catch (error) {
-    fail(`go install ${temporalCliModule}@${temporalCliVersion} failed (${(error as Error).message}).`);
+    failed.push(
+      `go install ${temporalCliModule}@${temporalCliVersion} failed (${(error as Error).message}).`,
+    );
     throw new TemporalCliUnavailable(
       `${failed.join('\n')}\nNo Temporal CLI found: install the Temporal CLI (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH.`,
     );
   }
   if (!isExecutable(built)) {
-    fail(`go install finished but ${built} is missing.`);
+    failed.push(`go install finished but ${built} is missing.`);
     throw new TemporalCliUnavailable(
       `${failed.join('\n')}\nNo Temporal CLI found: install the Temporal CLI (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH.`,
     );

