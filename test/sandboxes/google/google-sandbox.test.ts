@@ -3,11 +3,6 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { google } from 'googleapis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import {
-  analyticsEditScope,
-  googleTokenUrl,
-  userDeletionScope,
-} from '../../../connectors/google/google-scopes.js';
 import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
 import { googleSandboxKit } from '../../../sandboxes/google/kit.js';
@@ -17,6 +12,14 @@ import { writeServiceAccount } from '../../connectors/google/google-fixtures.js'
 import { startTestSandbox } from '../../support/sandboxes.js';
 
 const account = writeServiceAccount('sandbox-test', 'raw');
+
+// Written out from Google's pages, not taken from the connector or the sandbox:
+// https://developers.google.com/analytics/devguides/config/userdeletion/v3/reference/userDeletion/userDeletionRequest/upsert,
+// https://developers.google.com/analytics/devguides/config/admin/v1/rest/v1alpha/properties/submitUserDeletion,
+// https://developers.google.com/identity/protocols/oauth2/service-account
+const userDeletionScope = 'https://www.googleapis.com/auth/analytics.user.deletion';
+const analyticsEditScope = 'https://www.googleapis.com/auth/analytics.edit';
+const googleTokenUrl = 'https://oauth2.googleapis.com/token';
 
 function signJwt(claims: Record<string, unknown>, privateKey = account.keyFile.private_key): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -2,12 +2,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { subscriberHash } from '../../../connectors/mailchimp/subscriber-hash.js';
 import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
 import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { basicAuth, testApiKey } from '../../connectors/mailchimp/mailchimp-test-kit.js';
+import {
+  basicAuth,
+  documentedSubscriberHash,
+  testApiKey,
+} from '../../connectors/mailchimp/mailchimp-test-kit.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 
 type Json = Record<string, unknown>;
@@ -36,7 +39,7 @@ describe('Mailchimp sandbox webhooks', () => {
     const text = await response.text();
     return { status: response.status, json: (text ? JSON.parse(text) : undefined) as Json };
   };
-  const member = (email: string) => `/lists/${listId}/members/${subscriberHash(email)}`;
+  const member = (email: string) => `/lists/${listId}/members/${documentedSubscriberHash(email)}`;
   const deliveriesOf = async (count: number) => {
     for (let i = 0; i < 40 && received.length < count; i++) await delay(50);
     return received;

@@ -1,11 +1,16 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { subscriberHash } from '../../../connectors/mailchimp/subscriber-hash.js';
 import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
 import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { basicAuth, newAudience, raw, testApiKey } from '../../connectors/mailchimp/mailchimp-test-kit.js';
+import {
+  basicAuth,
+  documentedSubscriberHash,
+  newAudience,
+  raw,
+  testApiKey,
+} from '../../connectors/mailchimp/mailchimp-test-kit.js';
 import { startTestSandbox } from '../../support/sandboxes.js';
 
 type Json = Record<string, unknown> & {
@@ -76,7 +81,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
 
   it('keys members by the MD5 of the lower-cased email and upserts with status_if_new', async () => {
     const listId = await createAudience('News');
-    const hash = subscriberHash('Ada.Lovelace@Example.com');
+    const hash = documentedSubscriberHash('Ada.Lovelace@Example.com');
     const put = await call('PUT', `/lists/${listId}/members/${hash}`, {
       email_address: 'Ada.Lovelace@Example.com',
       status_if_new: 'subscribed',
@@ -96,14 +101,17 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
 
   it('answers 404 Resource Not Found for an unknown member', async () => {
     const listId = await createAudience('News');
-    const answer = await call('GET', `/lists/${listId}/members/${subscriberHash('nobody@example.com')}`);
+    const answer = await call(
+      'GET',
+      `/lists/${listId}/members/${documentedSubscriberHash('nobody@example.com')}`,
+    );
     expect(answer.status).toBe(404);
     expect(answer.json.title).toBe('Resource Not Found');
   });
 
   it('refuses unsubscribed → subscribed with "Member In Compliance State" but allows unsubscribed → pending', async () => {
     const listId = await createAudience('News');
-    const hash = subscriberHash('grace@example.com');
+    const hash = documentedSubscriberHash('grace@example.com');
     await call('POST', `/lists/${listId}/members`, {
       email_address: 'grace@example.com',
       status: 'unsubscribed',
@@ -127,7 +135,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
         },
       ],
     });
-    const hash = subscriberHash('ada@example.com');
+    const hash = documentedSubscriberHash('ada@example.com');
     const before = await call('GET', `/lists/perm000001/members/${hash}`);
     expect(before.json.marketing_permissions).toEqual([
       { marketing_permission_id: 'p-email', text: 'Email', enabled: false },
@@ -146,7 +154,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
 
   it('archives on DELETE but keeps the member, and forgets all but the hash on delete-permanent', async () => {
     const listId = await createAudience('News');
-    const hash = subscriberHash('alan@example.com');
+    const hash = documentedSubscriberHash('alan@example.com');
     await call('POST', `/lists/${listId}/members`, {
       email_address: 'alan@example.com',
       status: 'subscribed',
@@ -217,7 +225,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     });
     const exact = await call('GET', `/search-members?query=${encodeURIComponent('Edsger@example.com')}`);
     const matches = exact.json.exact_matches as Json;
-    expect(matches.members?.map((m) => m.id)).toEqual([subscriberHash('edsger@example.com')]);
+    expect(matches.members?.map((m) => m.id)).toEqual([documentedSubscriberHash('edsger@example.com')]);
     const fragment = await call('GET', '/search-members?query=edsg');
     expect((fragment.json.full_search as Json).total_items).toBe(1);
     expect(JSON.stringify(await control.requests())).not.toContain('edsger');
