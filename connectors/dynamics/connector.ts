@@ -22,7 +22,7 @@ import { NonRetryableVendorError } from '../connector-errors.js';
 import type { DynamicsConfig } from './config.js';
 import { createDataverseClient } from './dataverse-client.js';
 import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthorized } from './errors.js';
-import { eq, type ODataFilter, or } from './odata-filter.js';
+import { eq, ge, type ODataFilter, or } from './odata-filter.js';
 
 type Kind = 'contact' | 'lead';
 const tables: Record<Kind, { entitySet: string; idColumn: string }> = {
@@ -93,7 +93,7 @@ export function createDynamicsConnector(
       try {
         return await send();
       } catch (second) {
-        if (isUnauthorized(second)) throw classifyDynamicsError(operation, second, true);
+        if (isUnauthorized(second)) throw classifyDynamicsError(operation, second, { afterRefresh: true });
         throw second;
       }
     }
@@ -237,18 +237,25 @@ export function createDynamicsConnector(
           // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
           const current = row.columns[column.column] ?? column.inverted;
           if (current === wanted) continue;
+          // The row's own ETag makes the write conditional on what was just read: a change in between is a
+          // 412 and the next attempt decides again on fresh data. Any If-Match also keeps the PATCH an
+          // update: a row deleted meanwhile is 404, never re-created.
+          const etag = row.columns['@odata.etag'];
+          const sentEtag = typeof etag === 'string' && etag !== '*';
           try {
-            // If-Match: * makes the PATCH an update only: a row deleted meanwhile is 404, never re-created.
             await call('applyConsent', () =>
               client
                 .api(pathOf(row.ref))
-                .header('If-Match', '*')
+                .header('If-Match', sentEtag ? etag : '*')
                 .patch({ [column.column]: wanted }),
             );
             changed++;
           } catch (error) {
-            if (!isAlreadyGone(error)) throw error;
-            gone++;
+            if (isAlreadyGone(error)) {
+              gone++;
+              continue;
+            }
+            throw classifyDynamicsError('applyConsent', error, { sentEtag });
           }
         }
         const records = found.map((row) => row.ref);
@@ -258,7 +265,9 @@ export function createDynamicsConnector(
 
     /**
      * The contacts and leads changed since the watermark, page by page, with what their marketing column
-     * says. A table with change tracking is read through its delta link; one without it in full.
+     * says. A table with change tracking is read through its delta link; one without it by
+     * `modifiedon ge <latest modifiedon seen>` (ge, so rows changed in that same instant are not lost; a
+     * row read twice is harmless to reconciliation).
      * No watermark (or one from before change tracking) means a full tracked read, which mints the links.
      * Deleted rows come back as deleted entities with no email, so reconciliation has nothing to compare
      * for them and they are skipped. The final page returns every table's mark as one opaque watermark.
@@ -304,15 +313,30 @@ export function createDynamicsConnector(
               );
               raw = await call('list', () => fullRead().get());
             }
+          } else if (mark && 'modifiedSince' in mark) {
+            // No track-changes preference here: Dataverse refuses $filter with change tracking.
+            const since = ge('modifiedon', new Date(mark.modifiedSince));
+            raw = await call('list', () =>
+              client
+                .api(`/${entitySet}`)
+                .select(columns.join(','))
+                .filter(encodeURIComponent(since))
+                .headers({ Prefer: maxPage })
+                .get(),
+            );
           } else {
             raw = await call('list', () => fullRead().get());
           }
         }
         const page = pageSchema.parse(raw);
         const people: ObservedPerson[] = [];
+        let latest = cursor.latest;
         for (const row of page.value) {
           if (row.reason === 'deleted') continue;
           const changedAt = typeof row.modifiedon === 'string' ? row.modifiedon : undefined;
+          if (changedAt && !Number.isNaN(Date.parse(changedAt))) {
+            if (!latest || Date.parse(changedAt) > Date.parse(latest)) latest = changedAt;
+          }
           const state = marketing ? stateOf(row[marketing.column], marketing.inverted) : 'unknown';
           for (const column of emailColumns) {
             const email = row[column];
@@ -323,13 +347,19 @@ export function createDynamicsConnector(
         }
         const next = page['@odata.nextLink'];
         if (next) {
-          const nextCursor = JSON.stringify({ ...cursor, next });
+          const nextCursor = JSON.stringify({ ...cursor, next, ...(latest ? { latest } : {}) });
           return { people, nextCursor };
         }
-        // The table is done: keep its delta link. A table without change tracking sends none and is read
-        // in full again next time (a modifiedon read is not offered: the sandbox's $filter has no `ge`).
+        // The table is done: keep its delta link, or for a table without change tracking the latest
+        // modifiedon read (the previous one when nothing changed), or nothing to go on: a full read.
         const deltaLink = page['@odata.deltaLink'];
-        const mark: TableMark = deltaLink ? { delta: deltaLink } : { full: true };
+        const previous = cursor.next ? undefined : parseWatermark(request.since)?.[entitySet];
+        const since = latest ?? (previous && 'modifiedSince' in previous ? previous.modifiedSince : undefined);
+        const mark: TableMark = deltaLink
+          ? { delta: deltaLink }
+          : since
+            ? { modifiedSince: since }
+            : { full: true };
         const marks = { ...cursor.marks, [entitySet]: mark };
         if (cursor.kind === 0) return { people, nextCursor: JSON.stringify({ kind: 1, marks }) };
         return { people, latestChange: `${watermarkPrefix}${JSON.stringify(marks)}` };
@@ -339,8 +369,15 @@ export function createDynamicsConnector(
   };
 }
 
-/** Where a table's next read starts: its delta link, or a full read for a table without change tracking. */
-const tableMarkSchema = z.union([z.object({ delta: z.string() }), z.object({ full: z.literal(true) })]);
+/**
+ * Where a table's next read starts: its delta link; for a table without change tracking the latest
+ * `modifiedon` read so far; or a full read when neither is known.
+ */
+const tableMarkSchema = z.union([
+  z.object({ delta: z.string() }),
+  z.object({ modifiedSince: z.iso.datetime({ offset: true }) }),
+  z.object({ full: z.literal(true) }),
+]);
 type TableMark = z.infer<typeof tableMarkSchema>;
 
 /**
@@ -365,6 +402,8 @@ function parseWatermark(since: string | undefined): Record<string, TableMark> | 
 const changeCursorSchema = z.object({
   kind: z.number().int().min(0).max(1),
   next: z.string().optional(),
+  /** The latest `modifiedon` read so far in this table. */
+  latest: z.string().optional(),
   marks: watermarkSchema.default({}),
 });
 

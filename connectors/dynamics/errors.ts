@@ -112,15 +112,27 @@ function classifyTokenFailure(operation: ConnectorOperation, original: unknown):
   });
 }
 
+/** What the failed request itself asked for, where that changes what its answer means. */
+export interface DynamicsCallContext {
+  /** A 401 came back even with a freshly issued token. */
+  afterRefresh?: boolean;
+  /**
+   * The request carried `If-Match` with a row's own ETag (`W/"<version>"`). Only then does 412 mean "the row
+   * changed since it was read", which a new attempt (reading it again) resolves
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api).
+   */
+  sentEtag?: boolean;
+}
+
 /**
  * The one place that turns anything the Dataverse call path throws into a retryable or non-retryable
  * VendorError. "Already done" (404 on delete or PATCH) is detected by `isAlreadyGone` and returned by the
- * connector, not thrown. `afterRefresh` says a 401 came back even with a freshly issued token.
+ * connector, not thrown.
  */
 export function classifyDynamicsError(
   operation: ConnectorOperation,
   error: unknown,
-  afterRefresh = false,
+  { afterRefresh = false, sentEtag = false }: DynamicsCallContext = {},
 ): VendorError {
   if (error instanceof RetryableVendorError || error instanceof NonRetryableVendorError) return error;
   if (error instanceof DynamicsTransportFailure) {
@@ -175,7 +187,20 @@ export function classifyDynamicsError(
         reason: `Dataverse service protection limit hit: ${message}`,
       });
     }
-    if (status >= 500 || status === 408 || status === 412) {
+    if (status === 412) {
+      // With `If-Match: *` or no condition at all, no version was asked for: a 412 then is a duplicate key
+      // or a refusal that a retry meets again, never a race a new read resolves.
+      return sentEtag
+        ? new RetryableVendorError({
+            ...fields,
+            reason: `the row changed after it was read (its ETag is no longer current); the next attempt reads it again: ${message}`,
+          })
+        : new NonRetryableVendorError({
+            ...fields,
+            reason: `Dataverse refused the request with 412 Precondition Failed although no row version was asked for: ${message}`,
+          });
+    }
+    if (status >= 500 || status === 408) {
       return new RetryableVendorError({
         ...fields,
         retryAfterMs,

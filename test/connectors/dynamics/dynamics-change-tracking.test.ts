@@ -224,18 +224,50 @@ describe('Dynamics connector listChanges with change tracking', () => {
     expect(after.people.map((p) => p.email)).toEqual(['late@example.com']);
   });
 
-  it('reads a table without change tracking in full every time', async () => {
+  it('reads a table without change tracking by modifiedon ge the latest change it saw, not in full', async () => {
     await fx.sandbox.close();
     fx = await startDynamicsFixture({ changeTrackingTables: ['contacts'] });
-    await seedPeople();
+    await fx.control.seed({
+      contacts: [{ emailaddress1: 'c1@example.com' }],
+      leads: ['l1', 'l2', 'l3'].map((n, i) => ({
+        emailaddress1: `${n}@example.com`,
+        modifiedon: `2026-01-0${i + 1}T00:00:00Z`,
+      })),
+    });
     const first = await listAll();
-    await fx.control.seed({ contacts: [{ emailaddress1: 'c4@example.com' }] });
-    const second = await listAll(first.watermark);
-    expect(second.people.map((p) => p.email).sort()).toEqual([
-      'c4@example.com',
+    expect(first.people.map((p) => p.email).sort()).toEqual([
+      'c1@example.com',
       'l1@example.com',
       'l2@example.com',
       'l3@example.com',
     ]);
+    const marks = JSON.parse((first.watermark ?? '').slice('delta:'.length));
+    expect(marks.leads).toEqual({ modifiedSince: '2026-01-03T00:00:00Z' });
+
+    await fx.connector().applyConsent(subject('l1@example.com'), {
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      hasEvidence: false,
+    });
+    await fx.control.seed({ contacts: [{ emailaddress1: 'c4@example.com' }] });
+    await fx.control.clearRequests();
+    const second = await listAll(first.watermark);
+    // l1 changed; l3 sits exactly at the watermark (ge keeps a change in that same instant); l2 is not read.
+    expect(second.people.map((p) => p.email).sort()).toEqual([
+      'c4@example.com',
+      'l1@example.com',
+      'l3@example.com',
+    ]);
+    expect(second.people.find((p) => p.email === 'l1@example.com')?.purposes).toEqual({
+      marketing_email: 'withdrawn',
+    });
+    const secondMarks = JSON.parse((second.watermark ?? '').slice('delta:'.length));
+    expect(Date.parse(secondMarks.leads.modifiedSince)).toBeGreaterThan(Date.parse('2026-01-03T00:00:00Z'));
+
+    // Nothing changed since: only the row at the watermark comes back, and the mark stays.
+    const third = await listAll(second.watermark);
+    expect(third.people.map((p) => p.email)).toEqual(['l1@example.com']);
+    expect(JSON.parse((third.watermark ?? '').slice('delta:'.length)).leads).toEqual(secondMarks.leads);
   });
 });

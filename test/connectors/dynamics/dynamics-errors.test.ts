@@ -46,6 +46,59 @@ describe('Dynamics error classification', () => {
     expect(vendor.reason).not.toContain('ada@example.com');
   });
 
+  it('writes consent with the row’s own ETag: a change between read and write is a retryable 412', async () => {
+    await fx.control.seed({ contacts: [{ emailaddress1: 'race@example.com' }] });
+    const store = fx.sandbox.store;
+    const admit = store.admitRequest.bind(store);
+    let requests = 0;
+    // Another writer touches the row right after the connector has read it: GET contacts, GET leads, then
+    // the PATCH, which is the third Web API request and must meet the newer version.
+    store.admitRequest = (user) => {
+      requests++;
+      if (requests === 3) {
+        const [id] = [...store.table('contacts').keys()];
+        store.update('contacts', id ?? '', { telephone1: '555' });
+      }
+      return admit(user);
+    };
+    try {
+      const error = await failure(
+        fx.connector().applyConsent(subject('race@example.com'), {
+          purpose: 'marketing_email',
+          decision: 'withdrawn',
+          occurredAt: new Date().toISOString(),
+          hasEvidence: false,
+        }),
+      );
+      expect(error).toBeInstanceOf(RetryableVendorError);
+      expect((error as RetryableVendorError).status).toBe(412);
+      expect((error as RetryableVendorError).reason).toMatch(/changed after it was read/);
+      const row = (await fx.control.state<{ contacts: { donotbulkemail: boolean }[] }>()).contacts[0];
+      expect(row?.donotbulkemail).toBe(false);
+    } finally {
+      store.admitRequest = admit;
+    }
+    // The retry reads the new version and succeeds.
+    const retried = await fx.connector().applyConsent(subject('race@example.com'), {
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      hasEvidence: false,
+    });
+    expect(retried.outcome).toBe('applied');
+  });
+
+  it('classifies a 412 on a request that carried no ETag (a DELETE) as non-retryable, naming 412', async () => {
+    await fx.control.seed({ contacts: [{ emailaddress1: 'pre@example.com' }] });
+    await fx.control.fail({ method: 'DELETE', path: '^/api/data/v9.2/contacts', status: 412, count: 1 });
+    const error = await failure(fx.connector().erase(subject('pre@example.com')));
+    expect(error).toBeInstanceOf(NonRetryableVendorError);
+    const vendor = error as NonRetryableVendorError;
+    expect(vendor.status).toBe(412);
+    expect(vendor.operation).toBe('erase');
+    expect(vendor.reason).toMatch(/412 Precondition Failed although no row version was asked for/);
+  });
+
   it('classifies 429 as retryable with Retry-After as the next delay', async () => {
     await fx.control.fail({ path: '^/api/data/v9.2/contacts$', status: 429, retryAfter: 7 });
     const error = await failure(fx.connector().find(subject('a@example.com')));
