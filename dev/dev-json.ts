@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -23,15 +23,30 @@ export const devJsonSchema = z.object({
   sandboxes: z.record(z.string(), z.string()),
   /** The intake API: its URL, the dev API key, and the URL the Mailchimp sandbox posts webhooks to. */
   api: z.object({ url: z.string(), key: z.string(), mailchimpWebhookUrl: z.string() }).optional(),
+  /** The worker's and the API's operations listeners: `/metrics` (Prometheus), `/healthz`, `/readyz`. */
+  metrics: z.object({ worker: z.string(), api: z.string() }).optional(),
+  /**
+   * Always true: the file is written (atomically) only once Temporal, the sandboxes, the worker and the API
+   * all answer, and removed when dev stops. A script can wait for the file to exist.
+   */
+  ready: z.literal(true).optional(),
 });
 export type DevJson = z.infer<typeof devJsonSchema>;
 
 export const devJsonPath = (dataDir: string) => join(dataDir, 'dev.json');
 
+/** Writes dev.json atomically (a temp file renamed over it), so a reader never sees half a file. */
 export function writeDevJson(dataDir: string, devJson: DevJson): string {
   const path = devJsonPath(dataDir);
-  writeFileSync(path, `${JSON.stringify(devJsonSchema.parse(devJson), null, 2)}\n`, { mode: 0o600 });
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(devJsonSchema.parse(devJson), null, 2)}\n`, { mode: 0o600 });
+  renameSync(temp, path);
   return path;
+}
+
+/** Removes dev.json: at start (a stale one from a killed session) and when dev stops. */
+export function removeDevJson(dataDir: string): void {
+  rmSync(devJsonPath(dataDir), { force: true });
 }
 
 export function readDevJson(dataDir: string): DevJson {

@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   devApiSettings,
   ensureDevApiCredentials,
@@ -17,69 +15,120 @@ import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
-import { type DevJson, writeDevJson } from './dev-json.js';
+import { type DevJson, removeDevJson, writeDevJson } from './dev-json.js';
+import { registerRunningDev } from './dev-registry.js';
 import { ensureDevSecrets } from './dev-secrets.js';
+import { assertPortsFree, type DevPort } from './port-check.js';
 import { sandboxLaunchers } from './sandbox-kits.js';
 import type { LaunchedSandbox } from './sandbox-launcher.js';
+import { SupervisedProcess } from './supervised-process.js';
 import { type RunningDevServer, startTemporalDevServer } from './temporal-dev-server.js';
+import { answers200, waitUntil } from './wait-until.js';
 
 export interface DevOptions {
   dataDir: string;
   temporalPort: number;
   uiPort: number;
+  /** The sandboxes take this port and the next two; the API +10, the worker's and API's metrics +11 and +12. */
   sandboxPortBase: number;
   taskQueue: string;
   namespace: string;
+  /** Start the sandboxes over from the demo people, forgetting the records earlier sessions left. */
+  reseed?: boolean;
   /** Where the human-readable summary goes. */
   print: (line: string) => void;
 }
 
-const binPath = cliBinPath;
+/** The ports dev derives from --sandbox-port-base, besides the sandboxes' own. */
+export const devPortOffsets = { api: 10, workerMetrics: 11, apiMetrics: 12 } as const;
 
 /**
- * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox seeded with
- * demo people (or the real vendor, where its credentials are in the environment), and the worker, wired
- * together through the same environment variables a production worker reads. Resolves once everything has
- * stopped again (Ctrl-C).
+ * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox (its
+ * records kept in the data dir across restarts; the demo people on an empty data dir or with --reseed),
+ * the worker and the intake API as their own processes, wired together through the same environment
+ * variables production reads. Each part is waited for until it answers, with progress shown; dev.json is
+ * written atomically only once every part answers. A worker or API process that dies is started again;
+ * SIGINT or SIGTERM to this process stops everything it started. Resolves once all has stopped.
  */
 export async function runDev(options: DevOptions, logger: Logger): Promise<void> {
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secrets = ensureDevSecrets(dataDir);
-  const tls = ensureLocalTls(dataDir);
-  const cli = await provideTemporalCli({ onStep: options.print });
+  const print = options.print;
+  const aborted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!aborted.signal.aborted) print(`${signal}: stopping everything consent-hub dev started...`);
+    aborted.abort(new Error(`stopped by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const sandboxVendors = sandboxLaunchers.filter((launcher) => !process.env[launcher.realVendorVariable]);
+  const apiPort = options.sandboxPortBase + devPortOffsets.api;
+  const workerMetricsPort = options.sandboxPortBase + devPortOffsets.workerMetrics;
+  const apiMetricsPort = options.sandboxPortBase + devPortOffsets.apiMetrics;
+  const ports: DevPort[] = [
+    { port: options.temporalPort, use: 'Temporal frontend (--temporal-port)' },
+    { port: options.uiPort, use: 'Temporal Web UI (--ui-port)' },
+    ...sandboxLaunchers.flatMap((launcher, index) =>
+      sandboxVendors.includes(launcher)
+        ? [
+            {
+              port: options.sandboxPortBase + index,
+              use: `${launcher.vendor} sandbox (--sandbox-port-base + ${index})`,
+            },
+          ]
+        : [],
+    ),
+    { port: apiPort, use: `intake API (--sandbox-port-base + ${devPortOffsets.api})` },
+    {
+      port: workerMetricsPort,
+      use: `worker metrics (--sandbox-port-base + ${devPortOffsets.workerMetrics})`,
+    },
+    { port: apiMetricsPort, use: `API metrics (--sandbox-port-base + ${devPortOffsets.apiMetrics})` },
+  ];
 
   const stops: (() => Promise<void>)[] = [];
-  let worker: ChildProcess | undefined;
+  let ownsDataDir = false;
   const stopAll = async () => {
     for (const stop of stops.reverse())
       await stop().catch((error) => logger.warn({ err: error }, 'stop failed'));
   };
 
   try {
+    await assertPortsFree(ports);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // A dev.json left by a session that was killed would tell scripts that a setup is ready; it is not yet.
+    removeDevJson(dataDir);
+    ownsDataDir = true;
+    const secrets = ensureDevSecrets(dataDir);
+    const tls = ensureLocalTls(dataDir);
+    const cli = await provideTemporalCli({ onStep: print });
+
+    print(`Starting the Temporal dev server on 127.0.0.1:${options.temporalPort}...`);
     const server: RunningDevServer = await startTemporalDevServer({
       cli: cli.path,
       dbFile: join(dataDir, 'temporal.sqlite'),
       port: options.temporalPort,
       uiPort: options.uiPort,
       namespace: options.namespace,
+      print,
+      signal: aborted.signal,
     });
     stops.push(server.stop);
 
     const sandboxes: LaunchedSandbox[] = [];
-    const realVendors: string[] = [];
+    const realVendors = sandboxLaunchers
+      .filter((launcher) => !sandboxVendors.includes(launcher))
+      .map((launcher) => launcher.vendor);
     for (const [index, launcher] of sandboxLaunchers.entries()) {
-      if (process.env[launcher.realVendorVariable]) {
-        // Real credentials in the environment switch this vendor to the real service.
-        realVendors.push(launcher.vendor);
-        continue;
-      }
-      const sandbox = await launcher.launch(dataDir, tls, options.sandboxPortBase + index);
+      if (!sandboxVendors.includes(launcher)) continue;
+      const sandbox = await launcher.launch(dataDir, tls, options.sandboxPortBase + index, {
+        reseed: options.reseed,
+      });
       stops.push(sandbox.close);
       sandboxes.push(sandbox);
     }
 
-    const apiSettings = devApiSettings(ensureDevApiCredentials(dataDir), options.sandboxPortBase + 10);
+    const apiSettings = devApiSettings(ensureDevApiCredentials(dataDir), apiPort);
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: options.namespace,
@@ -91,44 +140,46 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       ...apiSettings.env,
       ...Object.assign({}, ...sandboxes.map((s) => s.env)),
     };
-    const devJson: DevJson = {
-      temporal: {
-        address: server.address,
-        namespace: options.namespace,
-        taskQueue: options.taskQueue,
-        ui: server.ui,
-        cli: cli.path,
-      },
-      caFile: tls.caFile,
-      env,
-      sandboxes: Object.fromEntries(sandboxes.map((s) => [s.vendor, s.url])),
-      api: apiSettings.devJson,
+    const childEnv = (metricsPort: number) => ({
+      ...process.env,
+      ...env,
+      CONSENT_HUB_METRICS_PORT: String(metricsPort),
+      CONSENT_HUB_METRICS_HOST: '127.0.0.1',
+      LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
+    });
+    const metrics = {
+      worker: `http://127.0.0.1:${workerMetricsPort}`,
+      api: `http://127.0.0.1:${apiMetricsPort}`,
     };
-    const devJsonFile = writeDevJson(dataDir, devJson);
 
-    worker = spawn(process.execPath, [binPath, 'worker'], {
-      env: { ...process.env, ...env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const workerProcess = worker;
-    const workerExited = new Promise<number | null>((resolveExit) => workerProcess.once('exit', resolveExit));
-    stops.push(async () => {
-      if (workerProcess.exitCode !== null || workerProcess.signalCode !== null) return;
-      workerProcess.kill('SIGTERM');
-      await workerExited;
-    });
+    const worker = new SupervisedProcess(
+      'worker',
+      [cliBinPath, 'worker'],
+      childEnv(workerMetricsPort),
+      print,
+    );
+    const api = new SupervisedProcess('intake API', [cliBinPath, 'serve'], childEnv(apiMetricsPort), print);
+    stops.push(() => worker.stop());
+    stops.push(() => api.stop());
+    worker.start();
+    api.start();
+    // Until they answer: bundling the workflows alone takes seconds, and much longer on a loaded machine.
+    print('Waiting for the worker and the intake API to answer...');
+    await Promise.all([
+      waitUntil({
+        what: `the worker (${metrics.worker}/readyz)`,
+        probe: () => answers200(`${metrics.worker}/readyz`),
+        print,
+        signal: aborted.signal,
+      }),
+      waitUntil({
+        what: `the intake API (${apiSettings.devJson.url}/readyz)`,
+        probe: () => answers200(`${apiSettings.devJson.url}/readyz`),
+        print,
+        signal: aborted.signal,
+      }),
+    ]);
 
-    const api = spawn(process.execPath, [binPath, 'serve'], {
-      env: { ...process.env, ...env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const apiExited = new Promise<number | null>((resolveExit) => api.once('exit', resolveExit));
-    stops.push(async () => {
-      if (api.exitCode !== null || api.signalCode !== null) return;
-      api.kill('SIGTERM');
-      await apiExited;
-    });
-    await waitForHealth(`${apiSettings.devJson.url}/healthz`, apiExited);
     if (env.MAILCHIMP_API_URL && env.MAILCHIMP_API_KEY && sandboxes.some((s) => s.vendor === 'mailchimp')) {
       // The sandbox posts unsubscribes to the API, so the whole webhook loop runs locally.
       await registerSandboxWebhook({
@@ -149,65 +200,100 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       await client.connection.close();
     }
 
-    options.print('');
-    options.print('consent-hub dev is running');
-    options.print(
-      `  Temporal      ${server.address}  (namespace ${options.namespace}, task queue ${options.taskQueue})`,
-    );
-    options.print(`  Temporal UI   ${server.ui}`);
-    for (const sandbox of sandboxes) {
-      options.print(
-        `  ${`${sandbox.vendor} sandbox`.padEnd(18)}${sandbox.url}  (controls: ${sandbox.url}/__sandbox/state)`,
-      );
-    }
-    for (const vendor of realVendors)
-      options.print(`  ${vendor.padEnd(18)}real service (credentials from the environment)`);
-    options.print(
-      `  Reconciliation schedule  ${config.CONSENT_HUB_RECONCILE_CRON} (UTC); run now: npx consent-hub reconcile --wait`,
-    );
-    options.print(
-      `  Intake API    ${apiSettings.devJson.url}  (key in dev.json; docs ${apiSettings.devJson.url}/openapi.json)`,
-    );
-    options.print(`  dev.json      ${devJsonFile}`);
-    options.print(`  CA            ${tls.caFile}`);
-    options.print('');
-    options.print('In another terminal:  eval "$(npx consent-hub env)"   then   npx consent-hub --help');
-    options.print('Ctrl-C stops everything.');
+    const devJson: DevJson = {
+      temporal: {
+        address: server.address,
+        namespace: options.namespace,
+        taskQueue: options.taskQueue,
+        ui: server.ui,
+        cli: cli.path,
+      },
+      caFile: tls.caFile,
+      env,
+      sandboxes: Object.fromEntries(sandboxes.map((s) => [s.vendor, s.url])),
+      api: apiSettings.devJson,
+      metrics,
+      ready: true,
+    };
+    const devJsonFile = writeDevJson(dataDir, devJson);
+    const unregister = registerRunningDev(dataDir);
+    stops.push(async () => unregister());
 
-    const interrupted = new Promise<'signal'>((resolveSignal) => {
-      process.once('SIGINT', () => resolveSignal('signal'));
-      process.once('SIGTERM', () => resolveSignal('signal'));
+    printBanner({
+      options,
+      dataDir,
+      server,
+      sandboxes,
+      realVendors,
+      apiUrl: apiSettings.devJson.url,
+      metrics,
+      devJsonFile,
+      caFile: tls.caFile,
+      cron: config.CONSENT_HUB_RECONCILE_CRON,
+      print,
     });
-    const first = await Promise.race([
-      interrupted,
-      workerExited.then(() => 'worker-exit' as const),
-      apiExited.then(() => 'worker-exit' as const),
-    ]);
-    if (first === 'worker-exit') {
-      process.exitCode = 1;
-      options.print('The worker or the API stopped unexpectedly; stopping the rest.');
-    } else {
-      options.print('Stopping...');
-    }
+
+    await new Promise<void>((resolveStop) =>
+      aborted.signal.addEventListener('abort', () => resolveStop(), { once: true }),
+    );
+  } catch (error) {
+    if (!aborted.signal.aborted) throw error;
   } finally {
+    // First, so no script reads a dev.json that points at parts being stopped.
+    if (ownsDataDir) removeDevJson(dataDir);
     await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (ownsDataDir) print('consent-hub dev stopped.');
   }
 }
 
-/** Waits until the API answers its health check, or fails if its process exits first. */
-async function waitForHealth(url: string, exited: Promise<unknown>): Promise<void> {
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  for (let attempt = 0; attempt < 120; attempt++) {
-    if (gone) throw new Error('The intake API exited at start; see its log above.');
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await delay(250);
+function printBanner(facts: {
+  options: DevOptions;
+  dataDir: string;
+  server: RunningDevServer;
+  sandboxes: LaunchedSandbox[];
+  realVendors: string[];
+  apiUrl: string;
+  metrics: { worker: string; api: string };
+  devJsonFile: string;
+  caFile: string;
+  cron: string;
+  print: (line: string) => void;
+}): void {
+  const { options, print } = facts;
+  // The hints name the data dir only when `consent-hub env` would not find it by itself from here.
+  const defaultDir = resolve('.consent-hub');
+  const dataDirFlag = facts.dataDir === defaultDir ? '' : ` --data-dir ${shellWord(facts.dataDir)}`;
+  print('');
+  print('consent-hub dev is running');
+  print(
+    `  Temporal      ${facts.server.address}  (namespace ${options.namespace}, task queue ${options.taskQueue})`,
+  );
+  print(`  Temporal UI   ${facts.server.ui}`);
+  for (const sandbox of facts.sandboxes) {
+    print(
+      `  ${`${sandbox.vendor} sandbox`.padEnd(18)}${sandbox.url}  (controls: ${sandbox.url}/__sandbox/state${sandbox.seeded ? '; seeded with the demo people' : '; records from the last session'})`,
+    );
   }
-  throw new Error(`The intake API did not answer ${url} within 30 s.`);
+  for (const vendor of facts.realVendors)
+    print(`  ${vendor.padEnd(18)}real service (credentials from the environment)`);
+  print(`  Reconciliation schedule  ${facts.cron} (UTC); run now: npx consent-hub reconcile --wait`);
+  print(`  Intake API    ${facts.apiUrl}  (key in dev.json; docs ${facts.apiUrl}/openapi.json)`);
+  print(
+    `  Metrics       worker ${facts.metrics.worker}/metrics, API ${facts.metrics.api}/metrics (and /healthz, /readyz)`,
+  );
+  print(
+    `  Data dir      ${facts.dataDir}  (sandbox records kept; start over with: npx consent-hub dev --reseed${dataDirFlag})`,
+  );
+  print(`  dev.json      ${facts.devJsonFile}`);
+  print(`  CA            ${facts.caFile}`);
+  print('');
+  print(`In another terminal:  eval "$(npx consent-hub env${dataDirFlag})"   then   npx consent-hub --help`);
+  print('Ctrl-C (or SIGTERM to this process) stops everything.');
+}
+
+/** The path as one shell word, quoted only when it needs to be. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes.js';
 import { searchAttributeArgs } from '../temporal/search-attributes.js';
+import { waitUntil } from './wait-until.js';
 
 export interface DevServerOptions {
   cli: string;
@@ -10,6 +10,10 @@ export interface DevServerOptions {
   port: number;
   uiPort: number;
   namespace: string;
+  /** Progress lines while it starts (a loaded machine can take minutes). */
+  print?: (line: string) => void;
+  /** Aborts the wait (Ctrl-C during start). */
+  signal?: AbortSignal;
 }
 
 export interface RunningDevServer {
@@ -21,7 +25,8 @@ export interface RunningDevServer {
 
 /**
  * Starts `temporal server start-dev` with its UI and a database file that survives restarts, then waits
- * until it answers and has the project's search attributes.
+ * until it answers and has the project's search attributes: with no fixed deadline (progress is printed),
+ * until it answers, exits, or the signal aborts.
  */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningDevServer> {
   const address = `127.0.0.1:${options.port}`;
@@ -44,7 +49,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
       'warn',
       ...searchAttributeArgs(),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: a Ctrl-C at the terminal reaches dev alone, which stops the server last.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -55,30 +61,28 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     exited = true;
   });
 
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(
-        `The Temporal dev server exited at start (is port ${options.port} or ${options.uiPort} taken?): ${stderr.trim()}`,
-      );
-    }
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await ensureSearchAttributes(connection, options.namespace);
-      } finally {
-        await connection.close();
-      }
-      break;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        child.kill('SIGTERM');
-        throw new Error(
-          `The Temporal dev server did not answer on ${address} within 60 s: ${(error as Error).message}`,
-        );
-      }
-      await delay(250);
-    }
+  try {
+    await waitUntil({
+      what: `the Temporal dev server on ${address}`,
+      print: options.print ?? (() => {}),
+      signal: options.signal,
+      failed: () =>
+        exited
+          ? `it exited at start (is port ${options.port} or ${options.uiPort} taken?): ${stderr.trim()}`
+          : undefined,
+      probe: async () => {
+        const connection = await Connection.connect({ address, connectTimeout: 1000 });
+        try {
+          await ensureSearchAttributes(connection, options.namespace);
+        } finally {
+          await connection.close();
+        }
+        return true;
+      },
+    });
+  } catch (error) {
+    if (!exited) child.kill('SIGTERM');
+    throw error;
   }
 
   return {

@@ -1,4 +1,5 @@
 import { msToNumber } from '@temporalio/common';
+import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/create-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { buildConnectors } from '../connectors/registry.js';
@@ -39,15 +40,24 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   const client = await connectClient(config, env);
   const metrics = createHubMetrics('worker');
   registerRequestGauges(metrics, client, { overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER });
+  let worker: Worker | undefined;
+  // Ready only once the worker polls: bundling or loading the workflows comes first and takes seconds.
+  const polling = {
+    name: 'worker',
+    run: async () => {
+      const state = worker?.getState() ?? 'STARTING';
+      if (state !== 'RUNNING') throw new Error(`the worker is ${state.toLowerCase()}, not polling`);
+    },
+  };
   const ops = await startOpsServer({
     host: config.CONSENT_HUB_METRICS_HOST,
     port: config.CONSENT_HUB_METRICS_PORT,
     registry: metrics.registry,
-    readiness: [temporalCheck(client), ledgerCheck(ledger), ...vendorChecks(built.connectors)],
+    readiness: [polling, temporalCheck(client), ledgerCheck(ledger), ...vendorChecks(built.connectors)],
     extraMetrics: sdkMetricsReader(sdkMetricsAddress),
   });
   try {
-    const worker = await createHubWorker({
+    worker = await createHubWorker({
       connection,
       namespace,
       taskQueue: config.CONSENT_HUB_TASK_QUEUE,

@@ -6,14 +6,15 @@ const devFlagsSchema = z.object({
   dataDir: z.string().min(1),
   temporalPort: z.coerce.number().int().min(1).max(65535),
   uiPort: z.coerce.number().int().min(1).max(65535),
-  sandboxPortBase: z.coerce.number().int().min(1).max(65530),
+  sandboxPortBase: z.coerce.number().int().min(1).max(65523),
   taskQueue: z.string().min(1),
   namespace: z.string().min(1),
+  reseed: z.boolean().default(false),
 });
 
 export const devCommand = new Command('dev')
   .description(
-    'run the whole hub locally: Temporal dev server and UI, seeded vendor sandboxes, and the worker',
+    'run the whole hub locally: Temporal dev server and UI, vendor sandboxes, the worker and the intake API',
   )
   .option(
     '--data-dir <dir>',
@@ -22,13 +23,21 @@ export const devCommand = new Command('dev')
   )
   .option('--temporal-port <port>', 'Temporal frontend port', '7233')
   .option('--ui-port <port>', 'Temporal Web UI port', '8233')
-  .option('--sandbox-port-base <port>', 'first vendor sandbox port; the others follow', '7301')
+  .option(
+    '--sandbox-port-base <port>',
+    'first vendor sandbox port; the others follow, the API is +10, worker and API metrics +11 and +12',
+    '7301',
+  )
   .option(
     '--task-queue <name>',
     'task queue the worker polls',
     process.env.CONSENT_HUB_TASK_QUEUE ?? 'consent-hub',
   )
   .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option(
+    '--reseed',
+    'start the sandboxes over from the demo people (their records otherwise persist in the data dir)',
+  )
   .action(async (flags) => {
     const options = devFlagsSchema.parse(flags);
     const logger = cliLogger({ LOG_LEVEL: 'info', LOG_FORMAT: undefined });
