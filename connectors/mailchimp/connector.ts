@@ -83,17 +83,21 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     });
   }
 
-  /** One SDK call: failures become VendorErrors, and the answer is checked against its schema. */
+  /**
+   * One SDK call: failures become VendorErrors (naming the audience when the call is about one), and the
+   * answer is checked against its schema.
+   */
   async function call<S extends z.ZodType>(
     operation: ConnectorOperation,
     run: () => Promise<unknown>,
     schema: S,
+    audienceId?: string,
   ): Promise<z.output<S>> {
     let body: unknown;
     try {
       body = await run();
     } catch (error) {
-      throw toMailchimpError(error, operation);
+      throw toMailchimpError(error, operation, { audienceId });
     }
     return checked(operation, body, schema);
   }
@@ -140,7 +144,12 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
   ): Promise<MailchimpMember | undefined> {
     const wanted = normaliseEmail(email);
     for (const query of searchQueries(email)) {
-      const found = await call(operation, () => api.searchMembers(query, audienceId), searchSchema);
+      const found = await call(
+        operation,
+        () => api.searchMembers(query, audienceId),
+        searchSchema,
+        audienceId,
+      );
       const match = [...(found.exact_matches?.members ?? []), ...(found.full_search?.members ?? [])].find(
         (m) => m.list_id === audienceId && normaliseEmail(m.email_address) === wanted,
       );
@@ -265,12 +274,18 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       const page = await call(
         'list',
         () =>
-          api.getListMembersInfo(listId, {
-            count: request.pageSize,
-            offset: cursor.offset,
-            ...(request.since ? { sinceLastChanged: request.since } : {}),
-          }),
+          api
+            .getListMembersInfo(listId, {
+              count: request.pageSize,
+              offset: cursor.offset,
+              ...(request.since ? { sinceLastChanged: request.since } : {}),
+            })
+            .catch((error: unknown) => {
+              // The members of an audience are only "not found" when the audience itself is not there.
+              throw isMailchimpNotFound(error) ? mailchimpAudienceMissing(listId, 'list') : error;
+            }),
         membersPageSchema,
+        listId,
       );
       const people: ObservedPerson[] = page.members.map((member) => ({
         email: normaliseEmail(member.email_address),
@@ -332,6 +347,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
               ? api.setListMember(plan.listId, subscriberHash(email), body)
               : api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
           memberSchema,
+          plan.listId,
         );
         changed.push(memberRef({ ...updated, list_id: plan.listId }));
       }

@@ -140,6 +140,15 @@ describe('Mailchimp connector: lookups by the stored address, and audiences that
     ).rejects.toThrow(/0000dead00/);
   });
 
+  it('fails a change listing non-retryably, naming the audience, when a configured audience does not exist', async () => {
+    const misconfigured = connectorFor('0000dead00');
+    if (!misconfigured.listChanges) throw new Error('the Mailchimp connector lists changes');
+    const error = await misconfigured.listChanges({ pageSize: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NonRetryableVendorError);
+    expect(error).toMatchObject({ operation: 'list', status: 404 });
+    expect((error as NonRetryableVendorError).reason).toContain('0000dead00');
+  });
+
   it('never reads a 405 as "already gone": on the member lookup or on delete-permanent it is a named, non-retryable error', async () => {
     const news = await createAudience('News');
     await addMember(news, 'ada@example.com', 'subscribed');
