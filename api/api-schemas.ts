@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { consentChangeRequestSchema } from '../domain/consent.js';
 import { emailSchema } from '../domain/email.js';
 import { erasureRequestSchema } from '../domain/erasure.js';
+import { operatorCloseSchema, operatorRetrySchema } from '../domain/operator.js';
 import { requestIdSchema } from '../hub-client/find-by-request-id.js';
 
 /**
@@ -23,6 +24,11 @@ export const consentEventBodySchema = consentChangeRequestSchema.strict();
 export const subjectStatusBodySchema = z.object({ email: emailSchema }).strict();
 
 export const erasureParamsSchema = z.object({ id: requestIdSchema });
+export const requestParamsSchema = z.object({ id: requestIdSchema });
+
+/** The operator is the API key that calls; the body names only what to act on. */
+export const operatorRetryBodySchema = operatorRetrySchema.pick({ system: true }).strict();
+export const operatorCloseBodySchema = operatorCloseSchema.pick({ system: true, reason: true }).strict();
 
 export const erasureAcceptedSchema = z.object({
   requestId: z.uuid().describe('The erasure request id: follow it at GET /v1/erasures/{id}.'),

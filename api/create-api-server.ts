@@ -45,7 +45,11 @@ export async function createApiServer(deps: ApiDependencies): Promise<FastifyIns
     if (status !== undefined && status >= 400 && status < 500) {
       // Fastify's own refusals: malformed JSON, body too large (413), unsupported content type (415).
       // Its messages name the problem (never the body's content), so they are safe to return.
-      return sendProblem(reply, new ApiProblem(status, titleFor(status), error.message));
+      const detail =
+        status === 415
+          ? 'Send the body as JSON, with the header Content-Type: application/json.'
+          : error.message;
+      return sendProblem(reply, new ApiProblem(status, titleFor(status), detail));
     }
     deps.logger.error({ err: error }, 'api request failed');
     return sendProblem(

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import {
+  erasureLookupSchema,
+  operatorActionResultSchema,
+  subjectStatusSchema,
+} from './api-response-schemas.js';
+import {
   consentAcceptedSchema,
   consentEventBodySchema,
   erasureAcceptedSchema,
   erasureBodySchema,
+  operatorCloseBodySchema,
+  operatorRetryBodySchema,
   problemSchema,
   subjectStatusBodySchema,
 } from './api-schemas.js';
@@ -14,17 +21,18 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output') {
   return rest;
 }
 
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const problem = (description: string) => ({
   description,
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  content: { 'application/problem+json': { schema: ref('Problem') } },
 });
 const json = (description: string, schema: object) => ({
   description,
   content: { 'application/json': { schema } },
 });
-const body = (ref: string) => ({
-  required: true,
-  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+const body = (name: string) => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
+const location = (description: string) => ({
+  Location: { description, schema: { type: 'string', format: 'uri-reference' } },
 });
 const idempotencyKey = {
   name: 'Idempotency-Key',
@@ -33,30 +41,85 @@ const idempotencyKey = {
   description: 'Same key and body: the first answer is replayed. Same key, other body: 409.',
   schema: { type: 'string', maxLength: 255 },
 };
-const errors = {
+const requestId = (description: string) => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string', format: 'uuid' },
+});
+
+/** Answers every authenticated operation can give. */
+const readErrors = {
   '400': problem('Invalid input; `errors` names each field'),
   '401': problem('Missing or wrong API key; nothing was started'),
+};
+/** And those of an operation that takes a JSON body. */
+const writeErrors = {
+  ...readErrors,
   '413': problem('Body larger than the limit'),
-  '415': problem('Body is not application/json'),
+  '415': problem('Body is not application/json: send it with Content-Type: application/json'),
 };
 
-export function openApiDocument() {
+/**
+ * The API's OpenAPI 3.1 document. `serverUrl` is where this API is served (consent-hub serve knows its host
+ * and port); a relative `/` serves a document fetched from the API itself.
+ */
+export function openApiDocument(serverUrl = '/') {
   return {
     openapi: '3.1.0',
     info: {
       title: 'consent-hub intake API',
       version: '1',
       description:
-        'Starts erasures and records consent changes; each accepted request is a Temporal workflow before the 202 is sent.',
+        'Starts erasures and records consent changes; each accepted request is a Temporal workflow before the 202 is sent. Operators follow any request by its id and retry or close a system that needs attention.',
+      license: { name: 'UNLICENSED', identifier: 'UNLICENSED' },
     },
+    servers: [{ url: serverUrl, description: 'this consent-hub API' }],
+    tags: [
+      { name: 'intake', description: 'Erasures and consent changes' },
+      { name: 'status', description: 'What happened to a request or a person' },
+      { name: 'operator', description: 'Acting on a request that needs attention' },
+      { name: 'service', description: 'Health and this document' },
+    ],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         ErasureRequest: jsonSchema(erasureBodySchema, 'input'),
         ErasureAccepted: jsonSchema(erasureAcceptedSchema, 'output'),
+        ErasureLookup: jsonSchema(erasureLookupSchema, 'output'),
         ConsentEvent: jsonSchema(consentEventBodySchema, 'input'),
         ConsentAccepted: jsonSchema(consentAcceptedSchema, 'output'),
         SubjectStatusRequest: jsonSchema(subjectStatusBodySchema, 'input'),
+        SubjectStatus: jsonSchema(subjectStatusSchema, 'output'),
+        RequestStatus: {
+          oneOf: [
+            {
+              type: 'object',
+              required: ['kind', 'requestId', 'lookup'],
+              additionalProperties: false,
+              properties: {
+                kind: { const: 'erasure' },
+                requestId: { type: 'string', format: 'uuid' },
+                lookup: ref('ErasureLookup'),
+              },
+            },
+            {
+              type: 'object',
+              required: ['kind', 'requestId', 'subject'],
+              additionalProperties: false,
+              properties: {
+                kind: { const: 'consent' },
+                requestId: { type: 'string', format: 'uuid' },
+                subject: ref('SubjectStatus'),
+              },
+            },
+          ],
+        },
+        OperatorRetry: jsonSchema(operatorRetryBodySchema, 'input'),
+        OperatorClose: jsonSchema(operatorCloseBodySchema, 'input'),
+        OperatorActionResult: jsonSchema(operatorActionResultSchema, 'output'),
+        Health: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] },
         Problem: jsonSchema(problemSchema, 'output'),
       },
     },
@@ -64,51 +127,128 @@ export function openApiDocument() {
     paths: {
       '/v1/erasures': {
         post: {
+          operationId: 'startErasure',
+          tags: ['intake'],
           summary: 'Start an erasure, or join the one running for the same person',
           parameters: [idempotencyKey],
           requestBody: body('ErasureRequest'),
           responses: {
-            '202': json('Accepted', { $ref: '#/components/schemas/ErasureAccepted' }),
+            '202': {
+              ...json('Accepted: the erasure is a workflow now', ref('ErasureAccepted')),
+              headers: location('Where to follow it: /v1/erasures/{requestId}'),
+            },
             '409': problem('Idempotency-Key reused with another body'),
-            ...errors,
+            ...writeErrors,
           },
         },
       },
       '/v1/erasures/{id}': {
         get: {
+          operationId: 'getErasure',
+          tags: ['status'],
           summary: "An erasure's receipt, or its live status while it runs",
-          parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-          ],
+          parameters: [requestId('The erasure request id')],
           responses: {
-            '200': json('`{state:"completed", receipt}` or `{state:"open", status}`', { type: 'object' }),
-            '404': problem('No erasure with this request id'),
-            ...errors,
+            '200': json(
+              '`{state:"completed", receipt}` or `{state:"open", status}`, with per system the attempt, last failure and next retry',
+              ref('ErasureLookup'),
+            ),
+            '404': problem('No erasure with this request id; the detail names the id'),
+            ...readErrors,
           },
         },
       },
       '/v1/consent-events': {
         post: {
+          operationId: 'recordConsentEvent',
+          tags: ['intake'],
           summary: 'Record a grant or withdrawal with its evidence, and carry it to every tool',
           parameters: [idempotencyKey],
           requestBody: body('ConsentEvent'),
           responses: {
-            '202': json('Accepted', { $ref: '#/components/schemas/ConsentAccepted' }),
+            '202': {
+              ...json('Accepted: handed to the person’s consent workflow', ref('ConsentAccepted')),
+              headers: location('Where to follow it: /v1/requests/{eventId}'),
+            },
             '409': problem('Idempotency-Key reused with another body'),
-            ...errors,
+            ...writeErrors,
           },
         },
       },
       '/v1/subjects/status': {
         post: {
+          operationId: 'getSubjectStatus',
+          tags: ['status'],
           summary: "A person's consent per purpose and per system (the email is in the body, not the URL)",
           requestBody: body('SubjectStatusRequest'),
-          responses: { '200': json('The consent status', { type: 'object' }), ...errors },
+          responses: { '200': json('The consent status', ref('SubjectStatus')), ...writeErrors },
         },
       },
-      '/healthz': { get: { security: [], summary: 'Liveness', responses: { '200': json('ok', {}) } } },
+      '/v1/requests/{id}': {
+        get: {
+          operationId: 'getRequest',
+          tags: ['status'],
+          summary: 'Any request by its id: an erasure, or a consent change (its eventId)',
+          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          responses: {
+            '200': json('The request’s kind and state', ref('RequestStatus')),
+            '404': problem('No request with this id; the detail names the id'),
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/requests/{id}/retry': {
+        post: {
+          operationId: 'retryRequestSystem',
+          tags: ['operator'],
+          summary:
+            'Retry a system that needs attention, after fixing its cause; recorded with the API key and time',
+          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          requestBody: body('OperatorRetry'),
+          responses: {
+            '200': json(
+              'Retrying; the recorded action and the request’s status',
+              ref('OperatorActionResult'),
+            ),
+            '404': problem('No request with this id; the detail names the id'),
+            '409': problem('The system does not need attention, or the request has finished'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/requests/{id}/close': {
+        post: {
+          operationId: 'closeRequestSystem',
+          tags: ['operator'],
+          summary:
+            'Give up on a system that needs attention, with a reason; recorded with the API key and time',
+          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          requestBody: body('OperatorClose'),
+          responses: {
+            '200': json('Closed; the recorded action and the request’s status', ref('OperatorActionResult')),
+            '404': problem('No request with this id; the detail names the id'),
+            '409': problem('The system does not need attention, or the request has finished'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'health',
+          tags: ['service'],
+          security: [],
+          summary: 'Liveness',
+          responses: { '200': json('ok', ref('Health')) },
+        },
+      },
       '/openapi.json': {
-        get: { security: [], summary: 'This document', responses: { '200': json('OpenAPI 3.1', {}) } },
+        get: {
+          operationId: 'openApiDocument',
+          tags: ['service'],
+          security: [],
+          summary: 'This document',
+          responses: { '200': json('OpenAPI 3.1', { type: 'object' }) },
+        },
       },
     },
   };

@@ -81,7 +81,15 @@ export async function consentStatus(
   rawEmail: string,
 ): Promise<ConsentStatusResult> {
   const email = emailSchema.parse(rawEmail);
-  const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
+  return consentStatusOfSubject(context, ledger, subjectKeyFor(email, context.subjectKeySecret));
+}
+
+/** As consentStatus, by subject key (a consent change's request id leads to its subject key). */
+export async function consentStatusOfSubject(
+  context: HubClientContext,
+  ledger: Ledger,
+  subjectKey: string,
+): Promise<ConsentStatusResult> {
   const handle = context.client.workflow.getHandle<typeof consentWorkflow>(consentWorkflowId(subjectKey));
   try {
     const description = await handle.describe();

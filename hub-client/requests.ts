@@ -11,7 +11,8 @@ import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { scrubAddresses } from '../privacy/redaction.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
-import type { HubClientContext } from './erasures.js';
+import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
+import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
@@ -184,4 +185,30 @@ export async function actOnRequest(
     requestKind: found.kind,
   });
   return { kind: found.kind, requestId, recorded, status };
+}
+
+export type RequestStatus =
+  | { kind: 'erasure'; requestId: string; lookup: ErasureLookup }
+  | { kind: 'consent'; requestId: string; subject: ConsentStatusResult };
+
+/**
+ * Any request's state by its id: an erasure's receipt or live status; for a consent change, its subject's
+ * consent status (the decision in force, what each system answered, what is being retried).
+ */
+export async function requestStatus(
+  context: HubClientContext,
+  ledger: Ledger,
+  requestId: string,
+): Promise<RequestStatus> {
+  const found = await findRequest(context, ledger, requestId);
+  if (found.kind === 'consent') {
+    const subjectKey = found.workflowId.replace(/^consent-/, '');
+    return { kind: 'consent', requestId, subject: await consentStatusOfSubject(context, ledger, subjectKey) };
+  }
+  const stored = await ledger.getReceipt(requestId);
+  return {
+    kind: 'erasure',
+    requestId,
+    lookup: stored ? { state: 'completed', receipt: stored } : await lookupErasure(context, requestId),
+  };
 }

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
-import { RequestNotFound } from '../../hub-client/request-errors.js';
+import { OperatorActionRefused, RequestNotFound } from '../../hub-client/request-errors.js';
+import { actOnRequest, type OperatorCommand, requestStatus } from '../../hub-client/requests.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { type ApiCaller, apiKeyVerifier } from '../api-keys.js';
@@ -10,6 +11,9 @@ import {
   consentEventBodySchema,
   erasureBodySchema,
   erasureParamsSchema,
+  operatorCloseBodySchema,
+  operatorRetryBodySchema,
+  requestParamsSchema,
   subjectStatusBodySchema,
 } from '../api-schemas.js';
 import { idempotencyKeySchema, idempotent } from '../idempotency.js';
@@ -76,7 +80,8 @@ export function v1Routes(deps: ApiDependencies) {
         },
       );
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(answer.status).send(answer.body);
+      const { requestId } = answer.body as { requestId: string };
+      return reply.code(answer.status).header('location', `/v1/erasures/${requestId}`).send(answer.body);
     });
 
     api.get('/erasures/:id', async (request) => {
@@ -113,7 +118,8 @@ export function v1Routes(deps: ApiDependencies) {
         },
       );
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(answer.status).send(answer.body);
+      const { eventId } = answer.body as { eventId: string };
+      return reply.code(answer.status).header('location', `/v1/requests/${eventId}`).send(answer.body);
     });
 
     // POST rather than GET ?email=: a query string is written to access logs by every proxy on the way,
@@ -122,5 +128,47 @@ export function v1Routes(deps: ApiDependencies) {
       const { email } = parse(subjectStatusBodySchema, request.body);
       return consentStatus(deps.hub, deps.ledger, email);
     });
+
+    // Any request by its id: an erasure, or a consent change (the eventId of POST /v1/consent-events).
+    api.get('/requests/:id', async (request) => {
+      const { id } = parse(requestParamsSchema, request.params, 'path');
+      return notFoundNamed(id, () => requestStatus(deps.hub, deps.ledger, id));
+    });
+
+    // The operator's actions, as one group: a key's permission to act is one hook on this group.
+    await api.register(async (operator) => {
+      operator.post('/requests/:id/retry', async (request) => {
+        const { id } = parse(requestParamsSchema, request.params, 'path');
+        const { system } = parse(operatorRetryBodySchema, request.body);
+        return act(id, { action: 'retry', system, operator: `api:${callerOf(request).keyId}` });
+      });
+      operator.post('/requests/:id/close', async (request) => {
+        const { id } = parse(requestParamsSchema, request.params, 'path');
+        const { system, reason } = parse(operatorCloseBodySchema, request.body);
+        return act(id, { action: 'close', system, reason, operator: `api:${callerOf(request).keyId}` });
+      });
+    });
   };
+
+  function act(id: string, command: OperatorCommand) {
+    return notFoundNamed(id, async () => {
+      try {
+        return await actOnRequest(deps.hub, deps.ledger, id, command);
+      } catch (error) {
+        if (error instanceof OperatorActionRefused) throw new ApiProblem(409, 'Conflict', error.message);
+        throw error;
+      }
+    });
+  }
+}
+
+/** An unknown request id answers 404 naming the id. */
+async function notFoundNamed<T>(id: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RequestNotFound)
+      throw new ApiProblem(404, 'Not Found', `No request with id ${id} is known.`);
+    throw error;
+  }
 }

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { erasureReasonCodes } from '../domain/free-text.js';
+import { purposes } from '../domain/purposes.js';
+import { systemNames } from '../domain/systems.js';
+
+/**
+ * The API's answers as OpenAPI documents them. The bodies are the domain's views (domain/erasure.ts,
+ * domain/consent.ts, domain/operator.ts); these schemas describe them for clients, and the API tests parse
+ * real answers with them (strictly), so a field added to a view without being documented here fails a test.
+ */
+const system = z.enum(systemNames);
+const isoTime = z.string().describe('ISO 8601 date-time (UTC)');
+const perSystem = <T extends z.ZodType>(value: T) =>
+  z.object({ dynamics: value, mailchimp: value, google: value }).strict();
+const somePerSystem = <T extends z.ZodType>(value: T) =>
+  z.object({ dynamics: value.optional(), mailchimp: value.optional(), google: value.optional() }).strict();
+
+export const systemFailureSchema = z
+  .object({
+    type: z.string().describe('RetriesOutlastedDeadline, NonRetryableVendorError, SystemNotConfigured, ...'),
+    reason: z.string().describe("The vendor's reason, with any address scrubbed"),
+    status: z.number().int().optional().describe("The vendor's HTTP status"),
+    vendorCode: z.string().optional(),
+  })
+  .strict();
+
+export const retryStateSchema = z
+  .object({
+    activity: z.string().describe('The activity being retried, such as eraseInSystem'),
+    attempt: z.number().int().min(1),
+    lastFailure: z
+      .object({ reason: z.string(), status: z.number().int().optional(), at: isoTime.optional() })
+      .strict()
+      .optional(),
+    nextRetryAt: isoTime.optional(),
+  })
+  .strict()
+  .describe("What the worker is retrying now, from Temporal's pending activity");
+
+export const operatorLogEntrySchema = z
+  .object({
+    action: z.enum(['retry', 'close']),
+    system,
+    operator: z.string().describe('The operator id, or the API key that acted'),
+    at: isoTime,
+    reason: z.string().optional().describe("The operator's reason, for a close"),
+  })
+  .strict();
+
+const erasureRecordSchema = z
+  .object({
+    kind: z.string(),
+    id: z.string(),
+    container: z.string().optional(),
+    result: z.enum(['deleted', 'already_gone', 'submitted']),
+    vendorTime: isoTime.optional(),
+  })
+  .strict();
+
+export const systemErasureStateSchema = z
+  .object({
+    status: z.enum([
+      'pending',
+      'running',
+      'needs_attention',
+      'erased',
+      'not_found',
+      'submitted',
+      'failed',
+      'closed_by_operator',
+    ]),
+    records: z.array(erasureRecordSchema),
+    failure: systemFailureSchema.optional(),
+    closedReason: z.string().optional(),
+    attempts: z.number().int().min(0),
+    completedAt: isoTime.optional(),
+    retrying: retryStateSchema.optional(),
+  })
+  .strict();
+
+export const erasureReceiptSchema = z
+  .object({
+    requestId: z.uuid(),
+    subjectKey: z.string(),
+    reason: z.enum(erasureReasonCodes).or(z.string()),
+    reasonNote: z.string().optional(),
+    requestedBy: z.string(),
+    requestedAt: isoTime,
+    completedAt: isoTime,
+    outcome: z.enum(['completed', 'completed_with_failures']),
+    systems: perSystem(systemErasureStateSchema),
+    operatorActions: z.array(operatorLogEntrySchema).optional(),
+  })
+  .strict();
+
+export const erasureStatusSchema = z
+  .object({
+    requestId: z.uuid(),
+    subjectKey: z.string(),
+    status: z.enum(['running', 'needs_attention', 'completed']),
+    requestedAt: isoTime,
+    systems: perSystem(systemErasureStateSchema),
+    operatorActions: z.array(operatorLogEntrySchema).optional(),
+  })
+  .strict();
+
+/** GET /v1/erasures/{id}: the receipt once finished, the live status while it runs. */
+export const erasureLookupSchema = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('completed'), receipt: erasureReceiptSchema }).strict(),
+  z.object({ state: z.literal('open'), status: erasureStatusSchema }).strict(),
+]);
+
+const consentOutcome = z.enum([
+  'applied',
+  'already',
+  'not_found',
+  'pending_confirmation',
+  'not_applicable',
+  'failed',
+  'closed_by_operator',
+]);
+
+const purposeDecisionSchema = z
+  .object({
+    eventId: z.string(),
+    decision: z.enum(['granted', 'withdrawn']),
+    occurredAt: isoTime,
+    source: z.string(),
+    systems: somePerSystem(consentOutcome),
+  })
+  .strict();
+
+const systemConsentStateSchema = z
+  .object({
+    status: z.enum(['idle', 'running', 'needs_attention', 'failed', 'closed_by_operator']),
+    attempts: z.number().int().min(0),
+    failure: systemFailureSchema.optional(),
+    closedReason: z.string().optional(),
+    completedAt: isoTime.optional(),
+    last: z
+      .object({
+        eventId: z.string(),
+        purpose: z.enum(purposes),
+        decision: z.enum(['granted', 'withdrawn']),
+        outcome: consentOutcome,
+      })
+      .strict()
+      .optional(),
+    retrying: retryStateSchema.optional(),
+  })
+  .strict();
+
+/** POST /v1/subjects/status. */
+export const subjectStatusSchema = z
+  .object({
+    subjectKey: z.string(),
+    purposes: z
+      .object(Object.fromEntries(purposes.map((p) => [p, purposeDecisionSchema.optional()])))
+      .strict()
+      .describe('The decision in force per purpose, and what each system answered'),
+    systems: perSystem(systemConsentStateSchema),
+    inFlight: z.number().int().min(0).describe('Changes received and not yet carried to every system'),
+    refused: z.array(z.string()).describe('Changes refused because the subject was erased'),
+    superseded: z.array(z.string()).describe('Changes outranked by a later one: kept as evidence'),
+    erased: z.boolean(),
+    operatorActions: z.array(operatorLogEntrySchema).optional(),
+    from: z
+      .enum(['workflow', 'ledger'])
+      .describe('Where the answer came from: the running workflow or the ledger'),
+  })
+  .strict();
+
+/** POST /v1/requests/{id}/retry and /close. */
+export const operatorActionResultSchema = z
+  .object({
+    kind: z.enum(['erasure', 'consent']).describe('What kind of request the id names'),
+    requestId: z.uuid(),
+    recorded: operatorLogEntrySchema,
+    status: z
+      .union([erasureStatusSchema, subjectStatusSchema.omit({ from: true })])
+      .describe("The request's status right after the action"),
+  })
+  .strict();
