@@ -354,7 +354,8 @@ export function createDynamicsConnector(
         // modifiedon read (the previous one when nothing changed), or nothing to go on: a full read.
         const deltaLink = page['@odata.deltaLink'];
         const previous = cursor.next ? undefined : parseWatermark(request.since)?.[entitySet];
-        const since = latest ?? (previous && 'modifiedSince' in previous ? previous.modifiedSince : undefined);
+        const since =
+          latest ?? (previous && 'modifiedSince' in previous ? previous.modifiedSince : undefined);
         const mark: TableMark = deltaLink
           ? { delta: deltaLink }
           : since
