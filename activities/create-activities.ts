@@ -13,12 +13,12 @@ import type {
   SubjectIdentifiers,
 } from '../connectors/connector.js';
 import type { ConsentApplicationOutcome, ConsentChangeSignal } from '../domain/consent.js';
-import type { ErasureReceipt } from '../domain/erasure.js';
 import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
+import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
@@ -26,9 +26,19 @@ export type ConnectorName = Connector['system'] | 'noop';
 export type ConnectorSet = Partial<
   Record<
     ConnectorName,
-    Pick<Connector, 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'>
+    Pick<
+      Connector,
+      'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
+    >
   >
 >;
+
+/** Runs one connector call the activity way: heartbeats, one log line, errors as Temporal failures. */
+export type ConnectorCall = <T>(
+  input: ConnectorActivityInput,
+  operation: string,
+  run: (connector: NonNullable<ConnectorSet[ConnectorName]>) => Promise<T>,
+) => Promise<T>;
 
 /** What every connector activity receives. The email inside `subject` reaches Temporal only encrypted. */
 export interface ConnectorActivityInput {
@@ -47,9 +57,6 @@ export interface ActivityDependencies {
   /** How reconciliation starts repairs through the erasure and consent workflows. */
   starter: WorkStarter;
 }
-
-/** Statuses that mean the erasure reached the system: what a tombstone lists. */
-const reachedStatuses = new Set(['erased', 'not_found', 'submitted']);
 
 /**
  * The activities, bound to connectors the worker builds once at start-up. They only pick the connector, call
@@ -91,10 +98,14 @@ export function createActivities({
       return result;
     } catch (error) {
       // The subject's own data is redacted first, in every form, before the failure reaches Temporal or a log.
-      const failure = toActivityFailure(error, {
-        email: input.subject.email || undefined,
-        identifiers: [...input.subject.gaClientIds, ...input.subject.gaUserIds],
-      });
+      const failure = toActivityFailure(
+        error,
+        {
+          email: input.subject.email || undefined,
+          identifiers: [...input.subject.gaClientIds, ...input.subject.gaUserIds],
+        },
+        { stepDeadlineMs: stepDeadline() },
+      );
       log.warn({ err: failure }, 'connector call failed');
       throw failure;
     } finally {
@@ -104,6 +115,7 @@ export function createActivities({
 
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
+    ...createErasureActivities({ ledger, logger, subjectKeySecret, call }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {
@@ -136,40 +148,6 @@ export function createActivities({
       return call(input, 'applyConsent', async (c) =>
         withKeyedIds(input.system, await c.applyConsent(input.subject, input.change)),
       );
-    },
-
-    /**
-     * Makes an erasure's outcome outlive Temporal's retention: the receipt (once, however often this runs),
-     * the subject's tombstone, and the deletion of their consent events, which the erasure made moot.
-     * Each step is idempotent, so a retry after a crash between them finishes the job without duplicates.
-     */
-    async recordErasureOutcome(
-      receipt: ErasureReceipt,
-    ): Promise<{ receiptInserted: boolean; eventsDeleted: number }> {
-      const { inserted } = await ledger.recordReceipt(receipt);
-      await ledger.recordTombstone({
-        subjectKey: receipt.subjectKey,
-        erasedAt: receipt.completedAt,
-        systems: Object.entries(receipt.systems)
-          .filter(([, state]) => reachedStatuses.has(state.status))
-          .map(([system]) => system as keyof ErasureReceipt['systems']),
-        firstRequestId: receipt.requestId,
-        lastRequestId: receipt.requestId,
-      });
-      const eventsDeleted = await ledger.deleteConsentEvents(receipt.subjectKey);
-      // The API's idempotency records about the subject hold an HMAC of a body that held their address.
-      const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
-      logger.info(
-        {
-          subjectKey: receipt.subjectKey,
-          requestId: receipt.requestId,
-          receiptInserted: inserted,
-          eventsDeleted,
-          idempotencyDeleted,
-        },
-        'erasure outcome recorded in the ledger',
-      );
-      return { receiptInserted: inserted, eventsDeleted };
     },
 
     /** The decisions in force per purpose, from the ledger, and whether the subject has been erased. */
@@ -213,6 +191,14 @@ export function createActivities({
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** When the current activity's scheduleToClose runs out (epoch ms), or undefined when it has none. */
+function stepDeadline(): number | undefined {
+  const { info } = Context.current();
+  return info.scheduleToCloseTimeoutMs > 0
+    ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs
+    : undefined;
+}
 
 /**
  * Fires when Temporal cancels the attempt (a cancel request, the worker's shutdown past its grace time, a

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { ZodError } from 'zod';
 import { VendorError } from '../connectors/connector-errors.js';
 import { type RedactionSubject, redactSubject } from '../privacy/redaction.js';
 
@@ -7,19 +8,62 @@ export const failureTypes = {
   retryable: 'RetryableVendorError',
   nonRetryable: 'NonRetryableVendorError',
   notConfigured: 'SystemNotConfigured',
+  /** Input that does not pass its schema: no retry can change it. */
+  invalidInput: 'InvalidInput',
+  /** The vendor asked to wait past the step's own deadline; the workflow waits with a durable timer. */
+  vendorAskedToWait: 'VendorAskedToWait',
 } as const;
+
+/** What a `VendorAskedToWait` failure carries for the workflow's timer. */
+export interface VendorWaitDetails {
+  reason: string;
+  retryAfterMs: number;
+  /** ISO 8601: when the vendor said to come back. */
+  resumeAt: string;
+  status?: number;
+  vendorCode?: string;
+}
 
 /**
  * Turns a connector's VendorError into the Temporal failure that carries the same decision: retry (after the
  * vendor's Retry-After, when it gave one) or stop and wait for a person. The vendor details ride along for
- * the receipt. Anything else is rethrown untouched and retried by the activity's policy.
+ * the receipt. A Retry-After that ends after `stepDeadlineMs` (the epoch ms at which the step's
+ * scheduleToClose runs out, such as Google's daily quota until midnight Pacific) cannot be honoured by
+ * Temporal's retries, so it becomes a non-retryable `VendorAskedToWait` that the workflow turns into a
+ * durable timer. A ZodError (bad input) is non-retryable `InvalidInput` with the fields and messages only.
+ * Anything else is rethrown untouched and retried by the activity's policy.
  */
-export function toActivityFailure(error: unknown, subject: RedactionSubject = {}): unknown {
+export function toActivityFailure(
+  error: unknown,
+  subject: RedactionSubject = {},
+  context: { stepDeadlineMs?: number; now?: number } = {},
+): unknown {
+  if (error instanceof ZodError) return invalidInputFailure(error, subject);
   if (!(error instanceof VendorError)) return redactError(error, subject);
   const details = { ...error.toJSON(), reason: redactSubject(error.reason, subject) };
   const message = redactSubject(error.message, subject);
   if (error.retryable) {
     const retryAfterMs = 'retryAfterMs' in error ? (error.retryAfterMs as number | undefined) : undefined;
+    const now = context.now ?? Date.now();
+    if (
+      retryAfterMs !== undefined &&
+      context.stepDeadlineMs !== undefined &&
+      now + retryAfterMs > context.stepDeadlineMs
+    ) {
+      const wait: VendorWaitDetails = {
+        reason: details.reason,
+        retryAfterMs,
+        resumeAt: new Date(now + retryAfterMs).toISOString(),
+        status: details.status,
+        vendorCode: details.vendorCode,
+      };
+      return ApplicationFailure.create({
+        message,
+        type: failureTypes.vendorAskedToWait,
+        nonRetryable: true,
+        details: [{ ...details, ...wait }],
+      });
+    }
     return ApplicationFailure.create({
       message,
       type: failureTypes.retryable,
@@ -47,4 +91,14 @@ function redactError(error: unknown, subject: RedactionSubject): unknown {
     current = current.cause;
   }
   return error;
+}
+
+/** A schema refusal as a failure naming the fields and what is wrong, never the values. */
+export function invalidInputFailure(error: ZodError, subject: RedactionSubject = {}): ApplicationFailure {
+  const problems = error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+  return ApplicationFailure.create({
+    message: `invalid input: ${redactSubject(problems.join('; '), subject)}`,
+    type: failureTypes.invalidInput,
+    nonRetryable: true,
+  });
 }

@@ -11,6 +11,12 @@ export interface Connector {
   readonly system: SystemName;
   find(subject: SubjectIdentifiers): Promise<FindResult>;
   erase(subject: SubjectIdentifiers): Promise<EraseResult>;
+  /**
+   * Deletes one record that `find` returned, for erasures that page through many records across activities.
+   * `already_gone` (a 404) means the record no longer exists: deleted by an earlier attempt of the same
+   * erasure or by someone else. Tools whose records cannot be found (Google Analytics) leave it out.
+   */
+  deleteRecord?(subject: SubjectIdentifiers, record: VendorRecordRef): Promise<'deleted' | 'already_gone'>;
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
   /**

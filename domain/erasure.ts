@@ -4,11 +4,29 @@ import { actorIdSchema, type ErasureReasonCode, erasureReasonCodes, noteSchema }
 import type { OperatorLogEntry, RetryState } from './operator.js';
 import type { SystemName } from './systems.js';
 
-/** A GA client id is the `_ga` cookie's last two parts: digits, a dot, digits. */
-const gaClientIdSchema = z
-  .string()
-  .trim()
-  .regex(/^\d{1,20}\.\d{1,20}$/, { error: 'is not a Google Analytics client id (digits.digits)' });
+/**
+ * A GA client id is the `_ga` cookie's last two parts: digits, a dot, digits. A whole cookie value
+ * (`GA1.1.1234567890.1600000000`, or `GA1.2.` for the older two-level domain form) is accepted and reduced to
+ * them, so an id pasted from a browser or kept in a CRM column works the same everywhere. Answers the
+ * client id, or a reason that does not repeat the input.
+ */
+export function parseGaClientId(raw: string): { ok: true; id: string } | { ok: false; reason: string } {
+  const value = raw.trim();
+  const match = /^(?:GA\d+\.\d+\.)?(\d{1,20}\.\d{1,20})$/i.exec(value);
+  if (match?.[1]) return { ok: true, id: match[1] };
+  if (value === '') return { ok: false, reason: 'is empty' };
+  return {
+    ok: false,
+    reason: 'is not a Google Analytics client id (digits.digits, or a _ga cookie GA1.n.digits.digits)',
+  };
+}
+
+const gaClientIdSchema = z.string().transform((raw, context) => {
+  const parsed = parseGaClientId(raw);
+  if (parsed.ok) return parsed.id;
+  context.addIssue({ code: 'custom', message: parsed.reason });
+  return z.NEVER;
+});
 const gaUserIdSchema = z.string().trim().min(1).max(256);
 
 /** An erasure request as the CLI and the API accept it. The email is normalised here, once. */
@@ -38,17 +56,23 @@ export interface ErasureTimings {
   operatorDeadline: string | number;
   /** How soon a vendor call on a worker that died is noticed and retried elsewhere. */
   heartbeatTimeout?: string | number;
+  /** Records deleted per activity (default 500): each page is one activity, so the history stays small. */
+  deletePageSize?: number;
 }
 
 export interface ErasureWorkflowInput {
   subjectKey: string;
   request: ErasureRequest;
   timings: ErasureTimings;
+  /** The token of the merge update sent with the start (update-with-start): that update is no join. */
+  startToken?: string;
 }
 
 export const systemErasureStatuses = [
   'pending',
   'running',
+  /** The vendor asked to wait longer than a step may retry (Google's daily quota): a durable timer runs. */
+  'waiting_for_vendor',
   'needs_attention',
   'erased',
   'not_found',
@@ -82,9 +106,33 @@ export interface SystemErasureRecord {
   vendorTime?: string;
 }
 
+/** An identifier the hub was given or harvested but could not use; never the identifier itself. */
+export interface UnusableIdentifier {
+  kind: 'gaClientId' | 'gaUserId';
+  /** Where it came from: `request`, or the system it was harvested from. */
+  source: string;
+  reason: string;
+  count: number;
+}
+
 export interface SystemErasureState {
   status: SystemErasureStatus;
+  /**
+   * The records touched, in a stable order: all of them up to `inlineRecordLimit`, the first ones beyond.
+   * The ledger holds every one (`consent-hub receipt <id> --records`), and `recordCount` and
+   * `recordsDigest` say what the whole list is, so the receipt stays small whatever the number of records.
+   */
   records: SystemErasureRecord[];
+  /** How many records the system's erasure touched in all (absent before it finished). */
+  recordCount?: number;
+  /** HMAC-SHA256 (the hub's subject-key secret) over the full sorted record list in the ledger. */
+  recordsDigest?: string;
+  /** True when `records` lists fewer than `recordCount`. */
+  recordsTruncated?: boolean;
+  /** While waiting for a vendor (`waiting_for_vendor`): when the next attempt starts, ISO 8601. */
+  resumesAt?: string;
+  /** Identifiers the hub could not use for this system, reported instead of claimed as erased. */
+  unusableIdentifiers?: UnusableIdentifier[];
   /** The last failure, while it needs attention, and in the receipt when the system ended failed. */
   failure?: SystemFailure;
   /** The operator's words when they closed the system. */
@@ -122,6 +170,33 @@ export interface ErasureReceipt {
   systems: Record<SystemName, SystemErasureState>;
   /** Every operator retry and close, in order (absent in receipts written before operators were recorded). */
   operatorActions?: OperatorLogEntry[];
+  /** For a subject erased before: the request id of the first erasure (its tombstone's). */
+  reErasureOf?: string;
+  /** Requests for the same person that arrived while this erasure ran and were merged into it. */
+  joinedRequests?: JoinedRequest[];
+}
+
+/** The most records a receipt lists inline per system; the ledger keeps them all. */
+export const inlineRecordLimit = 50;
+
+/** What a request that joined a running erasure brought to it (its identifiers are merged, not kept here). */
+export interface JoinedRequest {
+  reason: string;
+  reasonNote?: string;
+  requestedBy: string;
+  requestedAt: string;
+  gaClientIdsAdded: number;
+  gaUserIdsAdded: number;
+}
+
+/** The update a second request sends to a running erasure for the same person. */
+export interface ErasureMerge {
+  gaClientIds: string[];
+  gaUserIds: string[];
+  reason: string;
+  reasonNote?: string;
+  requestedBy: string;
+  requestedAt: string;
 }
 
 export {

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
+  type ErasureMerge,
   type ErasureReceipt,
   type ErasureRequestInput,
   type ErasureStatusView,
@@ -22,6 +24,7 @@ import {
   closeSystemUpdate,
   erasureStatusQuery,
   erasureWorkflowId,
+  mergeErasureRequestSignal,
   retrySystemUpdate,
 } from '../workflows/erasure-definitions.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
@@ -43,11 +46,16 @@ export interface ErasureStarted {
   requestId: string;
   subjectKey: string;
   workflowId: string;
+  /** True when an erasure for this person was already running and this request was merged into it. */
+  joined: boolean;
 }
 
 /**
  * Starts an erasure, or joins the one already running for the same person: the workflow id is derived from
- * the subject key, and a second start while one runs returns the running one's request id.
+ * the subject key, and a request is sent with signal-with-start (which needs no worker to be up). A second
+ * request while one runs gets the running one's request id, and its GA ids, reason and requester are merged
+ * into it (`joined: true`). A request after an erasure completed starts a new one, which the workflow finds
+ * tombstoned and reports as a re-erasure naming the first.
  */
 export async function requestErasure(
   context: HubClientContext,
@@ -70,19 +78,41 @@ export async function requestErasure(
   };
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
   const workflowId = erasureWorkflowId(subjectKey);
-  const handle = await context.client.workflow.start<typeof erasureWorkflow>(workflowType, {
-    taskQueue: context.taskQueue,
-    workflowId,
-    args: [{ subjectKey, request, timings: context.timings }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: subjectKeyAttribute, value: subjectKey },
-      { key: erasureStatusAttribute, value: 'running' },
-    ],
-  });
-  return { requestId: handle.firstExecutionRunId, subjectKey, workflowId };
+  const token = randomUUID();
+  const handle = await context.client.workflow.signalWithStart<typeof erasureWorkflow, [ErasureMergeSignal]>(
+    workflowType,
+    {
+      taskQueue: context.taskQueue,
+      workflowId,
+      args: [{ subjectKey, request, timings: context.timings, startToken: token }],
+      signal: mergeErasureRequestSignal,
+      signalArgs: [
+        {
+          token,
+          gaClientIds: request.gaClientIds,
+          gaUserIds: request.gaUserIds,
+          reason: request.reason,
+          ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
+          requestedBy: request.requestedBy,
+          requestedAt: request.requestedAt,
+        },
+      ],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      // Random, no personal data: tells this caller whether its own start made the run.
+      memo: { startToken: token },
+      typedSearchAttributes: [
+        { key: subjectKeyAttribute, value: subjectKey },
+        { key: erasureStatusAttribute, value: 'running' },
+      ],
+    },
+  );
+  const description = await context.client.workflow.getHandle(workflowId, handle.signaledRunId).describe();
+  const joined = description.memo?.startToken !== token;
+  return { requestId: handle.signaledRunId, subjectKey, workflowId, joined };
 }
+
+type ErasureMergeSignal = ErasureMerge & { token: string };
 
 async function handleFor(context: HubClientContext, requestId: string) {
   const execution = await findWorkflowByRequestId(context.client, workflowType, requestId);

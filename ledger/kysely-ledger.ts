@@ -5,6 +5,10 @@ import {
   type ConsentEvent,
   type ConsentOutcomeRecord,
   consentEventSchema,
+  type ErasureFollowUp,
+  type ErasureRecordEntry,
+  type ErasureRecordRef,
+  type ErasureRecordResult,
   type IdempotencyRecord,
   type Ledger,
   type OperatorActionRecord,
@@ -148,6 +152,154 @@ export class KyselyLedger implements Ledger {
     if (filter.subjectKey !== undefined) query = query.where('subject_key', '=', filter.subjectKey);
     const rows = await query.execute();
     return rows.map((row) => JSON.parse(row.receipt) as ErasureReceipt);
+  }
+
+  async planErasureRecords(
+    requestId: string,
+    system: SystemName,
+    records: ErasureRecordRef[],
+  ): Promise<number> {
+    let inserted = 0;
+    const now = new Date().toISOString();
+    for (const chunk of chunks(records, writeChunk)) {
+      const result = await this.db
+        .insertInto('erasure_records')
+        .values(chunk.map((record) => recordRow(requestId, system, { ...record, result: 'planned' }, now)))
+        .onConflict((conflict) =>
+          conflict.columns(['request_id', 'system', 'kind', 'container', 'record_id']).doNothing(),
+        )
+        .executeTakeFirst();
+      inserted += Number(result.numInsertedOrUpdatedRows ?? 0n);
+    }
+    return inserted;
+  }
+
+  async markErasureRecords(
+    requestId: string,
+    system: SystemName,
+    records: ErasureRecordEntry[],
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    for (const chunk of chunks(records, writeChunk)) {
+      if (chunk.length === 0) continue;
+      await this.db
+        .insertInto('erasure_records')
+        .values(chunk.map((record) => recordRow(requestId, system, record, now)))
+        .onConflict((conflict) =>
+          conflict.columns(['request_id', 'system', 'kind', 'container', 'record_id']).doUpdateSet((eb) => ({
+            result: eb.ref('excluded.result'),
+            vendor_time: eb.ref('excluded.vendor_time'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+  }
+
+  async listErasureRecords(
+    requestId: string,
+    options: { system?: SystemName; result?: ErasureRecordResult; after?: ErasureRecordEntry; limit: number },
+  ): Promise<ErasureRecordEntry[]> {
+    let query = this.db
+      .selectFrom('erasure_records')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .orderBy('system')
+      .orderBy('kind')
+      .orderBy('container')
+      .orderBy('record_id')
+      .limit(options.limit);
+    if (options.system) query = query.where('system', '=', options.system);
+    if (options.result) query = query.where('result', '=', options.result);
+    const after = options.after;
+    if (after) {
+      // Keyset paging on the sort key; with one system the first term is always equal.
+      query = query.where(({ eb, refTuple, tuple }) =>
+        eb(
+          refTuple('kind', 'container', 'record_id'),
+          '>',
+          tuple(after.kind, after.container ?? '', after.id),
+        ),
+      );
+    }
+    const rows = await query.execute();
+    return rows.map((row) => ({
+      kind: row.kind,
+      id: row.record_id,
+      ...(row.container ? { container: row.container } : {}),
+      result: row.result as ErasureRecordResult,
+      ...(row.vendor_time ? { vendorTime: row.vendor_time } : {}),
+    }));
+  }
+
+  async countErasureRecords(
+    requestId: string,
+    system: SystemName,
+  ): Promise<Partial<Record<ErasureRecordResult, number>>> {
+    const rows = await this.db
+      .selectFrom('erasure_records')
+      .select(['result', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
+      .where('request_id', '=', requestId)
+      .where('system', '=', system)
+      .groupBy('result')
+      .execute();
+    return Object.fromEntries(rows.map((row) => [row.result, Number(row.count)]));
+  }
+
+  async updateErasureFollowUps(update: {
+    subjectKey: string;
+    requestId: string;
+    open: { system: SystemName; status: string }[];
+    reached: SystemName[];
+    at: string;
+  }): Promise<SystemName[]> {
+    if (update.reached.length > 0) {
+      await this.db
+        .deleteFrom('erasure_follow_ups')
+        .where('subject_key', '=', update.subjectKey)
+        .where('system', 'in', update.reached)
+        .execute();
+    }
+    if (update.open.length > 0) {
+      // The first erasure that left a system open stays named; a later one that also failed does not move it.
+      await this.db
+        .insertInto('erasure_follow_ups')
+        .values(
+          update.open.map(({ system, status }) => ({
+            subject_key: update.subjectKey,
+            system,
+            request_id: update.requestId,
+            status,
+            since: toUtcIso(update.at, 'at'),
+          })),
+        )
+        .onConflict((conflict) => conflict.columns(['subject_key', 'system']).doNothing())
+        .execute();
+    }
+    const rows = await this.db
+      .selectFrom('erasure_follow_ups')
+      .select('system')
+      .where('subject_key', '=', update.subjectKey)
+      .execute();
+    const open = new Set(rows.map((row) => row.system));
+    return systemNames.filter((system) => open.has(system));
+  }
+
+  async listErasureFollowUps(): Promise<ErasureFollowUp[]> {
+    const rows = await this.db
+      .selectFrom('erasure_follow_ups')
+      .selectAll()
+      .orderBy('since')
+      .orderBy('subject_key')
+      .orderBy('system')
+      .execute();
+    return rows.map((row) => ({
+      subjectKey: row.subject_key,
+      system: row.system as SystemName,
+      requestId: row.request_id,
+      status: row.status,
+      since: row.since,
+    }));
   }
 
   async recordTombstone(tombstone: Tombstone): Promise<void> {
@@ -425,6 +577,26 @@ function subjectDataKeyFromRow(row: SubjectDataKeysTable): SubjectDataKeyRecord 
     ...(row.wrapping_key_id === null ? {} : { wrappingKeyId: row.wrapping_key_id }),
     createdAt: row.created_at,
     ...(row.destroyed_at === null ? {} : { destroyedAt: row.destroyed_at }),
+  };
+}
+
+/** Rows per insert: well under SQLite's 32,766 bound variables at eight columns a row. */
+const writeChunk = 500;
+
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
+}
+
+function recordRow(requestId: string, system: SystemName, record: ErasureRecordEntry, now: string) {
+  return {
+    request_id: requestId,
+    system,
+    kind: record.kind,
+    record_id: record.id,
+    container: record.container ?? '',
+    result: record.result,
+    vendor_time: record.vendorTime ?? null,
+    updated_at: now,
   };
 }
 

@@ -29,6 +29,41 @@ export interface Ledger {
   /** Receipts completed at or after `since` (all when absent), oldest first; optionally one subject's. */
   listReceipts(filter?: { since?: string; subjectKey?: string }): Promise<ErasureReceipt[]>;
 
+  /**
+   * Records what an erasure found before deleting anything: each record `planned`, once (a record already
+   * known keeps its result, so a retried harvest never undoes a deletion). Answers how many were new.
+   */
+  planErasureRecords(requestId: string, system: SystemName, records: ErasureRecordRef[]): Promise<number>;
+  /** Sets the result of records of an erasure (deleted, already_gone, submitted), creating them if new. */
+  markErasureRecords(requestId: string, system: SystemName, records: ErasureRecordEntry[]): Promise<void>;
+  /**
+   * One page of an erasure's records in a stable order (system, kind, container, id), optionally only one
+   * system's or one result's; `after` is the last record of the previous page.
+   */
+  listErasureRecords(
+    requestId: string,
+    options: { system?: SystemName; result?: ErasureRecordResult; after?: ErasureRecordEntry; limit: number },
+  ): Promise<ErasureRecordEntry[]>;
+  /** How many of a system's records of one erasure have each result. */
+  countErasureRecords(
+    requestId: string,
+    system: SystemName,
+  ): Promise<Partial<Record<ErasureRecordResult, number>>>;
+
+  /**
+   * The systems an erasure left unreached (failed, closed) are opened for follow-up, and the ones it reached
+   * closed, so a later erasure that reaches them clears them. Answers the subject's systems still open.
+   */
+  updateErasureFollowUps(update: {
+    subjectKey: string;
+    requestId: string;
+    open: { system: SystemName; status: string }[];
+    reached: SystemName[];
+    at: string;
+  }): Promise<SystemName[]>;
+  /** Every subject with a system still to erase, oldest first. */
+  listErasureFollowUps(): Promise<ErasureFollowUp[]>;
+
   /** Creates or extends the subject's tombstone (a later erasure adds systems and keeps the first time). */
   recordTombstone(tombstone: Tombstone): Promise<void>;
   getTombstone(subjectKey: string): Promise<Tombstone | undefined>;
@@ -84,6 +119,28 @@ export interface OperatorActionRecord extends OperatorLogEntry {
   id: string;
   requestId: string;
   requestKind: string;
+}
+
+export type ErasureRecordResult = 'planned' | 'deleted' | 'already_gone' | 'submitted';
+
+/** A vendor record as an erasure names it; never an email or a name. */
+export interface ErasureRecordRef {
+  kind: string;
+  id: string;
+  container?: string;
+}
+
+export interface ErasureRecordEntry extends ErasureRecordRef {
+  result: ErasureRecordResult;
+  vendorTime?: string;
+}
+
+export interface ErasureFollowUp {
+  subjectKey: string;
+  system: SystemName;
+  requestId: string;
+  status: string;
+  since: string;
 }
 
 /** An answer kept for replay. The body is what the API sent: ids and subject keys, never an email. */

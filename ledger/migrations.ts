@@ -168,6 +168,46 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_erasure_records': {
+    async up(db: Kysely<unknown>) {
+      // Every record an erasure found and what became of it, written by the activities page by page, so
+      // that a receipt can name 25,000 rows without any of them passing through the workflow's history.
+      await db.schema
+        .createTable('erasure_records')
+        .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addColumn('kind', 'varchar(100)', (col) => col.notNull())
+        .addColumn('record_id', 'varchar(300)', (col) => col.notNull())
+        .addColumn('container', 'varchar(300)', (col) => col.notNull())
+        .addColumn('result', 'varchar(50)', (col) => col.notNull())
+        .addColumn('vendor_time', 'varchar(40)')
+        .addColumn('updated_at', 'varchar(40)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('erasure_records_pk', [
+          'request_id',
+          'system',
+          'kind',
+          'container',
+          'record_id',
+        ])
+        .execute();
+      await db.schema
+        .createIndex('erasure_records_result')
+        .on('erasure_records')
+        .columns(['request_id', 'system', 'result'])
+        .execute();
+      // Systems an erasure did not reach (failed, closed by an operator): the subject needs a follow-up
+      // until a later erasure or reconciliation reaches them. One row per subject and system.
+      await db.schema
+        .createTable('erasure_follow_ups')
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('status', 'varchar(50)', (col) => col.notNull())
+        .addColumn('since', 'varchar(40)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('erasure_follow_ups_pk', ['subject_key', 'system'])
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

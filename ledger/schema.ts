@@ -14,6 +14,8 @@ export interface LedgerDatabase {
   idempotency_keys: IdempotencyKeysTable;
   subject_data_keys: SubjectDataKeysTable;
   operator_actions: OperatorActionsTable;
+  erasure_records: ErasureRecordsTable;
+  erasure_follow_ups: ErasureFollowUpsTable;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
@@ -40,6 +42,30 @@ export interface OperatorActionsTable {
   operator: string;
   reason: string | null;
   at: string;
+}
+
+/** One record an erasure found (`planned`) and then deleted, found gone, or submitted for deletion. */
+export interface ErasureRecordsTable {
+  request_id: string;
+  system: string;
+  kind: string;
+  record_id: string;
+  /** '' when the vendor has no container for the record (Dynamics). */
+  container: string;
+  result: string;
+  vendor_time: string | null;
+  updated_at: string;
+}
+
+/** A system an erasure did not reach, until a later erasure of the same subject does. */
+export interface ErasureFollowUpsTable {
+  subject_key: string;
+  system: string;
+  /** The erasure that left it open. */
+  request_id: string;
+  /** How it ended there: `failed` or `closed_by_operator`. */
+  status: string;
+  since: string;
 }
 
 /** The first answer given for an idempotency key; written once, never updated. */

@@ -3,7 +3,12 @@ import type { ErasureTimings } from '../domain/erasure.js';
 import type { SystemName } from '../domain/systems.js';
 
 /** Failure types that no retry can fix; the activities raise them (activities/vendor-failure.ts). */
-export const nonRetryableErrorTypes = ['NonRetryableVendorError', 'SystemNotConfigured'];
+export const nonRetryableErrorTypes = [
+  'NonRetryableVendorError',
+  'SystemNotConfigured',
+  'InvalidInput',
+  'VendorAskedToWait',
+];
 
 /**
  * Timeouts by system. Dynamics and Mailchimp page through records, so they heartbeat; Google's calls can wait

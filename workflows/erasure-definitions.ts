@@ -1,5 +1,5 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ErasureStatusView, OperatorClose, OperatorRetry } from '../domain/erasure.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ErasureMerge, ErasureStatusView, OperatorClose, OperatorRetry } from '../domain/erasure.js';
 
 /** Shared by the workflow and the clients that steer it, so both use the same names and types. */
 export const erasureStatusQuery = defineQuery<ErasureStatusView>('erasureStatus');
@@ -9,3 +9,11 @@ export const retrySystemUpdate = defineUpdate<ErasureStatusView, [OperatorRetry]
 export const closeSystemUpdate = defineUpdate<ErasureStatusView, [OperatorClose]>('closeSystem');
 
 export const erasureWorkflowId = (subjectKey: string) => `erasure-${subjectKey}`;
+
+/**
+ * Sent with every erasure request (signal-with-start, which needs no running worker): a request for a
+ * person whose erasure is running joins it, its GA ids are added and its reason and requester go into the
+ * receipt. The request that starts the erasure sends it too, with the token of the start (not a join).
+ */
+export const mergeErasureRequestSignal =
+  defineSignal<[ErasureMerge & { token: string }]>('mergeErasureRequest');

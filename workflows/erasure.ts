@@ -1,26 +1,40 @@
 import {
+  ApplicationFailure,
   condition,
+  log,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
-import type { EraseResult, FindResult, SubjectIdentifiers } from '../connectors/connector.js';
+import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type {
   ErasureOverallStatus,
   ErasureReceipt,
   ErasureStatusView,
   ErasureWorkflowInput,
+  JoinedRequest,
   SystemErasureState,
   SystemName,
 } from '../domain/erasure.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
-import { closeSystemUpdate, erasureStatusQuery, retrySystemUpdate } from './erasure-definitions.js';
+import {
+  closeSystemUpdate,
+  erasureStatusQuery,
+  mergeErasureRequestSignal,
+  retrySystemUpdate,
+} from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { erasureStatusAttribute } from './search-attribute-keys.js';
 
+type ErasureSystemSummary = Awaited<ReturnType<Activities['summariseErasureSystem']>>;
+type PlannedErasure = Awaited<ReturnType<Activities['planErasure']>>;
+
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+/** Deletion passes (delete every planned record, then search again) before records that keep coming back go to an operator. */
+const maxDeletionPasses = 3;
+const defaultDeletePageSize = 500;
 
 /**
  * Erases one person from every system, durably, and returns a receipt that proves what happened.
@@ -28,8 +42,9 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
  * Identifiers are harvested first (GA client ids live on CRM records), then the three systems are erased in
  * parallel, each with its own retry policy. A system that fails for good, or keeps failing past
  * `attentionAfter`, waits for an operator (retry or close) while the others finish. The event history stays
- * small whatever the number of records: paging happens inside activities, and each system adds a handful of
- * events.
+ * small whatever the number of records: the activities write every record to the ledger and delete them in
+ * pages of `deletePageSize`, one activity per page, and the workflow keeps counts, a digest and the first
+ * records only. A request for the same person while this runs is merged in (`mergeErasureRequest`).
  */
 export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<ErasureReceipt> {
   const requestId = workflowInfo().firstExecutionRunId;
@@ -40,15 +55,15 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ]),
   ) as Record<SystemName, SystemErasureState>;
   let lastPublished: ErasureOverallStatus | undefined;
+  let receiptStored = false;
+  let closing = false;
 
+  // `completed` only once the receipt is in the ledger: a listing by status never shows an erasure as done
+  // whose proof could still be lost.
   const overall = (): ErasureOverallStatus => {
     const statuses = systems.map((system) => state[system].status);
     if (statuses.includes('needs_attention')) return 'needs_attention';
-    return statuses.every((s) =>
-      ['erased', 'not_found', 'submitted', 'failed', 'closed_by_operator'].includes(s),
-    )
-      ? 'completed'
-      : 'running';
+    return receiptStored ? 'completed' : 'running';
   };
   const publishStatus = () => {
     const now = overall();
@@ -68,6 +83,19 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
   const step = <T>(system: SystemName, work: () => Promise<T>) => gate.run(system, state[system], work);
 
+  // The identifiers grow as requests join and as the CRM yields GA ids.
+  const subject: SubjectIdentifiers = {
+    email: input.request.email,
+    gaClientIds: [...input.request.gaClientIds],
+    gaUserIds: [...input.request.gaUserIds],
+  };
+  const joinedRequests: JoinedRequest[] = [];
+  const addNew = (into: string[], ids: string[]) => {
+    const fresh = [...new Set(ids)].filter((id) => !into.includes(id));
+    into.push(...fresh);
+    return fresh.length;
+  };
+
   setHandler(erasureStatusQuery, view);
   setHandler(
     retrySystemUpdate,
@@ -85,60 +113,136 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
+  let lateMerges = 0;
+  setHandler(mergeErasureRequestSignal, ({ token, ...merge }) => {
+    // The start's own request is already in the input; a merge after the receipt began is counted apart.
+    if (token === input.startToken) return;
+    if (closing) {
+      lateMerges++;
+      return;
+    }
+    joinedRequests.push({
+      reason: merge.reason,
+      ...(merge.reasonNote ? { reasonNote: merge.reasonNote } : {}),
+      requestedBy: merge.requestedBy,
+      requestedAt: merge.requestedAt,
+      gaClientIdsAdded: addNew(subject.gaClientIds, merge.gaClientIds),
+      gaUserIdsAdded: addNew(subject.gaUserIds, merge.gaUserIds),
+    });
+  });
   publishStatus();
 
-  const recordErasure = (system: SystemName, result: EraseResult) => {
-    state[system].status = result.outcome;
-    state[system].records = result.records.map(({ kind, id, container, result: outcome, vendorTime }) => ({
-      kind,
-      id,
-      container,
-      result: outcome,
-      vendorTime,
-    }));
-    gate.finish(state[system]);
-  };
-
+  const ledger = proxyActivities<Activities>(ledgerActivityOptions);
   const activitiesFor = (system: SystemName) =>
     proxyActivities<Activities>(systemActivityOptions(system, input.timings));
-  const subject: SubjectIdentifiers = {
-    email: input.request.email,
-    gaClientIds: input.request.gaClientIds,
-    gaUserIds: input.request.gaUserIds,
-  };
-  const callInput = (system: SystemName, identifiers: SubjectIdentifiers = subject) => ({
+  const stepInput = (system: SystemName, identifiers: SubjectIdentifiers = subject) => ({
     system,
+    requestId,
     subjectKey: input.subjectKey,
     subject: identifiers,
   });
+  const pageSize = input.timings.deletePageSize ?? defaultDeletePageSize;
+
+  const finish = (
+    system: SystemName,
+    summary: ErasureSystemSummary,
+    reachedStatus: 'erased' | 'submitted',
+  ) => {
+    const touched = summary.recordCount > 0;
+    Object.assign(state[system], {
+      status: touched ? reachedStatus : 'not_found',
+      records: summary.records,
+      recordCount: summary.recordCount,
+      recordsDigest: summary.recordsDigest,
+      recordsTruncated: summary.recordsTruncated,
+    });
+    gate.finish(state[system]);
+  };
+
+  /**
+   * Deletes every planned record page by page, then searches again: rows created since the harvest are
+   * planned and deleted in the next pass. Records harvested and then found gone (404) count as erased by
+   * this request, so a crash after deleting never turns into `not_found`.
+   */
+  const deleteAll = async (system: SystemName): Promise<ErasureSystemSummary> => {
+    const activities = activitiesFor(system);
+    for (let pass = 1; ; pass++) {
+      for (let more = true; more; ) {
+        ({ more } = await activities.deleteErasurePage({ ...stepInput(system), pageSize }));
+      }
+      const again = await activities.planErasure(stepInput(system));
+      if (again.found === 0) break;
+      if (pass >= maxDeletionPasses) {
+        throw ApplicationFailure.create({
+          type: 'RecordsKeepReappearing',
+          nonRetryable: true,
+          message: `${system} still holds ${again.found} records for the subject after ${pass} passes of deletion`,
+        });
+      }
+    }
+    return activities.summariseErasureSystem({ requestId, system });
+  };
+
+  const tombstone = await ledger.loadTombstone(input.subjectKey);
 
   // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
-  const harvest = step('dynamics', () => activitiesFor('dynamics').findInSystem(callInput('dynamics')));
+  const harvest = step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics')));
 
   // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
   const dynamics = harvest.then(async (found) => {
     if (!found.done) return;
-    const erased = await step('dynamics', () =>
-      activitiesFor('dynamics').eraseInSystem(callInput('dynamics')),
-    );
-    if (erased.done) recordErasure('dynamics', erased.value);
+    const erased = await step('dynamics', () => deleteAll('dynamics'));
+    if (erased.done) finish('dynamics', erased.value, 'erased');
   });
-  const mailchimp = step('mailchimp', () =>
-    activitiesFor('mailchimp').eraseInSystem(callInput('mailchimp')),
-  ).then((erased) => {
-    if (erased.done) recordErasure('mailchimp', erased.value);
+  const mailchimp = step('mailchimp', async () => {
+    await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
+    return deleteAll('mailchimp');
+  }).then((erased) => {
+    if (erased.done) finish('mailchimp', erased.value, 'erased');
   });
+
+  // Google is submitted for every identifier known, and again for ids that joined after a submission.
+  const submitted = { gaClientIds: [] as string[], gaUserIds: [] as string[] };
+  const googlePending = () =>
+    subject.gaClientIds.some((id) => !submitted.gaClientIds.includes(id)) ||
+    subject.gaUserIds.some((id) => !submitted.gaUserIds.includes(id));
+  const eraseGoogle = async () => {
+    const erased = await step('google', async () => {
+      do {
+        const identifiers = {
+          ...subject,
+          gaClientIds: [...subject.gaClientIds],
+          gaUserIds: [...subject.gaUserIds],
+        };
+        await activitiesFor('google').submitErasure(stepInput('google', identifiers));
+        addNew(submitted.gaClientIds, identifiers.gaClientIds);
+        addNew(submitted.gaUserIds, identifiers.gaUserIds);
+      } while (googlePending());
+      return activitiesFor('google').summariseErasureSystem({ requestId, system: 'google' });
+    });
+    if (erased.done) finish('google', erased.value, 'submitted');
+  };
   const google = harvest.then(async (found) => {
-    const identifiers = mergeIdentifiers(subject, found.done ? found.value : undefined);
-    const erased = await step('google', () =>
-      activitiesFor('google').eraseInSystem(callInput('google', identifiers)),
-    );
-    if (erased.done) recordErasure('google', erased.value);
+    if (found.done) takeHarvest(found.value);
+    await eraseGoogle();
   });
+  const takeHarvest = (found: PlannedErasure) => {
+    addNew(subject.gaClientIds, found.gaClientIds);
+    addNew(subject.gaUserIds, found.gaUserIds);
+    if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
+  };
   await Promise.all([dynamics, mailchimp, google]);
 
-  // Updates that arrived as the last system finished must not be lost mid-flight.
-  await condition(() => true);
+  // Requests that joined after Google's submission brought ids it has not seen yet.
+  for (;;) {
+    // Updates that arrived as the last system finished must not be lost mid-flight.
+    await condition(() => true);
+    const googleReachable = !['failed', 'closed_by_operator'].includes(state.google.status);
+    if (!googleReachable || !googlePending()) break;
+    await eraseGoogle();
+  }
+  closing = true;
+
   const receipt: ErasureReceipt = {
     requestId,
     subjectKey: input.subjectKey,
@@ -152,15 +256,17 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       : 'completed_with_failures',
     systems: state,
     ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
+    ...(tombstone ? { reErasureOf: tombstone.firstRequestId } : {}),
+    ...(joinedRequests.length > 0 ? { joinedRequests } : {}),
   };
-  await proxyActivities<Activities>(ledgerActivityOptions).recordErasureOutcome(receipt);
+  await ledger.recordErasureOutcome(receipt);
+  receiptStored = true;
+  if (lateMerges > 0) {
+    // Signals cannot be refused; these came while the receipt was written. Their GA ids are not in it.
+    log.warn('requests for this subject arrived while its receipt was written; they were not merged', {
+      lateMerges,
+    });
+  }
+  publishStatus();
   return receipt;
-}
-
-function mergeIdentifiers(subject: SubjectIdentifiers, found: FindResult | undefined): SubjectIdentifiers {
-  return {
-    email: subject.email,
-    gaClientIds: [...new Set([...subject.gaClientIds, ...(found?.gaClientIds ?? [])])],
-    gaUserIds: [...new Set([...subject.gaUserIds, ...(found?.gaUserIds ?? [])])],
-  };
 }

@@ -20,12 +20,22 @@ export interface GatedState {
   failure?: SystemFailure;
   closedReason?: string;
   completedAt?: string;
+  /** While the step waits for a vendor: when it tries again. */
+  resumesAt?: string;
 }
+
+/** The failure type activities raise when a vendor asks to wait past the step's deadline (vendor-failure.ts). */
+const vendorAskedToWait = 'VendorAskedToWait';
 
 /**
  * Runs a system's step until it succeeds; when it fails for good, parks the system in "needs attention"
  * and waits durably for an operator to retry or close it. Nobody acting within `operatorDeadline` records
  * the system as failed, so every request still reaches a terminal state.
+ *
+ * A vendor that asks to wait longer than the step may retry (Google's daily quota resets at midnight
+ * Pacific) is waited for here with a durable timer (`waiting_for_vendor`), then the step runs again; only a
+ * second such answer right after the wait goes to an operator. An operator may retry or close a waiting
+ * system too (when the quota was raised, say).
  */
 export class OperatorGate {
   private readonly pending = new Map<SystemName, OperatorAction>();
@@ -50,6 +60,7 @@ export class OperatorGate {
   }
 
   async run<T>(system: SystemName, state: GatedState, work: () => Promise<T>): Promise<StepOutcome<T>> {
+    let waitedForVendor = false;
     for (;;) {
       state.status = 'running';
       state.attempts += 1;
@@ -60,16 +71,27 @@ export class OperatorGate {
         return { done: true, value };
       } catch (error) {
         if (isCancellation(error)) throw error;
-        state.status = 'needs_attention';
-        state.failure = describeFailure(error);
-        this.onChange();
-        const acted = await condition(() => this.pending.has(system), this.operatorDeadline);
-        const action = this.pending.get(system);
-        this.pending.delete(system);
-        if (!acted || !action) {
-          state.status = 'failed';
-          this.finish(state);
-          return { done: false };
+        const wait = vendorWait(error);
+        let action: OperatorAction | undefined;
+        if (wait && !waitedForVendor) {
+          waitedForVendor = true;
+          state.status = 'waiting_for_vendor';
+          state.resumesAt = wait.resumeAt;
+          state.failure = describeFailure(error);
+          this.onChange();
+          action = await this.actionWithin(system, wait.retryAfterMs);
+          state.resumesAt = undefined;
+          if (!action) continue;
+        } else {
+          state.status = 'needs_attention';
+          state.failure = describeFailure(error, waitedForVendor);
+          this.onChange();
+          action = await this.actionWithin(system, this.operatorDeadline);
+          if (!action) {
+            state.status = 'failed';
+            this.finish(state);
+            return { done: false };
+          }
         }
         if (action.kind === 'close') {
           state.status = 'closed_by_operator';
@@ -77,6 +99,7 @@ export class OperatorGate {
           this.finish(state);
           return { done: false };
         }
+        waitedForVendor = false;
       }
     }
   }
@@ -85,6 +108,26 @@ export class OperatorGate {
     state.completedAt = new Date().toISOString();
     this.onChange();
   }
+
+  /** The operator's action on the system, or undefined when none came within `timeout` (a durable timer). */
+  private async actionWithin(
+    system: SystemName,
+    timeout: string | number,
+  ): Promise<OperatorAction | undefined> {
+    const acted = await condition(() => this.pending.has(system), timeout);
+    const action = this.pending.get(system);
+    this.pending.delete(system);
+    return acted ? action : undefined;
+  }
+}
+
+/** How long a vendor asked to wait, when the failure is a `VendorAskedToWait`. */
+function vendorWait(error: unknown): { retryAfterMs: number; resumeAt: string } | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== vendorAskedToWait) return undefined;
+  const details = (cause.details?.[0] ?? {}) as { retryAfterMs?: unknown; resumeAt?: unknown };
+  if (typeof details.retryAfterMs !== 'number' || typeof details.resumeAt !== 'string') return undefined;
+  return { retryAfterMs: Math.max(1, details.retryAfterMs), resumeAt: details.resumeAt };
 }
 
 export function assertNeedsAttention(
@@ -93,17 +136,27 @@ export function assertNeedsAttention(
 ): void {
   const state = states[system];
   if (!state) throw new Error(`unknown system ${JSON.stringify(system)}`);
-  if (state.status !== 'needs_attention') {
+  if (state.status !== 'needs_attention' && state.status !== 'waiting_for_vendor') {
     throw new Error(`${system} does not need attention (its status is ${state.status})`);
   }
 }
 
 /** What an operator needs to act: the vendor's reason and status, or that retries ran out of time. */
-export function describeFailure(error: unknown): SystemFailure {
+export function describeFailure(error: unknown, afterWaiting = false): SystemFailure {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) {
     const details = (cause.details?.[0] ?? {}) as { reason?: string; status?: number; vendorCode?: string };
     const reason = details.reason ?? cause.message;
+    if (cause.type === vendorAskedToWait) {
+      return {
+        type: vendorAskedToWait,
+        reason: afterWaiting
+          ? `the vendor still refused after the wait it asked for: ${reason}`
+          : `the vendor asked to wait; trying again then: ${reason}`,
+        status: details.status,
+        vendorCode: details.vendorCode,
+      };
+    }
     // A retryable failure reaching the workflow means the retries ran out of time (scheduleToClose).
     const outlasted = !cause.nonRetryable && cause.type === 'RetryableVendorError';
     return {

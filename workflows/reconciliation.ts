@@ -6,7 +6,7 @@ import type {
   ReconciliationProgress,
   ReconciliationReport,
 } from '../domain/reconciliation.js';
-import { ledgerActivityOptions } from './erasure-activity-options.js';
+import { ledgerActivityOptions, nonRetryableErrorTypes } from './erasure-activity-options.js';
 import { reconciliationProgressQuery } from './reconciliation-definitions.js';
 
 /** Each page is one activity: a restarted worker resumes at the first page not yet handled. */
@@ -17,7 +17,7 @@ const pageActivities = proxyActivities<Activities>({
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: ['NonRetryableVendorError', 'SystemNotConfigured'],
+    nonRetryableErrorTypes,
   },
 });
 const ledger = proxyActivities<Activities>(ledgerActivityOptions);

@@ -204,6 +204,26 @@ export function createDynamicsConnector(
         return { outcome: deleted > 0 ? 'erased' : 'not_found', records };
       }),
 
+    deleteRecord: (_subject, record) =>
+      run('erase', async () => {
+        if (record.kind !== 'contact' && record.kind !== 'lead') {
+          throw new NonRetryableVendorError({
+            system: 'dynamics',
+            operation: 'erase',
+            reason: `a ${record.kind} is not a Dynamics record this connector deletes`,
+          });
+        }
+        try {
+          await call('erase', () =>
+            client.api(pathOf({ kind: record.kind as Kind, id: record.id })).delete(),
+          );
+          return 'deleted' as const;
+        } catch (error) {
+          if (!isAlreadyGone(error)) throw error;
+          return 'already_gone' as const;
+        }
+      }),
+
     readConsent: (subject) =>
       run('readConsent', async (): Promise<ConsentReading> => {
         const mapping = Object.entries(config.purposeColumns);

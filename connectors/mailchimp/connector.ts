@@ -245,6 +245,29 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       return { outcome: erased > 0 ? 'erased' : 'not_found', records };
     },
 
+    /** The subject's member in `record.container` (an audience). */
+    async deleteRecord(subject: SubjectIdentifiers, record: VendorRecordRef) {
+      if (record.kind !== 'member' || !record.container) {
+        throw new NonRetryableVendorError({
+          system: 'mailchimp',
+          operation: 'erase',
+          reason: `a ${record.kind} without an audience is not a Mailchimp record this connector deletes`,
+        });
+      }
+      // The record's id may be kept keyed; the member is looked up again, as `find` found it (by hash, or
+      // by search when Mailchimp stored another form of the address).
+      const listId = record.container;
+      const member = await memberIn('erase', listId, subject.email);
+      if (!member) return 'already_gone' as const;
+      const deleted = await callUnlessMissing(
+        'erase',
+        listId,
+        () => api.deleteListMemberPermanent(listId, member.id).then(() => true),
+        deletionSchema,
+      );
+      return deleted ? ('deleted' as const) : ('already_gone' as const);
+    },
+
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {
       const audiences = await configuredAudiences('readConsent');
       const rules = Object.entries(config.purposeMap);

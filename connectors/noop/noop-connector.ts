@@ -9,6 +9,7 @@ export function createNoopConnector(): Omit<Connector, 'system'> & { system: 'no
     system: 'noop',
     find: async () => ({ records: [], gaClientIds: [], gaUserIds: [] }),
     erase: async () => ({ outcome: 'not_found', records: [] }),
+    deleteRecord: async () => 'already_gone',
     readConsent: async () => ({ purposes: {}, records: [] }),
     applyConsent: async () => ({ outcome: 'not_found', records: [] }),
   };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
@@ -17,7 +18,10 @@ import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
-type Behaviour = 'ok' | 'nothing' | 'bad-credentials' | 'unavailable';
+type Behaviour = 'ok' | 'nothing' | 'bad-credentials' | 'unavailable' | 'daily-quota';
+
+/** Longer than the tests' attentionAfter (3 s), so no activity retry could wait for it. */
+const quotaResetMs = 4_000;
 
 /** Stand-in connectors whose behaviour a test sets per system; they record what they were asked. */
 function stubConnectors() {
@@ -36,6 +40,17 @@ function stubConnectors() {
         reason: 'API Key Invalid',
       });
     }
+    if (behaviour[system] === 'daily-quota') {
+      // Like Google's daily quota: retry only after a wait longer than the step's attention deadline.
+      throw new RetryableVendorError({
+        system,
+        operation: 'erase',
+        status: 429,
+        vendorCode: 'RESOURCE_EXHAUSTED',
+        reason: 'daily quota used up',
+        retryAfterMs: quotaResetMs,
+      });
+    }
     if (behaviour[system] === 'unavailable') {
       throw new RetryableVendorError({
         system,
@@ -46,34 +61,48 @@ function stubConnectors() {
     }
   };
   const none: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
+  // What each stub tool holds, per subject: one record, until it is deleted.
+  const deleted = new Set<string>();
+  const held = (
+    system: string,
+    subject: SubjectIdentifiers,
+    record: { kind: string; id: string; container?: string },
+  ) =>
+    behaviour[system as keyof typeof behaviour] === 'nothing' ||
+    deleted.has(`${system}|${subject.email}|${record.kind}`)
+      ? []
+      : [record];
+  const deleteRecord =
+    (system: 'dynamics' | 'mailchimp') => async (subject: SubjectIdentifiers, record: { kind: string }) => {
+      fail(system);
+      // By kind: the hub keeps person-derived ids (Mailchimp's) only keyed, so a stub cannot match by id.
+      const key = `${system}|${subject.email}|${record.kind}`;
+      if (deleted.has(key)) return 'already_gone' as const;
+      deleted.add(key);
+      return 'deleted' as const;
+    };
   const connectors: ConnectorSet = {
     dynamics: {
-      find: async () => {
+      find: async (subject) => {
         fail('dynamics');
-        return behaviour.dynamics === 'nothing'
-          ? none
-          : { records: [{ kind: 'contact', id: 'c-1' }], gaClientIds: ['555.666'], gaUserIds: [] };
+        const records = held('dynamics', subject, { kind: 'contact', id: 'c-1' });
+        return { records, gaClientIds: records.length > 0 ? ['555.666'] : [], gaUserIds: [] };
       },
-      erase: async (): Promise<EraseResult> => {
-        fail('dynamics');
-        return behaviour.dynamics === 'nothing'
-          ? { outcome: 'not_found', records: [] }
-          : { outcome: 'erased', records: [{ kind: 'contact', id: 'c-1', result: 'deleted' }] };
-      },
+      erase: async (): Promise<EraseResult> => ({ outcome: 'not_found', records: [] }),
+      deleteRecord: deleteRecord('dynamics'),
       readConsent: async () => ({ purposes: {}, records: [] }),
       applyConsent: async () => ({ outcome: 'not_found', records: [] }),
     },
     mailchimp: {
-      find: async () => none,
-      erase: async (): Promise<EraseResult> => {
+      find: async (subject) => {
         fail('mailchimp');
-        return behaviour.mailchimp === 'nothing'
-          ? { outcome: 'not_found', records: [] }
-          : {
-              outcome: 'erased',
-              records: [{ kind: 'member', id: 'hash-1', container: 'list-a', result: 'deleted' }],
-            };
+        return {
+          ...none,
+          records: held('mailchimp', subject, { kind: 'member', id: 'hash-1', container: 'list-a' }),
+        };
       },
+      erase: async (): Promise<EraseResult> => ({ outcome: 'not_found', records: [] }),
+      deleteRecord: deleteRecord('mailchimp'),
       readConsent: async () => ({ purposes: {}, records: [] }),
       applyConsent: async () => ({ outcome: 'not_found', records: [] }),
     },
@@ -121,7 +150,7 @@ const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@exampl
 
 describe('erasure workflow, with stub connectors on the real dev server', () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let worker: Awaited<ReturnType<typeof temporal.startWorker>>;
   let context: HubClientContext;
   const stubs = stubConnectors();
 
@@ -266,6 +295,127 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
     await waitForStatus(context, first.requestId, (s) => s.systems.mailchimp.status === 'needs_attention');
     await closeErasureSystem(context, first.requestId, { system: 'mailchimp', reason: 'test over' });
     await awaitReceipt(context, first);
+  });
+
+  it('merges a second request into the running erasure: its GA ids are submitted, its reason and requester are in the receipt', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
+    const email = uniqueEmail('merge');
+    const first = await requestErasure(context, request(email));
+    expect(first.joined).toBe(false);
+    await waitForStatus(context, first.requestId, (s) => s.systems.mailchimp.status === 'needs_attention');
+    const second = await requestErasure(context, {
+      ...request(email),
+      gaClientIds: ['GA1.2.777.888', '111.222'],
+      gaUserIds: ['user-42'],
+      reason: 'second ticket',
+      requestedBy: 'privacy-inbox#2',
+    });
+    expect(second).toMatchObject({ requestId: first.requestId, joined: true });
+    // Google may have been submitted already: the joined ids are submitted after it, before the receipt.
+    await delay(500);
+    await closeErasureSystem(context, first.requestId, { system: 'mailchimp', reason: 'test over' });
+    const receipt = await awaitReceipt(context, first);
+    expect(receipt.joinedRequests).toEqual([
+      {
+        reason: 'other',
+        reasonNote: 'second ticket',
+        requestedBy: 'privacy-inbox#2',
+        requestedAt: expect.any(String),
+        gaClientIdsAdded: 1,
+        gaUserIdsAdded: 1,
+      },
+    ]);
+    expect(receipt.systems.google.records.map((r) => r.id).sort()).toEqual(
+      ['111.222', '555.666', '777.888', 'user-42'].map((id) => keyed('google', id)).sort(),
+    );
+  });
+
+  it('erases a tombstoned person again as a re-erasure whose receipt names the first', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
+    const email = uniqueEmail('again');
+    const first = await requestErasure(context, request(email));
+    const firstReceipt = await awaitReceipt(context, first);
+    expect(firstReceipt.reErasureOf).toBeUndefined();
+    const second = await requestErasure(context, request(email));
+    expect(second.joined).toBe(false);
+    expect(second.requestId).not.toBe(first.requestId);
+    const secondReceipt = await awaitReceipt(context, second);
+    expect(secondReceipt.reErasureOf).toBe(first.requestId);
+    expect(await worker.ledger.getTombstone(first.subjectKey)).toMatchObject({
+      firstRequestId: first.requestId,
+      lastRequestId: second.requestId,
+    });
+  });
+
+  it('waits for a vendor quota reset with a durable timer, then submits with no operator', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'daily-quota' });
+    const started = await requestErasure(context, request(uniqueEmail('timer.person')));
+    const waiting = await waitForStatus(
+      context,
+      started.requestId,
+      (s) => s.systems.google.status === 'waiting_for_vendor',
+    );
+    expect(waiting.status).toBe('running');
+    expect(Date.parse(waiting.systems.google.resumesAt ?? '')).toBeGreaterThan(Date.now());
+    expect(waiting.systems.google.failure).toMatchObject({ type: 'VendorAskedToWait' });
+    stubs.behaviour.google = 'ok';
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.google).toMatchObject({ status: 'submitted', attempts: 2 });
+  });
+
+  it('sends a quota still exhausted after the reset to an operator, with the true reason', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'daily-quota' });
+    const started = await requestErasure(context, request(uniqueEmail('limit.reset')));
+    const status = await waitForStatus(
+      context,
+      started.requestId,
+      (s) => s.systems.google.status === 'needs_attention',
+    );
+    expect(status.systems.google.failure).toMatchObject({ type: 'VendorAskedToWait', status: 429 });
+    expect(status.systems.google.failure?.reason).toMatch(
+      /still refused after the wait it asked for: daily quota used up/,
+    );
+    stubs.behaviour.google = 'ok';
+    await retryErasureSystem(context, started.requestId, { system: 'google' });
+    expect((await awaitReceipt(context, started)).systems.google.status).toBe('submitted');
+  });
+
+  it('keeps a partly failed erasure open for follow-up, with its opt-out evidence, until a later erasure reaches the rest', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'bad-credentials' });
+    const email = uniqueEmail('follow.up');
+    const first = await requestErasure(context, request(email));
+    await worker.ledger.appendConsentEvent({
+      id: randomUUID(),
+      subjectKey: first.subjectKey,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: '2026-01-01T00:00:00.000Z',
+      recordedAt: '2026-01-01T00:00:01.000Z',
+      source: 'form:contact',
+      evidence: { channel: 'web' },
+    });
+    await waitForStatus(context, first.requestId, (s) => s.systems.google.status === 'needs_attention');
+    await closeErasureSystem(context, first.requestId, { system: 'google', reason: 'GA access lost' });
+    expect((await awaitReceipt(context, first)).outcome).toBe('completed_with_failures');
+    expect(await worker.ledger.getTombstone(first.subjectKey)).toMatchObject({
+      systems: ['dynamics', 'mailchimp'],
+    });
+    expect(await worker.ledger.listErasureFollowUps()).toContainEqual({
+      subjectKey: first.subjectKey,
+      system: 'google',
+      requestId: first.requestId,
+      status: 'closed_by_operator',
+      since: expect.any(String),
+    });
+    expect(await worker.ledger.listConsentEvents(first.subjectKey)).toHaveLength(1);
+
+    stubs.behaviour.google = 'ok';
+    const second = await requestErasure(context, request(email));
+    expect((await awaitReceipt(context, second)).outcome).toBe('completed');
+    const open = await worker.ledger.listErasureFollowUps();
+    expect(open.map((f) => f.subjectKey)).not.toContain(first.subjectKey);
+    expect(await worker.ledger.listConsentEvents(first.subjectKey)).toEqual([]);
   });
 
   it('rejects a bad email before anything is started', async () => {

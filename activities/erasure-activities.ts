@@ -1,0 +1,272 @@
+import { createHmac } from 'node:crypto';
+import type { VendorRecordRef } from '../connectors/connector.js';
+import {
+  type ErasureReceipt,
+  inlineRecordLimit,
+  parseGaClientId,
+  type SystemErasureRecord,
+  type UnusableIdentifier,
+} from '../domain/erasure.js';
+import type { SystemName } from '../domain/systems.js';
+import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { protectRecordIds } from '../privacy/keyed-id.js';
+import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
+
+/** Statuses that mean the erasure reached the system: what a tombstone lists. */
+const reachedStatuses = new Set(['erased', 'not_found', 'submitted']);
+
+/** Records an erasure step names, and the request they belong to. */
+export interface ErasureStepInput extends ConnectorActivityInput {
+  system: SystemName;
+  requestId: string;
+}
+
+/** What a harvest tells the workflow: counts and usable GA ids, never the record list. */
+export interface PlannedErasure {
+  /** Records the system holds for the subject right now. */
+  found: number;
+  /** Of those, the ones this erasure had not planned before. */
+  newlyPlanned: number;
+  gaClientIds: string[];
+  gaUserIds: string[];
+  unusableIdentifiers: UnusableIdentifier[];
+}
+
+export interface DeletedPage {
+  deleted: number;
+  alreadyGone: number;
+  /** True when planned records remain after this page. */
+  more: boolean;
+}
+
+/** A system's part of a receipt, bounded whatever the number of records. */
+export interface ErasureSystemSummary {
+  counts: Partial<Record<ErasureRecordResult, number>>;
+  recordCount: number;
+  recordsDigest: string;
+  records: SystemErasureRecord[];
+  recordsTruncated: boolean;
+}
+
+/** Records read from the ledger per query when a whole list is walked (digest, listing). */
+const ledgerPage = 1000;
+
+/**
+ * The erasure's activities. The full list of records lives in the ledger, written here page by page; the
+ * workflow only ever sees counts, a digest and the first `inlineRecordLimit` records, so its history stays
+ * small whatever the number of records (a role address on 25,000 leads). Deleting by the ids harvested
+ * before anything was deleted, and marking each as it goes, makes every attempt's work visible to the next:
+ * a record deleted by an attempt that then crashed is still in the receipt, and a 404 on a harvested record
+ * means it is gone (by an earlier attempt, or by someone else since the harvest).
+ */
+export function createErasureActivities({
+  ledger,
+  logger,
+  subjectKeySecret,
+  call,
+}: {
+  ledger: Ledger;
+  logger: Logger;
+  subjectKeySecret: string;
+  call: ConnectorCall;
+}) {
+  return {
+    /**
+     * Finds what the system holds and plans each record in the ledger (a record already planned or deleted
+     * keeps its state). GA ids harvested from the records go through the intake parser: a `_ga` cookie is
+     * reduced to its client id, and what cannot be one is counted in `unusableIdentifiers`, not sent.
+     */
+    planErasure(input: ErasureStepInput): Promise<PlannedErasure> {
+      return call(input, 'find', async (connector) => {
+        const found = await connector.find(input.subject);
+        const newlyPlanned = await ledger.planErasureRecords(
+          input.requestId,
+          input.system,
+          protectRecordIds(subjectKeySecret, input.system, found.records).map(refOf),
+        );
+        const { usable, unusable } = usableGaClientIds(found.gaClientIds, input.system);
+        return {
+          found: found.records.length,
+          newlyPlanned,
+          gaClientIds: usable,
+          gaUserIds: [...new Set(found.gaUserIds.map((id) => id.trim()).filter(Boolean))],
+          unusableIdentifiers: unusable,
+        };
+      });
+    },
+
+    /**
+     * Deletes up to `pageSize` planned records, marking each in the ledger as soon as the vendor answered,
+     * so a crash loses at most the mark of the record in flight (its retry finds it gone and says so).
+     */
+    deleteErasurePage(input: ErasureStepInput & { pageSize: number }): Promise<DeletedPage> {
+      return call(input, 'erase', async (connector) => {
+        const planned = await ledger.listErasureRecords(input.requestId, {
+          system: input.system,
+          result: 'planned',
+          limit: input.pageSize,
+        });
+        if (planned.length > 0 && !connector.deleteRecord) {
+          throw new Error(`${input.system} found records but cannot delete single records`);
+        }
+        let deleted = 0;
+        let alreadyGone = 0;
+        for (const record of planned) {
+          const result = await (connector.deleteRecord?.(input.subject, record) ?? 'already_gone');
+          await ledger.markErasureRecords(input.requestId, input.system, [{ ...record, result }]);
+          if (result === 'deleted') deleted++;
+          else alreadyGone++;
+        }
+        return { deleted, alreadyGone, more: planned.length === input.pageSize };
+      });
+    },
+
+    /**
+     * Submits the deletions of a system that cannot be searched (Google Analytics) and records each one.
+     * The identifiers are the request's and the harvested ones, both already through the intake parsers.
+     */
+    submitErasure(input: ErasureStepInput): Promise<{ submitted: number }> {
+      return call(input, 'erase', async (connector) => {
+        const result = await connector.erase(input.subject);
+        await ledger.markErasureRecords(
+          input.requestId,
+          input.system,
+          protectRecordIds(subjectKeySecret, input.system, result.records).map((record) => ({
+            ...refOf(record),
+            result: record.result,
+            vendorTime: record.vendorTime,
+          })),
+        );
+        return { submitted: result.records.length };
+      });
+    },
+
+    /** Counts, a keyed digest of the whole list, and the first records, read back from the ledger. */
+    async summariseErasureSystem(input: {
+      requestId: string;
+      system: SystemName;
+    }): Promise<ErasureSystemSummary> {
+      const counts = await ledger.countErasureRecords(input.requestId, input.system);
+      const digest = createHmac('sha256', subjectKeySecret);
+      let recordCount = 0;
+      const first: SystemErasureRecord[] = [];
+      let after: ErasureRecordEntry | undefined;
+      for (;;) {
+        const page = await ledger.listErasureRecords(input.requestId, {
+          system: input.system,
+          after,
+          limit: ledgerPage,
+        });
+        for (const record of page) {
+          if (record.result === 'planned') continue;
+          recordCount++;
+          digest.update(`${record.kind}\t${record.container ?? ''}\t${record.id}\t${record.result}\n`);
+          if (first.length < inlineRecordLimit) first.push(receiptRecord(record));
+        }
+        after = page.at(-1);
+        if (page.length < ledgerPage) break;
+      }
+      return {
+        counts,
+        recordCount,
+        recordsDigest: digest.digest('hex'),
+        records: first,
+        recordsTruncated: recordCount > first.length,
+      };
+    },
+
+    /** The first erasure of this subject, when there was one: a new erasure is then a re-erasure. */
+    async loadTombstone(subjectKey: string): Promise<{ firstRequestId: string } | undefined> {
+      const tombstone = await ledger.getTombstone(subjectKey);
+      return tombstone ? { firstRequestId: tombstone.firstRequestId } : undefined;
+    },
+
+    /**
+     * Makes an erasure's outcome outlive Temporal's retention: the receipt (once, however often this runs),
+     * the subject's tombstone with the systems it reached, and the systems it did not reach as follow-ups.
+     * The tombstone is written even when a system failed: it stops new grants and triggers re-erasure. The
+     * consent events (the opt-out evidence among them) are deleted only once no system is left to erase.
+     * Each step is idempotent, so a retry after a crash between them finishes the job without duplicates.
+     */
+    async recordErasureOutcome(
+      receipt: ErasureReceipt,
+    ): Promise<{ receiptInserted: boolean; eventsDeleted: number; systemsToFollowUp: SystemName[] }> {
+      const { inserted } = await ledger.recordReceipt(receipt);
+      const entries = Object.entries(receipt.systems) as [
+        SystemName,
+        ErasureReceipt['systems'][SystemName],
+      ][];
+      const reached = entries
+        .filter(([, state]) => reachedStatuses.has(state.status))
+        .map(([system]) => system);
+      await ledger.recordTombstone({
+        subjectKey: receipt.subjectKey,
+        erasedAt: receipt.completedAt,
+        systems: reached,
+        firstRequestId: receipt.reErasureOf ?? receipt.requestId,
+        lastRequestId: receipt.requestId,
+      });
+      const systemsToFollowUp = await ledger.updateErasureFollowUps({
+        subjectKey: receipt.subjectKey,
+        requestId: receipt.requestId,
+        open: entries
+          .filter(([, state]) => !reachedStatuses.has(state.status))
+          .map(([system, state]) => ({ system, status: state.status })),
+        reached,
+        at: receipt.completedAt,
+      });
+      const eventsDeleted =
+        systemsToFollowUp.length === 0 ? await ledger.deleteConsentEvents(receipt.subjectKey) : 0;
+      // The API's idempotency records about the subject hold an HMAC of a body that held their address.
+      const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
+      logger.info(
+        {
+          subjectKey: receipt.subjectKey,
+          requestId: receipt.requestId,
+          receiptInserted: inserted,
+          eventsDeleted,
+          idempotencyDeleted,
+          systemsToFollowUp,
+        },
+        'erasure outcome recorded in the ledger',
+      );
+      return { receiptInserted: inserted, eventsDeleted, systemsToFollowUp };
+    },
+  };
+}
+
+function refOf(record: VendorRecordRef): { kind: string; id: string; container?: string } {
+  return { kind: record.kind, id: record.id, ...(record.container ? { container: record.container } : {}) };
+}
+
+function receiptRecord(record: ErasureRecordEntry): SystemErasureRecord {
+  return {
+    kind: record.kind,
+    id: record.id,
+    ...(record.container ? { container: record.container } : {}),
+    result: record.result as SystemErasureRecord['result'],
+    ...(record.vendorTime ? { vendorTime: record.vendorTime } : {}),
+  };
+}
+
+/** GA client ids harvested from a system, through the intake parser; unusable ones counted by reason. */
+export function usableGaClientIds(
+  raw: string[],
+  source: string,
+): { usable: string[]; unusable: UnusableIdentifier[] } {
+  const usable = new Set<string>();
+  const unusable = new Map<string, UnusableIdentifier>();
+  for (const value of raw) {
+    if (value.trim() === '') continue;
+    const parsed = parseGaClientId(value);
+    if (parsed.ok) {
+      usable.add(parsed.id);
+      continue;
+    }
+    const known = unusable.get(parsed.reason);
+    if (known) known.count++;
+    else unusable.set(parsed.reason, { kind: 'gaClientId', source, reason: parsed.reason, count: 1 });
+  }
+  return { usable: [...usable], unusable: [...unusable.values()] };
+}
