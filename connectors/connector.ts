@@ -54,6 +54,11 @@ export interface ChangePage {
   nextCursor?: string;
   /** The latest vendor change time on this page: the next watermark once every page is handled. */
   latestChange?: string;
+  /**
+   * How many records the read holds, as far as the vendor has told so far (Mailchimp counts each audience on
+   * its first page); absent when the vendor does not tell (Dataverse change tracking gives no count).
+   */
+  total?: number;
 }
 
 /** Everything known that identifies one person. `email` is already normalised (domain/email.ts). */

@@ -16,6 +16,8 @@ export interface ReconciliationInput {
 export interface SystemProgress {
   pages: number;
   people: number;
+  /** Records to read, as far as the vendor has told (see ChangePage.total); absent when it does not tell. */
+  total?: number;
   done: boolean;
   /** Where the next page starts; kept across continue-as-new and worker restarts. */
   cursor?: string;

@@ -66,6 +66,7 @@ export async function reconciliationWorkflow(
       const assessed = await ledger.reconcilePeople({ runId, system, people: page.people });
       state.pages += 1;
       state.people += page.people.length;
+      if (page.total !== undefined) state.total = page.total;
       if (page.latestChange && (!state.latestChange || page.latestChange > state.latestChange)) {
         state.latestChange = page.latestChange;
       }

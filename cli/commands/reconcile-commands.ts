@@ -13,16 +13,30 @@ function bar(done: number, total: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
 }
 
+/**
+ * Records done / total where every system's vendor tells its total; otherwise systems done, with each
+ * system's records read (and its total when known).
+ */
 function printProgress(progress: ReconciliationProgress): void {
   const systems = Object.entries(progress.systems);
   const finished = systems.filter(([, s]) => s.done).length;
-  print(
-    `  ${bar(finished, systems.length)} ${finished}/${systems.length} systems, started ${progress.startedAt}`,
-  );
-  for (const [system, state] of systems) {
-    print(
-      `    ${system.padEnd(10)} ${state.done ? 'done   ' : 'reading'}  ${state.pages} pages, ${state.people} people`,
+  const totals = systems.map(([, s]) => (s.done ? s.people : s.total));
+  if (totals.every((t): t is number => t !== undefined)) {
+    const done = systems.reduce((sum, [, s]) => sum + s.people, 0);
+    const total = Math.max(
+      done,
+      totals.reduce((sum, t) => sum + t, 0),
     );
+    print(`  ${bar(done, total)} ${done}/${total} records, started ${progress.startedAt}`);
+  } else {
+    print(
+      `  ${bar(finished, systems.length)} ${finished}/${systems.length} systems, started ${progress.startedAt}`,
+    );
+  }
+  for (const [system, state] of systems) {
+    const records =
+      state.total !== undefined ? `${state.people}/${state.total} records` : `${state.people} records`;
+    print(`    ${system.padEnd(10)} ${state.done ? 'done   ' : 'reading'}  ${state.pages} pages, ${records}`);
   }
   printDrift(progress);
 }

@@ -23,7 +23,12 @@ import { subscriberHash } from './subscriber-hash.js';
 
 const listsPageSize = 1000;
 
-const cursorSchema = z.object({ audience: z.number().int().min(0), offset: z.number().int().min(0) });
+const cursorSchema = z.object({
+  audience: z.number().int().min(0),
+  offset: z.number().int().min(0),
+  /** Members in the audiences reached so far, as Mailchimp counts them (`total_items`). */
+  total: z.number().int().min(0).optional(),
+});
 const membersPageSchema = z.object({
   members: z.array(
     z.object({ email_address: z.string(), status: z.string(), last_changed: z.string().optional() }).loose(),
@@ -322,17 +327,20 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       }));
       const nextOffset = cursor.offset + page.members.length;
       const more = page.members.length > 0 && nextOffset < page.total_items;
+      // Mailchimp tells each audience's size (of the members changed since the watermark) with every page;
+      // it is counted once, on the audience's first page.
+      const total = (cursor.total ?? 0) + (cursor.offset === 0 ? page.total_items : 0);
       const next = more
-        ? { audience: cursor.audience, offset: nextOffset }
+        ? { audience: cursor.audience, offset: nextOffset, total }
         : cursor.audience + 1 < audiences.length
-          ? { audience: cursor.audience + 1, offset: 0 }
+          ? { audience: cursor.audience + 1, offset: 0, total }
           : undefined;
       const latestChange = people
         .map((p) => p.changedAt)
         .filter((t): t is string => Boolean(t))
         .sort()
         .at(-1);
-      return { people, latestChange, ...(next ? { nextCursor: JSON.stringify(next) } : {}) };
+      return { people, latestChange, total, ...(next ? { nextCursor: JSON.stringify(next) } : {}) };
     },
 
     async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {

@@ -233,6 +233,9 @@ describe('scheduled reconciliation', () => {
       (r) => r.method === 'GET' && /\/lists\/[^/]+\/members$/.test(r.path),
     );
     expect(report.systems.mailchimp.pages).toBeGreaterThan(3);
+    // Mailchimp tells how many members the read holds, so progress is records done out of a total.
+    expect(report.systems.mailchimp.total).toBe(report.systems.mailchimp.people);
+    expect(report.systems.mailchimp.people).toBeGreaterThanOrEqual(12);
     // At most the page in flight at the restart is read twice.
     expect(memberPages.length).toBeLessThanOrEqual(report.systems.mailchimp.pages + 1);
     for (const person of planted.slice(0, 4)) {
