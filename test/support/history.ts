@@ -20,3 +20,26 @@ export async function rawHistoryText(client: Client, workflowId: string): Promis
   visit(history);
   return parts.join('\n');
 }
+
+/**
+ * The size in bytes of the largest payload in a workflow's history (as stored: encoded, encrypted), with
+ * the event type that carried it. Activity results, workflow inputs and results all count.
+ */
+export async function largestPayload(
+  client: Client,
+  workflowId: string,
+): Promise<{ bytes: number; eventType: string }> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  let largest = { bytes: 0, eventType: '' };
+  const visit = (value: unknown, eventType: string): void => {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
+    const candidate = value as { metadata?: unknown; data?: unknown };
+    if (candidate.metadata && candidate.data instanceof Uint8Array) {
+      if (candidate.data.length > largest.bytes) largest = { bytes: candidate.data.length, eventType };
+      return;
+    }
+    for (const inner of Object.values(value)) visit(inner, eventType);
+  };
+  for (const event of history.events ?? []) visit(event, String(event.eventType));
+  return largest;
+}

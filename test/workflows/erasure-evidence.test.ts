@@ -1,0 +1,180 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErasureStatusView } from '../../domain/erasure.js';
+import {
+  awaitReceipt,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+  retryErasureSystem,
+} from '../../hub-client/erasures.js';
+import { keyedVendorId } from '../../privacy/keyed-id.js';
+import { largestPayload } from '../support/history.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+// Dataverse pages of 200 rows, and 100 deletions per activity: the big case below is paged both ways.
+process.env.DYNAMICS_PAGE_SIZE = '200';
+const deletePageSize = 100;
+const property = 'properties/400000001';
+
+async function waitForStatus(
+  context: HubClientContext,
+  requestId: string,
+  test: (s: ErasureStatusView) => boolean,
+): Promise<ErasureStatusView> {
+  for (let i = 0; i < 240; i++) {
+    const found = await lookupErasure(context, requestId);
+    if (found.state === 'open' && test(found.status)) return found.status;
+    await delay(250);
+  }
+  throw new Error('status never matched');
+}
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const request = (email: string) => ({ email, requestedBy: 'test', requestedAt: new Date().toISOString() });
+
+type DynamicsState = { contacts: Record<string, unknown>[]; leads: Record<string, unknown>[] };
+
+/** Erasure evidence against the real connectors and the vendor sandboxes, with an in-process worker. */
+describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('erasure-evidence');
+    context = {
+      ...hub.temporal.context(),
+      timings: {
+        attentionAfter: '1 minute',
+        operatorDeadline: '5 minutes',
+        heartbeatTimeout: '10 seconds',
+        deletePageSize,
+      },
+    };
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  const idsOf = async (email: string) => {
+    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
+    const mine = (rows: Record<string, unknown>[], id: string) =>
+      rows
+        .filter((row) => [row.emailaddress1, row.emailaddress2, row.emailaddress3].includes(email))
+        .map((row) => String(row[id]));
+    return { contacts: mine(state.contacts, 'contactid'), leads: mine(state.leads, 'leadid') };
+  };
+
+  it('lists every record deleted across attempts: a contact and a lead, with a 503 on the lead', async () => {
+    const email = uniqueEmail('retried');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Re', lastname: 'Tried', emailaddress1: email }],
+      leads: [{ firstname: 'Re', lastname: 'Tried', emailaddress1: email }],
+    });
+    const planted = await idsOf(email);
+    // More 503s than the SDK's own three retries: the activity fails once, after the contact is gone.
+    await hub.vendors.dynamics.control.fail({
+      method: 'DELETE',
+      path: '^/api/data/v9.2/leads',
+      status: 503,
+      count: 4,
+    });
+    await hub.vendors.dynamics.control.clearRequests();
+    const receipt = await awaitReceipt(context, await requestErasure(context, request(email)));
+    const refused = (await hub.vendors.dynamics.control.requests()).filter(
+      (entry) => entry.method === 'DELETE' && entry.status === 503,
+    );
+    expect(refused).toHaveLength(4);
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(receipt.systems.dynamics.failure).toBeUndefined();
+    expect(receipt.systems.dynamics.records.map((r) => `${r.kind}:${r.id}:${r.result}`).sort()).toEqual(
+      [`contact:${planted.contacts[0]}:deleted`, `lead:${planted.leads[0]}:deleted`].sort(),
+    );
+    expect(receipt.systems.dynamics.recordCount).toBe(2);
+    expect(await idsOf(email)).toEqual({ contacts: [], leads: [] });
+  });
+
+  it('reduces a whole _ga cookie harvested from the CRM to its client id, and reports an unusable one instead of claiming it', async () => {
+    const email = uniqueEmail('cookie');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [
+        {
+          firstname: 'Co',
+          lastname: 'Okie',
+          emailaddress1: email,
+          new_gaclientid: 'GA1.1.1234567890.1600000000',
+        },
+      ],
+      leads: [{ firstname: 'Co', lastname: 'Okie', emailaddress1: email, new_gaclientid: 'see notes' }],
+    });
+    const receipt = await awaitReceipt(context, await requestErasure(context, request(email)));
+    expect(receipt.systems.google.status).toBe('submitted');
+    expect(receipt.systems.google.records.map((r) => r.id)).toEqual([
+      keyedVendorId(hub.temporal.secrets.subjectKeySecret, 'google', '1234567890.1600000000'),
+    ]);
+    expect(receipt.systems.google.unusableIdentifiers).toEqual([
+      {
+        kind: 'gaClientId',
+        source: 'dynamics',
+        reason: expect.stringMatching(/not a Google Analytics client id/),
+        count: 1,
+      },
+    ]);
+    const submitted = JSON.stringify(await hub.vendors.google.control.state());
+    expect(submitted).toContain('1234567890.1600000000');
+    expect(submitted).not.toContain('GA1.1.1234567890');
+    expect(submitted).not.toContain('see notes');
+  });
+
+  it('waits for the reset of a used-up Google daily quota instead of calling an operator with a false reason', async () => {
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: 1_000_000 } } });
+    const started = await requestErasure(context, {
+      ...request(uniqueEmail('quota')),
+      gaClientIds: ['42.43'],
+    });
+    const waiting = await waitForStatus(
+      context,
+      started.requestId,
+      (s) => s.systems.google.status === 'waiting_for_vendor',
+    );
+    expect(waiting.status).toBe('running');
+    const resumesIn = Date.parse(waiting.systems.google.resumesAt ?? '') - Date.now();
+    // Midnight Pacific is within a day, and far beyond the step's one-minute attention deadline.
+    expect(resumesIn).toBeGreaterThan(60_000);
+    expect(resumesIn).toBeLessThanOrEqual(25 * 3600_000);
+    expect(waiting.systems.google.failure?.reason).toMatch(/daily/);
+    // The quota is raised; an operator need not wait for midnight.
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: 0 } } });
+    await retryErasureSystem(context, started.requestId, { system: 'google' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.google.status).toBe('submitted');
+  });
+
+  it('erases one address held by many rows in pages, keeping every payload in the history small', async () => {
+    const email = 'info@big-crm.example.com';
+    const rows = 1_200;
+    await hub.vendors.dynamics.control.seed({
+      leads: Array.from({ length: rows }, (_, i) => ({ lastname: `Lead ${i}`, emailaddress1: email })),
+    });
+    const started = await requestErasure(context, request(email));
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.dynamics).toMatchObject({
+      status: 'erased',
+      recordCount: rows,
+      recordsTruncated: true,
+    });
+    expect(receipt.systems.dynamics.records).toHaveLength(50);
+    expect(receipt.systems.dynamics.recordsDigest).toMatch(/^[0-9a-f]{64}$/);
+    const stored = await hub.ledger.listErasureRecords(started.requestId, {
+      system: 'dynamics',
+      limit: rows * 2,
+    });
+    expect(stored).toHaveLength(rows);
+    expect(stored.every((record) => record.result === 'deleted')).toBe(true);
+    expect((await idsOf(email)).leads).toEqual([]);
+    // A list of 1,200 ids would be about 100 KB; the largest payload holds counts and 50 records.
+    const largest = await largestPayload(hub.temporal.client, started.workflowId);
+    expect(largest.bytes, largest.eventType).toBeLessThan(24_000);
+  });
+});
