@@ -8,14 +8,23 @@ import type {
   Connector,
   ConsentChange,
   ConsentReading,
+  ConsentStateRequest,
+  ConsentStateResult,
+  ConsentVerification,
+  DecisionsInForce,
   EraseResult,
   FindResult,
   SubjectIdentifiers,
 } from '../connectors/connector.js';
-import type { ConsentApplicationOutcome, ConsentChangeSignal } from '../domain/consent.js';
+import type {
+  ConsentApplicationOutcome,
+  ConsentChangeSignal,
+  WrittenConsentState,
+} from '../domain/consent.js';
+import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import { createErasureActivities } from './erasure-activities.js';
@@ -29,7 +38,8 @@ export type ConnectorSet = Partial<
     Pick<
       Connector,
       'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
-    >
+    > &
+      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState'>>
   >
 >;
 
@@ -155,37 +165,104 @@ export function createActivities({
       return consentStateFromLedger(ledger, subjectKey);
     },
 
-    /** Appends the change with its evidence; idempotent by event id. */
-    async recordConsentEvent(input: { subjectKey: string; change: ConsentChangeSignal }): Promise<void> {
-      const { change } = input;
-      await ledger.appendConsentEvent({
-        id: change.eventId,
+    /**
+     * Writes the state all decisions in force call for to one system, then records in the ledger what it
+     * wrote and what each purpose shows there, in one step (a retry repeats an idempotent write). The
+     * ledger keeps nothing once every system of the subject was erased.
+     */
+    async applyConsentStateInSystem(
+      input: ConnectorActivityInput & {
+        request: ConsentStateRequest;
+        eventIds: Partial<Record<Purpose, string>>;
+      },
+    ): Promise<Omit<ConsentStateResult, 'records'> & { writtenAt: string }> {
+      const { records, ...result } = await call(input, 'applyConsentState', (c) => {
+        if (!c.applyConsentState) throw new Error(`${input.system} cannot write consent state`);
+        return c.applyConsentState(input.subject, input.request);
+      });
+      const writtenAt = new Date().toISOString();
+      await ledger.recordSystemConsentState({
         subjectKey: input.subjectKey,
-        purpose: change.purpose,
-        decision: change.decision,
-        occurredAt: change.occurredAt,
-        recordedAt: change.recordedAt,
-        source: change.source,
-        evidence: change.evidence,
+        system: input.system as SystemName,
+        outcome: result.outcome,
+        fields: result.fields,
+        eventIds: Object.fromEntries(
+          Object.entries(input.eventIds).filter(([purpose]) => purpose in result.purposes),
+        ),
+        purposes: result.purposes,
+        writtenAt,
+      });
+      logger.debug(
+        { subjectKey: input.subjectKey, system: input.system, records: records.length },
+        'consent state written',
+      );
+      return { ...result, writtenAt };
+    },
+
+    /** Reads a system's consent fields now and compares them with what the decisions in force call for. */
+    verifyConsentInSystem(
+      input: ConnectorActivityInput & { decisions: DecisionsInForce },
+    ): Promise<ConsentVerification> {
+      return call(input, 'verifyConsent', (c) => {
+        if (!c.verifyConsentState) throw new Error(`${input.system} cannot read consent state`);
+        return c.verifyConsentState(input.subject, input.decisions);
       });
     },
 
-    async recordConsentOutcome(input: {
+    /**
+     * Appends a batch of changes with their evidence, each idempotent by event id (the primary key decides,
+     * so concurrent copies of one change are written once). A grant for an erased subject is refused; a
+     * withdrawal is never refused, though once every system was erased the ledger keeps no copy of it.
+     */
+    async recordConsentChanges(input: {
       subjectKey: string;
-      eventId: string;
-      system: SystemName;
-      outcome: ConsentApplicationOutcome;
-      reason?: string;
-    }): Promise<void> {
-      await ledger.recordConsentOutcome({ ...input, recordedAt: new Date().toISOString() });
+      changes: ConsentChangeSignal[];
+    }): Promise<{ results: Record<string, ConsentAppendResult>; erased: boolean }> {
+      const results: Record<string, ConsentAppendResult> = {};
+      for (const change of input.changes) {
+        results[change.eventId] = await ledger.appendConsentEvent({
+          id: change.eventId,
+          subjectKey: input.subjectKey,
+          purpose: change.purpose,
+          decision: change.decision,
+          occurredAt: change.occurredAt,
+          recordedAt: change.recordedAt,
+          source: change.source,
+          evidence: change.evidence,
+        });
+      }
+      const refused = Object.entries(results).filter(([, r]) => r.skipped === 'refused_after_erasure');
+      if (refused.length > 0) {
+        logger.warn(
+          { subjectKey: input.subjectKey, eventIds: refused.map(([id]) => id) },
+          'consent grant refused: the subject has been erased',
+        );
+      }
+      const erased = (await ledger.getTombstone(input.subjectKey)) !== undefined;
+      return { results, erased };
     },
 
-    /** An erased person stays erased: their changes are refused, logged by subject key and event id only. */
-    async refuseConsentChanges(input: { subjectKey: string; eventIds: string[] }): Promise<void> {
-      logger.warn(
-        { subjectKey: input.subjectKey, eventIds: input.eventIds },
-        'consent change refused: the subject has been erased',
-      );
+    /** A system the workflow gave up on (failed, or closed by an operator): kept for status and reconciliation. */
+    async recordSystemConsentFailure(input: {
+      subjectKey: string;
+      system: SystemName;
+      outcome: Extract<ConsentApplicationOutcome, 'failed' | 'closed_by_operator'>;
+      reason?: string;
+      eventIds: Partial<Record<Purpose, string>>;
+      previous?: WrittenConsentState;
+    }): Promise<{ at: string }> {
+      const at = new Date().toISOString();
+      await ledger.recordSystemConsentState({
+        subjectKey: input.subjectKey,
+        system: input.system,
+        outcome: input.outcome,
+        reason: input.reason,
+        fields: input.previous?.fields ?? {},
+        eventIds: input.eventIds,
+        purposes: Object.fromEntries(Object.keys(input.eventIds).map((p) => [p, input.outcome])),
+        writtenAt: at,
+      });
+      return { at };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { ChangePage, ObservedPerson } from '../connectors/connector.js';
 import type { ConsentChangeRequestInput } from '../domain/consent.js';
 import type { ErasureRequestInput } from '../domain/erasure.js';
 import type { DriftItem, ReconciledSystem, ReconciliationReport } from '../domain/reconciliation.js';
+import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -15,6 +16,16 @@ import { subjectKeyFor } from '../privacy/subject-key.js';
 export interface WorkStarter {
   erase(input: ErasureRequestInput): Promise<{ requestId: string }>;
   changeConsent(input: ConsentChangeRequestInput, stableEventId: string): Promise<{ eventId: string }>;
+  /**
+   * Asks the person's consent workflow to write their state to `systems` again. With the email it starts
+   * the workflow if needed; without it only a running workflow can be asked (`delivered: false` otherwise).
+   */
+  reapplyConsent(input: {
+    subjectKey: string;
+    email?: string;
+    systems: SystemName[];
+    reason: string;
+  }): Promise<{ delivered: boolean }>;
 }
 
 export interface ReconciliationDependencies {
@@ -64,6 +75,38 @@ export function createReconciliationActivities({
       );
     },
 
+    /**
+     * Withdrawals whose last write to `system` failed or was closed by an operator are written again, now
+     * that the system answered a whole reconciliation read. The person's workflow stays open while such a
+     * withdrawal is unresolved, so it can be asked without the address; one that has ended is reported.
+     */
+    async repairFailedWithdrawals(input: {
+      runId: string;
+      system: ReconciledSystem;
+    }): Promise<PeopleAssessment> {
+      const drift: DriftItem[] = [];
+      let repairsStarted = 0;
+      for (const subjectKey of await ledger.listUnresolvedConsentSubjects(input.system, 500)) {
+        const state = await consentStateFromLedger(ledger, subjectKey);
+        if (!Object.values(state.purposes).some((d) => d?.decision === 'withdrawn')) continue;
+        const { delivered } = await starter.reapplyConsent({
+          subjectKey,
+          systems: [input.system],
+          reason: `reconciliation ${input.runId}: ${input.system} answers again`,
+        });
+        if (delivered) {
+          drift.push({ kind: 'failed_withdrawal_reapplied', system: input.system, subjectKey });
+          repairsStarted++;
+        } else {
+          drift.push({ kind: 'failed_withdrawal_unreachable', system: input.system, subjectKey });
+        }
+      }
+      if (drift.length > 0) {
+        logger.info({ runId: input.runId, system: input.system, drift: drift.length }, 'failed withdrawals');
+      }
+      return { drift, repairsStarted };
+    },
+
     async reconcilePeople(input: {
       runId: string;
       system: ReconciledSystem;
@@ -111,19 +154,34 @@ export function createReconciliationActivities({
             stableUuid('reconciliation', input.runId, input.system, subjectKey, 'marketing_email'),
           );
           repairsStarted++;
-        } else if (
-          observed === 'granted' &&
-          inForce?.decision === 'withdrawn' &&
-          // Only once the hub has carried the withdrawal to this system is an opt-in there a contradiction;
-          // before that it is a change still in flight.
-          ['applied', 'already'].includes(state.outcomes.marketing_email?.[input.system] ?? '')
-        ) {
-          drift.push({
-            kind: 'unexplained_opt_in',
-            system: input.system,
-            subjectKey,
-            purpose: 'marketing_email',
-          });
+        } else if (observed === 'granted' && inForce?.decision === 'withdrawn') {
+          const answered = state.outcomes.marketing_email?.[input.system];
+          if (answered === 'applied' || answered === 'already') {
+            // The hub wrote this withdrawal there, so the opt-in came from outside and the withdrawal in
+            // force is written again, through the person's workflow.
+            await starter.reapplyConsent({
+              subjectKey,
+              email: person.email,
+              systems: [input.system],
+              reason: `reconciliation ${input.runId}: opt-in contradicts a withdrawal applied there`,
+            });
+            drift.push({
+              kind: 'opt_in_reverted',
+              system: input.system,
+              subjectKey,
+              purpose: 'marketing_email',
+            });
+            repairsStarted++;
+          } else if (answered !== undefined) {
+            // The hub never got the withdrawal there (failed, closed, not found): a person must decide.
+            drift.push({
+              kind: 'unexplained_opt_in',
+              system: input.system,
+              subjectKey,
+              purpose: 'marketing_email',
+            });
+          }
+          // No answer yet: the withdrawal is still on its way there.
         }
       }
       return { drift, repairsStarted };

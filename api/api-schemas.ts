@@ -21,7 +21,13 @@ export const erasureBodySchema = erasureRequestSchema
 export const consentEventBodySchema = consentChangeRequestSchema.strict();
 
 /** The email travels in a POST body, not a query string, so it never lands in proxies' access logs. */
-export const subjectStatusBodySchema = z.object({ email: emailSchema }).strict();
+export const subjectStatusBodySchema = z
+  .object({
+    email: emailSchema,
+    /** Read every tool now and mark each field that differs from what the decisions in force call for. */
+    verify: z.boolean().optional(),
+  })
+  .strict();
 
 export const erasureParamsSchema = z.object({ id: requestIdSchema });
 export const requestParamsSchema = z.object({ id: requestIdSchema });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { configCommand } from './commands/config-command.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
@@ -54,7 +55,8 @@ const program = new Command('consent-hub')
   .addCommand(statusCommand)
   .addCommand(reconcileCommand)
   .addCommand(scheduleCommand)
-  .addCommand(serveCommand);
+  .addCommand(serveCommand)
+  .addCommand(configCommand);
 
 // Commander's refusals (unknown option, missing argument) must end in our exit code 2, whichever command.
 for (const command of walk(program)) command.exitOverride();

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { dynamicsPurposeColumnsSchema } from '../connectors/dynamics/config.js';
-import { mailchimpPurposeMapSchema } from '../connectors/mailchimp/config.js';
+import type { ConsentFieldRule } from '../connectors/consent-fields.js';
+import {
+  defaultDynamicsPurposeColumns,
+  dynamicsPurposeColumnsSchema,
+} from '../connectors/dynamics/config.js';
+import { dynamicsFieldRules } from '../connectors/dynamics/consent-columns.js';
+import { defaultMailchimpPurposeMap, mailchimpPurposeMapSchema } from '../connectors/mailchimp/config.js';
+import { mailchimpFieldRules } from '../connectors/mailchimp/consent.js';
 import { purposes } from '../domain/purposes.js';
 import { ConfigError } from './parse-env.js';
 
@@ -44,4 +50,32 @@ export function loadPurposeMap(env: NodeJS.ProcessEnv): PurposeMap {
       return `CONSENT_HUB_PURPOSE_MAP: ${where}: ${issue.message}${hint}`;
     }),
   );
+}
+
+/**
+ * How each vendor field is derived from the purposes under this map (a tool left out keeps its default):
+ * what `consent-hub config check` and the worker print at start, and what the tests generate pairs from.
+ */
+export function purposeMapFields(map: PurposeMap): ConsentFieldRule[] {
+  return [
+    ...dynamicsFieldRules(map.dynamics ?? defaultDynamicsPurposeColumns),
+    ...mailchimpFieldRules(map.mailchimp ?? defaultMailchimpPurposeMap),
+    {
+      system: 'google',
+      field: 'user deletion (every configured GA4 property)',
+      purposes: ['statistics'],
+      rule: 'submitted for the client ids given and those the CRM holds, when statistics is withdrawn',
+    },
+  ];
+}
+
+/** One line per field; a field several purposes share says so, since a withdrawal of any of them wins. */
+export function describePurposeMap(map: PurposeMap): string[] {
+  return purposeMapFields(map).map((field) => {
+    const shared =
+      field.purposes.length > 1
+        ? `  [shared by ${field.purposes.length} purposes: a withdrawal of any wins]`
+        : '';
+    return `${field.system.padEnd(9)} ${field.field} <- ${field.purposes.join(', ')}: ${field.rule}${shared}`;
+  });
 }

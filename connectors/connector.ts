@@ -20,6 +20,15 @@ export interface Connector {
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
   /**
+   * Writes the state that all decisions in force call for (consent-fields.ts has the rule), never one
+   * purpose's decision on its own: a field several purposes share is allowed only while none of them is
+   * withdrawn. `changed` names the purposes whose decision moved since the last write; a tool none of them
+   * maps to answers `not_applicable` without a call.
+   */
+  applyConsentState(subject: SubjectIdentifiers, request: ConsentStateRequest): Promise<ConsentStateResult>;
+  /** Reads the consent fields now and compares each with what the decisions in force call for. */
+  verifyConsentState(subject: SubjectIdentifiers, decisions: DecisionsInForce): Promise<ConsentVerification>;
+  /**
    * For reconciliation: one page of the people whose records changed since a watermark, with the marketing
    * consent each record expresses. Tools that cannot be listed (Google Analytics) leave it out.
    */
@@ -52,7 +61,10 @@ export interface ChangePage {
   people: ObservedPerson[];
   /** Absent on the last page. */
   nextCursor?: string;
-  /** The latest vendor change time on this page: the next watermark once every page is handled. */
+  /**
+   * The system's own cursor for the next run (Dataverse's delta links), once every page is handled. A system
+   * without one leaves it out and gets the run's start time, minus an overlap, as its watermark.
+   */
   latestChange?: string;
   /**
    * How many records the read holds, as far as the vendor has told so far (Mailchimp counts each audience on
@@ -123,6 +135,51 @@ export interface ConsentChange {
 }
 
 export type ConsentStateInTool = ConsentDecision | 'mixed' | 'unknown';
+
+/** The decision in force for one purpose, as a connector needs it to compute its fields. */
+export interface DecisionInForce {
+  decision: ConsentDecision;
+  /** Only a grant with evidence may re-subscribe or create. */
+  hasEvidence: boolean;
+}
+export type DecisionsInForce = Partial<Record<Purpose, DecisionInForce>>;
+
+export interface ConsentStateRequest {
+  /** Every decision in force for the person; a purpose absent has no decision yet (not withdrawn). */
+  decisions: DecisionsInForce;
+  /** The purposes whose decision moved since this system was last written. */
+  changed: Purpose[];
+}
+
+/** What the tool shows for one purpose's decision; `withheld`: a withdrawal of another purpose shares its field. */
+export type PurposeOutcome = ApplyConsentOutcome | 'withheld';
+
+export interface ConsentStateResult {
+  outcome: ApplyConsentOutcome;
+  /** Per purpose with a decision that this tool carries. */
+  purposes: Partial<Record<Purpose, PurposeOutcome>>;
+  /** The fields as they stand after the write: field name → value. */
+  fields: Record<string, string>;
+  records: VendorRecordRef[];
+  vendorTime?: string;
+}
+
+export interface ConsentFieldCheck {
+  /** The connector's name for the field: `donotbulkemail`, `membership:<audience>`, `permission:<audience>:<id>`. */
+  field: string;
+  purposes: Purpose[];
+  /** What the decisions in force call for; absent when none of the purposes has a decision. */
+  desired?: string;
+  /** What the tool holds now (`absent` when it holds no record). */
+  actual: string;
+  differs: boolean;
+}
+
+export interface ConsentVerification {
+  fields: ConsentFieldCheck[];
+  /** Said when the tool cannot be read (Google Analytics). */
+  note?: string;
+}
 
 export interface ConsentReading {
   /** Per purpose this tool can express; purposes the tool has no notion of are absent. */

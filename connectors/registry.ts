@@ -14,6 +14,8 @@ export interface BuiltConnectors {
   connectors: ConnectorSet;
   /** Which systems run against a configured vendor (sandbox or real); the rest are absent. */
   configured: string[];
+  /** The purpose map in force (CONSENT_HUB_PURPOSE_MAP, or the connectors' defaults where it is empty). */
+  purposeMap: PurposeMap;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export function buildConnectors(rawEnv: NodeJS.ProcessEnv, logger: Logger): Buil
   return {
     connectors,
     configured,
+    purposeMap,
     close: async () => {
       for (const close of closers) await close();
     },

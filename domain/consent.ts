@@ -49,15 +49,10 @@ export const consentChangeRequestSchema = z
     source: actorIdSchema,
     evidence: consentEvidenceSchema.default({}),
   })
-  .refine(
-    (change) =>
-      change.decision === 'withdrawn' ||
-      Boolean(change.evidence.policyVersion || change.evidence.formId || change.evidence.requestRef),
-    {
-      path: ['evidence'],
-      error: 'a grant needs evidence: at least one of policyVersion, formId or requestRef',
-    },
-  );
+  .refine((change) => change.decision === 'withdrawn' || evidenceAllowsGrant(change.evidence), {
+    path: ['evidence'],
+    error: 'a grant needs evidence: at least one of policyVersion, formId or requestRef',
+  });
 export type ConsentChangeRequest = z.output<typeof consentChangeRequestSchema>;
 export type ConsentChangeRequestInput = z.input<typeof consentChangeRequestSchema>;
 
@@ -78,6 +73,13 @@ export interface PurposeDecision {
   decision: ConsentDecision;
   occurredAt: string;
   source: string;
+  /** A grant with evidence may re-subscribe or create; a withdrawal never needs any. */
+  hasEvidence?: boolean;
+}
+
+/** True when the evidence may turn consent back on: a policy version, a form or a request reference. */
+export function evidenceAllowsGrant(evidence: ConsentEvidence): boolean {
+  return Boolean(evidence.policyVersion || evidence.formId || evidence.requestRef);
 }
 
 export type ConsentApplicationOutcome =
@@ -86,8 +88,19 @@ export type ConsentApplicationOutcome =
   | 'not_found'
   | 'pending_confirmation'
   | 'not_applicable'
+  /** A grant that does not show in the tool: another purpose sharing its field is withdrawn. */
+  | 'withheld'
   | 'failed'
   | 'closed_by_operator';
+
+/** The consent state the hub last wrote to one system, and when. */
+export interface WrittenConsentState {
+  at: string;
+  outcome: ConsentApplicationOutcome;
+  /** Field name → value written, as the connector names them (`donotbulkemail`, `membership:<audience>`). */
+  fields: Record<string, string>;
+  reason?: string;
+}
 
 export interface SystemConsentState {
   status: 'idle' | 'running' | 'needs_attention' | 'failed' | 'closed_by_operator';
@@ -95,10 +108,12 @@ export interface SystemConsentState {
   failure?: { type: string; reason: string; status?: number; vendorCode?: string };
   closedReason?: string;
   completedAt?: string;
-  /** The last change carried to this system, and what the system answered. */
-  last?: { eventId: string; purpose: Purpose; decision: ConsentDecision; outcome: ConsentApplicationOutcome };
   /** Filled by the status views (not the workflow): what the worker is retrying now. */
   retrying?: RetryState;
+  /** The state the hub last wrote to this system (or why it could not), and when. */
+  written?: WrittenConsentState;
+  /** A newer state is waiting for this system (queued behind a call in flight or an operator). */
+  behind?: boolean;
 }
 
 export interface ConsentStatusView {
@@ -110,7 +125,7 @@ export interface ConsentStatusView {
   systems: Record<SystemName, SystemConsentState>;
   /** Changes received and not yet carried to every system. */
   inFlight: number;
-  /** Changes refused because the subject was erased. */
+  /** Grants refused because the subject was erased (withdrawals are never refused). */
   refused: string[];
   /** Changes received after a later one for the same purpose: recorded as evidence, not applied. */
   superseded: string[];
@@ -139,5 +154,16 @@ export interface ConsentWorkflowInput {
     pending: ConsentChangeSignal[];
     refused: string[];
     superseded: string[];
+    /** Per system, what was last written, and withdrawals that failed there and wait for reconciliation. */
+    written?: Partial<Record<SystemName, WrittenConsentState>>;
+    unresolved?: SystemName[];
+    reapply?: ConsentReapplySignal[];
+    erased?: boolean;
   };
+}
+
+/** Asks a person's workflow to write their state to systems again (reconciliation's repair). */
+export interface ConsentReapplySignal {
+  systems: SystemName[];
+  reason: string;
 }

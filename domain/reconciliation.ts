@@ -25,7 +25,17 @@ export interface SystemProgress {
   latestChange?: string;
 }
 
-export type DriftKind = 'opt_out_not_propagated' | 'erased_subject_reappeared' | 'unexplained_opt_in';
+export type DriftKind =
+  | 'opt_out_not_propagated'
+  | 'erased_subject_reappeared'
+  /** An opt-in that contradicts a withdrawal in force the hub had not (yet) applied there: reported. */
+  | 'unexplained_opt_in'
+  /** An opt-in that contradicts a withdrawal the hub had applied there: the withdrawal is written again. */
+  | 'opt_in_reverted'
+  /** A withdrawal that had failed (or was closed) in a system that answers again: written again. */
+  | 'failed_withdrawal_reapplied'
+  /** A failed withdrawal whose person's workflow has ended, so the hub holds no address to write it with. */
+  | 'failed_withdrawal_unreachable';
 
 export interface DriftItem {
   kind: DriftKind;
@@ -37,7 +47,8 @@ export interface DriftItem {
 export interface ReconciliationProgress {
   startedAt: string;
   systems: Record<ReconciledSystem, SystemProgress>;
-  drift: Record<DriftKind, number>;
+  /** Counts per kind; a run carried from an older version may lack the newer kinds. */
+  drift: Partial<Record<DriftKind, number>>;
   repairsStarted: number;
   /** Reported, not repaired: a person must decide. */
   needsAttention: DriftItem[];

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
-import { type ConsentClientContext, recordConsentChange } from './consent.js';
+import { type ConsentClientContext, reapplyConsent, recordConsentChange } from './consent.js';
 import { requestErasure } from './erasures.js';
 
 /** What every caller that starts or steers workflows needs, from the hub's configuration. */
@@ -25,5 +25,6 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
   return {
     erase: (input) => requestErasure(context, input),
     changeConsent: (input, stableEventId) => recordConsentChange(context, input, stableEventId),
+    reapplyConsent: (input) => reapplyConsent(context, input),
   };
 }

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { DecisionsInForce } from '../connectors/connector.js';
 import {
   type ConsentChangeRequestInput,
   type ConsentChangeSignal,
   type ConsentStatusView,
   type ConsentTimings,
   consentChangeRequestSchema,
+  type WrittenConsentState,
 } from '../domain/consent.js';
 import { emailSchema } from '../domain/email.js';
+import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject } from '../privacy/redaction.js';
@@ -15,9 +18,11 @@ import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentWorkflow } from '../workflows/consent.js';
 import {
   consentChangeSignal,
+  consentReapplySignal,
   consentStatusQuery,
   consentWorkflowId,
 } from '../workflows/consent-definitions.js';
+import type { ConsentVerifyResult, consentVerifyWorkflow } from '../workflows/consent-verify.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
 import { retryStatesOf } from './pending-activities.js';
@@ -72,10 +77,95 @@ export async function recordConsentChange(
   return { eventId, subjectKey, workflowId };
 }
 
-export type ConsentStatusResult = ConsentStatusView & { from: 'workflow' | 'ledger' };
+/**
+ * Asks a person's consent workflow to write their state to some systems again (reconciliation's repair).
+ * With the email, the workflow is started if it has ended; without it only a running one can be asked.
+ */
+export async function reapplyConsent(
+  context: ConsentClientContext,
+  input: { subjectKey: string; email?: string; systems: SystemName[]; reason: string },
+): Promise<{ delivered: boolean }> {
+  const workflowId = consentWorkflowId(input.subjectKey);
+  const request = { systems: input.systems, reason: input.reason };
+  if (input.email) {
+    await context.client.workflow.signalWithStart<typeof consentWorkflow, [typeof request]>(
+      'consentWorkflow',
+      {
+        taskQueue: context.taskQueue,
+        workflowId,
+        args: [{ subjectKey: input.subjectKey, email: input.email, timings: context.consentTimings }],
+        signal: consentReapplySignal,
+        signalArgs: [request],
+        typedSearchAttributes: [{ key: subjectKeyAttribute, value: input.subjectKey }],
+      },
+    );
+    return { delivered: true };
+  }
+  try {
+    await context.client.workflow.getHandle(workflowId).signal(consentReapplySignal, request);
+    return { delivered: true };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { delivered: false };
+    throw error;
+  }
+}
 
-/** The live state while the subject's workflow runs; otherwise what the ledger proves. */
+export type ConsentStatusResult = ConsentStatusView & {
+  from: 'workflow' | 'ledger';
+  /** With `verify`: each system read now, field by field, against what the decisions in force call for. */
+  verification?: ConsentVerifyResult;
+  /** With `verify`: true when some field in some tool differs from what the hub would write. */
+  differs?: boolean;
+};
+
+/**
+ * The live state while the subject's workflow runs; otherwise what the ledger proves. Per system, `written`
+ * is the state the hub last wrote there and when. With `verify`, the worker reads every tool now and each
+ * field is marked where it differs.
+ */
 export async function consentStatus(
+  context: HubClientContext,
+  ledger: Ledger,
+  rawEmail: string,
+  options: { verify?: boolean } = {},
+): Promise<ConsentStatusResult> {
+  const status = await currentStatus(context, ledger, rawEmail);
+  if (!options.verify) return status;
+  const email = emailSchema.parse(rawEmail);
+  const verification = await context.client.workflow.execute<typeof consentVerifyWorkflow>(
+    'consentVerifyWorkflow',
+    {
+      taskQueue: context.taskQueue,
+      workflowId: `consent-verify-${status.subjectKey}-${randomUUID()}`,
+      args: [
+        {
+          subjectKey: status.subjectKey,
+          email,
+          decisions: decisionsOf(status),
+          systems: ['dynamics', 'mailchimp', 'google'],
+        },
+      ],
+      typedSearchAttributes: [{ key: subjectKeyAttribute, value: status.subjectKey }],
+    },
+  );
+  const differs = Object.values(verification).some(
+    (answer) => answer && 'fields' in answer && answer.fields.some((field) => field.differs),
+  );
+  return { ...status, verification, differs };
+}
+
+/** The decisions the tools should show; for an erased person only the withdrawals (grants are refused). */
+function decisionsOf(status: ConsentStatusView): DecisionsInForce {
+  return Object.fromEntries(
+    Object.entries(status.purposes).flatMap(([purpose, d]) =>
+      !d || (status.erased && d.decision === 'granted')
+        ? []
+        : [[purpose, { decision: d.decision, hasEvidence: d.hasEvidence ?? false }]],
+    ),
+  );
+}
+
+async function currentStatus(
   context: HubClientContext,
   ledger: Ledger,
   rawEmail: string,
@@ -114,9 +204,9 @@ export async function consentStatusOfSubject(
       ]),
     ),
     systems: {
-      dynamics: { status: 'idle', attempts: 0 },
-      mailchimp: { status: 'idle', attempts: 0 },
-      google: { status: 'idle', attempts: 0 },
+      dynamics: idleSystem(stored.written.dynamics),
+      mailchimp: idleSystem(stored.written.mailchimp),
+      google: idleSystem(stored.written.google),
     },
     inFlight: 0,
     refused: [],
@@ -124,4 +214,8 @@ export async function consentStatusOfSubject(
     erased: stored.erased,
     from: 'ledger',
   };
+}
+
+function idleSystem(written: WrittenConsentState | undefined): ConsentStatusView['systems'][SystemName] {
+  return { status: 'idle', attempts: 0, ...(written ? { written } : {}) };
 }

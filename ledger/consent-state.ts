@@ -1,4 +1,9 @@
-import type { ConsentApplicationOutcome, PurposeDecision } from '../domain/consent.js';
+import {
+  type ConsentApplicationOutcome,
+  evidenceAllowsGrant,
+  type PurposeDecision,
+  type WrittenConsentState,
+} from '../domain/consent.js';
 import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 import { supersedes } from '../workflows/consent-ordering.js';
@@ -10,6 +15,8 @@ export interface LedgerConsentState {
   purposes: Partial<Record<Purpose, PurposeDecision>>;
   /** For each purpose's decision in force, what each system answered. */
   outcomes: Partial<Record<Purpose, Partial<Record<SystemName, ConsentApplicationOutcome>>>>;
+  /** Per system, the state the hub last wrote there (or why it could not), and when. */
+  written: Partial<Record<SystemName, WrittenConsentState>>;
 }
 
 /** A subject's consent as the ledger proves it; the consent workflow starts from it and `status` shows it. */
@@ -17,10 +24,11 @@ export async function consentStateFromLedger(
   ledger: Ledger,
   subjectKey: string,
 ): Promise<LedgerConsentState> {
-  const [tombstone, events, recorded] = await Promise.all([
+  const [tombstone, events, recorded, systemStates] = await Promise.all([
     ledger.getTombstone(subjectKey),
     ledger.listConsentEvents(subjectKey),
     ledger.listConsentOutcomes(subjectKey),
+    ledger.listSystemConsentStates(subjectKey),
   ]);
   const purposes: Partial<Record<Purpose, PurposeDecision>> = {};
   for (const event of events) {
@@ -30,6 +38,7 @@ export async function consentStateFromLedger(
         decision: event.decision,
         occurredAt: event.occurredAt,
         source: event.source,
+        hasEvidence: evidenceAllowsGrant(event.evidence),
       };
     }
   }
@@ -39,5 +48,16 @@ export async function consentStateFromLedger(
       recorded.filter((r) => r.eventId === decision.eventId).map((r) => [r.system, r.outcome]),
     );
   }
-  return { erased: tombstone !== undefined, purposes, outcomes };
+  const written: LedgerConsentState['written'] = Object.fromEntries(
+    systemStates.map((state) => [
+      state.system,
+      {
+        at: state.writtenAt,
+        outcome: state.outcome,
+        fields: state.fields,
+        ...(state.reason ? { reason: state.reason } : {}),
+      },
+    ]),
+  );
+  return { erased: tombstone !== undefined, purposes, outcomes, written };
 }

@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { ErasureReceipt } from '../domain/erasure.js';
 import { type SystemName, systemNames } from '../domain/systems.js';
 import {
+  type ConsentAppendResult,
   type ConsentEvent,
   type ConsentOutcomeRecord,
   consentEventSchema,
@@ -14,6 +15,7 @@ import {
   type OperatorActionRecord,
   type ReconciliationRunRecord,
   type SubjectDataKeyRecord,
+  type SystemConsentStateRecord,
   type Tombstone,
 } from './ledger.js';
 import type { ConsentEventsTable, LedgerDatabase, SubjectDataKeysTable } from './schema.js';
@@ -31,26 +33,74 @@ export function toUtcIso(value: string, what: string): string {
 /** The one Ledger implementation; the dialect behind `db` is SQLite or PostgreSQL. */
 export class KyselyLedger implements Ledger {
   private closing: Promise<void> | undefined;
+  private readonly postgres: boolean;
 
-  constructor(private readonly db: Kysely<LedgerDatabase>) {}
+  constructor(private readonly db: Kysely<LedgerDatabase>) {
+    this.postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  }
 
-  async appendConsentEvent(input: ConsentEvent): Promise<{ inserted: boolean }> {
+  /**
+   * Runs consent writes and the erasure's consent clean-up one at a time per subject. SQLite needs nothing
+   * more: each write below is one statement, and SQLite takes its write lock before the statement reads, so
+   * the tombstone check and the insert are atomic. PostgreSQL's READ COMMITTED would let an insert whose
+   * snapshot predates the tombstone commit after the clean-up; a transaction-scoped advisory lock on the
+   * subject key orders them, and each statement after the lock sees everything committed before it.
+   */
+  private async perSubject<T>(
+    subjectKey: string,
+    run: (db: Kysely<LedgerDatabase> | Transaction<LedgerDatabase>) => Promise<T>,
+  ): Promise<T> {
+    if (!this.postgres) return run(this.db);
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`consent:${subjectKey}`}, 0))`.execute(trx);
+      return run(trx);
+    });
+  }
+
+  /** True (as SQL) while the subject has a tombstone and `what` must not be written under it. */
+  private blockedByTombstone(subjectKey: string, what: 'grant' | 'consent data') {
+    // A grant is refused by any tombstone. Other consent data is kept while the erasure is incomplete (it is
+    // the opt-out evidence a later erasure still needs) and not kept once every system was erased.
+    return what === 'grant'
+      ? sql<boolean>`exists (select 1 from tombstones where subject_key = ${subjectKey})`
+      : sql<boolean>`(select count(*) from tombstone_systems where subject_key = ${subjectKey}) >= ${sql.lit(systemNames.length)}`;
+  }
+
+  async appendConsentEvent(input: ConsentEvent): Promise<ConsentAppendResult> {
     const event = consentEventSchema.parse(input);
-    const result = await this.db
-      .insertInto('consent_events')
-      .values({
-        id: event.id,
-        subject_key: event.subjectKey,
-        purpose: event.purpose,
-        decision: event.decision,
-        occurred_at: toUtcIso(event.occurredAt, 'occurredAt'),
-        recorded_at: toUtcIso(event.recordedAt, 'recordedAt'),
-        source: event.source,
-        evidence: JSON.stringify(event.evidence),
-      })
-      .onConflict((conflict) => conflict.column('id').doNothing())
-      .executeTakeFirst();
-    return { inserted: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0 };
+    const values = {
+      id: event.id,
+      subject_key: event.subjectKey,
+      purpose: event.purpose,
+      decision: event.decision,
+      occurred_at: toUtcIso(event.occurredAt, 'occurredAt'),
+      recorded_at: toUtcIso(event.recordedAt, 'recordedAt'),
+      source: event.source,
+      evidence: JSON.stringify(event.evidence),
+    };
+    const blocked = this.blockedByTombstone(
+      event.subjectKey,
+      event.decision === 'granted' ? 'grant' : 'consent data',
+    );
+    return this.perSubject(event.subjectKey, async (db) => {
+      const result = await sql`
+        insert into consent_events (id, subject_key, purpose, decision, occurred_at, recorded_at, source, evidence)
+        select ${values.id}, ${values.subject_key}, ${values.purpose}, ${values.decision}, ${values.occurred_at},
+               ${values.recorded_at}, ${values.source}, ${values.evidence}
+        where not (${blocked})
+        on conflict (id) do nothing`.execute(db);
+      if (Number(result.numAffectedRows ?? 0n) > 0) return { inserted: true };
+      const existing = await db
+        .selectFrom('consent_events')
+        .select('id')
+        .where('id', '=', event.id)
+        .executeTakeFirst();
+      if (existing) return { inserted: false };
+      return {
+        inserted: false,
+        skipped: event.decision === 'granted' ? 'refused_after_erasure' : 'not_kept_after_erasure',
+      };
+    });
   }
 
   async listConsentEvents(subjectKey: string): Promise<ConsentEvent[]> {
@@ -66,15 +116,25 @@ export class KyselyLedger implements Ledger {
   }
 
   async deleteConsentEvents(subjectKey: string): Promise<number> {
-    await this.db.deleteFrom('consent_outcomes').where('subject_key', '=', subjectKey).execute();
-    const result = await this.db
-      .deleteFrom('consent_events')
-      .where('subject_key', '=', subjectKey)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return this.perSubject(subjectKey, async (db) => {
+      await db.deleteFrom('consent_system_states').where('subject_key', '=', subjectKey).execute();
+      await db.deleteFrom('consent_outcomes').where('subject_key', '=', subjectKey).execute();
+      const result = await db
+        .deleteFrom('consent_events')
+        .where('subject_key', '=', subjectKey)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
   }
 
   async recordConsentOutcome(record: ConsentOutcomeRecord): Promise<void> {
+    await this.perSubject(record.subjectKey, (db) => this.writeOutcome(db, record));
+  }
+
+  private async writeOutcome(
+    db: Kysely<LedgerDatabase> | Transaction<LedgerDatabase>,
+    record: ConsentOutcomeRecord,
+  ): Promise<void> {
     const row = {
       event_id: record.eventId,
       system: record.system,
@@ -83,17 +143,85 @@ export class KyselyLedger implements Ledger {
       reason: record.reason ?? null,
       recorded_at: toUtcIso(record.recordedAt, 'recordedAt'),
     };
-    await this.db
-      .insertInto('consent_outcomes')
-      .values(row)
-      .onConflict((conflict) =>
-        conflict.columns(['event_id', 'system']).doUpdateSet({
-          outcome: row.outcome,
-          reason: row.reason,
-          recorded_at: row.recorded_at,
-        }),
-      )
+    await sql`
+      insert into consent_outcomes (event_id, system, subject_key, outcome, reason, recorded_at)
+      select ${row.event_id}, ${row.system}, ${row.subject_key}, ${row.outcome}, ${row.reason}, ${row.recorded_at}
+      where not (${this.blockedByTombstone(record.subjectKey, 'consent data')})
+      on conflict (event_id, system) do update
+        set outcome = excluded.outcome, reason = excluded.reason, recorded_at = excluded.recorded_at`.execute(
+      db,
+    );
+  }
+
+  async recordSystemConsentState(state: SystemConsentStateRecord): Promise<void> {
+    const writtenAt = toUtcIso(state.writtenAt, 'writtenAt');
+    const purposes = Object.fromEntries(
+      Object.entries(state.eventIds).map(([purpose, eventId]) => [
+        purpose,
+        { eventId, outcome: state.purposes[purpose as keyof typeof state.purposes] ?? state.outcome },
+      ]),
+    );
+    await this.perSubject(state.subjectKey, async (db) => {
+      await sql`
+        insert into consent_system_states (subject_key, system, outcome, reason, fields, purposes, written_at)
+        select ${state.subjectKey}, ${state.system}, ${state.outcome}, ${state.reason ?? null},
+               ${JSON.stringify(state.fields)}, ${JSON.stringify(purposes)}, ${writtenAt}
+        where not (${this.blockedByTombstone(state.subjectKey, 'consent data')})
+        on conflict (subject_key, system) do update
+          set outcome = excluded.outcome, reason = excluded.reason, fields = excluded.fields,
+              purposes = excluded.purposes, written_at = excluded.written_at`.execute(db);
+      for (const entry of Object.values(purposes)) {
+        await this.writeOutcome(db, {
+          eventId: entry.eventId as string,
+          subjectKey: state.subjectKey,
+          system: state.system,
+          outcome: entry.outcome,
+          reason: state.reason,
+          recordedAt: writtenAt,
+        });
+      }
+    });
+  }
+
+  async listSystemConsentStates(subjectKey: string): Promise<SystemConsentStateRecord[]> {
+    const rows = await this.db
+      .selectFrom('consent_system_states')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
       .execute();
+    const bySystem = new Map(rows.map((row) => [row.system, row]));
+    return systemNames.flatMap((system) => {
+      const row = bySystem.get(system);
+      if (!row) return [];
+      const purposes = JSON.parse(row.purposes) as Record<
+        string,
+        { eventId: string; outcome: SystemConsentStateRecord['outcome'] }
+      >;
+      return [
+        {
+          subjectKey: row.subject_key,
+          system,
+          outcome: row.outcome as SystemConsentStateRecord['outcome'],
+          ...(row.reason === null ? {} : { reason: row.reason }),
+          fields: JSON.parse(row.fields) as Record<string, string>,
+          eventIds: Object.fromEntries(Object.entries(purposes).map(([p, e]) => [p, e.eventId])),
+          purposes: Object.fromEntries(Object.entries(purposes).map(([p, e]) => [p, e.outcome])),
+          writtenAt: row.written_at,
+        },
+      ];
+    });
+  }
+
+  async listUnresolvedConsentSubjects(system: SystemName, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('consent_system_states')
+      .select('subject_key')
+      .where('system', '=', system)
+      .where('outcome', 'in', ['failed', 'closed_by_operator'])
+      .orderBy('written_at')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.subject_key);
   }
 
   async listConsentOutcomes(subjectKey: string): Promise<ConsentOutcomeRecord[]> {

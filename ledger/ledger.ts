@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
-import { consentDecisionSchema, purposeSchema } from '../domain/purposes.js';
+import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 
 export { type ConsentEvidence, consentEvidenceSchema } from '../domain/consent.js';
@@ -13,15 +13,32 @@ export { type ConsentEvidence, consentEvidenceSchema } from '../domain/consent.j
  * PostgreSQL when DATABASE_URL is set), one set of versioned migrations.
  */
 export interface Ledger {
-  /** Appends a consent event. Idempotent by `id`: a retried activity writes nothing twice. */
-  appendConsentEvent(event: ConsentEvent): Promise<{ inserted: boolean }>;
+  /**
+   * Appends a consent event. Idempotent by `id`, enforced by the primary key on insert: a retried activity
+   * or a copy of a webhook delivery writes nothing twice. The tombstone is checked in the same statement
+   * (under a per-subject lock on PostgreSQL), so a write racing an erasure's clean-up can never outlive it:
+   * a grant for an erased subject is `refused`; a withdrawal is kept while the erasure is incomplete (it is
+   * opt-out evidence) and `not_kept` once every system was erased.
+   */
+  appendConsentEvent(event: ConsentEvent): Promise<ConsentAppendResult>;
   /** A subject's consent events, oldest `occurredAt` first (ties: `recordedAt`). */
   listConsentEvents(subjectKey: string): Promise<ConsentEvent[]>;
   /** Deletes a subject's consent events and their outcomes (after an erasure); answers how many events went. */
   deleteConsentEvents(subjectKey: string): Promise<number>;
-  /** What a system answered when a consent change was carried to it. A re-recorded outcome replaces the old. */
+  /**
+   * What a system answered when a consent change was carried to it. A re-recorded outcome replaces the old.
+   * Like every consent write, nothing is written once every system of the subject was erased.
+   */
   recordConsentOutcome(outcome: ConsentOutcomeRecord): Promise<void>;
   listConsentOutcomes(subjectKey: string): Promise<ConsentOutcomeRecord[]>;
+  /**
+   * The consent state the hub wrote to one system (or why it could not), with the answers per purpose for
+   * the decisions it was computed from, in one write. Replaces the system's previous state.
+   */
+  recordSystemConsentState(state: SystemConsentStateRecord): Promise<void>;
+  listSystemConsentStates(subjectKey: string): Promise<SystemConsentStateRecord[]>;
+  /** Subjects whose last consent write to `system` ended `failed` or `closed_by_operator`, at most `limit`. */
+  listUnresolvedConsentSubjects(system: SystemName, limit: number): Promise<string[]>;
 
   /** Writes a receipt exactly as the workflow produced it, once per requestId, even under concurrent retries. */
   recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }>;
@@ -188,6 +205,27 @@ export interface ConsentOutcomeRecord {
   /** Why it failed, or the operator's words when they closed it. */
   reason?: string;
   recordedAt: string;
+}
+
+export interface ConsentAppendResult {
+  inserted: boolean;
+  /** Why nothing was written although the id is new: the subject's tombstone. */
+  skipped?: 'refused_after_erasure' | 'not_kept_after_erasure';
+}
+
+export interface SystemConsentStateRecord {
+  subjectKey: string;
+  system: SystemName;
+  /** The overall answer: `applied`, `already`, `not_found`, ... or `failed` / `closed_by_operator`. */
+  outcome: ConsentApplicationOutcome;
+  reason?: string;
+  /** Field name → the value written, as the connector names them; empty when nothing could be written. */
+  fields: Record<string, string>;
+  /** Purpose → event id of the decision in force the state was computed from. */
+  eventIds: Partial<Record<Purpose, string>>;
+  /** Per purpose, what the system shows for its decision (`withheld`: a withdrawal shares the field). */
+  purposes: Partial<Record<Purpose, ConsentApplicationOutcome>>;
+  writtenAt: string;
 }
 
 export interface Tombstone {

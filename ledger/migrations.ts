@@ -208,6 +208,28 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_consent_system_states': {
+    async up(db: Kysely<unknown>) {
+      // Per subject and system, the consent state the hub last wrote there (or why it could not), so that
+      // status shows the truth and reconciliation finds withdrawals that failed.
+      await db.schema
+        .createTable('consent_system_states')
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('system', 'varchar(50)', (col) => col.notNull())
+        .addColumn('outcome', 'varchar(50)', (col) => col.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('fields', 'text', (col) => col.notNull())
+        .addColumn('purposes', 'text', (col) => col.notNull())
+        .addColumn('written_at', 'varchar(40)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('consent_system_states_pk', ['subject_key', 'system'])
+        .execute();
+      await db.schema
+        .createIndex('consent_system_states_outcome')
+        .on('consent_system_states')
+        .columns(['system', 'outcome'])
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -16,6 +16,7 @@ export interface LedgerDatabase {
   operator_actions: OperatorActionsTable;
   erasure_records: ErasureRecordsTable;
   erasure_follow_ups: ErasureFollowUpsTable;
+  consent_system_states: ConsentSystemStatesTable;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
@@ -66,6 +67,19 @@ export interface ErasureFollowUpsTable {
   /** How it ended there: `failed` or `closed_by_operator`. */
   status: string;
   since: string;
+}
+
+/** The consent state the hub last wrote to one system for one subject; one row, replaced on each write. */
+export interface ConsentSystemStatesTable {
+  subject_key: string;
+  system: string;
+  outcome: string;
+  reason: string | null;
+  /** JSON: field name → the value written (`donotbulkemail` → `true`, `membership:<list>` → `unsubscribed`). */
+  fields: string;
+  /** JSON: purpose → { eventId, outcome } for the decisions in force the state was computed from. */
+  purposes: string;
+  written_at: string;
 }
 
 /** The first answer given for an idempotency key; written once, never updated. */

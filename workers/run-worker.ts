@@ -2,6 +2,7 @@ import { msToNumber } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/create-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
+import { describePurposeMap } from '../config/purpose-map.js';
 import { buildConnectors } from '../connectors/registry.js';
 import { clientContextFor, workStarterFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
@@ -30,6 +31,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   installTemporalRuntimeLogger(logger, { metricsBindAddress: sdkMetricsAddress });
   const built = buildConnectors(env, logger);
+  // Purposes may share a vendor field; the operator sees at start how each field is derived.
+  for (const line of describePurposeMap(built.purposeMap)) logger.info(`purpose map: ${line}`);
   // Opened (and migrated) before polling starts: an unreachable database stops the worker at once.
   const ledger = await openLedger(
     { databaseUrl: env.DATABASE_URL || undefined, dataDir: config.CONSENT_HUB_DATA_DIR },

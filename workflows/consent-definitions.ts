@@ -1,8 +1,10 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ConsentChangeSignal, ConsentStatusView } from '../domain/consent.js';
+import type { ConsentChangeSignal, ConsentReapplySignal, ConsentStatusView } from '../domain/consent.js';
 import type { OperatorClose, OperatorRetry } from '../domain/erasure.js';
 
 export const consentChangeSignal = defineSignal<[ConsentChangeSignal]>('consentChange');
+/** Reconciliation's repair: write the person's state to these systems again (a failed withdrawal, an opt-in that contradicts one). */
+export const consentReapplySignal = defineSignal<[ConsentReapplySignal]>('consentReapply');
 export const consentStatusQuery = defineQuery<ConsentStatusView>('consentStatus');
 export const consentWorkflowId = (subjectKey: string) => `consent-${subjectKey}`;
 

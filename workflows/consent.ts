@@ -1,17 +1,21 @@
 import {
+  ActivityCancellationType,
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
+  isCancellation,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
-import type { ConsentChange, SubjectIdentifiers } from '../connectors/connector.js';
+import type { DecisionsInForce, SubjectIdentifiers } from '../connectors/connector.js';
 import type {
   ConsentApplicationOutcome,
   ConsentChangeSignal,
+  ConsentReapplySignal,
   ConsentStatusView,
   ConsentWorkflowInput,
   PurposeDecision,
@@ -22,6 +26,7 @@ import type { SystemName } from '../domain/systems.js';
 import {
   closeConsentSystemUpdate,
   consentChangeSignal,
+  consentReapplySignal,
   consentStatusQuery,
   retryConsentSystemUpdate,
 } from './consent-definitions.js';
@@ -33,13 +38,46 @@ import { consentStatusAttribute } from './search-attribute-keys.js';
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** Batches handled before the history is carried into a fresh run. */
 const batchesPerRun = 100;
+/** Event ids kept in the refused and superseded lists carried across runs. */
+const listsKept = 100;
 
 /**
- * One workflow per person serialises their consent changes: it records each change with its evidence, and
- * carries the decision in force to every tool. Of two changes to a purpose, the later `occurredAt` wins
- * whatever the order of arrival (a withdrawal wins a tie); an older change arriving late is kept as
- * evidence and not applied. A person with a tombstone is refused. The workflow ends when the person has been
- * idle for `idleAfter`, and a new change starts a new run that reloads the state from the ledger.
+ * One system's lane: it writes the person's whole desired state to that system whenever the decisions it
+ * carries move, independently of the other systems. Versions only grow: `wanted` is the newest state the
+ * system should show, `done` the newest one a finished write (or a give-up) covered.
+ */
+interface Lane {
+  state: SystemConsentState;
+  wanted: number;
+  done: number;
+  /** Purposes whose decision moved since this system was last written, with the version they moved at. */
+  dirty: Map<Purpose, number>;
+  /** The write in flight: the purposes its snapshot withdrew, and the scope that cancels it. */
+  inFlight?: { withdrawn: Set<Purpose>; scope: CancellationScope };
+  /** Set when a newer withdrawal cancelled the write in flight, so the lane starts over at once. */
+  superseding: boolean;
+  /** A withdrawal failed (or was closed) here and waits for reconciliation to ask again. */
+  unresolved: boolean;
+}
+
+/**
+ * One workflow per person serialises their consent changes and carries the *state* they call for, not the
+ * changes one by one: for each system, the fields are computed from all decisions in force (a withdrawal of
+ * any purpose sharing a field wins; connectors/consent-fields.ts), so a grant of one purpose never undoes
+ * another's withdrawal.
+ *
+ * Each system is a lane inside this workflow rather than a child workflow: the lanes share the person's
+ * decisions and workflow tasks (a child per system would cost its own start, tasks and completion events
+ * for every change, against issue 21's budget of a handful of events per change), while each lane retries,
+ * waits for an operator and is retried or closed on its own, so Dynamics needing attention never delays
+ * Mailchimp. A lane always writes the newest state: a later withdrawal cancels a write still in flight or
+ * retrying and starts over, and an operator's retry writes the state as it is then.
+ *
+ * Of two changes to a purpose, the later `occurredAt` wins whatever the order of arrival (a withdrawal wins a
+ * tie). A tombstone refuses grants (the ledger decides, in the same statement that writes), never
+ * withdrawals: an erased person still in a tool is still unsubscribed. The workflow ends after `idleAfter`
+ * with nothing to do, and stays open (without timers) while a withdrawal failed somewhere, so that
+ * reconciliation can ask for it again.
  */
 export async function consentWorkflow(input: ConsentWorkflowInput): Promise<ConsentStatusView> {
   const carried = input.carried;
@@ -48,20 +86,41 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     ...carried?.outcomes,
   };
   const queue: ConsentChangeSignal[] = [...(carried?.pending ?? [])];
+  const reapplies: ConsentReapplySignal[] = [...(carried?.reapply ?? [])];
   const refused = [...(carried?.refused ?? [])];
   const superseded = [...(carried?.superseded ?? [])];
-  const state = Object.fromEntries(
-    systems.map((system): [SystemName, SystemConsentState] => [system, { status: 'idle', attempts: 0 }]),
-  ) as Record<SystemName, SystemConsentState>;
-  let inFlight = 0;
-  let erased = false;
+  const seen = new Set<string>();
+  let erased = carried?.erased ?? false;
+  let version = 0;
+  let stopping = false;
   let lastPublished = '';
 
+  const lanes = Object.fromEntries(
+    systems.map((system): [SystemName, Lane] => {
+      const written = carried?.written?.[system];
+      return [
+        system,
+        {
+          state: { status: 'idle', attempts: 0, ...(written ? { written } : {}) },
+          wanted: 0,
+          done: 0,
+          dirty: new Map(),
+          superseding: false,
+          unresolved: carried?.unresolved?.includes(system) ?? false,
+        },
+      ];
+    }),
+  ) as Record<SystemName, Lane>;
+  const states = () =>
+    Object.fromEntries(systems.map((s) => [s, lanes[s].state])) as Record<SystemName, SystemConsentState>;
+  const behind = (system: SystemName) => lanes[system].wanted > lanes[system].done;
+  const busy = () => systems.some(behind);
+  const holdOpen = () => systems.some((s) => lanes[s].unresolved);
+
   const publishStatus = () => {
-    const statuses = systems.map((s) => state[s].status);
-    const now = statuses.includes('needs_attention')
+    const now = systems.some((s) => lanes[s].state.status === 'needs_attention')
       ? 'needs_attention'
-      : inFlight + queue.length > 0
+      : queue.length > 0 || busy()
         ? 'running'
         : 'idle';
     if (now === lastPublished) return;
@@ -76,8 +135,10 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         { ...decision, systems: outcomes[purpose as Purpose] ?? {} },
       ]),
     ),
-    systems: state,
-    inFlight: inFlight + queue.length,
+    systems: Object.fromEntries(
+      systems.map((s) => [s, { ...lanes[s].state, ...(behind(s) ? { behind: true } : {}) }]),
+    ) as Record<SystemName, SystemConsentState>,
+    inFlight: queue.length + systems.filter(behind).length,
     refused,
     superseded,
     erased,
@@ -88,6 +149,9 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   setHandler(consentChangeSignal, (change) => {
     queue.push(change);
   });
+  setHandler(consentReapplySignal, (request) => {
+    reapplies.push(request);
+  });
   setHandler(consentStatusQuery, view);
   setHandler(
     retryConsentSystemUpdate,
@@ -95,7 +159,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: ({ system }) => assertNeedsAttention(states(), system) },
   );
   setHandler(
     closeConsentSystemUpdate,
@@ -103,12 +167,17 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: ({ system }) => assertNeedsAttention(states(), system) },
   );
 
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+  // A superseded write is cancelled, and the lane waits until the old attempt has really stopped before it
+  // writes the newer state, so the two can never land in the wrong order.
   const vendor = (system: SystemName) =>
-    proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+    proxyActivities<Activities>({
+      ...systemActivityOptions(system, input.timings),
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
   const subject: SubjectIdentifiers = { email: input.email, gaClientIds: [], gaUserIds: [] };
 
   if (!carried) {
@@ -117,75 +186,155 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     Object.assign(purposes, loaded.purposes);
     Object.assign(outcomes, loaded.outcomes);
     erased = loaded.erased;
+    const anyWithdrawal = Object.values(purposes).some((d) => d?.decision === 'withdrawn');
+    for (const system of systems) {
+      const written = loaded.written[system];
+      if (!written) continue;
+      lanes[system].state.written = written;
+      lanes[system].unresolved =
+        anyWithdrawal && (written.outcome === 'failed' || written.outcome === 'closed_by_operator');
+    }
   }
 
-  async function applyToSystem(system: SystemName, change: ConsentChangeSignal): Promise<void> {
-    const connectorChange: ConsentChange = {
-      purpose: change.purpose,
-      decision: change.decision,
-      occurredAt: change.occurredAt,
-      hasEvidence: Boolean(
-        change.evidence.policyVersion || change.evidence.formId || change.evidence.requestRef,
+  /** What the tools should show: every decision in force; for an erased person, only the withdrawals. */
+  const decisionsInForce = (): DecisionsInForce =>
+    Object.fromEntries(
+      Object.entries(purposes).flatMap(([purpose, d]) =>
+        !d || (erased && d.decision === 'granted')
+          ? []
+          : [[purpose, { decision: d.decision, hasEvidence: d.hasEvidence ?? false }]],
       ),
-    };
-    const call = { system, subjectKey: input.subjectKey, subject };
-    const result = await gate.run(system, state[system], async () => {
-      if (system !== 'google')
-        return vendor(system).applyConsentInSystem({ ...call, change: connectorChange });
-      // GA keeps no consent flag: a statistics withdrawal is a user deletion, for the ids the CRM knows.
-      const found = await vendor('dynamics').findInSystem({ ...call, system: 'dynamics' });
-      return vendor('google').applyConsentInSystem({
-        ...call,
-        subject: { ...subject, gaClientIds: found.gaClientIds, gaUserIds: found.gaUserIds },
-        change: connectorChange,
-      });
-    });
-    const outcome: ConsentApplicationOutcome = result.done
-      ? result.value.outcome
-      : (state[system].status as 'failed' | 'closed_by_operator');
-    if (result.done) {
-      state[system].status = 'idle';
-      gate.finish(state[system]);
+    );
+  const eventIdsInForce = (): Partial<Record<Purpose, string>> =>
+    Object.fromEntries(Object.entries(purposes).map(([purpose, d]) => [purpose, d?.eventId]));
+
+  function markDirty(system: SystemName, moved: Purpose[]): void {
+    const lane = lanes[system];
+    version += 1;
+    lane.wanted = version;
+    for (const purpose of moved) lane.dirty.set(purpose, version);
+    // A later withdrawal supersedes an older state still being written or retried (never one that waits for
+    // an operator: that wait ends only by the operator, who then gets the newest state).
+    const newlyWithdrawn = moved.some(
+      (p) => purposes[p]?.decision === 'withdrawn' && !lane.inFlight?.withdrawn.has(p),
+    );
+    if (lane.inFlight && lane.state.status === 'running' && newlyWithdrawn) {
+      lane.superseding = true;
+      lane.inFlight.scope.cancel();
     }
-    state[system].last = {
-      eventId: change.eventId,
-      purpose: change.purpose,
-      decision: change.decision,
-      outcome,
+  }
+
+  async function write(system: SystemName, scope: CancellationScope) {
+    const lane = lanes[system];
+    const decisions = decisionsInForce();
+    lane.inFlight = {
+      withdrawn: new Set(
+        (Object.entries(decisions) as [Purpose, { decision: string }][])
+          .filter(([, d]) => d.decision === 'withdrawn')
+          .map(([p]) => p),
+      ),
+      scope,
     };
-    outcomes[change.purpose] = { ...outcomes[change.purpose], [system]: outcome };
-    await ledger.recordConsentOutcome({
-      subjectKey: input.subjectKey,
-      eventId: change.eventId,
-      system,
-      outcome,
-      reason: result.done ? undefined : (state[system].closedReason ?? state[system].failure?.reason),
+    const call = { system, subjectKey: input.subjectKey, eventIds: eventIdsInForce() };
+    const request = { decisions, changed: [...lane.dirty.keys()] };
+    if (system !== 'google') return vendor(system).applyConsentStateInSystem({ ...call, subject, request });
+    // GA keeps no consent flag: a statistics withdrawal is a user deletion, for the ids the CRM knows.
+    const found = await vendor('dynamics').findInSystem({ ...call, system: 'dynamics', subject });
+    return vendor('google').applyConsentStateInSystem({
+      ...call,
+      subject: { ...subject, gaClientIds: found.gaClientIds, gaUserIds: found.gaUserIds },
+      request,
     });
   }
 
-  for (let batches = 0; ; batches++) {
-    publishStatus();
-    const arrived = await condition(() => queue.length > 0, input.timings.idleAfter);
-    if (!arrived) break;
-    const batch = queue.splice(0);
-    inFlight = batch.length;
-    publishStatus();
-    // An erasure may have finished since the last batch; it wins over any consent change.
-    erased = erased || (await ledger.loadConsentState(input.subjectKey)).erased;
-    if (erased) {
-      await ledger.refuseConsentChanges({
-        subjectKey: input.subjectKey,
-        eventIds: batch.map((c) => c.eventId),
-      });
-      refused.push(...batch.map((c) => c.eventId));
-      inFlight = 0;
-      continue;
+  async function runLane(system: SystemName): Promise<void> {
+    const lane = lanes[system];
+    for (;;) {
+      await condition(() => behind(system) || stopping);
+      if (!behind(system)) return;
+      lane.superseding = false;
+      let covered = lane.wanted;
+      const scope = new CancellationScope();
+      try {
+        const result = await scope.run(() =>
+          gate.run(system, lane.state, () => {
+            // An operator's retry lands here again, and writes the newest state, not the one that failed.
+            covered = lane.wanted;
+            return write(system, scope);
+          }),
+        );
+        lane.inFlight = undefined;
+        if (result.done) {
+          const { writtenAt, outcome, fields } = result.value;
+          lane.state.status = 'idle';
+          lane.state.written = { at: writtenAt, outcome, fields };
+          gate.finish(lane.state);
+          for (const [purpose, answer] of Object.entries(result.value.purposes)) {
+            outcomes[purpose as Purpose] = { ...outcomes[purpose as Purpose], [system]: answer };
+          }
+          lane.unresolved = false;
+        } else {
+          const outcome = lane.state.status as 'failed' | 'closed_by_operator';
+          const reason = lane.state.closedReason ?? lane.state.failure?.reason;
+          const eventIds = eventIdsInForce();
+          const { at } = await ledger.recordSystemConsentFailure({
+            subjectKey: input.subjectKey,
+            system,
+            outcome,
+            reason,
+            eventIds,
+            previous: lane.state.written,
+          });
+          lane.state.written = { at, outcome, fields: lane.state.written?.fields ?? {}, reason };
+          for (const purpose of Object.keys(eventIds) as Purpose[]) {
+            outcomes[purpose] = { ...outcomes[purpose], [system]: outcome };
+          }
+          lane.unresolved = Object.values(purposes).some((d) => d?.decision === 'withdrawn');
+        }
+        for (const [purpose, at] of lane.dirty) if (at <= covered) lane.dirty.delete(purpose);
+        lane.done = Math.max(lane.done, covered);
+      } catch (error) {
+        lane.inFlight = undefined;
+        if (!(isCancellation(error) && lane.superseding)) throw error;
+        // Superseded by a newer withdrawal: start over at once with the newest state.
+        lane.state.status = 'idle';
+      }
+      publishStatus();
     }
-    for (const change of batch) await ledger.recordConsentEvent({ subjectKey: input.subjectKey, change });
+  }
 
-    // Per purpose, only the change that wins over everything known so far is carried to the tools.
+  function handleReapplies(): void {
+    for (const request of reapplies.splice(0)) {
+      const decided = Object.keys(purposes) as Purpose[];
+      for (const system of request.systems) {
+        if (system === 'google') {
+          if (purposes.statistics?.decision === 'withdrawn') markDirty('google', ['statistics']);
+        } else if (decided.length > 0) {
+          markDirty(system, decided);
+        }
+      }
+    }
+  }
+
+  async function handleBatch(): Promise<void> {
+    const batch = queue.splice(0).filter((change) => {
+      // Copies of one change (a webhook delivered three times, a client's retried signal) count once.
+      if (seen.has(change.eventId) || purposes[change.purpose]?.eventId === change.eventId) return false;
+      seen.add(change.eventId);
+      return true;
+    });
+    if (batch.length === 0) return;
+    const recorded = await ledger.recordConsentChanges({ subjectKey: input.subjectKey, changes: batch });
+    erased = erased || recorded.erased;
+    const accepted = batch.filter((change) => {
+      if (recorded.results[change.eventId]?.skipped !== 'refused_after_erasure') return true;
+      refused.push(change.eventId);
+      return false;
+    });
+
+    // Per purpose, only the change that wins over everything known so far moves the decision in force.
     const winners = new Map<Purpose, ConsentChangeSignal>();
-    for (const change of batch) {
+    for (const change of accepted) {
       const best = winners.get(change.purpose) ?? purposes[change.purpose];
       if (supersedes(change, best)) {
         const previous = winners.get(change.purpose);
@@ -195,27 +344,77 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         superseded.push(change.eventId);
       }
     }
+    const moved: Purpose[] = [];
     for (const change of winners.values()) {
       purposes[change.purpose] = {
         eventId: change.eventId,
         decision: change.decision,
         occurredAt: change.occurredAt,
         source: change.source,
+        // The rule of domain/consent.ts's evidenceAllowsGrant (workflows import only types from outside).
+        hasEvidence: Boolean(
+          change.evidence.policyVersion || change.evidence.formId || change.evidence.requestRef,
+        ),
       };
-      const targets =
-        change.purpose === 'statistics' && change.decision === 'withdrawn' ? systems : systems.slice(0, 2);
-      await Promise.all(targets.map((system) => applyToSystem(system, change)));
+      moved.push(change.purpose);
     }
-    inFlight = 0;
-
-    if (batches + 1 >= batchesPerRun || workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      return continueAsNew<typeof consentWorkflow>({
-        ...input,
-        carried: { purposes, outcomes, pending: queue.splice(0), refused, superseded },
-      });
+    if (moved.length === 0) return;
+    markDirty('dynamics', moved);
+    markDirty('mailchimp', moved);
+    if (moved.includes('statistics') && purposes.statistics?.decision === 'withdrawn') {
+      markDirty('google', ['statistics']);
     }
   }
+
+  const running = systems.map(runLane);
+  let batches = 0;
+  for (;;) {
+    publishStatus();
+    if (queue.length === 0 && reapplies.length === 0) {
+      if (busy()) {
+        await condition(() => queue.length > 0 || reapplies.length > 0 || !busy());
+        continue;
+      }
+      if (batches >= batchesPerRun || workflowInfo().continueAsNewSuggested) break;
+      if (holdOpen()) {
+        // No timer: nothing happens in the history until a change or reconciliation's repair arrives.
+        await condition(() => queue.length > 0 || reapplies.length > 0);
+        continue;
+      }
+      const arrived = await condition(
+        () => queue.length > 0 || reapplies.length > 0,
+        input.timings.idleAfter,
+      );
+      if (!arrived) break;
+      continue;
+    }
+    handleReapplies();
+    await handleBatch();
+    batches += 1;
+  }
+
+  stopping = true;
+  await Promise.all(running);
   await condition(allHandlersFinished);
+  // Work that arrived while the lanes stopped is carried into a fresh run, never dropped.
+  const arrivedLate = queue.length > 0 || reapplies.length > 0;
+  if (arrivedLate || batches >= batchesPerRun || workflowInfo().continueAsNewSuggested) {
+    return continueAsNew<typeof consentWorkflow>({
+      ...input,
+      carried: {
+        purposes,
+        outcomes,
+        pending: queue.splice(0),
+        reapply: reapplies.splice(0),
+        refused: refused.slice(-listsKept),
+        superseded: superseded.slice(-listsKept),
+        written: Object.fromEntries(
+          systems.flatMap((s) => (lanes[s].state.written ? [[s, lanes[s].state.written]] : [])),
+        ),
+        unresolved: systems.filter((s) => lanes[s].unresolved),
+        erased,
+      },
+    });
+  }
   return view();
 }

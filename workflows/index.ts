@@ -1,4 +1,5 @@
 export { connectorProbeWorkflow } from './connector-probe.js';
 export { consentWorkflow } from './consent.js';
+export { consentVerifyWorkflow } from './consent-verify.js';
 export { erasureWorkflow } from './erasure.js';
 export { reconciliationWorkflow } from './reconciliation.js';

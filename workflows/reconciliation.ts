@@ -1,6 +1,7 @@
 import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type {
+  DriftKind,
   ReconciledSystem,
   ReconciliationInput,
   ReconciliationProgress,
@@ -25,6 +26,12 @@ const ledger = proxyActivities<Activities>(ledgerActivityOptions);
 const reconciledSystems: ReconciledSystem[] = ['mailchimp', 'dynamics'];
 /** Pages handled before the history is carried into a fresh run. */
 const pagesPerRun = 200;
+/**
+ * A system without its own change cursor (Mailchimp's `since_last_changed`) gets the run's start time as its
+ * watermark, minus this overlap for clock skew between the worker and the vendor: a member changed while the
+ * run was reading is read again next time, never missed. Re-reading an unchanged person repairs nothing.
+ */
+const watermarkOverlapMs = 5 * 60_000;
 
 const emptyProgress = (): ReconciliationProgress => ({
   startedAt: new Date().toISOString(),
@@ -32,7 +39,14 @@ const emptyProgress = (): ReconciliationProgress => ({
     mailchimp: { pages: 0, people: 0, done: false },
     dynamics: { pages: 0, people: 0, done: false },
   },
-  drift: { opt_out_not_propagated: 0, erased_subject_reappeared: 0, unexplained_opt_in: 0 },
+  drift: {
+    opt_out_not_propagated: 0,
+    erased_subject_reappeared: 0,
+    unexplained_opt_in: 0,
+    opt_in_reverted: 0,
+    failed_withdrawal_reapplied: 0,
+    failed_withdrawal_unreachable: 0,
+  } satisfies Record<DriftKind, number>,
   repairsStarted: 0,
   needsAttention: [],
 });
@@ -71,7 +85,7 @@ export async function reconciliationWorkflow(
         state.latestChange = page.latestChange;
       }
       for (const item of assessed.drift) {
-        progress.drift[item.kind] += 1;
+        progress.drift[item.kind] = (progress.drift[item.kind] ?? 0) + 1;
         if (item.kind === 'unexplained_opt_in') progress.needsAttention.push(item);
       }
       progress.repairsStarted += assessed.repairsStarted;
@@ -83,7 +97,15 @@ export async function reconciliationWorkflow(
       }
     }
     state.done = true;
-    await saveWatermark(system, state.latestChange);
+    // The system answered every page: withdrawals that failed there earlier are written again now.
+    const repaired = await ledger.repairFailedWithdrawals({ runId, system });
+    for (const item of repaired.drift) {
+      progress.drift[item.kind] = (progress.drift[item.kind] ?? 0) + 1;
+      if (item.kind === 'failed_withdrawal_unreachable') progress.needsAttention.push(item);
+    }
+    progress.repairsStarted += repaired.repairsStarted;
+    const runStart = new Date(Date.parse(progress.startedAt) - watermarkOverlapMs).toISOString();
+    await saveWatermark(system, state.latestChange ?? runStart);
   }
 
   const report: ReconciliationReport = { ...progress, runId, full, finishedAt: new Date().toISOString() };

@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { marketingPurposes, type Purpose } from '../../domain/purposes.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
+import { stableUuid } from '../../privacy/stable-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { secretsEqual } from '../api-keys.js';
@@ -71,7 +72,9 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
     const eventId = webhookEventId(event, subjectKey);
     const storeKey = `mailchimp-webhook:${eventId}`;
-    // Mailchimp retries a delivery it thinks failed for about 75 minutes: a replay changes nothing.
+    // Mailchimp retries a delivery it thinks failed for about 75 minutes, and sends copies concurrently. The
+    // consent event ids derive from the delivery's content, so every copy carries the same ids and the
+    // ledger's primary key writes each once, however the copies interleave; this lookup only saves work.
     await deps.ledger.deleteIdempotentResponses({
       createdBefore: new Date(Date.now() - ttlMs(deps.config.CONSENT_HUB_IDEMPOTENCY_TTL)).toISOString(),
     });
@@ -83,14 +86,18 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const occurredAt = new Date(firedAtIso(event.fired_at)).toISOString();
     const eventIds: string[] = [];
     for (const purpose of purposes) {
-      const accepted = await recordConsentChange(deps.hub, {
-        email,
-        purpose,
-        decision: 'withdrawn',
-        occurredAt,
-        source: 'mailchimp',
-        evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
-      });
+      const accepted = await recordConsentChange(
+        deps.hub,
+        {
+          email,
+          purpose,
+          decision: 'withdrawn',
+          occurredAt,
+          source: 'mailchimp',
+          evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
+        },
+        stableUuid('mailchimp-webhook', eventId, purpose),
+      );
       eventIds.push(accepted.eventId);
     }
     const saved = await deps.ledger.saveIdempotentResponse({

@@ -125,8 +125,8 @@ export function v1Routes(deps: ApiDependencies) {
     // POST rather than GET ?email=: a query string is written to access logs by every proxy on the way,
     // and a person's email must not end up there.
     api.post('/subjects/status', async (request) => {
-      const { email } = parse(subjectStatusBodySchema, request.body);
-      return consentStatus(deps.hub, deps.ledger, email);
+      const { email, verify } = parse(subjectStatusBodySchema, request.body);
+      return consentStatus(deps.hub, deps.ledger, email, { verify });
     });
 
     // Any request by its id: an erasure, or a consent change (the eventId of POST /v1/consent-events).

@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import {
-  type ConsentStatusView,
-  consentChangeRequestSchema,
-  consentEvidenceSchema,
-} from '../../domain/consent.js';
+import { consentChangeRequestSchema, consentEvidenceSchema } from '../../domain/consent.js';
 import { emailSchema } from '../../domain/email.js';
 import { marketingPurposes, type Purpose, purposeSchema, purposes } from '../../domain/purposes.js';
-import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { type ConsentStatusResult, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { retryLine } from '../erasure-output.js';
+import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { UsageError } from '../usage-error.js';
@@ -158,8 +155,10 @@ export const consentCommand = new Command('consent')
     },
   );
 
-function printConsentStatus(status: ConsentStatusView & { from: string }): void {
-  print(`Subject key ${status.subjectKey}${status.erased ? '  (erased: changes are refused)' : ''}`);
+function printConsentStatus(status: ConsentStatusResult): void {
+  print(
+    `Subject key ${status.subjectKey}${status.erased ? '  (erased: grants are refused, withdrawals still apply)' : ''}`,
+  );
   print(`Per purpose (from the ${status.from}):`);
   const entries = Object.entries(status.purposes);
   if (entries.length === 0) print('  no consent recorded');
@@ -169,29 +168,65 @@ function printConsentStatus(status: ConsentStatusView & { from: string }): void 
       .join(' ');
     print(`  ${purpose.padEnd(20)} ${decision?.decision.padEnd(9)} ${decision?.occurredAt}  ${systems}`);
   }
-  print('Per system:');
+  print('Per system (the state the hub last wrote there, and when):');
   for (const [system, state] of Object.entries(status.systems)) {
     const detail = state.failure
       ? `: ${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
       : state.retrying
         ? `: ${retryLine(state.retrying)}`
         : '';
-    print(`  ${system.padEnd(10)} ${state.status}${detail}`);
+    const live =
+      state.status === 'idle' ? '' : ` [${state.status}${state.behind ? ', newer state waiting' : ''}]`;
+    const written = state.written;
+    if (!written) {
+      print(`  ${system.padEnd(10)} nothing written yet${live}${detail}`);
+      continue;
+    }
+    const fields = Object.entries(written.fields)
+      .map(([field, value]) => `${field}=${value}`)
+      .join(' ');
+    const reason = written.reason ? ` (${written.reason})` : '';
+    print(`  ${system.padEnd(10)} ${written.outcome} at ${written.at}${reason}${live}${detail}`);
+    if (fields) print(`  ${''.padEnd(10)} ${fields}`);
   }
-  if (status.inFlight > 0) print(`${status.inFlight} change(s) still in flight.`);
+  if (status.inFlight > 0) print(`${status.inFlight} change(s) or system(s) still in flight.`);
+  if (status.verification) {
+    print(
+      'Read from the tools now (≠ marks a field that differs from what the decisions in force call for):',
+    );
+    for (const [system, answer] of Object.entries(status.verification)) {
+      if (!answer) continue;
+      if ('error' in answer) {
+        print(`  ${system.padEnd(10)} could not be read: ${answer.error}`);
+        continue;
+      }
+      if (answer.note) print(`  ${system.padEnd(10)} ${answer.note}`);
+      for (const field of answer.fields) {
+        const mark = field.differs ? '≠' : ' ';
+        const wanted = field.desired ?? '(undecided)';
+        print(
+          `  ${mark} ${system.padEnd(10)} ${field.field.padEnd(28)} now ${field.actual.padEnd(13)} wanted ${wanted}  (${field.purposes.join(', ')})`,
+        );
+      }
+    }
+    print(status.differs ? 'Some tool differs from the hub.' : 'No difference.');
+  }
 }
 
 export const statusCommand = new Command('status')
   .description("a person's consent per purpose and per system, and any change still in flight")
   .requiredOption('--email <email>', "the person's email address")
+  .option('--verify', 'read every tool now and mark any field that differs (exit 1 when one does)')
   .option('--json', 'print stable JSON')
-  .action(async (flags: { email: string }, command: Command) => {
+  .action(async (flags: { email: string; verify?: boolean }, command: Command) => {
     const email = emailSchema.parse(flags.email);
     await withLedger(async (ledger) =>
       withHubClient(async (context) => {
-        const status = await consentStatus(context, ledger, email);
+        const status = await consentStatus(context, ledger, email, { verify: flags.verify });
         if (wantsJson(command)) printJson(status);
         else printConsentStatus(status);
+        // A tool that differs from the hub is a finished check with a failure, for scripts (exit 1).
+        if (status.differs) requestExitCode(exitCodes.finishedWithFailures);
       }),
     );
   });

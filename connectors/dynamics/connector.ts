@@ -10,16 +10,21 @@ import type {
   Connector,
   ConsentReading,
   ConsentStateInTool,
+  ConsentStateResult,
+  ConsentVerification,
   ErasedRecord,
   EraseResult,
   FindResult,
   ObservedPerson,
+  PurposeOutcome,
   SubjectIdentifiers,
   VendorRecordRef,
 } from '../connector.js';
 import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError } from '../connector-errors.js';
+import { purposeOutcomeFor } from '../consent-fields.js';
 import type { DynamicsConfig } from './config.js';
+import { desiredColumns, dynamicsConsentColumns } from './consent-columns.js';
 import { createDataverseClient } from './dataverse-client.js';
 import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthorized } from './errors.js';
 import { eq, ge, type ODataFilter, or } from './odata-filter.js';
@@ -281,6 +286,98 @@ export function createDynamicsConnector(
         const records = found.map((row) => row.ref);
         if (changed > 0) return { outcome: 'applied', records };
         return { outcome: gone === found.length ? 'not_found' : 'already', records };
+      }),
+
+    /**
+     * Writes what all decisions in force call for, one PATCH per row that differs (every column of the row
+     * at once, with If-Match: * so a row deleted meanwhile is never re-created).
+     */
+    applyConsentState: (subject, request) =>
+      run('applyConsent', async (): Promise<ConsentStateResult> => {
+        const columns = dynamicsConsentColumns(config.purposeColumns);
+        const touched = columns.filter((c) => c.purposes.some((p) => request.changed.includes(p)));
+        const decided = Object.keys(request.decisions) as (keyof typeof request.decisions)[];
+        const notApplicable = Object.fromEntries(
+          decided
+            .filter((p) => !columns.some((c) => c.purposes.includes(p)))
+            .map((p) => [p, 'not_applicable']),
+        ) as ConsentStateResult['purposes'];
+        const desired = desiredColumns(columns, request.decisions);
+        if (touched.length === 0 || desired.length === 0) {
+          return { outcome: 'not_applicable', purposes: notApplicable, fields: {}, records: [] };
+        }
+        const found = await rows(
+          'applyConsent',
+          subject,
+          desired.map((d) => d.column.column),
+        );
+        const changedColumns = new Set<string>();
+        let gone = 0;
+        for (const row of found) {
+          const patch: Record<string, boolean> = {};
+          for (const { column, value } of desired) {
+            // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
+            const current = row.columns[column.column] ?? column.inverted;
+            if (current !== value) patch[column.column] = value;
+          }
+          if (Object.keys(patch).length === 0) continue;
+          try {
+            await call('applyConsent', () =>
+              client.api(pathOf(row.ref)).header('If-Match', '*').patch(patch),
+            );
+            for (const column of Object.keys(patch)) changedColumns.add(column);
+          } catch (error) {
+            if (!isAlreadyGone(error)) throw error;
+            gone++;
+          }
+        }
+        const present = found.length > gone;
+        const purposes: ConsentStateResult['purposes'] = { ...notApplicable };
+        for (const purpose of decided) {
+          const mine = desired.filter((d) => d.column.purposes.includes(purpose));
+          if (mine.length === 0) continue;
+          purposes[purpose] = purposeOutcomeFor(
+            purpose,
+            request.decisions,
+            mine.map((d) => d.state),
+            mine.some((d) => changedColumns.has(d.column.column)),
+            present,
+          ) as PurposeOutcome;
+        }
+        const fields = present
+          ? Object.fromEntries(desired.map((d) => [d.column.column, String(d.value)]))
+          : {};
+        const outcome = !present ? 'not_found' : changedColumns.size > 0 ? 'applied' : 'already';
+        logger.info(
+          { operation: 'applyConsent', outcome, rows: found.length, changedColumns: changedColumns.size },
+          'Dynamics consent state',
+        );
+        return { outcome, purposes, fields, records: found.map((row) => row.ref) };
+      }),
+
+    verifyConsentState: (subject, decisions) =>
+      run('readConsent', async (): Promise<ConsentVerification> => {
+        const columns = dynamicsConsentColumns(config.purposeColumns);
+        const found = await rows(
+          'readConsent',
+          subject,
+          columns.map((c) => c.column),
+        );
+        const desired = new Map(desiredColumns(columns, decisions).map((d) => [d.column.column, d.value]));
+        return {
+          fields: columns.map((column) => {
+            const values = new Set(found.map((row) => String(row.columns[column.column] ?? column.inverted)));
+            const actual = values.size === 0 ? 'absent' : values.size === 1 ? [...values][0] : 'mixed';
+            const wanted = desired.get(column.column);
+            return {
+              field: column.column,
+              purposes: column.purposes,
+              ...(wanted === undefined ? {} : { desired: String(wanted) }),
+              actual: actual ?? 'absent',
+              differs: wanted !== undefined && actual !== 'absent' && actual !== String(wanted),
+            };
+          }),
+        };
       }),
 
     /**

@@ -6,6 +6,8 @@ import type {
   Connector,
   ConsentChange,
   ConsentReading,
+  ConsentStateRequest,
+  ConsentStateResult,
   ErasedRecord,
   EraseResult,
   FindResult,
@@ -172,6 +174,40 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
     // Google keeps no per-user consent flag.
     async readConsent(_subject: SubjectIdentifiers): Promise<ConsentReading> {
       return { purposes: {}, records: [] };
+    },
+
+    /**
+     * GA's only consent "field" is the user deletion a statistics withdrawal asks for: submitted when the
+     * statistics withdrawal is new (`changed`), for the identifiers given (the workflow adds the CRM's).
+     */
+    async applyConsentState(
+      subject: SubjectIdentifiers,
+      request: ConsentStateRequest,
+    ): Promise<ConsentStateResult> {
+      const statistics = request.decisions.statistics;
+      if (statistics?.decision !== 'withdrawn' || !request.changed.includes('statistics')) {
+        return { outcome: 'not_applicable', purposes: {}, fields: {}, records: [] };
+      }
+      if (!hasIdentifiers(subject)) {
+        return { outcome: 'not_found', purposes: { statistics: 'not_found' }, fields: {}, records: [] };
+      }
+      const records = await submitAll(subject, 'applyConsent');
+      const latest =
+        records
+          .map((record) => record.vendorTime ?? '')
+          .sort()
+          .at(-1) || undefined;
+      return {
+        outcome: 'applied',
+        purposes: { statistics: 'applied' },
+        fields: { userDeletion: latest ?? 'submitted' },
+        records,
+        vendorTime: latest,
+      };
+    },
+
+    async verifyConsentState() {
+      return { fields: [], note: 'Google Analytics cannot be asked what it holds about a person' };
     },
 
     /** Withdrawing "statistics" is carried out as a user deletion; nothing else has a meaning here. */

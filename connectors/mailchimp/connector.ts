@@ -8,6 +8,10 @@ import type {
   Connector,
   ConsentChange,
   ConsentReading,
+  ConsentStateRequest,
+  ConsentStateResult,
+  ConsentVerification,
+  DecisionsInForce,
   ErasedRecord,
   ObservedPerson,
   SubjectIdentifiers,
@@ -15,7 +19,15 @@ import type {
 } from '../connector.js';
 import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
 import type { MailchimpConfig } from './config.js';
-import { planConsentChange, purposeAudiences, readPurpose } from './consent.js';
+import {
+  mailchimpConsentFields,
+  type PlannedChange,
+  planConsentChange,
+  planConsentState,
+  purposeAudiences,
+  readPurpose,
+  verifyMembers,
+} from './consent.js';
 import { isMailchimpNotFound, mailchimpAudienceMissing, toMailchimpError } from './errors.js';
 import { configureMailchimpSdk } from './mailchimp-sdk.js';
 import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from './member.js';
@@ -209,6 +221,49 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return found.filter((m): m is MailchimpMember => m !== undefined);
   }
 
+  /** Carries out planned member writes; answers the member records as they stand after them. */
+  async function writePlans(
+    plans: PlannedChange[],
+    rawEmail: string,
+    members: MailchimpMember[],
+  ): Promise<VendorRecordRef[]> {
+    for (const plan of plans.filter((p) => p.unknownPermissionIds.length > 0)) {
+      log.warn(
+        { operation: 'applyConsent', listId: plan.listId, permissionIds: plan.unknownPermissionIds },
+        'purpose map names marketing permissions this audience does not have',
+      );
+    }
+    const changed: VendorRecordRef[] = [];
+    for (const plan of plans) {
+      if (!plan.body.status && !plan.body.status_if_new && !plan.body.marketing_permissions) continue;
+      // A PUT upserts, so it carries the address, in the hub's normal form so that its hash is ours;
+      // status_if_new means it never changes an existing member. A PATCH goes to the member found, whose
+      // id is the hash of the address as Mailchimp stored it.
+      const email = normaliseEmail(rawEmail);
+      const existing = members.find((m) => m.list_id === plan.listId && m.status !== 'archived');
+      const body = plan.action === 'create' ? { email_address: email, ...plan.body } : plan.body;
+      const updated = await call(
+        'applyConsent',
+        () =>
+          plan.action === 'create'
+            ? api.setListMember(plan.listId, subscriberHash(email), body)
+            : api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
+        memberSchema,
+        plan.listId,
+      );
+      changed.push(memberRef({ ...updated, list_id: plan.listId }));
+    }
+    return changed;
+  }
+
+  /** The audiences the purpose map's fields live in, and the person's members there. */
+  async function membersForFields(operation: ConnectorOperation, email: string) {
+    const audiences = await configuredAudiences(operation);
+    const fields = mailchimpConsentFields(config.purposeMap, audiences);
+    const wanted = [...new Set([...fields.membership, ...fields.permissions].map((f) => f.listId))];
+    return { audiences, members: await membersIn(operation, email, wanted) };
+  }
+
   return {
     system: 'mailchimp',
 
@@ -220,6 +275,44 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         () => api.getAllLists({ count: 1, offset: 0, fields: ['total_items'] }),
         z.object({}).passthrough(),
       );
+    },
+
+    async applyConsentState(
+      subject: SubjectIdentifiers,
+      request: ConsentStateRequest,
+    ): Promise<ConsentStateResult> {
+      const mapped = Object.keys(config.purposeMap);
+      const notApplicable = Object.fromEntries(
+        Object.keys(request.decisions)
+          .filter((p) => !mapped.includes(p))
+          .map((p) => [p, 'not_applicable']),
+      ) as ConsentStateResult['purposes'];
+      if (!request.changed.some((p) => mapped.includes(p))) {
+        return { outcome: 'not_applicable', purposes: notApplicable, fields: {}, records: [] };
+      }
+      const { audiences, members } = await membersForFields('applyConsent', subject.email);
+      const plan = planConsentState(config.purposeMap, request.decisions, members, audiences);
+      const changed = await writePlans(plan.plans, subject.email, members);
+      const changedLists = new Set(changed.map((r) => r.container));
+      const records = [...changed, ...members.filter((m) => !changedLists.has(m.list_id)).map(memberRef)];
+      log.info(
+        { operation: 'applyConsent', outcome: plan.outcome, changed: changed.length },
+        'mailchimp consent state',
+      );
+      return {
+        outcome: plan.outcome,
+        purposes: { ...notApplicable, ...plan.purposes },
+        fields: plan.fields,
+        records,
+      };
+    },
+
+    async verifyConsentState(
+      subject: SubjectIdentifiers,
+      decisions: DecisionsInForce,
+    ): Promise<ConsentVerification> {
+      const { audiences, members } = await membersForFields('readConsent', subject.email);
+      return { fields: verifyMembers(config.purposeMap, decisions, members, audiences) };
     },
 
     async find(subject: SubjectIdentifiers) {
@@ -335,12 +428,9 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         : cursor.audience + 1 < audiences.length
           ? { audience: cursor.audience + 1, offset: 0, total }
           : undefined;
-      const latestChange = people
-        .map((p) => p.changedAt)
-        .filter((t): t is string => Boolean(t))
-        .sort()
-        .at(-1);
-      return { people, latestChange, total, ...(next ? { nextCursor: JSON.stringify(next) } : {}) };
+      // No latestChange: the latest `last_changed` seen would miss members changed while the run reads, so
+      // the reconciliation workflow takes the run's start time (minus an overlap) as the watermark.
+      return { people, total, ...(next ? { nextCursor: JSON.stringify(next) } : {}) };
     },
 
     async applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult> {
@@ -355,33 +445,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         members,
         audiences,
       );
-      for (const plan of plans.filter((p) => p.unknownPermissionIds.length > 0)) {
-        log.warn(
-          { operation: 'applyConsent', listId: plan.listId, permissionIds: plan.unknownPermissionIds },
-          'purpose map names marketing permissions this audience does not have',
-        );
-      }
-
-      const changed: VendorRecordRef[] = [];
-      for (const plan of plans) {
-        if (!plan.body.status && !plan.body.status_if_new && !plan.body.marketing_permissions) continue;
-        // A PUT upserts, so it carries the address, in the hub's normal form so that its hash is ours;
-        // status_if_new means it never changes an existing member. A PATCH goes to the member found, whose
-        // id is the hash of the address as Mailchimp stored it.
-        const email = normaliseEmail(subject.email);
-        const existing = members.find((m) => m.list_id === plan.listId && m.status !== 'archived');
-        const body = plan.action === 'create' ? { email_address: email, ...plan.body } : plan.body;
-        const updated = await call(
-          'applyConsent',
-          () =>
-            plan.action === 'create'
-              ? api.setListMember(plan.listId, subscriberHash(email), body)
-              : api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
-          memberSchema,
-          plan.listId,
-        );
-        changed.push(memberRef({ ...updated, list_id: plan.listId }));
-      }
+      const changed = await writePlans(plans, subject.email, members);
 
       const changedLists = new Set(changed.map((r) => r.container));
       const records = [...changed, ...members.filter((m) => !changedLists.has(m.list_id)).map(memberRef)];

@@ -12,5 +12,7 @@ export function createNoopConnector(): Omit<Connector, 'system'> & { system: 'no
     deleteRecord: async () => 'already_gone',
     readConsent: async () => ({ purposes: {}, records: [] }),
     applyConsent: async () => ({ outcome: 'not_found', records: [] }),
+    applyConsentState: async () => ({ outcome: 'not_found', purposes: {}, fields: {}, records: [] }),
+    verifyConsentState: async () => ({ fields: [] }),
   };
 }

@@ -166,7 +166,7 @@ describe('consent propagation to all three tools', () => {
     expect(refusals).toEqual([]);
   });
 
-  it('refuses a change for an erased subject and leaves every sandbox unchanged', async () => {
+  it('refuses a grant for an erased subject and leaves every sandbox unchanged, but still carries a withdrawal', async () => {
     const person = await plant();
     await ledger.recordTombstone({
       subjectKey: person.subjectKey,
@@ -176,16 +176,26 @@ describe('consent propagation to all three tools', () => {
       lastRequestId: '00000000-0000-4000-8000-000000000001',
     });
     const before = JSON.stringify([await contactOf(person.email), await memberOf(person.email)]);
-    const accepted = await change(person.email, 'marketing_email', 'withdrawn', new Date().toISOString());
+    const grant = await change(person.email, 'event_invitations', 'granted', new Date().toISOString());
     let status = await consentStatus(context, ledger, person.email);
-    for (let i = 0; i < 50 && !status.refused.includes(accepted.eventId); i++) {
+    for (let i = 0; i < 50 && !status.refused.includes(grant.eventId); i++) {
       await delay(200);
       status = await consentStatus(context, ledger, person.email);
     }
-    expect(status.refused).toContain(accepted.eventId);
+    expect(status.refused).toContain(grant.eventId);
     expect(status.erased).toBe(true);
-    expect(await ledger.listConsentEvents(person.subjectKey)).toEqual([]);
+    await delay(500);
     expect(JSON.stringify([await contactOf(person.email), await memberOf(person.email)])).toBe(before);
+
+    // The person is (still, or again) in the tools: their opt-out is never refused.
+    await change(person.email, 'marketing_email', 'withdrawn', new Date().toISOString());
+    for (let i = 0; i < 50 && (await memberOf(person.email))?.status !== 'unsubscribed'; i++)
+      await delay(200);
+    expect((await memberOf(person.email))?.status).toBe('unsubscribed');
+    expect((await contactOf(person.email)).donotbulkemail).toBe(true);
+    // Every system was erased, so the ledger keeps no consent data for them.
+    expect(await ledger.listConsentEvents(person.subjectKey)).toEqual([]);
+    expect(await ledger.listConsentOutcomes(person.subjectKey)).toEqual([]);
   });
 
   it('ends consistent in every system after a vendor outage during propagation heals', async () => {

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../connectors/connector.js';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import type { ReconciliationReport } from '../../domain/reconciliation.js';
 import type { ConsentClientContext } from '../../hub-client/consent.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
@@ -10,6 +11,7 @@ import { applyReconciliationSchedule } from '../../hub-client/reconciliation.js'
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { closeConsentSystemUpdate, consentStatusQuery } from '../../workflows/consent-definitions.js';
 import { reconciliationScheduleId } from '../../workflows/reconciliation-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -90,7 +92,7 @@ describe('scheduled reconciliation', () => {
     throw new Error(`never: ${what}`);
   }
 
-  it('repairs a Mailchimp unsubscribe, a Dynamics do-not-email flag and a re-imported erased person, and reports an unexplained opt-in', async () => {
+  it('repairs a Mailchimp unsubscribe, a Dynamics do-not-email flag and a re-imported erased person, and reverts an opt-in that contradicts a withdrawal applied there', async () => {
     const unsubscribed = await plant();
     const flagged = await plant();
     const erased = await plant();
@@ -143,14 +145,12 @@ describe('scheduled reconciliation', () => {
     const report = await reconcile(`recon-drift-${Date.now()}`, true);
     expect(report.drift.opt_out_not_propagated).toBeGreaterThanOrEqual(2);
     expect(report.drift.erased_subject_reappeared).toBe(1);
-    expect(report.needsAttention).toEqual([
-      {
-        kind: 'unexplained_opt_in',
-        system: 'dynamics',
-        subjectKey: optedIn.subjectKey,
-        purpose: 'marketing_email',
-      },
-    ]);
+    expect(report.drift.opt_in_reverted).toBe(1);
+    expect(report.needsAttention).toEqual([]);
+    await until(
+      async () => (await contactOf(optedIn.email)).donotbulkemail === true,
+      'the contradicting opt-in reverted in Dynamics',
+    );
 
     await until(
       async () => (await contactOf(unsubscribed.email)).donotbulkemail === true,
@@ -172,7 +172,7 @@ describe('scheduled reconciliation', () => {
     expect(receipts[1]?.reasonNote).toContain(receipt.requestId);
     expect((await ledger.listRuns(1))[0]?.runId).toBe(report.runId);
 
-    // Settle the reported opt-in the way a person would: a grant with evidence, recorded through the hub.
+    // A person who really wants the mail again says so through the hub: a grant with evidence.
     await recordConsentChange(context, {
       email: optedIn.email,
       purpose: 'marketing_email',
@@ -201,6 +201,9 @@ describe('scheduled reconciliation', () => {
       opt_out_not_propagated: 0,
       erased_subject_reappeared: 0,
       unexplained_opt_in: 0,
+      opt_in_reverted: 0,
+      failed_withdrawal_reapplied: 0,
+      failed_withdrawal_unreachable: 0,
     });
     expect(second.repairsStarted).toBe(0);
     const writes = [
@@ -208,6 +211,55 @@ describe('scheduled reconciliation', () => {
       ...(await vendors.mailchimp.control.requests()),
     ].filter((r) => r.method !== 'GET' && !r.path.includes('/token'));
     expect(writes).toEqual([]);
+  });
+
+  it('writes a withdrawal closed by an operator again once the tool answers, and reports the opt-in it left', {
+    timeout: 60_000,
+  }, async () => {
+    const person = await plant();
+    await vendors.mailchimp.control.fail({
+      method: 'PATCH',
+      path: `/members/${subscriberHash(person.email)}$`,
+      status: 403,
+      count: 1,
+    });
+    await recordConsentChange(context, {
+      email: person.email,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      source: 'test',
+    });
+    const handle = temporal.client.workflow.getHandle(`consent-${person.subjectKey}`);
+    await until(async () => {
+      const status = await handle.query(consentStatusQuery);
+      return status.systems.mailchimp.status === 'needs_attention';
+    }, 'Mailchimp waiting for an operator');
+    await handle.executeUpdate(closeConsentSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'test: closed' }],
+    });
+    await until(
+      async () => (await ledger.listUnresolvedConsentSubjects('mailchimp', 100)).includes(person.subjectKey),
+      'the closed withdrawal recorded',
+    );
+    expect((await membersOf(person.email)).map((m) => m.status)).toEqual(['subscribed']);
+
+    const report = await reconcile(`recon-failed-${Date.now()}`, true);
+    expect(report.drift.failed_withdrawal_reapplied).toBeGreaterThanOrEqual(1);
+    expect(report.needsAttention).toContainEqual({
+      kind: 'unexplained_opt_in',
+      system: 'mailchimp',
+      subjectKey: person.subjectKey,
+      purpose: 'marketing_email',
+    });
+    await until(
+      async () => (await membersOf(person.email)).every((m) => m.status === 'unsubscribed'),
+      'the withdrawal written again in Mailchimp',
+    );
+    await until(
+      async () => !(await ledger.listUnresolvedConsentSubjects('mailchimp', 100)).includes(person.subjectKey),
+      'the withdrawal resolved in the ledger',
+    );
   });
 
   it('resumes after a worker restart without re-reading finished pages or repeating a repair', async () => {

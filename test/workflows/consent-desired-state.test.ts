@@ -1,0 +1,269 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purposeMapFields } from '../../config/purpose-map.js';
+import { defaultDynamicsPurposeColumns } from '../../connectors/dynamics/config.js';
+import { columnValue } from '../../connectors/dynamics/consent-columns.js';
+import type { ConsentDecision, Purpose } from '../../domain/purposes.js';
+import { type ConsentClientContext, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import { consentStateFromLedger } from '../../ledger/consent-state.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { retryConsentSystemUpdate } from '../../workflows/consent-definitions.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+type Row = Record<string, unknown>;
+const listId = 'desired-news';
+let counter = 0;
+
+/**
+ * Every pair of purposes that share a vendor field under the default purpose map, generated from the map
+ * itself: withdrawing the first and then granting the second must leave the shared field withdrawn.
+ */
+const sharedPairs = (() => {
+  const pairs = new Map<
+    string,
+    { withdrawn: Purpose; granted: Purpose; fields: { system: string; field: string }[] }
+  >();
+  for (const field of purposeMapFields({})) {
+    for (const withdrawn of field.purposes) {
+      for (const granted of field.purposes) {
+        if (withdrawn === granted) continue;
+        const key = `${withdrawn} then ${granted}`;
+        const entry = pairs.get(key) ?? { withdrawn, granted, fields: [] };
+        entry.fields.push({ system: field.system, field: field.field });
+        pairs.set(key, entry);
+      }
+    }
+  }
+  return [...pairs.values()];
+})();
+
+/**
+ * Consent as desired state, through the real connectors and SDKs against the sandboxes, on the real dev
+ * server: shared fields, per-system lanes, and no consent data outliving an erasure.
+ */
+describe('consent as desired state', () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let vendors: typeof hub.vendors;
+  let ledger: Ledger;
+  let context: ConsentClientContext;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('desired');
+    ({ vendors, ledger } = hub);
+    context = hub.temporal.context();
+    await vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'Newsletter', members: [] }] });
+  });
+  afterAll(() => hub?.close());
+
+  async function plant() {
+    const email = `desired.${Date.now()}.${counter++}@example.com`;
+    await vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'De', lastname: 'Sired', emailaddress1: email }],
+    });
+    await vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    return { email, subjectKey: subjectKeyFor(email, context.subjectKeySecret) };
+  }
+
+  const change = (
+    on: ConsentClientContext,
+    email: string,
+    purpose: Purpose,
+    decision: ConsentDecision,
+    occurredAt = new Date().toISOString(),
+  ) =>
+    recordConsentChange(on, {
+      email,
+      purpose,
+      decision,
+      occurredAt,
+      source: 'test',
+      evidence: decision === 'granted' ? { policyVersion: '2026-01', formId: 'preferences' } : {},
+    });
+
+  async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, tries = 150) {
+    for (let i = 0; i < tries; i++) {
+      const value = await read();
+      if (done(value)) return value;
+      await delay(200);
+    }
+    throw new Error(`never: ${what}`);
+  }
+
+  /** The decision in force for `purpose` has an answer from every given system. */
+  const settled = (subjectKey: string, purpose: Purpose, eventId: string, systems: string[]) =>
+    until(
+      `${purpose} carried to ${systems.join(', ')}`,
+      () => consentStateFromLedger(ledger, subjectKey),
+      (state) =>
+        state.purposes[purpose]?.eventId === eventId &&
+        systems.every((s) => s in (state.outcomes[purpose] ?? {})),
+    );
+
+  const contactOf = async (email: string) =>
+    ((await vendors.dynamics.control.state<{ contacts: Row[] }>()).contacts.find(
+      (c) => c.emailaddress1 === email,
+    ) ?? {}) as Row;
+  const membersOf = async (email: string) =>
+    (await vendors.mailchimp.control.state<{ lists: { id: string; members: Row[] }[] }>()).lists.flatMap(
+      (l) => l.members.filter((m) => m.email_address === email),
+    );
+
+  it('finds pairs of purposes sharing a field in the default purpose map', () => {
+    expect(sharedPairs.map((p) => `${p.withdrawn} then ${p.granted}`)).toContain(
+      'marketing_email then event_invitations',
+    );
+  });
+
+  it.each(sharedPairs.map((pair) => [`${pair.withdrawn} then ${pair.granted}`, pair] as const))(
+    'withdraw then grant (%s): the shared field stays withdrawn and --verify shows no difference',
+    async (_name, pair) => {
+      const person = await plant();
+      const base = Date.now();
+      const withdrawal = await change(
+        context,
+        person.email,
+        pair.withdrawn,
+        'withdrawn',
+        new Date(base).toISOString(),
+      );
+      await settled(person.subjectKey, pair.withdrawn, withdrawal.eventId, ['dynamics', 'mailchimp']);
+      const grant = await change(
+        context,
+        person.email,
+        pair.granted,
+        'granted',
+        new Date(base + 1000).toISOString(),
+      );
+      const state = await settled(person.subjectKey, pair.granted, grant.eventId, ['dynamics', 'mailchimp']);
+
+      const contact = await contactOf(person.email);
+      for (const { system, field } of pair.fields) {
+        if (system === 'dynamics') {
+          const { inverted } = defaultDynamicsPurposeColumns[pair.withdrawn];
+          expect(contact[field]).toBe(columnValue('withdrawn', inverted));
+          expect(state.outcomes[pair.granted]?.dynamics).toBe('withheld');
+        }
+        if (system === 'mailchimp') {
+          const members = await membersOf(person.email);
+          expect(members.length).toBeGreaterThan(0);
+          for (const member of members) expect(member.status).toBe('unsubscribed');
+          expect(state.outcomes[pair.granted]?.mailchimp).toBe('withheld');
+        }
+      }
+      expect(state.outcomes[pair.withdrawn]).toMatchObject({
+        dynamics: expect.any(String),
+        mailchimp: expect.any(String),
+      });
+
+      const status = await consentStatus(context, ledger, person.email, { verify: true });
+      expect(status.differs).toBe(false);
+      const dynamicsFields = status.verification?.dynamics;
+      expect(dynamicsFields && 'fields' in dynamicsFields && dynamicsFields.fields.length).toBeGreaterThan(0);
+      expect(status.systems.mailchimp.written?.fields[`membership:${listId}`]).toBe('unsubscribed');
+    },
+  );
+
+  it('status --verify marks a field changed in the tool behind the hub’s back', async () => {
+    const person = await plant();
+    const withdrawal = await change(context, person.email, 'marketing_email', 'withdrawn');
+    await settled(person.subjectKey, 'marketing_email', withdrawal.eventId, ['dynamics', 'mailchimp']);
+    await vendors.mailchimp.control.seed({
+      lists: [
+        { id: listId, name: 'Newsletter', members: [{ email_address: person.email, status: 'subscribed' }] },
+      ],
+    });
+    const status = await consentStatus(context, ledger, person.email, { verify: true });
+    expect(status.differs).toBe(true);
+    const mailchimp = status.verification?.mailchimp;
+    expect(mailchimp && 'fields' in mailchimp ? mailchimp.fields.filter((f) => f.differs) : []).toEqual([
+      expect.objectContaining({
+        field: `membership:${listId}`,
+        actual: 'subscribed',
+        desired: 'unsubscribed',
+      }),
+    ]);
+  });
+
+  it('Dynamics down past the attention period never holds back Mailchimp, and an operator retry writes the latest state', {
+    timeout: 90_000,
+  }, async () => {
+    const short: ConsentClientContext = {
+      ...context,
+      consentTimings: { ...context.consentTimings, attentionAfter: '3 seconds' },
+    };
+    const person = await plant();
+    await vendors.dynamics.control.outage(true);
+    try {
+      const started = Date.now();
+      await change(short, person.email, 'marketing_email', 'withdrawn');
+      await until(
+        'the withdrawal in Mailchimp',
+        () => membersOf(person.email),
+        (members) => members.every((m) => m.status === 'unsubscribed'),
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const parked = await until(
+        'Dynamics waiting for an operator',
+        () => consentStatus(short, ledger, person.email),
+        (s) => s.systems.dynamics.status === 'needs_attention',
+      );
+      expect(parked.systems.mailchimp.status).toBe('idle');
+
+      // A later change while Dynamics waits: it must reach Dynamics too, in one write of the newest state.
+      await change(short, person.email, 'phone', 'withdrawn');
+      await until(
+        'the newer state queued for Dynamics',
+        () => consentStatus(short, ledger, person.email),
+        (s) => s.purposes.phone?.decision === 'withdrawn' && s.systems.dynamics.behind === true,
+      );
+    } finally {
+      await vendors.dynamics.control.outage(false);
+    }
+    await vendors.dynamics.control.clearRequests();
+    await hub.temporal.client.workflow
+      .getHandle(`consent-${person.subjectKey}`)
+      .executeUpdate(retryConsentSystemUpdate, { args: [{ system: 'dynamics' }] });
+    const contact = await until(
+      'the latest state in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true && c.donotphone === true,
+    );
+    expect(contact.donotbulkemail).toBe(true);
+    const patches = (await vendors.dynamics.control.requests()).filter((r) => r.method === 'PATCH');
+    expect(patches).toHaveLength(1);
+  });
+
+  it('leaves no consent events or outcomes for a subject whose consent changes raced their erasure', {
+    timeout: 90_000,
+  }, async () => {
+    for (let round = 0; round < 3; round++) {
+      const person = await plant();
+      const [erasure] = await Promise.all([
+        requestErasure(context, {
+          email: person.email,
+          requestedBy: 'test',
+          requestedAt: new Date().toISOString(),
+        }),
+        change(context, person.email, 'marketing_email', 'withdrawn'),
+        change(context, person.email, 'phone', 'withdrawn'),
+        delay(round * 150).then(() => change(context, person.email, 'postal_mail', 'granted')),
+      ]);
+      const receipt = await awaitReceipt(context, erasure);
+      expect(receipt.outcome).toBe('completed');
+      await until(
+        'the consent lanes at rest',
+        () => consentStatus(context, ledger, person.email),
+        (s) => s.inFlight === 0 && Object.values(s.systems).every((sys) => sys.status === 'idle'),
+      );
+      await delay(500);
+      expect(await ledger.listConsentEvents(person.subjectKey)).toEqual([]);
+      expect(await ledger.listConsentOutcomes(person.subjectKey)).toEqual([]);
+      expect(await ledger.listSystemConsentStates(person.subjectKey)).toEqual([]);
+      expect(await membersOf(person.email)).toEqual([]);
+    }
+  });
+});
