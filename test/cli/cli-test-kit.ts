@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import { runCli } from '../../cli/program.js';
-import type { EraseResult, FindResult } from '../../connectors/connector.js';
+import type { ConsentStateRequest, EraseResult, FindResult } from '../../connectors/connector.js';
 import type { ConnectorOperation } from '../../connectors/connector-errors.js';
 import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
 import type { SystemName } from '../../domain/systems.js';
@@ -101,6 +101,12 @@ export function stubConnectors() {
     applyConsent: async () => {
       fail(system, 'applyConsent');
       return { outcome: 'applied' as const, records: [] };
+    },
+    // Every decided purpose "lands" in every stub system, so each change reaches each of them.
+    applyConsentState: async (_subject: unknown, request: ConsentStateRequest) => {
+      fail(system, 'applyConsent');
+      const purposes = Object.fromEntries(Object.keys(request.decisions).map((p) => [p, 'applied' as const]));
+      return { outcome: 'applied' as const, purposes, fields: {}, records: [] };
     },
   });
   const connectors = {
