@@ -290,7 +290,8 @@ export function createDynamicsConnector(
 
     /**
      * Writes what all decisions in force call for, one PATCH per row that differs (every column of the row
-     * at once, with If-Match: * so a row deleted meanwhile is never re-created).
+     * at once), conditional on the row's ETag as applyConsent's writes are: a row deleted meanwhile is never
+     * re-created, and a row changed in between is a retryable 412 decided again on fresh data.
      */
     applyConsentState: (subject, request) =>
       run('applyConsent', async (): Promise<ConsentStateResult> => {
@@ -321,14 +322,22 @@ export function createDynamicsConnector(
             if (current !== value) patch[column.column] = value;
           }
           if (Object.keys(patch).length === 0) continue;
+          const etag = row.columns['@odata.etag'];
+          const sentEtag = typeof etag === 'string' && etag !== '*';
           try {
             await call('applyConsent', () =>
-              client.api(pathOf(row.ref)).header('If-Match', '*').patch(patch),
+              client
+                .api(pathOf(row.ref))
+                .header('If-Match', sentEtag ? etag : '*')
+                .patch(patch),
             );
             for (const column of Object.keys(patch)) changedColumns.add(column);
           } catch (error) {
-            if (!isAlreadyGone(error)) throw error;
-            gone++;
+            if (isAlreadyGone(error)) {
+              gone++;
+              continue;
+            }
+            throw classifyDynamicsError('applyConsent', error, { sentEtag });
           }
         }
         const present = found.length > gone;
