@@ -1,12 +1,17 @@
 import type { ErasureReceipt } from './erasure.js';
 import type { SystemName } from './systems.js';
 
-/** The `--status` values of `erasures`: the workflow's status, or a completed erasure's outcome. */
+/**
+ * The `--status` values of `erasures`: the workflow's status, or a completed erasure's outcome.
+ * `needs_follow_up`: completed with failures, and some system is still not erased by any later erasure
+ * (read from the ledger, so it outlasts Temporal's retention).
+ */
 export const erasureListStatuses = [
   'running',
   'needs_attention',
   'completed',
   'completed_with_failures',
+  'needs_follow_up',
 ] as const;
 export type ErasureListStatus = (typeof erasureListStatuses)[number];
 

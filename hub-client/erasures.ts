@@ -184,8 +184,12 @@ const queryDeadlineMs = 5000;
 export async function listErasures(
   context: HubClientContext,
   status?: ErasureListStatus,
-  ledger?: Pick<Ledger, 'getReceipt'>,
+  ledger?: Pick<Ledger, 'getReceipt'> & Partial<Pick<Ledger, 'listErasureFollowUps'>>,
 ): Promise<ErasureListing[]> {
+  if (status === 'needs_follow_up') {
+    if (!ledger?.listErasureFollowUps) throw new Error('listing follow-ups needs the ledger');
+    return listFollowUps(ledger as Pick<Ledger, 'getReceipt' | 'listErasureFollowUps'>);
+  }
   const stateFilter = status === 'completed_with_failures' ? 'completed' : status;
   // `stateFilter` is one of three fixed words (validated by the caller's schema), never free text.
   // This hub's erasures: those on its task queue (a namespace may hold several hubs, or test runs).
@@ -275,4 +279,39 @@ export async function closeErasureSystem(
   const command = { ...parsed, reason: scrubAddresses(parsed.reason) };
   const { handle } = await handleFor(context, requestId);
   return handle.executeUpdate(closeSystemUpdate, { args: [command] });
+}
+
+/**
+ * Erasures that completed with failures and still have a system no later erasure reached, from the ledger:
+ * one row per erasure that left a system open, with the systems still open and why they ended so.
+ */
+async function listFollowUps(
+  ledger: Pick<Ledger, 'getReceipt' | 'listErasureFollowUps'>,
+): Promise<ErasureListing[]> {
+  const byRequest = new Map<string, ErasureListing>();
+  for (const open of await ledger.listErasureFollowUps()) {
+    let listing = byRequest.get(open.requestId);
+    const receipt = await ledger.getReceipt(open.requestId);
+    if (!listing) {
+      listing = {
+        requestId: open.requestId,
+        subjectKey: open.subjectKey,
+        status: 'completed',
+        outcome: 'completed_with_failures',
+        attention: [],
+        startedAt: receipt?.requestedAt ?? open.since,
+        closedAt: receipt?.completedAt ?? open.since,
+      };
+      byRequest.set(open.requestId, listing);
+    }
+    const state = receipt?.systems[open.system];
+    listing.attention.push({
+      system: open.system,
+      reason: state?.closedReason
+        ? `closed by an operator: ${state.closedReason}`
+        : (state?.failure?.reason ?? `ended ${open.status}`),
+      ...(state?.failure?.status ? { status: state.failure.status } : {}),
+    });
+  }
+  return [...byRequest.values()];
 }

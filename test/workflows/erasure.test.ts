@@ -409,12 +409,19 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
       since: expect.any(String),
     });
     expect(await worker.ledger.listConsentEvents(first.subjectKey)).toHaveLength(1);
+    const followUps = await listErasures(context, 'needs_follow_up', worker.ledger);
+    expect(followUps.find((l) => l.requestId === first.requestId)).toMatchObject({
+      outcome: 'completed_with_failures',
+      attention: [{ system: 'google', reason: 'closed by an operator: GA access lost' }],
+    });
 
     stubs.behaviour.google = 'ok';
     const second = await requestErasure(context, request(email));
     expect((await awaitReceipt(context, second)).outcome).toBe('completed');
     const open = await worker.ledger.listErasureFollowUps();
     expect(open.map((f) => f.subjectKey)).not.toContain(first.subjectKey);
+    const after = await listErasures(context, 'needs_follow_up', worker.ledger);
+    expect(after.map((l) => l.requestId)).not.toContain(first.requestId);
     expect(await worker.ledger.listConsentEvents(first.subjectKey)).toEqual([]);
   });
 
