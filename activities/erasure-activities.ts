@@ -162,7 +162,7 @@ export function createErasureActivities({
           if (record.result === 'planned') continue;
           recordCount++;
           digest.update(`${record.kind}\t${record.container ?? ''}\t${record.id}\t${record.result}\n`);
-          if (first.length < inlineRecordLimit) first.push(receiptRecord(record));
+          if (first.length < inlineRecordLimit) first.push(receiptRecord(input.system, record));
         }
         after = page.at(-1);
         if (page.length < ledgerPage) break;
@@ -240,13 +240,15 @@ function refOf(record: VendorRecordRef): { kind: string; id: string; container?:
   return { kind: record.kind, id: record.id, ...(record.container ? { container: record.container } : {}) };
 }
 
-function receiptRecord(record: ErasureRecordEntry): SystemErasureRecord {
+function receiptRecord(system: SystemName, record: ErasureRecordEntry): SystemErasureRecord {
   return {
     kind: record.kind,
     id: record.id,
     ...(record.container ? { container: record.container } : {}),
     result: record.result as SystemErasureRecord['result'],
     ...(record.vendorTime ? { vendorTime: record.vendorTime } : {}),
+    // The Dynamics connector answers deleted or already gone only once DeleteRecordChangeHistory succeeded.
+    ...(system === 'dynamics' ? { auditHistoryRemoved: true } : {}),
   };
 }
 

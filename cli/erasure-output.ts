@@ -16,7 +16,11 @@ export function retryLine(retrying: RetryState): string {
 }
 
 export function systemLine(name: string, state: SystemErasureState): string {
-  const records = state.records.map((r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}`);
+  const audit = (removed: boolean | undefined) =>
+    removed === undefined ? '' : removed ? ' (audit history deleted)' : ' (audit history kept)';
+  const records = state.records.map(
+    (r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}${audit(r.auditHistoryRemoved)}`,
+  );
   const detail =
     state.status === 'closed_by_operator'
       ? `closed: ${state.closedReason}`

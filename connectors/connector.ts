@@ -115,6 +115,8 @@ export interface ErasedRecord extends VendorRecordRef {
   result: 'deleted' | 'already_gone' | 'submitted';
   /** The vendor's timestamp for the deletion, such as Google's `deletionRequestTime`. */
   vendorTime?: string;
+  /** Where the vendor keeps an audit trail of deleted records (Dataverse): whether it was deleted too. */
+  auditHistoryRemoved?: boolean;
 }
 
 export interface EraseResult {

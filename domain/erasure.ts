@@ -104,6 +104,11 @@ export interface SystemErasureRecord {
   container?: string;
   result: 'deleted' | 'already_gone' | 'submitted';
   vendorTime?: string;
+  /**
+   * Dynamics only: whether the record's audit change history was deleted after the record
+   * (DeleteRecordChangeHistory). Absent for systems without such a history.
+   */
+  auditHistoryRemoved?: boolean;
 }
 
 /** An identifier the hub was given or harvested but could not use; never the identifier itself. */

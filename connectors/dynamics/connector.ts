@@ -30,6 +30,7 @@ import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthoriz
 import { eq, ge, type ODataFilter, or } from './odata-filter.js';
 
 type Kind = 'contact' | 'lead';
+const auditDeletionSchema = z.object({ DeletedEntriesCount: z.number().int().min(0) });
 const tables: Record<Kind, { entitySet: string; idColumn: string }> = {
   contact: { entitySet: 'contacts', idColumn: 'contactid' },
   lead: { entitySet: 'leads', idColumn: 'leadid' },
@@ -163,6 +164,38 @@ export function createDynamicsConnector(
 
   const pathOf = (ref: Row['ref']) => `/${tables[ref.kind].entitySet}(${ref.id})`;
 
+  /**
+   * Deletes a row, then its audit change history with Dataverse's DeleteRecordChangeHistory action
+   * (POST /DeleteRecordChangeHistory {"Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact",
+   * "contactid": id}} → {DeletedEntriesCount}; learn.microsoft.com/power-apps/developer/data-platform/
+   * auditing/delete-audit-data). The history goes after the row, so that the audit entry of the deletion
+   * itself goes too, and also for a row already gone (its history outlives it). A failure of the action
+   * fails the call: the record stays planned, and the retry finds the row gone (404) and deletes the history
+   * then. So a record answered as deleted or already gone has no audit history left.
+   */
+  async function deleteWithAuditHistory(ref: Row['ref']): Promise<'deleted' | 'already_gone'> {
+    let result: 'deleted' | 'already_gone';
+    try {
+      await call('erase', () => client.api(pathOf(ref)).delete());
+      result = 'deleted';
+    } catch (error) {
+      if (!isAlreadyGone(error)) throw error;
+      result = 'already_gone';
+    }
+    const { idColumn } = tables[ref.kind];
+    const answer = await call('erase', () =>
+      client.api('/DeleteRecordChangeHistory').post({
+        Target: { '@odata.type': `Microsoft.Dynamics.CRM.${ref.kind}`, [idColumn]: ref.id },
+      }),
+    );
+    const { DeletedEntriesCount } = auditDeletionSchema.parse(answer);
+    logger.info(
+      { operation: 'erase', auditEntriesDeleted: DeletedEntriesCount },
+      'Dataverse audit history deleted',
+    );
+    return result;
+  }
+
   return {
     system: 'dynamics',
 
@@ -193,13 +226,8 @@ export function createDynamicsConnector(
         const found = await rows('erase', subject, []);
         const records: ErasedRecord[] = [];
         for (const row of found) {
-          try {
-            await call('erase', () => client.api(pathOf(row.ref)).delete());
-            records.push({ ...row.ref, result: 'deleted' });
-          } catch (error) {
-            if (!isAlreadyGone(error)) throw error;
-            records.push({ ...row.ref, result: 'already_gone' });
-          }
+          const result = await deleteWithAuditHistory(row.ref);
+          records.push({ ...row.ref, result, auditHistoryRemoved: true });
         }
         const deleted = records.filter((r) => r.result === 'deleted').length;
         logger.info(
@@ -218,15 +246,7 @@ export function createDynamicsConnector(
             reason: `a ${record.kind} is not a Dynamics record this connector deletes`,
           });
         }
-        try {
-          await call('erase', () =>
-            client.api(pathOf({ kind: record.kind as Kind, id: record.id })).delete(),
-          );
-          return 'deleted' as const;
-        } catch (error) {
-          if (!isAlreadyGone(error)) throw error;
-          return 'already_gone' as const;
-        }
+        return deleteWithAuditHistory({ kind: record.kind as Kind, id: record.id });
       }),
 
     readConsent: (subject) =>

@@ -418,6 +418,47 @@ export function dataverseRoutes(
         }),
       );
 
+      // An unbound action: POST /DeleteRecordChangeHistory {"Target": {"@odata.type":
+      // "Microsoft.Dynamics.CRM.<table>", "<table>id": "<guid>"}} answers 200 with DeletedEntriesCount
+      // (webapi/reference/deleterecordchangehistory; auditing/delete-audit-data).
+      scope.post('/DeleteRecordChangeHistory', async (request, reply) => {
+        try {
+          authorise(request);
+          reply.header('odata-version', '4.0');
+          const target = (request.body as { Target?: Record<string, unknown> } | null)?.Target;
+          if (!target || typeof target !== 'object') {
+            throw new ODataError(400, "The parameter 'Target' is required for DeleteRecordChangeHistory.");
+          }
+          const type = /^Microsoft\.Dynamics\.CRM\.([a-z_]+)$/.exec(String(target['@odata.type'] ?? ''))?.[1];
+          const entity = Object.values(store.entities).find((e) => e.logicalName === type);
+          if (!entity) {
+            throw new ODataError(
+              400,
+              `The Target's @odata.type '${String(target['@odata.type'] ?? '')}' does not name a table (Microsoft.Dynamics.CRM.<table>).`,
+            );
+          }
+          const id = target[entity.idColumn];
+          if (typeof id !== 'string' || !guidPattern.test(id)) {
+            throw new ODataError(400, `The Target must carry the record's ${entity.idColumn} as a GUID.`);
+          }
+          if (store.deniedPrivileges.has('prvDeleteRecordChangeHistory')) {
+            throw new ODataError(
+              403,
+              `Principal user (Id=${store.options.clientId}, type=8, roleCount=1) is missing prvDeleteRecordChangeHistory privilege. The System Administrator role or a role with prvDeleteRecordChangeHistory can delete audit history.`,
+              dataverseCodes.privilegeDenied,
+            );
+          }
+          const deleted = store.deleteRecordChangeHistory(entity.logicalName, id);
+          return reply.header('content-type', 'application/json; odata.metadata=minimal').send({
+            '@odata.context': `${apiRoot()}/$metadata#Microsoft.Dynamics.CRM.DeleteRecordChangeHistoryResponse`,
+            DeletedEntriesCount: deleted,
+          });
+        } catch (error) {
+          if (error instanceof ODataError) return send(reply, error);
+          throw error;
+        }
+      });
+
       scope.post(
         '/*',
         handle((request, reply, { entity, id }) => {

@@ -27,6 +27,8 @@ export const dynamicsSandboxOptionsSchema = z.object({
   customColumns: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).default(['new_gaclientid']),
   /** Largest page served; Dataverse allows at most 5000 rows per page. */
   maxPageSize: z.number().int().min(1).max(5000).default(5000),
+  /** Tables with auditing on: each create, update and delete of their rows leaves an audit entry. */
+  auditedTables: z.array(z.string()).default(['contacts', 'leads']),
   /** Tables with change tracking enabled; a `Prefer: odata.track-changes` on any other is ignored. */
   changeTrackingTables: z.array(z.string()).default(['contacts', 'leads']),
   /** How long a `$deltatoken` stays valid; Dataverse's default is 7 days. */
@@ -62,6 +64,19 @@ export interface Deletion {
   version: number;
 }
 
+/**
+ * One row of Dataverse's audit table (`audit`): what happened to a record and when. Dataverse keeps these
+ * after the record is deleted, until DeleteRecordChangeHistory (or retention) removes them
+ * (learn.microsoft.com/power-apps/developer/data-platform/auditing/delete-audit-data).
+ */
+export interface AuditEntry {
+  /** Dataverse's audit operation: 1 Create, 2 Update, 3 Delete. */
+  operation: 1 | 2 | 3;
+  /** The columns the operation set, as Dataverse keeps old and new values (the sandbox keeps names only). */
+  attributes: string[];
+  createdon: string;
+}
+
 interface IssuedToken {
   clientId: string;
   expiresAt: number;
@@ -81,6 +96,8 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
   /** Versions at or below this were wiped by a reset: a token from before it cannot say what was lost. */
   private resetVersion = 1000;
   deletions = new Map<string, Deletion[]>();
+  /** Audit history per record, keyed `<logical name>:<id>`; it outlives the record. */
+  audit = new Map<string, AuditEntry[]>();
   private changeTrackingSkewMs = 0;
 
   constructor(options: DynamicsSandboxOptions) {
@@ -90,14 +107,36 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
   }
 
   snapshot() {
-    return Object.fromEntries(
-      Object.keys(this.entities).map((set) => [set, [...(this.tables.get(set)?.values() ?? [])]]),
-    );
+    return {
+      ...Object.fromEntries(
+        Object.keys(this.entities).map((set) => [set, [...(this.tables.get(set)?.values() ?? [])]]),
+      ),
+      /** How many audit entries each record has, deleted records included. */
+      audit: Object.fromEntries([...this.audit].map(([key, entries]) => [key, entries.length])),
+    };
+  }
+
+  private recordAudit(entitySet: string, id: string, operation: AuditEntry['operation'], attributes: string[]) {
+    const entity = this.entities[entitySet];
+    if (!entity || !this.options.auditedTables.includes(entitySet)) return;
+    const key = `${entity.logicalName}:${id.toLowerCase()}`;
+    const entries = this.audit.get(key) ?? [];
+    entries.push({ operation, attributes, createdon: new Date().toISOString() });
+    this.audit.set(key, entries);
+  }
+
+  /** Removes a record's audit history (the DeleteRecordChangeHistory action); answers how many entries went. */
+  deleteRecordChangeHistory(logicalName: string, id: string): number {
+    const key = `${logicalName}:${id.toLowerCase()}`;
+    const count = this.audit.get(key)?.length ?? 0;
+    this.audit.delete(key);
+    return count;
   }
 
   reset(): void {
     this.tables = new Map(Object.keys(this.entities).map((set) => [set, new Map()]));
     this.deletions = new Map(Object.keys(this.entities).map((set) => [set, []]));
+    this.audit = new Map();
     // A reset takes a version of its own, so that every token minted before it is refused.
     this.resetVersion = ++this.version;
     this.deniedPrivileges = new Set(this.options.deniedPrivileges);
@@ -171,6 +210,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
       versionnumber: ++this.version,
     };
     this.table(entitySet).set(id.toLowerCase(), row);
+    this.recordAudit(entitySet, id, 1, Object.keys(given));
     return row;
   }
 
@@ -181,6 +221,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const given = this.validColumns(entity, values, false);
     delete given[entity.idColumn];
     Object.assign(row, given, { modifiedon: new Date().toISOString(), versionnumber: ++this.version });
+    this.recordAudit(entitySet, id, 2, Object.keys(given));
     return row;
   }
 
@@ -189,6 +230,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const key = id.toLowerCase();
     if (!this.table(entitySet).delete(key)) return false;
     this.deletions.get(entitySet)?.push({ id: key, version: ++this.version });
+    this.recordAudit(entitySet, key, 3, []);
     return true;
   }
 

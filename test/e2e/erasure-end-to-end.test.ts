@@ -118,6 +118,8 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
     expect(receipt.outcome).toBe('completed');
     expect(receipt.systems.dynamics.status).toBe('erased');
     expect(receipt.systems.dynamics.records.map((r) => r.kind).sort()).toEqual(['contact', 'lead']);
+    // Dataverse's audit history of the deleted rows went too (DeleteRecordChangeHistory), and the receipt says so.
+    expect(receipt.systems.dynamics.records.map((r) => r.auditHistoryRemoved)).toEqual([true, true]);
     expect(receipt.systems.mailchimp.status).toBe('erased');
     expect(receipt.systems.mailchimp.records.map((r) => r.container).sort()).toEqual([
       lists.events,

@@ -20,6 +20,9 @@ const pages = {
   updateDelete: `${learn}/update-delete-entities-using-web-api`,
   clientCredentials: 'https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow',
   errorCodes: 'https://learn.microsoft.com/entra/identity-platform/reference-error-codes',
+  deleteAuditData:
+    'https://learn.microsoft.com/power-apps/developer/data-platform/auditing/delete-audit-data',
+  deleteRecordChangeHistory: `${learn}/reference/deleterecordchangehistory`,
 };
 
 const tenantId = randomUUID();
@@ -325,6 +328,64 @@ describe('Dataverse Web API and Entra ID, raw HTTP from Microsoft’s pages', ()
       emailaddress1: 'grace@example.org',
     });
     expect(row.lastname).toBeUndefined();
+  });
+
+  describe(`audit history and DeleteRecordChangeHistory (${pages.deleteAuditData}, ${pages.deleteRecordChangeHistory})`, () => {
+    const action = (target: unknown) =>
+      fetch(api('DeleteRecordChangeHistory'), {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json', 'If-None-Match': 'null' },
+        body: JSON.stringify({ Target: target }),
+      });
+
+    it('keeps a deleted contact’s audit history until the action deletes it, and counts what it deleted', async () => {
+      const created = await fetch(api('contacts'), {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ emailaddress1: 'audited@example.com' }),
+      });
+      const url = created.headers.get('odata-entityid') ?? '';
+      const id = /\(([^)]+)\)$/.exec(url)?.[1] ?? '';
+      await fetch(url, {
+        method: 'PATCH',
+        headers: { ...headers, 'Content-Type': 'application/json', 'If-Match': '*' },
+        body: JSON.stringify({ donotemail: true }),
+      });
+      expect((await fetch(url, { method: 'DELETE', headers })).status).toBe(204);
+      const state = await control.state<{ contacts: unknown[]; audit: Record<string, number> }>();
+      expect(state.contacts).toEqual([]);
+      expect(state.audit[`contact:${id}`]).toBe(3);
+
+      const answer = await action({ '@odata.type': 'Microsoft.Dynamics.CRM.contact', contactid: id });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({
+        '@odata.context': `${api('$metadata')}#Microsoft.Dynamics.CRM.DeleteRecordChangeHistoryResponse`,
+        DeletedEntriesCount: 3,
+      });
+      expect(
+        (await control.state<{ audit: Record<string, number> }>()).audit[`contact:${id}`],
+      ).toBeUndefined();
+      const again = await action({ '@odata.type': 'Microsoft.Dynamics.CRM.contact', contactid: id });
+      expect(((await again.json()) as { DeletedEntriesCount: number }).DeletedEntriesCount).toBe(0);
+    });
+
+    it('refuses the action without prvDeleteRecordChangeHistory (403) and a Target it cannot read (400)', async () => {
+      await control.seed({ deniedPrivileges: ['prvDeleteRecordChangeHistory'] });
+      const id = '00000000-0000-4000-8000-000000000009';
+      const denied = await action({ '@odata.type': 'Microsoft.Dynamics.CRM.lead', leadid: id });
+      expect(denied.status).toBe(403);
+      const error = ((await denied.json()) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('0x80040220');
+      expect(error.message).toMatch(/prvDeleteRecordChangeHistory/);
+      await control.seed({ deniedPrivileges: [] });
+      expect((await action({ '@odata.type': 'Microsoft.Dynamics.CRM.account', accountid: id })).status).toBe(
+        400,
+      );
+      expect((await action({ '@odata.type': 'Microsoft.Dynamics.CRM.lead', contactid: id })).status).toBe(
+        400,
+      );
+      expect((await action(undefined)).status).toBe(400);
+    });
   });
 
   describe(`Entra ID token endpoint (${pages.clientCredentials})`, () => {
