@@ -7,6 +7,7 @@ import {
   lookupErasure,
   requestErasure,
 } from '../../hub-client/erasures.js';
+import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
@@ -127,8 +128,15 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
     ]);
     expect(receipt.systems.google).toMatchObject({
       status: 'submitted',
-      records: [{ id: people.full.gaClientId, result: 'submitted' }],
+      // The receipt keeps a keyed id, never the client id itself (issue 16).
+      records: [
+        {
+          id: keyedVendorId(temporal.secrets.subjectKeySecret, 'google', people.full.gaClientId),
+          result: 'submitted',
+        },
+      ],
     });
+    expect(JSON.stringify(receipt)).not.toContain(people.full.gaClientId);
     expect(await vendorStateText()).not.toContain(people.full.email);
     expect(JSON.stringify(await vendors.google.control.state())).toContain(people.full.gaClientId);
     expect(JSON.stringify(receipt)).not.toContain(people.full.email);
@@ -239,7 +247,7 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
   it('rejects a bad email from the CLI with a clear error and starts nothing', async () => {
     const result = await runCli(['erase', '--email', 'not-an-address'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('email: not a valid email address: has no @');
+    expect(result.stderr.trim()).toBe('--email: not a valid email address: has no @');
   });
 
   it('never writes an email or a name to the worker log', () => {
