@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { systemErasureStatuses } from '../domain/erasure.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposes } from '../domain/purposes.js';
 import { systemNames } from '../domain/systems.js';
@@ -57,19 +58,24 @@ const erasureRecordSchema = z
   })
   .strict();
 
+const unusableIdentifierSchema = z
+  .object({
+    kind: z.enum(['gaClientId', 'gaUserId']),
+    source: z.string().describe('`request`, or the system it was harvested from'),
+    reason: z.string(),
+    count: z.number().int().min(0),
+  })
+  .strict();
+
 export const systemErasureStateSchema = z
   .object({
-    status: z.enum([
-      'pending',
-      'running',
-      'needs_attention',
-      'erased',
-      'not_found',
-      'submitted',
-      'failed',
-      'closed_by_operator',
-    ]),
-    records: z.array(erasureRecordSchema),
+    status: z.enum(systemErasureStatuses),
+    records: z.array(erasureRecordSchema).describe('The records touched, up to the inline limit'),
+    recordCount: z.number().int().min(0).optional().describe('How many records were touched in all'),
+    recordsDigest: z.string().optional().describe('Keyed digest of the full record list in the ledger'),
+    recordsTruncated: z.boolean().optional().describe('True when `records` lists fewer than `recordCount`'),
+    resumesAt: isoTime.optional().describe('While waiting_for_vendor: when the next attempt starts'),
+    unusableIdentifiers: z.array(unusableIdentifierSchema).optional(),
     failure: systemFailureSchema.optional(),
     closedReason: z.string().optional(),
     attempts: z.number().int().min(0),
@@ -90,6 +96,22 @@ export const erasureReceiptSchema = z
     outcome: z.enum(['completed', 'completed_with_failures']),
     systems: perSystem(systemErasureStateSchema),
     operatorActions: z.array(operatorLogEntrySchema).optional(),
+    reErasureOf: z.uuid().optional().describe('For a subject erased before: the first erasure’s request id'),
+    joinedRequests: z
+      .array(
+        z
+          .object({
+            reason: z.string(),
+            reasonNote: z.string().optional(),
+            requestedBy: z.string(),
+            requestedAt: isoTime,
+            gaClientIdsAdded: z.number().int().min(0),
+            gaUserIdsAdded: z.number().int().min(0),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('Requests for the same person merged into this erasure while it ran'),
   })
   .strict();
 

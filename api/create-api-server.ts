@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
+import { useInputMessages } from '../domain/input-messages.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { registerApiObservability } from './api-observability.js';
 import { openApiDocument } from './openapi.js';
@@ -15,6 +16,7 @@ export const apiBodyLimit = 64 * 1024;
  * `consent-hub serve` does. It holds no work in memory: a 202 is sent only once Temporal has the request.
  */
 export async function createApiServer(deps: ApiDependencies): Promise<FastifyInstance> {
+  useInputMessages();
   const app = Fastify({
     // Fastify's own request logging writes URLs (the webhook's secret is in one) and can be made to write
     // bodies; this app logs one redacted line per request itself (below).

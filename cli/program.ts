@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { useInputMessages } from '../domain/input-messages.js';
 import { configCommand } from './commands/config-command.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
 import { devCommand } from './commands/dev-command.js';
@@ -23,6 +24,8 @@ export function packageVersion(): string {
     if (dirname(dir) === dir) return 'unknown';
   }
 }
+
+useInputMessages();
 
 const program = new Command('consent-hub')
   .description(

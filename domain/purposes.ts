@@ -15,7 +15,10 @@ export const purposes = [
 ] as const;
 
 export const purposeSchema = z.enum(purposes, {
-  error: (issue) => `unknown purpose ${JSON.stringify(issue.input)}; known purposes: ${purposes.join(', ')}`,
+  error: (issue) =>
+    issue.input === undefined
+      ? `is required; known purposes: ${purposes.join(', ')}`
+      : `unknown purpose ${JSON.stringify(issue.input)}; known purposes: ${purposes.join(', ')}`,
 });
 export type Purpose = z.infer<typeof purposeSchema>;
 

@@ -231,3 +231,33 @@ describe('the OpenAPI document', () => {
     expect(run.status).toBe(0);
   }, 60_000);
 });
+
+describe('API bad input messages', () => {
+  it('names each missing or wrong field with what is expected, never zod default text', async () => {
+    const temporal = await connectTestTemporal('api-messages');
+    const ledger = await tempLedger();
+    const key = freshApiKey();
+    const app = await buildTestApi({ hub: hubContext(temporal, temporal.taskQueue), ledger, key });
+    try {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/v1/consent-events',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ decision: 'maybe', occurredAt: 'yesterday', source: 'cli' }),
+      });
+      expect(answer.statusCode).toBe(400);
+      const errors = (answer.json() as { errors: { field: string; message: string }[] }).errors;
+      const byField = Object.fromEntries(errors.map((e) => [e.field, e.message]));
+      expect(byField.email).toMatch(/required/);
+      expect(byField.purpose).toMatch(/^is required; known purposes: .*marketing_email/);
+      expect(byField.decision).toBe('must be one of: granted, withdrawn');
+      expect(byField.occurredAt).toMatch(/^must be an ISO 8601 date-time with a zone/);
+      for (const e of errors)
+        expect(e.message).not.toMatch(/Invalid input|Invalid option|received undefined/);
+    } finally {
+      await app.close();
+      await ledger.close();
+      await temporal.close();
+    }
+  });
+});
