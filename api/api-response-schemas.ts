@@ -138,6 +138,7 @@ const consentOutcome = z.enum([
   'not_found',
   'pending_confirmation',
   'not_applicable',
+  'withheld',
   'failed',
   'closed_by_operator',
 ]);
@@ -148,6 +149,7 @@ const purposeDecisionSchema = z
     decision: z.enum(['granted', 'withdrawn']),
     occurredAt: isoTime,
     source: z.string(),
+    hasEvidence: z.boolean().optional().describe('A grant with evidence may re-subscribe or create'),
     systems: somePerSystem(consentOutcome),
   })
   .strict();
@@ -159,16 +161,20 @@ const systemConsentStateSchema = z
     failure: systemFailureSchema.optional(),
     closedReason: z.string().optional(),
     completedAt: isoTime.optional(),
-    last: z
+    retrying: retryStateSchema.optional(),
+    written: z
       .object({
-        eventId: z.string(),
-        purpose: z.enum(purposes),
-        decision: z.enum(['granted', 'withdrawn']),
+        at: isoTime,
         outcome: consentOutcome,
+        fields: z
+          .record(z.string(), z.string())
+          .describe('Field name → value written, as the connector names them'),
+        reason: z.string().optional(),
       })
       .strict()
-      .optional(),
-    retrying: retryStateSchema.optional(),
+      .optional()
+      .describe('The consent state the hub last wrote to this system, and when'),
+    behind: z.boolean().optional().describe('A newer state is waiting for this system'),
   })
   .strict();
 
@@ -189,6 +195,28 @@ export const subjectStatusSchema = z
     from: z
       .enum(['workflow', 'ledger'])
       .describe('Where the answer came from: the running workflow or the ledger'),
+    verification: somePerSystem(
+      z
+        .object({
+          fields: z.array(
+            z
+              .object({
+                field: z.string().describe('`donotbulkemail`, `membership:<audience>`, ...'),
+                purposes: z.array(z.enum(purposes)),
+                desired: z.string().optional(),
+                actual: z.string(),
+                differs: z.boolean(),
+              })
+              .strict(),
+          ),
+          note: z.string().optional(),
+        })
+        .strict()
+        .or(z.object({ error: z.string() }).strict()),
+    )
+      .optional()
+      .describe('With `verify`: each system read now, field by field, against what the decisions call for'),
+    differs: z.boolean().optional().describe('With `verify`: true when some field in some tool differs'),
   })
   .strict();
 
@@ -199,7 +227,10 @@ export const operatorActionResultSchema = z
     requestId: z.uuid(),
     recorded: operatorLogEntrySchema,
     status: z
-      .union([erasureStatusSchema, subjectStatusSchema.omit({ from: true })])
+      .union([
+        erasureStatusSchema,
+        subjectStatusSchema.omit({ from: true, verification: true, differs: true }),
+      ])
       .describe("The request's status right after the action"),
   })
   .strict();
