@@ -1,0 +1,87 @@
+/**
+ * Records the histories the replay test (replay.test.ts) replays: one finished erasure, consent change and
+ * reconciliation, run by the current workflow code against the vendor sandboxes and the real connectors.
+ *
+ *   npm run record-replay-histories
+ *
+ * Writes test/replay/histories/<kind>.json (Temporal's JSON history format) and replay-keys.json, the
+ * throwaway encryption key the histories' payloads are encrypted with (a test key, never a real one).
+ * Re-record after a deliberate, incompatible workflow change (one that only affects new workflows, with
+ * the old ones drained); a failing replay means running workflows would break.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordConsentChange } from '../../hub-client/consent.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+const folder = join(import.meta.dirname, 'histories');
+
+describe('recording replay histories', () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  const email = 'replay.person@example.com';
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('replay-record');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [
+        { firstname: 'Replay', lastname: 'Person', emailaddress1: email, new_gaclientid: '42.4242' },
+      ],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: 'replay-news', name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+  });
+  afterAll(() => hub?.close());
+
+  const save = async (kind: string, workflowId: string, runId?: string) => {
+    const history = await hub.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    writeFileSync(join(folder, `${kind}.json`), `${historyToJSON(history)}\n`);
+    return history;
+  };
+
+  it('records a finished consent change, reconciliation and erasure', { timeout: 300_000 }, async () => {
+    const { temporal } = hub;
+    const context = temporal.context();
+    writeFileSync(
+      join(import.meta.dirname, 'replay-keys.json'),
+      `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`,
+    );
+
+    await recordConsentChange(context, {
+      email,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      source: 'cli',
+    });
+    const consent = temporal.client.workflow.getHandle(
+      consentWorkflowId(subjectKeyFor(email, temporal.secrets.subjectKeySecret)),
+    );
+    // The consent workflow ends once idle (5 s in tests).
+    await consent.result();
+    expect((await save('consent', consent.workflowId)).events?.length).toBeGreaterThan(5);
+
+    const reconciliation = await temporal.client.workflow.start('reconciliationWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: `replay-reconciliation-${Date.now()}`,
+      args: [{ full: true, pageSize: 50 }],
+    });
+    await reconciliation.result();
+    expect((await save('reconciliation', reconciliation.workflowId)).events?.length).toBeGreaterThan(5);
+
+    const erasure = await requestErasure(context, {
+      email,
+      requestedBy: 'replay-recorder',
+      requestedAt: new Date().toISOString(),
+    });
+    await awaitReceipt(context, erasure);
+    const workflowId = `erasure-${subjectKeyFor(email, temporal.secrets.subjectKeySecret)}`;
+    expect((await save('erasure', workflowId)).events?.length).toBeGreaterThan(5);
+  });
+});
