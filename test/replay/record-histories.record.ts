@@ -4,14 +4,14 @@
  *
  *   npm run record-replay-histories
  *
- * Writes test/replay/histories/<kind>.json (Temporal's JSON history format) and replay-keys.json, the
+ * Writes test/replay/histories/<kind>.history.pb (Temporal's History message, protobuf) and replay-keys.json, the
  * throwaway encryption key the histories' payloads are encrypted with (a test key, never a real one).
  * Re-record after a deliberate, incompatible workflow change (one that only affects new workflows, with
  * the old ones drained); a failing replay means running workflows would break.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
@@ -41,7 +41,8 @@ describe('recording replay histories', () => {
 
   const save = async (kind: string, workflowId: string, runId?: string) => {
     const history = await hub.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
-    writeFileSync(join(folder, `${kind}.json`), `${historyToJSON(history)}\n`);
+    const { History } = proto.api.history.v1;
+    writeFileSync(join(folder, `${kind}.history.pb`), History.encode(History.fromObject(history)).finish());
     return history;
   };
 

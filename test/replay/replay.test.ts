@@ -1,20 +1,25 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor } from '../../privacy/data-converter.js';
 import { encryptionKeysSchema } from '../../privacy/encryption-keys.js';
+import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
+
+// The SDK's own log lines go through the hub's logger; only errors are worth printing here.
+installTemporalRuntimeLogger(createLogger({ level: 'error', format: 'json' }));
 
 const folder = join(import.meta.dirname, 'histories');
 const kinds = ['erasure', 'consent', 'reconciliation'];
 
 function loadHistories() {
   return readdirSync(folder)
-    .filter((name) => name.endsWith('.json'))
+    .filter((name) => name.endsWith('.history.pb'))
     .map((name) => ({
-      workflowId: name.replace(/\.json$/, ''),
-      history: historyFromJSON(JSON.parse(readFileSync(join(folder, name), 'utf8'))),
+      workflowId: name.replace(/\.history\.pb$/, ''),
+      history: proto.api.history.v1.History.decode(readFileSync(join(folder, name))),
     }));
 }
 
