@@ -116,7 +116,12 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     };
   }
 
-  private recordAudit(entitySet: string, id: string, operation: AuditEntry['operation'], attributes: string[]) {
+  private recordAudit(
+    entitySet: string,
+    id: string,
+    operation: AuditEntry['operation'],
+    attributes: string[],
+  ) {
     const entity = this.entities[entitySet];
     if (!entity || !this.options.auditedTables.includes(entitySet)) return;
     const key = `${entity.logicalName}:${id.toLowerCase()}`;
