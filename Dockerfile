@@ -21,6 +21,8 @@ ENV NODE_ENV=production LOG_FORMAT=json
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+# The console's templates and stylesheet are read at run time, next to the build.
+COPY --from=build /app/console/views ./console/views
 COPY --from=build /app/node_modules ./node_modules
 USER node
 ENTRYPOINT ["node", "bin/consent-hub.js"]

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
+import { consolePlugin } from '../console/console-plugin.js';
 import { useInputMessages } from '../domain/input-messages.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { registerApiObservability } from './api-observability.js';
@@ -67,6 +68,8 @@ export async function createApiServer(deps: ApiDependencies): Promise<FastifyIns
   if (deps.observability) registerApiObservability(app, deps.observability);
 
   await app.register(v1Routes(deps), { prefix: '/v1' });
+  // The operator console: its own pages, cookies and CSRF checks, encapsulated under /console.
+  await app.register(consolePlugin(deps), { prefix: '/console' });
   const secret = deps.config.CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET;
   // Without a configured secret the webhook does not exist: every path under it is a 404.
   if (secret) await app.register(mailchimpWebhookRoutes(deps, secret), { prefix: '/webhooks/mailchimp' });

@@ -23,6 +23,8 @@ export const devJsonSchema = z.object({
   sandboxes: z.record(z.string(), z.string()),
   /** The intake API: its URL, the dev API key, and the URL the Mailchimp sandbox posts webhooks to. */
   api: z.object({ url: z.string(), key: z.string(), mailchimpWebhookUrl: z.string() }).optional(),
+  /** The operator console, served by the API (sign in with `api.key`). */
+  console: z.object({ url: z.string() }).optional(),
   /** The worker's and the API's operations listeners: `/metrics` (Prometheus), `/healthz`, `/readyz`. */
   metrics: z.object({ worker: z.string(), api: z.string() }).optional(),
   /**

@@ -212,6 +212,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       env,
       sandboxes: Object.fromEntries(sandboxes.map((s) => [s.vendor, s.url])),
       api: apiSettings.devJson,
+      console: { url: `${apiSettings.devJson.url}/console/` },
       metrics,
       ready: true,
     };
@@ -280,6 +281,7 @@ function printBanner(facts: {
     print(`  ${vendor.padEnd(18)}real service (credentials from the environment)`);
   print(`  Reconciliation schedule  ${facts.cron} (UTC); run now: npx consent-hub reconcile --wait`);
   print(`  Intake API    ${facts.apiUrl}  (key in dev.json; docs ${facts.apiUrl}/openapi.json)`);
+  print(`  Console       ${facts.apiUrl}/console/  (sign in with the API key in dev.json)`);
   print(
     `  Metrics       worker ${facts.metrics.worker}/metrics, API ${facts.metrics.api}/metrics (and /healthz, /readyz)`,
   );

@@ -185,6 +185,8 @@ export async function listErasures(
   context: HubClientContext,
   status?: ErasureListStatus,
   ledger?: Pick<Ledger, 'getReceipt'> & Partial<Pick<Ledger, 'listErasureFollowUps'>>,
+  /** One person's erasures only (the console's person page): their subject key, 64 hex digits. */
+  subjectKey?: string,
 ): Promise<ErasureListing[]> {
   if (status === 'needs_follow_up') {
     if (!ledger?.listErasureFollowUps) throw new Error('listing follow-ups needs the ledger');
@@ -194,7 +196,11 @@ export async function listErasures(
   // `stateFilter` is one of three fixed words (validated by the caller's schema), never free text.
   // This hub's erasures: those on its task queue (a namespace may hold several hubs, or test runs).
   const queue = /^[\w.:/-]+$/.test(context.taskQueue) ? ` AND TaskQueue = '${context.taskQueue}'` : '';
-  const query = `WorkflowType = '${workflowType}'${queue}${stateFilter ? ` AND ErasureStatus = '${stateFilter}'` : ''}`;
+  // A subject key is hex by construction; anything else is refused rather than put into the query.
+  if (subjectKey !== undefined && !/^[0-9a-f]{64}$/.test(subjectKey))
+    throw new TypeError('subjectKey must be 64 hex digits');
+  const subject = subjectKey ? ` AND SubjectKey = '${subjectKey}'` : '';
+  const query = `WorkflowType = '${workflowType}'${queue}${subject}${stateFilter ? ` AND ErasureStatus = '${stateFilter}'` : ''}`;
   const listings: ErasureListing[] = [];
   for await (const execution of context.client.workflow.list({ query })) {
     const handle = context.client.workflow.getHandle<typeof erasureWorkflow>(

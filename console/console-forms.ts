@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { consentEventBodySchema, erasureBodySchema } from '../api/api-schemas.js';
+import { invalidBody, type ProblemField } from '../api/problem.js';
+import { erasureReasonCodes } from '../domain/free-text.js';
+import { purposeSchema } from '../domain/purposes.js';
+import { systemNameSchema } from '../domain/systems.js';
+
+/**
+ * The console's forms arrive as application/x-www-form-urlencoded strings. Each is turned into the API's own
+ * body and checked with the API's schema, so a form accepts exactly what the API accepts and shows the
+ * API's problem messages, field by field.
+ */
+export type FormResult<T> = { ok: true; value: T } | { ok: false; errors: ProblemField[]; detail: string };
+
+const text = (value: unknown) =>
+  typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+const list = (value: unknown) =>
+  (typeof value === 'string' ? value.split(/[\s,]+/) : []).map((item) => item.trim()).filter(Boolean);
+const many = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : [];
+
+function checked<T extends z.ZodType>(schema: T, body: unknown): FormResult<z.output<T>> {
+  const result = schema.safeParse(body);
+  if (result.success) return { ok: true, value: result.data };
+  const problem = invalidBody(result.error);
+  return { ok: false, errors: problem.errors ?? [], detail: problem.detail };
+}
+
+export type FormFields = Record<string, unknown>;
+
+/** The erasure form: the API's POST /v1/erasures body; `requestedBy` is the operator. */
+export function erasureFromForm(form: FormFields, operator: string) {
+  return checked(erasureBodySchema, {
+    email: text(form.email) ?? '',
+    gaClientIds: list(form.gaClientIds),
+    gaUserIds: list(form.gaUserIds),
+    reason: text(form.reason) ?? 'subject_request',
+    ...(text(form.reasonNote) ? { reasonNote: text(form.reasonNote) } : {}),
+    requestedBy: operator,
+  });
+}
+
+/**
+ * A consent change (grant or withdrawal with evidence), or an opt-out: one withdrawal per ticked purpose,
+ * all validated before any is sent, as the CLI's `opt-out` does.
+ */
+export function consentChangesFromForm(form: FormFields, operator: string) {
+  const purposes = many(form.purpose);
+  const evidence = Object.fromEntries(
+    (['policyVersion', 'formId', 'channel', 'requestRef', 'note'] as const)
+      .map((field) => [field, text(form[field])])
+      .filter(([, value]) => value !== undefined),
+  );
+  const bodies = (purposes.length ? purposes : ['']).map((purpose) => ({
+    email: text(form.email) ?? '',
+    purpose,
+    decision: text(form.decision) ?? 'withdrawn',
+    occurredAt: text(form.occurredAt) ? toIso(String(form.occurredAt)) : new Date().toISOString(),
+    source: operator,
+    evidence,
+  }));
+  const results = bodies.map((body) => checked(consentEventBodySchema, body));
+  const failed = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
+  if (failed.length) {
+    const errors = dedupe(failed.flatMap((r) => r.errors));
+    return { ok: false as const, errors, detail: failed[0]?.detail ?? '' };
+  }
+  return {
+    ok: true as const,
+    value: results.flatMap((r) => (r.ok ? [r.value] : [])),
+  };
+}
+
+/** A `datetime-local` input has no zone: it is read as UTC and said so next to the field. */
+function toIso(value: string): string {
+  const withSeconds = /T\d{2}:\d{2}$/.test(value) ? `${value}:00` : value;
+  return /[zZ]|[+-]\d{2}:\d{2}$/.test(withSeconds) ? withSeconds : `${withSeconds}Z`;
+}
+
+function dedupe(errors: ProblemField[]): ProblemField[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.field}\u0000${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Closing a system: a reason code and an optional note, kept together as the close reason. */
+export const closeFormSchema = z.object({
+  system: systemNameSchema,
+  reasonCode: z.enum(closeReasonCodes()),
+  note: z.string().trim().max(400).optional(),
+});
+
+/** Why an operator closes a system instead of retrying it. */
+export function closeReasonCodes() {
+  return [
+    'handled_manually',
+    'not_held_by_vendor',
+    'vendor_will_not_process',
+    'duplicate_request',
+    'other',
+  ] as const;
+}
+
+export const retryFormSchema = z.object({ system: systemNameSchema });
+
+export const findPersonSchema = z.object({ email: z.string() });
+
+export const formChoices = {
+  erasureReasons: erasureReasonCodes,
+  closeReasons: closeReasonCodes(),
+  purposes: purposeSchema.options,
+};

@@ -1,0 +1,227 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { emailSchema } from '../domain/email.js';
+import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
+import { listErasures, requestErasure } from '../hub-client/erasures.js';
+import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
+import { OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
+import { actOnRequest, requestStatus } from '../hub-client/requests.js';
+import { subjectKeyFor } from '../privacy/subject-key.js';
+import {
+  closeFormSchema,
+  consentChangesFromForm,
+  erasureFromForm,
+  type FormFields,
+  formChoices,
+  retryFormSchema,
+} from './console-forms.js';
+import type { ConsoleContext } from './console-plugin.js';
+
+const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
+/** How many finished erasures the queues page lists. */
+const recentlyCompleted = 20;
+
+/** How long a consent form waits for its change to reach the ledger before showing the request page. */
+const consentRecordWaitMs = 10_000;
+
+async function waitUntil(probe: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await delay(200);
+  }
+}
+
+function notFound(id: string) {
+  return Object.assign(new Error(`No request with id ${id} is known.`), { statusCode: 404 });
+}
+
+/** The console's pages: each a thin view over one hub-client or ledger call the API also makes. */
+export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
+  const { deps, render } = ctx;
+  const body = (request: { body: unknown }) => (request.body ?? {}) as FormFields;
+
+  app.get('/', async (_request, reply) => reply.redirect('/console/queues', 303));
+
+  app.get('/queues', async (_request, reply) => {
+    const all = await listErasures(deps.hub, undefined, deps.ledger);
+    return render(reply, 'queues', {
+      title: 'Queues',
+      attention: all.filter((row) => row.status === 'needs_attention'),
+      running: all.filter((row) => row.status === 'running'),
+      completed: all.filter((row) => row.status === 'completed').slice(0, recentlyCompleted),
+    });
+  });
+
+  app.get('/people', async (_request, reply) => render(reply, 'find-person', { title: 'Find a person' }));
+  // POST, so the address is in no URL, no access log line and no browser history entry.
+  app.post('/people', async (request, reply) => {
+    const parsed = emailSchema.safeParse(body(request).email);
+    if (!parsed.success) {
+      return render(
+        reply,
+        'find-person',
+        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
+        400,
+      );
+    }
+    const email = parsed.data;
+    const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
+    const [consent, erasures, consentEvents, tombstone, receipts] = await Promise.all([
+      consentStatus(deps.hub, deps.ledger, email),
+      listErasures(deps.hub, undefined, deps.ledger, subjectKey),
+      deps.ledger.listConsentEvents(subjectKey),
+      deps.ledger.getTombstone(subjectKey),
+      deps.ledger.listReceipts({ subjectKey }),
+    ]);
+    return render(reply, 'person', {
+      title: 'Person',
+      email,
+      subjectKey,
+      consent,
+      erasures,
+      consentEvents: [...consentEvents].reverse(),
+      tombstone,
+      receipts: [...receipts].reverse(),
+    });
+  });
+
+  app.get('/requests/:id', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const status = await requestStatus(deps.hub, deps.ledger, id).catch((error) => {
+      throw error instanceof RequestNotFound ? notFound(id) : error;
+    });
+    const log = await deps.ledger.listOperatorActions(id);
+    const running =
+      status.kind === 'erasure' ? status.lookup.state === 'open' : status.subject.from === 'workflow';
+    return render(reply, 'request', {
+      title: `Request ${id}`,
+      id,
+      status,
+      log,
+      running,
+      notice: (request.query as { done?: string }).done,
+      closeReasons: formChoices.closeReasons,
+    });
+  });
+
+  const act = async (id: string, run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (error) {
+      if (error instanceof RequestNotFound) throw notFound(id);
+      if (error instanceof OperatorActionRefused)
+        throw Object.assign(new Error(error.message), { statusCode: 409 });
+      throw error;
+    }
+  };
+  app.post('/requests/:id/retry', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const { system } = retryFormSchema.parse(body(request));
+    await act(id, () =>
+      actOnRequest(deps.hub, deps.ledger, id, { action: 'retry', system, operator: ctx.operatorOf(request) }),
+    );
+    return reply.redirect(`/console/requests/${id}?done=retry`, 303);
+  });
+  app.post('/requests/:id/close', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const form = closeFormSchema.parse({ ...body(request), note: body(request).note || undefined });
+    const reason = form.note ? `${form.reasonCode}: ${form.note}` : form.reasonCode;
+    await act(id, () =>
+      actOnRequest(deps.hub, deps.ledger, id, {
+        action: 'close',
+        system: form.system,
+        reason,
+        operator: ctx.operatorOf(request),
+      }),
+    );
+    return reply.redirect(`/console/requests/${id}?done=close`, 303);
+  });
+
+  const newForms = {
+    erasure: { view: 'new-erasure', title: 'New erasure' },
+    'opt-out': { view: 'new-opt-out', title: 'New opt-out' },
+    consent: { view: 'new-consent', title: 'New consent change' },
+  } as const;
+  const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent']) });
+  app.get('/new/:kind', async (request, reply) => {
+    const { kind } = formParams.parse(request.params);
+    return render(reply, newForms[kind].view, {
+      title: newForms[kind].title,
+      choices: formChoices,
+      values: {},
+    });
+  });
+  app.post('/new/:kind', async (request, reply) => {
+    const { kind } = formParams.parse(request.params);
+    const form = body(request);
+    const operator = ctx.operatorOf(request);
+    const invalid = (result: { errors: unknown; detail: string }) =>
+      render(
+        reply,
+        newForms[kind].view,
+        {
+          title: newForms[kind].title,
+          choices: formChoices,
+          // The typed values are shown again, so nothing is lost; the response is no-store.
+          values: form,
+          errors: result.errors,
+          detail: result.detail,
+        },
+        400,
+      );
+    if (kind === 'erasure') {
+      const result = erasureFromForm(form, operator);
+      if (!result.ok) return invalid(result);
+      const started = await requestErasure(deps.hub, {
+        ...result.value,
+        requestedBy: operator,
+        requestedAt: new Date().toISOString(),
+      });
+      return reply.redirect(`/console/requests/${started.requestId}`, 303);
+    }
+    const changes = consentChangesFromForm(
+      kind === 'opt-out' ? { ...form, decision: 'withdrawn' } : form,
+      operator,
+    );
+    if (!changes.ok) return invalid(changes);
+    const accepted = [];
+    for (const change of changes.value) accepted.push(await recordConsentChange(deps.hub, change));
+    const eventId = accepted[0]?.eventId as string;
+    // A change's id is known to the request page once the subject's workflow has written it to the ledger
+    // (its first step); waiting for that here spares the operator a "not known" page a moment after sending.
+    await waitUntil(async () => Boolean(await deps.ledger.getConsentEvent(eventId)), consentRecordWaitMs);
+    return reply.redirect(`/console/requests/${eventId}`, 303);
+  });
+
+  app.get('/receipts/:id', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const receipt = await deps.ledger.getReceipt(id);
+    if (!receipt) throw notFound(id);
+    const print = (request.query as { print?: string }).print === '1';
+    return render(reply, print ? 'receipt-print' : 'receipt', { title: `Receipt ${id}`, receipt });
+  });
+  app.get('/receipts/:id/json', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const receipt = await deps.ledger.getReceipt(id);
+    if (!receipt) throw notFound(id);
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="erasure-receipt-${id}.json"`)
+      .send(`${JSON.stringify(receipt, null, 2)}\n`);
+  });
+
+  app.get('/reconciliation', async (request, reply) => {
+    const view = await reconciliationStatus(deps.hub, deps.ledger);
+    return render(reply, 'reconciliation', {
+      title: 'Reconciliation',
+      view,
+      notice: (request.query as { done?: string }).done,
+    });
+  });
+  app.post('/reconciliation/run', async (_request, reply) => {
+    await startReconciliation(deps.hub, { full: false });
+    return reply.redirect('/console/reconciliation?done=started', 303);
+  });
+}

@@ -1,0 +1,170 @@
+import { createHmac } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyFormbody from '@fastify/formbody';
+import { Eta } from 'eta';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiDependencies } from '../api/api-dependencies.js';
+import { apiKeyVerifier } from '../api/api-keys.js';
+import { consolePages } from './console-pages.js';
+import { type ConsoleSession, consoleSessionStore } from './console-sessions.js';
+
+/** How long a console session lasts, whatever the activity: one working day. */
+export const consoleSessionTtlMs = 8 * 60 * 60 * 1000;
+export const sessionCookie = 'consent_hub_console';
+
+/**
+ * The templates sit next to this module in the sources (console/views) and are copied beside the build
+ * (the Dockerfile copies console/views); dist/console/ finds them two levels up.
+ */
+function viewsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'views'), join(here, '..', '..', 'console', 'views')];
+  const found = candidates.find((dir) => existsSync(join(dir, 'layout.eta')));
+  if (!found) throw new Error(`console templates not found in ${candidates.join(' or ')}`);
+  return found;
+}
+
+export interface ConsoleContext {
+  deps: ApiDependencies;
+  render(reply: FastifyReply, view: string, data: Record<string, unknown>, status?: number): FastifyReply;
+  sessionOf(request: FastifyRequest): ConsoleSession;
+  /** The operator id every action of this session is recorded with: the API key's name. */
+  operatorOf(request: FastifyRequest): string;
+}
+
+/**
+ * The operator console at /console/: server-rendered pages (Eta templates) over the same hub-client and
+ * ledger functions the API uses. Sign-in takes an API key; the session is an HttpOnly, Secure,
+ * SameSite=Strict cookie holding a random id; every form carries a CSRF token (@fastify/csrf-protection);
+ * every page is `Cache-Control: no-store`, since most of them show a person's data.
+ */
+export function consolePlugin(deps: ApiDependencies) {
+  const verify = apiKeyVerifier(deps.config.CONSENT_HUB_API_KEYS);
+  const sessions = consoleSessionStore(consoleSessionTtlMs);
+  const eta = new Eta({ views: viewsDir(), cache: true, autoEscape: true, autoTrim: false });
+  const stylesheet = readFileSync(join(viewsDir(), 'console.css'), 'utf8');
+  // The CSRF secret cookie is signed with a key derived from the hub's secret, so it is stable across
+  // restarts and never the secret itself.
+  const cookieSecret = createHmac('sha256', deps.hub.subjectKeySecret).update('console-cookie').digest('hex');
+  const cookieOptions = {
+    path: '/console',
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict' as const,
+  };
+
+  return async (app: FastifyInstance) => {
+    await app.register(fastifyFormbody);
+    await app.register(fastifyCookie, { secret: cookieSecret });
+    await app.register(fastifyCsrf, {
+      cookieKey: 'consent_hub_csrf',
+      cookieOpts: { ...cookieOptions, signed: true },
+    });
+
+    const signedIn = new WeakMap<FastifyRequest, ConsoleSession>();
+    const context: ConsoleContext = {
+      deps,
+      render(reply, view, data, status = 200) {
+        const session = signedIn.get(reply.request);
+        const html = eta.render(`./${view}`, {
+          ...data,
+          operator: session ? `console:${session.keyId}` : undefined,
+          csrf: reply.generateCsrf(),
+        });
+        return reply.code(status).type('text/html; charset=utf-8').send(html);
+      },
+      sessionOf(request) {
+        const session = signedIn.get(request);
+        if (!session) throw new Error('not signed in');
+        return session;
+      },
+      operatorOf: (request) => `console:${context.sessionOf(request).keyId}`,
+    };
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (request.url !== '/console/console.css') {
+        // Pages show people's data: no cache, no referrer, no framing, no script but our own (there is none).
+        reply.header('cache-control', 'no-store');
+        reply.header(
+          'content-security-policy',
+          "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        );
+        reply.header('referrer-policy', 'no-referrer');
+        reply.header('x-content-type-options', 'nosniff');
+        reply.header('x-frame-options', 'DENY');
+      }
+      return payload;
+    });
+
+    // Who may use the console: any valid API key today; the `operator` scope, once keys carry scopes,
+    // is checked in this one place.
+    const mayOperate = (key: string) => verify(`Bearer ${key}`);
+
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?')[0];
+      if (path === '/console/sign-in' || path === '/console/console.css') return;
+      const session = sessions.get(request.cookies[sessionCookie]);
+      if (!session) {
+        if (request.method === 'GET') return reply.redirect('/console/sign-in', 303);
+        return reply.code(401).type('text/plain').send('Your session has ended: sign in again.');
+      }
+      signedIn.set(request, session);
+    });
+    // Every form post is checked for its CSRF token once the body is read.
+    app.addHook('preHandler', async (request, reply) => {
+      if (request.method !== 'POST') return;
+      await new Promise<void>((resolve, reject) => {
+        app.csrfProtection(request, reply, (error?: Error) => (error ? reject(error) : resolve()));
+      });
+    });
+    app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+      if (status === 500) deps.logger.error({ err: error }, 'console request failed');
+      const message =
+        error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET'
+          ? 'The form had expired or did not come from this console. Go back, reload the page and try again.'
+          : status < 500
+            ? error.message
+            : 'Something went wrong; nothing was changed by this page. Try again, or ask an engineer to look at the API log.';
+      return context.render(
+        reply,
+        'error',
+        { title: 'Something went wrong', message, signedIn: signedIn.has(request) },
+        status,
+      );
+    });
+
+    app.get('/console.css', async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(stylesheet),
+    );
+
+    app.get('/sign-in', async (_request, reply) => context.render(reply, 'sign-in', { title: 'Sign in' }));
+    app.post('/sign-in', async (request, reply) => {
+      const key = String((request.body as Record<string, unknown> | undefined)?.apiKey ?? '').trim();
+      const caller = key ? mayOperate(key) : undefined;
+      if (!caller) {
+        return context.render(
+          reply,
+          'sign-in',
+          { title: 'Sign in', error: 'That API key is not valid for this hub. Check it and try again.' },
+          401,
+        );
+      }
+      const session = sessions.create(caller.keyId);
+      deps.logger.info({ operator: `console:${caller.keyId}` }, 'console sign-in');
+      reply.setCookie(sessionCookie, session.id, { ...cookieOptions, maxAge: consoleSessionTtlMs / 1000 });
+      return reply.redirect('/console/', 303);
+    });
+    app.post('/sign-out', async (request, reply) => {
+      sessions.destroy(request.cookies[sessionCookie]);
+      reply.clearCookie(sessionCookie, cookieOptions);
+      return reply.redirect('/console/sign-in', 303);
+    });
+
+    await consolePages(app, context);
+  };
+}

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '../../api/api-keys.js';
+import { createApiServer } from '../../api/create-api-server.js';
+import { sessionCookie } from '../../console/console-plugin.js';
+import { dynamicsSandboxKit } from '../../sandboxes/dynamics/kit.js';
+import { googleSandboxKit } from '../../sandboxes/google/kit.js';
+import { mailchimpSandboxKit } from '../../sandboxes/mailchimp/kit.js';
+import { capturingLogger } from '../support/capturing-logger.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+/** Debian's chromium (installed by .ci/run); Playwright downloads no browser of its own here. */
+const chromiumPath = process.env.CONSENT_HUB_CHROMIUM ?? '/usr/bin/chromium';
+const screenshots = join(import.meta.dirname, '..', '..', 'docs', 'console');
+
+/**
+ * The operator console driven in a real browser against the hub as one process runs it: the three vendor
+ * sandboxes seeded with the demo people, the real connectors and a worker on this file's task queue, and the
+ * API server (with the console) listening on 127.0.0.1. No `npm start`: the same parts, started in-process,
+ * in a few seconds.
+ */
+describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser', { timeout: 120_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let app: FastifyInstance;
+  let browser: BrowserContext;
+  let page: Page;
+  let base: string;
+  const userDataDir = mkdtempSync(join(tmpdir(), 'consent-hub-chromium-'));
+  const key = `chk_${randomBytes(24).toString('base64url')}`;
+  const logs = capturingLogger();
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('console');
+    await Promise.all([
+      hub.vendors.dynamics.control.seed(dynamicsSandboxKit.demoSeed()),
+      hub.vendors.mailchimp.control.seed(mailchimpSandboxKit.demoSeed()),
+      hub.vendors.google.control.seed(googleSandboxKit.demoSeed()),
+    ]);
+    const timings = {
+      attentionAfter: '3 seconds',
+      operatorDeadline: '10 minutes',
+      heartbeatTimeout: '5 seconds',
+    };
+    app = await createApiServer({
+      hub: {
+        client: hub.temporal.client,
+        taskQueue: hub.temporal.taskQueue,
+        subjectKeySecret: hub.temporal.secrets.subjectKeySecret,
+        timings,
+        consentTimings: { ...timings, idleAfter: '5 seconds' },
+      },
+      ledger: hub.ledger,
+      logger: logs.logger,
+      config: { CONSENT_HUB_API_KEYS: [hashApiKey(key)], CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: undefined },
+    });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(30_000);
+    mkdirSync(screenshots, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await hub?.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  const ada = 'ada.lovelace@example.com';
+  const grace = 'grace.hopper@example.com';
+
+  it('signs in with an API key into an HttpOnly, Secure, SameSite=Strict session that the browser keeps', async () => {
+    await page.goto(`${base}/console/`);
+    expect(new URL(page.url()).pathname).toBe('/console/sign-in');
+    await shot('sign-in');
+    await page.getByLabel('API key').fill('chk_not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('not valid');
+
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+    const session = (await browser.cookies()).find((cookie) => cookie.name === sessionCookie);
+    expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/console' });
+    expect(session?.value).not.toContain(key);
+  });
+
+  it('refuses a form post without its CSRF token, even from a signed-in browser', async () => {
+    const answer = await page.request.post(`${base}/console/reconciliation/run`, { form: { x: '1' } });
+    expect(answer.status()).toBe(403);
+    expect(await answer.text()).toContain('did not come from this console');
+  });
+
+  it('finds a demo person by POST: no address in the URL or the log, pages not cached', async () => {
+    await page.getByRole('link', { name: 'Find a person' }).click();
+    await page.getByLabel('Email address').fill(ada);
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/console/people') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Find' }).click(),
+    ]);
+    expect(answer.headers()['cache-control']).toBe('no-store');
+    await page.getByRole('heading', { name: 'Person' }).waitFor();
+    expect(page.url()).not.toContain('ada');
+    await expect(page.locator('main').textContent()).resolves.toContain('No tombstone');
+    await shot('person');
+  });
+
+  it('erases the person, watches the request complete, and downloads the receipt', async () => {
+    await page.getByRole('link', { name: 'Erase this person…' }).click();
+    await page.getByLabel('Email address').fill(ada);
+    await page
+      .getByLabel('Google Analytics client ids (optional; digits.digits, separated by spaces or commas)')
+      .fill('not-an-id');
+    await page.getByRole('button', { name: 'Erase' }).click();
+    // The API's own problem text, field by field; what was typed is still there.
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('gaClientIds.0');
+    await expect(page.getByLabel('Email address').inputValue()).resolves.toBe(ada);
+    await shot('new-erasure-invalid');
+
+    await page
+      .getByLabel('Google Analytics client ids (optional; digits.digits, separated by spaces or commas)')
+      .fill('1197596843.1673515212');
+    await page.getByRole('button', { name: 'Erase' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
+    // The page reloads itself while the request runs.
+    await page.getByRole('link', { name: 'View receipt' }).waitFor({ timeout: 60_000 });
+    await expect(page.locator('main').textContent()).resolves.toMatch(/Statecompleted/);
+    await shot('request-completed');
+
+    await page.getByRole('link', { name: 'View receipt' }).click();
+    await page.getByRole('heading', { name: 'Erasure receipt' }).waitFor();
+    await shot('receipt');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download JSON' }).click(),
+    ]);
+    const receipt = JSON.parse(readFileSync((await download.path()) as string, 'utf8'));
+    expect(receipt).toMatchObject({
+      requestId,
+      outcome: 'completed',
+      requestedBy: expect.stringMatching(/^console:/),
+    });
+    expect(JSON.stringify(receipt)).not.toContain('ada');
+    await page.getByRole('link', { name: 'Printable page' }).click();
+    await expect(page.locator('body').getAttribute('class')).resolves.toBe('print');
+    await shot('receipt-printable');
+
+    // The person page now shows the tombstone and the receipt.
+    await page.goto(`${base}/console/people`);
+    await page.getByLabel('Email address').fill(ada);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect(page.locator('main').textContent()).resolves.toContain('Yes: first erased');
+    await page.getByRole('link', { name: new RegExp(`Receipt ${requestId.slice(0, 8)}`) }).waitFor();
+  });
+
+  it('shows an erasure that Mailchimp keeps failing under needs attention, and retries it once the fault is cleared', async () => {
+    await hub.vendors.mailchimp.control.fail({
+      path: '/lists/',
+      status: 503,
+      count: 100_000,
+      message: 'Maintenance',
+    });
+    await page.goto(`${base}/console/new/erasure`);
+    await page.getByLabel('Email address').fill(grace);
+    await page.getByRole('button', { name: 'Erase' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
+    await page.getByRole('button', { name: 'Retry mailchimp' }).waitFor({ timeout: 60_000 });
+    await shot('request-needs-attention');
+
+    await page.getByRole('link', { name: 'Queues' }).click();
+    const row = page
+      .locator('section', { has: page.getByRole('heading', { name: /Needs attention/ }) })
+      .getByRole('row', {
+        name: new RegExp(requestId.slice(0, 8)),
+      });
+    await expect(row.textContent()).resolves.toMatch(/mailchimp.*erase.*503/s);
+    await shot('queues');
+
+    await hub.vendors.mailchimp.control.clearFaults();
+    await row.getByRole('link').click();
+    await page.getByRole('button', { name: 'Retry mailchimp' }).click();
+    await page.getByRole('status').waitFor();
+    await page.getByRole('link', { name: 'View receipt' }).waitFor({ timeout: 60_000 });
+    const log = await page.locator('ol.log').textContent();
+    expect(log).toMatch(/retry\s+mailchimp by console:[0-9a-f]{12}/);
+    expect(await page.locator('main').textContent()).toMatch(/Statecompleted/);
+  });
+
+  it('records an opt-out with the API validation and starts a reconciliation run', async () => {
+    await page.goto(`${base}/console/new/opt-out`);
+    await page.getByLabel('Email address').fill('katherine.johnson@example.com');
+    await page.getByRole('button', { name: 'Opt out' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('purpose');
+    await page.getByLabel('marketing email').check();
+    await page.getByLabel('Channel (web, email, phone, in-person …)').fill('phone');
+    await page.getByRole('button', { name: 'Opt out' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    await expect(page.locator('main').textContent()).resolves.toContain('consent change');
+    await shot('request-consent');
+
+    await page.getByRole('link', { name: 'Reconciliation' }).click();
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('status').waitFor();
+    await shot('reconciliation');
+
+    // Readable on a phone: nothing wider than the screen but the tables, which scroll on their own.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/console/queues`);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot('queues-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('never writes a looked-up or erased address into the API log', () => {
+    const written = JSON.stringify(logs.lines);
+    expect(logs.lines.length).toBeGreaterThan(5);
+    for (const address of [ada, grace, 'katherine.johnson@example.com'])
+      expect(written).not.toContain(address);
+  });
+});
