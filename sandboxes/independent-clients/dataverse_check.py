@@ -1,0 +1,143 @@
+"""MSAL for Python (client credentials) and plain `requests` calls against the Dynamics sandbox.
+
+Every expectation comes from Microsoft's documentation (learn.microsoft.com):
+- entra/identity-platform/v2-oauth2-client-creds-grant-flow (token request, client_secret_basic via RFC 6749),
+  entra/identity-platform/reference-error-codes (AADSTS500011 invalid_resource)
+- power-apps/developer/data-platform/webapi/query/filter-rows, order-rows, count-rows, page-results
+- power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api (ETag, 412)
+- power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api (return=representation)
+- power-apps/developer/data-platform/auditing/delete-audit-data (DeleteRecordChangeHistory)
+"""
+
+import base64
+from urllib.parse import quote
+
+import msal
+import requests
+
+from checks import Checks, control, sandboxes
+
+ODATA = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+
+
+def main():
+    checks = Checks("MSAL for Python + requests (Dataverse Web API)")
+    env = sandboxes()["sandboxes"]["dynamics"]["env"]
+    url = sandboxes()["sandboxes"]["dynamics"]["url"]
+    tenant, client_id, secret = env["DYNAMICS_TENANT_ID"], env["DYNAMICS_CLIENT_ID"], env["DYNAMICS_CLIENT_SECRET"]
+    org = env["DYNAMICS_URL"].rstrip("/")
+    token_url = f"{url}/{tenant}/oauth2/v2.0/token"
+    api = f"{org}/api/data/v9.2"
+    control(url, "reset")
+    headers = dict(ODATA)
+
+    with checks.section("MSAL acquires a client-credentials token (secret in the body)"):
+        app = msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=secret,
+            authority=f"{url}/{tenant}",
+            # The sandbox is not a known Entra cloud; MSAL reads the tenant's own metadata instead.
+            instance_discovery=False,
+        )
+        result = app.acquire_token_for_client(scopes=[f"{org}/.default"])
+        checks.expect("MSAL got an access token", "access_token" in result, result.get("error_description"))
+        headers["Authorization"] = f"Bearer {result.get('access_token')}"
+
+    with checks.section("MSAL sees invalid_resource (AADSTS500011) for a resource the tenant does not have"):
+        other = app.acquire_token_for_client(scopes=["https://other-org.crm4.dynamics.com/.default"])
+        checks.expect("error is invalid_resource", other.get("error") == "invalid_resource", other.get("error"))
+        checks.expect("code 500011", 500011 in other.get("error_codes", []), other.get("error_codes"))
+
+    with checks.section("client_secret_basic on the token endpoint (MSAL only sends the secret in the body)"):
+        basic = base64.b64encode(f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()).decode()
+        answer = requests.post(
+            token_url,
+            headers={"Authorization": f"Basic {basic}"},
+            data={"grant_type": "client_credentials", "scope": f"{org}/.default"},
+            timeout=30,
+        )
+        checks.expect("Basic-authenticated token request answers 200", answer.status_code == 200, answer.text)
+
+    people = [
+        {"firstname": "Ada", "lastname": "Lovelace", "emailaddress1": "ada@fresh.example", "donotbulkemail": True},
+        {"firstname": "Grace", "lastname": "Hopper", "emailaddress1": "grace@fresh.example"},
+        {"firstname": "Alan", "lastname": "Turing", "emailaddress1": "alan@fresh.example"},
+    ]
+    ids = {}
+    with checks.section("POST contacts"):
+        for person in people:
+            answer = requests.post(f"{api}/contacts", headers=headers, json=person, timeout=30)
+            checks.expect(f"create {person['firstname']} answers 204", answer.status_code == 204, answer.status_code)
+            ids[person["firstname"]] = answer.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+    def query(params, prefer=None):
+        extra = {"Prefer": prefer} if prefer else {}
+        answer = requests.get(f"{api}/contacts", headers={**headers, **extra}, params=params, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    with checks.section("$filter, $orderby, $count"):
+        body = query({
+            "$select": "firstname",
+            "$filter": "endswith(emailaddress1,'@fresh.example') and (not (firstname eq 'Grace') or donotbulkemail eq true)",
+            "$orderby": "firstname desc",
+            "$count": "true",
+        })
+        names = [row["firstname"] for row in body["value"]]
+        checks.expect("filter with endswith/not/and/or and orderby desc", names == ["Alan", "Ada"], names)
+        checks.expect("@odata.count counts the matches", body.get("@odata.count") == 2, body.get("@odata.count"))
+        body = query({"$select": "firstname", "$filter": "firstname in ('Ada','Alan') and lastname eq 'Turing'"})
+        checks.expect("in (...) followed by and", [r["firstname"] for r in body["value"]] == ["Alan"], body["value"])
+        body = query({"$select": "firstname", "$filter": f"contactid eq {ids['Grace']}"})
+        checks.expect("GUID literal", [r["firstname"] for r in body["value"]] == ["Grace"], body["value"])
+        body = query({"$select": "firstname", "$filter": "modifiedon ge 2000-01-01T00:00:00Z and emailaddress2 eq null"})
+        checks.expect("DateTimeOffset and null literals", len(body["value"]) >= 3, len(body["value"]))
+
+    with checks.section("Prefer: odata.maxpagesize ignores $top; a next page without Prefer uses the default size"):
+        first = query({"$select": "firstname", "$top": "1"}, prefer="odata.maxpagesize=2")
+        checks.expect("first page has 2 rows ($top ignored)", len(first["value"]) == 2, len(first["value"]))
+        link = first.get("@odata.nextLink")
+        checks.expect("a next link is given", bool(link), first)
+        rest = requests.get(link, headers=headers, timeout=30).json() if link else {"value": []}
+        checks.expect("the rest comes in one default-size page", len(rest["value"]) >= 1 and "@odata.nextLink" not in rest, rest)
+
+    grace = f"{api}/contacts({ids['Grace']})"
+    with checks.section("PATCH with an ETag, return=representation, and 412 for a stale ETag"):
+        etag = requests.get(grace, headers=headers, timeout=30).json()["@odata.etag"]
+        answer = requests.patch(
+            grace,
+            headers={**headers, "If-Match": etag, "Prefer": "return=representation"},
+            params={"$select": "donotemail"},
+            json={"donotemail": True},
+            timeout=30,
+        )
+        checks.expect("PATCH with return=representation answers 200", answer.status_code == 200, answer.status_code)
+        row = answer.json() if answer.status_code == 200 else {}
+        checks.expect("the row comes back updated", row.get("donotemail") is True, row)
+        checks.expect("with a new ETag", row.get("@odata.etag") not in (None, etag), row.get("@odata.etag"))
+        stale = requests.patch(grace, headers={**headers, "If-Match": etag}, json={"donotphone": True}, timeout=30)
+        checks.expect("a stale ETag answers 412", stale.status_code == 412, stale.status_code)
+        checks.expect("with Dataverse's error body", "error" in stale.json() and "code" in stale.json()["error"], stale.text)
+        stale_delete = requests.delete(grace, headers={**headers, "If-Match": etag}, timeout=30)
+        checks.expect("DELETE with a stale ETag answers 412", stale_delete.status_code == 412, stale_delete.status_code)
+
+    with checks.section("DELETE, then DeleteRecordChangeHistory"):
+        answer = requests.delete(grace, headers=headers, timeout=30)
+        checks.expect("DELETE answers 204", answer.status_code == 204, answer.status_code)
+        again = requests.delete(grace, headers=headers, timeout=30)
+        checks.expect("a second DELETE answers 404", again.status_code == 404, again.status_code)
+        history = requests.post(
+            f"{api}/DeleteRecordChangeHistory",
+            headers={**headers, "If-None-Match": "null"},
+            json={"Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": ids["Grace"]}},
+            timeout=30,
+        )
+        checks.expect("the action answers 200", history.status_code == 200, history.status_code)
+        count = history.json().get("DeletedEntriesCount") if history.status_code == 200 else None
+        checks.expect("and counts the audit entries it deleted (create, update, delete)", count == 3, count)
+
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
