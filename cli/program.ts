@@ -20,7 +20,10 @@ import { describeCliError, exitCodes, takeRequestedExitCode } from './exit-codes
 export function packageVersion(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    const version = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version
+      : undefined;
+    if (version) return version;
     if (dirname(dir) === dir) return 'unknown';
   }
 }
