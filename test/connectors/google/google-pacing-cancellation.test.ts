@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { CallDropped, runWithCallSignal } from '../../connectors/call-signal.js';
-import { classifyGoogleError } from '../../connectors/google/errors.js';
-import { paceForProperty } from '../../connectors/google/pacing.js';
+import { CallDropped, runWithCallSignal } from '../../../connectors/call-signal.js';
+import { classifyGoogleError } from '../../../connectors/google/errors.js';
+import { paceForProperty } from '../../../connectors/google/pacing.js';
 
 describe('Google pacing drops calls whose activity attempt ended while they queued', () => {
   it('never sends a queued call once its attempt is cancelled or timed out, and frees the caller at once', async () => {
