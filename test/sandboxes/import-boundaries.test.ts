@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,37 @@ function relativeImports(file: string, text = readFileSync(file, 'utf8')): strin
 }
 
 const topFolder = (path: string) => path.split(sep)[0];
+
+/** The source file an import of `target` (written ESM style with a .js suffix) resolves to, if it exists. */
+function sourceOf(target: string): string | undefined {
+  return [target, target.replace(/\.js$/, '.ts'), `${target}.ts`, join(target, 'index.ts')].find(
+    (candidate) => existsSync(join(root, candidate)),
+  );
+}
+
+/**
+ * The first chain of imports from `start` (a repository-relative path) that reaches sandboxes/, or
+ * undefined. `importsOf` gives a file's relative imports as repository-relative paths; `resolve` maps one
+ * to the file it loads (undefined: nothing to follow).
+ */
+function reachedSandbox(
+  start: string,
+  importsOf: (file: string) => string[] = (file) => relativeImports(join(root, file)),
+  resolve: (target: string) => string | undefined = sourceOf,
+): string[] | undefined {
+  const seen = new Set<string>([start]);
+  const queue: string[][] = [[start]];
+  for (let chain = queue.shift(); chain; chain = queue.shift()) {
+    for (const target of importsOf(chain.at(-1) as string)) {
+      if (topFolder(target) === 'sandboxes') return [...chain, target];
+      const file = resolve(target);
+      if (!file || seen.has(file)) continue;
+      seen.add(file);
+      queue.push([...chain, file]);
+    }
+  }
+  return undefined;
+}
 const production = ['connectors', 'activities', 'workflows', 'workers', 'api', 'ledger'];
 
 describe('import boundaries around the sandboxes', () => {
@@ -46,6 +77,30 @@ describe('import boundaries around the sandboxes', () => {
         .map((target) => `${relative(root, file)} -> ${target}`),
     );
     expect(offenders).toEqual([]);
+  });
+
+  // A production module that imports dev/ (or anything else) that in turn imports sandboxes/ ships the
+  // emulators just the same, so the rule holds for everything a production file reaches, not only its own lines.
+  it.each(production)('%s/ never reaches sandboxes/ through another folder (dev/, test/, ...)', (folder) => {
+    const offenders = sourceFiles(folder).flatMap((file) => {
+      const start = relative(root, file);
+      const path = reachedSandbox(start);
+      return path ? [path.join(' -> ')] : [];
+    });
+    expect(offenders).toEqual([]);
+  });
+
+  it('follows imports through other folders, so the reach check above can fail', () => {
+    const graph = new Map<string, string[]>([
+      ['connectors/a.ts', ['dev/b.js']],
+      ['dev/b.ts', ['sandboxes/c.js']],
+    ]);
+    const resolve = (target: string) => target.replace(/\.js$/, '.ts');
+    expect(reachedSandbox('connectors/a.ts', (file) => graph.get(file) ?? [], resolve)).toEqual([
+      'connectors/a.ts',
+      'dev/b.ts',
+      'sandboxes/c.js',
+    ]);
   });
 
   it('sandboxes/ import nothing of the hub: an emulator sharing the client logic can only agree with it', () => {
