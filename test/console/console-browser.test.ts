@@ -207,6 +207,25 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     expect(await page.locator('main').textContent()).toMatch(/Statecompleted/);
   });
 
+  it('closes a system with a reason code and a note, recorded with the operator and scrubbed of addresses', async () => {
+    await hub.vendors.dynamics.control.fail({ path: 'leads|contacts', status: 503, count: 100_000 });
+    await page.goto(`${base}/console/new/erasure`);
+    await page.getByLabel('Email address').fill('alan.turing@example.com');
+    await page.getByRole('button', { name: 'Erase' }).click();
+    await page.getByRole('button', { name: 'Close dynamics' }).waitFor({ timeout: 60_000 });
+    await page.getByLabel('Close dynamics: reason').selectOption('handled_manually');
+    await page
+      .getByLabel('Note (optional; addresses are removed before it is kept)')
+      .fill('deleted by hand for alan.turing@example.com');
+    await page.getByRole('button', { name: 'Close dynamics' }).click();
+    await page.getByRole('link', { name: 'View receipt' }).waitFor({ timeout: 60_000 });
+    await hub.vendors.dynamics.control.clearFaults();
+    const log = (await page.locator('ol.log').textContent()) ?? '';
+    expect(log).toMatch(/close\s+dynamics by console:[0-9a-f]{12} \(handled_manually: deleted by hand for/);
+    expect(log).not.toContain('alan.turing@example.com');
+    expect(await page.locator('main').textContent()).toMatch(/completed with failures/);
+  });
+
   it('records an opt-out with the API validation and starts a reconciliation run', async () => {
     await page.goto(`${base}/console/new/opt-out`);
     await page.getByLabel('Email address').fill('katherine.johnson@example.com');
@@ -236,7 +255,7 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
   it('never writes a looked-up or erased address into the API log', () => {
     const written = JSON.stringify(logs.lines);
     expect(logs.lines.length).toBeGreaterThan(5);
-    for (const address of [ada, grace, 'katherine.johnson@example.com'])
+    for (const address of [ada, grace, 'alan.turing@example.com', 'katherine.johnson@example.com'])
       expect(written).not.toContain(address);
   });
 });
