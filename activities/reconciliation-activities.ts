@@ -1,11 +1,19 @@
+import { ZodError } from 'zod';
 import type { ChangePage, ObservedPerson } from '../connectors/connector.js';
 import type { ConsentChangeRequestInput } from '../domain/consent.js';
+import { parseEmail } from '../domain/email.js';
 import type { ErasureRequestInput } from '../domain/erasure.js';
-import type { DriftItem, ReconciledSystem, ReconciliationReport } from '../domain/reconciliation.js';
+import type {
+  DriftItem,
+  ReconciledSystem,
+  ReconciliationReport,
+  RecordError,
+} from '../domain/reconciliation.js';
 import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { protectRecordIds } from '../privacy/keyed-id.js';
 import { stableUuid } from '../privacy/stable-id.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 
@@ -38,6 +46,8 @@ export interface ReconciliationDependencies {
 export interface PeopleAssessment {
   drift: DriftItem[];
   repairsStarted: number;
+  /** Records skipped, with why: the run reports them and goes on. */
+  recordErrors?: RecordError[];
 }
 
 /**
@@ -112,12 +122,14 @@ export function createReconciliationActivities({
       system: ReconciledSystem;
       people: ObservedPerson[];
     }): Promise<PeopleAssessment> {
+      const recordError = recordErrorFor(subjectKeySecret);
       const drift: DriftItem[] = [];
+      const recordErrors: RecordError[] = [];
       let repairsStarted = 0;
       const seen = new Set<string>();
-      for (const person of input.people) {
+      const handle = async (person: ObservedPerson): Promise<void> => {
         const subjectKey = subjectKeyFor(person.email, subjectKeySecret);
-        if (seen.has(subjectKey)) continue;
+        if (seen.has(subjectKey)) return;
         seen.add(subjectKey);
         const state = await consentStateFromLedger(ledger, subjectKey);
         if (state.erased) {
@@ -131,7 +143,7 @@ export function createReconciliationActivities({
             requestedAt: new Date().toISOString(),
           });
           repairsStarted++;
-          continue;
+          return;
         }
         const observed = person.purposes.marketing_email;
         const inForce = state.purposes.marketing_email;
@@ -183,11 +195,37 @@ export function createReconciliationActivities({
           }
           // No answer yet: the withdrawal is still on its way there.
         }
+      };
+      for (const person of input.people) {
+        // The hub's one address parser decides, per record: one unusable address is reported, not fatal.
+        const parsed = parseEmail(person.email);
+        if (!parsed.ok) {
+          recordErrors.push(recordError(input.system, person, `the address ${parsed.reason}`));
+          continue;
+        }
+        try {
+          await handle({ ...person, email: parsed.email });
+        } catch (error) {
+          // Input a schema refuses cannot improve by retrying; anything else (the ledger, Temporal) is retried.
+          if (!(error instanceof ZodError)) throw error;
+          const fields = error.issues.map(
+            (issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`,
+          );
+          recordErrors.push(recordError(input.system, person, `refused: ${fields.join('; ')}`));
+        }
       }
-      return { drift, repairsStarted };
+      return { drift, repairsStarted, recordErrors };
     },
   };
 }
 
 export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;
 export type { ChangePage };
+
+/** A record error as the report keeps it: system, the record id (keyed when person-derived), the reason. */
+function recordErrorFor(secret: string) {
+  return (system: ReconciledSystem, person: ObservedPerson, reason: string): RecordError => {
+    const [keyed] = person.recordId ? protectRecordIds(secret, system, [{ id: person.recordId }]) : [];
+    return { system, ...(keyed ? { recordId: keyed.id } : {}), reason };
+  };
+}

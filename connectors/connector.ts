@@ -49,8 +49,14 @@ export interface ChangeListRequest {
 }
 
 export interface ObservedPerson {
-  /** Normalised. Travels only inside encrypted payloads. */
+  /**
+   * Normalised, as the vendor holds it; not yet checked by the hub's address parser (reconciliation does,
+   * per record, so one unusable address is reported rather than stopping the run). Travels only inside
+   * encrypted payloads.
+   */
   email: string;
+  /** The vendor's id of the record, for reports about it (a person-derived id is kept only keyed). */
+  recordId?: string;
   /** The vendor's change time for the record. */
   changedAt?: string;
   /** What this record says about marketing consent. */

@@ -52,6 +52,21 @@ export interface ReconciliationProgress {
   repairsStarted: number;
   /** Reported, not repaired: a person must decide. */
   needsAttention: DriftItem[];
+  /**
+   * Records the run could not handle (an address the hub's parser refuses, input a schema refuses), for an
+   * operator; the run went on without them. At most 200 are listed (workflows/reconciliation.ts); `recordErrorCount` counts all.
+   * Absent in runs carried from an older version.
+   */
+  recordErrors?: RecordError[];
+  recordErrorCount?: number;
+}
+
+/** One record reconciliation skipped, and why. Never the address: the system and the vendor's record id. */
+export interface RecordError {
+  system: ReconciledSystem;
+  /** The vendor's record id (keyed when derived from the person, as Mailchimp's is); absent if it had none. */
+  recordId?: string;
+  reason: string;
 }
 
 export interface ReconciliationReport extends ReconciliationProgress {

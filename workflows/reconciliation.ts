@@ -24,6 +24,8 @@ const pageActivities = proxyActivities<Activities>({
 const ledger = proxyActivities<Activities>(ledgerActivityOptions);
 /** The systems that can be listed, in reading order (Google Analytics cannot be asked what it holds). */
 const reconciledSystems: ReconciledSystem[] = ['mailchimp', 'dynamics'];
+/** Record errors a report lists; past it only the count grows, so the report stays small. */
+const maxRecordErrors = 200;
 /** Pages handled before the history is carried into a fresh run. */
 const pagesPerRun = 200;
 /**
@@ -89,6 +91,12 @@ export async function reconciliationWorkflow(
         if (item.kind === 'unexplained_opt_in') progress.needsAttention.push(item);
       }
       progress.repairsStarted += assessed.repairsStarted;
+      // One bad record never stops the run: it is reported here, for an operator, and the run goes on.
+      for (const error of assessed.recordErrors ?? []) {
+        progress.recordErrorCount = (progress.recordErrorCount ?? 0) + 1;
+        progress.recordErrors ??= [];
+        if (progress.recordErrors.length < maxRecordErrors) progress.recordErrors.push(error);
+      }
       state.cursor = page.nextCursor;
       if (!page.nextCursor) break;
       pagesThisRun += 1;

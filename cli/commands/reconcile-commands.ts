@@ -42,7 +42,10 @@ function printProgress(progress: ReconciliationProgress): void {
 }
 
 function printDrift(
-  progress: Pick<ReconciliationProgress, 'drift' | 'repairsStarted' | 'needsAttention'>,
+  progress: Pick<
+    ReconciliationProgress,
+    'drift' | 'repairsStarted' | 'needsAttention' | 'recordErrors' | 'recordErrorCount'
+  >,
 ): void {
   const drift = Object.entries(progress.drift)
     .map(([kind, count]) => `${kind}=${count}`)
@@ -52,6 +55,12 @@ function printDrift(
   );
   for (const item of progress.needsAttention) {
     print(`      ${item.kind} in ${item.system} for subject ${item.subjectKey} (${item.purpose ?? ''})`);
+  }
+  if (progress.recordErrorCount) {
+    print(`    records skipped for an operator: ${progress.recordErrorCount}`);
+    for (const error of progress.recordErrors ?? []) {
+      print(`      ${error.system} record ${error.recordId ?? '(no id)'}: ${error.reason}`);
+    }
   }
 }
 

@@ -425,7 +425,8 @@ export function createDynamicsConnector(
         if (!kind) return { people: [] };
         const { entitySet } = tables[kind];
         const marketing = config.purposeColumns.marketing_email;
-        const columns = [...emailColumns, 'modifiedon', ...(marketing ? [marketing.column] : [])];
+        const { idColumn } = tables[kind];
+        const columns = [idColumn, ...emailColumns, 'modifiedon', ...(marketing ? [marketing.column] : [])];
         const maxPage = `odata.maxpagesize=${request.pageSize}`;
         const tracked = { Prefer: `odata.track-changes,${maxPage}` };
         const fullRead = () => client.api(`/${entitySet}`).select(columns.join(',')).headers(tracked);
@@ -487,7 +488,13 @@ export function createDynamicsConnector(
           for (const column of emailColumns) {
             const email = row[column];
             if (typeof email === 'string' && email.includes('@')) {
-              people.push({ email: normaliseEmail(email), changedAt, purposes: { marketing_email: state } });
+              const recordId = typeof row[idColumn] === 'string' ? row[idColumn] : undefined;
+              people.push({
+                email: normaliseEmail(email),
+                ...(recordId ? { recordId } : {}),
+                changedAt,
+                purposes: { marketing_email: state },
+              });
             }
           }
         }

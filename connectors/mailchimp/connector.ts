@@ -410,6 +410,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       );
       const people: ObservedPerson[] = page.members.map((member) => ({
         email: normaliseEmail(member.email_address),
+        ...(typeof member.id === 'string' ? { recordId: member.id } : {}),
         changedAt: member.last_changed,
         purposes:
           member.status === 'unsubscribed' || member.status === 'cleaned'

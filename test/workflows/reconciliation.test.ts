@@ -166,9 +166,14 @@ describe('scheduled reconciliation', () => {
     );
     const sources = (await ledger.listConsentEvents(unsubscribed.subjectKey)).map((e) => e.source);
     expect(sources).toEqual(['reconciliation:mailchimp']);
+    // The deletion is seen before the re-erasure has searched again and stored its receipt.
+    await until(
+      async () => (await ledger.listReceipts({ subjectKey: erased.subjectKey })).length === 2,
+      'the re-erasure receipt stored',
+    );
     const receipts = await ledger.listReceipts({ subjectKey: erased.subjectKey });
-    expect(receipts).toHaveLength(2);
     expect(receipts[1]?.reason).toBe('reappeared_after_erasure');
+    expect(receipts[1]?.reErasureOf).toBe(receipt.requestId);
     expect(receipts[1]?.reasonNote).toContain(receipt.requestId);
     expect((await ledger.listRuns(1))[0]?.runId).toBe(report.runId);
 
@@ -186,6 +191,42 @@ describe('scheduled reconciliation', () => {
         (await consentStateFromLedger(ledger, optedIn.subjectKey)).outcomes.marketing_email?.mailchimp !==
         undefined,
       'the grant carried to Mailchimp',
+    );
+  });
+
+  it('reports a CRM row whose address the parser refuses, marks it for an operator, and goes on to the rows after it', async () => {
+    const stamp = `${Date.now()}.${counter++}`;
+    const good = `lemmy&phil.${stamp}@example.com`;
+    await vendors.dynamics.control.seed({
+      contacts: [
+        {
+          firstname: 'Bad',
+          lastname: 'Row',
+          emailaddress1: `broken..dots.${stamp}@example.com`,
+          donotbulkemail: true,
+        },
+        { firstname: 'Good', lastname: 'Row', emailaddress1: good, donotbulkemail: true },
+      ],
+    });
+    const state = await vendors.dynamics.control.state<{ contacts: Record<string, unknown>[] }>();
+    const badId = state.contacts.find((row) =>
+      String(row.emailaddress1).startsWith('broken..dots'),
+    )?.contactid;
+    const report = await reconcile(`recon-bad-row-${stamp}`, true);
+    expect(report.systems.dynamics.done).toBe(true);
+    expect(report.recordErrors).toContainEqual({
+      system: 'dynamics',
+      recordId: badId,
+      reason: 'the address is not an address under RFC 5321/6531',
+    });
+    expect(JSON.stringify(report)).not.toContain('broken..dots');
+    expect(await ledger.getWatermark('dynamics')).toBeDefined();
+    // The row after the bad one was handled: its opt-out is recorded and carried.
+    await until(
+      async () =>
+        (await consentStateFromLedger(ledger, subjectKeyFor(good, context.subjectKeySecret))).purposes
+          .marketing_email?.decision === 'withdrawn',
+      "the good row's opt-out was recorded",
     );
   });
 
