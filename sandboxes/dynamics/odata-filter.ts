@@ -371,14 +371,35 @@ function compare(op: ComparisonOperator, left: unknown, right: unknown): boolean
   }
 }
 
+/** Whether a row matches the filter: only a true answer selects it, an unknown (null) one does not. */
 export function evaluateFilter(node: FilterNode, row: DataverseRow): boolean {
+  return truth(node, row) === true;
+}
+
+/**
+ * The filter's answer for a row in three-valued logic: a string function of a null column is null (OData
+ * 4.01 Part 2, 5.1.1.7: "If any argument is null, the function returns null"), `not` of null stays null
+ * and `and`/`or` combine it as SQL does, so `not contains(x,'a')` skips rows whose x is null, as SQL
+ * Server's `NOT LIKE` under Dataverse does. Comparisons with null follow OData's own rules (`eq null`).
+ */
+function truth(node: FilterNode, row: DataverseRow): boolean | null {
   switch (node.type) {
-    case 'and':
-      return evaluateFilter(node.left, row) && evaluateFilter(node.right, row);
-    case 'or':
-      return evaluateFilter(node.left, row) || evaluateFilter(node.right, row);
-    case 'not':
-      return !evaluateFilter(node.operand, row);
+    case 'and': {
+      const left = truth(node.left, row);
+      const right = truth(node.right, row);
+      if (left === false || right === false) return false;
+      return left === null || right === null ? null : true;
+    }
+    case 'or': {
+      const left = truth(node.left, row);
+      const right = truth(node.right, row);
+      if (left === true || right === true) return true;
+      return left === null || right === null ? null : false;
+    }
+    case 'not': {
+      const operand = truth(node.operand, row);
+      return operand === null ? null : !operand;
+    }
     case 'compare': {
       const left = comparable(row[node.column.name], node.column.type);
       const right =
@@ -389,7 +410,7 @@ export function evaluateFilter(node: FilterNode, row: DataverseRow): boolean {
     }
     case 'function': {
       const value = comparable(row[node.column.name], 'string');
-      if (typeof value !== 'string') return false;
+      if (typeof value !== 'string') return null;
       const text = node.text.toLowerCase();
       if (node.name === 'contains') return value.includes(text);
       return node.name === 'startswith' ? value.startsWith(text) : value.endsWith(text);

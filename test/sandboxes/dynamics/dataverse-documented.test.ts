@@ -133,6 +133,10 @@ describe('Dataverse Web API and Entra ID, raw HTTP from Microsoft’s pages', ()
       ],
       ["firstname eq 'Grace' or firstname eq 'Ada' and lastname eq 'Turing'", ['grace@example.org']],
       ["emailaddress1 eq 'in (x)' or firstname in ('Alan')", ['alan@example.com']],
+      // A string function of a null column is null, and `not null` selects nothing (OData 4.01 Part 2, 5.1.1.7;
+      // SQL Server's NOT LIKE under Dataverse): rows without an emailaddress2 match neither form.
+      ["not contains(emailaddress2,'example')", []],
+      ["not startswith(emailaddress2,'ada') or firstname eq 'Ada'", ['ada@example.com', 'alan@example.com']],
       ['emailaddress2 eq null', ['ada@example.com', 'grace@example.org']],
       ['emailaddress2 ne null', ['alan@example.com']],
       ['donotbulkemail eq true', ['ada@example.com']],
