@@ -8,6 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { buildConnectors } from '../../connectors/registry.js';
 import { marketingPurposes } from '../../domain/purposes.js';
+import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import {
+  awaitReceipt,
+  closeErasureSystem,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
@@ -261,5 +268,102 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     await delay(1000);
     const events = await ledger.listConsentEvents(person.subjectKey);
     expect(events.map((e) => e.purpose)).toEqual(['marketing_email']);
+  });
+
+  it('three identical deliveries at the same instant record one consent event per purpose', async () => {
+    const person = await plant();
+    const form = {
+      type: 'unsubscribe',
+      fired_at: '2026-05-05 08:00:00',
+      'data[id]': 'c0ffee0001',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[action]': 'unsub',
+      'data[reason]': 'manual',
+    };
+    const answers = await Promise.all([1, 2, 3].map(() => hookPost(`/webhooks/mailchimp/${secret}`, form)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const bodies = await Promise.all(answers.map((a) => a.json()));
+    // Every copy names the same events: their ids derive from the delivery's content.
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    await until(
+      'the opt-out in Dynamics',
+      () => contactOf(person.email),
+      (c) => c.donotbulkemail === true,
+    );
+    await delay(1500);
+    const events = await ledger.listConsentEvents(person.subjectKey);
+    expect(events).toHaveLength(marketingPurposes.length);
+    expect(new Set(events.map((e) => e.purpose)).size).toBe(marketingPurposes.length);
+  });
+
+  it('after an erasure closed in Mailchimp, an unsubscribe still unsubscribes there, is recorded under the tombstone, and no grant is applied', {
+    timeout: 60_000,
+  }, async () => {
+    const person = await plant();
+    await vendors.mailchimp.control.fail({
+      method: 'POST',
+      path: 'delete-permanent',
+      status: 403,
+      count: 1,
+    });
+    const hub = hubContext(temporal, temporal.taskQueue);
+    const started = await requestErasure(hub, {
+      email: person.email,
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+    await until(
+      'Mailchimp needing attention in the erasure',
+      () => lookupErasure(hub, started.requestId),
+      (view) => view.state === 'open' && view.status.systems.mailchimp.status === 'needs_attention',
+    );
+    await closeErasureSystem(hub, started.requestId, { system: 'mailchimp', reason: 'test: vendor refused' });
+    const receipt = await awaitReceipt(hub, started);
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(await ledger.getTombstone(person.subjectKey)).toBeDefined();
+    const memberStatus = async () =>
+      (await vendors.mailchimp.control.state<{ lists: { id: string; members: Row[] }[] }>()).lists
+        .find((l) => l.id === listId)
+        ?.members.find((m) => m.email_address === person.email)?.status;
+    expect(await memberStatus()).toBe('subscribed');
+
+    const clicked = await hookPost(`/webhooks/mailchimp/${secret}`, {
+      type: 'unsubscribe',
+      fired_at: '2026-05-06 09:00:00',
+      'data[id]': 'c0ffee0002',
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[action]': 'unsub',
+    });
+    expect(clicked.status).toBe(200);
+    await until('the member unsubscribed', memberStatus, (status) => status === 'unsubscribed');
+    const events = await until(
+      'the opt-out recorded under the tombstone',
+      () => ledger.listConsentEvents(person.subjectKey),
+      (list) => list.length === marketingPurposes.length,
+    );
+    expect(events.every((e) => e.decision === 'withdrawn')).toBe(true);
+
+    // A later grant with evidence is refused: the tombstone stops grants, and the member stays unsubscribed.
+    const grant = await recordConsentChange(hub, {
+      email: person.email,
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: new Date().toISOString(),
+      source: 'test',
+      evidence: { formId: 'signup', policyVersion: '2026-01' },
+    });
+    await until(
+      'the grant refused',
+      () => consentStatus(hub, ledger, person.email),
+      (status) => status.refused.includes(grant.eventId),
+    );
+    await delay(1000);
+    expect(await memberStatus()).toBe('unsubscribed');
+    expect((await ledger.listConsentEvents(person.subjectKey)).some((e) => e.decision === 'granted')).toBe(
+      false,
+    );
   });
 });
