@@ -242,15 +242,24 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       const email = normaliseEmail(rawEmail);
       const existing = members.find((m) => m.list_id === plan.listId && m.status !== 'archived');
       const body = plan.action === 'create' ? { email_address: email, ...plan.body } : plan.body;
-      const updated = await call(
+      if (plan.action === 'create') {
+        const created = await call(
+          'applyConsent',
+          () => api.setListMember(plan.listId, subscriberHash(email), body),
+          memberSchema,
+          plan.listId,
+        );
+        changed.push(memberRef({ ...created, list_id: plan.listId }));
+        continue;
+      }
+      // The member was just read from this audience, so a 404 here means it went meanwhile (an erasure).
+      const updated = await callUnlessMissing(
         'applyConsent',
-        () =>
-          plan.action === 'create'
-            ? api.setListMember(plan.listId, subscriberHash(email), body)
-            : api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
-        memberSchema,
         plan.listId,
+        () => api.updateListMember(plan.listId, existing?.id ?? subscriberHash(email), body),
+        memberSchema,
       );
+      if (!updated) continue;
       changed.push(memberRef({ ...updated, list_id: plan.listId }));
     }
     return changed;
