@@ -193,6 +193,11 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
     await vendors.mailchimp.control.clearRequests();
     await vendors.dynamics.control.setLatency(1500);
     await vendors.mailchimp.control.setLatency(1500);
+    const planted = (
+      await vendors.dynamics.control.state<{ contacts: { contactid: string; emailaddress1?: string }[] }>()
+    ).contacts
+      .filter((row) => row.emailaddress1 === people.killed.email)
+      .map((row) => `contact:${row.contactid}`);
     const started = await requestErasure(context, request(people.killed.email));
     await delay(2500);
     await worker.kill('SIGKILL');
@@ -203,6 +208,11 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
     expect(receipt.outcome).toBe('completed');
     expect(receipt.systems.dynamics.status).toBe('erased');
     expect(receipt.systems.mailchimp.status).toBe('erased');
+    // Exactly the records planted, whichever attempt deleted them.
+    expect(receipt.systems.dynamics.records.map((r) => `${r.kind}:${r.id}`)).toEqual(planted);
+    expect(receipt.systems.mailchimp.records.map((r) => `${r.kind}:${r.container}`)).toEqual([
+      `member:${lists.newsletter}`,
+    ]);
     for (const log of [
       await vendors.dynamics.control.requests(),
       await vendors.mailchimp.control.requests(),
