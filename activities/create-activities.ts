@@ -27,6 +27,7 @@ import { consentStateFromLedger, type LedgerConsentState } from '../ledger/conse
 import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
+import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
@@ -66,6 +67,8 @@ export interface ActivityDependencies {
   subjectKeySecret: string;
   /** How reconciliation starts repairs through the erasure and consent workflows. */
   starter: WorkStarter;
+  /** The worker's subject data keys (its codec's), so destroying them also empties its cache. */
+  subjectKeys?: SubjectDataKeys;
 }
 
 /**
@@ -79,6 +82,7 @@ export function createActivities({
   logger,
   subjectKeySecret,
   starter,
+  subjectKeys,
 }: ActivityDependencies) {
   function withKeyedIds<R extends { records: { id: string }[] }>(system: ConnectorName, result: R): R {
     return { ...result, records: protectRecordIds(subjectKeySecret, system, result.records) };
@@ -125,7 +129,7 @@ export function createActivities({
 
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
-    ...createErasureActivities({ ledger, logger, subjectKeySecret, call }),
+    ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {
@@ -141,8 +145,12 @@ export function createActivities({
 
     // Vendor ids derived from the person (Mailchimp's subscriber hash, GA ids) leave the activity only keyed:
     // the workflow's state, its receipt and the ledger never hold them.
-    findInSystem(input: ConnectorActivityInput): Promise<FindResult> {
-      return call(input, 'find', async (c) => withKeyedIds(input.system, await c.find(input.subject)));
+    // The result names its subject: it may hold GA ids from the CRM, so the codec seals it with their key.
+    findInSystem(input: ConnectorActivityInput): Promise<FindResult & { subjectKey: string }> {
+      return call(input, 'find', async (c) => ({
+        ...withKeyedIds(input.system, await c.find(input.subject)),
+        subjectKey: input.subjectKey,
+      }));
     },
     eraseInSystem(input: ConnectorActivityInput): Promise<EraseResult> {
       return call(input, 'erase', async (c) => withKeyedIds(input.system, await c.erase(input.subject)));
@@ -158,6 +166,24 @@ export function createActivities({
       return call(input, 'applyConsent', async (c) =>
         withKeyedIds(input.system, await c.applyConsent(input.subject, input.change)),
       );
+    },
+
+    /** Whether the subject's erasure or consent workflow is still open (their inputs must stay readable). */
+    async subjectWorkflowsOpen(subjectKey: string): Promise<boolean> {
+      if (!starter.isRunning) return false;
+      for (const workflowId of [`erasure-${subjectKey}`, `consent-${subjectKey}`]) {
+        if (await starter.isRunning(workflowId)) return true;
+      }
+      return false;
+    },
+
+    /** Destroys the subject's data keys created up to `before`; their sealed payloads are unreadable after. */
+    async destroySubjectDataKeys(input: { subjectKey: string; before: string }): Promise<number> {
+      const destroyed = subjectKeys
+        ? await subjectKeys.destroy(input.subjectKey, input.before)
+        : await ledger.destroySubjectDataKeys(input.subjectKey, new Date().toISOString(), input.before);
+      logger.info({ subjectKey: input.subjectKey, destroyed }, "subject's data keys destroyed");
+      return destroyed;
     },
 
     /** The decisions in force per purpose, from the ledger, and whether the subject has been erased. */

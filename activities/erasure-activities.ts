@@ -12,6 +12,7 @@ import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
+import type { WorkStarter } from './reconciliation-activities.js';
 
 /** Statuses that mean the erasure reached the system: what a tombstone lists. */
 const reachedStatuses = new Set(['erased', 'not_found', 'submitted']);
@@ -24,6 +25,8 @@ export interface ErasureStepInput extends ConnectorActivityInput {
 
 /** What a harvest tells the workflow: counts and usable GA ids, never the record list. */
 export interface PlannedErasure {
+  /** Names the subject, so the codec seals the harvested GA ids with their data key. */
+  subjectKey?: string;
   /** Records the system holds for the subject right now. */
   found: number;
   /** Of those, the ones this erasure had not planned before. */
@@ -65,11 +68,14 @@ export function createErasureActivities({
   logger,
   subjectKeySecret,
   call,
+  starter,
 }: {
   ledger: Ledger;
   logger: Logger;
   subjectKeySecret: string;
   call: ConnectorCall;
+  /** Starts the shredding of the subject's data keys (crypto-shredding). */
+  starter?: Pick<WorkStarter, 'shredWhenClosed'>;
 }) {
   return {
     /**
@@ -87,6 +93,7 @@ export function createErasureActivities({
         );
         const { usable, unusable } = usableGaClientIds(found.gaClientIds, input.system);
         return {
+          subjectKey: input.subjectKey,
           found: found.records.length,
           newlyPlanned,
           gaClientIds: usable,
@@ -220,6 +227,15 @@ export function createErasureActivities({
         systemsToFollowUp.length === 0 ? await ledger.deleteConsentEvents(receipt.subjectKey) : 0;
       // The API's idempotency records about the subject hold an HMAC of a body that held their address.
       const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
+      // Crypto-shredding: once nothing is left to follow up, the subject's data keys go as soon as their
+      // workflows have closed (this one included): every payload of theirs in any history becomes unreadable.
+      if (systemsToFollowUp.length === 0) {
+        await starter?.shredWhenClosed?.({
+          subjectKey: receipt.subjectKey,
+          requestId: receipt.requestId,
+          before: receipt.completedAt,
+        });
+      }
       logger.info(
         {
           subjectKey: receipt.subjectKey,

@@ -34,6 +34,10 @@ export interface WorkStarter {
     systems: SystemName[];
     reason: string;
   }): Promise<{ delivered: boolean }>;
+  /** Starts the workflow that destroys the subject's data keys once their workflows are closed. */
+  shredWhenClosed?(input: { subjectKey: string; requestId: string; before: string }): Promise<void>;
+  /** Whether a workflow with this id is running. */
+  isRunning?(workflowId: string): Promise<boolean>;
 }
 
 export interface ReconciliationDependencies {

@@ -19,11 +19,11 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
       'CONSENT_HUB_API_KEYS: is required to serve the API (comma-separated SHA-256 hex hashes of the API keys)',
     ]);
   }
-  const client = await connectClient(config);
   const ledger = await openLedger(
     { databaseUrl: process.env.DATABASE_URL || undefined, dataDir: config.CONSENT_HUB_DATA_DIR },
     logger,
   );
+  const client = await connectClient(config, process.env, ledger);
   try {
     const metrics = createHubMetrics('api');
     const readiness = [temporalCheck(client), ledgerCheck(ledger)];

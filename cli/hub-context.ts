@@ -10,14 +10,24 @@ export async function withHubClient<T>(
 ): Promise<T> {
   const config = loadHubConfig();
   // Loaded on use: `consent-hub --help` and the ledger-only commands never pay for the Temporal client.
-  const [{ connectClient, temporalSettings }, { clientContextFor }] = await Promise.all([
-    import('../temporal/connection.js'),
-    import('../hub-client/client-context.js'),
-  ]);
+  const [{ connectClient, temporalSettings }, { clientContextFor }, { openLedger }, { createLogger }] =
+    await Promise.all([
+      import('../temporal/connection.js'),
+      import('../hub-client/client-context.js'),
+      import('../ledger/open-ledger.js'),
+      import('../logging/logger.js'),
+    ]);
+  // The ledger holds the subjects' data keys: a person's payloads are sealed with their own (crypto-shredding).
+  const ledger = await openLedger(
+    { databaseUrl: process.env.DATABASE_URL || undefined, dataDir: config.CONSENT_HUB_DATA_DIR },
+    // Only problems: a command's stderr is for its own messages.
+    createLogger({ level: 'warn', format: config.LOG_FORMAT ?? 'pretty', fd: 2 }),
+  );
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
-    client = await connectClient(config);
+    client = await connectClient(config, process.env, ledger);
   } catch (error) {
+    await ledger.close();
     const { address, namespace } = temporalSettings();
     throw new TemporalUnreachable(
       `Temporal cannot be reached at ${address} (namespace ${namespace}): ${error instanceof Error ? error.message : String(error)}. ` +
@@ -28,6 +38,7 @@ export async function withHubClient<T>(
     return await use(clientContextFor(client, config), config);
   } finally {
     await client.connection.close();
+    await ledger.close();
   }
 }
 

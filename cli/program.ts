@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { useInputMessages } from '../domain/input-messages.js';
+import { codecServerCommand } from './commands/codec-server-command.js';
 import { configCommand } from './commands/config-command.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
 import { devCommand } from './commands/dev-command.js';
@@ -47,6 +48,7 @@ const program = new Command('consent-hub')
   .exitOverride()
   .addCommand(devCommand)
   .addCommand(workerCommand)
+  .addCommand(codecServerCommand)
   .addCommand(envCommand)
   .addCommand(temporalCliCommand)
   .addCommand(eraseCommand)

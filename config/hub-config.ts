@@ -59,6 +59,18 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_API_KEYS: apiKeyHashesSchema,
   /** How long the API keeps an Idempotency-Key's answer (an HMAC of the request and the reply) to replay it. */
   CONSENT_HUB_IDEMPOTENCY_TTL: durationSchema.default('7 days'),
+  /** `consent-hub codec-server`: where it listens, and the Temporal UI origins allowed to call it (CORS). */
+  CONSENT_HUB_CODEC_PORT: z.coerce.number().int().min(0).max(65535).default(8089),
+  CONSENT_HUB_CODEC_HOST: z.string().min(1).default('127.0.0.1'),
+  CONSENT_HUB_CODEC_CORS_ORIGINS: z
+    .string()
+    .default('http://localhost:8233,http://127.0.0.1:8233')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    ),
   CONSENT_HUB_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Loopback by default; a container sets 0.0.0.0 behind its TLS-terminating ingress. */
   CONSENT_HUB_API_HOST: z.string().min(1).default('127.0.0.1'),

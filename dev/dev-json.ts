@@ -14,6 +14,10 @@ export const devJsonSchema = z.object({
     ui: z.string(),
     /** The temporal binary's path. */
     cli: z.string(),
+    /** The codec server (`consent-hub codec-server`), for `temporal ... --codec-endpoint`. */
+    codecEndpoint: z.string().optional(),
+    /** The Authorization header value for it (`--codec-auth`). */
+    codecAuth: z.string().optional(),
   }),
   /** The local CA that signs the sandboxes' certificates; clients trust it through NODE_EXTRA_CA_CERTS. */
   caFile: z.string(),

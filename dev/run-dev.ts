@@ -40,7 +40,7 @@ export interface DevOptions {
 }
 
 /** The ports dev derives from --sandbox-port-base, besides the sandboxes' own. */
-export const devPortOffsets = { api: 10, workerMetrics: 11, apiMetrics: 12 } as const;
+export const devPortOffsets = { api: 10, workerMetrics: 11, apiMetrics: 12, codec: 13 } as const;
 
 /**
  * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox (its
@@ -65,6 +65,8 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
   const apiPort = options.sandboxPortBase + devPortOffsets.api;
   const workerMetricsPort = options.sandboxPortBase + devPortOffsets.workerMetrics;
   const apiMetricsPort = options.sandboxPortBase + devPortOffsets.apiMetrics;
+  const codecPort = options.sandboxPortBase + devPortOffsets.codec;
+  const codecEndpoint = `http://127.0.0.1:${codecPort}`;
   const ports: DevPort[] = [
     { port: options.temporalPort, use: 'Temporal frontend (--temporal-port)' },
     { port: options.uiPort, use: 'Temporal Web UI (--ui-port)' },
@@ -84,6 +86,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       use: `worker metrics (--sandbox-port-base + ${devPortOffsets.workerMetrics})`,
     },
     { port: apiMetricsPort, use: `API metrics (--sandbox-port-base + ${devPortOffsets.apiMetrics})` },
+    { port: codecPort, use: `codec server (--sandbox-port-base + ${devPortOffsets.codec})` },
   ];
 
   const stops: (() => Promise<void>)[] = [];
@@ -103,6 +106,8 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     const tls = ensureLocalTls(dataDir);
     const cli = await provideTemporalCli({ onStep: print });
 
+    // The UI decodes payloads through the codec server; it sends no header, so the dev key is in the path.
+    const devCredentials = ensureDevApiCredentials(dataDir);
     print(`Starting the Temporal dev server on 127.0.0.1:${options.temporalPort}...`);
     const server: RunningDevServer = await startTemporalDevServer({
       cli: cli.path,
@@ -112,6 +117,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       namespace: options.namespace,
       print,
       signal: aborted.signal,
+      uiCodecEndpoint: `${codecEndpoint}/ui/${devCredentials.key}`,
     });
     stops.push(server.stop);
 
@@ -128,7 +134,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       sandboxes.push(sandbox);
     }
 
-    const apiSettings = devApiSettings(ensureDevApiCredentials(dataDir), apiPort);
+    const apiSettings = devApiSettings(devCredentials, apiPort);
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: options.namespace,
@@ -138,6 +144,8 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       CONSENT_HUB_ENCRYPTION_KEYS: secrets.encryptionKeys,
       NODE_EXTRA_CA_CERTS: tls.caFile,
       ...apiSettings.env,
+      CONSENT_HUB_CODEC_PORT: String(codecPort),
+      CONSENT_HUB_CODEC_CORS_ORIGINS: `${server.ui},http://127.0.0.1:${options.uiPort}`,
       ...Object.assign({}, ...sandboxes.map((s) => s.env)),
     };
     const childEnv = (metricsPort: number) => ({
@@ -159,10 +167,18 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       print,
     );
     const api = new SupervisedProcess('intake API', [cliBinPath, 'serve'], childEnv(apiMetricsPort), print);
+    const codecServer = new SupervisedProcess(
+      'codec server',
+      [cliBinPath, 'codec-server'],
+      childEnv(apiMetricsPort),
+      print,
+    );
     stops.push(() => worker.stop());
     stops.push(() => api.stop());
+    stops.push(() => codecServer.stop());
     worker.start();
     api.start();
+    codecServer.start();
     // Until they answer: bundling the workflows alone takes seconds, and much longer on a loaded machine.
     print('Waiting for the worker and the intake API to answer...');
     await Promise.all([
@@ -207,6 +223,8 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
         taskQueue: options.taskQueue,
         ui: server.ui,
         cli: cli.path,
+        codecEndpoint,
+        codecAuth: `Bearer ${devCredentials.key}`,
       },
       caFile: tls.caFile,
       env,
@@ -233,6 +251,9 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       cron: config.CONSENT_HUB_RECONCILE_CRON,
       print,
     });
+    print(
+      `  Codec server  ${codecEndpoint}  (the UI decodes through it; temporal workflow show --codec-endpoint ${codecEndpoint} --codec-auth "$(jq -r .temporal.codecAuth ${devJsonFile})")`,
+    );
 
     await new Promise<void>((resolveStop) =>
       aborted.signal.addEventListener('abort', () => resolveStop(), { once: true }),

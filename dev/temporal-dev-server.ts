@@ -14,6 +14,8 @@ export interface DevServerOptions {
   print?: (line: string) => void;
   /** Aborts the wait (Ctrl-C during start). */
   signal?: AbortSignal;
+  /** The codec server the UI decodes payloads with (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
 }
 
 export interface RunningDevServer {
@@ -47,6 +49,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
       options.namespace,
       '--log-level',
       'warn',
+      ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
       ...searchAttributeArgs(),
     ],
     // Its own process group: a Ctrl-C at the terminal reaches dev alone, which stops the server last.

@@ -3,6 +3,7 @@ import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { type ConsentClientContext, reapplyConsent, recordConsentChange } from './consent.js';
 import { requestErasure } from './erasures.js';
+import { isRunning, shredWhenClosed } from './shredding.js';
 
 /** What every caller that starts or steers workflows needs, from the hub's configuration. */
 export function clientContextFor(client: Client, config: HubConfig): ConsentClientContext {
@@ -26,5 +27,7 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
     erase: (input) => requestErasure(context, input),
     changeConsent: (input, stableEventId) => recordConsentChange(context, input, stableEventId),
     reapplyConsent: (input) => reapplyConsent(context, input),
+    shredWhenClosed: (input) => shredWhenClosed(context, input),
+    isRunning: (workflowId) => isRunning(context.client, workflowId),
   };
 }

@@ -680,13 +680,15 @@ export class KyselyLedger implements Ledger {
     return row ? subjectDataKeyFromRow(row) : undefined;
   }
 
-  async destroySubjectDataKeys(subjectKey: string, at: string): Promise<number> {
-    const result = await this.db
+  async destroySubjectDataKeys(subjectKey: string, at: string, createdBefore?: string): Promise<number> {
+    let query = this.db
       .updateTable('subject_data_keys')
       .set({ wrapped_key: null, wrapping_key_id: null, destroyed_at: toUtcIso(at, 'destroyedAt') })
       .where('subject_key', '=', subjectKey)
-      .where('wrapped_key', 'is not', null)
-      .executeTakeFirst();
+      .where('wrapped_key', 'is not', null);
+    if (createdBefore !== undefined)
+      query = query.where('created_at', '<=', toUtcIso(createdBefore, 'createdBefore'));
+    const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 

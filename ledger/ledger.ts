@@ -117,8 +117,11 @@ export interface Ledger {
   getSubjectDataKey(keyId: string): Promise<SubjectDataKeyRecord | undefined>;
   /** The subject's newest data key that is not destroyed. */
   activeSubjectDataKey(subjectKey: string): Promise<SubjectDataKeyRecord | undefined>;
-  /** Destroys every data key of the subject (the wrapped key is erased); answers how many were live. */
-  destroySubjectDataKeys(subjectKey: string, at: string): Promise<number>;
+  /**
+   * Destroys the subject's data keys (the wrapped key is erased), those created before `createdBefore` when
+   * given; answers how many were live.
+   */
+  destroySubjectDataKeys(subjectKey: string, at: string, createdBefore?: string): Promise<number>;
 
   /** A consent event by its id (a consent change's request id), whoever's it is. */
   getConsentEvent(id: string): Promise<ConsentEvent | undefined>;

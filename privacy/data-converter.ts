@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec } from './encryption-codec.js';
 import { type EncryptionKey, formatEncryptionKeys } from './encryption-keys.js';
+import { SubjectEncryptionCodec } from './subject-codec.js';
+import { SubjectDataKeys, type SubjectKeyStore } from './subject-data-keys.js';
 
 /**
  * The failure converter's module, for the worker's workflow bundle and the SDK's loader: failures carry their
@@ -10,18 +12,33 @@ import { type EncryptionKey, formatEncryptionKeys } from './encryption-keys.js';
 export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
 const memo = new Map<string, DataConverter>();
+const withStores = new WeakMap<SubjectKeyStore, Map<string, DataConverter>>();
 
 /**
  * The one data converter that client, worker and CLI share: every payload, and every failure's message and
  * stack trace, goes through the encryption codec. Memoised per key set, so every connection in a process
  * encrypts with the same codec instance.
  */
-export function dataConverterFor(keys: EncryptionKey[]): DataConverter {
+export function dataConverterFor(keys: EncryptionKey[], subjectKeyStore?: SubjectKeyStore): DataConverter {
   const memoKey = formatEncryptionKeys(keys);
-  let converter = memo.get(memoKey);
+  const cache = subjectKeyStore
+    ? (withStores.get(subjectKeyStore) ?? withStores.set(subjectKeyStore, new Map()).get(subjectKeyStore))
+    : memo;
+  let converter = cache?.get(memoKey);
   if (!converter) {
-    converter = { payloadCodecs: [new EncryptionCodec(keys)], failureConverterPath };
-    memo.set(memoKey, converter);
+    // With the ledger's subject keys, a person's payloads are sealed with their own key (crypto-shredding);
+    // without (tools that only read), everything is under the master key.
+    const codec = subjectKeyStore
+      ? new SubjectEncryptionCodec(keys, new SubjectDataKeys(subjectKeyStore, keys))
+      : new EncryptionCodec(keys);
+    converter = { payloadCodecs: [codec], failureConverterPath };
+    cache?.set(memoKey, converter);
   }
   return converter;
+}
+
+/** The subject data keys behind a data converter built with a store, to destroy them from the same cache. */
+export function subjectDataKeysOf(converter: DataConverter): SubjectDataKeys | undefined {
+  const codec = converter.payloadCodecs?.[0];
+  return codec instanceof SubjectEncryptionCodec ? codec.subjectKeys : undefined;
 }

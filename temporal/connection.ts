@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { HubConfig } from '../config/hub-config.js';
 import { dataConverterFor } from '../privacy/data-converter.js';
+import type { SubjectKeyStore } from '../privacy/subject-data-keys.js';
 
 /**
  * Temporal connection settings by Temporal's own conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
@@ -21,10 +22,15 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-/** A client that encrypts every payload it sends, as the worker does. */
+/**
+ * A client that encrypts every payload it sends, as the worker does. With the ledger's subject key store, a
+ * person's payloads are sealed with their own data key (crypto-shredding); every process that starts work
+ * for a person (CLI, API, worker) passes it.
+ */
 export async function connectClient(
   config: HubConfig,
   env: NodeJS.ProcessEnv = process.env,
+  subjectKeyStore?: SubjectKeyStore,
 ): Promise<Client> {
   const settings = temporalSettings(env);
   const connection = await Connection.connect({
@@ -34,6 +40,6 @@ export async function connectClient(
   return new Client({
     connection,
     namespace: settings.namespace,
-    dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
+    dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS, subjectKeyStore),
   });
 }

@@ -13,7 +13,7 @@ import { createHubMetrics } from '../observability/hub-metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
 import { registerRequestGauges } from '../observability/request-gauges.js';
 import { freeLoopbackPort, sdkMetricsReader } from '../observability/sdk-metrics.js';
-import { dataConverterFor } from '../privacy/data-converter.js';
+import { dataConverterFor, subjectDataKeysOf } from '../privacy/data-converter.js';
 import { connectClient } from '../temporal/connection.js';
 import { installTemporalRuntimeLogger } from '../temporal/runtime-logger.js';
 import { connectWorkerConnection } from '../temporal/worker-connection.js';
@@ -40,7 +40,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   );
   const { connection, namespace } = await connectWorkerConnection(env);
   // Reconciliation starts repairs as workflows, through an ordinary client with the same data converter.
-  const client = await connectClient(config, env);
+  const client = await connectClient(config, env, ledger);
+  const dataConverter = dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS, ledger);
   const metrics = createHubMetrics('worker');
   registerRequestGauges(metrics, client, { overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER });
   let worker: Worker | undefined;
@@ -70,8 +71,9 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
         logger,
         subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
         starter: workStarterFor(clientContextFor(client, config)),
+        subjectKeys: subjectDataKeysOf(dataConverter),
       }),
-      dataConverter: dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS),
+      dataConverter,
       logger,
       workerOptions: {
         shutdownGraceTime: msToNumber(config.CONSENT_HUB_SHUTDOWN_GRACE_TIME as '1s'),

@@ -3,3 +3,4 @@ export { consentWorkflow } from './consent.js';
 export { consentVerifyWorkflow } from './consent-verify.js';
 export { erasureWorkflow } from './erasure.js';
 export { reconciliationWorkflow } from './reconciliation.js';
+export { shredSubjectKeysWorkflow } from './shred-subject-keys.js';

@@ -11,7 +11,7 @@ import type { ConsentClientContext } from '../../hub-client/consent.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { createLogger } from '../../logging/logger.js';
-import { dataConverterFor } from '../../privacy/data-converter.js';
+import { dataConverterFor, subjectDataKeysOf } from '../../privacy/data-converter.js';
 import type { EncryptionKey } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
 import { createHubWorker, type HubWorkerOptions } from '../../workers/create-worker.js';
@@ -30,20 +30,24 @@ export const silentLogger = createLogger({ level: 'silent', format: 'json' });
  * Connects a test file to the run's dev server, with its own task queue so that files never pick up each
  * other's tasks. Close it in afterAll.
  */
-export async function connectTestTemporal(name: string) {
+export async function connectTestTemporal(
+  name: string,
+  /** A ledger whose subject data keys the client and worker share (crypto-shredding); else master key only. */
+  options: { subjectKeyLedger?: Ledger } = {},
+) {
   // Failing activities are what many tests are about; only errors are worth printing.
   installTemporalRuntimeLogger(createLogger({ level: 'error', format: 'json' }));
   const address = inject('temporalAddress');
   const namespace = inject('temporalNamespace');
   const secrets = testSecrets();
-  const dataConverter = dataConverterFor(secrets.encryptionKeys);
+  const dataConverter = dataConverterFor(secrets.encryptionKeys, options.subjectKeyLedger);
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   const client = new Client({ connection, namespace, dataConverter });
   const taskQueue = `${name}-${randomUUID()}`;
 
   /** The context a CLI or API process would build, with timings short enough for tests. */
-  const testClientContext = (): ConsentClientContext => {
+  const testClientContext = (): ConsentClientContext & { shredPollEvery: string } => {
     const timings = {
       attentionAfter: '2 minutes',
       operatorDeadline: '5 minutes',
@@ -55,6 +59,7 @@ export async function connectTestTemporal(name: string) {
       subjectKeySecret: secrets.subjectKeySecret,
       timings,
       consentTimings: { ...timings, idleAfter: '5 seconds' },
+      shredPollEvery: '1 second',
     };
   };
 
@@ -63,6 +68,7 @@ export async function connectTestTemporal(name: string) {
     namespace,
     taskQueue,
     secrets,
+    dataConverter,
     context: testClientContext,
     /**
      * Starts a worker on this file's task queue with the given connectors, and a fresh SQLite ledger unless
@@ -74,6 +80,7 @@ export async function connectTestTemporal(name: string) {
     ) {
       const ledger: Ledger =
         deps.ledger ??
+        options.subjectKeyLedger ??
         (await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'consent-hub-ledger-')) }, silentLogger));
       const worker: Worker = await createHubWorker({
         connection: nativeConnection,
@@ -83,6 +90,7 @@ export async function connectTestTemporal(name: string) {
           logger: silentLogger,
           subjectKeySecret: secrets.subjectKeySecret,
           starter: workStarterFor(testClientContext()),
+          subjectKeys: subjectDataKeysOf(dataConverter),
           ...deps,
           ledger,
         }),
@@ -98,7 +106,7 @@ export async function connectTestTemporal(name: string) {
         async stop() {
           worker.shutdown();
           await running;
-          if (!deps.ledger) await ledger.close();
+          if (!deps.ledger && !options.subjectKeyLedger) await ledger.close();
         },
       };
     },
