@@ -12,5 +12,5 @@ export interface ApiDependencies {
   /** Metrics and readiness checks; `serve` passes them, tests that are not about them leave them out. */
   observability?: ApiObservability;
   config: Pick<HubConfig, 'CONSENT_HUB_API_KEYS' | 'CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET'> &
-    Partial<Pick<HubConfig, 'CONSENT_HUB_IDEMPOTENCY_TTL'>>;
+    Partial<Pick<HubConfig, 'CONSENT_HUB_IDEMPOTENCY_TTL' | 'CONSENT_HUB_API_RATE_LIMIT'>>;
 }

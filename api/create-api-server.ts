@@ -83,6 +83,7 @@ function titleFor(status: number): string {
     405: 'Method Not Allowed',
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
+    429: 'Too Many Requests',
   };
   return titles[status] ?? 'Bad Request';
 }

@@ -34,8 +34,9 @@ const apiKeyHashesSchema = z
   )
   .pipe(
     z.array(
-      z.string().regex(/^[0-9a-f]{64}$/, {
-        error: 'each entry must be the SHA-256 hex of an API key (64 hex digits), comma-separated',
+      z.string().regex(/^[0-9a-f]{64}(:(intake|status|operator)(\+(intake|status|operator))*)?$/, {
+        error:
+          'each entry must be the SHA-256 hex of an API key (64 hex digits), optionally with its scopes (:intake+status+operator), comma-separated',
       }),
     ),
   );
@@ -71,6 +72,8 @@ export const hubConfigSchema = z.object({
         .map((entry) => entry.trim())
         .filter(Boolean),
     ),
+  /** Requests per minute one API key may make; more get 429 with Retry-After. */
+  CONSENT_HUB_API_RATE_LIMIT: z.coerce.number().int().min(1).default(600),
   CONSENT_HUB_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Loopback by default; a container sets 0.0.0.0 behind its TLS-terminating ingress. */
   CONSENT_HUB_API_HOST: z.string().min(1).default('127.0.0.1'),

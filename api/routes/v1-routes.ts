@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
@@ -6,7 +7,7 @@ import { OperatorActionRefused, RequestNotFound } from '../../hub-client/request
 import { actOnRequest, type OperatorCommand, requestStatus } from '../../hub-client/requests.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
-import { type ApiCaller, apiKeyVerifier } from '../api-keys.js';
+import { type ApiCaller, type ApiScope, apiKeyVerifier } from '../api-keys.js';
 import {
   consentEventBodySchema,
   erasureBodySchema,
@@ -23,6 +24,16 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalidBody(result.error, where);
+}
+
+/** The scope each route needs (api/api-keys.ts). */
+function scopeFor(method: string, route: string): ApiScope | undefined {
+  if (method === 'POST' && (route.endsWith('/erasures') || route.endsWith('/consent-events')))
+    return 'intake';
+  if (method === 'POST' && (route.endsWith('/retry') || route.endsWith('/close'))) return 'operator';
+  if (route.includes('/erasures/') || route.includes('/requests/') || route.endsWith('/subjects/status'))
+    return 'status';
+  return undefined;
 }
 
 /** The authenticated routes under /v1. */
@@ -53,7 +64,26 @@ export function v1Routes(deps: ApiDependencies) {
     api.addHook('onRequest', async (request, reply) => {
       const caller = verify(request.headers.authorization);
       if (!caller) return sendProblem(reply.header('www-authenticate', 'Bearer'), unauthorizedProblem());
+      const needed = scopeFor(request.method, request.routeOptions.url ?? '');
+      // A key without `status` learns nothing about anyone: not even whether an erasure exists.
+      if (needed && !caller.scopes.has(needed)) {
+        return sendProblem(
+          reply,
+          new ApiProblem(
+            403,
+            'Forbidden',
+            `This API key does not have the "${needed}" scope this route needs.`,
+          ),
+        );
+      }
       callers.set(request, caller);
+    });
+    // Per key, after authentication (preHandler): one noisy client cannot starve the others.
+    await api.register(rateLimit, {
+      max: deps.config.CONSENT_HUB_API_RATE_LIMIT ?? 600,
+      timeWindow: '1 minute',
+      hook: 'preHandler',
+      keyGenerator: (request) => callers.get(request)?.keyId ?? request.ip,
     });
 
     api.post('/erasures', async (request, reply) => {
