@@ -31,11 +31,11 @@ const connectors: ConnectorSet = {
     applyConsent: async () => ({ outcome: 'not_found', records: [] }),
   },
   mailchimp: {
-    find: async () => none,
-    erase: async () => {
+    erase: async () => ({ outcome: 'not_found', records: [] }),
+    find: async () => {
       throw new NonRetryableVendorError({
         system: 'mailchimp',
-        operation: 'erase',
+        operation: 'find',
         status: 400,
         vendorCode: 'Forgotten Email Not Subscribed',
         reason: `Forgotten Email Not Subscribed: ${email.toUpperCase()} (${encodeURIComponent(email)}) hash ${digests[0]}`,
