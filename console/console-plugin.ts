@@ -100,9 +100,12 @@ export function consolePlugin(deps: ApiDependencies) {
       return payload;
     });
 
-    // Who may use the console: any valid API key today; the `operator` scope, once keys carry scopes,
-    // is checked in this one place.
-    const mayOperate = (key: string) => verify(`Bearer ${key}`);
+    // The console acts for operators (retry, close, new requests), so only keys with the `operator` scope
+    // sign in; a key with only `intake` or `status` is refused like a wrong key.
+    const mayOperate = (key: string) => {
+      const caller = verify(`Bearer ${key}`);
+      return caller?.scopes.has('operator') ? caller : undefined;
+    };
 
     app.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0];

@@ -32,6 +32,7 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
   let base: string;
   const userDataDir = mkdtempSync(join(tmpdir(), 'consent-hub-chromium-'));
   const key = `chk_${randomBytes(24).toString('base64url')}`;
+  const intakeOnlyKey = `chk_${randomBytes(24).toString('base64url')}`;
   const logs = capturingLogger();
 
   beforeAll(async () => {
@@ -56,7 +57,10 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
       },
       ledger: hub.ledger,
       logger: logs.logger,
-      config: { CONSENT_HUB_API_KEYS: [hashApiKey(key)], CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: undefined },
+      config: {
+        CONSENT_HUB_API_KEYS: [hashApiKey(key), `${hashApiKey(intakeOnlyKey)}:intake+status`],
+        CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: undefined,
+      },
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launchPersistentContext(userDataDir, {
@@ -95,6 +99,11 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await page.getByLabel('API key').fill('chk_not-a-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('not valid');
+    // A real key without the operator scope may not act for operators.
+    await page.getByLabel('API key').fill(intakeOnlyKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('not valid');
+    expect(new URL(page.url()).pathname).toBe('/console/sign-in');
 
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
