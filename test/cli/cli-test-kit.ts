@@ -48,8 +48,15 @@ export async function cli(...args: string[]): Promise<CliRun> {
  * The variables `eval "$(consent-hub env)"` would set, for this test file's Temporal task queue, secrets and a
  * fresh data directory (whose SQLite ledger the worker and the CLI share).
  */
-export function cliEnvironment(temporal: Awaited<ReturnType<typeof connectTestTemporal>>) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-cli-'));
+/** A data dir of its own for the CLI's ledger; the worker must share it (subject data keys live there). */
+export function cliDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'consent-hub-cli-'));
+}
+
+export function cliEnvironment(
+  temporal: Awaited<ReturnType<typeof connectTestTemporal>>,
+  dataDir: string = cliDataDir(),
+) {
   return {
     dataDir,
     env: {

@@ -6,7 +6,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
@@ -19,10 +19,13 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
   const stubs = stubConnectors();
 
   beforeAll(async () => {
-    temporal = await connectTestTemporal('cli-operator');
-    const { env, dataDir } = cliEnvironment(temporal);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    // The CLI seals each person's payloads with a data key kept in its ledger, so the worker (and this
+    // test's client) must read the same ledger to open them.
+    const dataDir = cliDataDir();
     ledger = await ledgerIn(dataDir);
+    temporal = await connectTestTemporal('cli-operator', { subjectKeyLedger: ledger });
+    const { env } = cliEnvironment(temporal, dataDir);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
   });
   afterAll(async () => {

@@ -26,7 +26,8 @@ describe('walking skeleton on the real dev server', () => {
       args: [{ system: 'noop', subjectKey, subject: { email, gaClientIds: [], gaUserIds: [] } }],
     });
     expect(result).toEqual({
-      found: { records: [], gaClientIds: [], gaUserIds: [] },
+      // The find result names its subject, so the codec seals it with that person's key (issue 16).
+      found: { records: [], gaClientIds: [], gaUserIds: [], subjectKey },
       erased: { outcome: 'not_found', records: [] },
     });
   });
