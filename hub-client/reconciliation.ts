@@ -38,8 +38,10 @@ export async function reconciliationStatus(
   ledger: Ledger,
 ): Promise<ReconciliationView> {
   const running: ReconciliationView['running'] = [];
+  // Only this hub's runs: a namespace may hold other hubs' (or test files') runs whose workers are gone, and a
+  // query to a workflow no worker polls waits for its timeout.
   for await (const execution of context.client.workflow.list({
-    query: `WorkflowType = '${reconciliationWorkflowType}' AND ExecutionStatus = 'Running'`,
+    query: `WorkflowType = '${reconciliationWorkflowType}' AND ExecutionStatus = 'Running' AND TaskQueue = '${context.taskQueue}'`,
   })) {
     try {
       const handle = context.client.workflow.getHandle(execution.workflowId);
