@@ -165,6 +165,28 @@ export function createDynamicsConnector(
   const pathOf = (ref: Row['ref']) => `/${tables[ref.kind].entitySet}(${ref.id})`;
 
   /**
+   * PATCHes `body` onto a row conditional on the row as it was read: its own ETag makes a change in between a
+   * 412, so the next attempt decides again on fresh data (only that 412 is retryable). Any If-Match also
+   * keeps the PATCH an update: a row deleted meanwhile is 404 ('gone'), never re-created.
+   */
+  async function patchAsRead(row: Row, body: Record<string, unknown>): Promise<'patched' | 'gone'> {
+    const etag = row.columns['@odata.etag'];
+    const sentEtag = typeof etag === 'string' && etag !== '*';
+    try {
+      await call('applyConsent', () =>
+        client
+          .api(pathOf(row.ref))
+          .header('If-Match', sentEtag ? etag : '*')
+          .patch(body),
+      );
+      return 'patched';
+    } catch (error) {
+      if (isAlreadyGone(error)) return 'gone';
+      throw classifyDynamicsError('applyConsent', error, { sentEtag });
+    }
+  }
+
+  /**
    * Deletes a row, then its audit change history with Dataverse's DeleteRecordChangeHistory action
    * (POST /DeleteRecordChangeHistory {"Target": {"@odata.type": "Microsoft.Dynamics.CRM.contact",
    * "contactid": id}} → {DeletedEntriesCount}; learn.microsoft.com/power-apps/developer/data-platform/
@@ -282,26 +304,8 @@ export function createDynamicsConnector(
           // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
           const current = row.columns[column.column] ?? column.inverted;
           if (current === wanted) continue;
-          // The row's own ETag makes the write conditional on what was just read: a change in between is a
-          // 412 and the next attempt decides again on fresh data. Any If-Match also keeps the PATCH an
-          // update: a row deleted meanwhile is 404, never re-created.
-          const etag = row.columns['@odata.etag'];
-          const sentEtag = typeof etag === 'string' && etag !== '*';
-          try {
-            await call('applyConsent', () =>
-              client
-                .api(pathOf(row.ref))
-                .header('If-Match', sentEtag ? etag : '*')
-                .patch({ [column.column]: wanted }),
-            );
-            changed++;
-          } catch (error) {
-            if (isAlreadyGone(error)) {
-              gone++;
-              continue;
-            }
-            throw classifyDynamicsError('applyConsent', error, { sentEtag });
-          }
+          if ((await patchAsRead(row, { [column.column]: wanted })) === 'gone') gone++;
+          else changed++;
         }
         const records = found.map((row) => row.ref);
         if (changed > 0) return { outcome: 'applied', records };
@@ -342,23 +346,8 @@ export function createDynamicsConnector(
             if (current !== value) patch[column.column] = value;
           }
           if (Object.keys(patch).length === 0) continue;
-          const etag = row.columns['@odata.etag'];
-          const sentEtag = typeof etag === 'string' && etag !== '*';
-          try {
-            await call('applyConsent', () =>
-              client
-                .api(pathOf(row.ref))
-                .header('If-Match', sentEtag ? etag : '*')
-                .patch(patch),
-            );
-            for (const column of Object.keys(patch)) changedColumns.add(column);
-          } catch (error) {
-            if (isAlreadyGone(error)) {
-              gone++;
-              continue;
-            }
-            throw classifyDynamicsError('applyConsent', error, { sentEtag });
-          }
+          if ((await patchAsRead(row, patch)) === 'gone') gone++;
+          else for (const column of Object.keys(patch)) changedColumns.add(column);
         }
         const present = found.length > gone;
         const purposes: ConsentStateResult['purposes'] = { ...notApplicable };
