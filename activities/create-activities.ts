@@ -5,7 +5,6 @@ import type {
   ApplyConsentResult,
   ChangeListRequest,
   ChangePage,
-  Connector,
   ConsentChange,
   ConsentReading,
   ConsentStateRequest,
@@ -32,17 +31,10 @@ import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
-export type ConnectorName = Connector['system'] | 'noop';
-export type ConnectorSet = Partial<
-  Record<
-    ConnectorName,
-    Pick<
-      Connector,
-      'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
-    > &
-      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState'>>
-  >
->;
+// Defined beside the connector interface so connectors/ never imports upward; re-exported for callers.
+export type { ConnectorName, ConnectorSet } from '../connectors/connector.js';
+
+import type { ConnectorName, ConnectorSet } from '../connectors/connector.js';
 
 /** Runs one connector call the activity way: heartbeats, one log line, errors as Temporal failures. */
 export type ConnectorCall = <T>(

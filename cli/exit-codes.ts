@@ -1,7 +1,12 @@
 import { CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError } from '../config/parse-env.js';
-import { OperatorActionRefused, RequestNotFound, TemporalUnreachable } from '../hub-client/request-errors.js';
+import {
+  InvalidRequestId,
+  OperatorActionRefused,
+  RequestNotFound,
+  TemporalUnreachable,
+} from '../hub-client/request-errors.js';
 import { LedgerUnavailable } from '../ledger/ledger-unavailable.js';
 import { TemporalCliUnavailable } from '../temporal/temporal-cli.js';
 import { UsageError } from './usage-error.js';
@@ -54,6 +59,7 @@ export function describeCliError(error: unknown): { code: ExitCode; lines: strin
   if (error instanceof ConfigError) return { code: exitCodes.badInput, lines: [error.message] };
   if (
     error instanceof UsageError ||
+    error instanceof InvalidRequestId ||
     error instanceof RequestNotFound ||
     error instanceof OperatorActionRefused
   )

@@ -213,3 +213,16 @@ export interface ApplyConsentResult {
   /** Vendor timestamps, such as GA's deletionRequestTime when a statistics withdrawal submits a deletion. */
   vendorTime?: string;
 }
+
+/** Which connector a call goes to: a vendor system, or the no-op connector of an unconfigured hub. */
+export type ConnectorName = Connector['system'] | 'noop';
+export type ConnectorSet = Partial<
+  Record<
+    ConnectorName,
+    Pick<
+      Connector,
+      'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
+    > &
+      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState'>>
+  >
+>;

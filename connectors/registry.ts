@@ -1,7 +1,7 @@
-import type { ConnectorSet } from '../activities/create-activities.js';
 import { ConfigError, parseEnv } from '../config/parse-env.js';
 import { loadPurposeMap, type PurposeMap } from '../config/purpose-map.js';
 import type { Logger } from '../logging/logger.js';
+import type { ConnectorSet } from './connector.js';
 import { dynamicsConfigSchema, isDynamicsConfigured } from './dynamics/config.js';
 import { createDynamicsConnector } from './dynamics/connector.js';
 import { googleConfigSchema, isGoogleConfigured } from './google/config.js';

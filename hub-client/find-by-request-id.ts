@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
-import { UsageError } from '../cli/usage-error.js';
+import { InvalidRequestId } from './request-errors.js';
 
 /** A request id is the run id of the workflow that carries the request: a UUID. */
 export const requestIdSchema = z.uuid({ error: 'is not a request id (a UUID, as `erase` printed it)' });
@@ -17,7 +17,7 @@ export async function findWorkflowByRequestId(
   waitMs = 3000,
 ): Promise<WorkflowExecutionInfo | undefined> {
   const parsed = requestIdSchema.safeParse(requestId);
-  if (!parsed.success) throw new UsageError(`request id ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw new InvalidRequestId(`request id ${parsed.error.issues[0]?.message}`);
   // The id is a validated UUID, so it cannot break out of the quoted literal.
   const query = `WorkflowType = '${workflowType}' AND RunId = '${parsed.data}'`;
   const deadline = Date.now() + waitMs;

@@ -10,6 +10,14 @@ export class RequestNotFound extends Error {
 }
 
 /**
+ * A request id that cannot be one (not a UUID). The CLI exits 2; the API's schemas refuse it before any
+ * lookup, so it reaches only callers that pass ids through unchecked.
+ */
+export class InvalidRequestId extends Error {
+  override readonly name = 'InvalidRequestId';
+}
+
+/**
  * An operator action the request cannot take now: the system does not need attention, or the request has
  * finished. The message says what the state is; the CLI exits 2 and the API answers 409.
  */

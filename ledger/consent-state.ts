@@ -4,9 +4,9 @@ import {
   type PurposeDecision,
   type WrittenConsentState,
 } from '../domain/consent.js';
+import { supersedes } from '../domain/consent-ordering.js';
 import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
-import { supersedes } from '../workflows/consent-ordering.js';
 import type { Ledger } from './ledger.js';
 
 export interface LedgerConsentState {

@@ -21,6 +21,7 @@ import type {
   PurposeDecision,
   SystemConsentState,
 } from '../domain/consent.js';
+import { supersedes } from '../domain/consent-ordering.js';
 import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 import {
@@ -30,7 +31,6 @@ import {
   consentStatusQuery,
   retryConsentSystemUpdate,
 } from './consent-definitions.js';
-import { supersedes } from './consent-ordering.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';

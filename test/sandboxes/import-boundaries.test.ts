@@ -112,3 +112,28 @@ describe('import boundaries around the sandboxes', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+// The brief's direction: entry points → hub-client/workflows → activities → connectors → SDKs, with domain/
+// as the floor. Each folder lists what it must never import; shared services (ledger, privacy, logging,
+// config) sit beside the chain and never reach back up into it.
+const entryPoints = ['workers', 'api', 'cli', 'console', 'dev', 'bin'];
+const forbiddenImports: Record<string, string[]> = {
+  domain: ['connectors', 'activities', 'workflows', 'hub-client', 'ledger', 'privacy', ...entryPoints],
+  connectors: ['activities', 'workflows', 'hub-client', 'ledger', ...entryPoints],
+  activities: ['workflows', 'hub-client', ...entryPoints],
+  workflows: ['hub-client', 'ledger', 'privacy', ...entryPoints],
+  'hub-client': entryPoints,
+  ledger: ['connectors', 'activities', 'workflows', 'hub-client', ...entryPoints],
+  privacy: ['connectors', 'activities', 'workflows', 'hub-client', ...entryPoints],
+};
+
+describe('imports flow one way', () => {
+  it.each(Object.entries(forbiddenImports))('%s/ never imports %s', (folder, forbidden) => {
+    const offenders = sourceFiles(folder).flatMap((file) =>
+      relativeImports(file)
+        .filter((target) => forbidden.includes(topFolder(target) as string))
+        .map((target) => `${relative(root, file)} -> ${target}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+});

@@ -1,4 +1,4 @@
-import type { PurposeDecision } from '../domain/consent.js';
+import type { PurposeDecision } from './consent.js';
 
 /**
  * True when `candidate` must replace `current` for the same purpose: the later `occurredAt` wins, whatever
