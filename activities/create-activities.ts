@@ -13,6 +13,7 @@ import type {
   DecisionsInForce,
   EraseResult,
   FindResult,
+  PurposeOutcome,
   SubjectIdentifiers,
 } from '../connectors/connector.js';
 import type {
@@ -199,6 +200,22 @@ export function createActivities({
         return c.applyConsentState(input.subject, input.request);
       });
       const writtenAt = new Date().toISOString();
+      if (result.outcome === 'not_applicable') {
+        // Nothing of this system moved: what it last holds, and a withdrawal still unresolved there, stay
+        // as recorded. Only the purposes' answers ("not carried here") are kept, for status.
+        for (const [purpose, outcome] of Object.entries(result.purposes) as [Purpose, PurposeOutcome][]) {
+          const eventId = input.eventIds[purpose];
+          if (!eventId) continue;
+          await ledger.recordConsentOutcome({
+            eventId,
+            subjectKey: input.subjectKey,
+            system: input.system as SystemName,
+            outcome,
+            recordedAt: writtenAt,
+          });
+        }
+        return { ...result, writtenAt };
+      }
       await ledger.recordSystemConsentState({
         subjectKey: input.subjectKey,
         system: input.system as SystemName,

@@ -267,12 +267,16 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         if (result.done) {
           const { writtenAt, outcome, fields } = result.value;
           lane.state.status = 'idle';
-          lane.state.written = { at: writtenAt, outcome, fields };
+          // A change this system does not carry wrote nothing there: its last written state, and a
+          // withdrawal still unresolved there, stand.
+          if (outcome !== 'not_applicable') {
+            lane.state.written = { at: writtenAt, outcome, fields };
+            lane.unresolved = false;
+          }
           gate.finish(lane.state);
           for (const [purpose, answer] of Object.entries(result.value.purposes)) {
             outcomes[purpose as Purpose] = { ...outcomes[purpose as Purpose], [system]: answer };
           }
-          lane.unresolved = false;
         } else {
           const outcome = lane.state.status as 'failed' | 'closed_by_operator';
           const reason = lane.state.closedReason ?? lane.state.failure?.reason;

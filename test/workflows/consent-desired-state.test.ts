@@ -3,13 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purposeMapFields } from '../../config/purpose-map.js';
 import { defaultDynamicsPurposeColumns } from '../../connectors/dynamics/config.js';
 import { columnValue } from '../../connectors/dynamics/consent-columns.js';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import type { ConsentDecision, Purpose } from '../../domain/purposes.js';
 import { type ConsentClientContext, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { retryConsentSystemUpdate } from '../../workflows/consent-definitions.js';
+import {
+  closeConsentSystemUpdate,
+  consentStatusQuery,
+  retryConsentSystemUpdate,
+} from '../../workflows/consent-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 type Row = Record<string, unknown>;
@@ -166,6 +171,51 @@ describe('consent as desired state', () => {
       expect(status.systems.mailchimp.written?.fields[`membership:${listId}`]).toBe('unsubscribed');
     },
   );
+
+  it('a change to a purpose Mailchimp does not carry keeps its last written state and its unresolved withdrawal', {
+    timeout: 60_000,
+  }, async () => {
+    const person = await plant();
+    await vendors.mailchimp.control.fail({
+      method: 'PATCH',
+      path: `/members/${subscriberHash(person.email)}$`,
+      status: 403,
+      count: 1,
+    });
+    await change(context, person.email, 'marketing_email', 'withdrawn');
+    const handle = hub.temporal.client.workflow.getHandle(`consent-${person.subjectKey}`);
+    await until(
+      'Mailchimp waiting for an operator',
+      () => handle.query(consentStatusQuery),
+      (s) => s.systems.mailchimp.status === 'needs_attention',
+    );
+    await handle.executeUpdate(closeConsentSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'test: closed' }],
+    });
+    const closed = await until(
+      'the closed withdrawal recorded',
+      () => ledger.listSystemConsentStates(person.subjectKey),
+      (states) => states.some((s) => s.system === 'mailchimp' && s.outcome === 'closed_by_operator'),
+    );
+    const before = closed.find((s) => s.system === 'mailchimp');
+
+    // Phone maps to a Dynamics column only: Mailchimp answers not_applicable and must keep what it had.
+    const phone = await change(context, person.email, 'phone', 'withdrawn');
+    const state = await settled(person.subjectKey, 'phone', phone.eventId, ['dynamics', 'mailchimp']);
+    expect(state.outcomes.phone).toEqual({ dynamics: 'applied', mailchimp: 'not_applicable' });
+    expect(state.written.mailchimp).toEqual({
+      at: before?.writtenAt,
+      outcome: 'closed_by_operator',
+      fields: before?.fields,
+      reason: 'test: closed',
+    });
+    expect(state.written.dynamics?.fields).toMatchObject({ donotbulkemail: 'true', donotphone: 'true' });
+    expect(await ledger.listUnresolvedConsentSubjects('mailchimp', 1000)).toContain(person.subjectKey);
+    const live = await handle.query(consentStatusQuery);
+    expect(live.systems.mailchimp.written?.outcome).toBe('closed_by_operator');
+    // The workflow stays open for reconciliation, which still finds the withdrawal to write again.
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
 
   it('status --verify marks a field changed in the tool behind the hub’s back', async () => {
     const person = await plant();
