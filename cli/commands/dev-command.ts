@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { cliLogger } from '../load-config.js';
+import { UsageError } from '../usage-error.js';
 
 const devFlagsSchema = z.object({
   dataDir: z.string().min(1),
@@ -11,6 +12,22 @@ const devFlagsSchema = z.object({
   namespace: z.string().min(1),
   reseed: z.boolean().default(false),
 });
+
+/**
+ * Loads dev/ through `load`. An install without it (the production image, `npm ci --omit=dev` after
+ * pruning) gets a UsageError saying what to run instead, not Node's "Cannot find module".
+ */
+export async function loadDevSetup<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    throw new UsageError(
+      '`consent-hub dev` needs a source checkout (npm install, then npm start): this install has no dev setup or sandboxes. Here, run `consent-hub worker` and `consent-hub serve` against a real Temporal and the vendors.',
+    );
+  }
+}
 
 export const devCommand = new Command('dev')
   .description(
@@ -43,6 +60,6 @@ export const devCommand = new Command('dev')
     const logger = cliLogger({ LOG_LEVEL: 'info', LOG_FORMAT: undefined });
     // Loaded only when asked for: dev/ brings the sandboxes and node-forge, which a production install
     // (`npm ci --omit=dev`) does not have.
-    const { runDev } = await import('../../dev/run-dev.js');
+    const { runDev } = await loadDevSetup(() => import('../../dev/run-dev.js'));
     await runDev({ ...options, print: (line) => process.stdout.write(`${line}\n`) }, logger);
   });
