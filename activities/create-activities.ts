@@ -28,6 +28,7 @@ import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
+import { reportConnectorCall } from './connector-call-report.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
@@ -89,7 +90,7 @@ export function createActivities({
     const connector = connectors[input.system];
     const log = logger.child({ system: input.system, operation, subjectKey: input.subjectKey });
     if (!connector) {
-      throw ApplicationFailure.create({
+      const failure = ApplicationFailure.create({
         message: `${input.system} is not configured on this worker; set its environment variables and restart the worker`,
         type: failureTypes.notConfigured,
         nonRetryable: true,
@@ -97,11 +98,14 @@ export function createActivities({
           { system: input.system, operation, reason: 'not configured on this worker', retryable: false },
         ],
       });
+      reportConnectorCall({ system: input.system, operation, failure });
+      throw failure;
     }
     const stopHeartbeat = keepHeartbeating();
     try {
       const result = await runWithCallSignal(attemptSignal(), () => run(connector));
       log.info('connector call succeeded');
+      reportConnectorCall({ system: input.system, operation });
       return result;
     } catch (error) {
       // The subject's own data is redacted first, in every form, before the failure reaches Temporal or a log.
@@ -114,6 +118,7 @@ export function createActivities({
         { stepDeadlineMs: stepDeadline() },
       );
       log.warn({ err: failure }, 'connector call failed');
+      reportConnectorCall({ system: input.system, operation, failure });
       throw failure;
     } finally {
       stopHeartbeat();

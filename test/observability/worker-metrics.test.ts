@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
 import { createNoopConnector } from '../../connectors/noop/noop-connector.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { activityMetricsInterceptor } from '../../observability/activity-metrics.js';
@@ -33,6 +34,8 @@ describe('the worker’s /metrics, /healthz and /readyz', () => {
   let stopWorker: () => Promise<void>;
   const metrics = createHubMetrics('worker');
   let eraseCalls = 0;
+  let dynamicsFinds = 0;
+  let contactDeleted = false;
   const email = 'metrics.person@example.com';
 
   beforeAll(async () => {
@@ -65,8 +68,31 @@ describe('the worker’s /metrics, /healthz and /readyz', () => {
         });
       },
     };
+    // Dynamics stand-in for a real erasure: the harvest (planErasure) is refused once with 429, then finds
+    // one contact, which the delete page removes.
+    const dynamics = {
+      ...noop,
+      async find() {
+        dynamicsFinds++;
+        if (dynamicsFinds === 1) {
+          throw new RetryableVendorError({
+            system: 'dynamics',
+            operation: 'find',
+            status: 429,
+            reason: 'too many requests',
+            retryAfterMs: 100,
+          });
+        }
+        const records = contactDeleted ? [] : [{ kind: 'contact', id: 'c-1' }];
+        return { records, gaClientIds: [], gaUserIds: [] };
+      },
+      async deleteRecord() {
+        contactDeleted = true;
+        return 'deleted' as const;
+      },
+    };
     const worker = await temporal.startWorker(
-      { connectors: { noop, mailchimp }, ledger },
+      { connectors: { noop, mailchimp, dynamics, google: noop }, ledger },
       { interceptors: { activity: [activityMetricsInterceptor(metrics)] } },
     );
     stopWorker = worker.stop;
@@ -120,6 +146,46 @@ describe('the worker’s /metrics, /healthz and /readyz', () => {
     ).toBe(1);
     expect(text).not.toContain(subjectKey);
     expect(text).not.toContain(email);
+  });
+
+  it('counts the vendor calls of a real erasure (harvest, delete page, submit) by the operation each connector call names', async () => {
+    const erasureEmail = 'metrics.erasure@example.com';
+    const context = {
+      client: temporal.client,
+      taskQueue: temporal.taskQueue,
+      subjectKeySecret: temporal.secrets.subjectKeySecret,
+      timings: { attentionAfter: '1 minute', operatorDeadline: '1 minute' },
+    };
+    const started = await requestErasure(context, {
+      email: erasureEmail,
+      gaClientIds: ['111.222'],
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    const text = await (await fetch(`${ops.url}/metrics`)).text();
+    const value = (name: string, labels: Record<string, string>) => sampleValue(text, name, labels);
+    // planErasure and deleteErasurePage: activity names no list in the metrics code ever held.
+    expect(
+      value('consent_hub_vendor_calls_total', { system: 'dynamics', operation: 'find', status_class: '4xx' }),
+    ).toBe(1);
+    expect(value('consent_hub_vendor_throttled_total', { system: 'dynamics', operation: 'find' })).toBe(1);
+    expect(
+      value('consent_hub_vendor_calls_total', { system: 'dynamics', operation: 'find', status_class: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value('consent_hub_vendor_calls_total', { system: 'dynamics', operation: 'erase', status_class: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
+    // Google's submitErasure, through the same wrapper.
+    expect(
+      value('consent_hub_vendor_calls_total', { system: 'google', operation: 'erase', status_class: 'ok' }),
+    ).toBe(1);
+    expect(value('consent_hub_activity_retries_total', { activity: 'planErasure', system: 'dynamics' })).toBe(
+      1,
+    );
+    expect(text).not.toContain(started.subjectKey);
+    expect(text).not.toContain(erasureEmail);
   });
 
   it('answers /healthz while alive, and /readyz 200 when Temporal and the ledger answer', async () => {
