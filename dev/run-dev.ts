@@ -15,6 +15,7 @@ import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { type DevJson, removeDevJson, writeDevJson } from './dev-json.js';
 import { registerRunningDev } from './dev-registry.js';
 import { ensureDevSecrets } from './dev-secrets.js';
@@ -91,14 +92,25 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
 
   const stops: (() => Promise<void>)[] = [];
   let ownsDataDir = false;
+  let releaseDataDir: (() => void) | undefined;
   const stopAll = async () => {
     for (const stop of stops.reverse())
       await stop().catch((error) => logger.warn({ err: error }, 'stop failed'));
   };
 
   try {
-    await assertPortsFree(ports);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Before anything in the data dir is touched: a dev already running on it (whatever its ports) keeps it,
+    // its dev.json included. A lock left by a dev that was killed is taken over.
+    releaseDataDir = (
+      await lockDataDir(dataDir, {
+        temporal: options.temporalPort,
+        ui: options.uiPort,
+        sandboxPortBase: options.sandboxPortBase,
+        api: apiPort,
+      })
+    ).release;
+    await assertPortsFree(ports);
     // A dev.json left by a session that was killed would tell scripts that a setup is ready; it is not yet.
     removeDevJson(dataDir);
     ownsDataDir = true;
@@ -264,6 +276,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     // First, so no script reads a dev.json that points at parts being stopped.
     if (ownsDataDir) removeDevJson(dataDir);
     await stopAll();
+    releaseDataDir?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (ownsDataDir) print('consent-hub dev stopped.');
