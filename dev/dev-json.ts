@@ -32,10 +32,14 @@ export const devJsonSchema = z.object({
   /** The worker's and the API's operations listeners: `/metrics` (Prometheus), `/healthz`, `/readyz`. */
   metrics: z.object({ worker: z.string(), api: z.string() }).optional(),
   /**
-   * Always true: the file is written (atomically) only once Temporal, the sandboxes, the worker and the API
-   * all answer, and removed when dev stops. A script can wait for the file to exist.
+   * The file is first written (atomically) only once Temporal, the sandboxes, the worker and the API all
+   * answer, with `true`, and removed when dev stops: a script can wait for the file to exist. While dev runs
+   * it follows its processes: `false` from the moment the worker or the API process dies until its restarted
+   * process answers `/readyz` again, then `true` again.
    */
-  ready: z.literal(true).optional(),
+  ready: z.boolean().optional(),
+  /** While `ready` is false: the parts that are down (`worker`, `api`). Absent when ready. */
+  notReady: z.array(z.string()).optional(),
 });
 export type DevJson = z.infer<typeof devJsonSchema>;
 

@@ -16,9 +16,10 @@ import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { type DevJson, removeDevJson, writeDevJson } from './dev-json.js';
+import { removeDevJson } from './dev-json.js';
 import { registerRunningDev } from './dev-registry.js';
 import { ensureDevSecrets } from './dev-secrets.js';
+import { LiveDevJson } from './live-dev-json.js';
 import { assertPortsFree, type DevPort } from './port-check.js';
 import { sandboxLaunchers } from './sandbox-kits.js';
 import type { LaunchedSandbox } from './sandbox-launcher.js';
@@ -93,6 +94,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
   const stops: (() => Promise<void>)[] = [];
   let ownsDataDir = false;
   let releaseDataDir: (() => void) | undefined;
+  let liveDevJson: LiveDevJson | undefined;
   const stopAll = async () => {
     for (const stop of stops.reverse())
       await stop().catch((error) => logger.warn({ err: error }, 'stop failed'));
@@ -228,7 +230,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       await client.connection.close();
     }
 
-    const devJson: DevJson = {
+    liveDevJson = new LiveDevJson(dataDir, {
       temporal: {
         address: server.address,
         namespace: options.namespace,
@@ -244,9 +246,11 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       api: apiSettings.devJson,
       console: { url: `${apiSettings.devJson.url}/console/` },
       metrics,
-      ready: true,
-    };
-    const devJsonFile = writeDevJson(dataDir, devJson);
+    });
+    // From now on dev.json says not ready while the worker or the API is down (restarting), not "ready".
+    liveDevJson.track('worker', worker, `${metrics.worker}/readyz`);
+    liveDevJson.track('api', api, `${apiSettings.devJson.url}/readyz`);
+    const devJsonFile = liveDevJson.write();
     const unregister = registerRunningDev(dataDir);
     stops.push(async () => unregister());
 
@@ -274,6 +278,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     if (!aborted.signal.aborted) throw error;
   } finally {
     // First, so no script reads a dev.json that points at parts being stopped.
+    liveDevJson?.close();
     if (ownsDataDir) removeDevJson(dataDir);
     await stopAll();
     releaseDataDir?.();

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
@@ -13,6 +14,8 @@ export class SupervisedProcess {
   private backoffMs = 1000;
   /** Starts so far (1 after the first start). */
   starts = 0;
+  /** `start` (a child was spawned) and `exit` (it died and will be started again; not sent on stop()). */
+  readonly lifecycle = new EventEmitter<{ start: []; exit: [] }>();
 
   constructor(
     private readonly name: string,
@@ -30,8 +33,10 @@ export class SupervisedProcess {
       detached: true,
     });
     this.child = child;
+    this.lifecycle.emit('start');
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
+      this.lifecycle.emit('exit');
       if (Date.now() - startedAt > 60_000) this.backoffMs = 1000;
       const wait = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
