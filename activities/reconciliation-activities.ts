@@ -1,8 +1,10 @@
 import { ZodError } from 'zod';
-import type { ChangePage, ObservedPerson } from '../connectors/connector.js';
+import type { ChangePage, DecisionsInForce, ObservedPerson } from '../connectors/connector.js';
+import { sharedFieldState } from '../connectors/consent-fields.js';
 import type { ConsentChangeRequestInput } from '../domain/consent.js';
 import { parseEmail } from '../domain/email.js';
 import type { ErasureRequestInput } from '../domain/erasure.js';
+import type { Purpose } from '../domain/purposes.js';
 import type {
   DriftItem,
   ReconciledSystem,
@@ -10,7 +12,7 @@ import type {
   RecordError,
 } from '../domain/reconciliation.js';
 import type { SystemName } from '../domain/systems.js';
-import { consentStateFromLedger } from '../ledger/consent-state.js';
+import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
@@ -149,55 +151,73 @@ export function createReconciliationActivities({
           repairsStarted++;
           return;
         }
-        const observed = person.purposes.marketing_email;
-        const inForce = state.purposes.marketing_email;
-        if (observed === 'withdrawn' && inForce?.decision !== 'withdrawn') {
-          drift.push({
-            kind: 'opt_out_not_propagated',
-            system: input.system,
-            subjectKey,
-            purpose: 'marketing_email',
-          });
-          await starter.changeConsent(
-            {
-              email: person.email,
-              purpose: 'marketing_email',
-              decision: 'withdrawn',
-              occurredAt: person.changedAt ?? new Date().toISOString(),
-              source: `reconciliation:${input.system}`,
-              evidence: { channel: input.system, requestRef: `reconciliation:${input.runId}` },
-            },
-            stableUuid('reconciliation', input.runId, input.system, subjectKey, 'marketing_email'),
-          );
-          repairsStarted++;
-        } else if (observed === 'granted' && inForce?.decision === 'withdrawn') {
-          const answered = state.outcomes.marketing_email?.[input.system];
-          if (answered === 'applied' || answered === 'already') {
-            // The hub wrote this withdrawal there, so the opt-in came from outside and the withdrawal in
-            // force is written again, through the person's workflow.
-            await starter.reapplyConsent({
-              subjectKey,
-              email: person.email,
-              systems: [input.system],
-              reason: `reconciliation ${input.runId}: opt-in contradicts a withdrawal applied there`,
-            });
-            drift.push({
-              kind: 'opt_in_reverted',
-              system: input.system,
-              subjectKey,
-              purpose: 'marketing_email',
-            });
-            repairsStarted++;
-          } else if (answered !== undefined) {
-            // The hub never got the withdrawal there (failed, closed, not found): a person must decide.
-            drift.push({
-              kind: 'unexplained_opt_in',
-              system: input.system,
-              subjectKey,
-              purpose: 'marketing_email',
-            });
+        await compareFields(person, subjectKey, state);
+      };
+      /**
+       * Each field the tool holds against the state all decisions in force call for (the rule writes use,
+       * connectors/consent-fields.ts): a field withdrawn because another purpose sharing it is withdrawn
+       * agrees, and is no withdrawal of the others.
+       */
+      const compareFields = async (
+        person: ObservedPerson,
+        subjectKey: string,
+        state: LedgerConsentState,
+      ): Promise<void> => {
+        const decisions = decisionsInForce(state);
+        const written = state.written[input.system]?.fields ?? {};
+        const recorded = new Set<Purpose>();
+        let reverted = false;
+        let reported = false;
+        for (const observed of person.fields) {
+          const desired = sharedFieldState(observed.purposes, decisions);
+          if (observed.state === 'withdrawn' && desired !== 'withdrawn') {
+            // The tool still holds the hub's own last write (a newer grant is on its way, or failed there):
+            // nothing the person did.
+            if (written[observed.field] === observed.value) continue;
+            // The person (or someone in the tool) withdrew the field: a withdrawal of every purpose it
+            // carries, as the tool's own unsubscribe webhook records it.
+            for (const purpose of observed.purposes) {
+              if (recorded.has(purpose)) continue;
+              recorded.add(purpose);
+              drift.push({ kind: 'opt_out_not_propagated', system: input.system, subjectKey, purpose });
+              await starter.changeConsent(
+                {
+                  email: person.email,
+                  purpose,
+                  decision: 'withdrawn',
+                  occurredAt: person.changedAt ?? new Date().toISOString(),
+                  source: `reconciliation:${input.system}`,
+                  evidence: { channel: input.system, requestRef: `reconciliation:${input.runId}` },
+                },
+                stableUuid('reconciliation', input.runId, input.system, subjectKey, purpose),
+              );
+              repairsStarted++;
+            }
+          } else if (observed.state === 'granted' && desired === 'withdrawn') {
+            const withdrawn = observed.purposes.filter((p) => decisions[p]?.decision === 'withdrawn');
+            const answers = withdrawn.map((p) => state.outcomes[p]?.[input.system]);
+            const purpose = withdrawn[0];
+            if (answers.some((a) => a === 'applied' || a === 'already')) {
+              if (reverted) continue;
+              reverted = true;
+              // The hub wrote this withdrawal there, so the opt-in came from outside and the state in force
+              // is written again, through the person's workflow.
+              await starter.reapplyConsent({
+                subjectKey,
+                email: person.email,
+                systems: [input.system],
+                reason: `reconciliation ${input.runId}: opt-in contradicts a withdrawal applied there`,
+              });
+              drift.push({ kind: 'opt_in_reverted', system: input.system, subjectKey, purpose });
+              repairsStarted++;
+            } else if (answers.some((a) => a !== undefined)) {
+              if (reported) continue;
+              reported = true;
+              // The hub never got the withdrawal there (failed, closed, not found): a person must decide.
+              drift.push({ kind: 'unexplained_opt_in', system: input.system, subjectKey, purpose });
+            }
+            // No answer yet: the withdrawal is still on its way there.
           }
-          // No answer yet: the withdrawal is still on its way there.
         }
       };
       for (const person of input.people) {
@@ -232,4 +252,13 @@ function recordErrorFor(secret: string) {
     const [keyed] = person.recordId ? protectRecordIds(secret, system, [{ id: person.recordId }]) : [];
     return { system, ...(keyed ? { recordId: keyed.id } : {}), reason };
   };
+}
+
+/** What the tools should show: every decision in force (the consent workflow's rule; erased people end earlier). */
+function decisionsInForce(state: LedgerConsentState): DecisionsInForce {
+  return Object.fromEntries(
+    Object.entries(state.purposes).flatMap(([purpose, d]) =>
+      d ? [[purpose, { decision: d.decision, hasEvidence: d.hasEvidence ?? false }]] : [],
+    ),
+  );
 }

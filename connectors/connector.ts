@@ -59,8 +59,24 @@ export interface ObservedPerson {
   recordId?: string;
   /** The vendor's change time for the record. */
   changedAt?: string;
-  /** What this record says about marketing consent. */
-  purposes: Partial<Record<Purpose, ConsentStateInTool>>;
+  /**
+   * Each consent field the record holds, as the hub writes it: several purposes may share one field, so a
+   * field's state says nothing about one purpose on its own (reconciliation compares it with the state all
+   * decisions in force call for, connectors/consent-fields.ts).
+   */
+  fields: ObservedField[];
+}
+
+/** One consent field of a record, named and valued as `ConsentStateResult.fields` names and values it. */
+export interface ObservedField {
+  /** `donotbulkemail`, `membership:<audience>`, `permission:<audience>:<id>`. */
+  field: string;
+  /** The purposes mapped to the field. */
+  purposes: Purpose[];
+  /** The value as the hub records what it wrote (`unsubscribed`, `true`, `disabled`). */
+  value: string;
+  /** What the value says about consent: `unknown` for values that say nothing (pending, transactional). */
+  state: ConsentStateInTool;
 }
 
 export interface ChangePage {

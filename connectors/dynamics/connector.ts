@@ -399,7 +399,7 @@ export function createDynamicsConnector(
       }),
 
     /**
-     * The contacts and leads changed since the watermark, page by page, with what their marketing column
+     * The contacts and leads changed since the watermark, page by page, with what each consent column
      * says. A table with change tracking is read through its delta link; one without it by
      * `modifiedon ge <latest modifiedon seen>` (ge, so rows changed in that same instant are not lost; a
      * row read twice is harmless to reconciliation).
@@ -413,9 +413,9 @@ export function createDynamicsConnector(
         const kind = (['contact', 'lead'] as const)[cursor.kind];
         if (!kind) return { people: [] };
         const { entitySet } = tables[kind];
-        const marketing = config.purposeColumns.marketing_email;
+        const consentColumns = dynamicsConsentColumns(config.purposeColumns);
         const { idColumn } = tables[kind];
-        const columns = [idColumn, ...emailColumns, 'modifiedon', ...(marketing ? [marketing.column] : [])];
+        const columns = [idColumn, ...emailColumns, 'modifiedon', ...consentColumns.map((c) => c.column)];
         const maxPage = `odata.maxpagesize=${request.pageSize}`;
         const tracked = { Prefer: `odata.track-changes,${maxPage}` };
         const fullRead = () => client.api(`/${entitySet}`).select(columns.join(',')).headers(tracked);
@@ -473,7 +473,20 @@ export function createDynamicsConnector(
           if (changedAt && !Number.isNaN(Date.parse(changedAt))) {
             if (!latest || Date.parse(changedAt) > Date.parse(latest)) latest = changedAt;
           }
-          const state = marketing ? stateOf(row[marketing.column], marketing.inverted) : 'unknown';
+          // A column the read did not select (a delta link minted before it was mapped) is absent, not empty.
+          const fields = consentColumns.flatMap((column) =>
+            Object.hasOwn(row, column.column)
+              ? [
+                  {
+                    field: column.column,
+                    purposes: column.purposes,
+                    // An empty column holds Dataverse's default, which allows (as applyConsentState reads it).
+                    value: String(row[column.column] ?? column.inverted),
+                    state: stateOf(row[column.column], column.inverted),
+                  },
+                ]
+              : [],
+          );
           for (const column of emailColumns) {
             const email = row[column];
             if (typeof email === 'string' && email.includes('@')) {
@@ -482,7 +495,7 @@ export function createDynamicsConnector(
                 email: normaliseEmail(email),
                 ...(recordId ? { recordId } : {}),
                 changedAt,
-                purposes: { marketing_email: state },
+                fields,
               });
             }
           }

@@ -8,6 +8,7 @@ import type {
   Connector,
   ConsentChange,
   ConsentReading,
+  ConsentStateInTool,
   ConsentStateRequest,
   ConsentStateResult,
   ConsentVerification,
@@ -43,7 +44,16 @@ const cursorSchema = z.object({
 });
 const membersPageSchema = z.object({
   members: z.array(
-    z.object({ email_address: z.string(), status: z.string(), last_changed: z.string().optional() }).loose(),
+    z
+      .object({
+        email_address: z.string(),
+        status: z.string(),
+        last_changed: z.string().optional(),
+        marketing_permissions: z
+          .array(z.object({ marketing_permission_id: z.string(), enabled: z.boolean().optional() }).loose())
+          .optional(),
+      })
+      .loose(),
   ),
   total_items: z.number(),
 });
@@ -391,8 +401,9 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     },
 
     /**
-     * Members changed since the watermark, audience by audience (`since_last_changed`). Unsubscribed and
-     * cleaned members have withdrawn marketing email; subscribed members have it granted.
+     * Members changed since the watermark, audience by audience (`since_last_changed`), each with the
+     * consent fields it holds there: its membership (shared by every purpose mapped to membership in that
+     * audience) and the mapped GDPR marketing permissions.
      */
     async listChanges(request: ChangeListRequest): Promise<ChangePage> {
       const audiences = await configuredAudiences('list');
@@ -417,16 +428,39 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         membersPageSchema,
         listId,
       );
+      const consentFields = mailchimpConsentFields(config.purposeMap, audiences);
+      const membershipPurposes = consentFields.membership.find((m) => m.listId === listId)?.purposes ?? [];
+      const permissionFields = consentFields.permissions.filter((p) => p.listId === listId);
       const people: ObservedPerson[] = page.members.map((member) => ({
         email: normaliseEmail(member.email_address),
         ...(typeof member.id === 'string' ? { recordId: member.id } : {}),
         changedAt: member.last_changed,
-        purposes:
-          member.status === 'unsubscribed' || member.status === 'cleaned'
-            ? { marketing_email: 'withdrawn' }
-            : member.status === 'subscribed'
-              ? { marketing_email: 'granted' }
-              : {},
+        fields: [
+          ...(membershipPurposes.length > 0
+            ? [
+                {
+                  field: `membership:${listId}`,
+                  purposes: membershipPurposes,
+                  value: member.status,
+                  state: membershipState(member.status),
+                },
+              ]
+            : []),
+          ...permissionFields.flatMap(({ permissionId, purposes }) => {
+            const held = member.marketing_permissions?.find(
+              (p) => p.marketing_permission_id === permissionId,
+            );
+            if (held?.enabled === undefined) return [];
+            return [
+              {
+                field: `permission:${listId}:${permissionId}`,
+                purposes,
+                value: held.enabled ? 'enabled' : 'disabled',
+                state: held.enabled ? ('granted' as const) : ('withdrawn' as const),
+              },
+            ];
+          }),
+        ],
       }));
       const nextOffset = cursor.offset + page.members.length;
       const more = page.members.length > 0 && nextOffset < page.total_items;
@@ -480,4 +514,14 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       return { outcome, records };
     },
   };
+}
+
+/**
+ * What a member's status says about the purposes its membership carries: `subscribed` allows, `unsubscribed`
+ * and `cleaned` do not; `pending`, `transactional` and `archived` say nothing about marketing consent.
+ */
+function membershipState(status: string): ConsentStateInTool {
+  if (status === 'subscribed') return 'granted';
+  if (status === 'unsubscribed' || status === 'cleaned') return 'withdrawn';
+  return 'unknown';
 }

@@ -164,8 +164,15 @@ describe('scheduled reconciliation', () => {
       async () => (await membersOf(erased.email)).length === 0,
       'the re-imported person erased again',
     );
-    const sources = (await ledger.listConsentEvents(unsubscribed.subjectKey)).map((e) => e.source);
-    expect(sources).toEqual(['reconciliation:mailchimp']);
+    // An unsubscribe withdraws every purpose the membership carries (as Mailchimp's webhook records it).
+    const recorded = (await ledger.listConsentEvents(unsubscribed.subjectKey)).map(
+      (e) => `${e.purpose}:${e.decision}:${e.source}`,
+    );
+    expect(recorded.sort()).toEqual([
+      'event_invitations:withdrawn:reconciliation:mailchimp',
+      'marketing_email:withdrawn:reconciliation:mailchimp',
+      'product_information:withdrawn:reconciliation:mailchimp',
+    ]);
     // The deletion is seen before the re-erasure has searched again and stored its receipt.
     await until(
       async () => (await ledger.listReceipts({ subjectKey: erased.subjectKey })).length === 2,
@@ -192,6 +199,78 @@ describe('scheduled reconciliation', () => {
         undefined,
       'the grant carried to Mailchimp',
     );
+  });
+
+  it('compares each shared field with the state all decisions call for: a field the hub withdrew for another purpose is no withdrawal, and an opt-in against it is reverted', {
+    timeout: 90_000,
+  }, async () => {
+    const person = await plant([lists.news, lists.events]);
+    const withdraw = (purpose: 'event_invitations', occurredAt: string) =>
+      recordConsentChange(context, {
+        email: person.email,
+        purpose,
+        decision: 'withdrawn',
+        occurredAt,
+        source: 'test',
+      });
+    const base = Date.now() - 120_000;
+    // event_invitations shares donotbulkemail in Dynamics and membership in every Mailchimp audience with
+    // marketing_email (and membership with product_information): the hub withdraws those fields for it.
+    await withdraw('event_invitations', new Date(base).toISOString());
+    await until(async () => {
+      const state = await consentStateFromLedger(ledger, person.subjectKey);
+      return (
+        state.outcomes.event_invitations?.dynamics === 'applied' &&
+        state.outcomes.event_invitations?.mailchimp === 'applied'
+      );
+    }, 'the withdrawal reached both tools');
+    expect((await contactOf(person.email)).donotbulkemail).toBe(true);
+    expect((await membersOf(person.email)).map((m) => m.status)).toEqual(['unsubscribed', 'unsubscribed']);
+
+    // A grant of a purpose sharing those fields: withheld there, and no withdrawal of it either.
+    await recordConsentChange(context, {
+      email: person.email,
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: new Date(base + 1000).toISOString(),
+      source: 'test',
+      evidence: { formId: 'preferences', policyVersion: '2026-01' },
+    });
+    await until(async () => {
+      const state = await consentStateFromLedger(ledger, person.subjectKey);
+      return state.outcomes.marketing_email?.mailchimp === 'withheld';
+    }, 'the grant withheld in Mailchimp');
+
+    const first = await reconcile(`recon-shared-${Date.now()}`, true);
+    const events = await ledger.listConsentEvents(person.subjectKey);
+    expect(events.map((e) => `${e.purpose}:${e.decision}:${e.source}`).sort()).toEqual([
+      'event_invitations:withdrawn:test',
+      'marketing_email:granted:test',
+    ]);
+    expect(first.needsAttention.filter((d) => d.subjectKey === person.subjectKey)).toEqual([]);
+
+    // Someone re-subscribes the person in one audience: a true contradiction of a withdrawal the hub
+    // applied there, so the state in force is written again (once for the person, for every field).
+    await vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: lists.events,
+          name: lists.events,
+          members: [{ email_address: person.email, status: 'subscribed' as const }],
+        },
+      ],
+    });
+    await vendors.mailchimp.control.clearRequests();
+    const second = await reconcile(`recon-shared-${Date.now()}`, true);
+    expect(second.drift.opt_in_reverted).toBeGreaterThanOrEqual(1);
+    await until(
+      async () => (await membersOf(person.email)).every((m) => m.status === 'unsubscribed'),
+      'the opt-in reverted',
+    );
+    expect((await ledger.listConsentEvents(person.subjectKey)).map((e) => e.source).sort()).toEqual([
+      'test',
+      'test',
+    ]);
   });
 
   it('reports a CRM row whose address the parser refuses, marks it for an operator, and goes on to the rows after it', async () => {
@@ -333,7 +412,9 @@ describe('scheduled reconciliation', () => {
     expect(memberPages.length).toBeLessThanOrEqual(report.systems.mailchimp.pages + 1);
     for (const person of planted.slice(0, 4)) {
       const events = await ledger.listConsentEvents(person.subjectKey);
-      expect(events.filter((e) => e.source === 'reconciliation:mailchimp')).toHaveLength(1);
+      // One withdrawal per purpose the membership carries, each recorded once despite the restart.
+      const purposes = events.filter((e) => e.source === 'reconciliation:mailchimp').map((e) => e.purpose);
+      expect(purposes.sort()).toEqual(['event_invitations', 'marketing_email', 'product_information']);
     }
   });
 

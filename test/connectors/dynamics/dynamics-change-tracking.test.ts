@@ -199,8 +199,18 @@ describe('Dynamics connector listChanges with change tracking', () => {
 
     const second = await listAll(first.watermark);
     expect(second.people).toEqual([
-      expect.objectContaining({ email: 'c2@example.com', purposes: { marketing_email: 'withdrawn' } }),
-      expect.objectContaining({ email: 'new@example.com', purposes: { marketing_email: 'granted' } }),
+      expect.objectContaining({
+        email: 'c2@example.com',
+        fields: expect.arrayContaining([
+          expect.objectContaining({ field: 'donotbulkemail', value: 'true', state: 'withdrawn' }),
+        ]),
+      }),
+      expect.objectContaining({
+        email: 'new@example.com',
+        fields: expect.arrayContaining([
+          expect.objectContaining({ field: 'donotbulkemail', value: 'false', state: 'granted' }),
+        ]),
+      }),
     ]);
 
     const third = await listAll(second.watermark);
@@ -259,9 +269,15 @@ describe('Dynamics connector listChanges with change tracking', () => {
       'l1@example.com',
       'l3@example.com',
     ]);
-    expect(second.people.find((p) => p.email === 'l1@example.com')?.purposes).toEqual({
-      marketing_email: 'withdrawn',
+    // Every consent column, with the purposes that share it: donotbulkemail carries two.
+    const l1 = second.people.find((p) => p.email === 'l1@example.com');
+    expect(l1?.fields).toContainEqual({
+      field: 'donotbulkemail',
+      purposes: ['marketing_email', 'event_invitations'],
+      value: 'true',
+      state: 'withdrawn',
     });
+    expect(l1?.fields.find((f) => f.field === 'donotphone')).toMatchObject({ state: 'granted' });
     const secondMarks = JSON.parse((second.watermark ?? '').slice('delta:'.length));
     expect(Date.parse(secondMarks.leads.modifiedSince)).toBeGreaterThan(Date.parse('2026-01-03T00:00:00Z'));
 
