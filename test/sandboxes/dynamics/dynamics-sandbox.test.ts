@@ -70,6 +70,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect((await fx.control.state<{ contacts: unknown[] }>()).contacts).toEqual([]);
   });
 
+  // Client-credentials errors: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#error-response
   it("answers a wrong secret with Entra's invalid_client body and status 401", async () => {
     const answer = await token('nope');
     expect(answer.status).toBe(401);
@@ -79,6 +80,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect(body.error_codes).toEqual([7000215]);
   });
 
+  // OpenID Connect discovery per tenant: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri
   it('serves the tenant metadata MSAL reads, and nothing for another tenant', async () => {
     const meta = await fetch(
       `${fx.sandbox.url}/${credentials.tenantId}/v2.0/.well-known/openid-configuration`,
@@ -89,6 +91,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect((await fetch(`${fx.sandbox.url}/other/v2.0/.well-known/openid-configuration`)).status).toBe(400);
   });
 
+  // Compose HTTP requests (Authorization, OData-MaxVersion, OData-Version headers): https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors
   it('refuses Web API calls without a token (401) or without the OData headers (400)', async () => {
     const anonymous = await fetch(`${fx.sandbox.url}/api/data/v9.2/contacts`, { headers: odata });
     expect(anonymous.status).toBe(401);
@@ -101,6 +104,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect(((await noOData.json()) as { error: { message: string } }).error.message).toMatch(/OData-Version/);
   });
 
+  // Query data with the Web API, filter rules: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows
   it("answers a filter comparing two literals with 400 and Dataverse's error body", async () => {
     const filter = encodeURIComponent("emailaddress1 eq 'a' or 1 eq 1");
     const answer = await fetch(`${fx.sandbox.url}/api/data/v9.2/contacts?$filter=${filter}`, {
@@ -112,6 +116,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect(body.error.message).toMatch(/left side of the 'Equal' operator must be a property of the entity/);
   });
 
+  // Page results (Prefer: odata.maxpagesize, @odata.nextLink): https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results
   it('pages with Prefer: odata.maxpagesize and an @odata.nextLink that leads through every row', async () => {
     await fx.control.seed({
       leads: Array.from({ length: 5 }, (_, i) => ({ emailaddress1: `l${i}@example.com` })),
@@ -137,6 +142,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     expect(((await top.json()) as { value: unknown[] }).value).toHaveLength(1);
   });
 
+  // Prevent create in upsert (If-Match: *): https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api#prevent-create-in-upsert
   it('PATCH with If-Match: * updates an existing row, gives 404 for a missing one and creates nothing', async () => {
     const headers = { ...(await bearer()), 'content-type': 'application/json' };
     const created = await fetch(`${fx.sandbox.url}/api/data/v9.2/leads`, {
@@ -173,6 +179,7 @@ describe('Dynamics sandbox over plain HTTP (curl-style)', () => {
     );
   });
 
+  // Basic delete: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api#basic-delete
   it('DELETE gives 204 and then 404 for the same row', async () => {
     const headers = { ...(await bearer()), 'content-type': 'application/json' };
     const created = await fetch(`${fx.sandbox.url}/api/data/v9.2/contacts`, {
@@ -203,6 +210,7 @@ describe('Dynamics concurrency limit', () => {
   });
   afterAll(() => fx.sandbox.close());
 
+  // Service protection API limits (concurrent requests, 0x80072326, Retry-After): https://learn.microsoft.com/power-apps/developer/data-platform/api-limits
   it('answers a second concurrent request from the same user with 429, code 0x80072326 and Retry-After', async () => {
     const { access_token } = (await (
       await fetch(`${fx.sandbox.url}/${credentials.tenantId}/oauth2/v2.0/token`, {

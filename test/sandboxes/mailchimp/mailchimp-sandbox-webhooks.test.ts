@@ -85,6 +85,7 @@ describe('Mailchimp sandbox webhooks', () => {
     });
   });
 
+  // Mailchimp validates a webhook URL with a GET when it is saved: https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/ and https://mailchimp.com/developer/marketing/api/list-webhooks/
   it('saves a webhook after validating its URL with a GET, lists, gets and deletes it', async () => {
     const saved = await call('POST', `/lists/${listId}/webhooks`, {
       url: receiverUrl,
@@ -111,6 +112,7 @@ describe('Mailchimp sandbox webhooks', () => {
     expect((await call('GET', `/lists/${listId}/webhooks`)).json.total_items).toBe(0);
   });
 
+  // The URL must answer the validation GET: https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/
   it('refuses a URL that does not answer the validation GET with 200, an unreachable one, a bad one, and an unknown list', async () => {
     refuse = true;
     const refused = await call('POST', `/lists/${listId}/webhooks`, { url: receiverUrl });
@@ -126,6 +128,7 @@ describe('Mailchimp sandbox webhooks', () => {
     ).toBe(401);
   });
 
+  // Deliveries are application/x-www-form-urlencoded with type, fired_at and data[...]: https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/
   it("fires a form-encoded unsubscribe when a person unsubscribes (source user), in Mailchimp's field names", async () => {
     await call('POST', `/lists/${listId}/webhooks`, { url: receiverUrl, sources: { user: true } });
     const before = Date.now();
@@ -158,6 +161,7 @@ describe('Mailchimp sandbox webhooks', () => {
     ]);
   });
 
+  // sources.api, sources.user, sources.admin choose what fires: https://mailchimp.com/developer/marketing/api/list-webhooks/add-webhook/
   it('fires nothing for changes made through the API unless the webhook asks for source api', async () => {
     await call('POST', `/lists/${listId}/webhooks`, { url: receiverUrl });
     await call('PATCH', member('hook.one@example.com'), { status: 'unsubscribed' });
@@ -169,6 +173,7 @@ describe('Mailchimp sandbox webhooks', () => {
     expect((await deliveriesOf(1)).map((d) => d.type)).toEqual(['unsubscribe']);
   });
 
+  // Event types subscribe, unsubscribe, profile, cleaned, upemail, campaign: https://mailchimp.com/developer/marketing/api/list-webhooks/add-webhook/
   it('fires cleaned on a bounce, profile on a merge-field change, and unsubscribe with action delete on a delete', async () => {
     await call('POST', `/lists/${listId}/webhooks`, { url: receiverUrl, sources: { admin: true } });
     const admin = { 'x-sandbox-source': 'admin' };

@@ -41,6 +41,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
   afterAll(() => sandbox.close());
   beforeEach(() => control.reset());
 
+  // Errors: https://mailchimp.com/developer/marketing/docs/errors/ (problem document: type, title, status, detail, instance).
   it('answers a wrong key with 401 problem+json in Mailchimp shape', async () => {
     const answer = await call('GET', '/lists', undefined, 'ffffffffffffffffffffffffffffffff-us21');
     expect(answer.status).toBe(401);
@@ -54,6 +55,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     });
   });
 
+  // Authentication: the key ends in its data centre, which names the host: https://mailchimp.com/developer/marketing/docs/fundamentals/
   it('refuses a known key presented with another data-centre suffix, and a request with no key', async () => {
     const otherDc = testApiKey.replace(/-us21$/, '-us6');
     expect((await call('GET', '/lists', undefined, otherDc)).status).toBe(401);
@@ -62,12 +64,14 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(((await anonymous.json()) as Json).title).toBe('API Key Missing');
   });
 
+  // Basic auth with any user name, or an OAuth-style Bearer token: https://mailchimp.com/developer/marketing/docs/fundamentals/
   it('accepts the key as a Bearer token too', async () => {
     const response = await fetch(`${url}/3.0/ping`, { headers: { authorization: `Bearer ${testApiKey}` } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ health_status: "Everything's Chimpy!" });
   });
 
+  // Lists/Audiences and pagination (count, offset): https://mailchimp.com/developer/marketing/api/lists/ and https://mailchimp.com/developer/marketing/docs/methods-parameters/#pagination
   it('creates audiences with POST /lists and pages them with count and offset', async () => {
     for (const name of ['A', 'B', 'C']) await createAudience(name);
     const page = await call('GET', '/lists?count=2&offset=1');
@@ -79,6 +83,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(Array.isArray(invalid.json.errors)).toBe(true);
   });
 
+  // subscriber_hash is the MD5 of the lower-cased address; PUT upserts with status_if_new: https://mailchimp.com/developer/marketing/api/list-members/add-or-update-list-member/
   it('keys members by the MD5 of the lower-cased email and upserts with status_if_new', async () => {
     const listId = await createAudience('News');
     const hash = documentedSubscriberHash('Ada.Lovelace@Example.com');
@@ -99,6 +104,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect((await call('GET', `/lists/${listId}/members/${hash}`)).json.status).toBe('subscribed');
   });
 
+  // Get member info: https://mailchimp.com/developer/marketing/api/list-members/get-member-info/
   it('answers 404 Resource Not Found for an unknown member', async () => {
     const listId = await createAudience('News');
     const answer = await call(
@@ -109,6 +115,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(answer.json.title).toBe('Resource Not Found');
   });
 
+  // Re-subscribing an unsubscribed member needs the double opt-in (pending): https://mailchimp.com/developer/marketing/docs/errors/ ("Member In Compliance State").
   it('refuses unsubscribed → subscribed with "Member In Compliance State" but allows unsubscribed → pending', async () => {
     const listId = await createAudience('News');
     const hash = documentedSubscriberHash('grace@example.com');
@@ -124,6 +131,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(pending.json.status).toBe('pending');
   });
 
+  // marketing_permissions on a member: https://mailchimp.com/developer/marketing/api/list-members/update-list-member/
   it('sets marketing permissions per audience and rejects unknown permission ids', async () => {
     await control.seed({
       lists: [
@@ -152,6 +160,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(unknown.status).toBe(400);
   });
 
+  // Archive (DELETE) vs delete-permanent: https://mailchimp.com/developer/marketing/api/list-members/archive-list-member/ and https://mailchimp.com/developer/marketing/api/list-members/delete-list-member/
   it('archives on DELETE but keeps the member, and forgets all but the hash on delete-permanent', async () => {
     const listId = await createAudience('News');
     const hash = documentedSubscriberHash('alan@example.com');
@@ -187,6 +196,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(again.status).toBe(404);
   });
 
+  // List members query parameters: https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
   it('lists members by status, since_last_changed and unsubscribed_since with count and offset', async () => {
     const listId = await createAudience('News');
     for (const [email, status] of [
@@ -217,6 +227,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(unsubscribed.json.members?.map((m) => m.email_address)).toEqual(['c@example.com']);
   });
 
+  // Search members: https://mailchimp.com/developer/marketing/api/search-members/search-members/
   it('searches members by exact address and by fragment, without logging the query', async () => {
     const listId = await createAudience('News');
     await call('POST', `/lists/${listId}/members`, {
@@ -231,6 +242,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(JSON.stringify(await control.requests())).not.toContain('edsger');
   });
 
+  // Ten simultaneous connections per user, then 429: https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits
   it('answers the 11th simultaneous request of one key with 429 TooManyRequests and frees slots afterwards', async () => {
     await control.setLatency(400);
     const answers = await Promise.all(Array.from({ length: 13 }, () => call('GET', '/ping')));
@@ -244,6 +256,7 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect((await call('GET', '/ping')).status).toBe(200);
   });
 
+  // Errors: https://mailchimp.com/developer/marketing/docs/errors/
   it('shapes injected faults as Mailchimp problems', async () => {
     await control.fail({ path: '^/3.0/lists$', status: 503, count: 1 });
     const answer = await call('GET', '/lists');
