@@ -112,6 +112,12 @@ export const erasureReceiptSchema = z
       )
       .optional()
       .describe('Requests for the same person merged into this erasure while it ran'),
+    followUpOf: z
+      .uuid()
+      .optional()
+      .describe(
+        'A follow-up erasure: the request id of the erasure whose receipt was being written when this one’s requests arrived',
+      ),
   })
   .strict();
 

@@ -64,8 +64,15 @@ export interface ErasureWorkflowInput {
   subjectKey: string;
   request: ErasureRequest;
   timings: ErasureTimings;
-  /** The token of the merge update sent with the start (update-with-start): that update is no join. */
+  /** The token of the merge signal sent with the start (signal-with-start): that signal is no join. */
   startToken?: string;
+  /**
+   * Set on a follow-up erasure: the request id of the erasure whose receipt was being written when this
+   * follow-up's requests arrived (too late to be in that receipt). The follow-up's receipt names it.
+   */
+  followUpOf?: string;
+  /** A follow-up's further late requests, joined at its start as if they had come while it ran. */
+  joinedAtStart?: ErasureMerge[];
 }
 
 export const systemErasureStatuses = [
@@ -179,6 +186,11 @@ export interface ErasureReceipt {
   reErasureOf?: string;
   /** Requests for the same person that arrived while this erasure ran and were merged into it. */
   joinedRequests?: JoinedRequest[];
+  /**
+   * A follow-up erasure: the request id of the erasure whose receipt was being written when this one's
+   * requests arrived. That receipt could not include them; this one carries them out and records them.
+   */
+  followUpOf?: string;
 }
 
 /** The most records a receipt lists inline per system; the ledger keeps them all. */
@@ -194,8 +206,12 @@ export interface JoinedRequest {
   gaUserIdsAdded: number;
 }
 
-/** The update a second request sends to a running erasure for the same person. */
+/**
+ * What a second request sends to a running erasure for the same person (the merge signal). `subjectKey`
+ * names the person, so the codec seals the GA ids with the person's own data key (crypto-shredding).
+ */
 export interface ErasureMerge {
+  subjectKey?: string;
   gaClientIds: string[];
   gaUserIds: string[];
   reason: string;

@@ -89,6 +89,8 @@ export async function requestErasure(
       signalArgs: [
         {
           token,
+          // Names the person, so the codec seals the GA ids below with their own data key.
+          subjectKey,
           gaClientIds: request.gaClientIds,
           gaUserIds: request.gaUserIds,
           reason: request.reason,
@@ -135,6 +137,15 @@ export async function lookupErasure(context: HubClientContext, requestId: string
   const { execution, handle } = await handleFor(context, requestId);
   if (execution.status.name === 'RUNNING')
     return { state: 'open', status: await liveStatus(context, handle) };
+  if (execution.status.name === 'CONTINUED_AS_NEW') {
+    // Requests that came while this erasure's receipt was written are carried by a follow-up run: while it
+    // runs, its status is this request's; once done, its receipt (naming this one in `followUpOf`).
+    const chain = context.client.workflow.getHandle<typeof erasureWorkflow>(execution.workflowId, undefined, {
+      firstExecutionRunId: requestId,
+    });
+    const latest = await chain.describe();
+    if (latest.status.name === 'RUNNING') return { state: 'open', status: await liveStatus(context, chain) };
+  }
   return { state: 'completed', receipt: await handle.result() };
 }
 
@@ -163,7 +174,10 @@ export function withRetryStates<
   return { ...view, systems } as V;
 }
 
-/** Waits for the receipt. */
+/**
+ * Waits for the receipt. When requests came while the erasure's receipt was written, a follow-up erasure
+ * carries them out; this waits for it too and answers its receipt, which names the first in `followUpOf`.
+ */
 export async function awaitReceipt(
   context: HubClientContext,
   started: ErasureStarted,

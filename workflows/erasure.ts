@@ -2,6 +2,8 @@ import {
   ApplicationFailure,
   condition,
   log,
+  makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -10,6 +12,7 @@ import {
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type {
+  ErasureMerge,
   ErasureOverallStatus,
   ErasureReceipt,
   ErasureStatusView,
@@ -26,7 +29,7 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
-import { erasureStatusAttribute } from './search-attribute-keys.js';
+import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
 
 type ErasureSystemSummary = Awaited<ReturnType<Activities['summariseErasureSystem']>>;
 type PlannedErasure = Awaited<ReturnType<Activities['planErasure']>>;
@@ -35,6 +38,16 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** Deletion passes (delete every planned record, then search again) before records that keep coming back go to an operator. */
 const maxDeletionPasses = 3;
 const defaultDeletePageSize = 500;
+
+/**
+ * Patch ids (Temporal's `patched`): each names a change to this workflow's commands. A worker with the new
+ * code replays histories of erasures started before the change along the old path (README: "Changing
+ * workflow code safely"). Remove one only when no erasure started before it can still be running.
+ */
+export const erasurePatches = {
+  /** A request that arrives while the receipt is written starts a follow-up erasure (continue-as-new). */
+  lateRequestFollowUp: 'erasure-late-request-follow-up',
+} as const;
 
 /**
  * Erases one person from every system, durably, and returns a receipt that proves what happened.
@@ -47,7 +60,9 @@ const defaultDeletePageSize = 500;
  * records only. A request for the same person while this runs is merged in (`mergeErasureRequest`).
  */
 export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<ErasureReceipt> {
-  const requestId = workflowInfo().firstExecutionRunId;
+  // A follow-up continues the run of the erasure it follows, so it shares that run's first execution id:
+  // its own run id tells the two apart.
+  const requestId = input.followUpOf ? workflowInfo().runId : workflowInfo().firstExecutionRunId;
   const state = Object.fromEntries(
     systems.map((system): [SystemName, SystemErasureState] => [
       system,
@@ -113,14 +128,9 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
-  let lateMerges = 0;
-  setHandler(mergeErasureRequestSignal, ({ token, ...merge }) => {
-    // The start's own request is already in the input; a merge after the receipt began is counted apart.
-    if (token === input.startToken) return;
-    if (closing) {
-      lateMerges++;
-      return;
-    }
+  // Requests that arrived once the receipt was being written: too late for it, carried by a follow-up.
+  const lateRequests: ErasureMerge[] = [];
+  const join = (merge: ErasureMerge) => {
     joinedRequests.push({
       reason: merge.reason,
       ...(merge.reasonNote ? { reasonNote: merge.reasonNote } : {}),
@@ -129,6 +139,13 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       gaClientIdsAdded: addNew(subject.gaClientIds, merge.gaClientIds),
       gaUserIdsAdded: addNew(subject.gaUserIds, merge.gaUserIds),
     });
+  };
+  for (const merge of input.joinedAtStart ?? []) join(merge);
+  setHandler(mergeErasureRequestSignal, ({ token, subjectKey: _subjectKey, ...merge }) => {
+    // The start's own request is already in the input.
+    if (token === input.startToken) return;
+    if (closing) lateRequests.push(merge);
+    else join(merge);
   });
   publishStatus();
 
@@ -258,15 +275,53 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
     ...(tombstone ? { reErasureOf: tombstone.firstRequestId } : {}),
     ...(joinedRequests.length > 0 ? { joinedRequests } : {}),
+    ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;
-  if (lateMerges > 0) {
-    // Signals cannot be refused; these came while the receipt was written. Their GA ids are not in it.
+  // Signals cannot be refused, and Temporal delivers every signal that arrives before the run closes to the
+  // handler before this line runs (a close with a signal still unseen is rejected and tried again). So a
+  // request that came while the receipt was written is here, and is carried out by a follow-up erasure of
+  // the same person, which continues this run and names this receipt in its own.
+  if (lateRequests.length > 0 && patched(erasurePatches.lateRequestFollowUp)) {
+    publishStatus();
+    const [first, ...rest] = lateRequests as [ErasureMerge, ...ErasureMerge[]];
+    const followUp: ErasureWorkflowInput = {
+      subjectKey: input.subjectKey,
+      request: {
+        email: input.request.email,
+        gaClientIds: first.gaClientIds,
+        gaUserIds: first.gaUserIds,
+        reason: first.reason,
+        ...(first.reasonNote ? { reasonNote: first.reasonNote } : {}),
+        requestedBy: first.requestedBy,
+        requestedAt: first.requestedAt,
+      },
+      timings: input.timings,
+      followUpOf: requestId,
+      ...(rest.length > 0 ? { joinedAtStart: rest } : {}),
+    };
+    log.info('requests arrived while the receipt was written; a follow-up erasure carries them out', {
+      lateRequests: lateRequests.length,
+    });
+    return continueAsNewWithAttributes(followUp);
+  }
+  if (lateRequests.length > 0) {
+    // Replaying an erasure started before follow-ups existed: it closed with this warning.
     log.warn('requests for this subject arrived while its receipt was written; they were not merged', {
-      lateMerges,
+      lateMerges: lateRequests.length,
     });
   }
   publishStatus();
   return receipt;
+}
+
+/** Continues as a follow-up with the subject key and a running status (no personal data) as its attributes. */
+function continueAsNewWithAttributes(followUp: ErasureWorkflowInput): Promise<never> {
+  return makeContinueAsNewFunc<typeof erasureWorkflow>({
+    typedSearchAttributes: [
+      { key: subjectKeyAttribute, value: followUp.subjectKey },
+      { key: erasureStatusAttribute, value: 'running' },
+    ],
+  })(followUp);
 }

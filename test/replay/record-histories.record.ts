@@ -9,7 +9,7 @@
  * Re-record after a deliberate, incompatible workflow change (one that only affects new workflows, with
  * the old ones drained); a failing replay means running workflows would break.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,16 +18,26 @@ import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { gatedLedger, type HeldCall } from '../support/gated-ledger.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 const folder = join(import.meta.dirname, 'histories');
+/** Histories of one workflow change, with their own key (so they can be re-recorded on their own). */
+const followUpFolder = join(folder, 'erasure-follow-up');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let hold: (method: 'recordReceipt') => HeldCall;
   const email = 'replay.person@example.com';
 
   beforeAll(async () => {
-    hub = await startHubWithVendors('replay-record');
+    hub = await startHubWithVendors('replay-record', {
+      wrapLedger: (ledger) => {
+        const gated = gatedLedger(ledger);
+        hold = gated.hold;
+        return gated.ledger;
+      },
+    });
     await hub.vendors.dynamics.control.seed({
       contacts: [
         { firstname: 'Replay', lastname: 'Person', emailaddress1: email, new_gaclientid: '42.4242' },
@@ -39,20 +49,20 @@ describe('recording replay histories', () => {
   });
   afterAll(() => hub?.close());
 
-  const save = async (kind: string, workflowId: string, runId?: string) => {
+  const save = async (kind: string, workflowId: string, runId?: string, into = folder) => {
     const history = await hub.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
     const { History } = proto.api.history.v1;
-    writeFileSync(join(folder, `${kind}.history.pb`), History.encode(History.fromObject(history)).finish());
+    writeFileSync(join(into, `${kind}.history.pb`), History.encode(History.fromObject(history)).finish());
     return history;
   };
 
   it('records a finished consent change, reconciliation and erasure', { timeout: 300_000 }, async () => {
     const { temporal } = hub;
     const context = temporal.context();
-    writeFileSync(
-      join(import.meta.dirname, 'replay-keys.json'),
-      `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`,
-    );
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(import.meta.dirname, 'replay-keys.json'), keys);
+    mkdirSync(followUpFolder, { recursive: true });
+    writeFileSync(join(followUpFolder, 'replay-keys.json'), keys);
 
     await recordConsentChange(context, {
       email,
@@ -84,5 +94,26 @@ describe('recording replay histories', () => {
     await awaitReceipt(context, erasure);
     const workflowId = `erasure-${subjectKeyFor(email, temporal.secrets.subjectKeySecret)}`;
     expect((await save('erasure', workflowId)).events?.length).toBeGreaterThan(5);
+
+    // A second request for the same person that arrives while the first one's receipt is being written.
+    const lateEmail = 'replay.late@example.com';
+    const receiptWrite = hold('recordReceipt');
+    const first = await requestErasure(context, {
+      email: lateEmail,
+      requestedBy: 'replay-recorder',
+      requestedAt: new Date().toISOString(),
+    });
+    await receiptWrite.arrived;
+    await requestErasure(context, {
+      email: lateEmail,
+      gaClientIds: ['77.7777'],
+      requestedBy: 'replay-late-requester',
+      requestedAt: new Date().toISOString(),
+    });
+    receiptWrite.release();
+    await awaitReceipt(context, first);
+    // The first run: its receipt, the patch marker, and the continue-as-new into the follow-up.
+    const continued = await save('erasure-late-request', first.workflowId, first.requestId, followUpFolder);
+    expect(continued.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
   });
 });

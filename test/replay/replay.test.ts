@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -7,28 +7,61 @@ import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor } from '../../privacy/data-converter.js';
 import { encryptionKeysSchema } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
+import { erasurePatches } from '../../workflows/erasure.js';
 
 // The SDK's own log lines go through the hub's logger; only errors are worth printing here.
 installTemporalRuntimeLogger(createLogger({ level: 'error', format: 'json' }));
 
 const folder = join(import.meta.dirname, 'histories');
 const kinds = ['erasure', 'consent', 'reconciliation'];
+const { EventType } = proto.api.enums.v1;
 
-function loadHistories() {
-  return readdirSync(folder)
+type History = proto.api.history.v1.IHistory;
+type HistoryEvent = proto.api.history.v1.IHistoryEvent;
+interface HistorySet {
+  /** Where the histories lie, relative to histories/ ('' for the current code's main set). */
+  name: string;
+  keysFile: string;
+  histories: { workflowId: string; history: History }[];
+}
+
+function loadFolder(path: string): HistorySet['histories'] {
+  return readdirSync(path)
     .filter((name) => name.endsWith('.history.pb'))
     .map((name) => ({
       workflowId: name.replace(/\.history\.pb$/, ''),
-      history: proto.api.history.v1.History.decode(readFileSync(join(folder, name))),
+      history: proto.api.history.v1.History.decode(readFileSync(join(path, name))),
     }));
 }
 
-function replayOptions() {
-  const { encryptionKeys } = JSON.parse(
-    readFileSync(join(import.meta.dirname, 'replay-keys.json'), 'utf8'),
-  ) as {
-    encryptionKeys: string;
+/**
+ * The main set (recorded by the current code, key in replay-keys.json) and every folder below histories/
+ * that holds its own replay-keys.json: histories of one workflow change, recorded by the code of the time
+ * (previous-versions/) or by the code that made the change, kept so that both paths stay replayable.
+ */
+function loadHistorySets(): HistorySet[] {
+  const sets: HistorySet[] = [
+    { name: '', keysFile: join(import.meta.dirname, 'replay-keys.json'), histories: loadFolder(folder) },
+  ];
+  const walk = (relative: string) => {
+    for (const entry of readdirSync(join(folder, relative), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const name = relative ? `${relative}/${entry.name}` : entry.name;
+      const keysFile = join(folder, name, 'replay-keys.json');
+      if (existsSync(keysFile)) sets.push({ name, keysFile, histories: loadFolder(join(folder, name)) });
+      walk(name);
+    }
   };
+  walk('');
+  return sets;
+}
+
+function loadHistories() {
+  return loadHistorySets()[0]?.histories ?? [];
+}
+
+function replayOptions(keysFile = join(import.meta.dirname, 'replay-keys.json')) {
+  const { encryptionKeys } = JSON.parse(readFileSync(keysFile, 'utf8')) as { encryptionKeys: string };
   return {
     // The same bundle the workers of this test run use: the current workflow code.
     workflowBundle: { codePath: inject('workflowBundlePath') },
@@ -36,6 +69,17 @@ function replayOptions() {
     replayName: 'consent-hub-replay',
   };
 }
+
+const eventName = (event: { eventType?: unknown }) => EventType[event.eventType as number] ?? '';
+const activityNames = (history: History) =>
+  (history.events ?? []).map(
+    (e: HistoryEvent) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '',
+  );
+const patchIds = (history: History) =>
+  (history.events ?? []).flatMap((e: HistoryEvent) => {
+    const details = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+    return details ? [JSON.parse(Buffer.from(details).toString('utf8')).id as string] : [];
+  });
 
 /**
  * Recorded histories of finished workflows (npm run record-replay-histories) replayed against the current
@@ -52,12 +96,50 @@ describe('workflow histories replay against the current workflow code', () => {
   });
 
   it('replays every recorded history without a nondeterminism error', { timeout: 120_000 }, async () => {
-    const results: { workflowId: string; error?: unknown }[] = [];
-    for await (const result of Worker.runReplayHistories(replayOptions(), loadHistories()))
-      results.push(result);
-    expect(
-      results.map((r) => ({ workflowId: r.workflowId, error: r.error ? String(r.error) : undefined })),
-    ).toEqual(kinds.sort().map((workflowId) => ({ workflowId, error: undefined })));
+    const results: { set: string; workflowId: string; error?: string }[] = [];
+    const expected: typeof results = [];
+    for (const set of loadHistorySets()) {
+      for await (const result of Worker.runReplayHistories(replayOptions(set.keysFile), set.histories))
+        results.push({
+          set: set.name,
+          workflowId: result.workflowId,
+          error: result.error && String(result.error),
+        });
+      expected.push(
+        ...set.histories.map(({ workflowId }) => ({ set: set.name, workflowId, error: undefined })),
+      );
+    }
+    const order = (a: { set: string; workflowId: string }, b: typeof a) =>
+      `${a.set}/${a.workflowId}`.localeCompare(`${b.set}/${b.workflowId}`);
+    expect(results.sort(order)).toEqual(expected.sort(order));
+  });
+
+  it('keeps both paths of the late-request follow-up: an erasure from before it, and one after', () => {
+    const sets = loadHistorySets();
+    const history = (set: string) => {
+      const found = sets
+        .find((s) => s.name === set)
+        ?.histories.find((h) => h.workflowId === 'erasure-late-request');
+      if (!found) throw new Error(`no erasure-late-request history in ${set}`);
+      return found.history;
+    };
+    // Recorded before the change: a request signalled while the receipt was written; the run completed
+    // without a follow-up. Replayed above, it passes only because the new path is behind its patch.
+    const before = history('previous-versions/before-late-request-follow-up');
+    const events = before.events ?? [];
+    const receiptAt = activityNames(before).indexOf('recordErasureOutcome');
+    const lateSignal = events.findIndex(
+      (e: HistoryEvent, i: number) =>
+        i > receiptAt && e.workflowExecutionSignaledEventAttributes?.signalName === 'mergeErasureRequest',
+    );
+    expect(receiptAt).toBeGreaterThan(0);
+    expect(lateSignal).toBeGreaterThan(receiptAt);
+    expect(patchIds(before)).toEqual([]);
+    expect(eventName(events.at(-1) ?? {})).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    // Recorded after: the same situation continues as a follow-up erasure, behind the patch's marker.
+    const after = history('erasure-follow-up');
+    expect(patchIds(after)).toEqual([erasurePatches.lateRequestFollowUp]);
+    expect(eventName(after.events?.at(-1) ?? {})).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
   });
 
   it('fails a history that does not match the code (so the check above can fail)', {

@@ -13,13 +13,18 @@ import { startVendorSandboxes } from './vendor-sandboxes.js';
  * connectors built from the environment they give, a fresh SQLite ledger, and a worker on the test's own
  * task queue. Close it in afterAll.
  */
-export async function startHubWithVendors(name: string) {
+export async function startHubWithVendors(
+  name: string,
+  /** Wraps the ledger the worker writes to (a test that stops a write at an exact point, say). */
+  options: { wrapLedger?: (ledger: Ledger) => Ledger } = {},
+) {
   const temporal = await connectTestTemporal(name);
   const vendors = await startVendorSandboxes();
-  const ledger: Ledger = await openLedger(
+  const opened: Ledger = await openLedger(
     { dataDir: mkdtempSync(join(tmpdir(), `${name}-ledger-`)) },
     silentLogger,
   );
+  const ledger = options.wrapLedger ? options.wrapLedger(opened) : opened;
   const connectors: ConnectorSet = buildConnectors(
     { ...process.env, ...vendors.env },
     silentLogger,
@@ -37,7 +42,7 @@ export async function startHubWithVendors(name: string) {
     },
     async close() {
       await worker.stop();
-      await ledger.close();
+      await opened.close();
       await vendors.close();
       await temporal.close();
     },

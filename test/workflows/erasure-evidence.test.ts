@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErasureStatusView } from '../../domain/erasure.js';
+import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
 import {
   awaitReceipt,
   type HubClientContext,
@@ -9,6 +9,7 @@ import {
   retryErasureSystem,
 } from '../../hub-client/erasures.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
+import { gatedLedger, type HeldCall } from '../support/gated-ledger.js';
 import { largestPayload } from '../support/history.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -40,9 +41,16 @@ type DynamicsState = { contacts: Record<string, unknown>[]; leads: Record<string
 describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
   let context: HubClientContext;
+  let hold: (method: 'recordReceipt') => HeldCall;
 
   beforeAll(async () => {
-    hub = await startHubWithVendors('erasure-evidence');
+    hub = await startHubWithVendors('erasure-evidence', {
+      wrapLedger: (ledger) => {
+        const gated = gatedLedger(ledger);
+        hold = gated.hold;
+        return gated.ledger;
+      },
+    });
     context = {
       ...hub.temporal.context(),
       timings: {
@@ -176,5 +184,54 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
     // A list of 1,200 ids would be about 100 KB; the largest payload holds counts and 50 records.
     const largest = await largestPayload(hub.temporal.client, started.workflowId);
     expect(largest.bytes, largest.eventType).toBeLessThan(24_000);
+  });
+
+  it('carries out requests that arrive while the receipt is written in a follow-up erasure whose receipt names the first', async () => {
+    const email = uniqueEmail('late');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'La', lastname: 'Te', emailaddress1: email, new_gaclientid: '111.222' }],
+    });
+    const receiptWrite = hold('recordReceipt');
+    const first = await requestErasure(context, request(email));
+    const [written] = (await receiptWrite.arrived) as [ErasureReceipt];
+    // Two more requests while the first receipt is on its way into the ledger: the signal lands during
+    // the receipt's activity, after the point where that receipt could take it.
+    const late = await requestErasure(context, {
+      ...request(email),
+      gaClientIds: ['555.666'],
+      requestedBy: 'late-desk',
+    });
+    const later = await requestErasure(context, {
+      ...request(email),
+      gaUserIds: ['late-user-7'],
+      requestedBy: 'later-desk',
+    });
+    expect([late.joined, later.joined]).toEqual([true, true]);
+    expect(late.requestId).toBe(first.requestId);
+    receiptWrite.release();
+
+    const followUp = await awaitReceipt(context, late);
+    expect(followUp.requestId).not.toBe(first.requestId);
+    expect(followUp.followUpOf).toBe(first.requestId);
+    expect(followUp.reErasureOf).toBe(first.requestId);
+    expect(followUp.requestedBy).toBe('late-desk');
+    expect(followUp.joinedRequests).toEqual([
+      expect.objectContaining({ requestedBy: 'later-desk', gaClientIdsAdded: 0, gaUserIdsAdded: 1 }),
+    ]);
+    const keyed = (id: string) => keyedVendorId(hub.temporal.secrets.subjectKeySecret, 'google', id);
+    expect(followUp.systems.google.records.map((r) => r.id).sort()).toEqual(
+      [keyed('555.666'), keyed('late-user-7')].sort(),
+    );
+    const submitted = JSON.stringify(await hub.vendors.google.control.state());
+    expect(submitted).toContain('555.666');
+    expect(submitted).toContain('late-user-7');
+
+    // The first receipt is stored as the workflow wrote it, without the late requests.
+    const stored = await hub.ledger.getReceipt(first.requestId);
+    expect(stored).toEqual(written);
+    expect(stored?.followUpOf).toBeUndefined();
+    expect(stored?.systems.google.records.map((r) => r.id)).toEqual([keyed('111.222')]);
+    expect(await hub.ledger.getReceipt(followUp.requestId)).toEqual(followUp);
+    expect(await lookupErasure(context, first.requestId)).toEqual({ state: 'completed', receipt: followUp });
   });
 });
