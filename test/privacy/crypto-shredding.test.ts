@@ -134,8 +134,14 @@ describe('crypto-shredding: per-subject data keys', () => {
     // What stays readable: the receipt (ledger write and result) and statuses: no address, no GA id.
     const text = readable.join('\n');
     expect(text).toContain(started.requestId);
-    // (GA ids given with the request ride in the intake payload, which names no subject: not covered yet.)
-    for (const needle of [email, crmClientId]) expect(text).not.toContain(needle);
+    // GA ids given with the request, in the start's input and in its merge signal, are sealed too.
+    for (const needle of [email, crmClientId, '1111.2222']) expect(text).not.toContain(needle);
+    const history = await temporal.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const signals = (history.events ?? []).flatMap(
+      (event) => event.workflowExecutionSignaledEventAttributes?.input?.payloads ?? [],
+    );
+    expect(signals).toHaveLength(1);
+    expect(signals.every((payload) => payload.metadata?.[subjectKeyIdMetadataKey])).toBe(true);
     // The receipt in the ledger still reads.
     expect((await ledger.getReceipt(started.requestId))?.subjectKey).toBe(started.subjectKey);
   });
