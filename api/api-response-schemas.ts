@@ -223,6 +223,14 @@ export const subjectStatusSchema = z
       .optional()
       .describe('With `verify`: each system read now, field by field, against what the decisions call for'),
     differs: z.boolean().optional().describe('With `verify`: true when some field in some tool differs'),
+    unreadable: z
+      .array(z.object({ system: z.enum(systemNames), reason: z.string() }).strict())
+      .optional()
+      .describe('With `verify`: the tools that could not be read now, and why (never counted as agreeing)'),
+    agrees: z
+      .boolean()
+      .optional()
+      .describe('With `verify`: true only when every tool was read and no field differs'),
   })
   .strict();
 
@@ -235,7 +243,13 @@ export const operatorActionResultSchema = z
     status: z
       .union([
         erasureStatusSchema,
-        subjectStatusSchema.omit({ from: true, verification: true, differs: true }),
+        subjectStatusSchema.omit({
+          from: true,
+          verification: true,
+          differs: true,
+          unreadable: true,
+          agrees: true,
+        }),
       ])
       .describe("The request's status right after the action"),
   })

@@ -116,6 +116,10 @@ export type ConsentStatusResult = ConsentStatusView & {
   verification?: ConsentVerifyResult;
   /** With `verify`: true when some field in some tool differs from what the hub would write. */
   differs?: boolean;
+  /** With `verify`: the tools that could not be read now, and why; never counted as agreeing. */
+  unreadable?: { system: SystemName; reason: string }[];
+  /** With `verify`: true only when every tool was read and no field differs. */
+  agrees?: boolean;
 };
 
 /**
@@ -151,7 +155,10 @@ export async function consentStatus(
   const differs = Object.values(verification).some(
     (answer) => answer && 'fields' in answer && answer.fields.some((field) => field.differs),
   );
-  return { ...status, verification, differs };
+  const unreadable = (
+    Object.entries(verification) as [SystemName, ConsentVerifyResult[SystemName]][]
+  ).flatMap(([system, answer]) => (answer && 'error' in answer ? [{ system, reason: answer.error }] : []));
+  return { ...status, verification, differs, unreadable, agrees: !differs && unreadable.length === 0 };
 }
 
 /** The decisions the tools should show; for an erased person only the withdrawals (grants are refused). */

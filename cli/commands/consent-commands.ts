@@ -197,7 +197,7 @@ function printConsentStatus(status: ConsentStatusResult): void {
     for (const [system, answer] of Object.entries(status.verification)) {
       if (!answer) continue;
       if ('error' in answer) {
-        print(`  ${system.padEnd(10)} could not be read: ${answer.error}`);
+        print(`  ! could not read ${system}: ${answer.error}`);
         continue;
       }
       if (answer.note) print(`  ${system.padEnd(10)} ${answer.note}`);
@@ -209,14 +209,21 @@ function printConsentStatus(status: ConsentStatusResult): void {
         );
       }
     }
-    print(status.differs ? 'Some tool differs from the hub.' : 'No difference.');
+    // A tool that could not be read is never counted as agreeing.
+    const unread = (status.unreadable ?? []).map((u) => u.system);
+    if (status.differs) print('Some tool differs from the hub.');
+    if (unread.length > 0) print(`Not verified: could not read ${unread.join(', ')}.`);
+    else if (!status.differs) print('No difference.');
   }
 }
 
 export const statusCommand = new Command('status')
   .description("a person's consent per purpose and per system, and any change still in flight")
   .requiredOption('--email <email>', "the person's email address")
-  .option('--verify', 'read every tool now and mark any field that differs (exit 1 when one does)')
+  .option(
+    '--verify',
+    'read every tool now and mark any field that differs (exit 1 when one does or a tool cannot be read)',
+  )
   .option('--json', 'print stable JSON')
   .action(async (flags: { email: string; verify?: boolean }, command: Command) => {
     const email = emailSchema.parse(flags.email);
@@ -225,8 +232,9 @@ export const statusCommand = new Command('status')
         const status = await consentStatus(context, ledger, email, { verify: flags.verify });
         if (wantsJson(command)) printJson(status);
         else printConsentStatus(status);
-        // A tool that differs from the hub is a finished check with a failure, for scripts (exit 1).
-        if (status.differs) requestExitCode(exitCodes.finishedWithFailures);
+        // A tool that differs from the hub, or one that could not be read, is a finished check with a
+        // failure, for scripts (exit 1): only a check of every tool that found no difference exits 0.
+        if (flags.verify && !status.agrees) requestExitCode(exitCodes.finishedWithFailures);
       }),
     );
   });

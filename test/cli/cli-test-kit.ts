@@ -115,6 +115,11 @@ export function stubConnectors() {
       const purposes = Object.fromEntries(Object.keys(request.decisions).map((p) => [p, 'applied' as const]));
       return { outcome: 'applied' as const, purposes, fields: {}, records: [] };
     },
+    // Reading consent now answers, or fails, as the system's behaviour says; a stub holds no fields.
+    verifyConsentState: async () => {
+      fail(system, 'readConsent');
+      return { fields: [] };
+    },
   });
   const connectors = {
     dynamics: connector('dynamics'),

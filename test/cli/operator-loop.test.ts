@@ -44,6 +44,37 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
     throw new Error(`never saw: ${what}`);
   }
 
+  it('status --verify names a tool it could not read, never says "No difference" then, and exits 1 (text and --json)', async () => {
+    const email = uniqueEmail('verify');
+    stubs.behaviour.mailchimp = 'bad-credentials';
+    try {
+      const text = await cli('status', '--email', email, '--verify');
+      expect(text.stdout).toContain('could not read mailchimp: ');
+      expect(text.stdout).toContain('API Key Invalid');
+      expect(text.stdout).toContain('Not verified: could not read mailchimp.');
+      expect(text.stdout).not.toContain('No difference');
+      expect(text.code).toBe(1);
+
+      const json = await cli('--json', 'status', '--email', email, '--verify');
+      expect(json.code).toBe(1);
+      const status = JSON.parse(json.stdout) as {
+        differs: boolean;
+        agrees: boolean;
+        unreadable: { system: string; reason: string }[];
+      };
+      expect(status).toMatchObject({ differs: false, agrees: false });
+      expect(status.unreadable).toEqual([
+        { system: 'mailchimp', reason: expect.stringContaining('API Key Invalid') },
+      ]);
+    } finally {
+      stubs.behaviour.mailchimp = 'ok';
+    }
+    // Every tool read and nothing differs: the one case that says so and exits 0.
+    const agreed = await cli('status', '--email', email, '--verify');
+    expect(agreed.stdout).toContain('No difference.');
+    expect(agreed.code).toBe(0);
+  });
+
   it('shows a retryable failure at once: attempt, last failure (status, reason, time) and next retry', async () => {
     stubs.behaviour.mailchimp = 'unavailable';
     // A long attention deadline for this erasure, so the worker keeps retrying it unseen by the workflow.

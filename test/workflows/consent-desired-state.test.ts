@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subjectStatusSchema } from '../../api/api-response-schemas.js';
 import { purposeMapFields } from '../../config/purpose-map.js';
 import { defaultDynamicsPurposeColumns } from '../../connectors/dynamics/config.js';
 import { columnValue } from '../../connectors/dynamics/consent-columns.js';
@@ -248,14 +249,8 @@ describe('consent as desired state', () => {
     const person = await plant();
     await vendors.dynamics.control.outage(true);
     try {
-      const started = Date.now();
-      await change(short, person.email, 'marketing_email', 'withdrawn');
-      await until(
-        'the withdrawal in Mailchimp',
-        () => membersOf(person.email),
-        (members) => members.every((m) => m.status === 'unsubscribed'),
-      );
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // A change only Dynamics carries parks Dynamics for an operator.
+      await change(short, person.email, 'phone', 'withdrawn');
       const parked = await until(
         'Dynamics waiting for an operator',
         () => consentStatus(short, ledger, person.email),
@@ -263,13 +258,29 @@ describe('consent as desired state', () => {
       );
       expect(parked.systems.mailchimp.status).toBe('idle');
 
-      // A later change while Dynamics waits: it must reach Dynamics too, in one write of the newest state.
-      await change(short, person.email, 'phone', 'withdrawn');
+      // A later withdrawal while Dynamics waits: Mailchimp carries it, and gets it within seconds.
+      const started = Date.now();
+      await change(short, person.email, 'marketing_email', 'withdrawn');
       await until(
+        'the withdrawal in Mailchimp',
+        () => membersOf(person.email),
+        (members) => members.length > 0 && members.every((m) => m.status === 'unsubscribed'),
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const waiting = await until(
         'the newer state queued for Dynamics',
         () => consentStatus(short, ledger, person.email),
-        (s) => s.purposes.phone?.decision === 'withdrawn' && s.systems.dynamics.behind === true,
+        (s) =>
+          s.purposes.marketing_email?.systems.mailchimp === 'applied' && s.systems.dynamics.behind === true,
       );
+      expect(waiting.systems.dynamics.status).toBe('needs_attention');
+
+      // A tool that cannot be read is named, and never counts as agreeing (the API answers the same).
+      const verified = await consentStatus(short, ledger, person.email, { verify: true });
+      expect(verified.agrees).toBe(false);
+      expect(verified.unreadable?.map((u) => u.system)).toEqual(['dynamics']);
+      expect(verified.unreadable?.[0]?.reason).not.toBe('');
+      expect(subjectStatusSchema.parse(verified).unreadable).toEqual(verified.unreadable);
     } finally {
       await vendors.dynamics.control.outage(false);
     }
