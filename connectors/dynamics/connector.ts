@@ -65,6 +65,9 @@ function limiterFor(config: DynamicsConfig): LimitFunction {
   return limit;
 }
 
+/** WhoAmI's answer: the application user's id is all readiness needs to see. */
+const whoAmISchema = z.object({ UserId: z.string() }).passthrough();
+
 /** The filter for "any of the three email columns equals this address", built from typed parts. */
 export function emailFilter(email: string): ODataFilter {
   return or(...emailColumns.map((column) => eq(column, email)));
@@ -221,11 +224,13 @@ export function createDynamicsConnector(
   return {
     system: 'dynamics',
 
+    // Not just a token: MSAL answers from its cache for up to an hour after the secret was deleted or the
+    // app user disabled. WhoAmI (webapi/reference/whoami) is the cheapest call Dataverse authorises, and
+    // `call` renews the credential once on 401, so a revoked token with a working secret still passes and a
+    // revoked secret fails now.
     checkAccess: () =>
       run('authenticate', async () => {
-        // The same scope the Graph client's auth provider asks for (dataverse-client.ts).
-        const token = await credential.getToken(`${config.url}/.default`);
-        if (!token) throw new Error('Entra ID issued no token');
+        whoAmISchema.parse(await call('authenticate', () => client.api('/WhoAmI').get()));
       }),
 
     find: (subject) =>

@@ -40,13 +40,14 @@ interface DeletionTarget {
 export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logger }): Connector {
   const logger = deps.logger.child({ system: 'google' });
   const key = readServiceAccountKey(config.credentialsFile);
-  const auth = createGoogleAuthClient({
+  const authOptions = {
     key,
     // Least privilege: the Admin API's edit scope only when the Admin API is used at all.
     scopes: config.submitUserProvidedData ? [userDeletionScope, analyticsEditScope] : [userDeletionScope],
     tokenUrl: config.tokenUrl,
     timeoutMs: config.timeoutMs,
-  });
+  };
+  const auth = createGoogleAuthClient(authOptions);
   // `rootUrl` only when configured: unset, each API keeps its own default host.
   const root = config.apiRootUrl ? { rootUrl: config.apiRootUrl } : {};
   const analytics = google.analytics({ version: 'v3', auth, ...root });
@@ -155,7 +156,11 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
 
     async checkAccess() {
       try {
-        await auth.getAccessToken();
+        // A client of its own, so the exchange really happens: the shared client (and gtoken inside it)
+        // answers from its cached token for up to an hour after the key was deleted or the account
+        // disabled. The User Deletion API has no read to try instead; a new token is the cheapest proof
+        // that Google accepts the key now.
+        await createGoogleAuthClient(authOptions).getAccessToken();
       } catch (error) {
         throw classifyGoogleError(error, 'authenticate', { timeoutMs: config.timeoutMs });
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
@@ -15,6 +16,12 @@ import {
 import type { DynamicsStore } from './store.js';
 
 export const dataverseApiPath = '/api/data/v9.2';
+
+/** A GUID that stays the same for the same text: the ids WhoAmI reports for this sandbox's one app user. */
+function stableGuid(text: string): string {
+  const hex = createHash('sha256').update(text).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const supportedQueryOptions = new Set([
   '$select',
@@ -392,6 +399,24 @@ export function dataverseRoutes(
       acceptVendorJson(scope, () =>
         Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }),
       );
+
+      // The unbound function WhoAmI (webapi/reference/whoami): the calling user's, business unit's and
+      // organization's ids, and nothing about anyone else; the cheapest call that needs a valid token.
+      scope.get('/WhoAmI', async (request, reply) => {
+        try {
+          authorise(request);
+          reply.header('odata-version', '4.0');
+          return reply.header('content-type', 'application/json; odata.metadata=minimal').send({
+            '@odata.context': `${apiRoot()}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
+            BusinessUnitId: stableGuid(`business-unit|${store.options.tenantId}`),
+            UserId: stableGuid(`application-user|${store.options.clientId}`),
+            OrganizationId: stableGuid(`organization|${store.options.tenantId}`),
+          });
+        } catch (error) {
+          if (error instanceof ODataError) return send(reply, error);
+          throw error;
+        }
+      });
 
       scope.get(
         '/*',

@@ -277,6 +277,15 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
   }
 
   /**
+   * What an administrator does to cut the app off: its client secret deleted in Entra ID (a token request
+   * with it then fails with invalid_client, AADSTS7000215) and its issued tokens revoked.
+   */
+  revokeClientSecret(): void {
+    (this.options as { clientSecret: string }).clientSecret = randomBytes(30).toString('base64url');
+    this.expireTokens();
+  }
+
+  /**
    * Ends every issued token now, although the clients were told they last longer: what a client sees
    * when a token is revoked or its clock is behind. Tests use it to expire a token mid-run.
    */

@@ -107,7 +107,8 @@ export function tokenRoute(app: FastifyInstance, context: SandboxContext<GoogleS
     if (!assertion)
       return send(400, googleOAuthError('invalid_request', 'Missing required parameter: assertion'));
     // The library signs Google's own token URL as the audience; a client may also name this sandbox's.
-    const verdict = verifyAssertion(assertion, publicKeys, [googleTokenUrl, `${context.baseUrl()}/token`]);
+    const liveKeys = new Map([...publicKeys].filter(([email]) => !context.store.revokedAccounts.has(email)));
+    const verdict = verifyAssertion(assertion, liveKeys, [googleTokenUrl, `${context.baseUrl()}/token`]);
     if (!verdict.ok) return send(verdict.status, verdict.reply);
     const { token } = context.store.issueToken(verdict.clientEmail, verdict.scopes);
     return reply

@@ -142,6 +142,19 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     }
   }
 
+  /** Service accounts whose keys were deleted (or that were disabled) since the sandbox started. */
+  readonly revokedAccounts = new Set<string>();
+
+  /**
+   * What an administrator's deleting the account's key (or disabling the account) does: its access tokens
+   * stop working at once, and assertions signed with the key are refused at the token endpoint.
+   */
+  revokeServiceAccount(clientEmail: string): void {
+    this.revokedAccounts.add(clientEmail);
+    for (const [token, grant] of this.tokens)
+      if (grant.clientEmail === clientEmail) this.tokens.delete(token);
+  }
+
   issueToken(clientEmail: string, scopes: string[]): { token: string; grant: AccessTokenGrant } {
     const token = `ya29.sandbox-${randomBytes(24).toString('base64url')}`;
     const grant = {
