@@ -200,6 +200,8 @@ export function createErasureActivities({
       receipt: ErasureReceipt,
     ): Promise<{ receiptInserted: boolean; eventsDeleted: number; systemsToFollowUp: SystemName[] }> {
       const { inserted } = await ledger.recordReceipt(receipt);
+      // The person's request is answered: it leaves the deadline queue (`consent-hub requests --overdue`).
+      await ledger.completeRequest(receipt.requestId, receipt.completedAt);
       const entries = Object.entries(receipt.systems) as [
         SystemName,
         ErasureReceipt['systems'][SystemName],

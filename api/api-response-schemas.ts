@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { systemErasureStatuses } from '../domain/erasure.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposes } from '../domain/purposes.js';
+import { requestKinds } from '../domain/request-deadline.js';
 import { systemNames } from '../domain/systems.js';
 
 /**
@@ -252,5 +253,38 @@ export const operatorActionResultSchema = z
         }),
       ])
       .describe("The request's status right after the action"),
+  })
+  .strict();
+
+/** A request with its deadline: GET /v1/requests rows, and `deadline` in GET /v1/requests/{id}. */
+export const requestListingSchema = z
+  .object({
+    requestId: z.string(),
+    kind: z.enum(requestKinds),
+    subjectKey: z.string().describe('The pseudonymous key of the person (HMAC of the email)'),
+    receivedAt: isoTime.describe('When the request was received (given at intake, else when it was entered)'),
+    dueAt: isoTime.describe('receivedAt + 1 (+ extension) calendar months, GDPR Art. 12(3)'),
+    extendedMonths: z.number().int().min(0).max(2),
+    completedAt: isoTime.optional(),
+    state: z.string().describe('completed, or while open: running, needs_attention, open'),
+    overdue: z.boolean().describe('Open and past dueAt; a completed request never is'),
+  })
+  .strict();
+
+/** POST /v1/requests/{id}/extension. */
+export const deadlineExtendedSchema = z
+  .object({
+    requestId: z.string(),
+    kind: z.enum(requestKinds),
+    deadline: requestListingSchema.omit({ state: true, overdue: true }),
+    recorded: z
+      .object({
+        action: z.literal('extend'),
+        months: z.number().int(),
+        reason: z.string(),
+        operator: z.string(),
+        at: isoTime,
+      })
+      .strict(),
   })
   .strict();

@@ -3,6 +3,7 @@ import { consentChangeRequestSchema } from '../domain/consent.js';
 import { emailSchema } from '../domain/email.js';
 import { erasureRequestSchema } from '../domain/erasure.js';
 import { operatorCloseSchema, operatorRetrySchema } from '../domain/operator.js';
+import { deadlineExtensionSchema, dueWithinSchema, requestKindSchema } from '../domain/request-deadline.js';
 import { requestIdSchema } from '../hub-client/find-by-request-id.js';
 
 /**
@@ -36,15 +37,48 @@ export const requestParamsSchema = z.object({ id: requestIdSchema });
 export const operatorRetryBodySchema = operatorRetrySchema.pick({ system: true }).strict();
 export const operatorCloseBodySchema = operatorCloseSchema.pick({ system: true, reason: true }).strict();
 
+const receivedAtDoc = z
+  .string()
+  .describe('When the request was received: the given receivedAt, or when it arrived');
+const dueAtDoc = z
+  .string()
+  .describe('When it must be answered: receivedAt + 1 calendar month (GDPR Art. 12(3))');
+
 export const erasureAcceptedSchema = z.object({
   requestId: z.uuid().describe('The erasure request id: follow it at GET /v1/erasures/{id}.'),
   subjectKey: z.string().describe('The pseudonymous key of the person (HMAC of the email).'),
+  receivedAt: receivedAtDoc,
+  dueAt: dueAtDoc,
 });
 
 export const consentAcceptedSchema = z.object({
   eventId: z.uuid(),
   subjectKey: z.string(),
+  receivedAt: receivedAtDoc,
+  dueAt: dueAtDoc,
 });
+
+/** POST /v1/requests/{id}/extension: the operator is the API key that calls. */
+export const deadlineExtensionBodySchema = deadlineExtensionSchema
+  .pick({ months: true, reason: true })
+  .extend({ months: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2 (months)' }) })
+  .strict();
+
+/** GET /v1/requests?overdue=true&dueWithin=7d&kind=erasure */
+export const requestListQuerySchema = z
+  .object({
+    overdue: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .optional()
+      .transform((value) => value === 'true'),
+    dueWithin: dueWithinSchema.optional(),
+    kind: requestKindSchema.optional(),
+  })
+  .strict()
+  .refine((query) => !(query.overdue && query.dueWithin !== undefined), {
+    error: 'give overdue=true or dueWithin, not both',
+    path: ['dueWithin'],
+  });
 
 export const problemSchema = z.object({
   type: z.string(),

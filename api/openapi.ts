@@ -1,12 +1,16 @@
 import { z } from 'zod';
+import { requestKinds } from '../domain/request-deadline.js';
 import {
+  deadlineExtendedSchema,
   erasureLookupSchema,
   operatorActionResultSchema,
+  requestListingSchema,
   subjectStatusSchema,
 } from './api-response-schemas.js';
 import {
   consentAcceptedSchema,
   consentEventBodySchema,
+  deadlineExtensionBodySchema,
   erasureAcceptedSchema,
   erasureBodySchema,
   operatorCloseBodySchema,
@@ -102,6 +106,7 @@ export function openApiDocument(serverUrl = '/') {
                 kind: { const: 'erasure' },
                 requestId: { type: 'string', format: 'uuid' },
                 lookup: ref('ErasureLookup'),
+                deadline: ref('RequestListing'),
               },
             },
             {
@@ -112,6 +117,7 @@ export function openApiDocument(serverUrl = '/') {
                 kind: { const: 'consent' },
                 requestId: { type: 'string', format: 'uuid' },
                 subject: ref('SubjectStatus'),
+                deadline: ref('RequestListing'),
               },
             },
           ],
@@ -119,6 +125,10 @@ export function openApiDocument(serverUrl = '/') {
         OperatorRetry: jsonSchema(operatorRetryBodySchema, 'input'),
         OperatorClose: jsonSchema(operatorCloseBodySchema, 'input'),
         OperatorActionResult: jsonSchema(operatorActionResultSchema, 'output'),
+        RequestListing: jsonSchema(requestListingSchema, 'output'),
+        RequestList: { type: 'array', items: ref('RequestListing') },
+        DeadlineExtension: jsonSchema(deadlineExtensionBodySchema, 'input'),
+        DeadlineExtended: jsonSchema(deadlineExtendedSchema, 'output'),
         Health: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] },
         Problem: jsonSchema(problemSchema, 'output'),
       },
@@ -182,6 +192,54 @@ export function openApiDocument(serverUrl = '/') {
           summary: "A person's consent per purpose and per system (the email is in the body, not the URL)",
           requestBody: body('SubjectStatusRequest'),
           responses: { '200': json('The consent status', ref('SubjectStatus')), ...writeErrors },
+        },
+      },
+      '/v1/requests': {
+        get: {
+          operationId: 'listRequests',
+          tags: ['status'],
+          summary:
+            'Requests of every kind with when they were received and are due (GDPR Art. 12(3)), soonest due first',
+          parameters: [
+            {
+              name: 'overdue',
+              in: 'query',
+              required: false,
+              description: 'true: only open requests past their deadline',
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
+            {
+              name: 'dueWithin',
+              in: 'query',
+              required: false,
+              description: 'Only open requests due within this window (overdue ones too): 7d, 48h, 2w',
+              schema: { type: 'string', pattern: '^[0-9]{1,4}[hdw]$' },
+            },
+            {
+              name: 'kind',
+              in: 'query',
+              required: false,
+              description: 'Only requests of this kind',
+              schema: { type: 'string', enum: [...requestKinds] },
+            },
+          ],
+          responses: { '200': json('The requests', ref('RequestList')), ...readErrors },
+        },
+      },
+      '/v1/requests/{id}/extension': {
+        post: {
+          operationId: 'extendRequestDeadline',
+          tags: ['operator'],
+          summary:
+            'Extend a request’s deadline by 1 or 2 months with the reason (two in all, GDPR Art. 12(3)); recorded with the API key and time',
+          parameters: [requestId('A request id (an erasure’s, a consent change’s eventId, ...)')],
+          requestBody: body('DeadlineExtension'),
+          responses: {
+            '200': json('Extended; the new deadline and the recorded action', ref('DeadlineExtended')),
+            '404': problem('No request with this id; the detail names the id'),
+            '409': problem('The request has completed, or the two months of extension are used'),
+            ...writeErrors,
+          },
         },
       },
       '/v1/requests/{id}': {

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import type { HubConfig } from '../config/hub-config.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
 import { TemporalUnreachable } from '../hub-client/request-errors.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { loadHubConfig } from './load-config.js';
 
 /** Connects the CLI to Temporal with the same data converter as the worker; closes when `use` finishes. */
 export async function withHubClient<T>(
-  use: (context: ConsentClientContext, config: HubConfig) => Promise<T>,
+  /** `ledger` is the one the client's codec uses, open for the command's own reads and writes too. */
+  use: (context: ConsentClientContext, config: HubConfig, ledger: Ledger) => Promise<T>,
 ): Promise<T> {
   const config = loadHubConfig();
   // Loaded on use: `consent-hub --help` and the ledger-only commands never pay for the Temporal client.
@@ -35,7 +37,7 @@ export async function withHubClient<T>(
     );
   }
   try {
-    return await use(clientContextFor(client, config), config);
+    return await use(clientContextFor(client, config), config, ledger);
   } finally {
     await client.connection.close();
     await ledger.close();

@@ -12,6 +12,7 @@ import { eraseCommand, erasuresCommand, receiptCommand } from './commands/erasur
 import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { closeCommand, retryCommand } from './commands/operator-commands.js';
 import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
+import { extendCommand, requestsCommand } from './commands/request-commands.js';
 import { serveCommand } from './commands/serve-command.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
@@ -56,6 +57,8 @@ const program = new Command('consent-hub')
   .addCommand(erasuresCommand)
   .addCommand(retryCommand)
   .addCommand(closeCommand)
+  .addCommand(extendCommand)
+  .addCommand(requestsCommand)
   .addCommand(historyCommand)
   .addCommand(receiptsCommand)
   .addCommand(optOutCommand)

@@ -102,6 +102,11 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_SHUTDOWN_GRACE_TIME: durationSchema.default('30 seconds'),
   /** An erasure still running this long counts as overdue (`consent_hub_requests_overdue`): GDPR's month. */
   CONSENT_HUB_OVERDUE_AFTER: durationSchema.default('30 days'),
+  /**
+   * How many days back a request's `receivedAt` may lie when it is entered late (a letter, an email): older
+   * dates are refused as likely typing errors. 90 by default: a quarter, three times GDPR's month.
+   */
+  CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });

@@ -174,11 +174,11 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     if (kind === 'erasure') {
       const result = erasureFromForm(form, operator);
       if (!result.ok) return invalid(result);
-      const started = await requestErasure(deps.hub, {
-        ...result.value,
-        requestedBy: operator,
-        requestedAt: new Date().toISOString(),
-      });
+      const started = await requestErasure(
+        deps.hub,
+        { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
+        { ledger: deps.ledger },
+      );
       return reply.redirect(`/console/requests/${started.requestId}`, 303);
     }
     const changes = consentChangesFromForm(
@@ -187,7 +187,8 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     );
     if (!changes.ok) return invalid(changes);
     const accepted = [];
-    for (const change of changes.value) accepted.push(await recordConsentChange(deps.hub, change));
+    for (const change of changes.value)
+      accepted.push(await recordConsentChange(deps.hub, change, undefined, { ledger: deps.ledger }));
     const eventId = accepted[0]?.eventId as string;
     // A change's id is known to the request page once the subject's workflow has written it to the ledger
     // (its first step); waiting for that here spares the operator a "not known" page a moment after sending.

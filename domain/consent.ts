@@ -48,6 +48,11 @@ export const consentChangeRequestSchema = z
     /** Where the change came from: a system or operator id (`cli`, `api`, `mailchimp`, `form:contact`). */
     source: actorIdSchema,
     evidence: consentEvidenceSchema.default({}),
+    /**
+     * When a person's request reached the controller (a letter, an email), when it is entered later: its
+     * one-month deadline runs from here (checked in hub-client against the clock and the floor).
+     */
+    receivedAt: z.iso.datetime({ offset: true }).optional(),
   })
   .refine((change) => change.decision === 'withdrawn' || evidenceAllowsGrant(change.evidence), {
     path: ['evidence'],

@@ -44,6 +44,12 @@ export const erasureRequestSchema = z.object({
   /** Who asked on the person's behalf: an operator or system id, a ticket or channel (`privacy-inbox#1234`). */
   requestedBy: actorIdSchema,
   requestedAt: z.iso.datetime({ offset: true }),
+  /**
+   * When the request reached the controller, for one that came by letter or email and is entered later: its
+   * one-month deadline runs from here (hub-client checks it against the clock and
+   * CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS). Absent: when it is entered.
+   */
+  receivedAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type ErasureRequest = z.output<typeof erasureRequestSchema>;
 export type ErasureRequestInput = z.input<typeof erasureRequestSchema>;

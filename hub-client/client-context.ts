@@ -17,6 +17,7 @@ export function clientContextFor(client: Client, config: HubConfig): ConsentClie
     taskQueue: config.CONSENT_HUB_TASK_QUEUE,
     subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
     timings,
+    receivedAtFloorDays: config.CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS,
     consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
   };
 }

@@ -26,6 +26,7 @@ import type { ConsentVerifyResult, consentVerifyWorkflow } from '../workflows/co
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
 import { retryStatesOf } from './pending-activities.js';
+import { receiptTimes } from './request-deadlines.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -35,6 +36,9 @@ export interface ConsentChangeAccepted {
   eventId: string;
   subjectKey: string;
   workflowId: string;
+  /** When the change was received and when it is due (GDPR Art. 12(3)), for a person's request. */
+  receivedAt: string;
+  dueAt: string;
 }
 
 /**
@@ -46,8 +50,14 @@ export async function recordConsentChange(
   input: ConsentChangeRequestInput,
   /** A caller that may repeat itself (reconciliation, a webhook) passes a stable id, so a repeat is a no-op. */
   stableEventId?: string,
+  /**
+   * With the ledger, the change is registered as a person's request with its deadline (`consent-hub
+   * requests`); reconciliation and webhooks, which only carry a change seen in a tool, pass none.
+   */
+  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
+  const times = receiptTimes(context, change.receivedAt);
   const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
   const workflowId = consentWorkflowId(subjectKey);
   const eventId = stableEventId ?? randomUUID();
@@ -74,7 +84,16 @@ export async function recordConsentChange(
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
     },
   );
-  return { eventId, subjectKey, workflowId };
+  const deadline = options.ledger
+    ? await options.ledger.registerRequest({
+        requestId: eventId,
+        kind: 'consent',
+        subjectKey,
+        receivedAt: times.receivedAt,
+        registeredAt: new Date().toISOString(),
+      })
+    : times;
+  return { eventId, subjectKey, workflowId, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
+import { deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
 export interface HubClientContext {
@@ -37,6 +38,8 @@ export interface HubClientContext {
   taskQueue: string;
   subjectKeySecret: string;
   timings: ErasureTimings;
+  /** CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS: how many days back an intake's `receivedAt` may lie. */
+  receivedAtFloorDays?: number;
 }
 
 export const erasureWorkflowType = 'erasureWorkflow';
@@ -48,6 +51,9 @@ export interface ErasureStarted {
   workflowId: string;
   /** True when an erasure for this person was already running and this request was merged into it. */
   joined: boolean;
+  /** When the request was received, and when it is due (the ledger's, when one was given: a join keeps the earlier). */
+  receivedAt: string;
+  dueAt: string;
 }
 
 /**
@@ -60,12 +66,16 @@ export interface ErasureStarted {
 export async function requestErasure(
   context: HubClientContext,
   input: ErasureRequestInput,
+  /** With the ledger, the request is registered with its deadline (`consent-hub requests`): a person's request. */
+  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
 ): Promise<ErasureStarted> {
   const parsed = erasureRequestSchema.parse(input);
+  const times = receiptTimes(context, parsed.receivedAt);
   // Free text reaches Temporal and the receipt only as a code and a note scrubbed of the person's data.
   const { reason, reasonNote } = structuredReason(parsed.reason, parsed.reasonNote);
   const request = {
     ...parsed,
+    receivedAt: times.receivedAt,
     reason,
     ...(reasonNote
       ? {
@@ -106,12 +116,30 @@ export async function requestErasure(
       typedSearchAttributes: [
         { key: subjectKeyAttribute, value: subjectKey },
         { key: erasureStatusAttribute, value: 'running' },
+        ...deadlineSearchAttributes('erasure', times.dueAt),
       ],
     },
   );
   const description = await context.client.workflow.getHandle(workflowId, handle.signaledRunId).describe();
   const joined = description.memo?.startToken !== token;
-  return { requestId: handle.signaledRunId, subjectKey, workflowId, joined };
+  const requestId = handle.signaledRunId;
+  const deadline = options.ledger
+    ? await options.ledger.registerRequest({
+        requestId,
+        kind: 'erasure',
+        subjectKey,
+        receivedAt: times.receivedAt,
+        registeredAt: new Date().toISOString(),
+      })
+    : times;
+  return {
+    requestId,
+    subjectKey,
+    workflowId,
+    joined,
+    receivedAt: deadline.receivedAt,
+    dueAt: deadline.dueAt,
+  };
 }
 
 type ErasureMergeSignal = ErasureMerge & { token: string };

@@ -7,6 +7,7 @@ import {
   operatorCloseSchema,
   operatorRetrySchema,
 } from '../domain/operator.js';
+import type { RequestListing } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { scrubAddresses } from '../privacy/redaction.js';
@@ -14,6 +15,7 @@ import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
 import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
+import { requestDeadlineOf } from './request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 /**
@@ -187,9 +189,13 @@ export async function actOnRequest(
   return { kind: found.kind, requestId, recorded, status };
 }
 
-export type RequestStatus =
+export type RequestStatus = (
   | { kind: 'erasure'; requestId: string; lookup: ErasureLookup }
-  | { kind: 'consent'; requestId: string; subject: ConsentStatusResult };
+  | { kind: 'consent'; requestId: string; subject: ConsentStatusResult }
+) & {
+  /** When it was received and is due (absent for a request from before deadlines were kept). */
+  deadline?: RequestListing;
+};
 
 /**
  * Any request's state by its id: an erasure's receipt or live status; for a consent change, its subject's
@@ -201,14 +207,22 @@ export async function requestStatus(
   requestId: string,
 ): Promise<RequestStatus> {
   const found = await findRequest(context, ledger, requestId);
+  const deadline = await requestDeadlineOf(context, ledger, requestId);
+  const withDeadline = deadline ? { deadline } : {};
   if (found.kind === 'consent') {
     const subjectKey = found.workflowId.replace(/^consent-/, '');
-    return { kind: 'consent', requestId, subject: await consentStatusOfSubject(context, ledger, subjectKey) };
+    return {
+      kind: 'consent',
+      requestId,
+      subject: await consentStatusOfSubject(context, ledger, subjectKey),
+      ...withDeadline,
+    };
   }
   const stored = await ledger.getReceipt(requestId);
   return {
     kind: 'erasure',
     requestId,
     lookup: stored ? { state: 'completed', receipt: stored } : await lookupErasure(context, requestId),
+    ...withDeadline,
   };
 }

@@ -1,5 +1,11 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { ErasureReceipt } from '../domain/erasure.js';
+import {
+  dueAtFor,
+  maxExtensionMonths,
+  type RequestDeadline,
+  type RequestKind,
+} from '../domain/request-deadline.js';
 import { type SystemName, systemNames } from '../domain/systems.js';
 import {
   type ConsentAppendResult,
@@ -18,7 +24,12 @@ import {
   type SystemConsentStateRecord,
   type Tombstone,
 } from './ledger.js';
-import type { ConsentEventsTable, LedgerDatabase, SubjectDataKeysTable } from './schema.js';
+import type {
+  ConsentEventsTable,
+  LedgerDatabase,
+  RequestDeadlinesTable,
+  SubjectDataKeysTable,
+} from './schema.js';
 
 /**
  * Times are stored as UTC ISO-8601 text so that string order is time order on both backends: `+02:00`
@@ -561,7 +572,8 @@ export class KyselyLedger implements Ledger {
         request_id: entry.requestId,
         request_kind: entry.requestKind,
         action: entry.action,
-        system: entry.system,
+        // '' for an action on the whole request (an extension): the column predates such actions.
+        system: entry.system ?? '',
         operator: entry.operator,
         reason: entry.reason ?? null,
         at: toUtcIso(entry.at, 'at'),
@@ -583,11 +595,137 @@ export class KyselyLedger implements Ledger {
       requestId: row.request_id,
       requestKind: row.request_kind,
       action: row.action as OperatorActionRecord['action'],
-      system: row.system as SystemName,
+      ...(row.system === '' ? {} : { system: row.system as SystemName }),
       operator: row.operator,
       ...(row.reason === null ? {} : { reason: row.reason }),
       at: row.at,
     }));
+  }
+
+  async registerRequest(request: {
+    requestId: string;
+    kind: RequestKind;
+    subjectKey: string;
+    receivedAt: string;
+    registeredAt: string;
+  }): Promise<RequestDeadline> {
+    const receivedAt = toUtcIso(request.receivedAt, 'receivedAt');
+    await this.db
+      .insertInto('request_deadlines')
+      .values({
+        request_id: request.requestId,
+        kind: request.kind,
+        subject_key: request.subjectKey,
+        received_at: receivedAt,
+        due_at: dueAtFor(receivedAt),
+        extended_months: 0,
+        completed_at: null,
+        registered_at: toUtcIso(request.registeredAt, 'registeredAt'),
+      })
+      .onConflict((conflict) => conflict.column('request_id').doNothing())
+      .execute();
+    const stored = await this.getRequestDeadline(request.requestId);
+    if (!stored) throw new Error(`request ${request.requestId} was not registered`);
+    if (receivedAt >= stored.receivedAt) return stored;
+    // The same request received earlier by another channel: the earlier receipt sets the deadline.
+    await this.db
+      .updateTable('request_deadlines')
+      .set({ received_at: receivedAt, due_at: dueAtFor(receivedAt, stored.extendedMonths) })
+      .where('request_id', '=', request.requestId)
+      .where('received_at', '>', receivedAt)
+      .where('extended_months', '=', stored.extendedMonths)
+      .execute();
+    return (await this.getRequestDeadline(request.requestId)) as RequestDeadline;
+  }
+
+  async getRequestDeadline(requestId: string): Promise<RequestDeadline | undefined> {
+    const row = await this.db
+      .selectFrom('request_deadlines')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? requestDeadlineFromRow(row) : undefined;
+  }
+
+  async extendRequestDeadline(extension: {
+    requestId: string;
+    months: number;
+    reason: string;
+    operator: string;
+    at: string;
+    actionId: string;
+  }): Promise<
+    | { extended: true; deadline: RequestDeadline }
+    | { extended: false; refused: 'not_found' | 'completed' | 'limit'; deadline?: RequestDeadline }
+  > {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('request_deadlines')
+        .selectAll()
+        .where('request_id', '=', extension.requestId)
+        .executeTakeFirst();
+      if (!row) return { extended: false, refused: 'not_found' } as const;
+      const deadline = requestDeadlineFromRow(row);
+      if (row.completed_at !== null) return { extended: false, refused: 'completed', deadline } as const;
+      const months = row.extended_months + extension.months;
+      if (months > maxExtensionMonths) return { extended: false, refused: 'limit', deadline } as const;
+      const dueAt = dueAtFor(row.received_at, months);
+      // Conditional on the months read: of two extensions at once, the second finds it changed and is refused.
+      const updated = await trx
+        .updateTable('request_deadlines')
+        .set({ extended_months: months, due_at: dueAt })
+        .where('request_id', '=', extension.requestId)
+        .where('extended_months', '=', row.extended_months)
+        .where('completed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1)
+        return { extended: false, refused: 'limit', deadline } as const;
+      await trx
+        .insertInto('operator_actions')
+        .values({
+          id: extension.actionId,
+          request_id: extension.requestId,
+          request_kind: row.kind,
+          action: 'extend',
+          system: '',
+          operator: extension.operator,
+          reason: `+${extension.months} month${extension.months === 1 ? '' : 's'} (due ${dueAt}): ${extension.reason}`,
+          at: toUtcIso(extension.at, 'at'),
+        })
+        .execute();
+      return { extended: true, deadline: { ...deadline, dueAt, extendedMonths: months } } as const;
+    });
+  }
+
+  async completeRequest(requestId: string, completedAt: string): Promise<void> {
+    await this.db
+      .updateTable('request_deadlines')
+      .set({ completed_at: toUtcIso(completedAt, 'completedAt') })
+      .where('request_id', '=', requestId)
+      .where('completed_at', 'is', null)
+      .execute();
+  }
+
+  async listRequestDeadlines(
+    filter: {
+      open?: boolean;
+      dueBefore?: string;
+      kind?: RequestKind;
+      subjectKey?: string;
+      limit?: number;
+    } = {},
+  ): Promise<RequestDeadline[]> {
+    let query = this.db.selectFrom('request_deadlines').selectAll();
+    if (filter.open) query = query.where('completed_at', 'is', null);
+    if (filter.dueBefore) query = query.where('due_at', '<', toUtcIso(filter.dueBefore, 'dueBefore'));
+    if (filter.kind) query = query.where('kind', '=', filter.kind);
+    if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
+    const rows = await query
+      .orderBy('due_at')
+      .orderBy('request_id')
+      .limit(filter.limit ?? 1000)
+      .execute();
+    return rows.map(requestDeadlineFromRow);
   }
 
   async saveIdempotentResponse(
@@ -741,4 +879,16 @@ function consentEventFromRow(row: ConsentEventsTable): ConsentEvent {
     source: row.source,
     evidence: JSON.parse(row.evidence),
   });
+}
+
+function requestDeadlineFromRow(row: RequestDeadlinesTable): RequestDeadline {
+  return {
+    requestId: row.request_id,
+    kind: row.kind as RequestKind,
+    subjectKey: row.subject_key,
+    receivedAt: row.received_at,
+    dueAt: row.due_at,
+    extendedMonths: Number(row.extended_months),
+    ...(row.completed_at === null ? {} : { completedAt: row.completed_at }),
+  };
 }

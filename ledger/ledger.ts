@@ -3,6 +3,7 @@ import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../
 import type { ErasureReceipt } from '../domain/erasure.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
+import type { RequestDeadline, RequestKind } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 
 export { type ConsentEvidence, consentEvidenceSchema } from '../domain/consent.js';
@@ -131,15 +132,66 @@ export interface Ledger {
   /** A request's operator actions, oldest first. */
   listOperatorActions(requestId: string): Promise<OperatorActionRecord[]>;
 
+  /**
+   * Registers a person's request with its deadline (receivedAt + 1 calendar month, domain/request-deadline.ts).
+   * Idempotent by requestId: a second request that joined the same one (an erasure asked for twice) keeps the
+   * earlier receivedAt, so the stricter deadline holds. Answers the deadline as stored.
+   */
+  registerRequest(request: {
+    requestId: string;
+    kind: RequestKind;
+    subjectKey: string;
+    receivedAt: string;
+    registeredAt: string;
+  }): Promise<RequestDeadline>;
+  getRequestDeadline(requestId: string): Promise<RequestDeadline | undefined>;
+  /**
+   * Extends an open request's deadline by `months` (the total at most 2, Art. 12(3)) and appends the
+   * extension to the request's log (operator_actions, action `extend`), in one transaction. Refusals are
+   * answered, not thrown: `not_found`, `completed`, or `limit` (with the months already granted).
+   */
+  extendRequestDeadline(extension: {
+    requestId: string;
+    months: number;
+    reason: string;
+    operator: string;
+    at: string;
+    actionId: string;
+  }): Promise<
+    | { extended: true; deadline: RequestDeadline }
+    | { extended: false; refused: 'not_found' | 'completed' | 'limit'; deadline?: RequestDeadline }
+  >;
+  /** Marks a request completed (the first completion time stays); unknown ids are ignored. */
+  completeRequest(requestId: string, completedAt: string): Promise<void>;
+  /**
+   * Requests by deadline, soonest due first: only open ones with `open`, only those due before `dueBefore`
+   * (ISO 8601), only one kind or one subject's; at most `limit` (default 1000).
+   */
+  listRequestDeadlines(filter?: {
+    open?: boolean;
+    dueBefore?: string;
+    kind?: RequestKind;
+    subjectKey?: string;
+    limit?: number;
+  }): Promise<RequestDeadline[]>;
+
   close(): Promise<void>;
 }
 
-/** One retry or close on a request, with who and when (the request's log; `receipt --log`). */
-export interface OperatorActionRecord extends OperatorLogEntry {
+/**
+ * One operator action on a request, with who and when (the request's log; `receipt --log`): a retry or close
+ * of one system, or an action on the whole request (`extend`: its deadline), whose `system` is absent.
+ */
+export interface OperatorActionRecord extends Omit<OperatorLogEntry, 'action' | 'system'> {
   id: string;
   requestId: string;
   requestKind: string;
+  action: OperatorLogEntry['action'] | RequestActionName;
+  system?: SystemName;
 }
+
+/** Operator actions on a whole request rather than one system of it. */
+export type RequestActionName = 'extend';
 
 export type ErasureRecordResult = 'planned' | 'deleted' | 'already_gone' | 'submitted';
 

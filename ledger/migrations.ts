@@ -230,6 +230,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_request_deadlines': {
+    async up(db: Kysely<unknown>) {
+      // Every request of a person with when it was received and when it is due (GDPR Art. 12(3)), whatever
+      // its kind, so that overdue requests are one indexed query, long after Temporal forgot the workflow.
+      await db.schema
+        .createTable('request_deadlines')
+        .addColumn('request_id', 'varchar(200)', (col) => col.primaryKey())
+        .addColumn('kind', 'varchar(50)', (col) => col.notNull())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('received_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('due_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('extended_months', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('completed_at', 'varchar(40)')
+        .addColumn('registered_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('request_deadlines_open_due')
+        .on('request_deadlines')
+        .columns(['completed_at', 'due_at'])
+        .execute();
+      await db.schema
+        .createIndex('request_deadlines_subject_key')
+        .on('request_deadlines')
+        .column('subject_key')
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -17,6 +17,7 @@ export interface LedgerDatabase {
   erasure_records: ErasureRecordsTable;
   erasure_follow_ups: ErasureFollowUpsTable;
   consent_system_states: ConsentSystemStatesTable;
+  request_deadlines: RequestDeadlinesTable;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
@@ -153,4 +154,19 @@ export interface ReconciliationRunsTable {
   finished_at: string | null;
   /** JSON: the run's summary. */
   summary: string;
+}
+
+/** One request of a person (erasure, consent change, access ...) and its GDPR deadline (Art. 12(3)). */
+export interface RequestDeadlinesTable {
+  request_id: string;
+  /** `erasure`, `consent`, `access`, ... (domain/request-deadline.ts). */
+  kind: string;
+  subject_key: string;
+  received_at: string;
+  /** received_at + 1 + extended_months calendar months. */
+  due_at: string;
+  extended_months: number;
+  /** Null while the request is open. */
+  completed_at: string | null;
+  registered_at: string;
 }

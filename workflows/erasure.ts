@@ -29,6 +29,7 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
 
 type ErasureSystemSummary = Awaited<ReturnType<Activities['summariseErasureSystem']>>;
@@ -128,6 +129,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     },
     { validator: ({ system }) => assertNeedsAttention(state, system) },
   );
+  followRequestDeadline();
   // Requests that arrived once the receipt was being written: too late for it, carried by a follow-up.
   const lateRequests: ErasureMerge[] = [];
   const join = (merge: ErasureMerge) => {

@@ -6,3 +6,10 @@ export const subjectKeyAttribute = defineSearchAttributeKey('SubjectKey', Search
 export const erasureStatusAttribute = defineSearchAttributeKey('ErasureStatus', SearchAttributeType.KEYWORD);
 /** running | needs_attention | idle, for consent workflows. */
 export const consentStatusAttribute = defineSearchAttributeKey('ConsentStatus', SearchAttributeType.KEYWORD);
+/**
+ * When a person's request must be answered (GDPR Art. 12(3), domain/request-deadline.ts), moved by an
+ * extension: `DueAt < '<now>' AND ExecutionStatus = 'Running'` finds overdue requests in Temporal.
+ */
+export const dueAtAttribute = defineSearchAttributeKey('DueAt', SearchAttributeType.DATETIME);
+/** erasure | access | rectification | ...: lists a person's requests across workflow types. */
+export const requestKindAttribute = defineSearchAttributeKey('RequestKind', SearchAttributeType.KEYWORD);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
+import { extendRequestDeadline, listRequests } from '../../hub-client/request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from '../../hub-client/request-errors.js';
 import { actOnRequest, type OperatorCommand, requestStatus } from '../../hub-client/requests.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
@@ -10,10 +11,12 @@ import type { ApiDependencies } from '../api-dependencies.js';
 import { type ApiCaller, type ApiScope, apiKeyVerifier } from '../api-keys.js';
 import {
   consentEventBodySchema,
+  deadlineExtensionBodySchema,
   erasureBodySchema,
   erasureParamsSchema,
   operatorCloseBodySchema,
   operatorRetryBodySchema,
+  requestListQuerySchema,
   requestParamsSchema,
   subjectStatusBodySchema,
 } from '../api-schemas.js';
@@ -30,8 +33,17 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): 
 function scopeFor(method: string, route: string): ApiScope | undefined {
   if (method === 'POST' && (route.endsWith('/erasures') || route.endsWith('/consent-events')))
     return 'intake';
-  if (method === 'POST' && (route.endsWith('/retry') || route.endsWith('/close'))) return 'operator';
-  if (route.includes('/erasures/') || route.includes('/requests/') || route.endsWith('/subjects/status'))
+  if (
+    method === 'POST' &&
+    (route.endsWith('/retry') || route.endsWith('/close') || route.endsWith('/extension'))
+  )
+    return 'operator';
+  if (
+    route.includes('/erasures/') ||
+    route.includes('/requests/') ||
+    route.endsWith('/requests') ||
+    route.endsWith('/subjects/status')
+  )
     return 'status';
   return undefined;
 }
@@ -101,12 +113,24 @@ export function v1Routes(deps: ApiDependencies) {
           subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
         },
         async () => {
-          const started = await requestErasure(deps.hub, {
-            ...input,
-            requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
-            requestedAt: input.requestedAt ?? new Date().toISOString(),
-          });
-          return { status: 202, body: { requestId: started.requestId, subjectKey: started.subjectKey } };
+          const started = await requestErasure(
+            deps.hub,
+            {
+              ...input,
+              requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
+              requestedAt: input.requestedAt ?? new Date().toISOString(),
+            },
+            { ledger: deps.ledger },
+          );
+          return {
+            status: 202,
+            body: {
+              requestId: started.requestId,
+              subjectKey: started.subjectKey,
+              receivedAt: started.receivedAt,
+              dueAt: started.dueAt,
+            },
+          };
         },
       );
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
@@ -143,8 +167,16 @@ export function v1Routes(deps: ApiDependencies) {
           subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
         },
         async () => {
-          const accepted = await recordConsentChange(deps.hub, input);
-          return { status: 202, body: { eventId: accepted.eventId, subjectKey: accepted.subjectKey } };
+          const accepted = await recordConsentChange(deps.hub, input, undefined, { ledger: deps.ledger });
+          return {
+            status: 202,
+            body: {
+              eventId: accepted.eventId,
+              subjectKey: accepted.subjectKey,
+              receivedAt: accepted.receivedAt,
+              dueAt: accepted.dueAt,
+            },
+          };
         },
       );
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
@@ -157,6 +189,16 @@ export function v1Routes(deps: ApiDependencies) {
     api.post('/subjects/status', async (request) => {
       const { email, verify } = parse(subjectStatusBodySchema, request.body);
       return consentStatus(deps.hub, deps.ledger, email, { verify });
+    });
+
+    // Every request of every kind with its deadline, soonest due first; `overdue=true` or `dueWithin=7d`.
+    api.get('/requests', async (request) => {
+      const query = parse(requestListQuerySchema, request.query, 'query');
+      return listRequests(deps.hub, deps.ledger, {
+        ...(query.overdue ? { overdue: true } : {}),
+        ...(query.dueWithin === undefined ? {} : { dueWithinMs: query.dueWithin }),
+        ...(query.kind ? { kind: query.kind } : {}),
+      });
     });
 
     // Any request by its id: an erasure, or a consent change (the eventId of POST /v1/consent-events).
@@ -176,6 +218,22 @@ export function v1Routes(deps: ApiDependencies) {
         const { id } = parse(requestParamsSchema, request.params, 'path');
         const { system, reason } = parse(operatorCloseBodySchema, request.body);
         return act(id, { action: 'close', system, reason, operator: `api:${callerOf(request).keyId}` });
+      });
+      operator.post('/requests/:id/extension', async (request) => {
+        const { id } = parse(requestParamsSchema, request.params, 'path');
+        const { months, reason } = parse(deadlineExtensionBodySchema, request.body);
+        return notFoundNamed(id, async () => {
+          try {
+            return await extendRequestDeadline(deps.hub, deps.ledger, id, {
+              months,
+              reason,
+              operator: `api:${callerOf(request).keyId}`,
+            });
+          } catch (error) {
+            if (error instanceof OperatorActionRefused) throw new ApiProblem(409, 'Conflict', error.message);
+            throw error;
+          }
+        });
       });
     });
   };

@@ -5,11 +5,13 @@ import { consentChangeRequestSchema, consentEvidenceSchema } from '../../domain/
 import { emailSchema } from '../../domain/email.js';
 import { marketingPurposes, type Purpose, purposeSchema, purposes } from '../../domain/purposes.js';
 import { type ConsentStatusResult, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { receiptTimes } from '../../hub-client/request-deadlines.js';
 import { retryLine } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { UsageError } from '../usage-error.js';
+import { receivedAtOption } from './received-at.js';
 
 const evidenceExpected =
   'expected inline JSON such as \'{"policyVersion":"2024-05"}\' or the path of a JSON file';
@@ -78,35 +80,54 @@ export const optOutCommand = new Command('opt-out')
     ).argParser(collectPurpose),
   )
   .option('--source <source>', 'where the opt-out came from', 'cli')
+  .addOption(receivedAtOption())
   .option('--json', 'print stable JSON')
-  .action(async (flags: { email: string; purpose?: Purpose[]; source: string }, command: Command) => {
-    const chosen =
-      flags.purpose && flags.purpose.length > 0 ? [...new Set(flags.purpose)] : [...marketingPurposes];
-    const occurredAt = new Date().toISOString();
-    // The whole command is validated before the first change is sent: all of it is recorded, or none.
-    const changes = chosen.map((purpose) =>
-      consentChangeRequestSchema.parse({
-        email: flags.email,
-        purpose,
-        decision: 'withdrawn',
-        occurredAt,
-        source: flags.source,
-        evidence: { channel: flags.source },
-      }),
-    );
-    await withHubClient(async (context) => {
-      const accepted = [];
-      for (const change of changes) accepted.push(await recordConsentChange(context, change));
-      if (wantsJson(command))
-        printJson(
-          accepted.map(({ eventId, subjectKey }, i) => ({ eventId, subjectKey, purpose: chosen[i] })),
-        );
-      else {
-        print(`Opt-out recorded for subject ${accepted[0]?.subjectKey}: ${chosen.join(', ')}`);
-        print('It is being carried to every tool; follow it with `consent-hub status --email <email>`.');
-      }
-    });
-  });
+  .action(
+    async (
+      flags: { email: string; purpose?: Purpose[]; source: string; receivedAt?: string },
+      command: Command,
+    ) => {
+      const chosen =
+        flags.purpose && flags.purpose.length > 0 ? [...new Set(flags.purpose)] : [...marketingPurposes];
+      const occurredAt = new Date().toISOString();
+      // The whole command is validated before the first change is sent: all of it is recorded, or none.
+      const changes = chosen.map((purpose) =>
+        consentChangeRequestSchema.parse({
+          email: flags.email,
+          purpose,
+          decision: 'withdrawn',
+          occurredAt,
+          source: flags.source,
+          evidence: { channel: flags.source },
+          ...(flags.receivedAt === undefined ? {} : { receivedAt: flags.receivedAt }),
+        }),
+      );
+      await withHubClient(async (context, _config, ledger) => {
+        // The date against the clock and the floor, before the first change is sent.
+        const { receivedAt } = receiptTimes(context, changes[0]?.receivedAt);
+        const accepted = [];
+        for (const change of changes)
+          accepted.push(await recordConsentChange(context, { ...change, receivedAt }, undefined, { ledger }));
+        if (wantsJson(command))
+          printJson(
+            accepted.map(({ eventId, subjectKey, receivedAt, dueAt }, i) => ({
+              eventId,
+              subjectKey,
+              purpose: chosen[i],
+              receivedAt,
+              dueAt,
+            })),
+          );
+        else {
+          print(`Opt-out recorded for subject ${accepted[0]?.subjectKey}: ${chosen.join(', ')}`);
+          print(
+            `  received ${receivedAt}, due ${accepted[0]?.dueAt}  (events ${accepted.map((a) => a.eventId).join(', ')})`,
+          );
+          print('It is being carried to every tool; follow it with `consent-hub status --email <email>`.');
+        }
+      });
+    },
+  );
 
 export const consentCommand = new Command('consent')
   .description('record a grant or withdrawal of one purpose, with its evidence, and carry it to every tool')
@@ -120,6 +141,7 @@ export const consentCommand = new Command('consent')
   )
   .option('--occurred-at <iso>', 'when the person made the choice (default: now)')
   .option('--source <source>', 'where the change came from', 'cli')
+  .addOption(receivedAtOption())
   .option('--json', 'print stable JSON')
   .action(
     async (
@@ -131,6 +153,7 @@ export const consentCommand = new Command('consent')
         evidence?: string;
         occurredAt?: string;
         source: string;
+        receivedAt?: string;
       },
       command: Command,
     ) => {
@@ -143,13 +166,20 @@ export const consentCommand = new Command('consent')
         occurredAt: readOccurredAt(flags.occurredAt),
         source: flags.source,
         evidence: readEvidence(flags.evidence),
+        ...(flags.receivedAt === undefined ? {} : { receivedAt: flags.receivedAt }),
       });
-      await withHubClient(async (context) => {
-        const accepted = await recordConsentChange(context, change);
-        if (wantsJson(command)) printJson({ eventId: accepted.eventId, subjectKey: accepted.subjectKey });
+      await withHubClient(async (context, _config, ledger) => {
+        const accepted = await recordConsentChange(context, change, undefined, { ledger });
+        if (wantsJson(command))
+          printJson({
+            eventId: accepted.eventId,
+            subjectKey: accepted.subjectKey,
+            receivedAt: accepted.receivedAt,
+            dueAt: accepted.dueAt,
+          });
         else
           print(
-            `Recorded ${flags.grant ? 'grant' : 'withdrawal'} of ${flags.purpose}: event ${accepted.eventId}`,
+            `Recorded ${flags.grant ? 'grant' : 'withdrawal'} of ${flags.purpose}: event ${accepted.eventId} (due ${accepted.dueAt})`,
           );
       });
     },

@@ -12,6 +12,7 @@ import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { cliActorId } from './actor-id.js';
+import { receivedAtOption } from './received-at.js';
 import { requestIdArgument } from './request-id.js';
 
 /** Loaded on use, so that `--help` and bad input never load the Temporal client. */
@@ -42,26 +43,39 @@ export const eraseCommand = new Command('erase')
     'follow it per system until the receipt (exit 1 if a system failed) or until a system needs attention (exit 3)',
   )
   .option('--wait-through-attention', 'with --wait: keep waiting while a system needs attention')
+  .addOption(receivedAtOption())
   .option('--json', 'print stable JSON')
   .action(async (flags, command: Command) => {
     const json = wantsJson(command);
     const { liveStatus, requestErasure } = await hubErasures();
-    await withHubClient(async (context) => {
+    await withHubClient(async (context, _config, ledger) => {
       // Validated (and the email normalised) before anything is started.
-      const started = await requestErasure(context, {
-        email: flags.email,
-        gaClientIds: flags.gaClientId,
-        gaUserIds: flags.gaUserId ? [flags.gaUserId] : [],
-        reason: flags.reason,
-        reasonNote: flags.reasonNote,
-        requestedBy: flags.requestedBy ?? cliActorId(userInfo().username),
-        requestedAt: new Date().toISOString(),
-      });
+      const started = await requestErasure(
+        context,
+        {
+          email: flags.email,
+          gaClientIds: flags.gaClientId,
+          gaUserIds: flags.gaUserId ? [flags.gaUserId] : [],
+          reason: flags.reason,
+          reasonNote: flags.reasonNote,
+          requestedBy: flags.requestedBy ?? cliActorId(userInfo().username),
+          requestedAt: new Date().toISOString(),
+          ...(flags.receivedAt === undefined ? {} : { receivedAt: flags.receivedAt }),
+        },
+        { ledger },
+      );
       if (!flags.wait) {
-        if (json) printJson({ requestId: started.requestId, subjectKey: started.subjectKey });
+        if (json)
+          printJson({
+            requestId: started.requestId,
+            subjectKey: started.subjectKey,
+            receivedAt: started.receivedAt,
+            dueAt: started.dueAt,
+          });
         else {
           print(`Erasure requested: ${started.requestId}`);
           print(`  subject key ${started.subjectKey}  (workflow ${started.workflowId})`);
+          print(`  received ${started.receivedAt}, due ${started.dueAt}`);
           print(`  follow it with: consent-hub receipt ${started.requestId}`);
         }
         return;

@@ -6,6 +6,7 @@ import { hashApiKey } from '../../api/api-keys.js';
 import { apiBodyLimit } from '../../api/create-api-server.js';
 import { requestHash } from '../../api/idempotency.js';
 import type { ErasureReceipt } from '../../domain/erasure.js';
+import { addCalendarMonths } from '../../domain/request-deadline.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { connectTestTemporal } from '../support/temporal.js';
@@ -111,6 +112,8 @@ describe('intake API routes', () => {
       expect(body).toEqual({
         requestId: expect.any(String),
         subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret),
+        receivedAt: expect.any(String),
+        dueAt: addCalendarMonths(new Date(String(body.receivedAt)), 1).toISOString(),
       });
       const description = await temporal.client.workflow.getHandle(`erasure-${body.subjectKey}`).describe();
       expect(description.runId).toBe(body.requestId);
@@ -158,6 +161,8 @@ describe('intake API routes', () => {
       expect(body).toEqual({
         eventId: expect.any(String),
         subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret),
+        receivedAt: expect.any(String),
+        dueAt: addCalendarMonths(new Date(String(body.receivedAt)), 1).toISOString(),
       });
       const description = await temporal.client.workflow.getHandle(`consent-${body.subjectKey}`).describe();
       expect(description.status.name).toBe('RUNNING');

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import {
+  type DeadlineExtension,
+  deadlineExtensionSchema,
+  defaultReceivedAtFloorDays,
+  dueAtFor,
+  isOverdue,
+  parseReceivedAt,
+  type RequestDeadline,
+  type RequestKind,
+  type RequestListing,
+} from '../domain/request-deadline.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { scrubAddresses } from '../privacy/redaction.js';
+import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
+import { requestDeadlineSignal } from '../workflows/request-deadline.js';
+import {
+  consentStatusAttribute,
+  dueAtAttribute,
+  erasureStatusAttribute,
+  requestKindAttribute,
+} from '../workflows/search-attribute-keys.js';
+import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
+
+/** What the deadline rail needs of the hub's client context. */
+export interface DeadlineContext {
+  client: Client;
+  /** CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS: how many days back a `receivedAt` may lie (default 90). */
+  receivedAtFloorDays?: number;
+}
+
+/**
+ * The intake side of a request: when it was received (the given `receivedAt`, checked against the clock and
+ * the floor, or now) and when it is due. A refused `receivedAt` is a ZodError on `receivedAt`.
+ */
+export function receiptTimes(
+  context: Pick<DeadlineContext, 'receivedAtFloorDays'>,
+  receivedAt: string | undefined,
+  now = new Date(),
+): { receivedAt: string; dueAt: string } {
+  const received = parseReceivedAt(receivedAt, {
+    now,
+    floorDays: context.receivedAtFloorDays ?? defaultReceivedAtFloorDays,
+  });
+  return { receivedAt: received, dueAt: dueAtFor(received) };
+}
+
+/** The search attributes a request workflow starts with: its kind and `DueAt`. */
+export function deadlineSearchAttributes(kind: RequestKind, dueAt: string): SearchAttributePair[] {
+  return [
+    { key: requestKindAttribute, value: kind },
+    { key: dueAtAttribute, value: new Date(dueAt) },
+  ];
+}
+
+/**
+ * Where a request of each kind is carried, for `extend` to tell its workflow the new `DueAt`. A kind whose
+ * workflow calls `followRequestDeadline()` adds itself here; a consent change has none of its own (one
+ * workflow per person carries all their changes), so only the ledger holds its deadline.
+ */
+const deadlineWorkflows: Partial<
+  Record<RequestKind, (deadline: RequestDeadline) => { workflowId: string; runId?: string }>
+> = {
+  erasure: (deadline) => ({ workflowId: erasureWorkflowId(deadline.subjectKey), runId: deadline.requestId }),
+};
+
+export interface DeadlineExtended {
+  requestId: string;
+  kind: RequestKind;
+  deadline: RequestDeadline;
+  recorded: { action: 'extend'; months: number; reason: string; operator: string; at: string };
+}
+
+/**
+ * Extends an open request's deadline by 1 or 2 months (Art. 12(3): by two further months at most, in all,
+ * with the reasons), records it in the request's log (`receipt --log`) and moves the workflow's `DueAt`.
+ * Bad input is a ZodError; an unknown id RequestNotFound; a finished request or one beyond the two months
+ * OperatorActionRefused saying so.
+ */
+export async function extendRequestDeadline(
+  context: Pick<DeadlineContext, 'client'>,
+  ledger: Pick<Ledger, 'extendRequestDeadline'>,
+  requestId: string,
+  input: { months: number | string; reason: string; operator: string },
+  now = new Date(),
+): Promise<DeadlineExtended> {
+  const parsed: DeadlineExtension = deadlineExtensionSchema.parse(input);
+  // The reason is told to the person and kept in the log: no address survives in it.
+  const reason = scrubAddresses(parsed.reason);
+  const at = now.toISOString();
+  const result = await ledger.extendRequestDeadline({
+    requestId,
+    months: parsed.months,
+    reason,
+    operator: parsed.operator,
+    at,
+    actionId: randomUUID(),
+  });
+  if (!result.extended) {
+    if (result.refused === 'not_found') throw new RequestNotFound(requestId);
+    if (result.refused === 'completed')
+      throw new OperatorActionRefused(
+        `The ${result.deadline?.kind ?? 'request'} ${requestId} has completed; its deadline cannot be extended.`,
+      );
+    throw new OperatorActionRefused(
+      `The deadline of ${requestId} is already extended by ${result.deadline?.extendedMonths ?? 0} month(s); GDPR Art. 12(3) allows two in all, so at most ${2 - (result.deadline?.extendedMonths ?? 0)} more.`,
+    );
+  }
+  await publishDueAt(context.client, result.deadline);
+  return {
+    requestId,
+    kind: result.deadline.kind,
+    deadline: result.deadline,
+    recorded: { action: 'extend', months: parsed.months, reason, operator: parsed.operator, at },
+  };
+}
+
+/** Tells the request's workflow its new DueAt; a workflow that has closed needs none. */
+async function publishDueAt(client: Client, deadline: RequestDeadline): Promise<void> {
+  const target = deadlineWorkflows[deadline.kind]?.(deadline);
+  if (!target) return;
+  try {
+    await client.workflow
+      .getHandle(target.workflowId, target.runId)
+      .signal(requestDeadlineSignal, { dueAt: deadline.dueAt });
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+}
+
+export interface RequestListFilter {
+  /** Only open requests past their deadline. */
+  overdue?: boolean;
+  /** Only open requests due within this many milliseconds from now (overdue ones included). */
+  dueWithinMs?: number;
+  kind?: RequestKind;
+  subjectKey?: string;
+}
+
+/**
+ * A person's requests across kinds with their deadlines, soonest due first, from the ledger (which keeps
+ * them after Temporal's retention), each with its state and whether it is overdue. An open request's state
+ * is read from its workflow: an erasure `running` or `needs_attention`, a consent change `open` while the
+ * person's consent workflow still works on it; a request whose workflow has finished is marked completed in
+ * the ledger on the way.
+ */
+export async function listRequests(
+  context: Pick<DeadlineContext, 'client'>,
+  ledger: Pick<Ledger, 'listRequestDeadlines' | 'completeRequest' | 'getConsentEvent'>,
+  filter: RequestListFilter = {},
+  now = new Date(),
+): Promise<RequestListing[]> {
+  const windowed = filter.overdue || filter.dueWithinMs !== undefined;
+  const dueBefore = filter.overdue
+    ? now.toISOString()
+    : filter.dueWithinMs !== undefined
+      ? new Date(now.getTime() + filter.dueWithinMs).toISOString()
+      : undefined;
+  const rows = await ledger.listRequestDeadlines({
+    ...(windowed ? { open: true } : {}),
+    ...(dueBefore ? { dueBefore } : {}),
+    ...(filter.kind ? { kind: filter.kind } : {}),
+    ...(filter.subjectKey ? { subjectKey: filter.subjectKey } : {}),
+  });
+  const listings: RequestListing[] = [];
+  for (const row of rows) {
+    const listing = await withState(context.client, ledger, row, now);
+    if (windowed && listing.completedAt !== undefined) continue;
+    listings.push(listing);
+  }
+  return listings;
+}
+
+/** One request's deadline with its state, for `status` views; undefined when it has none registered. */
+export async function requestDeadlineOf(
+  context: Pick<DeadlineContext, 'client'>,
+  ledger: Pick<Ledger, 'getRequestDeadline' | 'completeRequest' | 'getConsentEvent'>,
+  requestId: string,
+  now = new Date(),
+): Promise<RequestListing | undefined> {
+  const row = await ledger.getRequestDeadline(requestId);
+  return row ? withState(context.client, ledger, row, now) : undefined;
+}
+
+async function withState(
+  client: Client,
+  ledger: Pick<Ledger, 'completeRequest' | 'getConsentEvent'>,
+  row: RequestDeadline,
+  now: Date,
+): Promise<RequestListing> {
+  let deadline = row;
+  let state = row.completedAt ? 'completed' : 'open';
+  if (!row.completedAt) {
+    const live = await liveState(client, ledger, row);
+    if (live.completedAt) {
+      await ledger.completeRequest(row.requestId, live.completedAt);
+      deadline = { ...row, completedAt: live.completedAt };
+    }
+    state = live.state;
+  }
+  return { ...deadline, state, overdue: isOverdue(deadline, now) };
+}
+
+/** An open request's state from its workflow; `completedAt` when the workflow shows it is done. */
+async function liveState(
+  client: Client,
+  ledger: Pick<Ledger, 'getConsentEvent'>,
+  row: RequestDeadline,
+): Promise<{ state: string; completedAt?: string }> {
+  const target =
+    row.kind === 'consent'
+      ? { workflowId: consentWorkflowId(row.subjectKey) }
+      : deadlineWorkflows[row.kind]?.(row);
+  if (!target) return { state: 'open' };
+  let description: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>;
+  try {
+    description = await client.workflow.getHandle(target.workflowId, target.runId).describe();
+  } catch (error) {
+    // Temporal forgot it (retention) before the ledger heard it finish: it is over either way.
+    if (error instanceof WorkflowNotFoundError)
+      return { state: 'completed', completedAt: new Date().toISOString() };
+    throw error;
+  }
+  if (description.status.name !== 'RUNNING') {
+    return { state: 'completed', completedAt: (description.closeTime ?? new Date()).toISOString() };
+  }
+  if (row.kind === 'consent') {
+    // The person's workflow carries all their changes: this one is done once the workflow has taken it
+    // into the ledger and has nothing left to write.
+    const status = description.typedSearchAttributes.get(consentStatusAttribute);
+    if (status === 'idle' && (await ledger.getConsentEvent(row.requestId)))
+      return { state: 'completed', completedAt: new Date().toISOString() };
+    return { state: status === 'needs_attention' ? 'needs_attention' : 'open' };
+  }
+  const status = description.typedSearchAttributes.get(erasureStatusAttribute);
+  return { state: typeof status === 'string' && status !== 'completed' ? status : 'running' };
+}

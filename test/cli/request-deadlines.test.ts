@@ -1,0 +1,318 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deadlineExtendedSchema, requestListingSchema } from '../../api/api-response-schemas.js';
+import { addCalendarMonths } from '../../domain/request-deadline.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { dueAtAttribute, requestKindAttribute } from '../../workflows/search-attribute-keys.js';
+import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { connectTestTemporal } from '../support/temporal.js';
+import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600 * 1000).toISOString();
+
+interface Listing {
+  kind: string;
+  requestId: string;
+  subjectKey: string;
+  receivedAt: string;
+  dueAt: string;
+  extendedMonths: number;
+  state: string;
+  overdue: boolean;
+  completedAt?: string;
+}
+
+describe('every request has a deadline: received, due one calendar month later, listed when overdue', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let worker: { stop(): Promise<void> };
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  const key = freshApiKey();
+  const stubs = stubConnectors();
+
+  beforeAll(async () => {
+    const dataDir = cliDataDir();
+    ledger = await ledgerIn(dataDir);
+    temporal = await connectTestTemporal('cli-deadlines', { subjectKeyLedger: ledger });
+    const { env } = cliEnvironment(temporal, dataDir);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
+    app = await buildTestApi({ hub: hubContext(temporal, temporal.taskQueue), ledger, key });
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await app?.close();
+    await worker?.stop();
+    await ledger?.close();
+    await temporal?.close();
+  });
+
+  const auth = { authorization: `Bearer ${key}` };
+  const apiGet = (url: string) => app.inject({ method: 'GET', url, headers: auth });
+  const apiPost = (url: string, body: unknown) =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+  const cliRequests = async (...flags: string[]) => {
+    const run = await cli('requests', ...flags, '--json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    return JSON.parse(run.stdout) as Listing[];
+  };
+
+  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+    for (let i = 0; i < 120; i++) {
+      const found = await probe();
+      if (found !== undefined) return found;
+      await delay(250);
+    }
+    throw new Error(`never saw: ${what}`);
+  }
+
+  it('an erasure received by letter 32 days ago is overdue in `requests --overdue` and GET /v1/requests?overdue=true', async () => {
+    // Mailchimp refuses the key, so the erasure waits for an operator: open, and past its month.
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
+    const receivedAt = daysAgo(32);
+    const started = await cli(
+      'erase',
+      '--email',
+      uniqueEmail('letter'),
+      '--received-at',
+      receivedAt,
+      '--json',
+    );
+    expect(started.code).toBe(0);
+    const accepted = JSON.parse(started.stdout) as { requestId: string; receivedAt: string; dueAt: string };
+    expect(accepted.receivedAt).toBe(receivedAt);
+    expect(accepted.dueAt).toBe(addCalendarMonths(new Date(receivedAt), 1).toISOString());
+
+    // The workflow carries the deadline for Temporal's own queries.
+    const description = await temporal.client.workflow
+      .getHandle(`erasure-${JSON.parse(started.stdout).subjectKey}`, accepted.requestId)
+      .describe();
+    expect(description.typedSearchAttributes.get(requestKindAttribute)).toBe('erasure');
+    expect(description.typedSearchAttributes.get(dueAtAttribute)?.toISOString()).toBe(accepted.dueAt);
+
+    const overdue = await cliRequests('--overdue');
+    const row = overdue.find((listing) => listing.requestId === accepted.requestId);
+    expect(row).toMatchObject({ kind: 'erasure', receivedAt, dueAt: accepted.dueAt, overdue: true });
+    expect(['running', 'needs_attention']).toContain(row?.state);
+
+    const answered = await apiGet('/v1/requests?overdue=true');
+    expect(answered.statusCode).toBe(200);
+    const rows = requestListingSchema.array().parse(answered.json());
+    expect(rows.find((listing) => listing.requestId === accepted.requestId)).toMatchObject({
+      kind: 'erasure',
+      overdue: true,
+      dueAt: accepted.dueAt,
+    });
+
+    const text = await cli('requests', '--overdue');
+    expect(text.stdout).toMatch(new RegExp(`OVERDUE erasure\\s+${accepted.requestId}`));
+
+    // GET /v1/requests/{id} shows the deadline next to the status.
+    const status = (await apiGet(`/v1/requests/${accepted.requestId}`)).json() as { deadline?: Listing };
+    expect(status.deadline).toMatchObject({ receivedAt, dueAt: accepted.dueAt, overdue: true });
+
+    await cli('close', accepted.requestId, '--system', 'mailchimp', '--reason', 'key revoked').catch(
+      () => {},
+    );
+  });
+
+  it('a completed request is never overdue, however late it was', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
+    const receivedAt = daysAgo(40);
+    const started = await cli(
+      'erase',
+      '--email',
+      uniqueEmail('done'),
+      '--received-at',
+      receivedAt,
+      '--wait',
+      '--json',
+    );
+    expect(started.code).toBe(0);
+    const requestId = (JSON.parse(started.stdout) as { requestId: string }).requestId;
+    const all = await cliRequests();
+    expect(all.find((listing) => listing.requestId === requestId)).toMatchObject({
+      state: 'completed',
+      overdue: false,
+    });
+    expect((await cliRequests('--overdue')).map((listing) => listing.requestId)).not.toContain(requestId);
+    // The ledger heard it finish from the erasure's own ledger activity.
+    expect((await ledger.getRequestDeadline(requestId))?.completedAt).toBeDefined();
+    const refused = await cli('extend', requestId, '--months', '1', '--reason', 'too late anyway');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/has completed; its deadline cannot be extended/);
+  });
+
+  it('a consent change entered late is a request too, overdue while a system needs attention', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
+    const receivedAt = daysAgo(32);
+    const recorded = await cli(
+      'opt-out',
+      '--email',
+      uniqueEmail('optout'),
+      '--purpose',
+      'phone',
+      '--received-at',
+      receivedAt,
+      '--json',
+    );
+    expect(recorded.code).toBe(0);
+    const [change] = JSON.parse(recorded.stdout) as { eventId: string; dueAt: string }[];
+    const row = await waitFor(async () => {
+      const found = (await cliRequests('--overdue')).find((listing) => listing.requestId === change?.eventId);
+      return found?.state === 'needs_attention' ? found : undefined;
+    }, 'the consent change needing attention');
+    expect(row).toMatchObject({ kind: 'consent', receivedAt, overdue: true });
+    stubs.behaviour.mailchimp = 'ok';
+    await cli('retry', change?.eventId ?? '', '--system', 'mailchimp');
+  });
+
+  it('extends by 1 or 2 months with a reason, at most two in all, moves DueAt and logs who and why', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
+    const receivedAt = daysAgo(32);
+    const started = await cli(
+      'erase',
+      '--email',
+      uniqueEmail('extend'),
+      '--received-at',
+      receivedAt,
+      '--json',
+    );
+    const { requestId, subjectKey } = JSON.parse(started.stdout) as { requestId: string; subjectKey: string };
+
+    const noReason = await cli('extend', requestId, '--months', '1');
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/--reason/);
+    const threeMonths = await cli('extend', requestId, '--months', '3', '--reason', 'backlog');
+    expect(threeMonths.code).toBe(2);
+
+    const once = await cli(
+      'extend',
+      requestId,
+      '--months',
+      '1',
+      '--reason',
+      'complex request: records in three archives',
+      '--operator',
+      'cli:dpo',
+      '--json',
+    );
+    expect(once.code).toBe(0);
+    const extended = deadlineExtendedSchema.parse(JSON.parse(once.stdout));
+    const twoMonths = addCalendarMonths(new Date(receivedAt), 2).toISOString();
+    expect(extended.deadline).toMatchObject({ dueAt: twoMonths, extendedMonths: 1 });
+    expect(extended.recorded).toMatchObject({ action: 'extend', months: 1, operator: 'cli:dpo' });
+    // No longer overdue, but due within the next month.
+    expect((await cliRequests('--overdue')).map((l) => l.requestId)).not.toContain(requestId);
+    expect((await cliRequests('--due-within', '7d')).map((l) => l.requestId)).not.toContain(requestId);
+    expect((await cliRequests('--due-within', '5w')).find((l) => l.requestId === requestId)).toMatchObject({
+      dueAt: twoMonths,
+      extendedMonths: 1,
+      overdue: false,
+    });
+    // Temporal's DueAt follows (the workflow publishes it when told).
+    await waitFor(async () => {
+      const attributes = (
+        await temporal.client.workflow.getHandle(`erasure-${subjectKey}`, requestId).describe()
+      ).typedSearchAttributes;
+      return attributes.get(dueAtAttribute)?.toISOString() === twoMonths ? true : undefined;
+    }, 'DueAt moved');
+
+    // Two more months would make three: refused, over the CLI and the API alike; nothing changes.
+    const tooMuch = await cli('extend', requestId, '--months', '2', '--reason', 'still more');
+    expect(tooMuch.code).toBe(2);
+    expect(tooMuch.stderr).toMatch(/already extended by 1 month\(s\).*at most 1 more/);
+    const apiTooMuch = await apiPost(`/v1/requests/${requestId}/extension`, { months: 2, reason: 'more' });
+    expect(apiTooMuch.statusCode).toBe(409);
+    const apiNoReason = await apiPost(`/v1/requests/${requestId}/extension`, { months: 1 });
+    expect(apiNoReason.statusCode).toBe(400);
+    expect(apiNoReason.json()).toMatchObject({ errors: [{ field: 'reason' }] });
+
+    const apiOnce = await apiPost(`/v1/requests/${requestId}/extension`, {
+      months: 1,
+      reason: 'archive search',
+    });
+    expect(apiOnce.statusCode).toBe(200);
+    const threeLater = addCalendarMonths(new Date(receivedAt), 3).toISOString();
+    expect(deadlineExtendedSchema.parse(apiOnce.json()).deadline).toMatchObject({
+      dueAt: threeLater,
+      extendedMonths: 2,
+    });
+    expect(
+      (await apiPost(`/v1/requests/${requestId}/extension`, { months: 1, reason: 'x' })).statusCode,
+    ).toBe(409);
+
+    const log = await cli('receipt', requestId, '--log', '--json');
+    const entries = (JSON.parse(log.stdout) as { log: { event: string; by?: string; reason?: string }[] })
+      .log;
+    expect(entries.filter((entry) => entry.event === 'extend')).toEqual([
+      expect.objectContaining({
+        by: 'cli:dpo',
+        reason: expect.stringMatching(/^\+1 month .*three archives$/),
+      }),
+      expect.objectContaining({
+        by: expect.stringMatching(/^api:/),
+        reason: expect.stringMatching(/archive search$/),
+      }),
+    ]);
+    await cli('close', requestId, '--system', 'mailchimp', '--reason', 'key revoked');
+  });
+
+  it('refuses a receivedAt in the future or before the floor, over the CLI and the API, and starts nothing', async () => {
+    const before = (await ledger.listRequestDeadlines()).length;
+    const future = await cli(
+      'erase',
+      '--email',
+      uniqueEmail('future'),
+      '--received-at',
+      new Date(Date.now() + 86_400_000).toISOString(),
+    );
+    expect(future.code).toBe(2);
+    expect(future.stderr).toMatch(/^--received-at: must not be in the future/);
+    const ancient = await cli('opt-out', '--email', uniqueEmail('ancient'), '--received-at', daysAgo(91));
+    expect(ancient.code).toBe(2);
+    expect(ancient.stderr).toMatch(
+      /^--received-at: must not be more than 90 days ago .*CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS/,
+    );
+    vi.stubEnv('CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS', '120');
+    const allowed = await cli(
+      'erase',
+      '--email',
+      uniqueEmail('floor'),
+      '--received-at',
+      daysAgo(91),
+      '--json',
+    );
+    vi.stubEnv('CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS', '90');
+    expect(allowed.code).toBe(0);
+
+    const apiFuture = await apiPost('/v1/erasures', {
+      email: uniqueEmail('api-future'),
+      receivedAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    expect(apiFuture.statusCode).toBe(400);
+    expect(apiFuture.json()).toMatchObject({ errors: [{ field: 'receivedAt' }] });
+    const apiLate = await apiPost('/v1/consent-events', {
+      email: uniqueEmail('api-late'),
+      purpose: 'phone',
+      decision: 'withdrawn',
+      occurredAt: daysAgo(33),
+      source: 'letter',
+      receivedAt: daysAgo(32),
+    });
+    expect(apiLate.statusCode).toBe(202);
+    expect(apiLate.json()).toMatchObject({ receivedAt: expect.any(String), dueAt: expect.any(String) });
+    // The refused ones registered nothing; the floor-allowed erasure and the API's consent change did.
+    expect((await ledger.listRequestDeadlines()).length).toBe(before + 2);
+    expect((await apiGet('/v1/requests?dueWithin=soon')).statusCode).toBe(400);
+  });
+});
