@@ -126,6 +126,7 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     this.usage = new Map();
     this.buckets = new Map();
     this.rejections = {};
+    this.revokedAccounts.clear();
   }
 
   seed(data: GoogleSeedData): void {
@@ -142,12 +143,12 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     }
   }
 
-  /** Service accounts whose keys were deleted (or that were disabled) since the sandbox started. */
+  /** Service accounts deleted since the sandbox started (or its last reset). */
   readonly revokedAccounts = new Set<string>();
 
   /**
-   * What an administrator's deleting the account's key (or disabling the account) does: its access tokens
-   * stop working at once, and assertions signed with the key are refused at the token endpoint.
+   * What an administrator's deleting the service account does: its access tokens stop working, and its
+   * assertions are refused at the token endpoint as an unknown account (invalid_grant, "account not found").
    */
   revokeServiceAccount(clientEmail: string): void {
     this.revokedAccounts.add(clientEmail);

@@ -132,6 +132,19 @@ describe('google sandbox', () => {
     expect(answer).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
   });
 
+  it('refuses a deleted service account: its issued token gets 401 and its next assertion invalid_grant', async () => {
+    const issued = await token(signJwt(goodClaims()));
+    sandbox.store.revokeServiceAccount(account.clientEmail);
+    const refused = await upsert('400000001', '1197596843.1673515212', String(issued.body.access_token));
+    expect(refused.status).toBe(401);
+    const again = await token(signJwt(goodClaims()));
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('invalid_grant');
+    expect(String(again.body.error_description)).toContain('account not found');
+    await control.reset();
+    expect((await token(signJwt(goodClaims()))).status).toBe(200);
+  });
+
   it('answers calls without a valid bearer token with 401 invalidCredentials in Google error shape', async () => {
     const answer = await upsert('400000001', '1.1', 'ya29.not-issued');
     expect(answer.status).toBe(401);
