@@ -93,16 +93,23 @@ export function createReconciliationActivities({
 
     /**
      * Withdrawals whose last write to `system` failed or was closed by an operator are written again, now
-     * that the system answered a whole reconciliation read. The person's workflow stays open while such a
+     * that the system answered a whole reconciliation read; one page of subjects per call, `next` naming
+     * where the next page starts, so every unresolved subject is attempted in every run. The person's workflow stays open while such a
      * withdrawal is unresolved, so it can be asked without the address; one that has ended is reported.
      */
     async repairFailedWithdrawals(input: {
       runId: string;
       system: ReconciledSystem;
-    }): Promise<PeopleAssessment> {
+      /** The last subject key of the previous page; absent on the first. */
+      after?: string;
+      /** Subjects per call (default 500). */
+      pageSize?: number;
+    }): Promise<PeopleAssessment & { next?: string }> {
       const drift: DriftItem[] = [];
       let repairsStarted = 0;
-      for (const subjectKey of await ledger.listUnresolvedConsentSubjects(input.system, 500)) {
+      const pageSize = input.pageSize ?? 500;
+      const page = await ledger.listUnresolvedConsentSubjects(input.system, pageSize, input.after);
+      for (const subjectKey of page) {
         const state = await consentStateFromLedger(ledger, subjectKey);
         if (!Object.values(state.purposes).some((d) => d?.decision === 'withdrawn')) continue;
         const { delivered } = await starter.reapplyConsent({
@@ -120,7 +127,9 @@ export function createReconciliationActivities({
       if (drift.length > 0) {
         logger.info({ runId: input.runId, system: input.system, drift: drift.length }, 'failed withdrawals');
       }
-      return { drift, repairsStarted };
+      // A full page may have more after it: the caller asks again from its last key.
+      const last = page.at(-1);
+      return { drift, repairsStarted, ...(page.length === pageSize && last ? { next: last } : {}) };
     },
 
     async reconcilePeople(input: {

@@ -223,15 +223,15 @@ export class KyselyLedger implements Ledger {
     });
   }
 
-  async listUnresolvedConsentSubjects(system: SystemName, limit: number): Promise<string[]> {
-    const rows = await this.db
+  async listUnresolvedConsentSubjects(system: SystemName, limit: number, after?: string): Promise<string[]> {
+    // Keyset order by subject key: stable while repairs rewrite written_at during the walk.
+    let query = this.db
       .selectFrom('consent_system_states')
       .select('subject_key')
       .where('system', '=', system)
-      .where('outcome', 'in', ['failed', 'closed_by_operator'])
-      .orderBy('written_at')
-      .limit(limit)
-      .execute();
+      .where('outcome', 'in', ['failed', 'closed_by_operator']);
+    if (after !== undefined) query = query.where('subject_key', '>', after);
+    const rows = await query.orderBy('subject_key').limit(limit).execute();
     return rows.map((row) => row.subject_key);
   }
 

@@ -38,8 +38,12 @@ export interface Ledger {
    */
   recordSystemConsentState(state: SystemConsentStateRecord): Promise<void>;
   listSystemConsentStates(subjectKey: string): Promise<SystemConsentStateRecord[]>;
-  /** Subjects whose last consent write to `system` ended `failed` or `closed_by_operator`, at most `limit`. */
-  listUnresolvedConsentSubjects(system: SystemName, limit: number): Promise<string[]>;
+  /**
+   * Subjects whose last consent write to `system` ended `failed` or `closed_by_operator`, at most `limit`,
+   * in subject-key order after `after` (a key from the previous page): a caller pages through them all,
+   * so subjects that cannot be repaired never hide the ones after them.
+   */
+  listUnresolvedConsentSubjects(system: SystemName, limit: number, after?: string): Promise<string[]>;
 
   /** Writes a receipt exactly as the workflow produced it, once per requestId, even under concurrent retries. */
   recordReceipt(receipt: ErasureReceipt): Promise<{ inserted: boolean }>;

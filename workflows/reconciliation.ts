@@ -1,6 +1,7 @@
 import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type {
+  DriftItem,
   DriftKind,
   ReconciledSystem,
   ReconciliationInput,
@@ -26,6 +27,8 @@ const ledger = proxyActivities<Activities>(ledgerActivityOptions);
 const reconciledSystems: ReconciledSystem[] = ['mailchimp', 'dynamics'];
 /** Record errors a report lists; past it only the count grows, so the report stays small. */
 const maxRecordErrors = 200;
+/** Items a report lists for a person to decide; past it only the drift counts grow, so the report stays small. */
+const maxNeedsAttention = 1000;
 /** Pages handled before the history is carried into a fresh run. */
 const pagesPerRun = 200;
 /**
@@ -67,6 +70,9 @@ export async function reconciliationWorkflow(
   const pageSize = input.pageSize ?? 200;
   const progress = input.carried ?? emptyProgress();
   setHandler(reconciliationProgressQuery, () => progress);
+  const needsAttention = (item: DriftItem) => {
+    if (progress.needsAttention.length < maxNeedsAttention) progress.needsAttention.push(item);
+  };
 
   let pagesThisRun = 0;
   for (const system of reconciledSystems) {
@@ -88,7 +94,7 @@ export async function reconciliationWorkflow(
       }
       for (const item of assessed.drift) {
         progress.drift[item.kind] = (progress.drift[item.kind] ?? 0) + 1;
-        if (item.kind === 'unexplained_opt_in') progress.needsAttention.push(item);
+        if (item.kind === 'unexplained_opt_in') needsAttention(item);
       }
       progress.repairsStarted += assessed.repairsStarted;
       // One bad record never stops the run: it is reported here, for an operator, and the run goes on.
@@ -105,13 +111,18 @@ export async function reconciliationWorkflow(
       }
     }
     state.done = true;
-    // The system answered every page: withdrawals that failed there earlier are written again now.
-    const repaired = await ledger.repairFailedWithdrawals({ runId, system });
-    for (const item of repaired.drift) {
-      progress.drift[item.kind] = (progress.drift[item.kind] ?? 0) + 1;
-      if (item.kind === 'failed_withdrawal_unreachable') progress.needsAttention.push(item);
-    }
-    progress.repairsStarted += repaired.repairsStarted;
+    // The system answered every page: withdrawals that failed there earlier are written again now, page
+    // by page through all of them (a history from before paging answered one page without `next`).
+    let after: string | undefined;
+    do {
+      const repaired = await ledger.repairFailedWithdrawals({ runId, system, ...(after ? { after } : {}) });
+      for (const item of repaired.drift) {
+        progress.drift[item.kind] = (progress.drift[item.kind] ?? 0) + 1;
+        if (item.kind === 'failed_withdrawal_unreachable') needsAttention(item);
+      }
+      progress.repairsStarted += repaired.repairsStarted;
+      after = repaired.next;
+    } while (after);
     const runStart = new Date(Date.parse(progress.startedAt) - watermarkOverlapMs).toISOString();
     await saveWatermark(system, state.latestChange ?? runStart);
   }
