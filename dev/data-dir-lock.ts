@@ -10,6 +10,11 @@ import { z } from 'zod';
  */
 const lockSchema = z.object({
   pid: z.number().int(),
+  /**
+   * The process's start time in clock ticks since boot (/proc/<pid>/stat, field 22), where there is a
+   * /proc: a pid reused by another process after dev died (or after a reboot) then does not pass for dev.
+   */
+  startTicks: z.string().optional(),
   startedAt: z.string(),
   /** What the owner serves, so the refusal can say where the running setup is. */
   ports: z.object({
@@ -40,14 +45,29 @@ export class DataDirInUse extends Error {
   }
 }
 
-/** True while a process with this pid exists (EPERM: it exists, owned by another user). */
-function alive(pid: number): boolean {
+/** The process's start time from /proc (Linux); undefined where there is no /proc or no such process. */
+function startTicksOf(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * True while the lock's owner runs: a process with its pid exists (EPERM: owned by another user) and, where
+ * both start times are known, it is the same process, not a later one that was given the same pid.
+ */
+function alive(owner: DevLockOwner): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = startTicksOf(owner.pid);
+  return owner.startTicks === undefined || now === undefined || now === owner.startTicks;
 }
 
 function readOwner(path: string): DevLockOwner | undefined {
@@ -76,7 +96,13 @@ export async function lockDataDir(
   ports: DevLockOwner['ports'],
 ): Promise<{ release: () => void }> {
   const path = devLockPath(dataDir);
-  const mine: DevLockOwner = { pid: process.pid, startedAt: new Date().toISOString(), ports };
+  const startTicks = startTicksOf(process.pid);
+  const mine: DevLockOwner = {
+    pid: process.pid,
+    ...(startTicks ? { startTicks } : {}),
+    startedAt: new Date().toISOString(),
+    ports,
+  };
   const temp = `${path}.${process.pid}.tmp`;
   writeFileSync(temp, `${JSON.stringify(mine)}\n`, { mode: 0o600 });
   const release = () => {
@@ -91,7 +117,7 @@ export async function lockDataDir(
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = readOwner(path);
-      if (owner && owner.pid !== process.pid && alive(owner.pid)) throw new DataDirInUse(dataDir, owner);
+      if (owner && owner.pid !== process.pid && alive(owner)) throw new DataDirInUse(dataDir, owner);
       // Dead owner (or a file that is not a lock at all): take it over under the guard.
       if (await takeOverStale(path, owner)) continue;
       if (attempt > 100) throw new Error(`could not take ${path}: another start keeps taking it over`);

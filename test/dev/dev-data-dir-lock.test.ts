@@ -105,6 +105,26 @@ describe('one consent-hub dev per data dir', () => {
     expect(existsSync(devLockPath(dataDir))).toBe(false);
   });
 
+  it('takes over a lock whose pid now belongs to another process (reused after dev died or a reboot)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-lock-'));
+    // This test's own process is alive, but it started at another time than the lock says.
+    writeFileSync(
+      devLockPath(dataDir),
+      JSON.stringify({
+        pid: process.pid,
+        startTicks: '1',
+        startedAt: new Date().toISOString(),
+        ports: { temporal: 1, ui: 2, sandboxPortBase: 3, api: 13 },
+      }),
+    );
+    server = createServer();
+    const listening = server;
+    await new Promise<void>((resolve) => listening.listen(47_000, '127.0.0.1', () => resolve()));
+    const next = await runCli(devArgs(dataDir, 47_000));
+    expect(next.output).toContain('port 47000: Temporal frontend (--temporal-port)');
+    expect(next.output).not.toContain('in use by another consent-hub dev');
+  });
+
   it('lets exactly one of two starts racing for a stale lock win', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-lock-'));
     writeFileSync(
