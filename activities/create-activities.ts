@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { AccessCategories } from '../config/access-categories.js';
 import { runWithCallSignal } from '../connectors/call-signal.js';
 import type {
   ApplyConsentResult,
@@ -26,8 +27,10 @@ import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
+import { createAccessActivities } from './access-activities.js';
 import { reportConnectorCall } from './connector-call-report.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
@@ -63,6 +66,10 @@ export interface ActivityDependencies {
   starter: WorkStarter;
   /** The worker's subject data keys (its codec's), so destroying them also empties its cache. */
   subjectKeys?: SubjectDataKeys;
+  /** Where access exports are written, encrypted (CONSENT_HUB_EXPORT_DIR); absent, access requests fail. */
+  accessExports?: AccessExportStore;
+  /** The categories an access report explains (CONSENT_HUB_ACCESS_CATEGORIES); the notice's by default. */
+  accessCategories?: AccessCategories;
 }
 
 /**
@@ -77,6 +84,8 @@ export function createActivities({
   subjectKeySecret,
   starter,
   subjectKeys,
+  accessExports,
+  accessCategories,
 }: ActivityDependencies) {
   function withKeyedIds<R extends { records: { id: string }[] }>(system: ConnectorName, result: R): R {
     return { ...result, records: protectRecordIds(subjectKeySecret, system, result.records) };
@@ -128,6 +137,14 @@ export function createActivities({
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
     ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter }),
+    ...createAccessActivities({
+      ledger,
+      logger,
+      subjectKeySecret,
+      call,
+      exports: accessExports,
+      categories: accessCategories,
+    }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {

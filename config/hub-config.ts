@@ -107,8 +107,23 @@ export const hubConfigSchema = z.object({
    * dates are refused as likely typing errors. 90 by default: a quarter, three times GDPR's month.
    */
   CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * Where access exports are written, encrypted with the first CONSENT_HUB_ENCRYPTION_KEYS key; default
+   * `<CONSENT_HUB_DATA_DIR>/exports`. The worker writes there and the CLI and API read there, so in a
+   * deployment with several processes it is a shared volume.
+   */
+  CONSENT_HUB_EXPORT_DIR: z.string().min(1).optional(),
+  /** How long an access export may be fetched; the access workflow deletes it then (a durable timer). */
+  CONSENT_HUB_EXPORT_TTL: durationSchema.default('30 days'),
+  /** A JSON file of the categories an access report explains; the privacy notice's by default. */
+  CONSENT_HUB_ACCESS_CATEGORIES: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 export type HubConfig = z.output<typeof hubConfigSchema>;
+
+/** The directory access exports are written to and read from. */
+export function exportDirectoryOf(config: HubConfig): string {
+  return config.CONSENT_HUB_EXPORT_DIR ?? `${config.CONSENT_HUB_DATA_DIR.replace(/\/+$/, '')}/exports`;
+}

@@ -1,6 +1,14 @@
 import type { SystemName } from '../domain/systems.js';
 
-export type ConnectorOperation = 'find' | 'erase' | 'readConsent' | 'applyConsent' | 'authenticate' | 'list';
+export type ConnectorOperation =
+  | 'find'
+  | 'erase'
+  | 'readConsent'
+  | 'applyConsent'
+  | 'authenticate'
+  | 'list'
+  /** Reading everything held about a person, for an access request (GDPR Art. 15). */
+  | 'access';
 
 interface VendorErrorFields {
   system: SystemName | 'noop';

@@ -38,6 +38,47 @@ export interface Connector {
    * touching any person's data. Resolves when the credentials work; throws a VendorError otherwise.
    */
   checkAccess?(): Promise<void>;
+  /**
+   * For an access request (GDPR Art. 15 and 20): everything the tool holds about the person, each record
+   * with its fields as the vendor names and labels them. Pages inside the call; `progress` is called after
+   * each page (the activity heartbeats). The result holds personal data: it never goes into workflow history.
+   */
+  collectAccess?(subject: SubjectIdentifiers, progress?: () => void): Promise<AccessHoldings>;
+}
+
+/** One field of a record, with the vendor's display name where it has one. */
+export interface AccessField {
+  /** The vendor's name for the field (a Dataverse logical name, a Mailchimp merge tag). */
+  name: string;
+  /** The vendor's display name (Dataverse attribute DisplayName), when it has one. */
+  label?: string;
+  value: unknown;
+}
+
+/** One record a tool holds about the person, for an access export. */
+export interface AccessRecord {
+  /** What the vendor calls the record: `contact`, `lead`, `email`, `member`, `note`, `activity`, ... */
+  kind: string;
+  /** The vendor's id for the record. */
+  id: string;
+  /** Where it lives inside the vendor: a Mailchimp audience, a GA4 property. */
+  container?: string;
+  /** The record this one is about (a Dataverse activity's regarding contact, a note's member). */
+  regarding?: { kind: string; id: string };
+  fields: AccessField[];
+}
+
+/** A plain statement about a tool, for the report (such as "GA4 offers no per-user export"). */
+export interface AccessStatement {
+  topic: string;
+  text: string;
+}
+
+export interface AccessHoldings {
+  records: AccessRecord[];
+  statements: AccessStatement[];
+  /** GA client ids the tool keeps for the person (Dynamics' CRM column), for the Google section. */
+  gaClientIds?: string[];
 }
 
 export interface ChangeListRequest {
@@ -239,6 +280,6 @@ export type ConnectorSet = Partial<
       Connector,
       'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
     > &
-      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState'>>
+      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess'>>
   >
 >;

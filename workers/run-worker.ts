@@ -1,7 +1,8 @@
 import { msToNumber } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/create-activities.js';
-import type { HubConfig } from '../config/hub-config.js';
+import { loadAccessCategories } from '../config/access-categories.js';
+import { exportDirectoryOf, type HubConfig } from '../config/hub-config.js';
 import { describePurposeMap } from '../config/purpose-map.js';
 import { buildConnectors } from '../connectors/registry.js';
 import { clientContextFor, workStarterFor } from '../hub-client/client-context.js';
@@ -13,6 +14,7 @@ import { createHubMetrics } from '../observability/hub-metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
 import { registerRequestGauges } from '../observability/request-gauges.js';
 import { freeLoopbackPort, sdkMetricsReader } from '../observability/sdk-metrics.js';
+import { AccessExportStore } from '../privacy/access-export-store.js';
 import { dataConverterFor, subjectDataKeysOf } from '../privacy/data-converter.js';
 import { connectClient } from '../temporal/connection.js';
 import { installTemporalRuntimeLogger } from '../temporal/runtime-logger.js';
@@ -72,6 +74,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
         subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
         starter: workStarterFor(clientContextFor(client, config)),
         subjectKeys: subjectDataKeysOf(dataConverter),
+        accessExports: new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS),
+        accessCategories: loadAccessCategories(env),
       }),
       dataConverter,
       logger,

@@ -1,3 +1,4 @@
+export { accessWorkflow } from './access.js';
 export { connectorProbeWorkflow } from './connector-probe.js';
 export { consentWorkflow } from './consent.js';
 export { consentVerifyWorkflow } from './consent-verify.js';

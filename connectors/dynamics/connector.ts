@@ -23,6 +23,7 @@ import type {
 import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError } from '../connector-errors.js';
 import { purposeOutcomeFor } from '../consent-fields.js';
+import { collectDynamicsAccess } from './access.js';
 import type { DynamicsConfig } from './config.js';
 import { desiredColumns, dynamicsConsentColumns } from './consent-columns.js';
 import { createDataverseClient } from './dataverse-client.js';
@@ -223,6 +224,24 @@ export function createDynamicsConnector(
 
   return {
     system: 'dynamics',
+
+    collectAccess: (subject, progress) =>
+      run('access', async () => {
+        const holdings = await collectDynamicsAccess(
+          {
+            client,
+            apiRoot,
+            pageHeader,
+            call: (work) => call('access', work),
+            personFilter: emailFilter,
+            gaClientIdColumn: config.gaClientIdColumn,
+          },
+          subject,
+          progress,
+        );
+        logger.info({ operation: 'access', records: holdings.records.length }, 'Dynamics holdings read');
+        return holdings;
+      }),
 
     // Not just a token: MSAL answers from its cache for up to an hour after the secret was deleted or the
     // app user disabled. WhoAmI (webapi/reference/whoami) is the cheapest call Dataverse authorises, and

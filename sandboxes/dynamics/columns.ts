@@ -13,6 +13,14 @@ export interface EntityDefinition {
   logicalName: string;
   idColumn: string;
   columns: Record<string, ColumnType>;
+  /** The table's display name and each column's, as `EntityDefinitions` serves them (English, 1033). */
+  displayName: string;
+  columnLabels: Record<string, string>;
+  /**
+   * Lookup columns, read as `_<name>_value` and written as `<name>_<table>@odata.bind` (a single-valued
+   * navigation property). Their `_<name>_value` column is read-only: a client that writes it gets 400.
+   */
+  lookups?: Record<string, { targets: string[] }>;
 }
 
 const personColumns: Record<string, ColumnType> = {
@@ -23,6 +31,7 @@ const personColumns: Record<string, ColumnType> = {
   emailaddress2: 'string',
   emailaddress3: 'string',
   telephone1: 'string',
+  jobtitle: 'string',
   donotbulkemail: 'boolean',
   donotemail: 'boolean',
   donotphone: 'boolean',
@@ -49,20 +58,101 @@ export const booleanDefaults: Record<string, boolean> = {
   followemail: true,
 };
 
+/**
+ * Display names of the standard columns, as the contact and lead table references list them
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact and .../lead).
+ */
+const personLabels: Record<string, string> = {
+  firstname: 'First Name',
+  lastname: 'Last Name',
+  fullname: 'Full Name',
+  emailaddress1: 'Email',
+  emailaddress2: 'Email Address 2',
+  emailaddress3: 'Email Address 3',
+  telephone1: 'Business Phone',
+  jobtitle: 'Job Title',
+  donotbulkemail: 'Do not allow Bulk Emails',
+  donotemail: 'Do not allow Emails',
+  donotphone: 'Do not allow Phone Calls',
+  donotpostalmail: 'Do not allow Mails',
+  donotsendmm: 'Send Marketing Materials',
+  donotfax: 'Do not allow Faxes',
+  followemail: 'Follow Email Activity',
+  createdon: 'Created On',
+  modifiedon: 'Modified On',
+  versionnumber: 'Version Number',
+};
+
+/**
+ * The activity tables (email, phone call, appointment, task): each row has `activityid` and the
+ * `regardingobjectid` lookup to the record it is about (learn.microsoft.com/power-apps/developer/
+ * data-platform/reference/entities/email, .../phonecall, .../appointment, .../task).
+ */
+const activityColumns: Record<string, ColumnType> = {
+  activityid: 'guid',
+  subject: 'string',
+  description: 'string',
+  _regardingobjectid_value: 'guid',
+  scheduledstart: 'datetime',
+  actualend: 'datetime',
+  createdon: 'datetime',
+  modifiedon: 'datetime',
+  versionnumber: 'integer',
+};
+const activityLabels: Record<string, string> = {
+  activityid: 'Activity',
+  subject: 'Subject',
+  description: 'Description',
+  regardingobjectid: 'Regarding',
+  scheduledstart: 'Start Date',
+  actualend: 'Actual End',
+  createdon: 'Created On',
+  modifiedon: 'Modified On',
+  versionnumber: 'Version Number',
+};
+
+function activityTable(entitySet: string, logicalName: string, displayName: string): EntityDefinition {
+  return {
+    entitySet,
+    logicalName,
+    idColumn: 'activityid',
+    columns: activityColumns,
+    displayName,
+    columnLabels: activityLabels,
+    lookups: { regardingobjectid: { targets: ['contact', 'lead'] } },
+  };
+}
+
 export function entityDefinitions(customStringColumns: readonly string[]): Record<string, EntityDefinition> {
   const custom = Object.fromEntries(customStringColumns.map((c) => [c, 'string' as const]));
+  // A custom column's display name is what its maker typed; the sandbox uses the logical name.
+  const customLabels = Object.fromEntries(customStringColumns.map((c) => [c, c]));
   return {
     contacts: {
       entitySet: 'contacts',
       logicalName: 'contact',
       idColumn: 'contactid',
       columns: { contactid: 'guid', ...personColumns, ...custom },
+      displayName: 'Contact',
+      columnLabels: { contactid: 'Contact', ...personLabels, ...customLabels },
     },
     leads: {
       entitySet: 'leads',
       logicalName: 'lead',
       idColumn: 'leadid',
       columns: { leadid: 'guid', companyname: 'string', subject: 'string', ...personColumns, ...custom },
+      displayName: 'Lead',
+      columnLabels: {
+        leadid: 'Lead',
+        companyname: 'Company Name',
+        subject: 'Topic',
+        ...personLabels,
+        ...customLabels,
+      },
     },
+    emails: activityTable('emails', 'email', 'Email'),
+    phonecalls: activityTable('phonecalls', 'phonecall', 'Phone Call'),
+    appointments: activityTable('appointments', 'appointment', 'Appointment'),
+    tasks: activityTable('tasks', 'task', 'Task'),
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
-import type { DataverseRow, EntityDefinition } from './columns.js';
+import type { ColumnType, DataverseRow, EntityDefinition } from './columns.js';
 import { dataverseCodes, dataverseError } from './errors.js';
 import {
   evaluateFilter,
@@ -443,6 +443,57 @@ export function dataverseRoutes(
         }),
       );
 
+      // Table definitions: EntityDefinitions(LogicalName='<table>') and its Attributes, each with its
+      // localized DisplayName (webapi/query-metadata-web-api). MetadataId is always returned.
+      scope.get('/EntityDefinitions*', async (request, reply) => {
+        try {
+          authorise(request);
+          reply.header('odata-version', '4.0');
+          const rest = (request.params as { '*': string })['*'];
+          const match = /^\(LogicalName='([a-z_0-9]+)'\)(\/Attributes)?$/.exec(decodeURIComponent(rest));
+          if (!match) {
+            throw new ODataError(
+              400,
+              "Bad Request - Error in query syntax: address a table definition as EntityDefinitions(LogicalName='<table>').",
+            );
+          }
+          const entity = Object.values(store.entities).find((e) => e.logicalName === match[1]);
+          if (!entity) {
+            throw new ODataError(
+              404,
+              `Could not find entity with name '${match[1]}'.`,
+              dataverseCodes.notFound,
+            );
+          }
+          const selectText = single(request.query as Query, '$select');
+          const send200 = (body: Record<string, unknown>) =>
+            reply.header('content-type', 'application/json; odata.metadata=minimal').send(body);
+          if (match[2]) {
+            const attributes = attributeDefinitions(entity);
+            const select = parseMetadataSelect(selectText, Object.keys(attributes[0] ?? {}));
+            return send200({
+              '@odata.context': `${apiRoot()}/$metadata#EntityDefinitions('${entity.logicalName}')/Attributes${select ? `(${select.join(',')})` : ''}`,
+              value: attributes.map((a) => pick(a, select)),
+            });
+          }
+          const definition = {
+            MetadataId: metadataId(entity.logicalName),
+            LogicalName: entity.logicalName,
+            EntitySetName: entity.entitySet,
+            PrimaryIdAttribute: entity.idColumn,
+            DisplayName: localizedLabel(entity.displayName, entity.logicalName),
+          };
+          const select = parseMetadataSelect(selectText, Object.keys(definition));
+          return send200({
+            '@odata.context': `${apiRoot()}/$metadata#EntityDefinitions${select ? `(${select.join(',')})` : ''}/$entity`,
+            ...pick(definition, select),
+          });
+        } catch (error) {
+          if (error instanceof ODataError) return send(reply, error);
+          throw error;
+        }
+      });
+
       // An unbound action: POST /DeleteRecordChangeHistory {"Target": {"@odata.type":
       // "Microsoft.Dynamics.CRM.<table>", "<table>id": "<guid>"}} answers 200 with DeletedEntriesCount
       // (webapi/reference/deleterecordchangehistory; auditing/delete-audit-data).
@@ -564,5 +615,74 @@ export function dataverseRoutes(
       );
     },
     { prefix: dataverseApiPath },
+  );
+}
+
+/** A stable GUID for a definition, as Dataverse's MetadataId is stable per org. */
+function metadataId(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Dataverse's Label: every language's label, and the one in the calling user's language. */
+function localizedLabel(text: string, owner: string) {
+  const label = {
+    Label: text,
+    LanguageCode: 1033,
+    IsManaged: true,
+    MetadataId: metadataId(`label:${owner}`),
+    HasChanged: null,
+  };
+  return { LocalizedLabels: [label], UserLocalizedLabel: label };
+}
+
+const attributeTypes: Record<ColumnType, { odataType: string; attributeType: string }> = {
+  string: { odataType: '#Microsoft.Dynamics.CRM.StringAttributeMetadata', attributeType: 'String' },
+  boolean: { odataType: '#Microsoft.Dynamics.CRM.BooleanAttributeMetadata', attributeType: 'Boolean' },
+  guid: { odataType: '#Microsoft.Dynamics.CRM.AttributeMetadata', attributeType: 'Uniqueidentifier' },
+  datetime: { odataType: '#Microsoft.Dynamics.CRM.DateTimeAttributeMetadata', attributeType: 'DateTime' },
+  integer: { odataType: '#Microsoft.Dynamics.CRM.BigIntAttributeMetadata', attributeType: 'BigInt' },
+};
+
+/** A table's attributes: a lookup read as `_x_value` is the attribute `x`, of type Lookup. */
+function attributeDefinitions(entity: EntityDefinition): Record<string, unknown>[] {
+  return Object.entries(entity.columns).map(([column, type]) => {
+    const lookup = /^_([a-z_]+)_value$/.exec(column)?.[1];
+    const logicalName = lookup ?? column;
+    const kind = lookup
+      ? { odataType: '#Microsoft.Dynamics.CRM.LookupAttributeMetadata', attributeType: 'Lookup' }
+      : attributeTypes[type];
+    return {
+      '@odata.type': kind.odataType,
+      MetadataId: metadataId(`${entity.logicalName}.${logicalName}`),
+      LogicalName: logicalName,
+      SchemaName: logicalName,
+      AttributeType: kind.attributeType,
+      DisplayName: localizedLabel(
+        entity.columnLabels[logicalName] ?? logicalName,
+        `${entity.logicalName}.${logicalName}`,
+      ),
+    };
+  });
+}
+
+/** `$select` on a definition: known properties only (400 otherwise); MetadataId always comes back. */
+function parseMetadataSelect(text: string | undefined, known: string[]): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = text.split(',').map((n) => n.trim());
+  for (const name of names) {
+    if (!known.includes(name))
+      throw new ODataError(
+        400,
+        `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.EntityMetadata'.`,
+      );
+  }
+  return names;
+}
+
+function pick(value: Record<string, unknown>, select: string[] | undefined): Record<string, unknown> {
+  if (!select) return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => k === 'MetadataId' || k === '@odata.type' || select.includes(k)),
   );
 }

@@ -48,6 +48,11 @@ const seedRowSchema = z.record(
 export const dynamicsSeedSchema = z.object({
   contacts: z.array(seedRowSchema).default([]),
   leads: z.array(seedRowSchema).default([]),
+  /** Activity rows; `_regardingobjectid_value` names the contact or lead they are about. */
+  emails: z.array(seedRowSchema).default([]),
+  phonecalls: z.array(seedRowSchema).default([]),
+  appointments: z.array(seedRowSchema).default([]),
+  tasks: z.array(seedRowSchema).default([]),
   /** Replaces the denied privileges (an empty list gives every privilege back). */
   deniedPrivileges: z.array(z.string()).optional(),
 });
@@ -154,11 +159,19 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const parsed = dynamicsSeedSchema.parse(data);
     for (const row of parsed.contacts) this.create('contacts', row, { allowSystemColumns: true });
     for (const row of parsed.leads) this.create('leads', row, { allowSystemColumns: true });
+    for (const set of ['emails', 'phonecalls', 'appointments', 'tasks'] as const)
+      for (const row of parsed[set]) this.create(set, row, { allowSystemColumns: true });
     if (parsed.deniedPrivileges) this.deniedPrivileges = new Set(parsed.deniedPrivileges);
   }
 
   table(entitySet: string): Map<string, DataverseRow> {
-    const table = this.tables.get(entitySet);
+    let table = this.tables.get(entitySet);
+    // A state saved before a table existed restores without it; the table is then empty.
+    if (!table && this.entities[entitySet]) {
+      table = new Map();
+      this.tables.set(entitySet, table);
+      this.deletions.set(entitySet, []);
+    }
     if (!table) throw new Error(`no table ${entitySet}`);
     return table;
   }
@@ -172,6 +185,17 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const row: DataverseRow = {};
     for (const [name, value] of Object.entries(values)) {
       if (name.startsWith('@odata.')) continue;
+      const bind = /^([a-z_]+)_([a-z_]+)@odata\.bind$/.exec(name);
+      if (bind) {
+        row[`_${bind[1]}_value`] = this.boundId(entity, bind[1] ?? '', bind[2] ?? '', value);
+        continue;
+      }
+      const lookup = /^_([a-z_]+)_value$/.exec(name)?.[1];
+      if (lookup && entity.lookups?.[lookup] && !allowSystemColumns) {
+        throw new DataverseInputError(
+          `The property '${name}' is a lookup's value and cannot be set; bind it with '${lookup}_<table>@odata.bind'.`,
+        );
+      }
       const type = entity.columns[name];
       if (!type) {
         throw new DataverseInputError(
@@ -196,6 +220,31 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     return row;
   }
 
+  /**
+   * The id a `<lookup>_<table>@odata.bind` names: `/<entity set>(<guid>)` of an existing row of one of the
+   * lookup's target tables (associate-disassociate-entities-using-web-api).
+   */
+  private boundId(entity: EntityDefinition, lookup: string, target: string, value: unknown): string {
+    const allowed = entity.lookups?.[lookup]?.targets ?? [];
+    const targetEntity = Object.values(this.entities).find((e) => e.logicalName === target);
+    if (!allowed.includes(target) || !targetEntity) {
+      throw new DataverseInputError(
+        `An undeclared property '${lookup}_${target}' which only has property annotations in the payload but no property value was found in the payload.`,
+      );
+    }
+    const match = /^\/?([A-Za-z_]+)\(([0-9a-fA-F-]{36})\)$/.exec(String(value));
+    if (!match || match[1] !== targetEntity.entitySet) {
+      throw new DataverseInputError(
+        `The @odata.bind value '${String(value)}' does not name a ${target} row.`,
+      );
+    }
+    const id = (match[2] ?? '').toLowerCase();
+    if (!this.table(targetEntity.entitySet).has(id)) {
+      throw new DataverseInputError(`${target} With Id = ${id} Does Not Exist`);
+    }
+    return id;
+  }
+
   create(
     entitySet: string,
     values: Record<string, unknown>,
@@ -207,7 +256,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const now = new Date().toISOString();
     const id = typeof given[entity.idColumn] === 'string' ? String(given[entity.idColumn]) : randomUUID();
     const row: DataverseRow = {
-      ...booleanDefaults,
+      ...Object.fromEntries(Object.entries(booleanDefaults).filter(([column]) => entity.columns[column])),
       createdon: now,
       modifiedon: now,
       ...given,

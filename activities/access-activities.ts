@@ -1,0 +1,241 @@
+import { createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { type AccessCategories, defaultAccessCategories } from '../config/access-categories.js';
+import type { AccessHoldings, AccessRecord, SubjectIdentifiers } from '../connectors/connector.js';
+import { NonRetryableVendorError } from '../connectors/connector-errors.js';
+import type { AccessExportFiles, AccessSource } from '../domain/access.js';
+import type { SystemName } from '../domain/systems.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import type { AccessExportStore } from '../privacy/access-export-store.js';
+import { derivedKey } from '../privacy/keyed-id.js';
+import {
+  accessExportSchemaVersion,
+  buildAccessExport,
+  countsOf,
+  renderAccessReport,
+} from './access-export.js';
+import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
+import { failureTypes } from './vendor-failure.js';
+
+export interface AccessActivityDependencies {
+  ledger: Ledger;
+  logger: Logger;
+  subjectKeySecret: string;
+  call: ConnectorCall;
+  exports?: AccessExportStore;
+  categories?: AccessCategories;
+}
+
+const partName = (system: AccessSource) => `part-${system}`;
+
+/** Where the parts of one request stand when the export is put together; reasons only, no data. */
+export interface AccessPartStatus {
+  status: string;
+  reason?: string;
+}
+
+/**
+ * The access request's activities. Each system's holdings go straight from the connector to the encrypted
+ * export store; only counts return to the workflow, so its history never holds the data.
+ */
+export function createAccessActivities({
+  ledger,
+  logger,
+  subjectKeySecret,
+  call,
+  exports,
+  categories = defaultAccessCategories,
+}: AccessActivityDependencies) {
+  function store(): AccessExportStore {
+    if (exports) return exports;
+    throw ApplicationFailure.create({
+      message: 'no export directory is configured on this worker (CONSENT_HUB_EXPORT_DIR)',
+      type: failureTypes.notConfigured,
+      nonRetryable: true,
+    });
+  }
+
+  return {
+    /**
+     * Reads everything one system holds about the person (paging inside the connector, heartbeating) and
+     * writes it, encrypted, as that system's part of the export. Answers counts by record kind.
+     */
+    async collectAccessInSystem(
+      input: ConnectorActivityInput & { requestId: string },
+    ): Promise<{ counts: Record<string, number>; recordCount: number }> {
+      const target = store();
+      const holdings = await call(input, 'access', (c) => {
+        if (!c.collectAccess) {
+          throw new NonRetryableVendorError({
+            system: input.system === 'noop' ? 'noop' : input.system,
+            operation: 'access',
+            reason: 'this connector cannot read what it holds about a person',
+          });
+        }
+        return c.collectAccess(input.subject);
+      });
+      await target.writeJson(input.requestId, partName(input.system as SystemName), holdings);
+      const counts = countKinds(holdings.records);
+      logger.info(
+        { subjectKey: input.subjectKey, system: input.system, counts },
+        'access: holdings written to the export store',
+      );
+      return { counts, recordCount: holdings.records.length };
+    },
+
+    /**
+     * Puts the parts together with the hub's own ledger (consent events with evidence, receipts, the
+     * tombstone) and the GA ids the hub knows, writes the JSON document and the HTML report encrypted,
+     * and removes the parts. Idempotent: a retry finds the parts still there until the export is written.
+     */
+    async assembleAccessExport(input: {
+      requestId: string;
+      subjectKey: string;
+      subject: SubjectIdentifiers;
+      requestedAt: string;
+      systems: Record<SystemName, AccessPartStatus>;
+    }): Promise<AccessExportFiles> {
+      const target = store();
+      const parts: { system: AccessSource; status: string; reason?: string; holdings?: AccessHoldings }[] =
+        [];
+      const held: Partial<Record<SystemName, AccessHoldings>> = {};
+      for (const system of ['dynamics', 'mailchimp', 'google'] as const) {
+        const state = input.systems[system];
+        if (state.status === 'collected') {
+          held[system] = (await target.readJson(input.requestId, partName(system))) as AccessHoldings;
+        }
+      }
+      // Google keeps no per-person record the hub can read: the ids the hub knows are the person's GA data.
+      const known = gaIdentifierRecords(input.subject, held.dynamics?.gaClientIds ?? []);
+      if (known.length > 0 || held.google) {
+        const google = held.google ?? { records: [], statements: [] };
+        google.records.unshift(...known);
+        held.google = google;
+      }
+      for (const system of ['dynamics', 'mailchimp', 'google'] as const) {
+        const state = input.systems[system];
+        parts.push({ system, ...state, ...(held[system] ? { holdings: held[system] } : {}) });
+      }
+      parts.push({
+        system: 'ledger',
+        status: 'collected',
+        holdings: await ledgerHoldings(ledger, input.subjectKey),
+      });
+
+      const document = buildAccessExport({
+        requestId: input.requestId,
+        subjectKey: input.subjectKey,
+        requestedAt: input.requestedAt,
+        email: input.subject.email,
+        generatedAt: new Date().toISOString(),
+        categories,
+        parts,
+      });
+      const json = JSON.stringify(document, null, 2);
+      const sizes = {
+        json: await target.write(input.requestId, 'export.json', json),
+        html: await target.write(input.requestId, 'export.html', renderAccessReport(document)),
+      };
+      for (const system of ['dynamics', 'mailchimp', 'google'] as const)
+        await target.remove(input.requestId, partName(system));
+      const jsonDigest = createHmac('sha256', derivedKey(subjectKeySecret, 'access-export-digest'))
+        .update(json, 'utf8')
+        .digest('hex');
+      logger.info(
+        { subjectKey: input.subjectKey, records: document.records.length },
+        'access: export written, encrypted',
+      );
+      return {
+        sizes,
+        jsonDigest: `hmac-sha256:${jsonDigest}`,
+        schema: accessExportSchemaVersion,
+        recordCount: document.records.length,
+        counts: countsOf(document),
+        writtenAt: document.generatedAt,
+      };
+    },
+
+    /** Deletes every file of the request's export (the time to fetch it ran out). Answers how many went. */
+    async deleteAccessExport(input: {
+      requestId: string;
+      subjectKey: string;
+    }): Promise<{ files: number; at: string }> {
+      const files = await store().deleteAll(input.requestId);
+      logger.info({ subjectKey: input.subjectKey, files }, 'access: export deleted');
+      return { files, at: new Date().toISOString() };
+    },
+  };
+}
+
+function countKinds(records: AccessRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const record of records) counts[record.kind] = (counts[record.kind] ?? 0) + 1;
+  return counts;
+}
+
+/** The GA client and user ids the hub knows for the person, each saying where the hub learnt it. */
+function gaIdentifierRecords(subject: SubjectIdentifiers, fromCrm: string[]): AccessRecord[] {
+  const clientIds = new Map<string, Set<string>>();
+  for (const id of subject.gaClientIds)
+    (clientIds.get(id) ?? clientIds.set(id, new Set()).get(id))?.add('request');
+  for (const id of fromCrm) (clientIds.get(id) ?? clientIds.set(id, new Set()).get(id))?.add('dynamics');
+  return [
+    ...[...clientIds].map(([id, from]) => ({
+      kind: 'gaClientId',
+      id,
+      fields: [
+        { name: 'clientId', label: 'Google Analytics client id (_ga cookie)', value: id },
+        { name: 'knownFrom', label: 'Where the hub learnt it', value: [...from] },
+      ],
+    })),
+    ...subject.gaUserIds.map((id) => ({
+      kind: 'gaUserId',
+      id,
+      fields: [
+        { name: 'userId', label: 'Google Analytics user id', value: id },
+        { name: 'knownFrom', label: 'Where the hub learnt it', value: ['request'] },
+      ],
+    })),
+  ];
+}
+
+/** The hub's own records of the person: consent events with their evidence, receipts and the tombstone. */
+async function ledgerHoldings(ledger: Ledger, subjectKey: string): Promise<AccessHoldings> {
+  const [events, receipts, tombstone] = await Promise.all([
+    ledger.listConsentEvents(subjectKey),
+    ledger.listReceipts({ subjectKey }),
+    ledger.getTombstone(subjectKey),
+  ]);
+  const fields = (value: object) => Object.entries(value).map(([name, v]) => ({ name, value: v }));
+  return {
+    records: [
+      ...events.map((event) => {
+        const { subjectKey: _key, ...rest } = event;
+        return { kind: 'consentEvent', id: event.id, fields: fields(rest) };
+      }),
+      ...receipts.map((receipt) => ({
+        kind: 'receipt',
+        id: receipt.requestId,
+        fields: fields({
+          kind: 'erasure',
+          outcome: receipt.outcome,
+          reason: receipt.reason,
+          requestedAt: receipt.requestedAt,
+          completedAt: receipt.completedAt,
+          systems: Object.fromEntries(Object.entries(receipt.systems).map(([s, state]) => [s, state.status])),
+        }),
+      })),
+      ...(tombstone
+        ? [
+            {
+              kind: 'tombstone',
+              id: tombstone.firstRequestId,
+              fields: fields({ erasedAt: tombstone.erasedAt, systems: tombstone.systems }),
+            },
+          ]
+        : []),
+    ],
+    statements: [],
+  };
+}

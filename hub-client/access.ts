@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import {
+  type AccessExportFormat,
+  type AccessReceipt,
+  type AccessRequestInput,
+  type AccessStatusView,
+  type AccessTimings,
+  accessRequestSchema,
+} from '../domain/access.js';
+import { AccessExportMissing, type AccessExportStore } from '../privacy/access-export-store.js';
+import { subjectKeyFor } from '../privacy/subject-key.js';
+import type { accessWorkflow } from '../workflows/access.js';
+import { accessStatusQuery, accessWorkflowId } from '../workflows/access-definitions.js';
+import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
+import type { HubClientContext } from './erasures.js';
+import { findWorkflowByRequestId } from './find-by-request-id.js';
+import { retryStatesOf } from './pending-activities.js';
+import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
+
+export const accessWorkflowType = 'accessWorkflow';
+
+export interface AccessClientContext extends HubClientContext {
+  /** How long an export may be fetched before it is deleted (CONSENT_HUB_EXPORT_TTL, default 30 days). */
+  exportTtl: string | number;
+}
+
+export interface AccessStarted {
+  requestId: string;
+  subjectKey: string;
+  workflowId: string;
+  status: 'running';
+}
+
+/**
+ * Starts an access request. Each request is its own workflow (a person asking twice gets two copies); the
+ * workflow id holds the subject key and a random part, never the address.
+ */
+export async function requestAccess(
+  context: AccessClientContext,
+  input: AccessRequestInput,
+): Promise<AccessStarted> {
+  const request = accessRequestSchema.parse(input);
+  const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
+  const workflowId = accessWorkflowId(subjectKey, randomUUID());
+  const timings: AccessTimings = { ...context.timings, exportTtl: context.exportTtl };
+  const handle = await context.client.workflow.start<typeof accessWorkflow>(accessWorkflowType, {
+    taskQueue: context.taskQueue,
+    workflowId,
+    args: [{ subjectKey, request, timings }],
+    typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
+  });
+  return { requestId: handle.firstExecutionRunId, subjectKey, workflowId, status: 'running' };
+}
+
+async function handleFor(context: HubClientContext, requestId: string) {
+  const execution = await findWorkflowByRequestId(context.client, accessWorkflowType, requestId);
+  if (!execution) throw new RequestNotFound(requestId);
+  return {
+    running: execution.status.name === 'RUNNING',
+    handle: context.client.workflow.getHandle<typeof accessWorkflow>(execution.workflowId, requestId),
+  };
+}
+
+/** The request's status (with what the worker is retrying per system), or its receipt once it ended. */
+export async function lookupAccess(
+  context: HubClientContext,
+  requestId: string,
+): Promise<AccessStatusView | AccessReceipt> {
+  const { running, handle } = await handleFor(context, requestId);
+  if (!running) return handle.result();
+  return liveStatus(context, handle);
+}
+
+async function liveStatus(
+  context: HubClientContext,
+  handle: WorkflowHandle<typeof accessWorkflow>,
+): Promise<AccessStatusView> {
+  const [status, retrying] = await Promise.all([
+    handle.query(accessStatusQuery),
+    retryStatesOf(context.client, handle),
+  ]);
+  const systems = Object.fromEntries(
+    Object.entries(status.systems).map(([system, state]) => {
+      const retry = retrying[system as keyof typeof retrying];
+      return [system, retry && state.status === 'running' ? { ...state, retrying: retry } : state];
+    }),
+  ) as AccessStatusView['systems'];
+  return { ...status, systems };
+}
+
+/**
+ * Waits until the export is ready (or a system needs an operator, or the request ended), polling the
+ * workflow's query; answers the status then.
+ */
+export async function awaitAccess(
+  context: HubClientContext,
+  requestId: string,
+  onStatus: (status: AccessStatusView) => void = () => {},
+  pollMs = 500,
+): Promise<AccessStatusView> {
+  for (;;) {
+    const status = await lookupAccess(context, requestId);
+    onStatus(status);
+    if (status.status !== 'running') return status;
+    await delay(pollMs);
+  }
+}
+
+/** The export is not there to fetch: still being gathered, or deleted when its time ran out. */
+export class AccessExportUnavailable extends OperatorActionRefused {}
+
+/**
+ * The decrypted export of a request in the format asked for, while it may be fetched. Answers
+ * RequestNotFound for an unknown id and AccessExportUnavailable while it is being gathered or after it was
+ * deleted (saying which).
+ */
+export async function readAccessExport(
+  context: HubClientContext,
+  store: AccessExportStore,
+  requestId: string,
+  format: AccessExportFormat,
+): Promise<{ content: Buffer; status: AccessStatusView }> {
+  const status = await lookupAccess(context, requestId);
+  if (status.status === 'expired')
+    throw new AccessExportUnavailable(
+      `The export of request ${requestId} expired at ${status.expiresAt} and was deleted at ${status.deletedAt}.`,
+    );
+  if (status.status !== 'ready')
+    throw new AccessExportUnavailable(
+      `The export of request ${requestId} is not ready yet (status ${status.status}); try again when it is.`,
+    );
+  try {
+    return { content: await store.read(requestId, `export.${format}`), status };
+  } catch (error) {
+    if (error instanceof AccessExportMissing)
+      throw new AccessExportUnavailable(
+        `The export of request ${requestId} is no longer in the export store.`,
+      );
+    throw error;
+  }
+}

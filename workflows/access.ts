@@ -1,0 +1,125 @@
+import { msToNumber } from '@temporalio/common';
+import { proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/create-activities.js';
+import type {
+  AccessExportFiles,
+  AccessOverallStatus,
+  AccessReceipt,
+  AccessStatusView,
+  AccessSystemState,
+  AccessWorkflowInput,
+} from '../domain/access.js';
+import type { SystemName } from '../domain/systems.js';
+import { accessStatusQuery, closeAccessSystemUpdate, retryAccessSystemUpdate } from './access-definitions.js';
+import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
+import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+
+const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+
+/**
+ * An access and portability request (GDPR Art. 15 and 20): reads what every system holds about one person,
+ * in parallel, each system with its own retries and the operator gate (retry or close) when it fails for
+ * good; then writes one portable JSON document and an HTML report, encrypted, to the export store.
+ *
+ * The data never enters the history: each system's activity writes its holdings to the store and returns
+ * counts; the only personal data here is the request's address, inside the encrypted input. The export
+ * can be fetched until `exportTtl` has passed; a durable timer in this workflow then deletes it, and the
+ * receipt (the workflow's result) says when.
+ */
+export async function accessWorkflow(input: AccessWorkflowInput): Promise<AccessReceipt> {
+  const requestId = workflowInfo().firstExecutionRunId;
+  const state = Object.fromEntries(
+    systems.map((system): [SystemName, AccessSystemState] => [system, { status: 'pending', attempts: 0 }]),
+  ) as Record<SystemName, AccessSystemState>;
+  let exportFiles: AccessExportFiles | undefined;
+  let expiresAt: string | undefined;
+  let deletedAt: string | undefined;
+
+  const overall = (): AccessOverallStatus => {
+    if (deletedAt) return 'expired';
+    if (exportFiles) return 'ready';
+    return systems.some((s) => state[s].status === 'needs_attention') ? 'needs_attention' : 'running';
+  };
+  const view = (): AccessStatusView => ({
+    requestId,
+    subjectKey: input.subjectKey,
+    status: overall(),
+    requestedAt: input.request.requestedAt,
+    requestedBy: input.request.requestedBy,
+    systems: state,
+    ...(exportFiles ? { export: exportFiles } : {}),
+    ...(expiresAt ? { expiresAt } : {}),
+    ...(deletedAt ? { deletedAt } : {}),
+    operatorActions: [...gate.log],
+  });
+  const gate = new OperatorGate(input.timings.operatorDeadline, () => {});
+
+  setHandler(accessStatusQuery, view);
+  setHandler(
+    retryAccessSystemUpdate,
+    ({ system, operator }) => {
+      gate.request(system, { kind: 'retry' }, operator);
+      return view();
+    },
+    { validator: ({ system }) => assertNeedsAttention(state, system) },
+  );
+  setHandler(
+    closeAccessSystemUpdate,
+    ({ system, reason, operator }) => {
+      gate.request(system, { kind: 'close', reason }, operator);
+      return view();
+    },
+    { validator: ({ system }) => assertNeedsAttention(state, system) },
+  );
+
+  const subject = {
+    email: input.request.email,
+    gaClientIds: [...input.request.gaClientIds],
+    gaUserIds: [...input.request.gaUserIds],
+  };
+  const local = proxyActivities<Activities>(ledgerActivityOptions);
+
+  await Promise.all(
+    systems.map(async (system) => {
+      const acts = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+      const outcome = await gate.run(system, state[system], () =>
+        acts.collectAccessInSystem({ system, subjectKey: input.subjectKey, subject, requestId }),
+      );
+      if (!outcome.done) return;
+      state[system].status = 'collected';
+      state[system].counts = outcome.value.counts;
+      state[system].recordCount = outcome.value.recordCount;
+      gate.finish(state[system]);
+    }),
+  );
+
+  exportFiles = await local.assembleAccessExport({
+    requestId,
+    subjectKey: input.subjectKey,
+    subject,
+    requestedAt: input.request.requestedAt,
+    systems: Object.fromEntries(
+      systems.map((system) => {
+        const { status, failure, closedReason } = state[system];
+        const reason = failure?.reason ?? closedReason;
+        return [system, { status, ...(reason ? { reason } : {}) }];
+      }),
+    ) as Record<SystemName, { status: string; reason?: string }>,
+  });
+  const ttlMs = msToNumber(input.timings.exportTtl as '1s');
+  expiresAt = new Date(Date.now() + ttlMs).toISOString();
+  const readyAt = new Date().toISOString();
+
+  // A durable timer: the export is deleted when its time is up, even across worker restarts.
+  await sleep(ttlMs);
+  const deleted = await local.deleteAccessExport({ requestId, subjectKey: input.subjectKey });
+  deletedAt = deleted.at;
+
+  const failed = systems.some((s) => state[s].status !== 'collected');
+  return {
+    kind: 'access',
+    ...view(),
+    outcome: failed ? 'completed_with_failures' : 'completed',
+    completedAt: readyAt,
+  };
+}
