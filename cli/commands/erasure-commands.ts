@@ -5,6 +5,7 @@ import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js'
 import { erasureReasonCodes } from '../../domain/erasure.js';
 import { type ErasureListStatus, erasureListStatuses } from '../../domain/erasure-listing.js';
 import type { OperatorLogEntry } from '../../domain/operator.js';
+import { isOverdue } from '../../domain/request-deadline.js';
 import type { OperatorActionRecord } from '../../ledger/ledger.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
 import { operatorLine, printListing, printReceipt, printStatus, retryLine } from '../erasure-output.js';
@@ -170,7 +171,8 @@ function requestLog(
       ...actions.map((a) => ({
         at: a.at,
         event: a.action,
-        system: a.system,
+        // An action on the whole request (an extension) names no system.
+        ...(a.system ? { system: a.system } : {}),
         by: a.operator,
         ...(a.reason ? { reason: a.reason } : {}),
       })),
@@ -187,8 +189,12 @@ export const receiptCommand = new Command('receipt')
   .action(async (requestId: string, flags: { log?: boolean }, command: Command) => {
     const json = wantsJson(command);
     // The ledger holds every finished erasure's receipt, long after Temporal's retention has dropped it.
-    const [stored, recorded] = await withLedger(async (ledger) =>
-      Promise.all([ledger.getReceipt(requestId), flags.log ? ledger.listOperatorActions(requestId) : []]),
+    const [stored, recorded, deadline] = await withLedger(async (ledger) =>
+      Promise.all([
+        ledger.getReceipt(requestId),
+        flags.log ? ledger.listOperatorActions(requestId) : [],
+        ledger.getRequestDeadline(requestId),
+      ]),
     );
     const found = stored
       ? ({ state: 'completed', receipt: stored } as const)
@@ -202,10 +208,19 @@ export const receiptCommand = new Command('receipt')
           found.state === 'completed' ? found.receipt : undefined,
         )
       : undefined;
-    if (json) printJson(log ? { ...view, log: log.entries } : view);
+    // The deadline as the ledger has it: an erasure completed since the ledger heard is never overdue.
+    const due = deadline && {
+      ...deadline,
+      overdue: found.state === 'open' && isOverdue(deadline, new Date()),
+    };
+    if (json) printJson({ ...view, ...(due ? { deadline: due } : {}), ...(log ? { log: log.entries } : {}) });
     else {
       if (found.state === 'completed') printReceipt(found.receipt);
       else printStatus(found.status);
+      if (due) {
+        const extended = due.extendedMonths > 0 ? `, extended by ${due.extendedMonths} month(s)` : '';
+        print(`Received ${due.receivedAt}, due ${due.dueAt}${extended}${due.overdue ? '  OVERDUE' : ''}`);
+      }
       if (log) {
         print('');
         print('Log:');

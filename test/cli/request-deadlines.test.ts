@@ -116,7 +116,14 @@ describe('every request has a deadline: received, due one calendar month later, 
     const text = await cli('requests', '--overdue');
     expect(text.stdout).toMatch(new RegExp(`OVERDUE erasure\\s+${accepted.requestId}`));
 
-    // GET /v1/requests/{id} shows the deadline next to the status.
+    // `receipt` and GET /v1/requests/{id} show the deadline next to the status.
+    const receipt = JSON.parse((await cli('receipt', accepted.requestId, '--json')).stdout) as {
+      deadline?: Listing;
+    };
+    expect(receipt.deadline).toMatchObject({ receivedAt, dueAt: accepted.dueAt, overdue: true });
+    expect((await cli('receipt', accepted.requestId)).stdout).toContain(
+      `Received ${receivedAt}, due ${accepted.dueAt}  OVERDUE`,
+    );
     const status = (await apiGet(`/v1/requests/${accepted.requestId}`)).json() as { deadline?: Listing };
     expect(status.deadline).toMatchObject({ receivedAt, dueAt: accepted.dueAt, overdue: true });
 
@@ -264,6 +271,10 @@ describe('every request has a deadline: received, due one calendar month later, 
         reason: expect.stringMatching(/archive search$/),
       }),
     ]);
+    const logText = (await cli('receipt', requestId, '--log')).stdout;
+    expect(logText).toMatch(/extend \(by cli:dpo, reason \+1 month \(due [^)]+\): complex request/);
+    expect(logText).not.toContain('undefined');
+    expect(logText).toContain(`due ${threeLater}, extended by 2 month(s)`);
     await cli('close', requestId, '--system', 'mailchimp', '--reason', 'key revoked');
   });
 

@@ -490,6 +490,112 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(third.records().filter((line) => line.msg === 'ledger migration applied')).toEqual([]);
   });
 
+  it('keeps each request with its deadline: the earlier receipt wins, two months of extension at most, listed by due date', async () => {
+    const subject = subjectKey();
+    const early = randomUUID();
+    const late = randomUUID();
+    expect(
+      await ledger.registerRequest({
+        requestId: early,
+        kind: 'erasure',
+        subjectKey: subject,
+        receivedAt: '2026-01-31T08:30:00+01:00',
+        registeredAt: '2026-02-02T10:00:00Z',
+      }),
+    ).toEqual({
+      requestId: early,
+      kind: 'erasure',
+      subjectKey: subject,
+      receivedAt: '2026-01-31T07:30:00.000Z',
+      dueAt: '2026-02-28T07:30:00.000Z',
+      extendedMonths: 0,
+    });
+    // The same request registered again later keeps its receipt; registered with an earlier one, takes it.
+    const again = {
+      requestId: early,
+      kind: 'erasure' as const,
+      subjectKey: subject,
+      registeredAt: '2026-02-03T00:00:00Z',
+    };
+    expect((await ledger.registerRequest({ ...again, receivedAt: '2026-02-01T00:00:00Z' })).receivedAt).toBe(
+      '2026-01-31T07:30:00.000Z',
+    );
+    expect(await ledger.registerRequest({ ...again, receivedAt: '2026-01-30T00:00:00Z' })).toMatchObject({
+      receivedAt: '2026-01-30T00:00:00.000Z',
+      dueAt: '2026-02-28T00:00:00.000Z',
+    });
+    await ledger.registerRequest({
+      requestId: late,
+      kind: 'consent',
+      subjectKey: subject,
+      receivedAt: '2026-03-10T00:00:00Z',
+      registeredAt: '2026-03-10T00:00:00Z',
+    });
+
+    const extend = (months: number, actionId = randomUUID()) =>
+      ledger.extendRequestDeadline({
+        requestId: early,
+        months,
+        reason: 'records in archives',
+        operator: 'cli:dpo',
+        at: '2026-02-20T00:00:00Z',
+        actionId,
+      });
+    // Two extensions at once: exactly one of them moves the deadline.
+    const [first, second] = await Promise.all([extend(2), extend(2)]);
+    expect([first.extended, second.extended].sort()).toEqual([false, true]);
+    expect(await ledger.getRequestDeadline(early)).toMatchObject({
+      dueAt: '2026-04-30T00:00:00.000Z',
+      extendedMonths: 2,
+    });
+    expect(await extend(1)).toMatchObject({ extended: false, refused: 'limit' });
+    expect(
+      await ledger.extendRequestDeadline({
+        requestId: randomUUID(),
+        months: 1,
+        reason: 'x',
+        operator: 'cli:dpo',
+        at: '2026-02-20T00:00:00Z',
+        actionId: randomUUID(),
+      }),
+    ).toEqual({ extended: false, refused: 'not_found' });
+    expect(await ledger.listOperatorActions(early)).toEqual([
+      expect.objectContaining({
+        action: 'extend',
+        operator: 'cli:dpo',
+        requestKind: 'erasure',
+        reason: '+2 months (due 2026-04-30T00:00:00.000Z): records in archives',
+      }),
+    ]);
+    expect((await ledger.listOperatorActions(early))[0]).not.toHaveProperty('system');
+
+    // Listed soonest due first; the open ones due before a time; a completed one is no longer open.
+    expect((await ledger.listRequestDeadlines({ subjectKey: subject })).map((r) => r.requestId)).toEqual([
+      late,
+      early,
+    ]);
+    expect(
+      (
+        await ledger.listRequestDeadlines({
+          subjectKey: subject,
+          open: true,
+          dueBefore: '2026-04-11T00:00:00Z',
+        })
+      ).map((r) => r.requestId),
+    ).toEqual([late]);
+    await ledger.completeRequest(late, '2026-03-12T00:00:00Z');
+    await ledger.completeRequest(late, '2026-03-20T00:00:00Z');
+    expect((await ledger.getRequestDeadline(late))?.completedAt).toBe('2026-03-12T00:00:00.000Z');
+    expect(await ledger.listRequestDeadlines({ subjectKey: subject, open: true })).toEqual([
+      expect.objectContaining({ requestId: early }),
+    ]);
+    expect(await ledger.listRequestDeadlines({ subjectKey: subject, kind: 'consent' })).toEqual([
+      expect.objectContaining({ requestId: late, kind: 'consent' }),
+    ]);
+    await ledger.completeRequest(early, '2026-04-01T00:00:00Z');
+    expect(await extend(1)).toMatchObject({ extended: false, refused: 'completed' });
+  });
+
   it('closes twice without complaint', async () => {
     const extra = await openLedger(store.options, silent);
     await extra.close();
