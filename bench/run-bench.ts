@@ -1,27 +1,54 @@
 /**
- * `npm run bench [section...]`: prints figures, asserts nothing. Sections:
- *   cli       start-up of the `consent-hub` command next to `node -e 0` (default; starts its own Temporal)
+ * `npm run bench [section...] [flags]`: prints figures, asserts nothing. Sections:
+ *   wave      issue 21: an opt-out wave at the vendors' limits next to the vendors' bound and a plain
+ *             script, then erasures against GA's pace and single-erasure p50 (default; starts its own
+ *             Temporal, sandboxes and workers; bench/opt-out-wave.ts). Flags: --people N (2000),
+ *             --latency MS (100), --workers N (1), --erasures N (100), --single-runs N (3), --json
+ *   cli       start-up of the `consent-hub` command next to `node -e 0` (starts its own Temporal)
  *   erasure   one erasure end to end at 0 and 50 ms sandbox latency; needs a running `npm start` and
  *             `eval "$(npx consent-hub env)"` first (bench/erasure-latency.ts)
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../config/package-paths.js';
+import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { benchCliStartup } from './cli-startup.js';
 
-const sections = process.argv.slice(2);
-const wanted = sections.length > 0 ? sections : ['cli'];
+const known = ['wave', 'cli', 'erasure'];
+const args = process.argv.slice(2);
+const sections = args.filter((a) => known.includes(a));
+const flags = args.filter((a) => !known.includes(a));
+const wanted = sections.length > 0 ? sections : ['wave'];
+
+function runTsx(file: string, fileArgs: string[], env: NodeJS.ProcessEnv = process.env) {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(packageRoot, 'bench', file), ...fileArgs],
+    {
+      stdio: 'inherit',
+      env,
+    },
+  );
+  if (result.status !== 0) process.exitCode = result.status ?? 1;
+}
+
 for (const section of wanted) {
   if (section === 'cli') await benchCliStartup();
-  else if (section === 'erasure') {
-    const result = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(packageRoot, 'bench', 'erasure-latency.ts')],
-      { stdio: 'inherit' },
-    );
-    if (result.status !== 0) process.exitCode = result.status ?? 1;
-  } else {
-    process.stderr.write(`unknown bench section ${section}; known: cli, erasure\n`);
-    process.exitCode = 2;
+  else if (section === 'erasure') runTsx('erasure-latency.ts', []);
+  else if (section === 'wave') {
+    // The sandboxes' CA must be trusted from the process's start (NODE_EXTRA_CA_CERTS is read then).
+    const tlsDir = mkdtempSync(join(tmpdir(), 'consent-hub-bench-tls-'));
+    try {
+      const tls = ensureLocalTls(tlsDir);
+      runTsx('opt-out-wave.ts', flags, {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: tls.caFile,
+        CONSENT_HUB_BENCH_TLS_DIR: tlsDir,
+      });
+    } finally {
+      rmSync(tlsDir, { recursive: true, force: true });
+    }
   }
 }

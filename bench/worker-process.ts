@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { cliBinPath } from '../config/package-paths.js';
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+
+/**
+ * `consent-hub worker` as production runs it, in its own process (so its CPU and memory are its own),
+ * ready once its `/readyz` answers 200 (it polls Temporal). Its stderr is shown when it fails to start.
+ */
+export async function startBenchWorker(env: Record<string, string>) {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [cliBinPath, 'worker'], {
+    env: {
+      ...process.env,
+      ...env,
+      CONSENT_HUB_METRICS_PORT: String(port),
+      CONSENT_HUB_METRICS_HOST: '127.0.0.1',
+    },
+    // BENCH_WORKER_LOG=<file> keeps the workers' log (pino JSON lines) for a look at what slowed a run.
+    stdio: ['ignore', process.env.BENCH_WORKER_LOG ? 'pipe' : 'ignore', 'pipe'],
+  });
+  if (process.env.BENCH_WORKER_LOG)
+    child.stdout?.pipe(createWriteStream(process.env.BENCH_WORKER_LOG, { flags: 'a' }));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the worker exited at start: ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the worker was not ready within 300 s: ${stderr}`);
+    }
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return {
+    pid: child.pid,
+    metricsUrl: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
