@@ -29,6 +29,7 @@ import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
+import { runForSubject } from '../privacy/redaction-context.js';
 import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { createAccessActivities } from './access-activities.js';
 import { reportConnectorCall } from './connector-call-report.js';
@@ -111,21 +112,23 @@ export function createActivities({
       throw failure;
     }
     const stopHeartbeat = keepHeartbeating();
+    // Everything known about the person: their address, GA ids and the names the CRM holds for them.
+    const subject = {
+      email: input.subject.email || undefined,
+      identifiers: [...input.subject.gaClientIds, ...input.subject.gaUserIds],
+      names: input.subject.names ?? [],
+    };
     try {
-      const result = await runWithCallSignal(attemptSignal(), () => run(connector));
+      // The connector's own log lines (vendor error reasons among them) are redacted for the subject too.
+      const result = await runForSubject(subject, () =>
+        runWithCallSignal(attemptSignal(), () => run(connector)),
+      );
       log.info('connector call succeeded');
       reportConnectorCall({ system: input.system, operation });
       return result;
     } catch (error) {
       // The subject's own data is redacted first, in every form, before the failure reaches Temporal or a log.
-      const failure = toActivityFailure(
-        error,
-        {
-          email: input.subject.email || undefined,
-          identifiers: [...input.subject.gaClientIds, ...input.subject.gaUserIds],
-        },
-        { stepDeadlineMs: stepDeadline() },
-      );
+      const failure = toActivityFailure(error, subject, { stepDeadlineMs: stepDeadline() });
       log.warn({ err: failure }, 'connector call failed');
       reportConnectorCall({ system: input.system, operation, failure });
       throw failure;

@@ -33,6 +33,8 @@ export interface PlannedErasure {
   newlyPlanned: number;
   gaClientIds: string[];
   gaUserIds: string[];
+  /** The names the system holds for the person, so later calls can redact them from errors and logs. */
+  names: string[];
   unusableIdentifiers: UnusableIdentifier[];
 }
 
@@ -98,6 +100,7 @@ export function createErasureActivities({
           newlyPlanned,
           gaClientIds: usable,
           gaUserIds: [...new Set(found.gaUserIds.map((id) => id.trim()).filter(Boolean))],
+          names: found.names ?? [],
           unusableIdentifiers: unusable,
         };
       });

@@ -143,6 +143,11 @@ export interface SubjectIdentifiers {
   gaClientIds: string[];
   /** Google Analytics user ids (signed-in users). */
   gaUserIds: string[];
+  /**
+   * Names the CRM holds for the person (first and last names), harvested by the erasure: never sent to a
+   * vendor, only used to redact vendor errors and log lines that quote them.
+   */
+  names?: string[];
 }
 
 /** One record a vendor holds, named the vendor's way. Never carries the email or a name. */
@@ -164,6 +169,8 @@ export interface FindResult {
   /** GA identifiers this tool stores about the person (Dynamics keeps client ids on contacts and leads). */
   gaClientIds: string[];
   gaUserIds: string[];
+  /** Names the tool holds for the person (Dynamics' first and last names), for redaction only. */
+  names?: string[];
 }
 
 export type EraseOutcome =

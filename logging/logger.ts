@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { scrubAddresses } from '../privacy/redaction.js';
+import { redactForCurrentSubject } from '../privacy/redaction-context.js';
 
 export type { Logger } from 'pino';
 
@@ -71,12 +72,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       name: options.name ?? 'consent-hub',
       level: options.level ?? 'info',
       redact: { paths: redactPaths, censor: '[redacted]' },
-      // Error messages can quote what a vendor echoed back; scrub addresses from them too.
+      // Error messages can quote what a vendor echoed back; scrub addresses from them too. Inside a call
+      // about one person (privacy/redaction-context.ts), their address, names and identifiers go from
+      // every string of the line, in every field, first.
       hooks: {
         logMethod(args, method) {
-          const scrubbed = args.map((arg) =>
-            typeof arg === 'string' ? scrubEmails(arg) : arg,
-          ) as typeof args;
+          const scrubbed = args.map((arg) => {
+            const redacted = redactForCurrentSubject(arg);
+            return typeof redacted === 'string' ? scrubEmails(redacted) : redacted;
+          }) as typeof args;
           method.apply(this, scrubbed);
         },
       },

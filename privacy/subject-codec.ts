@@ -17,9 +17,10 @@ const subjectKeyPattern = /^[0-9a-f]{64}$/;
 
 /**
  * Fields that carry a person's data in the hub's workflow and activity payloads: workflow inputs (`request`,
- * `email`), connector activity inputs (`subject`) and results (`gaClientIds`, `gaUserIds` found in the CRM).
+ * `email`), connector activity inputs (`subject`) and results (`gaClientIds`, `gaUserIds`, `names` found in
+ * the CRM).
  */
-const personalFields = ['email', 'subject', 'request', 'gaClientIds', 'gaUserIds'];
+const personalFields = ['email', 'subject', 'request', 'gaClientIds', 'gaUserIds', 'names'];
 
 /**
  * The subject a payload is about, when it is personal: a JSON object that names its `subjectKey` and holds

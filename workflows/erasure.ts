@@ -104,6 +104,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     email: input.request.email,
     gaClientIds: [...input.request.gaClientIds],
     gaUserIds: [...input.request.gaUserIds],
+    // The CRM's names for the person, once harvested: every later call redacts them from errors and logs.
+    names: [],
   };
   const joinedRequests: JoinedRequest[] = [];
   const addNew = (into: string[], ids: string[]) => {
@@ -205,7 +207,13 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   const tombstone = await ledger.loadTombstone(input.subjectKey);
 
   // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
-  const harvest = step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics')));
+  // What it found (GA ids, the CRM's names for the person) is taken before any other step starts from it.
+  const harvest = step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics'))).then(
+    (found) => {
+      if (found.done) takeHarvest(found.value);
+      return found;
+    },
+  );
 
   // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
   const dynamics = harvest.then(async (found) => {
@@ -241,13 +249,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     });
     if (erased.done) finish('google', erased.value, 'submitted');
   };
-  const google = harvest.then(async (found) => {
-    if (found.done) takeHarvest(found.value);
-    await eraseGoogle();
-  });
+  const google = harvest.then(() => eraseGoogle());
   const takeHarvest = (found: PlannedErasure) => {
     addNew(subject.gaClientIds, found.gaClientIds);
     addNew(subject.gaUserIds, found.gaUserIds);
+    // Harvests recorded before names were harvested have none.
+    addNew((subject.names ??= []), found.names ?? []);
     if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
   };
   await Promise.all([dynamics, mailchimp, google]);

@@ -37,6 +37,12 @@ const tables: Record<Kind, { entitySet: string; idColumn: string }> = {
   lead: { entitySet: 'leads', idColumn: 'leadid' },
 };
 const emailColumns = ['emailaddress1', 'emailaddress2', 'emailaddress3'] as const;
+/**
+ * The person's names on contacts and leads (both tables have them: learn.microsoft.com/power-apps/developer/
+ * data-platform/reference/entities/contact, .../lead). Read by the erasure's search only so that errors and
+ * log lines quoting them can be redacted; never stored.
+ */
+const nameColumns = ['firstname', 'lastname'];
 
 const pageSchema = z.object({
   value: z.array(z.record(z.string(), z.unknown())),
@@ -254,7 +260,7 @@ export function createDynamicsConnector(
 
     find: (subject) =>
       run('find', async (): Promise<FindResult> => {
-        const found = await rows('find', subject, []);
+        const found = await rows('find', subject, nameColumns);
         const gaClientIds = [
           ...new Set(
             found
@@ -263,8 +269,18 @@ export function createDynamicsConnector(
               .map((value) => value.trim()),
           ),
         ];
+        const names = [
+          ...new Set(
+            found.flatMap((row) =>
+              nameColumns
+                .map((column) => row.columns[column])
+                .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+                .map((value) => value.trim()),
+            ),
+          ),
+        ];
         logger.info({ operation: 'find', records: found.length }, 'Dynamics rows found');
-        return { records: found.map((row) => row.ref), gaClientIds, gaUserIds: [] };
+        return { records: found.map((row) => row.ref), gaClientIds, gaUserIds: [], names };
       }),
 
     erase: (subject) =>

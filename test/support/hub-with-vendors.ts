@@ -5,6 +5,7 @@ import type { ConnectorSet } from '../../activities/create-activities.js';
 import { buildConnectors } from '../../connectors/registry.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
+import type { Logger } from '../../logging/logger.js';
 import { connectTestTemporal, silentLogger } from './temporal.js';
 import { startVendorSandboxes } from './vendor-sandboxes.js';
 
@@ -15,8 +16,12 @@ import { startVendorSandboxes } from './vendor-sandboxes.js';
  */
 export async function startHubWithVendors(
   name: string,
-  /** Wraps the ledger the worker writes to (a test that stops a write at an exact point, say). */
-  options: { wrapLedger?: (ledger: Ledger) => Ledger } = {},
+  options: {
+    /** Wraps the ledger the worker writes to (a test that stops a write at an exact point, say). */
+    wrapLedger?: (ledger: Ledger) => Ledger;
+    /** The logger of the connectors, activities and worker (a capturing one, to read what was logged). */
+    logger?: Logger;
+  } = {},
 ) {
   const temporal = await connectTestTemporal(name);
   const vendors = await startVendorSandboxes();
@@ -27,9 +32,10 @@ export async function startHubWithVendors(
   const ledger = options.wrapLedger ? options.wrapLedger(opened) : opened;
   const connectors: ConnectorSet = buildConnectors(
     { ...process.env, ...vendors.env },
-    silentLogger,
+    options.logger ?? silentLogger,
   ).connectors;
-  let worker = await temporal.startWorker({ connectors, ledger });
+  const logger = options.logger ?? silentLogger;
+  let worker = await temporal.startWorker({ connectors, ledger, logger });
   return {
     temporal,
     vendors,
@@ -38,7 +44,7 @@ export async function startHubWithVendors(
     /** Stops the worker and starts another, as a deploy or a crash-and-restart would. */
     async restartWorker() {
       await worker.stop();
-      worker = await temporal.startWorker({ connectors, ledger });
+      worker = await temporal.startWorker({ connectors, ledger, logger });
     },
     async close() {
       await worker.stop();

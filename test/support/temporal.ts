@@ -95,7 +95,7 @@ export async function connectTestTemporal(
           ledger,
         }),
         dataConverter,
-        logger: silentLogger,
+        logger: deps.logger ?? silentLogger,
         workflowBundle: { codePath: inject('workflowBundlePath') },
         workerOptions,
       });

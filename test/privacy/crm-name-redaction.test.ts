@@ -1,0 +1,83 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  awaitReceipt,
+  closeErasureSystem,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
+import { capturingLogger } from '../support/capturing-logger.js';
+import { rawHistoryText } from '../support/history.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+// A local part that shares no word with the name: only the name the CRM holds can redact it.
+const email = `zq.${Date.now()}@example.com`;
+const firstName = 'Zebulon';
+const lastName = 'Quixotewright';
+
+/** The name the CRM holds reaches the redaction of every later call: failures, status views, logs. */
+describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+  const logs = capturingLogger();
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('crm-name-redaction', { logger: logs.logger });
+    context = {
+      ...hub.temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+  });
+  afterAll(() => hub?.close());
+
+  it('redacts the first and last name Dynamics holds from a Dataverse error that echoes them, in the failure, the history and the logs', async () => {
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: firstName, lastname: lastName, emailaddress1: email }],
+    });
+    // As a plug-in's message would: Dataverse answers 400 with the row's name in the error text.
+    await hub.vendors.dynamics.control.fail({
+      method: 'DELETE',
+      path: '^/api/data/v9.2/contacts',
+      status: 400,
+      count: 20,
+      message: `Cannot delete the contact ${firstName} ${lastName.toUpperCase()}: the plug-in 'Keep ${lastName}' refused`,
+    });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#11',
+      requestedAt: new Date().toISOString(),
+    });
+    let reason: string | undefined;
+    for (let i = 0; i < 200 && reason === undefined; i++) {
+      const found = await lookupErasure(context, started.requestId);
+      if (found.state === 'open' && found.status.systems.dynamics.status === 'needs_attention')
+        reason = found.status.systems.dynamics.failure?.reason;
+      else await delay(250);
+    }
+    // The operator still reads what Dataverse said, without the person's name.
+    expect(reason).toBe(
+      "Dataverse rejected the request: Cannot delete the contact [name] [name]: the plug-in 'Keep [name]' refused",
+    );
+
+    await closeErasureSystem(context, started.requestId, { system: 'dynamics', reason: 'plug-in removed' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
+
+    // The connector's own warning quotes the vendor's reason: it is there, redacted.
+    const connectorWarning = logs
+      .records()
+      .find((line) => line.msg === 'Dynamics call failed' && String(line.reason).includes('plug-in'));
+    expect(connectorWarning?.reason).toContain('[name]');
+    const everything = [
+      logs.lines.join('\n'),
+      await rawHistoryText(hub.temporal.client, started.workflowId),
+      JSON.stringify(receipt),
+      reason,
+    ].join('\n');
+    for (const needle of [firstName, lastName])
+      expect(everything.toLowerCase()).not.toContain(needle.toLowerCase());
+    // The sandbox really sent the name: the redaction, not the vendor, kept it out.
+    await hub.vendors.dynamics.control.clearFaults();
+  });
+});
