@@ -1,3 +1,4 @@
+import { TypedSearchAttributes } from '@temporalio/common';
 import {
   ApplicationFailure,
   condition,
@@ -100,12 +101,13 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   const step = <T>(system: SystemName, work: () => Promise<T>) => gate.run(system, state[system], work);
 
   // The identifiers grow as requests join and as the CRM yields GA ids.
+  const names: string[] = [];
   const subject: SubjectIdentifiers = {
     email: input.request.email,
     gaClientIds: [...input.request.gaClientIds],
     gaUserIds: [...input.request.gaUserIds],
     // The CRM's names for the person, once harvested: every later call redacts them from errors and logs.
-    names: [],
+    names,
   };
   const joinedRequests: JoinedRequest[] = [];
   const addNew = (into: string[], ids: string[]) => {
@@ -254,7 +256,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     addNew(subject.gaClientIds, found.gaClientIds);
     addNew(subject.gaUserIds, found.gaUserIds);
     // Harvests recorded before names were harvested have none.
-    addNew((subject.names ??= []), found.names ?? []);
+    addNew(names, found.names ?? []);
     if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
   };
   await Promise.all([dynamics, mailchimp, google]);
@@ -325,12 +327,18 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   return receipt;
 }
 
-/** Continues as a follow-up with the subject key and a running status (no personal data) as its attributes. */
+/**
+ * Continues as a follow-up with this run's search attributes (subject key, deadline: no personal data) and a
+ * running status. Temporal's own (`TemporalChangeVersion`) are the server's to set, so they are left out.
+ */
 function continueAsNewWithAttributes(followUp: ErasureWorkflowInput): Promise<never> {
+  const carried = workflowInfo()
+    .typedSearchAttributes.getAll()
+    .filter((pair) => !pair.key.name.startsWith('Temporal'));
   return makeContinueAsNewFunc<typeof erasureWorkflow>({
-    typedSearchAttributes: [
+    typedSearchAttributes: new TypedSearchAttributes(carried).updateCopy([
       { key: subjectKeyAttribute, value: followUp.subjectKey },
       { key: erasureStatusAttribute, value: 'running' },
-    ],
+    ]),
   })(followUp);
 }
