@@ -137,6 +137,18 @@ export function createActivities({
     }
   }
 
+  /** Whether an erasure of the subject is running now (its workflow id is `erasure-<subject key>`). */
+  async function erasureRunning(subjectKey: string): Promise<boolean> {
+    return (await starter.isRunning?.(`erasure-${subjectKey}`)) ?? false;
+  }
+
+  /** True when the decisions hold a grant that must not be written: the subject is erased or being erased. */
+  async function grantsHeldBack(subjectKey: string, decisions: DecisionsInForce): Promise<boolean> {
+    if (!Object.values(decisions).some((d) => d?.decision === 'granted')) return false;
+    if ((await ledger.getTombstone(subjectKey)) !== undefined) return true;
+    return erasureRunning(subjectKey);
+  }
+
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
     ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter }),
@@ -220,9 +232,19 @@ export function createActivities({
         eventIds: Partial<Record<Purpose, string>>;
       },
     ): Promise<Omit<ConsentStateResult, 'records'> & { writtenAt: string }> {
+      // Grants in force are not written while the person is being (or has been) erased: the erasure must
+      // not find a member re-subscribed or created behind it. Withdrawals are always written.
+      const request = (await grantsHeldBack(input.subjectKey, input.request.decisions))
+        ? {
+            ...input.request,
+            decisions: Object.fromEntries(
+              Object.entries(input.request.decisions).filter(([, d]) => d?.decision === 'withdrawn'),
+            ),
+          }
+        : input.request;
       const { records, ...result } = await call(input, 'applyConsentState', (c) => {
         if (!c.applyConsentState) throw new Error(`${input.system} cannot write consent state`);
-        return c.applyConsentState(input.subject, input.request);
+        return c.applyConsentState(input.subject, request);
       });
       const writtenAt = new Date().toISOString();
       if (result.outcome === 'not_applicable') {
@@ -279,7 +301,15 @@ export function createActivities({
       changes: ConsentChangeSignal[];
     }): Promise<{ results: Record<string, ConsentAppendResult>; erased: boolean }> {
       const results: Record<string, ConsentAppendResult> = {};
+      // A grant never races an erasure: while one runs for the person, grants are refused (withdrawals
+      // always go through); once it ends, its tombstone refuses them in the ledger's insert.
+      const erasing =
+        input.changes.some((c) => c.decision === 'granted') && (await erasureRunning(input.subjectKey));
       for (const change of input.changes) {
+        if (erasing && change.decision === 'granted') {
+          results[change.eventId] = { inserted: false, skipped: 'refused_during_erasure' };
+          continue;
+        }
         results[change.eventId] = await ledger.appendConsentEvent({
           id: change.eventId,
           subjectKey: input.subjectKey,
@@ -291,7 +321,9 @@ export function createActivities({
           evidence: change.evidence,
         });
       }
-      const refused = Object.entries(results).filter(([, r]) => r.skipped === 'refused_after_erasure');
+      const refused = Object.entries(results).filter(
+        ([, r]) => r.skipped === 'refused_after_erasure' || r.skipped === 'refused_during_erasure',
+      );
       if (refused.length > 0) {
         logger.warn(
           { subjectKey: input.subjectKey, eventIds: refused.map(([id]) => id) },

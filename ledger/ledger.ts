@@ -269,7 +269,7 @@ export interface ConsentOutcomeRecord {
 export interface ConsentAppendResult {
   inserted: boolean;
   /** Why nothing was written although the id is new: the subject's tombstone. */
-  skipped?: 'refused_after_erasure' | 'not_kept_after_erasure';
+  skipped?: 'refused_after_erasure' | 'not_kept_after_erasure' | 'refused_during_erasure';
 }
 
 export interface SystemConsentStateRecord {

@@ -331,7 +331,9 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     const recorded = await ledger.recordConsentChanges({ subjectKey: input.subjectKey, changes: batch });
     erased = erased || recorded.erased;
     const accepted = batch.filter((change) => {
-      if (recorded.results[change.eventId]?.skipped !== 'refused_after_erasure') return true;
+      // A grant is refused under a tombstone and while an erasure of the person runs.
+      const skipped = recorded.results[change.eventId]?.skipped;
+      if (skipped !== 'refused_after_erasure' && skipped !== 'refused_during_erasure') return true;
       refused.push(change.eventId);
       return false;
     });

@@ -298,6 +298,56 @@ describe('consent as desired state', () => {
     expect(patches).toHaveLength(1);
   });
 
+  it('refuses a grant that arrives while the person is being erased, so it never reaches Mailchimp, and still carries a withdrawal', {
+    timeout: 90_000,
+  }, async () => {
+    const email = `desired.erasing.${Date.now()}.${counter++}@example.com`;
+    const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
+    await vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Er', lastname: 'Asing', emailaddress1: email, donotbulkemail: true }],
+    });
+    // Unsubscribed: a grant of event_invitations (membership) would PATCH the member back to pending.
+    await vendors.mailchimp.control.seed({
+      lists: [
+        { id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'unsubscribed' }] },
+      ],
+    });
+    await vendors.mailchimp.control.clearRequests();
+    // A slow Mailchimp keeps the erasure running while the changes arrive.
+    await vendors.mailchimp.control.setLatency(1500);
+    try {
+      const erasure = await requestErasure(context, {
+        email,
+        requestedBy: 'test',
+        requestedAt: new Date().toISOString(),
+      });
+      const grant = await change(context, email, 'event_invitations', 'granted');
+      const withdrawal = await change(context, email, 'phone', 'withdrawn');
+      const during = await until(
+        'the grant refused and the withdrawal taken',
+        () => consentStatus(context, ledger, email),
+        (s) => s.refused.includes(grant.eventId) && s.purposes.phone?.eventId === withdrawal.eventId,
+      );
+      expect(during.purposes.event_invitations).toBeUndefined();
+      const receipt = await awaitReceipt(context, erasure);
+      expect(receipt.outcome).toBe('completed');
+    } finally {
+      await vendors.mailchimp.control.setLatency(0);
+    }
+    const hash = subscriberHash(email);
+    const writes = (await vendors.mailchimp.control.requests()).filter(
+      (r) => (r.method === 'PATCH' || r.method === 'PUT') && r.path.includes(hash),
+    );
+    expect(writes).toEqual([]);
+    expect(await membersOf(email)).toEqual([]);
+    await until(
+      'the consent lanes at rest',
+      () => consentStatus(context, ledger, email),
+      (s) => s.inFlight === 0 && Object.values(s.systems).every((sys) => sys.status === 'idle'),
+    );
+    expect(await ledger.listConsentEvents(subjectKey)).toEqual([]);
+  });
+
   it('leaves no consent events or outcomes for a subject whose consent changes raced their erasure', {
     timeout: 90_000,
   }, async () => {
@@ -309,9 +359,9 @@ describe('consent as desired state', () => {
           requestedBy: 'test',
           requestedAt: new Date().toISOString(),
         }),
-        change(context, person.email, 'marketing_email', 'withdrawn'),
         change(context, person.email, 'phone', 'withdrawn'),
-        delay(round * 150).then(() => change(context, person.email, 'postal_mail', 'granted')),
+        // A purpose Mailchimp membership and the Dynamics donotbulkemail column carry (phone shares neither).
+        delay(round * 150).then(() => change(context, person.email, 'event_invitations', 'granted')),
       ]);
       const receipt = await awaitReceipt(context, erasure);
       expect(receipt.outcome).toBe('completed');
