@@ -45,7 +45,10 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   const client = await connectClient(config, env, ledger);
   const dataConverter = dataConverterFor(config.CONSENT_HUB_ENCRYPTION_KEYS, ledger);
   const metrics = createHubMetrics('worker');
-  registerRequestGauges(metrics, client, { overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER });
+  registerRequestGauges(metrics, client, {
+    overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER,
+    taskQueue: config.CONSENT_HUB_TASK_QUEUE,
+  });
   let worker: Worker | undefined;
   // Ready only once the worker polls: bundling or loading the workflows comes first and takes seconds.
   const polling = {
