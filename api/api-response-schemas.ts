@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { systemErasureStatuses } from '../domain/erasure.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
+import { holdReasonCodes, releaseReasonCodes, systemRestrictionStatuses } from '../domain/hold.js';
 import { purposes } from '../domain/purposes.js';
 import { requestKinds } from '../domain/request-deadline.js';
 import { systemNames } from '../domain/systems.js';
@@ -85,6 +86,47 @@ export const systemErasureStateSchema = z
   })
   .strict();
 
+const restrictionSchema = z
+  .object({
+    hold: z.object({ reason: z.enum(holdReasonCodes), placedAt: isoTime }).strict(),
+    restrictedAt: isoTime.optional().describe('When every system was restricted (absent while restricting)'),
+    outcome: z.enum(['restricted', 'restricted_with_failures']).optional(),
+    systems: perSystem(
+      z
+        .object({
+          status: z.enum(systemRestrictionStatuses),
+          records: z.array(
+            z
+              .object({
+                kind: z.string(),
+                id: z.string(),
+                container: z.string().optional(),
+                result: z.enum(['restricted', 'already_restricted', 'gone']),
+                actions: z
+                  .array(z.string())
+                  .describe('What was set, by name: donotemail, statecode, tag:restricted'),
+              })
+              .strict(),
+          ),
+          recordCount: z.number().int().min(0).optional(),
+          attempts: z.number().int().min(0),
+          note: z.string().optional(),
+          failure: systemFailureSchema.optional(),
+          closedReason: z.string().optional(),
+          completedAt: isoTime.optional(),
+          resumesAt: isoTime.optional(),
+        })
+        .strict(),
+    ),
+    released: z
+      .object({ at: isoTime, by: z.string(), reason: z.enum(releaseReasonCodes) })
+      .strict()
+      .optional()
+      .describe('Set once the hold was released and the erasure went on to delete'),
+  })
+  .strict()
+  .describe('The person was on legal hold: what was restricted instead of deleted, and the release');
+
 export const erasureReceiptSchema = z
   .object({
     requestId: z.uuid(),
@@ -119,6 +161,7 @@ export const erasureReceiptSchema = z
       .describe(
         'A follow-up erasure: the request id of the erasure whose receipt was being written when this one’s requests arrived',
       ),
+    restriction: restrictionSchema.optional(),
   })
   .strict();
 
@@ -126,10 +169,11 @@ export const erasureStatusSchema = z
   .object({
     requestId: z.uuid(),
     subjectKey: z.string(),
-    status: z.enum(['running', 'needs_attention', 'completed']),
+    status: z.enum(['running', 'needs_attention', 'on_hold', 'completed']),
     requestedAt: isoTime,
     systems: perSystem(systemErasureStateSchema),
     operatorActions: z.array(operatorLogEntrySchema).optional(),
+    restriction: restrictionSchema.optional(),
   })
   .strict();
 

@@ -18,6 +18,12 @@ import {
   problemSchema,
   subjectStatusBodySchema,
 } from './api-schemas.js';
+import {
+  holdBodySchema,
+  holdPlacedSchema,
+  holdReleasedSchema,
+  releaseBodySchema,
+} from './routes/hold-routes.js';
 
 /** JSON Schema 2020-12 (what OpenAPI 3.1 uses), generated from the same zod schemas the routes parse with. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output') {
@@ -129,6 +135,10 @@ export function openApiDocument(serverUrl = '/') {
         RequestList: { type: 'array', items: ref('RequestListing') },
         DeadlineExtension: jsonSchema(deadlineExtensionBodySchema, 'input'),
         DeadlineExtended: jsonSchema(deadlineExtendedSchema, 'output'),
+        HoldRequest: jsonSchema(holdBodySchema, 'input'),
+        HoldPlaced: jsonSchema(holdPlacedSchema, 'output'),
+        HoldReleaseRequest: jsonSchema(releaseBodySchema, 'input'),
+        HoldReleased: jsonSchema(holdReleasedSchema, 'output'),
         Health: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] },
         Problem: jsonSchema(problemSchema, 'output'),
       },
@@ -286,6 +296,34 @@ export function openApiDocument(serverUrl = '/') {
             '200': json('Closed; the recorded action and the request’s status', ref('OperatorActionResult')),
             '404': problem('No request with this id; the detail names the id'),
             '409': problem('The system does not need attention, or the request has finished'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/holds': {
+        post: {
+          operationId: 'placeHold',
+          tags: ['operator'],
+          summary:
+            'Put a person on legal hold (GDPR Art. 17(3), Art. 18): their erasure restricts instead of deleting until the hold is released',
+          requestBody: body('HoldRequest'),
+          responses: {
+            '201': json('On hold now', ref('HoldPlaced')),
+            '200': json('Already on hold; the hold in force is kept as it was', ref('HoldPlaced')),
+            '403': problem('The API key lacks the operator scope'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/holds/release': {
+        post: {
+          operationId: 'releaseHold',
+          tags: ['operator'],
+          summary: "Release a person's legal hold; their restricted erasure goes on to delete",
+          requestBody: body('HoldReleaseRequest'),
+          responses: {
+            '200': json('Released (or `hold` absent: the person was not on hold)', ref('HoldReleased')),
+            '403': problem('The API key lacks the operator scope'),
             ...writeErrors,
           },
         },

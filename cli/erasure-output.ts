@@ -1,4 +1,9 @@
-import type { ErasureReceipt, ErasureStatusView, SystemErasureState } from '../domain/erasure.js';
+import type {
+  ErasureReceipt,
+  ErasureRestriction,
+  ErasureStatusView,
+  SystemErasureState,
+} from '../domain/erasure.js';
 import type { ErasureListing } from '../domain/erasure-listing.js';
 import type { OperatorLogEntry, RetryState } from '../domain/operator.js';
 import { print } from './hub-context.js';
@@ -46,8 +51,29 @@ export function printReceipt(receipt: ErasureReceipt): void {
     `  requested    ${receipt.requestedAt} by ${receipt.requestedBy} (${receipt.reason}${receipt.reasonNote ? `: ${receipt.reasonNote}` : ''})`,
   );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
+  if (receipt.restriction) printRestriction(receipt.restriction);
   for (const [name, state] of Object.entries(receipt.systems)) print(systemLine(name, state));
   for (const entry of receipt.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
+}
+
+/** A held person's restriction: the hold, what each system did, and the release once it came. */
+export function printRestriction(restriction: ErasureRestriction): void {
+  print(`  on hold      since ${restriction.hold.placedAt} (${restriction.hold.reason})`);
+  print(
+    `  restricted   ${restriction.restrictedAt ?? 'in progress'}${restriction.outcome ? `  outcome: ${restriction.outcome}` : ''}`,
+  );
+  for (const [name, state] of Object.entries(restriction.systems)) {
+    const records = state.records.map(
+      (r) => `${r.kind} ${r.id}: ${r.result}${r.actions.length ? ` (${r.actions.join(', ')})` : ''}`,
+    );
+    const detail = state.note ?? state.failure?.reason ?? state.closedReason ?? records.join('; ');
+    print(`    ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}`);
+  }
+  if (restriction.released) {
+    print(
+      `  released     ${restriction.released.at} by ${restriction.released.by} (${restriction.released.reason}); then erased:`,
+    );
+  }
 }
 
 export function attentionHint(requestId: string): string[] {
@@ -60,6 +86,9 @@ export function attentionHint(requestId: string): string[] {
 export function printStatus(status: ErasureStatusView): void {
   print(`Erasure ${status.requestId} is ${status.status}`);
   print(`  subject key  ${status.subjectKey}`);
+  if (status.restriction) printRestriction(status.restriction);
+  if (status.status === 'on_hold')
+    print('  waiting for the hold to be released: consent-hub release --email <address>');
   for (const [name, state] of Object.entries(status.systems)) print(systemLine(name, state));
   for (const entry of status.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
   if (status.status === 'needs_attention') {

@@ -9,6 +9,7 @@ import { consentCommand, optOutCommand, statusCommand } from './commands/consent
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
 import { eraseCommand, erasuresCommand, receiptCommand } from './commands/erasure-commands.js';
+import { holdCommand, releaseCommand } from './commands/hold-commands.js';
 import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { closeCommand, retryCommand } from './commands/operator-commands.js';
 import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
@@ -67,6 +68,8 @@ const program = new Command('consent-hub')
   .addCommand(reconcileCommand)
   .addCommand(scheduleCommand)
   .addCommand(serveCommand)
+  .addCommand(holdCommand)
+  .addCommand(releaseCommand)
   .addCommand(configCommand);
 
 // Commander's refusals (unknown option, missing argument) must end in our exit code 2, whichever command.

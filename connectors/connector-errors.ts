@@ -7,6 +7,8 @@ export type ConnectorOperation =
   | 'applyConsent'
   | 'authenticate'
   | 'list'
+  | 'restrict'
+  | 'rectify'
   /** Reading everything held about a person, for an access request (GDPR Art. 15). */
   | 'access';
 

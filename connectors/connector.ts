@@ -17,6 +17,12 @@ export interface Connector {
    * erasure or by someone else. Tools whose records cannot be found (Google Analytics) leave it out.
    */
   deleteRecord?(subject: SubjectIdentifiers, record: VendorRecordRef): Promise<'deleted' | 'already_gone'>;
+  /**
+   * Restricts processing of everything the tool holds for the person, without deleting it (GDPR Art. 18;
+   * a legal hold under Art. 17(3)): each record is marked and kept out of marketing. Idempotent: a record
+   * already restricted answers `already_restricted`. A tool with no per-person restriction leaves it out.
+   */
+  restrict?(subject: SubjectIdentifiers): Promise<RestrictResult>;
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
   /**
@@ -194,6 +200,19 @@ export interface EraseResult {
   records: ErasedRecord[];
 }
 
+export interface RestrictedRecordRef extends VendorRecordRef {
+  result: 'restricted' | 'already_restricted' | 'gone';
+  /** What was set, by name only: `donotemail`, `statecode`, `status:unsubscribed`, `tag:restricted`. */
+  actions: string[];
+}
+
+export interface RestrictResult {
+  outcome: 'restricted' | 'not_found' | 'not_applicable';
+  records: RestrictedRecordRef[];
+  /** Said when the tool has nothing to restrict by its nature (Google Analytics). */
+  note?: string;
+}
+
 export interface ConsentChange {
   purpose: Purpose;
   decision: ConsentDecision;
@@ -287,6 +306,6 @@ export type ConnectorSet = Partial<
       Connector,
       'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
     > &
-      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess'>>
+      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess' | 'restrict'>>
   >
 >;

@@ -9,6 +9,8 @@ import type { SystemName } from './systems.js';
 export const erasureListStatuses = [
   'running',
   'needs_attention',
+  /** The person is on legal hold: restricted, waiting for the release to delete. */
+  'on_hold',
   'completed',
   'completed_with_failures',
   'needs_follow_up',
@@ -27,7 +29,7 @@ export interface AttentionItem {
 export interface ErasureListing {
   requestId: string;
   subjectKey: string;
-  status: 'running' | 'needs_attention' | 'completed';
+  status: 'running' | 'needs_attention' | 'on_hold' | 'completed';
   /** For a completed erasure: `completed`, or `completed_with_failures` when a system failed or was closed. */
   outcome?: ErasureReceipt['outcome'];
   /** The systems needing attention now (open erasures) or that ended failed or closed (completed ones), and why. */

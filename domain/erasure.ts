@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
 import { actorIdSchema, type ErasureReasonCode, erasureReasonCodes, noteSchema } from './free-text.js';
+import type { RestrictionReceipt } from './hold.js';
 import type { OperatorLogEntry, RetryState } from './operator.js';
 import type { SystemName } from './systems.js';
 
@@ -64,6 +65,11 @@ export interface ErasureTimings {
   heartbeatTimeout?: string | number;
   /** Records deleted per activity (default 500): each page is one activity, so the history stays small. */
   deletePageSize?: number;
+  /**
+   * While a held person's erasure waits for the release: how often it looks in the ledger for one (default
+   * 1 day), in case the release's signal never arrived.
+   */
+  holdRecheck?: string | number;
 }
 
 export interface ErasureWorkflowInput {
@@ -161,7 +167,8 @@ export interface SystemErasureState {
   retrying?: RetryState;
 }
 
-export type ErasureOverallStatus = 'running' | 'needs_attention' | 'completed';
+/** `on_hold`: the person is on legal hold; their data was restricted and the erasure waits for the release. */
+export type ErasureOverallStatus = 'running' | 'needs_attention' | 'on_hold' | 'completed';
 
 export interface ErasureStatusView {
   requestId: string;
@@ -170,6 +177,8 @@ export interface ErasureStatusView {
   requestedAt: string;
   systems: Record<SystemName, SystemErasureState>;
   operatorActions?: OperatorLogEntry[];
+  /** For a person on legal hold: what was restricted instead of deleted, and the release once it came. */
+  restriction?: ErasureRestriction;
 }
 
 /** The proof an erasure reached every system. Holds no email and no name. */
@@ -197,7 +206,22 @@ export interface ErasureReceipt {
    * requests arrived. That receipt could not include them; this one carries them out and records them.
    */
   followUpOf?: string;
+  /**
+   * Present when the person was on legal hold when the erasure began: their data was restricted first
+   * (when, why, per system), and deleted only after the hold was released (when, by whom).
+   */
+  restriction?: ErasureRestriction;
 }
+
+/** A restriction as an erasure's status and receipt carry it: the restriction receipt less its ids. */
+export type ErasureRestriction = Omit<
+  RestrictionReceipt,
+  'requestId' | 'subjectKey' | 'restrictedAt' | 'outcome'
+> & {
+  /** Both absent while the systems are still being restricted. */
+  restrictedAt?: string;
+  outcome?: RestrictionReceipt['outcome'];
+};
 
 /** The most records a receipt lists inline per system; the ledger keeps them all. */
 export const inlineRecordLimit = 50;

@@ -259,7 +259,7 @@ export async function listErasures(
     };
     if (execution.status.name === 'RUNNING') {
       const published = execution.typedSearchAttributes.get(erasureStatusAttribute);
-      listing.status = published === 'needs_attention' ? 'needs_attention' : 'running';
+      listing.status = published === 'needs_attention' || published === 'on_hold' ? published : 'running';
       // Only the rows needing attention ask the workflow why; a query needs a worker, so it is bounded.
       if (listing.status === 'needs_attention') {
         const view = await context.client

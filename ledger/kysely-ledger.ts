@@ -1,5 +1,6 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { ErasureReceipt } from '../domain/erasure.js';
+import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import {
   dueAtFor,
   maxExtensionMonths,
@@ -27,6 +28,7 @@ import {
 import type {
   ConsentEventsTable,
   LedgerDatabase,
+  LegalHoldsTable,
   RequestDeadlinesTable,
   SubjectDataKeysTable,
 } from './schema.js';
@@ -830,11 +832,109 @@ export class KyselyLedger implements Ledger {
     return Number(result.numUpdatedRows);
   }
 
+  async placeHold(
+    hold: Omit<LegalHold, 'releasedAt' | 'releasedBy' | 'releaseReason'>,
+  ): Promise<{ placed: boolean; hold: LegalHold }> {
+    const values = {
+      subject_key: hold.subjectKey,
+      reason: hold.reason,
+      placed_by: hold.placedBy,
+      placed_at: toUtcIso(hold.placedAt, 'placedAt'),
+      released_at: null,
+      released_by: null,
+      release_reason: null,
+    };
+    // One statement: a hold in force is never overwritten (a second `hold` keeps the first reason and time),
+    // a released one is replaced.
+    const result = await this.db
+      .insertInto('legal_holds')
+      .values(values)
+      .onConflict((conflict) =>
+        conflict.column('subject_key').doUpdateSet(values).where('legal_holds.released_at', 'is not', null),
+      )
+      .executeTakeFirst();
+    const stored = await this.getHold(hold.subjectKey);
+    if (!stored) throw new Error('the hold just written is not in the ledger');
+    return { placed: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0, hold: stored };
+  }
+
+  async releaseHold(release: {
+    subjectKey: string;
+    releasedAt: string;
+    releasedBy: string;
+    releaseReason: NonNullable<LegalHold['releaseReason']>;
+  }): Promise<LegalHold | undefined> {
+    const result = await this.db
+      .updateTable('legal_holds')
+      .set({
+        released_at: toUtcIso(release.releasedAt, 'releasedAt'),
+        released_by: release.releasedBy,
+        release_reason: release.releaseReason,
+      })
+      .where('subject_key', '=', release.subjectKey)
+      .where('released_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.getHold(release.subjectKey);
+  }
+
+  async getHold(subjectKey: string): Promise<LegalHold | undefined> {
+    const row = await this.db
+      .selectFrom('legal_holds')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .executeTakeFirst();
+    return row ? legalHoldFromRow(row) : undefined;
+  }
+
+  async recordRestriction(receipt: RestrictionReceipt): Promise<void> {
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('restriction_receipts')
+      .values({
+        request_id: receipt.requestId,
+        subject_key: receipt.subjectKey,
+        restricted_at: toUtcIso(receipt.restrictedAt, 'restrictedAt'),
+        receipt: JSON.stringify(receipt),
+        updated_at: now,
+      })
+      .onConflict((conflict) =>
+        conflict.column('request_id').doUpdateSet((eb) => ({
+          receipt: eb.ref('excluded.receipt'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+
+  async getRestriction(requestId: string): Promise<RestrictionReceipt | undefined> {
+    const row = await this.db
+      .selectFrom('restriction_receipts')
+      .select('receipt')
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.receipt) as RestrictionReceipt) : undefined;
+  }
+
   /** Safe to call twice: pg's Pool refuses a second `end()`. */
   close(): Promise<void> {
     this.closing ??= this.db.destroy();
     return this.closing;
   }
+}
+
+function legalHoldFromRow(row: LegalHoldsTable): LegalHold {
+  return {
+    subjectKey: row.subject_key,
+    reason: row.reason as LegalHold['reason'],
+    placedBy: row.placed_by,
+    placedAt: row.placed_at,
+    ...(row.released_at === null ? {} : { releasedAt: row.released_at }),
+    ...(row.released_by === null ? {} : { releasedBy: row.released_by }),
+    ...(row.release_reason === null
+      ? {}
+      : { releaseReason: row.release_reason as NonNullable<LegalHold['releaseReason']> }),
+  };
 }
 
 function subjectDataKeyFromRow(row: SubjectDataKeysTable): SubjectDataKeyRecord {

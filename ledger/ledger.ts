@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt } from '../domain/erasure.js';
+import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
 import type { RequestDeadline, RequestKind } from '../domain/request-deadline.js';
@@ -178,6 +179,26 @@ export interface Ledger {
     subjectKey?: string;
     limit?: number;
   }): Promise<RequestDeadline[]>;
+  /**
+   * Puts a person on hold. A hold in force is kept as it is (`placed: false`, the hold in force answered);
+   * a released one is replaced by the new one.
+   */
+  placeHold(hold: Omit<LegalHold, 'releasedAt' | 'releasedBy' | 'releaseReason'>): Promise<{
+    placed: boolean;
+    hold: LegalHold;
+  }>;
+  /** Ends the hold in force; undefined when there is none (never held, or released already). */
+  releaseHold(release: {
+    subjectKey: string;
+    releasedAt: string;
+    releasedBy: string;
+    releaseReason: NonNullable<LegalHold['releaseReason']>;
+  }): Promise<LegalHold | undefined>;
+  /** The person's hold, in force or released; undefined when never held. */
+  getHold(subjectKey: string): Promise<LegalHold | undefined>;
+  /** Writes (or rewrites, on release) the restriction receipt of a held person's erasure. */
+  recordRestriction(receipt: RestrictionReceipt): Promise<void>;
+  getRestriction(requestId: string): Promise<RestrictionReceipt | undefined>;
 
   close(): Promise<void>;
 }

@@ -250,9 +250,34 @@ const migrations: Record<string, Migration> = {
         .on('request_deadlines')
         .columns(['completed_at', 'due_at'])
         .execute();
+      await db.schema.createIndex('request_deadlines_subject_key').on('request_deadlines');
+    },
+  },
+  '0009_legal_holds': {
+    async up(db: Kysely<unknown>) {
+      // One row per person on hold (Art. 17(3), Art. 18): codes and operator ids, never an address.
       await db.schema
-        .createIndex('request_deadlines_subject_key')
-        .on('request_deadlines')
+        .createTable('legal_holds')
+        .addColumn('subject_key', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('reason', 'varchar(100)', (col) => col.notNull())
+        .addColumn('placed_by', 'varchar(200)', (col) => col.notNull())
+        .addColumn('placed_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('released_at', 'varchar(40)')
+        .addColumn('released_by', 'varchar(200)')
+        .addColumn('release_reason', 'varchar(100)')
+        .execute();
+      // What a held person's erasure restricted instead of deleting, per request; updated on release.
+      await db.schema
+        .createTable('restriction_receipts')
+        .addColumn('request_id', 'varchar(200)', (col) => col.primaryKey())
+        .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+        .addColumn('restricted_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('receipt', 'text', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('restriction_receipts_subject_key')
+        .on('restriction_receipts')
         .column('subject_key')
         .execute();
     },

@@ -18,6 +18,8 @@ export interface LedgerDatabase {
   erasure_follow_ups: ErasureFollowUpsTable;
   consent_system_states: ConsentSystemStatesTable;
   request_deadlines: RequestDeadlinesTable;
+  legal_holds: LegalHoldsTable;
+  restriction_receipts: RestrictionReceiptsTable;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
@@ -169,4 +171,25 @@ export interface RequestDeadlinesTable {
   /** Null while the request is open. */
   completed_at: string | null;
   registered_at: string;
+}
+
+/** A person on hold (or released): codes and operator ids only; one row per subject key. */
+export interface LegalHoldsTable {
+  subject_key: string;
+  reason: string;
+  placed_by: string;
+  placed_at: string;
+  released_at: string | null;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
+/** A held person's erasure's restriction receipt, per request; updated when the hold is released. */
+export interface RestrictionReceiptsTable {
+  request_id: string;
+  subject_key: string;
+  restricted_at: string;
+  /** JSON: the RestrictionReceipt. */
+  receipt: string;
+  updated_at: string;
 }

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ErasureMerge, ErasureStatusView, OperatorClose, OperatorRetry } from '../domain/erasure.js';
+import type { ReleaseReasonCode } from '../domain/hold.js';
 
 /** Shared by the workflow and the clients that steer it, so both use the same names and types. */
 export const erasureStatusQuery = defineQuery<ErasureStatusView>('erasureStatus');
@@ -17,3 +18,11 @@ export const erasureWorkflowId = (subjectKey: string) => `erasure-${subjectKey}`
  */
 export const mergeErasureRequestSignal =
   defineSignal<[ErasureMerge & { token: string }]>('mergeErasureRequest');
+
+/**
+ * Sent by `consent-hub release` (after the ledger recorded the release) to the erasure of a person on hold:
+ * the restricted erasure goes on to delete. An erasure also finds the release in the ledger on its own
+ * (it looks again every `holdRecheck`), so a release whose signal was lost still completes.
+ */
+export const holdReleasedSignal =
+  defineSignal<[{ releasedAt: string; releasedBy: string; reason: ReleaseReasonCode }]>('holdReleased');

@@ -29,6 +29,7 @@ import {
   mergeErasureRequestSignal,
   retrySystemUpdate,
 } from './erasure-definitions.js';
+import { LegalHoldPhase } from './legal-hold.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
@@ -49,6 +50,8 @@ const defaultDeletePageSize = 500;
 export const erasurePatches = {
   /** A request that arrives while the receipt is written starts a follow-up erasure (continue-as-new). */
   lateRequestFollowUp: 'erasure-late-request-follow-up',
+  /** A person on legal hold is restricted first, and erased once the hold is released (legal-hold.ts). */
+  legalHoldRestriction: 'legal-hold-restriction',
 } as const;
 
 /**
@@ -78,8 +81,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   // `completed` only once the receipt is in the ledger: a listing by status never shows an erasure as done
   // whose proof could still be lost.
   const overall = (): ErasureOverallStatus => {
-    const statuses = systems.map((system) => state[system].status);
+    const statuses = [
+      ...systems.map((system) => state[system].status),
+      ...Object.values(hold.states).map((restricting) => restricting.status),
+    ];
     if (statuses.includes('needs_attention')) return 'needs_attention';
+    if (hold.waiting) return 'on_hold';
     return receiptStored ? 'completed' : 'running';
   };
   const publishStatus = () => {
@@ -95,6 +102,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     requestedAt: input.request.requestedAt,
     systems: state,
     operatorActions: [...gate.log],
+    ...(hold.restriction ? { restriction: hold.restriction } : {}),
   });
 
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
@@ -110,6 +118,16 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     names,
   };
   const joinedRequests: JoinedRequest[] = [];
+  const hold = new LegalHoldPhase({
+    requestId,
+    subjectKey: input.subjectKey,
+    subject,
+    timings: input.timings,
+    gate,
+    onChange: publishStatus,
+  });
+  // While a held person's systems are restricted, operator actions apply to the restriction's states.
+  const gatedStates = () => (hold.active ? hold.states : state);
   const addNew = (into: string[], ids: string[]) => {
     const fresh = [...new Set(ids)].filter((id) => !into.includes(id));
     into.push(...fresh);
@@ -123,7 +141,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: ({ system }) => assertNeedsAttention(gatedStates(), system) },
   );
   setHandler(
     closeSystemUpdate,
@@ -131,7 +149,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: ({ system }) => assertNeedsAttention(gatedStates(), system) },
   );
   followRequestDeadline();
   // Requests that arrived once the receipt was being written: too late for it, carried by a follow-up.
@@ -205,6 +223,9 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     }
     return activities.summariseErasureSystem({ requestId, system });
   };
+
+  // A person on legal hold is restricted first; the erasure goes on once the hold is released.
+  if (patched(erasurePatches.legalHoldRestriction)) await hold.restrictIfHeld();
 
   const tombstone = await ledger.loadTombstone(input.subjectKey);
 
@@ -287,6 +308,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ...(tombstone ? { reErasureOf: tombstone.firstRequestId } : {}),
     ...(joinedRequests.length > 0 ? { joinedRequests } : {}),
     ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
+    ...(hold.restriction ? { restriction: hold.restriction } : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;

@@ -22,6 +22,7 @@ import {
 } from '../api-schemas.js';
 import { idempotencyKeySchema, idempotent } from '../idempotency.js';
 import { ApiProblem, invalidBody, sendProblem, unauthorizedProblem } from '../problem.js';
+import { holdRoutes } from './hold-routes.js';
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): z.output<T> {
   const result = schema.safeParse(value);
@@ -38,6 +39,7 @@ function scopeFor(method: string, route: string): ApiScope | undefined {
     (route.endsWith('/retry') || route.endsWith('/close') || route.endsWith('/extension'))
   )
     return 'operator';
+  if (method === 'POST' && route.includes('/holds')) return 'operator';
   if (
     route.includes('/erasures/') ||
     route.includes('/requests/') ||
@@ -235,6 +237,9 @@ export function v1Routes(deps: ApiDependencies) {
           }
         });
       });
+      await operator.register(
+        holdRoutes(deps, (request) => `api:${callerOf(request as FastifyRequest).keyId}`),
+      );
     });
   };
 

@@ -103,6 +103,15 @@ export const eraseCommand = new Command('erase')
         }
         const status = await liveStatus(context, handle);
         if (!json) showProgress(status, shown);
+        if (status.status === 'on_hold') {
+          // A legal hold lasts months: the restriction is done, and the deletion follows the release.
+          if (json) printJson(status);
+          else {
+            print('');
+            printStatus(status);
+          }
+          return;
+        }
         if (status.status === 'needs_attention' && !flags.waitThroughAttention) {
           if (json) printJson(status);
           else {

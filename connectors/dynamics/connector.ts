@@ -17,6 +17,8 @@ import type {
   FindResult,
   ObservedPerson,
   PurposeOutcome,
+  RestrictedRecordRef,
+  RestrictResult,
   SubjectIdentifiers,
   VendorRecordRef,
 } from '../connector.js';
@@ -31,6 +33,33 @@ import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthoriz
 import { eq, ge, type ODataFilter, or } from './odata-filter.js';
 
 type Kind = 'contact' | 'lead';
+
+/**
+ * The opt-out columns of each table (learn.microsoft.com/power-apps/developer/data-platform/reference/
+ * entities/contact and .../lead): contacts also have `donotbulkpostalmail`, leads do not.
+ */
+const restrictedOptOutColumns: Record<Kind, string[]> = {
+  contact: [
+    'donotbulkemail',
+    'donotbulkpostalmail',
+    'donotemail',
+    'donotfax',
+    'donotphone',
+    'donotpostalmail',
+    'donotsendmm',
+  ],
+  lead: ['donotbulkemail', 'donotemail', 'donotfax', 'donotphone', 'donotpostalmail', 'donotsendmm'],
+};
+
+/**
+ * The inactive state a restricted row is put in (same reference pages): contact statecode 1 Inactive with
+ * statuscode 2 Inactive; lead statecode 2 Disqualified with statuscode 5 Cannot Contact (4 Lost, 6 No
+ * Longer Interested and 7 Canceled are the other Disqualified reasons).
+ */
+const restrictedState: Record<Kind, { statecode: number; statuscode: number }> = {
+  contact: { statecode: 1, statuscode: 2 },
+  lead: { statecode: 2, statuscode: 5 },
+};
 const auditDeletionSchema = z.object({ DeletedEntriesCount: z.number().int().min(0) });
 const tables: Record<Kind, { entitySet: string; idColumn: string }> = {
   contact: { entitySet: 'contacts', idColumn: 'contactid' },
@@ -118,12 +147,13 @@ export function createDynamicsConnector(
   async function rows(
     operation: ConnectorOperation,
     subject: SubjectIdentifiers,
-    extra: string[],
+    extra: string[] | ((kind: Kind) => string[]),
   ): Promise<Row[]> {
     const found: Row[] = [];
     for (const kind of ['contact', 'lead'] as const) {
       const { entitySet, idColumn } = tables[kind];
-      const select = [...new Set([idColumn, 'modifiedon', config.gaClientIdColumn, ...extra])].join(',');
+      const columns = typeof extra === 'function' ? extra(kind) : extra;
+      const select = [...new Set([idColumn, 'modifiedon', config.gaClientIdColumn, ...columns])].join(',');
       // The Graph client pastes $filter into the URL as given; encoding it keeps `&`, `+` and `#` in an
       // address from being read as URL syntax.
       let request: GraphRequest = client
@@ -179,11 +209,15 @@ export function createDynamicsConnector(
    * 412, so the next attempt decides again on fresh data (only that 412 is retryable). Any If-Match also
    * keeps the PATCH an update: a row deleted meanwhile is 404 ('gone'), never re-created.
    */
-  async function patchAsRead(row: Row, body: Record<string, unknown>): Promise<'patched' | 'gone'> {
+  async function patchAsRead(
+    row: Row,
+    body: Record<string, unknown>,
+    operation: ConnectorOperation = 'applyConsent',
+  ): Promise<'patched' | 'gone'> {
     const etag = row.columns['@odata.etag'];
     const sentEtag = typeof etag === 'string' && etag !== '*';
     try {
-      await call('applyConsent', () =>
+      await call(operation, () =>
         client
           .api(pathOf(row.ref))
           .header('If-Match', sentEtag ? etag : '*')
@@ -192,7 +226,7 @@ export function createDynamicsConnector(
       return 'patched';
     } catch (error) {
       if (isAlreadyGone(error)) return 'gone';
-      throw classifyDynamicsError('applyConsent', error, { sentEtag });
+      throw classifyDynamicsError(operation, error, { sentEtag });
     }
   }
 
@@ -309,6 +343,64 @@ export function createDynamicsConnector(
           });
         }
         return deleteWithAuditHistory({ kind: record.kind as Kind, id: record.id });
+      }),
+
+    /**
+     * Restriction (GDPR Art. 18): every `donot*` column of the row's table set and `followemail` cleared, in
+     * one PATCH conditional on the row as read; then the row deactivated by a state-only PATCH of
+     * `statecode`/`statuscode` (a contact to Inactive/Inactive, a lead to Disqualified/Cannot Contact:
+     * `restrictedState`). Nothing is deleted; a row deleted meanwhile answers `gone`.
+     */
+    restrict: (subject) =>
+      run('restrict', async (): Promise<RestrictResult> => {
+        const wanted = (kind: Kind): Record<string, boolean> => ({
+          ...Object.fromEntries(restrictedOptOutColumns[kind].map((column) => [column, true])),
+          followemail: false,
+        });
+        const found = await rows('restrict', subject, (kind) => [
+          ...restrictedOptOutColumns[kind],
+          'followemail',
+          'statecode',
+          'statuscode',
+        ]);
+        if (found.length === 0) return { outcome: 'not_found', records: [] };
+        const records: RestrictedRecordRef[] = [];
+        for (const row of found) {
+          const columns = Object.entries(wanted(row.ref.kind))
+            .filter(([column, value]) => row.columns[column] !== value)
+            .map(([column]) => column);
+          const state = restrictedState[row.ref.kind];
+          const deactivate =
+            row.columns.statecode !== state.statecode || row.columns.statuscode !== state.statuscode;
+          if (columns.length === 0 && !deactivate) {
+            records.push({ ...row.ref, result: 'already_restricted', actions: [] });
+            continue;
+          }
+          let gone = false;
+          if (columns.length > 0) {
+            const body = Object.fromEntries(columns.map((column) => [column, wanted(row.ref.kind)[column]]));
+            gone = (await patchAsRead(row, body, 'restrict')) === 'gone';
+          }
+          if (!gone && deactivate) {
+            // The row's ETag changed with the first PATCH; `*` still keeps this an update (404 when gone).
+            gone = (await patchAsRead({ ...row, columns: {} }, { ...state }, 'restrict')) === 'gone';
+          }
+          records.push({
+            ...row.ref,
+            result: gone ? 'gone' : 'restricted',
+            actions: gone ? [] : [...columns, ...(deactivate ? ['statecode', 'statuscode'] : [])],
+          });
+        }
+        const restricted = records.filter((r) => r.result !== 'gone');
+        logger.info(
+          {
+            operation: 'restrict',
+            rows: found.length,
+            changed: records.filter((r) => r.result === 'restricted').length,
+          },
+          'Dynamics rows restricted',
+        );
+        return { outcome: restricted.length > 0 ? 'restricted' : 'not_found', records };
       }),
 
     readConsent: (subject) =>

@@ -11,6 +11,7 @@ import type {
   ErasedRecord,
   EraseResult,
   FindResult,
+  RestrictResult,
   SubjectIdentifiers,
 } from '../connector.js';
 import type { ConnectorOperation } from '../connector-errors.js';
@@ -169,6 +170,19 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
     // Google Analytics cannot be asked what it holds about a person.
     async find(_subject: SubjectIdentifiers): Promise<FindResult> {
       return { records: [], gaClientIds: [], gaUserIds: [] };
+    },
+
+    /**
+     * GA4 has no per-user restriction of processing: its APIs offer user deletion (User Deletion API,
+     * Admin API submitUserDeletion) and property-wide settings, nothing that marks one user's data as
+     * restricted. So nothing is changed, and the receipt says why; the deletion follows the hold's release.
+     */
+    async restrict(_subject: SubjectIdentifiers): Promise<RestrictResult> {
+      return {
+        outcome: 'not_applicable',
+        records: [],
+        note: 'Google Analytics offers no per-user restriction (only deletion); nothing to restrict, its deletion is submitted after the release',
+      };
     },
 
     async erase(subject: SubjectIdentifiers): Promise<EraseResult> {

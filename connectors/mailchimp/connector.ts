@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normaliseEmail } from '../../domain/email.js';
+import { restrictedTag } from '../../domain/hold.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
@@ -15,6 +16,8 @@ import type {
   DecisionsInForce,
   ErasedRecord,
   ObservedPerson,
+  RestrictedRecordRef,
+  RestrictResult,
   SubjectIdentifiers,
   VendorRecordRef,
 } from '../connector.js';
@@ -383,6 +386,60 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         deletionSchema,
       );
       return deleted ? ('deleted' as const) : ('already_gone' as const);
+    },
+
+    /**
+     * Restriction (GDPR Art. 18) in every audience the person is a member of: a subscribed or pending
+     * member is unsubscribed (PATCH status), and every member gets the `restricted` tag (POST
+     * /lists/{id}/members/{hash}/tags, mailchimp.com/developer/marketing/api/list-member-tags/
+     * add-or-remove-member-tags/), so that segments and campaigns can leave them out. Nothing is deleted;
+     * a member deleted meanwhile (404) answers `gone`.
+     */
+    async restrict(subject: SubjectIdentifiers): Promise<RestrictResult> {
+      const audiences = await configuredAudiences('restrict');
+      const members = await membersIn('restrict', subject.email, audiences);
+      if (members.length === 0) return { outcome: 'not_found', records: [] };
+      const records: RestrictedRecordRef[] = [];
+      for (const member of members) {
+        const actions: string[] = [];
+        let gone = false;
+        if (member.status === 'subscribed' || member.status === 'pending') {
+          const updated = await callUnlessMissing(
+            'restrict',
+            member.list_id,
+            () => api.updateListMember(member.list_id, member.id, { status: 'unsubscribed' }),
+            memberSchema,
+          );
+          if (updated) actions.push('status:unsubscribed');
+          else gone = true;
+        }
+        if (!gone && !member.tagNames.includes(restrictedTag)) {
+          const tagged = await callUnlessMissing(
+            'restrict',
+            member.list_id,
+            () =>
+              api
+                .updateListMemberTags(member.list_id, member.id, {
+                  tags: [{ name: restrictedTag, status: 'active' }],
+                })
+                .then(() => true),
+            deletionSchema,
+          );
+          if (tagged) actions.push(`tag:${restrictedTag}`);
+          else gone = true;
+        }
+        records.push({
+          ...memberRef(member),
+          result: gone ? 'gone' : actions.length > 0 ? 'restricted' : 'already_restricted',
+          actions,
+        });
+      }
+      log.info(
+        { operation: 'restrict', audiences: audiences.length, members: members.length },
+        'mailchimp restrict',
+      );
+      const kept = records.filter((r) => r.result !== 'gone');
+      return { outcome: kept.length > 0 ? 'restricted' : 'not_found', records };
     },
 
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {

@@ -29,6 +29,12 @@ interface SdkLists {
   setListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
   updateListMember(listId: string, subscriberHash: string, body: unknown): Promise<unknown>;
   deleteListMemberPermanent(listId: string, subscriberHash: string): Promise<unknown>;
+  /** `POST /lists/{id}/members/{hash}/tags` `{tags:[{name,status}]}` → 204. */
+  updateListMemberTags(
+    listId: string,
+    subscriberHash: string,
+    body: { tags: { name: string; status: 'active' | 'inactive' }[] },
+  ): Promise<unknown>;
   getListMembersInfo(
     listId: string,
     opts: { count: number; offset: number; sinceLastChanged?: string; status?: string },
@@ -75,6 +81,7 @@ const api: MailchimpApi = {
   updateListMember: limited((listId, hash, body) => sdk.lists.updateListMember(listId, hash, body)),
   deleteListMemberPermanent: limited((listId, hash) => sdk.lists.deleteListMemberPermanent(listId, hash)),
   getListMembersInfo: limited((listId, opts) => sdk.lists.getListMembersInfo(listId, opts)),
+  updateListMemberTags: limited((listId, hash, body) => sdk.lists.updateListMemberTags(listId, hash, body)),
 };
 
 /** Configures the SDK singleton (first call only) and answers the limited API every connector uses. */

@@ -12,14 +12,20 @@ export const memberSchema = z
       .array(z.object({ marketing_permission_id: z.string(), enabled: z.boolean().optional() }).loose())
       .optional()
       .default([]),
+    /** Tag names only (a restriction looks for its own tag); absent in partial answers. */
+    tags: z
+      .array(z.object({ name: z.string() }).loose())
+      .optional()
+      .default([]),
   })
   .loose()
-  .transform(({ id, status, list_id, last_changed, marketing_permissions }) => ({
+  .transform(({ id, status, list_id, last_changed, marketing_permissions, tags }) => ({
     id,
     status,
     list_id,
     last_changed,
     marketing_permissions,
+    tagNames: tags.map((tag) => tag.name),
   }));
 export type MailchimpMember = z.output<typeof memberSchema>;
 

@@ -21,6 +21,12 @@ export interface EntityDefinition {
    * navigation property). Their `_<name>_value` column is read-only: a client that writes it gets 400.
    */
   lookups?: Record<string, { targets: string[] }>;
+  /**
+   * The table's Status (`statecode`) options, each with its Status Reason (`statuscode`) options, the first
+   * being the default Dataverse gives when only the state is set; `stateType` names the state enum in
+   * Dataverse's messages (`ContactState`).
+   */
+  states?: { stateType: string; byCode: Record<number, { name: string; statuses: number[] }> };
 }
 
 const personColumns: Record<string, ColumnType> = {
@@ -39,6 +45,8 @@ const personColumns: Record<string, ColumnType> = {
   donotsendmm: 'boolean',
   donotfax: 'boolean',
   followemail: 'boolean',
+  statecode: 'integer',
+  statuscode: 'integer',
   createdon: 'datetime',
   modifiedon: 'datetime',
   versionnumber: 'integer',
@@ -56,6 +64,26 @@ export const booleanDefaults: Record<string, boolean> = {
   donotsendmm: false,
   donotfax: false,
   followemail: true,
+  donotbulkpostalmail: false,
+};
+
+/**
+ * Status and Status Reason per table, from the table references
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact and .../lead):
+ * contact 0 Active (1 Active), 1 Inactive (2 Inactive); lead 0 Open (1 New, 2 Contacted), 1 Qualified
+ * (3 Qualified), 2 Disqualified (4 Lost, 5 Cannot Contact, 6 No Longer Interested, 7 Canceled).
+ */
+const contactStates: EntityDefinition['states'] = {
+  stateType: 'ContactState',
+  byCode: { 0: { name: 'Active', statuses: [1] }, 1: { name: 'Inactive', statuses: [2] } },
+};
+const leadStates: EntityDefinition['states'] = {
+  stateType: 'LeadState',
+  byCode: {
+    0: { name: 'Open', statuses: [1, 2] },
+    1: { name: 'Qualified', statuses: [3] },
+    2: { name: 'Disqualified', statuses: [4, 5, 6, 7] },
+  },
 };
 
 /**
@@ -78,6 +106,8 @@ const personLabels: Record<string, string> = {
   donotsendmm: 'Send Marketing Materials',
   donotfax: 'Do not allow Faxes',
   followemail: 'Follow Email Activity',
+  statecode: 'Status',
+  statuscode: 'Status Reason',
   createdon: 'Created On',
   modifiedon: 'Modified On',
   versionnumber: 'Version Number',
@@ -132,9 +162,16 @@ export function entityDefinitions(customStringColumns: readonly string[]): Recor
       entitySet: 'contacts',
       logicalName: 'contact',
       idColumn: 'contactid',
-      columns: { contactid: 'guid', ...personColumns, ...custom },
+      // Only contacts have "Do not allow Bulk Mails" (donotbulkpostalmail); leads do not.
+      columns: { contactid: 'guid', ...personColumns, donotbulkpostalmail: 'boolean', ...custom },
       displayName: 'Contact',
-      columnLabels: { contactid: 'Contact', ...personLabels, ...customLabels },
+      columnLabels: {
+        contactid: 'Contact',
+        ...personLabels,
+        donotbulkpostalmail: 'Do not allow Bulk Mails',
+        ...customLabels,
+      },
+      states: contactStates,
     },
     leads: {
       entitySet: 'leads',
@@ -149,6 +186,7 @@ export function entityDefinitions(customStringColumns: readonly string[]): Recor
         ...personLabels,
         ...customLabels,
       },
+      states: leadStates,
     },
     emails: activityTable('emails', 'email', 'Email'),
     phonecalls: activityTable('phonecalls', 'phonecall', 'Phone Call'),

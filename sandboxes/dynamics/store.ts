@@ -255,11 +255,14 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     const given = this.validColumns(entity, values, allowSystemColumns);
     const now = new Date().toISOString();
     const id = typeof given[entity.idColumn] === 'string' ? String(given[entity.idColumn]) : randomUUID();
+    const defaults = Object.entries(booleanDefaults).filter(([column]) => column in entity.columns);
     const row: DataverseRow = {
-      ...Object.fromEntries(Object.entries(booleanDefaults).filter(([column]) => entity.columns[column])),
+      ...Object.fromEntries(defaults),
+      ...(entity.states ? { statecode: 0, statuscode: entity.states.byCode[0]?.statuses[0] ?? 1 } : {}),
       createdon: now,
       modifiedon: now,
       ...given,
+      ...stateAndStatus(entity, given, id),
       [entity.idColumn]: id.toLowerCase(),
       versionnumber: ++this.version,
     };
@@ -274,7 +277,10 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     if (!entity || !row) return undefined;
     const given = this.validColumns(entity, values, false);
     delete given[entity.idColumn];
-    Object.assign(row, given, { modifiedon: new Date().toISOString(), versionnumber: ++this.version });
+    Object.assign(row, given, stateAndStatus(entity, given, id), {
+      modifiedon: new Date().toISOString(),
+      versionnumber: ++this.version,
+    });
     this.recordAudit(entitySet, id, 2, Object.keys(given));
     return row;
   }
@@ -374,4 +380,44 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
       },
     };
   }
+}
+
+/**
+ * The `statecode`/`statuscode` pair a write leaves, checked as Dataverse checks it: a status reason must
+ * belong to the state; a state alone takes its default reason; a reason alone moves to its state. Answers
+ * nothing when the write sets neither.
+ */
+function stateAndStatus(
+  entity: EntityDefinition,
+  given: DataverseRow,
+  id: string,
+): { statecode?: number; statuscode?: number } {
+  const stateGiven = typeof given.statecode === 'number';
+  const statusGiven = typeof given.statuscode === 'number';
+  if (!entity.states || (!stateGiven && !statusGiven)) return {};
+  const { stateType, byCode } = entity.states;
+  if (stateGiven) {
+    const statecode = given.statecode as number;
+    const state = byCode[statecode];
+    if (!state) {
+      throw new DataverseInputError(
+        `${statecode} is not a valid state code on ${entity.logicalName} with Id ${id}.`,
+      );
+    }
+    const statuscode = statusGiven ? (given.statuscode as number) : state.statuses[0];
+    if (statuscode === undefined || !state.statuses.includes(statuscode)) {
+      throw new DataverseInputError(
+        `${statuscode} is not a valid status code for state code ${stateType}.${state.name} on ${entity.logicalName} with Id ${id}.`,
+      );
+    }
+    return { statecode, statuscode };
+  }
+  const statuscode = given.statuscode as number;
+  const owner = Object.entries(byCode).find(([, state]) => state.statuses.includes(statuscode));
+  if (!owner) {
+    throw new DataverseInputError(
+      `${statuscode} is not a valid status code on ${entity.logicalName} with Id ${id}.`,
+    );
+  }
+  return { statecode: Number(owner[0]), statuscode };
 }

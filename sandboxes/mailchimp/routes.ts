@@ -83,6 +83,10 @@ const memberBodySchema = z.object({
   tags: z.array(z.string().min(1)).optional(),
 });
 type MemberBody = z.output<typeof memberBodySchema>;
+const memberTagsSchema = z.object({
+  tags: z.array(z.object({ name: z.string().min(1).max(100), status: z.enum(['active', 'inactive']) })),
+  is_syncing: z.boolean().optional(),
+});
 
 const simpleEmail = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -409,6 +413,26 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
           return noContent(reply);
         },
       );
+
+      // Add or remove member tags (https://mailchimp.com/developer/marketing/api/list-member-tags/
+      // add-or-remove-member-tags/): `{tags:[{name, status:"active"|"inactive"}], is_syncing?}` → 204 with no
+      // body. An active tag that does not exist yet is created; removing a tag the member lacks is no error.
+      api.post<MemberParams>('/lists/:listId/members/:hash/tags', async (request, reply) => {
+        const list = listOr404(request.params.listId);
+        const member = memberOr404(list, request.params.hash);
+        const body = parse(memberTagsSchema, request.body);
+        for (const tag of body.tags) {
+          const held = member.tags.find((t) => t.name === tag.name);
+          if (tag.status === 'active' && !held) {
+            member.tags.push({ id: Math.max(0, ...member.tags.map((t) => t.id)) + 1, name: tag.name });
+            touch(member);
+          } else if (tag.status === 'inactive' && held) {
+            member.tags = member.tags.filter((t) => t !== held);
+            touch(member);
+          }
+        }
+        return noContent(reply);
+      });
 
       api.get('/search-members', async (request) => {
         const query = parse(searchQuerySchema, request.query);

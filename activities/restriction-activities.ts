@@ -1,0 +1,96 @@
+import type { RestrictResult } from '../connectors/connector.js';
+import { inlineRecordLimit } from '../domain/erasure.js';
+import type { LegalHold, RestrictedRecord, RestrictionReceipt } from '../domain/hold.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { protectRecordIds } from '../privacy/keyed-id.js';
+import type { ConnectorCall } from './create-activities.js';
+import type { ErasureStepInput } from './erasure-activities.js';
+
+/** What an erasure needs to know of a hold: codes and times, no operator words. */
+export type HoldForErasure = Pick<
+  LegalHold,
+  'reason' | 'placedAt' | 'releasedAt' | 'releasedBy' | 'releaseReason'
+>;
+
+/** A system's restriction as the workflow keeps it: at most `inlineRecordLimit` records, and the count. */
+export interface RestrictedInSystem {
+  outcome: RestrictResult['outcome'];
+  records: RestrictedRecord[];
+  recordCount: number;
+  note?: string;
+}
+
+/**
+ * The activities of a held person's erasure (GDPR Art. 18, Art. 17(3)): read the hold, restrict each system
+ * instead of deleting, and keep the restriction receipt in the ledger.
+ */
+export function createRestrictionActivities({
+  ledger,
+  logger,
+  subjectKeySecret,
+  call,
+}: {
+  ledger: Ledger;
+  logger: Logger;
+  subjectKeySecret: string;
+  call: ConnectorCall;
+}) {
+  return {
+    /** The person's hold, in force or released; undefined when they were never held. */
+    async loadHold(subjectKey: string): Promise<HoldForErasure | undefined> {
+      const hold = await ledger.getHold(subjectKey);
+      if (!hold) return undefined;
+      const { subjectKey: _key, placedBy: _by, ...rest } = hold;
+      return rest;
+    },
+
+    /**
+     * Restricts what one system holds for the person. A system whose connector cannot restrict answers
+     * `not_applicable`, saying so, rather than pretending. Person-derived ids leave the activity keyed.
+     */
+    restrictInSystem(input: ErasureStepInput): Promise<RestrictedInSystem> {
+      return call(input, 'restrict', async (connector) => {
+        if (!connector.restrict) {
+          return {
+            outcome: 'not_applicable',
+            records: [],
+            recordCount: 0,
+            note: `${input.system} offers no way to restrict one person's data; nothing was changed there`,
+          };
+        }
+        const result = await connector.restrict(input.subject);
+        const records = protectRecordIds(subjectKeySecret, input.system, result.records).map(
+          ({ kind, id, container, result: done, actions }): RestrictedRecord => ({
+            kind,
+            id,
+            ...(container ? { container } : {}),
+            result: done,
+            actions,
+          }),
+        );
+        // The workflow's history keeps the first records only, whatever the number (a role address).
+        return {
+          outcome: result.outcome,
+          records: records.slice(0, inlineRecordLimit),
+          recordCount: records.length,
+          ...(result.note ? { note: result.note } : {}),
+        };
+      });
+    },
+
+    /** Writes (or, after the release, rewrites) the restriction receipt. */
+    async recordRestriction(receipt: RestrictionReceipt): Promise<void> {
+      await ledger.recordRestriction(receipt);
+      logger.info(
+        {
+          subjectKey: receipt.subjectKey,
+          requestId: receipt.requestId,
+          outcome: receipt.outcome,
+          released: receipt.released !== undefined,
+        },
+        'restriction recorded in the ledger',
+      );
+    },
+  };
+}

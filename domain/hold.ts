@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { emailSchema } from './email.js';
+import { actorIdSchema } from './free-text.js';
+import type { SystemName } from './systems.js';
+
+/**
+ * Why a person's data must be kept although they asked for its erasure: GDPR Art. 17(3) exceptions and
+ * Art. 18(1) restriction grounds, as codes, so that no free text (and no personal data) reaches the ledger.
+ */
+export const holdReasonCodes = [
+  /** Art. 17(3)(e) / 18(1)(c): needed to establish, exercise or defend legal claims (litigation hold). */
+  'legal_claims',
+  /** Art. 17(3)(b): a legal obligation to keep the data (tax, accounting, anti-money-laundering). */
+  'legal_obligation',
+  /** Art. 17(3)(b)/(c)/(d): a task in the public interest, public health, or archiving in the public interest. */
+  'public_interest',
+  /** Art. 18(1)(a): the person contests the data's accuracy, for the time it takes to verify it. */
+  'accuracy_contested',
+  /** Art. 18(1)(b): the processing is unlawful and the person asked for restriction instead of erasure. */
+  'unlawful_processing',
+  /** Art. 18(1)(d): the person objected (Art. 21(1)) and the controller's grounds are being weighed. */
+  'objection_pending',
+  /** A regulator or court ordered the data kept. */
+  'authority_order',
+] as const;
+export type HoldReasonCode = (typeof holdReasonCodes)[number];
+
+/** Why a hold ended. */
+export const releaseReasonCodes = [
+  /** The claim, obligation or investigation is over. */
+  'resolved',
+  /** The retention period the obligation set has run out. */
+  'retention_expired',
+  /** Art. 18(1)(a)/(d): the verification or the weighing is done. */
+  'verification_done',
+  /** The hold was placed by mistake. */
+  'placed_in_error',
+] as const;
+export type ReleaseReasonCode = (typeof releaseReasonCodes)[number];
+
+const codeMessage = (codes: readonly string[]) => `must be one of ${codes.join(', ')}`;
+
+/** `consent-hub hold` and `POST /v1/holds`. The email is normalised here, once; only its subject key is kept. */
+export const holdRequestSchema = z.object({
+  email: emailSchema,
+  reason: z.enum(holdReasonCodes, { error: codeMessage(holdReasonCodes) }),
+  /** The operator who placed it (`cli:alice`, `api:<key id>`): an id, never a name. */
+  placedBy: actorIdSchema,
+});
+export type HoldRequestInput = z.input<typeof holdRequestSchema>;
+
+/** `consent-hub release` and `POST /v1/holds/release`. */
+export const releaseRequestSchema = z.object({
+  email: emailSchema,
+  reason: z.enum(releaseReasonCodes, { error: codeMessage(releaseReasonCodes) }).default('resolved'),
+  releasedBy: actorIdSchema,
+});
+export type ReleaseRequestInput = z.input<typeof releaseRequestSchema>;
+
+/** A person's hold as the ledger keeps it: the subject key, codes and operator ids only. */
+export interface LegalHold {
+  subjectKey: string;
+  reason: HoldReasonCode;
+  placedBy: string;
+  placedAt: string;
+  /** Set once released; a released hold stays in the ledger as the record of the restriction. */
+  releasedAt?: string;
+  releasedBy?: string;
+  releaseReason?: ReleaseReasonCode;
+}
+
+/** What a restriction did in one system. */
+export const systemRestrictionStatuses = [
+  'pending',
+  'running',
+  'waiting_for_vendor',
+  'needs_attention',
+  /** Every record found was restricted (Dynamics: donot* set, deactivated; Mailchimp: unsubscribed, tagged). */
+  'restricted',
+  /** The system holds nothing for the person. */
+  'not_found',
+  /** The system offers no restriction of one person's data (Google Analytics). */
+  'not_applicable',
+  'failed',
+  'closed_by_operator',
+] as const;
+export type SystemRestrictionStatus = (typeof systemRestrictionStatuses)[number];
+
+/** One record restricted, with what was done to it: never an address or a name. */
+export interface RestrictedRecord {
+  kind: string;
+  id: string;
+  container?: string;
+  /** `restricted` now, or `already_restricted` (an earlier attempt or request did it). */
+  result: 'restricted' | 'already_restricted' | 'gone';
+  /** What was set: column names (`donotemail`, `statecode`), `status:unsubscribed`, `tag:restricted`. */
+  actions: string[];
+}
+
+export interface SystemRestrictionState {
+  status: SystemRestrictionStatus;
+  /** The first records (up to the receipts' inline limit). */
+  records: RestrictedRecord[];
+  /** How many records the system's restriction touched in all. */
+  recordCount?: number;
+  attempts: number;
+  /** Said when the system cannot restrict (Google Analytics). */
+  note?: string;
+  failure?: { reason: string; status?: number; vendorCode?: string; type: string };
+  closedReason?: string;
+  completedAt?: string;
+  resumesAt?: string;
+}
+
+/**
+ * What a held person's erasure did instead of deleting: restricted in every system, and when. Stored in the
+ * ledger as soon as the restriction is done (the restriction receipt), and carried into the erasure's
+ * receipt when the hold is released and the erasure completes.
+ */
+export interface RestrictionReceipt {
+  requestId: string;
+  subjectKey: string;
+  hold: { reason: HoldReasonCode; placedAt: string };
+  restrictedAt: string;
+  /** `restricted` when every system ended restricted, not_found or not_applicable. */
+  outcome: 'restricted' | 'restricted_with_failures';
+  systems: Record<SystemName, SystemRestrictionState>;
+  /** Set once the hold was released and the erasure went on to delete. */
+  released?: { at: string; by: string; reason: ReleaseReasonCode };
+}
+
+/** The label Mailchimp members get while restricted (a tag, so that campaigns can exclude it). */
+export const restrictedTag = 'restricted';

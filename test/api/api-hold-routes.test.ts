@@ -1,0 +1,118 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '../../api/api-keys.js';
+import { createApiServer } from '../../api/create-api-server.js';
+import { openApiDocument } from '../../api/openapi.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { connectTestTemporal, silentLogger } from '../support/temporal.js';
+import { freshApiKey, hubContext, tempLedger } from './api-test-kit.js';
+
+let counter = 0;
+const newEmail = () => `api-hold.${Date.now()}.${counter++}@example.com`;
+
+describe('API: legal holds need the operator scope and keep no address', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  const operatorKey = freshApiKey();
+  const intakeKey = freshApiKey();
+
+  beforeAll(async () => {
+    temporal = await connectTestTemporal('api-holds');
+    ledger = await tempLedger();
+    app = await createApiServer({
+      hub: hubContext(temporal, temporal.taskQueue),
+      ledger,
+      logger: silentLogger,
+      config: {
+        CONSENT_HUB_API_KEYS: [
+          `${hashApiKey(operatorKey)}:status+operator`,
+          `${hashApiKey(intakeKey)}:intake`,
+        ],
+        CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: undefined,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await ledger?.close();
+    await temporal?.close();
+  });
+
+  const post = (key: string, url: string, body: unknown) =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+
+  it('refuses a key without the operator scope, with 403 naming it, and records nothing', async () => {
+    const email = newEmail();
+    for (const url of ['/v1/holds', '/v1/holds/release']) {
+      const answer = await post(intakeKey, url, { email, reason: 'legal_claims' });
+      expect(answer.statusCode, url).toBe(403);
+      expect(answer.json().detail).toContain('"operator" scope');
+    }
+    expect(await ledger.getHold(subjectKeyFor(email, temporal.secrets.subjectKeySecret))).toBeUndefined();
+  });
+
+  it('places a hold (201), keeps it on a second call (200), releases it once, by the calling key', async () => {
+    const email = newEmail();
+    const subjectKey = subjectKeyFor(email, temporal.secrets.subjectKeySecret);
+    const placed = await post(operatorKey, '/v1/holds', { email, reason: 'legal_claims' });
+    expect(placed.statusCode).toBe(201);
+    expect(placed.json()).toMatchObject({
+      subjectKey,
+      placed: true,
+      erasureRunning: false,
+      hold: { reason: 'legal_claims', placedBy: expect.stringMatching(/^api:/) },
+    });
+    expect(placed.body).not.toContain(email);
+    const again = await post(operatorKey, '/v1/holds', { email, reason: 'authority_order' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ placed: false, hold: { reason: 'legal_claims' } });
+
+    const released = await post(operatorKey, '/v1/holds/release', { email, reason: 'placed_in_error' });
+    expect(released.statusCode).toBe(200);
+    expect(released.json()).toMatchObject({
+      subjectKey,
+      erasureSignalled: false,
+      hold: { releaseReason: 'placed_in_error', releasedBy: expect.stringMatching(/^api:/) },
+    });
+    const twice = await post(operatorKey, '/v1/holds/release', { email });
+    expect(twice.json()).toEqual({ subjectKey, erasureSignalled: false });
+  });
+
+  it('names a reason that is no code, an unknown field and a bad address, with 400', async () => {
+    const free = await post(operatorKey, '/v1/holds', { email: newEmail(), reason: 'the lawyer said so' });
+    expect(free.statusCode).toBe(400);
+    expect(JSON.stringify(free.json().errors)).toContain('reason');
+    expect(JSON.stringify(free.json().errors)).toContain('legal_claims');
+    const extra = await post(operatorKey, '/v1/holds', {
+      email: newEmail(),
+      reason: 'legal_claims',
+      note: 'x',
+    });
+    expect(extra.statusCode).toBe(400);
+    const address = await post(operatorKey, '/v1/holds', { email: 'not an address', reason: 'legal_claims' });
+    expect(address.statusCode).toBe(400);
+    expect(JSON.stringify(address.json().errors)).toContain('email');
+  });
+
+  it('documents both routes under the operator tag, with their bodies and answers', () => {
+    const paths = openApiDocument().paths as Record<
+      string,
+      Record<string, { operationId: string; tags: string[] }>
+    >;
+    expect(paths['/v1/holds']?.post).toMatchObject({ operationId: 'placeHold', tags: ['operator'] });
+    expect(paths['/v1/holds/release']?.post).toMatchObject({
+      operationId: 'releaseHold',
+      tags: ['operator'],
+    });
+    const schemas = openApiDocument().components.schemas as Record<string, { properties?: object }>;
+    expect(Object.keys(schemas.HoldRequest?.properties ?? {})).toEqual(['email', 'reason']);
+    expect(Object.keys(schemas.HoldPlaced?.properties ?? {})).toContain('erasureRunning');
+  });
+});

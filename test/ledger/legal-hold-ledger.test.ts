@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RestrictionReceipt } from '../../domain/hold.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { type LedgerStore, ledgerBackends } from './backends.js';
+
+const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
+
+describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) => {
+  let store: LedgerStore;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    store = await backend.createStore();
+    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await store?.cleanup();
+  });
+
+  it('keeps the first hold in force, releases it once, and lets a new hold replace a released one', async () => {
+    const key = subjectKey();
+    expect(await ledger.getHold(key)).toBeUndefined();
+    const first = await ledger.placeHold({
+      subjectKey: key,
+      reason: 'legal_claims',
+      placedBy: 'cli:alice',
+      placedAt: '2026-01-01T10:00:00+01:00',
+    });
+    expect(first).toEqual({
+      placed: true,
+      hold: {
+        subjectKey: key,
+        reason: 'legal_claims',
+        placedBy: 'cli:alice',
+        placedAt: '2026-01-01T09:00:00.000Z',
+      },
+    });
+    const again = await ledger.placeHold({
+      subjectKey: key,
+      reason: 'legal_obligation',
+      placedBy: 'cli:bob',
+      placedAt: '2026-01-02T09:00:00.000Z',
+    });
+    expect(again.placed).toBe(false);
+    expect(again.hold.reason).toBe('legal_claims');
+
+    const released = await ledger.releaseHold({
+      subjectKey: key,
+      releasedAt: '2026-02-01T09:00:00.000Z',
+      releasedBy: 'cli:bob',
+      releaseReason: 'resolved',
+    });
+    expect(released).toMatchObject({
+      reason: 'legal_claims',
+      releasedAt: '2026-02-01T09:00:00.000Z',
+      releasedBy: 'cli:bob',
+      releaseReason: 'resolved',
+    });
+    expect(
+      await ledger.releaseHold({
+        subjectKey: key,
+        releasedAt: '2026-02-02T09:00:00.000Z',
+        releasedBy: 'cli:bob',
+        releaseReason: 'resolved',
+      }),
+    ).toBeUndefined();
+
+    const renewed = await ledger.placeHold({
+      subjectKey: key,
+      reason: 'authority_order',
+      placedBy: 'cli:carol',
+      placedAt: '2026-03-01T09:00:00.000Z',
+    });
+    expect(renewed.placed).toBe(true);
+    expect(renewed.hold).toEqual({
+      subjectKey: key,
+      reason: 'authority_order',
+      placedBy: 'cli:carol',
+      placedAt: '2026-03-01T09:00:00.000Z',
+    });
+  });
+
+  it('answers no release for a person never held', async () => {
+    expect(
+      await ledger.releaseHold({
+        subjectKey: subjectKey(),
+        releasedAt: '2026-02-01T09:00:00.000Z',
+        releasedBy: 'cli:bob',
+        releaseReason: 'resolved',
+      }),
+    ).toBeUndefined();
+  });
+
+  it('stores a restriction receipt and rewrites it when the hold is released', async () => {
+    const key = subjectKey();
+    const receipt: RestrictionReceipt = {
+      requestId: randomUUID(),
+      subjectKey: key,
+      hold: { reason: 'legal_claims', placedAt: '2026-01-01T09:00:00.000Z' },
+      restrictedAt: '2026-01-03T09:00:00.000Z',
+      outcome: 'restricted',
+      systems: {
+        dynamics: { status: 'restricted', attempts: 1, records: [] },
+        mailchimp: { status: 'not_found', attempts: 1, records: [] },
+        google: { status: 'not_applicable', attempts: 0, records: [], note: 'nothing to restrict' },
+      },
+    };
+    await ledger.recordRestriction(receipt);
+    expect(await ledger.getRestriction(receipt.requestId)).toEqual(receipt);
+    const released = {
+      ...receipt,
+      released: { at: '2026-02-01T09:00:00.000Z', by: 'cli:bob', reason: 'resolved' as const },
+    };
+    await ledger.recordRestriction(released);
+    expect(await ledger.getRestriction(receipt.requestId)).toEqual(released);
+    expect(await ledger.getRestriction(randomUUID())).toBeUndefined();
+  });
+});
