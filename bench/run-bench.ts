@@ -4,6 +4,9 @@
  *             script, then erasures against GA's pace and single-erasure p50 (default; starts its own
  *             Temporal, sandboxes and workers; bench/opt-out-wave.ts). Flags: --people N (2000),
  *             --latency MS (100), --workers N (1), --erasures N (100), --single-runs N (3), --json
+ *   big-erasure  issue 15: one address on 25,000 Dynamics leads erased end to end: time, vendor calls,
+ *             history events/bytes/largest payload, receipt size, worker peak RSS (bench/big-crm-erasure.ts).
+ *             Flags: --rows N (25000), --latency MS (0), --vendor-limits, --json
  *   cli       start-up of the `consent-hub` command next to `node -e 0` (starts its own Temporal)
  *   erasure   one erasure end to end at 0 and 50 ms sandbox latency; needs a running `npm start` and
  *             `eval "$(npx consent-hub env)"` first (bench/erasure-latency.ts)
@@ -16,7 +19,7 @@ import { packageRoot } from '../config/package-paths.js';
 import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { benchCliStartup } from './cli-startup.js';
 
-const known = ['wave', 'cli', 'erasure'];
+const known = ['wave', 'big-erasure', 'cli', 'erasure'];
 const args = process.argv.slice(2);
 const sections = args.filter((a) => known.includes(a));
 const flags = args.filter((a) => !known.includes(a));
@@ -37,12 +40,12 @@ function runTsx(file: string, fileArgs: string[], env: NodeJS.ProcessEnv = proce
 for (const section of wanted) {
   if (section === 'cli') await benchCliStartup();
   else if (section === 'erasure') runTsx('erasure-latency.ts', []);
-  else if (section === 'wave') {
+  else if (section === 'wave' || section === 'big-erasure') {
     // The sandboxes' CA must be trusted from the process's start (NODE_EXTRA_CA_CERTS is read then).
     const tlsDir = mkdtempSync(join(tmpdir(), 'consent-hub-bench-tls-'));
     try {
       const tls = ensureLocalTls(tlsDir);
-      runTsx('opt-out-wave.ts', flags, {
+      runTsx(section === 'wave' ? 'opt-out-wave.ts' : 'big-crm-erasure.ts', flags, {
         ...process.env,
         NODE_EXTRA_CA_CERTS: tls.caFile,
         CONSENT_HUB_BENCH_TLS_DIR: tlsDir,

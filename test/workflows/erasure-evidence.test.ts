@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
@@ -160,11 +161,15 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
   });
 
   it('erases one address held by many rows in pages, keeping every payload in the history small', async () => {
+    // The 25,000-row case of the issue is in `npm run bench -- big-erasure`; this one proves the same
+    // mechanisms (paged deletes, a bounded and exact receipt) at a size npm test can afford.
     const email = 'info@big-crm.example.com';
     const rows = 1_200;
     await hub.vendors.dynamics.control.seed({
       leads: Array.from({ length: rows }, (_, i) => ({ lastname: `Lead ${i}`, emailaddress1: email })),
     });
+    const planted = (await idsOf(email)).leads;
+    expect(planted).toHaveLength(rows);
     const started = await requestErasure(context, request(email));
     const receipt = await awaitReceipt(context, started);
     expect(receipt.systems.dynamics).toMatchObject({
@@ -181,6 +186,22 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
     expect(stored).toHaveLength(rows);
     expect(stored.every((record) => record.result === 'deleted')).toBe(true);
     expect((await idsOf(email)).leads).toEqual([]);
+    // Exact: the ledger lists precisely the rows planted, the receipt's inline records are its first 50,
+    // and the digest is the keyed digest of the whole list.
+    expect(stored.map((record) => record.id).sort()).toEqual([...planted].sort());
+    expect(receipt.systems.dynamics.records.map((r) => `${r.kind}:${r.id}:${r.result}`)).toEqual(
+      stored.slice(0, 50).map((r) => `${r.kind}:${r.id}:${r.result}`),
+    );
+    const digest = createHmac('sha256', hub.temporal.secrets.subjectKeySecret);
+    for (const r of stored) digest.update(`${r.kind}\t${r.container ?? ''}\t${r.id}\t${r.result}\n`);
+    expect(receipt.systems.dynamics.recordsDigest).toBe(digest.digest('hex'));
+    // Paged: one activity per page of 100 (and one more that finds none left), never one for all.
+    const history = await hub.temporal.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const pages = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteErasurePage',
+    ).length;
+    expect(pages).toBeGreaterThanOrEqual(rows / deletePageSize);
+    expect(pages).toBeLessThanOrEqual(rows / deletePageSize + 2);
     // A list of 1,200 ids would be about 100 KB; the largest payload holds counts and 50 records.
     const largest = await largestPayload(hub.temporal.client, started.workflowId);
     expect(largest.bytes, largest.eventType).toBeLessThan(24_000);
