@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { HubConfig } from '../config/hub-config.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
-import { TemporalUnreachable } from '../hub-client/request-errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { loadHubConfig } from './load-config.js';
 
@@ -12,13 +11,12 @@ export async function withHubClient<T>(
 ): Promise<T> {
   const config = loadHubConfig();
   // Loaded on use: `consent-hub --help` and the ledger-only commands never pay for the Temporal client.
-  const [{ connectClient, temporalSettings }, { clientContextFor }, { openLedger }, { createLogger }] =
-    await Promise.all([
-      import('../temporal/connection.js'),
-      import('../hub-client/client-context.js'),
-      import('../ledger/open-ledger.js'),
-      import('../logging/logger.js'),
-    ]);
+  const [{ connectClient }, { clientContextFor }, { openLedger }, { createLogger }] = await Promise.all([
+    import('../temporal/connection.js'),
+    import('../hub-client/client-context.js'),
+    import('../ledger/open-ledger.js'),
+    import('../logging/logger.js'),
+  ]);
   // The ledger holds the subjects' data keys: a person's payloads are sealed with their own (crypto-shredding).
   const ledger = await openLedger(
     { databaseUrl: process.env.DATABASE_URL || undefined, dataDir: config.CONSENT_HUB_DATA_DIR },
@@ -29,12 +27,9 @@ export async function withHubClient<T>(
   try {
     client = await connectClient(config, process.env, ledger);
   } catch (error) {
+    // connectClient's TemporalUnreachable names the address and what to check; the CLI exits 4.
     await ledger.close();
-    const { address, namespace } = temporalSettings();
-    throw new TemporalUnreachable(
-      `Temporal cannot be reached at ${address} (namespace ${namespace}): ${error instanceof Error ? error.message : String(error)}. ` +
-        'Is `npm start` (or the cluster) running, and is TEMPORAL_ADDRESS right? `eval "$(npx consent-hub env)"` sets it for the dev setup.',
-    );
+    throw error;
   }
   try {
     return await use(clientContextFor(client, config), config, ledger);
