@@ -156,6 +156,11 @@ export function createAccessActivities({
       };
     },
 
+    /** The request is answered (its export is ready): it leaves the deadline queue. Idempotent. */
+    async completeAccessRequest(input: { requestId: string; completedAt: string }): Promise<void> {
+      await ledger.completeRequest(input.requestId, input.completedAt);
+    },
+
     /** Deletes every file of the request's export (the time to fetch it ran out). Answers how many went. */
     async deleteAccessExport(input: {
       requestId: string;

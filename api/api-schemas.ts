@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessExportFormatSchema, accessRequestSchema } from '../domain/access.js';
 import { consentChangeRequestSchema } from '../domain/consent.js';
 import { emailSchema } from '../domain/email.js';
 import { erasureRequestSchema } from '../domain/erasure.js';
@@ -87,3 +88,24 @@ export const problemSchema = z.object({
   detail: z.string(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
 });
+
+/** POST /v1/access-requests: the CLI's `access` request; the API fills who asked and when. */
+export const accessBodySchema = accessRequestSchema
+  .extend({
+    requestedBy: accessRequestSchema.shape.requestedBy.optional(),
+    requestedAt: accessRequestSchema.shape.requestedAt.optional(),
+  })
+  .strict();
+
+export const accessAcceptedSchema = z.object({
+  requestId: z.uuid().describe('The access request id: follow it at GET /v1/access-requests/{id}.'),
+  subjectKey: z.string().describe('The pseudonymous key of the person (HMAC of the email).'),
+  status: z.literal('running'),
+  receivedAt: receivedAtDoc,
+  dueAt: dueAtDoc,
+});
+
+/** GET /v1/access-requests/{id}/export?format=json|html */
+export const accessExportQuerySchema = z
+  .object({ format: accessExportFormatSchema.default('json') })
+  .strict();

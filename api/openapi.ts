@@ -8,6 +8,8 @@ import {
   subjectStatusSchema,
 } from './api-response-schemas.js';
 import {
+  accessAcceptedSchema,
+  accessBodySchema,
   consentAcceptedSchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
@@ -98,6 +100,27 @@ export function openApiDocument(serverUrl = '/') {
         ErasureRequest: jsonSchema(erasureBodySchema, 'input'),
         ErasureAccepted: jsonSchema(erasureAcceptedSchema, 'output'),
         ErasureLookup: jsonSchema(erasureLookupSchema, 'output'),
+        AccessRequest: jsonSchema(accessBodySchema, 'input'),
+        AccessAccepted: jsonSchema(accessAcceptedSchema, 'output'),
+        AccessStatus: {
+          type: 'object',
+          description:
+            'The access request per system (status, counts by record kind, failure), the export (sizes, digest, schema, counts) once written, `expiresAt`, and `deletedAt` once the export was deleted. Holds no personal data.',
+          required: ['requestId', 'subjectKey', 'status', 'requestedAt', 'requestedBy', 'systems'],
+          properties: {
+            requestId: { type: 'string', format: 'uuid' },
+            subjectKey: { type: 'string' },
+            status: { enum: ['running', 'needs_attention', 'ready', 'expired'] },
+            requestedAt: { type: 'string' },
+            requestedBy: { type: 'string' },
+            receivedAt: { type: 'string' },
+            systems: { type: 'object', additionalProperties: { type: 'object' } },
+            export: { type: 'object' },
+            expiresAt: { type: 'string' },
+            deletedAt: { type: 'string' },
+            outcome: { enum: ['completed', 'completed_with_failures'] },
+          },
+        },
         ConsentEvent: jsonSchema(consentEventBodySchema, 'input'),
         ConsentAccepted: jsonSchema(consentAcceptedSchema, 'output'),
         SubjectStatusRequest: jsonSchema(subjectStatusBodySchema, 'input'),
@@ -123,6 +146,17 @@ export function openApiDocument(serverUrl = '/') {
                 kind: { const: 'consent' },
                 requestId: { type: 'string', format: 'uuid' },
                 subject: ref('SubjectStatus'),
+                deadline: ref('RequestListing'),
+              },
+            },
+            {
+              type: 'object',
+              required: ['kind', 'requestId', 'access'],
+              additionalProperties: false,
+              properties: {
+                kind: { const: 'access' },
+                requestId: { type: 'string', format: 'uuid' },
+                access: ref('AccessStatus'),
                 deadline: ref('RequestListing'),
               },
             },
@@ -174,6 +208,70 @@ export function openApiDocument(serverUrl = '/') {
               ref('ErasureLookup'),
             ),
             '404': problem('No erasure with this request id; the detail names the id'),
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/access-requests': {
+        post: {
+          operationId: 'startAccessRequest',
+          tags: ['intake'],
+          summary:
+            'Start an access and portability request (GDPR Art. 15 and 20): everything every system holds about the person, as JSON and an HTML report',
+          parameters: [idempotencyKey],
+          requestBody: body('AccessRequest'),
+          responses: {
+            '202': {
+              ...json('Accepted: the access request is a workflow now', ref('AccessAccepted')),
+              headers: location('Where to follow it: /v1/access-requests/{requestId}'),
+            },
+            '409': problem('Idempotency-Key reused with another body'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/access-requests/{id}': {
+        get: {
+          operationId: 'getAccessRequest',
+          tags: ['status'],
+          summary:
+            "An access request's status per system, the export's counts and until when it can be fetched",
+          parameters: [requestId('The access request id')],
+          responses: {
+            '200': json('The status, or the receipt once the export was deleted', ref('AccessStatus')),
+            '404': problem('No access request with this request id; the detail names the id'),
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/access-requests/{id}/export': {
+        get: {
+          operationId: 'getAccessExport',
+          tags: ['status'],
+          summary:
+            'The export itself, decrypted: the portable JSON (docs/schemas/access-export-v1.json) or the HTML report',
+          parameters: [
+            requestId('The access request id'),
+            {
+              name: 'format',
+              in: 'query',
+              required: false,
+              description: '`json` (the default) or `html`',
+              schema: { enum: ['json', 'html'], default: 'json' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'The export, as an attachment',
+              content: {
+                'application/json': { schema: { type: 'object' } },
+                'text/html': { schema: { type: 'string' } },
+              },
+            },
+            '404': problem('No access request with this request id'),
+            '409': problem('The export is not ready yet'),
+            '410': problem('The export expired and was deleted; the detail says when'),
+            '503': problem('This API has no export directory configured'),
             ...readErrors,
           },
         },

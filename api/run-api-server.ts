@@ -1,4 +1,4 @@
-import type { HubConfig } from '../config/hub-config.js';
+import { exportDirectoryOf, type HubConfig } from '../config/hub-config.js';
 import { ConfigError } from '../config/parse-env.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
@@ -6,6 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { ledgerCheck, temporalCheck } from '../observability/hub-checks.js';
 import { createHubMetrics } from '../observability/hub-metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
+import { AccessExportStore } from '../privacy/access-export-store.js';
 import { connectClient } from '../temporal/connection.js';
 import { createApiServer } from './create-api-server.js';
 
@@ -39,6 +40,7 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
       logger,
       config,
       observability: { metrics, readiness },
+      accessExports: new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS),
     });
     await app.listen({ host: config.CONSENT_HUB_API_HOST, port: config.CONSENT_HUB_API_PORT });
     logger.info(

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { useInputMessages } from '../domain/input-messages.js';
+import { accessCommand } from './commands/access-commands.js';
 import { codecServerCommand } from './commands/codec-server-command.js';
 import { configCommand } from './commands/config-command.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
@@ -54,6 +55,7 @@ const program = new Command('consent-hub')
   .addCommand(envCommand)
   .addCommand(temporalCliCommand)
   .addCommand(eraseCommand)
+  .addCommand(accessCommand)
   .addCommand(receiptCommand)
   .addCommand(erasuresCommand)
   .addCommand(retryCommand)

@@ -94,7 +94,11 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     });
     const log = await deps.ledger.listOperatorActions(id);
     const running =
-      status.kind === 'erasure' ? status.lookup.state === 'open' : status.subject.from === 'workflow';
+      status.kind === 'erasure'
+        ? status.lookup.state === 'open'
+        : status.kind === 'access'
+          ? status.access.status === 'running' || status.access.status === 'needs_attention'
+          : status.subject.from === 'workflow';
     return render(reply, 'request', {
       title: `Request ${id}`,
       id,

@@ -16,6 +16,8 @@ export const accessRequestSchema = z.object({
   /** Who asked on the person's behalf: an operator or system id, a ticket or channel. */
   requestedBy: actorIdSchema,
   requestedAt: z.iso.datetime({ offset: true }),
+  /** When the request arrived, if earlier than now (a letter, an email); its deadline counts from then. */
+  receivedAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type AccessRequest = z.output<typeof accessRequestSchema>;
 export type AccessRequestInput = z.input<typeof accessRequestSchema>;
@@ -31,6 +33,8 @@ export interface AccessTimings {
 }
 
 export interface AccessWorkflowInput {
+  /** The request id: chosen by the client, so the workflow id (`access-<request id>`) follows from it. */
+  requestId: string;
   subjectKey: string;
   request: AccessRequest;
   timings: AccessTimings;
@@ -90,6 +94,8 @@ export interface AccessStatusView {
   status: AccessOverallStatus;
   requestedAt: string;
   requestedBy: string;
+  receivedAt?: string;
+  dueAt?: string;
   systems: Record<SystemName, AccessSystemState>;
   export?: AccessExportFiles;
   /** Until when the export may be fetched; it is deleted then (a durable timer in the workflow). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { WorkflowHandle } from '@temporalio/client';
+import { type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import { UsageError } from '../cli/usage-error.js';
 import {
   type AccessExportFormat,
   type AccessReceipt,
@@ -9,21 +10,25 @@ import {
   type AccessTimings,
   accessRequestSchema,
 } from '../domain/access.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { AccessExportMissing, type AccessExportStore } from '../privacy/access-export-store.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { accessWorkflow } from '../workflows/access.js';
 import { accessStatusQuery, accessWorkflowId } from '../workflows/access-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import type { HubClientContext } from './erasures.js';
-import { findWorkflowByRequestId } from './find-by-request-id.js';
+import { requestIdSchema } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
+import { type DeadlineContext, deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 export const accessWorkflowType = 'accessWorkflow';
+/** How long an export may be fetched when CONSENT_HUB_EXPORT_TTL is not set. */
+export const defaultExportTtl = '30 days';
 
 export interface AccessClientContext extends HubClientContext {
   /** How long an export may be fetched before it is deleted (CONSENT_HUB_EXPORT_TTL, default 30 days). */
-  exportTtl: string | number;
+  exportTtl?: string | number;
 }
 
 export interface AccessStarted {
@@ -31,36 +36,66 @@ export interface AccessStarted {
   subjectKey: string;
   workflowId: string;
   status: 'running';
+  receivedAt: string;
+  dueAt: string;
 }
 
 /**
- * Starts an access request. Each request is its own workflow (a person asking twice gets two copies); the
- * workflow id holds the subject key and a random part, never the address.
+ * Starts an access request. Each request is its own workflow (a person asking twice gets two copies): the
+ * request id is a random UUID and the workflow id `access-<request id>`, never the address. With the
+ * ledger, the request is registered with its deadline (`consent-hub requests`).
  */
 export async function requestAccess(
-  context: AccessClientContext,
+  context: AccessClientContext & DeadlineContext,
   input: AccessRequestInput,
+  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
 ): Promise<AccessStarted> {
-  const request = accessRequestSchema.parse(input);
+  const parsed = accessRequestSchema.parse(input);
+  const times = receiptTimes(context, parsed.receivedAt);
+  const request = { ...parsed, receivedAt: times.receivedAt };
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
-  const workflowId = accessWorkflowId(subjectKey, randomUUID());
-  const timings: AccessTimings = { ...context.timings, exportTtl: context.exportTtl };
-  const handle = await context.client.workflow.start<typeof accessWorkflow>(accessWorkflowType, {
+  const requestId = randomUUID();
+  const workflowId = accessWorkflowId(requestId);
+  const timings: AccessTimings = { ...context.timings, exportTtl: context.exportTtl ?? defaultExportTtl };
+  await context.client.workflow.start<typeof accessWorkflow>(accessWorkflowType, {
     taskQueue: context.taskQueue,
     workflowId,
-    args: [{ subjectKey, request, timings }],
-    typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
+    args: [{ requestId, subjectKey, request, timings }],
+    typedSearchAttributes: [
+      { key: subjectKeyAttribute, value: subjectKey },
+      ...deadlineSearchAttributes('access', times.dueAt),
+    ],
   });
-  return { requestId: handle.firstExecutionRunId, subjectKey, workflowId, status: 'running' };
+  const deadline = options.ledger
+    ? await options.ledger.registerRequest({
+        requestId,
+        kind: 'access',
+        subjectKey,
+        receivedAt: times.receivedAt,
+        registeredAt: new Date().toISOString(),
+      })
+    : times;
+  return {
+    requestId,
+    subjectKey,
+    workflowId,
+    status: 'running',
+    receivedAt: deadline.receivedAt,
+    dueAt: deadline.dueAt,
+  };
 }
 
 async function handleFor(context: HubClientContext, requestId: string) {
-  const execution = await findWorkflowByRequestId(context.client, accessWorkflowType, requestId);
-  if (!execution) throw new RequestNotFound(requestId);
-  return {
-    running: execution.status.name === 'RUNNING',
-    handle: context.client.workflow.getHandle<typeof accessWorkflow>(execution.workflowId, requestId),
-  };
+  const parsed = requestIdSchema.safeParse(requestId);
+  if (!parsed.success) throw new UsageError(`request id ${parsed.error.issues[0]?.message}`);
+  const handle = context.client.workflow.getHandle<typeof accessWorkflow>(accessWorkflowId(parsed.data));
+  try {
+    const description = await handle.describe();
+    return { running: description.status.name === 'RUNNING', handle };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new RequestNotFound(requestId);
+    throw error;
+  }
 }
 
 /** The request's status (with what the worker is retrying per system), or its receipt once it ended. */
@@ -71,6 +106,17 @@ export async function lookupAccess(
   const { running, handle } = await handleFor(context, requestId);
   if (!running) return handle.result();
   return liveStatus(context, handle);
+}
+
+/** Whether `requestId` is an access request's (for the commands that take any request id). */
+export async function isAccessRequest(context: HubClientContext, requestId: string): Promise<boolean> {
+  try {
+    await handleFor(context, requestId);
+    return true;
+  } catch (error) {
+    if (error instanceof RequestNotFound || error instanceof UsageError) return false;
+    throw error;
+  }
 }
 
 async function liveStatus(

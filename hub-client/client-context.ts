@@ -19,6 +19,7 @@ export function clientContextFor(client: Client, config: HubConfig): ConsentClie
     timings,
     receivedAtFloorDays: config.CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS,
     consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
+    exportTtl: config.CONSENT_HUB_EXPORT_TTL,
   };
 }
 

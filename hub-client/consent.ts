@@ -30,6 +30,8 @@ import { receiptTimes } from './request-deadlines.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
+  /** How long an access export may be fetched (CONSENT_HUB_EXPORT_TTL); 30 days when absent. */
+  exportTtl?: string | number;
 }
 
 export interface ConsentChangeAccepted {

@@ -14,6 +14,7 @@ import {
 } from '../domain/request-deadline.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { scrubAddresses } from '../privacy/redaction.js';
+import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import { requestDeadlineSignal } from '../workflows/request-deadline.js';
@@ -65,6 +66,7 @@ const deadlineWorkflows: Partial<
   Record<RequestKind, (deadline: RequestDeadline) => { workflowId: string; runId?: string }>
 > = {
   erasure: (deadline) => ({ workflowId: erasureWorkflowId(deadline.subjectKey), runId: deadline.requestId }),
+  access: (deadline) => ({ workflowId: accessWorkflowId(deadline.requestId) }),
 };
 
 export interface DeadlineExtended {

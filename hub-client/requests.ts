@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { AccessStatusView } from '../domain/access.js';
 import {
   type OperatorClose,
   type OperatorLogEntry,
@@ -11,7 +12,9 @@ import type { RequestListing } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { scrubAddresses } from '../privacy/redaction.js';
+import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import { lookupAccess } from './access.js';
 import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
 import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
@@ -23,7 +26,7 @@ import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
  * `retrySystem` and `closeSystem` (workflows/operator-gate.ts), so adding a kind (access, rectification) is
  * one more entry in `requestKinds`: how to find its workflow from a request id.
  */
-export type RequestKind = 'erasure' | 'consent';
+export type RequestKind = 'erasure' | 'consent' | 'access';
 
 export interface FoundRequest {
   kind: RequestKind;
@@ -83,8 +86,23 @@ const erasureKind: RequestKindDefinition = {
   },
 };
 
+const accessKind: RequestKindDefinition = {
+  kind: 'access',
+  // An access request's workflow id follows from its request id: one describe, no visibility wait.
+  async find(context, _ledger, requestId) {
+    const workflowId = accessWorkflowId(requestId);
+    try {
+      const description = await context.client.workflow.getHandle(workflowId).describe();
+      return { kind: 'access', requestId, workflowId, running: description.status.name === 'RUNNING' };
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    }
+  },
+};
+
 /** Cheapest lookup first: the ledger answers for consent ids at once; erasures may wait on visibility. */
-const requestKinds: readonly RequestKindDefinition[] = [consentKind, erasureKind];
+const requestKinds: readonly RequestKindDefinition[] = [consentKind, accessKind, erasureKind];
 
 async function isRunning(context: HubClientContext, workflowId: string): Promise<boolean> {
   try {
@@ -191,6 +209,7 @@ export async function actOnRequest(
 
 export type RequestStatus = (
   | { kind: 'erasure'; requestId: string; lookup: ErasureLookup }
+  | { kind: 'access'; requestId: string; access: AccessStatusView }
   | { kind: 'consent'; requestId: string; subject: ConsentStatusResult }
 ) & {
   /** When it was received and is due (absent for a request from before deadlines were kept). */
@@ -217,6 +236,9 @@ export async function requestStatus(
       subject: await consentStatusOfSubject(context, ledger, subjectKey),
       ...withDeadline,
     };
+  }
+  if (found.kind === 'access') {
+    return { kind: 'access', requestId, access: await lookupAccess(context, requestId), ...withDeadline };
   }
   const stored = await ledger.getReceipt(requestId);
   return {

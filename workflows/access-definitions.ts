@@ -10,6 +10,7 @@ export const closeAccessSystemUpdate = defineUpdate<AccessStatusView, [OperatorC
 
 /**
  * One access workflow per request, not per person: a person may ask again and gets a fresh copy each time.
- * The id holds the subject key (no personal data) and a random part.
+ * The request id is a random UUID chosen at intake, so the workflow follows from it (no personal data; the
+ * person's workflows are found by the `SubjectKey` search attribute).
  */
-export const accessWorkflowId = (subjectKey: string, nonce: string) => `access-${subjectKey}-${nonce}`;
+export const accessWorkflowId = (requestId: string) => `access-${requestId.toLowerCase()}`;

@@ -1,5 +1,5 @@
 import { msToNumber } from '@temporalio/common';
-import { proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type {
   AccessExportFiles,
@@ -13,6 +13,7 @@ import type { SystemName } from '../domain/systems.js';
 import { accessStatusQuery, closeAccessSystemUpdate, retryAccessSystemUpdate } from './access-definitions.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { followRequestDeadline } from './request-deadline.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 
@@ -27,7 +28,7 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
  * receipt (the workflow's result) says when.
  */
 export async function accessWorkflow(input: AccessWorkflowInput): Promise<AccessReceipt> {
-  const requestId = workflowInfo().firstExecutionRunId;
+  const { requestId } = input;
   const state = Object.fromEntries(
     systems.map((system): [SystemName, AccessSystemState] => [system, { status: 'pending', attempts: 0 }]),
   ) as Record<SystemName, AccessSystemState>;
@@ -46,6 +47,7 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
     status: overall(),
     requestedAt: input.request.requestedAt,
     requestedBy: input.request.requestedBy,
+    ...(input.request.receivedAt ? { receivedAt: input.request.receivedAt } : {}),
     systems: state,
     ...(exportFiles ? { export: exportFiles } : {}),
     ...(expiresAt ? { expiresAt } : {}),
@@ -55,6 +57,7 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
   const gate = new OperatorGate(input.timings.operatorDeadline, () => {});
 
   setHandler(accessStatusQuery, view);
+  followRequestDeadline();
   setHandler(
     retryAccessSystemUpdate,
     ({ system, operator }) => {
@@ -109,6 +112,9 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
   const ttlMs = msToNumber(input.timings.exportTtl as '1s');
   expiresAt = new Date(Date.now() + ttlMs).toISOString();
   const readyAt = new Date().toISOString();
+  // The person's request is answered once the copy can be fetched: it leaves the deadline queue now, though
+  // this workflow stays open until the copy is deleted.
+  await local.completeAccessRequest({ requestId, completedAt: readyAt });
 
   // A durable timer: the export is deleted when its time is up, even across worker restarts.
   await sleep(ttlMs);

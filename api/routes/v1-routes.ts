@@ -1,6 +1,12 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import {
+  AccessExportUnavailable,
+  lookupAccess,
+  readAccessExport,
+  requestAccess,
+} from '../../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
 import { extendRequestDeadline, listRequests } from '../../hub-client/request-deadlines.js';
@@ -10,6 +16,8 @@ import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
 import { type ApiCaller, type ApiScope, apiKeyVerifier } from '../api-keys.js';
 import {
+  accessBodySchema,
+  accessExportQuerySchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
   erasureBodySchema,
@@ -32,7 +40,10 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): 
 
 /** The scope each route needs (api/api-keys.ts). */
 function scopeFor(method: string, route: string): ApiScope | undefined {
-  if (method === 'POST' && (route.endsWith('/erasures') || route.endsWith('/consent-events')))
+  if (
+    method === 'POST' &&
+    (route.endsWith('/erasures') || route.endsWith('/consent-events') || route.endsWith('/access-requests'))
+  )
     return 'intake';
   if (
     method === 'POST' &&
@@ -42,6 +53,7 @@ function scopeFor(method: string, route: string): ApiScope | undefined {
   if (method === 'POST' && route.includes('/holds')) return 'operator';
   if (
     route.includes('/erasures/') ||
+    route.includes('/access-requests/') ||
     route.includes('/requests/') ||
     route.endsWith('/requests') ||
     route.endsWith('/subjects/status')
@@ -150,6 +162,91 @@ export function v1Routes(deps: ApiDependencies) {
       } catch (error) {
         if (error instanceof RequestNotFound)
           throw new ApiProblem(404, 'Not Found', `No erasure with request id ${id} is known.`);
+        throw error;
+      }
+    });
+
+    api.post('/access-requests', async (request, reply) => {
+      const caller = callerOf(request);
+      const key = idempotencyKeyOf(request);
+      const input = parse(accessBodySchema, request.body);
+      const answer = await idempotent(
+        deps.ledger,
+        {
+          ...idempotencyOptions,
+          scope: `api:${caller.keyId}`,
+          key,
+          route: 'POST /v1/access-requests',
+          body: request.body,
+          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
+        },
+        async () => {
+          const started = await requestAccess(
+            deps.hub,
+            {
+              ...input,
+              requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
+              requestedAt: input.requestedAt ?? new Date().toISOString(),
+            },
+            { ledger: deps.ledger },
+          );
+          return {
+            status: 202,
+            body: {
+              requestId: started.requestId,
+              subjectKey: started.subjectKey,
+              status: started.status,
+              receivedAt: started.receivedAt,
+              dueAt: started.dueAt,
+            },
+          };
+        },
+      );
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      const { requestId } = answer.body as { requestId: string };
+      return reply
+        .code(answer.status)
+        .header('location', `/v1/access-requests/${requestId}`)
+        .send(answer.body);
+    });
+
+    const notAnAccessRequest = (id: string) =>
+      new ApiProblem(404, 'Not Found', `No access request with request id ${id} is known.`);
+
+    api.get('/access-requests/:id', async (request) => {
+      const { id } = parse(requestParamsSchema, request.params, 'path');
+      try {
+        return await lookupAccess(deps.hub, id);
+      } catch (error) {
+        if (error instanceof RequestNotFound) throw notAnAccessRequest(id);
+        throw error;
+      }
+    });
+
+    // The copy itself: decrypted here, for a key with the status scope, until it expires (then 410).
+    api.get('/access-requests/:id/export', async (request, reply) => {
+      const { id } = parse(requestParamsSchema, request.params, 'path');
+      const { format } = parse(accessExportQuerySchema, request.query, 'query');
+      if (!deps.accessExports)
+        throw new ApiProblem(503, 'Service Unavailable', 'This API has no export directory configured.');
+      try {
+        const { content } = await readAccessExport(deps.hub, deps.accessExports, id, format);
+        return reply
+          .header(
+            'content-type',
+            format === 'json' ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+          )
+          .header('content-disposition', `attachment; filename="access-${id}.${format}"`)
+          .header('cache-control', 'no-store')
+          .send(content);
+      } catch (error) {
+        if (error instanceof RequestNotFound) throw notAnAccessRequest(id);
+        if (error instanceof AccessExportUnavailable)
+          throw new ApiProblem(
+            /expired/.test(error.message) ? 410 : 409,
+            /expired/.test(error.message) ? 'Gone' : 'Conflict',
+            error.message,
+          );
         throw error;
       }
     });

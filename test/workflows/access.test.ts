@@ -17,6 +17,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { AccessExportStore } from '../../privacy/access-export-store.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { accessWorkflowId } from '../../workflows/access-definitions.js';
 import { largestPayload } from '../support/history.js';
 import { connectTestTemporal, silentLogger } from '../support/temporal.js';
 import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
@@ -72,7 +73,7 @@ describe('access requests with the vendor sandboxes', { timeout: 240_000 }, () =
     for (;;) {
       const status = await awaitAccess(context, requestId);
       if (status.status !== 'needs_attention') return status;
-      const handle = temporal.client.workflow.getHandle(await findWorkflowId(requestId), requestId);
+      const handle = temporal.client.workflow.getHandle(await findWorkflowId(requestId));
       for (const [system, state] of Object.entries(status.systems)) {
         if (state.status === 'needs_attention')
           await handle.executeUpdate('closeSystem', {
@@ -82,11 +83,7 @@ describe('access requests with the vendor sandboxes', { timeout: 240_000 }, () =
       await delay(100);
     }
   };
-  const findWorkflowId = async (requestId: string) => {
-    for await (const execution of temporal.client.workflow.list({ query: `RunId = '${requestId}'` }))
-      return execution.workflowId;
-    throw new Error('no such workflow');
-  };
+  const findWorkflowId = async (requestId: string) => accessWorkflowId(requestId);
 
   it('gathers every matching Dynamics contact and lead with all columns and display names, and the activities regarding them', async () => {
     const email = uniqueEmail('access.dyn');
@@ -113,10 +110,12 @@ describe('access requests with the vendor sandboxes', { timeout: 240_000 }, () =
       tasks: [{ subject: 'Send brochure', _regardingobjectid_value: leadId }],
     });
 
-    const started = await requestAccess(context, request(email));
+    const started = await requestAccess(context, request(email), { ledger });
     expect(started.subjectKey).toBe(subjectKeyFor(email, temporal.secrets.subjectKeySecret));
     const status = await ready(started.requestId);
     expect(status.status).toBe('ready');
+    // Answered once the copy can be fetched: the request leaves the deadline queue though the workflow waits on.
+    expect((await ledger.getRequestDeadline(started.requestId))?.completedAt).toBeDefined();
     expect(status.systems.dynamics).toMatchObject({
       status: 'collected',
       counts: { contact: 1, lead: 1, email: 1, phonecall: 1, appointment: 1, task: 1 },
