@@ -207,7 +207,14 @@ const purposeDecisionSchema = z
 
 const systemConsentStateSchema = z
   .object({
-    status: z.enum(['idle', 'running', 'needs_attention', 'failed', 'closed_by_operator']),
+    status: z.enum([
+      'idle',
+      'running',
+      'waiting_for_vendor',
+      'needs_attention',
+      'failed',
+      'closed_by_operator',
+    ]),
     attempts: z.number().int().min(0),
     failure: systemFailureSchema.optional(),
     closedReason: z.string().optional(),

@@ -108,8 +108,11 @@ export interface WrittenConsentState {
 }
 
 export interface SystemConsentState {
-  status: 'idle' | 'running' | 'needs_attention' | 'failed' | 'closed_by_operator';
+  /** `waiting_for_vendor`: the vendor asked to wait past the step's deadline (a durable timer runs). */
+  status: 'idle' | 'running' | 'waiting_for_vendor' | 'needs_attention' | 'failed' | 'closed_by_operator';
   attempts: number;
+  /** While waiting for the vendor: when the write is tried again, ISO 8601. */
+  resumesAt?: string;
   failure?: { type: string; reason: string; status?: number; vendorCode?: string };
   closedReason?: string;
   completedAt?: string;

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -40,6 +41,8 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 const batchesPerRun = 100;
 /** Event ids kept in the refused and superseded lists carried across runs. */
 const listsKept = 100;
+/** Marks runs in which a withdrawal also supersedes a write waiting out a vendor's Retry-After. */
+const supersedeVendorWaitPatch = 'consent-supersede-vendor-wait';
 
 /**
  * One system's lane: it writes the person's whole desired state to that system whenever the decisions it
@@ -213,12 +216,16 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     version += 1;
     lane.wanted = version;
     for (const purpose of moved) lane.dirty.set(purpose, version);
-    // A later withdrawal supersedes an older state still being written or retried (never one that waits for
-    // an operator: that wait ends only by the operator, who then gets the newest state).
+    // A later withdrawal supersedes an older state still being written, retried, or waiting out a vendor's
+    // Retry-After (never one that waits for an operator: that wait ends only by the operator, who then gets
+    // the newest state). Runs from before the vendor wait was superseded keep waiting it out on replay.
     const newlyWithdrawn = moved.some(
       (p) => purposes[p]?.decision === 'withdrawn' && !lane.inFlight?.withdrawn.has(p),
     );
-    if (lane.inFlight && lane.state.status === 'running' && newlyWithdrawn) {
+    const retrying =
+      lane.state.status === 'running' ||
+      (lane.state.status === 'waiting_for_vendor' && patched(supersedeVendorWaitPatch));
+    if (lane.inFlight && retrying && newlyWithdrawn) {
       lane.superseding = true;
       lane.inFlight.scope.cancel();
     }
@@ -302,6 +309,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         if (!(isCancellation(error) && lane.superseding)) throw error;
         // Superseded by a newer withdrawal: start over at once with the newest state.
         lane.state.status = 'idle';
+        lane.state.resumesAt = undefined;
       }
       publishStatus();
     }

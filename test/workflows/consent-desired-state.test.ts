@@ -218,6 +218,69 @@ describe('consent as desired state', () => {
     expect((await handle.describe()).status.name).toBe('RUNNING');
   });
 
+  it.each([
+    ['retrying (Mailchimp answers 503)', { status: 503, count: 1000 }, 'running'],
+    [
+      'waiting out a Retry-After (Mailchimp answers 429)',
+      { status: 429, retryAfter: 600 },
+      'waiting_for_vendor',
+    ],
+  ] as const)(
+    'a later withdrawal supersedes an older grant still %s for the same system',
+    {
+      timeout: 60_000,
+    },
+    async (_name, fault, lane) => {
+      const short: ConsentClientContext = {
+        ...context,
+        consentTimings: { ...context.consentTimings, attentionAfter: '20 seconds' },
+      };
+      const email = `desired.supersede.${Date.now()}.${counter++}@example.com`;
+      const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
+      await vendors.dynamics.control.seed({
+        contacts: [{ firstname: 'Su', lastname: 'Persede', emailaddress1: email }],
+      });
+      // Unsubscribed: the grant (with evidence) is a PATCH back to pending, which the fault holds up.
+      await vendors.mailchimp.control.seed({
+        lists: [
+          { id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'unsubscribed' }] },
+        ],
+      });
+      await vendors.mailchimp.control.fail({
+        method: 'PATCH',
+        path: `/members/${subscriberHash(email)}$`,
+        ...fault,
+      });
+      try {
+        const base = Date.now();
+        await change(short, email, 'marketing_email', 'granted', new Date(base).toISOString());
+        await until(
+          `the grant ${lane} in Mailchimp`,
+          () => consentStatus(short, ledger, email),
+          (s) => s.systems.mailchimp.status === lane && (s.systems.mailchimp.attempts ?? 0) >= 1,
+        );
+        const started = Date.now();
+        const withdrawal = await change(
+          short,
+          email,
+          'marketing_email',
+          'withdrawn',
+          new Date(base + 1000).toISOString(),
+        );
+        const state = await settled(subjectKey, 'marketing_email', withdrawal.eventId, ['mailchimp']);
+        // At once, not after the retries or the vendor's wait: the member never went back to pending.
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(state.outcomes.marketing_email?.mailchimp).toBe('already');
+        expect(state.written.mailchimp?.fields[`membership:${listId}`]).toBe('unsubscribed');
+        expect((await membersOf(email)).map((m) => m.status)).toEqual(['unsubscribed']);
+        const status = await consentStatus(short, ledger, email);
+        expect(status.systems.mailchimp.status).toBe('idle');
+      } finally {
+        await vendors.mailchimp.control.clearFaults();
+      }
+    },
+  );
+
   it('status --verify marks a field changed in the tool behind the hub’s back', async () => {
     const person = await plant();
     const withdrawal = await change(context, person.email, 'marketing_email', 'withdrawn');
