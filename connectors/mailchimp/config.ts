@@ -54,6 +54,12 @@ export const mailchimpConfigSchema = z
     /** Mailchimp allows 10 simultaneous connections per key, so more than 10 is refused. */
     MAILCHIMP_MAX_CONCURRENCY: positiveInt('MAILCHIMP_MAX_CONCURRENCY', 1, 10).default(10),
     MAILCHIMP_TIMEOUT_MS: positiveInt('MAILCHIMP_TIMEOUT_MS', 100, 600_000).default(30_000),
+    /**
+     * How long a worker reuses the audience list (`GET /lists`, when MAILCHIMP_AUDIENCE_IDS is empty) and an
+     * audience's existence, so that a wave of changes reads them once rather than once per person; a new
+     * audience is picked up within this time. 0 reads them for every change.
+     */
+    MAILCHIMP_AUDIENCE_CACHE_SECONDS: positiveInt('MAILCHIMP_AUDIENCE_CACHE_SECONDS', 0, 86_400).default(60),
   })
   .transform((env) => {
     const dc = env.MAILCHIMP_API_KEY.slice(env.MAILCHIMP_API_KEY.lastIndexOf('-') + 1);
@@ -67,6 +73,7 @@ export const mailchimpConfigSchema = z
         .filter((id) => id !== ''),
       maxConcurrency: env.MAILCHIMP_MAX_CONCURRENCY,
       timeoutMs: env.MAILCHIMP_TIMEOUT_MS,
+      audienceCacheMs: env.MAILCHIMP_AUDIENCE_CACHE_SECONDS * 1000,
       purposeMap: defaultMailchimpPurposeMap,
     };
   });

@@ -36,6 +36,7 @@ import { isMailchimpNotFound, mailchimpAudienceMissing, toMailchimpError } from 
 import { configureMailchimpSdk } from './mailchimp-sdk.js';
 import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from './member.js';
 import { subscriberHash } from './subscriber-hash.js';
+import { unsubscribeOnlyAudiences } from './unsubscribe-only.js';
 
 const listsPageSize = 1000;
 
@@ -152,10 +153,22 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return checked(operation, body, schema);
   }
 
-  /** Throws a named, non-retryable configuration error when the audience does not exist for this key. */
+  /** Audiences this key is known to have (listed by `GET /lists` or read by `GET /lists/{id}`), until when. */
+  const knownAudiences = new Map<string, number>();
+  const knowAudience = (audienceId: string) =>
+    knownAudiences.set(audienceId, Date.now() + config.audienceCacheMs);
+
+  /**
+   * Throws a named, non-retryable configuration error when the audience does not exist for this key. Mailchimp
+   * answers a missing audience and a missing member with the same 404 body ("Resource Not Found", "The
+   * requested resource could not be found."), so only reading the audience itself tells them apart; an
+   * audience seen within MAILCHIMP_AUDIENCE_CACHE_SECONDS is not read again.
+   */
   async function requireAudience(operation: ConnectorOperation, audienceId: string): Promise<void> {
+    if ((knownAudiences.get(audienceId) ?? 0) > Date.now()) return;
     try {
       checked(operation, await api.getList(audienceId, { fields: ['id'] }), audienceSchema);
+      knowAudience(audienceId);
     } catch (error) {
       if (isMailchimpNotFound(error)) throw mailchimpAudienceMissing(audienceId, operation);
       throw toMailchimpError(error, operation, { audienceId });
@@ -209,9 +222,29 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return searched && { ...searched, list_id: audienceId };
   }
 
-  /** MAILCHIMP_AUDIENCE_IDS, or every audience the key can see, read page by page. */
-  async function configuredAudiences(operation: ConnectorOperation): Promise<string[]> {
-    if (config.audienceIds.length > 0) return config.audienceIds;
+  /** The audience list `GET /lists` answered, while it is fresh (shared by concurrent callers). */
+  let listed: { until: number; ids: Promise<string[]> } | undefined;
+
+  /**
+   * MAILCHIMP_AUDIENCE_IDS, or every audience the key can see, read page by page once per
+   * MAILCHIMP_AUDIENCE_CACHE_SECONDS (a failed read is not kept; issue 21: once per wave, not per person).
+   */
+  function configuredAudiences(operation: ConnectorOperation): Promise<string[]> {
+    if (config.audienceIds.length > 0) return Promise.resolve(config.audienceIds);
+    if (listed && listed.until > Date.now()) return listed.ids;
+    const ids = readAudiences(operation);
+    const entry = { until: Date.now() + config.audienceCacheMs, ids };
+    listed = entry;
+    ids.then(
+      (read) => read.forEach(knowAudience),
+      () => {
+        if (listed === entry) listed = undefined;
+      },
+    );
+    return ids;
+  }
+
+  async function readAudiences(operation: ConnectorOperation): Promise<string[]> {
     const ids: string[] = [];
     for (let offset = 0; ; offset += listsPageSize) {
       const page = await call(
@@ -278,6 +311,37 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return changed;
   }
 
+  /**
+   * Unsubscribes the person from one audience with a single PATCH to the hash of their address (Mailchimp:
+   * PATCH /lists/{list_id}/members/{subscriber_hash} answers the member as it is after the update). A 404
+   * is "no member under that hash" only once the audience is known to exist (Mailchimp answers a missing
+   * audience with the same 404); the member may then still be stored in another form of the address, which
+   * a search finds, and which the caller plans from as usual (`written: false`).
+   */
+  async function unsubscribeWithoutReading(
+    listId: string,
+    email: string,
+  ): Promise<{ member: MailchimpMember; written: boolean } | undefined> {
+    let updated: MailchimpMember | undefined;
+    try {
+      updated = await callUnlessMissing(
+        'applyConsent',
+        listId,
+        () => api.updateListMember(listId, subscriberHash(email), { status: 'unsubscribed' }),
+        memberSchema,
+      );
+    } catch (error) {
+      // A member whose state refuses the update (a 400): read it and plan from what it holds, as before.
+      if (!(error instanceof NonRetryableVendorError && error.status === 400)) throw error;
+      const member = await memberIn('applyConsent', listId, email);
+      return member && { member, written: false };
+    }
+    if (updated) return { member: { ...updated, list_id: listId }, written: true };
+    await requireAudience('applyConsent', listId);
+    const searched = await searchMember('applyConsent', listId, email);
+    return searched && { member: { ...searched, list_id: listId }, written: false };
+  }
+
   /** The audiences the purpose map's fields live in, and the person's members there. */
   async function membersForFields(operation: ConnectorOperation, email: string) {
     const audiences = await configuredAudiences(operation);
@@ -312,9 +376,38 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       if (!request.changed.some((p) => mapped.includes(p))) {
         return { outcome: 'not_applicable', purposes: notApplicable, fields: {}, records: [] };
       }
-      const { audiences, members } = await membersForFields('applyConsent', subject.email);
-      const plan = planConsentState(config.purposeMap, request.decisions, members, audiences);
-      const changed = await writePlans(plan.plans, subject.email, members);
+      const audiences = await configuredAudiences('applyConsent');
+      const fields = mailchimpConsentFields(config.purposeMap, audiences);
+      const unsubscribeOnly = unsubscribeOnlyAudiences(fields, request.decisions);
+      let members: MailchimpMember[];
+      let planned: MailchimpMember[];
+      let done = new Set<string>();
+      const changed: VendorRecordRef[] = [];
+      if (unsubscribeOnly) {
+        // An opt-out needs no read first: one PATCH per audience, and its answer is the member afterwards.
+        const results = await Promise.all(
+          unsubscribeOnly.map((listId) => unsubscribeWithoutReading(listId, subject.email)),
+        );
+        const written = results.flatMap((r) => (r?.written ? [r.member] : []));
+        done = new Set(written.map((m) => m.list_id));
+        changed.push(...written.map(memberRef));
+        members = results.flatMap((r) => (r ? [r.member] : []));
+        // The PATCH cannot tell "was unsubscribed already" from "unsubscribed now"; the plan is made as if
+        // the member had been subscribed, so it reports the write as applied and the field as unsubscribed.
+        planned = members.map((m) => (done.has(m.list_id) ? { ...m, status: 'subscribed' } : m));
+      } else {
+        const wanted = [...new Set([...fields.membership, ...fields.permissions].map((f) => f.listId))];
+        members = await membersIn('applyConsent', subject.email, wanted);
+        planned = members;
+      }
+      const plan = planConsentState(config.purposeMap, request.decisions, planned, audiences);
+      changed.push(
+        ...(await writePlans(
+          plan.plans.filter((p) => !done.has(p.listId)),
+          subject.email,
+          members,
+        )),
+      );
       const changedLists = new Set(changed.map((r) => r.container));
       const records = [...changed, ...members.filter((m) => !changedLists.has(m.list_id)).map(memberRef)];
       log.info(

@@ -30,6 +30,8 @@ describe('Mailchimp connector: lookups by the stored address, and audiences that
       mailchimpConfigSchema.parse({
         MAILCHIMP_API_KEY: testApiKey,
         MAILCHIMP_API_URL: `${sandbox.url}/3.0`,
+        // Each test resets the sandbox and makes audiences of its own: nothing about them is reused.
+        MAILCHIMP_AUDIENCE_CACHE_SECONDS: '0',
         ...(audienceIds ? { MAILCHIMP_AUDIENCE_IDS: audienceIds } : {}),
       }),
       { logger: logs.logger },

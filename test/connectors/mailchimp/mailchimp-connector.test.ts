@@ -37,9 +37,11 @@ describe('Mailchimp connector through @mailchimp/mailchimp_marketing against the
     sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
     control = new SandboxClient(sandbox.url);
     // This file's process configures the SDK singleton once, for this sandbox (see mailchimp-sdk.ts).
+    // Every test starts from a reset sandbox with audiences of its own, so nothing about them is reused.
     const config = mailchimpConfigSchema.parse({
       MAILCHIMP_API_KEY: testApiKey,
       MAILCHIMP_API_URL: `${sandbox.url}/3.0`,
+      MAILCHIMP_AUDIENCE_CACHE_SECONDS: '0',
     });
     connector = createMailchimpConnector(config, { logger: logs.logger });
   });
