@@ -20,6 +20,8 @@ import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 type Row = Record<string, unknown>;
 const listId = 'desired-news';
+/** Every audience the connector is configured with (it uses all the account holds): the rule covers each. */
+const audiences = [listId, 'desired-events'];
 let counter = 0;
 
 /**
@@ -59,7 +61,9 @@ describe('consent as desired state', () => {
     hub = await startHubWithVendors('desired');
     ({ vendors, ledger } = hub);
     context = hub.temporal.context();
-    await vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'Newsletter', members: [] }] });
+    await vendors.mailchimp.control.seed({
+      lists: audiences.map((id) => ({ id, name: id, members: [] })),
+    });
   });
   afterAll(() => hub?.close());
 
@@ -69,7 +73,11 @@ describe('consent as desired state', () => {
       contacts: [{ firstname: 'De', lastname: 'Sired', emailaddress1: email }],
     });
     await vendors.mailchimp.control.seed({
-      lists: [{ id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'subscribed' }] }],
+      lists: audiences.map((id) => ({
+        id,
+        name: id,
+        members: [{ email_address: email, status: 'subscribed' as const }],
+      })),
     });
     return { email, subjectKey: subjectKeyFor(email, context.subjectKeySecret) };
   }
@@ -118,6 +126,12 @@ describe('consent as desired state', () => {
       (l) => l.members.filter((m) => m.email_address === email),
     );
 
+  const mailchimpMembersOf = async (email: string) =>
+    (await vendors.mailchimp.control.state<{ lists: { id: string; members: Row[] }[] }>()).lists.flatMap(
+      (l) =>
+        l.members.filter((m) => m.email_address === email).map((m) => ({ list: l.id, status: m.status })),
+    );
+
   it('finds pairs of purposes sharing a field in the default purpose map', () => {
     expect(sharedPairs.map((p) => `${p.withdrawn} then ${p.granted}`)).toContain(
       'marketing_email then event_invitations',
@@ -136,7 +150,14 @@ describe('consent as desired state', () => {
         'withdrawn',
         new Date(base).toISOString(),
       );
-      await settled(person.subjectKey, pair.withdrawn, withdrawal.eventId, ['dynamics', 'mailchimp']);
+      const withdrawn = await settled(person.subjectKey, pair.withdrawn, withdrawal.eventId, [
+        'dynamics',
+        'mailchimp',
+      ]);
+      // The withdrawal changed the shared field in each system that has it (it was allowed before).
+      for (const system of new Set(pair.fields.map((f) => f.system))) {
+        expect(withdrawn.outcomes[pair.withdrawn]?.[system as 'dynamics' | 'mailchimp']).toBe('applied');
+      }
       const grant = await change(
         context,
         person.email,
@@ -154,22 +175,29 @@ describe('consent as desired state', () => {
           expect(state.outcomes[pair.granted]?.dynamics).toBe('withheld');
         }
         if (system === 'mailchimp') {
-          const members = await membersOf(person.email);
-          expect(members.length).toBeGreaterThan(0);
+          // Every audience: the member in each stays unsubscribed, and the hub recorded so for each.
+          const members = await mailchimpMembersOf(person.email);
+          expect(members.map((m) => m.list).sort()).toEqual([...audiences].sort());
           for (const member of members) expect(member.status).toBe('unsubscribed');
+          for (const id of audiences) {
+            expect(state.written.mailchimp?.fields[`membership:${id}`]).toBe('unsubscribed');
+          }
           expect(state.outcomes[pair.granted]?.mailchimp).toBe('withheld');
         }
+        // The grant left the shared field as the withdrawal had it: nothing changed for the withdrawn purpose.
+        expect(state.outcomes[pair.withdrawn]?.[system as 'dynamics' | 'mailchimp']).toBe('already');
       }
-      expect(state.outcomes[pair.withdrawn]).toMatchObject({
-        dynamics: expect.any(String),
-        mailchimp: expect.any(String),
-      });
 
       const status = await consentStatus(context, ledger, person.email, { verify: true });
       expect(status.differs).toBe(false);
+      expect(status.agrees).toBe(true);
       const dynamicsFields = status.verification?.dynamics;
       expect(dynamicsFields && 'fields' in dynamicsFields && dynamicsFields.fields.length).toBeGreaterThan(0);
-      expect(status.systems.mailchimp.written?.fields[`membership:${listId}`]).toBe('unsubscribed');
+      const mailchimpFields = status.verification?.mailchimp;
+      const checked = mailchimpFields && 'fields' in mailchimpFields ? mailchimpFields.fields : [];
+      for (const id of audiences) {
+        expect(checked.find((f) => f.field === `membership:${id}`)).toMatchObject({ differs: false });
+      }
     },
   );
 
