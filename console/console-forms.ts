@@ -36,6 +36,7 @@ export function erasureFromForm(form: FormFields, operator: string) {
     gaUserIds: list(form.gaUserIds),
     reason: text(form.reason) ?? 'subject_request',
     ...(text(form.reasonNote) ? { reasonNote: text(form.reasonNote) } : {}),
+    ...receivedAtOf(form),
     requestedBy: operator,
   });
 }
@@ -58,6 +59,7 @@ export function consentChangesFromForm(form: FormFields, operator: string) {
     occurredAt: text(form.occurredAt) ? toIso(String(form.occurredAt)) : new Date().toISOString(),
     source: operator,
     evidence,
+    ...receivedAtOf(form),
   }));
   const results = bodies.map((body) => checked(consentEventBodySchema, body));
   const failed = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
@@ -70,6 +72,18 @@ export function consentChangesFromForm(form: FormFields, operator: string) {
     value: results.flatMap((r) => (r.ok ? [r.value] : [])),
   };
 }
+
+/** The optional "request reached you" field, as the API's `receivedAt`. */
+function receivedAtOf(form: FormFields): { receivedAt?: string } {
+  const value = text(form.receivedAt);
+  return value ? { receivedAt: toIso(value) } : {};
+}
+
+/** Extending a request's deadline: 1 or 2 months and the reason to tell the person (Art. 12(3)). */
+export const extendFormSchema = z.object({
+  months: z.enum(['1', '2'], { error: 'choose 1 or 2 months' }).transform(Number),
+  reason: z.string().trim().min(1, { error: 'a reason is required to extend a deadline' }).max(500),
+});
 
 /** A `datetime-local` input has no zone: it is read as UTC and said so next to the field. */
 function toIso(value: string): string {

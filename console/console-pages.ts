@@ -1,10 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import { ZodError, z } from 'zod';
+import { invalidBody } from '../api/problem.js';
 import { emailSchema } from '../domain/email.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
+import { extendRequestDeadline, listRequests, receiptTimes } from '../hub-client/request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
 import { actOnRequest, requestStatus } from '../hub-client/requests.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
@@ -12,6 +14,7 @@ import {
   closeFormSchema,
   consentChangesFromForm,
   erasureFromForm,
+  extendFormSchema,
   type FormFields,
   formChoices,
   retryFormSchema,
@@ -19,6 +22,8 @@ import {
 import type { ConsoleContext } from './console-plugin.js';
 
 const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
+/** The queues page's "due soon" window: open requests due within 7 days (issue 20). */
+const dueSoonMs = 7 * 24 * 60 * 60 * 1000;
 /** How many finished erasures the queues page lists. */
 const recentlyCompleted = 20;
 
@@ -33,6 +38,12 @@ async function waitUntil(probe: () => Promise<boolean>, ms: number): Promise<voi
   }
 }
 
+/** A refusal found after the form's own checks (a `receivedAt` against the clock), as the form shows it. */
+function problemOf(error: ZodError) {
+  const problem = invalidBody(error);
+  return { errors: problem.errors ?? [], detail: problem.detail };
+}
+
 function notFound(id: string) {
   return Object.assign(new Error(`No request with id ${id} is known.`), { statusCode: 404 });
 }
@@ -45,9 +56,14 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
   app.get('/', async (_request, reply) => reply.redirect('/console/queues', 303));
 
   app.get('/queues', async (_request, reply) => {
-    const all = await listErasures(deps.hub, undefined, deps.ledger);
+    const [all, due] = await Promise.all([
+      listErasures(deps.hub, undefined, deps.ledger),
+      listRequests(deps.hub, deps.ledger, { dueWithinMs: dueSoonMs }),
+    ]);
     return render(reply, 'queues', {
       title: 'Queues',
+      overdue: due.filter((row) => row.overdue),
+      dueSoon: due.filter((row) => !row.overdue),
       attention: all.filter((row) => row.status === 'needs_attention'),
       running: all.filter((row) => row.status === 'running'),
       completed: all.filter((row) => row.status === 'completed').slice(0, recentlyCompleted),
@@ -128,6 +144,16 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     );
     return reply.redirect(`/console/requests/${id}?done=retry`, 303);
   });
+  app.post('/requests/:id/extend', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const form = extendFormSchema.safeParse(body(request));
+    if (!form.success)
+      throw Object.assign(new Error(`Not extended: ${form.error.issues[0]?.message}.`), { statusCode: 400 });
+    await act(id, () =>
+      extendRequestDeadline(deps.hub, deps.ledger, id, { ...form.data, operator: ctx.operatorOf(request) }),
+    );
+    return reply.redirect(`/console/requests/${id}?done=extend`, 303);
+  });
   app.post('/requests/:id/close', async (request, reply) => {
     const { id } = idParams.parse(request.params);
     const form = closeFormSchema.parse({ ...body(request), note: body(request).note || undefined });
@@ -178,11 +204,18 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     if (kind === 'erasure') {
       const result = erasureFromForm(form, operator);
       if (!result.ok) return invalid(result);
-      const started = await requestErasure(
-        deps.hub,
-        { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
-        { ledger: deps.ledger },
-      );
+      let started: Awaited<ReturnType<typeof requestErasure>>;
+      try {
+        started = await requestErasure(
+          deps.hub,
+          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        );
+      } catch (error) {
+        // A `receivedAt` in the future or before the floor: refused before anything started.
+        if (error instanceof ZodError) return invalid(problemOf(error));
+        throw error;
+      }
       return reply.redirect(`/console/requests/${started.requestId}`, 303);
     }
     const changes = consentChangesFromForm(
@@ -190,6 +223,13 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       operator,
     );
     if (!changes.ok) return invalid(changes);
+    try {
+      // The date against the clock and the floor once, before the first change is sent.
+      receiptTimes(deps.hub, changes.value[0]?.receivedAt);
+    } catch (error) {
+      if (error instanceof ZodError) return invalid(problemOf(error));
+      throw error;
+    }
     const accepted = [];
     for (const change of changes.value)
       accepted.push(await recordConsentChange(deps.hub, change, undefined, { ledger: deps.ledger }));

@@ -262,10 +262,70 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it('shows a request received by letter 32 days ago as overdue, and extends its deadline with a reason', async () => {
+    await hub.vendors.mailchimp.control.fail({ path: '/lists/', status: 503, count: 100_000 });
+    const minutes = (date: Date) => date.toISOString().slice(0, 16);
+    await page.goto(`${base}/console/new/erasure`);
+    await page.getByLabel('Email address').fill('margaret.hamilton@example.com');
+    const receivedAt = page.getByLabel(/^When the request reached you/);
+    await receivedAt.fill(minutes(new Date(Date.now() + 2 * 86_400_000)));
+    await page.getByRole('button', { name: 'Erase' }).click();
+    // Refused before anything started, with the API's words; what was typed is still there.
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(
+      /receivedAt.*must not be in the future/s,
+    );
+    await expect(page.getByLabel('Email address').inputValue()).resolves.toBe(
+      'margaret.hamilton@example.com',
+    );
+
+    const received = new Date(Date.now() - 32 * 86_400_000);
+    await receivedAt.fill(minutes(received));
+    await page.getByRole('button', { name: 'Erase' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
+    const deadline = page.locator('section', { has: page.getByRole('heading', { name: 'Deadline' }) });
+    await expect(deadline.textContent()).resolves.toMatch(/Received.*Due.*overdue/s);
+
+    await page.getByRole('link', { name: 'Queues' }).click();
+    const row = page
+      .locator('section', { has: page.getByRole('heading', { name: /^Overdue/ }) })
+      .getByRole('row', { name: new RegExp(requestId.slice(0, 8)) });
+    await expect(row.textContent()).resolves.toMatch(/erasure.*overdue/s);
+    await shot('queues-due');
+
+    await row.getByRole('link').click();
+    await page.getByLabel(/^Extend the deadline by/).selectOption('1');
+    await page.getByLabel(/^Reason \(told to the person/).fill('records in three archives');
+    await page.getByRole('button', { name: 'Extend deadline' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain('deadline was extended');
+    await expect(deadline.textContent()).resolves.toMatch(/by 1 month\(s\) of 2/);
+    await expect(deadline.textContent()).resolves.not.toMatch(/overdue/);
+    // One month is left: the form offers no more.
+    await expect(
+      page
+        .getByLabel(/^Extend the deadline by/)
+        .locator('option')
+        .allTextContents(),
+    ).resolves.toEqual(['1 month']);
+    const log = (await page.locator('ol.log').textContent()) ?? '';
+    expect(log).toMatch(
+      /extend\s+by console:[0-9a-f]{12} \(\+1 month \(due [^)]+\): records in three archives\)/,
+    );
+    expect(log).not.toContain('undefined');
+    await shot('request-deadline');
+    await hub.vendors.mailchimp.control.clearFaults();
+  });
+
   it('never writes a looked-up or erased address into the API log', () => {
     const written = JSON.stringify(logs.lines);
     expect(logs.lines.length).toBeGreaterThan(5);
-    for (const address of [ada, grace, 'alan.turing@example.com', 'katherine.johnson@example.com'])
+    for (const address of [
+      ada,
+      grace,
+      'alan.turing@example.com',
+      'katherine.johnson@example.com',
+      'margaret.hamilton@example.com',
+    ])
       expect(written).not.toContain(address);
   });
 });
