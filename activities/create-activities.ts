@@ -3,10 +3,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { AccessCategories } from '../config/access-categories.js';
 import { runWithCallSignal } from '../connectors/call-signal.js';
 import type {
-  ApplyConsentResult,
   ChangeListRequest,
   ChangePage,
-  ConsentChange,
   ConsentReading,
   ConsentStateRequest,
   ConsentStateResult,
@@ -192,14 +190,6 @@ export function createActivities({
         withKeyedIds(input.system, await c.readConsent(input.subject)),
       );
     },
-    applyConsentInSystem(
-      input: ConnectorActivityInput & { change: ConsentChange },
-    ): Promise<ApplyConsentResult> {
-      return call(input, 'applyConsent', async (c) =>
-        withKeyedIds(input.system, await c.applyConsent(input.subject, input.change)),
-      );
-    },
-
     /** Whether the subject's erasure or consent workflow is still open (their inputs must stay readable). */
     async subjectWorkflowsOpen(subjectKey: string): Promise<boolean> {
       if (!starter.isRunning) return false;
