@@ -24,6 +24,10 @@ COPY --from=build /app/dist ./dist
 # The console's templates and stylesheet are read at run time, next to the build.
 COPY --from=build /app/console/views ./console/views
 COPY --from=build /app/node_modules ./node_modules
+# The data dir (CONSENT_HUB_DATA_DIR, a volume in docker-compose.yml: access exports, a SQLite ledger) must be
+# the runtime user's: Docker creates a volume's mount point that the image lacks as root, and the worker
+# could then not write an access export there (EACCES).
+RUN mkdir -p /data && chown node:node /data
 USER node
 ENTRYPOINT ["node", "bin/consent-hub.js"]
 CMD ["worker"]
