@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { consentChangeRequestSchema, consentEvidenceSchema } from '../../domain/consent.js';
 import { emailSchema } from '../../domain/email.js';
 import { marketingPurposes, type Purpose, purposeSchema, purposes } from '../../domain/purposes.js';
+import type { RequestListing } from '../../domain/request-deadline.js';
 import { type ConsentStatusResult, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
-import { receiptTimes } from '../../hub-client/request-deadlines.js';
+import { listRequests, receiptTimes } from '../../hub-client/request-deadlines.js';
 import { retryLine } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
@@ -185,6 +186,18 @@ export const consentCommand = new Command('consent')
     },
   );
 
+function printPersonRequests(requests: RequestListing[]): void {
+  if (requests.length === 0) return;
+  print('');
+  print('Requests:');
+  for (const row of requests) {
+    const extended = row.extendedMonths > 0 ? `, extended ${row.extendedMonths} mo` : '';
+    print(
+      `  ${row.kind.padEnd(13)} ${row.requestId}  ${row.state.padEnd(15)} received ${row.receivedAt}  due ${row.dueAt}${extended}${row.overdue ? '  OVERDUE' : ''}`,
+    );
+  }
+}
+
 function printConsentStatus(status: ConsentStatusResult): void {
   print(
     `Subject key ${status.subjectKey}${status.erased ? '  (erased: grants are refused, withdrawals still apply)' : ''}`,
@@ -260,8 +273,15 @@ export const statusCommand = new Command('status')
     await withLedger(async (ledger) =>
       withHubClient(async (context) => {
         const status = await consentStatus(context, ledger, email, { verify: flags.verify });
-        if (wantsJson(command)) printJson(status);
-        else printConsentStatus(status);
+        // The person's requests of every kind with their deadlines, open ones first.
+        const requests = (await listRequests(context, ledger, { subjectKey: status.subjectKey })).sort(
+          (a, b) => Number(Boolean(a.completedAt)) - Number(Boolean(b.completedAt)),
+        );
+        if (wantsJson(command)) printJson({ ...status, requests });
+        else {
+          printConsentStatus(status);
+          printPersonRequests(requests);
+        }
         // A tool that differs from the hub, or one that could not be read, is a finished check with a
         // failure, for scripts (exit 1): only a check of every tool that found no difference exits 0.
         if (flags.verify && !status.agrees) requestExitCode(exitCodes.finishedWithFailures);

@@ -162,10 +162,11 @@ describe('every request has a deadline: received, due one calendar month later, 
   it('a consent change entered late is a request too, overdue while a system needs attention', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
     const receivedAt = daysAgo(32);
+    const email = uniqueEmail('optout');
     const recorded = await cli(
       'opt-out',
       '--email',
-      uniqueEmail('optout'),
+      email,
       '--purpose',
       'phone',
       '--received-at',
@@ -179,8 +180,26 @@ describe('every request has a deadline: received, due one calendar month later, 
       return found?.state === 'needs_attention' ? found : undefined;
     }, 'the consent change needing attention');
     expect(row).toMatchObject({ kind: 'consent', receivedAt, overdue: true });
+    // The person's status lists their requests with the deadline.
+    const status = JSON.parse((await cli('status', '--email', email, '--json')).stdout) as {
+      requests: Listing[];
+    };
+    expect(status.requests).toEqual([expect.objectContaining({ requestId: change?.eventId, overdue: true })]);
+    expect((await cli('status', '--email', email)).stdout).toMatch(
+      new RegExp(`Requests:\\n\\s+consent\\s+${change?.eventId}.*OVERDUE`),
+    );
     stubs.behaviour.mailchimp = 'ok';
     await cli('retry', change?.eventId ?? '', '--system', 'mailchimp');
+    // Carried everywhere: the person's consent workflow is idle, and the change leaves the overdue list.
+    await waitFor(async () => {
+      const all = await cliRequests();
+      return all.find((listing) => listing.requestId === change?.eventId)?.state === 'completed'
+        ? true
+        : undefined;
+    }, 'the consent change completed');
+    expect((await cliRequests('--overdue')).map((listing) => listing.requestId)).not.toContain(
+      change?.eventId,
+    );
   });
 
   it('extends by 1 or 2 months with a reason, at most two in all, moves DueAt and logs who and why', async () => {
