@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { consentEventBodySchema, erasureBodySchema } from '../api/api-schemas.js';
+import {
+  consentEventBodySchema,
+  deadlineExtensionBodySchema,
+  erasureBodySchema,
+} from '../api/api-schemas.js';
 import { invalidBody, type ProblemField } from '../api/problem.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposeSchema } from '../domain/purposes.js';
@@ -42,6 +46,24 @@ export function erasureFromForm(form: FormFields, operator: string) {
 }
 
 /**
+ * The extension form: the body of POST /v1/requests/{id}/extension. The radio buttons send "1" or "2"; any
+ * other text is passed on as it is, so the API's own message names what is wrong.
+ */
+export function extensionFromForm(form: FormFields) {
+  const months = text(form.months);
+  return checked(deadlineExtensionBodySchema, {
+    months: months !== undefined && /^\d{1,2}$/.test(months) ? Number(months) : months,
+    reason: text(form.reason) ?? '',
+  });
+}
+
+/** A refusal thrown after the form was read (a `receivedAt` in the future, say), as the form shows it. */
+export function formErrorsOf(error: z.ZodError): { errors: ProblemField[]; detail: string } {
+  const problem = invalidBody(error);
+  return { errors: problem.errors ?? [], detail: problem.detail };
+}
+
+/**
  * A consent change (grant or withdrawal with evidence), or an opt-out: one withdrawal per ticked purpose,
  * all validated before any is sent, as the CLI's `opt-out` does.
  */
@@ -78,12 +100,6 @@ function receivedAtOf(form: FormFields): { receivedAt?: string } {
   const value = text(form.receivedAt);
   return value ? { receivedAt: toIso(value) } : {};
 }
-
-/** Extending a request's deadline: 1 or 2 months and the reason to tell the person (Art. 12(3)). */
-export const extendFormSchema = z.object({
-  months: z.enum(['1', '2'], { error: 'choose 1 or 2 months' }).transform(Number),
-  reason: z.string().trim().min(1, { error: 'a reason is required to extend a deadline' }).max(500),
-});
 
 /** A `datetime-local` input has no zone: it is read as UTC and said so next to the field. */
 function toIso(value: string): string {

@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { ZodError, z } from 'zod';
-import { invalidBody } from '../api/problem.js';
+import { z } from 'zod';
 import { emailSchema } from '../domain/email.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
+import { listConsentNeedingAttention } from '../hub-client/consent-attention.js';
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
 import { extendRequestDeadline, listRequests, receiptTimes } from '../hub-client/request-deadlines.js';
@@ -14,18 +14,20 @@ import {
   closeFormSchema,
   consentChangesFromForm,
   erasureFromForm,
-  extendFormSchema,
+  extensionFromForm,
   type FormFields,
   formChoices,
+  formErrorsOf,
   retryFormSchema,
 } from './console-forms.js';
 import type { ConsoleContext } from './console-plugin.js';
+import { dueLabel, utcMinute } from './due-labels.js';
 
 const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
-/** The queues page's "due soon" window: open requests due within 7 days (issue 20). */
-const dueSoonMs = 7 * 24 * 60 * 60 * 1000;
 /** How many finished erasures the queues page lists. */
 const recentlyCompleted = 20;
+/** The due queue: open requests due within this window, overdue ones first (the CLI's --due-within 7d). */
+const dueWindowMs = 7 * 24 * 60 * 60 * 1000;
 
 /** How long a consent form waits for its change to reach the ledger before showing the request page. */
 const consentRecordWaitMs = 10_000;
@@ -36,12 +38,6 @@ async function waitUntil(probe: () => Promise<boolean>, ms: number): Promise<voi
     if (await probe()) return;
     await delay(200);
   }
-}
-
-/** A refusal found after the form's own checks (a `receivedAt` against the clock), as the form shows it. */
-function problemOf(error: ZodError) {
-  const problem = invalidBody(error);
-  return { errors: problem.errors ?? [], detail: problem.detail };
 }
 
 function notFound(id: string) {
@@ -56,17 +52,27 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
   app.get('/', async (_request, reply) => reply.redirect('/console/queues', 303));
 
   app.get('/queues', async (_request, reply) => {
-    const [all, due] = await Promise.all([
+    const now = new Date();
+    // The due queue is `consent-hub requests --due-within 7d` (GET /v1/requests?dueWithin=7d): the same call,
+    // in the ledger's order, soonest due first.
+    const [all, consentAttention, due] = await Promise.all([
       listErasures(deps.hub, undefined, deps.ledger),
-      listRequests(deps.hub, deps.ledger, { dueWithinMs: dueSoonMs }),
+      listConsentNeedingAttention(deps.hub, deps.ledger),
+      listRequests(deps.hub, deps.ledger, { dueWithinMs: dueWindowMs }, now),
     ]);
+    const attention = [
+      ...all
+        .filter((row) => row.status === 'needs_attention')
+        .map((row) => ({ ...row, kind: 'erasure', operation: 'erase' })),
+      ...consentAttention.map((row) => ({ ...row, kind: 'consent change', operation: 'write consent' })),
+    ];
     return render(reply, 'queues', {
       title: 'Queues',
-      overdue: due.filter((row) => row.overdue),
-      dueSoon: due.filter((row) => !row.overdue),
-      attention: all.filter((row) => row.status === 'needs_attention'),
+      due: due.map((row) => ({ ...row, label: dueLabel(row.dueAt, now) })),
+      attention,
       running: all.filter((row) => row.status === 'running'),
       completed: all.filter((row) => row.status === 'completed').slice(0, recentlyCompleted),
+      utcMinute,
     });
   });
 
@@ -103,8 +109,14 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     });
   });
 
-  app.get('/requests/:id', async (request, reply) => {
-    const { id } = idParams.parse(request.params);
+  /** A request's page; a form refused on it is shown again with its errors (`problem`) and `status`. */
+  const showRequest = async (
+    request: { query: unknown },
+    reply: Parameters<typeof render>[0],
+    id: string,
+    extra: Record<string, unknown> = {},
+    code = 200,
+  ) => {
     const status = await requestStatus(deps.hub, deps.ledger, id).catch((error) => {
       throw error instanceof RequestNotFound ? notFound(id) : error;
     });
@@ -115,15 +127,54 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         : status.kind === 'access'
           ? status.access.status === 'running' || status.access.status === 'needs_attention'
           : status.subject.from === 'workflow';
-    return render(reply, 'request', {
-      title: `Request ${id}`,
-      id,
-      status,
-      log,
-      running,
-      notice: (request.query as { done?: string }).done,
-      closeReasons: formChoices.closeReasons,
-    });
+    const deadline = status.deadline;
+    return render(
+      reply,
+      'request',
+      {
+        title: `Request ${id}`,
+        id,
+        status,
+        log,
+        running,
+        deadline,
+        due: deadline ? dueLabel(deadline.dueAt, new Date()) : undefined,
+        // Art. 12(3): two further months at most, and only while the request is open.
+        mayExtend: Boolean(deadline && deadline.completedAt === undefined && deadline.extendedMonths < 2),
+        notice: (request.query as { done?: string }).done,
+        closeReasons: formChoices.closeReasons,
+        utcMinute,
+        ...extra,
+      },
+      code,
+    );
+  };
+
+  app.get('/requests/:id', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    return showRequest(request, reply, id);
+  });
+
+  app.post('/requests/:id/extension', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const form = body(request);
+    const again = (problem: { errors: unknown; detail: string }, code: number) =>
+      showRequest({ query: {} }, reply, id, { extension: { values: form, ...problem } }, code);
+    const parsed = extensionFromForm(form);
+    if (!parsed.ok) return again(parsed, 400);
+    try {
+      await extendRequestDeadline(deps.hub, deps.ledger, id, {
+        ...parsed.value,
+        operator: ctx.operatorOf(request),
+      });
+    } catch (error) {
+      if (error instanceof RequestNotFound) throw notFound(id);
+      // The API answers 409 with this text: the request finished, or two months are already granted.
+      if (error instanceof OperatorActionRefused)
+        return again({ errors: [{ field: 'months', message: error.message }], detail: error.message }, 409);
+      throw error;
+    }
+    return reply.redirect(`/console/requests/${id}?done=extend`, 303);
   });
 
   const act = async (id: string, run: () => Promise<unknown>) => {
@@ -143,16 +194,6 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       actOnRequest(deps.hub, deps.ledger, id, { action: 'retry', system, operator: ctx.operatorOf(request) }),
     );
     return reply.redirect(`/console/requests/${id}?done=retry`, 303);
-  });
-  app.post('/requests/:id/extend', async (request, reply) => {
-    const { id } = idParams.parse(request.params);
-    const form = extendFormSchema.safeParse(body(request));
-    if (!form.success)
-      throw Object.assign(new Error(`Not extended: ${form.error.issues[0]?.message}.`), { statusCode: 400 });
-    await act(id, () =>
-      extendRequestDeadline(deps.hub, deps.ledger, id, { ...form.data, operator: ctx.operatorOf(request) }),
-    );
-    return reply.redirect(`/console/requests/${id}?done=extend`, 303);
   });
   app.post('/requests/:id/close', async (request, reply) => {
     const { id } = idParams.parse(request.params);
@@ -212,8 +253,9 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
           { ledger: deps.ledger },
         );
       } catch (error) {
-        // A `receivedAt` in the future or before the floor: refused before anything started.
-        if (error instanceof ZodError) return invalid(problemOf(error));
+        // A `receivedAt` in the future or before the floor is refused against the hub's clock, after the form
+        // was read: shown on its field like the API's 400.
+        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
         throw error;
       }
       return reply.redirect(`/console/requests/${started.requestId}`, 303);
@@ -227,7 +269,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       // The date against the clock and the floor once, before the first change is sent.
       receiptTimes(deps.hub, changes.value[0]?.receivedAt);
     } catch (error) {
-      if (error instanceof ZodError) return invalid(problemOf(error));
+      if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
       throw error;
     }
     const accepted = [];

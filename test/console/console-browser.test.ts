@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../api/api-keys.js';
 import { createApiServer } from '../../api/create-api-server.js';
 import { sessionCookie } from '../../console/console-plugin.js';
+import { addCalendarMonths } from '../../domain/request-deadline.js';
 import { dynamicsSandboxKit } from '../../sandboxes/dynamics/kit.js';
 import { googleSandboxKit } from '../../sandboxes/google/kit.js';
 import { mailchimpSandboxKit } from '../../sandboxes/mailchimp/kit.js';
@@ -262,58 +263,152 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
-  it('shows a request received by letter 32 days ago as overdue, and extends its deadline with a reason', async () => {
-    await hub.vendors.mailchimp.control.fail({ path: '/lists/', status: 503, count: 100_000 });
-    const minutes = (date: Date) => date.toISOString().slice(0, 16);
+  // Two erasures received by letter (26 and 40 days ago) and an opt-out, all held open by a Mailchimp outage.
+  const dueSoon = 'mary.jackson@example.com';
+  const overdue = 'dorothy.vaughan@example.com';
+  const consentPerson = 'edsger.dijkstra@example.com';
+  const dayMs = 24 * 60 * 60 * 1000;
+  const receivedDaysAgo = (days: number) => new Date(Date.now() - days * dayMs).toISOString().slice(0, 16);
+  const open = { dueSoon: { id: '', receivedAt: '' }, overdue: { id: '', receivedAt: '' } };
+
+  const startErasure = async (email: string, receivedAt: string) => {
     await page.goto(`${base}/console/new/erasure`);
-    await page.getByLabel('Email address').fill('margaret.hamilton@example.com');
-    const receivedAt = page.getByLabel(/^When the request reached you/);
-    await receivedAt.fill(minutes(new Date(Date.now() + 2 * 86_400_000)));
+    await page.getByLabel('Email address').fill(email);
+    await page.getByLabel(/^When the request reached you/).fill(receivedAt);
     await page.getByRole('button', { name: 'Erase' }).click();
-    // Refused before anything started, with the API's words; what was typed is still there.
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    return new URL(page.url()).pathname.split('/').at(-1) as string;
+  };
+  const dueRows = () =>
+    page
+      .locator('section', { has: page.getByRole('heading', { name: /Overdue and due within 7 days/ }) })
+      .locator('tbody tr');
+
+  it('lists open requests overdue or due within 7 days, soonest due first, with received, due and days', async () => {
+    await hub.vendors.mailchimp.control.fail({ path: '/lists/', status: 503, count: 100_000 });
+    // A received time in the future is refused on its field, as the API refuses it.
+    await page.goto(`${base}/console/new/erasure`);
+    await page.getByLabel('Email address').fill(dueSoon);
+    await page
+      .getByLabel(/^When the request reached you/)
+      .fill(new Date(Date.now() + 2 * dayMs).toISOString().slice(0, 16));
+    await page.getByRole('button', { name: 'Erase' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(
       /receivedAt.*must not be in the future/s,
     );
-    await expect(page.getByLabel('Email address').inputValue()).resolves.toBe(
-      'margaret.hamilton@example.com',
-    );
 
-    const received = new Date(Date.now() - 32 * 86_400_000);
-    await receivedAt.fill(minutes(received));
-    await page.getByRole('button', { name: 'Erase' }).click();
-    await page.getByRole('heading', { name: /^Request / }).waitFor();
-    const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
-    const deadline = page.locator('section', { has: page.getByRole('heading', { name: 'Deadline' }) });
-    await expect(deadline.textContent()).resolves.toMatch(/Received.*Due.*overdue/s);
+    // Entered in the opposite order of their deadlines: the queue sorts by due date, not by entry.
+    open.dueSoon.receivedAt = receivedDaysAgo(26);
+    open.dueSoon.id = await startErasure(dueSoon, open.dueSoon.receivedAt);
+    open.overdue.receivedAt = receivedDaysAgo(40);
+    open.overdue.id = await startErasure(overdue, open.overdue.receivedAt);
 
     await page.getByRole('link', { name: 'Queues' }).click();
-    const row = page
-      .locator('section', { has: page.getByRole('heading', { name: /^Overdue/ }) })
-      .getByRole('row', { name: new RegExp(requestId.slice(0, 8)) });
-    await expect(row.textContent()).resolves.toMatch(/erasure.*overdue/s);
+    const rows = dueRows();
+    const ours = async () =>
+      (await rows.allTextContents())
+        .map((text) => text.replace(/\s+/g, ' ').trim())
+        .filter(
+          (text) => text.includes(open.dueSoon.id.slice(0, 8)) || text.includes(open.overdue.id.slice(0, 8)),
+        );
+    const listed = await ours();
+    expect(listed).toHaveLength(2);
+    const dueOf = (receivedAt: string) => addCalendarMonths(new Date(`${receivedAt}:00Z`), 1);
+    const overdueDays = Math.floor((Date.now() - dueOf(open.overdue.receivedAt).getTime()) / dayMs);
+    const leftDays = Math.floor((dueOf(open.dueSoon.receivedAt).getTime() - Date.now()) / dayMs);
+    const minute = (at: Date) => at.toISOString().replace('T', ' ').slice(0, 16);
+    // Soonest due first: the overdue one (received 40 days ago), then the one due in a few days.
+    expect(listed[0]).toContain(open.overdue.id.slice(0, 8));
+    expect(listed[0]).toContain(`${open.overdue.receivedAt.replace('T', ' ')} UTC`);
+    expect(listed[0]).toContain(`${minute(dueOf(open.overdue.receivedAt))} UTC`);
+    expect(listed[0]).toMatch(new RegExp(`^erasure.*${overdueDays} days overdue`, 's'));
+    expect(listed[1]).toContain(open.dueSoon.id.slice(0, 8));
+    expect(listed[1]).toMatch(new RegExp(`^erasure.*${leftDays} days left`, 's'));
+    expect(listed[1]).toMatch(/running|needs attention/);
     await shot('queues-due');
+  });
 
-    await row.getByRole('link').click();
-    await page.getByLabel(/^Extend the deadline by/).selectOption('1');
-    await page.getByLabel(/^Reason \(told to the person/).fill('records in three archives');
+  it('extends a deadline from the request page: the API errors field by field, then the new due date and the log', async () => {
+    await page.goto(`${base}/console/requests/${open.overdue.id}`);
+    await expect(page.locator('#due-at').getAttribute('datetime')).resolves.toBe(
+      addCalendarMonths(new Date(`${open.overdue.receivedAt}:00Z`), 1).toISOString(),
+    );
     await page.getByRole('button', { name: 'Extend deadline' }).click();
-    await expect(page.getByRole('status').textContent()).resolves.toContain('deadline was extended');
-    await expect(deadline.textContent()).resolves.toMatch(/by 1 month\(s\) of 2/);
-    await expect(deadline.textContent()).resolves.not.toMatch(/overdue/);
-    // One month is left: the form offers no more.
-    await expect(
-      page
-        .getByLabel(/^Extend the deadline by/)
-        .locator('option')
-        .allTextContents(),
-    ).resolves.toEqual(['1 month']);
+    const alert = page.getByRole('alert');
+    await expect(alert.textContent()).resolves.toMatch(
+      /months.*must be 1 or 2.*reason.*a reason is required/s,
+    );
+
+    await page.getByLabel('1 month').check();
+    await page.getByLabel(/^Reason \(required/).fill(`many records in three systems, as told to ${overdue}`);
+    await page.getByRole('button', { name: 'Extend deadline' }).click();
+    await page.getByRole('status').waitFor();
+    const newDue = addCalendarMonths(new Date(`${open.overdue.receivedAt}:00Z`), 2).toISOString();
+    await expect(page.locator('#due-at').getAttribute('datetime')).resolves.toBe(newDue);
     const log = (await page.locator('ol.log').textContent()) ?? '';
     expect(log).toMatch(
-      /extend\s+by console:[0-9a-f]{12} \(\+1 month \(due [^)]+\): records in three archives\)/,
+      new RegExp(
+        `extend\\s+by console:[0-9a-f]{12} \\(\\+1 month \\(due ${newDue}\\): many records in three systems`,
+      ),
     );
+    expect(log).not.toContain(overdue);
     expect(log).not.toContain('undefined');
     await shot('request-deadline');
+
+    // A second extension may add one more month, not two: the API's refusal, on the form.
+    await page.getByLabel('1 month').waitFor();
+    expect(await page.getByLabel('2 months').count()).toBe(0);
+    const answer = await page.request.post(`${base}/console/requests/${open.overdue.id}/extension`, {
+      form: {
+        months: '2',
+        reason: 'more',
+        _csrf: (await page.locator('input[name=_csrf]').first().inputValue()) as string,
+      },
+    });
+    expect(answer.status()).toBe(409);
+    expect(await answer.text()).toContain('already extended by 1 month(s)');
+
+    // Due about three weeks from now: out of the 7-day queue.
+    await page.goto(`${base}/console/queues`);
+    const texts = await dueRows().allTextContents();
+    expect(texts.some((text) => text.includes(open.overdue.id.slice(0, 8)))).toBe(false);
+    expect(texts.some((text) => text.includes(open.dueSoon.id.slice(0, 8)))).toBe(true);
+  });
+
+  it('shows a consent change that Mailchimp keeps failing under needs attention, and retries it from its page', async () => {
+    await page.goto(`${base}/console/new/opt-out`);
+    await page.getByLabel('Email address').fill(consentPerson);
+    await page.getByLabel('marketing email').check();
+    await page.getByRole('button', { name: 'Opt out' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    const eventId = new URL(page.url()).pathname.split('/').at(-1) as string;
+    await page.getByRole('button', { name: 'Retry mailchimp' }).waitFor({ timeout: 60_000 });
+
+    const attention = page.locator('section', {
+      has: page.getByRole('heading', { name: /Needs attention/ }),
+    });
+    const row = attention.getByRole('row', { name: new RegExp(eventId.slice(0, 8)) });
+    // Visibility is eventually consistent: the queue shows the person's workflow a moment after it changed.
+    for (let tries = 0; tries < 20; tries++) {
+      await page.goto(`${base}/console/queues`);
+      if ((await row.count()) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await expect(row.textContent()).resolves.toMatch(/consent change.*mailchimp.*write consent.*503/s);
+    await shot('queues-consent-attention');
+
     await hub.vendors.mailchimp.control.clearFaults();
+    await row.getByRole('link').click();
+    await page.getByRole('button', { name: 'Retry mailchimp' }).click();
+    await page.getByRole('status').waitFor();
+    expect(await page.locator('ol.log').textContent()).toMatch(/retry\s+mailchimp by console:[0-9a-f]{12}/);
+    // Once carried, the person's workflow no longer needs anyone: it leaves the queue.
+    for (let tries = 0; tries < 40; tries++) {
+      await page.goto(`${base}/console/queues`);
+      if ((await row.count()) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(await row.count()).toBe(0);
   });
 
   it('never writes a looked-up or erased address into the API log', () => {
@@ -324,7 +419,9 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
       grace,
       'alan.turing@example.com',
       'katherine.johnson@example.com',
-      'margaret.hamilton@example.com',
+      dueSoon,
+      overdue,
+      consentPerson,
     ])
       expect(written).not.toContain(address);
   });
