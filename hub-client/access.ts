@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
-import { UsageError } from '../cli/usage-error.js';
+
 import {
   type AccessExportFormat,
   type AccessReceipt,
@@ -20,7 +20,7 @@ import type { HubClientContext } from './erasures.js';
 import { requestIdSchema } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
 import { type DeadlineContext, deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
-import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
+import { InvalidRequestId, OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 export const accessWorkflowType = 'accessWorkflow';
 /** How long an export may be fetched when CONSENT_HUB_EXPORT_TTL is not set. */
@@ -87,7 +87,7 @@ export async function requestAccess(
 
 async function handleFor(context: HubClientContext, requestId: string) {
   const parsed = requestIdSchema.safeParse(requestId);
-  if (!parsed.success) throw new UsageError(`request id ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw new InvalidRequestId(`request id ${parsed.error.issues[0]?.message}`);
   const handle = context.client.workflow.getHandle<typeof accessWorkflow>(accessWorkflowId(parsed.data));
   try {
     const description = await handle.describe();
@@ -114,7 +114,7 @@ export async function isAccessRequest(context: HubClientContext, requestId: stri
     await handleFor(context, requestId);
     return true;
   } catch (error) {
-    if (error instanceof RequestNotFound || error instanceof UsageError) return false;
+    if (error instanceof RequestNotFound || error instanceof InvalidRequestId) return false;
     throw error;
   }
 }

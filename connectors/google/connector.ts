@@ -2,6 +2,7 @@ import { google } from 'googleapis';
 import { normaliseEmail } from '../../domain/email.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
+  AccessRecord,
   ApplyConsentResult,
   Connector,
   ConsentChange,
@@ -19,7 +20,7 @@ import { NonRetryableVendorError, VendorError } from '../connector-errors.js';
 import { createGoogleAuthClient } from './auth.js';
 import type { GoogleConfig } from './config.js';
 import { classifyGoogleError } from './errors.js';
-import { analyticsEditScope, userDeletionScope } from './google-scopes.js';
+import { analyticsEditScope, analyticsReadonlyScope, userDeletionScope } from './google-scopes.js';
 import { paceForProperty } from './pacing.js';
 import { propertyResourceName } from './property-ids.js';
 import { readServiceAccountKey } from './service-account.js';
@@ -53,6 +54,9 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
   const root = config.apiRootUrl ? { rootUrl: config.apiRootUrl } : {};
   const analytics = google.analytics({ version: 'v3', auth, ...root });
   const admin = google.analyticsadmin({ version: 'v1alpha', auth, ...root });
+  // Access requests only read a property's settings: a token of their own with the read-only scope.
+  const readAuth = createGoogleAuthClient({ ...authOptions, scopes: [analyticsReadonlyScope] });
+  const adminRead = google.analyticsadmin({ version: 'v1beta', auth: readAuth, ...root });
   // googleapis sets gaxios `retry: true`, but gaxios does not retry POSTs; `retry: false` states that
   // Temporal's activity retries are the one retry layer.
   const callOptions = { timeout: config.timeoutMs, retry: false };
@@ -154,6 +158,60 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
 
   return {
     system: 'google',
+
+    /**
+     * GA4 has no per-user export: the Admin and Data APIs report on the property as a whole, and the User
+     * Deletion API only deletes. What can be said is each property's data retention (Admin API
+     * `properties.getDataRetentionSettings`; developers.google.com/analytics/devguides/config/admin/v1/
+     * rest/v1beta/properties/getDataRetentionSettings), which the access report states. The identifiers
+     * the hub knows are added by the access activity (they come from the request and the CRM, not Google).
+     */
+    async collectAccess(_subject, progress) {
+      const records: AccessRecord[] = [];
+      for (const propertyId of config.propertyIds) {
+        const name = `${propertyResourceName(propertyId)}/dataRetentionSettings`;
+        let settings: Record<string, unknown>;
+        try {
+          const response = await adminRead.properties.getDataRetentionSettings({ name }, callOptions);
+          settings = { ...(response.data as Record<string, unknown>) };
+        } catch (error) {
+          throw classifyGoogleError(error, 'access', { timeoutMs: config.timeoutMs });
+        }
+        progress?.();
+        records.push({
+          kind: 'dataRetention',
+          id: name,
+          container: propertyResourceName(propertyId),
+          fields: [
+            {
+              name: 'eventDataRetention',
+              label: 'Event data retention',
+              value: settings.eventDataRetention ?? null,
+            },
+            {
+              name: 'userDataRetention',
+              label: 'User data retention',
+              value: settings.userDataRetention ?? null,
+            },
+            {
+              name: 'resetUserDataOnNewActivity',
+              label: 'Retention restarts with new activity',
+              value: settings.resetUserDataOnNewActivity ?? null,
+            },
+          ],
+        });
+      }
+      logger.info({ operation: 'access', properties: records.length }, 'Google data retention read');
+      return {
+        records,
+        statements: [
+          {
+            topic: 'no per-user export',
+            text: 'Google Analytics 4 offers no export of the data it holds about one user: its APIs report on a property as a whole and can only delete a user’s data. Listed here are the Google Analytics identifiers consent-hub knows for you and how long each property keeps event and user data.',
+          },
+        ],
+      };
+    },
 
     async checkAccess() {
       try {

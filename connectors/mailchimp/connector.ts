@@ -22,6 +22,7 @@ import type {
   VendorRecordRef,
 } from '../connector.js';
 import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
+import { collectMailchimpAccess } from './access.js';
 import type { MailchimpConfig } from './config.js';
 import {
   mailchimpConsentFields,
@@ -352,6 +353,21 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
   return {
     system: 'mailchimp',
+
+    async collectAccess(subject, progress) {
+      const holdings = await collectMailchimpAccess(
+        {
+          api,
+          call: (run, schema, audienceId) => call('access', run, schema, audienceId),
+          memberIn: (audienceId, email) => memberIn('access', audienceId, email),
+          audiences: () => configuredAudiences('access'),
+        },
+        subject,
+        progress,
+      );
+      log.info({ operation: 'access', records: holdings.records.length }, 'Mailchimp holdings read');
+      return holdings;
+    },
 
     async checkAccess() {
       // Mailchimp has no token to obtain: the API key is the credential, so the cheapest authenticated

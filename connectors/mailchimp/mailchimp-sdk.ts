@@ -35,6 +35,24 @@ interface SdkLists {
     subscriberHash: string,
     body: { tags: { name: string; status: 'active' | 'inactive' }[] },
   ): Promise<unknown>;
+  /** `GET /lists/{id}/members/{hash}/tags`: `{tags:[{id,name,date_added}], total_items}`. */
+  getListMemberTags(
+    listId: string,
+    subscriberHash: string,
+    opts: { count: number; offset: number },
+  ): Promise<unknown>;
+  /** `GET /lists/{id}/members/{hash}/notes`: `{notes:[{note_id,note,created_at,...}], total_items}`. */
+  getListMemberNotes(
+    listId: string,
+    subscriberHash: string,
+    opts: { count: number; offset: number },
+  ): Promise<unknown>;
+  /** `GET /lists/{id}/members/{hash}/activity-feed`: `{activity:[{activity_type,created_at_timestamp,...}], total_items}`. */
+  getListMemberActivityFeed(
+    listId: string,
+    subscriberHash: string,
+    opts: { count: number; offset: number },
+  ): Promise<unknown>;
   getListMembersInfo(
     listId: string,
     opts: { count: number; offset: number; sinceLastChanged?: string; status?: string },
@@ -82,6 +100,11 @@ const api: MailchimpApi = {
   deleteListMemberPermanent: limited((listId, hash) => sdk.lists.deleteListMemberPermanent(listId, hash)),
   getListMembersInfo: limited((listId, opts) => sdk.lists.getListMembersInfo(listId, opts)),
   updateListMemberTags: limited((listId, hash, body) => sdk.lists.updateListMemberTags(listId, hash, body)),
+  getListMemberTags: limited((listId, hash, opts) => sdk.lists.getListMemberTags(listId, hash, opts)),
+  getListMemberNotes: limited((listId, hash, opts) => sdk.lists.getListMemberNotes(listId, hash, opts)),
+  getListMemberActivityFeed: limited((listId, hash, opts) =>
+    sdk.lists.getListMemberActivityFeed(listId, hash, opts),
+  ),
 };
 
 /** Configures the SDK singleton (first call only) and answers the limited API every connector uses. */

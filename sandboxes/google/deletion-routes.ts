@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SandboxContext, VendorErrorReply } from '../framework/sandbox-definition.js';
 import { googleApiError, googleQuotaError, type QuotaRefusal } from './errors.js';
-import { analyticsEditScope, userDeletionScope } from './google-facts.js';
+import { analyticsEditScope, analyticsReadonlyScope, userDeletionScope } from './google-facts.js';
 import { type AccessTokenGrant, type GoogleSandboxStore, type IdentifierType, sha256Hex } from './store.js';
 
 const upsertPath = '/analytics/v3/userDeletion/userDeletionRequests:upsert';
@@ -58,7 +58,11 @@ const refusal = (...args: Parameters<typeof googleApiError>) =>
   new ApiRefusal(args[0], googleApiError(...args));
 
 /** The bearer token's grant, if it is known, unexpired and carries the scope the API requires. */
-function authorise(request: FastifyRequest, store: GoogleSandboxStore, scope: string): AccessTokenGrant {
+function authorise(
+  request: FastifyRequest,
+  store: GoogleSandboxStore,
+  scope: string | readonly string[],
+): AccessTokenGrant {
   const header = request.headers.authorization ?? '';
   const token = /^Bearer (.+)$/i.exec(header)?.[1];
   const grant = token ? store.tokens.get(token) : undefined;
@@ -69,7 +73,7 @@ function authorise(request: FastifyRequest, store: GoogleSandboxStore, scope: st
       'invalidCredentials',
     );
   }
-  if (!grant.scopes.has(scope)) {
+  if (!(typeof scope === 'string' ? [scope] : scope).some((one) => grant.scopes.has(one))) {
     throw refusal(403, 'Request had insufficient authentication scopes.', 'insufficientPermissions');
   }
   return grant;
@@ -161,6 +165,23 @@ export function deletionRoutes(app: FastifyInstance, { store }: SandboxContext<G
       };
     }),
   );
+
+  // GET properties/{id}/dataRetentionSettings on the Admin API, v1beta and v1alpha alike: how long the
+  // property keeps event and user-level data (admin/v1/rest/v1beta/properties/getDataRetentionSettings).
+  // Either the read-only or the edit scope may read it.
+  const retentionPath = /^\/v1(?:beta|alpha)\/properties\/([^/]+)\/dataRetentionSettings$/;
+  const readRetention = (request: FastifyRequest, reply: FastifyReply) =>
+    answer(reply, () => {
+      const propertyId = retentionPath.exec(request.url.split('?')[0] ?? '')?.[1];
+      if (propertyId === undefined) throw refusal(404, 'Not Found', 'notFound');
+      authorise(request, store, [analyticsReadonlyScope, analyticsEditScope]);
+      if (!/^\d+$/.test(propertyId))
+        throw invalid('name must be properties/{property_id}/dataRetentionSettings');
+      requireProperty(store, propertyId);
+      return { name: `properties/${propertyId}/dataRetentionSettings`, ...store.retentionOf(propertyId) };
+    });
+  app.get('/v1beta/*', readRetention);
+  app.get('/v1alpha/*', readRetention);
 
   app.post('/v1alpha/*', (request, reply) =>
     answer(reply, () => {

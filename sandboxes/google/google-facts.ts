@@ -8,6 +8,8 @@ import { z } from 'zod';
  */
 export const userDeletionScope = 'https://www.googleapis.com/auth/analytics.user.deletion';
 export const analyticsEditScope = 'https://www.googleapis.com/auth/analytics.edit';
+/** Reading a property's settings (Admin API get methods) needs this scope or the edit scope. */
+export const analyticsReadonlyScope = 'https://www.googleapis.com/auth/analytics.readonly';
 
 /** Google's OAuth 2.0 token endpoint for service accounts (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const googleTokenUrl = 'https://oauth2.googleapis.com/token';

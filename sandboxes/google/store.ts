@@ -52,6 +52,24 @@ export interface AccessTokenGrant {
   expiresAt: number;
 }
 
+/**
+ * The Admin API's RetentionDuration values
+ * (developers.google.com/analytics/devguides/config/admin/v1/rest/v1beta/DataRetentionSettings).
+ */
+export const retentionDurations = [
+  'TWO_MONTHS',
+  'FOURTEEN_MONTHS',
+  'TWENTY_SIX_MONTHS',
+  'THIRTY_EIGHT_MONTHS',
+  'FIFTY_MONTHS',
+] as const;
+export type RetentionDuration = (typeof retentionDurations)[number];
+export interface DataRetentionSettings {
+  eventDataRetention: RetentionDuration;
+  userDataRetention: RetentionDuration;
+  resetUserDataOnNewActivity: boolean;
+}
+
 export const googleSeedSchema = z.object({
   /** GA4 properties to add to the known ones. */
   properties: z.array(propertyIdSchema).default([]),
@@ -59,6 +77,20 @@ export const googleSeedSchema = z.object({
   webProperties: z.array(z.string().regex(/^UA-\d+-\d+$/i)).default([]),
   /** Firebase projects to add (the User Deletion API's deprecated `firebaseProjectId`). */
   firebaseProjects: z.array(z.string().min(1)).default([]),
+  /**
+   * A property's data retention (Admin API DataRetentionSettings); a property without one answers GA4's
+   * defaults, two months and reset on new activity.
+   */
+  dataRetention: z
+    .record(
+      z.string(),
+      z.object({
+        eventDataRetention: z.enum(retentionDurations),
+        userDataRetention: z.enum(retentionDurations).optional(),
+        resetUserDataOnNewActivity: z.boolean().default(true),
+      }),
+    )
+    .default({}),
   /** Requests already used today, to start near a daily limit. */
   quotaUsed: z
     .object({
@@ -93,6 +125,8 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
   readonly tokenLifetimeSeconds: number;
   private readonly optionProperties: string[];
   properties = new Set<string>();
+  /** Per property number, its data retention settings (GA4's defaults when absent). */
+  dataRetention = new Map<string, DataRetentionSettings>();
   /** propertyId → `${type}:${identifier}` → record. */
   deletions = new Map<string, Map<string, DeletionRecord>>();
   tokens = new Map<string, AccessTokenGrant>();
@@ -121,6 +155,7 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
 
   reset(): void {
     this.properties = new Set(this.optionProperties);
+    this.dataRetention = new Map();
     this.deletions = new Map();
     this.tokens = new Map();
     this.usage = new Map();
@@ -133,6 +168,13 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     for (const id of [...data.properties, ...data.webProperties, ...data.firebaseProjects]) {
       this.properties.add(id);
     }
+    for (const [raw, settings] of Object.entries(data.dataRetention)) {
+      const id = normalisePropertyId(raw) ?? raw;
+      this.dataRetention.set(id, {
+        ...settings,
+        userDataRetention: settings.userDataRetention ?? settings.eventDataRetention,
+      });
+    }
     const day = pacificDay(Date.now());
     for (const [raw, used] of Object.entries(data.quotaUsed?.properties ?? {})) {
       const id = normalisePropertyId(raw) ?? raw;
@@ -141,6 +183,17 @@ export class GoogleSandboxStore implements SandboxStore<GoogleSeedData> {
     for (const [project, used] of Object.entries(data.quotaUsed?.projects ?? {})) {
       this.usage.set(`${day}|project|${project}`, used);
     }
+  }
+
+  /** A property's data retention: what was set, or GA4's defaults (two months, reset on new activity). */
+  retentionOf(propertyId: string): DataRetentionSettings {
+    return (
+      this.dataRetention?.get(propertyId) ?? {
+        eventDataRetention: 'TWO_MONTHS',
+        userDataRetention: 'TWO_MONTHS',
+        resetUserDataOnNewActivity: true,
+      }
+    );
   }
 
   /** Service accounts deleted since the sandbox started (or its last reset). */

@@ -39,6 +39,8 @@ function demoSeed(): MailchimpSeedData {
               enabled: m.status === 'subscribed' && p.text === 'Email',
             })),
             tags: [],
+            notes: [],
+            activity: [],
           })),
       ),
     })),

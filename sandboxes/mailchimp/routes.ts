@@ -112,11 +112,16 @@ function listJson(list: StoredList) {
 
 /** A member as the List Members API answers it (https://mailchimp.com/developer/marketing/api/list-members/). */
 function memberJson(member: StoredMember) {
-  const { unsubscribed_at: _internal, ...visible } = member;
+  const { unsubscribed_at: _internal, notes: _notes, activity: _activity, ...visible } = member;
   const name = [member.merge_fields.FNAME, member.merge_fields.LNAME]
     .filter((part): part is string => typeof part === 'string' && part.trim() !== '')
     .join(' ');
-  return { ...visible, full_name: name, tags_count: member.tags.length };
+  return {
+    ...visible,
+    tags: member.tags.map(({ id, name: tagName }) => ({ id, name: tagName })),
+    full_name: name,
+    tags_count: member.tags.length,
+  };
 }
 
 /** The member's first and last name, and its full name, lower-cased: what a name search looks at. */
@@ -170,7 +175,11 @@ function applyFields(list: StoredList, member: StoredMember, body: MemberBody) {
   }
   for (const name of body.tags ?? []) {
     if (member.tags.some((tag) => tag.name === name)) continue;
-    member.tags.push({ id: Math.max(0, ...member.tags.map((tag) => tag.id)) + 1, name });
+    member.tags.push({
+      id: Math.max(0, ...member.tags.map((tag) => tag.id)) + 1,
+      name,
+      date_added: mailchimpTime(),
+    });
     touch(member);
   }
 }
@@ -339,6 +348,54 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
 
       type MemberParams = { Params: { listId: string; hash: string } };
 
+      // A member's tags with when each was added (list-member-tags/list-member-tags): `{tags:[{id, name,
+      // date_added}], total_items}`, paged by count and offset.
+      api.get<MemberParams>('/lists/:listId/members/:hash/tags', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const query = parse(listsQuerySchema, request.query);
+        return {
+          tags: member.tags.slice(query.offset, query.offset + query.count).map((tag) => ({
+            id: tag.id,
+            name: tag.name,
+            date_added: tag.date_added ?? member.timestamp_signup,
+          })),
+          total_items: member.tags.length,
+        };
+      });
+
+      // Notes on a member (list-member-notes/list-recent-member-notes): `{notes:[{note_id, created_at,
+      // created_by, updated_at, note, list_id, email_id, contact_id}], list_id, email_id, total_items}`.
+      api.get<MemberParams>('/lists/:listId/members/:hash/notes', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const query = parse(listsQuerySchema, request.query);
+        const notes = member.notes ?? [];
+        return {
+          notes: notes.slice(query.offset, query.offset + query.count).map((note) => ({
+            ...note,
+            list_id: member.list_id,
+            email_id: member.id,
+            contact_id: member.contact_id,
+          })),
+          list_id: member.list_id,
+          email_id: member.id,
+          total_items: notes.length,
+        };
+      });
+
+      // The member's activity feed, newest first (list-member-activity-feed/view-recent-activity):
+      // `{activity:[{activity_type, created_at_timestamp, ...}], email_id, list_id, total_items}`.
+      api.get<MemberParams>('/lists/:listId/members/:hash/activity-feed', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const query = parse(listsQuerySchema, request.query);
+        const activity = [...(member.activity ?? [])].reverse();
+        return {
+          activity: activity.slice(query.offset, query.offset + query.count),
+          email_id: member.id,
+          list_id: member.list_id,
+          total_items: activity.length,
+        };
+      });
+
       api.get<MemberParams>('/lists/:listId/members/:hash', async (request) =>
         memberJson(memberOr404(listOr404(request.params.listId), request.params.hash)),
       );
@@ -424,7 +481,11 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         for (const tag of body.tags) {
           const held = member.tags.find((t) => t.name === tag.name);
           if (tag.status === 'active' && !held) {
-            member.tags.push({ id: Math.max(0, ...member.tags.map((t) => t.id)) + 1, name: tag.name });
+            member.tags.push({
+              id: Math.max(0, ...member.tags.map((t) => t.id)) + 1,
+              name: tag.name,
+              date_added: mailchimpTime(),
+            });
             touch(member);
           } else if (tag.status === 'inactive' && held) {
             member.tags = member.tags.filter((t) => t !== held);

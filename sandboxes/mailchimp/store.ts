@@ -39,6 +39,12 @@ export const mailchimpSeedSchema = z.object({
               .default([]),
             last_changed: z.string().optional(),
             tags: z.array(z.string()).default([]),
+            /** Notes on the member, as staff add them (list-member-notes). */
+            notes: z.array(z.object({ note: z.string(), created_by: z.string().default('') })).default([]),
+            /** The member's activity feed: opens, clicks, sign-ups ... (list-member-activity-feed). */
+            activity: z
+              .array(z.object({ activity_type: z.string().min(1) }).catchall(z.unknown()))
+              .default([]),
           }),
         )
         .default([]),
@@ -57,7 +63,24 @@ export interface StoredPermission {
 export interface StoredTag {
   id: number;
   name: string;
+  /** When the tag was added; the member-tags list shows it, the member itself does not. */
+  date_added?: string;
 }
+
+/** A note on a member (https://mailchimp.com/developer/marketing/api/list-member-notes/). */
+export interface StoredNote {
+  note_id: number;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  note: string;
+}
+
+/** One event of a member's activity feed (list-member-activity-feed): its type, time and details. */
+export type StoredActivity = { activity_type: string; created_at_timestamp: string } & Record<
+  string,
+  unknown
+>;
 
 export interface StoredMember {
   id: string;
@@ -76,6 +99,9 @@ export interface StoredMember {
   /** When the member last became unsubscribed, for `unsubscribed_since`. */
   unsubscribed_at?: string;
   list_id: string;
+  /** Kept beside the member (own endpoints); absent in state saved before they existed. */
+  notes?: StoredNote[];
+  activity?: StoredActivity[];
 }
 
 export interface StoredList {
@@ -154,7 +180,16 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
           );
           if (held) held.enabled = permission.enabled;
         }
-        member.tags = seedMember.tags.map((name, index) => ({ id: index + 1, name }));
+        const now = mailchimpTime();
+        member.tags = seedMember.tags.map((name, index) => ({ id: index + 1, name, date_added: now }));
+        member.notes = seedMember.notes.map((note, index) => ({
+          note_id: index + 1,
+          created_at: now,
+          updated_at: now,
+          created_by: note.created_by,
+          note: note.note,
+        }));
+        member.activity = seedMember.activity.map((event) => ({ created_at_timestamp: now, ...event }));
         if (seedMember.last_changed) member.last_changed = seedMember.last_changed;
         list.members.set(member.id, member);
       }
