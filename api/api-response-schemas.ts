@@ -179,7 +179,18 @@ export const erasureStatusSchema = z
 
 /** GET /v1/erasures/{id}: the receipt once finished, the live status while it runs. */
 export const erasureLookupSchema = z.discriminatedUnion('state', [
-  z.object({ state: z.literal('completed'), receipt: erasureReceiptSchema }).strict(),
+  z
+    .object({
+      state: z.literal('completed'),
+      receipt: erasureReceiptSchema,
+      followUps: z
+        .array(z.uuid())
+        .optional()
+        .describe(
+          'Follow-up erasures that carried out requests arriving while this receipt was written (their receipts name this one in followUpOf)',
+        ),
+    })
+    .strict(),
   z.object({ state: z.literal('open'), status: erasureStatusSchema }).strict(),
 ]);
 

@@ -156,7 +156,13 @@ export function v1Routes(deps: ApiDependencies) {
       const { id } = parse(erasureParamsSchema, request.params, 'path');
       // The ledger keeps every finished receipt long after Temporal's retention has dropped the workflow.
       const stored = await deps.ledger.getReceipt(id);
-      if (stored) return { state: 'completed', receipt: stored };
+      if (stored) {
+        // Requests that came while this receipt was written were carried by follow-up erasures that name it.
+        const followUps = (await deps.ledger.listReceipts({ subjectKey: stored.subjectKey }))
+          .filter((receipt) => receipt.followUpOf === id)
+          .map((receipt) => receipt.requestId);
+        return { state: 'completed', receipt: stored, ...(followUps.length > 0 ? { followUps } : {}) };
+      }
       try {
         return await lookupErasure(deps.hub, id);
       } catch (error) {

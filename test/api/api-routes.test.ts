@@ -141,6 +141,17 @@ describe('intake API routes', () => {
       const found = await app.inject({ method: 'GET', url: `/v1/erasures/${requestId}`, headers: auth() });
       expect(found.statusCode).toBe(200);
       expect(found.json()).toEqual({ state: 'completed', receipt });
+      // A follow-up erasure (requests that came while this receipt was written) is named in the answer.
+      const followUp: ErasureReceipt = { ...receipt, requestId: randomUUID(), followUpOf: requestId };
+      await ledger.recordReceipt(followUp);
+      const followed = await app.inject({ method: 'GET', url: `/v1/erasures/${requestId}`, headers: auth() });
+      expect(followed.json()).toEqual({ state: 'completed', receipt, followUps: [followUp.requestId] });
+      const itself = await app.inject({
+        method: 'GET',
+        url: `/v1/erasures/${followUp.requestId}`,
+        headers: auth(),
+      });
+      expect(itself.json()).toEqual({ state: 'completed', receipt: followUp });
 
       const unknown = await app.inject({
         method: 'GET',
