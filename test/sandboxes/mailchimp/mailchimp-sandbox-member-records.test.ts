@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
+import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
+import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
+import { raw, testApiKey } from '../../connectors/mailchimp/mailchimp-test-kit.js';
+import { startTestSandbox } from '../../support/sandboxes.js';
+
+/**
+ * What an access request reads about a member, as Mailchimp documents it, through plain HTTPS requests:
+ * - tags with when each was added: https://mailchimp.com/developer/marketing/api/list-member-tags/list-member-tags/
+ *   GET /lists/{list_id}/members/{subscriber_hash}/tags → `{tags:[{id, name, date_added}], total_items}`;
+ * - notes: https://mailchimp.com/developer/marketing/api/list-member-notes/list-recent-member-notes/
+ *   GET .../notes → `{notes:[{note_id, created_at, created_by, updated_at, note, list_id, email_id,
+ *   contact_id}], list_id, email_id, total_items}`;
+ * - the activity feed: https://mailchimp.com/developer/marketing/api/list-member-activity-feed/view-recent-activity/
+ *   GET .../activity-feed → `{activity:[{activity_type, created_at_timestamp, ...}], email_id, list_id, total_items}`;
+ * - `count` (default 10, at most 1000) and `offset`: https://mailchimp.com/developer/marketing/docs/methods-parameters/
+ */
+const md5OfLowerCase = (address: string) => createHash('md5').update(address.toLowerCase()).digest('hex');
+type Json = Record<string, unknown>;
+
+describe('Mailchimp member tags, notes and activity feed, as Mailchimp documents them', () => {
+  let sandbox: RunningSandbox<MailchimpSandboxStore>;
+  let control: SandboxClient;
+  const email = 'Reader@Example.com';
+  const path = `/lists/list01/members/${md5OfLowerCase(email)}`;
+  const call = async (method: string, url: string, body?: unknown) => {
+    const answer = await raw(sandbox.url, method, url, body);
+    return { ...answer, json: answer.json as Json };
+  };
+
+  beforeAll(async () => {
+    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
+    control = new SandboxClient(sandbox.url);
+  });
+  afterAll(() => sandbox.close());
+  beforeEach(async () => {
+    await control.reset();
+    await control.seed({
+      lists: [
+        {
+          id: 'list01',
+          name: 'News',
+          members: [
+            {
+              email_address: email,
+              status: 'subscribed',
+              tags: ['webinar', 'customer'],
+              notes: Array.from({ length: 12 }, (_, i) => ({ note: `note ${i + 1}`, created_by: 'sales' })),
+              activity: [
+                { activity_type: 'signup' },
+                { activity_type: 'open', campaign_id: 'c1', campaign_title: 'Autumn news' },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('lists a member’s tags with id, name and date_added; the member itself carries id and name only', async () => {
+    const tags = await call('GET', `${path}/tags`);
+    expect(tags.status).toBe(200);
+    expect(tags.json.total_items).toBe(2);
+    expect(tags.json.tags).toEqual([
+      { id: expect.any(Number), name: 'webinar', date_added: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      { id: expect.any(Number), name: 'customer', date_added: expect.any(String) },
+    ]);
+    expect((await call('GET', path)).json.tags).toEqual([
+      { id: expect.any(Number), name: 'webinar' },
+      { id: expect.any(Number), name: 'customer' },
+    ]);
+  });
+
+  it('pages a member’s notes 10 at a time by default, each with note_id, note, author, times and the member’s ids', async () => {
+    const first = await call('GET', `${path}/notes`);
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ total_items: 12, list_id: 'list01', email_id: md5OfLowerCase(email) });
+    expect(first.json.notes).toHaveLength(10);
+    expect((first.json.notes as Json[])[0]).toEqual({
+      note_id: expect.any(Number),
+      note: 'note 1',
+      created_by: 'sales',
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      list_id: 'list01',
+      email_id: md5OfLowerCase(email),
+      contact_id: expect.any(String),
+    });
+    const rest = await call('GET', `${path}/notes?count=10&offset=10`);
+    expect((rest.json.notes as Json[]).map((n) => n.note)).toEqual(['note 11', 'note 12']);
+  });
+
+  it('answers the activity feed newest first, each event with activity_type and created_at_timestamp', async () => {
+    const feed = await call('GET', `${path}/activity-feed`);
+    expect(feed.status).toBe(200);
+    expect(feed.json).toMatchObject({ total_items: 2, list_id: 'list01', email_id: md5OfLowerCase(email) });
+    expect(feed.json.activity).toEqual([
+      expect.objectContaining({
+        activity_type: 'open',
+        campaign_title: 'Autumn news',
+        created_at_timestamp: expect.any(String),
+      }),
+      expect.objectContaining({ activity_type: 'signup' }),
+    ]);
+  });
+
+  it('answers 404 with a problem document for the sub-resources of a member that is not there', async () => {
+    for (const resource of ['tags', 'notes', 'activity-feed']) {
+      const missing = await call(
+        'GET',
+        `/lists/list01/members/${md5OfLowerCase('nobody@example.com')}/${resource}`,
+      );
+      expect(missing.status).toBe(404);
+      expect(missing.json).toMatchObject({ status: 404, title: 'Resource Not Found' });
+    }
+  });
+});
