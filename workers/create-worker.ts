@@ -5,6 +5,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import type { Activities } from '../activities/create-activities.js';
 import { runningCompiled, workflowBundleFile } from '../config/package-paths.js';
 import type { Logger } from '../logging/logger.js';
+import type { VendorQueue } from './vendor-queues.js';
 
 /** The workflows' entry module, next to this one: the TypeScript source, or its compiled copy in dist/. */
 export const workflowsPath = fileURLToPath(
@@ -53,4 +54,66 @@ export function createHubWorker(options: HubWorkerOptions): Promise<Worker> {
     dataConverter: options.dataConverter,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
   });
+}
+
+/** The hub's workers in one process: workflows on the hub's queue, each vendor's activities on its own. */
+export interface HubWorkers {
+  run(): Promise<void>;
+  shutdown(): void;
+  /** The workflow worker's state, or FAILED when any of them failed. */
+  getState(): ReturnType<Worker['getState']>;
+}
+
+/**
+ * The workflow worker (which also runs every activity scheduled on the hub's queue: the ledger's, and
+ * vendor activities a workflow scheduled there before vendor queues existed) and one activity worker per
+ * vendor queue, each with its slots and the queue's server-side rate (workers/vendor-queues.ts). They share
+ * the connection and the activities; stopping one stops all.
+ */
+export async function createHubWorkers(
+  options: HubWorkerOptions & { vendorQueues: VendorQueue[] },
+): Promise<HubWorkers> {
+  const main = await createHubWorker(options);
+  const vendors = await Promise.all(
+    options.vendorQueues.map((queue) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: queue.taskQueue,
+        activities: options.activities,
+        dataConverter: options.dataConverter,
+        ...(options.workerOptions?.interceptors?.activity
+          ? { interceptors: { activity: options.workerOptions.interceptors.activity } }
+          : {}),
+        ...(options.workerOptions?.shutdownGraceTime !== undefined
+          ? { shutdownGraceTime: options.workerOptions.shutdownGraceTime }
+          : {}),
+        maxConcurrentActivityTaskExecutions: queue.maxConcurrentActivityTaskExecutions,
+        ...(queue.maxTaskQueueActivitiesPerSecond !== undefined
+          ? { maxTaskQueueActivitiesPerSecond: queue.maxTaskQueueActivitiesPerSecond }
+          : {}),
+      }),
+    ),
+  );
+  const all = [main, ...vendors];
+  options.logger.info({ vendorQueues: options.vendorQueues }, 'vendor activities on their own task queues');
+  const shutdown = () => {
+    for (const worker of all) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  return {
+    async run() {
+      const results = await Promise.allSettled(
+        all.map((worker) =>
+          worker.run().catch((error: unknown) => {
+            shutdown();
+            throw error;
+          }),
+        ),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown,
+    getState: () => (all.some((w) => w.getState() === 'FAILED') ? 'FAILED' : main.getState()),
+  };
 }

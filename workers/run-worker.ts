@@ -1,5 +1,4 @@
 import { msToNumber } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/create-activities.js';
 import { loadAccessCategories } from '../config/access-categories.js';
 import { exportDirectoryOf, type HubConfig } from '../config/hub-config.js';
@@ -19,7 +18,8 @@ import { dataConverterFor, subjectDataKeysOf } from '../privacy/data-converter.j
 import { connectClient } from '../temporal/connection.js';
 import { installTemporalRuntimeLogger } from '../temporal/runtime-logger.js';
 import { connectWorkerConnection } from '../temporal/worker-connection.js';
-import { createHubWorker } from './create-worker.js';
+import { createHubWorkers, type HubWorkers } from './create-worker.js';
+import { connectorEnvForShare, vendorQueues } from './vendor-queues.js';
 
 /**
  * The production worker: connectors from the environment, Temporal from Temporal's own variables, and an
@@ -32,7 +32,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
   // The SDK runtime's exporter listens on loopback only; /metrics below serves its text with the hub's.
   const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   installTemporalRuntimeLogger(logger, { metricsBindAddress: sdkMetricsAddress });
-  const built = buildConnectors(env, logger);
+  // Each connector holds this worker's share of its vendor's connection cap (CONSENT_HUB_WORKERS).
+  const built = buildConnectors(connectorEnvForShare(env), logger);
   // Purposes may share a vendor field; the operator sees at start how each field is derived.
   for (const line of describePurposeMap(built.purposeMap)) logger.info(`purpose map: ${line}`);
   // Opened (and migrated) before polling starts: an unreachable database stops the worker at once.
@@ -49,7 +50,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER,
     taskQueue: config.CONSENT_HUB_TASK_QUEUE,
   });
-  let worker: Worker | undefined;
+  let worker: HubWorkers | undefined;
   // Ready only once the worker polls: bundling or loading the workflows comes first and takes seconds.
   const polling = {
     name: 'worker',
@@ -66,7 +67,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     extraMetrics: sdkMetricsReader(sdkMetricsAddress),
   });
   try {
-    worker = await createHubWorker({
+    worker = await createHubWorkers({
+      vendorQueues: vendorQueues(config.CONSENT_HUB_TASK_QUEUE, env),
       connection,
       namespace,
       taskQueue: config.CONSENT_HUB_TASK_QUEUE,

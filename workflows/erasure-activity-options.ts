@@ -1,6 +1,7 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { type ActivityOptions, workflowInfo } from '@temporalio/workflow';
 import type { ErasureTimings } from '../domain/erasure.js';
 import type { SystemName } from '../domain/systems.js';
+import { vendorTaskQueue } from '../domain/task-queues.js';
 
 /** Failure types that no retry can fix; the activities raise them (activities/vendor-failure.ts). */
 export const nonRetryableErrorTypes = [
@@ -23,10 +24,12 @@ const startToClose: Record<SystemName, string> = {
 /**
  * Each system's activity options. Retries back off up to five minutes between attempts (a vendor's
  * Retry-After overrides the wait) and stop after `attentionAfter` in all, when the system goes to "needs
- * attention" instead of retrying for ever unseen.
+ * attention" instead of retrying for ever unseen. The activities go to the vendor's own task queue
+ * (domain/task-queues.ts), where Temporal paces them across all workers (issue 21).
  */
 export function systemActivityOptions(system: SystemName, timings: ErasureTimings): ActivityOptions {
   return {
+    taskQueue: vendorTaskQueue(workflowInfo().taskQueue, system),
     startToCloseTimeout: startToClose[system],
     heartbeatTimeout: timings.heartbeatTimeout ?? '1 minute',
     scheduleToCloseTimeout: timings.attentionAfter,

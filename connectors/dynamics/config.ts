@@ -61,6 +61,14 @@ export const dynamicsConfigSchema = z
       z.number().max(5000, { error: 'DYNAMICS_PAGE_SIZE must be at most 5000' }),
     ),
     DYNAMICS_TIMEOUT_MS: positiveInt('DYNAMICS_TIMEOUT_MS', 30_000),
+    /**
+     * Requests this process keeps in flight to Dataverse at most. Dataverse allows 52 at once per
+     * application user (learn.microsoft.com power-apps/developer/data-platform/api-limits); the default of 48
+     * leaves room for another client. Several workers on one user each take a share (CONSENT_HUB_WORKERS).
+     */
+    DYNAMICS_MAX_CONCURRENCY: positiveInt('DYNAMICS_MAX_CONCURRENCY', 48).pipe(
+      z.number().max(52, { error: 'DYNAMICS_MAX_CONCURRENCY must be at most 52 (Dataverse refuses more at once)' }),
+    ),
   })
   .transform((env) => ({
     url: env.DYNAMICS_URL,
@@ -71,6 +79,7 @@ export const dynamicsConfigSchema = z
     gaClientIdColumn: env.DYNAMICS_GA_CLIENT_ID_COLUMN,
     pageSize: env.DYNAMICS_PAGE_SIZE,
     timeoutMs: env.DYNAMICS_TIMEOUT_MS,
+    maxConcurrency: env.DYNAMICS_MAX_CONCURRENCY,
     purposeColumns: defaultDynamicsPurposeColumns as DynamicsPurposeColumns,
   }));
 export type DynamicsConfig = z.output<typeof dynamicsConfigSchema>;

@@ -86,16 +86,16 @@ interface Row {
 
 /**
  * Dataverse allows 52 concurrent requests per application user (a 429 at once beyond that). The limit is
- * process-wide, per org and app, so that all activities of one worker together stay under it; several
- * workers can still exceed it, and then the 429 and its Retry-After go to Temporal like any other.
+ * process-wide, per org and app, so that all activities of one worker together stay under
+ * DYNAMICS_MAX_CONCURRENCY (48 by default); several workers each hold their share of it (CONSENT_HUB_WORKERS,
+ * workers/vendor-queues.ts), and a 429 that still happens goes to Temporal with its Retry-After.
  */
-const maxConcurrentPerUser = 48;
 const concurrency = new Map<string, LimitFunction>();
 function limiterFor(config: DynamicsConfig): LimitFunction {
   const key = `${config.url}|${config.tenantId}|${config.clientId}`;
   let limit = concurrency.get(key);
   if (!limit) {
-    limit = pLimit(maxConcurrentPerUser);
+    limit = pLimit(config.maxConcurrency);
     concurrency.set(key, limit);
   }
   return limit;

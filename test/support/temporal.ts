@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { type ActivityDependencies, createActivities } from '../../activities/create-activities.js';
 import { workStarterFor } from '../../hub-client/client-context.js';
@@ -14,7 +14,8 @@ import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor, subjectDataKeysOf } from '../../privacy/data-converter.js';
 import type { EncryptionKey } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
-import { createHubWorker, type HubWorkerOptions } from '../../workers/create-worker.js';
+import { createHubWorkers, type HubWorkerOptions } from '../../workers/create-worker.js';
+import { vendorQueues } from '../../workers/vendor-queues.js';
 
 /** Fresh secrets for one test file, as `consent-hub dev` would create them. */
 export function testSecrets() {
@@ -82,7 +83,9 @@ export async function connectTestTemporal(
         deps.ledger ??
         options.subjectKeyLedger ??
         (await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'consent-hub-ledger-')) }, silentLogger));
-      const worker: Worker = await createHubWorker({
+      // As production runs it: each vendor's activities on the vendor's queue next to this file's queue.
+      const worker = await createHubWorkers({
+        vendorQueues: vendorQueues(taskQueue, {}),
         connection: nativeConnection,
         namespace,
         taskQueue,
