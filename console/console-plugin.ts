@@ -8,7 +8,7 @@ import fastifyFormbody from '@fastify/formbody';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDependencies } from '../api/api-dependencies.js';
-import { apiKeyVerifier } from '../api/api-keys.js';
+import { apiKeyVerifier, parseApiKeyEntry } from '../api/api-keys.js';
 import { consolePages } from './console-pages.js';
 import { type ConsoleSession, consoleSessionStore } from './console-sessions.js';
 
@@ -39,12 +39,20 @@ export interface ConsoleContext {
 /**
  * The operator console at /console/: server-rendered pages (Eta templates) over the same hub-client and
  * ledger functions the API uses. Sign-in takes an API key; the session is an HttpOnly, Secure,
- * SameSite=Strict cookie holding a random id; every form carries a CSRF token (@fastify/csrf-protection);
+ * SameSite=Strict cookie holding a random token, kept in the ledger as a hash (console-sessions.ts), so it
+ * survives a restart of the API; every form carries a CSRF token (@fastify/csrf-protection);
  * every page is `Cache-Control: no-store`, since most of them show a person's data.
  */
 export function consolePlugin(deps: ApiDependencies) {
   const verify = apiKeyVerifier(deps.config.CONSENT_HUB_API_KEYS);
-  const sessions = consoleSessionStore(consoleSessionTtlMs);
+  const sessions = consoleSessionStore(deps.ledger, consoleSessionTtlMs);
+  // A session outlives the process, not its key: once a key is removed from CONSENT_HUB_API_KEYS (or loses
+  // `operator`), the sessions it opened end at the next restart that reads the new list.
+  const operatorKeyIds = new Set(
+    deps.config.CONSENT_HUB_API_KEYS.map(parseApiKeyEntry)
+      .filter((entry) => entry.scopes.has('operator'))
+      .map((entry) => entry.hash.slice(0, 12)),
+  );
   const eta = new Eta({ views: viewsDir(), cache: true, autoEscape: true, autoTrim: false });
   const stylesheet = readFileSync(join(viewsDir(), 'console.css'), 'utf8');
   // The CSRF secret cookie is signed with a key derived from the hub's secret, so it is stable across
@@ -110,7 +118,8 @@ export function consolePlugin(deps: ApiDependencies) {
     app.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0];
       if (path === '/console/sign-in' || path === '/console/console.css') return;
-      const session = sessions.get(request.cookies[sessionCookie]);
+      const found = await sessions.get(request.cookies[sessionCookie]);
+      const session = found && operatorKeyIds.has(found.keyId) ? found : undefined;
       if (!session) {
         if (request.method === 'GET') return reply.redirect('/console/sign-in', 303);
         return reply.code(401).type('text/plain').send('Your session has ended: sign in again.');
@@ -157,13 +166,13 @@ export function consolePlugin(deps: ApiDependencies) {
           401,
         );
       }
-      const session = sessions.create(caller.keyId);
+      const session = await sessions.create(caller.keyId);
       deps.logger.info({ operator: `console:${caller.keyId}` }, 'console sign-in');
       reply.setCookie(sessionCookie, session.id, { ...cookieOptions, maxAge: consoleSessionTtlMs / 1000 });
       return reply.redirect('/console/', 303);
     });
     app.post('/sign-out', async (request, reply) => {
-      sessions.destroy(request.cookies[sessionCookie]);
+      await sessions.destroy(request.cookies[sessionCookie]);
       reply.clearCookie(sessionCookie, cookieOptions);
       return reply.redirect('/console/sign-in', 303);
     });

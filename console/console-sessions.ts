@@ -1,40 +1,52 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Ledger } from '../ledger/ledger.js';
 
 /** A signed-in operator: the API key's name (never the key), and when the session ends. */
 export interface ConsoleSession {
+  /** The cookie's value: a random token the server keeps only as a hash. */
   id: string;
   /** The API key's name (`keyId`), recorded as the operator of every action taken in this session. */
   keyId: string;
   expiresAt: number;
 }
 
+/** The token's SHA-256: a 32-byte random token needs no slow hash, and the ledger never holds the token. */
+const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+const tokenPattern = /^[A-Za-z0-9_-]{43}$/;
+
 /**
- * Console sessions, held in the API process's memory: a sign-out or a restart ends them at once (nothing to
- * revoke elsewhere), and the cookie holds only a random id (32 bytes), never the API key. Sessions end after
- * `ttlMs` whatever the activity, so a forgotten browser does not stay signed in.
+ * Console sessions, kept in the ledger (table console_sessions) so that a restart of the API process, or a
+ * second API process behind a load balancer, keeps everyone signed in. The cookie holds a random token
+ * (32 bytes), the ledger only its SHA-256, the API key's name and the end: a copy of the table signs nobody
+ * in. Sessions end after `ttlMs` whatever the activity, so a forgotten browser does not stay signed in;
+ * sign-out deletes the row, so a copied cookie stops working at once.
  */
-export function consoleSessionStore(ttlMs: number, now: () => number = Date.now) {
-  const sessions = new Map<string, ConsoleSession>();
+export function consoleSessionStore(
+  ledger: Pick<Ledger, 'createConsoleSession' | 'getConsoleSession' | 'deleteConsoleSession'>,
+  ttlMs: number,
+  now: () => number = Date.now,
+) {
   return {
-    create(keyId: string): ConsoleSession {
-      // Expired sessions are dropped whenever a new one starts, so the map stays as small as the team.
-      for (const [id, session] of sessions) if (session.expiresAt <= now()) sessions.delete(id);
-      const session = { id: randomBytes(32).toString('base64url'), keyId, expiresAt: now() + ttlMs };
-      sessions.set(session.id, session);
+    async create(keyId: string): Promise<ConsoleSession> {
+      const id = randomBytes(32).toString('base64url');
+      const createdAt = now();
+      const session = { id, keyId, expiresAt: createdAt + ttlMs };
+      await ledger.createConsoleSession({
+        tokenHash: tokenHash(id),
+        keyId,
+        createdAt: new Date(createdAt).toISOString(),
+        expiresAt: new Date(session.expiresAt).toISOString(),
+      });
       return session;
     },
-    get(id: string | undefined): ConsoleSession | undefined {
-      if (!id) return undefined;
-      const session = sessions.get(id);
-      if (!session) return undefined;
-      if (session.expiresAt <= now()) {
-        sessions.delete(id);
-        return undefined;
-      }
-      return session;
+    async get(id: string | undefined): Promise<ConsoleSession | undefined> {
+      // Anything but a token of ours is not looked up at all.
+      if (!id || !tokenPattern.test(id)) return undefined;
+      const row = await ledger.getConsoleSession(tokenHash(id), new Date(now()).toISOString());
+      return row ? { id, keyId: row.keyId, expiresAt: Date.parse(row.expiresAt) } : undefined;
     },
-    destroy(id: string | undefined): void {
-      if (id) sessions.delete(id);
+    async destroy(id: string | undefined): Promise<void> {
+      if (id && tokenPattern.test(id)) await ledger.deleteConsoleSession(tokenHash(id));
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   type ConsentAppendResult,
   type ConsentEvent,
   type ConsentOutcomeRecord,
+  type ConsoleSessionRecord,
   consentEventSchema,
   type ErasureFollowUp,
   type ErasureRecordEntry,
@@ -564,6 +565,35 @@ export class KyselyLedger implements Ledger {
       .where('id', '=', id)
       .executeTakeFirst();
     return row ? consentEventFromRow(row) : undefined;
+  }
+
+  async createConsoleSession(session: ConsoleSessionRecord): Promise<void> {
+    await this.db.deleteFrom('console_sessions').where('expires_at', '<=', session.createdAt).execute();
+    await this.db
+      .insertInto('console_sessions')
+      .values({
+        token_hash: session.tokenHash,
+        key_id: session.keyId,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+
+  async getConsoleSession(tokenHash: string, now: string): Promise<ConsoleSessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('console_sessions')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row
+      ? { tokenHash: row.token_hash, keyId: row.key_id, createdAt: row.created_at, expiresAt: row.expires_at }
+      : undefined;
+  }
+
+  async deleteConsoleSession(tokenHash: string): Promise<void> {
+    await this.db.deleteFrom('console_sessions').where('token_hash', '=', tokenHash).execute();
   }
 
   async recordOperatorAction(entry: OperatorActionRecord): Promise<void> {

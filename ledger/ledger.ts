@@ -194,6 +194,15 @@ export interface Ledger {
     releasedBy: string;
     releaseReason: NonNullable<LegalHold['releaseReason']>;
   }): Promise<LegalHold | undefined>;
+  /**
+   * Stores a console session by the hash of its token; expired sessions are deleted on the way, so the
+   * table stays as small as the team.
+   */
+  createConsoleSession(session: ConsoleSessionRecord): Promise<void>;
+  /** The session with this token hash while it lasts at `now` (ISO 8601); undefined when unknown or ended. */
+  getConsoleSession(tokenHash: string, now: string): Promise<ConsoleSessionRecord | undefined>;
+  /** Ends a session (sign-out); an unknown hash is ignored. */
+  deleteConsoleSession(tokenHash: string): Promise<void>;
   /** The person's hold, in force or released; undefined when never held. */
   getHold(subjectKey: string): Promise<LegalHold | undefined>;
   /** Writes (or rewrites, on release) the restriction receipt of a held person's erasure. */
@@ -213,6 +222,14 @@ export interface OperatorActionRecord extends Omit<OperatorLogEntry, 'action' | 
   requestKind: string;
   action: OperatorLogEntry['action'] | RequestActionName;
   system?: SystemName;
+}
+
+/** A console session as the ledger keeps it: the token's SHA-256, never the token (console/console-sessions.ts). */
+export interface ConsoleSessionRecord {
+  tokenHash: string;
+  keyId: string;
+  createdAt: string;
+  expiresAt: string;
 }
 
 /** Operator actions on a whole request rather than one system of it. */

@@ -282,6 +282,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_console_sessions': {
+    async up(db: Kysely<unknown>) {
+      // Operator console sessions: the SHA-256 of the cookie's random token (never the token or the API
+      // key), the API key's name, and when it ends. Kept in the ledger so an API restart signs nobody out.
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('token_hash', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('key_id', 'varchar(200)', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(40)', (col) => col.notNull())
+        .addColumn('expires_at', 'varchar(40)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('console_sessions_expires_at')
+        .on('console_sessions')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -20,6 +20,17 @@ export interface LedgerDatabase {
   request_deadlines: RequestDeadlinesTable;
   legal_holds: LegalHoldsTable;
   restriction_receipts: RestrictionReceiptsTable;
+  console_sessions: ConsoleSessionsTable;
+}
+
+/** A signed-in console operator; deleted on sign-out, and ignored (then deleted) once expired. */
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the session cookie's 32-byte random token: a stolen table signs nobody in. */
+  token_hash: string;
+  /** The API key's name (`keyId`), recorded as the operator of every action in the session. */
+  key_id: string;
+  created_at: string;
+  expires_at: string;
 }
 
 /** A subject's data key, wrapped (AES-256-GCM) by a master key; `wrapped_key` is null once destroyed. */
