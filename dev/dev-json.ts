@@ -35,10 +35,11 @@ export const devJsonSchema = z.object({
    * The file is first written (atomically) only once Temporal, the sandboxes, the worker and the API all
    * answer, with `true`, and removed when dev stops: a script can wait for the file to exist. While dev runs
    * it follows its processes: `false` from the moment the worker or the API process dies until its restarted
-   * process answers `/readyz` again, then `true` again.
+   * process answers `/readyz` again, then `true` again; `false` for good once the Temporal dev server exits
+   * (dev does not restart it).
    */
   ready: z.boolean().optional(),
-  /** While `ready` is false: the parts that are down (`worker`, `api`). Absent when ready. */
+  /** While `ready` is false: the parts that are down (`worker`, `api`, `temporal`). Absent when ready. */
   notReady: z.array(z.string()).optional(),
 });
 export type DevJson = z.infer<typeof devJsonSchema>;

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { type DevJson, writeDevJson } from './dev-json.js';
 import type { SupervisedProcess } from './supervised-process.js';
 import { answers200 } from './wait-until.js';
@@ -38,6 +39,21 @@ export class LiveDevJson {
 
   close(): void {
     this.closed = true;
+  }
+
+  /**
+   * Marks `part` down for good when `child` exits: a part dev does not restart (the Temporal dev server),
+   * whose loss leaves the worker and the API up but unable to do anything. Calls `onLoss` with the exit code
+   * or signal, so dev can say so. Without it dev.json kept `"ready": true` after the server died.
+   */
+  trackLoss(part: string, child: ChildProcess, onLoss: (how: string) => void = () => {}): void {
+    const lost = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.closed) return;
+      this.setDown(part, true);
+      onLoss(signal ? `killed by ${signal}` : `exited with code ${code}`);
+    };
+    if (child.exitCode !== null || child.signalCode !== null) lost(child.exitCode, child.signalCode);
+    else child.once('exit', lost);
   }
 
   /**

@@ -250,6 +250,12 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     // From now on dev.json says not ready while the worker or the API is down (restarting), not "ready".
     liveDevJson.track('worker', worker, `${metrics.worker}/readyz`);
     liveDevJson.track('api', api, `${apiSettings.devJson.url}/readyz`);
+    // dev does not restart Temporal (its database could be what failed): it says so, and dev.json says so.
+    liveDevJson.trackLoss('temporal', server.process, (how) =>
+      print(
+        `The Temporal dev server on ${server.address} ${how}: the worker and the API cannot work without it (dev.json says ready false). Stop consent-hub dev (Ctrl-C) and start it again; the workflows are kept in ${join(dataDir, 'temporal.sqlite')}.`,
+      ),
+    );
     const devJsonFile = liveDevJson.write();
     const unregister = registerRunningDev(dataDir);
     stops.push(async () => unregister());

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -98,5 +99,31 @@ describe('dev.json follows the worker through a restart', () => {
     const before = readFileSync(devJsonPath(dataDir), 'utf8');
     await worker.stop(2000);
     expect(readFileSync(devJsonPath(dataDir), 'utf8')).toBe(before);
+  });
+
+  it('says ready false naming temporal, for good, once the Temporal dev server exits under a running dev', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-live-devjson-'));
+    // The server stand-in: a process that runs until it is killed, as `temporal server start-dev` does.
+    const server = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const live = new LiveDevJson(dataDir, {
+      temporal: { address: 'a', namespace: 'n', taskQueue: 'q', ui: 'u', cli: 'c' },
+      caFile: 'ca',
+      env: {},
+      sandboxes: {},
+    });
+    const losses: string[] = [];
+    live.trackLoss('temporal', server, (how) => losses.push(how));
+    live.write();
+    expect(readDevJson(dataDir)).toMatchObject({ ready: true });
+
+    server.kill('SIGKILL');
+    await waitUntil({
+      what: 'dev.json to say not ready',
+      probe: async () => readDevJson(dataDir).ready === false,
+      print: () => {},
+    });
+    expect(readDevJson(dataDir).notReady).toEqual(['temporal']);
+    expect(losses).toEqual(['killed by SIGKILL']);
+    live.close();
   });
 });
