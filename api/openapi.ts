@@ -288,7 +288,9 @@ export function openApiDocument(serverUrl = '/') {
               ...json('Accepted: handed to the person’s consent workflow', ref('ConsentAccepted')),
               headers: location('Where to follow it: /v1/requests/{eventId}'),
             },
-            '409': problem('Idempotency-Key reused with another body'),
+            '409': problem(
+              'Idempotency-Key reused with another body, or a grant for a person who was erased (nothing is recorded)',
+            ),
             ...writeErrors,
           },
         },

@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError } from '../config/parse-env.js';
 import {
+  GrantRefusedAfterErasure,
   InvalidRequestId,
   OperatorActionRefused,
   RequestNotFound,
@@ -61,7 +62,8 @@ export function describeCliError(error: unknown): { code: ExitCode; lines: strin
     error instanceof UsageError ||
     error instanceof InvalidRequestId ||
     error instanceof RequestNotFound ||
-    error instanceof OperatorActionRefused
+    error instanceof OperatorActionRefused ||
+    error instanceof GrantRefusedAfterErasure
   )
     return { code: exitCodes.badInput, lines: [error.message] };
   if (error instanceof ZodError) {

@@ -27,6 +27,7 @@ import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
 import { retryStatesOf } from './pending-activities.js';
 import { receiptTimes } from './request-deadlines.js';
+import { GrantRefusedAfterErasure } from './request-errors.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -54,13 +55,19 @@ export async function recordConsentChange(
   stableEventId?: string,
   /**
    * With the ledger, the change is registered as a person's request with its deadline (`consent-hub
-   * requests`); reconciliation and webhooks, which only carry a change seen in a tool, pass none.
+   * requests`); reconciliation and webhooks, which only carry a change seen in a tool, pass none. With the
+   * ledger, a grant for an erased person (a tombstone) is refused here with GrantRefusedAfterErasure before
+   * anything is recorded; the workflow still refuses one that races the tombstone.
    */
-  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
+  options: { ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone'> } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
   const times = receiptTimes(context, change.receivedAt);
   const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
+  if (change.decision === 'granted' && options.ledger) {
+    const tombstone = await options.ledger.getTombstone(subjectKey);
+    if (tombstone) throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
+  }
   const workflowId = consentWorkflowId(subjectKey);
   const eventId = stableEventId ?? randomUUID();
   await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(

@@ -25,6 +25,23 @@ export class OperatorActionRefused extends Error {
   override readonly name = 'OperatorActionRefused';
 }
 
+/**
+ * A grant for a person the hub has erased (a tombstone is in the ledger): refused before anything is
+ * recorded, so the caller hears it instead of an acceptance the person's workflow would then drop. The
+ * message names no address; withdrawals are never refused. The CLI exits 2 and the API answers 409.
+ */
+export class GrantRefusedAfterErasure extends Error {
+  override readonly name = 'GrantRefusedAfterErasure';
+  constructor(
+    readonly subjectKey: string,
+    readonly erasedAt: string,
+  ) {
+    super(
+      `The grant is refused: subject ${subjectKey} was erased at ${erasedAt}, and an erased person's grants are refused (withdrawals still apply). Nothing was recorded.`,
+    );
+  }
+}
+
 /** Temporal cannot be reached (connect failed, or a call answered UNAVAILABLE); the CLI exits 4. */
 export class TemporalUnreachable extends Error {
   override readonly name = 'TemporalUnreachable';

@@ -10,7 +10,11 @@ import {
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
 import { extendRequestDeadline, listRequests } from '../../hub-client/request-deadlines.js';
-import { OperatorActionRefused, RequestNotFound } from '../../hub-client/request-errors.js';
+import {
+  GrantRefusedAfterErasure,
+  OperatorActionRefused,
+  RequestNotFound,
+} from '../../hub-client/request-errors.js';
 import { actOnRequest, type OperatorCommand, requestStatus } from '../../hub-client/requests.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
@@ -272,7 +276,13 @@ export function v1Routes(deps: ApiDependencies) {
           subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
         },
         async () => {
-          const accepted = await recordConsentChange(deps.hub, input, undefined, { ledger: deps.ledger });
+          const accepted = await recordConsentChange(deps.hub, input, undefined, {
+            ledger: deps.ledger,
+          }).catch((error: unknown) => {
+            if (error instanceof GrantRefusedAfterErasure)
+              throw new ApiProblem(409, 'Conflict', error.message);
+            throw error;
+          });
           return {
             status: 202,
             body: {

@@ -265,6 +265,35 @@ describe('intake API routes', () => {
       await conflictApp.close();
     });
 
+    it('refuses a grant for an erased person with 409 before anything is recorded or started; a withdrawal still gets 202', async () => {
+      const refusedQueue = `${temporal.taskQueue}-erased-grant`;
+      const refusedApp = await buildTestApi({ hub: hubContext(temporal, refusedQueue), ledger, key });
+      const email = newEmail();
+      const subjectKey = subjectKeyFor(email, temporal.secrets.subjectKeySecret);
+      await ledger.recordTombstone({
+        subjectKey,
+        erasedAt: '2026-01-02T03:04:05.000Z',
+        systems: ['dynamics', 'google'],
+        firstRequestId: randomUUID(),
+        lastRequestId: randomUUID(),
+      });
+      const grant = { ...consentBody(email), decision: 'granted', evidence: { formId: 'newsletter' } };
+      const refused = await post(refusedApp, '/v1/consent-events', grant);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.json().detail).toContain('erased at 2026-01-02T03:04:05.000Z');
+      expect(refused.body).not.toContain(email);
+      // Nothing recorded: no request with a deadline, no workflow on the queue.
+      expect(await ledger.listRequestDeadlines({ subjectKey })).toEqual([]);
+      await delay(1000);
+      expect(await workflowsOn(temporal.client, refusedQueue)).toEqual([]);
+      // A withdrawal for the same erased person is never refused.
+      const withdrawal = await post(refusedApp, '/v1/consent-events', consentBody(email));
+      expect(withdrawal.statusCode).toBe(202);
+      expect(await workflowsOnSoon(refusedQueue, 1)).toHaveLength(1);
+      await refusedApp.close();
+    });
+
     it('scopes keys per API key: another caller may use the same key', async () => {
       const otherKey = freshApiKey();
       const other = await buildTestApi({
