@@ -248,6 +248,8 @@ export interface ErasureMerge {
   reasonNote?: string;
   requestedBy: string;
   requestedAt: string;
+  /** When the request reached the controller: a follow-up erasure carrying it keeps it. */
+  receivedAt?: string;
 }
 
 export {

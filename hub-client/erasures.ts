@@ -107,6 +107,7 @@ export async function requestErasure(
           ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
           requestedBy: request.requestedBy,
           requestedAt: request.requestedAt,
+          receivedAt: request.receivedAt,
         },
       ],
       workflowIdConflictPolicy: 'USE_EXISTING',

@@ -329,6 +329,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
         ...(first.reasonNote ? { reasonNote: first.reasonNote } : {}),
         requestedBy: first.requestedBy,
         requestedAt: first.requestedAt,
+        ...(first.receivedAt ? { receivedAt: first.receivedAt } : {}),
       },
       timings: input.timings,
       followUpOf: requestId,
