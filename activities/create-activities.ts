@@ -33,6 +33,7 @@ import { createAccessActivities } from './access-activities.js';
 import { reportConnectorCall } from './connector-call-report.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
+import { createRectificationActivities } from './rectification-activities.js';
 import { createRestrictionActivities } from './restriction-activities.js';
 import { failureTypes, toActivityFailure } from './vendor-failure.js';
 
@@ -160,6 +161,7 @@ export function createActivities({
       categories: accessCategories,
     }),
     ...createRestrictionActivities({ ledger, logger, subjectKeySecret, call }),
+    ...createRectificationActivities({ ledger, logger, subjectKeySecret, call }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {

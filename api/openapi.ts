@@ -26,6 +26,7 @@ import {
   holdReleasedSchema,
   releaseBodySchema,
 } from './routes/hold-routes.js';
+import { rectificationAcceptedSchema, rectificationBodySchema } from './routes/rectification-routes.js';
 
 /** JSON Schema 2020-12 (what OpenAPI 3.1 uses), generated from the same zod schemas the routes parse with. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output') {
@@ -169,6 +170,8 @@ export function openApiDocument(serverUrl = '/') {
         RequestList: { type: 'array', items: ref('RequestListing') },
         DeadlineExtension: jsonSchema(deadlineExtensionBodySchema, 'input'),
         DeadlineExtended: jsonSchema(deadlineExtendedSchema, 'output'),
+        RectificationRequest: jsonSchema(rectificationBodySchema, 'input'),
+        RectificationAccepted: jsonSchema(rectificationAcceptedSchema, 'output'),
         HoldRequest: jsonSchema(holdBodySchema, 'input'),
         HoldPlaced: jsonSchema(holdPlacedSchema, 'output'),
         HoldReleaseRequest: jsonSchema(releaseBodySchema, 'input'),
@@ -396,6 +399,20 @@ export function openApiDocument(serverUrl = '/') {
             '200': json('Closed; the recorded action and the request’s status', ref('OperatorActionResult')),
             '404': problem('No request with this id; the detail names the id'),
             '409': problem('The system does not need attention, or the request has finished'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/rectifications': {
+        post: {
+          operationId: 'startRectification',
+          tags: ['intake'],
+          summary:
+            "Correct a person's email or name in every system (GDPR Art. 16); an email change re-keys the person",
+          requestBody: body('RectificationRequest'),
+          responses: {
+            '202': json('Accepted: the rectification is a workflow now', ref('RectificationAccepted')),
+            '403': problem('The API key lacks the intake scope'),
             ...writeErrors,
           },
         },

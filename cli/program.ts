@@ -14,6 +14,7 @@ import { holdCommand, releaseCommand } from './commands/hold-commands.js';
 import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { closeCommand, retryCommand } from './commands/operator-commands.js';
 import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
+import { rectifyCommand } from './commands/rectify-command.js';
 import { extendCommand, requestsCommand } from './commands/request-commands.js';
 import { serveCommand } from './commands/serve-command.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
@@ -72,6 +73,7 @@ const program = new Command('consent-hub')
   .addCommand(serveCommand)
   .addCommand(holdCommand)
   .addCommand(releaseCommand)
+  .addCommand(rectifyCommand)
   .addCommand(configCommand);
 
 // Commander's refusals (unknown option, missing argument) must end in our exit code 2, whichever command.

@@ -23,6 +23,13 @@ export interface Connector {
    * already restricted answers `already_restricted`. A tool with no per-person restriction leaves it out.
    */
   restrict?(subject: SubjectIdentifiers): Promise<RestrictResult>;
+  /**
+   * Rectification (GDPR Art. 16): sets the given fields on every record the tool holds for the person and
+   * answers, per record, each field changed with its value before (which the activity turns into a keyed
+   * hash and never passes on). A new address already used by another record of the tool is a
+   * NonRetryableVendorError naming the conflict (Mailchimp's "Member Exists").
+   */
+  rectify?(subject: SubjectIdentifiers, changes: RectifyChanges): Promise<RectifyResult>;
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
   /**
@@ -213,6 +220,25 @@ export interface RestrictResult {
   note?: string;
 }
 
+/** The new values, by the hub's field names; only the fields to change are present. */
+export interface RectifyChanges {
+  email?: string;
+  firstname?: string;
+  lastname?: string;
+}
+
+export interface RectifiedRecordRef extends VendorRecordRef {
+  result: 'rectified' | 'already' | 'gone';
+  /** Field name (the tool's: `emailaddress2`, `email_address`, `merge_fields.FNAME`) → the value before. */
+  before: Record<string, string | null>;
+}
+
+export interface RectifyResult {
+  outcome: 'rectified' | 'not_found' | 'not_applicable';
+  records: RectifiedRecordRef[];
+  note?: string;
+}
+
 export interface ConsentChange {
   purpose: Purpose;
   decision: ConsentDecision;
@@ -306,6 +332,8 @@ export type ConnectorSet = Partial<
       Connector,
       'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
     > &
-      Partial<Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess' | 'restrict'>>
+      Partial<
+        Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess' | 'restrict' | 'rectify'>
+      >
   >
 >;

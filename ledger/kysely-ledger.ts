@@ -1,6 +1,7 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { ErasureReceipt } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
+import type { RectificationReceipt } from '../domain/rectification.js';
 import {
   dueAtFor,
   maxExtensionMonths,
@@ -944,6 +945,100 @@ export class KyselyLedger implements Ledger {
       .where('request_id', '=', requestId)
       .executeTakeFirst();
     return row ? (JSON.parse(row.receipt) as RestrictionReceipt) : undefined;
+  }
+
+  async rekeySubject(link: {
+    from: string;
+    to: string;
+    requestId: string;
+    at: string;
+  }): Promise<Record<string, number>> {
+    const { from, to } = link;
+    if (from === to) return {};
+    return this.db.transaction().execute(async (trx) => {
+      const moved: Record<string, number> = {};
+      const count = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0n);
+      // Tables keyed by subject (and system): a row the new key has already wins; the old one goes.
+      for (const [table, also] of [
+        ['tombstones', []],
+        ['tombstone_systems', ['system']],
+        ['erasure_follow_ups', ['system']],
+        ['consent_system_states', ['system']],
+        ['legal_holds', []],
+      ] as const) {
+        const same = also.map(
+          (column) => sql` and o.${sql.ref(column)} = ${sql.table(table)}.${sql.ref(column)}`,
+        );
+        moved[table] = count(
+          await sql`update ${sql.table(table)} set subject_key = ${to}
+            where subject_key = ${from}
+            and not exists (select 1 from ${sql.table(table)} o where o.subject_key = ${to}${sql.join(same, sql``)})`.execute(
+            trx,
+          ),
+        );
+        await sql`delete from ${sql.table(table)} where subject_key = ${from}`.execute(trx);
+      }
+      for (const table of [
+        'consent_events',
+        'consent_outcomes',
+        'erasure_receipts',
+        'restriction_receipts',
+        'rectification_receipts',
+        'request_deadlines',
+        'idempotency_keys',
+        'subject_data_keys',
+      ] as const) {
+        moved[table] = count(
+          await sql`update ${sql.table(table)} set subject_key = ${to} where subject_key = ${from}`.execute(
+            trx,
+          ),
+        );
+      }
+      // Earlier links that pointed at the old key now point at the new one.
+      await sql`update subject_links set to_key = ${to} where to_key = ${from}`.execute(trx);
+      await trx
+        .insertInto('subject_links')
+        .values({
+          from_key: from,
+          to_key: to,
+          request_id: link.requestId,
+          linked_at: toUtcIso(link.at, 'at'),
+        })
+        .onConflict((conflict) => conflict.column('from_key').doNothing())
+        .execute();
+      return moved;
+    });
+  }
+
+  async getSubjectLink(from: string) {
+    const row = await this.db
+      .selectFrom('subject_links')
+      .selectAll()
+      .where('from_key', '=', from)
+      .executeTakeFirst();
+    return row ? { to: row.to_key, requestId: row.request_id, linkedAt: row.linked_at } : undefined;
+  }
+
+  async recordRectification(receipt: RectificationReceipt): Promise<void> {
+    await this.db
+      .insertInto('rectification_receipts')
+      .values({
+        request_id: receipt.requestId,
+        subject_key: receipt.rekeyed?.to ?? receipt.subjectKey,
+        completed_at: toUtcIso(receipt.completedAt, 'completedAt'),
+        receipt: JSON.stringify(receipt),
+      })
+      .onConflict((conflict) => conflict.column('request_id').doNothing())
+      .execute();
+  }
+
+  async getRectification(requestId: string): Promise<RectificationReceipt | undefined> {
+    const row = await this.db
+      .selectFrom('rectification_receipts')
+      .select('receipt')
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.receipt) as RectificationReceipt) : undefined;
   }
 
   /** Safe to call twice: pg's Pool refuses a second `end()`. */

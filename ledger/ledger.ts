@@ -4,6 +4,7 @@ import type { ErasureReceipt } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
+import type { RectificationReceipt } from '../domain/rectification.js';
 import type { RequestDeadline, RequestKind } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 
@@ -208,6 +209,24 @@ export interface Ledger {
   /** Writes (or rewrites, on release) the restriction receipt of a held person's erasure. */
   recordRestriction(receipt: RestrictionReceipt): Promise<void>;
   getRestriction(requestId: string): Promise<RestrictionReceipt | undefined>;
+
+  /**
+   * An email change (rectification): moves every row of the person from `from` to `to` (consent events and
+   * their outcomes and written states, receipts, tombstone, follow-ups, holds, restriction and
+   * rectification receipts, deadlines, idempotency records, data keys) and links the two keys, in one
+   * transaction. A row the new key already has (its own state for a system, say) is kept, and the old one
+   * dropped. Idempotent: a second call moves nothing. Answers the rows moved per table.
+   */
+  rekeySubject(link: {
+    from: string;
+    to: string;
+    requestId: string;
+    at: string;
+  }): Promise<Record<string, number>>;
+  /** Where a subject key was re-keyed to, when it was. */
+  getSubjectLink(from: string): Promise<{ to: string; requestId: string; linkedAt: string } | undefined>;
+  recordRectification(receipt: RectificationReceipt): Promise<void>;
+  getRectification(requestId: string): Promise<RectificationReceipt | undefined>;
 
   close(): Promise<void>;
 }

@@ -302,6 +302,33 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+const rectificationMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    // An email change re-keys the person: every row moves to the new key, and this link says from where.
+    await db.schema
+      .createTable('subject_links')
+      .addColumn('from_key', 'varchar(64)', (col) => col.primaryKey())
+      .addColumn('to_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+      .addColumn('linked_at', 'varchar(40)', (col) => col.notNull())
+      .execute();
+    await db.schema.createIndex('subject_links_to_key').on('subject_links').column('to_key').execute();
+    await db.schema
+      .createTable('rectification_receipts')
+      .addColumn('request_id', 'varchar(200)', (col) => col.primaryKey())
+      .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('completed_at', 'varchar(40)', (col) => col.notNull())
+      .addColumn('receipt', 'text', (col) => col.notNull())
+      .execute();
+    await db.schema
+      .createIndex('rectification_receipts_subject_key')
+      .on('rectification_receipts')
+      .column('subject_key')
+      .execute();
+  },
+};
+migrations['0010_rectification'] = rectificationMigration;
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

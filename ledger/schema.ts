@@ -19,6 +19,8 @@ export interface LedgerDatabase {
   consent_system_states: ConsentSystemStatesTable;
   request_deadlines: RequestDeadlinesTable;
   legal_holds: LegalHoldsTable;
+  subject_links: SubjectLinksTable;
+  rectification_receipts: RectificationReceiptsTable;
   restriction_receipts: RestrictionReceiptsTable;
   console_sessions: ConsoleSessionsTable;
 }
@@ -203,4 +205,21 @@ export interface RestrictionReceiptsTable {
   /** JSON: the RestrictionReceipt. */
   receipt: string;
   updated_at: string;
+}
+
+/** An email change: the person's rows moved from `from_key` to `to_key` (rectification). */
+export interface SubjectLinksTable {
+  from_key: string;
+  to_key: string;
+  request_id: string;
+  linked_at: string;
+}
+
+/** A rectification's receipt: field names, systems and before-hashes; no value. */
+export interface RectificationReceiptsTable {
+  request_id: string;
+  subject_key: string;
+  completed_at: string;
+  /** JSON: the RectificationReceipt. */
+  receipt: string;
 }

@@ -4,4 +4,5 @@ export { consentWorkflow } from './consent.js';
 export { consentVerifyWorkflow } from './consent-verify.js';
 export { erasureWorkflow } from './erasure.js';
 export { reconciliationWorkflow } from './reconciliation.js';
+export { rectificationWorkflow } from './rectification.js';
 export { shredSubjectKeysWorkflow } from './shred-subject-keys.js';

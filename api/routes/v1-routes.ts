@@ -35,6 +35,7 @@ import {
 import { idempotencyKeySchema, idempotent } from '../idempotency.js';
 import { ApiProblem, invalidBody, sendProblem, unauthorizedProblem } from '../problem.js';
 import { holdRoutes } from './hold-routes.js';
+import { rectificationRoutes } from './rectification-routes.js';
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): z.output<T> {
   const result = schema.safeParse(value);
@@ -55,6 +56,7 @@ function scopeFor(method: string, route: string): ApiScope | undefined {
   )
     return 'operator';
   if (method === 'POST' && route.includes('/holds')) return 'operator';
+  if (method === 'POST' && route.endsWith('/rectifications')) return 'intake';
   if (
     route.includes('/erasures/') ||
     route.includes('/access-requests/') ||
@@ -321,6 +323,10 @@ export function v1Routes(deps: ApiDependencies) {
       const { id } = parse(requestParamsSchema, request.params, 'path');
       return notFoundNamed(id, () => requestStatus(deps.hub, deps.ledger, id));
     });
+
+    await api.register(
+      rectificationRoutes(deps, (request) => `api:${callerOf(request as FastifyRequest).keyId}`),
+    );
 
     // The operator's actions, as one group: a key's permission to act is one hook on this group.
     await api.register(async (operator) => {

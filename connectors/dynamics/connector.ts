@@ -17,6 +17,8 @@ import type {
   FindResult,
   ObservedPerson,
   PurposeOutcome,
+  RectifiedRecordRef,
+  RectifyResult,
   RestrictedRecordRef,
   RestrictResult,
   SubjectIdentifiers,
@@ -401,6 +403,53 @@ export function createDynamicsConnector(
           'Dynamics rows restricted',
         );
         return { outcome: restricted.length > 0 ? 'restricted' : 'not_found', records };
+      }),
+
+    /**
+     * Rectification: on every contact and lead of the person, each email column holding the old address
+     * gets the new one, and `firstname`/`lastname` their new values; one PATCH per row, conditional on the
+     * row as read (a row deleted meanwhile answers `gone`).
+     */
+    rectify: (subject, changes) =>
+      run('rectify', async (): Promise<RectifyResult> => {
+        const found = await rows('rectify', subject, [...emailColumns, 'firstname', 'lastname']);
+        if (found.length === 0) return { outcome: 'not_found', records: [] };
+        const records: RectifiedRecordRef[] = [];
+        for (const row of found) {
+          const patch: Record<string, string> = {};
+          const before: Record<string, string | null> = {};
+          const set = (column: string, value: string) => {
+            const current = row.columns[column];
+            if (current === value) return;
+            patch[column] = value;
+            before[column] = typeof current === 'string' ? current : null;
+          };
+          if (changes.email) {
+            for (const column of emailColumns) {
+              const current = row.columns[column];
+              if (typeof current === 'string' && normaliseEmail(current) === subject.email)
+                set(column, changes.email);
+            }
+          }
+          if (changes.firstname !== undefined) set('firstname', changes.firstname);
+          if (changes.lastname !== undefined) set('lastname', changes.lastname);
+          if (Object.keys(patch).length === 0) {
+            records.push({ ...row.ref, result: 'already', before: {} });
+            continue;
+          }
+          const gone = (await patchAsRead(row, patch, 'rectify')) === 'gone';
+          records.push({ ...row.ref, result: gone ? 'gone' : 'rectified', before: gone ? {} : before });
+        }
+        logger.info(
+          {
+            operation: 'rectify',
+            rows: found.length,
+            changed: records.filter((r) => r.result === 'rectified').length,
+          },
+          'Dynamics rows rectified',
+        );
+        const kept = records.filter((r) => r.result !== 'gone');
+        return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records };
       }),
 
     readConsent: (subject) =>

@@ -16,6 +16,9 @@ import type {
   DecisionsInForce,
   ErasedRecord,
   ObservedPerson,
+  RectifiedRecordRef,
+  RectifyChanges,
+  RectifyResult,
   RestrictedRecordRef,
   RestrictResult,
   SubjectIdentifiers,
@@ -62,6 +65,11 @@ const membersPageSchema = z.object({
   ),
   total_items: z.number(),
 });
+
+/** The values a rectification replaces; read only inside the rectify call, never returned as they are. */
+const memberValuesSchema = z
+  .object({ email_address: z.string(), merge_fields: z.record(z.string(), z.unknown()).default({}) })
+  .loose();
 
 /** delete-permanent answers 204 with no body, which the SDK hands back as null. */
 const deletionSchema = z.unknown();
@@ -549,6 +557,68 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       );
       const kept = records.filter((r) => r.result !== 'gone');
       return { outcome: kept.length > 0 ? 'restricted' : 'not_found', records };
+    },
+
+    /**
+     * Rectification in every audience the person is a member of: one PATCH per member with the new
+     * `email_address` and the `FNAME`/`LNAME` merge fields (Update list member). Mailchimp refuses an
+     * address that is already a member of the audience with 400 "Member Exists": non-retryable, so the
+     * system waits for an operator (merge or close), and nothing is overwritten.
+     */
+    async rectify(subject: SubjectIdentifiers, changes: RectifyChanges): Promise<RectifyResult> {
+      const audiences = await configuredAudiences('rectify');
+      const members = await membersIn('rectify', subject.email, audiences);
+      if (members.length === 0) return { outcome: 'not_found', records: [] };
+      const records: RectifiedRecordRef[] = [];
+      for (const member of members) {
+        // The values before are read in full here, once, to be hashed by the activity.
+        const current = await callUnlessMissing(
+          'rectify',
+          member.list_id,
+          () => api.getListMember(member.list_id, member.id),
+          memberValuesSchema,
+        );
+        if (!current) {
+          records.push({ ...memberRef(member), result: 'gone', before: {} });
+          continue;
+        }
+        const body: { email_address?: string; merge_fields?: Record<string, string> } = {};
+        const before: Record<string, string | null> = {};
+        if (changes.email && normaliseEmail(current.email_address) !== changes.email) {
+          body.email_address = changes.email;
+          before.email_address = current.email_address;
+        }
+        const merges: Record<string, string> = {};
+        for (const [field, tag] of [
+          ['firstname', 'FNAME'],
+          ['lastname', 'LNAME'],
+        ] as const) {
+          const value = changes[field];
+          if (value === undefined || current.merge_fields[tag] === value) continue;
+          merges[tag] = value;
+          const old = current.merge_fields[tag];
+          before[`merge_fields.${tag}`] = typeof old === 'string' && old !== '' ? old : null;
+        }
+        if (Object.keys(merges).length > 0) body.merge_fields = merges;
+        if (Object.keys(body).length === 0) {
+          records.push({ ...memberRef(member), result: 'already', before: {} });
+          continue;
+        }
+        const updated = await callUnlessMissing(
+          'rectify',
+          member.list_id,
+          () => api.updateListMember(member.list_id, member.id, body),
+          memberSchema,
+        );
+        records.push(
+          updated
+            ? { ...memberRef({ ...updated, list_id: member.list_id }), result: 'rectified', before }
+            : { ...memberRef(member), result: 'gone', before: {} },
+        );
+      }
+      log.info({ operation: 'rectify', members: members.length }, 'mailchimp rectify');
+      const kept = records.filter((r) => r.result !== 'gone');
+      return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records };
     },
 
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {

@@ -184,6 +184,29 @@ function applyFields(list: StoredList, member: StoredMember, body: MemberBody) {
   }
 }
 
+/**
+ * A PATCH with another `email_address` changes the member's address (Update list member,
+ * https://mailchimp.com/developer/marketing/api/list-members/update-list-member/): the member is then
+ * addressed by the new address's hash. An address that is already a member of the audience is refused with
+ * 400 "Member Exists", as adding one is; a permanently deleted one with "Forgotten Email Not Subscribed".
+ */
+function changeAddress(list: StoredList, member: StoredMember, email: string) {
+  const hash = subscriberHash(email);
+  const existing = list.members.get(hash);
+  if (existing && existing !== member) {
+    throw new ProblemError(400, {
+      title: 'Member Exists',
+      detail: `${email} is already a list member. Use PUT to insert or update list members.`,
+    });
+  }
+  if (list.forgotten.has(hash)) throw forgottenProblem(email);
+  list.members.delete(member.id);
+  member.id = hash;
+  member.email_address = email;
+  list.members.set(hash, member);
+  touch(member);
+}
+
 function forgottenProblem(email: string): ProblemError {
   return new ProblemError(400, {
     title: 'Forgotten Email Not Subscribed',
@@ -435,6 +458,9 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         const member = memberOr404(list, request.params.hash);
         const body = parse(memberBodySchema, request.body);
         const before = memberBefore(member);
+        if (body.email_address !== undefined && subscriberHash(body.email_address) !== member.id) {
+          changeAddress(list, member, validEmail(body));
+        }
         if (body.status) setStatus(member, body.status);
         applyFields(list, member, body);
         fireMemberWebhooks(store, request, list, member, before);

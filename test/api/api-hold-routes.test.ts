@@ -116,3 +116,63 @@ describe('API: legal holds need the operator scope and keep no address', () => {
     expect(Object.keys(schemas.HoldPlaced?.properties ?? {})).toContain('erasureRunning');
   });
 });
+
+describe('API: POST /v1/rectifications needs the intake scope and names bad fields', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  const intakeKey = freshApiKey();
+  const operatorKey = freshApiKey();
+
+  beforeAll(async () => {
+    temporal = await connectTestTemporal('api-rectifications');
+    ledger = await tempLedger();
+    app = await createApiServer({
+      hub: hubContext(temporal, temporal.taskQueue),
+      ledger,
+      logger: silentLogger,
+      config: {
+        CONSENT_HUB_API_KEYS: [
+          `${hashApiKey(intakeKey)}:intake`,
+          `${hashApiKey(operatorKey)}:status+operator`,
+        ],
+        CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET: undefined,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await ledger?.close();
+    await temporal?.close();
+  });
+  const post = (key: string, body: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/rectifications',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+
+  it('accepts a rectification with 202, its deadline and both subject keys, and no address in the answer', async () => {
+    const email = newEmail();
+    const next = newEmail();
+    const answer = await post(intakeKey, { email, set: { email: next, lastname: 'Nouveau' } });
+    expect(answer.statusCode).toBe(202);
+    expect(answer.json()).toMatchObject({
+      subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret),
+      newSubjectKey: subjectKeyFor(next, temporal.secrets.subjectKeySecret),
+      dueAt: expect.any(String),
+    });
+    expect(answer.body).not.toContain(email);
+    expect(answer.body).not.toContain(next);
+  });
+
+  it('refuses a key without intake (403), an empty or unknown set and a bad new address (400)', async () => {
+    expect((await post(operatorKey, { email: newEmail(), set: { lastname: 'X' } })).statusCode).toBe(403);
+    for (const set of [{}, { phone: '1' }, { email: 'not an address' }]) {
+      const answer = await post(intakeKey, { email: newEmail(), set });
+      expect(answer.statusCode, JSON.stringify(set)).toBe(400);
+      expect(JSON.stringify(answer.json().errors)).toContain('set');
+    }
+  });
+});

@@ -119,4 +119,69 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
     expect(await ledger.getRestriction(receipt.requestId)).toEqual(released);
     expect(await ledger.getRestriction(randomUUID())).toBeUndefined();
   });
+
+  it('re-keys a person: every row moves to the new key in one go, a row the new key has wins, links follow', async () => {
+    const from = subjectKey();
+    const to = subjectKey();
+    const eventId = randomUUID();
+    await ledger.appendConsentEvent({
+      id: eventId,
+      subjectKey: from,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: '2026-01-01T09:00:00.000Z',
+      recordedAt: '2026-01-01T09:00:01.000Z',
+      source: 'cli',
+      evidence: { policyVersion: 'p-1', channel: 'web' },
+    });
+    await ledger.recordTombstone({
+      subjectKey: from,
+      erasedAt: '2026-01-02T09:00:00.000Z',
+      systems: ['google'],
+      firstRequestId: 'r-1',
+      lastRequestId: 'r-1',
+    });
+    await ledger.placeHold({
+      subjectKey: from,
+      reason: 'legal_claims',
+      placedBy: 'cli:a',
+      placedAt: '2026-01-03T09:00:00.000Z',
+    });
+    // The new key already has its own hold: it is kept, the old one dropped.
+    await ledger.placeHold({
+      subjectKey: to,
+      reason: 'authority_order',
+      placedBy: 'cli:b',
+      placedAt: '2026-01-04T09:00:00.000Z',
+    });
+
+    const moved = await ledger.rekeySubject({
+      from,
+      to,
+      requestId: 'rect-1',
+      at: '2026-02-01T09:00:00.000Z',
+    });
+    expect(moved).toMatchObject({ consent_events: 1, tombstones: 1, tombstone_systems: 1, legal_holds: 0 });
+    expect(await ledger.listConsentEvents(from)).toEqual([]);
+    expect((await ledger.listConsentEvents(to)).map((e) => e.id)).toEqual([eventId]);
+    expect(await ledger.getTombstone(from)).toBeUndefined();
+    expect(await ledger.getTombstone(to)).toMatchObject({ systems: ['google'], firstRequestId: 'r-1' });
+    expect(await ledger.getHold(from)).toBeUndefined();
+    expect((await ledger.getHold(to))?.reason).toBe('authority_order');
+    expect(await ledger.getSubjectLink(from)).toEqual({
+      to,
+      requestId: 'rect-1',
+      linkedAt: '2026-02-01T09:00:00.000Z',
+    });
+    // Twice is harmless; a later change of address carries the earlier link along.
+    expect(
+      Object.values(
+        await ledger.rekeySubject({ from, to, requestId: 'rect-1', at: '2026-02-01T09:00:00.000Z' }),
+      ).every((n) => n === 0),
+    ).toBe(true);
+    const third = subjectKey();
+    await ledger.rekeySubject({ from: to, to: third, requestId: 'rect-2', at: '2026-03-01T09:00:00.000Z' });
+    expect((await ledger.getSubjectLink(from))?.to).toBe(third);
+    expect((await ledger.listConsentEvents(third)).map((e) => e.id)).toEqual([eventId]);
+  });
 });

@@ -1,0 +1,89 @@
+import { createHmac } from 'node:crypto';
+import type { RectifyChanges, RectifyResult } from '../connectors/connector.js';
+import { inlineRecordLimit } from '../domain/erasure.js';
+import type { RectificationReceipt, RectifiedRecord } from '../domain/rectification.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { derivedKey, protectRecordIds } from '../privacy/keyed-id.js';
+import type { ConnectorCall } from './create-activities.js';
+import type { ErasureStepInput } from './erasure-activities.js';
+
+/** A system's rectification as the workflow keeps it: field names and before-hashes, the first records. */
+export interface RectifiedInSystem {
+  outcome: RectifyResult['outcome'];
+  records: RectifiedRecord[];
+  recordCount: number;
+  note?: string;
+}
+
+/**
+ * A value as a rectification receipt may keep it: `hmac:` and 128 bits of HMAC-SHA256 under a hub key
+ * (derived from the subject-key secret), over the system, the field and the value. Who holds the old value
+ * can prove it is the one replaced; without the hub's secret it cannot be guessed back.
+ */
+export function beforeHash(secret: string, system: string, field: string, value: string | null): string {
+  if (value === null || value === '') return 'empty';
+  const digest = createHmac('sha256', derivedKey(secret, 'rectification-before'))
+    .update(`${system}\u0000${field}\u0000${value}`, 'utf8')
+    .digest('hex');
+  return `hmac:${digest.slice(0, 32)}`;
+}
+
+/** The activities of a rectification (GDPR Art. 16): change each system, re-key the ledger, keep the receipt. */
+export function createRectificationActivities({
+  ledger,
+  logger,
+  subjectKeySecret,
+  call,
+}: {
+  ledger: Ledger;
+  logger: Logger;
+  subjectKeySecret: string;
+  call: ConnectorCall;
+}) {
+  return {
+    /** Sets the new values in one system; the values before leave this activity only as keyed hashes. */
+    rectifyInSystem(input: ErasureStepInput & { changes: RectifyChanges }): Promise<RectifiedInSystem> {
+      return call(input, 'rectify', async (connector) => {
+        if (!connector.rectify) {
+          return {
+            outcome: 'not_applicable',
+            records: [],
+            recordCount: 0,
+            note: `${input.system} holds no email or name for a person; nothing to rectify there`,
+          };
+        }
+        const result = await connector.rectify(input.subject, input.changes);
+        const records = protectRecordIds(subjectKeySecret, input.system, result.records).map(
+          ({ kind, id, container, result: done, before }): RectifiedRecord => ({
+            kind,
+            id,
+            ...(container ? { container } : {}),
+            result: done,
+            changed: Object.entries(before).map(([field, value]) => ({
+              field,
+              beforeHash: beforeHash(subjectKeySecret, input.system, field, value),
+            })),
+          }),
+        );
+        return {
+          outcome: result.outcome,
+          records: records.slice(0, inlineRecordLimit),
+          recordCount: records.length,
+          ...(result.note ? { note: result.note } : {}),
+        };
+      });
+    },
+
+    /** Moves the person's ledger rows to their new subject key and links the two (an email change). */
+    async rekeySubject(link: { from: string; to: string; requestId: string; at: string }) {
+      const moved = await ledger.rekeySubject(link);
+      logger.info({ subjectKey: link.from, newSubjectKey: link.to, moved }, 'subject re-keyed in the ledger');
+      return moved;
+    },
+
+    async recordRectification(receipt: RectificationReceipt): Promise<void> {
+      await ledger.recordRectification(receipt);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { emailSchema } from './email.js';
+import type { SystemFailure } from './erasure.js';
+import { actorIdSchema } from './free-text.js';
+import type { SystemName } from './systems.js';
+
+/**
+ * The fields a rectification (GDPR Art. 16) may set, by the hub's names. Each maps to a column or field per
+ * system: Dynamics `emailaddress1..3` (the ones holding the old address), `firstname`, `lastname`;
+ * Mailchimp `email_address`, merge fields `FNAME`, `LNAME`. Google Analytics holds none of them.
+ */
+export const rectifiableFields = ['email', 'firstname', 'lastname'] as const;
+export type RectifiableField = (typeof rectifiableFields)[number];
+
+const nameSchema = z.string().trim().min(1).max(100);
+
+export const rectificationChangesSchema = z
+  .object({
+    email: emailSchema.optional(),
+    firstname: nameSchema.optional(),
+    lastname: nameSchema.optional(),
+  })
+  .strict()
+  .refine((set) => Object.values(set).some((value) => value !== undefined), {
+    error: `set at least one of: ${rectifiableFields.join(', ')}`,
+  });
+export type RectificationChanges = z.output<typeof rectificationChangesSchema>;
+
+/** `consent-hub rectify` and `POST /v1/rectifications`. Addresses are normalised here, once. */
+export const rectificationRequestSchema = z.object({
+  email: emailSchema,
+  set: rectificationChangesSchema,
+  requestedBy: actorIdSchema,
+  requestedAt: z.iso.datetime({ offset: true }),
+  /** When the person's request arrived (a letter entered later); defaults to now. */
+  receivedAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type RectificationRequestInput = z.input<typeof rectificationRequestSchema>;
+export type RectificationRequest = z.output<typeof rectificationRequestSchema>;
+
+/** One field changed in one record: its name and a keyed hash of the value before (never a value). */
+export interface RectifiedField {
+  field: string;
+  /** `hmac:` + 128 bits of HMAC-SHA256 under a hub key of the value before; `empty` when it had none. */
+  beforeHash: string;
+}
+
+export interface RectifiedRecord {
+  kind: string;
+  id: string;
+  container?: string;
+  result: 'rectified' | 'already' | 'gone';
+  changed: RectifiedField[];
+}
+
+export const systemRectificationStatuses = [
+  'pending',
+  'running',
+  'waiting_for_vendor',
+  'needs_attention',
+  'rectified',
+  'not_found',
+  'not_applicable',
+  'failed',
+  'closed_by_operator',
+] as const;
+export type SystemRectificationStatus = (typeof systemRectificationStatuses)[number];
+
+export interface SystemRectificationState {
+  status: SystemRectificationStatus;
+  records: RectifiedRecord[];
+  recordCount?: number;
+  note?: string;
+  attempts: number;
+  failure?: SystemFailure;
+  closedReason?: string;
+  completedAt?: string;
+  resumesAt?: string;
+}
+
+export interface RectificationWorkflowInput {
+  subjectKey: string;
+  /** Set when the email changes: the person's subject key under the new address. */
+  newSubjectKey?: string;
+  request: RectificationRequest;
+  timings: {
+    attentionAfter: string | number;
+    operatorDeadline: string | number;
+    heartbeatTimeout?: string | number;
+  };
+}
+
+/** The proof of a rectification: which fields changed where, with before-hashes; no value, no address. */
+export interface RectificationReceipt {
+  requestId: string;
+  subjectKey: string;
+  requestedBy: string;
+  requestedAt: string;
+  completedAt: string;
+  fields: RectifiableField[];
+  outcome: 'completed' | 'completed_with_failures';
+  systems: Record<SystemName, SystemRectificationState>;
+  /**
+   * For an email change: the person's ledger records (consent events, decisions, tombstone, receipts,
+   * holds, data keys) moved from the old subject key to the new one, linked in the ledger. Absent when a
+   * system still holds the old address (then nothing moved, and `rekeyNote` says why).
+   */
+  rekeyed?: { from: string; to: string; at: string; moved: Record<string, number> };
+  rekeyNote?: string;
+  operatorActions?: import('./operator.js').OperatorLogEntry[];
+}
+
+export interface RectificationStatusView {
+  requestId: string;
+  subjectKey: string;
+  status: 'running' | 'needs_attention' | 'completed';
+  systems: Record<SystemName, SystemRectificationState>;
+}

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SubjectIdentifiers } from '../../connectors/connector.js';
+import { awaitReceipt, type HubClientContext, requestErasure } from '../../hub-client/erasures.js';
+import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { closeSystemUpdate } from '../../workflows/erasure-definitions.js';
+import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const listId = 'rectifylist1';
+type Row = Record<string, unknown>;
+
+/**
+ * Rectification (GDPR Art. 16) against the real connectors, the vendor sandboxes and a real Temporal dev
+ * server: an email change reaches every system, re-keys the person in the ledger, and an erasure by the new
+ * address then erases everything; a new address Mailchimp already has waits for an operator.
+ */
+describe('rectification of an email and a name', { timeout: 240_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+  const who = (email: string): SubjectIdentifiers => ({ email, gaClientIds: [], gaUserIds: [] });
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('rectification');
+    context = {
+      ...hub.temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  const findEverywhere = async (email: string) => ({
+    dynamics: (await hub.connectors.dynamics?.find(who(email)))?.records
+      .map((r) => `${r.kind}:${r.id}`)
+      .sort(),
+    mailchimp: (await hub.connectors.mailchimp?.find(who(email)))?.records.map(
+      (r) => `${r.kind}:${r.container}`,
+    ),
+  });
+
+  it('moves the person to the new address everywhere; the old one finds nothing, history and erasure follow', async () => {
+    const oldEmail = uniqueEmail('old');
+    const newEmail = uniqueEmail('new');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Grete', lastname: 'Byron', emailaddress2: oldEmail }],
+      leads: [{ firstname: 'Grete', lastname: 'Byron', emailaddress1: oldEmail.toUpperCase() }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: listId,
+          name: 'Rectify list',
+          members: [
+            {
+              email_address: oldEmail,
+              status: 'subscribed',
+              merge_fields: { FNAME: 'Grete', LNAME: 'Byron' },
+            },
+          ],
+        },
+      ],
+    });
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const oldKey = subjectKeyFor(oldEmail, secret);
+    const newKey = subjectKeyFor(newEmail, secret);
+    const eventId = randomUUID();
+    await hub.ledger.appendConsentEvent({
+      id: eventId,
+      subjectKey: oldKey,
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: '2026-01-05T10:00:00.000Z',
+      recordedAt: '2026-01-05T10:00:01.000Z',
+      source: 'form:signup',
+      evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-1' },
+    });
+    const before = await findEverywhere(oldEmail);
+    expect(before.dynamics).toHaveLength(2);
+    expect(before.mailchimp).toEqual([`member:${listId}`]);
+
+    const started = await requestRectification(
+      context,
+      {
+        email: oldEmail,
+        set: { email: newEmail, firstname: 'Augusta' },
+        requestedBy: 'privacy-inbox#90',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    expect(started.newSubjectKey).toBe(newKey);
+    const receipt = await awaitRectification(context, started);
+
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.fields).toEqual(['email', 'firstname']);
+    expect(receipt.systems.dynamics.status).toBe('rectified');
+    expect(receipt.systems.mailchimp.status).toBe('rectified');
+    expect(receipt.systems.google.status).toBe('not_applicable');
+    const contact = receipt.systems.dynamics.records.find((r) => r.kind === 'contact');
+    expect(contact?.changed.map((c) => c.field).sort()).toEqual(['emailaddress2', 'firstname']);
+    const lead = receipt.systems.dynamics.records.find((r) => r.kind === 'lead');
+    expect(lead?.changed.map((c) => c.field).sort()).toEqual(['emailaddress1', 'firstname']);
+    for (const record of [...receipt.systems.dynamics.records, ...receipt.systems.mailchimp.records]) {
+      for (const change of record.changed) expect(change.beforeHash).toMatch(/^hmac:[0-9a-f]{32}$/);
+    }
+    expect(receipt.systems.mailchimp.records[0]?.changed.map((c) => c.field)).toEqual([
+      'email_address',
+      'merge_fields.FNAME',
+    ]);
+    // No value in the receipt: neither address, nor the names before or after.
+    const text = JSON.stringify(receipt).toLowerCase();
+    for (const value of [oldEmail, newEmail, 'grete', 'augusta', 'byron']) expect(text).not.toContain(value);
+    expect(receipt.rekeyed).toMatchObject({ from: oldKey, to: newKey });
+
+    // The old address finds nothing anywhere; the new one finds the same records.
+    expect(await findEverywhere(oldEmail)).toEqual({ dynamics: [], mailchimp: [] });
+    expect(await findEverywhere(newEmail)).toEqual(before);
+    const rows = (await hub.vendors.dynamics.control.state<{ contacts: Row[] }>()).contacts.filter(
+      (row) => row.emailaddress2 === newEmail,
+    );
+    expect(rows[0]).toMatchObject({ firstname: 'Augusta', lastname: 'Byron' });
+    expect(await hub.ledger.listConsentEvents(oldKey)).toEqual([]);
+    expect((await hub.ledger.listConsentEvents(newKey)).map((e) => e.id)).toEqual([eventId]);
+    expect(await hub.ledger.getSubjectLink(oldKey)).toMatchObject({
+      to: newKey,
+      requestId: started.requestId,
+    });
+    expect(await hub.ledger.getRectification(started.requestId)).toEqual(receipt);
+
+    // An erasure by the new address erases everything the person had.
+    const erased = await awaitReceipt(
+      context,
+      await requestErasure(context, {
+        email: newEmail,
+        requestedBy: 'privacy-inbox#91',
+        requestedAt: new Date().toISOString(),
+      }),
+    );
+    expect(erased.outcome).toBe('completed');
+    expect(erased.systems.dynamics.records.map((r) => `${r.kind}:${r.id}`).sort()).toEqual(before.dynamics);
+    expect(erased.systems.mailchimp.status).toBe('erased');
+    expect(await findEverywhere(newEmail)).toEqual({ dynamics: [], mailchimp: [] });
+  });
+
+  it('waits for an operator when Mailchimp already has the new address (Member Exists), and re-keys nothing', async () => {
+    const oldEmail = uniqueEmail('clash-old');
+    const newEmail = uniqueEmail('clash-new');
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: listId,
+          name: 'Rectify list',
+          members: [
+            { email_address: oldEmail, status: 'subscribed' },
+            { email_address: newEmail, status: 'subscribed' },
+          ],
+        },
+      ],
+    });
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#92',
+      requestedAt: new Date().toISOString(),
+    });
+    const handle = context.client.workflow.getHandle(started.workflowId, started.requestId);
+    let failure: string | undefined;
+    for (let i = 0; i < 120 && !failure; i++) {
+      const status = await handle.query(rectificationStatusQuery);
+      if (status.systems.mailchimp.status === 'needs_attention')
+        failure = status.systems.mailchimp.failure?.reason;
+      else await delay(250);
+    }
+    expect(failure).toMatch(/Member Exists/);
+    expect(failure).not.toContain(newEmail);
+    await handle.executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'merge the two members by hand', operator: 'ops:test' }],
+    });
+    const receipt = await awaitRectification(context, started);
+    expect(receipt.outcome).toBe('completed_with_failures');
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(receipt.rekeyNote).toMatch(/not re-keyed/);
+    // Both members are still there, untouched.
+    expect((await findEverywhere(oldEmail)).mailchimp).toEqual([`member:${listId}`]);
+    expect((await findEverywhere(newEmail)).mailchimp).toEqual([`member:${listId}`]);
+  });
+});

@@ -1,0 +1,123 @@
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/create-activities.js';
+import type { SubjectIdentifiers } from '../connectors/connector.js';
+import type { SystemName } from '../domain/erasure.js';
+import type {
+  RectifiableField,
+  RectificationReceipt,
+  RectificationStatusView,
+  RectificationWorkflowInput,
+  SystemRectificationState,
+  SystemRectificationStatus,
+} from '../domain/rectification.js';
+import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
+import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
+import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { rectificationStatusQuery } from './rectification-definitions.js';
+import { followRequestDeadline } from './request-deadline.js';
+
+const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+const reached: readonly SystemRectificationStatus[] = ['rectified', 'not_found', 'not_applicable'];
+
+/**
+ * Rectifies a person's data (GDPR Art. 16) in every system, each through the operator gate (a Mailchimp
+ * "Member Exists" waits for an operator), and keeps a receipt of the fields changed where, with keyed
+ * hashes of the values before. An email change then re-keys the person in the ledger (consent events,
+ * decisions, tombstone, receipts and holds follow the new address), once no system still holds the old one.
+ */
+export async function rectificationWorkflow(
+  input: RectificationWorkflowInput,
+): Promise<RectificationReceipt> {
+  const requestId = workflowInfo().firstExecutionRunId;
+  const state = Object.fromEntries(
+    systems.map((system): [SystemName, SystemRectificationState] => [
+      system,
+      { status: 'pending', records: [], attempts: 0 },
+    ]),
+  ) as Record<SystemName, SystemRectificationState>;
+  const gate = new OperatorGate(input.timings.operatorDeadline, () => {});
+  const view = (): RectificationStatusView => ({
+    requestId,
+    subjectKey: input.subjectKey,
+    status: systems.some((s) => state[s].status === 'needs_attention') ? 'needs_attention' : 'running',
+    systems: state,
+  });
+  setHandler(rectificationStatusQuery, view);
+  setHandler(
+    retrySystemUpdate,
+    ({ system, operator }) => {
+      gate.request(system, { kind: 'retry' }, operator);
+      return view() as never;
+    },
+    { validator: ({ system }) => assertNeedsAttention(state, system) },
+  );
+  setHandler(
+    closeSystemUpdate,
+    ({ system, reason, operator }) => {
+      gate.request(system, { kind: 'close', reason }, operator);
+      return view() as never;
+    },
+    { validator: ({ system }) => assertNeedsAttention(state, system) },
+  );
+  followRequestDeadline();
+
+  const { set } = input.request;
+  const subject: SubjectIdentifiers = { email: input.request.email, gaClientIds: [], gaUserIds: [] };
+  await Promise.all(
+    systems.map(async (system) => {
+      const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+      const outcome = await gate.run(system, state[system], () =>
+        activities.rectifyInSystem({
+          system,
+          requestId,
+          subjectKey: input.subjectKey,
+          subject,
+          changes: set,
+        }),
+      );
+      if (!outcome.done) return;
+      Object.assign(state[system], {
+        status: outcome.value.outcome,
+        records: outcome.value.records,
+        recordCount: outcome.value.recordCount,
+        ...(outcome.value.note ? { note: outcome.value.note } : {}),
+      });
+      gate.finish(state[system]);
+    }),
+  );
+
+  const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+  const allReached = systems.every((s) => reached.includes(state[s].status));
+  let rekeyed: RectificationReceipt['rekeyed'];
+  let rekeyNote: string | undefined;
+  if (input.newSubjectKey && input.newSubjectKey !== input.subjectKey) {
+    if (allReached) {
+      const at = new Date().toISOString();
+      const moved = await ledger.rekeySubject({
+        from: input.subjectKey,
+        to: input.newSubjectKey,
+        requestId,
+        at,
+      });
+      rekeyed = { from: input.subjectKey, to: input.newSubjectKey, at, moved };
+    } else {
+      rekeyNote =
+        'a system still holds the old address, so the ledger was not re-keyed; rectify again once it is fixed';
+    }
+  }
+  const receipt: RectificationReceipt = {
+    requestId,
+    subjectKey: input.subjectKey,
+    requestedBy: input.request.requestedBy,
+    requestedAt: input.request.requestedAt,
+    completedAt: new Date().toISOString(),
+    fields: (Object.keys(set) as RectifiableField[]).filter((field) => set[field] !== undefined),
+    outcome: allReached ? 'completed' : 'completed_with_failures',
+    systems: state,
+    ...(rekeyed ? { rekeyed } : {}),
+    ...(rekeyNote ? { rekeyNote } : {}),
+    ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
+  };
+  await ledger.recordRectification(receipt);
+  return receipt;
+}
