@@ -67,7 +67,9 @@ export const dynamicsConfigSchema = z
      * leaves room for another client. Several workers on one user each take a share (CONSENT_HUB_WORKERS).
      */
     DYNAMICS_MAX_CONCURRENCY: positiveInt('DYNAMICS_MAX_CONCURRENCY', 48).pipe(
-      z.number().max(52, { error: 'DYNAMICS_MAX_CONCURRENCY must be at most 52 (Dataverse refuses more at once)' }),
+      z
+        .number()
+        .max(52, { error: 'DYNAMICS_MAX_CONCURRENCY must be at most 52 (Dataverse refuses more at once)' }),
     ),
   })
   .transform((env) => ({
