@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { ZodError } from 'zod';
+import { nameOfField } from '../domain/input-messages.js';
 
 export interface ProblemField {
   field: string;
@@ -37,13 +38,16 @@ export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyRe
 
 /**
  * One entry per field at fault, named by its path (`evidence.formId`, `gaClientIds.0`). zod's messages from the
- * domain schemas never quote an email back; unknown fields are named, so a typo is found at once.
+ * domain schemas never quote an email back; unknown fields are named, so a typo is found at once, unless
+ * the name is not identifier-shaped (it may be an address sent as a key): nameOfField.
  */
 export function invalidBody(error: ZodError, where = 'body'): ApiProblem {
   const errors = error.issues.flatMap((issue): ProblemField[] => {
-    const path = issue.path.map(String).join('.');
+    const path = issue.path.map(nameOfField).join('.');
     if (issue.code === 'unrecognized_keys')
-      return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'unknown field' }));
+      return issue.keys
+        .map(nameOfField)
+        .map((key) => ({ field: path ? `${path}.${key}` : key, message: 'unknown field' }));
     return [{ field: path || `(${where})`, message: issue.message }];
   });
   return new ApiProblem(

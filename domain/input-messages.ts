@@ -9,6 +9,21 @@ const described: Record<string, string> = {
   object: 'an object',
 };
 
+/** A field name the schemas could hold: an identifier, never an address, a name with spaces or prose. */
+const fieldNameShape = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * How a boundary names a field that the client sent: itself when it is identifier-shaped (`gaClientId`, a
+ * typo worth naming), else `(unnamed field)`. A JSON key is input too, and a client may send a person's
+ * address or name as a key (`{"fiona@example.net": true}`); echoing it would put it into the answer and any
+ * log of it.
+ */
+export function nameOfField(key: PropertyKey): string {
+  const text = String(key);
+  if (typeof key === 'number' || /^\d{1,9}$/.test(text)) return text;
+  return fieldNameShape.test(text) ? text : '(unnamed field)';
+}
+
 /**
  * What every boundary (CLI, API) says about bad input, where a schema gives no words of its own: what is
  * wrong and what is expected, in one line, never zod's defaults ("Invalid input: expected string, received
@@ -40,7 +55,7 @@ export function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
           : `must be at least ${issue.minimum} characters`
         : `must be at least ${issue.minimum}${issue.origin === 'array' ? ' items' : ''}`;
     case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+      return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.map(nameOfField).join(', ')}`;
     default:
       return undefined;
   }

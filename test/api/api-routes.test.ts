@@ -368,12 +368,20 @@ describe('intake API routes', () => {
         ],
         ['/v1/consent-events', { ...consentBody(), source: 'Fiona (fiona@example.net)' }, 'source'],
         ['/v1/erasures', { ...erasureBody(), requestedBy: 'Fiona F. (fiona@example.net)' }, 'requestedBy'],
+        // A key is input too: an address or a name sent as a field name is refused without being echoed.
+        ['/v1/erasures', { ...erasureBody(), 'fiona@example.net': true }, '(unnamed field)'],
+        [
+          '/v1/consent-events',
+          { ...consentBody(), evidence: { channel: 'web', 'Fiona F. (fiona@example.net)': 'x' } },
+          'evidence.(unnamed field)',
+        ],
       ];
       for (const [url, body, field] of cases) {
         const answer = await post(quietApp, url, body);
         expect(answer.statusCode, `${url} ${field}`).toBe(400);
         expect(answer.json().errors.map((e: { field: string }) => e.field)).toContain(field);
         expect(answer.body).not.toContain('fiona@example.net');
+        expect(answer.body).not.toContain('Fiona F.');
       }
     });
   });
