@@ -257,6 +257,9 @@ export const receiptCommand = new Command('receipt')
     }
     if (found.state === 'open' && found.status.status === 'needs_attention')
       requestExitCode(exitCodes.needsAttention);
+    // A receipt with a failed or closed system is "finished with failures", as erase --wait says of it.
+    if (found.state === 'completed' && found.receipt.outcome !== 'completed')
+      requestExitCode(exitCodes.finishedWithFailures);
   });
 
 export const erasuresCommand = new Command('erasures')

@@ -170,6 +170,11 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
     const receipt = JSON.parse(run.stdout) as { outcome: string; systems: { google: { status: string } } };
     expect(receipt.outcome).toBe('completed_with_failures');
     expect(receipt.systems.google.status).toBe('closed_by_operator');
+    // The stored receipt says the same afterwards: finished with failures is exit 1, text and --json.
+    const shown = await cli('receipt', requestId);
+    expect(shown.stdout).toContain('completed_with_failures');
+    expect(shown.code).toBe(1);
+    expect((await cli('receipt', requestId, '--log', '--json')).code).toBe(1);
 
     // Listings tell completed_with_failures apart, and name the system and why.
     const listed = await cli('erasures', '--status', 'completed_with_failures');
