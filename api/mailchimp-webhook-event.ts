@@ -17,6 +17,8 @@ export const mailchimpWebhookSchema = z.object({
   'data[list_id]': z.string().max(100).optional(),
   'data[email]': emailSchema.optional(),
   'data[new_email]': emailSchema.optional(),
+  /** upemail: the address the member had before they changed it in Mailchimp. */
+  'data[old_email]': emailSchema.optional(),
   'data[action]': z.enum(['unsub', 'delete']).optional(),
   'data[reason]': z.string().max(200).optional(),
 });

@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { marketingPurposes, type Purpose } from '../../domain/purposes.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
+import { requestRectification } from '../../hub-client/rectifications.js';
 import { stableUuid } from '../../privacy/stable-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
@@ -47,6 +48,9 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       }
       // A cleaned address bounced: it can no longer receive marketing email, and nothing else follows.
       if (event.type === 'cleaned') return withdraw(reply, event, ['marketing_email']);
+      if (event.type === 'upemail' && event['data[old_email]'] && event['data[new_email]']) {
+        return changeAddress(reply, event, event['data[old_email]'], event['data[new_email]']);
+      }
 
       // profile, upemail, subscribe and campaign change no consent; acknowledged so Mailchimp stops retrying.
       const email = event['data[email]'] ?? event['data[new_email]'];
@@ -61,6 +65,43 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       return reply.code(200).send({ acknowledged: true });
     });
   };
+
+  /**
+   * upemail: the person changed their address in Mailchimp. The hub rectifies them everywhere else (the
+   * Dynamics rows holding the old address) and re-keys them in the ledger, through the rectification
+   * workflow: Mailchimp's own step finds the member already moved. Once per delivery (retries replay).
+   */
+  async function changeAddress(reply: FastifyReply, event: MailchimpWebhookEvent, from: string, to: string) {
+    const subjectKey = subjectKeyFor(from, deps.hub.subjectKeySecret);
+    const eventId = webhookEventId(event, subjectKey);
+    const storeKey = `mailchimp-webhook:${eventId}`;
+    const seen = await deps.ledger.getIdempotentResponse(storeKey);
+    if (seen) return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
+    const started = await requestRectification(
+      deps.hub,
+      {
+        email: from,
+        set: { email: to },
+        requestedBy: 'mailchimp:upemail',
+        requestedAt: new Date().toISOString(),
+        receivedAt: new Date(firedAtIso(event.fired_at)).toISOString(),
+      },
+      { ledger: deps.ledger },
+    );
+    const saved = await deps.ledger.saveIdempotentResponse({
+      key: storeKey,
+      requestHash: eventId,
+      subjectKey,
+      status: 200,
+      body: { subjectKey, rectificationRequestId: started.requestId },
+      createdAt: new Date().toISOString(),
+    });
+    logger.info(
+      { type: event.type, subjectKey, eventId, requestId: started.requestId },
+      'mailchimp address change started a rectification',
+    );
+    return reply.code(200).send(saved.record.body);
+  }
 
   async function withdraw(reply: FastifyReply, event: MailchimpWebhookEvent, purposes: readonly Purpose[]) {
     const email = event['data[email]'];

@@ -7,6 +7,7 @@ import { awaitRectification, requestRectification } from '../../hub-client/recti
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate } from '../../workflows/erasure-definitions.js';
 import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
+import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 let counter = 0;
@@ -190,5 +191,79 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     // Both members are still there, untouched.
     expect((await findEverywhere(oldEmail)).mailchimp).toEqual([`member:${listId}`]);
     expect((await findEverywhere(newEmail)).mailchimp).toEqual([`member:${listId}`]);
+  });
+
+  it('follows a Mailchimp upemail webhook: Dynamics gets the new address and the ledger re-keys, once per delivery', async () => {
+    const oldEmail = uniqueEmail('up-old');
+    const newEmail = uniqueEmail('up-new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Upemail', emailaddress1: oldEmail }] });
+    // The person already changed the address in Mailchimp.
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: listId, name: 'Rectify list', members: [{ email_address: newEmail, status: 'subscribed' }] },
+      ],
+    });
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const eventId = randomUUID();
+    await hub.ledger.appendConsentEvent({
+      id: eventId,
+      subjectKey: subjectKeyFor(oldEmail, secret),
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: '2026-01-05T10:00:00.000Z',
+      recordedAt: '2026-01-05T10:00:01.000Z',
+      source: 'form:signup',
+      evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-2' },
+    });
+    const webhookSecret = 'upemail-test-secret-0123456789';
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key: freshApiKey(),
+      webhookSecret,
+    });
+    try {
+      const form = {
+        type: 'upemail',
+        fired_at: new Date(Date.now() - 5000).toISOString().slice(0, 19).replace('T', ' '),
+        'data[list_id]': listId,
+        'data[new_id]': 'abc123',
+        'data[new_email]': newEmail,
+        'data[old_email]': oldEmail,
+      };
+      const deliver = () =>
+        app.inject({
+          method: 'POST',
+          url: `/webhooks/mailchimp/${webhookSecret}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams(form).toString(),
+        });
+      const first = await deliver();
+      expect(first.statusCode).toBe(200);
+      const { rectificationRequestId } = first.json() as { rectificationRequestId: string };
+      const second = await deliver();
+      expect(second.headers['idempotent-replayed']).toBe('true');
+      expect(second.json()).toEqual(first.json());
+
+      let receipt = await hub.ledger.getRectification(rectificationRequestId);
+      for (let i = 0; i < 120 && !receipt; i++) {
+        await delay(250);
+        receipt = await hub.ledger.getRectification(rectificationRequestId);
+      }
+      expect(receipt).toMatchObject({
+        outcome: 'completed',
+        fields: ['email'],
+        requestedBy: 'mailchimp:upemail',
+      });
+      expect(receipt?.systems.dynamics.status).toBe('rectified');
+      expect(receipt?.systems.mailchimp.status).toBe('not_found');
+      expect(await findEverywhere(oldEmail)).toEqual({ dynamics: [], mailchimp: [] });
+      expect((await findEverywhere(newEmail)).dynamics).toHaveLength(1);
+      expect((await hub.ledger.listConsentEvents(subjectKeyFor(newEmail, secret))).map((e) => e.id)).toEqual([
+        eventId,
+      ]);
+    } finally {
+      await app.close();
+    }
   });
 });
