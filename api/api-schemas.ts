@@ -48,6 +48,11 @@ const dueAtDoc = z
 export const erasureAcceptedSchema = z.object({
   requestId: z.uuid().describe('The erasure request id: follow it at GET /v1/erasures/{id}.'),
   subjectKey: z.string().describe('The pseudonymous key of the person (HMAC of the email).'),
+  joined: z
+    .boolean()
+    .describe(
+      "True when an erasure of this person was already running: this request was merged into it (its GA ids are erased, its reason and requester listed in the receipt's joinedRequests) and requestId is the running one's.",
+    ),
   receivedAt: receivedAtDoc,
   dueAt: dueAtDoc,
 });

@@ -147,6 +147,8 @@ export function v1Routes(deps: ApiDependencies) {
             body: {
               requestId: started.requestId,
               subjectKey: started.subjectKey,
+              // A second request while one runs is merged into it: the caller is told, not left guessing.
+              joined: started.joined,
               receivedAt: started.receivedAt,
               dueAt: started.dueAt,
             },

@@ -104,7 +104,7 @@ describe('intake API routes', () => {
       },
     );
 
-    it('POST /v1/erasures with a good key starts the erasure and answers 202', async () => {
+    it('POST /v1/erasures with a good key starts the erasure and answers 202; a second request while it runs answers joined: true', async () => {
       const email = newEmail();
       const answer = await post(app, '/v1/erasures', erasureBody(email));
       expect(answer.statusCode).toBe(202);
@@ -112,6 +112,7 @@ describe('intake API routes', () => {
       expect(body).toEqual({
         requestId: expect.any(String),
         subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret),
+        joined: false,
         receivedAt: expect.any(String),
         dueAt: addCalendarMonths(new Date(String(body.receivedAt)), 1).toISOString(),
       });
@@ -119,6 +120,17 @@ describe('intake API routes', () => {
       expect(description.runId).toBe(body.requestId);
       expect(description.taskQueue).toBe(temporal.taskQueue);
       expect(JSON.stringify(body)).not.toContain('@');
+      // No worker polls this queue, so the first erasure still runs: the second request is merged into it.
+      const second = await post(app, '/v1/erasures', {
+        ...erasureBody(email.toUpperCase()),
+        reason: 'objection',
+      });
+      expect(second.statusCode).toBe(202);
+      expect(second.json()).toMatchObject({
+        requestId: body.requestId,
+        subjectKey: body.subjectKey,
+        joined: true,
+      });
     });
 
     it('GET /v1/erasures/{id} with a good key gives the receipt from the ledger, 404 for an unknown id, 400 for a non-UUID', async () => {
