@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  accessBodySchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
   erasureBodySchema,
@@ -40,6 +41,17 @@ export function erasureFromForm(form: FormFields, operator: string) {
     gaUserIds: list(form.gaUserIds),
     reason: text(form.reason) ?? 'subject_request',
     ...(text(form.reasonNote) ? { reasonNote: text(form.reasonNote) } : {}),
+    ...receivedAtOf(form),
+    requestedBy: operator,
+  });
+}
+
+/** The access request form: the API's POST /v1/access-requests body; `requestedBy` is the operator. */
+export function accessFromForm(form: FormFields, operator: string) {
+  return checked(accessBodySchema, {
+    email: text(form.email) ?? '',
+    gaClientIds: list(form.gaClientIds),
+    gaUserIds: list(form.gaUserIds),
     ...receivedAtOf(form),
     requestedBy: operator,
   });

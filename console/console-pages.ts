@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { accessExportFormatSchema } from '../domain/access.js';
 import { emailSchema } from '../domain/email.js';
+import { AccessExportUnavailable, readAccessExport, requestAccess } from '../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
 import { listConsentNeedingAttention } from '../hub-client/consent-attention.js';
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
@@ -11,6 +13,7 @@ import { OperatorActionRefused, RequestNotFound } from '../hub-client/request-er
 import { actOnRequest, requestStatus } from '../hub-client/requests.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import {
+  accessFromForm,
   closeFormSchema,
   consentChangesFromForm,
   erasureFromForm,
@@ -214,8 +217,9 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     erasure: { view: 'new-erasure', title: 'New erasure' },
     'opt-out': { view: 'new-opt-out', title: 'New opt-out' },
     consent: { view: 'new-consent', title: 'New consent change' },
+    access: { view: 'new-access', title: 'New access request' },
   } as const;
-  const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent']) });
+  const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent', 'access']) });
   app.get('/new/:kind', async (request, reply) => {
     const { kind } = formParams.parse(request.params);
     return render(reply, newForms[kind].view, {
@@ -260,6 +264,23 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       }
       return reply.redirect(`/console/requests/${started.requestId}`, 303);
     }
+    if (kind === 'access') {
+      const result = accessFromForm(form, operator);
+      if (!result.ok) return invalid(result);
+      let started: Awaited<ReturnType<typeof requestAccess>>;
+      try {
+        // The same call as POST /v1/access-requests and `consent-hub access`: registered with its deadline.
+        started = await requestAccess(
+          deps.hub,
+          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        );
+      } catch (error) {
+        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
+        throw error;
+      }
+      return reply.redirect(`/console/requests/${started.requestId}`, 303);
+    }
     const changes = consentChangesFromForm(
       kind === 'opt-out' ? { ...form, decision: 'withdrawn' } : form,
       operator,
@@ -280,6 +301,30 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     // (its first step); waiting for that here spares the operator a "not known" page a moment after sending.
     await waitUntil(async () => Boolean(await deps.ledger.getConsentEvent(eventId)), consentRecordWaitMs);
     return reply.redirect(`/console/requests/${eventId}`, 303);
+  });
+
+  // The export itself, decrypted here as `consent-hub access get` and GET /v1/access-requests/{id}/export
+  // do (readAccessExport), while it may be fetched; a download, never cached (the onSend hook).
+  app.get('/requests/:id/export', async (request, reply) => {
+    const { id } = idParams.parse(request.params);
+    const format = accessExportFormatSchema.parse((request.query as { format?: string }).format ?? 'json');
+    if (!deps.accessExports)
+      throw Object.assign(new Error('This hub has no export directory configured for the console.'), {
+        statusCode: 503,
+      });
+    try {
+      const { content } = await readAccessExport(deps.hub, deps.accessExports, id, format);
+      return reply
+        .type(format === 'json' ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8')
+        .header('content-disposition', `attachment; filename="access-${id}.${format}"`)
+        .send(content);
+    } catch (error) {
+      if (error instanceof RequestNotFound) throw notFound(id);
+      // Still being gathered, or deleted when its time ran out: said as such.
+      if (error instanceof AccessExportUnavailable)
+        throw Object.assign(new Error(error.message), { statusCode: 409 });
+      throw error;
+    }
   });
 
   app.get('/receipts/:id', async (request, reply) => {

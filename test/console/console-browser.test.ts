@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
   const logs = capturingLogger();
 
   beforeAll(async () => {
-    hub = await startHubWithVendors('console');
+    hub = await startHubWithVendors('console', { accessExports: true });
     await Promise.all([
       hub.vendors.dynamics.control.seed(dynamicsSandboxKit.demoSeed()),
       hub.vendors.mailchimp.control.seed(mailchimpSandboxKit.demoSeed()),
@@ -55,8 +55,10 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
         subjectKeySecret: hub.temporal.secrets.subjectKeySecret,
         timings,
         consentTimings: { ...timings, idleAfter: '5 seconds' },
+        exportTtl: '1 hour',
       },
       ledger: hub.ledger,
+      accessExports: hub.accessExports,
       logger: logs.logger,
       config: {
         CONSENT_HUB_API_KEYS: [hashApiKey(key), `${hashApiKey(intakeOnlyKey)}:intake+status`],
@@ -409,6 +411,50 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(await row.count()).toBe(0);
+  });
+
+  it('starts an access request with the API validation and downloads its JSON export and HTML report', async () => {
+    const katherine = 'katherine.johnson@example.com';
+    await page.getByRole('link', { name: 'New access request' }).click();
+    await page.getByLabel('Email address').fill('not an address');
+    // The browser's own check would stop the form before the server: the server's answer is what is tested.
+    await page.evaluate(`document.querySelector('main form').setAttribute('novalidate', '')`);
+    await page.getByRole('button', { name: 'Start access request' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/email/);
+
+    await page.getByLabel('Email address').fill(katherine);
+    await page.getByRole('button', { name: 'Start access request' }).click();
+    await page.getByRole('heading', { name: /^Request / }).waitFor();
+    const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
+    expect(page.url().toLowerCase()).not.toMatch(/katherine|example\.com|%40/);
+    expect(await page.title()).not.toContain('katherine');
+    // The page reloads itself while the systems are read; the links appear once the export is written.
+    const json = page.getByRole('link', { name: 'Download JSON export' });
+    await json.waitFor({ timeout: 90_000 });
+    await expect(page.locator('main').textContent()).resolves.toMatch(/Kindaccess.*Stateready/s);
+    await shot('request-access');
+
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), json.click()]);
+    expect(jsonDownload.suggestedFilename()).toBe(`access-${requestId}.json`);
+    const document = JSON.parse(readFileSync((await jsonDownload.path()) as string, 'utf8'));
+    expect(document).toMatchObject({ requestId, schema: expect.any(String), subject: expect.anything() });
+    expect(JSON.stringify(document)).toContain(katherine);
+
+    const [htmlDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download HTML report' }).click(),
+    ]);
+    expect(htmlDownload.suggestedFilename()).toBe(`access-${requestId}.html`);
+    const html = readFileSync((await htmlDownload.path()) as string, 'utf8');
+    expect(html).toMatch(/<html/i);
+    expect(html).toContain(requestId);
+
+    // The export is personal data: never cached.
+    const answer = await page.request.get(`${base}/console/requests/${requestId}/export?format=json`);
+    expect(answer.headers()['cache-control']).toBe('no-store');
+    // A request that is not an access request has no export to give.
+    const other = await page.request.get(`${base}/console/requests/${randomUUID()}/export?format=json`);
+    expect(other.status()).toBe(404);
   });
 
   it('never writes a looked-up or erased address into the API log', () => {

@@ -6,6 +6,7 @@ import { buildConnectors } from '../../connectors/registry.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import type { Logger } from '../../logging/logger.js';
+import { AccessExportStore } from '../../privacy/access-export-store.js';
 import { connectTestTemporal, silentLogger } from './temporal.js';
 import { startVendorSandboxes } from './vendor-sandboxes.js';
 
@@ -21,6 +22,8 @@ export async function startHubWithVendors(
     wrapLedger?: (ledger: Ledger) => Ledger;
     /** The logger of the connectors, activities and worker (a capturing one, to read what was logged). */
     logger?: Logger;
+    /** Gives the worker an access export store in a fresh directory (returned as `accessExports`). */
+    accessExports?: boolean;
   } = {},
 ) {
   const temporal = await connectTestTemporal(name);
@@ -35,16 +38,21 @@ export async function startHubWithVendors(
     options.logger ?? silentLogger,
   ).connectors;
   const logger = options.logger ?? silentLogger;
-  let worker = await temporal.startWorker({ connectors, ledger, logger });
+  const accessExports = options.accessExports
+    ? new AccessExportStore(mkdtempSync(join(tmpdir(), `${name}-exports-`)), temporal.secrets.encryptionKeys)
+    : undefined;
+  const exports = accessExports ? { accessExports } : {};
+  let worker = await temporal.startWorker({ connectors, ledger, logger, ...exports });
   return {
     temporal,
     vendors,
     ledger,
     connectors,
+    accessExports,
     /** Stops the worker and starts another, as a deploy or a crash-and-restart would. */
     async restartWorker() {
       await worker.stop();
-      worker = await temporal.startWorker({ connectors, ledger, logger });
+      worker = await temporal.startWorker({ connectors, ledger, logger, ...exports });
     },
     async close() {
       await worker.stop();
