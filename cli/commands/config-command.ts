@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { describePurposeMap, purposeMapFields } from '../../config/purpose-map.js';
-import { buildConnectors } from '../../connectors/registry.js';
 import { print, printJson, wantsJson } from '../hub-context.js';
 import { cliLogger } from '../load-config.js';
 
@@ -11,6 +10,9 @@ const checkCommand = new Command('check')
   .option('--json', 'print stable JSON')
   .action(async (_flags: unknown, command: Command) => {
     // The same builder the worker uses, so a map or setting the worker would refuse is refused here (exit 2).
+    // Imported here, not at the top: the vendor SDKs take seconds to load, and every other command (even
+    // --version) would pay for them at start.
+    const { buildConnectors } = await import('../../connectors/registry.js');
     const built = buildConnectors(process.env, cliLogger());
     try {
       if (wantsJson(command)) {
