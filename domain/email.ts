@@ -19,7 +19,7 @@ export type EmailParse = { ok: true; email: string } | { ok: false; reason: stri
  * The one address parser of the hub, used at every boundary (CLI, API, webhook, reconciliation, data
  * harvested from vendors). It accepts what a mail server would: RFC 5321 mailbox syntax with RFC 6531's
  * UTF-8 local parts and domains (`lemmy&phil@example.com`, `"john doe"@example.com`, `用户@例子.广告`,
- * `user@[192.0.2.1]`), through smtp-address-parser, a grammar of RFC 5321 rather than a hand regex. Refused
+ * `user@[192.0.2.1]`, and an absolute domain `user@example.com.`), through smtp-address-parser, a grammar of RFC 5321 rather than a hand regex. Refused
  * is only what cannot be delivered to at all: no `@`, an empty part, bad dots, a domain with one label.
  *
  * Answers the normalised address (normaliseEmail), or a reason that never repeats the input, so it may go
@@ -36,7 +36,9 @@ export function parseEmail(raw: string): EmailParse {
   if (at === 0) return { ok: false, reason: 'has nothing before the @' };
   if (at === email.length - 1) return { ok: false, reason: 'has nothing after the @' };
   try {
-    parseSmtpAddress(email);
+    // A domain written as an absolute name (`example.com.`, the DNS root's dot) is the same mailbox; CRMs hold
+    // such addresses as typed. The grammar has no root dot, so the name is checked without it and kept as held.
+    parseSmtpAddress(/[^.\]]\.$/.test(email) ? email.slice(0, -1) : email);
     return { ok: true, email };
   } catch (error) {
     // The parser's own messages quote the input; only their kind is passed on.

@@ -17,6 +17,8 @@ const vendorHeld = [
   'info@bücher.de',
   'x{y}|z~!#$%*=?^`@example.org',
   'user@[192.0.2.1]',
+  // An absolute domain name (the root's trailing dot): CRMs hold addresses as typed, and it is the same mailbox.
+  'Trailing.Dot@Example.COM.',
 ];
 
 /** What cannot be an address at all. */
@@ -27,6 +29,9 @@ const notAddresses: [string, RegExp][] = [
   ['@example.com', /nothing before/],
   ['person@', /nothing after/],
   ['a..b@example.com', /RFC 5321/],
+  ['person@example.com..', /RFC 5321/],
+  ['person@.', /RFC 5321/],
+  ['person@[192.0.2.1].', /RFC 5321/],
   ['person@example', /fully qualified/],
   ['two@@example.com', /RFC 5321/],
   ['spaces in@example.com', /RFC 5321/],
