@@ -305,9 +305,12 @@ export interface ConsentReading {
 }
 
 export type ApplyConsentOutcome =
-  /** The tool was changed. */
+  /**
+   * The hub wrote the requested state and the tool's answer confirms it. A write whose answer cannot tell
+   * whether the state was different before (Mailchimp's opt-out PATCH, sent with no read first) is this.
+   */
   | 'applied'
-  /** The tool already was in the requested state. */
+  /** The hub read the tool and saw the requested state already in place, and wrote nothing. */
   | 'already'
   /** The tool holds nothing for the person, and nothing was created. */
   | 'not_found'

@@ -146,9 +146,15 @@ export class KyselyLedger implements Ledger {
     await this.perSubject(record.subjectKey, (db) => this.writeOutcome(db, record));
   }
 
+  /**
+   * `keepSettled`: an answer that says the event's decision reached the system (`applied`, `already`) is
+   * what carrying that decision did there, so a later write of the whole state (for another purpose, or a
+   * repair) does not replace it; only `withheld` does, because then the tool no longer shows that grant.
+   */
   private async writeOutcome(
     db: Kysely<LedgerDatabase> | Transaction<LedgerDatabase>,
     record: ConsentOutcomeRecord,
+    keepSettled = false,
   ): Promise<void> {
     const row = {
       event_id: record.eventId,
@@ -163,7 +169,8 @@ export class KyselyLedger implements Ledger {
       select ${row.event_id}, ${row.system}, ${row.subject_key}, ${row.outcome}, ${row.reason}, ${row.recorded_at}
       where not (${this.blockedByTombstone(record.subjectKey, 'consent data')})
       on conflict (event_id, system) do update
-        set outcome = excluded.outcome, reason = excluded.reason, recorded_at = excluded.recorded_at`.execute(
+        set outcome = excluded.outcome, reason = excluded.reason, recorded_at = excluded.recorded_at
+        where ${keepSettled ? sql`not (consent_outcomes.outcome in ('applied', 'already') and excluded.outcome <> 'withheld')` : sql`true`}`.execute(
       db,
     );
   }
@@ -186,14 +193,18 @@ export class KyselyLedger implements Ledger {
           set outcome = excluded.outcome, reason = excluded.reason, fields = excluded.fields,
               purposes = excluded.purposes, written_at = excluded.written_at`.execute(db);
       for (const entry of Object.values(purposes)) {
-        await this.writeOutcome(db, {
-          eventId: entry.eventId as string,
-          subjectKey: state.subjectKey,
-          system: state.system,
-          outcome: entry.outcome,
-          reason: state.reason,
-          recordedAt: writtenAt,
-        });
+        await this.writeOutcome(
+          db,
+          {
+            eventId: entry.eventId as string,
+            subjectKey: state.subjectKey,
+            system: state.system,
+            outcome: entry.outcome,
+            reason: state.reason,
+            recordedAt: writtenAt,
+          },
+          true,
+        );
       }
     });
   }

@@ -36,7 +36,10 @@ export interface Ledger {
   listConsentOutcomes(subjectKey: string): Promise<ConsentOutcomeRecord[]>;
   /**
    * The consent state the hub wrote to one system (or why it could not), with the answers per purpose for
-   * the decisions it was computed from, in one write. Replaces the system's previous state.
+   * the decisions it was computed from, in one write. Replaces the system's previous state. A purpose's
+   * answer already recorded as `applied` or `already` for the same event stays (it says what carrying that
+   * decision did; a later write for another purpose, failed or not, does not change it), unless the new
+   * answer is `withheld` (the tool no longer shows that grant).
    */
   recordSystemConsentState(state: SystemConsentStateRecord): Promise<void>;
   listSystemConsentStates(subjectKey: string): Promise<SystemConsentStateRecord[]>;

@@ -8,6 +8,11 @@ export const faultSchema = z.object({
     .optional(),
   /** A regular expression matched against the request path (without the query string). */
   path: z.string().default('.*'),
+  /**
+   * A regular expression matched against the request body as JSON text (`"status":"pending"`): such a fault
+   * is checked once the body is read, so a test can fail one kind of write and let another through.
+   */
+  body: z.string().optional(),
   status: z.number().int().min(400).max(599),
   count: z.number().int().min(1).default(1),
   /** Seconds, sent as `Retry-After`. */

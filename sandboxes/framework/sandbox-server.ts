@@ -64,6 +64,34 @@ export async function startSandbox<Store extends SandboxStore<Seed>, Seed, Optio
   const isControl = (request: FastifyRequest) => request.url.startsWith(controlPrefix);
   const releases = new WeakMap<FastifyRequest, () => void>();
 
+  /** The first fault matching the request (with `body` set only once the body is read), used up by one. */
+  const takeFault = (request: FastifyRequest, body?: string) => {
+    const path = request.url.split('?')[0] ?? '';
+    const fault = faults.find(
+      (f) =>
+        (!f.method || f.method === request.method) &&
+        new RegExp(f.path).test(path) &&
+        (f.body === undefined ? body === undefined : body !== undefined && new RegExp(f.body).test(body)),
+    );
+    if (!fault) return undefined;
+    fault.count -= 1;
+    if (fault.count <= 0) faults = faults.filter((f) => f !== fault);
+    return fault;
+  };
+  const sendFault = (reply: FastifyReply, fault: Fault) => {
+    const vendorReply = definition.errorReply(fault.status, fault.message);
+    if (fault.retryAfter !== undefined) {
+      vendorReply.headers = { ...vendorReply.headers, 'retry-after': String(fault.retryAfter) };
+    }
+    return sendVendorError(reply, fault.status, vendorReply);
+  };
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (isControl(request) || !faults.some((f) => f.body !== undefined)) return;
+    const fault = takeFault(request, JSON.stringify(request.body ?? null));
+    if (fault) return sendFault(reply, fault);
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     if (isControl(request)) return;
     if (outage) {
@@ -72,19 +100,8 @@ export async function startSandbox<Store extends SandboxStore<Seed>, Seed, Optio
       request.raw.socket.destroy();
       return;
     }
-    const path = request.url.split('?')[0] ?? '';
-    const fault = faults.find(
-      (f) => (!f.method || f.method === request.method) && new RegExp(f.path).test(path),
-    );
-    if (fault) {
-      fault.count -= 1;
-      if (fault.count <= 0) faults = faults.filter((f) => f !== fault);
-      const vendorReply = definition.errorReply(fault.status, fault.message);
-      if (fault.retryAfter !== undefined) {
-        vendorReply.headers = { ...vendorReply.headers, 'retry-after': String(fault.retryAfter) };
-      }
-      return sendVendorError(reply, fault.status, vendorReply);
-    }
+    const fault = takeFault(request);
+    if (fault) return sendFault(reply, fault);
     const admission = definition.admit?.(request, store);
     if (admission?.rejected)
       return sendVendorError(reply, admission.rejected.status, admission.rejected.reply);

@@ -129,6 +129,69 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
     expect(await ledger.listUnresolvedConsentSubjects('dynamics', 10)).not.toContain(subject);
   });
 
+  it('keeps what a withdrawal’s write recorded for it when a later write for another purpose answers differently, and marks a grant withheld', async () => {
+    const subject = subjectKey();
+    const withdrawal = event(subject);
+    const grant = event(subject, {
+      purpose: 'event_invitations',
+      decision: 'granted',
+      occurredAt: '2026-03-01T10:01:00.000Z',
+      evidence: { formId: 'f' },
+    });
+    const earlierGrant = event(subject, {
+      purpose: 'product_information',
+      decision: 'granted',
+      occurredAt: '2026-03-01T09:00:00.000Z',
+      evidence: { formId: 'f' },
+    });
+    for (const e of [earlierGrant, withdrawal, grant]) await ledger.appendConsentEvent(e);
+    const state = (writtenAt: string, outcome: 'applied' | 'already' | 'failed', purposes: object) =>
+      ledger.recordSystemConsentState({
+        subjectKey: subject,
+        system: 'dynamics',
+        outcome,
+        fields: outcome === 'failed' ? {} : { donotbulkemail: 'true' },
+        eventIds: {
+          marketing_email: withdrawal.id,
+          event_invitations: grant.id,
+          product_information: earlierGrant.id,
+        },
+        purposes,
+        writtenAt,
+      });
+    await ledger.recordConsentOutcome({
+      eventId: earlierGrant.id,
+      subjectKey: subject,
+      system: 'dynamics',
+      outcome: 'applied',
+      recordedAt: '2026-03-01T09:00:01.000Z',
+    });
+    // The withdrawal's write: it changed the shared field, so the earlier grant no longer shows there.
+    await state('2026-03-01T10:00:02.000Z', 'applied', {
+      marketing_email: 'applied',
+      product_information: 'withheld',
+    });
+    // The grant's write finds the field as the withdrawal left it; then a later write fails outright.
+    await state('2026-03-01T10:01:02.000Z', 'already', {
+      marketing_email: 'already',
+      event_invitations: 'withheld',
+      product_information: 'withheld',
+    });
+    await state('2026-03-01T10:02:00.000Z', 'failed', {
+      marketing_email: 'failed',
+      event_invitations: 'failed',
+      product_information: 'failed',
+    });
+    const outcomes = Object.fromEntries(
+      (await ledger.listConsentOutcomes(subject)).map((o) => [o.eventId, o.outcome]),
+    );
+    expect(outcomes).toEqual({
+      [withdrawal.id]: 'applied',
+      [grant.id]: 'failed',
+      [earlierGrant.id]: 'failed',
+    });
+  });
+
   it('writes concurrent copies of one event once (the primary key decides on insert)', async () => {
     const subject = subjectKey();
     const copy = event(subject);

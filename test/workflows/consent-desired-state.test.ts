@@ -184,8 +184,9 @@ describe('consent as desired state', () => {
           }
           expect(state.outcomes[pair.granted]?.mailchimp).toBe('withheld');
         }
-        // The grant left the shared field as the withdrawal had it: nothing changed for the withdrawn purpose.
-        expect(state.outcomes[pair.withdrawn]?.[system as 'dynamics' | 'mailchimp']).toBe('already');
+        // The grant's write left the shared field as the withdrawal had it, and it does not rewrite what the
+        // withdrawal's own write recorded for the withdrawn purpose (it changed the field: applied).
+        expect(state.outcomes[pair.withdrawn]?.[system as 'dynamics' | 'mailchimp']).toBe('applied');
       }
 
       const status = await consentStatus(context, ledger, person.email, { verify: true });
@@ -268,7 +269,8 @@ describe('consent as desired state', () => {
       await vendors.dynamics.control.seed({
         contacts: [{ firstname: 'Su', lastname: 'Persede', emailaddress1: email }],
       });
-      // Unsubscribed: the grant (with evidence) is a PATCH back to pending, which the fault holds up.
+      // Unsubscribed: the grant (with evidence) is a PATCH back to pending, which the fault holds up; the
+      // withdrawal's PATCH (to unsubscribed) goes through.
       await vendors.mailchimp.control.seed({
         lists: [
           { id: listId, name: 'Newsletter', members: [{ email_address: email, status: 'unsubscribed' }] },
@@ -277,6 +279,7 @@ describe('consent as desired state', () => {
       await vendors.mailchimp.control.fail({
         method: 'PATCH',
         path: `/members/${subscriberHash(email)}$`,
+        body: '"status":"pending"',
         ...fault,
       });
       try {
@@ -298,7 +301,14 @@ describe('consent as desired state', () => {
         const state = await settled(subjectKey, 'marketing_email', withdrawal.eventId, ['mailchimp']);
         // At once, not after the retries or the vendor's wait: the member never went back to pending.
         expect(Date.now() - started).toBeLessThan(15_000);
-        expect(state.outcomes.marketing_email?.mailchimp).toBe('already');
+        // Mailchimp's opt-out is one PATCH with no read first, and its answer (the member, unsubscribed)
+        // cannot tell whether the member was unsubscribed before: the hub wrote it and Mailchimp confirmed it,
+        // which is 'applied'; 'already' would claim a state the hub never saw.
+        expect(state.outcomes.marketing_email?.mailchimp).toBe('applied');
+        const patches = (await vendors.mailchimp.control.requests()).filter(
+          (r) => r.method === 'PATCH' && r.path.endsWith(`/members/${subscriberHash(email)}`),
+        );
+        expect(patches.filter((r) => r.status === 200)).toHaveLength(1);
         expect(state.written.mailchimp?.fields[`membership:${listId}`]).toBe('unsubscribed');
         expect((await membersOf(email)).map((m) => m.status)).toEqual(['unsubscribed']);
         const status = await consentStatus(short, ledger, email);
