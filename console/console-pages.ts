@@ -3,10 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { accessExportFormatSchema } from '../domain/access.js';
 import { emailSchema } from '../domain/email.js';
+import { holdReasonCodes, releaseReasonCodes } from '../domain/hold.js';
 import { AccessExportUnavailable, readAccessExport, requestAccess } from '../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
 import { listConsentNeedingAttention } from '../hub-client/consent-attention.js';
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
+import { placeHold, releaseHold } from '../hub-client/holds.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
 import { extendRequestDeadline, listRequests, receiptTimes } from '../hub-client/request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
@@ -80,6 +82,53 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
   });
 
   app.get('/people', async (_request, reply) => render(reply, 'find-person', { title: 'Find a person' }));
+  /** A person's page, answered to a POST (never a GET), so their address is in no URL. */
+  const showPerson = async (reply: Parameters<typeof render>[0], email: string, notice?: string) => {
+    const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
+    const [consent, erasures, consentEvents, tombstone, receipts, hold] = await Promise.all([
+      consentStatus(deps.hub, deps.ledger, email),
+      listErasures(deps.hub, undefined, deps.ledger, subjectKey),
+      deps.ledger.listConsentEvents(subjectKey),
+      deps.ledger.getTombstone(subjectKey),
+      deps.ledger.listReceipts({ subjectKey }),
+      deps.ledger.getHold(subjectKey),
+    ]);
+    return render(reply, 'person', {
+      title: 'Person',
+      email,
+      subjectKey,
+      consent,
+      erasures,
+      consentEvents: [...consentEvents].reverse(),
+      tombstone,
+      receipts: [...receipts].reverse(),
+      hold,
+      notice,
+      holdReasons: holdReasonCodes,
+      releaseReasons: releaseReasonCodes,
+    });
+  };
+
+  // Hold and release take the address from the person page's form body, and answer with that page.
+  app.post('/people/hold', async (request, reply) => {
+    const form = body(request);
+    await placeHold(deps.hub, deps.ledger, {
+      email: String(form.email ?? ''),
+      reason: String(form.reason ?? ''),
+      placedBy: ctx.operatorOf(request),
+    } as Parameters<typeof placeHold>[2]);
+    return showPerson(reply, emailSchema.parse(form.email), 'hold');
+  });
+  app.post('/people/release', async (request, reply) => {
+    const form = body(request);
+    await releaseHold(deps.hub, deps.ledger, {
+      email: String(form.email ?? ''),
+      reason: String(form.reason ?? ''),
+      releasedBy: ctx.operatorOf(request),
+    } as Parameters<typeof releaseHold>[2]);
+    return showPerson(reply, emailSchema.parse(form.email), 'release');
+  });
+
   // POST, so the address is in no URL, no access log line and no browser history entry.
   app.post('/people', async (request, reply) => {
     const parsed = emailSchema.safeParse(body(request).email);
@@ -91,25 +140,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         400,
       );
     }
-    const email = parsed.data;
-    const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
-    const [consent, erasures, consentEvents, tombstone, receipts] = await Promise.all([
-      consentStatus(deps.hub, deps.ledger, email),
-      listErasures(deps.hub, undefined, deps.ledger, subjectKey),
-      deps.ledger.listConsentEvents(subjectKey),
-      deps.ledger.getTombstone(subjectKey),
-      deps.ledger.listReceipts({ subjectKey }),
-    ]);
-    return render(reply, 'person', {
-      title: 'Person',
-      email,
-      subjectKey,
-      consent,
-      erasures,
-      consentEvents: [...consentEvents].reverse(),
-      tombstone,
-      receipts: [...receipts].reverse(),
-    });
+    return showPerson(reply, parsed.data);
   });
 
   /** A request's page; a form refused on it is shown again with its errors (`problem`) and `status`. */

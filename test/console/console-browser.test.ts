@@ -457,6 +457,24 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     expect(other.status()).toBe(404);
   });
 
+  it('places a legal hold with a reason code on the person page and releases it, the address in no URL', async () => {
+    await page.goto(`${base}/console/people`);
+    await page.getByLabel('Email address').fill('katherine.johnson@example.com');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect(page.locator('#hold-state').textContent()).resolves.toBe('Not on hold');
+    await page.getByLabel('Hold reason').selectOption('legal_claims');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await expect(page.locator('#hold-state').textContent()).resolves.toMatch(
+      /^On hold since .*legal claims, by console:[0-9a-f]{12}/,
+    );
+    expect(page.url()).toBe(`${base}/console/people/hold`);
+    await page.getByLabel('Release reason').selectOption('placed_in_error');
+    await page.getByRole('button', { name: 'Release hold' }).click();
+    await expect(page.locator('#hold-state').textContent()).resolves.toMatch(
+      /^Not on hold: released .*placed in error/,
+    );
+  });
+
   it('never writes a looked-up or erased address into the API log', () => {
     const written = JSON.stringify(logs.lines);
     expect(logs.lines.length).toBeGreaterThan(5);
