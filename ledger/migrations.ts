@@ -327,7 +327,7 @@ const rectificationMigration: Migration = {
       .execute();
   },
 };
-migrations['0010_rectification'] = rectificationMigration;
+migrations['0011_rectification'] = rectificationMigration;
 
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
