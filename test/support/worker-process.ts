@@ -57,6 +57,8 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv) {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let output = '';
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
