@@ -5,7 +5,7 @@
 export class RequestNotFound extends Error {
   override readonly name = 'RequestNotFound';
   constructor(readonly requestId: string) {
-    super(`No request with id ${requestId} is known (not an erasure and not a consent change).`);
+    super(`No request with id ${requestId} is known: no erasure, consent change, access request or rectification has it.`);
   }
 }
 
