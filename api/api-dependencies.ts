@@ -1,4 +1,5 @@
 import type { HubConfig } from '../config/hub-config.js';
+import type { MailchimpPurposeMap } from '../connectors/mailchimp/config.js';
 import type { ConsentClientContext } from '../hub-client/consent.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -14,6 +15,8 @@ export interface ApiDependencies {
   observability?: ApiObservability;
   /** Where access exports are read from (CONSENT_HUB_EXPORT_DIR); without it the export route answers 503. */
   accessExports?: AccessExportStore;
+  /** The Mailchimp purpose map (CONSENT_HUB_PURPOSE_MAP): which purposes an unsubscribe withdraws. Default: the connector's. */
+  mailchimpPurposeMap?: MailchimpPurposeMap;
   config: Pick<HubConfig, 'CONSENT_HUB_API_KEYS' | 'CONSENT_HUB_MAILCHIMP_WEBHOOK_SECRET'> &
     Partial<Pick<HubConfig, 'CONSENT_HUB_IDEMPOTENCY_TTL' | 'CONSENT_HUB_API_RATE_LIMIT'>>;
 }

@@ -1,5 +1,6 @@
 import { exportDirectoryOf, type HubConfig } from '../config/hub-config.js';
 import { ConfigError } from '../config/parse-env.js';
+import { loadPurposeMap } from '../config/purpose-map.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -39,6 +40,7 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
       ledger,
       logger,
       config,
+      mailchimpPurposeMap: loadPurposeMap(process.env).mailchimp,
       observability: { metrics, readiness },
       accessExports: new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS),
     });

@@ -1,6 +1,8 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { marketingPurposes, type Purpose } from '../../domain/purposes.js';
+import { defaultMailchimpPurposeMap } from '../../connectors/mailchimp/config.js';
+import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
+import type { Purpose } from '../../domain/purposes.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { stableUuid } from '../../privacy/stable-id.js';
@@ -23,6 +25,7 @@ import { ApiProblem, invalidBody, notFoundProblem, sendProblem } from '../proble
 export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
   const { logger } = deps;
   const authentic = (presented: string) => secretsEqual(presented, secret);
+  const purposeMap = deps.mailchimpPurposeMap ?? defaultMailchimpPurposeMap;
 
   return async (hooks: FastifyInstance) => {
     // Form bodies are accepted here only; the /v1 routes keep refusing them.
@@ -44,15 +47,19 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
         // An unsubscribe whose action is `delete` (the member was deleted in Mailchimp) is an opt-out, not an
         // erasure: a delete on the Mailchimp side is not a verified request from the person, and erasing on
         // a webhook would let anyone who can delete a list member erase CRM records.
-        return withdraw(reply, event, marketingPurposes);
+        // The same rule as reconciliation's: exactly the purposes the purpose map maps to membership in the
+        // audience the person left.
+        const listId = event['data[list_id]'];
+        return withdraw(reply, event, purposesUnsubscribedIn(purposeMap, listId, []));
       }
-      // A cleaned address bounced: it can no longer receive marketing email, and nothing else follows.
-      if (event.type === 'cleaned') return withdraw(reply, event, ['marketing_email']);
+      // A cleaned address bounced: Mailchimp stopped sending to it, but the person decided nothing, so no
+      // consent is withdrawn (reconciliation reads a cleaned member the same way); acknowledged below.
       if (event.type === 'upemail' && event['data[old_email]'] && event['data[new_email]']) {
         return changeAddress(reply, event, event['data[old_email]'], event['data[new_email]']);
       }
 
-      // profile, upemail, subscribe and campaign change no consent; acknowledged so Mailchimp stops retrying.
+      // profile, upemail, subscribe, cleaned and campaign change no consent; acknowledged so Mailchimp stops
+      // retrying.
       const email = event['data[email]'] ?? event['data[new_email]'];
       logger.info(
         {

@@ -33,6 +33,7 @@ import {
   planConsentChange,
   planConsentState,
   purposeAudiences,
+  purposesUnsubscribedIn,
   readPurpose,
   verifyMembers,
 } from './consent.js';
@@ -665,7 +666,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         listId,
       );
       const consentFields = mailchimpConsentFields(config.purposeMap, audiences);
-      const membershipPurposes = consentFields.membership.find((m) => m.listId === listId)?.purposes ?? [];
+      const membershipPurposes = purposesUnsubscribedIn(config.purposeMap, listId, audiences);
       const permissionFields = consentFields.permissions.filter((p) => p.listId === listId);
       const people: ObservedPerson[] = page.members.map((member) => ({
         email: normaliseEmail(member.email_address),
@@ -754,10 +755,11 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
 /**
  * What a member's status says about the purposes its membership carries: `subscribed` allows, `unsubscribed`
- * and `cleaned` do not; `pending`, `transactional` and `archived` say nothing about marketing consent.
+ * does not; `cleaned` (Mailchimp stopped sending after bounces: no decision of the person), `pending`,
+ * `transactional` and `archived` say nothing about marketing consent.
  */
 function membershipState(status: string): ConsentStateInTool {
   if (status === 'subscribed') return 'granted';
-  if (status === 'unsubscribed' || status === 'cleaned') return 'withdrawn';
+  if (status === 'unsubscribed') return 'withdrawn';
   return 'unknown';
 }

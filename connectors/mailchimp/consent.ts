@@ -179,6 +179,25 @@ export function mailchimpConsentFields(
   };
 }
 
+/**
+ * The one rule for an unsubscribe seen in Mailchimp (its webhook, or a reconciliation run reading members):
+ * it withdraws exactly the purposes the purpose map maps to membership in that audience, nothing the
+ * audience does not carry (phone, postal mail). Without an audience id, every purpose any membership carries.
+ * A cleaned (bounced) address is no consent decision and withdraws nothing (see `membershipState`).
+ */
+export function purposesUnsubscribedIn(
+  map: MailchimpPurposeMap,
+  listId: string | undefined,
+  configuredAudiences: string[],
+): Purpose[] {
+  const { membership } = mailchimpConsentFields(
+    map,
+    listId ? [listId, ...configuredAudiences] : configuredAudiences,
+  );
+  if (listId) return membership.find((m) => m.listId === listId)?.purposes ?? [];
+  return [...new Set(membership.flatMap((m) => m.purposes))];
+}
+
 /** The fields as `consent-hub config check` prints them; "every configured audience" stands for the rest. */
 export function mailchimpFieldRules(map: MailchimpPurposeMap): ConsentFieldRule[] {
   const every = '*';

@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { buildConnectors } from '../../connectors/registry.js';
-import { marketingPurposes } from '../../domain/purposes.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import {
   awaitReceipt,
@@ -30,6 +29,8 @@ import {
 
 type Row = Record<string, unknown>;
 const listId = 'webhook-news';
+/** What an unsubscribe in that audience withdraws under the default purpose map: its membership's purposes. */
+const membershipPurposes = ['event_invitations', 'marketing_email', 'product_information'];
 let counter = 0;
 
 /**
@@ -128,7 +129,7 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
       body: new URLSearchParams(form).toString(),
     });
 
-  it('an unsubscribe clicked in Mailchimp reaches Dynamics (donotbulkemail) as a withdrawal of every marketing purpose', async () => {
+  it('an unsubscribe clicked in Mailchimp reaches Dynamics (donotbulkemail) as a withdrawal of exactly the purposes the audience membership carries', async () => {
     const person = await plant();
     expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
     const clicked = await mailchimp(
@@ -146,11 +147,13 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     expect(contact.donotsendmm).toBe(true);
 
     const events = await until(
-      'every marketing withdrawal in the ledger',
+      'the membership purposes withdrawn in the ledger',
       () => ledger.listConsentEvents(person.subjectKey),
-      (list) => list.length >= marketingPurposes.length,
+      (list) => list.length >= membershipPurposes.length,
     );
-    expect(events.map((e) => e.purpose).sort()).toEqual([...marketingPurposes].sort());
+    // Not phone or postal mail: leaving an email audience says nothing about them.
+    expect(events.map((e) => e.purpose).sort()).toEqual(membershipPurposes);
+    expect((await contactOf(person.email)).donotphone).not.toBe(true);
     for (const event of events) {
       expect(event).toMatchObject({
         decision: 'withdrawn',
@@ -209,8 +212,8 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     );
     await delay(1500);
     const events = await ledger.listConsentEvents(person.subjectKey);
-    expect(events).toHaveLength(marketingPurposes.length);
-    expect(new Set(events.map((e) => e.purpose)).size).toBe(marketingPurposes.length);
+    expect(events).toHaveLength(membershipPurposes.length);
+    expect(events.map((e) => e.purpose).sort()).toEqual(membershipPurposes);
     expect(events.every((e) => e.occurredAt === '2026-05-04T09:15:30.000Z')).toBe(true);
   });
 
@@ -242,7 +245,7 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
   });
 
-  it('a profile change is acknowledged and changes no consent; a cleaned address withdraws marketing email only', async () => {
+  it('a profile change and a cleaned (bounced) address are acknowledged and change no consent: a bounce is no decision of the person', async () => {
     const person = await plant();
     const profile = await hookPost(`/webhooks/mailchimp/${secret}`, {
       type: 'profile',
@@ -260,14 +263,13 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
       'data[reason]': 'hard',
     });
     expect(cleaned.status).toBe(200);
-    await until(
-      'the opt-out in Dynamics',
-      () => contactOf(person.email),
-      (c) => c.donotbulkemail === true,
-    );
-    await delay(1000);
-    const events = await ledger.listConsentEvents(person.subjectKey);
-    expect(events.map((e) => e.purpose)).toEqual(['marketing_email']);
+    expect(await cleaned.json()).toEqual({ acknowledged: true });
+    await delay(2000);
+    expect(await ledger.listConsentEvents(person.subjectKey)).toEqual([]);
+    await expect(
+      temporal.client.workflow.getHandle(`consent-${person.subjectKey}`).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
   });
 
   it('three identical deliveries at the same instant record one consent event per purpose', async () => {
@@ -294,8 +296,8 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     );
     await delay(1500);
     const events = await ledger.listConsentEvents(person.subjectKey);
-    expect(events).toHaveLength(marketingPurposes.length);
-    expect(new Set(events.map((e) => e.purpose)).size).toBe(marketingPurposes.length);
+    expect(events).toHaveLength(membershipPurposes.length);
+    expect(events.map((e) => e.purpose).sort()).toEqual(membershipPurposes);
   });
 
   it('after an erasure closed in Mailchimp, an unsubscribe still unsubscribes there, is recorded under the tombstone, and no grant is applied', {
@@ -342,7 +344,7 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     const events = await until(
       'the opt-out recorded under the tombstone',
       () => ledger.listConsentEvents(person.subjectKey),
-      (list) => list.length === marketingPurposes.length,
+      (list) => list.length === membershipPurposes.length,
     );
     expect(events.every((e) => e.decision === 'withdrawn')).toBe(true);
 

@@ -424,6 +424,38 @@ describe('scheduled reconciliation', () => {
     }
   });
 
+  it('records an unsubscribe as a withdrawal of exactly the purposes the audience membership carries, and a cleaned (bounced) member as no decision', async () => {
+    const left = await plant();
+    const bounced = await plant();
+    await vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: lists.news,
+          name: lists.news,
+          members: [
+            { email_address: left.email, status: 'unsubscribed' },
+            { email_address: bounced.email, status: 'cleaned' },
+          ],
+        },
+      ],
+    });
+    const report = await reconcile(`recon-cleaned-${Date.now()}`, true);
+    const fromRun = async (subjectKey: string) =>
+      (await ledger.listConsentEvents(subjectKey))
+        .filter((e) => e.source === 'reconciliation:mailchimp')
+        .map((e) => e.purpose)
+        .sort();
+    await until(async () => (await fromRun(left.subjectKey)).length >= 3, 'the unsubscribe recorded');
+    // The same rule as the webhook's: not phone or postal mail, which an email audience does not carry.
+    expect(await fromRun(left.subjectKey)).toEqual([
+      'event_invitations',
+      'marketing_email',
+      'product_information',
+    ]);
+    expect(JSON.stringify(report)).not.toContain(bounced.subjectKey);
+    expect(await ledger.listConsentEvents(bounced.subjectKey)).toEqual([]);
+  });
+
   it('creates the schedule idempotently, with overlapping runs skipped', async () => {
     expect(await applyReconciliationSchedule(context, '0 2 * * *')).toBe('created');
     expect(await applyReconciliationSchedule(context, '30 3 * * *')).toBe('updated');
