@@ -5,7 +5,9 @@
 export class RequestNotFound extends Error {
   override readonly name = 'RequestNotFound';
   constructor(readonly requestId: string) {
-    super(`No request with id ${requestId} is known: no erasure, consent change, access request or rectification has it.`);
+    super(
+      `No request with id ${requestId} is known: no erasure, consent change, access request or rectification has it.`,
+    );
   }
 }
 

@@ -105,6 +105,22 @@ describe('sandbox server framework', () => {
     expect((await fetch(`${sandbox.url}/notes`)).status).toBe(200);
   });
 
+  it('fails only writes whose body matches a fault with a body pattern, and lets other writes through', async () => {
+    await control.fail({ method: 'post', path: '^/notes$', body: '"text":"held"', status: 503, count: 2 });
+    const post = (text: string) =>
+      fetch(`${sandbox.url}/notes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
+    expect((await post('held')).status).toBe(503);
+    expect((await post('through')).status).toBe(200);
+    expect((await post('held')).status).toBe(503);
+    expect((await post('held')).status).toBe(200);
+    const notes = (await control.state<{ notes: string[] }>()).notes;
+    expect(notes.filter((n) => n === 'through' || n === 'held')).toEqual(['through', 'held']);
+  });
+
   it('drops connections during an outage and serves again when it ends', async () => {
     await control.outage(true);
     await expect(fetch(`${sandbox.url}/notes`)).rejects.toThrow();
