@@ -17,7 +17,11 @@ import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 /** Debian's chromium (installed by .ci/run); Playwright downloads no browser of its own here. */
 const chromiumPath = process.env.CONSENT_HUB_CHROMIUM ?? '/usr/bin/chromium';
-const screenshots = join(import.meta.dirname, '..', '..', 'docs', 'console');
+// The README's screenshots are refreshed on request only, so a test run leaves the checkout as it was.
+const screenshots =
+  process.env.CONSENT_HUB_UPDATE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '..', '..', 'docs', 'console')
+    : mkdtempSync(join(tmpdir(), 'consent-hub-console-shots-'));
 
 /**
  * The operator console driven in a real browser against the hub as one process runs it: the three vendor
@@ -89,6 +93,8 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await app?.close();
     await hub?.close();
     rmSync(userDataDir, { recursive: true, force: true });
+    if (process.env.CONSENT_HUB_UPDATE_SCREENSHOTS !== '1')
+      rmSync(screenshots, { recursive: true, force: true });
   });
 
   const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
