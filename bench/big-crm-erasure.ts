@@ -17,7 +17,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,6 +36,7 @@ import { googleSandboxKit } from '../sandboxes/google/kit.js';
 import { mailchimpSandboxKit } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { freePort } from './free-port.js';
 import { processStats } from './process-stats.js';
 import { startBenchWorker } from './worker-process.js';
 
@@ -56,16 +56,6 @@ const vendorLimits = flags['vendor-limits'] ?? false;
 const { History } = proto.temporal.api.history.v1;
 const { EventType } = proto.temporal.api.enums.v1;
 const note = (line: string) => process.stderr.write(`${line}\n`);
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-bench-big-erasure-'));
 const tls = ensureLocalTls(process.env.CONSENT_HUB_BENCH_TLS_DIR ?? dataDir);

@@ -14,7 +14,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +40,7 @@ import { demoAudienceIds, mailchimpSandboxKit } from '../sandboxes/mailchimp/kit
 import type { MailchimpSandboxStore } from '../sandboxes/mailchimp/store.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { freePort } from './free-port.js';
 import { runPlainScript } from './plain-script.js';
 import { type ProcessStats, processStats, sumStats } from './process-stats.js';
 import { dataverseLimits, googleDeletionLimits, mailchimpLimits, workloadBound } from './vendor-bound.js';
@@ -87,16 +87,6 @@ function bar(label: string, done: number, total: number, started: number, extra 
     process.stderr.write(`${text} ${seconds} s\n`);
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-bench-wave-'));
 const tls = ensureLocalTls(process.env.CONSENT_HUB_BENCH_TLS_DIR ?? dataDir);
