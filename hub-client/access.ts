@@ -19,7 +19,12 @@ import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import type { HubClientContext } from './erasures.js';
 import { requestIdSchema } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
-import { type DeadlineContext, deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
+import {
+  type DeadlineContext,
+  deadlineSearchAttributes,
+  receiptTimes,
+  registerDeadline,
+} from './request-deadlines.js';
 import { InvalidRequestId, OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 export const accessWorkflowType = 'accessWorkflow';
@@ -66,15 +71,7 @@ export async function requestAccess(
       ...deadlineSearchAttributes('access', times.dueAt),
     ],
   });
-  const deadline = options.ledger
-    ? await options.ledger.registerRequest({
-        requestId,
-        kind: 'access',
-        subjectKey,
-        receivedAt: times.receivedAt,
-        registeredAt: new Date().toISOString(),
-      })
-    : times;
+  const deadline = await registerDeadline(options.ledger, { requestId, kind: 'access', subjectKey }, times);
   return {
     requestId,
     subjectKey,

@@ -26,7 +26,7 @@ import type { ConsentVerifyResult, consentVerifyWorkflow } from '../workflows/co
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
 import { retryStatesOf } from './pending-activities.js';
-import { receiptTimes } from './request-deadlines.js';
+import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
 
 export interface ConsentClientContext extends HubClientContext {
@@ -93,15 +93,11 @@ export async function recordConsentChange(
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
     },
   );
-  const deadline = options.ledger
-    ? await options.ledger.registerRequest({
-        requestId: eventId,
-        kind: 'consent',
-        subjectKey,
-        receivedAt: times.receivedAt,
-        registeredAt: new Date().toISOString(),
-      })
-    : times;
+  const deadline = await registerDeadline(
+    options.ledger,
+    { requestId: eventId, kind: 'consent', subjectKey },
+    times,
+  );
   return { eventId, subjectKey, workflowId, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt };
 }
 

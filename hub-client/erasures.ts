@@ -30,7 +30,7 @@ import {
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
-import { deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
+import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
 export interface HubClientContext {
@@ -124,15 +124,7 @@ export async function requestErasure(
   const description = await context.client.workflow.getHandle(workflowId, handle.signaledRunId).describe();
   const joined = description.memo?.startToken !== token;
   const requestId = handle.signaledRunId;
-  const deadline = options.ledger
-    ? await options.ledger.registerRequest({
-        requestId,
-        kind: 'erasure',
-        subjectKey,
-        receivedAt: times.receivedAt,
-        registeredAt: new Date().toISOString(),
-      })
-    : times;
+  const deadline = await registerDeadline(options.ledger, { requestId, kind: 'erasure', subjectKey }, times);
   return {
     requestId,
     subjectKey,

@@ -10,7 +10,7 @@ import type { rectificationWorkflow } from '../workflows/rectification.js';
 import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import type { HubClientContext } from './erasures.js';
-import { deadlineSearchAttributes, receiptTimes } from './request-deadlines.js';
+import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 
 export const rectificationWorkflowType = 'rectificationWorkflow';
 
@@ -54,15 +54,11 @@ export async function requestRectification(
     },
   );
   const requestId = handle.firstExecutionRunId;
-  const deadline = options.ledger
-    ? await options.ledger.registerRequest({
-        requestId,
-        kind: 'rectification',
-        subjectKey,
-        receivedAt: times.receivedAt,
-        registeredAt: new Date().toISOString(),
-      })
-    : times;
+  const deadline = await registerDeadline(
+    options.ledger,
+    { requestId, kind: 'rectification', subjectKey },
+    times,
+  );
   return {
     requestId,
     subjectKey,

@@ -49,6 +49,24 @@ export function receiptTimes(
   return { receivedAt: received, dueAt: dueAtFor(received) };
 }
 
+/**
+ * Registers a started request's deadline in the ledger and answers it as stored: a request that joined an
+ * earlier one keeps the earlier `receivedAt`. Without a ledger (a caller that only starts workflows) the
+ * times computed at intake stand. ISO 8601 strings.
+ */
+export async function registerDeadline(
+  ledger: Pick<Ledger, 'registerRequest'> | undefined,
+  request: { requestId: string; kind: RequestKind; subjectKey: string },
+  times: { receivedAt: string; dueAt: string },
+): Promise<{ receivedAt: string; dueAt: string }> {
+  if (!ledger) return times;
+  return ledger.registerRequest({
+    ...request,
+    receivedAt: times.receivedAt,
+    registeredAt: new Date().toISOString(),
+  });
+}
+
 /** The search attributes a request workflow starts with: its kind and `DueAt`. */
 export function deadlineSearchAttributes(kind: RequestKind, dueAt: string): SearchAttributePair[] {
   return [
