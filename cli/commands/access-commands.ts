@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { AccessStatusView } from '../../domain/access.js';
@@ -58,7 +58,11 @@ const getCommand = new Command('get')
     await withHubClient(async (context, config) => {
       const store = new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS);
       const { content, status } = await readAccessExport(context, store, requestId, format);
-      writeFileSync(flags.out, content, { mode: 0o600 });
+      // A new file renamed into place: writing over an existing file would keep its mode (0644 leaves the
+      // person's data readable to all) and would follow a symlink there.
+      const temporary = `${flags.out}.${process.pid}.tmp`;
+      writeFileSync(temporary, content, { mode: 0o600, flag: 'wx' });
+      renameSync(temporary, flags.out);
       if (wantsJson(command))
         printJson({ requestId, format, out: flags.out, bytes: content.length, expiresAt: status.expiresAt });
       else

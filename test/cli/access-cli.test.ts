@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -61,10 +61,14 @@ describe('consent-hub access and access get', { timeout: 240_000 }, () => {
     expect(validateAccessExport(document)).toEqual([]);
     expect(readFileSync(jsonFile, 'utf8')).toContain('Archivist');
 
+    // Over a file anyone may read, the export still ends up readable by its owner only.
     const htmlFile = join(out, 'report.html');
+    writeFileSync(htmlFile, 'an older report');
+    chmodSync(htmlFile, 0o644);
     expect((await cli('access', 'get', status.requestId, '--out', htmlFile, '--format', 'html')).code).toBe(
       0,
     );
+    expect(statSync(htmlFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(htmlFile, 'utf8')).toMatch(
       /<h1>Your personal data<\/h1>[\s\S]*Job Title[\s\S]*Archivist/,
     );
