@@ -254,6 +254,42 @@ function createMember(
   return member;
 }
 
+/**
+ * Batch subscribe or unsubscribe (https://mailchimp.com/developer/marketing/api/lists/batch-subscribe-or-unsubscribe/):
+ * `POST /lists/{list_id}` with `{members: [...], update_existing}`, "up to 500 members ... with each API call".
+ * Each member is handled on its own, with the same rules as the single-member routes: an address already in
+ * the audience is refused unless `update_existing` is true (ERROR_CONTACT_EXISTS), a return to `subscribed`
+ * from unsubscribed or cleaned is the compliance-state refusal, and a permanently deleted address cannot be
+ * re-imported; those become entries of `errors[]` (`email_address`, `error`, `error_code`, `field`,
+ * `field_message`) while the others are applied. The answer is 200 with `new_members`, `updated_members`,
+ * `errors`, `total_created`, `total_updated` and `error_count`. `skip_duplicate_check` (SDK docstring of
+ * lists.batchListMembers): without it a repeated address is an error; with it the first appearance is kept.
+ * The error codes are the two the API spec's enum names, ERROR_CONTACT_EXISTS and ERROR_GENERIC.
+ */
+export const maxBatchMembers = 500;
+const batchBodySchema = z.object({
+  members: z.array(z.unknown()).max(maxBatchMembers, `You may submit at most ${maxBatchMembers} members.`),
+  update_existing: z.boolean().default(false),
+});
+const batchQuerySchema = z.object({
+  skip_merge_validation: z.stringbool().optional(),
+  skip_duplicate_check: z.stringbool().default(false),
+});
+const batchMemberSchema = z.object({
+  email_address: z.string(),
+  status: memberStatusSchema,
+  email_type: z.enum(['html', 'text']).optional(),
+  merge_fields: z.record(z.string(), z.unknown()).optional(),
+});
+
+interface BatchError {
+  email_address: string;
+  error: string;
+  error_code: 'ERROR_CONTACT_EXISTS' | 'ERROR_GENERIC';
+  field: string;
+  field_message: string;
+}
+
 /** The Marketing API v3 routes the connector and the demo use, under `/3.0`. */
 export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<MailchimpSandboxStore>) {
   app.register(
@@ -367,6 +403,85 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         const created = createMember(store, list, email, body.status, body);
         fireMemberWebhooks(store, request, list, created, undefined);
         return memberJson(created);
+      });
+
+      api.post<{ Params: { listId: string } }>('/lists/:listId', async (request) => {
+        const list = listOr404(request.params.listId);
+        const body = parse(batchBodySchema, request.body);
+        const query = parse(batchQuerySchema, request.query);
+        const created: StoredMember[] = [];
+        const updated: StoredMember[] = [];
+        const errors: BatchError[] = [];
+        const seen = new Set<string>();
+        for (const given of body.members) {
+          const address =
+            typeof given === 'object' && given !== null && 'email_address' in given
+              ? String((given as { email_address: unknown }).email_address)
+              : '';
+          const fail = (error: string, code: BatchError['error_code'], field = '', fieldMessage = '') =>
+            errors.push({
+              email_address: address,
+              error,
+              error_code: code,
+              field,
+              field_message: fieldMessage,
+            });
+          const parsed = batchMemberSchema.safeParse(given);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            fail('Invalid Resource', 'ERROR_GENERIC', issue?.path.join('.') ?? '', issue?.message ?? '');
+            continue;
+          }
+          const member = parsed.data;
+          if (!simpleEmail.test(member.email_address.trim())) {
+            fail(
+              `${member.email_address} looks fake or invalid, please enter a real email address.`,
+              'ERROR_GENERIC',
+              'email_address',
+              'This value should be a valid email.',
+            );
+            continue;
+          }
+          const hash = subscriberHash(member.email_address);
+          if (seen.has(hash)) {
+            if (!query.skip_duplicate_check)
+              fail(`${member.email_address} is a duplicate in this request.`, 'ERROR_GENERIC');
+            continue;
+          }
+          seen.add(hash);
+          const existing = list.members.get(hash);
+          try {
+            if (existing && existing.status !== 'archived') {
+              if (!body.update_existing) {
+                fail(
+                  `${member.email_address} is already a list member, do you want to update? please provide update_existing:true in the request body`,
+                  'ERROR_CONTACT_EXISTS',
+                );
+                continue;
+              }
+              const before = memberBefore(existing);
+              setStatus(existing, member.status);
+              applyFields(list, existing, member);
+              fireMemberWebhooks(store, request, list, existing, before);
+              updated.push(existing);
+            } else {
+              const fresh = createMember(store, list, member.email_address, member.status, member);
+              fireMemberWebhooks(store, request, list, fresh, undefined);
+              created.push(fresh);
+            }
+          } catch (error) {
+            if (!(error instanceof ProblemError)) throw error;
+            fail(error.problem.detail, 'ERROR_GENERIC');
+          }
+        }
+        return {
+          new_members: created.map(memberJson),
+          updated_members: updated.map(memberJson),
+          errors,
+          total_created: created.length,
+          total_updated: updated.length,
+          error_count: errors.length,
+        };
       });
 
       type MemberParams = { Params: { listId: string; hash: string } };
