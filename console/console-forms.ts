@@ -6,6 +6,7 @@ import {
   erasureBodySchema,
 } from '../api/api-schemas.js';
 import { invalidBody, type ProblemField } from '../api/problem.js';
+import { holdBodySchema, releaseBodySchema } from '../api/routes/hold-routes.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposeSchema } from '../domain/purposes.js';
 import { systemNameSchema } from '../domain/systems.js';
@@ -66,6 +67,22 @@ export function extensionFromForm(form: FormFields) {
   return checked(deadlineExtensionBodySchema, {
     months: months !== undefined && /^\d{1,2}$/.test(months) ? Number(months) : months,
     reason: text(form.reason) ?? '',
+  });
+}
+
+/**
+ * The person page's hold form: the body of POST /v1/holds (the address from the page, the reason code
+ * picked); the operator is added after the check, as the API adds the calling key.
+ */
+export function holdFromForm(form: FormFields) {
+  return checked(holdBodySchema, { email: text(form.email) ?? '', reason: text(form.reason) ?? '' });
+}
+
+/** The release form: the body of POST /v1/holds/release. An empty reason is the API's default (resolved). */
+export function releaseFromForm(form: FormFields) {
+  return checked(releaseBodySchema, {
+    email: text(form.email) ?? '',
+    ...(text(form.reason) ? { reason: text(form.reason) } : {}),
   });
 }
 

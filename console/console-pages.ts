@@ -23,6 +23,8 @@ import {
   type FormFields,
   formChoices,
   formErrorsOf,
+  holdFromForm,
+  releaseFromForm,
   retryFormSchema,
 } from './console-forms.js';
 import type { ConsoleContext } from './console-plugin.js';
@@ -83,7 +85,13 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
 
   app.get('/people', async (_request, reply) => render(reply, 'find-person', { title: 'Find a person' }));
   /** A person's page, answered to a POST (never a GET), so their address is in no URL. */
-  const showPerson = async (reply: Parameters<typeof render>[0], email: string, notice?: string) => {
+  const showPerson = async (
+    reply: Parameters<typeof render>[0],
+    email: string,
+    notice?: string,
+    holdForm?: { values: FormFields; errors: unknown; detail: string },
+    code = 200,
+  ) => {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
     const [consent, erasures, consentEvents, tombstone, receipts, hold] = await Promise.all([
       consentStatus(deps.hub, deps.ledger, email),
@@ -93,40 +101,82 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       deps.ledger.listReceipts({ subjectKey }),
       deps.ledger.getHold(subjectKey),
     ]);
-    return render(reply, 'person', {
-      title: 'Person',
-      email,
-      subjectKey,
-      consent,
-      erasures,
-      consentEvents: [...consentEvents].reverse(),
-      tombstone,
-      receipts: [...receipts].reverse(),
-      hold,
-      notice,
-      holdReasons: holdReasonCodes,
-      releaseReasons: releaseReasonCodes,
-    });
+    return render(
+      reply,
+      'person',
+      {
+        title: 'Person',
+        email,
+        subjectKey,
+        consent,
+        erasures,
+        consentEvents: [...consentEvents].reverse(),
+        tombstone,
+        receipts: [...receipts].reverse(),
+        hold,
+        notice,
+        holdForm,
+        holdReasons: holdReasonCodes,
+        releaseReasons: releaseReasonCodes,
+      },
+      code,
+    );
   };
 
-  // Hold and release take the address from the person page's form body, and answer with that page.
+  /**
+   * A hold or release form refused: shown again on the person page with the API's messages field by field
+   * (400), or why nothing changed (409). A form whose address is not an address (the page's hidden field
+   * was altered) has no person page to go back to: the search form says so.
+   */
+  const holdRefused = (
+    reply: Parameters<typeof render>[0],
+    form: FormFields,
+    problem: { errors: { field: string; message: string }[]; detail: string },
+    code: number,
+  ) => {
+    const email = emailSchema.safeParse(form.email);
+    if (!email.success) {
+      return render(
+        reply,
+        'find-person',
+        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
+        400,
+      );
+    }
+    return showPerson(reply, email.data, undefined, { values: form, ...problem }, code);
+  };
+
+  // Hold and release take the address from the person page's form body, and answer with that page. They
+  // are checked with the API's own body schemas (POST /v1/holds, /v1/holds/release) before anything is sent.
   app.post('/people/hold', async (request, reply) => {
     const form = body(request);
-    await placeHold(deps.hub, deps.ledger, {
-      email: String(form.email ?? ''),
-      reason: String(form.reason ?? ''),
+    const parsed = holdFromForm(form);
+    if (!parsed.ok) return holdRefused(reply, form, parsed, 400);
+    const result = await placeHold(deps.hub, deps.ledger, {
+      ...parsed.value,
       placedBy: ctx.operatorOf(request),
-    } as Parameters<typeof placeHold>[2]);
-    return showPerson(reply, emailSchema.parse(form.email), 'hold');
+    });
+    if (!result.placed) {
+      // The API answers 200 with placed: false; nothing changed, so the form says why.
+      const message = `This person was already on hold (${result.hold.reason.replaceAll('_', ' ')}, since ${result.hold.placedAt}); that hold is kept as it was.`;
+      return holdRefused(reply, form, { errors: [{ field: 'reason', message }], detail: message }, 409);
+    }
+    return showPerson(reply, parsed.value.email, 'hold');
   });
   app.post('/people/release', async (request, reply) => {
     const form = body(request);
-    await releaseHold(deps.hub, deps.ledger, {
-      email: String(form.email ?? ''),
-      reason: String(form.reason ?? ''),
+    const parsed = releaseFromForm(form);
+    if (!parsed.ok) return holdRefused(reply, form, parsed, 400);
+    const result = await releaseHold(deps.hub, deps.ledger, {
+      ...parsed.value,
       releasedBy: ctx.operatorOf(request),
-    } as Parameters<typeof releaseHold>[2]);
-    return showPerson(reply, emailSchema.parse(form.email), 'release');
+    });
+    if (!result.hold) {
+      const message =
+        'This person is not on hold (it was released meanwhile, or never placed): nothing was released.';
+      return holdRefused(reply, form, { errors: [{ field: 'reason', message }], detail: message }, 409);
+    }
+    return showPerson(reply, parsed.value.email, 'release');
   });
 
   // POST, so the address is in no URL, no access log line and no browser history entry.

@@ -481,6 +481,53 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     );
   });
 
+  it('shows a refused hold or release on the person page form: the API schema message (400) and why nothing changed (409)', async () => {
+    const person = 'katherine.johnson@example.com';
+    await page.goto(`${base}/console/people`);
+    await page.getByLabel('Email address').fill(person);
+    await page.getByRole('button', { name: 'Find' }).click();
+    // A code the API does not know (as a stale or altered form would send): refused by the API's schema.
+    await page.evaluate(
+      `document.querySelector('#hold-reason').insertAdjacentHTML('beforeend', '<option value="because">because</option>')`,
+    );
+    await page.getByLabel('Hold reason').selectOption('because');
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/console/people/hold')),
+      page.getByRole('button', { name: 'Place hold' }).click(),
+    ]);
+    expect(refused.status()).toBe(400);
+    const alert = page.locator('section', { has: page.locator('#hold-state') }).getByRole('alert');
+    await expect(alert.textContent()).resolves.toMatch(
+      /Nothing was sent.*reason.*must be one of legal_claims/s,
+    );
+    await expect(page.getByLabel('Hold reason').getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(page.locator('#hold-state').textContent()).resolves.toMatch(/^Not on hold/);
+    expect(page.url().toLowerCase()).not.toMatch(/katherine|example\.com|%40/);
+
+    // Placed, then placed again from a page that still offered it: the first hold is kept, and the form says so.
+    await page.getByLabel('Hold reason').selectOption('legal_obligation');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await expect(page.locator('#hold-state').textContent()).resolves.toMatch(
+      /^On hold since .*legal obligation/,
+    );
+    const csrf = (await page.locator('input[name=_csrf]').first().inputValue()) as string;
+    const again = await page.request.post(`${base}/console/people/hold`, {
+      form: { email: person, reason: 'authority_order', _csrf: csrf },
+    });
+    expect(again.status()).toBe(409);
+    expect(again.headers()['cache-control']).toBe('no-store');
+    expect(await again.text()).toMatch(/role="alert"[\s\S]*already on hold \(legal obligation, since/);
+
+    await page.getByLabel('Release reason').selectOption('resolved');
+    await page.getByRole('button', { name: 'Release hold' }).click();
+    await expect(page.locator('#hold-state').textContent()).resolves.toMatch(/^Not on hold: released/);
+    const twice = await page.request.post(`${base}/console/people/release`, {
+      form: { email: person, reason: 'resolved', _csrf: csrf },
+    });
+    expect(twice.status()).toBe(409);
+    expect(await twice.text()).toMatch(/role="alert"[\s\S]*not on hold .*nothing was released/);
+  });
+
   it('never writes a looked-up or erased address into the API log', () => {
     const written = JSON.stringify(logs.lines);
     expect(logs.lines.length).toBeGreaterThan(5);
