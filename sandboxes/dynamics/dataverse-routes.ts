@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptVendorJson } from '../framework/lenient-json.js';
 import type { SandboxContext } from '../framework/sandbox-definition.js';
+import { dataverseBatchRoute } from './batch.js';
 import type { ColumnType, DataverseRow, EntityDefinition } from './columns.js';
 import { dataverseCodes, dataverseError } from './errors.js';
 import {
@@ -399,6 +400,19 @@ export function dataverseRoutes(
       acceptVendorJson(scope, () =>
         Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }),
       );
+
+      dataverseBatchRoute(scope, {
+        store,
+        apiPath: dataverseApiPath,
+        authorised: (request) => {
+          try {
+            authorise(request);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      });
 
       // The unbound function WhoAmI (webapi/reference/whoami): the calling user's, business unit's and
       // organization's ids, and nothing about anyone else; the cheapest call that needs a valid token.

@@ -1,4 +1,5 @@
 import type { SandboxDefinition } from '../framework/sandbox-definition.js';
+import { isBatchPart } from './batch.js';
 import { dataverseApiPath, dataverseRoutes } from './dataverse-routes.js';
 import { entraRoutes } from './entra-routes.js';
 import { dataverseCodes, dataverseError } from './errors.js';
@@ -28,7 +29,9 @@ export const dynamicsSandbox: SandboxDefinition<DynamicsStore, DynamicsSeed, Dyn
     if (!request.url.startsWith(`${dataverseApiPath}/`)) return {};
     const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const user = (token && store.tokenOwner(token)) || 'anonymous';
-    const admitted = store.admitRequest(user);
+    const part = isBatchPart(request);
+    const envelope = !part && request.url.split('?')[0] === `${dataverseApiPath}/$batch`;
+    const admitted = store.admitRequest(user, { counted: !envelope, concurrent: !part });
     if ('release' in admitted) return { release: admitted.release };
     const { limit, retryAfterSeconds } = admitted;
     const reply =
@@ -46,6 +49,8 @@ export const dynamicsSandbox: SandboxDefinition<DynamicsStore, DynamicsSeed, Dyn
     reply.headers = { ...reply.headers, 'retry-after': String(retryAfterSeconds) };
     return { rejected: { status: 429, reply } };
   },
+
+  isInnerRequest: isBatchPart,
 
   routes(app, context) {
     entraRoutes(app, context);

@@ -354,13 +354,19 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
    */
   admitRequest(
     user: string,
+    /**
+     * A `$batch` envelope takes a concurrency slot but is not counted as a request; each request inside it is
+     * counted and runs in the envelope's slot (data-platform/api-limits counts the requests a batch holds).
+     */
+    { counted = true, concurrent = true }: { counted?: boolean; concurrent?: boolean } = {},
   ): { limit: 'requests' | 'concurrency'; retryAfterSeconds: number } | { release: () => void } {
     const now = Date.now();
     const windowMs = this.options.windowSeconds * 1000;
     const inFlight = this.inFlight.get(user) ?? 0;
-    if (inFlight >= this.options.maxConcurrent) return { limit: 'concurrency', retryAfterSeconds: 1 };
+    if (concurrent && inFlight >= this.options.maxConcurrent)
+      return { limit: 'concurrency', retryAfterSeconds: 1 };
     const times = (this.requestTimes.get(user) ?? []).filter((t) => t > now - windowMs);
-    if (times.length >= this.options.requestsPerWindow) {
+    if (counted && times.length >= this.options.requestsPerWindow) {
       this.requestTimes.set(user, times);
       const oldest = times[0] ?? now;
       return {
@@ -368,8 +374,9 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
         retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)),
       };
     }
-    times.push(now);
+    if (counted) times.push(now);
     this.requestTimes.set(user, times);
+    if (!concurrent) return { release: () => {} };
     this.inFlight.set(user, inFlight + 1);
     let released = false;
     return {
@@ -378,6 +385,24 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
         released = true;
         this.inFlight.set(user, (this.inFlight.get(user) ?? 1) - 1);
       },
+    };
+  }
+
+  /**
+   * The org's rows, deletions and audit entries as they are now; calling the answer puts them back (versions
+   * only ever grow, so a delta token minted meanwhile stays a point in time). A `$batch` change set "succeeds or
+   * fails as a group": a failure inside one rolls back what it already did.
+   */
+  checkpoint(): () => void {
+    const tables = new Map(
+      [...this.tables].map(([set, rows]) => [set, new Map([...rows].map(([id, row]) => [id, { ...row }]))]),
+    );
+    const deletions = new Map([...this.deletions].map(([set, list]) => [set, [...list]]));
+    const audit = new Map([...this.audit].map(([key, entries]) => [key, [...entries]]));
+    return () => {
+      this.tables = tables;
+      this.deletions = deletions;
+      this.audit = audit;
     };
   }
 }

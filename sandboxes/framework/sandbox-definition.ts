@@ -18,6 +18,11 @@ export interface SandboxDefinition<Store extends SandboxStore<Seed>, Seed, Optio
    * Return a rejection to answer at once, or a release function that runs when the response is finished.
    */
   admit?(request: FastifyRequest, store: Store): Admission;
+  /**
+   * A request the sandbox runs itself on behalf of another one (a `$batch`'s parts): it meets the routes,
+   * faults and limits, but not the network latency, which the outer request has already paid.
+   */
+  isInnerRequest?(request: FastifyRequest): boolean;
   routes(app: FastifyInstance, context: SandboxContext<Store>): void;
 }
 

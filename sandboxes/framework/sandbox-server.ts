@@ -106,7 +106,7 @@ export async function startSandbox<Store extends SandboxStore<Seed>, Seed, Optio
     if (admission?.rejected)
       return sendVendorError(reply, admission.rejected.status, admission.rejected.reply);
     if (admission?.release) releases.set(request, admission.release);
-    if (latencyMs > 0) await delay(latencyMs);
+    if (latencyMs > 0 && !definition.isInnerRequest?.(request)) await delay(latencyMs);
   });
 
   const release = (request: FastifyRequest) => {
