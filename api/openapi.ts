@@ -161,6 +161,17 @@ export function openApiDocument(serverUrl = '/') {
                 deadline: ref('RequestListing'),
               },
             },
+            {
+              type: 'object',
+              required: ['kind', 'requestId', 'rectification'],
+              additionalProperties: false,
+              properties: {
+                kind: { const: 'rectification' },
+                requestId: { type: 'string', format: 'uuid' },
+                rectification: ref('RectificationLookup'),
+                deadline: ref('RequestListing'),
+              },
+            },
           ],
         },
         OperatorRetry: jsonSchema(operatorRetryBodySchema, 'input'),
@@ -172,6 +183,51 @@ export function openApiDocument(serverUrl = '/') {
         DeadlineExtended: jsonSchema(deadlineExtendedSchema, 'output'),
         RectificationRequest: jsonSchema(rectificationBodySchema, 'input'),
         RectificationAccepted: jsonSchema(rectificationAcceptedSchema, 'output'),
+        RectificationLookup: {
+          description:
+            'A rectification: `state` completed with its `receipt` (fields changed per system, with keyed before-hashes, never a value), or open with its live `status` (per system: state, attempts, failure, and `retrying` with the attempt, last failure and next retry). Holds no personal data.',
+          oneOf: [
+            {
+              type: 'object',
+              required: ['state', 'receipt'],
+              properties: {
+                state: { const: 'completed' },
+                receipt: {
+                  type: 'object',
+                  required: ['requestId', 'subjectKey', 'outcome', 'fields', 'systems'],
+                  properties: {
+                    requestId: { type: 'string', format: 'uuid' },
+                    subjectKey: { type: 'string' },
+                    outcome: { enum: ['completed', 'completed_with_failures'] },
+                    fields: { type: 'array', items: { enum: ['email', 'firstname', 'lastname'] } },
+                    systems: { type: 'object', additionalProperties: { type: 'object' } },
+                    rekeyed: { type: 'object' },
+                    rekeyNote: { type: 'string' },
+                    operatorActions: { type: 'array', items: { type: 'object' } },
+                  },
+                },
+              },
+            },
+            {
+              type: 'object',
+              required: ['state', 'status'],
+              properties: {
+                state: { const: 'open' },
+                status: {
+                  type: 'object',
+                  required: ['requestId', 'subjectKey', 'status', 'systems'],
+                  properties: {
+                    requestId: { type: 'string', format: 'uuid' },
+                    subjectKey: { type: 'string' },
+                    status: { enum: ['running', 'needs_attention'] },
+                    systems: { type: 'object', additionalProperties: { type: 'object' } },
+                    operatorActions: { type: 'array', items: { type: 'object' } },
+                  },
+                },
+              },
+            },
+          ],
+        },
         HoldRequest: jsonSchema(holdBodySchema, 'input'),
         HoldPlaced: jsonSchema(holdPlacedSchema, 'output'),
         HoldReleaseRequest: jsonSchema(releaseBodySchema, 'input'),
@@ -360,7 +416,11 @@ export function openApiDocument(serverUrl = '/') {
           operationId: 'getRequest',
           tags: ['status'],
           summary: 'Any request by its id: an erasure, or a consent change (its eventId)',
-          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          parameters: [
+            requestId(
+              'Any request id: an erasure, access or rectification request id, or a consent change’s eventId',
+            ),
+          ],
           responses: {
             '200': json('The request’s kind and state', ref('RequestStatus')),
             '404': problem('No request with this id; the detail names the id'),
@@ -374,7 +434,11 @@ export function openApiDocument(serverUrl = '/') {
           tags: ['operator'],
           summary:
             'Retry a system that needs attention, after fixing its cause; recorded with the API key and time',
-          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          parameters: [
+            requestId(
+              'Any request id: an erasure, access or rectification request id, or a consent change’s eventId',
+            ),
+          ],
           requestBody: body('OperatorRetry'),
           responses: {
             '200': json(
@@ -393,7 +457,11 @@ export function openApiDocument(serverUrl = '/') {
           tags: ['operator'],
           summary:
             'Give up on a system that needs attention, with a reason; recorded with the API key and time',
-          parameters: [requestId('An erasure request id or a consent change’s eventId')],
+          parameters: [
+            requestId(
+              'Any request id: an erasure, access or rectification request id, or a consent change’s eventId',
+            ),
+          ],
           requestBody: body('OperatorClose'),
           responses: {
             '200': json('Closed; the recorded action and the request’s status', ref('OperatorActionResult')),

@@ -210,7 +210,9 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         ? status.lookup.state === 'open'
         : status.kind === 'access'
           ? status.access.status === 'running' || status.access.status === 'needs_attention'
-          : status.subject.from === 'workflow';
+          : status.kind === 'rectification'
+            ? status.rectification.state === 'open'
+            : status.subject.from === 'workflow';
     const deadline = status.deadline;
     return render(
       reply,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { emailSchema } from './email.js';
 import type { SystemFailure } from './erasure.js';
 import { actorIdSchema } from './free-text.js';
+import type { OperatorLogEntry, RetryState } from './operator.js';
 import type { SystemName } from './systems.js';
 
 /**
@@ -79,6 +80,8 @@ export interface SystemRectificationState {
 }
 
 export interface RectificationWorkflowInput {
+  /** The request id chosen at intake (the workflow id follows from it); absent in older histories. */
+  requestId?: string;
   subjectKey: string;
   /** Set when the email changes: the person's subject key under the new address. */
   newSubjectKey?: string;
@@ -107,12 +110,22 @@ export interface RectificationReceipt {
    */
   rekeyed?: { from: string; to: string; at: string; moved: Record<string, number> };
   rekeyNote?: string;
-  operatorActions?: import('./operator.js').OperatorLogEntry[];
+  operatorActions?: OperatorLogEntry[];
 }
 
 export interface RectificationStatusView {
   requestId: string;
   subjectKey: string;
+  requestedAt: string;
+  requestedBy: string;
   status: 'running' | 'needs_attention' | 'completed';
-  systems: Record<SystemName, SystemRectificationState>;
+  fields: RectifiableField[];
+  systems: Record<SystemName, SystemRectificationState & { retrying?: RetryState }>;
+  /** The operator's retries and closes so far, in order. */
+  operatorActions?: OperatorLogEntry[];
 }
+
+/** A rectification by its request id: the receipt once it has one, its live status while it runs. */
+export type RectificationLookup =
+  | { state: 'completed'; receipt: RectificationReceipt }
+  | { state: 'open'; status: RectificationStatusView };

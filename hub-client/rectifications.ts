@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import {
+  type RectificationLookup,
   type RectificationReceipt,
   type RectificationRequestInput,
+  type RectificationStatusView,
   rectificationRequestSchema,
 } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { rectificationWorkflow } from '../workflows/rectification.js';
-import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
+import { rectificationStatusQuery, rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
-import type { HubClientContext } from './erasures.js';
+import { type HubClientContext, withRetryStates } from './erasures.js';
+import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
+import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
+import { RequestNotFound } from './request-errors.js';
 
 export const rectificationWorkflowType = 'rectificationWorkflow';
 
@@ -26,7 +32,9 @@ export interface RectificationStarted {
 
 /**
  * Starts a rectification (GDPR Art. 16): `set` names the new values (email, firstname, lastname). Bad input
- * is a ZodError naming the field. The request is registered with its deadline when a ledger is given.
+ * is a ZodError naming the field. The request id is a random UUID chosen here, and the workflow id
+ * (`rectification-<requestId>`) follows from it. The request is registered with its deadline when a ledger
+ * is given.
  */
 export async function requestRectification(
   context: HubClientContext & { receivedAtFloorDays?: number },
@@ -40,20 +48,25 @@ export async function requestRectification(
     request.set.email && request.set.email !== request.email
       ? subjectKeyFor(request.set.email, context.subjectKeySecret)
       : undefined;
-  const workflowId = rectificationWorkflowId(subjectKey, randomUUID());
-  const handle = await context.client.workflow.start<typeof rectificationWorkflow>(
-    rectificationWorkflowType,
-    {
-      taskQueue: context.taskQueue,
-      workflowId,
-      args: [{ subjectKey, ...(newSubjectKey ? { newSubjectKey } : {}), request, timings: context.timings }],
-      typedSearchAttributes: [
-        { key: subjectKeyAttribute, value: subjectKey },
-        ...deadlineSearchAttributes('rectification', times.dueAt),
-      ],
-    },
-  );
-  const requestId = handle.firstExecutionRunId;
+  const requestId = randomUUID();
+  const workflowId = rectificationWorkflowId(requestId);
+  await context.client.workflow.start<typeof rectificationWorkflow>(rectificationWorkflowType, {
+    taskQueue: context.taskQueue,
+    workflowId,
+    args: [
+      {
+        requestId,
+        subjectKey,
+        ...(newSubjectKey ? { newSubjectKey } : {}),
+        request,
+        timings: context.timings,
+      },
+    ],
+    typedSearchAttributes: [
+      { key: subjectKeyAttribute, value: subjectKey },
+      ...deadlineSearchAttributes('rectification', times.dueAt),
+    ],
+  });
   const deadline = await registerDeadline(
     options.ledger,
     { requestId, kind: 'rectification', subjectKey },
@@ -69,12 +82,86 @@ export async function requestRectification(
   };
 }
 
+export interface FoundRectification {
+  workflowId: string;
+  /** Set for a rectification started before request ids were chosen at intake (its first run id). */
+  runId?: string;
+  running: boolean;
+}
+
+/**
+ * The workflow that carries the rectification `requestId`, or undefined when none does. One describe for a
+ * rectification of today (its workflow id follows from the request id); an older one, whose request id is its
+ * first run id, is looked up in visibility. A malformed id is undefined (the caller names it).
+ */
+export async function findRectification(
+  context: Pick<HubClientContext, 'client'>,
+  requestId: string,
+): Promise<FoundRectification | undefined> {
+  const parsed = requestIdSchema.safeParse(requestId);
+  if (!parsed.success) return undefined;
+  const workflowId = rectificationWorkflowId(parsed.data);
+  try {
+    const description = await context.client.workflow.getHandle(workflowId).describe();
+    return { workflowId, running: description.status.name === 'RUNNING' };
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  const execution = await findWorkflowByRequestId(context.client, rectificationWorkflowType, parsed.data, 0);
+  if (!execution) return undefined;
+  return {
+    workflowId: execution.workflowId,
+    runId: parsed.data,
+    running: execution.status.name === 'RUNNING',
+  };
+}
+
+/**
+ * A rectification by its request id: the receipt from the ledger (kept after Temporal's retention) or from
+ * the finished workflow, or the live status with what the worker is retrying per system (attempt, last
+ * failure, next retry). RequestNotFound when no rectification has this id.
+ */
+export async function lookupRectification(
+  context: HubClientContext,
+  ledger: Pick<Ledger, 'getRectification'>,
+  requestId: string,
+): Promise<RectificationLookup> {
+  const stored = await ledger.getRectification(requestId);
+  if (stored) return { state: 'completed', receipt: stored };
+  const found = await findRectification(context, requestId);
+  if (!found) throw new RequestNotFound(requestId);
+  const handle = context.client.workflow.getHandle<typeof rectificationWorkflow>(
+    found.workflowId,
+    found.runId,
+  );
+  if (!found.running) return { state: 'completed', receipt: await handle.result() };
+  return { state: 'open', status: await rectificationLiveStatus(context, handle) };
+}
+
+/** The workflow's status with each running system's retry state (attempt, last failure, next retry). */
+export async function rectificationLiveStatus(
+  context: HubClientContext,
+  handle: WorkflowHandle<typeof rectificationWorkflow>,
+): Promise<RectificationStatusView> {
+  const [status, retrying] = await Promise.all([
+    handle.query(rectificationStatusQuery),
+    retryStatesOf(context.client, handle),
+  ]);
+  return withRetryStates(status, retrying);
+}
+
+/** The handle of a started rectification, for following it. */
+export function rectificationHandle(
+  context: HubClientContext,
+  started: Pick<RectificationStarted, 'workflowId'>,
+): WorkflowHandle<typeof rectificationWorkflow> {
+  return context.client.workflow.getHandle<typeof rectificationWorkflow>(started.workflowId);
+}
+
 /** Waits for the rectification's receipt. */
 export function awaitRectification(
   context: HubClientContext,
-  started: Pick<RectificationStarted, 'workflowId' | 'requestId'>,
+  started: Pick<RectificationStarted, 'workflowId'>,
 ): Promise<RectificationReceipt> {
-  return context.client.workflow
-    .getHandle<typeof rectificationWorkflow>(started.workflowId, started.requestId)
-    .result();
+  return rectificationHandle(context, started).result();
 }

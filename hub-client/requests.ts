@@ -8,25 +8,27 @@ import {
   operatorCloseSchema,
   operatorRetrySchema,
 } from '../domain/operator.js';
+import type { RectificationLookup } from '../domain/rectification.js';
 import type { RequestListing } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { scrubAddresses } from '../privacy/redaction.js';
 import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { lookupAccess } from './access.js';
 import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
 import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
+import { findRectification, lookupRectification } from './rectifications.js';
 import { requestDeadlineOf } from './request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 /**
  * The kinds of request an operator can act on. Each kind's workflow answers the same two updates,
- * `retrySystem` and `closeSystem` (workflows/operator-gate.ts), so adding a kind (access, rectification) is
- * one more entry in `requestKinds`: how to find its workflow from a request id.
+ * `retrySystem` and `closeSystem` (workflows/operator-gate.ts), so adding a kind is one more entry in `requestKinds`: how to find its workflow from a request id.
  */
-export type RequestKind = 'erasure' | 'consent' | 'access';
+export type RequestKind = 'erasure' | 'consent' | 'access' | 'rectification';
 
 export interface FoundRequest {
   kind: RequestKind;
@@ -101,8 +103,27 @@ const accessKind: RequestKindDefinition = {
   },
 };
 
+const rectificationKind: RequestKindDefinition = {
+  kind: 'rectification',
+  // Its workflow id follows from the request id (one describe); an older one is found by its first run id,
+  // and one Temporal has forgotten (retention) by its receipt in the ledger.
+  async find(context, ledger, requestId) {
+    const found = await findRectification(context, requestId);
+    if (found) return { kind: 'rectification', requestId, ...found };
+    const receipt = await ledger.getRectification(requestId);
+    return receipt
+      ? { kind: 'rectification', requestId, workflowId: rectificationWorkflowId(requestId), running: false }
+      : undefined;
+  },
+};
+
 /** Cheapest lookup first: the ledger answers for consent ids at once; erasures may wait on visibility. */
-const requestKinds: readonly RequestKindDefinition[] = [consentKind, accessKind, erasureKind];
+const requestKinds: readonly RequestKindDefinition[] = [
+  consentKind,
+  accessKind,
+  rectificationKind,
+  erasureKind,
+];
 
 async function isRunning(context: HubClientContext, workflowId: string): Promise<boolean> {
   try {
@@ -211,13 +232,15 @@ export type RequestStatus = (
   | { kind: 'erasure'; requestId: string; lookup: ErasureLookup }
   | { kind: 'access'; requestId: string; access: AccessStatusView }
   | { kind: 'consent'; requestId: string; subject: ConsentStatusResult }
+  | { kind: 'rectification'; requestId: string; rectification: RectificationLookup }
 ) & {
   /** When it was received and is due (absent for a request from before deadlines were kept). */
   deadline?: RequestListing;
 };
 
 /**
- * Any request's state by its id: an erasure's receipt or live status; for a consent change, its subject's
+ * Any request's state by its id: an erasure's or a rectification's receipt or live status (per system: state,
+ * attempts, last failure, next retry); an access request's status; for a consent change, its subject's
  * consent status (the decision in force, what each system answered, what is being retried).
  */
 export async function requestStatus(
@@ -239,6 +262,14 @@ export async function requestStatus(
   }
   if (found.kind === 'access') {
     return { kind: 'access', requestId, access: await lookupAccess(context, requestId), ...withDeadline };
+  }
+  if (found.kind === 'rectification') {
+    return {
+      kind: 'rectification',
+      requestId,
+      rectification: await lookupRectification(context, ledger, requestId),
+      ...withDeadline,
+    };
   }
   const stored = await ledger.getReceipt(requestId);
   return {

@@ -28,7 +28,9 @@ const reached: readonly SystemRectificationStatus[] = ['rectified', 'not_found',
 export async function rectificationWorkflow(
   input: RectificationWorkflowInput,
 ): Promise<RectificationReceipt> {
-  const requestId = workflowInfo().firstExecutionRunId;
+  // Chosen at intake since the workflow id follows from it; a rectification started before that is known by
+  // its first run id.
+  const requestId = input.requestId ?? workflowInfo().firstExecutionRunId;
   const state = Object.fromEntries(
     systems.map((system): [SystemName, SystemRectificationState] => [
       system,
@@ -39,8 +41,14 @@ export async function rectificationWorkflow(
   const view = (): RectificationStatusView => ({
     requestId,
     subjectKey: input.subjectKey,
+    requestedAt: input.request.requestedAt,
+    requestedBy: input.request.requestedBy,
     status: systems.some((s) => state[s].status === 'needs_attention') ? 'needs_attention' : 'running',
+    fields: (Object.keys(input.request.set) as RectifiableField[]).filter(
+      (field) => input.request.set[field] !== undefined,
+    ),
     systems: state,
+    ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
   });
   setHandler(rectificationStatusQuery, view);
   setHandler(

@@ -5,19 +5,23 @@ import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js'
 import { erasureReasonCodes } from '../../domain/erasure.js';
 import { type ErasureListStatus, erasureListStatuses } from '../../domain/erasure-listing.js';
 import type { OperatorLogEntry } from '../../domain/operator.js';
+import type { RectificationReceipt, RectificationStatusView } from '../../domain/rectification.js';
 import { isOverdue } from '../../domain/request-deadline.js';
+import { RequestNotFound } from '../../hub-client/request-errors.js';
 import type { OperatorActionRecord } from '../../ledger/ledger.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
 import { operatorLine, printListing, printReceipt, printStatus, retryLine } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
+import { printRectificationReceipt, printRectificationStatus } from '../rectification-output.js';
 import { cliActorId } from './actor-id.js';
 import { receivedAtOption } from './received-at.js';
 import { requestIdArgument } from './request-id.js';
 
 /** Loaded on use, so that `--help` and bad input never load the Temporal client. */
 const hubErasures = () => import('../../hub-client/erasures.js');
+const hubRectifications = () => import('../../hub-client/rectifications.js');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -190,8 +194,21 @@ function requestLog(
   };
 }
 
+/** What `receipt` shows: an erasure's or a rectification's receipt, or its live status. */
+type Found =
+  | ({ kind: 'erasure' } & (
+      | { state: 'completed'; receipt: ErasureReceipt }
+      | { state: 'open'; status: ErasureStatusView }
+    ))
+  | ({ kind: 'rectification' } & (
+      | { state: 'completed'; receipt: RectificationReceipt }
+      | { state: 'open'; status: RectificationStatusView }
+    ));
+
 export const receiptCommand = new Command('receipt')
-  .description("show an erasure's receipt, or its live status while it runs (with --log: its log)")
+  .description(
+    "show an erasure's or a rectification's receipt, or its live status while it runs (with --log: its log)",
+  )
   .addArgument(requestIdArgument())
   .option('--log', "also show the request's log: requested, every operator retry and close, completed")
   .option('--json', 'print stable JSON')
@@ -205,13 +222,26 @@ export const receiptCommand = new Command('receipt')
         ledger.getRequestDeadline(requestId),
       ]),
     );
-    const found = stored
-      ? ({ state: 'completed', receipt: stored } as const)
-      : await withHubClient(async (context) => (await hubErasures()).lookupErasure(context, requestId));
+    // A rectification's id answers with its receipt or status; any other id is looked up as an erasure's.
+    const found: Found = stored
+      ? { kind: 'erasure', state: 'completed', receipt: stored }
+      : await withHubClient(async (context, _config, hubLedger) => {
+          const rectification = await (await hubRectifications())
+            .lookupRectification(context, hubLedger, requestId)
+            .catch((error: unknown) => {
+              if (error instanceof RequestNotFound) return undefined;
+              throw error;
+            });
+          if (rectification) return { kind: 'rectification', ...rectification } as Found;
+          return {
+            kind: 'erasure',
+            ...(await (await hubErasures()).lookupErasure(context, requestId)),
+          } as Found;
+        });
     const view = found.state === 'completed' ? found.receipt : found.status;
     const log = flags.log
       ? requestLog(
-          found.state === 'completed' ? found.receipt : found.status,
+          view,
           recorded,
           view.operatorActions ?? [],
           found.state === 'completed' ? found.receipt : undefined,
@@ -224,7 +254,10 @@ export const receiptCommand = new Command('receipt')
     };
     if (json) printJson({ ...view, ...(due ? { deadline: due } : {}), ...(log ? { log: log.entries } : {}) });
     else {
-      if (found.state === 'completed') printReceipt(found.receipt);
+      if (found.kind === 'rectification') {
+        if (found.state === 'completed') printRectificationReceipt(found.receipt);
+        else printRectificationStatus(found.status);
+      } else if (found.state === 'completed') printReceipt(found.receipt);
       else printStatus(found.status);
       if (due) {
         const extended = due.extendedMonths > 0 ? `, extended by ${due.extendedMonths} month(s)` : '';

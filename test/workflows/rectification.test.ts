@@ -170,7 +170,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       requestedBy: 'privacy-inbox#92',
       requestedAt: new Date().toISOString(),
     });
-    const handle = context.client.workflow.getHandle(started.workflowId, started.requestId);
+    const handle = context.client.workflow.getHandle(started.workflowId);
     let failure: string | undefined;
     for (let i = 0; i < 120 && !failure; i++) {
       const status = await handle.query(rectificationStatusQuery);

@@ -1,0 +1,171 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ConnectorSet } from '../../activities/create-activities.js';
+import type { RectifyResult } from '../../connectors/connector.js';
+import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
+import type { SystemName } from '../../domain/systems.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { connectTestTemporal } from '../support/temporal.js';
+import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
+/** The CLI's stand-in connectors, with a `rectify` in Dynamics and Mailchimp that fails as told. */
+function rectifyingStubs() {
+  const stubs = stubConnectors();
+  const rectifyCalls: Record<SystemName, number> = { dynamics: 0, mailchimp: 0, google: 0 };
+  for (const system of ['dynamics', 'mailchimp'] as const) {
+    (stubs.connectors[system] as unknown as Record<string, unknown>).rectify =
+      async (): Promise<RectifyResult> => {
+        rectifyCalls[system] += 1;
+        if (stubs.behaviour[system] === 'bad-credentials')
+          throw new NonRetryableVendorError({
+            system,
+            operation: 'rectify',
+            status: 401,
+            reason: 'API Key Invalid',
+          });
+        if (stubs.behaviour[system] === 'unavailable')
+          throw new RetryableVendorError({
+            system,
+            operation: 'rectify',
+            status: 503,
+            reason: 'Service Unavailable',
+          });
+        return {
+          outcome: 'rectified',
+          records: [{ kind: 'contact', id: 'c-1', result: 'rectified', before: { firstname: 'Old' } }],
+        };
+      };
+  }
+  return { ...stubs, connectors: stubs.connectors as ConnectorSet, rectifyCalls };
+}
+
+describe('an operator acts on a rectification as on any request (CLI and API)', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let worker: { stop(): Promise<void> };
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  const key = freshApiKey();
+  const stubs = rectifyingStubs();
+
+  beforeAll(async () => {
+    const dataDir = cliDataDir();
+    ledger = await ledgerIn(dataDir);
+    temporal = await connectTestTemporal('cli-rectify', { subjectKeyLedger: ledger });
+    const { env } = cliEnvironment(temporal, dataDir);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
+    app = await buildTestApi({ hub: hubContext(temporal, temporal.taskQueue), ledger, key });
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await app?.close();
+    await worker?.stop();
+    await ledger?.close();
+    await temporal?.close();
+  });
+
+  const auth = { authorization: `Bearer ${key}` };
+  const api = (method: 'GET' | 'POST', url: string, body?: unknown) =>
+    app.inject({
+      method,
+      url,
+      headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+
+  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+    for (let i = 0; i < 160; i++) {
+      const found = await probe();
+      if (found !== undefined) return found;
+      await delay(250);
+    }
+    throw new Error(`never saw: ${what}`);
+  }
+
+  const rectifyJson = async (...args: string[]) => {
+    const run = await cli('rectify', '--email', uniqueEmail('rect'), ...args, '--json');
+    expect(run.code).toBe(0);
+    return JSON.parse(run.stdout) as { requestId: string; subjectKey: string; dueAt: string };
+  };
+
+  it('receipt, retry and close find a rectification by its id; its log shows the operator actions', async () => {
+    stubs.behaviour.mailchimp = 'bad-credentials';
+    const { requestId } = await rectifyJson('--set', 'firstname=Ada');
+    const waiting = await waitFor(async () => {
+      const run = await cli('receipt', requestId);
+      return run.code === 3 ? run : undefined;
+    }, 'needs attention');
+    expect(waiting.stdout).toContain(`Rectification ${requestId} is needs_attention`);
+    expect(waiting.stdout).toMatch(/mailchimp\s+needs_attention\s+API Key Invalid \(HTTP 401\)/);
+    expect(waiting.stdout).toContain(`consent-hub retry ${requestId} --system <name>`);
+
+    // The API shows it too, per system, by the same id.
+    const shown = await api('GET', `/v1/requests/${requestId}`);
+    expect(shown.statusCode).toBe(200);
+    expect(shown.json()).toMatchObject({
+      kind: 'rectification',
+      requestId,
+      rectification: {
+        state: 'open',
+        status: {
+          status: 'needs_attention',
+          systems: { mailchimp: { status: 'needs_attention', failure: { reason: 'API Key Invalid' } } },
+        },
+      },
+      deadline: { kind: 'rectification', requestId },
+    });
+
+    // Retry by the CLI while the cause persists: it needs attention again; then close it by the API.
+    const retried = await cli('retry', requestId, '--system', 'mailchimp', '--operator', 'ops:ann', '--json');
+    expect(retried.code).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({
+      kind: 'rectification',
+      recorded: { action: 'retry', system: 'mailchimp', operator: 'ops:ann' },
+    });
+    await waitFor(async () => ((await cli('receipt', requestId)).code === 3 ? true : undefined), 'again');
+    const closed = await api('POST', `/v1/requests/${requestId}/close`, {
+      system: 'mailchimp',
+      reason: 'merge the members by hand',
+    });
+    expect(closed.statusCode).toBe(200);
+    expect(closed.json()).toMatchObject({ kind: 'rectification', recorded: { action: 'close' } });
+    stubs.behaviour.mailchimp = 'ok';
+
+    const receipt = await waitFor(async () => ledger.getRectification(requestId), 'receipt');
+    expect(receipt.outcome).toBe('completed_with_failures');
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(await ledger.listOperatorActions(requestId)).toEqual([
+      expect.objectContaining({ action: 'retry', system: 'mailchimp', requestKind: 'rectification' }),
+      expect.objectContaining({ action: 'close', system: 'mailchimp', requestKind: 'rectification' }),
+    ]);
+    const log = await cli('receipt', requestId, '--log');
+    expect(log.code).toBe(1);
+    expect(log.stdout).toContain(`Rectification receipt ${requestId}  outcome: completed_with_failures`);
+    expect(log.stdout).toMatch(/retry mailchimp by ops:ann/);
+    expect(log.stdout).toMatch(/close mailchimp by api:\S+: merge the members by hand/);
+    const logJson = JSON.parse((await cli('receipt', requestId, '--log', '--json')).stdout) as {
+      log: { event: string }[];
+    };
+    expect(logJson.log.map((e) => e.event)).toEqual(['requested', 'retry', 'close', 'completed']);
+    // Finished: another action is refused, naming the kind.
+    const late = await api('POST', `/v1/requests/${requestId}/retry`, { system: 'mailchimp' });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().detail).toContain(`rectification ${requestId} has finished`);
+    const done = await api('GET', `/v1/requests/${requestId}`);
+    expect(done.json()).toMatchObject({ kind: 'rectification', rectification: { state: 'completed' } });
+  });
+
+  it('answers an unknown id as before: not found, naming the id', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const run = await cli('retry', id, '--system', 'mailchimp');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(id);
+    expect((await api('GET', `/v1/requests/${id}`)).statusCode).toBe(404);
+  });
+});
