@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { VendorRecordRef } from '../connectors/connector.js';
+import { NonRetryableVendorError } from '../connectors/connector-errors.js';
 import {
   type ErasureReceipt,
   inlineRecordLimit,
+  type NotDeletedReason,
   parseGaClientId,
   type SystemErasureRecord,
   type UnusableIdentifier,
@@ -123,8 +125,25 @@ export function createErasureActivities({
         let deleted = 0;
         let alreadyGone = 0;
         for (const record of planned) {
-          const result = await (connector.deleteRecord?.(input.subject, record) ?? 'already_gone');
-          await ledger.markErasureRecords(input.requestId, input.system, [{ ...record, result }]);
+          let result: 'deleted' | 'already_gone';
+          try {
+            result = await (connector.deleteRecord?.(input.subject, record) ?? 'already_gone');
+          } catch (error) {
+            // A refusal retrying cannot fix (a 403) is noted on the record, which stays planned: an operator's
+            // retry tries it again, and a close reports it `not_deleted` with the vendor's status.
+            if (error instanceof NonRetryableVendorError) {
+              await ledger.markErasureRecords(input.requestId, input.system, [
+                {
+                  ...refOf(record),
+                  result: 'planned',
+                  reason: 'refused_by_vendor',
+                  ...(error.status ? { httpStatus: error.status } : {}),
+                },
+              ]);
+            }
+            throw error;
+          }
+          await ledger.markErasureRecords(input.requestId, input.system, [{ ...refOf(record), result }]);
           if (result === 'deleted') deleted++;
           else alreadyGone++;
         }
@@ -138,6 +157,14 @@ export function createErasureActivities({
      */
     submitErasure(input: ErasureStepInput): Promise<{ submitted: number }> {
       return call(input, 'erase', async (connector) => {
+        // Planned before they are submitted: if Google refuses, the receipt still names each id (keyed) as
+        // `not_deleted` once the system is closed or failed.
+        const planned = connector.plannedDeletions?.(input.subject) ?? [];
+        await ledger.planErasureRecords(
+          input.requestId,
+          input.system,
+          protectRecordIds(subjectKeySecret, input.system, planned).map(refOf),
+        );
         const result = await connector.erase(input.subject);
         await ledger.markErasureRecords(
           input.requestId,
@@ -152,11 +179,20 @@ export function createErasureActivities({
       });
     },
 
-    /** Counts, a keyed digest of the whole list, and the first records, read back from the ledger. */
+    /**
+     * Counts, a keyed digest of the whole list, and the first records, read back from the ledger. With
+     * `notDeleted` (a system that ended failed or closed), every record still planned is first marked
+     * `not_deleted` with that reason (or the vendor's refusal noted on it), so the receipt names every
+     * planned record with its outcome and its digest covers them too.
+     */
     async summariseErasureSystem(input: {
       requestId: string;
       system: SystemName;
+      notDeleted?: NotDeletedReason;
     }): Promise<ErasureSystemSummary> {
+      if (input.notDeleted) {
+        await ledger.markErasureRecordsNotDeleted(input.requestId, input.system, input.notDeleted);
+      }
       const counts = await ledger.countErasureRecords(input.requestId, input.system);
       const digest = createHmac('sha256', subjectKeySecret);
       let recordCount = 0;
@@ -267,9 +303,11 @@ function receiptRecord(system: SystemName, record: ErasureRecordEntry): SystemEr
     id: record.id,
     ...(record.container ? { container: record.container } : {}),
     result: record.result as SystemErasureRecord['result'],
+    ...(record.result === 'not_deleted' && record.reason ? { reason: record.reason } : {}),
+    ...(record.result === 'not_deleted' && record.httpStatus ? { httpStatus: record.httpStatus } : {}),
     ...(record.vendorTime ? { vendorTime: record.vendorTime } : {}),
     // The Dynamics connector answers deleted or already gone only once DeleteRecordChangeHistory succeeded.
-    ...(system === 'dynamics' ? { auditHistoryRemoved: true } : {}),
+    ...(system === 'dynamics' ? { auditHistoryRemoved: record.result !== 'not_deleted' } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { systemErasureStatuses } from '../domain/erasure.js';
+import { erasureRecordResults, notDeletedReasons, systemErasureStatuses } from '../domain/erasure.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { holdReasonCodes, releaseReasonCodes, systemRestrictionStatuses } from '../domain/hold.js';
 import { purposes } from '../domain/purposes.js';
@@ -55,7 +55,15 @@ const erasureRecordSchema = z
     kind: z.string(),
     id: z.string(),
     container: z.string().optional(),
-    result: z.enum(['deleted', 'already_gone', 'submitted']),
+    result: z
+      .enum(erasureRecordResults)
+      .describe('`not_deleted` only in a system that ended failed or closed by an operator'),
+    reason: z.enum(notDeletedReasons).optional().describe('Why a `not_deleted` record was not deleted'),
+    httpStatus: z.number().int().optional().describe("The vendor's HTTP status when it refused the deletion"),
+    auditHistoryRemoved: z
+      .boolean()
+      .optional()
+      .describe("Dynamics: whether the record's audit history was deleted too"),
     vendorTime: isoTime.optional(),
   })
   .strict();

@@ -18,6 +18,12 @@ export interface Connector {
    */
   deleteRecord?(subject: SubjectIdentifiers, record: VendorRecordRef): Promise<'deleted' | 'already_gone'>;
   /**
+   * For tools that cannot be searched, only told to delete (Google Analytics): the records `erase` will
+   * submit for the subject, named as its answer names them, without any call. The erasure plans them first,
+   * so a refused submission is still listed in the receipt (`not_deleted`).
+   */
+  plannedDeletions?(subject: SubjectIdentifiers): VendorRecordRef[];
+  /**
    * Restricts processing of everything the tool holds for the person, without deleting it (GDPR Art. 18;
    * a legal hold under Art. 17(3)): each record is marked and kept out of marketing. Idempotent: a record
    * already restricted answers `already_restricted`. A tool with no per-person restriction leaves it out.
@@ -336,7 +342,15 @@ export type ConnectorSet = Partial<
       'find' | 'erase' | 'deleteRecord' | 'readConsent' | 'applyConsent' | 'listChanges' | 'checkAccess'
     > &
       Partial<
-        Pick<Connector, 'applyConsentState' | 'verifyConsentState' | 'collectAccess' | 'restrict' | 'rectify'>
+        Pick<
+          Connector,
+          | 'applyConsentState'
+          | 'verifyConsentState'
+          | 'collectAccess'
+          | 'restrict'
+          | 'rectify'
+          | 'plannedDeletions'
+        >
       >
   >
 >;

@@ -117,11 +117,32 @@ export interface SystemFailure {
   type: string;
 }
 
+/**
+ * Why a planned record was not deleted (`not_deleted` in a receipt), as a code that never names the person:
+ * - `refused_by_vendor`: the vendor refused this record's deletion for good (`httpStatus` says how: a 403);
+ * - `closed_by_operator`: an operator closed the system before this record's turn;
+ * - `operator_deadline_passed`: the system needed attention and nobody acted within the deadline.
+ */
+export const notDeletedReasons = [
+  'refused_by_vendor',
+  'closed_by_operator',
+  'operator_deadline_passed',
+] as const;
+export type NotDeletedReason = (typeof notDeletedReasons)[number];
+
+/** What became of one record: `not_deleted` only in a system the erasure did not finish (failed, closed). */
+export const erasureRecordResults = ['deleted', 'already_gone', 'submitted', 'not_deleted'] as const;
+export type ErasureRecordOutcome = (typeof erasureRecordResults)[number];
+
 export interface SystemErasureRecord {
   kind: string;
   id: string;
   container?: string;
-  result: 'deleted' | 'already_gone' | 'submitted';
+  result: ErasureRecordOutcome;
+  /** For `not_deleted`: why (never the vendor's free text, which may quote the person). */
+  reason?: NotDeletedReason;
+  /** For `not_deleted` refused by the vendor: the vendor's HTTP status. */
+  httpStatus?: number;
   vendorTime?: string;
   /**
    * Dynamics only: whether the record's audit change history was deleted after the record
@@ -142,7 +163,9 @@ export interface UnusableIdentifier {
 export interface SystemErasureState {
   status: SystemErasureStatus;
   /**
-   * The records touched, in a stable order: all of them up to `inlineRecordLimit`, the first ones beyond.
+   * Every record the erasure planned, with what became of it (a failed or closed system lists the ones it
+   * could not delete as `not_deleted`), in a stable order: all of them up to `inlineRecordLimit`, the first
+   * ones beyond.
    * The ledger holds every one (`consent-hub receipt <id> --records`), and `recordCount` and
    * `recordsDigest` say what the whole list is, so the receipt stays small whatever the number of records.
    */

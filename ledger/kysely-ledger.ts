@@ -1,5 +1,5 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
-import type { ErasureReceipt } from '../domain/erasure.js';
+import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { RectificationReceipt } from '../domain/rectification.js';
 import {
@@ -344,10 +344,32 @@ export class KyselyLedger implements Ledger {
             result: eb.ref('excluded.result'),
             vendor_time: eb.ref('excluded.vendor_time'),
             updated_at: eb.ref('excluded.updated_at'),
+            reason: eb.ref('excluded.reason'),
+            vendor_status: eb.ref('excluded.vendor_status'),
           })),
         )
         .execute();
     }
+  }
+
+  async markErasureRecordsNotDeleted(
+    requestId: string,
+    system: SystemName,
+    reason: NotDeletedReason,
+  ): Promise<number> {
+    const result = await this.db
+      .updateTable('erasure_records')
+      .set((eb) => ({
+        result: 'not_deleted',
+        // A record the vendor refused keeps that reason; the others take the system's.
+        reason: eb.fn.coalesce('reason', eb.val(reason)),
+        updated_at: new Date().toISOString(),
+      }))
+      .where('request_id', '=', requestId)
+      .where('system', '=', system)
+      .where('result', '=', 'planned')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows ?? 0n);
   }
 
   async listErasureRecords(
@@ -383,6 +405,8 @@ export class KyselyLedger implements Ledger {
       ...(row.container ? { container: row.container } : {}),
       result: row.result as ErasureRecordResult,
       ...(row.vendor_time ? { vendorTime: row.vendor_time } : {}),
+      ...(row.reason ? { reason: row.reason as NotDeletedReason } : {}),
+      ...(row.vendor_status != null ? { httpStatus: Number(row.vendor_status) } : {}),
     }));
   }
 
@@ -1101,6 +1125,8 @@ function recordRow(requestId: string, system: SystemName, record: ErasureRecordE
     result: record.result,
     vendor_time: record.vendorTime ?? null,
     updated_at: now,
+    reason: record.reason ?? null,
+    vendor_status: record.httpStatus ?? null,
   };
 }
 

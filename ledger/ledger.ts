@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
-import type { ErasureReceipt } from '../domain/erasure.js';
+import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
@@ -63,6 +63,15 @@ export interface Ledger {
   planErasureRecords(requestId: string, system: SystemName, records: ErasureRecordRef[]): Promise<number>;
   /** Sets the result of records of an erasure (deleted, already_gone, submitted), creating them if new. */
   markErasureRecords(requestId: string, system: SystemName, records: ErasureRecordEntry[]): Promise<void>;
+  /**
+   * A system the erasure did not finish: every record still `planned` becomes `not_deleted`, keeping the
+   * reason a vendor refusal left on it and taking `reason` otherwise. Answers how many were marked.
+   */
+  markErasureRecordsNotDeleted(
+    requestId: string,
+    system: SystemName,
+    reason: NotDeletedReason,
+  ): Promise<number>;
   /**
    * One page of an erasure's records in a stable order (system, kind, container, id), optionally only one
    * system's or one result's; `after` is the last record of the previous page.
@@ -257,7 +266,8 @@ export interface ConsoleSessionRecord {
 /** Operator actions on a whole request rather than one system of it. */
 export type RequestActionName = 'extend';
 
-export type ErasureRecordResult = 'planned' | 'deleted' | 'already_gone' | 'submitted';
+/** `planned` until the record is deleted, found gone, submitted, or (its system unfinished) `not_deleted`. */
+export type ErasureRecordResult = 'planned' | 'deleted' | 'already_gone' | 'submitted' | 'not_deleted';
 
 /** A vendor record as an erasure names it; never an email or a name. */
 export interface ErasureRecordRef {
@@ -269,6 +279,13 @@ export interface ErasureRecordRef {
 export interface ErasureRecordEntry extends ErasureRecordRef {
   result: ErasureRecordResult;
   vendorTime?: string;
+  /**
+   * Why the record is (or, still `planned`, was last refused as) not deleted: a `NotDeletedReason` code
+   * (domain/erasure.ts). Cleared when a later attempt deletes the record.
+   */
+  reason?: NotDeletedReason;
+  /** The vendor's HTTP status of a refusal. */
+  httpStatus?: number;
 }
 
 export interface ErasureFollowUp {

@@ -328,6 +328,15 @@ const rectificationMigration: Migration = {
   },
 };
 migrations['0011_rectification'] = rectificationMigration;
+migrations['0012_erasure_record_reasons'] = {
+  async up(db: Kysely<unknown>) {
+    // Why a planned record was not deleted (a vendor's refusal, a system closed or failed), so a receipt
+    // names every record it planned with its outcome. Rows written before this have none: they were all
+    // deleted, gone or submitted, or are still planned.
+    await db.schema.alterTable('erasure_records').addColumn('reason', 'varchar(50)').execute();
+    await db.schema.alterTable('erasure_records').addColumn('vendor_status', 'integer').execute();
+  },
+};
 
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -72,6 +72,10 @@ export interface ErasureRecordsTable {
   result: string;
   vendor_time: string | null;
   updated_at: string;
+  /** A `NotDeletedReason` (migration 0012); null for a record deleted, gone or submitted. */
+  reason: string | null;
+  /** The vendor's HTTP status of a refusal (migration 0012). */
+  vendor_status: number | null;
 }
 
 /** A system an erasure did not reach, until a later erasure of the same subject does. */

@@ -52,6 +52,11 @@ export const erasurePatches = {
   lateRequestFollowUp: 'erasure-late-request-follow-up',
   /** A person on legal hold is restricted first, and erased once the hold is released (legal-hold.ts). */
   legalHoldRestriction: 'legal-hold-restriction',
+  /**
+   * A system that ends failed or closed by an operator lists every record it planned in the receipt, the
+   * ones left as `not_deleted` with why (one more activity per such system). Before it: no records.
+   */
+  unfinishedSystemRecords: 'erasure-unfinished-system-records',
 } as const;
 
 /**
@@ -201,6 +206,27 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   };
 
   /**
+   * A system that ended failed or closed still names every record it planned, each with its outcome: the
+   * ones left are `not_deleted`, with the vendor's refusal or the system's end as the reason. The ledger's
+   * list and the digest cover them too.
+   */
+  const summariseUnfinished = async (system: SystemName) => {
+    if (!patched(erasurePatches.unfinishedSystemRecords)) return;
+    const summary = await ledger.summariseErasureSystem({
+      requestId,
+      system,
+      notDeleted:
+        state[system].status === 'closed_by_operator' ? 'closed_by_operator' : 'operator_deadline_passed',
+    });
+    Object.assign(state[system], {
+      records: summary.records,
+      recordCount: summary.recordCount,
+      recordsDigest: summary.recordsDigest,
+      recordsTruncated: summary.recordsTruncated,
+    });
+  };
+
+  /**
    * Deletes every planned record page by page, then searches again: rows created since the harvest are
    * planned and deleted in the next pass. Records harvested and then found gone (404) count as erased by
    * this request, so a crash after deleting never turns into `not_found`.
@@ -240,15 +266,17 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
 
   // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
   const dynamics = harvest.then(async (found) => {
-    if (!found.done) return;
+    if (!found.done) return summariseUnfinished('dynamics');
     const erased = await step('dynamics', () => deleteAll('dynamics'));
     if (erased.done) finish('dynamics', erased.value, 'erased');
+    else await summariseUnfinished('dynamics');
   });
   const mailchimp = step('mailchimp', async () => {
     await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
     return deleteAll('mailchimp');
-  }).then((erased) => {
+  }).then(async (erased) => {
     if (erased.done) finish('mailchimp', erased.value, 'erased');
+    else await summariseUnfinished('mailchimp');
   });
 
   // Google is submitted for every identifier known, and again for ids that joined after a submission.
@@ -271,6 +299,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       return activitiesFor('google').summariseErasureSystem({ requestId, system: 'google' });
     });
     if (erased.done) finish('google', erased.value, 'submitted');
+    else await summariseUnfinished('google');
   };
   const google = harvest.then(() => eraseGoogle());
   const takeHarvest = (found: PlannedErasure) => {

@@ -14,6 +14,7 @@ import type {
   FindResult,
   RestrictResult,
   SubjectIdentifiers,
+  VendorRecordRef,
 } from '../connector.js';
 import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError, VendorError } from '../connector-errors.js';
@@ -115,14 +116,7 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
       targets.map(async (target): Promise<ErasedRecord> => {
         try {
           const vendorTime = await submit(target);
-          return {
-            kind: 'userDeletionRequest',
-            // The email never becomes an id: user-provided data is named by its kind only.
-            id: target.type === 'USER_PROVIDED_DATA' ? 'userProvidedData' : target.value,
-            container: propertyResourceName(target.propertyId),
-            result: 'submitted',
-            vendorTime,
-          };
+          return { ...recordOf(target), result: 'submitted', vendorTime };
         } catch (error) {
           throw classifyGoogleError(error, operation, { timeoutMs: config.timeoutMs });
         }
@@ -150,6 +144,16 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
     const records = settled.flatMap((entry) => (entry.status === 'fulfilled' ? [entry.value] : []));
     logger.info({ operation, submitted: records.length }, 'Google user deletions submitted');
     return records;
+  }
+
+  /** How a deletion is named in answers, receipts and the ledger. */
+  function recordOf(target: DeletionTarget): VendorRecordRef {
+    return {
+      kind: 'userDeletionRequest',
+      // The email never becomes an id: user-provided data is named by its kind only.
+      id: target.type === 'USER_PROVIDED_DATA' ? 'userProvidedData' : target.value,
+      container: propertyResourceName(target.propertyId),
+    };
   }
 
   function hasIdentifiers(subject: SubjectIdentifiers): boolean {
@@ -241,6 +245,10 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
         records: [],
         note: 'Google Analytics offers no per-user restriction (only deletion); nothing to restrict, its deletion is submitted after the release',
       };
+    },
+
+    plannedDeletions(subject: SubjectIdentifiers): VendorRecordRef[] {
+      return targetsFor(subject).map(recordOf);
     },
 
     async erase(subject: SubjectIdentifiers): Promise<EraseResult> {
