@@ -507,8 +507,11 @@ export function openApiDocument(serverUrl = '/') {
           summary: "Release a person's legal hold; their restricted erasure goes on to delete",
           requestBody: body('HoldReleaseRequest'),
           responses: {
-            '200': json('Released (or `hold` absent: the person was not on hold)', ref('HoldReleased')),
+            '200': json('Released', ref('HoldReleased')),
             '403': problem('The API key lacks the operator scope'),
+            '409': problem(
+              'The person is not on hold (never held, or released already): nothing was released',
+            ),
             ...writeErrors,
           },
         },

@@ -4,6 +4,7 @@ import { ConfigError } from '../config/parse-env.js';
 import {
   GrantRefusedAfterErasure,
   InvalidRequestId,
+  NotOnHold,
   OperatorActionRefused,
   RequestNotFound,
   TemporalUnreachable,
@@ -63,7 +64,8 @@ export function describeCliError(error: unknown): { code: ExitCode; lines: strin
     error instanceof InvalidRequestId ||
     error instanceof RequestNotFound ||
     error instanceof OperatorActionRefused ||
-    error instanceof GrantRefusedAfterErasure
+    error instanceof GrantRefusedAfterErasure ||
+    error instanceof NotOnHold
   )
     return { code: exitCodes.badInput, lines: [error.message] };
   if (error instanceof ZodError) {

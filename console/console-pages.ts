@@ -11,7 +11,7 @@ import { listErasures, requestErasure } from '../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../hub-client/holds.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
 import { extendRequestDeadline, listRequests, receiptTimes } from '../hub-client/request-deadlines.js';
-import { OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
+import { NotOnHold, OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
 import { actOnRequest, requestStatus } from '../hub-client/requests.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import {
@@ -167,11 +167,13 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     const form = body(request);
     const parsed = releaseFromForm(form);
     if (!parsed.ok) return holdRefused(reply, form, parsed, 400);
-    const result = await releaseHold(deps.hub, deps.ledger, {
-      ...parsed.value,
-      releasedBy: ctx.operatorOf(request),
-    });
-    if (!result.hold) {
+    try {
+      await releaseHold(deps.hub, deps.ledger, {
+        ...parsed.value,
+        releasedBy: ctx.operatorOf(request),
+      });
+    } catch (error) {
+      if (!(error instanceof NotOnHold)) throw error;
       const message =
         'This person is not on hold (it was released meanwhile, or never placed): nothing was released.';
       return holdRefused(reply, form, { errors: [{ field: 'reason', message }], detail: message }, 409);

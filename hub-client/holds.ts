@@ -10,6 +10,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import { erasureWorkflowId, holdReleasedSignal } from '../workflows/erasure-definitions.js';
 import type { HubClientContext } from './erasures.js';
+import { NotOnHold } from './request-errors.js';
 
 export interface HoldPlaced {
   subjectKey: string;
@@ -25,8 +26,8 @@ export interface HoldPlaced {
 
 export interface HoldReleased {
   subjectKey: string;
-  /** The hold as released; undefined when the person was not on hold. */
-  hold?: LegalHold;
+  /** The hold as released. */
+  hold: LegalHold;
   /** True when the person's running erasure was told of the release (a restricted one goes on to delete). */
   erasureSignalled: boolean;
 }
@@ -67,6 +68,8 @@ export async function placeHold(
  * Releases a person's hold: recorded in the ledger first, then the person's waiting erasure (if any) is
  * signalled and goes on to delete. Should the signal be lost, the erasure finds the release in the ledger
  * when it next looks (`holdRecheck`).
+ *
+ * @throws NotOnHold when the person is not on hold now (never held, or released already): nothing changes.
  */
 export async function releaseHold(
   context: Pick<HubClientContext, 'client' | 'subjectKeySecret'>,
@@ -81,8 +84,7 @@ export async function releaseHold(
     releasedBy: request.releasedBy,
     releaseReason: request.reason,
   });
-  if (!hold?.releasedAt || !hold.releasedBy || !hold.releaseReason)
-    return { subjectKey, erasureSignalled: false };
+  if (!hold?.releasedAt || !hold.releasedBy || !hold.releaseReason) throw new NotOnHold(subjectKey);
   let erasureSignalled = false;
   try {
     await context.client.workflow.getHandle(erasureWorkflowId(subjectKey)).signal(holdReleasedSignal, {

@@ -48,3 +48,14 @@ export class GrantRefusedAfterErasure extends Error {
 export class TemporalUnreachable extends Error {
   override readonly name = 'TemporalUnreachable';
 }
+
+/**
+ * A release for a person who is not on hold (never held, or released already): nothing was released. The
+ * message names the subject key, never the address. The CLI exits 2 and the API answers 409.
+ */
+export class NotOnHold extends Error {
+  override readonly name = 'NotOnHold';
+  constructor(readonly subjectKey: string) {
+    super(`Subject ${subjectKey} is not on hold: nothing was released.`);
+  }
+}

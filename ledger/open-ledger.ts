@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -71,7 +71,8 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
   const file = resolve(join(dataDir, 'ledger.sqlite'));
   let database: SqliteDatabase.Database | undefined;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ownerOnly(file);
     database = new SqliteDatabase(file, { timeout: sqliteBusyTimeoutMs });
     // WAL lets the CLI read while the worker writes.
     database.pragma('journal_mode = WAL');
@@ -95,6 +96,19 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
   }
   log.info({ backend: 'sqlite', file }, 'ledger open');
   return new KyselyLedger(db);
+}
+
+/**
+ * The ledger file is created 0600 before SQLite opens it, whatever the umask, and an older one that is
+ * readable by others is narrowed to 0600, with its `-wal` and `-shm`: SQLite creates those two with the mode
+ * of the database file (os_unix.c, findCreateFileMode and unixOpenSharedMemory), so all three stay the
+ * owner's alone.
+ */
+function ownerOnly(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path) && (statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
 }
 
 /**

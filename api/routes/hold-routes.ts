@@ -7,8 +7,9 @@ import {
   releaseRequestSchema,
 } from '../../domain/hold.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { NotOnHold } from '../../hub-client/request-errors.js';
 import type { ApiDependencies } from '../api-dependencies.js';
-import { invalidBody } from '../problem.js';
+import { ApiProblem, invalidBody } from '../problem.js';
 
 /** The operator is the API key that calls; the body names the person and the reason code. */
 export const holdBodySchema = holdRequestSchema.omit({ placedBy: true }).strict();
@@ -33,7 +34,7 @@ export const holdPlacedSchema = z.object({
 });
 export const holdReleasedSchema = z.object({
   subjectKey: z.string(),
-  hold: legalHoldSchema.optional().describe('absent when the person was not on hold'),
+  hold: legalHoldSchema,
   erasureSignalled: z.boolean().describe('the person’s waiting erasure was told to go on and delete'),
 });
 
@@ -55,11 +56,16 @@ export function holdRoutes(deps: ApiDependencies, operatorOf: (request: unknown)
     api.post('/holds/release', async (request) => {
       const parsed = releaseBodySchema.safeParse(request.body);
       if (!parsed.success) throw invalidBody(parsed.error, 'body');
-      const result = await releaseHold(deps.hub, deps.ledger, {
-        ...parsed.data,
-        releasedBy: operatorOf(request),
-      });
-      return holdReleasedSchema.parse(result);
+      try {
+        const result = await releaseHold(deps.hub, deps.ledger, {
+          ...parsed.data,
+          releasedBy: operatorOf(request),
+        });
+        return holdReleasedSchema.parse(result);
+      } catch (error) {
+        if (error instanceof NotOnHold) throw new ApiProblem(409, 'Conflict', error.message);
+        throw error;
+      }
     });
   };
 }

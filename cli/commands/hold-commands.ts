@@ -75,10 +75,6 @@ export const releaseCommand = new Command('release')
       printJson(result);
       return;
     }
-    if (!result.hold) {
-      print(`Not on hold: subject ${result.subjectKey}; nothing was released`);
-      return;
-    }
     print(
       `Released: subject ${result.subjectKey} (${result.hold.releaseReason}, at ${result.hold.releasedAt})`,
     );

@@ -82,7 +82,20 @@ describe('API: legal holds need the operator scope and keep no address', () => {
       hold: { releaseReason: 'placed_in_error', releasedBy: expect.stringMatching(/^api:/) },
     });
     const twice = await post(operatorKey, '/v1/holds/release', { email });
-    expect(twice.json()).toEqual({ subjectKey, erasureSignalled: false });
+    expect(twice.statusCode).toBe(409);
+    expect(twice.json().detail).toBe(`Subject ${subjectKey} is not on hold: nothing was released.`);
+  });
+
+  it('answers 409 with one line naming no address when a person never held is released, and records nothing', async () => {
+    const email = newEmail();
+    const subjectKey = subjectKeyFor(email, temporal.secrets.subjectKeySecret);
+    const answer = await post(operatorKey, '/v1/holds/release', { email });
+    expect(answer.statusCode).toBe(409);
+    expect(answer.json()).toMatchObject({ status: 409, title: 'Conflict' });
+    expect(answer.json().detail).toContain(subjectKey);
+    expect(answer.json().detail).not.toContain('\n');
+    expect(answer.body).not.toContain(email);
+    expect(await ledger.getHold(subjectKey)).toBeUndefined();
   });
 
   it('names a reason that is no code, an unknown field and a bad address, with 400', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,38 @@ describe('opening the ledger fails fast, and never shows the password', () => {
     const dataDir = join(scratch, 'new', 'nested');
     const ledger = await openLedger({ dataDir }, silent);
     expect(await ledger.getWatermark('google')).toBeUndefined();
+    await ledger.close();
+  });
+
+  it('creates ledger.sqlite and its -wal and -shm readable by the owner alone (0600), in a 0700 directory', async () => {
+    const dataDir = join(scratch, 'private');
+    const previous = process.umask(0o022);
+    try {
+      const ledger = await openLedger({ dataDir }, silent);
+      // A write makes SQLite create the write-ahead log and its shared-memory index.
+      await ledger.setWatermark('google', '2026-01-01T00:00:00.000Z');
+      const file = join(dataDir, 'ledger.sqlite');
+      for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+        expect(statSync(path).mode & 0o777, path).toBe(0o600);
+      }
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      await ledger.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('narrows an older ledger file that others could read to 0600 when it is opened', async () => {
+    const dataDir = join(scratch, 'older');
+    mkdirSync(dataDir, { mode: 0o700 });
+    const file = join(dataDir, 'ledger.sqlite');
+    writeFileSync(file, '', { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const ledger = await openLedger({ dataDir }, silent);
+    await ledger.setWatermark('google', '2026-01-01T00:00:00.000Z');
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+      expect(statSync(path).mode & 0o777, path).toBe(0o600);
+    }
     await ledger.close();
   });
 });

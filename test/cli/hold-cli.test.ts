@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Ledger } from '../../ledger/ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { connectTestTemporal } from '../support/temporal.js';
+import { cli, cliDataDir, cliEnvironment, ledgerIn } from './cli-test-kit.js';
+
+let counter = 0;
+const uniqueEmail = () => `hold-cli.${Date.now()}.${counter++}@example.com`;
+
+describe('consent-hub release of a person who is not on hold', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    const dataDir = cliDataDir();
+    ledger = await ledgerIn(dataDir);
+    temporal = await connectTestTemporal('cli-hold', { subjectKeyLedger: ledger });
+    const { env } = cliEnvironment(temporal, dataDir);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await ledger?.close();
+    await temporal?.close();
+  });
+
+  it('exits 2 with one line naming the subject key, not the address, for a person never held', async () => {
+    const email = uniqueEmail();
+    const run = await cli('release', '--email', email);
+    expect(run.code).toBe(2);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(
+      `Subject ${subjectKeyFor(email, temporal.secrets.subjectKeySecret)} is not on hold`,
+    );
+    expect(run.stdout + run.stderr).not.toContain(email);
+  });
+
+  it('releases a held person once (exit 0), and exits 2 on the second release, with --json too', async () => {
+    const email = uniqueEmail();
+    expect((await cli('hold', '--email', email, '--reason', 'legal_claims')).code).toBe(0);
+    const released = await cli('release', '--email', email, '--json');
+    expect(released.code).toBe(0);
+    expect(JSON.parse(released.stdout)).toMatchObject({ hold: { releaseReason: 'resolved' } });
+    const again = await cli('release', '--email', email, '--json');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('is not on hold: nothing was released');
+    expect(again.stdout + again.stderr).not.toContain(email);
+  });
+});
