@@ -14,6 +14,7 @@ import {
   newListId,
   type StoredList,
   type StoredMember,
+  type StoredNote,
 } from './store.js';
 import { mailchimpSubscriberHash as subscriberHash } from './subscriber-hash.js';
 import { fireMemberDeleted, fireMemberWebhooks, mailchimpWebhookRoutes, memberBefore } from './webhooks.js';
@@ -518,6 +519,31 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
           email_id: member.id,
           total_items: notes.length,
         };
+      });
+
+      // Add a note to a member (list-member-notes/add-member-note): body `{note}`, at most 1,000 characters;
+      // answers 200 with the note as the notes list shows it, and the list shows it from then on.
+      api.post<MemberParams>('/lists/:listId/members/:hash/notes', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const body = parse(
+          z.object({
+            note: z
+              .string({ error: 'This value should not be blank.' })
+              .max(1000, { error: 'Note length is limited to 1,000 characters.' }),
+          }),
+          request.body,
+        );
+        const notes = (member.notes ??= []);
+        const now = mailchimpTime();
+        const note: StoredNote = {
+          note_id: Math.max(0, ...notes.map((n) => n.note_id)) + 1,
+          created_at: now,
+          created_by: '',
+          updated_at: now,
+          note: body.note,
+        };
+        notes.push(note);
+        return { ...note, list_id: member.list_id, email_id: member.id, contact_id: member.contact_id };
       });
 
       // The member's activity feed, newest first (list-member-activity-feed/view-recent-activity):

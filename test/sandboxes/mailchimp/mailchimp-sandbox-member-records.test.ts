@@ -14,6 +14,9 @@ import { startTestSandbox } from '../../support/sandboxes.js';
  * - notes: https://mailchimp.com/developer/marketing/api/list-member-notes/list-recent-member-notes/
  *   GET .../notes → `{notes:[{note_id, created_at, created_by, updated_at, note, list_id, email_id,
  *   contact_id}], list_id, email_id, total_items}`;
+ * - adding a note: https://mailchimp.com/developer/marketing/api/list-member-notes/add-member-note/
+ *   POST .../notes `{note}` (the content; "Note length is limited to 1,000 characters") → 200 with the note
+ *   (`note_id, created_at, created_by, updated_at, note, list_id, email_id, contact_id`);
  * - the activity feed: https://mailchimp.com/developer/marketing/api/list-member-activity-feed/view-recent-activity/
  *   GET .../activity-feed → `{activity:[{activity_type, created_at_timestamp, ...}], email_id, list_id, total_items}`;
  * - `count` (default 10, at most 1000) and `offset`: https://mailchimp.com/developer/marketing/docs/methods-parameters/
@@ -105,6 +108,44 @@ describe('Mailchimp member tags, notes and activity feed, as Mailchimp documents
       }),
       expect.objectContaining({ activity_type: 'signup' }),
     ]);
+  });
+
+  it('adds a note with POST .../notes, answers it with its id and times, and lists it with the others', async () => {
+    const added = await call('POST', `${path}/notes`, { note: 'Asked by phone to keep invoices' });
+    expect(added.status).toBe(200);
+    expect(added.json).toEqual({
+      note_id: 13,
+      note: 'Asked by phone to keep invoices',
+      created_by: expect.any(String),
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      list_id: 'list01',
+      email_id: md5OfLowerCase(email),
+      contact_id: expect.any(String),
+    });
+    const listed = await call('GET', `${path}/notes?count=20`);
+    expect(listed.json.total_items).toBe(13);
+    expect((listed.json.notes as Json[]).at(-1)).toMatchObject({
+      note_id: 13,
+      note: 'Asked by phone to keep invoices',
+    });
+  });
+
+  it('refuses a note that is missing or longer than 1,000 characters with 400 Invalid Resource naming `note`, and adds nothing', async () => {
+    for (const body of [{}, { note: 'x'.repeat(1001) }]) {
+      const refused = await call('POST', `${path}/notes`, body);
+      expect(refused.status).toBe(400);
+      expect(refused.json).toMatchObject({ title: 'Invalid Resource', errors: [{ field: 'note' }] });
+    }
+    expect((await call('GET', `${path}/notes`)).json.total_items).toBe(12);
+    const missing = await call(
+      'POST',
+      `/lists/list01/members/${md5OfLowerCase('nobody@example.com')}/notes`,
+      {
+        note: 'x',
+      },
+    );
+    expect(missing.status).toBe(404);
   });
 
   it('answers 404 with a problem document for the sub-resources of a member that is not there', async () => {
