@@ -8,7 +8,7 @@ import { KyselyLedger } from './kysely-ledger.js';
 import type { Ledger } from './ledger.js';
 import { isPostgresUrl } from './ledger-config.js';
 import { describeDatabaseUrl, LedgerUnavailable, withoutPassword } from './ledger-unavailable.js';
-import { ledgerMigrations } from './migrations.js';
+import { latestMigration, ledgerMigrations } from './migrations.js';
 import type { LedgerDatabase } from './schema.js';
 
 export { ledgerConfigSchema } from './ledger-config.js';
@@ -118,6 +118,7 @@ function ownerOnly(file: string): void {
  * transaction), so two processes opening a fresh ledger at once could both create the same table.
  */
 async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string | undefined): Promise<void> {
+  await refuseNewerLedger(db, schema);
   const migrator = new Migrator({
     db,
     provider: ledgerMigrations,
@@ -132,6 +133,36 @@ async function migrate(db: Kysely<LedgerDatabase>, log: Logger, schema: string |
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
     throw failed ? new MigrationFailed(failed, error) : error;
   }
+}
+
+/** Kysely's migrator's table (its default name), where each applied migration has one row. */
+const migrationTable = 'kysely_migration';
+
+/**
+ * Refuses a ledger that a newer consent-hub migrated: it has applied migrations this build does not know.
+ * Kysely's migrator would call that "corrupted migrations"; the ledger is fine, this build is too old for it
+ * (rolled back, or an old CLI next to a new worker). Migration names sort in the order they were added
+ * (ledger/migrations.ts; test/ledger/migration-names.test.ts), so the newest applied is the last by name.
+ *
+ * @throws LedgerFromNewerBuild naming the ledger's newest migration and this build's.
+ */
+async function refuseNewerLedger(db: Kysely<LedgerDatabase>, schema: string | undefined): Promise<void> {
+  const exists = schema
+    ? await sql<{ found: number }>`select 1 as found from information_schema.tables
+        where table_schema = ${schema} and table_name = ${migrationTable}`.execute(db)
+    : await sql<{ found: number }>`select 1 as found from sqlite_master
+        where type = 'table' and name = ${migrationTable}`.execute(db);
+  if (exists.rows.length === 0) return;
+  const table = schema ? sql.table(`${schema}.${migrationTable}`) : sql.table(migrationTable);
+  const applied = await sql<{ name: string }>`select name from ${table}`.execute(db);
+  const known = new Set(Object.keys(await ledgerMigrations.getMigrations()));
+  const unknown = applied.rows.map((row) => row.name).filter((name) => !known.has(name));
+  if (unknown.length === 0) return;
+  const newestApplied = applied.rows
+    .map((row) => row.name)
+    .sort()
+    .at(-1) as string;
+  throw new LedgerFromNewerBuild(newestApplied, latestMigration);
 }
 
 /**
@@ -172,6 +203,18 @@ async function withPostgresMigrationLock<T>(
       await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
     }
   });
+}
+
+/** The ledger was migrated by a newer consent-hub; this build must not write to it. */
+export class LedgerFromNewerBuild extends LedgerUnavailable {
+  constructor(
+    readonly ledgerMigration: string,
+    readonly buildMigration: string,
+  ) {
+    super(
+      `Ledger unusable by this build: it was migrated by a newer consent-hub (the ledger's newest migration is ${ledgerMigration}; this build's newest is ${buildMigration}). Run the newer consent-hub, or upgrade this one; nothing was changed.`,
+    );
+  }
 }
 
 class MigrationFailed extends Error {

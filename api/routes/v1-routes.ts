@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import {
   AccessExportUnavailable,
@@ -89,6 +89,45 @@ export function v1Routes(deps: ApiDependencies) {
     return parsed.data;
   };
 
+  /**
+   * Starts an intake request at most once per (API key, Idempotency-Key): the first 202 answer is stored and
+   * replayed (with `idempotent-replayed: true`) for a retry with the same body; a new body under the same key
+   * is a 409 (api/idempotency.ts). `start` gets the parsed body and who asked (`api:<key id>`) and returns the 202 body; the
+   * answer's `Location` is `location` of that body, replayed or not.
+   */
+  const startOnce = async <Schema extends z.ZodType<{ email: string }>, Body extends Record<string, unknown>>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    intake: {
+      route: string;
+      schema: Schema;
+      location: (body: Body) => string;
+      start: (input: z.output<Schema>, requestedBy: string) => Promise<Body>;
+    },
+  ) => {
+    // In this order, as every intake route always did: the key's header is checked before the body.
+    const caller = callerOf(request);
+    const key = idempotencyKeyOf(request);
+    const input = parse(intake.schema, request.body);
+    const answer = await idempotent(
+      deps.ledger,
+      {
+        ...idempotencyOptions,
+        scope: `api:${caller.keyId}`,
+        key,
+        route: intake.route,
+        body: request.body,
+        subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
+      },
+      async () => ({ status: 202, body: await intake.start(input, `api:${caller.keyId}`) }),
+    );
+    if (answer.replayed) reply.header('idempotent-replayed', 'true');
+    return reply
+      .code(answer.status)
+      .header('location', intake.location(answer.body as Body))
+      .send(answer.body);
+  };
+
   return async (api: FastifyInstance) => {
     // JSON only: Fastify also parses text/plain by default, which no route here takes.
     api.removeContentTypeParser('text/plain');
@@ -118,47 +157,32 @@ export function v1Routes(deps: ApiDependencies) {
       keyGenerator: (request) => callers.get(request)?.keyId ?? request.ip,
     });
 
-    api.post('/erasures', async (request, reply) => {
-      const caller = callerOf(request);
-      const key = idempotencyKeyOf(request);
-      const input = parse(erasureBodySchema, request.body);
-      const answer = await idempotent(
-        deps.ledger,
-        {
-          ...idempotencyOptions,
-          scope: `api:${caller.keyId}`,
-          key,
-          route: 'POST /v1/erasures',
-          body: request.body,
-          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
-        },
-        async () => {
+    api.post('/erasures', (request, reply) =>
+      startOnce(request, reply, {
+        schema: erasureBodySchema,
+        route: 'POST /v1/erasures',
+        location: (body) => `/v1/erasures/${body.requestId}`,
+        start: async (input, requestedBy) => {
           const started = await requestErasure(
             deps.hub,
             {
               ...input,
-              requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
+              requestedBy: input.requestedBy ?? requestedBy,
               requestedAt: input.requestedAt ?? new Date().toISOString(),
             },
             { ledger: deps.ledger },
           );
           return {
-            status: 202,
-            body: {
-              requestId: started.requestId,
-              subjectKey: started.subjectKey,
-              // A second request while one runs is merged into it: the caller is told, not left guessing.
-              joined: started.joined,
-              receivedAt: started.receivedAt,
-              dueAt: started.dueAt,
-            },
+            requestId: started.requestId,
+            subjectKey: started.subjectKey,
+            // A second request while one runs is merged into it: the caller is told, not left guessing.
+            joined: started.joined,
+            receivedAt: started.receivedAt,
+            dueAt: started.dueAt,
           };
         },
-      );
-      if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      const { requestId } = answer.body as { requestId: string };
-      return reply.code(answer.status).header('location', `/v1/erasures/${requestId}`).send(answer.body);
-    });
+      }),
+    );
 
     api.get('/erasures/:id', async (request) => {
       const { id } = parse(erasureParamsSchema, request.params, 'path');
@@ -180,49 +204,31 @@ export function v1Routes(deps: ApiDependencies) {
       }
     });
 
-    api.post('/access-requests', async (request, reply) => {
-      const caller = callerOf(request);
-      const key = idempotencyKeyOf(request);
-      const input = parse(accessBodySchema, request.body);
-      const answer = await idempotent(
-        deps.ledger,
-        {
-          ...idempotencyOptions,
-          scope: `api:${caller.keyId}`,
-          key,
-          route: 'POST /v1/access-requests',
-          body: request.body,
-          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
-        },
-        async () => {
+    api.post('/access-requests', (request, reply) =>
+      startOnce(request, reply, {
+        schema: accessBodySchema,
+        route: 'POST /v1/access-requests',
+        location: (body) => `/v1/access-requests/${body.requestId}`,
+        start: async (input, requestedBy) => {
           const started = await requestAccess(
             deps.hub,
             {
               ...input,
-              requestedBy: input.requestedBy ?? `api:${caller.keyId}`,
+              requestedBy: input.requestedBy ?? requestedBy,
               requestedAt: input.requestedAt ?? new Date().toISOString(),
             },
             { ledger: deps.ledger },
           );
           return {
-            status: 202,
-            body: {
-              requestId: started.requestId,
-              subjectKey: started.subjectKey,
-              status: started.status,
-              receivedAt: started.receivedAt,
-              dueAt: started.dueAt,
-            },
+            requestId: started.requestId,
+            subjectKey: started.subjectKey,
+            status: started.status,
+            receivedAt: started.receivedAt,
+            dueAt: started.dueAt,
           };
         },
-      );
-      if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      const { requestId } = answer.body as { requestId: string };
-      return reply
-        .code(answer.status)
-        .header('location', `/v1/access-requests/${requestId}`)
-        .send(answer.body);
-    });
+      }),
+    );
 
     const notAnAccessRequest = (id: string) =>
       new ApiProblem(404, 'Not Found', `No access request with request id ${id} is known.`);
@@ -265,21 +271,13 @@ export function v1Routes(deps: ApiDependencies) {
       }
     });
 
-    api.post('/consent-events', async (request, reply) => {
-      const caller = callerOf(request);
-      const key = idempotencyKeyOf(request);
-      const input = parse(consentEventBodySchema, request.body);
-      const answer = await idempotent(
-        deps.ledger,
-        {
-          ...idempotencyOptions,
-          scope: `api:${caller.keyId}`,
-          key,
-          route: 'POST /v1/consent-events',
-          body: request.body,
-          subjectKey: subjectKeyFor(input.email, deps.hub.subjectKeySecret),
-        },
-        async () => {
+    // An opt-out is a consent event too (withdrawals of the marketing purposes): one route for both.
+    api.post('/consent-events', (request, reply) =>
+      startOnce(request, reply, {
+        schema: consentEventBodySchema,
+        route: 'POST /v1/consent-events',
+        location: (body) => `/v1/requests/${body.eventId}`,
+        start: async (input) => {
           const accepted = await recordConsentChange(deps.hub, input, undefined, {
             ledger: deps.ledger,
           }).catch((error: unknown) => {
@@ -288,20 +286,14 @@ export function v1Routes(deps: ApiDependencies) {
             throw error;
           });
           return {
-            status: 202,
-            body: {
-              eventId: accepted.eventId,
-              subjectKey: accepted.subjectKey,
-              receivedAt: accepted.receivedAt,
-              dueAt: accepted.dueAt,
-            },
+            eventId: accepted.eventId,
+            subjectKey: accepted.subjectKey,
+            receivedAt: accepted.receivedAt,
+            dueAt: accepted.dueAt,
           };
         },
-      );
-      if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      const { eventId } = answer.body as { eventId: string };
-      return reply.code(answer.status).header('location', `/v1/requests/${eventId}`).send(answer.body);
-    });
+      }),
+    );
 
     // POST rather than GET ?email=: a query string is written to access logs by every proxy on the way,
     // and a person's email must not end up there.

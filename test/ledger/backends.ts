@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import pino from 'pino';
 import { inject } from 'vitest';
 import { describeDatabaseUrl } from '../../ledger/ledger-unavailable.js';
-import type { OpenLedgerOptions } from '../../ledger/open-ledger.js';
+import { type OpenLedgerOptions, openLedger } from '../../ledger/open-ledger.js';
 
 /**
  * Where the PostgreSQL tests run: CONSENT_HUB_TEST_DATABASE_URL, or the server the global setup started
@@ -95,3 +96,17 @@ export const postgresBackend: LedgerBackend = {
 };
 
 export const ledgerBackends = [sqliteBackend, postgresBackend];
+
+/**
+ * A ledger that a newer consent-hub migrated: opened (so every migration of this build ran), then given one
+ * more applied migration as a newer build's migrator records it (a row in Kysely's migration table).
+ */
+export async function ledgerFromNewerBuild(store: LedgerStore, futureMigration: string): Promise<void> {
+  const ledger = await openLedger(store.options, pino({ level: 'silent' }));
+  await ledger.close();
+  await store
+    .inspect()
+    .insertInto('kysely_migration')
+    .values({ name: futureMigration, timestamp: new Date().toISOString() })
+    .execute();
+}

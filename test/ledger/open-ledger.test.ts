@@ -2,11 +2,18 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Migrator } from 'kysely';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseEnv } from '../../config/parse-env.js';
-import { LedgerUnavailable, ledgerConfigSchema, openLedger } from '../../ledger/open-ledger.js';
-import { testDatabaseUrl } from './backends.js';
+import { latestMigration, ledgerMigrations } from '../../ledger/migrations.js';
+import {
+  LedgerFromNewerBuild,
+  LedgerUnavailable,
+  ledgerConfigSchema,
+  openLedger,
+} from '../../ledger/open-ledger.js';
+import { ledgerBackends, ledgerFromNewerBuild, testDatabaseUrl } from './backends.js';
 
 const silent = pino({ level: 'silent' });
 const password = 'Sup3r-s3cret-pw';
@@ -164,4 +171,42 @@ describe('DATABASE_URL in the environment', () => {
       expect((error as Error).message).not.toContain(password);
     }
   });
+});
+
+describe.each(ledgerBackends)('a ledger migrated by a newer consent-hub ($name)', (backend) => {
+  it('is refused as unusable by this build, naming its newest migration and this build’s, and left as it was', async () => {
+    const store = await backend.createStore();
+    try {
+      await ledgerFromNewerBuild(store, '0999_from_a_newer_build');
+      const error = await openLedger(store.options, silent).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(LedgerUnavailable);
+      expect(error).toBeInstanceOf(LedgerFromNewerBuild);
+      const message = (error as Error).message;
+      expect(message).toContain('migrated by a newer consent-hub');
+      expect(message).toContain("the ledger's newest migration is 0999_from_a_newer_build");
+      expect(message).toContain(`this build's newest is ${latestMigration}`);
+      expect(message).not.toMatch(/corrupted/i);
+      const rows = await store.inspect().selectFrom('kysely_migration').select('name').execute();
+      expect(rows.map((row: { name: string }) => row.name)).toContain('0999_from_a_newer_build');
+    } finally {
+      await store.cleanup();
+    }
+  }, 30_000);
+
+  it('still opens a ledger migrated by this build or an older one', async () => {
+    const store = await backend.createStore();
+    try {
+      // An older build's ledger: every migration but the newest applied.
+      const names = Object.keys(await ledgerMigrations.getMigrations()).sort();
+      const older = new Migrator({ db: store.inspect(), provider: ledgerMigrations });
+      const { error } = await older.migrateTo(names.at(-2) as string);
+      expect(error).toBeUndefined();
+      const ledger = await openLedger(store.options, silent);
+      await ledger.close();
+      const rows = await store.inspect().selectFrom('kysely_migration').select('name').execute();
+      expect(rows.map((row: { name: string }) => row.name)).toContain(latestMigration);
+    } finally {
+      await store.cleanup();
+    }
+  }, 30_000);
 });
