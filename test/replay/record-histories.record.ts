@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConsentChange } from '../../hub-client/consent.js';
-import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import {
+  awaitReceipt,
+  closeErasureSystem,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
@@ -24,6 +29,12 @@ import { startHubWithVendors } from '../support/hub-with-vendors.js';
 const folder = join(import.meta.dirname, 'histories');
 /** Histories of one workflow change, with their own key (so they can be re-recorded on their own). */
 const followUpFolder = join(folder, 'erasure-follow-up');
+/**
+ * An erasure whose Dynamics step is closed by an operator after a 403: the receipt's record list for a
+ * closed system. `CONSENT_HUB_REPLAY_INTO` names the folder below histories/ (the previous code's history
+ * went to previous-versions/before-unfinished-system-records/).
+ */
+const unfinishedFolder = join(folder, process.env.CONSENT_HUB_REPLAY_INTO ?? 'erasure-unfinished-system');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
@@ -115,5 +126,44 @@ describe('recording replay histories', () => {
     // The first run: its receipt, the patch marker, and the continue-as-new into the follow-up.
     const continued = await save('erasure-late-request', first.workflowId, first.requestId, followUpFolder);
     expect(continued.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+  });
+
+  it('records an erasure whose Dynamics step an operator closed after a 403', {
+    timeout: 300_000,
+  }, async () => {
+    const { temporal } = hub;
+    const context = temporal.context();
+    mkdirSync(unfinishedFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(unfinishedFolder, 'replay-keys.json'), keys);
+    const closedEmail = 'replay.closed@example.com';
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Replay', lastname: 'Closed', emailaddress1: closedEmail }],
+    });
+    await hub.vendors.dynamics.control.fail({
+      method: 'DELETE',
+      path: '^/api/data/v9.2/contacts',
+      status: 403,
+      count: 1,
+    });
+    const started = await requestErasure(context, {
+      email: closedEmail,
+      requestedBy: 'replay-recorder',
+      requestedAt: new Date().toISOString(),
+    });
+    for (let i = 0; ; i++) {
+      const found = await lookupErasure(context, started.requestId);
+      if (found.state === 'open' && found.status.systems.dynamics.status === 'needs_attention') break;
+      if (i > 400) throw new Error('Dynamics never needed attention');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await closeErasureSystem(context, started.requestId, {
+      system: 'dynamics',
+      reason: 'no delete rights',
+      operator: 'replay-operator',
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
+    await save('erasure-closed-system', started.workflowId, started.requestId, unfinishedFolder);
   });
 });

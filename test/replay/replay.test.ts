@@ -142,6 +142,33 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(eventName(after.events?.at(-1) ?? {})).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
   });
 
+  it('keeps both paths of the records of a closed system: an erasure from before, and one after', () => {
+    const sets = loadHistorySets();
+    const history = (set: string) => {
+      const found = sets
+        .find((s) => s.name === set)
+        ?.histories.find((h) => h.workflowId === 'erasure-closed-system');
+      if (!found) throw new Error(`no erasure-closed-system history in ${set}`);
+      return found.history;
+    };
+    const closedAt = (h: History) =>
+      (h.events ?? []).findIndex(
+        (e: HistoryEvent) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'closeSystem',
+      );
+    // Recorded before the change: the operator closed Dynamics and no summary of its records followed.
+    const before = history('previous-versions/before-unfinished-system-records');
+    expect(closedAt(before)).toBeGreaterThan(0);
+    expect(patchIds(before)).not.toContain(erasurePatches.unfinishedSystemRecords);
+    const summariesBefore = activityNames(before).filter((name) => name === 'summariseErasureSystem');
+    // Recorded after: the close is followed by the patch's marker and one more summary (the closed system's).
+    const after = history('erasure-unfinished-system');
+    expect(closedAt(after)).toBeGreaterThan(0);
+    expect(patchIds(after)).toContain(erasurePatches.unfinishedSystemRecords);
+    const summariesAfter = activityNames(after).filter((name) => name === 'summariseErasureSystem');
+    expect(summariesAfter.length).toBe(summariesBefore.length + 1);
+  });
+
   it('fails a history that does not match the code (so the check above can fail)', {
     timeout: 60_000,
   }, async () => {
