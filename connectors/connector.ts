@@ -53,6 +53,16 @@ export interface Connector {
    */
   listChanges?(request: ChangeListRequest): Promise<ChangePage>;
   /**
+   * For bulk sources (reconciliation repairs, a burst of webhooks): writes consent fields on many records in
+   * as few calls as the vendor documents (Mailchimp's batch subscribe/unsubscribe, 500 members a call;
+   * Dataverse `$batch`, small batches sent in parallel), and answers one outcome per write, in the order
+   * given, so each person's evidence stays exact. Only withdrawals are written in bulk: a grant may need a
+   * double opt-in and evidence, which the per-person path decides. A failure of the whole call (429, 5xx,
+   * refused token) is thrown as a VendorError and the caller retries the batch (every write is idempotent);
+   * a failure of one write is that write's outcome. Tools with no bulk write leave it out.
+   */
+  writeConsentBatch?(writes: BulkConsentWrite[]): Promise<BulkWriteOutcome[]>;
+  /**
    * For readiness checks (`/readyz`): obtains a token (or makes the cheapest authenticated call) without
    * touching any person's data. Resolves when the credentials work; throws a VendorError otherwise.
    */
@@ -63,6 +73,67 @@ export interface Connector {
    * each page (the activity heartbeats). The result holds personal data: it never goes into workflow history.
    */
   collectAccess?(subject: SubjectIdentifiers, progress?: () => void): Promise<AccessHoldings>;
+}
+
+/** One record's consent fields to write for one person, in a bulk write. */
+export interface BulkConsentWrite {
+  /** The caller's key for the person (the subject key), carried back in the outcome. */
+  key: string;
+  /**
+   * The person's address, normalised (domain/email.ts): Mailchimp's batch addresses members by it. Travels
+   * only inside encrypted payloads.
+   */
+  email: string;
+  /**
+   * The record: a Dataverse `contact` or `lead` with its id; for Mailchimp a `member` whose `container` is the
+   * audience (its id, the subscriber hash, is not needed to write).
+   */
+  record: { kind: string; id?: string; container?: string };
+  /**
+   * Field → value, named as `ConsentStateResult.fields` names them: `donotbulkemail` → `true` (Dataverse),
+   * `membership:<audience>` → `unsubscribed` (Mailchimp).
+   */
+  fields: Record<string, string>;
+}
+
+/** Why one write of a bulk write failed; serialisable (it travels in activity results). */
+export interface BulkWriteFailure {
+  retryable: boolean;
+  status?: number;
+  vendorCode?: string;
+  /** Human-readable, names system, operation and reason; never an address or a name. */
+  reason: string;
+  /** The vendor's Retry-After for this write (a 429 inside a Dataverse batch), in milliseconds. */
+  retryAfterMs?: number;
+}
+
+/**
+ * One write's outcome. `applied`: the vendor accepted the write (it does not say whether the value was
+ * already there, so never `already` on its word alone). `not_found`: the record is not there (a 404 for a
+ * Dataverse row; an address Mailchimp permanently deleted). `created`: Mailchimp's batch had no member with
+ * the address and added one with the written status.
+ */
+export type BulkVerdict =
+  | { outcome: 'applied'; created?: boolean }
+  | { outcome: 'already' | 'not_found' }
+  | { outcome: 'failure'; error: BulkWriteFailure };
+export type BulkWriteOutcome = { key: string; record: BulkConsentWrite['record'] } & BulkVerdict;
+
+/** A VendorError as a bulk write's failure outcome. */
+export function bulkFailure(error: {
+  retryable: boolean;
+  status?: number;
+  vendorCode?: string;
+  message: string;
+  retryAfterMs?: number;
+}): BulkWriteFailure {
+  return {
+    retryable: error.retryable,
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.vendorCode === undefined ? {} : { vendorCode: error.vendorCode }),
+    reason: error.message,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+  };
 }
 
 /** One field of a record, with the vendor's display name where it has one. */

@@ -26,6 +26,7 @@ import type {
 } from '../connector.js';
 import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
 import { collectMailchimpAccess } from './access.js';
+import { writeMailchimpConsentBatch } from './batch.js';
 import type { MailchimpConfig } from './config.js';
 import {
   mailchimpConsentFields,
@@ -376,6 +377,10 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       );
       log.info({ operation: 'access', records: holdings.records.length }, 'Mailchimp holdings read');
       return holdings;
+    },
+
+    writeConsentBatch(writes) {
+      return writeMailchimpConsentBatch({ api, requireAudience, call }, writes);
     },
 
     async checkAccess() {

@@ -133,3 +133,35 @@ export function toMailchimpError(
     reason: scrubEmails(`Unexpected failure talking to Mailchimp: ${message}`),
   });
 }
+
+/** One entry of `errors[]` in the answer to batch subscribe or unsubscribe (`POST /lists/{list_id}`). */
+export interface MailchimpBatchMemberError {
+  error?: string;
+  error_code?: string;
+}
+
+/**
+ * What one member's error in a batch subscribe/unsubscribe answer means for an opt-out written there
+ * (https://mailchimp.com/developer/marketing/api/lists/batch-subscribe-or-unsubscribe/; the spec's error codes
+ * are ERROR_CONTACT_EXISTS and ERROR_GENERIC). An address that was permanently deleted cannot be re-imported
+ * ("Forgotten Email Not Subscribed" as a single call says it): Mailchimp holds nothing for it, so the opt-out
+ * has nothing to change, `not_found`. Every other error is a named, non-retryable failure of that member: the
+ * same input fails the same way (ERROR_CONTACT_EXISTS cannot happen with `update_existing: true`, so it is a
+ * fault of the request, never "already done"). The address Mailchimp quotes is scrubbed from the reason.
+ */
+export function classifyMailchimpBatchMemberError(
+  entry: MailchimpBatchMemberError,
+  audienceId: string,
+): 'not_found' | NonRetryableVendorError {
+  const text = entry.error ?? '';
+  if (/permanently deleted|forgotten email/i.test(text)) return 'not_found';
+  return new NonRetryableVendorError({
+    system: 'mailchimp',
+    operation: 'applyConsent',
+    status: 200,
+    vendorCode: entry.error_code,
+    reason: scrubEmails(
+      `Mailchimp refused the member in batch subscribe/unsubscribe in audience ${audienceId}: ${entry.error_code ?? 'error'}${text ? ` (${text})` : ''}`,
+    ),
+  });
+}

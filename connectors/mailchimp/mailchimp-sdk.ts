@@ -53,6 +53,15 @@ interface SdkLists {
     subscriberHash: string,
     opts: { count: number; offset: number },
   ): Promise<unknown>;
+  /**
+   * Batch subscribe or unsubscribe: `POST /lists/{id}` `{members, update_existing}` (at most 500 members)
+   * → `{new_members, updated_members, errors, total_created, total_updated, error_count}`.
+   */
+  batchListMembers(
+    listId: string,
+    body: { members: { email_address: string; status: string }[]; update_existing: boolean },
+    opts: { skipDuplicateCheck?: boolean },
+  ): Promise<unknown>;
   getListMembersInfo(
     listId: string,
     opts: { count: number; offset: number; sinceLastChanged?: string; status?: string },
@@ -99,6 +108,7 @@ const api: MailchimpApi = {
   updateListMember: limited((listId, hash, body) => sdk.lists.updateListMember(listId, hash, body)),
   deleteListMemberPermanent: limited((listId, hash) => sdk.lists.deleteListMemberPermanent(listId, hash)),
   getListMembersInfo: limited((listId, opts) => sdk.lists.getListMembersInfo(listId, opts)),
+  batchListMembers: limited((listId, body, opts) => sdk.lists.batchListMembers(listId, body, opts)),
   updateListMemberTags: limited((listId, hash, body) => sdk.lists.updateListMemberTags(listId, hash, body)),
   getListMemberTags: limited((listId, hash, opts) => sdk.lists.getListMemberTags(listId, hash, opts)),
   getListMemberNotes: limited((listId, hash, opts) => sdk.lists.getListMemberNotes(listId, hash, opts)),
