@@ -61,6 +61,8 @@ export interface PeopleAssessment {
  * an opt-out the hub has not recorded is recorded and carried everywhere (with that vendor as its source),
  * and an erased person who exists again is erased again, pointing back to the first receipt. An opt-in that
  * contradicts an opt-out the hub already carried to that very system is reported for a person to decide.
+ * A person the hub restricted (legal hold: a restriction receipt names them, or their erasure runs while
+ * they are held) is left alone: the unsubscribes and `donot*` flags are the hub's own writes, not theirs.
  */
 export function createReconciliationActivities({
   ledger,
@@ -160,7 +162,21 @@ export function createReconciliationActivities({
           repairsStarted++;
           return;
         }
+        // A held person's erasure restricted them (unsubscribed and tagged, every donot* set and the rows
+        // deactivated): the tools show the hub's own write, which is no consent decision of the person's.
+        // Nothing is recorded and nothing is repaired; the erasure deletes the records once the hold ends.
+        if (await restrictedByHub(subjectKey)) return;
         await compareFields(person, subjectKey, state);
+      };
+      /**
+       * A restriction receipt names the subject, or the subject is on hold and their erasure runs (it may be
+       * restricting now, before its receipt is written).
+       */
+      const restrictedByHub = async (subjectKey: string): Promise<boolean> => {
+        if (await ledger.hasRestriction(subjectKey)) return true;
+        const hold = await ledger.getHold(subjectKey);
+        if (!hold || hold.releasedAt) return false;
+        return (await starter.isRunning?.(`erasure-${subjectKey}`)) ?? false;
       };
       /**
        * Each field the tool holds against the state all decisions in force call for (the rule writes use,

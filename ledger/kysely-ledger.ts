@@ -973,6 +973,16 @@ export class KyselyLedger implements Ledger {
       .execute();
   }
 
+  async hasRestriction(subjectKey: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('restriction_receipts')
+      .select('request_id')
+      .where('subject_key', '=', subjectKey)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async getRestriction(requestId: string): Promise<RestrictionReceipt | undefined> {
     const row = await this.db
       .selectFrom('restriction_receipts')

@@ -221,6 +221,11 @@ export interface Ledger {
   /** Writes (or rewrites, on release) the restriction receipt of a held person's erasure. */
   recordRestriction(receipt: RestrictionReceipt): Promise<void>;
   getRestriction(requestId: string): Promise<RestrictionReceipt | undefined>;
+  /**
+   * Whether an erasure of the subject restricted their data (a restriction receipt names them): what the
+   * tools then show (unsubscribed, `donot*` set, rows inactive) is the hub's own write, not the person's.
+   */
+  hasRestriction(subjectKey: string): Promise<boolean>;
 
   /**
    * An email change (rectification): moves every row of the person from `from` to `to` (consent events and

@@ -118,6 +118,8 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
     await ledger.recordRestriction(released);
     expect(await ledger.getRestriction(receipt.requestId)).toEqual(released);
     expect(await ledger.getRestriction(randomUUID())).toBeUndefined();
+    expect(await ledger.hasRestriction(key)).toBe(true);
+    expect(await ledger.hasRestriction(subjectKey())).toBe(false);
   });
 
   it('re-keys a person: every row moves to the new key in one go, a row the new key has wins, links follow', async () => {

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureStatusView } from '../../domain/erasure.js';
+import type { ReconciliationReport } from '../../domain/reconciliation.js';
 import {
   awaitReceipt,
   type HubClientContext,
@@ -9,6 +11,7 @@ import {
 } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
+import { consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 let counter = 0;
@@ -204,6 +207,62 @@ describe('a held person’s erasure restricts, and erases once the hold is relea
     expect((await hub.ledger.getRestriction(started.requestId))?.released).toEqual(
       receipt.restriction?.released,
     );
+  });
+
+  it('reconciliation reads a held person’s restriction as the hub’s own write: no withdrawal recorded, nothing repaired, before or after the release', async () => {
+    const email = uniqueEmail('held-reconciled');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Held', lastname: 'Reconciled', emailaddress1: email }],
+      leads: [{ firstname: 'Held', lastname: 'Reconciled', emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Hold list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#80',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    expect((await mailchimpMembers(email))[0]?.status).toBe('unsubscribed');
+
+    const reconcile = (runId: string): Promise<ReconciliationReport> =>
+      hub.temporal.client.workflow.execute('reconciliationWorkflow', {
+        taskQueue: hub.temporal.taskQueue,
+        workflowId: runId,
+        args: [{ runId, full: true }],
+      });
+    const consentWorkflowStarted = () =>
+      hub.temporal.client.workflow
+        .getHandle(consentWorkflowId(started.subjectKey))
+        .describe()
+        .then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof WorkflowNotFoundError) return false;
+            throw error;
+          },
+        );
+
+    const whileHeld = await reconcile(`held-reconcile-${Date.now()}`);
+    expect(whileHeld.systems.mailchimp.people).toBeGreaterThan(0);
+    expect(whileHeld.systems.dynamics.people).toBeGreaterThan(0);
+    expect(await hub.ledger.listConsentEvents(started.subjectKey)).toEqual([]);
+    expect(await consentWorkflowStarted()).toBe(false);
+    expect(whileHeld.needsAttention.filter((d) => d.subjectKey === started.subjectKey)).toEqual([]);
+    // Still restricted as the erasure left it: nothing was "repaired" back.
+    expect((await mailchimpMembers(email))[0]?.status).toBe('unsubscribed');
+    expect((await dynamicsRows(email)).contacts[0]).toMatchObject({ donotemail: true, statecode: 1 });
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.outcome).toBe('completed');
+    await reconcile(`held-reconcile-after-${Date.now()}`);
+    expect(await hub.ledger.listConsentEvents(started.subjectKey)).toEqual([]);
+    expect(await consentWorkflowStarted()).toBe(false);
+    expect(await dynamicsRows(email)).toEqual({ contacts: [], leads: [] });
+    expect(await mailchimpMembers(email)).toEqual([]);
   });
 
   it('erases at once a person whose hold was released before the erasure, and a person never held', async () => {
