@@ -36,6 +36,9 @@ const recentlyCompleted = 20;
 /** The due queue: open requests due within this window, overdue ones first (the CLI's --due-within 7d). */
 const dueWindowMs = 7 * 24 * 60 * 60 * 1000;
 
+/** How often a running request's page fetches its status region again (htmx; a meta refresh without script). */
+const statusRefreshSeconds = 3;
+
 /** How long a consent form waits for its change to reach the ledger before showing the request page. */
 const consentRecordWaitMs = 10_000;
 
@@ -230,6 +233,8 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         // Art. 12(3): two further months at most, and only while the request is open.
         mayExtend: Boolean(deadline && deadline.completedAt === undefined && deadline.extendedMonths < 2),
         notice: (request.query as { done?: string }).done,
+        refreshEvery: statusRefreshSeconds,
+        asOf: new Date().toISOString(),
         closeReasons: formChoices.closeReasons,
         utcMinute,
         ...extra,

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
@@ -55,6 +56,13 @@ export function consolePlugin(deps: ApiDependencies) {
   );
   const eta = new Eta({ views: viewsDir(), cache: true, autoEscape: true, autoTrim: false });
   const stylesheet = readFileSync(join(viewsDir(), 'console.css'), 'utf8');
+  // htmx refreshes a running request's status region in place (no reload wiping what an operator types);
+  // served from the installed package, so the console loads no script from elsewhere.
+  const htmxScript = readFileSync(
+    createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'),
+    'utf8',
+  );
+  const staticPaths = new Set(['/console/console.css', '/console/htmx.min.js']);
   // The CSRF secret cookie is signed with a key derived from the hub's secret, so it is stable across
   // restarts and never the secret itself.
   const cookieSecret = createHmac('sha256', deps.hub.subjectKeySecret).update('console-cookie').digest('hex');
@@ -94,12 +102,13 @@ export function consolePlugin(deps: ApiDependencies) {
     };
 
     app.addHook('onSend', async (request, reply, payload) => {
-      if (request.url !== '/console/console.css') {
-        // Pages show people's data: no cache, no referrer, no framing, no script but our own (there is none).
+      if (!staticPaths.has(request.url)) {
+        // Pages show people's data: no cache, no referrer, no framing, no script but htmx from this origin
+        // (no inline script, no eval: htmx is configured without either).
         reply.header('cache-control', 'no-store');
         reply.header(
           'content-security-policy',
-          "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+          "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         );
         reply.header('referrer-policy', 'no-referrer');
         reply.header('x-content-type-options', 'nosniff');
@@ -116,11 +125,15 @@ export function consolePlugin(deps: ApiDependencies) {
     };
 
     app.addHook('onRequest', async (request, reply) => {
-      const path = request.url.split('?')[0];
-      if (path === '/console/sign-in' || path === '/console/console.css') return;
+      const path = request.url.split('?')[0] ?? '';
+      if (path === '/console/sign-in' || staticPaths.has(path)) return;
       const found = await sessions.get(request.cookies[sessionCookie]);
       const session = found && operatorKeyIds.has(found.keyId) ? found : undefined;
       if (!session) {
+        // A status refresh (htmx) after the session ended: the whole page goes to the sign-in form, rather
+        // than the sign-in form being swapped into the status region.
+        if (request.headers['hx-request'] === 'true')
+          return reply.code(401).header('hx-redirect', '/console/sign-in').send();
         if (request.method === 'GET') return reply.redirect('/console/sign-in', 303);
         return reply.code(401).type('text/plain').send('Your session has ended: sign in again.');
       }
@@ -152,6 +165,14 @@ export function consolePlugin(deps: ApiDependencies) {
 
     app.get('/console.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(stylesheet),
+    );
+
+    app.get('/htmx.min.js', async (_request, reply) =>
+      reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'max-age=300')
+        .header('x-content-type-options', 'nosniff')
+        .send(htmxScript),
     );
 
     app.get('/sign-in', async (_request, reply) => context.render(reply, 'sign-in', { title: 'Sign in' }));

@@ -233,9 +233,27 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await page.getByRole('button', { name: 'Erase' }).click();
     await page.getByRole('button', { name: 'Close dynamics' }).waitFor({ timeout: 60_000 });
     await page.getByLabel('Close dynamics: reason').selectOption('handled_manually');
-    await page
-      .getByLabel('Note (optional; addresses are removed before it is kept)')
-      .fill('deleted by hand for alan.turing@example.com');
+    await page.getByLabel(/^Reason \(required/).fill('half typed extension reason');
+    const note = page.getByLabel('Note (optional; addresses are removed before it is kept)');
+    await note.fill('deleted by hand for alan.turing@example.com');
+
+    // While the request runs its status refreshes in place every 3 s: after several refreshes the status
+    // region is newer, and what was typed, what was picked and where the cursor is are all as they were; the
+    // page itself was not reloaded (a reload would drop this marker).
+    await page.evaluate('window.__notReloaded = true');
+    const asOf = async () => Date.parse((await page.locator('#as-of time').getAttribute('datetime')) ?? '');
+    const before = await asOf();
+    await page.waitForTimeout(10_000);
+    expect((await asOf()) - before).toBeGreaterThanOrEqual(6_000);
+    await expect(page.evaluate('window.__notReloaded')).resolves.toBe(true);
+    await expect(note.inputValue()).resolves.toBe('deleted by hand for alan.turing@example.com');
+    await expect(page.evaluate('document.activeElement.id')).resolves.toBe('note-dynamics');
+    await expect(page.getByLabel('Close dynamics: reason').inputValue()).resolves.toBe('handled_manually');
+    await expect(page.getByLabel(/^Reason \(required/).inputValue()).resolves.toBe(
+      'half typed extension reason',
+    );
+    await shot('request-close-form');
+
     await page.getByRole('button', { name: 'Close dynamics' }).click();
     await page.getByRole('link', { name: 'View receipt' }).waitFor({ timeout: 60_000 });
     await hub.vendors.dynamics.control.clearFaults();

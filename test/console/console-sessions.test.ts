@@ -134,7 +134,29 @@ describe.each(ledgerBackends)('console sessions on $name', (backend) => {
       });
       expect(again.statusCode).toBe(303);
       expect(again.headers.location).toBe('/console/sign-in');
+      // A request page's status refresh (htmx) is told to take the whole page to the sign-in form, so the
+      // form is not swapped into the status region.
+      const refresh = await target.inject({
+        method: 'GET',
+        url: '/console/requests/0b6e2a00-0000-4000-8000-000000000000',
+        headers: { cookie: copied, 'hx-request': 'true' },
+      });
+      expect(refresh.statusCode).toBe(401);
+      expect(refresh.headers['hx-redirect']).toBe('/console/sign-in');
+      expect(refresh.body).toBe('');
     }
+  });
+
+  it('serves htmx from this origin to anyone, and pages allow scripts from this origin only', async () => {
+    const app = await server();
+    const script = await app.inject({ method: 'GET', url: '/console/htmx.min.js' });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(script.body).toContain('htmx');
+    const page = await app.inject({ method: 'GET', url: '/console/sign-in' });
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/unsafe-(inline|eval)/);
   });
 
   it('ends the sessions of a key that is no longer configured once the API restarts without it', async () => {
