@@ -39,6 +39,7 @@ import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { freePort } from './free-port.js';
 import { processStats } from './process-stats.js';
 import { startBenchWorker } from './worker-process.js';
+import { bundleWorkflowsOnce } from './workflow-bundle.js';
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -127,7 +128,9 @@ try {
     LOG_LEVEL: 'warn',
     CONSENT_HUB_METRICS_PORT: '0',
   };
-  note('starting the worker process (bundling the workflows takes seconds)...');
+  note('bundling the workflows once for the worker (takes seconds)...');
+  env.CONSENT_HUB_WORKFLOW_BUNDLE = await bundleWorkflowsOnce(dataDir);
+  note('starting the worker process...');
   const worker = await startBenchWorker(env);
   stops.push(worker.stop);
   const ledger = await openLedger({ dataDir }, logger);

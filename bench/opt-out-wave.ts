@@ -11,6 +11,8 @@
  *
  * Flags: --people N (default 2000) · --latency MS (default 100) · --workers N (default 1) ·
  *        --erasures N (default 100; 0 skips) · --single-runs N (default 3; 0 skips) · --json
+ * The worker's sizing and the idle period come from the shell when set there (CONSENT_HUB_SUBJECT_IDLE_AFTER,
+ * CONSENT_HUB_MAX_CACHED_WORKFLOWS, CONSENT_HUB_MAX_WORKFLOW_TASKS, CONSENT_HUB_MAX_LEDGER_ACTIVITIES).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,6 +47,7 @@ import { runPlainScript } from './plain-script.js';
 import { type ProcessStats, processStats, sumStats } from './process-stats.js';
 import { dataverseLimits, googleDeletionLimits, mailchimpLimits, workloadBound } from './vendor-bound.js';
 import { startBenchWorker } from './worker-process.js';
+import { bundleWorkflowsOnce } from './workflow-bundle.js';
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -66,6 +69,12 @@ const singleRuns = Number(flags['single-runs']);
 const json = flags.json ?? false;
 const audiences = [demoAudienceIds.newsletter, demoAudienceIds.events];
 const EventType = proto.temporal.api.enums.v1.EventType;
+const sizingVariables = [
+  'CONSENT_HUB_SUBJECT_IDLE_AFTER',
+  'CONSENT_HUB_MAX_CACHED_WORKFLOWS',
+  'CONSENT_HUB_MAX_WORKFLOW_TASKS',
+  'CONSENT_HUB_MAX_LEDGER_ACTIVITIES',
+] as const;
 
 /** Progress and notes go to stderr, so that --json's stdout is the one object. */
 const note = (line: string) => process.stderr.write(`${line}\n`);
@@ -156,6 +165,13 @@ try {
     LOG_FORMAT: 'json',
     LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
     CONSENT_HUB_METRICS_PORT: '0',
+    // The worker's sizing and the idle period may be tried from the shell (README "Worker sizing").
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (entry): entry is [string, string] =>
+          entry[1] !== undefined && sizingVariables.includes(entry[0] as (typeof sizingVariables)[number]),
+      ),
+    ),
   };
 
   const emails = Array.from({ length: people }, (_, i) => `wave.${i}@example.com`);
@@ -217,7 +233,9 @@ try {
 
   // ---- the hub ----
   await seedWave(emails);
-  note(`starting ${workerCount} worker process(es) (bundling the workflows takes seconds)...`);
+  note('bundling the workflows once for the workers (takes seconds)...');
+  env.CONSENT_HUB_WORKFLOW_BUNDLE = await bundleWorkflowsOnce(dataDir);
+  note(`starting ${workerCount} worker process(es)...`);
   const workers = await Promise.all(Array.from({ length: workerCount }, () => startBenchWorker(env)));
   stops.push(async () => {
     await Promise.all(workers.map((w) => w.stop()));

@@ -18,6 +18,17 @@ const durationSchema = z.string().refine(
   },
   { error: 'is not a duration (use milliseconds, or text such as 90s, 1 hour, 30 days)' },
 );
+/** A Temporal duration that may also be 0 (`0`, `0s`): "not at all". */
+const durationOrZeroSchema = z.string().refine(
+  (value) => {
+    try {
+      return msToNumber(/^\d+$/.test(value) ? Number(value) : (value as '1s')) >= 0;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'is not a duration (use 0, milliseconds, or text such as 90s, 1 hour, 30 days)' },
+);
 
 /**
  * API keys are configured as SHA-256 hex hashes, comma-separated, so the environment (and whoever reads it)
@@ -54,8 +65,12 @@ export const hubConfigSchema = z.object({
   CONSENT_HUB_OPERATOR_DEADLINE: durationSchema.default('30 days'),
   /** How soon a vendor call on a worker that died is noticed and retried on another. */
   CONSENT_HUB_HEARTBEAT_TIMEOUT: durationSchema.default('1 minute'),
-  /** A person's consent workflow ends after this long with no change; the next change starts a new one. */
-  CONSENT_HUB_SUBJECT_IDLE_AFTER: durationSchema.default('10 minutes'),
+  /**
+   * A person's consent workflow ends after this long with no change; the next change starts a new one. 0:
+   * it ends as soon as its writes are done (README "Worker sizing": an open run costs a timer, an upsert and
+   * worker memory, and a new run only one local read of the ledger).
+   */
+  CONSENT_HUB_SUBJECT_IDLE_AFTER: durationOrZeroSchema.default('0'),
   /** Hashes of the bearer keys the intake API accepts (`consent-hub serve`). */
   CONSENT_HUB_API_KEYS: apiKeyHashesSchema,
   /** How long the API keeps an Idempotency-Key's answer (an HMAC of the request and the reply) to replay it. */

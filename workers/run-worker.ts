@@ -20,6 +20,7 @@ import { installTemporalRuntimeLogger } from '../temporal/runtime-logger.js';
 import { connectWorkerConnection } from '../temporal/worker-connection.js';
 import { createHubWorkers, type HubWorkers } from './create-worker.js';
 import { connectorEnvForShare, vendorQueues } from './vendor-queues.js';
+import { workerSizing } from './worker-sizing.js';
 
 /**
  * The production worker: connectors from the environment, Temporal from Temporal's own variables, and an
@@ -29,6 +30,8 @@ import { connectorEnvForShare, vendorQueues } from './vendor-queues.js';
  * vendor calls still queued).
  */
 export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+  // Read before anything opens, so a bad sizing value stops the worker at once, naming the variable.
+  const sizing = workerSizing(env);
   // The SDK runtime's exporter listens on loopback only; /metrics below serves its text with the hub's.
   const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   installTemporalRuntimeLogger(logger, { metricsBindAddress: sdkMetricsAddress });
@@ -84,7 +87,16 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
       }),
       dataConverter,
       logger,
+      ...(sizing.CONSENT_HUB_WORKFLOW_BUNDLE
+        ? { workflowBundle: { codePath: sizing.CONSENT_HUB_WORKFLOW_BUNDLE } }
+        : {}),
       workerOptions: {
+        maxCachedWorkflows: sizing.CONSENT_HUB_MAX_CACHED_WORKFLOWS,
+        maxConcurrentWorkflowTaskExecutions: Math.min(
+          sizing.CONSENT_HUB_MAX_WORKFLOW_TASKS,
+          sizing.CONSENT_HUB_MAX_CACHED_WORKFLOWS,
+        ),
+        maxConcurrentActivityTaskExecutions: sizing.CONSENT_HUB_MAX_LEDGER_ACTIVITIES,
         shutdownGraceTime: msToNumber(config.CONSENT_HUB_SHUTDOWN_GRACE_TIME as '1s'),
         interceptors: { activity: [activityMetricsInterceptor(metrics)] },
       },

@@ -1,3 +1,4 @@
+import { msToNumber } from '@temporalio/common';
 import {
   ActivityCancellationType,
   allHandlersFinished,
@@ -7,6 +8,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -41,8 +43,22 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 const batchesPerRun = 100;
 /** Event ids kept in the refused and superseded lists carried across runs. */
 const listsKept = 100;
-/** Marks runs in which a withdrawal also supersedes a write waiting out a vendor's Retry-After. */
-const supersedeVendorWaitPatch = 'consent-supersede-vendor-wait';
+/**
+ * Patch ids (Temporal's `patched`): each names a change to this workflow's commands. A worker with the new
+ * code replays histories of runs started before the change along the old path (README: "Changing workflow
+ * code safely"). Remove one only when no run started before it can still be open.
+ */
+export const consentPatches = {
+  /** A withdrawal also supersedes a write waiting out a vendor's Retry-After. */
+  supersedeVendorWait: 'consent-supersede-vendor-wait',
+  /**
+   * Issue 21's budget of Temporal actions per change: the ledger's state is read by a local activity (a
+   * read, safe to repeat whole), a fresh run counts as running without saying so, and a run whose idle
+   * period is 0 ends as soon as its writes are done, with no idle upsert and no timer.
+   */
+  fewerActions: 'consent-fewer-actions',
+} as const;
+const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
 /**
  * One system's lane: it writes the person's whole desired state to that system whenever the decisions it
@@ -96,7 +112,13 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   let erased = carried?.erased ?? false;
   let version = 0;
   let stopping = false;
-  let lastPublished = '';
+  const lean = patched(consentPatches.fewerActions);
+  // A run without a status is running (nothing reads it before it is idle or needs an operator), so a
+  // fresh run does not upsert "running" first; one carried into a new run keeps the status it had.
+  let lastPublished = lean
+    ? String(workflowInfo().typedSearchAttributes.get(consentStatusAttribute) ?? 'running')
+    : '';
+  const idleMs = msToNumber(input.timings.idleAfter);
 
   const lanes = Object.fromEntries(
     systems.map((system): [SystemName, Lane] => {
@@ -127,6 +149,8 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         ? 'running'
         : 'idle';
     if (now === lastPublished) return;
+    // A run that ends as soon as it is idle closes instead: a closed run is done, whatever it last said.
+    if (lean && now === 'idle' && idleMs === 0 && !holdOpen()) return;
     lastPublished = now;
     upsertSearchAttributes([{ key: consentStatusAttribute, value: now }]);
   };
@@ -174,6 +198,12 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   );
 
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+  // Reading the ledger is safe to repeat whole, so it runs inside the workflow task that needs it: no
+  // activity task, no extra workflow task.
+  const ledgerReads = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: ledgerActivityOptions.retry,
+  });
   // A superseded write is cancelled, and the lane waits until the old attempt has really stopped before it
   // writes the newer state, so the two can never land in the wrong order.
   const vendor = (system: SystemName) =>
@@ -185,7 +215,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
 
   if (!carried) {
     // A new run picks up the decisions in force from the ledger, so ordering holds across runs.
-    const loaded = await ledger.loadConsentState(input.subjectKey);
+    const loaded = await (lean ? ledgerReads : ledger).loadConsentState(input.subjectKey);
     Object.assign(purposes, loaded.purposes);
     Object.assign(outcomes, loaded.outcomes);
     erased = loaded.erased;
@@ -383,6 +413,18 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   const running = systems.map(runLane);
   let batches = 0;
   for (;;) {
+    if (lean) {
+      // Ends at once when idle with an idle period of 0: a closed run needs no "idle" status, nor a timer.
+      const endsNow =
+        idleMs === 0 &&
+        queue.length === 0 &&
+        reapplies.length === 0 &&
+        !busy() &&
+        !holdOpen() &&
+        batches < batchesPerRun &&
+        !workflowInfo().continueAsNewSuggested;
+      if (endsNow) break;
+    }
     publishStatus();
     if (queue.length === 0 && reapplies.length === 0) {
       if (busy()) {

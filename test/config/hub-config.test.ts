@@ -47,4 +47,23 @@ describe('hub configuration from the environment', () => {
     expect(config.CONSENT_HUB_TASK_QUEUE).toBe('consent-hub');
     expect(config.CONSENT_HUB_ENCRYPTION_KEYS[0]?.id).toBe('k1');
   });
+
+  it('lets a person’s consent workflow end as soon as it is idle (0), or after a duration, but not after a negative or unreadable one', () => {
+    const base = {
+      CONSENT_HUB_SUBJECT_KEY_SECRET: 'x'.repeat(40),
+      CONSENT_HUB_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    };
+    expect(parseEnv(hubConfigSchema, base).CONSENT_HUB_SUBJECT_IDLE_AFTER).toBe('0');
+    for (const idle of ['0', '0s', '10 minutes', '90000']) {
+      expect(
+        parseEnv(hubConfigSchema, { ...base, CONSENT_HUB_SUBJECT_IDLE_AFTER: idle })
+          .CONSENT_HUB_SUBJECT_IDLE_AFTER,
+      ).toBe(idle);
+    }
+    for (const idle of ['-5s', 'soon']) {
+      expect(() => parseEnv(hubConfigSchema, { ...base, CONSENT_HUB_SUBJECT_IDLE_AFTER: idle })).toThrow(
+        'CONSENT_HUB_SUBJECT_IDLE_AFTER: is not a duration',
+      );
+    }
+  });
 });

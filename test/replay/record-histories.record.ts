@@ -35,6 +35,8 @@ const followUpFolder = join(folder, 'erasure-follow-up');
  * went to previous-versions/before-unfinished-system-records/).
  */
 const unfinishedFolder = join(folder, process.env.CONSENT_HUB_REPLAY_INTO ?? 'erasure-unfinished-system');
+/** The consent workflow after issue 21's fewer actions: `-t 'fewer actions'` records only these. */
+const fewerActionsFolder = join(folder, 'consent-fewer-actions');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
@@ -165,5 +167,42 @@ describe('recording replay histories', () => {
     const receipt = await awaitReceipt(context, started);
     expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
     await save('erasure-closed-system', started.workflowId, started.requestId, unfinishedFolder);
+  });
+
+  it('records a consent change on the fewer actions path, ending as soon as its writes are done', {
+    timeout: 120_000,
+  }, async () => {
+    const { temporal } = hub;
+    mkdirSync(fewerActionsFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(fewerActionsFolder, 'replay-keys.json'), keys);
+    const context = temporal.context();
+    const leanEmail = 'replay.lean@example.com';
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Replay', lastname: 'Lean', emailaddress1: leanEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: 'replay-news', name: 'News', members: [{ email_address: leanEmail, status: 'subscribed' }] },
+      ],
+    });
+    await recordConsentChange(
+      { ...context, consentTimings: { ...context.consentTimings, idleAfter: '0' } },
+      {
+        email: leanEmail,
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        source: 'cli',
+      },
+    );
+    const consent = temporal.client.workflow.getHandle(
+      consentWorkflowId(subjectKeyFor(leanEmail, temporal.secrets.subjectKeySecret)),
+    );
+    await consent.result();
+    expect(
+      (await save('consent-ends-when-idle', consent.workflowId, undefined, fewerActionsFolder)).events
+        ?.length,
+    ).toBeGreaterThan(5);
   });
 });

@@ -7,6 +7,7 @@ import { createLogger } from '../../logging/logger.js';
 import { dataConverterFor } from '../../privacy/data-converter.js';
 import { encryptionKeysSchema } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
+import { consentPatches } from '../../workflows/consent.js';
 import { erasurePatches } from '../../workflows/erasure.js';
 
 // The SDK's own log lines go through the hub's logger; only errors are worth printing here.
@@ -80,6 +81,10 @@ const patchIds = (history: History) =>
     const details = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
     return details ? [JSON.parse(Buffer.from(details).toString('utf8')).id as string] : [];
   });
+const upsertedKeys = (history: History) =>
+  (history.events ?? []).flatMap((e: HistoryEvent) =>
+    Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+  );
 
 /**
  * Recorded histories of finished workflows (npm run record-replay-histories) replayed against the current
@@ -167,6 +172,39 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(patchIds(after)).toContain(erasurePatches.unfinishedSystemRecords);
     const summariesAfter = activityNames(after).filter((name) => name === 'summariseErasureSystem');
     expect(summariesAfter.length).toBe(summariesBefore.length + 1);
+  });
+
+  it('keeps both paths of the consent workflow’s fewer actions: a change from before it, and one after', () => {
+    const sets = loadHistorySets();
+    const history = (set: string, workflowId: string) => {
+      const found = sets.find((s) => s.name === set)?.histories.find((h) => h.workflowId === workflowId);
+      if (!found) throw new Error(`no ${workflowId} history in ${set}`);
+      return found.history;
+    };
+    const count = (h: History, type: string) => (h.events ?? []).filter((e) => eventName(e) === type).length;
+    // Recorded before the change: the ledger read as an activity, a "running" and an "idle" upsert, the
+    // idle timer. Replayed above, it passes only because the new path is behind its patch.
+    const before = history('previous-versions/before-consent-fewer-actions', 'consent');
+    expect(patchIds(before)).not.toContain(consentPatches.fewerActions);
+    expect(activityNames(before)).toContain('loadConsentState');
+    expect(upsertedKeys(before)).toEqual(['ConsentStatus', 'ConsentStatus']);
+    expect(count(before, 'EVENT_TYPE_TIMER_STARTED')).toBe(1);
+    // Recorded after, with an idle period of 0: the read is a local activity (a marker), no upsert, no
+    // timer; the change is recorded and written to both tools by activities as before.
+    const after = history('consent-fewer-actions', 'consent-ends-when-idle');
+    expect(patchIds(after)).toEqual([consentPatches.fewerActions]);
+    expect(activityNames(after)).not.toContain('loadConsentState');
+    expect(activityNames(after).filter(Boolean).sort()).toEqual([
+      'applyConsentStateInSystem',
+      'applyConsentStateInSystem',
+      'recordConsentChanges',
+    ]);
+    expect(count(after, 'EVENT_TYPE_MARKER_RECORDED')).toBe(2);
+    // The only upsert left is the SDK's own TemporalChangeVersion, which comes with the patch's marker.
+    expect(upsertedKeys(after)).toEqual(['TemporalChangeVersion']);
+    expect(count(after, 'EVENT_TYPE_TIMER_STARTED')).toBe(0);
+    expect(eventName(after.events?.at(-1) ?? {})).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    expect((after.events ?? []).length).toBeLessThan((before.events ?? []).length);
   });
 
   it('fails a history that does not match the code (so the check above can fail)', {

@@ -140,6 +140,45 @@ describe('consent propagation to all three tools', () => {
     expect((await memberOf(person.email))?.status).toBe('unsubscribed');
   });
 
+  it('with an idle period of 0 ends as soon as both tools are written, and a later, older grant in a new run still loses', async () => {
+    const person = await plant();
+    const lean = { ...context, consentTimings: { ...context.consentTimings, idleAfter: '0' } };
+    const base = Date.parse('2026-06-03T10:00:00Z');
+    const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
+    const send = (decision: ConsentDecision, occurredAt: string) =>
+      recordConsentChange(lean, {
+        email: person.email,
+        purpose: 'marketing_email',
+        decision,
+        occurredAt,
+        source: 'test',
+        evidence: decision === 'granted' ? { policyVersion: '2024-05' } : { channel: 'test' },
+      });
+    const first = await send('withdrawn', at(30));
+    const handle = hub.temporal.client.workflow.getHandle(first.workflowId);
+    await handle.result();
+    const written = await consentStateFromLedger(ledger, person.subjectKey);
+    expect(written.outcomes.marketing_email).toEqual({ dynamics: 'applied', mailchimp: 'applied' });
+    expect((await memberOf(person.email))?.status).toBe('unsubscribed');
+
+    // The next change starts a new run, which reads the decisions in force from the ledger: the grant is
+    // older than the withdrawal, so it is kept as evidence and written nowhere.
+    await vendors.mailchimp.control.clearRequests();
+    await vendors.dynamics.control.clearRequests();
+    const grant = await send('granted', at(10));
+    const second = await hub.temporal.client.workflow.getHandle(grant.workflowId).result();
+    expect(second.superseded).toEqual([grant.eventId]);
+    expect(second.purposes.marketing_email).toMatchObject({ decision: 'withdrawn', occurredAt: at(30) });
+    expect(await vendors.mailchimp.control.requests()).toEqual([]);
+    expect(await vendors.dynamics.control.requests()).toEqual([]);
+    const state = await consentStateFromLedger(ledger, person.subjectKey);
+    expect(state.purposes.marketing_email?.eventId).toBe(first.eventId);
+    expect(state.outcomes.marketing_email).toEqual({ dynamics: 'applied', mailchimp: 'applied' });
+    expect((await ledger.listConsentEvents(person.subjectKey)).map((e) => e.id).sort()).toEqual(
+      [first.eventId, grant.eventId].sort(),
+    );
+  });
+
   it('lets a withdrawal win over a grant with the same timestamp', async () => {
     const person = await plant({ mailchimpStatus: 'unsubscribed' });
     const same = '2026-06-02T08:00:00.000Z';
