@@ -25,6 +25,7 @@ import {
 import type { ConsentVerifyResult, consentVerifyWorkflow } from '../workflows/consent-verify.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
+import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf } from './pending-activities.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
@@ -70,6 +71,14 @@ export async function recordConsentChange(
   }
   const workflowId = consentWorkflowId(subjectKey);
   const eventId = stableEventId ?? randomUUID();
+  // The note is kept in the ledger: redacted of the address here, and of the names the CRM holds for the
+  // person by their consent workflow (when it has looked them up).
+  const note = change.evidence.note
+    ? await redactOperatorText(
+        context.client.workflow.getHandle(workflowId),
+        redactSubject(change.evidence.note, { email: change.email }),
+      )
+    : undefined;
   await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(
     'consentWorkflow',
     {
@@ -85,9 +94,7 @@ export async function recordConsentChange(
           occurredAt: new Date(change.occurredAt).toISOString(),
           recordedAt: new Date().toISOString(),
           source: change.source,
-          evidence: change.evidence.note
-            ? { ...change.evidence, note: redactSubject(change.evidence.note, { email: change.email }) }
-            : change.evidence,
+          evidence: note ? { ...change.evidence, note } : change.evidence,
         },
       ],
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],

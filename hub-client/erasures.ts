@@ -14,7 +14,7 @@ import { structuredReason } from '../domain/free-text.js';
 import { operatorCloseSchema, operatorRetrySchema, type RetryState } from '../domain/operator.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { redactSubject, scrubAddresses } from '../privacy/redaction.js';
+import { redactSubject } from '../privacy/redaction.js';
 
 export type { ErasureListing, ErasureListStatus } from '../domain/erasure-listing.js';
 
@@ -29,6 +29,7 @@ import {
 } from '../workflows/erasure-definitions.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
+import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
@@ -316,9 +317,9 @@ export async function closeErasureSystem(
   input: { system: string; reason: string; operator?: string },
 ): Promise<ErasureStatusView> {
   const parsed = operatorCloseSchema.parse(input);
-  // An operator's words go into the receipt: no address survives in them.
-  const command = { ...parsed, reason: scrubAddresses(parsed.reason) };
   const { handle } = await handleFor(context, requestId);
+  // An operator's words go into the receipt: neither the person's address nor their names survive in them.
+  const command = { ...parsed, reason: await redactOperatorText(handle, parsed.reason) };
   return handle.executeUpdate(closeSystemUpdate, { args: [command] });
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import {
   type DeadlineExtension,
@@ -13,7 +13,6 @@ import {
   type RequestListing,
 } from '../domain/request-deadline.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { scrubAddresses } from '../privacy/redaction.js';
 import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
@@ -24,6 +23,7 @@ import {
   erasureStatusAttribute,
   requestKindAttribute,
 } from '../workflows/search-attribute-keys.js';
+import { redactOperatorText } from './operator-text.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 /** What the deadline rail needs of the hub's client context. */
@@ -102,14 +102,18 @@ export interface DeadlineExtended {
  */
 export async function extendRequestDeadline(
   context: Pick<DeadlineContext, 'client'>,
-  ledger: Pick<Ledger, 'extendRequestDeadline'>,
+  ledger: Pick<Ledger, 'extendRequestDeadline'> & Partial<Pick<Ledger, 'getRequestDeadline'>>,
   requestId: string,
   input: { months: number | string; reason: string; operator: string },
   now = new Date(),
 ): Promise<DeadlineExtended> {
   const parsed: DeadlineExtension = deadlineExtensionSchema.parse(input);
-  // The reason is told to the person and kept in the log: no address survives in it.
-  const reason = scrubAddresses(parsed.reason);
+  // The reason is kept in the log: the request's workflow redacts the person (address, the CRM's names).
+  const known = await ledger.getRequestDeadline?.(requestId);
+  const reason = await redactOperatorText(
+    known ? requestWorkflow(context.client, known) : undefined,
+    parsed.reason,
+  );
   const at = now.toISOString();
   const result = await ledger.extendRequestDeadline({
     requestId,
@@ -136,6 +140,14 @@ export async function extendRequestDeadline(
     deadline: result.deadline,
     recorded: { action: 'extend', months: parsed.months, reason, operator: parsed.operator, at },
   };
+}
+
+/** The workflow that knows the request's subject: its own, or (a consent change) the person's consent workflow. */
+function requestWorkflow(client: Client, deadline: RequestDeadline): WorkflowHandle {
+  const target = deadlineWorkflows[deadline.kind]?.(deadline) ?? {
+    workflowId: consentWorkflowId(deadline.subjectKey),
+  };
+  return client.workflow.getHandle(target.workflowId, target.runId);
 }
 
 /** Tells the request's workflow its new DueAt; a workflow that has closed needs none. */

@@ -12,7 +12,6 @@ import type { RectificationLookup } from '../domain/rectification.js';
 import type { RequestListing } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { scrubAddresses } from '../privacy/redaction.js';
 import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
@@ -20,6 +19,7 @@ import { lookupAccess } from './access.js';
 import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
 import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
+import { redactOperatorText } from './operator-text.js';
 import { findRectification, lookupRectification } from './rectifications.js';
 import { requestDeadlineOf } from './request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
@@ -173,18 +173,16 @@ export async function actOnRequest(
   requestId: string,
   command: OperatorCommand,
 ): Promise<OperatorActionResult> {
-  const args =
+  const parsed =
     command.action === 'retry'
-      ? operatorRetrySchema.parse({ system: command.system, operator: command.operator })
-      : (() => {
-          const parsed = operatorCloseSchema.parse({
+      ? { retry: operatorRetrySchema.parse({ system: command.system, operator: command.operator }) }
+      : {
+          close: operatorCloseSchema.parse({
             system: command.system,
             reason: command.reason,
             operator: command.operator,
-          });
-          // An operator's words go into the receipt and the ledger: no address survives in them.
-          return { ...parsed, reason: scrubAddresses(parsed.reason) };
-        })();
+          }),
+        };
   const found = await findRequest(context, ledger, requestId);
   if (!found.running) {
     throw new OperatorActionRefused(
@@ -192,6 +190,11 @@ export async function actOnRequest(
     );
   }
   const handle: WorkflowHandle = context.client.workflow.getHandle(found.workflowId, found.runId);
+  // An operator's words go into the receipt and the ledger: the workflow knows the person (address, the
+  // CRM's names) and redacts them before they are sent.
+  const args: OperatorRetry | OperatorClose = parsed.close
+    ? { ...parsed.close, reason: await redactOperatorText(handle, parsed.close.reason) }
+    : parsed.retry;
   let status: { operatorActions?: OperatorLogEntry[] };
   try {
     status = await handle.executeUpdate<{ operatorActions?: OperatorLogEntry[] }, [typeof args]>(

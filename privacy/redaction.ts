@@ -1,48 +1,14 @@
 import { createHash } from 'node:crypto';
-import * as linkify from 'linkifyjs';
+import { type RedactionSubject, redactedIdentifier, redactText } from '../domain/text-redaction.js';
 
-/** What replaces the subject's data and any other address in redacted text. */
-export const redactedEmail = '[email]';
-export const redactedName = '[name]';
-export const redactedIdentifier = '[identifier]';
-
-/** What is known about the person a message may be about. Every field is optional. */
-export interface RedactionSubject {
-  /** The person's address (any case or form; it is matched in every encoding below). */
-  email?: string;
-  /** Names the person is known by (a CRM's first and last name, say). */
-  names?: readonly string[];
-  /** Other identifiers: GA client and user ids, vendor ids derived from the address. */
-  identifiers?: readonly string[];
-}
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** The percent-encodings of a text as URL builders write them (`'` stays, or becomes %27). */
-function percentForms(text: string): string[] {
-  const component = encodeURIComponent(text);
-  return [component, component.replace(/'/g, '%27'), text.replace(/@/g, '%40')];
-}
-
-/** The ways an address is quoted in JSON, HTML, URLs and RFC 5322 headers. */
-function addressForms(email: string): string[] {
-  const at = email.lastIndexOf('@');
-  const local = at > 0 ? email.slice(0, at) : email;
-  const domain = at > 0 ? email.slice(at + 1) : '';
-  const forms = [
-    email,
-    ...percentForms(email),
-    `"${local}"@${domain}`,
-    `${local}\\u0040${domain}`,
-    `${local}&#64;${domain}`,
-    `${local}&commat;${domain}`,
-    email.replace(/'/g, '&#39;'),
-    email.replace(/'/g, '&#x27;'),
-    email.replace(/'/g, '\\u0027'),
-    email.replace(/'/g, "\\'"),
-  ];
-  return forms;
-}
+export {
+  type RedactionSubject,
+  redactedEmail,
+  redactedIdentifier,
+  redactedName,
+  redactText,
+  scrubAddresses,
+} from '../domain/text-redaction.js';
 
 /** The two plain digests a vendor or a leak might carry instead of the address itself. */
 export function plainDigestsOf(email: string): string[] {
@@ -51,66 +17,14 @@ export function plainDigestsOf(email: string): string[] {
 }
 
 /**
- * Name-like words from the address's local part (`mary.o'brien` gives `mary`, `o'brien`), so that a vendor
- * that echoes "Mary O'Brien" is redacted even when no CRM name is known. Words under three letters are kept:
- * they say nothing about a person and would eat ordinary words.
- */
-function nameWordsOf(email: string): string[] {
-  const at = email.lastIndexOf('@');
-  const local = at > 0 ? email.slice(0, at) : '';
-  return local.split(/[._+\-\d]+/).filter((word) => word.replace(/'/g, '').length >= 3);
-}
-
-/**
- * Redacts one subject's data from free text (a vendor's error body, a log line, an operator's note), then
- * every other address-shaped text. The subject's address is matched case-insensitively in its plain,
- * percent-encoded, quoted and escaped forms; their names as whole words; their identifiers and the MD5 and
- * SHA-256 of their address (Mailchimp's subscriber hash is the MD5) verbatim. What remains is scanned for
- * addresses by linkify's email scanner, which follows address syntax (so `mary.o'brien@…` goes whole),
- * after turning `%40` back into `@`.
+ * Redacts one subject's data from free text (domain/text-redaction.ts `redactText`), and also the MD5 and
+ * SHA-256 of their address (Mailchimp's subscriber hash is the MD5), which only code outside workflows can
+ * compute.
  */
 export function redactSubject(text: string, subject: RedactionSubject = {}): string {
+  if (!subject.email) return redactText(text, subject);
+  const digests = plainDigestsOf(subject.email);
   let result = text;
-  const replaceAll = (needles: Iterable<string>, replacement: string, wholeWord = false) => {
-    const unique = [...new Set([...needles].filter((needle) => needle.length > 0))].sort(
-      (a, b) => b.length - a.length,
-    );
-    if (unique.length === 0) return;
-    const body = unique.map(escapeRegExp).join('|');
-    const pattern = wholeWord ? `(?<![\\p{L}\\p{N}])(?:${body})(?![\\p{L}\\p{N}])` : `(?:${body})`;
-    result = result.replace(new RegExp(pattern, 'giu'), replacement);
-  };
-  if (subject.email) {
-    replaceAll(addressForms(subject.email), redactedEmail);
-    replaceAll([...plainDigestsOf(subject.email)], redactedIdentifier);
-  }
-  replaceAll(subject.identifiers ?? [], redactedIdentifier);
-  const names = (subject.names ?? []).flatMap((name) => [name, ...name.split(/\s+/)]);
-  const nameWords = subject.email ? nameWordsOf(subject.email) : [];
-  replaceAll(
-    [...names, ...nameWords].filter((word) => word.trim().length >= 2),
-    redactedName,
-    true,
-  );
-  return scrubAddresses(result);
-}
-
-/**
- * Replaces every address in free text with `[email]`, found by linkify's scanner (which knows address
- * syntax: quotes, apostrophes, plus signs, sub-domains) rather than a hand regex. `%40` and `\u0040` are
- * read as `@` first, so percent-encoded addresses go too.
- */
-export function scrubAddresses(text: string): string {
-  // RFC 5322 allows a quoted local part (`"mary o'brien"@x.org`); the scanner reads unquoted ones only.
-  const decoded = text.replace(/%40|\\u0040|&#64;|&commat;/gi, '@').replace(/"[^"\r\n]{1,64}"@/g, 'quoted@');
-  if (!decoded.includes('@')) return text;
-  const found = linkify.find(decoded, 'email');
-  if (found.length === 0) return text;
-  let result = '';
-  let last = 0;
-  for (const match of found) {
-    result += decoded.slice(last, match.start) + redactedEmail;
-    last = match.end;
-  }
-  return result + decoded.slice(last);
+  for (const digest of digests) result = result.replace(new RegExp(digest, 'gi'), redactedIdentifier);
+  return redactText(result, subject);
 }

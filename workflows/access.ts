@@ -13,6 +13,7 @@ import type { SystemName } from '../domain/systems.js';
 import { accessStatusQuery, closeAccessSystemUpdate, retryAccessSystemUpdate } from './access-definitions.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
@@ -80,6 +81,10 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
     gaClientIds: [...input.request.gaClientIds],
     gaUserIds: [...input.request.gaUserIds],
   };
+  redactOperatorTextFor(gate, () => ({
+    email: subject.email,
+    identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
+  }));
   const local = proxyActivities<Activities>(ledgerActivityOptions);
 
   await Promise.all(

@@ -36,6 +36,7 @@ import {
 } from './consent-definitions.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { redactOperatorTextFor } from './operator-text.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
@@ -212,6 +213,9 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
   const subject: SubjectIdentifiers = { email: input.email, gaClientIds: [], gaUserIds: [] };
+  // The CRM's names for the person, once a lane looked them up: operator texts are redacted of them too.
+  const crmNames: string[] = [];
+  redactOperatorTextFor(gate, () => ({ email: subject.email, names: crmNames }));
 
   if (!carried) {
     // A new run picks up the decisions in force from the ledger, so ordering holds across runs.
@@ -277,6 +281,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     if (system !== 'google') return vendor(system).applyConsentStateInSystem({ ...call, subject, request });
     // GA keeps no consent flag: a statistics withdrawal is a user deletion, for the ids the CRM knows.
     const found = await vendor('dynamics').findInSystem({ ...call, system: 'dynamics', subject });
+    for (const name of found.names ?? []) if (!crmNames.includes(name)) crmNames.push(name);
     return vendor('google').applyConsentStateInSystem({
       ...call,
       subject: { ...subject, gaClientIds: found.gaClientIds, gaUserIds: found.gaUserIds },

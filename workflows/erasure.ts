@@ -31,6 +31,7 @@ import {
 } from './erasure-definitions.js';
 import { LegalHoldPhase } from './legal-hold.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
 
@@ -122,6 +123,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // The CRM's names for the person, once harvested: every later call redacts them from errors and logs.
     names,
   };
+  // An operator's words are redacted for the person, with the names the CRM holds once harvested.
+  redactOperatorTextFor(gate, () => ({
+    email: subject.email,
+    names,
+    identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
+  }));
   const joinedRequests: JoinedRequest[] = [];
   const hold = new LegalHoldPhase({
     requestId,

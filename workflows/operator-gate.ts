@@ -41,6 +41,8 @@ export class OperatorGate {
   private readonly pending = new Map<SystemName, OperatorAction>();
   /** Every accepted retry and close, in order: the request's operator log, carried into its receipt. */
   readonly log: OperatorLogEntry[] = [];
+  /** Applied to every operator text before it is kept (operator-text.ts sets it to the subject's redaction). */
+  redactText: (text: string) => string = (text) => text;
 
   constructor(
     private readonly operatorDeadline: string | number,
@@ -48,7 +50,14 @@ export class OperatorGate {
   ) {}
 
   /** Called by the workflow's update handlers, after their validators passed; records who and when. */
-  request(system: SystemName, action: OperatorAction, operator: string | undefined): void {
+  request(system: SystemName, given: OperatorAction, operator: string | undefined): void {
+    // Every text an operator typed (a reason, a note) is redacted before the state, log or receipt hold it.
+    const action = Object.fromEntries(
+      Object.entries(given).map(([key, value]) => [
+        key,
+        key !== 'kind' && typeof value === 'string' ? this.redactText(value) : value,
+      ]),
+    ) as OperatorAction;
     this.pending.set(system, action);
     this.log.push({
       action: action.kind,

@@ -13,6 +13,7 @@ import type {
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { redactOperatorTextFor } from './operator-text.js';
 import { rectificationStatusQuery } from './rectification-definitions.js';
 import { followRequestDeadline } from './request-deadline.js';
 
@@ -71,6 +72,12 @@ export async function rectificationWorkflow(
 
   const { set } = input.request;
   const subject: SubjectIdentifiers = { email: input.request.email, gaClientIds: [], gaUserIds: [] };
+  // The person as they were and as they are to be: the old and the new address, and the new names.
+  const newNames = [set.firstname, set.lastname].filter((name): name is string => Boolean(name));
+  redactOperatorTextFor(gate, () => [
+    { email: input.request.email, names: newNames },
+    ...(set.email ? [{ email: set.email }] : []),
+  ]);
   await Promise.all(
     systems.map(async (system) => {
       const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));

@@ -123,7 +123,7 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
     await ledger?.close();
   });
 
-  it('finds the address, its forms and digests, the name and the GA ids nowhere after an opt-out, an erasure and a failed vendor call', async () => {
+  it('finds the address, its forms and digests, the name and the GA ids nowhere after an opt-out, an erasure, a failed vendor call and an operator close note naming the person', async () => {
     await vendors.dynamics.control.seed({
       contacts: [
         {
@@ -174,7 +174,8 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
       method: 'DELETE',
       path: '^/api/data/v9.2/contacts',
       status: 400,
-      count: 1,
+      // The retry fails too: the operator then closes Dataverse with a note naming the person.
+      count: 2,
       message: `Contact ${address.toUpperCase()} (${firstName} ${lastName}, cookie GA1.1.${crmGaId}) is locked by a plug-in`,
     });
     const erasure = await call(
@@ -199,17 +200,52 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
       /^Dataverse rejected the request: Contact \[email\] \(\[name\] \[name\], cookie GA1\.1\.\[identifier\]\) is locked by a plug-in$/,
     );
     expect((await call('POST', `/v1/requests/${requestId}/retry`, { system: 'dynamics' })).status).toBe(200);
+    let attention = 0;
+    for (let i = 0; i < 240 && !attention; i++) {
+      const status = await call('GET', `/v1/erasures/${requestId}`);
+      const dynamics = (
+        status.body.status as { systems?: Record<string, { status: string; attempts: number }> }
+      )?.systems?.dynamics;
+      if (dynamics?.status === 'needs_attention' && dynamics.attempts >= 2) attention = dynamics.attempts;
+      else await delay(250);
+    }
+    expect(attention).toBeGreaterThanOrEqual(2);
+    // The operator's own words name the person as the CRM has them, and their address in two forms: the
+    // client knows neither name, the workflow redacts both before the update, receipt or ledger keep them.
+    const closed = await call('POST', `/v1/requests/${requestId}/close`, {
+      system: 'dynamics',
+      reason: `row locked; ${firstName} ${lastName.toUpperCase()} ${address} (${encodeURIComponent(address)})`,
+    });
+    expect(closed.status).toBe(200);
+    expect(JSON.stringify(closed.body)).toContain('row locked; [name] [name] [email] ([email])');
     let receipt: Record<string, unknown> | undefined;
     for (let i = 0; i < 240 && !receipt; i++) {
       const answer = await call('GET', `/v1/erasures/${requestId}`);
       if (answer.body.state === 'completed') receipt = answer.body.receipt as Record<string, unknown>;
       else await delay(250);
     }
-    expect(receipt?.outcome).toBe('completed');
+    expect(receipt?.outcome).toBe('completed_with_failures');
+    expect(JSON.stringify(receipt)).toContain('row locked; [name] [name] [email] ([email])');
+    // The closed system is followed up by a second erasure, which reaches it: nothing is left open.
+    const again = await call(
+      'POST',
+      '/v1/erasures',
+      { email: typed, reason: 'subject_request' },
+      `erasure-again-${stamp}`,
+    );
+    expect(again.status).toBe(202);
+    const secondId = String(again.body.requestId);
+    let second: Record<string, unknown> | undefined;
+    for (let i = 0; i < 240 && !second; i++) {
+      const answer = await call('GET', `/v1/erasures/${secondId}`);
+      if (answer.body.state === 'completed') second = answer.body.receipt as Record<string, unknown>;
+      else await delay(250);
+    }
+    expect(second?.outcome).toBe('completed');
     await call('POST', '/v1/subjects/status', { email: typed });
     await call('GET', `/v1/requests/${requestId}`);
     // Crypto-shredding: once the person's workflows closed, their data keys go.
-    const shred = await temporal.client.workflow.getHandle(shredWorkflowId(subjectKey, requestId)).result();
+    const shred = await temporal.client.workflow.getHandle(shredWorkflowId(subjectKey, secondId)).result();
     expect(shred.destroyed).toBeGreaterThanOrEqual(1);
     // The vendors really held the person and were really told: the scan below is not of an empty hub.
     expect(JSON.stringify(await vendors.google.control.state())).toContain(requestGaId);
@@ -306,6 +342,9 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
     // What is there is there, redacted: the name was logged (by the connector's warning) and replaced.
     expect(sources['worker and API logs']).toContain('[name]');
     expect(sources['ledger table erasure_receipts']).toContain(requestId);
+    // The operator's note is kept, redacted, in the receipt and the request's log.
+    expect(sources['ledger table erasure_receipts']).toContain('row locked; [name] [name]');
+    expect(Object.values(sources).join('\n')).toContain('row locked; [name] [name] [email]');
     expect(sources['Temporal histories, decoded with the codec']).toContain(requestId);
     expect(sources['API answers']).toContain(subjectKey);
     const leaks = Object.entries(sources)
