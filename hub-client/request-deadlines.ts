@@ -14,7 +14,7 @@ import {
 } from '../domain/request-deadline.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { accessWorkflowId } from '../workflows/access-definitions.js';
-import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import { consentChangeStateQuery, consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import { requestDeadlineSignal } from '../workflows/request-deadline.js';
 import {
@@ -236,6 +236,36 @@ async function withState(
   return { ...deadline, state, overdue: isOverdue(deadline, now) };
 }
 
+/** How long a listing waits for a consent workflow to answer about one change before it judges by status. */
+const changeQueryDeadlineMs = 5000;
+
+/**
+ * One consent change's progress in the person's running workflow (consentChangeStateQuery); `unknown` when
+ * the run never saw it, or no worker answered in time (a query needs one), so the caller falls back to the
+ * workflow's published status.
+ */
+async function consentChangeState(
+  client: Client,
+  workflowId: string,
+  eventId: string,
+): Promise<'unknown' | 'open' | 'done'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'unknown'>((resolve) => {
+    timer = setTimeout(() => resolve('unknown'), changeQueryDeadlineMs);
+  });
+  try {
+    return await Promise.race([
+      client.workflow
+        .getHandle(workflowId)
+        .query(consentChangeStateQuery, eventId)
+        .catch(() => 'unknown' as const),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** An open request's state from its workflow; `completedAt` when the workflow shows it is done. */
 async function liveState(
   client: Client,
@@ -260,12 +290,14 @@ async function liveState(
     return { state: 'completed', completedAt: (description.closeTime ?? new Date()).toISOString() };
   }
   if (row.kind === 'consent') {
-    // The person's workflow carries all their changes: this one is done once the workflow has taken it
-    // into the ledger and has nothing left to write.
+    // The person's workflow carries all their changes: this one is done once it is in the ledger and every
+    // system it concerns has written (or withheld) it, whatever the person's other changes still wait for.
     const status = description.typedSearchAttributes.get(consentStatusAttribute);
-    if (status === 'idle' && (await ledger.getConsentEvent(row.requestId)))
+    const change = await consentChangeState(client, target.workflowId, row.requestId);
+    const settled = change === 'done' || (change === 'unknown' && status === 'idle');
+    if (settled && (await ledger.getConsentEvent(row.requestId)))
       return { state: 'completed', completedAt: new Date().toISOString() };
-    return { state: status === 'needs_attention' ? 'needs_attention' : 'open' };
+    return { state: status === 'needs_attention' && change !== 'done' ? 'needs_attention' : 'open' };
   }
   const status = description.typedSearchAttributes.get(erasureStatusAttribute);
   return { state: typeof status === 'string' && status !== 'completed' ? status : 'running' };

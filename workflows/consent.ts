@@ -30,6 +30,7 @@ import type { SystemName } from '../domain/systems.js';
 import {
   closeConsentSystemUpdate,
   consentChangeSignal,
+  consentChangeStateQuery,
   consentReapplySignal,
   consentStatusQuery,
   retryConsentSystemUpdate,
@@ -110,6 +111,8 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   const refused = [...(carried?.refused ?? [])];
   const superseded = [...(carried?.superseded ?? [])];
   const seen = new Set<string>();
+  /** Per change taken in by this run: the lane versions it waits for (none: it moves nothing). */
+  const changeLanes = new Map<string, Partial<Record<SystemName, number>>>();
   let erased = carried?.erased ?? false;
   let version = 0;
   let stopping = false;
@@ -181,6 +184,14 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     reapplies.push(request);
   });
   setHandler(consentStatusQuery, view);
+  setHandler(consentChangeStateQuery, (eventId) => {
+    const needs = changeLanes.get(eventId);
+    if (!needs) return 'unknown';
+    const waiting = (Object.entries(needs) as [SystemName, number][]).some(
+      ([system, wanted]) => lanes[system].done < wanted,
+    );
+    return waiting ? 'open' : 'done';
+  });
   setHandler(
     retryConsentSystemUpdate,
     ({ system, operator }) => {
@@ -245,7 +256,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   const eventIdsInForce = (): Partial<Record<Purpose, string>> =>
     Object.fromEntries(Object.entries(purposes).map(([purpose, d]) => [purpose, d?.eventId]));
 
-  function markDirty(system: SystemName, moved: Purpose[]): void {
+  function markDirty(system: SystemName, moved: Purpose[]): number {
     const lane = lanes[system];
     version += 1;
     lane.wanted = version;
@@ -263,6 +274,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       lane.superseding = true;
       lane.inFlight.scope.cancel();
     }
+    return version;
   }
 
   async function write(system: SystemName, scope: CancellationScope) {
@@ -407,11 +419,23 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       };
       moved.push(change.purpose);
     }
+    // Every change taken in is settled at once unless it moved a decision: then once each lane it was
+    // marked on has written (or withheld) that version.
+    for (const change of batch) changeLanes.set(change.eventId, {});
     if (moved.length === 0) return;
-    markDirty('dynamics', moved);
-    markDirty('mailchimp', moved);
-    if (moved.includes('statistics') && purposes.statistics?.decision === 'withdrawn') {
-      markDirty('google', ['statistics']);
+    const needs: Partial<Record<SystemName, number>> = {
+      dynamics: markDirty('dynamics', moved),
+      mailchimp: markDirty('mailchimp', moved),
+    };
+    const google =
+      moved.includes('statistics') && purposes.statistics?.decision === 'withdrawn'
+        ? markDirty('google', ['statistics'])
+        : undefined;
+    for (const change of winners.values()) {
+      changeLanes.set(change.eventId, {
+        ...needs,
+        ...(google !== undefined && change.purpose === 'statistics' ? { google } : {}),
+      });
     }
   }
 

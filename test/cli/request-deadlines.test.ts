@@ -199,6 +199,51 @@ describe('every request has a deadline: received, due one calendar month later, 
     );
   });
 
+  it('a consent change entered late leaves the overdue list once it reached every tool, while the person’s consent workflow is still open with another change', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'bad-credentials' });
+    const email = uniqueEmail('late-change');
+    const optOut = async (purpose: string) => {
+      const run = await cli(
+        'opt-out',
+        '--email',
+        email,
+        '--purpose',
+        purpose,
+        '--received-at',
+        daysAgo(32),
+        '--json',
+      );
+      expect(run.code).toBe(0);
+      return (JSON.parse(run.stdout) as { eventId: string; subjectKey: string }[])[0] as {
+        eventId: string;
+        subjectKey: string;
+      };
+    };
+    // The statistics withdrawal waits for an operator at Google: the person's workflow is not idle.
+    const stuck = await optOut('statistics');
+    await waitFor(async () => {
+      const found = (await cliRequests('--overdue')).find((listing) => listing.requestId === stuck.eventId);
+      return found?.state === 'needs_attention' ? found : undefined;
+    }, 'the statistics withdrawal needing attention');
+    // The phone withdrawal concerns Dynamics and Mailchimp only, and both take it.
+    const late = await optOut('phone');
+    const done = await waitFor(async () => {
+      const found = (await cliRequests()).find((listing) => listing.requestId === late.eventId);
+      return found?.state === 'completed' ? found : undefined;
+    }, 'the phone withdrawal completed');
+    expect(done).toMatchObject({ kind: 'consent', overdue: false });
+    const overdue = (await cliRequests('--overdue')).map((listing) => listing.requestId);
+    expect(overdue).not.toContain(late.eventId);
+    expect(overdue).toContain(stuck.eventId);
+    const api = (await apiGet('/v1/requests?overdue=true')).json() as Listing[];
+    expect(api.map((listing) => listing.requestId)).not.toContain(late.eventId);
+    // Still open: the person's consent workflow runs on, waiting for the operator at Google.
+    const description = await temporal.client.workflow.getHandle(`consent-${late.subjectKey}`).describe();
+    expect(description.status.name).toBe('RUNNING');
+    await cli('close', stuck.eventId, '--system', 'google', '--reason', 'test over');
+    stubs.behaviour.google = 'ok';
+  });
+
   it('extends by 1 or 2 months with a reason, at most two in all, moves DueAt and logs who and why', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
     const receivedAt = daysAgo(32);
