@@ -533,7 +533,8 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
           }),
           request.body,
         );
-        const notes = (member.notes ??= []);
+        member.notes ??= [];
+        const notes = member.notes;
         const now = mailchimpTime();
         const note: StoredNote = {
           note_id: Math.max(0, ...notes.map((n) => n.note_id)) + 1,
