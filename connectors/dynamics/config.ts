@@ -66,6 +66,16 @@ export const dynamicsConfigSchema = z
      * application user (learn.microsoft.com power-apps/developer/data-platform/api-limits); the default of 48
      * leaves room for another client. Several workers on one user each take a share (CONSENT_HUB_WORKERS).
      */
+    /**
+     * Requests in one `$batch` of a bulk consent write. Dataverse takes at most 1,000, and Microsoft advises
+     * small batches sent in parallel rather than large ones (execute-batch-operations-using-web-api), so the
+     * batches of a bulk write go out together under DYNAMICS_MAX_CONCURRENCY.
+     */
+    DYNAMICS_BATCH_SIZE: positiveInt('DYNAMICS_BATCH_SIZE', 10).pipe(
+      z
+        .number()
+        .max(1000, { error: 'DYNAMICS_BATCH_SIZE must be at most 1000 (Dataverse refuses larger batches)' }),
+    ),
     DYNAMICS_MAX_CONCURRENCY: positiveInt('DYNAMICS_MAX_CONCURRENCY', 48).pipe(
       z
         .number()
@@ -82,6 +92,7 @@ export const dynamicsConfigSchema = z
     pageSize: env.DYNAMICS_PAGE_SIZE,
     timeoutMs: env.DYNAMICS_TIMEOUT_MS,
     maxConcurrency: env.DYNAMICS_MAX_CONCURRENCY,
+    batchSize: env.DYNAMICS_BATCH_SIZE,
     purposeColumns: defaultDynamicsPurposeColumns as DynamicsPurposeColumns,
   }));
 export type DynamicsConfig = z.output<typeof dynamicsConfigSchema>;

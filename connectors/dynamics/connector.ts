@@ -28,6 +28,7 @@ import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError } from '../connector-errors.js';
 import { purposeOutcomeFor } from '../consent-fields.js';
 import { collectDynamicsAccess } from './access.js';
+import { writeDynamicsConsentBatch } from './batch.js';
 import type { DynamicsConfig } from './config.js';
 import { desiredColumns, dynamicsConsentColumns } from './consent-columns.js';
 import { createDataverseClient } from './dataverse-client.js';
@@ -284,6 +285,19 @@ export function createDynamicsConnector(
         logger.info({ operation: 'access', records: holdings.records.length }, 'Dynamics holdings read');
         return holdings;
       }),
+
+    writeConsentBatch: (writes) =>
+      run('applyConsent', () =>
+        writeDynamicsConsentBatch(
+          {
+            client,
+            call,
+            columns: dynamicsConsentColumns(config.purposeColumns),
+            batchSize: config.batchSize,
+          },
+          writes,
+        ),
+      ),
 
     // Not just a token: MSAL answers from its cache for up to an hour after the secret was deleted or the
     // app user disabled. WhoAmI (webapi/reference/whoami) is the cheapest call Dataverse authorises, and

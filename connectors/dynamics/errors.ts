@@ -251,3 +251,37 @@ function networkDetail(error: unknown): string {
   }
   return parts.join(': ') || 'connection failed';
 }
+
+/** One response inside a `$batch` answer: its status, headers (lower-case names) and body. */
+export interface DataverseBatchPart {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * What one response inside a `$batch` answer means for the row it wrote, classified here with the same
+ * rules as a call of its own: 2xx applied; 404 on a PATCH with `If-Match: *` is "the row is not there"
+ * (update-delete-entities-using-web-api); anything else (412, 429 with its Retry-After, 5xx, 403 ...) is
+ * the VendorError `classifyDynamicsError` makes of the same status and error body.
+ */
+export function classifyDataverseBatchPart(
+  operation: ConnectorOperation,
+  part: DataverseBatchPart,
+): 'applied' | 'not_found' | VendorError {
+  if (part.status >= 200 && part.status < 300) return 'applied';
+  if (part.status === 404) return 'not_found';
+  let code: string | undefined;
+  let message = `HTTP ${part.status}`;
+  try {
+    const parsed = JSON.parse(part.body) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof parsed.error?.code === 'string') code = parsed.error.code;
+    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+  } catch {
+    // Not JSON: the status alone decides.
+  }
+  const error = new GraphError(part.status, message);
+  error.code = code ?? null;
+  error.headers = new Headers(part.headers);
+  return classifyDynamicsError(operation, error);
+}
