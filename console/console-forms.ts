@@ -7,6 +7,7 @@ import {
 } from '../api/api-schemas.js';
 import { invalidBody, type ProblemField } from '../api/problem.js';
 import { holdBodySchema, releaseBodySchema } from '../api/routes/hold-routes.js';
+import { rectificationBodySchema } from '../api/routes/rectification-routes.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposeSchema } from '../domain/purposes.js';
 import { systemNameSchema } from '../domain/systems.js';
@@ -69,6 +70,41 @@ export function extensionFromForm(form: FormFields) {
     reason: text(form.reason) ?? '',
   });
 }
+
+/**
+ * The rectification form: the API's POST /v1/rectifications body. The person's current address, and under
+ * `set` only the fields the operator filled in (new email, first name, last name), so an empty field means
+ * "leave as it is" and a form with none filled gets the API's own "set at least one of" message.
+ */
+export function rectificationFromForm(form: FormFields, operator: string) {
+  const set = Object.fromEntries(
+    (
+      [
+        ['email', 'newEmail'],
+        ['firstname', 'firstname'],
+        ['lastname', 'lastname'],
+      ] as const
+    )
+      .map(([field, input]) => [field, text(form[input])])
+      .filter(([, value]) => value !== undefined),
+  );
+  return checked(rectificationBodySchema, {
+    email: text(form.email) ?? '',
+    set,
+    ...receivedAtOf(form),
+    requestedBy: operator,
+  });
+}
+
+/** Where the rectification form shows a problem with an API field: the input it came from. */
+export const rectificationInputOf: Record<string, string> = {
+  email: 'email',
+  'set.email': 'newEmail',
+  'set.firstname': 'firstname',
+  'set.lastname': 'lastname',
+  set: 'changes',
+  receivedAt: 'receivedAt',
+};
 
 /**
  * The person page's hold form: the body of POST /v1/holds (the address from the page, the reason code

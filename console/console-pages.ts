@@ -10,6 +10,7 @@ import { listConsentNeedingAttention } from '../hub-client/consent-attention.js'
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../hub-client/holds.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
+import { requestRectification } from '../hub-client/rectifications.js';
 import { extendRequestDeadline, listRequests, receiptTimes } from '../hub-client/request-deadlines.js';
 import { NotOnHold, OperatorActionRefused, RequestNotFound } from '../hub-client/request-errors.js';
 import { actOnRequest, requestStatus } from '../hub-client/requests.js';
@@ -24,6 +25,8 @@ import {
   formChoices,
   formErrorsOf,
   holdFromForm,
+  rectificationFromForm,
+  rectificationInputOf,
   releaseFromForm,
   retryFormSchema,
 } from './console-forms.js';
@@ -308,13 +311,15 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     'opt-out': { view: 'new-opt-out', title: 'New opt-out' },
     consent: { view: 'new-consent', title: 'New consent change' },
     access: { view: 'new-access', title: 'New access request' },
+    rectification: { view: 'new-rectification', title: 'New rectification' },
   } as const;
-  const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent', 'access']) });
+  const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent', 'access', 'rectification']) });
   app.get('/new/:kind', async (request, reply) => {
     const { kind } = formParams.parse(request.params);
     return render(reply, newForms[kind].view, {
       title: newForms[kind].title,
       choices: formChoices,
+      inputOf: rectificationInputOf,
       values: {},
     });
   });
@@ -329,6 +334,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         {
           title: newForms[kind].title,
           choices: formChoices,
+          inputOf: rectificationInputOf,
           // The typed values are shown again, so nothing is lost; the response is no-store.
           values: form,
           errors: result.errors,
@@ -361,6 +367,23 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       try {
         // The same call as POST /v1/access-requests and `consent-hub access`: registered with its deadline.
         started = await requestAccess(
+          deps.hub,
+          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        );
+      } catch (error) {
+        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
+        throw error;
+      }
+      return reply.redirect(`/console/requests/${started.requestId}`, 303);
+    }
+    if (kind === 'rectification') {
+      const result = rectificationFromForm(form, operator);
+      if (!result.ok) return invalid(result);
+      let started: Awaited<ReturnType<typeof requestRectification>>;
+      try {
+        // The same call as POST /v1/rectifications and `consent-hub rectify`: registered with its deadline.
+        started = await requestRectification(
           deps.hub,
           { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
           { ledger: deps.ledger },

@@ -546,6 +546,75 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     expect(await twice.text()).toMatch(/role="alert"[\s\S]*not on hold .*nothing was released/);
   });
 
+  it('starts a rectification with the API validation field by field, then retries it from its request page until it is rectified', async () => {
+    const katherine = 'katherine.johnson@example.com';
+    await hub.vendors.dynamics.control.fail({ path: 'contacts', status: 503, count: 100_000 });
+    try {
+      await page.getByRole('link', { name: 'New rectification' }).click();
+      await page.getByLabel('Email address the systems hold now').fill(katherine);
+      // Nothing to change: the API's own message, next to the changes.
+      await page.getByRole('button', { name: 'Start rectification' }).click();
+      await expect(page.getByRole('alert').textContent()).resolves.toMatch(
+        /set.*set at least one of: email, firstname, lastname/s,
+      );
+      await expect(page.locator('#changes-error').textContent()).resolves.toContain('set at least one of');
+
+      // A new address that is not one (past the browser's own check): refused on its field, the rest kept.
+      await page.evaluate(`document.querySelector('main form').setAttribute('novalidate', '')`);
+      await page.getByLabel('New email address').fill('katherine at nasa');
+      await page.getByLabel('New last name').fill('Goble');
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/console/new/rectification')),
+        page.getByRole('button', { name: 'Start rectification' }).click(),
+      ]);
+      expect(refused.status()).toBe(400);
+      expect(refused.headers()['cache-control']).toBe('no-store');
+      await expect(page.getByRole('alert').textContent()).resolves.toMatch(/set\.email/);
+      await expect(page.locator('#newEmail-error').textContent()).resolves.toMatch(/set\.email/);
+      await expect(page.getByLabel('New email address').getAttribute('aria-invalid')).resolves.toBe('true');
+      await expect(page.getByLabel('New last name').inputValue()).resolves.toBe('Goble');
+      await expect(page.getByLabel('Email address the systems hold now').inputValue()).resolves.toBe(
+        katherine,
+      );
+      await shot('new-rectification-invalid');
+
+      await page.getByLabel('New email address').fill('');
+      await page.getByRole('button', { name: 'Start rectification' }).click();
+      await page.getByRole('heading', { name: /^Request / }).waitFor();
+      const requestId = new URL(page.url()).pathname.split('/').at(-1) as string;
+      expect(page.url().toLowerCase()).not.toMatch(/katherine|goble|example\.com|%40/);
+      await expect(page.locator('main').textContent()).resolves.toMatch(
+        /Kindrectification.*Fields changedlastname/s,
+      );
+      // Its deadline, as every request's: a month from now, not extended.
+      await expect(page.locator('#due-at').getAttribute('datetime')).resolves.toMatch(/^\d{4}-/);
+
+      // Dynamics keeps failing: the system needs attention, with the vendor's status, and the page offers
+      // retry and close for it.
+      await page.getByRole('button', { name: 'Retry dynamics' }).waitFor({ timeout: 60_000 });
+      const dynamicsRow = page.getByRole('row', { name: /^dynamics/ });
+      await expect(dynamicsRow.textContent()).resolves.toMatch(/needs attention.*503/s);
+      await page.getByRole('button', { name: 'Close dynamics' }).waitFor();
+      await shot('request-rectification');
+
+      await hub.vendors.dynamics.control.clearFaults();
+      await page.getByRole('button', { name: 'Retry dynamics' }).click();
+      await page.getByRole('status').waitFor();
+      await page.locator('dl.facts .badge.s-completed').waitFor({ timeout: 60_000 });
+      await expect(dynamicsRow.textContent()).resolves.toMatch(/rectified/);
+      const log = (await page.locator('ol.log').textContent()) ?? '';
+      expect(log).toMatch(/retry\s+dynamics by console:[0-9a-f]{12}/);
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      // The vendor's own record: Katherine's contact now has the new last name.
+      const { contacts } = await hub.vendors.dynamics.control.state<{
+        contacts: Record<string, unknown>[];
+      }>();
+      expect(contacts.find((row) => row.emailaddress1 === katherine)).toMatchObject({ lastname: 'Goble' });
+    } finally {
+      await hub.vendors.dynamics.control.clearFaults();
+    }
+  });
+
   it('never writes a looked-up or erased address into the API log', () => {
     const written = JSON.stringify(logs.lines);
     expect(logs.lines.length).toBeGreaterThan(5);
