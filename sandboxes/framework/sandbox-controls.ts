@@ -33,4 +33,9 @@ export interface RequestLogEntry {
   status: number;
   at: string;
   durationMs: number;
+  /**
+   * A request the sandbox ran inside another one (a `$batch`'s part): no HTTP call of its own, but one the
+   * vendor's limits count. Absent on calls a client made.
+   */
+  inner?: true;
 }

@@ -130,6 +130,7 @@ export async function startSandbox<Store extends SandboxStore<Seed>, Seed, Optio
       status: reply.statusCode,
       at: new Date().toISOString(),
       durationMs: Math.round(reply.elapsedTime),
+      ...(definition.isInnerRequest?.(request) ? { inner: true as const } : {}),
     });
     if (log.length > maxLog) log = log.slice(log.length - maxLog);
   });

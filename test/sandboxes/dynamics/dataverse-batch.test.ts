@@ -159,6 +159,15 @@ describe('Dataverse $batch, raw multipart from Microsoft’s page', () => {
     expect(answer.parts.map((p) => p.status)).toEqual([204, 204, 200]);
     expect(JSON.parse(answer.parts[2]?.body ?? '{}').donotemail).toBe(true);
     expect((await contact(ada)).donotbulkemail).toBe(true);
+    // The request log tells the one HTTP call apart from the requests it carried.
+    const log = (await control.requests()) as { method: string; path: string; inner?: boolean }[];
+    const batchLog = log.filter((e) => e.path.endsWith('/$batch') || e.inner);
+    expect(batchLog.map((e) => [e.method, e.inner ?? false])).toEqual([
+      ['PATCH', true],
+      ['PATCH', true],
+      ['GET', true],
+      ['POST', false],
+    ]);
   });
 
   it('without odata.continue-on-error stops at the first failure and answers 400 with the responses up to it', async () => {
