@@ -7,9 +7,15 @@ Every expectation comes from Microsoft's documentation (learn.microsoft.com):
 - power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api (ETag, 412)
 - power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api (return=representation)
 - power-apps/developer/data-platform/auditing/delete-audit-data (DeleteRecordChangeHistory)
+- power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api ($batch, change sets,
+  odata.continue-on-error); the multipart answer is read with Python's own `email` parser
 """
 
 import base64
+import json
+import email.parser
+import email.policy
+import uuid
 from urllib.parse import quote
 
 import msal
@@ -120,6 +126,61 @@ def main():
         checks.expect("with Dataverse's error body", "error" in stale.json() and "code" in stale.json()["error"], stale.text)
         stale_delete = requests.delete(grace, headers={**headers, "If-Match": etag}, timeout=30)
         checks.expect("DELETE with a stale ETag answers 412", stale_delete.status_code == 412, stale_delete.status_code)
+
+    def batch(parts, prefer=None):
+        """POSTs a $batch of the given parts; answers the HTTP answer and its responses' status lines in order."""
+        boundary = f"batch_{uuid.uuid4()}"
+        body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
+        extra = {"Prefer": prefer} if prefer else {}
+        answer = requests.post(
+            f"{api}/$batch",
+            headers={**headers, **extra, "Content-Type": f"multipart/mixed; boundary={boundary}"},
+            data=body.encode("utf-8"),
+            timeout=30,
+        )
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {answer.headers.get('Content-Type', '')}\r\n\r\n".encode() + answer.content
+        )
+        statuses = []
+        for part in message.walk():
+            if part.get_content_type() == "application/http":
+                payload = part.get_payload(decode=True) or part.get_payload().encode()
+                statuses.append((part.get("Content-ID"), int(payload.split(b" ", 2)[1])))
+        return answer, statuses
+
+    def patch(contact_id, values, content_id=None):
+        head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+        if content_id:
+            head += f"Content-ID: {content_id}\r\n"
+        return (
+            f"{head}\r\nPATCH {api}/contacts({contact_id}) HTTP/1.1\r\n"
+            f"Content-Type: application/json\r\nIf-Match: *\r\n\r\n{json.dumps(values)}"
+        )
+
+    missing = "00000000-0000-4000-8000-00000000ffff"
+    with checks.section("$batch: in order, continue-on-error, and a change set that fails as a group"):
+        answer, statuses = batch([patch(ids["Alan"], {"donotemail": True}), patch(missing, {"donotemail": True})])
+        checks.expect("without continue-on-error a failure answers 400", answer.status_code == 400, answer.status_code)
+        checks.expect("with the responses up to the failure", [s for _, s in statuses] == [204, 404], statuses)
+        answer, statuses = batch(
+            [patch(missing, {"donotphone": True}), patch(ids["Alan"], {"donotphone": True})],
+            prefer="odata.continue-on-error",
+        )
+        checks.expect("with continue-on-error every request runs", [s for _, s in statuses] == [404, 204], statuses)
+        checks.expect(
+            "and the preference is applied",
+            answer.headers.get("Preference-Applied") == "odata.continue-on-error",
+            dict(answer.headers),
+        )
+        change_set = (
+            "Content-Type: multipart/mixed; boundary=changeset_X\r\n\r\n"
+            f"--changeset_X\r\n{patch(ids['Alan'], {'donotfax': True}, '1')}\r\n"
+            f"--changeset_X\r\n{patch(missing, {'donotfax': True}, '2')}\r\n--changeset_X--"
+        )
+        answer, statuses = batch([change_set], prefer="odata.continue-on-error")
+        checks.expect("a failed change set answers its failing request alone", statuses == [("2", 404)], statuses)
+        alan = requests.get(f"{api}/contacts({ids['Alan']})", headers=headers, params={"$select": "donotfax"}, timeout=30)
+        checks.expect("and what it did first is rolled back", alan.json().get("donotfax") is False, alan.json())
 
     with checks.section("DELETE, then DeleteRecordChangeHistory"):
         answer = requests.delete(grace, headers=headers, timeout=30)

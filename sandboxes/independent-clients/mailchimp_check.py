@@ -135,6 +135,54 @@ def main():
         )
         refused(checks, "an unknown path answers 404", lambda: client.api_client.call_api("/no-such-resource", "GET"), 404)
 
+    with checks.section("batch subscribe or unsubscribe (lists/batch-subscribe-or-unsubscribe)"):
+        answer = client.lists.batch_list_members(
+            list_id,
+            {
+                "members": [
+                    {"email_address": "batch.one@example.com", "status": "unsubscribed"},
+                    {"email_address": "batch.two@example.com", "status": "subscribed"},
+                ],
+                "update_existing": True,
+            },
+        )
+        checks.expect("two new members", answer.get("total_created") == 2 and len(answer.get("new_members", [])) == 2, answer)
+        again = client.lists.batch_list_members(
+            list_id,
+            {"members": [{"email_address": "batch.two@example.com", "status": "unsubscribed"}]},
+        )
+        checks.expect(
+            "an existing member without update_existing is ERROR_CONTACT_EXISTS",
+            [e.get("error_code") for e in again.get("errors", [])] == ["ERROR_CONTACT_EXISTS"] and again.get("error_count") == 1,
+            again,
+        )
+        update = client.lists.batch_list_members(
+            list_id,
+            {
+                "members": [
+                    {"email_address": "batch.two@example.com", "status": "unsubscribed"},
+                    {"email_address": "batch.one@example.com", "status": "subscribed"},
+                ],
+                "update_existing": True,
+            },
+        )
+        checks.expect("update_existing unsubscribes the member", update.get("total_updated") == 1, update)
+        checks.expect(
+            "and refuses to re-subscribe an unsubscribed one, per member",
+            [e.get("email_address") for e in update.get("errors", [])] == ["batch.one@example.com"],
+            update,
+        )
+        refused(
+            checks,
+            "501 members is an invalid resource",
+            lambda: client.lists.batch_list_members(
+                list_id,
+                {"members": [{"email_address": f"m{i}@example.com", "status": "unsubscribed"} for i in range(501)]},
+            ),
+            400,
+            title="Invalid Resource",
+        )
+
     with checks.section("delete-permanent"):
         deleted = client.lists.delete_list_member_permanent(list_id, md5_of_lower(address))
         checks.expect("delete-permanent answers 204", getattr(deleted, "status_code", None) == 204, deleted)
