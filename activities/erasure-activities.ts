@@ -222,6 +222,26 @@ export function createErasureActivities({
       };
     },
 
+    /**
+     * A follow-up erasure carries requests that arrived while the erasure before it wrote its receipt: their
+     * deadline is this follow-up's (its request id, received when the earliest of them was), so it stays open
+     * until this follow-up's receipt is stored (recordErasureOutcome completes it), not the first one's.
+     * Idempotent: a retry finds the row registered.
+     */
+    async registerFollowUpDeadline(input: {
+      requestId: string;
+      subjectKey: string;
+      receivedAt: string;
+    }): Promise<void> {
+      await ledger.registerRequest({
+        requestId: input.requestId,
+        kind: 'erasure',
+        subjectKey: input.subjectKey,
+        receivedAt: input.receivedAt,
+        registeredAt: new Date().toISOString(),
+      });
+    },
+
     /** The first erasure of this subject, when there was one: a new erasure is then a re-erasure. */
     async loadTombstone(subjectKey: string): Promise<{ firstRequestId: string } | undefined> {
       const tombstone = await ledger.getTombstone(subjectKey);

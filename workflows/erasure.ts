@@ -54,6 +54,11 @@ export const erasurePatches = {
   /** A person on legal hold is restricted first, and erased once the hold is released (legal-hold.ts). */
   legalHoldRestriction: 'legal-hold-restriction',
   /**
+   * A follow-up erasure registers the deadline of the late requests it carries under its own request id, so
+   * that deadline completes with the follow-up's receipt, not with the receipt of the erasure before it.
+   */
+  followUpDeadline: 'erasure-follow-up-deadline',
+  /**
    * A system that ends failed or closed by an operator lists every record it planned in the receipt, the
    * ones left as `not_deleted` with why (one more activity per such system). Before it: no records.
    */
@@ -256,6 +261,15 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     }
     return activities.summariseErasureSystem({ requestId, system });
   };
+
+  if (input.followUpOf && patched(erasurePatches.followUpDeadline)) {
+    const carried = [input.request, ...(input.joinedAtStart ?? [])].map((r) => r.receivedAt ?? r.requestedAt);
+    await ledger.registerFollowUpDeadline({
+      requestId,
+      subjectKey: input.subjectKey,
+      receivedAt: carried.reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a)),
+    });
+  }
 
   // A person on legal hold is restricted first; the erasure goes on once the hold is released.
   if (patched(erasurePatches.legalHoldRestriction)) await hold.restrictIfHeld();

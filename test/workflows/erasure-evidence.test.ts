@@ -213,25 +213,40 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
       contacts: [{ firstname: 'La', lastname: 'Te', emailaddress1: email, new_gaclientid: '111.222' }],
     });
     const receiptWrite = hold('recordReceipt');
-    const first = await requestErasure(context, request(email));
+    const withDeadline = { ledger: hub.ledger };
+    const first = await requestErasure(context, request(email), withDeadline);
     const [written] = (await receiptWrite.arrived) as [ErasureReceipt];
     // Two more requests while the first receipt is on its way into the ledger: the signal lands during
     // the receipt's activity, after the point where that receipt could take it.
-    const late = await requestErasure(context, {
-      ...request(email),
-      gaClientIds: ['555.666'],
-      requestedBy: 'late-desk',
-    });
-    const later = await requestErasure(context, {
-      ...request(email),
-      gaUserIds: ['late-user-7'],
-      requestedBy: 'later-desk',
-    });
+    const lateAt = Date.now();
+    const late = await requestErasure(
+      context,
+      { ...request(email), gaClientIds: ['555.666'], requestedBy: 'late-desk' },
+      withDeadline,
+    );
+    const later = await requestErasure(
+      context,
+      { ...request(email), gaUserIds: ['late-user-7'], requestedBy: 'later-desk' },
+      withDeadline,
+    );
     expect([late.joined, later.joined]).toEqual([true, true]);
     expect(late.requestId).toBe(first.requestId);
+    const followUpWrite = hold('recordReceipt');
     receiptWrite.release();
 
+    // The first receipt is stored and its request answered; the late requests' deadline, carried by the
+    // follow-up under its own id, stays open until the follow-up's receipt is stored.
+    const [followUpWritten] = (await followUpWrite.arrived) as [ErasureReceipt];
+    expect((await hub.ledger.getRequestDeadline(first.requestId))?.completedAt).toBe(written.completedAt);
+    const carried = await hub.ledger.getRequestDeadline(followUpWritten.requestId);
+    // Received when the late request was, not when the first was (the row under the first id says that).
+    expect(carried).toMatchObject({ kind: 'erasure', subjectKey: first.subjectKey });
+    expect(Date.parse(carried?.receivedAt ?? '')).toBeGreaterThanOrEqual(lateAt);
+    expect(carried?.completedAt).toBeUndefined();
+    followUpWrite.release();
+
     const followUp = await awaitReceipt(context, late);
+    expect((await hub.ledger.getRequestDeadline(followUp.requestId))?.completedAt).toBe(followUp.completedAt);
     expect(followUp.requestId).not.toBe(first.requestId);
     expect(followUp.followUpOf).toBe(first.requestId);
     expect(followUp.reErasureOf).toBe(first.requestId);
