@@ -58,6 +58,9 @@ export const dynamicsSeedSchema = z.object({
 });
 export type DynamicsSeed = z.input<typeof dynamicsSeedSchema>;
 
+/** The activity tables whose rows regard a contact or a lead, and go with it when it is deleted. */
+const regardingActivitySets = ['emails', 'phonecalls', 'appointments', 'tasks'] as const;
+
 /** A client mistake Dataverse answers with 400 (unknown column, wrong type, read-only column). */
 export class DataverseInputError extends Error {
   readonly statusCode = 400;
@@ -285,12 +288,27 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
     return row;
   }
 
-  /** Deletes a row and records the deletion for change tracking; false when there was no such row. */
+  /**
+   * Deletes a row and records the deletion for change tracking; false when there was no such row. Deleting
+   * a contact or a lead deletes the activities regarding it too: Dataverse's relationships from contact and
+   * lead to their activities (Contact_Phonecalls, Contact_Emails, Contact_Appointments, Contact_Tasks, and
+   * the Lead_ ones) are parental, with CascadeConfiguration Delete: Cascade ("perform the action on all
+   * referencing entity records"; learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact
+   * and .../lead, one-to-many relationships; .../configure-entity-relationship-cascading-behavior).
+   */
   remove(entitySet: string, id: string): boolean {
     const key = id.toLowerCase();
     if (!this.table(entitySet).delete(key)) return false;
     this.deletions.get(entitySet)?.push({ id: key, version: ++this.version });
     this.recordAudit(entitySet, key, 3, []);
+    if (entitySet === 'contacts' || entitySet === 'leads') {
+      for (const activities of regardingActivitySets) {
+        for (const [activityId, row] of this.table(activities)) {
+          if (String(row._regardingobjectid_value ?? '').toLowerCase() === key)
+            this.remove(activities, activityId);
+        }
+      }
+    }
     return true;
   }
 

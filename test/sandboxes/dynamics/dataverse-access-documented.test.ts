@@ -21,6 +21,11 @@ const pages = {
   lookups: `${learn}/query/select-columns#lookup-property-data`,
   bind: `${learn}/associate-disassociate-entities-using-web-api`,
   email: 'https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/email',
+  // The contact and lead tables' one-to-many relationships to their activities (Contact_Phonecalls,
+  // Lead_Phonecalls, ...) are parental: CascadeConfiguration Delete: Cascade.
+  cascade:
+    'https://learn.microsoft.com/power-apps/developer/data-platform/configure-entity-relationship-cascading-behavior',
+  contact: 'https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact',
 };
 
 const tenantId = randomUUID();
@@ -144,5 +149,45 @@ describe('Dataverse table definitions and activities, raw HTTP from Microsoft’
     expect(direct.status).toBe(400);
     // An activity row has no contact columns (no donot* defaults leak into it).
     expect(found.body.value).toEqual([expect.not.objectContaining({ donotbulkemail: expect.anything() })]);
+  });
+
+  it(`deletes the phone calls, emails, appointments and tasks regarding a contact or a lead with it, and no others (${pages.cascade}; ${pages.contact})`, async () => {
+    const post = async (set: string, body: Json) => {
+      const answer = await fetch(api(set), {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(answer.status).toBe(204);
+      return /\(([^)]+)\)/.exec(answer.headers.get('odata-entityid') ?? '')?.[1] ?? '';
+    };
+    const contactId = await post('contacts', { lastname: 'Gone', emailaddress1: 'gone@example.com' });
+    const leadId = await post('leads', { lastname: 'Gone', emailaddress1: 'gone@example.com' });
+    const otherId = await post('contacts', { lastname: 'Stays', emailaddress1: 'stays@example.com' });
+    const sets = ['phonecalls', 'emails', 'appointments', 'tasks'];
+    for (const set of sets) {
+      await post(set, {
+        subject: `${set} c`,
+        'regardingobjectid_contact@odata.bind': `/contacts(${contactId})`,
+      });
+      await post(set, { subject: `${set} l`, 'regardingobjectid_lead@odata.bind': `/leads(${leadId})` });
+      await post(set, {
+        subject: `${set} o`,
+        'regardingobjectid_contact@odata.bind': `/contacts(${otherId})`,
+      });
+    }
+    for (const [set, id] of [
+      ['contacts', contactId],
+      ['leads', leadId],
+    ] as const) {
+      const deleted = await fetch(api(`${set}(${id})`), { method: 'DELETE', headers });
+      expect(deleted.status).toBe(204);
+    }
+    for (const set of sets) {
+      for (const id of [contactId, leadId]) {
+        expect((await get(`${set}?$filter=_regardingobjectid_value eq ${id}`)).body.value, set).toEqual([]);
+      }
+      expect((await get(`${set}?$filter=_regardingobjectid_value eq ${otherId}`)).body.value).toHaveLength(1);
+    }
   });
 });
