@@ -82,8 +82,10 @@ export function createRectificationActivities({
       return moved;
     },
 
+    /** Keeps the receipt and marks the request completed, so its deadline is met (never overdue). */
     async recordRectification(receipt: RectificationReceipt): Promise<void> {
       await ledger.recordRectification(receipt);
+      await ledger.completeRequest(receipt.requestId, receipt.completedAt);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
   type RectificationLookup,
   type RectificationReceipt,
@@ -13,12 +13,12 @@ import type { rectificationWorkflow } from '../workflows/rectification.js';
 import { rectificationStatusQuery, rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
-import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
+import { findRectification } from './find-rectification.js';
 import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
-export const rectificationWorkflowType = 'rectificationWorkflow';
+export { findRectification, rectificationWorkflowType } from './find-rectification.js';
 
 export interface RectificationStarted {
   requestId: string;
@@ -50,7 +50,7 @@ export async function requestRectification(
       : undefined;
   const requestId = randomUUID();
   const workflowId = rectificationWorkflowId(requestId);
-  await context.client.workflow.start<typeof rectificationWorkflow>(rectificationWorkflowType, {
+  await context.client.workflow.start<typeof rectificationWorkflow>('rectificationWorkflow', {
     taskQueue: context.taskQueue,
     workflowId,
     args: [
@@ -79,40 +79,6 @@ export async function requestRectification(
     workflowId,
     receivedAt: deadline.receivedAt,
     dueAt: deadline.dueAt,
-  };
-}
-
-export interface FoundRectification {
-  workflowId: string;
-  /** Set for a rectification started before request ids were chosen at intake (its first run id). */
-  runId?: string;
-  running: boolean;
-}
-
-/**
- * The workflow that carries the rectification `requestId`, or undefined when none does. One describe for a
- * rectification of today (its workflow id follows from the request id); an older one, whose request id is its
- * first run id, is looked up in visibility. A malformed id is undefined (the caller names it).
- */
-export async function findRectification(
-  context: Pick<HubClientContext, 'client'>,
-  requestId: string,
-): Promise<FoundRectification | undefined> {
-  const parsed = requestIdSchema.safeParse(requestId);
-  if (!parsed.success) return undefined;
-  const workflowId = rectificationWorkflowId(parsed.data);
-  try {
-    const description = await context.client.workflow.getHandle(workflowId).describe();
-    return { workflowId, running: description.status.name === 'RUNNING' };
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-  }
-  const execution = await findWorkflowByRequestId(context.client, rectificationWorkflowType, parsed.data, 0);
-  if (!execution) return undefined;
-  return {
-    workflowId: execution.workflowId,
-    runId: parsed.data,
-    running: execution.status.name === 'RUNNING',
   };
 }
 

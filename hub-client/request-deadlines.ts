@@ -16,6 +16,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentChangeStateQuery, consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
+import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { requestDeadlineSignal } from '../workflows/request-deadline.js';
 import {
   consentStatusAttribute,
@@ -23,6 +24,7 @@ import {
   erasureStatusAttribute,
   requestKindAttribute,
 } from '../workflows/search-attribute-keys.js';
+import { findRectification } from './find-rectification.js';
 import { redactOperatorText } from './operator-text.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
@@ -76,15 +78,28 @@ export function deadlineSearchAttributes(kind: RequestKind, dueAt: string): Sear
 }
 
 /**
- * Where a request of each kind is carried, for `extend` to tell its workflow the new `DueAt`. A kind whose
- * workflow calls `followRequestDeadline()` adds itself here; a consent change has none of its own (one
- * workflow per person carries all their changes), so only the ledger holds its deadline.
+ * Where a request of each kind is carried, for `extend` to tell its workflow the new `DueAt` and for the
+ * listings to see whether it has finished. A kind whose workflow calls `followRequestDeadline()` adds itself
+ * here; a consent change has none of its own (one workflow per person carries all their changes), so only
+ * the ledger holds its deadline. A rectification's workflow id follows from its request id; one started
+ * before that is found by its first run id.
  */
 const deadlineWorkflows: Partial<
-  Record<RequestKind, (deadline: RequestDeadline) => { workflowId: string; runId?: string }>
+  Record<
+    RequestKind,
+    (
+      deadline: RequestDeadline,
+      client: Client,
+    ) => Promise<{ workflowId: string; runId?: string }> | { workflowId: string; runId?: string }
+  >
 > = {
   erasure: (deadline) => ({ workflowId: erasureWorkflowId(deadline.subjectKey), runId: deadline.requestId }),
   access: (deadline) => ({ workflowId: accessWorkflowId(deadline.requestId) }),
+  rectification: async (deadline, client) =>
+    (await findRectification({ client }, deadline.requestId)) ?? {
+      // Temporal has forgotten it: the describe that follows says so.
+      workflowId: rectificationWorkflowId(deadline.requestId),
+    },
 };
 
 export interface DeadlineExtended {
@@ -111,7 +126,7 @@ export async function extendRequestDeadline(
   // The reason is kept in the log: the request's workflow redacts the person (address, the CRM's names).
   const known = await ledger.getRequestDeadline?.(requestId);
   const reason = await redactOperatorText(
-    known ? requestWorkflow(context.client, known) : undefined,
+    known ? await requestWorkflow(context.client, known) : undefined,
     parsed.reason,
   );
   const at = now.toISOString();
@@ -143,8 +158,8 @@ export async function extendRequestDeadline(
 }
 
 /** The workflow that knows the request's subject: its own, or (a consent change) the person's consent workflow. */
-function requestWorkflow(client: Client, deadline: RequestDeadline): WorkflowHandle {
-  const target = deadlineWorkflows[deadline.kind]?.(deadline) ?? {
+async function requestWorkflow(client: Client, deadline: RequestDeadline): Promise<WorkflowHandle> {
+  const target = (await deadlineWorkflows[deadline.kind]?.(deadline, client)) ?? {
     workflowId: consentWorkflowId(deadline.subjectKey),
   };
   return client.workflow.getHandle(target.workflowId, target.runId);
@@ -152,7 +167,7 @@ function requestWorkflow(client: Client, deadline: RequestDeadline): WorkflowHan
 
 /** Tells the request's workflow its new DueAt; a workflow that has closed needs none. */
 async function publishDueAt(client: Client, deadline: RequestDeadline): Promise<void> {
-  const target = deadlineWorkflows[deadline.kind]?.(deadline);
+  const target = await deadlineWorkflows[deadline.kind]?.(deadline, client);
   if (!target) return;
   try {
     await client.workflow
@@ -275,7 +290,7 @@ async function liveState(
   const target =
     row.kind === 'consent'
       ? { workflowId: consentWorkflowId(row.subjectKey) }
-      : deadlineWorkflows[row.kind]?.(row);
+      : await deadlineWorkflows[row.kind]?.(row, client);
   if (!target) return { state: 'open' };
   let description: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>;
   try {

@@ -1,5 +1,4 @@
 import { userInfo } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
 import { erasureReasonCodes } from '../../domain/erasure.js';
@@ -10,8 +9,9 @@ import { isOverdue } from '../../domain/request-deadline.js';
 import { RequestNotFound } from '../../hub-client/request-errors.js';
 import type { OperatorActionRecord } from '../../ledger/ledger.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
-import { operatorLine, printListing, printReceipt, printStatus, retryLine } from '../erasure-output.js';
+import { operatorLine, printListing, printReceipt, printStatus } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
+import { followRequest } from '../follow-request.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { printRectificationReceipt, printRectificationStatus } from '../rectification-output.js';
@@ -24,9 +24,6 @@ const hubErasures = () => import('../../hub-client/erasures.js');
 const hubRectifications = () => import('../../hub-client/rectifications.js');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** How often `erase --wait` looks at the workflow. */
-const pollEveryMs = 1000;
 
 export const eraseCommand = new Command('erase')
   .description('erase a person from every system; prints the request id, and with --wait follows it')
@@ -93,58 +90,18 @@ export const eraseCommand = new Command('erase')
         started.workflowId,
         started.requestId,
       );
-      const result = handle.result().then(
-        (receipt) => ({ receipt }),
-        (error: unknown) => ({ error }),
-      );
-      const shown = new Map<string, string>();
-      for (;;) {
-        const finished = await Promise.race([result, delay(pollEveryMs).then(() => undefined)]);
-        if (finished) {
-          if ('error' in finished) throw finished.error;
-          finishWithReceipt(finished.receipt, json);
-          return;
-        }
-        const status = await liveStatus(context, handle);
-        if (!json) showProgress(status, shown);
-        if (status.status === 'on_hold') {
-          // A legal hold lasts months: the restriction is done, and the deletion follows the release.
-          if (json) printJson(status);
-          else {
-            print('');
-            printStatus(status);
-          }
-          return;
-        }
-        if (status.status === 'needs_attention' && !flags.waitThroughAttention) {
-          if (json) printJson(status);
-          else {
-            print('');
-            printStatus(status);
-          }
-          requestExitCode(exitCodes.needsAttention);
-          return;
-        }
-      }
+      await followRequest({
+        result: handle.result(),
+        liveStatus: () => liveStatus(context, handle),
+        json,
+        waitThroughAttention: Boolean(flags.waitThroughAttention),
+        printStatus,
+        finish: (receipt) => finishWithReceipt(receipt, json),
+        // A legal hold lasts months: the restriction is done, and the deletion follows the release.
+        stopAt: (status) => status.status === 'on_hold',
+      });
     });
   });
-
-/** One line per system whenever its state changes: status, attempt, last failure, next retry. */
-function showProgress(status: ErasureStatusView, shown: Map<string, string>): void {
-  for (const [system, state] of Object.entries(status.systems)) {
-    const detail = state.retrying
-      ? retryLine(state.retrying)
-      : state.failure
-        ? state.failure.reason
-        : state.attempts > 1
-          ? `attempt ${state.attempts}`
-          : '';
-    const line = `  ${system.padEnd(10)} ${state.status}${detail ? `  ${detail}` : ''}`;
-    if (shown.get(system) === line) continue;
-    shown.set(system, line);
-    print(line);
-  }
-}
 
 function finishWithReceipt(receipt: ErasureReceipt, json: boolean): void {
   if (json) printJson(receipt);

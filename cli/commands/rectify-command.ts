@@ -2,8 +2,9 @@ import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { rectifiableFields } from '../../domain/rectification.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
+import { followRequest } from '../follow-request.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
-import { withLedger } from '../ledger-context.js';
+import { printRectificationReceipt, printRectificationStatus } from '../rectification-output.js';
 import { UsageError } from '../usage-error.js';
 import { cliActorId } from './actor-id.js';
 
@@ -29,7 +30,11 @@ export const rectifyCommand = new Command('rectify')
   )
   .option('--requested-by <id>', 'the operator, ticket or channel (an id, no spaces)')
   .option('--received-at <time>', 'when the request arrived (ISO 8601), for requests entered later')
-  .option('--wait', 'wait for the receipt (exit 1 if a system failed or was closed)')
+  .option(
+    '--wait',
+    'follow it per system until the receipt (exit 1 if a system failed or was closed) or until a system needs attention (exit 3)',
+  )
+  .option('--wait-through-attention', 'with --wait: keep waiting while a system needs attention')
   .option('--json', 'print stable JSON')
   .action(
     async (
@@ -39,58 +44,60 @@ export const rectifyCommand = new Command('rectify')
         requestedBy?: string;
         receivedAt?: string;
         wait?: boolean;
+        waitThroughAttention?: boolean;
       },
       command: Command,
     ) => {
       const json = wantsJson(command);
-      const { requestRectification, awaitRectification } = await hubRectifications();
-      await withLedger((ledger) =>
-        withHubClient(async (context) => {
-          const started = await requestRectification(
-            context,
-            {
-              email: flags.email,
-              set: flags.set,
-              requestedBy: flags.requestedBy ?? cliActorId(userInfo().username),
-              requestedAt: new Date().toISOString(),
-              ...(flags.receivedAt ? { receivedAt: flags.receivedAt } : {}),
-            },
-            { ledger },
-          );
-          if (!flags.wait) {
-            if (json)
-              printJson({
-                requestId: started.requestId,
-                subjectKey: started.subjectKey,
-                dueAt: started.dueAt,
-              });
-            else {
-              print(
-                `Rectification requested: ${started.requestId} (subject key ${started.subjectKey}, due ${started.dueAt})`,
-              );
-              if (started.newSubjectKey) print(`  the person's new subject key: ${started.newSubjectKey}`);
-            }
-            return;
-          }
-          const receipt = await awaitRectification(context, started);
-          if (json) printJson(receipt);
+      const { requestRectification, rectificationHandle, rectificationLiveStatus } =
+        await hubRectifications();
+      await withHubClient(async (context, _config, ledger) => {
+        const started = await requestRectification(
+          context,
+          {
+            email: flags.email,
+            set: flags.set,
+            requestedBy: flags.requestedBy ?? cliActorId(userInfo().username),
+            requestedAt: new Date().toISOString(),
+            ...(flags.receivedAt ? { receivedAt: flags.receivedAt } : {}),
+          },
+          { ledger },
+        );
+        if (!flags.wait) {
+          if (json)
+            printJson({
+              requestId: started.requestId,
+              subjectKey: started.subjectKey,
+              dueAt: started.dueAt,
+            });
           else {
-            print(`Rectification receipt ${receipt.requestId}  outcome: ${receipt.outcome}`);
-            print(`  fields       ${receipt.fields.join(', ')}`);
-            for (const [system, state] of Object.entries(receipt.systems)) {
-              const changed = state.records.map(
-                (r) =>
-                  `${r.kind} ${r.id}: ${r.result}${r.changed.length ? ` (${r.changed.map((c) => c.field).join(', ')})` : ''}`,
-              );
-              print(
-                `  ${system.padEnd(10)} ${state.status.padEnd(19)} ${state.note ?? state.failure?.reason ?? changed.join('; ')}`,
-              );
-            }
-            if (receipt.rekeyed) print(`  re-keyed     ${receipt.rekeyed.from} → ${receipt.rekeyed.to}`);
-            if (receipt.rekeyNote) print(`  not re-keyed ${receipt.rekeyNote}`);
+            print(
+              `Rectification requested: ${started.requestId} (subject key ${started.subjectKey}, due ${started.dueAt})`,
+            );
+            if (started.newSubjectKey) print(`  the person's new subject key: ${started.newSubjectKey}`);
+            print(`  follow it with: consent-hub receipt ${started.requestId}`);
           }
-          if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
-        }),
-      );
+          return;
+        }
+        // The id first, at once: whatever happens next, the operator can find the request again.
+        if (json) process.stderr.write(`Rectification requested: ${started.requestId}\n`);
+        else print(`Rectification requested: ${started.requestId} (subject key ${started.subjectKey})`);
+        const handle = rectificationHandle(context, started);
+        await followRequest({
+          result: handle.result(),
+          liveStatus: () => rectificationLiveStatus(context, handle),
+          json,
+          waitThroughAttention: Boolean(flags.waitThroughAttention),
+          printStatus: printRectificationStatus,
+          finish: (receipt) => {
+            if (json) printJson(receipt);
+            else {
+              print('');
+              printRectificationReceipt(receipt);
+            }
+            if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
+          },
+        });
+      });
     },
   );

@@ -5,7 +5,10 @@ import type { ConnectorSet } from '../../activities/create-activities.js';
 import type { RectifyResult } from '../../connectors/connector.js';
 import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
 import type { SystemName } from '../../domain/systems.js';
+import { actOnRequest } from '../../hub-client/requests.js';
 import type { Ledger } from '../../ledger/ledger.js';
+import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
+import { dueAtAttribute } from '../../workflows/search-attribute-keys.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { connectTestTemporal } from '../support/temporal.js';
 import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
@@ -159,6 +162,114 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     expect(late.json().detail).toContain(`rectification ${requestId} has finished`);
     const done = await api('GET', `/v1/requests/${requestId}`);
     expect(done.json()).toMatchObject({ kind: 'rectification', rectification: { state: 'completed' } });
+  });
+
+  it("completes a rectification's deadline: a finished one is never overdue; extend moves an open one's DueAt", async () => {
+    const longAgo = new Date(Date.now() - 32 * 86_400_000).toISOString();
+    const finished = await rectifyJson('--set', 'lastname=Lovelace', '--received-at', longAgo);
+    await waitFor(async () => ledger.getRectification(finished.requestId), 'receipt');
+    // The workflow itself marks the request completed, before any listing looks at it.
+    const row = await waitFor(
+      async () => (await ledger.getRequestDeadline(finished.requestId))?.completedAt,
+      'completed in the ledger',
+    );
+    expect(Date.parse(row)).toBeGreaterThan(Date.parse(longAgo));
+
+    stubs.behaviour.dynamics = 'bad-credentials';
+    const open = await rectifyJson('--set', 'lastname=Byron', '--received-at', longAgo);
+    await waitFor(
+      async () => ((await cli('receipt', open.requestId)).code === 3 ? true : undefined),
+      'stuck',
+    );
+    const overdue = JSON.parse((await cli('requests', '--overdue', '--json')).stdout) as {
+      requestId: string;
+      kind: string;
+      overdue: boolean;
+    }[];
+    const ids = overdue.map((l) => l.requestId);
+    expect(ids).toContain(open.requestId);
+    expect(ids).not.toContain(finished.requestId);
+    expect(overdue.find((l) => l.requestId === open.requestId)).toMatchObject({
+      kind: 'rectification',
+      overdue: true,
+    });
+
+    const extended = await cli('extend', open.requestId, '--months', '1', '--reason', 'complex', '--json');
+    expect(extended.code).toBe(0);
+    const { deadline } = JSON.parse(extended.stdout) as { deadline: { dueAt: string } };
+    const dueAt = await waitFor(async () => {
+      const description = await temporal.client.workflow
+        .getHandle(`rectification-${open.requestId}`)
+        .describe();
+      const value = description.typedSearchAttributes.get(dueAtAttribute);
+      return value && value.getTime() === Date.parse(deadline.dueAt) ? value : undefined;
+    }, 'DueAt moved');
+    expect(dueAt.toISOString()).toBe(new Date(deadline.dueAt).toISOString());
+
+    const closed = await cli('close', open.requestId, '--system', 'dynamics', '--reason', 'no CRM access');
+    expect(closed.code).toBe(0);
+    stubs.behaviour.dynamics = 'ok';
+    await waitFor(async () => (await ledger.getRequestDeadline(open.requestId))?.completedAt, 'completed');
+    const after = JSON.parse((await cli('requests', '--overdue', '--json')).stdout) as {
+      requestId: string;
+    }[];
+    expect(after.map((l) => l.requestId)).not.toContain(open.requestId);
+  });
+
+  it('rectify --wait prints the request id at once, shows each system, then exits 3 with the retry and close commands', async () => {
+    stubs.behaviour.mailchimp = 'bad-credentials';
+    const run = await cli('rectify', '--email', uniqueEmail('wait'), '--set', 'firstname=Ada', '--wait');
+    expect(run.code).toBe(3);
+    const firstLine = run.stdout.split('\n')[0] ?? '';
+    expect(firstLine).toMatch(/^Rectification requested: /);
+    const requestId = uuidPattern.exec(firstLine)?.[0] as string;
+    expect(run.stdout).toMatch(/^ {2}dynamics\s+rectified$/m);
+    expect(run.stdout).toMatch(/mailchimp\s+needs_attention\s+API Key Invalid \(HTTP 401\)/);
+    expect(run.stdout).toContain(`consent-hub retry ${requestId} --system <name>`);
+    expect(run.stdout).toContain(`consent-hub close ${requestId} --system <name> --reason <text>`);
+    stubs.behaviour.mailchimp = 'ok';
+    const retried = await cli('retry', requestId, '--system', 'mailchimp');
+    expect(retried.code).toBe(0);
+    const receipt = await waitFor(async () => ledger.getRectification(requestId), 'receipt');
+    expect(receipt.outcome).toBe('completed');
+  });
+
+  it('rectify --wait --wait-through-attention keeps waiting until an operator closes, then exits 1 (--json)', async () => {
+    stubs.behaviour.dynamics = 'bad-credentials';
+    const waiting = cli(
+      'rectify',
+      '--email',
+      uniqueEmail('through'),
+      '--set',
+      'lastname=Ada',
+      '--wait',
+      '--wait-through-attention',
+      '--json',
+    );
+    // Watched and acted on through hub-client, not a second CLI run: the CLI under test owns stdout.
+    const requestId = await waitFor(async () => {
+      for (const row of await ledger.listRequestDeadlines({ kind: 'rectification', open: true })) {
+        const status = await temporal.client.workflow
+          .getHandle(`rectification-${row.requestId}`)
+          .query(rectificationStatusQuery)
+          .catch(() => undefined);
+        if (status?.status === 'needs_attention') return row.requestId;
+      }
+      return undefined;
+    }, 'needs attention');
+    await actOnRequest(temporal.context(), ledger, requestId, {
+      action: 'close',
+      system: 'dynamics',
+      reason: 'no CRM access',
+      operator: 'ops:bob',
+    });
+    stubs.behaviour.dynamics = 'ok';
+    const run = await waiting;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Rectification requested: ${requestId}`);
+    const receipt = JSON.parse(run.stdout) as { outcome: string; systems: { dynamics: { status: string } } };
+    expect(receipt.outcome).toBe('completed_with_failures');
+    expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
   });
 
   it('answers an unknown id as before: not found, naming the id', async () => {

@@ -1,0 +1,83 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RetryState } from '../domain/operator.js';
+import { retryLine } from './erasure-output.js';
+import { exitCodes, requestExitCode } from './exit-codes.js';
+import { print, printJson } from './hub-context.js';
+
+/** How often `--wait` looks at the workflow. */
+const pollEveryMs = 1000;
+
+/** What `--wait` needs of a request's live status: its state and each system's. */
+export interface FollowedStatus {
+  status: string;
+  systems: Record<
+    string,
+    { status: string; attempts: number; failure?: { reason: string }; retrying?: RetryState }
+  >;
+}
+
+/**
+ * `<command> --wait` for any request kind (erase, rectify): follows the workflow until its receipt, printing
+ * one line per system whenever its state changes (status, attempt, last failure, next retry). When a system
+ * needs attention it prints the status (with the retry and close commands) and exits 3, unless
+ * `waitThroughAttention`; a status `stopAt` accepts (a legal hold) ends the wait with exit 0. The receipt
+ * goes to `finish`; a failed workflow is thrown. The caller has printed the request id first.
+ */
+export async function followRequest<Receipt, Status extends FollowedStatus>(options: {
+  result: Promise<Receipt>;
+  liveStatus: () => Promise<Status>;
+  json: boolean;
+  waitThroughAttention: boolean;
+  printStatus: (status: Status) => void;
+  finish: (receipt: Receipt) => void;
+  stopAt?: (status: Status) => boolean;
+}): Promise<void> {
+  const result = options.result.then(
+    (receipt) => ({ receipt }),
+    (error: unknown) => ({ error }),
+  );
+  const shown = new Map<string, string>();
+  const show = (status: Status) => {
+    if (options.json) printJson(status);
+    else {
+      print('');
+      options.printStatus(status);
+    }
+  };
+  for (;;) {
+    const finished = await Promise.race([result, delay(pollEveryMs).then(() => undefined)]);
+    if (finished) {
+      if ('error' in finished) throw finished.error;
+      options.finish(finished.receipt);
+      return;
+    }
+    const status = await options.liveStatus();
+    if (!options.json) showProgress(status, shown);
+    if (options.stopAt?.(status)) {
+      show(status);
+      return;
+    }
+    if (status.status === 'needs_attention' && !options.waitThroughAttention) {
+      show(status);
+      requestExitCode(exitCodes.needsAttention);
+      return;
+    }
+  }
+}
+
+/** One line per system whenever its state changes: status, attempt, last failure, next retry. */
+function showProgress(status: FollowedStatus, shown: Map<string, string>): void {
+  for (const [system, state] of Object.entries(status.systems)) {
+    const detail = state.retrying
+      ? retryLine(state.retrying)
+      : state.failure
+        ? state.failure.reason
+        : state.attempts > 1
+          ? `attempt ${state.attempts}`
+          : '';
+    const line = `  ${system.padEnd(10)} ${state.status}${detail ? `  ${detail}` : ''}`;
+    if (shown.get(system) === line) continue;
+    shown.set(system, line);
+    print(line);
+  }
+}
