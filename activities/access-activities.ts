@@ -75,7 +75,13 @@ export function createAccessActivities({
         }
         return c.collectAccess(input.subject);
       });
-      await target.writeJson(input.requestId, partName(input.system as SystemName), holdings);
+      // Sealed with the person's data key: their erasure makes it unreadable, wherever a copy went.
+      await target.writeJson(
+        input.requestId,
+        partName(input.system as SystemName),
+        holdings,
+        input.subjectKey,
+      );
       const counts = countKinds(holdings.records);
       logger.info(
         { subjectKey: input.subjectKey, system: input.system, counts },
@@ -134,8 +140,13 @@ export function createAccessActivities({
       });
       const json = JSON.stringify(document, null, 2);
       const sizes = {
-        json: await target.write(input.requestId, 'export.json', json),
-        html: await target.write(input.requestId, 'export.html', renderAccessReport(document)),
+        json: await target.write(input.requestId, 'export.json', json, input.subjectKey),
+        html: await target.write(
+          input.requestId,
+          'export.html',
+          renderAccessReport(document),
+          input.subjectKey,
+        ),
       };
       for (const system of ['dynamics', 'mailchimp', 'google'] as const)
         await target.remove(input.requestId, partName(system));

@@ -151,7 +151,7 @@ export function createActivities({
 
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
-    ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter }),
+    ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter, accessExports }),
     ...createAccessActivities({
       ledger,
       logger,

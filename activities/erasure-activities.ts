@@ -12,6 +12,7 @@ import {
 import type { SystemName } from '../domain/systems.js';
 import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
 import type { WorkStarter } from './reconciliation-activities.js';
@@ -73,11 +74,14 @@ export function createErasureActivities({
   subjectKeySecret,
   call,
   starter,
+  accessExports,
 }: {
   ledger: Ledger;
   logger: Logger;
   subjectKeySecret: string;
   call: ConnectorCall;
+  /** The access export store: the subject's exports still waiting for their expiry go with the erasure. */
+  accessExports?: Pick<AccessExportStore, 'eraseRequest'>;
   /** Starts the shredding of the subject's data keys (crypto-shredding). */
   starter?: Pick<WorkStarter, 'shredWhenClosed'>;
 }) {
@@ -288,6 +292,9 @@ export function createErasureActivities({
         systemsToFollowUp.length === 0 ? await ledger.deleteConsentEvents(receipt.subjectKey) : 0;
       // The API's idempotency records about the subject hold an HMAC of a body that held their address.
       const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
+      // An access export waiting for its expiry is a copy of the person's data: it goes with them now, and a
+      // fetch of it answers that it was erased (a copy kept elsewhere dies with their data key).
+      const exportsErased = await eraseSubjectAccessExports(ledger, accessExports, receipt.subjectKey);
       // Crypto-shredding: once nothing is left to follow up, the subject's data keys go as soon as their
       // workflows have closed (this one included): every payload of theirs in any history becomes unreadable.
       if (systemsToFollowUp.length === 0) {
@@ -304,6 +311,7 @@ export function createErasureActivities({
           receiptInserted: inserted,
           eventsDeleted,
           idempotencyDeleted,
+          exportsErased,
           systemsToFollowUp,
         },
         'erasure outcome recorded in the ledger',
@@ -311,6 +319,23 @@ export function createErasureActivities({
       return { receiptInserted: inserted, eventsDeleted, systemsToFollowUp };
     },
   };
+}
+
+/**
+ * Deletes the export files of every access request of the subject (the ledger's request list names them by
+ * subject key); answers how many files went. Without an export store on this worker, none.
+ */
+async function eraseSubjectAccessExports(
+  ledger: Pick<Ledger, 'listRequestDeadlines'>,
+  exports: Pick<AccessExportStore, 'eraseRequest'> | undefined,
+  subjectKey: string,
+): Promise<number> {
+  if (!exports) return 0;
+  let erased = 0;
+  for (const request of await ledger.listRequestDeadlines({ kind: 'access', subjectKey })) {
+    erased += await exports.eraseRequest(request.requestId);
+  }
+  return erased;
 }
 
 function refOf(record: VendorRecordRef): { kind: string; id: string; container?: string } {

@@ -329,7 +329,9 @@ export function openApiDocument(serverUrl = '/') {
             },
             '404': problem('No access request with this request id'),
             '409': problem('The export is not ready yet'),
-            '410': problem('The export expired and was deleted; the detail says when'),
+            '410': problem(
+              "The export expired and was deleted (the detail says when), or was deleted with its subject's erasure",
+            ),
             '503': problem('This API has no export directory configured'),
             ...readErrors,
           },

@@ -8,6 +8,7 @@ import { ledgerCheck, temporalCheck } from '../observability/hub-checks.js';
 import { createHubMetrics } from '../observability/hub-metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
 import { AccessExportStore } from '../privacy/access-export-store.js';
+import { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { connectClient } from '../temporal/connection.js';
 import { createApiServer } from './create-api-server.js';
 
@@ -42,7 +43,11 @@ export async function runApiServer(config: HubConfig, logger: Logger): Promise<v
       config,
       mailchimpPurposeMap: loadPurposeMap(process.env).mailchimp,
       observability: { metrics, readiness },
-      accessExports: new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS),
+      accessExports: new AccessExportStore(
+        exportDirectoryOf(config),
+        config.CONSENT_HUB_ENCRYPTION_KEYS,
+        new SubjectDataKeys(ledger, config.CONSENT_HUB_ENCRYPTION_KEYS),
+      ),
     });
     await app.listen({ host: config.CONSENT_HUB_API_HOST, port: config.CONSENT_HUB_API_PORT });
     logger.info(

@@ -11,7 +11,11 @@ import {
   accessRequestSchema,
 } from '../domain/access.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { AccessExportMissing, type AccessExportStore } from '../privacy/access-export-store.js';
+import {
+  AccessExportErased,
+  AccessExportMissing,
+  type AccessExportStore,
+} from '../privacy/access-export-store.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { accessWorkflow } from '../workflows/access.js';
 import { accessStatusQuery, accessWorkflowId } from '../workflows/access-definitions.js';
@@ -154,10 +158,16 @@ export async function awaitAccess(
 /** The export is not there to fetch: still being gathered, or deleted when its time ran out. */
 export class AccessExportUnavailable extends OperatorActionRefused {}
 
+/** The export went with its subject's erasure (deleted, its data key destroyed): gone for good. */
+export class AccessExportGone extends AccessExportUnavailable {}
+
+const erasedMessage = (requestId: string) =>
+  `The export of request ${requestId} was deleted when its subject was erased; it can no longer be fetched.`;
+
 /**
  * The decrypted export of a request in the format asked for, while it may be fetched. Answers
  * RequestNotFound for an unknown id and AccessExportUnavailable while it is being gathered or after it was
- * deleted (saying which).
+ * deleted (saying which); AccessExportGone once its subject was erased (the message names the request only).
  */
 export async function readAccessExport(
   context: HubClientContext,
@@ -165,6 +175,8 @@ export async function readAccessExport(
   requestId: string,
   format: AccessExportFormat,
 ): Promise<{ content: Buffer; status: AccessStatusView }> {
+  // Asked first: an erased subject's access workflow may no longer be readable, their export never is.
+  if (await store.wasErased(requestId)) throw new AccessExportGone(erasedMessage(requestId));
   const status = await lookupAccess(context, requestId);
   if (status.status === 'expired')
     throw new AccessExportUnavailable(
@@ -177,6 +189,7 @@ export async function readAccessExport(
   try {
     return { content: await store.read(requestId, `export.${format}`), status };
   } catch (error) {
+    if (error instanceof AccessExportErased) throw new AccessExportGone(erasedMessage(requestId));
     if (error instanceof AccessExportMissing)
       throw new AccessExportUnavailable(
         `The export of request ${requestId} is no longer in the export store.`,

@@ -82,7 +82,11 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
         subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
         starter: workStarterFor(clientContextFor(client, config)),
         subjectKeys: subjectDataKeysOf(dataConverter),
-        accessExports: new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS),
+        accessExports: new AccessExportStore(
+          exportDirectoryOf(config),
+          config.CONSENT_HUB_ENCRYPTION_KEYS,
+          subjectDataKeysOf(dataConverter),
+        ),
         accessCategories: loadAccessCategories(env),
       }),
       dataConverter,

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import {
+  AccessExportGone,
   AccessExportUnavailable,
   lookupAccess,
   readAccessExport,
@@ -261,6 +262,7 @@ export function v1Routes(deps: ApiDependencies) {
           .send(content);
       } catch (error) {
         if (error instanceof RequestNotFound) throw notAnAccessRequest(id);
+        if (error instanceof AccessExportGone) throw new ApiProblem(410, 'Gone', error.message);
         if (error instanceof AccessExportUnavailable)
           throw new ApiProblem(
             /expired/.test(error.message) ? 410 : 409,

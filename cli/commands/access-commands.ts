@@ -55,8 +55,13 @@ const getCommand = new Command('get')
     const { readAccessExport } = await hubAccess();
     const { AccessExportStore } = await import('../../privacy/access-export-store.js');
     const { exportDirectoryOf } = await import('../../config/hub-config.js');
-    await withHubClient(async (context, config) => {
-      const store = new AccessExportStore(exportDirectoryOf(config), config.CONSENT_HUB_ENCRYPTION_KEYS);
+    const { SubjectDataKeys } = await import('../../privacy/subject-data-keys.js');
+    await withHubClient(async (context, config, ledger) => {
+      const store = new AccessExportStore(
+        exportDirectoryOf(config),
+        config.CONSENT_HUB_ENCRYPTION_KEYS,
+        new SubjectDataKeys(ledger, config.CONSENT_HUB_ENCRYPTION_KEYS),
+      );
       const { content, status } = await readAccessExport(context, store, requestId, format);
       // A new file renamed into place: writing over an existing file would keep its mode (0644 leaves the
       // person's data readable to all) and would follow a symlink there.
