@@ -78,6 +78,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         .filter((row) => row.status === 'needs_attention')
         .map((row) => ({ ...row, kind: 'erasure', operation: 'erase' })),
       ...consentAttention.map((row) => ({ ...row, kind: 'consent change', operation: 'write consent' })),
+      ...(await rectificationsNeedingAttention(now)),
     ];
     return render(reply, 'queues', {
       title: 'Queues',
@@ -88,6 +89,49 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       utcMinute,
     });
   });
+
+  /**
+   * Open rectifications with a system that needs attention, as queue rows. A rectification publishes no
+   * status search attribute, so each open one in the ledger's deadlines is asked for its status (the same
+   * requestStatus as its page); there are few open at a time.
+   */
+  async function rectificationsNeedingAttention(now: Date) {
+    const open = (await listRequests(deps.hub, deps.ledger, { kind: 'rectification' }, now)).filter(
+      (row) => row.completedAt === undefined,
+    );
+    const rows = await Promise.all(
+      open.map(async (row) => {
+        const status = await requestStatus(deps.hub, deps.ledger, row.requestId).catch((error) => {
+          if (error instanceof RequestNotFound) return undefined;
+          throw error;
+        });
+        if (status?.kind !== 'rectification' || status.rectification.state !== 'open') return [];
+        const view = status.rectification.status;
+        const attention = Object.entries(view.systems)
+          .filter(([, state]) => state.status === 'needs_attention')
+          .map(([system, state]) => {
+            const failure = state.failure ?? state.retrying?.lastFailure;
+            return {
+              system,
+              reason: failure?.reason ?? state.status,
+              ...(failure?.status === undefined ? {} : { status: failure.status }),
+            };
+          });
+        return attention.length
+          ? [
+              {
+                requestId: row.requestId,
+                kind: 'rectification',
+                operation: 'rectify',
+                attention,
+                startedAt: view.requestedAt,
+              },
+            ]
+          : [];
+      }),
+    );
+    return rows.flat();
+  }
 
   app.get('/people', async (_request, reply) => render(reply, 'find-person', { title: 'Find a person' }));
   /** A person's page, answered to a POST (never a GET), so their address is in no URL. */

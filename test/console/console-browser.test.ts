@@ -597,7 +597,15 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
       await page.getByRole('button', { name: 'Close dynamics' }).waitFor();
       await shot('request-rectification');
 
+      // It is in the needs-attention queue with the system, the operation and the vendor's status.
+      await page.getByRole('link', { name: 'Queues' }).click();
+      const row = page
+        .locator('section', { has: page.getByRole('heading', { name: /Needs attention/ }) })
+        .getByRole('row', { name: new RegExp(requestId.slice(0, 8)) });
+      await expect(row.textContent()).resolves.toMatch(/rectification.*dynamics.*rectify.*503/s);
+
       await hub.vendors.dynamics.control.clearFaults();
+      await row.getByRole('link').click();
       await page.getByRole('button', { name: 'Retry dynamics' }).click();
       await page.getByRole('status').waitFor();
       await page.locator('dl.facts .badge.s-completed').waitFor({ timeout: 60_000 });
