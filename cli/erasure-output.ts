@@ -29,10 +29,10 @@ export function systemLine(name: string, state: SystemErasureState): string {
   const detail =
     state.status === 'closed_by_operator'
       ? `closed: ${state.closedReason}`
-      : state.failure
-        ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-        : state.retrying
-          ? retryLine(state.retrying)
+      : state.retrying
+        ? retryLine(state.retrying)
+        : state.failure
+          ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
           : records.length > 0
             ? records.join(', ')
             : '';

@@ -19,10 +19,10 @@ export function rectificationSystemLine(
   const detail =
     state.status === 'closed_by_operator'
       ? `closed: ${state.closedReason}`
-      : state.failure
-        ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-        : state.retrying
-          ? retryLine(state.retrying)
+      : state.retrying
+        ? retryLine(state.retrying)
+        : state.failure
+          ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
           : (state.note ?? changed.join('; '));
   const attempts = state.retrying ? '' : state.attempts > 1 ? ` [${state.attempts} attempts]` : '';
   return `  ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}${attempts}`;

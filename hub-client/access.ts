@@ -20,7 +20,7 @@ import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { accessWorkflow } from '../workflows/access.js';
 import { accessStatusQuery, accessWorkflowId } from '../workflows/access-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
-import type { HubClientContext } from './erasures.js';
+import { type HubClientContext, withRetryStates } from './erasures.js';
 import { requestIdSchema } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
 import {
@@ -128,13 +128,7 @@ async function liveStatus(
     handle.query(accessStatusQuery),
     retryStatesOf(context.client, handle),
   ]);
-  const systems = Object.fromEntries(
-    Object.entries(status.systems).map(([system, state]) => {
-      const retry = retrying[system as keyof typeof retrying];
-      return [system, retry && state.status === 'running' ? { ...state, retrying: retry } : state];
-    }),
-  ) as AccessStatusView['systems'];
-  return { ...status, systems };
+  return withRetryStates(status, retrying);
 }
 
 /**

@@ -30,7 +30,7 @@ import {
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
 import { redactOperatorText } from './operator-text.js';
-import { retryStatesOf } from './pending-activities.js';
+import { retryStatesOf, type SystemActivityStates } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
@@ -183,14 +183,21 @@ export async function liveStatus(
   return withRetryStates(status, retrying);
 }
 
-/** Adds `retrying` to the systems the worker is still retrying; a system no longer running keeps none. */
+/**
+ * Sets each system's `attempts` to its vendor call attempts (Temporal's counters, pending-activities.ts) and
+ * adds `retrying` to the systems the worker is still retrying; a system no longer running keeps none.
+ */
 export function withRetryStates<
-  V extends { systems: Record<string, { status: string; retrying?: RetryState }> },
->(view: V, retrying: Partial<Record<SystemName, RetryState>>): V {
+  V extends { systems: Record<string, { status: string; attempts: number; retrying?: RetryState }> },
+>(view: V, states: SystemActivityStates): V {
   const systems = Object.fromEntries(
     Object.entries(view.systems).map(([system, state]) => {
-      const retry = retrying[system as SystemName];
-      return [system, retry && state.status === 'running' ? { ...state, retrying: retry } : state];
+      const retry = states.retrying[system as SystemName];
+      const attempts = states.attempts[system as SystemName] ?? state.attempts;
+      return [
+        system,
+        { ...state, attempts, ...(retry && state.status === 'running' ? { retrying: retry } : {}) },
+      ];
     }),
   );
   return { ...view, systems } as V;

@@ -7,46 +7,101 @@ import { optionalTsToDate } from '@temporalio/common/lib/time.js';
 import type { RetryState } from '../domain/operator.js';
 import { type SystemName, systemNameSchema } from '../domain/systems.js';
 
+/** Per system: its retry state while an attempt is pending, and the vendor call attempts of its current step. */
+export interface SystemActivityStates {
+  retrying: Partial<Record<SystemName, RetryState>>;
+  /**
+   * The vendor call attempts of each system's current (or last) step: Temporal's own attempt counter of
+   * each activity (pending, or from its ActivityTaskStarted event once it closed), added up over the gate
+   * rounds of that step (an operator's retry, a vendor's wait). Temporal keeps the counter on the server, so
+   * it survives a worker killed mid-attempt. A never-failing system has 1.
+   */
+  attempts: Partial<Record<SystemName, number>>;
+}
+
+/** One connector activity of the history: its system, its type, its attempts so far and how it ended. */
+interface VendorActivity {
+  system: SystemName;
+  type: string;
+  attempts: number;
+  ended: 'open' | 'completed' | 'failed' | 'cancelled';
+}
+
 /**
- * What the worker is doing right now, per system, from the workflow's pending activities: the attempt it is
- * on, the last failure (status, reason, when) and when the next attempt starts. The workflow's own state
- * only learns of a failure once retries stop, so without this a vendor answering 503 looks like a system
- * "running" on attempt 1 while the worker is on attempt 17.
+ * What the worker is doing right now, per system, from the workflow's pending activities and its history:
+ * the attempt it is on, the last failure (status, reason, when), when the next attempt starts, and how many
+ * vendor call attempts the system's step has taken. The workflow's own state only learns of a failure once
+ * retries stop, so without this a vendor answering 503 looks like a system "running" on attempt 1 while the
+ * worker is on attempt 17.
  *
  * Pending activities carry no input, so each is matched to its system through the history: the
  * ActivityTaskScheduled event with the same activity id holds the call's input, whose `system` names it.
- * The history is read only when something is pending, and only until every pending activity is matched.
+ * Connector activities are those whose input has a `subject` (activities/create-activities.ts's
+ * ConnectorActivityInput); ledger activities naming a system are not vendor calls. A step's gate rounds are
+ * the activities of one type for one system that follow a failed one; a success, a cancellation (a newer
+ * consent change superseding) or another activity type starts a new step.
  */
-export async function retryStatesOf(
-  client: Client,
-  handle: WorkflowHandle,
-): Promise<Partial<Record<SystemName, RetryState>>> {
-  const description = await handle.describe();
+export async function retryStatesOf(client: Client, handle: WorkflowHandle): Promise<SystemActivityStates> {
+  const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
   const pending = description.raw.pendingActivities ?? [];
-  if (pending.length === 0) return {};
   const converter = client.options.loadedDataConverter;
-  const systemOf = new Map<string, SystemName>();
-  const wanted = new Set(pending.map((activity) => activity.activityId ?? ''));
-  const history = await handle.fetchHistory();
+  const byActivityId = new Map<string, VendorActivity>();
+  const byScheduledEvent = new Map<string, VendorActivity>();
+  const activities: VendorActivity[] = [];
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    const id = scheduled?.activityId;
-    if (!scheduled || !id || !wanted.has(id)) continue;
-    try {
-      const input = await decodeFromPayloadsAtIndex<{ system?: unknown }>(
+    if (scheduled?.activityId) {
+      const input = await decodeFromPayloadsAtIndex<{ system?: unknown; subject?: unknown }>(
         converter,
         0,
         scheduled.input?.payloads,
-      );
+      ).catch(() => undefined); // An input this client cannot decode (another key): its system stays unknown.
       const system = systemNameSchema.safeParse(input?.system);
-      if (system.success) systemOf.set(id, system.data);
-    } catch {
-      // An input this client cannot decode (another key): that activity's system stays unknown.
+      if (!system.success || typeof input?.subject !== 'object' || input.subject === null) continue;
+      const activity: VendorActivity = {
+        system: system.data,
+        type: scheduled.activityType?.name ?? 'unknown',
+        attempts: 1,
+        ended: 'open',
+      };
+      activities.push(activity);
+      byActivityId.set(scheduled.activityId, activity);
+      byScheduledEvent.set(String(event.eventId), activity);
+      continue;
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    const startedOf = started && byScheduledEvent.get(String(started.scheduledEventId));
+    if (startedOf) startedOf.attempts = Math.max(1, started.attempt ?? 1);
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    const closedOf = closed && byScheduledEvent.get(String(closed.scheduledEventId));
+    if (closedOf) {
+      closedOf.ended = event.activityTaskCompletedEventAttributes
+        ? 'completed'
+        : event.activityTaskCanceledEventAttributes
+          ? 'cancelled'
+          : 'failed';
     }
   }
-  const states: Partial<Record<SystemName, RetryState>> = {};
   for (const activity of pending) {
-    const system = systemOf.get(activity.activityId ?? '');
+    const known = byActivityId.get(activity.activityId ?? '');
+    if (known) known.attempts = Math.max(1, activity.attempt ?? 1);
+  }
+  const attempts: Partial<Record<SystemName, number>> = {};
+  const last = new Map<SystemName, VendorActivity>();
+  for (const activity of activities) {
+    const previous = last.get(activity.system);
+    const sameStep = previous?.ended === 'failed' && previous.type === activity.type;
+    attempts[activity.system] = (sameStep ? (attempts[activity.system] ?? 0) : 0) + activity.attempts;
+    last.set(activity.system, activity);
+  }
+
+  const retrying: Partial<Record<SystemName, RetryState>> = {};
+  for (const activity of pending) {
+    const system = byActivityId.get(activity.activityId ?? '')?.system;
     if (!system) continue;
     const failure = activity.lastFailure
       ? await decodeOptionalFailureToOptionalError(converter, activity.lastFailure).catch(() => undefined)
@@ -54,9 +109,10 @@ export async function retryStatesOf(
     const details = failureDetails(failure);
     const lastFailureAt = optionalTsToDate(activity.lastAttemptCompleteTime);
     const nextRetryAt = optionalTsToDate(activity.nextAttemptScheduleTime);
-    states[system] = {
+    retrying[system] = {
       activity: activity.activityType?.name ?? 'unknown',
-      attempt: activity.attempt ?? 1,
+      // The step's attempts, as `attempts` says: the same number in every view.
+      attempt: attempts[system] ?? activity.attempt ?? 1,
       ...(failure
         ? {
             lastFailure: {
@@ -69,7 +125,7 @@ export async function retryStatesOf(
       ...(nextRetryAt ? { nextRetryAt: nextRetryAt.toISOString() } : {}),
     };
   }
-  return states;
+  return { retrying, attempts };
 }
 
 /** The connectors put `{reason, status}` in an ApplicationFailure's first detail (connectors/*-errors.ts). */

@@ -70,9 +70,14 @@ export class OperatorGate {
 
   async run<T>(system: SystemName, state: GatedState, work: () => Promise<T>): Promise<StepOutcome<T>> {
     let waitedForVendor = false;
+    // This step's rounds only: a system's earlier steps (Dynamics plans, then deletes) are not retries of
+    // this one. The status views replace it with the vendor call attempts Temporal counted
+    // (hub-client/pending-activities.ts); it stays in a receipt read after Temporal's retention.
+    let rounds = 0;
     for (;;) {
       state.status = 'running';
-      state.attempts += 1;
+      rounds += 1;
+      state.attempts = rounds;
       this.onChange();
       try {
         const value = await work();

@@ -213,13 +213,15 @@ function printConsentStatus(status: ConsentStatusResult): void {
   }
   print('Per system (the state the hub last wrote there, and when):');
   for (const [system, state] of Object.entries(status.systems)) {
-    const detail = state.failure
-      ? `: ${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-      : state.retrying
-        ? `: ${retryLine(state.retrying)}`
+    // While the worker retries, its live attempt is newer than a failure an earlier round left.
+    const detail = state.retrying
+      ? `: ${retryLine(state.retrying)}`
+      : state.failure
+        ? `: ${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
         : '';
     const live =
-      state.status === 'idle' ? '' : ` [${state.status}${state.behind ? ', newer state waiting' : ''}]`;
+      (state.status === 'idle' ? '' : ` [${state.status}${state.behind ? ', newer state waiting' : ''}]`) +
+      (!state.retrying && state.attempts > 1 ? ` [${state.attempts} attempts]` : '');
     const written = state.written;
     if (!written) {
       print(`  ${system.padEnd(10)} nothing written yet${live}${detail}`);

@@ -113,6 +113,53 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
     }, 'the receipt');
   });
 
+  it('counts a system’s vendor call attempts, across a vendor fault and an operator’s retry, the same in status text and --json; a never-failing system shows 1', async () => {
+    const email = uniqueEmail('attempts');
+    const mailchimpCallsBefore = stubs.calls.mailchimp;
+    stubs.behaviour.mailchimp = 'bad-credentials';
+    vi.stubEnv('CONSENT_HUB_ATTENTION_AFTER', '2 minutes');
+    const recorded = await cli('opt-out', '--email', email, '--purpose', 'phone', '--json');
+    vi.stubEnv('CONSENT_HUB_ATTENTION_AFTER', '3 seconds');
+    expect(recorded.code).toBe(0);
+    const [{ eventId }] = JSON.parse(recorded.stdout) as [{ eventId: string }];
+    type Lane = { status: string; attempts: number; retrying?: { attempt: number } };
+    const lanes = async () =>
+      (
+        JSON.parse((await cli('status', '--email', email, '--json')).stdout) as {
+          systems: Record<string, Lane>;
+        }
+      ).systems;
+    // Round 1: one refused call, then the operator's turn.
+    await waitFor(
+      async () => ((await lanes()).mailchimp?.status === 'needs_attention' ? true : undefined),
+      'attention',
+    );
+    expect((await lanes()).mailchimp?.attempts).toBe(1);
+    // Round 2: the vendor answers 503 for a while; each retry is an attempt, as the worker counts them.
+    stubs.behaviour.mailchimp = 'unavailable';
+    expect((await cli('retry', eventId, '--system', 'mailchimp')).code).toBe(0);
+    const retrying = await waitFor(async () => {
+      const lane = (await lanes()).mailchimp;
+      return lane?.retrying && lane.retrying.attempt >= 3 ? lane : undefined;
+    }, 'mailchimp on its third attempt');
+    expect(retrying.attempts).toBe(retrying.retrying?.attempt);
+    const text = (await cli('status', '--email', email)).stdout;
+    expect(text).toMatch(/mailchimp .*attempt \d+; last failure HTTP 503/);
+    stubs.behaviour.mailchimp = 'ok';
+    const done = await waitFor(async () => {
+      const all = await lanes();
+      return all.mailchimp?.status === 'idle' && !all.mailchimp.retrying ? all : undefined;
+    }, 'mailchimp written');
+    const calls = stubs.calls.mailchimp - mailchimpCallsBefore;
+    expect(calls).toBeGreaterThanOrEqual(4);
+    expect(done.mailchimp?.attempts).toBe(calls);
+    expect((await cli('status', '--email', email)).stdout).toMatch(
+      new RegExp(`mailchimp .*\\[${calls} attempts\\]`),
+    );
+    // Dynamics took the change at once: 1, however many steps or lanes the workflow has.
+    expect(done.dynamics?.attempts).toBe(1);
+  });
+
   it('erase --wait prints the request id at once, then exits 3 with the retry and close commands', async () => {
     stubs.behaviour.mailchimp = 'bad-credentials';
     const run = await cli('erase', '--email', uniqueEmail('wait'), '--wait');
