@@ -483,6 +483,9 @@ export function openApiDocument(serverUrl = '/') {
           responses: {
             '202': json('Accepted: the rectification is a workflow now', ref('RectificationAccepted')),
             '403': problem('The API key lacks the intake scope'),
+            '409': problem(
+              'Refused before anything is written: the new email is the current one (case aside), an erased person’s, or another person’s in the ledger; the detail names subject keys, never an address',
+            ),
             ...writeErrors,
           },
         },

@@ -6,6 +6,7 @@ import {
   InvalidRequestId,
   NotOnHold,
   OperatorActionRefused,
+  RectificationRefused,
   RequestNotFound,
   TemporalUnreachable,
 } from '../hub-client/request-errors.js';
@@ -65,7 +66,8 @@ export function describeCliError(error: unknown): { code: ExitCode; lines: strin
     error instanceof RequestNotFound ||
     error instanceof OperatorActionRefused ||
     error instanceof GrantRefusedAfterErasure ||
-    error instanceof NotOnHold
+    error instanceof NotOnHold ||
+    error instanceof RectificationRefused
   )
     return { code: exitCodes.badInput, lines: [error.message] };
   if (error instanceof ZodError) {

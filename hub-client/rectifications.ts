@@ -16,7 +16,7 @@ import { type HubClientContext, withRetryStates } from './erasures.js';
 import { findRectification } from './find-rectification.js';
 import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
-import { RequestNotFound } from './request-errors.js';
+import { RectificationRefused, RequestNotFound } from './request-errors.js';
 
 export { findRectification, rectificationWorkflowType } from './find-rectification.js';
 
@@ -39,15 +39,21 @@ export interface RectificationStarted {
 export async function requestRectification(
   context: HubClientContext & { receivedAtFloorDays?: number },
   input: RectificationRequestInput,
-  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
+  options: { ledger?: Pick<Ledger, 'registerRequest' | TakenAddressReads> } = {},
 ): Promise<RectificationStarted> {
   const request = rectificationRequestSchema.parse(input);
   const times = receiptTimes(context, request.receivedAt);
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
-  const newSubjectKey =
-    request.set.email && request.set.email !== request.email
-      ? subjectKeyFor(request.set.email, context.subjectKeySecret)
-      : undefined;
+  // Both addresses are normalised (trimmed, lower-cased), so a change of case only is the same address.
+  if (request.set.email !== undefined && request.set.email === request.email) {
+    throw new RectificationRefused(
+      `The rectification is refused: the new email is subject ${subjectKey}'s current address (a change of case only is the same address), so there is nothing to change. Nothing was written.`,
+    );
+  }
+  const newSubjectKey = request.set.email
+    ? subjectKeyFor(request.set.email, context.subjectKeySecret)
+    : undefined;
+  if (newSubjectKey && options.ledger) await refuseTakenAddress(options.ledger, subjectKey, newSubjectKey);
   const requestId = randomUUID();
   const workflowId = rectificationWorkflowId(requestId);
   await context.client.workflow.start<typeof rectificationWorkflow>('rectificationWorkflow', {
@@ -80,6 +86,39 @@ export async function requestRectification(
     receivedAt: deadline.receivedAt,
     dueAt: deadline.dueAt,
   };
+}
+
+type TakenAddressReads = 'getTombstone' | 'listConsentEvents' | 'listRequestDeadlines' | 'getHold';
+
+/**
+ * Refuses (RectificationRefused, naming subject keys only) an email change to an address the ledger knows as
+ * someone else's: an erased person's (a tombstone: Mailchimp keeps such an address forgotten and refuses it,
+ * after Dynamics would already have moved) or a person with consent events, requests or a hold of their own.
+ * Checked before anything is written, so a refusal leaves every system as it was.
+ */
+async function refuseTakenAddress(
+  ledger: Pick<Ledger, TakenAddressReads>,
+  subjectKey: string,
+  newSubjectKey: string,
+): Promise<void> {
+  const refused = (why: string) =>
+    new RectificationRefused(
+      `The rectification of subject ${subjectKey} is refused: the new email ${why}. Nothing was written.`,
+    );
+  const tombstone = await ledger.getTombstone(newSubjectKey);
+  if (tombstone)
+    throw refused(
+      `is an erased person's (subject ${newSubjectKey}, erased at ${tombstone.erasedAt}); Mailchimp keeps it forgotten and would refuse it`,
+    );
+  const [events, requests, hold] = await Promise.all([
+    ledger.listConsentEvents(newSubjectKey),
+    ledger.listRequestDeadlines({ subjectKey: newSubjectKey, limit: 1 }),
+    ledger.getHold(newSubjectKey),
+  ]);
+  if (events.length > 0 || requests.length > 0 || hold)
+    throw refused(
+      `already belongs to another person in the ledger (subject ${newSubjectKey}); merging two people is not a rectification`,
+    );
 }
 
 /**

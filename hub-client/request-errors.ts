@@ -44,6 +44,15 @@ export class GrantRefusedAfterErasure extends Error {
   }
 }
 
+/**
+ * A rectification refused before anything is written: the new address is the current one (nothing to do),
+ * or it is an erased person's (a tombstone) or another person's in the ledger, which no vendor would take
+ * without leaving the person half-moved. The message names no address. The CLI exits 2; the API answers 409.
+ */
+export class RectificationRefused extends Error {
+  override readonly name = 'RectificationRefused';
+}
+
 /** Temporal cannot be reached (connect failed, or a call answered UNAVAILABLE); the CLI exits 4. */
 export class TemporalUnreachable extends Error {
   override readonly name = 'TemporalUnreachable';

@@ -5,6 +5,7 @@ import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
 import type { Purpose } from '../../domain/purposes.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
+import { RectificationRefused } from '../../hub-client/request-errors.js';
 import { stableUuid } from '../../privacy/stable-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { ApiDependencies } from '../api-dependencies.js';
@@ -84,17 +85,28 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const storeKey = `mailchimp-webhook:${eventId}`;
     const seen = await deps.ledger.getIdempotentResponse(storeKey);
     if (seen) return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
-    const started = await requestRectification(
-      deps.hub,
-      {
-        email: from,
-        set: { email: to },
-        requestedBy: 'mailchimp:upemail',
-        requestedAt: new Date().toISOString(),
-        receivedAt: new Date(firedAtIso(event.fired_at)).toISOString(),
-      },
-      { ledger: deps.ledger },
-    );
+    let started: Awaited<ReturnType<typeof requestRectification>>;
+    try {
+      started = await requestRectification(
+        deps.hub,
+        {
+          email: from,
+          set: { email: to },
+          requestedBy: 'mailchimp:upemail',
+          requestedAt: new Date().toISOString(),
+          receivedAt: new Date(firedAtIso(event.fired_at)).toISOString(),
+        },
+        { ledger: deps.ledger },
+      );
+    } catch (error) {
+      if (!(error instanceof RectificationRefused)) throw error;
+      // Mailchimp retries anything but a 2xx; the refusal (subject keys only) is for the operator's log.
+      logger.warn(
+        { type: event.type, subjectKey, reason: error.message },
+        'mailchimp address change refused',
+      );
+      return reply.code(200).send({ acknowledged: true, refused: error.message });
+    }
     const saved = await deps.ledger.saveIdempotentResponse({
       key: storeKey,
       requestHash: eventId,

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { rectificationRequestSchema } from '../../domain/rectification.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
+import { RectificationRefused } from '../../hub-client/request-errors.js';
 import type { ApiDependencies } from '../api-dependencies.js';
-import { invalidBody } from '../problem.js';
+import { ApiProblem, invalidBody } from '../problem.js';
 
 /** The API fills who asked (the key) and when (now); `receivedAt` may be given for a letter entered later. */
 export const rectificationBodySchema = rectificationRequestSchema
@@ -35,7 +36,10 @@ export function rectificationRoutes(deps: ApiDependencies, callerIdOf: (request:
           requestedAt: parsed.data.requestedAt ?? new Date().toISOString(),
         },
         { ledger: deps.ledger },
-      );
+      ).catch((error: unknown) => {
+        if (error instanceof RectificationRefused) throw new ApiProblem(409, 'Conflict', error.message);
+        throw error;
+      });
       const { workflowId: _id, ...body } = started;
       return reply.code(202).send(rectificationAcceptedSchema.parse(body));
     });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -7,6 +8,7 @@ import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/
 import type { SystemName } from '../../domain/systems.js';
 import { actOnRequest } from '../../hub-client/requests.js';
 import type { Ledger } from '../../ledger/ledger.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
 import { dueAtAttribute } from '../../workflows/search-attribute-keys.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
@@ -270,6 +272,50 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     const receipt = JSON.parse(run.stdout) as { outcome: string; systems: { dynamics: { status: string } } };
     expect(receipt.outcome).toBe('completed_with_failures');
     expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
+  });
+
+  it("refuses up front, naming no address: the same address (case aside), an erased person's, another person's", async () => {
+    const calls = () => stubs.rectifyCalls.dynamics + stubs.rectifyCalls.mailchimp;
+    const before = calls();
+    const deadlines = (await ledger.listRequestDeadlines({ kind: 'rectification' })).length;
+    const email = uniqueEmail('same');
+    const [local, domain] = email.split('@') as [string, string];
+    const same = await cli('rectify', '--email', email, '--set', `email=${local}@${domain.toUpperCase()}`);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toContain('nothing to change');
+    expect(same.stderr.toLowerCase()).not.toContain(domain);
+
+    // An erased person's address: Mailchimp keeps it forgotten, so Dynamics must not be moved to it first.
+    const erased = uniqueEmail('erased');
+    expect((await cli('erase', '--email', erased, '--wait')).code).toBe(0);
+    const toErased = await cli('rectify', '--email', uniqueEmail('mover'), '--set', `email=${erased}`);
+    expect(toErased.code).toBe(2);
+    expect(toErased.stderr).toMatch(/refused: the new email is an erased person's/);
+    expect(toErased.stderr).not.toContain(erased);
+
+    // Another person's (consent events under the new address's key), through the API: 409.
+    const other = uniqueEmail('other');
+    await ledger.appendConsentEvent({
+      id: randomUUID(),
+      subjectKey: subjectKeyFor(other, temporal.secrets.subjectKeySecret),
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: new Date().toISOString(),
+      recordedAt: new Date().toISOString(),
+      source: 'form:signup',
+      evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-9' },
+    });
+    const answer = await api('POST', '/v1/rectifications', {
+      email: uniqueEmail('mover'),
+      set: { email: other, firstname: 'Ada' },
+    });
+    expect(answer.statusCode).toBe(409);
+    expect(answer.json().detail).toMatch(/already belongs to another person/);
+    expect(answer.body).not.toContain(other);
+
+    // Nothing was started or written anywhere.
+    expect(calls()).toBe(before);
+    expect((await ledger.listRequestDeadlines({ kind: 'rectification' })).length).toBe(deadlines);
   });
 
   it('answers an unknown id as before: not found, naming the id', async () => {
