@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { Payload } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import { hashApiKey } from '../../api/api-keys.js';
 import { createCodecServer, erasedSubjectPlaceholder } from '../../api/codec-server.js';
@@ -142,5 +144,84 @@ describe('codec server for the Temporal UI', () => {
     const after = await decode([payload], { authorization: `Bearer ${key}` });
     expect(after.statusCode).toBe(200);
     expect(JSON.parse(dataOf(after.json().payloads[0]))).toBe(erasedSubjectPlaceholder);
+
+    // The whole finished history, as the UI asks for it: every payload decodes (none is an error), the
+    // person's are the placeholder, the receipt and statuses stay readable, and the address is nowhere.
+    const finished = await temporal.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const payloads: Payload[] = [];
+    const visit = (value: unknown): void => {
+      if (!value || typeof value !== 'object' || value instanceof Uint8Array) return;
+      if (Array.isArray(value)) value.forEach(visit);
+      else if ('metadata' in value && 'data' in value && (value as Payload).data instanceof Uint8Array)
+        payloads.push(value as Payload);
+      else Object.values(value).forEach(visit);
+    };
+    visit(finished.events);
+    const decodedHistory = await decode(payloads.map(wire), { authorization: `Bearer ${key}` });
+    expect(decodedHistory.statusCode).toBe(200);
+    const texts = (decodedHistory.json().payloads as { data: string }[]).map(dataOf);
+    expect(texts).toHaveLength(payloads.length);
+    const erased = texts.filter((text) => text === JSON.stringify(erasedSubjectPlaceholder));
+    expect(erased.length).toBeGreaterThanOrEqual(2);
+    expect(texts.some((text) => text.includes(started.requestId) && text.includes('"outcome"'))).toBe(true);
+    expect(texts.join('\n')).not.toContain(email);
+
+    // Live, from a terminal: Temporal's own CLI decodes the history through this codec server, as README's
+    // `temporal workflow show --codec-endpoint ... --codec-auth ...` does.
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const show = (codec: string[]) =>
+      promisify(execFile)(
+        inject('temporalCliPath'),
+        [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--namespace',
+          inject('temporalNamespace'),
+          '--workflow-id',
+          started.workflowId,
+          '--run-id',
+          started.requestId,
+          '--output',
+          'json',
+          ...codec,
+        ],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
+    /** The payloads the CLI printed (base64 in its JSON output), as text, with their encodings. */
+    const printed = (stdout: string) => {
+      const found: { encoding: string; text: string }[] = [];
+      const walk = (value: unknown): void => {
+        if (!value || typeof value !== 'object') return;
+        if (Array.isArray(value)) {
+          value.forEach(walk);
+          return;
+        }
+        const record = value as { metadata?: { encoding?: string }; data?: unknown };
+        if (record.metadata && typeof record.data === 'string') {
+          found.push({
+            encoding: Buffer.from(record.metadata.encoding ?? '', 'base64').toString('utf8'),
+            text: Buffer.from(record.data, 'base64').toString('utf8'),
+          });
+        } else Object.values(value).forEach(walk);
+      };
+      walk(JSON.parse(stdout));
+      return found;
+    };
+    const live = printed((await show(['--codec-endpoint', address, '--codec-auth', `Bearer ${key}`])).stdout);
+    expect(live.filter((p) => p.encoding === 'binary/encrypted')).toEqual([]);
+    expect(
+      live.filter((p) => p.text === JSON.stringify(erasedSubjectPlaceholder)).length,
+    ).toBeGreaterThanOrEqual(2);
+    expect(live.some((p) => p.text.includes(started.requestId) && p.text.includes('"outcome"'))).toBe(true);
+    expect(live.map((p) => p.text).join('\n')).not.toContain(email);
+    // Without the codec the CLI shows ciphertext only: neither the address nor the placeholder.
+    const raw = printed((await show([])).stdout);
+    expect(raw.filter((p) => p.encoding === 'binary/encrypted').length).toBeGreaterThan(5);
+    expect(raw.map((p) => p.text).join('\n')).not.toContain(email);
+    expect(raw.map((p) => p.text).join('\n')).not.toContain(erasedSubjectPlaceholder);
+    // The codec server refuses the CLI without the key, as it refuses the UI.
+    await expect(show(['--codec-endpoint', address])).rejects.toThrow();
   });
 });
