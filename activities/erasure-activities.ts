@@ -39,6 +39,8 @@ export interface PlannedErasure {
   /** The names the system holds for the person, so later calls can redact them from errors and logs. */
   names: string[];
   unusableIdentifiers: UnusableIdentifier[];
+  /** Records the system deletes with the found ones, by kind (FindResult.dependents); absent when none. */
+  dependents?: Record<string, number>;
 }
 
 export interface DeletedPage {
@@ -108,6 +110,7 @@ export function createErasureActivities({
           gaUserIds: [...new Set(found.gaUserIds.map((id) => id.trim()).filter(Boolean))],
           names: found.names ?? [],
           unusableIdentifiers: unusable,
+          ...(found.dependents ? { dependents: found.dependents } : {}),
         };
       });
     },

@@ -86,6 +86,12 @@ export const systemErasureStateSchema = z
     recordsTruncated: z.boolean().optional().describe('True when `records` lists fewer than `recordCount`'),
     resumesAt: isoTime.optional().describe('While waiting_for_vendor: when the next attempt starts'),
     unusableIdentifiers: z.array(unusableIdentifierSchema).optional(),
+    deletedWithRecords: z
+      .record(z.string(), z.number().int().min(0))
+      .optional()
+      .describe(
+        'Records the system deleted with the erased ones, by kind, counted before the first delete (Dynamics: activities regarding a deleted contact or lead, which Dataverse deletes with it: parental relationship, Delete: Cascade)',
+      ),
     failure: systemFailureSchema.optional(),
     closedReason: z.string().optional(),
     attempts: z.number().int().min(0),

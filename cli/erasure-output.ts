@@ -52,7 +52,13 @@ export function printReceipt(receipt: ErasureReceipt): void {
   );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
   if (receipt.restriction) printRestriction(receipt.restriction);
-  for (const [name, state] of Object.entries(receipt.systems)) print(systemLine(name, state));
+  for (const [name, state] of Object.entries(receipt.systems)) {
+    print(systemLine(name, state));
+    if (state.deletedWithRecords) {
+      const counts = Object.entries(state.deletedWithRecords).map(([kind, n]) => `${n} ${kind}`);
+      print(`    deleted with the records by ${name} (counted before the delete): ${counts.join(', ')}`);
+    }
+  }
   for (const entry of receipt.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
 }
 

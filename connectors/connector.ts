@@ -261,6 +261,12 @@ export interface FindResult {
   gaUserIds: string[];
   /** Names the tool holds for the person (Dynamics' first and last names), for redaction only. */
   names?: string[];
+  /**
+   * Records the tool deletes together with the found ones, by kind, counted before anything is deleted
+   * (Dynamics: the emails, phone calls, appointments and tasks regarding a contact or lead, which Dataverse
+   * deletes with it through its parental, Delete: Cascade relationships). Absent when there are none.
+   */
+  dependents?: Record<string, number>;
 }
 
 export type EraseOutcome =

@@ -180,6 +180,12 @@ export interface SystemErasureState {
   resumesAt?: string;
   /** Identifiers the hub could not use for this system, reported instead of claimed as erased. */
   unusableIdentifiers?: UnusableIdentifier[];
+  /**
+   * Records the system deleted with the erased ones, by kind, counted before the first delete (Dynamics:
+   * the emails, phone calls, appointments and tasks regarding a deleted contact or lead; Dataverse deletes
+   * them with it, parental relationship, Delete: Cascade). Absent when there were none.
+   */
+  deletedWithRecords?: Record<string, number>;
   /** The last failure, while it needs attention, and in the receipt when the system ended failed. */
   failure?: SystemFailure;
   /** The operator's words when they closed the system. */

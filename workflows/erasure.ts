@@ -329,6 +329,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // Harvests recorded before names were harvested have none.
     addNew(names, found.names ?? []);
     if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
+    // Counted by this harvest, before any delete: what the CRM deletes with the rows (activities regarding them).
+    if (found.dependents) state.dynamics.deletedWithRecords = found.dependents;
   };
   await Promise.all([dynamics, mailchimp, google]);
 

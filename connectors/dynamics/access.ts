@@ -105,29 +105,7 @@ export async function collectDynamicsAccess(
     return known;
   };
 
-  const readAll = async (entitySet: string, filter: ODataFilter) => {
-    const rows: Record<string, unknown>[] = [];
-    // The Graph client pastes $filter into the URL as given; encoding keeps `&`, `+` and `#` literal.
-    let request: GraphRequest = deps.client
-      .api(`/${entitySet}`)
-      .filter(encodeURIComponent(filter))
-      .headers(deps.pageHeader);
-    for (;;) {
-      const page = pageSchema.parse(await deps.call(() => request.get()));
-      rows.push(...page.value);
-      progress();
-      const next = page['@odata.nextLink'];
-      if (!next) return rows;
-      if (!next.startsWith(`${deps.apiRoot}/`)) {
-        throw new NonRetryableVendorError({
-          system: 'dynamics',
-          operation: 'access',
-          reason: 'Dataverse sent a next-page link outside the org; refusing to follow it',
-        });
-      }
-      request = deps.client.api(next).headers(deps.pageHeader);
-    }
-  };
+  const readAll = (entitySet: string, filter: ODataFilter) => readAllRows(deps, entitySet, filter, progress);
 
   const records: AccessRecord[] = [];
   const gaClientIds = new Set<string>();
@@ -170,6 +148,66 @@ export async function collectDynamicsAccess(
     }
   }
   return { records, statements: [], gaClientIds: [...gaClientIds] };
+}
+
+/**
+ * Every row of `entitySet` matching `filter` (with `select`, only those columns), following
+ * `@odata.nextLink` within the org and calling `progress` after each page.
+ */
+async function readAllRows(
+  deps: Pick<DataverseAccessDeps, 'client' | 'apiRoot' | 'pageHeader' | 'call'>,
+  entitySet: string,
+  filter: ODataFilter,
+  progress: () => void = () => {},
+  select?: string,
+): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  // The Graph client pastes $filter into the URL as given; encoding keeps `&`, `+` and `#` literal.
+  let request: GraphRequest = deps.client
+    .api(`/${entitySet}`)
+    .filter(encodeURIComponent(filter))
+    .headers(deps.pageHeader);
+  if (select) request = request.select(select);
+  for (;;) {
+    const page = pageSchema.parse(await deps.call(() => request.get()));
+    rows.push(...page.value);
+    progress();
+    const next = page['@odata.nextLink'];
+    if (!next) return rows;
+    if (!next.startsWith(`${deps.apiRoot}/`)) {
+      throw new NonRetryableVendorError({
+        system: 'dynamics',
+        operation: 'access',
+        reason: 'Dataverse sent a next-page link outside the org; refusing to follow it',
+      });
+    }
+    request = deps.client.api(next).headers(deps.pageHeader);
+  }
+}
+
+/**
+ * How many emails, phone calls, appointments and tasks regard the given contacts and leads, by activity kind
+ * (kinds with none left out). An erasure counts them before it deletes the rows, because Dataverse deletes
+ * them with the row: the relationships from contact and lead to their activities (Contact_Phonecalls,
+ * Lead_Emails, ...) are parental, CascadeConfiguration Delete: Cascade
+ * (learn.microsoft.com/power-apps/developer/data-platform/configure-entity-relationship-cascading-behavior;
+ * reference/entities/contact and lead, one-to-many relationships). So they are not deleted one by one.
+ */
+export async function countRegardingActivities(
+  deps: Pick<DataverseAccessDeps, 'client' | 'apiRoot' | 'pageHeader' | 'call'>,
+  regarding: readonly { id: string }[],
+): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of activityTables) {
+    let count = 0;
+    for (let i = 0; i < regarding.length; i += idsPerActivityQuery) {
+      const batch = regarding.slice(i, i + idsPerActivityQuery);
+      const filter = or(...batch.map((p) => guidEquals('_regardingobjectid_value', p.id)));
+      count += (await readAllRows(deps, table.entitySet, filter, () => {}, 'activityid')).length;
+    }
+    if (count > 0) counts[table.kind] = count;
+  }
+  return counts;
 }
 
 /**

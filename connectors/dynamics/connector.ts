@@ -27,7 +27,7 @@ import type {
 import type { ConnectorOperation } from '../connector-errors.js';
 import { NonRetryableVendorError } from '../connector-errors.js';
 import { purposeOutcomeFor } from '../consent-fields.js';
-import { collectDynamicsAccess } from './access.js';
+import { collectDynamicsAccess, countRegardingActivities } from './access.js';
 import { writeDynamicsConsentBatch } from './batch.js';
 import type { DynamicsConfig } from './config.js';
 import { desiredColumns, dynamicsConsentColumns } from './consent-columns.js';
@@ -329,8 +329,23 @@ export function createDynamicsConnector(
             ),
           ),
         ];
+        // Dataverse deletes the activities regarding a contact or lead with it (parental relationships,
+        // Delete: Cascade): counted now, while they are there, for the receipt to say what went with the rows.
+        const dependents =
+          found.length === 0
+            ? {}
+            : await countRegardingActivities(
+                { client, apiRoot, pageHeader, call: (work) => call('find', work) },
+                found.map((row) => row.ref),
+              );
         logger.info({ operation: 'find', records: found.length }, 'Dynamics rows found');
-        return { records: found.map((row) => row.ref), gaClientIds, gaUserIds: [], names };
+        return {
+          records: found.map((row) => row.ref),
+          gaClientIds,
+          gaUserIds: [],
+          names,
+          ...(Object.keys(dependents).length > 0 ? { dependents } : {}),
+        };
       }),
 
     erase: (subject) =>

@@ -104,6 +104,45 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
     expect(await idsOf(email)).toEqual({ contacts: [], leads: [] });
   });
 
+  it('says in the receipt which activities Dataverse deleted with the contact and the lead (counted before the delete), and none is left', async () => {
+    const email = uniqueEmail('activities');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Act', lastname: 'Ive', emailaddress1: email }],
+      leads: [{ firstname: 'Act', lastname: 'Ive', emailaddress1: email }],
+    });
+    const planted = await idsOf(email);
+    const contactId = planted.contacts[0] as string;
+    const leadId = planted.leads[0] as string;
+    await hub.vendors.dynamics.control.seed({
+      emails: [
+        { subject: 'Quote', _regardingobjectid_value: contactId },
+        { subject: 'Offer', _regardingobjectid_value: leadId },
+      ],
+      phonecalls: [{ subject: 'Call', _regardingobjectid_value: leadId }],
+      appointments: [{ subject: 'Demo', _regardingobjectid_value: contactId }],
+      tasks: [
+        { subject: 'Brochure', _regardingobjectid_value: contactId },
+        { subject: 'Follow up', _regardingobjectid_value: leadId },
+        { subject: 'Send', _regardingobjectid_value: leadId },
+      ],
+    });
+    const receipt = await awaitReceipt(context, await requestErasure(context, request(email)));
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(receipt.systems.dynamics.deletedWithRecords).toEqual({
+      email: 2,
+      phonecall: 1,
+      appointment: 1,
+      task: 3,
+    });
+    type Activities = Record<'emails' | 'phonecalls' | 'appointments' | 'tasks', Record<string, unknown>[]>;
+    const state = await hub.vendors.dynamics.control.state<Activities>();
+    const left = [...state.emails, ...state.phonecalls, ...state.appointments, ...state.tasks].filter((row) =>
+      [contactId, leadId].includes(String(row._regardingobjectid_value)),
+    );
+    expect(left).toEqual([]);
+    expect(await hub.ledger.getReceipt(receipt.requestId)).toEqual(receipt);
+  });
+
   it('reduces a whole _ga cookie harvested from the CRM to its client id, and reports an unusable one instead of claiming it', async () => {
     const email = uniqueEmail('cookie');
     await hub.vendors.dynamics.control.seed({

@@ -157,6 +157,11 @@ describe('Dynamics error classification', () => {
       ['POST', '/{tenant}/oauth2/v2.0/token', 200],
       ['GET', '/api/data/v9.2/contacts', 200],
       ['GET', '/api/data/v9.2/leads', 200],
+      // The activities regarding the contact, counted before an erasure (Dataverse deletes them with it).
+      ['GET', '/api/data/v9.2/emails', 200],
+      ['GET', '/api/data/v9.2/phonecalls', 200],
+      ['GET', '/api/data/v9.2/appointments', 200],
+      ['GET', '/api/data/v9.2/tasks', 200],
     ]);
   });
 
