@@ -269,6 +269,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
       [entity.idColumn]: id.toLowerCase(),
       versionnumber: ++this.version,
     };
+    computeFullname(entity, row, given);
     this.table(entitySet).set(id.toLowerCase(), row);
     this.recordAudit(entitySet, id, 1, Object.keys(given));
     return row;
@@ -284,6 +285,7 @@ export class DynamicsStore implements SandboxStore<DynamicsSeed> {
       modifiedon: new Date().toISOString(),
       versionnumber: ++this.version,
     });
+    computeFullname(entity, row, given);
     this.recordAudit(entitySet, id, 2, Object.keys(given));
     return row;
   }
@@ -463,4 +465,23 @@ function stateAndStatus(
     );
   }
   return { statecode: Number(owner[0]), statuscode };
+}
+
+/**
+ * Dataverse computes a contact's or lead's `fullname` from `firstname` and `lastname` (the contact and lead
+ * table references list FullName among the read-only columns: "Combines and shows the contact's first and
+ * last names so that the full name can be displayed in views and reports";
+ * learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact and .../lead). So a
+ * write of either name recomputes it, in the "First Last" order this sandbox's organisation uses.
+ */
+function computeFullname(
+  entity: { columns: Record<string, unknown> },
+  row: DataverseRow,
+  given: Record<string, unknown>,
+): void {
+  if (!('fullname' in entity.columns) || !('firstname' in given || 'lastname' in given)) return;
+  const parts = [row.firstname, row.lastname].filter(
+    (part): part is string => typeof part === 'string' && part.trim() !== '',
+  );
+  row.fullname = parts.length > 0 ? parts.join(' ') : null;
 }
