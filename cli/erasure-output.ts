@@ -26,6 +26,24 @@ export function systemLine(name: string, state: SystemErasureState): string {
   const records = state.records.map(
     (r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}${audit(r.auditHistoryRemoved)}`,
   );
+  return gatedSystemLine(name, state, records.length > 0 ? records.join(', ') : '');
+}
+
+/**
+ * One system of any request kind: its status, then why it is closed, the live retry (newer than a failure an
+ * earlier round left), the failure, or `done` (what the step did); then its attempts once there were several.
+ */
+export function gatedSystemLine(
+  name: string,
+  state: {
+    status: string;
+    attempts: number;
+    closedReason?: string;
+    failure?: { reason: string; status?: number };
+    retrying?: RetryState;
+  },
+  done: string,
+): string {
   const detail =
     state.status === 'closed_by_operator'
       ? `closed: ${state.closedReason}`
@@ -33,9 +51,7 @@ export function systemLine(name: string, state: SystemErasureState): string {
         ? retryLine(state.retrying)
         : state.failure
           ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-          : records.length > 0
-            ? records.join(', ')
-            : '';
+          : done;
   const attempts = state.retrying ? '' : state.attempts > 1 ? ` [${state.attempts} attempts]` : '';
   return `  ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}${attempts}`;
 }

@@ -4,7 +4,7 @@ import type {
   RectificationStatusView,
   SystemRectificationState,
 } from '../domain/rectification.js';
-import { attentionHint, operatorLine, retryLine } from './erasure-output.js';
+import { attentionHint, gatedSystemLine, operatorLine } from './erasure-output.js';
 import { print } from './hub-context.js';
 
 /** One system of a rectification: status, then what needs a person, what is retried, or what changed where. */
@@ -16,16 +16,7 @@ export function rectificationSystemLine(
     (r) =>
       `${r.kind} ${r.id}: ${r.result}${r.changed.length ? ` (${r.changed.map((c) => c.field).join(', ')})` : ''}`,
   );
-  const detail =
-    state.status === 'closed_by_operator'
-      ? `closed: ${state.closedReason}`
-      : state.retrying
-        ? retryLine(state.retrying)
-        : state.failure
-          ? `${state.failure.reason}${state.failure.status ? ` (HTTP ${state.failure.status})` : ''}`
-          : (state.note ?? changed.join('; '));
-  const attempts = state.retrying ? '' : state.attempts > 1 ? ` [${state.attempts} attempts]` : '';
-  return `  ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}${attempts}`;
+  return gatedSystemLine(name, state, state.note ?? changed.join('; '));
 }
 
 export function printRectificationReceipt(receipt: RectificationReceipt): void {

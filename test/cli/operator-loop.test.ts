@@ -150,8 +150,9 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
       const all = await lanes();
       return all.mailchimp?.status === 'idle' && !all.mailchimp.retrying ? all : undefined;
     }, 'mailchimp written');
+    // Round 1's refused call, at least one 503 in round 2, and the call that took it.
     const calls = stubs.calls.mailchimp - mailchimpCallsBefore;
-    expect(calls).toBeGreaterThanOrEqual(4);
+    expect(calls).toBeGreaterThanOrEqual(3);
     expect(done.mailchimp?.attempts).toBe(calls);
     expect((await cli('status', '--email', email)).stdout).toMatch(
       new RegExp(`mailchimp .*\\[${calls} attempts\\]`),
