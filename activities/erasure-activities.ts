@@ -14,6 +14,7 @@ import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/
 import type { Logger } from '../logging/logger.js';
 import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
+import { adoptLegacySubjectKeys } from '../privacy/subject-key.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
 import type { WorkStarter } from './reconciliation-activities.js';
 
@@ -249,8 +250,27 @@ export function createErasureActivities({
       });
     },
 
-    /** The first erasure of this subject, when there was one: a new erasure is then a re-erasure. */
-    async loadTombstone(subjectKey: string): Promise<{ firstRequestId: string } | undefined> {
+    /**
+     * The first erasure of this subject, when there was one: a new erasure is then a re-erasure. Given the
+     * address, what the ledger holds under the keys older versions gave its other spellings (IDN or ASCII
+     * domain, root dot) is first moved to the subject key (adoptLegacySubjectKeys), so the erasure finds the
+     * person's tombstone and consent evidence whichever spelling they were recorded under.
+     */
+    async loadTombstone(
+      // An object (`subjectKey` beside the address) so the codec seals the address with the person's data
+      // key; a bare key is what erasures started before took.
+      subject: string | { subjectKey: string; email?: string },
+    ): Promise<{ firstRequestId: string } | undefined> {
+      const { subjectKey, email } = typeof subject === 'string' ? { subjectKey: subject } : subject;
+      if (email) {
+        const adopted = await adoptLegacySubjectKeys(ledger, email, subjectKeySecret);
+        if (adopted.length > 0) {
+          logger.info(
+            { subjectKey, legacyKeys: adopted.length },
+            'ledger rows of legacy subject keys re-keyed',
+          );
+        }
+      }
       const tombstone = await ledger.getTombstone(subjectKey);
       return tombstone ? { firstRequestId: tombstone.firstRequestId } : undefined;
     },

@@ -17,7 +17,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import { stableUuid } from '../privacy/stable-id.js';
-import { subjectKeyFor } from '../privacy/subject-key.js';
+import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
 
 /**
  * How reconciliation starts repairs: through the same erasure and consent workflows a person's request
@@ -148,6 +148,8 @@ export function createReconciliationActivities({
         const subjectKey = subjectKeyFor(person.email, subjectKeySecret);
         if (seen.has(subjectKey)) return;
         seen.add(subjectKey);
+        // The person may be in the ledger under an older key of another spelling of the address.
+        await adoptLegacySubjectKeys(ledger, person.email, subjectKeySecret);
         const state = await consentStateFromLedger(ledger, subjectKey);
         if (state.erased) {
           const tombstone = await ledger.getTombstone(subjectKey);

@@ -14,7 +14,7 @@ import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject } from '../privacy/redaction.js';
-import { subjectKeyFor } from '../privacy/subject-key.js';
+import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentWorkflow } from '../workflows/consent.js';
 import {
   consentChangeSignal,
@@ -60,11 +60,15 @@ export async function recordConsentChange(
    * ledger, a grant for an erased person (a tombstone) is refused here with GrantRefusedAfterErasure before
    * anything is recorded; the workflow still refuses one that races the tombstone.
    */
-  options: { ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone'> } = {},
+  options: {
+    ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject'>;
+  } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
   const times = receiptTimes(context, change.receivedAt);
   const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
+  // A tombstone (or evidence) recorded under another spelling's older key is moved to this key first.
+  if (options.ledger) await adoptLegacySubjectKeys(options.ledger, change.email, context.subjectKeySecret);
   if (change.decision === 'granted' && options.ledger) {
     const tombstone = await options.ledger.getTombstone(subjectKey);
     if (tombstone) throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
@@ -209,6 +213,8 @@ async function currentStatus(
   rawEmail: string,
 ): Promise<ConsentStatusResult> {
   const email = emailSchema.parse(rawEmail);
+  // Asked by another spelling of the address than the one recorded by an older version: the same person.
+  await adoptLegacySubjectKeys(ledger, email, context.subjectKeySecret);
   return consentStatusOfSubject(context, ledger, subjectKeyFor(email, context.subjectKeySecret));
 }
 

@@ -1055,6 +1055,16 @@ export class KyselyLedger implements Ledger {
     });
   }
 
+  async subjectKeyInUse(subjectKey: string): Promise<boolean> {
+    const probes = subjectKeyedTables.map(
+      (table) => sql`select 1 as found from ${sql.table(table)} where subject_key = ${subjectKey}`,
+    );
+    const { rows } = await sql<{ found: number }>`${sql.join(probes, sql` union all `)} limit 1`.execute(
+      this.db,
+    );
+    return rows.length > 0;
+  }
+
   async getSubjectLink(from: string) {
     const row = await this.db
       .selectFrom('subject_links')
@@ -1117,6 +1127,23 @@ function subjectDataKeyFromRow(row: SubjectDataKeysTable): SubjectDataKeyRecord 
     ...(row.destroyed_at === null ? {} : { destroyedAt: row.destroyed_at }),
   };
 }
+
+/** Every table with a person's rows under their subject key: what rekeySubject moves. */
+const subjectKeyedTables = [
+  'tombstones',
+  'tombstone_systems',
+  'erasure_follow_ups',
+  'consent_system_states',
+  'legal_holds',
+  'consent_events',
+  'consent_outcomes',
+  'erasure_receipts',
+  'restriction_receipts',
+  'rectification_receipts',
+  'request_deadlines',
+  'idempotency_keys',
+  'subject_data_keys',
+] as const;
 
 /** Rows per insert: well under SQLite's 32,766 bound variables at eight columns a row. */
 const writeChunk = 500;

@@ -240,6 +240,8 @@ export interface Ledger {
     requestId: string;
     at: string;
   }): Promise<Record<string, number>>;
+  /** True when any table that rekeySubject moves holds a row under the key. */
+  subjectKeyInUse(subjectKey: string): Promise<boolean>;
   /** Where a subject key was re-keyed to, when it was. */
   getSubjectLink(from: string): Promise<{ to: string; requestId: string; linkedAt: string } | undefined>;
   recordRectification(receipt: RectificationReceipt): Promise<void>;

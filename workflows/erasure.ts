@@ -274,7 +274,11 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   // A person on legal hold is restricted first; the erasure goes on once the hold is released.
   if (patched(erasurePatches.legalHoldRestriction)) await hold.restrictIfHeld();
 
-  const tombstone = await ledger.loadTombstone(input.subjectKey);
+  // With the address, rows older versions keyed by another spelling of it are found too.
+  const tombstone = await ledger.loadTombstone({
+    subjectKey: input.subjectKey,
+    email: input.request.email,
+  });
 
   // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
   // What it found (GA ids, the CRM's names for the person) is taken before any other step starts from it.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { consentEventBodySchema, erasureBodySchema, subjectStatusBodySchema } from '../../api/api-schemas.js';
 import { mailchimpWebhookSchema } from '../../api/mailchimp-webhook-event.js';
 import { consentChangeRequestSchema } from '../../domain/consent.js';
-import { emailSchema, parseEmail } from '../../domain/email.js';
+import { canonicalMailbox, emailSchema, mailboxSpellings, parseEmail } from '../../domain/email.js';
 import { erasureRequestSchema } from '../../domain/erasure.js';
 
 /** Addresses RFC 5321 (and RFC 6531 for UTF-8) allow, which vendors hold and zod's email rule refused. */
@@ -19,6 +19,12 @@ const vendorHeld = [
   'user@[192.0.2.1]',
   // An absolute domain name (the root's trailing dot): CRMs hold addresses as typed, and it is the same mailbox.
   'Trailing.Dot@Example.COM.',
+  // Stray dots in the local part: Japanese carriers issued such addresses; CRMs and Mailchimp hold them.
+  'a.@docomo.ne.jp',
+  'a..b@example.jp',
+  '.a@example.jp',
+  'taro..yamada.@ezweb.ne.jp',
+  'a..b@example.com',
 ];
 
 /** What cannot be an address at all. */
@@ -28,7 +34,8 @@ const notAddresses: [string, RegExp][] = [
   ['not-an-address', /has no @/],
   ['@example.com', /nothing before/],
   ['person@', /nothing after/],
-  ['a..b@example.com', /RFC 5321/],
+  ['.@example.jp', /only dots before the @/],
+  ['...@docomo.ne.jp', /only dots before the @/],
   ['person@example.com..', /RFC 5321/],
   ['person@.', /RFC 5321/],
   ['person@[192.0.2.1].', /RFC 5321/],
@@ -114,7 +121,46 @@ describe('every boundary takes the addresses vendors hold', () => {
     it(`${where} accepts lemmy&phil@example.com and an internationalised address`, () => {
       expect(accept('lemmy&phil@example.com')).toBe('lemmy&phil@example.com');
       expect(accept('用户@例子.广告')).toBe('用户@例子.广告');
+      expect(accept('Taro..Yamada.@docomo.ne.jp')).toBe('taro..yamada.@docomo.ne.jp');
+      expect(() => accept('..@docomo.ne.jp')).toThrow(
+        /not a valid email address: has only dots before the @/,
+      );
       expect(() => accept('not-an-address')).toThrow(/not a valid email address: has no @/);
     });
   }
+});
+
+describe('one canonical form per mailbox, for the subject key', () => {
+  it.each([
+    ['ada@bücher.example', 'ada@bücher.example'],
+    ['ada@xn--bcher-kva.example', 'ada@bücher.example'],
+    ['Ada@XN--BCHER-KVA.Example.', 'ada@bücher.example'],
+    ['ada@example.com.', 'ada@example.com'],
+    ['ada@example.com', 'ada@example.com'],
+    ['用户@xn--fsqu00a.xn--4rr70v', '用户@例子.广告'],
+    ['a..b@example.jp.', 'a..b@example.jp'],
+    ['user@[192.0.2.1]', 'user@[192.0.2.1]'],
+  ])('reads %s as %s', (address, canonical) => {
+    expect(canonicalMailbox(address)).toBe(canonical);
+  });
+
+  it('lists the spellings older versions keyed apart: Unicode or ASCII domain, with or without the root dot', () => {
+    expect(mailboxSpellings('ada@xn--bcher-kva.example').sort()).toEqual(
+      [
+        'ada@bücher.example',
+        'ada@bücher.example.',
+        'ada@xn--bcher-kva.example',
+        'ada@xn--bcher-kva.example.',
+      ].sort(),
+    );
+    expect(mailboxSpellings('ada@example.com.').sort()).toEqual(['ada@example.com', 'ada@example.com.']);
+    expect(mailboxSpellings('user@[192.0.2.1]')).toEqual(['user@[192.0.2.1]']);
+  });
+
+  it('leaves the address a vendor holds as it is: the parser never rewrites it to the canonical form', () => {
+    expect(parseEmail('ada@xn--bcher-kva.example.')).toEqual({
+      ok: true,
+      email: 'ada@xn--bcher-kva.example.',
+    });
+  });
 });
