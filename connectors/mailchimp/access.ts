@@ -108,7 +108,8 @@ export async function collectMailchimpAccess(
     for (const note of notes) {
       records.push({
         kind: 'note',
-        id: String(note.note_id ?? note.id ?? ''),
+        // Mailchimp names a note's id `id` (list-member-notes/list-recent-member-notes).
+        id: String(note.id ?? ''),
         container: audienceId,
         regarding,
         fields: Object.entries(withoutLinks(note)).map(([name, value]) => ({ name, value })),

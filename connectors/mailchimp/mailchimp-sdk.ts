@@ -41,7 +41,7 @@ interface SdkLists {
     subscriberHash: string,
     opts: { count: number; offset: number },
   ): Promise<unknown>;
-  /** `GET /lists/{id}/members/{hash}/notes`: `{notes:[{note_id,note,created_at,...}], total_items}`. */
+  /** `GET /lists/{id}/members/{hash}/notes`: `{notes:[{id,note,created_at,...}], total_items}`. */
   getListMemberNotes(
     listId: string,
     subscriberHash: string,

@@ -502,49 +502,89 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         };
       });
 
-      // Notes on a member (list-member-notes/list-recent-member-notes): `{notes:[{note_id, created_at,
-      // created_by, updated_at, note, list_id, email_id, contact_id}], list_id, email_id, total_items}`.
+      // A note as Mailchimp answers it (list-member-notes/get-member-note): `{id, created_at, created_by,
+      // updated_at, note, list_id, email_id, contact_id, _links}`.
+      const noteJson = (member: StoredMember, note: StoredNote) => ({
+        id: note.id,
+        created_at: note.created_at,
+        created_by: note.created_by,
+        updated_at: note.updated_at,
+        note: note.note,
+        list_id: member.list_id,
+        email_id: member.id,
+        contact_id: member.contact_id,
+        _links: [],
+      });
+      // Add and update take `{note}`, "limited to 1,000 characters" (add-member-note, update-note); a blank
+      // note is refused like a missing one.
+      const noteBodySchema = z.object({
+        note: z
+          .string({ error: 'This value should not be blank.' })
+          .refine((text) => text.trim() !== '', { error: 'This value should not be blank.' })
+          .refine((text) => text.length <= 1000, { error: 'Note length is limited to 1,000 characters.' }),
+      });
+      type NoteParams = { Params: { listId: string; hash: string; noteId: string } };
+      const noteOr404 = (member: StoredMember, noteId: string) => {
+        const note = (member.notes ?? []).find((n) => String(n.id) === noteId);
+        if (!note) throw new ProblemError(404, notFound);
+        return note;
+      };
+
+      // Notes on a member (list-member-notes/list-recent-member-notes): `{notes:[note], list_id, email_id,
+      // total_items}`, paged by count and offset.
       api.get<MemberParams>('/lists/:listId/members/:hash/notes', async (request) => {
         const member = memberOr404(listOr404(request.params.listId), request.params.hash);
         const query = parse(listsQuerySchema, request.query);
         const notes = member.notes ?? [];
         return {
-          notes: notes.slice(query.offset, query.offset + query.count).map((note) => ({
-            ...note,
-            list_id: member.list_id,
-            email_id: member.id,
-            contact_id: member.contact_id,
-          })),
+          notes: notes.slice(query.offset, query.offset + query.count).map((note) => noteJson(member, note)),
           list_id: member.list_id,
           email_id: member.id,
           total_items: notes.length,
         };
       });
 
-      // Add a note to a member (list-member-notes/add-member-note): body `{note}`, at most 1,000 characters;
-      // answers 200 with the note as the notes list shows it, and the list shows it from then on.
+      // Add a note to a member (list-member-notes/add-member-note): answers 200 with the note, and the list
+      // shows it from then on.
       api.post<MemberParams>('/lists/:listId/members/:hash/notes', async (request) => {
         const member = memberOr404(listOr404(request.params.listId), request.params.hash);
-        const body = parse(
-          z.object({
-            note: z
-              .string({ error: 'This value should not be blank.' })
-              .max(1000, { error: 'Note length is limited to 1,000 characters.' }),
-          }),
-          request.body,
-        );
+        const body = parse(noteBodySchema, request.body);
         member.notes ??= [];
         const notes = member.notes;
         const now = mailchimpTime();
         const note: StoredNote = {
-          note_id: Math.max(0, ...notes.map((n) => n.note_id)) + 1,
+          id: Math.max(0, ...notes.map((n) => n.id)) + 1,
           created_at: now,
           created_by: '',
           updated_at: now,
           note: body.note,
         };
         notes.push(note);
-        return { ...note, list_id: member.list_id, email_id: member.id, contact_id: member.contact_id };
+        return noteJson(member, note);
+      });
+
+      // One note (list-member-notes/get-member-note); 404 once it is deleted.
+      api.get<NoteParams>('/lists/:listId/members/:hash/notes/:noteId', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        return noteJson(member, noteOr404(member, request.params.noteId));
+      });
+
+      // Update a note (list-member-notes/update-note): body `{note}`; answers the note with a new updated_at.
+      api.patch<NoteParams>('/lists/:listId/members/:hash/notes/:noteId', async (request) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const note = noteOr404(member, request.params.noteId);
+        const body = parse(noteBodySchema, request.body);
+        note.note = body.note;
+        note.updated_at = mailchimpTime();
+        return noteJson(member, note);
+      });
+
+      // Delete a note (list-member-notes/delete-note): 204, and the note is gone.
+      api.delete<NoteParams>('/lists/:listId/members/:hash/notes/:noteId', async (request, reply) => {
+        const member = memberOr404(listOr404(request.params.listId), request.params.hash);
+        const note = noteOr404(member, request.params.noteId);
+        member.notes = (member.notes ?? []).filter((n) => n !== note);
+        return noContent(reply);
       });
 
       // The member's activity feed, newest first (list-member-activity-feed/view-recent-activity):

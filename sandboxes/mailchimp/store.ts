@@ -69,7 +69,8 @@ export interface StoredTag {
 
 /** A note on a member (https://mailchimp.com/developer/marketing/api/list-member-notes/). */
 export interface StoredNote {
-  note_id: number;
+  /** Mailchimp names a note's id `id` (get-member-note). */
+  id: number;
   created_at: string;
   created_by: string;
   updated_at: string;
@@ -183,7 +184,7 @@ export class MailchimpSandboxStore implements SandboxStore<MailchimpSeedData> {
         const now = mailchimpTime();
         member.tags = seedMember.tags.map((name, index) => ({ id: index + 1, name, date_added: now }));
         member.notes = seedMember.notes.map((note, index) => ({
-          note_id: index + 1,
+          id: index + 1,
           created_at: now,
           updated_at: now,
           created_by: note.created_by,

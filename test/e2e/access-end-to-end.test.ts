@@ -173,6 +173,10 @@ describe('an access request for a demo person in all three tools, through the AP
       expect.arrayContaining([expect.objectContaining({ text: 'Email', enabled: true })]),
     );
     expect(has('mailchimp', 'note', 'note', 'Asked for the price list')).toBe(true);
+    // Mailchimp names a note's id `id`: each note record carries it.
+    const notes = document.records.filter((r) => r.source.system === 'mailchimp' && r.source.kind === 'note');
+    expect(notes.length).toBeGreaterThan(0);
+    for (const note of notes) expect(note.source.id).toMatch(/^\d+$/);
     expect(has('mailchimp', 'activity', 'campaign_title', 'Autumn news')).toBe(true);
     // Google: the id the hub knows from the CRM, the property's retention, and the plain statement.
     expect(has('google', 'gaClientId', 'knownFrom', ['dynamics'])).toBe(true);
