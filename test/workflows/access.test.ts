@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessExportDocument } from '../../activities/access-export.js';
-import { hashApiKey } from '../../api/api-keys.js';
-import { createApiServer } from '../../api/create-api-server.js';
-import { defaultAccessCategories } from '../../config/access-categories.js';
 import { buildConnectors } from '../../connectors/registry.js';
 import type { AccessStatusView } from '../../domain/access.js';
 import {
@@ -21,9 +17,6 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { AccessExportStore } from '../../privacy/access-export-store.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { demoPeople } from '../../sandboxes/demo-people.js';
-import { dynamicsSandboxKit } from '../../sandboxes/dynamics/kit.js';
-import { demoAudienceIds, mailchimpSandboxKit } from '../../sandboxes/mailchimp/kit.js';
 import { accessWorkflowId } from '../../workflows/access-definitions.js';
 import { largestPayload } from '../support/history.js';
 import { connectTestTemporal, silentLogger } from '../support/temporal.js';
