@@ -143,6 +143,41 @@ describe.skipIf(!existsSync(chromiumPath))('operator console in a real browser',
     await shot('person');
   });
 
+  it('lets every address form send any address the hub accepts, exactly as typed (no browser check, no punycode)', async () => {
+    // Addresses vendors hold that the hub's parser accepts but a browser's type="email" refuses (a UTF-8 local
+    // part, a quoted one, an absolute domain), or rewrites (an IDN domain sent as punycode: another subject
+    // key, so an erasure would find nobody and complete while the vendor still holds the person).
+    const held = ['用户@例子.广告', 'josé@bücher.de', '"john doe"@example.com', 'user@example.com.'];
+    for (const path of [
+      'people',
+      'new/erasure',
+      'new/opt-out',
+      'new/consent',
+      'new/access',
+      'new/rectification',
+    ]) {
+      await page.goto(`${base}/console/${path}`);
+      const inputs = page.locator('input[name="email"], input[name="newEmail"]');
+      expect(await inputs.count()).toBeGreaterThan(0);
+      for (const input of await inputs.all()) {
+        for (const address of held) {
+          await input.fill(address);
+          const sent = await input.evaluate((el) => {
+            const field = el as unknown as { validity: { valid: boolean }; value: string };
+            return { valid: field.validity.valid, value: field.value };
+          });
+          expect({ path, sent }).toEqual({ path, sent: { valid: true, value: address } });
+        }
+        await input.fill('');
+      }
+    }
+    await page.goto(`${base}/console/people`);
+    await page.getByLabel('Email address').fill('idn.user@bücher.de');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('heading', { name: 'Person' }).waitFor();
+    await expect(page.locator('main').textContent()).resolves.toContain('idn.user@bücher.de');
+  });
+
   it('erases the person, watches the request complete, and downloads the receipt', async () => {
     await page.getByRole('link', { name: 'Erase this person…' }).click();
     await page.getByLabel('Email address').fill(ada);
