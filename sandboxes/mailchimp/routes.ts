@@ -17,6 +17,7 @@ import {
   type StoredNote,
 } from './store.js';
 import { mailchimpSubscriberHash as subscriberHash } from './subscriber-hash.js';
+import { mailchimpFieldMessages } from './validation-messages.js';
 import { fireMemberDeleted, fireMemberWebhooks, mailchimpWebhookRoutes, memberBefore } from './webhooks.js';
 
 /** Thrown inside a handler to answer with a Mailchimp problem; caught by the scope's error handler. */
@@ -34,7 +35,7 @@ const invalidResource = (detail: string, errors?: Problem['errors']) =>
 
 /** Parses with zod and answers Mailchimp's validation problem, field by field, when it fails. */
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const result = schema.safeParse(value ?? {});
+  const result = schema.safeParse(value ?? {}, { error: mailchimpFieldMessages });
   if (result.success) return result.data;
   throw invalidResource(
     "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
@@ -364,6 +365,15 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
         listJson(listOr404(request.params.listId)),
       );
 
+      // Delete list (lists/delete-list): 204; the audience, its members, their notes and its webhooks are gone,
+      // and the list answers 404 from then on.
+      api.delete<{ Params: { listId: string } }>('/lists/:listId', async (request, reply) => {
+        const list = listOr404(request.params.listId);
+        store.lists.delete(list.id);
+        for (const hook of store.webhooks.forList(list.id)) store.webhooks.hooks.delete(hook.id);
+        return noContent(reply);
+      });
+
       api.get<{ Params: { listId: string } }>('/lists/:listId/members', async (request) => {
         const list = listOr404(request.params.listId);
         const query = parse(membersQuerySchema, request.query);
@@ -427,7 +437,7 @@ export function mailchimpRoutes(app: FastifyInstance, { store }: SandboxContext<
               field,
               field_message: fieldMessage,
             });
-          const parsed = batchMemberSchema.safeParse(given);
+          const parsed = batchMemberSchema.safeParse(given, { error: mailchimpFieldMessages });
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
             fail('Invalid Resource', 'ERROR_GENERIC', issue?.path.join('.') ?? '', issue?.message ?? '');

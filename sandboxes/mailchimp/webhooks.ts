@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { notFound, sendProblem } from './problem.js';
 import type { MailchimpSandboxStore, StoredList, StoredMember, StoredStatus } from './store.js';
+import { mailchimpFieldMessages } from './validation-messages.js';
 
 const eventTypes = ['subscribe', 'unsubscribe', 'profile', 'cleaned', 'upemail', 'campaign'] as const;
 type EventType = (typeof eventTypes)[number];
@@ -94,7 +95,7 @@ export function mailchimpWebhookRoutes(api: FastifyInstance, store: MailchimpSan
   api.post<ListParams>('/lists/:listId/webhooks', async (request, reply) => {
     const list = store.lists.get(request.params.listId);
     if (!list) return sendProblem(reply, 404, notFound);
-    const parsed = createWebhookSchema.safeParse(request.body ?? {});
+    const parsed = createWebhookSchema.safeParse(request.body ?? {}, { error: mailchimpFieldMessages });
     if (!parsed.success) {
       return sendProblem(reply, 400, {
         title: 'Invalid Resource',

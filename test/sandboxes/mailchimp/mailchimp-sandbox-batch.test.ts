@@ -164,6 +164,52 @@ describe('Mailchimp sandbox: batch subscribe or unsubscribe (POST /lists/{list_i
     expect(full.json.total_created).toBe(500);
   });
 
+  // The batch answer's errors carry `field` and `field_message` (lists/batch-sub-unsub-members); a member
+  // PATCH answers 400 Invalid Resource with `errors[{field, message}]` (https://mailchimp.com/developer/marketing/docs/errors/).
+  // The messages are Mailchimp's validator wording, never the emulator's parsing library's.
+  it('names a bad status in Mailchimp’s wording, in batch field_message and in a member PATCH, and changes nothing', async () => {
+    const libraryWording = /Invalid (option|input)|expected one of|received/i;
+    const answer = await batch({
+      members: [{ email_address: 'ada@example.com', status: 'asleep' }],
+      update_existing: true,
+    });
+    const errors = answer.json.errors as unknown as Record<string, string>[];
+    expect(errors).toEqual([
+      expect.objectContaining({
+        email_address: 'ada@example.com',
+        field: 'status',
+        field_message: 'The value you selected is not a valid choice.',
+      }),
+    ]);
+    expect(JSON.stringify(answer.json)).not.toMatch(libraryWording);
+
+    const before = await statusOf('ada@example.com');
+    const patched = await call(
+      'PATCH',
+      `/lists/${listId}/members/${documentedSubscriberHash('ada@example.com')}`,
+      {
+        status: 'asleep',
+      },
+    );
+    expect(patched.status).toBe(400);
+    expect(patched.json).toMatchObject({
+      title: 'Invalid Resource',
+      errors: [{ field: 'status', message: 'The value you selected is not a valid choice.' }],
+    });
+    expect(JSON.stringify(patched.json)).not.toMatch(libraryWording);
+    const wrongType = await call(
+      'PATCH',
+      `/lists/${listId}/members/${documentedSubscriberHash('ada@example.com')}`,
+      {
+        status: 7,
+        tags: [''],
+      },
+    );
+    expect(wrongType.status).toBe(400);
+    expect(JSON.stringify(wrongType.json)).not.toMatch(libraryWording);
+    expect(await statusOf('ada@example.com')).toBe(before);
+  });
+
   it('answers 404 for an audience that does not exist', async () => {
     const answer = await call('POST', '/lists/0000000000', { members: [], update_existing: true });
     expect(answer.status).toBe(404);

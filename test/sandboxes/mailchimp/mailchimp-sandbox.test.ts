@@ -196,6 +196,30 @@ describe('Mailchimp sandbox (Marketing API v3 over HTTPS)', () => {
     expect(again.status).toBe(404);
   });
 
+  // Delete list: https://mailchimp.com/developer/marketing/api/lists/delete-list/ (DELETE /lists/{list_id}, 204).
+  it('deletes an audience with DELETE /lists/{list_id}: 204, then the audience and its members answer 404', async () => {
+    const listId = await createAudience('Old news');
+    const kept = await createAudience('Kept');
+    const hash = documentedSubscriberHash('grace@example.com');
+    for (const id of [listId, kept])
+      await call('POST', `/lists/${id}/members`, {
+        email_address: 'grace@example.com',
+        status: 'subscribed',
+      });
+
+    const deleted = await call('DELETE', `/lists/${listId}`);
+    expect(deleted.status).toBe(204);
+    for (const path of [`/lists/${listId}`, `/lists/${listId}/members`, `/lists/${listId}/members/${hash}`]) {
+      const gone = await call('GET', path);
+      expect(gone.status).toBe(404);
+      expect(gone.json).toMatchObject({ status: 404, title: 'Resource Not Found' });
+    }
+    expect((await call('DELETE', `/lists/${listId}`)).status).toBe(404);
+    const lists = await call('GET', '/lists');
+    expect(lists.json.lists?.map((l) => l.id)).toEqual([kept]);
+    expect((await call('GET', `/lists/${kept}/members/${hash}`)).json.status).toBe('subscribed');
+  });
+
   // List members query parameters: https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
   it('lists members by status, since_last_changed and unsubscribed_since with count and offset', async () => {
     const listId = await createAudience('News');
