@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   cachedCliDir,
@@ -65,6 +65,25 @@ describe('providing the Temporal CLI', () => {
     await expect(provideTemporalCli({ env: { TEMPORAL_CLI_PATH: join(root, 'missing') } })).rejects.toThrow(
       /TEMPORAL_CLI_PATH points to .*missing/,
     );
+  });
+
+  it('refuses a directory as TEMPORAL_CLI_PATH with the one-line "not an executable file" message', async () => {
+    const dir = fresh('a-directory');
+    mkdirSync(dir, { recursive: true });
+    const refused = provideTemporalCli({ env: { TEMPORAL_CLI_PATH: dir } });
+    await expect(refused).rejects.toThrow(TemporalCliUnavailable);
+    await expect(refused).rejects.toThrow(
+      new RegExp(`^TEMPORAL_CLI_PATH points to ${dir}, which is not an executable file; fix or unset it\\.$`),
+    );
+  });
+
+  it('passes over a directory named temporal on PATH and takes the executable file further along', async () => {
+    const shadow = fresh('shadow');
+    mkdirSync(join(shadow, 'temporal'), { recursive: true });
+    const realDir = fresh('real');
+    const real = fakeBinary(realDir);
+    const env = { PATH: [shadow, realDir].join(delimiter), XDG_CACHE_HOME: fresh('cache') };
+    expect(await provideTemporalCli({ env })).toEqual({ path: real, source: 'PATH' });
   });
 
   it('uses a temporal on PATH next, before the cache', async () => {
