@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type AccessCategories, defaultAccessCategories } from '../config/access-categories.js';
 import type { AccessHoldings, AccessRecord, SubjectIdentifiers } from '../connectors/connector.js';
 import { NonRetryableVendorError } from '../connectors/connector-errors.js';
-import type { AccessExportFiles, AccessSource } from '../domain/access.js';
+import type { AccessExportFiles, AccessReceipt, AccessSource } from '../domain/access.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -170,6 +170,11 @@ export function createAccessActivities({
     /** The request is answered (its export is ready): it leaves the deadline queue. Idempotent. */
     async completeAccessRequest(input: { requestId: string; completedAt: string }): Promise<void> {
       await ledger.completeRequest(input.requestId, input.completedAt);
+    },
+
+    /** Keeps the receipt (counts, systems, times, export digest: no personal data) after the history is gone. */
+    async recordAccessReceipt(receipt: AccessReceipt): Promise<void> {
+      await ledger.recordAccessReceipt(receipt);
     },
 
     /** Deletes every file of the request's export (the time to fetch it ran out). Answers how many went. */

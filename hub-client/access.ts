@@ -103,8 +103,18 @@ async function handleFor(context: HubClientContext, requestId: string) {
 export async function lookupAccess(
   context: HubClientContext,
   requestId: string,
+  /** With the ledger, a request whose workflow Temporal has forgotten (retention) answers its stored receipt. */
+  ledger?: Pick<Ledger, 'getAccessReceipt'>,
 ): Promise<AccessStatusView | AccessReceipt> {
-  const { running, handle } = await handleFor(context, requestId);
+  let found: Awaited<ReturnType<typeof handleFor>>;
+  try {
+    found = await handleFor(context, requestId);
+  } catch (error) {
+    const stored = error instanceof RequestNotFound ? await ledger?.getAccessReceipt(requestId) : undefined;
+    if (stored) return stored;
+    throw error;
+  }
+  const { running, handle } = found;
   if (!running) return handle.result();
   return liveStatus(context, handle);
 }

@@ -91,14 +91,17 @@ const erasureKind: RequestKindDefinition = {
 const accessKind: RequestKindDefinition = {
   kind: 'access',
   // An access request's workflow id follows from its request id: one describe, no visibility wait.
-  async find(context, _ledger, requestId) {
+  async find(context, ledger, requestId) {
     const workflowId = accessWorkflowId(requestId);
     try {
       const description = await context.client.workflow.getHandle(workflowId).describe();
       return { kind: 'access', requestId, workflowId, running: description.status.name === 'RUNNING' };
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return undefined;
-      throw error;
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      // Temporal may have forgotten it (retention); the ledger still has the receipt.
+      return (await ledger.getAccessReceipt(requestId))
+        ? { kind: 'access', requestId, workflowId, running: false }
+        : undefined;
     }
   },
 };
@@ -264,7 +267,12 @@ export async function requestStatus(
     };
   }
   if (found.kind === 'access') {
-    return { kind: 'access', requestId, access: await lookupAccess(context, requestId), ...withDeadline };
+    return {
+      kind: 'access',
+      requestId,
+      access: await lookupAccess(context, requestId, ledger),
+      ...withDeadline,
+    };
   }
   if (found.kind === 'rectification') {
     return {

@@ -1,4 +1,5 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
+import type { AccessReceipt } from '../domain/access.js';
 import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { RectificationReceipt } from '../domain/rectification.js';
@@ -971,6 +972,30 @@ export class KyselyLedger implements Ledger {
         })),
       )
       .execute();
+  }
+
+  async recordAccessReceipt(receipt: AccessReceipt): Promise<void> {
+    await this.db
+      .insertInto('access_receipts')
+      .values({
+        request_id: receipt.requestId,
+        subject_key: receipt.subjectKey,
+        completed_at: toUtcIso(receipt.completedAt, 'completedAt'),
+        receipt: JSON.stringify(receipt),
+      })
+      .onConflict((conflict) =>
+        conflict.column('request_id').doUpdateSet((eb) => ({ receipt: eb.ref('excluded.receipt') })),
+      )
+      .execute();
+  }
+
+  async getAccessReceipt(requestId: string): Promise<AccessReceipt | undefined> {
+    const row = await this.db
+      .selectFrom('access_receipts')
+      .select('receipt')
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.receipt) as AccessReceipt) : undefined;
   }
 
   async hasRestriction(subjectKey: string): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AccessReceipt } from '../domain/access.js';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
@@ -226,6 +227,10 @@ export interface Ledger {
    * tools then show (unsubscribed, `donot*` set, rows inactive) is the hub's own write, not the person's.
    */
   hasRestriction(subjectKey: string): Promise<boolean>;
+  /** Writes an access request's receipt (again, idempotently: the last write wins). */
+  recordAccessReceipt(receipt: AccessReceipt): Promise<void>;
+  /** An access request's receipt, after Temporal has forgotten the workflow; undefined when unknown. */
+  getAccessReceipt(requestId: string): Promise<AccessReceipt | undefined>;
 
   /**
    * An email change (rectification): moves every row of the person from `from` to `to` (consent events and

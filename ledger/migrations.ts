@@ -338,6 +338,25 @@ migrations['0012_erasure_record_reasons'] = {
   },
 };
 
+migrations['0013_access_receipts'] = {
+  async up(db: Kysely<unknown>) {
+    // An access request's receipt (counts per system and kind, times, the export's digest and sizes; no
+    // personal data), kept after Temporal's retention has dropped the workflow.
+    await db.schema
+      .createTable('access_receipts')
+      .addColumn('request_id', 'varchar(200)', (col) => col.primaryKey())
+      .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('completed_at', 'varchar(40)', (col) => col.notNull())
+      .addColumn('receipt', 'text', (col) => col.notNull())
+      .execute();
+    await db.schema
+      .createIndex('access_receipts_subject_key')
+      .on('access_receipts')
+      .column('subject_key')
+      .execute();
+  },
+};
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

@@ -4,6 +4,7 @@
  * as the workflow produced it, which PostgreSQL's jsonb (it reorders keys) would not promise.
  */
 export interface LedgerDatabase {
+  access_receipts: AccessReceiptsTable;
   consent_events: ConsentEventsTable;
   erasure_receipts: ErasureReceiptsTable;
   tombstones: TombstonesTable;
@@ -225,5 +226,14 @@ export interface RectificationReceiptsTable {
   subject_key: string;
   completed_at: string;
   /** JSON: the RectificationReceipt. */
+  receipt: string;
+}
+
+/** An access request's receipt, by request id; no personal data in it (counts, systems, times, export digest). */
+export interface AccessReceiptsTable {
+  request_id: string;
+  subject_key: string;
+  completed_at: string;
+  /** JSON: the AccessReceipt. */
   receipt: string;
 }

@@ -1,5 +1,5 @@
 import { msToNumber } from '@temporalio/common';
-import { proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type {
   AccessExportFiles,
@@ -17,6 +17,12 @@ import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+
+/** Patch ids (Temporal's `patched`) of changes to this workflow's commands; see erasurePatches. */
+export const accessPatches = {
+  /** The receipt is written to the ledger (access_receipts) once the export is deleted. */
+  receiptInLedger: 'access-receipt-in-ledger',
+} as const;
 
 /**
  * An access and portability request (GDPR Art. 15 and 20): reads what every system holds about one person,
@@ -127,10 +133,13 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
   deletedAt = deleted.at;
 
   const failed = systems.some((s) => state[s].status !== 'collected');
-  return {
+  const receipt: AccessReceipt = {
     kind: 'access',
     ...view(),
     outcome: failed ? 'completed_with_failures' : 'completed',
     completedAt: readyAt,
   };
+  // The receipt outlives the workflow's history in the ledger; histories from before this replay without it.
+  if (patched(accessPatches.receiptInLedger)) await local.recordAccessReceipt(receipt);
+  return receipt;
 }

@@ -237,7 +237,7 @@ export function v1Routes(deps: ApiDependencies) {
     api.get('/access-requests/:id', async (request) => {
       const { id } = parse(requestParamsSchema, request.params, 'path');
       try {
-        return await lookupAccess(deps.hub, id);
+        return await lookupAccess(deps.hub, id, deps.ledger);
       } catch (error) {
         if (error instanceof RequestNotFound) throw notAnAccessRequest(id);
         throw error;

@@ -83,8 +83,8 @@ const statusCommand = new Command('status')
   .option('--json', 'print stable JSON')
   .action(async (requestId: string, _flags, command: Command) => {
     const { lookupAccess } = await hubAccess();
-    await withHubClient(async (context) => {
-      const status = await lookupAccess(context, requestId);
+    await withHubClient(async (context, _config, ledger) => {
+      const status = await lookupAccess(context, requestId, ledger);
       if (wantsJson(command)) printJson(status);
       else printAccessStatus(status);
       if (status.status === 'needs_attention') requestExitCode(exitCodes.needsAttention);

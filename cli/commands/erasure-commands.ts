@@ -172,13 +172,30 @@ export const receiptCommand = new Command('receipt')
   .action(async (requestId: string, flags: { log?: boolean }, command: Command) => {
     const json = wantsJson(command);
     // The ledger holds every finished erasure's receipt, long after Temporal's retention has dropped it.
-    const [stored, recorded, deadline] = await withLedger(async (ledger) =>
+    const [stored, recorded, deadline, accessReceipt] = await withLedger(async (ledger) =>
       Promise.all([
         ledger.getReceipt(requestId),
         flags.log ? ledger.listOperatorActions(requestId) : [],
         ledger.getRequestDeadline(requestId),
+        ledger.getAccessReceipt(requestId),
       ]),
     );
+    // An access request's receipt is in the ledger too, after Temporal's retention has dropped its workflow.
+    if (!stored && accessReceipt) {
+      if (json) printJson({ ...accessReceipt, ...(deadline ? { deadline } : {}) });
+      else {
+        print(`Access receipt ${accessReceipt.requestId}`);
+        print(`  subject key  ${accessReceipt.subjectKey}`);
+        print(`  requested    ${accessReceipt.requestedAt} by ${accessReceipt.requestedBy}`);
+        print(`  completed    ${accessReceipt.completedAt}  outcome: ${accessReceipt.outcome}`);
+        for (const [name, state] of Object.entries(accessReceipt.systems))
+          print(`    ${name.padEnd(10)} ${state.status.padEnd(12)} ${state.recordCount ?? 0} records`);
+        if (accessReceipt.expiresAt) print(`  fetchable until ${accessReceipt.expiresAt}`);
+        if (accessReceipt.deletedAt) print(`  export deleted  ${accessReceipt.deletedAt}`);
+      }
+      if (accessReceipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
+      return;
+    }
     // A rectification's id answers with its receipt or status; any other id is looked up as an erasure's.
     const found: Found = stored
       ? { kind: 'erasure', state: 'completed', receipt: stored }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,5 +190,15 @@ describe('access requests with the vendor sandboxes', { timeout: 240_000 }, () =
     await expect(readAccessExport(context, store, started.requestId, 'html')).rejects.toThrow(
       /expired .* deleted/,
     );
+    // The receipt is in the ledger as the workflow returned it, with no address or name in it.
+    const stored = await ledger.getAccessReceipt(started.requestId);
+    expect(stored).toEqual(after);
+    expect(JSON.stringify(stored)).not.toContain(email);
+    expect(JSON.stringify(stored)).not.toContain('Lived');
+    // Once Temporal has forgotten the workflow (retention), the ledger's receipt answers for it.
+    const forgotten = { ...(stored as NonNullable<typeof stored>), requestId: randomUUID() };
+    await ledger.recordAccessReceipt(forgotten);
+    expect(await lookupAccess(context, forgotten.requestId, ledger)).toEqual(forgotten);
+    await expect(lookupAccess(context, randomUUID(), ledger)).rejects.toThrow(/No request with id/);
   });
 });

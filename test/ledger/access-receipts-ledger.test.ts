@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessReceipt } from '../../domain/access.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { type LedgerStore, ledgerBackends } from './backends.js';
+
+describe.each(ledgerBackends)('access receipts in the ledger on $name', (backend) => {
+  let store: LedgerStore;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    store = await backend.createStore();
+    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await store?.cleanup();
+  });
+
+  it('keeps an access receipt by request id, rewrites it idempotently, and knows no other id', async () => {
+    const receipt: AccessReceipt = {
+      kind: 'access',
+      requestId: randomUUID(),
+      subjectKey: randomUUID().replaceAll('-', '').repeat(2),
+      status: 'expired',
+      requestedAt: '2026-03-01T10:00:00.000Z',
+      requestedBy: 'cli:alice',
+      systems: {
+        dynamics: { status: 'collected', attempts: 1, counts: { contact: 1, email: 2 }, recordCount: 3 },
+        mailchimp: { status: 'collected', attempts: 1, counts: {}, recordCount: 0 },
+        google: { status: 'collected', attempts: 1, counts: {}, recordCount: 0 },
+      },
+      expiresAt: '2026-03-31T10:00:00.000Z',
+      deletedAt: '2026-03-31T10:00:01.000Z',
+      operatorActions: [],
+      outcome: 'completed',
+      completedAt: '2026-03-01T10:01:00.000Z',
+    };
+    await ledger.recordAccessReceipt(receipt);
+    await ledger.recordAccessReceipt(receipt);
+    expect(await ledger.getAccessReceipt(receipt.requestId)).toEqual(receipt);
+    expect(await ledger.getAccessReceipt(randomUUID())).toBeUndefined();
+  });
+});
