@@ -14,6 +14,11 @@ export interface RectifiedInSystem {
   records: RectifiedRecord[];
   recordCount: number;
   note?: string;
+  /**
+   * The names the system held for the person before the change (`RectifyResult.names`), so the workflow
+   * redacts them from operator texts too; absent when it held none, and on runs recorded before this field.
+   */
+  namesBefore?: string[];
 }
 
 /**
@@ -66,11 +71,13 @@ export function createRectificationActivities({
             })),
           }),
         );
+        const namesBefore = result.names ?? [];
         return {
           outcome: result.outcome,
           records: records.slice(0, inlineRecordLimit),
           recordCount: records.length,
           ...(result.note ? { note: result.note } : {}),
+          ...(namesBefore.length > 0 ? { namesBefore } : {}),
         };
       });
     },

@@ -320,6 +320,8 @@ export interface RectifyResult {
   outcome: 'rectified' | 'not_found' | 'not_applicable';
   records: RectifiedRecordRef[];
   note?: string;
+  /** Names the tool held for the person before the change (first and last names), for redaction only. */
+  names?: string[];
 }
 
 export interface ConsentChange {

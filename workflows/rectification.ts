@@ -72,12 +72,14 @@ export async function rectificationWorkflow(
 
   const { set } = input.request;
   const subject: SubjectIdentifiers = { email: input.request.email, gaClientIds: [], gaUserIds: [] };
-  // The person as they were and as they are to be: the old and the new address, and the new names.
+  // The person as they were and as they are to be: the old and the new address, the new names and the names
+  // the systems held before (known once a system has answered), each redacted with either address.
   const newNames = [set.firstname, set.lastname].filter((name): name is string => Boolean(name));
-  redactOperatorTextFor(gate, () => [
-    { email: input.request.email, names: newNames },
-    ...(set.email ? [{ email: set.email }] : []),
-  ]);
+  const oldNames: string[] = [];
+  redactOperatorTextFor(gate, () => {
+    const names = [...newNames, ...oldNames];
+    return [{ email: input.request.email, names }, ...(set.email ? [{ email: set.email, names }] : [])];
+  });
   await Promise.all(
     systems.map(async (system) => {
       const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
@@ -91,6 +93,7 @@ export async function rectificationWorkflow(
         }),
       );
       if (!outcome.done) return;
+      for (const name of outcome.value.namesBefore ?? []) if (!oldNames.includes(name)) oldNames.push(name);
       Object.assign(state[system], {
         status: outcome.value.outcome,
         records: outcome.value.records,

@@ -478,7 +478,16 @@ export function createDynamicsConnector(
           'Dynamics rows rectified',
         );
         const kept = records.filter((r) => r.result !== 'gone');
-        return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records };
+        const names = [
+          ...new Set(
+            found.flatMap((row) =>
+              [row.columns.firstname, row.columns.lastname].filter(
+                (name): name is string => typeof name === 'string' && name !== '',
+              ),
+            ),
+          ),
+        ];
+        return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records, names };
       }),
 
     readConsent: (subject) =>

@@ -576,6 +576,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       const members = await membersIn('rectify', subject.email, audiences);
       if (members.length === 0) return { outcome: 'not_found', records: [] };
       const records: RectifiedRecordRef[] = [];
+      const names = new Set<string>();
       for (const member of members) {
         // The values before are read in full here, once, to be hashed by the activity.
         const current = await callUnlessMissing(
@@ -587,6 +588,10 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         if (!current) {
           records.push({ ...memberRef(member), result: 'gone', before: {} });
           continue;
+        }
+        for (const tag of ['FNAME', 'LNAME']) {
+          const name = current.merge_fields[tag];
+          if (typeof name === 'string' && name !== '') names.add(name);
         }
         const body: { email_address?: string; merge_fields?: Record<string, string> } = {};
         const before: Record<string, string | null> = {};
@@ -624,7 +629,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       }
       log.info({ operation: 'rectify', members: members.length }, 'mailchimp rectify');
       const kept = records.filter((r) => r.result !== 'gone');
-      return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records };
+      return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records, names: [...names] };
     },
 
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {

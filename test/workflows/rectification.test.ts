@@ -193,6 +193,55 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     expect((await findEverywhere(newEmail)).mailchimp).toEqual([`member:${listId}`]);
   });
 
+  it("keeps the person's old and new address and old and new names out of a rectification's stored close reason", async () => {
+    const oldEmail = uniqueEmail('note-old');
+    const newEmail = uniqueEmail('note-new');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Wilhelmina', lastname: 'Ashcombe', emailaddress1: oldEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: listId,
+          name: 'Rectify list',
+          members: [
+            { email_address: oldEmail, status: 'subscribed' },
+            { email_address: newEmail, status: 'subscribed' },
+          ],
+        },
+      ],
+    });
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail, firstname: 'Winnifred' },
+      requestedBy: 'privacy-inbox#93',
+      requestedAt: new Date().toISOString(),
+    });
+    const handle = context.client.workflow.getHandle(started.workflowId);
+    let ready = false;
+    for (let i = 0; i < 120 && !ready; i++) {
+      const status = await handle.query(rectificationStatusQuery);
+      // Dynamics has answered (with the names it held) and Mailchimp waits on the Member Exists clash.
+      ready =
+        status.systems.dynamics.status === 'rectified' &&
+        status.systems.mailchimp.status === 'needs_attention';
+      if (!ready) await delay(250);
+    }
+    expect(ready).toBe(true);
+    const reason = `Wilhelmina Ashcombe (${oldEmail}, now Winnifred at ${newEmail}) asked us to merge by hand`;
+    await handle.executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason, operator: 'ops:test' }],
+    });
+    const receipt = await awaitRectification(context, started);
+    const stored = receipt.operatorActions?.find((action) => action.system === 'mailchimp');
+    expect(stored?.reason).toContain('asked us to merge by hand');
+    // The receipt (as the ledger keeps it) holds none of the person's addresses or names, in any field.
+    const receiptText = JSON.stringify(receipt);
+    for (const personal of [oldEmail, newEmail, 'Wilhelmina', 'Ashcombe', 'Winnifred'])
+      expect(receiptText).not.toContain(personal);
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+  });
+
   it('follows a Mailchimp upemail webhook: Dynamics gets the new address and the ledger re-keys, once per delivery', async () => {
     const oldEmail = uniqueEmail('up-old');
     const newEmail = uniqueEmail('up-new');
