@@ -14,9 +14,15 @@ if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
   echo "note: uncommitted changes are not tested; the clone is of $commit" >&2
 fi
 
-# npm start's fixed ports (Temporal, its UI, the three sandboxes, the intake API). Something already there
-# would make npm start fail for a reason that has nothing to do with this commit.
-for port in 7233 8233 7301 7302 7303 7311; do
+# npm start's ports with its default flags (Temporal, its UI, the sandboxes, the intake API, both metrics
+# endpoints, the codec server), from the list dev itself checks (dev/run-dev.ts devPorts). Something already
+# there would make npm start fail for a reason that has nothing to do with this commit.
+dev_ports=$(cd "$repo" && node_modules/.bin/tsx dev/print-dev-ports.ts)
+if [ -z "$dev_ports" ]; then
+  echo "could not list npm start's ports (dev/print-dev-ports.ts); run npm install in $repo first" >&2
+  exit 1
+fi
+for port in $dev_ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another npm start?); stop it first: npm start needs it" >&2
     exit 1

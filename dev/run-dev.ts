@@ -44,6 +44,43 @@ export interface DevOptions {
 /** The ports dev derives from --sandbox-port-base, besides the sandboxes' own. */
 export const devPortOffsets = { api: 10, workerMetrics: 11, apiMetrics: 12, codec: 13 } as const;
 
+/** `consent-hub dev`'s default ports (its flags move them); `.ci/readme-commands.sh` checks them free. */
+export const devPortDefaults = { temporalPort: 7233, uiPort: 8233, sandboxPortBase: 7301 } as const;
+
+/**
+ * Every port dev listens on, with what runs there and the flag that moves it: Temporal and its UI, one per
+ * emulated vendor (a vendor configured as real gets none), the intake API, both metrics endpoints and the
+ * codec server. `sandboxVendors` defaults to all of them.
+ */
+export function devPorts(
+  options: Pick<DevOptions, 'temporalPort' | 'uiPort' | 'sandboxPortBase'>,
+  sandboxVendors: readonly (typeof sandboxLaunchers)[number][] = sandboxLaunchers,
+): DevPort[] {
+  const base = options.sandboxPortBase;
+  return [
+    { port: options.temporalPort, use: 'Temporal frontend (--temporal-port)' },
+    { port: options.uiPort, use: 'Temporal Web UI (--ui-port)' },
+    ...sandboxLaunchers.flatMap((launcher, index) =>
+      sandboxVendors.includes(launcher)
+        ? [{ port: base + index, use: `${launcher.vendor} sandbox (--sandbox-port-base + ${index})` }]
+        : [],
+    ),
+    { port: base + devPortOffsets.api, use: `intake API (--sandbox-port-base + ${devPortOffsets.api})` },
+    {
+      port: base + devPortOffsets.workerMetrics,
+      use: `worker metrics (--sandbox-port-base + ${devPortOffsets.workerMetrics})`,
+    },
+    {
+      port: base + devPortOffsets.apiMetrics,
+      use: `API metrics (--sandbox-port-base + ${devPortOffsets.apiMetrics})`,
+    },
+    {
+      port: base + devPortOffsets.codec,
+      use: `codec server (--sandbox-port-base + ${devPortOffsets.codec})`,
+    },
+  ];
+}
+
 /**
  * The embedded default behind `npm start`: a Temporal dev server with its UI, every vendor sandbox (its
  * records kept in the data dir across restarts; the demo people on an empty data dir or with --reseed),
@@ -69,27 +106,7 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
   const apiMetricsPort = options.sandboxPortBase + devPortOffsets.apiMetrics;
   const codecPort = options.sandboxPortBase + devPortOffsets.codec;
   const codecEndpoint = `http://127.0.0.1:${codecPort}`;
-  const ports: DevPort[] = [
-    { port: options.temporalPort, use: 'Temporal frontend (--temporal-port)' },
-    { port: options.uiPort, use: 'Temporal Web UI (--ui-port)' },
-    ...sandboxLaunchers.flatMap((launcher, index) =>
-      sandboxVendors.includes(launcher)
-        ? [
-            {
-              port: options.sandboxPortBase + index,
-              use: `${launcher.vendor} sandbox (--sandbox-port-base + ${index})`,
-            },
-          ]
-        : [],
-    ),
-    { port: apiPort, use: `intake API (--sandbox-port-base + ${devPortOffsets.api})` },
-    {
-      port: workerMetricsPort,
-      use: `worker metrics (--sandbox-port-base + ${devPortOffsets.workerMetrics})`,
-    },
-    { port: apiMetricsPort, use: `API metrics (--sandbox-port-base + ${devPortOffsets.apiMetrics})` },
-    { port: codecPort, use: `codec server (--sandbox-port-base + ${devPortOffsets.codec})` },
-  ];
+  const ports = devPorts(options, sandboxVendors);
 
   const stops: (() => Promise<void>)[] = [];
   let ownsDataDir = false;

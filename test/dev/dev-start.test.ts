@@ -3,9 +3,11 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { devCommand } from '../../cli/commands/dev-command.js';
 import { devJsonPath, readDevJson, removeDevJson, writeDevJson } from '../../dev/dev-json.js';
 import { registerRunningDev, resolveDevDataDir, runningDevSetups } from '../../dev/dev-registry.js';
 import { assertPortsFree, DevPortsTaken } from '../../dev/port-check.js';
+import { devPortDefaults, devPorts } from '../../dev/run-dev.js';
 import { sandboxStateFile } from '../../dev/sandbox-state-file.js';
 import { SupervisedProcess } from '../../dev/supervised-process.js';
 import { waitUntil } from '../../dev/wait-until.js';
@@ -56,6 +58,17 @@ describe('sandbox records persist in the data dir across dev restarts', () => {
 describe('dev refuses ports that are already served', () => {
   let server: Server | undefined;
   afterEach(() => server?.close());
+
+  it('lists every port npm start uses by default: Temporal, UI, sandboxes, API, both metrics and the codec server', () => {
+    expect(devPorts(devPortDefaults).map((p) => p.port)).toEqual([
+      7233, 8233, 7301, 7302, 7303, 7311, 7312, 7313, 7314,
+    ]);
+    // The CLI's flag defaults are the ones .ci/readme-commands.sh checks (it prints devPorts(devPortDefaults)).
+    const flagDefault = (flag: string) => devCommand.options.find((o) => o.long === flag)?.defaultValue;
+    expect(flagDefault('--temporal-port')).toBe(String(devPortDefaults.temporalPort));
+    expect(flagDefault('--ui-port')).toBe(String(devPortDefaults.uiPort));
+    expect(flagDefault('--sandbox-port-base')).toBe(String(devPortDefaults.sandboxPortBase));
+  });
 
   it('names every taken port and the flag that moves it, and passes free ones', async () => {
     server = createServer();
