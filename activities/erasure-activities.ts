@@ -9,6 +9,7 @@ import {
   type SystemErasureRecord,
   type UnusableIdentifier,
 } from '../domain/erasure.js';
+import { maxRedactionNames } from '../domain/redaction-names.js';
 import type { SystemName } from '../domain/systems.js';
 import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -109,7 +110,8 @@ export function createErasureActivities({
           newlyPlanned,
           gaClientIds: usable,
           gaUserIds: [...new Set(found.gaUserIds.map((id) => id.trim()).filter(Boolean))],
-          names: found.names ?? [],
+          // Bounded whatever the connector returned: the workflow passes them to every later step.
+          names: (found.names ?? []).slice(0, maxRedactionNames),
           unusableIdentifiers: unusable,
           ...(found.dependents ? { dependents: found.dependents } : {}),
         };

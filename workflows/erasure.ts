@@ -22,6 +22,7 @@ import type {
   SystemErasureState,
   SystemName,
 } from '../domain/erasure.js';
+import { maxRedactionNames } from '../domain/redaction-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import {
   closeSystemUpdate,
@@ -330,8 +331,10 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   const takeHarvest = (found: PlannedErasure) => {
     addNew(subject.gaClientIds, found.gaClientIds);
     addNew(subject.gaUserIds, found.gaUserIds);
-    // Harvests recorded before names were harvested have none.
+    // Harvests recorded before names were harvested have none; those recorded before the bound carry every
+    // name of every row: only the first `maxRedactionNames` go on, so no later input grows with the rows.
     addNew(names, found.names ?? []);
+    names.splice(maxRedactionNames);
     if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
     // Counted by this harvest, before any delete: what the CRM deletes with the rows (activities regarding them).
     if (found.dependents) state.dynamics.deletedWithRecords = found.dependents;

@@ -2,6 +2,7 @@ import type { GraphRequest } from '@microsoft/microsoft-graph-client';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { normaliseEmail } from '../../domain/email.js';
+import { mostFrequentNames } from '../../domain/redaction-names.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
@@ -319,16 +320,15 @@ export function createDynamicsConnector(
               .map((value) => value.trim()),
           ),
         ];
-        const names = [
-          ...new Set(
-            found.flatMap((row) =>
-              nameColumns
-                .map((column) => row.columns[column])
-                .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
-                .map((value) => value.trim()),
-            ),
+        // Bounded (domain/redaction-names.ts): a shared address on thousands of rows would otherwise carry
+        // thousands of names into every later activity input of the erasure.
+        const names = mostFrequentNames(
+          found.flatMap((row) =>
+            nameColumns
+              .map((column) => row.columns[column])
+              .filter((value): value is string => typeof value === 'string'),
           ),
-        ];
+        );
         // Dataverse deletes the activities regarding a contact or lead with it (parental relationships,
         // Delete: Cascade): counted now, while they are there, for the receipt to say what went with the rows.
         const dependents =

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 
 /**
  * Every piece of text in a workflow's raw event history as the server stores it: strings as they are, and
@@ -42,4 +43,31 @@ export async function largestPayload(
   };
   for (const event of history.events ?? []) visit(event, String(event.eventType));
   return largest;
+}
+
+/**
+ * The decoded input of every activity a workflow scheduled, in order, with its type and its size as
+ * stored (bytes of the encoded, encrypted payload). Decoded with the client's data converter.
+ */
+export async function activityInputs(
+  client: Client,
+  workflowId: string,
+  dataConverter: { payloadCodecs?: PayloadCodec[] },
+): Promise<{ activityType: string; bytes: number; input: unknown }[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const inputs: { activityType: string; bytes: number; input: unknown }[] = [];
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    const payload = scheduled?.input?.payloads?.[0];
+    if (!scheduled || !payload) continue;
+    let decoded = [payload as Payload];
+    for (const codec of [...(dataConverter.payloadCodecs ?? [])].reverse())
+      decoded = await codec.decode(decoded);
+    inputs.push({
+      activityType: String(scheduled.activityType?.name),
+      bytes: payload.data?.length ?? 0,
+      input: defaultPayloadConverter.fromPayload(decoded[0] as Payload),
+    });
+  }
+  return inputs;
 }

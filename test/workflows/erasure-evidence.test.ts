@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
+import { maxRedactionNames } from '../../domain/redaction-names.js';
 import {
   awaitReceipt,
   type HubClientContext,
@@ -11,7 +12,7 @@ import {
 } from '../../hub-client/erasures.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { gatedLedger, type HeldCall } from '../support/gated-ledger.js';
-import { largestPayload } from '../support/history.js';
+import { activityInputs, largestPayload } from '../support/history.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 // Dataverse pages of 200 rows, and 100 deletions per activity: the big case below is paged both ways.
@@ -205,7 +206,12 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
     const email = 'info@big-crm.example.com';
     const rows = 1_200;
     await hub.vendors.dynamics.control.seed({
-      leads: Array.from({ length: rows }, (_, i) => ({ lastname: `Lead ${i}`, emailaddress1: email })),
+      // Every row a name of its own, as on a role address: the names the erasure carries must not grow.
+      leads: Array.from({ length: rows }, (_, i) => ({
+        firstname: `First${i}`,
+        lastname: `Lead ${i}`,
+        emailaddress1: email,
+      })),
     });
     const planted = (await idsOf(email)).leads;
     expect(planted).toHaveLength(rows);
@@ -244,6 +250,22 @@ describe('erasure evidence with the vendor sandboxes', { timeout: 240_000 }, () 
     // A list of 1,200 ids would be about 100 KB; the largest payload holds counts and 50 records.
     const largest = await largestPayload(hub.temporal.client, started.workflowId);
     expect(largest.bytes, largest.eventType).toBeLessThan(24_000);
+    // The names harvested for redaction are bounded too: no input carries more than the cap, and a delete
+    // page's input stays the size of a few names (with all 2,400 names it was over 25 KB each).
+    const inputs = await activityInputs(hub.temporal.client, started.workflowId, hub.temporal.dataConverter);
+    const withNames = inputs.filter((i) =>
+      Array.isArray((i.input as { subject?: { names?: unknown } }).subject?.names),
+    );
+    expect(withNames.length).toBeGreaterThan(pages);
+    for (const { activityType, input } of withNames) {
+      const names = (input as { subject: { names: string[] } }).subject.names;
+      expect(names.length, activityType).toBeLessThanOrEqual(maxRedactionNames);
+    }
+    // Not none either: after the harvest the steps carry the cap of names, for redaction to use.
+    const counts = withNames.map((i) => (i.input as { subject: { names: string[] } }).subject.names.length);
+    expect(Math.max(...counts)).toBe(maxRedactionNames);
+    const pageInputs = inputs.filter((i) => i.activityType === 'deleteErasurePage');
+    expect(Math.max(...pageInputs.map((i) => i.bytes))).toBeLessThan(4_096);
   });
 
   it('carries out requests that arrive while the receipt is written in a follow-up erasure whose receipt names the first', async () => {
