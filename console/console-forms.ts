@@ -151,7 +151,10 @@ export function consentChangesFromForm(form: FormFields, operator: string) {
   const results = bodies.map((body) => checked(consentEventBodySchema, body));
   const failed = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
   if (failed.length) {
-    const errors = dedupe(failed.flatMap((r) => r.errors));
+    // With no purpose ticked the API's own message ("unknown purpose \"\"") names nothing the form shows.
+    const errors = dedupe(failed.flatMap((r) => r.errors)).map((e) =>
+      e.field === 'purpose' && purposes.length === 0 ? { ...e, message: 'tick at least one purpose' } : e,
+    );
     return { ok: false as const, errors, detail: failed[0]?.detail ?? '' };
   }
   return {

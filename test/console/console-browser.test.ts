@@ -107,6 +107,16 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
   });
 
   const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  /**
+   * The text fields of the page the browser would remember (autofill history: a close note naming the person,
+   * an address) and offer again in any later form with a field of that name; each should be autocomplete=off.
+   */
+  const remembered = () =>
+    page
+      .locator('main input:not([type=hidden]):not([type=radio]):not([type=checkbox]), main textarea')
+      .evaluateAll((fields) =>
+        fields.filter((f) => f.getAttribute('autocomplete') !== 'off').map((f) => f.getAttribute('name')),
+      );
   const ada = 'ada.lovelace@example.com';
   const grace = 'grace.hopper@example.com';
 
@@ -152,7 +162,7 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
     await shot('person');
   });
 
-  it('lets every address form send any address the hub accepts, exactly as typed (no browser check, no punycode)', async () => {
+  it('lets every address form send any address the hub accepts, exactly as typed (no browser check, no punycode), and remember none', async () => {
     // Addresses vendors hold that the hub's parser accepts but a browser's type="email" refuses (a UTF-8 local
     // part, a quoted one, an absolute domain), or rewrites (an IDN domain sent as punycode: another subject
     // key, so an erasure would find nobody and complete while the vendor still holds the person).
@@ -166,6 +176,7 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
       'new/rectification',
     ]) {
       await page.goto(`${base}/console/${path}`);
+      await expect(remembered()).resolves.toEqual([]);
       const inputs = page.locator('input[name="email"], input[name="newEmail"]');
       expect(await inputs.count()).toBeGreaterThan(0);
       for (const input of await inputs.all()) {
@@ -297,6 +308,7 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
       'half typed extension reason',
     );
     await shot('request-close-form');
+    await expect(remembered()).resolves.toEqual([]);
 
     await page.getByRole('button', { name: 'Close dynamics' }).click();
     await page.getByRole('link', { name: 'View receipt' }).waitFor({ timeout: 60_000 });
@@ -311,7 +323,9 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
     await page.goto(`${base}/console/new/opt-out`);
     await page.getByLabel('Email address').fill('katherine.johnson@example.com');
     await page.getByRole('button', { name: 'Opt out' }).click();
-    await expect(page.getByRole('alert').textContent()).resolves.toContain('purpose');
+    const noPurpose = (await page.getByRole('alert').textContent()) ?? '';
+    expect(noPurpose).toContain('purpose: tick at least one purpose');
+    expect(noPurpose).not.toContain('unknown purpose');
     await page.getByLabel('marketing email').check();
     await page.getByLabel('Channel (web, email, phone, in-person …)').fill('phone');
     await page.getByRole('button', { name: 'Opt out' }).click();
