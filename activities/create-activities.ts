@@ -30,6 +30,7 @@ import { protectRecordIds } from '../privacy/keyed-id.js';
 import { runForSubject } from '../privacy/redaction-context.js';
 import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { createAccessActivities } from './access-activities.js';
+import { currentAttempt } from './attempt.js';
 import { reportConnectorCall } from './connector-call-report.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
@@ -128,7 +129,7 @@ export function createActivities({
       return result;
     } catch (error) {
       // The subject's own data is redacted first, in every form, before the failure reaches Temporal or a log.
-      const failure = toActivityFailure(error, subject, { stepDeadlineMs: stepDeadline() });
+      const failure = withAttempt(toActivityFailure(error, subject, { stepDeadlineMs: stepDeadline() }));
       log.warn({ err: failure }, 'connector call failed');
       reportConnectorCall({ system: input.system, operation, failure });
       throw failure;
@@ -387,4 +388,15 @@ function keepHeartbeating(): () => void {
   if (!timeoutMs) return () => {};
   const timer = setInterval(() => context.heartbeat(), Math.max(1000, Math.floor(timeoutMs / 3)));
   return () => clearInterval(timer);
+}
+
+/**
+ * Adds the attempt that failed to a vendor failure's first detail (`attempt`), so the workflow counts the
+ * vendor call attempts of a step that ended in failure (workflows/operator-gate.ts). Other errors reach
+ * Temporal as they are; the workflow then counts that round as one attempt.
+ */
+function withAttempt(failure: unknown): unknown {
+  const detail = failure instanceof ApplicationFailure ? failure.details?.[0] : undefined;
+  if (detail && typeof detail === 'object') (detail as { attempt?: number }).attempt = currentAttempt();
+  return failure;
 }

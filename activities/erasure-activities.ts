@@ -16,6 +16,7 @@ import type { Logger } from '../logging/logger.js';
 import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
 import { adoptLegacySubjectKeys } from '../privacy/subject-key.js';
+import { currentAttempt } from './attempt.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
 import type { WorkStarter } from './reconciliation-activities.js';
 
@@ -30,6 +31,8 @@ export interface ErasureStepInput extends ConnectorActivityInput {
 
 /** What a harvest tells the workflow: counts and usable GA ids, never the record list. */
 export interface PlannedErasure {
+  /** The activity attempt this search succeeded on (activities/attempt.ts); absent in older histories. */
+  attempt?: number;
   /** Names the subject, so the codec seals the harvested GA ids with their data key. */
   subjectKey?: string;
   /** Records the system holds for the subject right now. */
@@ -46,6 +49,8 @@ export interface PlannedErasure {
 }
 
 export interface DeletedPage {
+  /** The activity attempt this page succeeded on (activities/attempt.ts); absent in older histories. */
+  attempt?: number;
   deleted: number;
   alreadyGone: number;
   /** True when planned records remain after this page. */
@@ -105,6 +110,7 @@ export function createErasureActivities({
         );
         const { usable, unusable } = usableGaClientIds(found.gaClientIds, input.system);
         return {
+          attempt: currentAttempt(),
           subjectKey: input.subjectKey,
           found: found.records.length,
           newlyPlanned,
@@ -157,7 +163,7 @@ export function createErasureActivities({
           if (result === 'deleted') deleted++;
           else alreadyGone++;
         }
-        return { deleted, alreadyGone, more: planned.length === input.pageSize };
+        return { attempt: currentAttempt(), deleted, alreadyGone, more: planned.length === input.pageSize };
       });
     },
 
@@ -165,7 +171,7 @@ export function createErasureActivities({
      * Submits the deletions of a system that cannot be searched (Google Analytics) and records each one.
      * The identifiers are the request's and the harvested ones, both already through the intake parsers.
      */
-    submitErasure(input: ErasureStepInput): Promise<{ submitted: number }> {
+    submitErasure(input: ErasureStepInput): Promise<{ submitted: number; attempt?: number }> {
       return call(input, 'erase', async (connector) => {
         // Planned before they are submitted: if Google refuses, the receipt still names each id (keyed) as
         // `not_deleted` once the system is closed or failed.
@@ -185,7 +191,7 @@ export function createErasureActivities({
             vendorTime: record.vendorTime,
           })),
         );
-        return { submitted: result.records.length };
+        return { submitted: result.records.length, attempt: currentAttempt() };
       });
     },
 

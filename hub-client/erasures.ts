@@ -184,8 +184,11 @@ export async function liveStatus(
 }
 
 /**
- * Sets each system's `attempts` to its vendor call attempts (Temporal's counters, pending-activities.ts) and
- * adds `retrying` to the systems the worker is still retrying; a system no longer running keeps none.
+ * Sets each system's `attempts` to its vendor call attempts and adds `retrying` to the systems the worker is
+ * still retrying; a system no longer running keeps none. The workflow counts the attempts its activities
+ * reported (the number its receipt keeps); the retries of an activity still pending are added to it. A
+ * workflow whose activities report none (older ones, or kinds that do not) gets Temporal's own counters from
+ * the history (pending-activities.ts): the larger of the two, as neither can overcount.
  */
 export function withRetryStates<
   V extends { systems: Record<string, { status: string; attempts: number; retrying?: RetryState }> },
@@ -193,10 +196,15 @@ export function withRetryStates<
   const systems = Object.fromEntries(
     Object.entries(view.systems).map(([system, state]) => {
       const retry = states.retrying[system as SystemName];
-      const attempts = states.attempts[system as SystemName] ?? state.attempts;
+      const reported = state.attempts + (states.pendingRetries[system as SystemName] ?? 0);
+      const attempts = Math.max(reported, states.attempts[system as SystemName] ?? 0);
       return [
         system,
-        { ...state, attempts, ...(retry && state.status === 'running' ? { retrying: retry } : {}) },
+        {
+          ...state,
+          attempts,
+          ...(retry && state.status === 'running' ? { retrying: { ...retry, attempt: attempts } } : {}),
+        },
       ];
     }),
   );

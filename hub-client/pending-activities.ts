@@ -17,6 +17,11 @@ export interface SystemActivityStates {
    * it survives a worker killed mid-attempt. A never-failing system has 1.
    */
   attempts: Partial<Record<SystemName, number>>;
+  /**
+   * The retries of each system's activities still pending (attempt - 1 each): what a workflow that counts
+   * the attempts its activities report (workflows/operator-gate.ts) has not heard of yet.
+   */
+  pendingRetries: Partial<Record<SystemName, number>>;
 }
 
 /** One connector activity of the history: its system, its type, its attempts so far and how it ended. */
@@ -86,9 +91,12 @@ export async function retryStatesOf(client: Client, handle: WorkflowHandle): Pro
           : 'failed';
     }
   }
+  const pendingRetries: Partial<Record<SystemName, number>> = {};
   for (const activity of pending) {
     const known = byActivityId.get(activity.activityId ?? '');
-    if (known) known.attempts = Math.max(1, activity.attempt ?? 1);
+    if (!known) continue;
+    known.attempts = Math.max(1, activity.attempt ?? 1);
+    pendingRetries[known.system] = (pendingRetries[known.system] ?? 0) + known.attempts - 1;
   }
   const attempts: Partial<Record<SystemName, number>> = {};
   const last = new Map<SystemName, VendorActivity>();
@@ -125,7 +133,7 @@ export async function retryStatesOf(client: Client, handle: WorkflowHandle): Pro
       ...(nextRetryAt ? { nextRetryAt: nextRetryAt.toISOString() } : {}),
     };
   }
-  return { retrying, attempts };
+  return { retrying, attempts, pendingRetries };
 }
 
 /** The connectors put `{reason, status}` in an ApplicationFailure's first detail (connectors/*-errors.ts). */

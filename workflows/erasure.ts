@@ -31,7 +31,7 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { LegalHoldPhase } from './legal-hold.js';
-import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { assertNeedsAttention, counted, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
@@ -192,8 +192,16 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   publishStatus();
 
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);
-  const activitiesFor = (system: SystemName) =>
-    proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+  // Each vendor activity's result names the attempt it succeeded on: counted into the system's attempts.
+  const activitiesFor = (system: SystemName): Activities => {
+    const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+    return new Proxy(activities, {
+      get: (target, name) => {
+        const activity = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => counted(state[system], activity(...args));
+      },
+    });
+  };
   const stepInput = (system: SystemName, identifiers: SubjectIdentifiers = subject) => ({
     system,
     requestId,

@@ -70,14 +70,15 @@ export class OperatorGate {
 
   async run<T>(system: SystemName, state: GatedState, work: () => Promise<T>): Promise<StepOutcome<T>> {
     let waitedForVendor = false;
-    // This step's rounds only: a system's earlier steps (Dynamics plans, then deletes) are not retries of
-    // this one. The status views replace it with the vendor call attempts Temporal counted
-    // (hub-client/pending-activities.ts); it stays in a receipt read after Temporal's retention.
-    let rounds = 0;
+    // This step's vendor call attempts only: a system's earlier steps (Dynamics plans, then deletes) are
+    // not retries of this one. Each round counts 1, plus the retries its activities reported (their
+    // results' and failures' `attempt`, see `countAttempt`); results without one (histories from before
+    // activities reported it) count 1 per round. The status views add the attempts of an activity still
+    // retrying (hub-client/pending-activities.ts); the receipt keeps this count.
+    let earlierRounds = 0;
     for (;;) {
       state.status = 'running';
-      rounds += 1;
-      state.attempts = rounds;
+      state.attempts = earlierRounds + 1;
       this.onChange();
       try {
         const value = await work();
@@ -85,6 +86,8 @@ export class OperatorGate {
         return { done: true, value };
       } catch (error) {
         if (isCancellation(error)) throw error;
+        countAttempt(state, attemptOfFailure(error));
+        earlierRounds = state.attempts;
         const wait = vendorWait(error);
         let action: OperatorAction | undefined;
         if (wait && !waitedForVendor) {
@@ -133,6 +136,30 @@ export class OperatorGate {
     this.pending.delete(system);
     return acted ? action : undefined;
   }
+}
+
+/**
+ * Adds the retries of one vendor activity to its system's running count: an activity that succeeded (or
+ * failed for good) on attempt n made n - 1 calls more than the round's one. `attempt` is the activity's
+ * own report (activities/attempt.ts); undefined (an older history) adds nothing.
+ */
+export function countAttempt(state: GatedState, attempt: unknown): void {
+  if (typeof attempt === 'number' && Number.isInteger(attempt) && attempt > 1) state.attempts += attempt - 1;
+}
+
+/** Awaits a vendor activity and counts the attempt its result reports (`attempt`) into `state`. */
+export async function counted<T>(state: GatedState, call: Promise<T>): Promise<T> {
+  const result = await call;
+  countAttempt(state, (result as { attempt?: unknown } | undefined)?.attempt);
+  return result;
+}
+
+/** The attempt a failed activity reported in its failure's first detail (activities/create-activities.ts). */
+function attemptOfFailure(error: unknown): number | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const attempt = (cause.details?.[0] as { attempt?: unknown } | undefined)?.attempt;
+  return typeof attempt === 'number' ? attempt : undefined;
 }
 
 /** How long a vendor asked to wait, when the failure is a `VendorAskedToWait`. */

@@ -87,8 +87,14 @@ export type Behaviour = 'ok' | 'bad-credentials' | 'unavailable';
 export function stubConnectors() {
   const behaviour: Record<SystemName, Behaviour> = { dynamics: 'ok', mailchimp: 'ok', google: 'ok' };
   const calls: Record<SystemName, number> = { dynamics: 0, mailchimp: 0, google: 0 };
+  /** Calls that answer 503 before the behaviour applies again: a fault for exactly that many attempts. */
+  const faultsLeft: Record<SystemName, number> = { dynamics: 0, mailchimp: 0, google: 0 };
   const fail = (system: SystemName, operation: ConnectorOperation) => {
     calls[system] += 1;
+    if (faultsLeft[system] > 0) {
+      faultsLeft[system] -= 1;
+      throw new RetryableVendorError({ system, operation, status: 503, reason: 'Service Unavailable' });
+    }
     if (behaviour[system] === 'bad-credentials')
       throw new NonRetryableVendorError({ system, operation, status: 401, reason: 'API Key Invalid' });
     if (behaviour[system] === 'unavailable')
@@ -126,5 +132,5 @@ export function stubConnectors() {
     mailchimp: connector('mailchimp'),
     google: connector('google'),
   } as unknown as ConnectorSet;
-  return { connectors, behaviour, calls };
+  return { connectors, behaviour, calls, faultsLeft };
 }

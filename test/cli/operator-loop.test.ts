@@ -161,6 +161,30 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
     expect(done.dynamics?.attempts).toBe(1);
   });
 
+  it('stores in the ledger’s receipt the vendor call attempts a system took: a 503 for 2 attempts, then success, is 3; the other systems 1', async () => {
+    stubs.faultsLeft.mailchimp = 2;
+    const mailchimpCallsBefore = stubs.calls.mailchimp;
+    // Retries of 1 s then 2 s outlast the suite's 3-second attention deadline: this erasure gets longer.
+    vi.stubEnv('CONSENT_HUB_ATTENTION_AFTER', '2 minutes');
+    const started = await cli('erase', '--email', uniqueEmail('stored-attempts'), '--json');
+    vi.stubEnv('CONSENT_HUB_ATTENTION_AFTER', '3 seconds');
+    expect(started.code).toBe(0);
+    const { requestId } = JSON.parse(started.stdout) as { requestId: string };
+    const stored = await waitFor(() => ledger.getReceipt(requestId), 'the stored receipt');
+    expect(stubs.faultsLeft.mailchimp).toBe(0);
+    // Two refused calls and the one that answered, then the calls of the deletion passes (first attempts).
+    expect(stubs.calls.mailchimp - mailchimpCallsBefore).toBeGreaterThanOrEqual(3);
+    expect(stored.systems.mailchimp.attempts).toBe(3);
+    expect(stored.systems.dynamics.attempts).toBe(1);
+    expect(stored.systems.google.attempts).toBe(1);
+    // What the CLI shows for the finished erasure is that same count.
+    const shown = JSON.parse((await cli('receipt', requestId, '--json')).stdout) as {
+      systems: Record<string, { attempts: number }>;
+    };
+    expect(shown.systems.mailchimp?.attempts).toBe(3);
+    expect(shown.systems.dynamics?.attempts).toBe(1);
+  });
+
   it('erase --wait prints the request id at once, then exits 3 with the retry and close commands', async () => {
     stubs.behaviour.mailchimp = 'bad-credentials';
     const run = await cli('erase', '--email', uniqueEmail('wait'), '--wait');
