@@ -165,7 +165,9 @@ describe('erasure end to end, with a worker process and the three vendor sandbox
     await vendors.mailchimp.control.outage(false);
     const receipt = await awaitReceipt(context, started);
     expect(receipt.outcome).toBe('completed');
-    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', attempts: 1 });
+    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased' });
+    // One round, no operator: the calls refused during the outage and the one that took it are all counted.
+    expect(receipt.systems.mailchimp.attempts).toBeGreaterThanOrEqual(2);
   });
 
   it('turns a bad Mailchimp key into needs attention, and a retry after fixing the key into erased', async () => {
