@@ -181,13 +181,8 @@ export class AccessExportStore {
    */
   async eraseRequest(requestId: string): Promise<number> {
     const folder = this.folder(requestId);
-    let names: string[];
-    try {
-      names = await readdir(folder);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
+    const names = await filesIn(folder);
+    if (names === undefined) return 0;
     const sealed = names.filter((name) => name.endsWith('.enc') || name.endsWith('.tmp'));
     await writeFile(join(folder, erasedMarker), '', { mode: 0o600 });
     for (const name of sealed) await rm(join(folder, name), { force: true });
@@ -197,14 +192,19 @@ export class AccessExportStore {
   /** Deletes every file of the request; answers how many there were (0 when already gone). */
   async deleteAll(requestId: string): Promise<number> {
     const folder = this.folder(requestId);
-    let names: string[];
-    try {
-      names = await readdir(folder);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
+    const names = await filesIn(folder);
+    if (names === undefined) return 0;
     await rm(folder, { recursive: true, force: true });
     return names.filter((name) => name.endsWith('.enc')).length;
+  }
+}
+
+/** The names in `folder`, or undefined when it does not exist (its request's files are already gone). */
+async function filesIn(folder: string): Promise<string[] | undefined> {
+  try {
+    return await readdir(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
