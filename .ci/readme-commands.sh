@@ -14,21 +14,6 @@ if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
   echo "note: uncommitted changes are not tested; the clone is of $commit" >&2
 fi
 
-# npm start's ports with its default flags (Temporal, its UI, the sandboxes, the intake API, both metrics
-# endpoints, the codec server), from the list dev itself checks (dev/run-dev.ts devPorts). Something already
-# there would make npm start fail for a reason that has nothing to do with this commit.
-dev_ports=$(cd "$repo" && node_modules/.bin/tsx dev/print-dev-ports.ts)
-if [ -z "$dev_ports" ]; then
-  echo "could not list npm start's ports (dev/print-dev-ports.ts); run npm install in $repo first" >&2
-  exit 1
-fi
-for port in $dev_ports; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port is in use (another npm start?); stop it first: npm start needs it" >&2
-    exit 1
-  fi
-done
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/consent-hub-readme-XXXXXX")
 clone="$work/consent-hub"
 start_pid=""
@@ -59,6 +44,27 @@ timed() {
 }
 
 timed "npm install" clean bash -c "cd '$clone' && npm install --no-audit --no-fund"
+
+# npm start's ports with its default flags (Temporal, its UI, the sandboxes, the intake API, both metrics
+# endpoints, the codec server), from the list dev itself checks (dev/run-dev.ts devPorts), read from the clone
+# once npm install has run (the checkout this script runs from may have no node_modules). Something already
+# there would make npm start fail for a reason that has nothing to do with this commit.
+ports_free() {
+  local dev_ports port
+  dev_ports=$(clean bash -c "cd '$clone' && node_modules/.bin/tsx dev/print-dev-ports.ts")
+  if [ -z "$dev_ports" ]; then
+    echo "could not list npm start's ports (dev/print-dev-ports.ts)" >&2
+    return 1
+  fi
+  for port in $dev_ports; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port is in use (another npm start?); stop it first: npm start needs it" >&2
+      return 1
+    fi
+  done
+}
+
+ports_free
 timed "npm test" clean bash -c "cd '$clone' && npm test"
 
 # npm start in a session and process group of its own, like a terminal's foreground job.
