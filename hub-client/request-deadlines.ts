@@ -13,10 +13,10 @@ import {
   type RequestListing,
 } from '../domain/request-deadline.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { accessWorkflowId } from '../workflows/access-definitions.js';
+import { accessStatusQuery, accessWorkflowId } from '../workflows/access-definitions.js';
 import { consentChangeStateQuery, consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
-import { rectificationWorkflowId } from '../workflows/rectification-definitions.js';
+import { rectificationStatusQuery, rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { requestDeadlineSignal } from '../workflows/request-deadline.js';
 import {
   consentStatusAttribute,
@@ -252,33 +252,51 @@ async function withState(
 }
 
 /** How long a listing waits for a consent workflow to answer about one change before it judges by status. */
-const changeQueryDeadlineMs = 5000;
+const queryDeadlineMs = 5000;
 
 /**
- * One consent change's progress in the person's running workflow (consentChangeStateQuery); `unknown` when
- * the run never saw it, or no worker answered in time (a query needs one), so the caller falls back to the
- * workflow's published status.
+ * Asks a running workflow `ask`, or answers `fallback` when the query fails (a run that predates the query)
+ * or no worker answered within 5 s (a query needs one), so a listing never hangs on a busy worker.
  */
-async function consentChangeState(
-  client: Client,
-  workflowId: string,
-  eventId: string,
-): Promise<'unknown' | 'open' | 'done'> {
+async function askWithin<T, F>(ask: () => Promise<T>, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'unknown'>((resolve) => {
-    timer = setTimeout(() => resolve('unknown'), changeQueryDeadlineMs);
+  const timedOut = new Promise<F>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), queryDeadlineMs);
   });
   try {
-    return await Promise.race([
-      client.workflow
-        .getHandle(workflowId)
-        .query(consentChangeStateQuery, eventId)
-        .catch(() => 'unknown' as const),
-      timedOut,
-    ]);
+    return await Promise.race([ask().catch(() => fallback), timedOut]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * One consent change's progress in the person's running workflow (consentChangeStateQuery); `unknown` when
+ * the run never saw it, or no worker answered in time, so the caller falls back to the workflow's published
+ * status.
+ */
+function consentChangeState(client: Client, workflowId: string, eventId: string) {
+  return askWithin(
+    () => client.workflow.getHandle(workflowId).query(consentChangeStateQuery, eventId),
+    'unknown' as const,
+  );
+}
+
+/**
+ * A running rectification's or access request's state from its own status query: these workflows publish
+ * no status search attribute, so without asking, one waiting for an operator would be listed as running.
+ */
+async function askedState(
+  client: Client,
+  kind: 'rectification' | 'access',
+  workflowId: string,
+  runId?: string,
+) {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const ask = async (): Promise<{ status: string }> =>
+    kind === 'access' ? handle.query(accessStatusQuery) : handle.query(rectificationStatusQuery);
+  const view = await askWithin(ask, undefined);
+  return view?.status === 'needs_attention' ? 'needs_attention' : 'running';
 }
 
 /** An open request's state from its workflow; `completedAt` when the workflow shows it is done. */
@@ -314,6 +332,8 @@ async function liveState(
       return { state: 'completed', completedAt: new Date().toISOString() };
     return { state: status === 'needs_attention' && change !== 'done' ? 'needs_attention' : 'open' };
   }
+  if (row.kind === 'rectification' || row.kind === 'access')
+    return { state: await askedState(client, row.kind, target.workflowId, target.runId) };
   const status = description.typedSearchAttributes.get(erasureStatusAttribute);
   return { state: typeof status === 'string' && status !== 'completed' ? status : 'running' };
 }

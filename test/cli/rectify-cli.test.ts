@@ -186,13 +186,16 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     const overdue = JSON.parse((await cli('requests', '--overdue', '--json')).stdout) as {
       requestId: string;
       kind: string;
+      state: string;
       overdue: boolean;
     }[];
     const ids = overdue.map((l) => l.requestId);
     expect(ids).toContain(open.requestId);
     expect(ids).not.toContain(finished.requestId);
+    // Waiting for an operator, not merely running: the listing asks the workflow, which publishes no status.
     expect(overdue.find((l) => l.requestId === open.requestId)).toMatchObject({
       kind: 'rectification',
+      state: 'needs_attention',
       overdue: true,
     });
 
