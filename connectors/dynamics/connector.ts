@@ -438,11 +438,31 @@ export function createDynamicsConnector(
      * Rectification: on every contact and lead of the person, each email column holding the old address
      * gets the new one, and `firstname`/`lastname` their new values; one PATCH per row, conditional on the
      * row as read (a row deleted meanwhile answers `gone`).
+     *
+     * Dataverse, unlike Mailchimp, lets two rows share an address, so a new address that another contact or
+     * lead already holds would silently make two people one for every later request by that address. That
+     * is refused before any PATCH, non-retryably, so the system waits for an operator (as Mailchimp's
+     * "Member Exists" does) and nothing is overwritten.
      */
     rectify: (subject, changes) =>
       run('rectify', async (): Promise<RectifyResult> => {
         const found = await rows('rectify', subject, [...emailColumns, 'firstname', 'lastname']);
         if (found.length === 0) return { outcome: 'not_found', records: [] };
+        if (changes.email && changes.email !== subject.email) {
+          const own = new Set(found.map((row) => `${row.ref.kind}:${row.ref.id}`));
+          const others = (await rows('rectify', { ...subject, email: changes.email }, [])).filter(
+            (row) => !own.has(`${row.ref.kind}:${row.ref.id}`),
+          );
+          if (others.length > 0) {
+            throw new NonRetryableVendorError({
+              system: 'dynamics',
+              operation: 'rectify',
+              reason: `the new address is already held by ${others.length} other Dynamics record(s) (${others
+                .map((row) => `${row.ref.kind} ${row.ref.id}`)
+                .join(', ')}); merge them or close this system`,
+            });
+          }
+        }
         const records: RectifiedRecordRef[] = [];
         for (const row of found) {
           const patch: Record<string, string> = {};
