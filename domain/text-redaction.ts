@@ -82,7 +82,10 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
     );
     if (unique.length === 0) return;
     const body = unique.map(escapeRegExp).join('|');
-    const pattern = wholeWord ? `(?<![\\p{L}\\p{N}])(?:${body})(?![\\p{L}\\p{N}])` : `(?:${body})`;
+    // A word ends where a letter or digit does not follow; it starts after anything else, and also right
+    // after a percent or \u escape (`%27Katherine%20Johnson%27`), whose hex digits are not the name's.
+    const start = `(?:(?<=%[0-9a-f]{2})|(?<=\\\\u[0-9a-f]{4})|(?<![\\p{L}\\p{N}]))`;
+    const pattern = wholeWord ? `${start}(?:${body})(?![\\p{L}\\p{N}])` : `(?:${body})`;
     result = result.replace(new RegExp(pattern, 'giu'), replacement);
   };
   if (subject.email) replaceAll(addressForms(subject.email), redactedEmail);

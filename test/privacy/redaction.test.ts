@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { redactText } from '../../domain/text-redaction.js';
 import { plainDigestsOf, redactSubject, scrubAddresses } from '../../privacy/redaction.js';
 
 const email = "mary.o'brien@example.com";
@@ -43,6 +44,19 @@ describe('redactSubject: the subject in every encoding, then any address', () =>
     const text =
       'cc bob.smith+news@sub.example.co.uk, "odd one"@example.org; <o\'hara@example.ie> and carol%40example.net';
     expect(scrubAddresses(text)).toBe('cc [email], [email]; <[email]> and [email]');
+  });
+
+  it('removes a name that follows a percent or \\u escape, as URLs and JSON in vendor errors write it', () => {
+    const subject = { names: ['Katherine Johnson', 'Alan Turing'] };
+    expect(redactText('/contacts?$filter=fullname%20eq%20%27Katherine%20Johnson%27', subject)).toBe(
+      '/contacts?$filter=fullname%20eq%20%27[name]%27',
+    );
+    expect(redactText('name=Alan%20Turing; Turing%2C%20Alan', subject)).toBe(
+      'name=[name]; [name]%2C%20[name]',
+    );
+    expect(redactText('{"who":"\\u0027Alan\\u0027"}', subject)).toBe('{"who":"\\u0027[name]\\u0027"}');
+    // Still whole words: a longer word, or a name glued to a plain digit, is not the name.
+    expect(redactText('Alanis met Katherines at 7Alan', subject)).toBe('Alanis met Katherines at 7Alan');
   });
 
   it('leaves text without addresses exactly as it was', () => {
