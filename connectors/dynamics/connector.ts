@@ -1,7 +1,7 @@
 import type { GraphRequest } from '@microsoft/microsoft-graph-client';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
-import { normaliseEmail } from '../../domain/email.js';
+import { canonicalMailbox, mailboxSpellings, normaliseEmail } from '../../domain/email.js';
 import { mostFrequentNames } from '../../domain/redaction-names.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
@@ -108,9 +108,16 @@ function limiterFor(config: DynamicsConfig): LimitFunction {
 /** WhoAmI's answer: the application user's id is all readiness needs to see. */
 const whoAmISchema = z.object({ UserId: z.string() }).passthrough();
 
-/** The filter for "any of the three email columns equals this address", built from typed parts. */
+/**
+ * The filter for "any of the three email columns holds this mailbox", built from typed parts. A mailbox has
+ * several spellings a CRM may hold (its domain as Unicode or as IDNA `xn--`, with or without the DNS root's
+ * dot; domain/email.ts mailboxSpellings), and the hub's one person is all of them: a row typed either way is
+ * theirs, so an erasure or opt-out by one spelling must find a row kept under another. Dataverse compares
+ * strings case-insensitively, so case needs no spelling of its own.
+ */
 export function emailFilter(email: string): ODataFilter {
-  return or(...emailColumns.map((column) => eq(column, email)));
+  const spellings = [...new Set([email, ...mailboxSpellings(email)])];
+  return or(...emailColumns.flatMap((column) => spellings.map((spelling) => eq(column, spelling))));
 }
 
 /**
@@ -476,7 +483,10 @@ export function createDynamicsConnector(
           if (changes.email) {
             for (const column of emailColumns) {
               const current = row.columns[column];
-              if (typeof current === 'string' && normaliseEmail(current) === subject.email)
+              if (
+                typeof current === 'string' &&
+                canonicalMailbox(current) === canonicalMailbox(subject.email)
+              )
                 set(column, changes.email);
             }
           }
