@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { normaliseEmail } from '../../domain/email.js';
+import { mailboxSpellings, normaliseEmail } from '../../domain/email.js';
 import { restrictedTag } from '../../domain/hold.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
@@ -229,6 +229,17 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     );
     if (byHash) return { ...byHash, list_id: audienceId };
     await requireAudience(operation, audienceId);
+    // The same mailbox stored under another spelling (its domain as Unicode or `xn--`, with or without the
+    // root's dot) is this person too; each spelling is its own hash, read only when the given one missed.
+    for (const spelling of mailboxSpellings(email).filter((s) => s !== normaliseEmail(email))) {
+      const other = await callUnlessMissing(
+        operation,
+        audienceId,
+        () => api.getListMember(audienceId, subscriberHash(spelling)),
+        memberSchema,
+      );
+      if (other) return { ...other, list_id: audienceId };
+    }
     const searched = await searchMember(operation, audienceId, email);
     return searched && { ...searched, list_id: audienceId };
   }

@@ -97,6 +97,19 @@ describe('Mailchimp connector: lookups by the stored address, and audiences that
     expect(JSON.stringify(await control.state())).not.toContain('example.com');
   });
 
+  it('erases a member stored under the Unicode domain when asked by the punycode spelling, and one stored with the root dot when asked without it', async () => {
+    const news = await createAudience('News');
+    const unicodeId = await addMember(news, 'ida@bücher.example', 'subscribed');
+    const dottedId = await addMember(news, 'dot@example.com.', 'subscribed');
+
+    const ida = await connector.erase(subject('ida@xn--bcher-kva.example'));
+    expect(ida.outcome).toBe('erased');
+    expect(ida.records).toEqual([expect.objectContaining({ id: unicodeId, result: 'deleted' })]);
+    const dot = await connector.erase(subject('dot@example.com'));
+    expect(dot.outcome).toBe('erased');
+    expect(dot.records).toEqual([expect.objectContaining({ id: dottedId, result: 'deleted' })]);
+  });
+
   it('opts out a member stored with spaces instead of reporting not_found', async () => {
     const news = await createAudience('News');
     const storedId = await addMember(news, '  grace@example.com', 'subscribed');
