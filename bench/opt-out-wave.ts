@@ -24,7 +24,6 @@ import proto from '@temporalio/proto';
 
 import pLimit from 'p-limit';
 import { loadHubConfig } from '../cli/load-config.js';
-import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { recordConsentChange } from '../hub-client/consent.js';
 import { awaitReceipt, requestErasure } from '../hub-client/erasures.js';
@@ -41,10 +40,9 @@ import { googleSandboxKit } from '../sandboxes/google/kit.js';
 import { demoAudienceIds, mailchimpSandboxKit } from '../sandboxes/mailchimp/kit.js';
 import type { MailchimpSandboxStore } from '../sandboxes/mailchimp/store.js';
 import { connectClient } from '../temporal/connection.js';
-import { provideTemporalCli } from '../temporal/temporal-cli.js';
-import { freePort } from './free-port.js';
+import { benchTemporalChoice, startBenchTemporal } from './bench-temporal.js';
 import { runPlainScript } from './plain-script.js';
-import { type ProcessStats, processStats, sumStats } from './process-stats.js';
+import { type ProcessStats, processStats, processTreeCpuSeconds, sumStats } from './process-stats.js';
 import { dataverseLimits, googleDeletionLimits, mailchimpLimits, workloadBound } from './vendor-bound.js';
 import { startBenchWorker } from './worker-process.js';
 import { bundleWorkflowsOnce } from './workflow-bundle.js';
@@ -58,6 +56,8 @@ const { values: flags } = parseArgs({
     erasures: { type: 'string', default: '100' },
     'single-runs': { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    temporal: { type: 'string' },
+    'temporal-address': { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -67,6 +67,7 @@ const workerCount = Number(flags.workers);
 const erasureCount = Number(flags.erasures);
 const singleRuns = Number(flags['single-runs']);
 const json = flags.json ?? false;
+const temporalChoice = benchTemporalChoice(flags);
 const audiences = [demoAudienceIds.newsletter, demoAudienceIds.events];
 const EventType = proto.temporal.api.enums.v1.EventType;
 const sizingVariables = [
@@ -109,16 +110,9 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')} (2 cores: figures on a busy machine are slower than the hub is)`,
   );
-  const cli = await provideTemporalCli({ onStep: note });
-  const server = await startTemporalDevServer({
-    cli: cli.path,
-    dbFile: join(dataDir, 'temporal.sqlite'),
-    port: await freePort(),
-    uiPort: await freePort(),
-    namespace: 'default',
-    print: note,
-  });
+  const server = await startBenchTemporal(temporalChoice, { dataDir, namespace: 'default', print: note });
   stops.push(server.stop);
+  note(`Temporal: ${server.description} at ${server.address}`);
 
   // The sandboxes run here, with the vendors' documented limits (their defaults) and a log big enough to
   // count every call of the run.
@@ -156,7 +150,7 @@ try {
     ...mailchimp.env,
     ...google.env,
     TEMPORAL_ADDRESS: server.address,
-    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_NAMESPACE: server.namespace,
     CONSENT_HUB_TASK_QUEUE: 'consent-hub',
     CONSENT_HUB_DATA_DIR: dataDir,
     CONSENT_HUB_SUBJECT_KEY_SECRET: secrets.subject,
@@ -253,7 +247,11 @@ try {
     peakWorkerRss = Math.max(peakWorkerRss, workerStats()?.rssMb ?? 0);
   }, 500);
   stops.push(async () => clearInterval(sampler));
-  const before = { worker: workerStats(), server: processStats(server.process.pid) };
+  const serverStats = () => ({
+    server: processStats(server.serverPid),
+    database: processTreeCpuSeconds(server.databasePid),
+  });
+  const before = { worker: workerStats(), ...serverStats() };
 
   const waveStarted = performance.now();
   const occurredAt = new Date().toISOString();
@@ -299,7 +297,7 @@ try {
   }
   await acceptedAll;
   const waveSeconds = (performance.now() - waveStarted) / 1000;
-  const after = { worker: workerStats(), server: processStats(server.process.pid) };
+  const after = { worker: workerStats(), ...serverStats() };
   const hubLogs = await vendorLogs();
   const finished = reached.dynamics !== undefined && reached.mailchimp !== undefined;
 
@@ -398,7 +396,12 @@ try {
     throttled: throttledIn(hubLogs),
     scriptThrottled: script.throttled,
     workerCpuSeconds: round(cpu(before.worker, after.worker)),
+    temporal: server.description,
     serverCpuSeconds: round(cpu(before.server, after.server)),
+    databaseCpuSeconds:
+      before.database !== undefined && after.database !== undefined
+        ? round(after.database - before.database)
+        : undefined,
     peakWorkerRssMb: round(peakWorkerRss),
     erasures: erasures?.count ?? 0,
     erasureSeconds: round(erasures?.seconds),
@@ -412,6 +415,7 @@ try {
     const s = (v: unknown, unit = 's') => (v === undefined ? 'n/a' : `${v} ${unit}`);
     const lines = [
       '',
+      `Temporal: ${r.temporal}`,
       `Opt-out wave: ${r.people} people, ${r.latencyMs} ms vendor latency, ${r.workers} worker process(es)${r.finished ? '' : ' — NOT consistent before the deadline'}`,
       `  consent-hub            ${s(r.waveSeconds)}   (consistent in Dynamics after ${s(r.consistentSeconds.dynamics)}, Mailchimp after ${s(r.consistentSeconds.mailchimp)})`,
       `  vendors' lower bound   ${s(r.boundSeconds)}   hub / bound = ${r.ratioToBound ?? 'n/a'}`,
@@ -420,7 +424,7 @@ try {
       `  vendor calls / change  hub ${r.callsPerChange.total} (dynamics ${r.callsPerChange.dynamics}, mailchimp ${r.callsPerChange.mailchimp}, google ${r.callsPerChange.google}); minimal ${r.callsPerChange.minimal}; script ${r.callsPerChange.script}`,
       `  Temporal / change      ${r.actionsPerChange} actions, ${r.historyPerChange.events} history events, ${r.historyPerChange.workflowTasks} workflow tasks, ${r.historyPerChange.activities} activities (mean of ${r.historyPerChange.sampled} histories)`,
       `  429s                   hub ${r.throttled}, script ${r.scriptThrottled}`,
-      `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, peak RSS ${s(r.peakWorkerRssMb, 'MB')}; dev server ${s(r.serverCpuSeconds, 'CPU s')}`,
+      `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, peak RSS ${s(r.peakWorkerRssMb, 'MB')}; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
       r.erasures > 0
         ? `Erasures: ${r.erasures} in ${s(r.erasureSeconds)} against GA's bound ${s(r.erasureBoundSeconds)} (1.5 deletions/s per property); outcomes ${JSON.stringify(r.erasureOutcomes)}`
         : 'Erasures: skipped',

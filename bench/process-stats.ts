@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on every Linux this runs on). */
 const ticksPerSecond = (() => {
@@ -46,4 +46,33 @@ export function sumStats(stats: (ProcessStats | undefined)[]): ProcessStats | un
     rssMb: present.reduce((sum, s) => sum + s.rssMb, 0),
     peakRssMb: Math.max(...present.map((s) => s.peakRssMb)),
   };
+}
+
+/**
+ * CPU seconds of a process and its direct children (PostgreSQL's postmaster and its backends): the
+ * process's own time, the time of children it already reaped (`stat` fields 16 and 17), and the live
+ * children's own time. Undefined once the process is gone or off Linux.
+ */
+export function processTreeCpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const fieldsOf = (p: number | string) => {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    };
+    const own = fieldsOf(pid);
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const fields = fieldsOf(entry);
+        if (Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return ticks / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
 }
