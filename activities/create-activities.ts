@@ -162,7 +162,7 @@ export function createActivities({
       categories: accessCategories,
     }),
     ...createRestrictionActivities({ ledger, logger, subjectKeySecret, call }),
-    ...createRectificationActivities({ ledger, logger, subjectKeySecret, call }),
+    ...createRectificationActivities({ ledger, logger, subjectKeySecret, call, starter }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {

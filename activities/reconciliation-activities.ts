@@ -1,7 +1,7 @@
 import { ZodError } from 'zod';
 import type { ChangePage, DecisionsInForce, ObservedPerson } from '../connectors/connector.js';
 import { sharedFieldState } from '../connectors/consent-fields.js';
-import type { ConsentChangeRequestInput } from '../domain/consent.js';
+import type { ConsentChangeRequestInput, ConsentHandOverSignal, ConsentTimings } from '../domain/consent.js';
 import { parseEmail } from '../domain/email.js';
 import type { ErasureRequestInput } from '../domain/erasure.js';
 import type { Purpose } from '../domain/purposes.js';
@@ -40,6 +40,20 @@ export interface WorkStarter {
   shredWhenClosed?(input: { subjectKey: string; requestId: string; before: string }): Promise<void>;
   /** Whether a workflow with this id is running. */
   isRunning?(workflowId: string): Promise<boolean>;
+  /**
+   * Hands a re-keyed person's pending consent work to the consent workflow of their new key, starting it
+   * (with `email` and `timings`) when it is not running: signal-with-start of `consentHandOver`.
+   */
+  handOverConsent?(input: ConsentHandOverInput): Promise<void>;
+}
+
+/** What an old key's consent workflow hands to the new key's (workflows/consent.ts, `handOver`). */
+export interface ConsentHandOverInput extends ConsentHandOverSignal {
+  /** The new key, whose workflow takes over. */
+  subjectKey: string;
+  /** The new address; it reaches Temporal only encrypted. */
+  email: string;
+  timings: ConsentTimings;
 }
 
 export interface ReconciliationDependencies {

@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.js';
 import { derivedKey, protectRecordIds } from '../privacy/keyed-id.js';
 import type { ConnectorCall } from './create-activities.js';
 import type { ErasureStepInput } from './erasure-activities.js';
+import type { ConsentHandOverInput, WorkStarter } from './reconciliation-activities.js';
 
 /** A system's rectification as the workflow keeps it: field names and before-hashes, the first records. */
 export interface RectifiedInSystem {
@@ -40,11 +41,13 @@ export function createRectificationActivities({
   logger,
   subjectKeySecret,
   call,
+  starter,
 }: {
   ledger: Ledger;
   logger: Logger;
   subjectKeySecret: string;
   call: ConnectorCall;
+  starter?: Pick<WorkStarter, 'handOverConsent'>;
 }) {
   return {
     /** Sets the new values in one system; the values before leave this activity only as keyed hashes. */
@@ -87,6 +90,34 @@ export function createRectificationActivities({
       const moved = await ledger.rekeySubject(link);
       logger.info({ subjectKey: link.from, newSubjectKey: link.to, moved }, 'subject re-keyed in the ledger');
       return moved;
+    },
+
+    /**
+     * The old key's consent workflow hands over to the new key's (issue 18): first the ledger rows the old
+     * run wrote under the old key after the rectification's re-keying move too (rekeySubject again: it moves
+     * only what is left and keeps the first link), then the new key's workflow gets the pending changes and
+     * the systems to write again, started if it is not running. Safe to repeat: changes count once by
+     * their event id, and writing a system again writes the same state.
+     */
+    async handOverConsent(input: ConsentHandOverInput & { fromSubjectKey: string }): Promise<void> {
+      if (!starter?.handOverConsent) throw new Error('this worker cannot start workflows (no starter)');
+      const moved = await ledger.rekeySubject({
+        from: input.fromSubjectKey,
+        to: input.subjectKey,
+        requestId: input.requestId,
+        at: new Date().toISOString(),
+      });
+      await starter.handOverConsent(input);
+      logger.info(
+        {
+          subjectKey: input.fromSubjectKey,
+          newSubjectKey: input.subjectKey,
+          pending: input.pending.length,
+          systems: input.systems,
+          moved,
+        },
+        'consent workflow handed over to the new subject key',
+      );
     },
 
     /** Keeps the receipt and marks the request completed, so its deadline is met (never overdue). */

@@ -140,6 +140,11 @@ export interface ConsentStatusView {
   erased: boolean;
   /** Operator retries and closes in this run of the subject's workflow (the ledger keeps them all). */
   operatorActions?: OperatorLogEntry[];
+  /**
+   * Set when this run ended by handing the person over to their new subject key (an email change): the new
+   * key and the rectification that re-keyed them. Keys and a request id only, never an address.
+   */
+  rekeyedTo?: { subjectKey: string; requestId: string; at: string };
 }
 
 export interface ConsentTimings {
@@ -168,6 +173,28 @@ export interface ConsentWorkflowInput {
     reapply?: ConsentReapplySignal[];
     erased?: boolean;
   };
+}
+
+/**
+ * Sent by a rectification that re-keyed the person (an email change) to the consent workflow still running
+ * under the old key: it stops, hands what it still had to do to the new key's workflow, and ends.
+ */
+export interface ConsentRekeySignal {
+  newSubjectKey: string;
+  /** The new address, which the new key's workflow writes to; it reaches Temporal only encrypted. */
+  newEmail: string;
+  requestId: string;
+}
+
+/**
+ * What an old key's consent workflow hands to the new key's on re-key: the changes it had received but not
+ * yet taken in, and the systems whose state it had not yet written (or whose withdrawal failed and waits).
+ */
+export interface ConsentHandOverSignal {
+  fromSubjectKey: string;
+  requestId: string;
+  pending: ConsentChangeSignal[];
+  systems: SystemName[];
 }
 
 /** Asks a person's workflow to write their state to systems again (reconciliation's repair). */

@@ -108,7 +108,18 @@ export interface RectificationReceipt {
    * holds, data keys) moved from the old subject key to the new one, linked in the ledger. Absent when a
    * system still holds the old address (then nothing moved, and `rekeyNote` says why).
    */
-  rekeyed?: { from: string; to: string; at: string; moved: Record<string, number> };
+  rekeyed?: {
+    from: string;
+    to: string;
+    at: string;
+    moved: Record<string, number>;
+    /**
+     * The person's consent workflow under the old key: `handed_over` when one was running and was told to
+     * pass its pending work to the new key's workflow and end; `none_running` when there was none. Absent on
+     * receipts from before the hand-over.
+     */
+    consentWorkflow?: 'handed_over' | 'none_running';
+  };
   rekeyNote?: string;
   operatorActions?: OperatorLogEntry[];
 }

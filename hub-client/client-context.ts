@@ -1,7 +1,12 @@
 import type { Client } from '@temporalio/client';
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
-import { type ConsentClientContext, reapplyConsent, recordConsentChange } from './consent.js';
+import {
+  type ConsentClientContext,
+  handOverConsent,
+  reapplyConsent,
+  recordConsentChange,
+} from './consent.js';
 import { requestErasure } from './erasures.js';
 import { isRunning, shredWhenClosed } from './shredding.js';
 
@@ -31,5 +36,6 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
     reapplyConsent: (input) => reapplyConsent(context, input),
     shredWhenClosed: (input) => shredWhenClosed(context, input),
     isRunning: (workflowId) => isRunning(context.client, workflowId),
+    handOverConsent: (input) => handOverConsent(context, input),
   };
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { ConsentHandOverInput } from '../activities/reconciliation-activities.js';
 import type { DecisionsInForce } from '../connectors/connector.js';
 import {
   type ConsentChangeRequestInput,
   type ConsentChangeSignal,
+  type ConsentHandOverSignal,
   type ConsentStatusView,
   type ConsentTimings,
   consentChangeRequestSchema,
@@ -14,10 +16,11 @@ import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject } from '../privacy/redaction.js';
-import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
+import { adoptLegacySubjectKeys, canonicalKeyLink, subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentWorkflow } from '../workflows/consent.js';
 import {
   consentChangeSignal,
+  consentHandOverSignal,
   consentReapplySignal,
   consentStatusQuery,
   consentWorkflowId,
@@ -29,6 +32,7 @@ import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf } from './pending-activities.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
+import { isRunning } from './shredding.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -61,14 +65,21 @@ export async function recordConsentChange(
    * anything is recorded; the workflow still refuses one that races the tombstone.
    */
   options: {
-    ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject'>;
+    ledger?: Pick<
+      Ledger,
+      'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
+    >;
   } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
   const times = receiptTimes(context, change.receivedAt);
-  const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
+  const addressKey = subjectKeyFor(change.email, context.subjectKeySecret);
   // A tombstone (or evidence) recorded under another spelling's older key is moved to this key first.
   if (options.ledger) await adoptLegacySubjectKeys(options.ledger, change.email, context.subjectKeySecret);
+  // An address a rectification moved away from: while the person's workflow under their new key runs, the
+  // change is theirs (a late webhook, a form sent before the change) and goes there.
+  const movedTo = options.ledger ? await rekeyedSubject(context, options.ledger, addressKey) : undefined;
+  const subjectKey = movedTo ?? addressKey;
   if (change.decision === 'granted' && options.ledger) {
     const tombstone = await options.ledger.getTombstone(subjectKey);
     if (tombstone) throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
@@ -83,33 +94,73 @@ export async function recordConsentChange(
         redactSubject(change.evidence.note, { email: change.email }),
       )
     : undefined;
-  await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(
-    'consentWorkflow',
-    {
-      taskQueue: context.taskQueue,
-      workflowId,
-      args: [{ subjectKey, email: change.email, timings: context.consentTimings }],
-      signal: consentChangeSignal,
-      signalArgs: [
-        {
-          eventId,
-          purpose: change.purpose,
-          decision: change.decision,
-          occurredAt: new Date(change.occurredAt).toISOString(),
-          recordedAt: new Date().toISOString(),
-          source: change.source,
-          evidence: note ? { ...change.evidence, note } : change.evidence,
-        },
-      ],
-      typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
-    },
-  );
+  const signal: ConsentChangeSignal = {
+    eventId,
+    purpose: change.purpose,
+    decision: change.decision,
+    occurredAt: new Date(change.occurredAt).toISOString(),
+    recordedAt: new Date().toISOString(),
+    source: change.source,
+    evidence: note ? { ...change.evidence, note } : change.evidence,
+  };
+  if (movedTo) {
+    // Never started with the old address: only the new key's running workflow knows where to write.
+    await context.client.workflow.getHandle(workflowId).signal(consentChangeSignal, signal);
+  } else {
+    await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentChangeSignal]>(
+      'consentWorkflow',
+      {
+        taskQueue: context.taskQueue,
+        workflowId,
+        args: [{ subjectKey, email: change.email, timings: context.consentTimings }],
+        signal: consentChangeSignal,
+        signalArgs: [signal],
+        typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
+      },
+    );
+  }
   const deadline = await registerDeadline(
     options.ledger,
     { requestId: eventId, kind: 'consent', subjectKey },
     times,
   );
   return { eventId, subjectKey, workflowId, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt };
+}
+
+/**
+ * The subject key a rectification moved this key's person to (`subject_links`, not a legacy spelling's
+ * link), when that key's consent workflow is running now; otherwise undefined, and the address counts as
+ * its own person again (an address given up may be taken by someone else). The hand-over (consent.ts)
+ * covers the old key's run itself.
+ */
+async function rekeyedSubject(
+  context: HubClientContext,
+  ledger: Pick<Ledger, 'getSubjectLink'>,
+  subjectKey: string,
+): Promise<string | undefined> {
+  const link = await ledger.getSubjectLink(subjectKey);
+  if (!link || link.requestId === canonicalKeyLink) return undefined;
+  return (await isRunning(context.client, consentWorkflowId(link.to))) ? link.to : undefined;
+}
+
+/**
+ * Hands a re-keyed person's pending consent work (changes not yet taken in, systems not yet written) to the
+ * consent workflow of their new key, with signal-with-start: a running one takes it in, otherwise one is
+ * started with the new address and the old run's timings (workflows/consent.ts, `handOver`).
+ */
+export async function handOverConsent(context: HubClientContext, input: ConsentHandOverInput): Promise<void> {
+  const { subjectKey, email, timings, ...handOver } = input;
+  await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentHandOverSignal]>(
+    'consentWorkflow',
+    {
+      taskQueue: context.taskQueue,
+      workflowId: consentWorkflowId(subjectKey),
+      args: [{ subjectKey, email, timings }],
+      signal: consentHandOverSignal,
+      signalArgs: [handOver],
+      typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
+    },
+  );
 }
 
 /**

@@ -1,10 +1,20 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ConsentChangeSignal, ConsentReapplySignal, ConsentStatusView } from '../domain/consent.js';
+import type {
+  ConsentChangeSignal,
+  ConsentHandOverSignal,
+  ConsentReapplySignal,
+  ConsentRekeySignal,
+  ConsentStatusView,
+} from '../domain/consent.js';
 import type { OperatorClose, OperatorRetry } from '../domain/erasure.js';
 
 export const consentChangeSignal = defineSignal<[ConsentChangeSignal]>('consentChange');
 /** Reconciliation's repair: write the person's state to these systems again (a failed withdrawal, an opt-in that contradicts one). */
 export const consentReapplySignal = defineSignal<[ConsentReapplySignal]>('consentReapply');
+/** A rectification re-keyed the person: hand everything to the new key's workflow and end (consent.ts). */
+export const consentRekeySignal = defineSignal<[ConsentRekeySignal]>('consentRekey');
+/** The old key's workflow hands its pending changes and unwritten systems to the new key's. */
+export const consentHandOverSignal = defineSignal<[ConsentHandOverSignal]>('consentHandOver');
 export const consentStatusQuery = defineQuery<ConsentStatusView>('consentStatus');
 /**
  * Where one consent change stands in this run: `done` once every system it concerns has written it (or

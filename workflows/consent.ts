@@ -19,6 +19,7 @@ import type {
   ConsentApplicationOutcome,
   ConsentChangeSignal,
   ConsentReapplySignal,
+  ConsentRekeySignal,
   ConsentStatusView,
   ConsentWorkflowInput,
   PurposeDecision,
@@ -31,7 +32,9 @@ import {
   closeConsentSystemUpdate,
   consentChangeSignal,
   consentChangeStateQuery,
+  consentHandOverSignal,
   consentReapplySignal,
+  consentRekeySignal,
   consentStatusQuery,
   retryConsentSystemUpdate,
 } from './consent-definitions.js';
@@ -59,6 +62,11 @@ export const consentPatches = {
    * period is 0 ends as soon as its writes are done, with no idle upsert and no timer.
    */
   fewerActions: 'consent-fewer-actions',
+  /**
+   * Issue 18: on `consentRekey` (an email change re-keyed the person) the run stops its lanes, hands its
+   * pending changes and unwritten systems to the new key's workflow, and ends naming the new key.
+   */
+  rekeyHandOver: 'consent-rekey-handover',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -77,6 +85,8 @@ interface Lane {
   inFlight?: { withdrawn: Set<Purpose>; scope: CancellationScope };
   /** Set when a newer withdrawal cancelled the write in flight, so the lane starts over at once. */
   superseding: boolean;
+  /** The scope of the lane's current write (with its retries and operator wait), cancelled on a hand-over. */
+  current?: CancellationScope;
   /** A withdrawal failed (or was closed) here and waits for reconciliation to ask again. */
   unresolved: boolean;
 }
@@ -116,6 +126,9 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   let erased = carried?.erased ?? false;
   let version = 0;
   let stopping = false;
+  /** Set by `consentRekey`: the person now has another key, and this run hands over to it. */
+  let rekey: ConsentRekeySignal | undefined;
+  let handingOver = false;
   const lean = patched(consentPatches.fewerActions);
   // A run without a status is running (nothing reads it before it is idle or needs an operator), so a
   // fresh run does not upsert "running" first; one carried into a new run keeps the status it had.
@@ -182,6 +195,22 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   });
   setHandler(consentReapplySignal, (request) => {
     reapplies.push(request);
+  });
+  // The patch is asked where the signal lands: a history from before it never set `rekey`, so every later
+  // step of such a run replays as it was recorded.
+  setHandler(consentRekeySignal, (request) => {
+    if (patched(consentPatches.rekeyHandOver)) rekey ??= request;
+  });
+  // Taken in like the changes and repairs it carries: the changes are recorded under this run's key, the
+  // systems are written again with this run's address.
+  setHandler(consentHandOverSignal, (handOver) => {
+    queue.push(...handOver.pending);
+    if (handOver.systems.length > 0) {
+      reapplies.push({
+        systems: handOver.systems,
+        reason: `handed over from subject ${handOver.fromSubjectKey} by rectification ${handOver.requestId}`,
+      });
+    }
   });
   setHandler(consentStatusQuery, view);
   setHandler(consentChangeStateQuery, (eventId) => {
@@ -305,10 +334,11 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     const lane = lanes[system];
     for (;;) {
       await condition(() => behind(system) || stopping);
-      if (!behind(system)) return;
+      if (!behind(system) || handingOver) return;
       lane.superseding = false;
       let covered = lane.wanted;
       const scope = new CancellationScope();
+      lane.current = scope;
       try {
         const result = await scope.run(() =>
           gate.run(system, lane.state, () => {
@@ -349,10 +379,18 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
           }
           lane.unresolved = Object.values(purposes).some((d) => d?.decision === 'withdrawn');
         }
+        lane.current = undefined;
         for (const [purpose, at] of lane.dirty) if (at <= covered) lane.dirty.delete(purpose);
         lane.done = Math.max(lane.done, covered);
       } catch (error) {
         lane.inFlight = undefined;
+        lane.current = undefined;
+        // Handed over: the new key's workflow writes this system's state, with the new address.
+        if (isCancellation(error) && handingOver) {
+          lane.state.status = 'idle';
+          lane.state.resumesAt = undefined;
+          return;
+        }
         if (!(isCancellation(error) && lane.superseding)) throw error;
         // Superseded by a newer withdrawal: start over at once with the newest state.
         lane.state.status = 'idle';
@@ -441,7 +479,10 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
 
   const running = systems.map(runLane);
   let batches = 0;
+  /** Something for the main loop: a change, a repair, or a re-key (which ends the loop). */
+  const arrived = () => queue.length > 0 || reapplies.length > 0 || rekey !== undefined;
   for (;;) {
+    if (rekey) break;
     if (lean) {
       // Ends at once when idle with an idle period of 0: a closed run needs no "idle" status, nor a timer.
       const endsNow =
@@ -457,20 +498,17 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     publishStatus();
     if (queue.length === 0 && reapplies.length === 0) {
       if (busy()) {
-        await condition(() => queue.length > 0 || reapplies.length > 0 || !busy());
+        await condition(() => arrived() || !busy());
         continue;
       }
       if (batches >= batchesPerRun || workflowInfo().continueAsNewSuggested) break;
       if (holdOpen()) {
         // No timer: nothing happens in the history until a change or reconciliation's repair arrives.
-        await condition(() => queue.length > 0 || reapplies.length > 0);
+        await condition(arrived);
         continue;
       }
-      const arrived = await condition(
-        () => queue.length > 0 || reapplies.length > 0,
-        input.timings.idleAfter,
-      );
-      if (!arrived) break;
+      const came = await condition(arrived, input.timings.idleAfter);
+      if (!came) break;
       continue;
     }
     handleReapplies();
@@ -478,9 +516,12 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     batches += 1;
   }
 
+  if (rekey) return handOver(rekey);
+
   stopping = true;
   await Promise.all(running);
   await condition(allHandlersFinished);
+  if (rekey) return handOver(rekey);
   // Work that arrived while the lanes stopped is carried into a fresh run, never dropped.
   const arrivedLate = queue.length > 0 || reapplies.length > 0;
   if (arrivedLate || batches >= batchesPerRun || workflowInfo().continueAsNewSuggested) {
@@ -502,4 +543,41 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     });
   }
   return view();
+
+  /**
+   * Ends this run in favour of the person's new key (issue 18): every lane stops (a write in flight or an
+   * operator's wait is cancelled: it would write the old address, which the systems no longer hold), then
+   * one activity signals-with-start the new key's workflow with the changes not yet taken in and the
+   * systems not yet written (or whose withdrawal failed and waits). Changes that reach this run meanwhile
+   * are handed over too. The new run takes the decisions in force from the ledger, already re-keyed.
+   */
+  async function handOver(to: ConsentRekeySignal): Promise<ConsentStatusView> {
+    handingOver = true;
+    stopping = true;
+    for (const system of systems) lanes[system].current?.cancel();
+    await Promise.all(running);
+    handleReapplies();
+    let systemsLeft = systems.filter((s) => behind(s) || lanes[s].unresolved);
+    for (;;) {
+      const pending = queue.splice(0);
+      reapplies.splice(0);
+      await ledger.handOverConsent({
+        fromSubjectKey: input.subjectKey,
+        subjectKey: to.newSubjectKey,
+        email: to.newEmail,
+        requestId: to.requestId,
+        timings: input.timings,
+        pending,
+        systems: systemsLeft,
+      });
+      systemsLeft = [];
+      await condition(allHandlersFinished);
+      if (queue.length === 0) break;
+    }
+    return {
+      ...view(),
+      inFlight: 0,
+      rekeyedTo: { subjectKey: to.newSubjectKey, requestId: to.requestId, at: new Date().toISOString() },
+    };
+  }
 }

@@ -1,4 +1,11 @@
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type { SystemName } from '../domain/erasure.js';
@@ -10,6 +17,7 @@ import type {
   SystemRectificationState,
   SystemRectificationStatus,
 } from '../domain/rectification.js';
+import { consentRekeySignal, consentWorkflowId } from './consent-definitions.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
@@ -18,6 +26,31 @@ import { rectificationStatusQuery } from './rectification-definitions.js';
 import { followRequestDeadline } from './request-deadline.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+
+/** Patch ids (Temporal's `patched`) of changes to this workflow's commands; see consent.ts's. */
+export const rectificationPatches = {
+  /** Issue 18: after the ledger's re-key, the consent workflow still running under the old key hands over. */
+  consentHandOver: 'rectification-consent-handover',
+} as const;
+
+/**
+ * Tells the consent workflow running under the old key (if any) that the person is now `newSubjectKey`: it
+ * hands its pending work to the new key's workflow and ends (consent.ts). A signal from the workflow itself,
+ * so it is sent once, in order after the re-key; Temporal refuses it when no such workflow is running.
+ */
+async function handOverConsent(
+  oldSubjectKey: string,
+  signal: { newSubjectKey: string; newEmail: string; requestId: string },
+): Promise<'handed_over' | 'none_running'> {
+  try {
+    await getExternalWorkflowHandle(consentWorkflowId(oldSubjectKey)).signal(consentRekeySignal, signal);
+    return 'handed_over';
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    // The only refusal of a signal to an existing namespace: no open run with that id.
+    return 'none_running';
+  }
+}
 const reached: readonly SystemRectificationStatus[] = ['rectified', 'not_found', 'not_applicable'];
 
 /**
@@ -118,6 +151,13 @@ export async function rectificationWorkflow(
         at,
       });
       rekeyed = { from: input.subjectKey, to: input.newSubjectKey, at, moved };
+      if (set.email && patched(rectificationPatches.consentHandOver)) {
+        rekeyed.consentWorkflow = await handOverConsent(input.subjectKey, {
+          newSubjectKey: input.newSubjectKey,
+          newEmail: set.email,
+          requestId,
+        });
+      }
     } else {
       rekeyNote =
         'a system still holds the old address, so the ledger was not re-keyed; rectify again once it is fixed';
