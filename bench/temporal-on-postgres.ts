@@ -13,8 +13,11 @@ import type { temporal } from '@temporalio/proto';
 import pg from 'pg';
 import { waitUntil } from '../dev/wait-until.js';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes.js';
-import { freePort } from './free-port.js';
+import { freePort, freePortBetween } from './free-port.js';
 import { provideTemporalServer, temporalServerVersion } from './temporal-server-build.js';
+
+/** Where the server's ports are picked: below 32768, for the SMALLINT column that stores them. */
+export const smallintPorts = { from: 20_000, to: 32_767 } as const;
 
 /** Every port one Temporal server process listens on: gRPC and ringpop membership per service. */
 export interface TemporalServerPorts {
@@ -227,7 +230,10 @@ export async function startTemporalOnPostgres(options: {
         ...owner,
       },
     );
-    const version = execFileSync(pgExe('postgres'), ['--version']).toString().trim();
+    const version = execFileSync(pgExe('postgres'), ['--version'])
+      .toString()
+      .trim()
+      .replace(/^postgres \(PostgreSQL\)/, 'PostgreSQL');
     const postmaster = spawn(
       pgExe('postgres'),
       [
@@ -275,16 +281,19 @@ export async function startTemporalOnPostgres(options: {
     mkdirSync(join(serverDir, 'config'));
     const dynamicConfigFile = join(serverDir, 'dynamicconfig.yaml');
     writeFileSync(dynamicConfigFile, renderDynamicConfig(devServerDynamicConfig));
+    // The server records its hosts' ports in cluster_membership.rpc_port, a SMALLINT in the PostgreSQL
+    // schema: a port above 32767 (every port the kernel picks) stops it at start with "out of range".
+    const port = () => freePortBetween(smallintPorts.from, smallintPorts.to);
     const ports: TemporalServerPorts = {
-      frontend: await freePort(),
-      frontendHttp: await freePort(),
-      frontendMembership: await freePort(),
-      history: await freePort(),
-      historyMembership: await freePort(),
-      matching: await freePort(),
-      matchingMembership: await freePort(),
-      worker: await freePort(),
-      workerMembership: await freePort(),
+      frontend: await port(),
+      frontendHttp: await port(),
+      frontendMembership: await port(),
+      history: await port(),
+      historyMembership: await port(),
+      matching: await port(),
+      matchingMembership: await port(),
+      worker: await port(),
+      workerMembership: await port(),
     };
     const historyShards = options.historyShards ?? 4;
     writeFileSync(

@@ -1,10 +1,13 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { benchTemporalChoice } from '../../bench/bench-temporal.js';
+import { freePortBetween } from '../../bench/free-port.js';
 import {
   devServerDynamicConfig,
   renderDynamicConfig,
   renderServerConfig,
   schemaToolRuns,
+  smallintPorts,
   type TemporalServerPorts,
 } from '../../bench/temporal-on-postgres.js';
 import { goInstallArgs, temporalServerVersion } from '../../bench/temporal-server-build.js';
@@ -126,5 +129,33 @@ describe("the bench's choice of Temporal", () => {
     expect(() => benchTemporalChoice({ temporal: 'dev', 'temporal-address': 'h:7233' })).toThrow(
       /give one of them/,
     );
+  });
+});
+
+describe('ports for a server that stores them in a SMALLINT', () => {
+  it('are picked below 32768, where the kernel never picks, and are free to bind', async () => {
+    expect(smallintPorts.to).toBeLessThanOrEqual(32_767);
+    const port = await freePortBetween(smallintPorts.from, smallintPorts.to);
+    expect(port).toBeGreaterThanOrEqual(smallintPorts.from);
+    expect(port).toBeLessThanOrEqual(smallintPorts.to);
+    const server = createServer();
+    await new Promise<void>((listening, failed) => {
+      server.once('error', failed);
+      server.listen(port, '127.0.0.1', listening);
+    });
+    await new Promise((closed) => server.close(closed));
+  });
+
+  it('says so when none in the range is free', async () => {
+    const server = createServer();
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const taken = (server.address() as { port: number }).port;
+    try {
+      await expect(freePortBetween(taken, taken)).rejects.toThrow(
+        `no free TCP port on 127.0.0.1 between ${taken} and ${taken}`,
+      );
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });
