@@ -186,6 +186,20 @@ export function createAccessActivities({
       logger.info({ subjectKey: input.subjectKey, files }, 'access: export deleted');
       return { files, at: new Date().toISOString() };
     },
+
+    /**
+     * Deletes what the request gathered because its subject was erased, leaving the store's marker so that a
+     * fetch answers that the export went with the erasure (AccessExportGone, 410). Answers how many files went;
+     * without an export store on this worker there is nothing to delete.
+     */
+    async eraseAccessExportOfErased(input: {
+      requestId: string;
+      subjectKey: string;
+    }): Promise<{ files: number; at: string }> {
+      const files = exports ? await exports.eraseRequest(input.requestId) : 0;
+      logger.info({ subjectKey: input.subjectKey, files }, 'access: export erased with its subject');
+      return { files, at: new Date().toISOString() };
+    },
   };
 }
 

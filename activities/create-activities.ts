@@ -193,8 +193,22 @@ export function createActivities({
         withKeyedIds(input.system, await c.readConsent(input.subject)),
       );
     },
-    /** Whether the subject's erasure or consent workflow is still open (their inputs must stay readable). */
+    /**
+     * Whether any workflow of the subject is still open (erasure, consent, access, rectification, the
+     * repairs reconciliation started): their payloads must stay readable while a worker may replay them.
+     * Workers without the visibility client ask only for the erasure and consent workflows.
+     */
     async subjectWorkflowsOpen(subjectKey: string): Promise<boolean> {
+      if (starter.openSubjectWorkflows) {
+        const requests = (await ledger.listRequestDeadlines({ subjectKey })).map(({ kind, requestId }) => ({
+          kind,
+          requestId,
+        }));
+        const open = await starter.openSubjectWorkflows({ subjectKey, requests });
+        if (open.length > 0)
+          logger.info({ subjectKey, open }, "shredding waits for the subject's open workflows");
+        return open.length > 0;
+      }
       if (!starter.isRunning) return false;
       for (const workflowId of [`erasure-${subjectKey}`, `consent-${subjectKey}`]) {
         if (await starter.isRunning(workflowId)) return true;

@@ -92,7 +92,7 @@ export function createErasureActivities({
   /** The access export store: the subject's exports still waiting for their expiry go with the erasure. */
   accessExports?: Pick<AccessExportStore, 'eraseRequest'>;
   /** Starts the shredding of the subject's data keys (crypto-shredding). */
-  starter?: Pick<WorkStarter, 'shredWhenClosed'>;
+  starter?: Pick<WorkStarter, 'shredWhenClosed' | 'endAccessRequestsOfErased'>;
 }) {
   return {
     /**
@@ -323,6 +323,17 @@ export function createErasureActivities({
         systemsToFollowUp.length === 0 ? await ledger.deleteConsentEvents(receipt.subjectKey) : 0;
       // The API's idempotency records about the subject hold an HMAC of a body that held their address.
       const idempotencyDeleted = await ledger.deleteIdempotentResponses({ subjectKey: receipt.subjectKey });
+      // The person's access requests still running end now (their receipts say so), before their key can go:
+      // none of them outlives the shredding.
+      const accessRequestIds = (
+        await ledger.listRequestDeadlines({ kind: 'access', subjectKey: receipt.subjectKey })
+      ).map((request) => request.requestId);
+      const accessRequestsEnded =
+        (await starter?.endAccessRequestsOfErased?.({
+          subjectKey: receipt.subjectKey,
+          erasureRequestId: receipt.requestId,
+          accessRequestIds,
+        })) ?? 0;
       // An access export waiting for its expiry is a copy of the person's data: it goes with them now, and a
       // fetch of it answers that it was erased (a copy kept elsewhere dies with their data key).
       const exportsErased = await eraseSubjectAccessExports(ledger, accessExports, receipt.subjectKey);
@@ -343,6 +354,7 @@ export function createErasureActivities({
           eventsDeleted,
           idempotencyDeleted,
           exportsErased,
+          accessRequestsEnded,
           systemsToFollowUp,
         },
         'erasure outcome recorded in the ledger',

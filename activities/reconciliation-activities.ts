@@ -11,6 +11,7 @@ import type {
   ReconciliationReport,
   RecordError,
 } from '../domain/reconciliation.js';
+import type { RequestKind } from '../domain/request-deadline.js';
 import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger, type LedgerConsentState } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -40,6 +41,20 @@ export interface WorkStarter {
   shredWhenClosed?(input: { subjectKey: string; requestId: string; before: string }): Promise<void>;
   /** Whether a workflow with this id is running. */
   isRunning?(workflowId: string): Promise<boolean>;
+  /**
+   * The ids of the subject's running workflows of every kind but the shredding (the ledger's requests of
+   * theirs are asked by id, the rest found by their `SubjectKey`).
+   */
+  openSubjectWorkflows?(input: {
+    subjectKey: string;
+    requests: { kind: RequestKind; requestId: string }[];
+  }): Promise<string[]>;
+  /** Tells the erased subject's running access requests to end; answers how many were told. */
+  endAccessRequestsOfErased?(input: {
+    subjectKey: string;
+    erasureRequestId: string;
+    accessRequestIds: string[];
+  }): Promise<number>;
   /**
    * Hands a re-keyed person's pending consent work to the consent workflow of their new key, starting it
    * (with `email` and `timings`) when it is not running: signal-with-start of `consentHandOver`.

@@ -106,12 +106,12 @@ export function openApiDocument(serverUrl = '/') {
         AccessStatus: {
           type: 'object',
           description:
-            'The access request per system (status, counts by record kind, failure), the export (sizes, digest, schema, counts) once written, `expiresAt`, and `deletedAt` once the export was deleted. Holds no personal data.',
+            "The access request per system (status, counts by record kind, failure), the export (sizes, digest, schema, counts) once written, `expiresAt`, and `deletedAt` once the export was deleted; `withdrawn` when the person's erasure ended it. Holds no personal data.",
           required: ['requestId', 'subjectKey', 'status', 'requestedAt', 'requestedBy', 'systems'],
           properties: {
             requestId: { type: 'string', format: 'uuid' },
             subjectKey: { type: 'string' },
-            status: { enum: ['running', 'needs_attention', 'ready', 'expired'] },
+            status: { enum: ['running', 'needs_attention', 'ready', 'expired', 'withdrawn'] },
             requestedAt: { type: 'string' },
             requestedBy: { type: 'string' },
             receivedAt: { type: 'string' },
@@ -119,7 +119,12 @@ export function openApiDocument(serverUrl = '/') {
             export: { type: 'object' },
             expiresAt: { type: 'string' },
             deletedAt: { type: 'string' },
-            outcome: { enum: ['completed', 'completed_with_failures'] },
+            withdrawn: {
+              type: 'object',
+              description:
+                "Set when the person's erasure ended the request: `reason` subject_erased, `at`, `erasureRequestId`.",
+            },
+            outcome: { enum: ['completed', 'completed_with_failures', 'withdrawn_subject_erased'] },
           },
         },
         ConsentEvent: jsonSchema(consentEventBodySchema, 'input'),

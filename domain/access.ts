@@ -49,6 +49,8 @@ export const accessSystemStatuses = [
   'collected',
   'failed',
   'closed_by_operator',
+  /** The person's erasure ended the request before this system was read. */
+  'withdrawn',
 ] as const;
 export type AccessSystemStatus = (typeof accessSystemStatuses)[number];
 
@@ -72,7 +74,12 @@ export type AccessOverallStatus =
   /** The export is written and can be fetched until `expiresAt`. */
   | 'ready'
   /** The export's time ran out and its files were deleted. */
-  | 'expired';
+  | 'expired'
+  /**
+   * The person was erased while the request ran or its export waited: whatever was gathered was deleted
+   * with them, and the request ended there (`withdrawn` says when and which erasure).
+   */
+  | 'withdrawn';
 
 /** The hub's own ledger is a source too; it needs no operator. */
 export type AccessSource = SystemName | 'ledger';
@@ -103,6 +110,15 @@ export interface AccessStatusView {
   /** When the export's files were deleted. */
   deletedAt?: string;
   operatorActions?: OperatorLogEntry[];
+  /** Set once the person's erasure ended the request: when, and the erasure's request id. */
+  withdrawn?: AccessWithdrawal;
+}
+
+/** Why and when an access request ended early: its subject was erased (the only cause so far). */
+export interface AccessWithdrawal {
+  reason: 'subject_erased';
+  at: string;
+  erasureRequestId: string;
 }
 
 /**
@@ -111,7 +127,8 @@ export interface AccessStatusView {
  */
 export interface AccessReceipt extends AccessStatusView {
   kind: 'access';
-  outcome: 'completed' | 'completed_with_failures';
+  /** `withdrawn_subject_erased`: the person's erasure ended the request, and deleted what it had gathered. */
+  outcome: 'completed' | 'completed_with_failures' | 'withdrawn_subject_erased';
   completedAt: string;
 }
 

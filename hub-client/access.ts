@@ -182,6 +182,8 @@ export async function readAccessExport(
   // Asked first: an erased subject's access workflow may no longer be readable, their export never is.
   if (await store.wasErased(requestId)) throw new AccessExportGone(erasedMessage(requestId));
   const status = await lookupAccess(context, requestId);
+  // Ended by the erasure before anything was written, there is no marker: the request itself says so.
+  if (status.status === 'withdrawn') throw new AccessExportGone(erasedMessage(requestId));
   if (status.status === 'expired')
     throw new AccessExportUnavailable(
       `The export of request ${requestId} expired at ${status.expiresAt} and was deleted at ${status.deletedAt}.`,

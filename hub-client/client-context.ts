@@ -8,7 +8,7 @@ import {
   recordConsentChange,
 } from './consent.js';
 import { requestErasure } from './erasures.js';
-import { isRunning, shredWhenClosed } from './shredding.js';
+import { endAccessRequestsOfErased, isRunning, openSubjectWorkflows, shredWhenClosed } from './shredding.js';
 
 /** What every caller that starts or steers workflows needs, from the hub's configuration. */
 export function clientContextFor(client: Client, config: HubConfig): ConsentClientContext {
@@ -37,5 +37,7 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
     shredWhenClosed: (input) => shredWhenClosed(context, input),
     isRunning: (workflowId) => isRunning(context.client, workflowId),
     handOverConsent: (input) => handOverConsent(context, input),
+    openSubjectWorkflows: (input) => openSubjectWorkflows(context.client, input),
+    endAccessRequestsOfErased: (input) => endAccessRequestsOfErased(context.client, input),
   };
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../api/api-keys.js';
 import { createApiServer } from '../../api/create-api-server.js';
 import { buildConnectors } from '../../connectors/registry.js';
-import type { AccessStatusView } from '../../domain/access.js';
+import type { AccessReceipt, AccessStatusView } from '../../domain/access.js';
 import {
   type AccessClientContext,
   AccessExportGone,
@@ -147,6 +147,16 @@ describe('access exports die with their subject', { timeout: 240_000 }, () => {
     expect(outcome).toBe('completed');
     const shred = await temporal.client.workflow.getHandle(shredWorkflowId(subjectKey, requestId)).result();
     expect(shred.destroyed).toBeGreaterThanOrEqual(1);
+    // The access workflow waiting for the export's expiry ended with the erasure, its receipt saying why.
+    const ended = (await temporal.client.workflow
+      .getHandle(accessWorkflowId(started.requestId))
+      .result()) as AccessReceipt;
+    expect(ended).toMatchObject({
+      status: 'withdrawn',
+      outcome: 'withdrawn_subject_erased',
+      withdrawn: { reason: 'subject_erased', erasureRequestId: requestId },
+    });
+    expect(ended.deletedAt).toBeDefined();
 
     // After: no export file is left; the backup is unreadable with every key the hub has.
     expect(readdirSync(folder).filter((name) => name.endsWith('.enc'))).toEqual([]);
