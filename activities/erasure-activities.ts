@@ -9,6 +9,7 @@ import {
   type SystemErasureRecord,
   type UnusableIdentifier,
 } from '../domain/erasure.js';
+import type { HeldNow } from '../domain/hold.js';
 import { maxRedactionNames } from '../domain/redaction-names.js';
 import type { SystemName } from '../domain/systems.js';
 import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/ledger.js';
@@ -55,6 +56,17 @@ export interface DeletedPage {
   alreadyGone: number;
   /** True when planned records remain after this page. */
   more: boolean;
+  /**
+   * Set (and nothing deleted) when the step was asked to stop for a hold (`stopIfHeld`) and the person is on
+   * legal hold now: the hold the ledger holds.
+   */
+  held?: HeldNow;
+}
+
+/** A delete step's input: with `stopIfHeld`, it deletes nothing when the person is on hold now. */
+export interface DestructiveStepInput extends ErasureStepInput {
+  /** Set by erasures started after the hold-during-run patch; older ones delete whatever the ledger says. */
+  stopIfHeld?: boolean;
 }
 
 /** A system's part of a receipt, bounded whatever the number of records. */
@@ -94,6 +106,13 @@ export function createErasureActivities({
   /** Starts the shredding of the subject's data keys (crypto-shredding). */
   starter?: Pick<WorkStarter, 'shredWhenClosed' | 'endAccessRequestsOfErased'>;
 }) {
+  /** The hold in force now, when the step should stop for one; read right before any vendor is written. */
+  const holdInForce = async (input: DestructiveStepInput): Promise<HeldNow | undefined> => {
+    if (!input.stopIfHeld) return undefined;
+    const hold = await ledger.getHold(input.subjectKey);
+    return hold && !hold.releasedAt ? { reason: hold.reason, placedAt: hold.placedAt } : undefined;
+  };
+
   return {
     /**
      * Finds what the system holds and plans each record in the ledger (a record already planned or deleted
@@ -128,7 +147,10 @@ export function createErasureActivities({
      * Deletes up to `pageSize` planned records, marking each in the ledger as soon as the vendor answered,
      * so a crash loses at most the mark of the record in flight (its retry finds it gone and says so).
      */
-    deleteErasurePage(input: ErasureStepInput & { pageSize: number }): Promise<DeletedPage> {
+    async deleteErasurePage(input: DestructiveStepInput & { pageSize: number }): Promise<DeletedPage> {
+      // Checked at every attempt, so a hold placed while a page retries stops it before its next write.
+      const held = await holdInForce(input);
+      if (held) return { attempt: currentAttempt(), deleted: 0, alreadyGone: 0, more: true, held };
       return call(input, 'erase', async (connector) => {
         const planned = await ledger.listErasureRecords(input.requestId, {
           system: input.system,
@@ -171,7 +193,11 @@ export function createErasureActivities({
      * Submits the deletions of a system that cannot be searched (Google Analytics) and records each one.
      * The identifiers are the request's and the harvested ones, both already through the intake parsers.
      */
-    submitErasure(input: ErasureStepInput): Promise<{ submitted: number; attempt?: number }> {
+    async submitErasure(
+      input: DestructiveStepInput,
+    ): Promise<{ submitted: number; attempt?: number; held?: HeldNow }> {
+      const held = await holdInForce(input);
+      if (held) return { submitted: 0, attempt: currentAttempt(), held };
       return call(input, 'erase', async (connector) => {
         // Planned before they are submitted: if Google refuses, the receipt still names each id (keyed) as
         // `not_deleted` once the system is closed or failed.

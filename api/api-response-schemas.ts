@@ -137,6 +137,24 @@ const restrictionSchema = z
       .strict()
       .optional()
       .describe('Set once the hold was released and the erasure went on to delete'),
+    arrivedDuringErasure: z
+      .object({
+        noticedAt: isoTime.describe('When the running erasure learned of the hold'),
+        deletedBefore: somePerSystem(
+          z
+            .object({
+              recordCount: z.number().int().min(0),
+              records: z.array(erasureRecordSchema),
+              recordsTruncated: z.boolean(),
+            })
+            .strict(),
+        ).describe('Per system that had deleted or submitted anything before the hold: those records'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'The hold was placed while the erasure was deleting: what it had deleted by then; the systems not yet erased were restricted instead (`erased_before_hold`: nothing was left)',
+      ),
   })
   .strict()
   .describe('The person was on legal hold: what was restricted instead of deleted, and the release');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
+import type { SystemErasureRecord } from './erasure.js';
 import { actorIdSchema } from './free-text.js';
 import type { SystemName } from './systems.js';
 
@@ -81,6 +82,11 @@ export const systemRestrictionStatuses = [
   'not_found',
   /** The system offers no restriction of one person's data (Google Analytics). */
   'not_applicable',
+  /**
+   * The hold reached an erasure already running, and this system's erasure had ended before it did (erased,
+   * not found, submitted): nothing was left to restrict. `arrivedDuringErasure` says what was deleted.
+   */
+  'erased_before_hold',
   'failed',
   'closed_by_operator',
 ] as const;
@@ -127,6 +133,34 @@ export interface RestrictionReceipt {
   systems: Record<SystemName, SystemRestrictionState>;
   /** Set once the hold was released and the erasure went on to delete. */
   released?: { at: string; by: string; reason: ReleaseReasonCode };
+  /**
+   * Present when the hold was placed while the erasure was already deleting: when the erasure learned of it,
+   * and per system what it had deleted by then (the systems listed in `systems` as `restricted` had the
+   * rest restricted instead; `erased_before_hold` ones had nothing left).
+   */
+  arrivedDuringErasure?: HoldArrivedDuringErasure;
+}
+
+/** A hold in force as an erasure learns of it (signal or delete step): its code and time, no operator. */
+export interface HeldNow {
+  reason: HoldReasonCode;
+  placedAt: string;
+}
+
+/** What an erasure had already deleted when a hold placed while it ran reached it. */
+export interface HoldArrivedDuringErasure {
+  /** When the erasure learned of the hold (its signal, or a delete step that found it in the ledger). */
+  noticedAt: string;
+  /** Per system that had deleted (or submitted) anything: the records, as the erasure receipt lists them. */
+  deletedBefore: Partial<Record<SystemName, DeletedBeforeHold>>;
+}
+
+export interface DeletedBeforeHold {
+  /** How many records the system had deleted, found gone or submitted before the hold. */
+  recordCount: number;
+  /** The first of them (up to the receipts' inline limit); the ledger keeps the request's whole list. */
+  records: SystemErasureRecord[];
+  recordsTruncated: boolean;
 }
 
 /** The label Mailchimp members get while restricted (a tag, so that campaigns can exclude it). */

@@ -8,7 +8,7 @@ import {
 } from '../domain/hold.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
-import { erasureWorkflowId, holdReleasedSignal } from '../workflows/erasure-definitions.js';
+import { erasureWorkflowId, holdPlacedSignal, holdReleasedSignal } from '../workflows/erasure-definitions.js';
 import type { HubClientContext } from './erasures.js';
 import { NotOnHold } from './request-errors.js';
 
@@ -18,10 +18,13 @@ export interface HoldPlaced {
   placed: boolean;
   hold: LegalHold;
   /**
-   * True when an erasure of the person was already running when the hold was placed: it had checked for a
-   * hold as it began and is not stopped by this one (a later erasure is restricted).
+   * True when an erasure of the person was already running when the hold was placed. It is told of the hold
+   * (`erasureSignalled`): it stops deleting, restricts every system it has not erased yet, and erases them
+   * once the hold is released; its receipt says what was deleted before the hold.
    */
   erasureRunning: boolean;
+  /** True when the running erasure was sent the hold (false when none was running). */
+  erasureSignalled: boolean;
 }
 
 export interface HoldReleased {
@@ -32,12 +35,23 @@ export interface HoldReleased {
   erasureSignalled: boolean;
 }
 
-/** Whether the person's erasure workflow is running now. */
-async function erasureRunning(context: Pick<HubClientContext, 'client'>, subjectKey: string) {
+/**
+ * Tells the person's running erasure of a hold just recorded, so that it stops deleting. Answers whether
+ * one was running. A signal that is lost (the client died right after the ledger write) is made up for by
+ * the erasure's delete steps, which read the hold in the ledger before they write to a vendor.
+ */
+async function signalRunningErasure(
+  context: Pick<HubClientContext, 'client'>,
+  subjectKey: string,
+  hold: LegalHold,
+): Promise<boolean> {
   try {
-    const description = await context.client.workflow.getHandle(erasureWorkflowId(subjectKey)).describe();
-    return description.status.name === 'RUNNING';
+    await context.client.workflow
+      .getHandle(erasureWorkflowId(subjectKey))
+      .signal(holdPlacedSignal, { reason: hold.reason, placedAt: hold.placedAt });
+    return true;
   } catch (error) {
+    // No erasure of the person, or it has finished: the next one finds the hold in the ledger as it begins.
     if (error instanceof WorkflowNotFoundError) return false;
     throw error;
   }
@@ -45,7 +59,8 @@ async function erasureRunning(context: Pick<HubClientContext, 'client'>, subject
 
 /**
  * Puts a person on legal hold (GDPR Art. 17(3), Art. 18): from now on an erasure for them restricts their
- * data instead of deleting it, and completes the deletion once the hold is released. The ledger keeps the
+ * data instead of deleting it, and completes the deletion once the hold is released. An erasure already
+ * running is signalled and restricts what it has not deleted yet. The ledger keeps the
  * subject key, the reason code, who and when; never the address.
  */
 export async function placeHold(
@@ -61,7 +76,9 @@ export async function placeHold(
     placedBy: request.placedBy,
     placedAt: new Date().toISOString(),
   });
-  return { subjectKey, placed, hold, erasureRunning: await erasureRunning(context, subjectKey) };
+  // A hold already in force was sent when it was placed; sending it again is harmless (the erasure knows it).
+  const signalled = await signalRunningErasure(context, subjectKey, hold);
+  return { subjectKey, placed, hold, erasureRunning: signalled, erasureSignalled: signalled };
 }
 
 /**

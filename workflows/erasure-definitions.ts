@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ErasureMerge, ErasureStatusView, OperatorClose, OperatorRetry } from '../domain/erasure.js';
-import type { ReleaseReasonCode } from '../domain/hold.js';
+import type { HoldReasonCode, ReleaseReasonCode } from '../domain/hold.js';
 
 /** Shared by the workflow and the clients that steer it, so both use the same names and types. */
 export const erasureStatusQuery = defineQuery<ErasureStatusView>('erasureStatus');
@@ -26,3 +26,11 @@ export const mergeErasureRequestSignal =
  */
 export const holdReleasedSignal =
   defineSignal<[{ releasedAt: string; releasedBy: string; reason: ReleaseReasonCode }]>('holdReleased');
+
+/**
+ * Sent by `consent-hub hold` (after the ledger recorded the hold) to the person's erasure when one is
+ * running: an erasure started after the `erasure-hold-during-run` patch stops deleting, restricts every
+ * system not yet erased, and waits for the release. The delete steps also find the hold in the ledger on
+ * their own, so a hold whose signal was lost stops the erasure at its next delete step.
+ */
+export const holdPlacedSignal = defineSignal<[{ reason: HoldReasonCode; placedAt: string }]>('holdPlaced');

@@ -22,6 +22,7 @@ import type {
   SystemErasureState,
   SystemName,
 } from '../domain/erasure.js';
+import type { HoldArrivedDuringErasure } from '../domain/hold.js';
 import { maxRedactionNames } from '../domain/redaction-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import {
@@ -31,7 +32,7 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { LegalHoldPhase } from './legal-hold.js';
-import { assertNeedsAttention, counted, OperatorGate } from './operator-gate.js';
+import { assertNeedsAttention, counted, OperatorGate, type StepOutcome } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
@@ -40,6 +41,10 @@ type ErasureSystemSummary = Awaited<ReturnType<Activities['summariseErasureSyste
 type PlannedErasure = Awaited<ReturnType<Activities['planErasure']>>;
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
+/** Statuses of a system whose erasure reached it: nothing of it is left to restrict when a hold comes. */
+const reachedStatuses: readonly SystemErasureState['status'][] = ['erased', 'not_found', 'submitted'];
+/** What a delete step answers when a hold stopped it before it was done. */
+const stoppedForHold = 'stopped_for_hold' as const;
 /** Deletion passes (delete every planned record, then search again) before records that keep coming back go to an operator. */
 const maxDeletionPasses = 3;
 const defaultDeletePageSize = 500;
@@ -64,6 +69,12 @@ export const erasurePatches = {
    * ones left as `not_deleted` with why (one more activity per such system). Before it: no records.
    */
   unfinishedSystemRecords: 'erasure-unfinished-system-records',
+  /**
+   * A hold placed while the erasure runs (its `holdPlaced` signal, or a delete step that finds it in the
+   * ledger) stops the deleting: every system not yet erased is restricted, the receipt says what was
+   * deleted before, and the rest is erased once the hold is released. Before it: the erasure went on.
+   */
+  holdDuringRun: 'erasure-hold-during-run',
 } as const;
 
 /**
@@ -118,7 +129,13 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   });
 
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
-  const step = <T>(system: SystemName, work: () => Promise<T>) => gate.run(system, state[system], work);
+  // Erasures started after the hold-during-run patch stop for a hold placed while they run (holdArrived).
+  const watchHold = patched(erasurePatches.holdDuringRun);
+  const holdArrived = () => watchHold && hold.arrived !== undefined;
+  /** What delete steps are given: on the new path, they delete nothing while the person is on hold. */
+  const destructive = watchHold ? { stopIfHeld: true } : {};
+  const step = <T>(system: SystemName, work: () => Promise<T>) =>
+    gate.run(system, state[system], work, watchHold ? holdArrived : undefined);
 
   // The identifiers grow as requests join and as the CRM yields GA ids.
   const names: string[] = [];
@@ -252,11 +269,17 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
    * planned and deleted in the next pass. Records harvested and then found gone (404) count as erased by
    * this request, so a crash after deleting never turns into `not_found`.
    */
-  const deleteAll = async (system: SystemName): Promise<ErasureSystemSummary> => {
+  const deleteAll = async (system: SystemName): Promise<ErasureSystemSummary | typeof stoppedForHold> => {
     const activities = activitiesFor(system);
     for (let pass = 1; ; pass++) {
       for (let more = true; more; ) {
-        ({ more } = await activities.deleteErasurePage({ ...stepInput(system), pageSize }));
+        if (holdArrived()) return stoppedForHold;
+        const page = await activities.deleteErasurePage({ ...stepInput(system), pageSize, ...destructive });
+        if (page.held) {
+          hold.holdFound(page.held);
+          return stoppedForHold;
+        }
+        ({ more } = page);
       }
       const again = await activities.planErasure(stepInput(system));
       if (again.found === 0) break;
@@ -289,53 +312,11 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     email: input.request.email,
   });
 
-  // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
-  // What it found (GA ids, the CRM's names for the person) is taken before any other step starts from it.
-  const harvest = step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics'))).then(
-    (found) => {
-      if (found.done) takeHarvest(found.value);
-      return found;
-    },
-  );
-
-  // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
-  const dynamics = harvest.then(async (found) => {
-    if (!found.done) return summariseUnfinished('dynamics');
-    const erased = await step('dynamics', () => deleteAll('dynamics'));
-    if (erased.done) finish('dynamics', erased.value, 'erased');
-    else await summariseUnfinished('dynamics');
-  });
-  const mailchimp = step('mailchimp', async () => {
-    await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
-    return deleteAll('mailchimp');
-  }).then(async (erased) => {
-    if (erased.done) finish('mailchimp', erased.value, 'erased');
-    else await summariseUnfinished('mailchimp');
-  });
-
   // Google is submitted for every identifier known, and again for ids that joined after a submission.
   const submitted = { gaClientIds: [] as string[], gaUserIds: [] as string[] };
   const googlePending = () =>
     subject.gaClientIds.some((id) => !submitted.gaClientIds.includes(id)) ||
     subject.gaUserIds.some((id) => !submitted.gaUserIds.includes(id));
-  const eraseGoogle = async () => {
-    const erased = await step('google', async () => {
-      do {
-        const identifiers = {
-          ...subject,
-          gaClientIds: [...subject.gaClientIds],
-          gaUserIds: [...subject.gaUserIds],
-        };
-        await activitiesFor('google').submitErasure(stepInput('google', identifiers));
-        addNew(submitted.gaClientIds, identifiers.gaClientIds);
-        addNew(submitted.gaUserIds, identifiers.gaUserIds);
-      } while (googlePending());
-      return activitiesFor('google').summariseErasureSystem({ requestId, system: 'google' });
-    });
-    if (erased.done) finish('google', erased.value, 'submitted');
-    else await summariseUnfinished('google');
-  };
-  const google = harvest.then(() => eraseGoogle());
   const takeHarvest = (found: PlannedErasure) => {
     addNew(subject.gaClientIds, found.gaClientIds);
     addNew(subject.gaUserIds, found.gaUserIds);
@@ -347,15 +328,113 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // Counted by this harvest, before any delete: what the CRM deletes with the rows (activities regarding them).
     if (found.dependents) state.dynamics.deletedWithRecords = found.dependents;
   };
-  await Promise.all([dynamics, mailchimp, google]);
 
-  // Requests that joined after Google's submission brought ids it has not seen yet.
-  for (;;) {
-    // Updates that arrived as the last system finished must not be lost mid-flight.
-    await condition(() => true);
-    const googleReachable = !['failed', 'closed_by_operator'].includes(state.google.status);
-    if (!googleReachable || !googlePending()) break;
-    await eraseGoogle();
+  /**
+   * Erases `which` systems (all of them, or after a hold's release those it interrupted) and answers the
+   * systems a hold placed meanwhile stopped before they were done: their state is back to `pending`.
+   */
+  const eraseSystems = async (which: readonly SystemName[]): Promise<SystemName[]> => {
+    const interrupted: SystemName[] = [];
+    const settle = async (
+      system: SystemName,
+      outcome: StepOutcome<ErasureSystemSummary | typeof stoppedForHold>,
+      reachedStatus: 'erased' | 'submitted',
+    ) => {
+      if (outcome.done && outcome.value !== stoppedForHold) finish(system, outcome.value, reachedStatus);
+      else if (outcome.done || outcome.interrupted) {
+        state[system].status = 'pending';
+        interrupted.push(system);
+        publishStatus();
+      } else await summariseUnfinished(system);
+    };
+
+    // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
+    // What it found (GA ids, the CRM's names for the person) is taken before any other step starts from it.
+    const harvest = which.includes('dynamics')
+      ? step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics'))).then((found) => {
+          if (found.done) takeHarvest(found.value);
+          return found;
+        })
+      : Promise.resolve(undefined);
+
+    // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
+    const dynamics = harvest.then(async (found) => {
+      if (!found) return;
+      if (!found.done) return settle('dynamics', found, 'erased');
+      await settle('dynamics', await step('dynamics', () => deleteAll('dynamics')), 'erased');
+    });
+    const mailchimp = which.includes('mailchimp')
+      ? step('mailchimp', async () => {
+          await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
+          return deleteAll('mailchimp');
+        }).then((erased) => settle('mailchimp', erased, 'erased'))
+      : undefined;
+
+    const eraseGoogle = async () => {
+      const erased = await step('google', async () => {
+        do {
+          if (holdArrived()) return stoppedForHold;
+          const identifiers = {
+            ...subject,
+            gaClientIds: [...subject.gaClientIds],
+            gaUserIds: [...subject.gaUserIds],
+          };
+          const sent = await activitiesFor('google').submitErasure({
+            ...stepInput('google', identifiers),
+            ...destructive,
+          });
+          if (sent.held) {
+            hold.holdFound(sent.held);
+            return stoppedForHold;
+          }
+          addNew(submitted.gaClientIds, identifiers.gaClientIds);
+          addNew(submitted.gaUserIds, identifiers.gaUserIds);
+        } while (googlePending());
+        return activitiesFor('google').summariseErasureSystem({ requestId, system: 'google' });
+      });
+      await settle('google', erased, 'submitted');
+    };
+    const google = which.includes('google') ? harvest.then(() => eraseGoogle()) : undefined;
+    await Promise.all([dynamics, mailchimp, google]);
+
+    // Requests that joined after Google's submission brought ids it has not seen yet.
+    for (;;) {
+      // Updates that arrived as the last system finished must not be lost mid-flight.
+      await condition(() => true);
+      const googleReachable = !['failed', 'closed_by_operator'].includes(state.google.status);
+      if (!googleReachable || !googlePending() || holdArrived() || interrupted.includes('google')) break;
+      await eraseGoogle();
+    }
+    return interrupted;
+  };
+
+  // A hold placed while the systems are erased stops the erasure where it is: what is not erased yet is
+  // restricted, and erased once the hold is released (legal-hold.ts).
+  for (let remaining: readonly SystemName[] = systems; ; ) {
+    const interrupted = await eraseSystems(remaining);
+    if (interrupted.length === 0) break;
+    remaining = interrupted;
+    // Stopped by a hold the ledger held that a release this erasure was told of has ended since: go on.
+    if (!hold.arrived) continue;
+    const erasedBefore = (system: SystemName) => reachedStatuses.includes(state[system].status);
+    const deletedBefore: HoldArrivedDuringErasure['deletedBefore'] = {};
+    for (const system of systems) {
+      const done = erasedBefore(system)
+        ? state[system]
+        : interrupted.includes(system)
+          ? await ledger.summariseErasureSystem({ requestId, system })
+          : undefined;
+      if (!done?.recordCount) continue;
+      deletedBefore[system] = {
+        recordCount: done.recordCount,
+        records: done.records,
+        recordsTruncated: done.recordsTruncated ?? false,
+      };
+    }
+    await hold.restrictDuringErasure(
+      systems.filter((system) => !erasedBefore(system)),
+      deletedBefore,
+    );
   }
   closing = true;
 

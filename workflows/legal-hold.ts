@@ -2,16 +2,27 @@ import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type { ErasureRestriction, ErasureTimings } from '../domain/erasure.js';
-import type { ReleaseReasonCode, SystemRestrictionState, SystemRestrictionStatus } from '../domain/hold.js';
+import type {
+  HeldNow,
+  HoldArrivedDuringErasure,
+  ReleaseReasonCode,
+  SystemRestrictionState,
+  SystemRestrictionStatus,
+} from '../domain/hold.js';
 import type { SystemName } from '../domain/systems.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
-import { holdReleasedSignal } from './erasure-definitions.js';
+import { holdPlacedSignal, holdReleasedSignal } from './erasure-definitions.js';
 import type { OperatorGate } from './operator-gate.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** How often a waiting erasure looks in the ledger for a release whose signal it never got. */
 const defaultHoldRecheck = '1 day';
-const reached: readonly SystemRestrictionStatus[] = ['restricted', 'not_found', 'not_applicable'];
+const reached: readonly SystemRestrictionStatus[] = [
+  'restricted',
+  'not_found',
+  'not_applicable',
+  'erased_before_hold',
+];
 
 /**
  * The legal-hold part of an erasure (GDPR Art. 18, Art. 17(3)). When the person is on hold as the erasure
@@ -26,9 +37,15 @@ export class LegalHoldPhase {
   restriction: ErasureRestriction | undefined;
   /** True while restricted and waiting for the release. */
   waiting = false;
+  /** The latest release the erasure was told of (a release counts for holds placed before it). */
   private released: { at: string; by: string; reason: ReleaseReasonCode } | undefined;
   /** True while the systems are being restricted: operator actions then apply to these states. */
   active = false;
+  /**
+   * A hold placed while the erasure runs, once the erasure knows of it (`holdPlaced`, or a delete step
+   * that found it in the ledger); cleared when the restriction it caused begins.
+   */
+  arrived: HeldNow | undefined;
 
   constructor(
     private readonly context: {
@@ -41,8 +58,20 @@ export class LegalHoldPhase {
     },
   ) {
     setHandler(holdReleasedSignal, ({ releasedAt, releasedBy, reason }) => {
-      this.released ??= { at: releasedAt, by: releasedBy, reason };
+      if (!this.released || Date.parse(releasedAt) >= Date.parse(this.released.at)) {
+        this.released = { at: releasedAt, by: releasedBy, reason };
+      }
     });
+    // Only erasures on the hold-during-run path act on `arrived` (erasure.ts); no older one got this signal.
+    setHandler(holdPlacedSignal, (hold) => this.holdFound(hold));
+  }
+
+  /** Notes a hold placed while the erasure runs (from its signal or from a delete step's answer). */
+  holdFound(hold: HeldNow): void {
+    if (this.active || this.waiting) return;
+    // A hold already released by a release this erasure was told of is over.
+    if (this.releasedSince(hold)) return;
+    this.arrived ??= hold;
   }
 
   /** The per-system states of the restriction in progress, for the operator updates' validators. */
@@ -52,25 +81,64 @@ export class LegalHoldPhase {
 
   /** Restricts and waits for the release when the person is on hold now; returns at once otherwise. */
   async restrictIfHeld(): Promise<void> {
+    const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+    const hold = await ledger.loadHold(this.context.subjectKey);
+    if (!hold || hold.releasedAt) return;
+    await this.restrictAndWait(hold, systems);
+  }
+
+  /**
+   * A hold that reached the erasure while it was deleting (`arrived`): restricts `toRestrict` (every system
+   * whose erasure had not ended erased, not found or submitted), records in the restriction what each
+   * system had deleted by then, and waits for the release. Systems left out are `erased_before_hold`.
+   */
+  async restrictDuringErasure(
+    toRestrict: SystemName[],
+    deletedBefore: HoldArrivedDuringErasure['deletedBefore'],
+  ): Promise<void> {
+    const hold = this.arrived;
+    if (!hold) throw new Error('no hold arrived');
+    await this.restrictAndWait(hold, toRestrict, {
+      noticedAt: new Date().toISOString(),
+      deletedBefore,
+    });
+    this.arrived = undefined;
+  }
+
+  private releasedSince(hold: { placedAt: string }): boolean {
+    return this.released !== undefined && Date.parse(this.released.at) >= Date.parse(hold.placedAt);
+  }
+
+  private async restrictAndWait(
+    hold: HeldNow,
+    toRestrict: readonly SystemName[],
+    arrivedDuringErasure?: HoldArrivedDuringErasure,
+  ): Promise<void> {
     const { requestId, subjectKey, gate, onChange } = this.context;
     const ledger = proxyActivities<Activities>(ledgerActivityOptions);
-    const hold = await ledger.loadHold(subjectKey);
-    if (!hold || hold.releasedAt) return;
     const restriction: ErasureRestriction = {
       hold: { reason: hold.reason, placedAt: hold.placedAt },
       systems: Object.fromEntries(
         systems.map((system): [SystemName, SystemRestrictionState] => [
           system,
-          { status: 'pending', records: [], attempts: 0 },
+          toRestrict.includes(system)
+            ? { status: 'pending', records: [], attempts: 0 }
+            : {
+                status: 'erased_before_hold',
+                records: [],
+                attempts: 0,
+                note: 'the erasure of this system had ended before the hold reached it: nothing left to restrict',
+              },
         ]),
       ) as Record<SystemName, SystemRestrictionState>,
+      ...(arrivedDuringErasure ? { arrivedDuringErasure } : {}),
     };
     this.restriction = restriction;
     this.active = true;
     onChange();
 
     await Promise.all(
-      systems.map(async (system) => {
+      toRestrict.map(async (system) => {
         const state = restriction.systems[system];
         const activities = proxyActivities<Activities>(systemActivityOptions(system, this.context.timings));
         const outcome = await gate.run(system, state, () =>
@@ -102,8 +170,9 @@ export class LegalHoldPhase {
     this.waiting = true;
     onChange();
     const recheck = this.context.timings.holdRecheck ?? defaultHoldRecheck;
-    while (!this.released) {
-      if (await condition(() => this.released !== undefined, recheck)) break;
+    // A release that came while the systems were being restricted (or before) ends the wait at once.
+    while (!this.releasedSince(hold)) {
+      if (await condition(() => this.releasedSince(hold), recheck)) break;
       const now = await ledger.loadHold(subjectKey);
       if (now && !now.releasedAt) continue;
       // Released without a signal reaching this erasure (or the hold was removed): the ledger says when.

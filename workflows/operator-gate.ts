@@ -11,7 +11,8 @@ import type { OperatorLogEntry } from '../domain/operator.js';
 export type OperatorAction = { kind: 'retry' } | { kind: 'close'; reason: string };
 /** Who acted when the update carried no operator (a client older than operator ids). */
 const unnamedOperator = 'unknown';
-export type StepOutcome<T> = { done: true; value: T } | { done: false };
+/** `interrupted`: the step stopped waiting for an operator or a vendor because `interrupt` came true. */
+export type StepOutcome<T> = { done: true; value: T } | { done: false; interrupted?: true };
 
 /** The part of a per-system state the gate reads and writes; erasure and consent states both have it. */
 export interface GatedState {
@@ -68,7 +69,23 @@ export class OperatorGate {
     });
   }
 
-  async run<T>(system: SystemName, state: GatedState, work: () => Promise<T>): Promise<StepOutcome<T>> {
+  /**
+   * With `interrupt` (a legal hold that reached the erasure, say), a step waiting for an operator or for a
+   * vendor stops waiting when it comes true: the state goes back to `pending` and the outcome is
+   * `{ done: false, interrupted: true }`, so the caller decides what the system does next.
+   */
+  async run<T>(
+    system: SystemName,
+    state: GatedState,
+    work: () => Promise<T>,
+    interrupt?: () => boolean,
+  ): Promise<StepOutcome<T>> {
+    const interrupted = (): StepOutcome<T> => {
+      state.status = 'pending';
+      state.resumesAt = undefined;
+      this.onChange();
+      return { done: false, interrupted: true };
+    };
     let waitedForVendor = false;
     // This step's vendor call attempts only: a system's earlier steps (Dynamics plans, then deletes) are
     // not retries of this one. Each round counts 1, plus the retries its activities reported (their
@@ -96,14 +113,16 @@ export class OperatorGate {
           state.resumesAt = wait.resumeAt;
           state.failure = describeFailure(error);
           this.onChange();
-          action = await this.actionWithin(system, wait.retryAfterMs);
+          action = await this.actionWithin(system, wait.retryAfterMs, interrupt);
           state.resumesAt = undefined;
+          if (!action && interrupt?.()) return interrupted();
           if (!action) continue;
         } else {
           state.status = 'needs_attention';
           state.failure = describeFailure(error, waitedForVendor);
           this.onChange();
-          action = await this.actionWithin(system, this.operatorDeadline);
+          action = await this.actionWithin(system, this.operatorDeadline, interrupt);
+          if (!action && interrupt?.()) return interrupted();
           if (!action) {
             state.status = 'failed';
             this.finish(state);
@@ -130,8 +149,9 @@ export class OperatorGate {
   private async actionWithin(
     system: SystemName,
     timeout: string | number,
+    interrupt: () => boolean = () => false,
   ): Promise<OperatorAction | undefined> {
-    const acted = await condition(() => this.pending.has(system), timeout);
+    const acted = await condition(() => this.pending.has(system) || interrupt(), timeout);
     const action = this.pending.get(system);
     this.pending.delete(system);
     return acted ? action : undefined;

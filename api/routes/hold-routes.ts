@@ -30,7 +30,10 @@ export const holdPlacedSchema = z.object({
   hold: legalHoldSchema,
   erasureRunning: z
     .boolean()
-    .describe('an erasure of the person was already running; it began before the hold and is not stopped'),
+    .describe(
+      'an erasure of the person was already running: it stops deleting, restricts every system it had not erased yet, and erases them once the hold is released',
+    ),
+  erasureSignalled: z.boolean().describe('the running erasure was told of the hold'),
 });
 export const holdReleasedSchema = z.object({
   subjectKey: z.string(),

@@ -46,7 +46,7 @@ export const holdCommand = new Command('hold')
     );
     if (result.erasureRunning) {
       print(
-        '  note: an erasure of this person was already running; it began before the hold and is not stopped by it',
+        '  an erasure of this person was running: it stops deleting, restricts what it had not erased yet, and erases it after the release (its receipt says what was deleted before the hold)',
       );
     }
   });

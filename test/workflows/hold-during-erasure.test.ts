@@ -1,0 +1,226 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ErasureStatusView } from '../../domain/erasure.js';
+import {
+  awaitReceipt,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
+import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const listId = 'holdrunlist';
+
+type Row = Record<string, unknown>;
+type DynamicsState = { contacts: Row[]; leads: Row[] };
+type MailchimpState = {
+  lists: { id: string; members: { email_address: string; status: string; tags: { name: string }[] }[] }[];
+};
+
+/**
+ * A legal hold placed while the person's erasure is already running (GDPR Art. 17(3), Art. 18), against a
+ * real Temporal dev server, the real connectors and the vendor sandboxes, whose latency and faults hold the
+ * erasure at a chosen point: the erasure stops deleting, restricts every system it has not erased yet,
+ * says in its receipt what it had deleted before, and erases the rest once the hold is released.
+ */
+describe('a hold placed while the person’s erasure runs stops the deleting', { timeout: 240_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('hold-during-erasure');
+    context = {
+      ...hub.temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+  });
+  afterEach(async () => {
+    for (const vendor of [hub.vendors.dynamics, hub.vendors.mailchimp, hub.vendors.google]) {
+      await vendor.control.clearFaults();
+      await vendor.control.setLatency(0);
+    }
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  async function waitFor(requestId: string, test: (s: ErasureStatusView) => boolean) {
+    for (let i = 0; i < 400; i++) {
+      const found = await lookupErasure(context, requestId);
+      if (found.state === 'open' && test(found.status)) return found.status;
+      await delay(150);
+    }
+    throw new Error('status never matched');
+  }
+  const dynamicsRows = async (email: string) => {
+    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
+    const mine = (rows: Row[]) => rows.filter((row) => row.emailaddress1 === email);
+    return { contacts: mine(state.contacts), leads: mine(state.leads) };
+  };
+  const mailchimpMembers = async (email: string) => {
+    const state = await hub.vendors.mailchimp.control.state<MailchimpState>();
+    return state.lists.flatMap((list) => list.members.filter((m) => m.email_address === email));
+  };
+  const seedPerson = async (email: string, gaClientId?: string) => {
+    await hub.vendors.dynamics.control.seed({
+      contacts: [
+        {
+          firstname: 'Running',
+          lastname: 'Held',
+          emailaddress1: email,
+          ...(gaClientId ? { new_gaclientid: gaClientId } : {}),
+        },
+      ],
+      leads: [{ firstname: 'Running', lastname: 'Held', emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Hold run', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+  };
+  const erase = (email: string, ticket: string) =>
+    requestErasure(context, { email, requestedBy: ticket, requestedAt: new Date().toISOString() });
+
+  it('mid-run: Dynamics and Google erased before the hold stay so, Mailchimp is restricted, and the receipt tells them apart', async () => {
+    const email = uniqueEmail('mid-run');
+    await seedPerson(email, '3333.4444');
+    // Mailchimp's permanent delete keeps failing (retryable), so its erasure is still running when the hold comes.
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 503, count: 10_000 });
+    const started = await erase(email, 'privacy-inbox#90');
+    await waitFor(
+      started.requestId,
+      (s) => s.systems.dynamics.status === 'erased' && s.systems.google.status === 'submitted',
+    );
+    expect(await dynamicsRows(email)).toEqual({ contacts: [], leads: [] });
+
+    const held = await placeHold(context, hub.ledger, {
+      email,
+      reason: 'legal_claims',
+      placedBy: 'cli:legal',
+    });
+    expect(held).toMatchObject({ placed: true, erasureRunning: true, erasureSignalled: true });
+    await hub.vendors.mailchimp.control.clearFaults();
+    const onHold = await waitFor(started.requestId, (s) => s.status === 'on_hold');
+
+    // The member was not deleted: unsubscribed and tagged instead.
+    const members = await mailchimpMembers(email);
+    expect(members).toHaveLength(1);
+    expect(members[0]?.status).toBe('unsubscribed');
+    expect(members[0]?.tags.map((t) => t.name)).toEqual(['restricted']);
+    expect(onHold.systems.mailchimp.status).toBe('pending');
+    expect(onHold.restriction).toMatchObject({
+      hold: { reason: 'legal_claims', placedAt: held.hold.placedAt },
+      outcome: 'restricted',
+      systems: {
+        dynamics: { status: 'erased_before_hold' },
+        google: { status: 'erased_before_hold' },
+        mailchimp: { status: 'restricted', recordCount: 1 },
+      },
+    });
+    const before = onHold.restriction?.arrivedDuringErasure;
+    expect(Date.parse(before?.noticedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(held.hold.placedAt));
+    expect(Object.keys(before?.deletedBefore ?? {}).sort()).toEqual(['dynamics', 'google']);
+    expect(before?.deletedBefore.dynamics?.recordCount).toBe(2);
+    expect(before?.deletedBefore.dynamics?.records.map((r) => [r.kind, r.result]).sort()).toEqual([
+      ['contact', 'deleted'],
+      ['lead', 'deleted'],
+    ]);
+    expect(before?.deletedBefore.google?.records).toEqual([
+      expect.objectContaining({ kind: 'userDeletionRequest', result: 'submitted' }),
+    ]);
+    // The restriction receipt in the ledger says the same while the erasure waits.
+    expect(await hub.ledger.getRestriction(started.requestId)).toMatchObject({
+      outcome: 'restricted',
+      arrivedDuringErasure: before,
+    });
+    await delay(1000);
+    expect(await mailchimpMembers(email)).toHaveLength(1);
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
+    expect(receipt.systems.dynamics).toMatchObject({ status: 'erased', recordCount: 2 });
+    expect(receipt.restriction).toMatchObject({
+      arrivedDuringErasure: before,
+      released: { by: 'cli:legal', reason: 'resolved' },
+    });
+    expect(await mailchimpMembers(email)).toEqual([]);
+  });
+
+  it('a hold placed before the first delete restricts every system, and a release during the restriction ends the wait at once', async () => {
+    const email = uniqueEmail('before-first-delete');
+    await seedPerson(email);
+    // Every vendor answer takes a while: the hold comes before any delete, the release while restricting.
+    await hub.vendors.dynamics.control.setLatency(700);
+    await hub.vendors.mailchimp.control.setLatency(700);
+    const started = await erase(email, 'privacy-inbox#91');
+    // Past the erasure's own look at the hold as it began: harvesting, nothing deleted yet.
+    await waitFor(started.requestId, (s) => s.systems.dynamics.status === 'running');
+    expect(await hub.ledger.listErasureRecords(started.requestId, { result: 'deleted', limit: 100 })).toEqual(
+      [],
+    );
+    await placeHold(context, hub.ledger, { email, reason: 'authority_order', placedBy: 'cli:legal' });
+    const restricting = await waitFor(
+      started.requestId,
+      (s) => s.restriction !== undefined && s.restriction.restrictedAt === undefined,
+    );
+    expect(restricting.restriction?.arrivedDuringErasure?.deletedBefore).toEqual({});
+    const released = await releaseHold(context, hub.ledger, {
+      email,
+      reason: 'placed_in_error',
+      releasedBy: 'cli:legal',
+    });
+    expect(released.erasureSignalled).toBe(true);
+    await hub.vendors.dynamics.control.setLatency(0);
+    await hub.vendors.mailchimp.control.setLatency(0);
+
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.restriction).toMatchObject({
+      hold: { reason: 'authority_order' },
+      outcome: 'restricted',
+      systems: {
+        dynamics: { status: 'restricted', recordCount: 2 },
+        mailchimp: { status: 'restricted', recordCount: 1 },
+        google: { status: 'not_applicable' },
+      },
+      arrivedDuringErasure: { deletedBefore: {} },
+      released: { by: 'cli:legal', reason: 'placed_in_error' },
+    });
+    expect(Date.parse(receipt.restriction?.released?.at ?? '')).toBeLessThan(
+      Date.parse(receipt.restriction?.restrictedAt ?? ''),
+    );
+    expect(receipt.systems.dynamics).toMatchObject({ status: 'erased', recordCount: 2 });
+    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
+    expect(await dynamicsRows(email)).toEqual({ contacts: [], leads: [] });
+    expect(await mailchimpMembers(email)).toEqual([]);
+  });
+
+  it('a hold on a person whose erasure waits at the operator gate restricts that system too', async () => {
+    const email = uniqueEmail('at-gate');
+    await seedPerson(email);
+    // Mailchimp refuses the delete for good: the system waits for an operator.
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 403, count: 1 });
+    const started = await erase(email, 'privacy-inbox#92');
+    await waitFor(
+      started.requestId,
+      (s) => s.systems.mailchimp.status === 'needs_attention' && s.systems.dynamics.status === 'erased',
+    );
+    await placeHold(context, hub.ledger, { email, reason: 'legal_obligation', placedBy: 'cli:legal' });
+    const onHold = await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    expect(onHold.systems.mailchimp.status).toBe('pending');
+    expect(onHold.restriction?.systems.mailchimp).toMatchObject({ status: 'restricted', recordCount: 1 });
+    expect(onHold.restriction?.systems.dynamics.status).toBe('erased_before_hold');
+    expect((await mailchimpMembers(email))[0]?.status).toBe('unsubscribed');
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
+    expect(receipt.operatorActions).toBeUndefined();
+    expect(await mailchimpMembers(email)).toEqual([]);
+  });
+});
