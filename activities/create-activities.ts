@@ -12,7 +12,6 @@ import type {
   DecisionsInForce,
   EraseResult,
   FindResult,
-  PurposeOutcome,
   SubjectIdentifiers,
 } from '../connectors/connector.js';
 import type {
@@ -32,6 +31,8 @@ import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { createAccessActivities } from './access-activities.js';
 import { currentAttempt } from './attempt.js';
 import { reportConnectorCall } from './connector-call-report.js';
+import { createConsentBatchActivities } from './consent-batch-activities.js';
+import { recordConsentStateWritten } from './consent-state-record.js';
 import { createErasureActivities } from './erasure-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { createRectificationActivities } from './rectification-activities.js';
@@ -138,6 +139,23 @@ export function createActivities({
     }
   }
 
+  /** A bulk call for many people: heartbeats, the attempt's signal, a whole-call failure as a Temporal failure. */
+  async function runVendor<T>(system: ConnectorName, operation: string, run: () => Promise<T>): Promise<T> {
+    const stopHeartbeat = keepHeartbeating();
+    try {
+      const result = await runWithCallSignal(attemptSignal(), run);
+      reportConnectorCall({ system, operation });
+      return result;
+    } catch (error) {
+      const failure = withAttempt(toActivityFailure(error, {}, { stepDeadlineMs: stepDeadline() }));
+      logger.warn({ err: failure, system, operation }, 'bulk connector call failed');
+      reportConnectorCall({ system, operation, failure });
+      throw failure;
+    } finally {
+      stopHeartbeat();
+    }
+  }
+
   /** Whether an erasure of the subject is running now (its workflow id is `erasure-<subject key>`). */
   async function erasureRunning(subjectKey: string): Promise<boolean> {
     return (await starter.isRunning?.(`erasure-${subjectKey}`)) ?? false;
@@ -163,6 +181,7 @@ export function createActivities({
     }),
     ...createRestrictionActivities({ ledger, logger, subjectKeySecret, call }),
     ...createRectificationActivities({ ledger, logger, subjectKeySecret, call, starter }),
+    ...createConsentBatchActivities({ connectors, ledger, logger, starter, runVendor }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {
@@ -256,33 +275,14 @@ export function createActivities({
         return c.applyConsentState(input.subject, request);
       });
       const writtenAt = new Date().toISOString();
-      if (result.outcome === 'not_applicable') {
-        // Nothing of this system moved: what it last holds, and a withdrawal still unresolved there, stay
-        // as recorded. Only the purposes' answers ("not carried here") are kept, for status.
-        for (const [purpose, outcome] of Object.entries(result.purposes) as [Purpose, PurposeOutcome][]) {
-          const eventId = input.eventIds[purpose];
-          if (!eventId) continue;
-          await ledger.recordConsentOutcome({
-            eventId,
-            subjectKey: input.subjectKey,
-            system: input.system as SystemName,
-            outcome,
-            recordedAt: writtenAt,
-          });
-        }
-        return { ...result, writtenAt };
-      }
-      await ledger.recordSystemConsentState({
+      await recordConsentStateWritten(ledger, {
         subjectKey: input.subjectKey,
         system: input.system as SystemName,
-        outcome: result.outcome,
-        fields: result.fields,
-        eventIds: Object.fromEntries(
-          Object.entries(input.eventIds).filter(([purpose]) => purpose in result.purposes),
-        ),
-        purposes: result.purposes,
+        eventIds: input.eventIds,
+        result,
         writtenAt,
       });
+      if (result.outcome === 'not_applicable') return { ...result, writtenAt };
       logger.debug(
         { subjectKey: input.subjectKey, system: input.system, records: records.length },
         'consent state written',

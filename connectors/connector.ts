@@ -63,6 +63,14 @@ export interface Connector {
    */
   writeConsentBatch?(writes: BulkConsentWrite[]): Promise<BulkWriteOutcome[]>;
   /**
+   * For the bulk path: reads what the tool holds for each person (the reads `applyConsentState` makes) and
+   * plans the writes their decisions in force call for, as `writeConsentBatch` writes, with the result each
+   * person's write leads to once every one of their writes is applied. A person the bulk write cannot serve
+   * exactly (a grant, a marketing permission, a member stored under another spelling of the mailbox, a read
+   * that failed) answers `perPerson` with why, and goes through `applyConsentState`. Writes nothing.
+   */
+  planConsentBatch?(people: BulkStateRequest[]): Promise<BulkStatePlan[]>;
+  /**
    * For readiness checks (`/readyz`): obtains a token (or makes the cheapest authenticated call) without
    * touching any person's data. Resolves when the credentials work; throws a VendorError otherwise.
    */
@@ -95,6 +103,22 @@ export interface BulkConsentWrite {
    */
   fields: Record<string, string>;
 }
+
+/** One person's state to plan for the bulk path: `key` is the subject key, carried back in the plan. */
+export interface BulkStateRequest {
+  key: string;
+  subject: SubjectIdentifiers;
+  request: ConsentStateRequest;
+}
+
+/**
+ * One person's planned bulk write: `writes` (possibly none: the tool already shows the state, or holds
+ * nothing) and `result`, what `applyConsentState` would answer once they are applied; or `perPerson`, why
+ * this person needs the per-person path.
+ */
+export type BulkStatePlan =
+  | { key: string; writes: BulkConsentWrite[]; result: Omit<ConsentStateResult, 'records'> }
+  | { key: string; perPerson: string };
 
 /** Why one write of a bulk write failed; serialisable (it travels in activity results). */
 export interface BulkWriteFailure {
@@ -429,6 +453,8 @@ export type ConnectorSet = Partial<
           | 'restrict'
           | 'rectify'
           | 'plannedDeletions'
+          | 'writeConsentBatch'
+          | 'planConsentBatch'
         >
       >
   >

@@ -6,11 +6,14 @@ import { mostFrequentNames } from '../../domain/redaction-names.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
+  BulkConsentWrite,
+  BulkStatePlan,
   ChangeListRequest,
   ChangePage,
   Connector,
   ConsentReading,
   ConsentStateInTool,
+  ConsentStateRequest,
   ConsentStateResult,
   ConsentVerification,
   ErasedRecord,
@@ -211,6 +214,69 @@ export function createDynamicsConnector(
       );
       throw classified;
     }
+  }
+
+  /**
+   * What applyConsentState reads and decides for one person: the rows, the columns each must change, and the
+   * result once those changes are made (`gone`: rows deleted meanwhile). `skip` when no column of the tool
+   * carries a purpose that moved.
+   */
+  async function planState(
+    subject: SubjectIdentifiers,
+    request: ConsentStateRequest,
+  ): Promise<
+    | { skip: Omit<ConsentStateResult, 'records'> }
+    | {
+        found: Row[];
+        patches: { row: Row; patch: Record<string, boolean> }[];
+        resultOf(changedColumns: Set<string>, gone: number): Omit<ConsentStateResult, 'records'>;
+      }
+  > {
+    const columns = dynamicsConsentColumns(config.purposeColumns);
+    const touched = columns.filter((c) => c.purposes.some((p) => request.changed.includes(p)));
+    const decided = Object.keys(request.decisions) as (keyof typeof request.decisions)[];
+    const notApplicable = Object.fromEntries(
+      decided.filter((p) => !columns.some((c) => c.purposes.includes(p))).map((p) => [p, 'not_applicable']),
+    ) as ConsentStateResult['purposes'];
+    const desired = desiredColumns(columns, request.decisions);
+    if (touched.length === 0 || desired.length === 0) {
+      return { skip: { outcome: 'not_applicable', purposes: notApplicable, fields: {} } };
+    }
+    const found = await rows(
+      'applyConsent',
+      subject,
+      desired.map((d) => d.column.column),
+    );
+    const patches = found.flatMap((row) => {
+      const patch: Record<string, boolean> = {};
+      for (const { column, value } of desired) {
+        // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
+        const current = row.columns[column.column] ?? column.inverted;
+        if (current !== value) patch[column.column] = value;
+      }
+      return Object.keys(patch).length === 0 ? [] : [{ row, patch }];
+    });
+    const resultOf = (changedColumns: Set<string>, gone: number): Omit<ConsentStateResult, 'records'> => {
+      const present = found.length > gone;
+      const purposes: ConsentStateResult['purposes'] = { ...notApplicable };
+      for (const purpose of decided) {
+        const mine = desired.filter((d) => d.column.purposes.includes(purpose));
+        if (mine.length === 0) continue;
+        purposes[purpose] = purposeOutcomeFor(
+          purpose,
+          request.decisions,
+          mine.map((d) => d.state),
+          mine.some((d) => changedColumns.has(d.column.column)),
+          present,
+        ) as PurposeOutcome;
+      }
+      const fields = present
+        ? Object.fromEntries(desired.map((d) => [d.column.column, String(d.value)]))
+        : {};
+      const outcome = !present ? 'not_found' : changedColumns.size > 0 ? 'applied' : 'already';
+      return { outcome, purposes, fields };
+    };
+    return { found, patches, resultOf };
   }
 
   const pathOf = (ref: Row['ref']) => `/${tables[ref.kind].entitySet}(${ref.id})`;
@@ -568,59 +634,48 @@ export function createDynamicsConnector(
      */
     applyConsentState: (subject, request) =>
       run('applyConsent', async (): Promise<ConsentStateResult> => {
-        const columns = dynamicsConsentColumns(config.purposeColumns);
-        const touched = columns.filter((c) => c.purposes.some((p) => request.changed.includes(p)));
-        const decided = Object.keys(request.decisions) as (keyof typeof request.decisions)[];
-        const notApplicable = Object.fromEntries(
-          decided
-            .filter((p) => !columns.some((c) => c.purposes.includes(p)))
-            .map((p) => [p, 'not_applicable']),
-        ) as ConsentStateResult['purposes'];
-        const desired = desiredColumns(columns, request.decisions);
-        if (touched.length === 0 || desired.length === 0) {
-          return { outcome: 'not_applicable', purposes: notApplicable, fields: {}, records: [] };
-        }
-        const found = await rows(
-          'applyConsent',
-          subject,
-          desired.map((d) => d.column.column),
-        );
+        const planned = await planState(subject, request);
+        if ('skip' in planned) return { ...planned.skip, records: [] };
         const changedColumns = new Set<string>();
         let gone = 0;
-        for (const row of found) {
-          const patch: Record<string, boolean> = {};
-          for (const { column, value } of desired) {
-            // An empty column holds Dataverse's default, which allows (false for donot*, true for followemail).
-            const current = row.columns[column.column] ?? column.inverted;
-            if (current !== value) patch[column.column] = value;
-          }
-          if (Object.keys(patch).length === 0) continue;
+        for (const { row, patch } of planned.patches) {
           if ((await patchAsRead(row, patch)) === 'gone') gone++;
           else for (const column of Object.keys(patch)) changedColumns.add(column);
         }
-        const present = found.length > gone;
-        const purposes: ConsentStateResult['purposes'] = { ...notApplicable };
-        for (const purpose of decided) {
-          const mine = desired.filter((d) => d.column.purposes.includes(purpose));
-          if (mine.length === 0) continue;
-          purposes[purpose] = purposeOutcomeFor(
-            purpose,
-            request.decisions,
-            mine.map((d) => d.state),
-            mine.some((d) => changedColumns.has(d.column.column)),
-            present,
-          ) as PurposeOutcome;
-        }
-        const fields = present
-          ? Object.fromEntries(desired.map((d) => [d.column.column, String(d.value)]))
-          : {};
-        const outcome = !present ? 'not_found' : changedColumns.size > 0 ? 'applied' : 'already';
+        const result = planned.resultOf(changedColumns, gone);
         logger.info(
-          { operation: 'applyConsent', outcome, rows: found.length, changedColumns: changedColumns.size },
+          {
+            operation: 'applyConsent',
+            outcome: result.outcome,
+            rows: planned.found.length,
+            changedColumns: changedColumns.size,
+          },
           'Dynamics consent state',
         );
-        return { outcome, purposes, fields, records: found.map((row) => row.ref) };
+        return { ...result, records: planned.found.map((row) => row.ref) };
       }),
+
+    // The same read and plan as applyConsentState, one person at a time under the connector's limit; the
+    // PATCHes go out together in `$batch` (writeConsentBatch), so the result assumes each one applies.
+    planConsentBatch: (people) =>
+      Promise.all(
+        people.map(async ({ key, subject, request }): Promise<BulkStatePlan> => {
+          try {
+            const planned = await run('applyConsent', () => planState(subject, request));
+            if ('skip' in planned) return { key, writes: [], result: planned.skip };
+            const writes: BulkConsentWrite[] = planned.patches.map(({ row, patch }) => ({
+              key,
+              email: subject.email,
+              record: { kind: row.ref.kind, id: row.ref.id },
+              fields: Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, String(v)])),
+            }));
+            const changed = new Set(planned.patches.flatMap(({ patch }) => Object.keys(patch)));
+            return { key, writes, result: planned.resultOf(changed, 0) };
+          } catch (error) {
+            return { key, perPerson: error instanceof Error ? error.message : 'the read failed' };
+          }
+        }),
+      ),
 
     verifyConsentState: (subject, decisions) =>
       run('readConsent', async (): Promise<ConsentVerification> => {

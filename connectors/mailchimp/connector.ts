@@ -4,6 +4,8 @@ import { restrictedTag } from '../../domain/hold.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ApplyConsentResult,
+  BulkConsentWrite,
+  BulkStatePlan,
   ChangeListRequest,
   ChangePage,
   Connector,
@@ -392,6 +394,80 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
     writeConsentBatch(writes) {
       return writeMailchimpConsentBatch({ api, requireAudience, call }, writes);
+    },
+
+    /**
+     * Plans opt-outs for the batch write. Mailchimp's batch endpoint creates an address it does not hold (as
+     * unsubscribed) and has no update-only option, so each member is first read by the subscriber hash of
+     * the hub's spelling (`GET /lists/{id}/members/{hash}`, one call per person and audience, the same count
+     * as the per-person path's PATCHes); only a member found under that very hash is written in bulk. A
+     * member stored under another spelling (found by memberIn's fallbacks) or anything beyond unsubscribing
+     * goes to the per-person path. A member deleted between this read and the batch comes back `created`.
+     */
+    planConsentBatch(people) {
+      const mapped = Object.keys(config.purposeMap);
+      return Promise.all(
+        people.map(async ({ key, subject, request }): Promise<BulkStatePlan> => {
+          const notApplicable = Object.fromEntries(
+            Object.keys(request.decisions)
+              .filter((p) => !mapped.includes(p))
+              .map((p) => [p, 'not_applicable']),
+          ) as ConsentStateResult['purposes'];
+          if (!request.changed.some((p) => mapped.includes(p))) {
+            return {
+              key,
+              writes: [],
+              result: { outcome: 'not_applicable', purposes: notApplicable, fields: {} },
+            };
+          }
+          try {
+            const audiences = await configuredAudiences('applyConsent');
+            const fields = mailchimpConsentFields(config.purposeMap, audiences);
+            const unsubscribeOnly = unsubscribeOnlyAudiences(fields, request.decisions);
+            if (!unsubscribeOnly) {
+              return { key, perPerson: 'the decisions in force need more than unsubscribing in Mailchimp' };
+            }
+            const address = normaliseEmail(subject.email);
+            const found = await Promise.all(
+              unsubscribeOnly.map((listId) => memberIn('applyConsent', listId, address)),
+            );
+            const members = found.filter((m): m is MailchimpMember => m !== undefined);
+            if (members.some((m) => m.id !== subscriberHash(address))) {
+              return { key, perPerson: 'Mailchimp holds the member under another spelling of the mailbox' };
+            }
+            const plan = planConsentState(config.purposeMap, request.decisions, members, audiences);
+            const writes: BulkConsentWrite[] = [];
+            for (const change of plan.plans) {
+              const body = change.body;
+              const unsubscribeOnlyBody =
+                change.action === 'patch' &&
+                body.status === 'unsubscribed' &&
+                !body.status_if_new &&
+                (body.marketing_permissions ?? []).length === 0;
+              if (!unsubscribeOnlyBody) {
+                return { key, perPerson: 'the planned Mailchimp write is more than an unsubscribe' };
+              }
+              writes.push({
+                key,
+                email: address,
+                record: { kind: 'member', container: change.listId },
+                fields: { [`membership:${change.listId}`]: 'unsubscribed' },
+              });
+            }
+            return {
+              key,
+              writes,
+              result: {
+                outcome: plan.outcome,
+                purposes: { ...notApplicable, ...plan.purposes },
+                fields: plan.fields,
+              },
+            };
+          } catch (error) {
+            return { key, perPerson: error instanceof Error ? error.message : 'the read failed' };
+          }
+        }),
+      );
     },
 
     async checkAccess() {

@@ -1,0 +1,277 @@
+import type {
+  BulkConsentWrite,
+  BulkWriteOutcome,
+  ConnectorSet,
+  DecisionsInForce,
+} from '../connectors/connector.js';
+import type {
+  BulkPersonOutcome,
+  BulkPersonState,
+  BulkSystem,
+  ConsentBatchItem,
+  ConsentBatchRoute,
+} from '../domain/consent-batch.js';
+import type { Purpose } from '../domain/purposes.js';
+import { consentStateFromLedger } from '../ledger/consent-state.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { recordConsentStateWritten } from './consent-state-record.js';
+import type { WorkStarter } from './reconciliation-activities.js';
+
+export interface ConsentBatchDependencies {
+  connectors: ConnectorSet;
+  ledger: Ledger;
+  logger: Logger;
+  starter: WorkStarter;
+  /** Runs a whole-batch vendor call the activity way: heartbeats, the attempt's signal, errors as failures. */
+  runVendor<T>(system: BulkSystem, operation: string, run: () => Promise<T>): Promise<T>;
+}
+
+/** People whose ledger work runs at once in the intake (each is a few statements). */
+const intakeConcurrency = 8;
+
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(lanes);
+}
+
+/**
+ * The bulk path's activities (workflows/consent-batch.ts). Every argument that holds an address is one
+ * person's own argument, so the codec seals it with that person's data key; results hold subject keys,
+ * event ids and outcomes only, and logs hold counts and the batch id.
+ */
+export function createConsentBatchActivities({
+  connectors,
+  ledger,
+  logger,
+  starter,
+  runVendor,
+}: ConsentBatchDependencies) {
+  const running = async (workflowId: string) => (await starter.isRunning?.(workflowId)) ?? false;
+
+  /** Hands a person's changes to their own consent workflow (signal-with-start), by their event ids. */
+  async function handToPerson(items: ConsentBatchItem[]): Promise<void> {
+    for (const { email, change } of items) {
+      await starter.changeConsent(
+        {
+          email,
+          purpose: change.purpose,
+          decision: change.decision,
+          occurredAt: change.occurredAt,
+          source: change.source,
+          evidence: change.evidence,
+        },
+        change.eventId,
+      );
+    }
+  }
+
+  /** Why a person's changes must go through their own workflow rather than the batch, if they must. */
+  async function needsPersonPath(subjectKey: string, items: ConsentBatchItem[]): Promise<string | undefined> {
+    if (items.some((i) => i.change.decision === 'granted')) {
+      return 'a grant goes through the per-person path (double opt-in, pending status and its evidence)';
+    }
+    if (items.some((i) => i.change.purpose === 'statistics')) {
+      return 'a statistics withdrawal deletes the person in Google Analytics, through the per-person path';
+    }
+    if (await running(`consent-${subjectKey}`)) {
+      return "the person's consent workflow is open and serialises their changes";
+    }
+    if (await running(`erasure-${subjectKey}`)) return 'an erasure of the person is running';
+    return undefined;
+  }
+
+  return {
+    /**
+     * The batch's intake, in one activity: per person, either hands their changes to their own consent
+     * workflow (a grant, a statistics withdrawal, an open consent workflow, a running erasure), or appends
+     * each change to the ledger with its evidence (idempotent by event id, as the per-person path appends)
+     * and computes the decisions in force from the ledger (the latest `occurredAt` wins, a withdrawal wins a
+     * tie, a withdrawal of one purpose is not undone by a grant of another; for an erased person grants are
+     * left out). A person none of whose changes moved a decision is settled: the changes stay as evidence.
+     * Retried whole: every step is idempotent.
+     */
+    async takeInConsentBatch(
+      header: { batchId: string },
+      ...items: ConsentBatchItem[]
+    ): Promise<ConsentBatchRoute[]> {
+      const people = new Map<string, ConsentBatchItem[]>();
+      for (const item of items) people.set(item.subjectKey, [...(people.get(item.subjectKey) ?? []), item]);
+      const routes = new Map<string, ConsentBatchRoute>();
+      await eachLimited([...people], intakeConcurrency, async ([subjectKey, mine]) => {
+        const eventIds = mine.map((i) => i.change.eventId);
+        const reason = await needsPersonPath(subjectKey, mine);
+        if (reason) {
+          await handToPerson(mine);
+          routes.set(subjectKey, { subjectKey, route: 'person', eventIds, reason });
+          return;
+        }
+        let keptNone = false;
+        for (const { change } of mine) {
+          const appended = await ledger.appendConsentEvent({
+            id: change.eventId,
+            subjectKey,
+            purpose: change.purpose,
+            decision: change.decision,
+            occurredAt: change.occurredAt,
+            recordedAt: change.recordedAt,
+            source: change.source,
+            evidence: change.evidence,
+          });
+          if (appended.skipped === 'not_kept_after_erasure') keptNone = true;
+        }
+        if (keptNone) {
+          // Every system of the person was erased: the ledger keeps nothing, and the person's workflow still
+          // writes the withdrawal to any tool that holds them again.
+          await handToPerson(mine);
+          routes.set(subjectKey, {
+            subjectKey,
+            route: 'person',
+            eventIds,
+            reason: 'the person was erased from every system; the ledger keeps no copy',
+          });
+          return;
+        }
+        const state = await consentStateFromLedger(ledger, subjectKey);
+        const inForce = Object.fromEntries(
+          Object.entries(state.purposes).map(([purpose, d]) => [purpose, d?.eventId]),
+        ) as Partial<Record<Purpose, string>>;
+        const changed = (Object.keys(inForce) as Purpose[]).filter((p) =>
+          eventIds.includes(inForce[p] ?? ''),
+        );
+        if (changed.length === 0) {
+          routes.set(subjectKey, {
+            subjectKey,
+            route: 'settled',
+            eventIds,
+            reason: 'superseded: a later change is in force',
+          });
+          return;
+        }
+        const decisions: DecisionsInForce = Object.fromEntries(
+          Object.entries(state.purposes).flatMap(([purpose, d]) =>
+            !d || (state.erased && d.decision === 'granted')
+              ? []
+              : [[purpose, { decision: d.decision, hasEvidence: d.hasEvidence ?? false }]],
+          ),
+        );
+        routes.set(subjectKey, { subjectKey, route: 'bulk', eventIds, decisions, changed, inForce });
+      });
+      const result = [...people.keys()].map((key) => routes.get(key) as ConsentBatchRoute);
+      logger.info(
+        {
+          batchId: header.batchId,
+          people: result.length,
+          bulk: result.filter((r) => r.route === 'bulk').length,
+          person: result.filter((r) => r.route === 'person').length,
+        },
+        'consent batch taken in',
+      );
+      return result;
+    },
+
+    /**
+     * Writes the people's states to one system with the vendor's batch calls: reads and plans each person
+     * (the connector's planConsentBatch), sends every planned write in the vendor's batches
+     * (writeConsentBatch), and records each person whose writes all applied in the ledger exactly as the
+     * per-person path does. A person the bulk write cannot serve, or one of whose writes failed, was not
+     * found or created a member, is answered `handOff` with why: the workflow hands them to their own
+     * consent workflow, whose retries and operator gate apply. A failure of a whole vendor call fails the
+     * activity, which Temporal retries (every write is idempotent).
+     */
+    async applyConsentBatchInSystem(
+      header: { batchId: string; system: BulkSystem },
+      ...people: BulkPersonState[]
+    ): Promise<BulkPersonOutcome[]> {
+      const { system, batchId } = header;
+      const connector = connectors[system];
+      if (!connector?.planConsentBatch || !connector.writeConsentBatch) {
+        return people.map((p) => ({ subjectKey: p.subjectKey, handOff: `${system} has no bulk write here` }));
+      }
+      const { planConsentBatch, writeConsentBatch } = connector;
+      const plans = await runVendor(system, 'planConsentBatch', () =>
+        planConsentBatch(
+          people.map((p) => ({
+            key: p.subjectKey,
+            subject: { email: p.email, gaClientIds: [], gaUserIds: [] },
+            request: { decisions: p.decisions, changed: p.changed },
+          })),
+        ),
+      );
+      const writes: BulkConsentWrite[] = plans.flatMap((plan) => ('writes' in plan ? plan.writes : []));
+      const outcomes: BulkWriteOutcome[] =
+        writes.length === 0
+          ? []
+          : await runVendor(system, 'writeConsentBatch', () => writeConsentBatch(writes));
+      const byKey = new Map<string, BulkWriteOutcome[]>();
+      for (const outcome of outcomes) byKey.set(outcome.key, [...(byKey.get(outcome.key) ?? []), outcome]);
+      const writtenAt = new Date().toISOString();
+      const answers: BulkPersonOutcome[] = [];
+      for (const [index, plan] of plans.entries()) {
+        const person = people[index] as BulkPersonState;
+        if ('perPerson' in plan) {
+          answers.push({ subjectKey: person.subjectKey, handOff: plan.perPerson });
+          continue;
+        }
+        const mine = byKey.get(person.subjectKey) ?? [];
+        const failed = mine.find((o) => o.outcome !== 'applied' || o.created);
+        if (failed) {
+          const created = failed.outcome === 'applied' && failed.created === true;
+          answers.push({
+            subjectKey: person.subjectKey,
+            handOff: created
+              ? `Mailchimp's batch created a member in audience ${failed.record.container} (it was deleted after the read)`
+              : failed.outcome === 'failure'
+                ? failed.error.reason
+                : `the ${failed.record.kind} record was ${failed.outcome === 'not_found' ? 'gone' : failed.outcome} at the write`,
+            ...(created ? { created: true } : {}),
+          });
+          continue;
+        }
+        await recordConsentStateWritten(ledger, {
+          subjectKey: person.subjectKey,
+          system,
+          eventIds: person.inForce,
+          result: plan.result,
+          writtenAt,
+        });
+        answers.push({ subjectKey: person.subjectKey, outcome: plan.result.outcome });
+      }
+      logger.info(
+        {
+          batchId,
+          system,
+          people: people.length,
+          writes: writes.length,
+          handedOff: answers.filter((a) => 'handOff' in a).length,
+        },
+        'consent batch written',
+      );
+      return answers;
+    },
+
+    /**
+     * Hands people whose bulk write did not serve them in some systems to their own consent workflow
+     * (signal-with-start of a reapply for those systems): it reads their decisions in force from the ledger,
+     * where the batch put them, and writes them with its own retries and operator gate.
+     */
+    async handOffConsentBatch(
+      header: { batchId: string; reason: string; systems: Record<string, BulkSystem[]> },
+      ...people: { subjectKey: string; email: string }[]
+    ): Promise<number> {
+      for (const person of people) {
+        await starter.reapplyConsent({
+          subjectKey: person.subjectKey,
+          email: person.email,
+          systems: header.systems[person.subjectKey] ?? [],
+          reason: header.reason,
+        });
+      }
+      logger.info({ batchId: header.batchId, people: people.length }, 'consent batch handed people over');
+      return people.length;
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { type ConsentChangeRequest, consentChangeRequestSchema } from '../domain/consent.js';
+import {
+  type ConsentBatchItem,
+  type ConsentBatchResult,
+  consentBatchLimit,
+  consentBatchWorkflowId,
+} from '../domain/consent-batch.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { redactSubject } from '../privacy/redaction.js';
+import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
+import type { consentBatchWorkflow } from '../workflows/consent-batch.js';
+import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import type { ConsentClientContext } from './consent.js';
+import { redactOperatorText } from './operator-text.js';
+import { receiptTimes, registerDeadline } from './request-deadlines.js';
+
+/** One change of a batch, accepted: where to follow it, as `recordConsentChange` answers for one. */
+export interface BatchItemAccepted {
+  index: number;
+  eventId: string;
+  subjectKey: string;
+  receivedAt: string;
+  dueAt: string;
+}
+
+/** One change of a batch, refused before anything was recorded: why, in words free of the address. */
+export interface BatchItemRefused {
+  index: number;
+  refused: 'erased' | 'invalid';
+  subjectKey?: string;
+  reason: string;
+}
+
+export interface ConsentBatchAccepted {
+  batchId: string;
+  /** Absent when every change was refused: then nothing was started. */
+  workflowId?: string;
+  accepted: BatchItemAccepted[];
+  refused: BatchItemRefused[];
+}
+
+/** Thrown for a batch of more than `consentBatchLimit` changes, before anything is recorded. */
+export class ConsentBatchTooLarge extends Error {
+  override readonly name = 'ConsentBatchTooLarge';
+  constructor(readonly size: number) {
+    super(`A consent batch holds at most ${consentBatchLimit} changes; this one has ${size}.`);
+  }
+}
+
+/**
+ * Hands many consent changes (already parsed one by one, each with its position in the caller's list) to one
+ * batch workflow (workflows/consent-batch.ts), which writes opt-outs with the vendors' batch calls and hands
+ * everything else to the people's own workflows. Each change gets its event id and, with the ledger, its
+ * registered deadline, as `recordConsentChange` gives one; with the ledger a grant for an erased person is
+ * refused here (`refused: 'erased'`), as the single route refuses it. Throws ConsentBatchTooLarge past
+ * 1,000 changes. The batch id is new unless given (a caller that may repeat itself passes a stable one: the
+ * workflow id is derived from it, so a repeat starts nothing twice).
+ */
+export async function recordConsentBatch(
+  context: ConsentClientContext,
+  changes: { index: number; change: ConsentChangeRequest }[],
+  options: {
+    ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject'>;
+    batchId?: string;
+  } = {},
+): Promise<ConsentBatchAccepted> {
+  if (changes.length > consentBatchLimit) throw new ConsentBatchTooLarge(changes.length);
+  const batchId = options.batchId ?? randomUUID();
+  const accepted: (BatchItemAccepted & { times: { receivedAt: string; dueAt: string } })[] = [];
+  const refused: BatchItemRefused[] = [];
+  const items: ConsentBatchItem[] = [];
+  const adopted = new Set<string>();
+  const recordedAt = new Date().toISOString();
+  for (const { index, change: raw } of changes) {
+    const change = consentChangeRequestSchema.parse(raw);
+    const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
+    let times: { receivedAt: string; dueAt: string };
+    try {
+      times = receiptTimes(context, change.receivedAt);
+    } catch (error) {
+      refused.push({
+        index,
+        refused: 'invalid',
+        reason: error instanceof Error ? error.message : 'receivedAt',
+      });
+      continue;
+    }
+    if (options.ledger && !adopted.has(subjectKey)) {
+      // A tombstone (or evidence) recorded under another spelling's older key is moved to this key first.
+      await adoptLegacySubjectKeys(options.ledger, change.email, context.subjectKeySecret);
+      adopted.add(subjectKey);
+    }
+    if (change.decision === 'granted' && options.ledger) {
+      const tombstone = await options.ledger.getTombstone(subjectKey);
+      if (tombstone) {
+        refused.push({
+          index,
+          refused: 'erased',
+          subjectKey,
+          reason: `The grant is refused: subject ${subjectKey} was erased at ${tombstone.erasedAt}, and an erased person's grants are refused (withdrawals still apply). Nothing was recorded.`,
+        });
+        continue;
+      }
+    }
+    const eventId = randomUUID();
+    const note = change.evidence.note
+      ? await redactOperatorText(
+          context.client.workflow.getHandle(consentWorkflowId(subjectKey)),
+          redactSubject(change.evidence.note, { email: change.email }),
+        )
+      : undefined;
+    items.push({
+      subjectKey,
+      email: change.email,
+      change: {
+        eventId,
+        purpose: change.purpose,
+        decision: change.decision,
+        occurredAt: new Date(change.occurredAt).toISOString(),
+        recordedAt,
+        source: change.source,
+        evidence: note ? { ...change.evidence, note } : change.evidence,
+      },
+    });
+    accepted.push({ index, eventId, subjectKey, ...times, times });
+  }
+  if (items.length === 0) return { batchId, accepted: [], refused };
+  const workflowId = consentBatchWorkflowId(batchId);
+  await context.client.workflow.start<typeof consentBatchWorkflow>('consentBatchWorkflow', {
+    taskQueue: context.taskQueue,
+    workflowId,
+    args: [{ batchId, timings: context.consentTimings }, ...items],
+  });
+  const registered: BatchItemAccepted[] = [];
+  for (const { times, ...item } of accepted) {
+    const deadline = await registerDeadline(
+      options.ledger,
+      { requestId: item.eventId, kind: 'consent', subjectKey: item.subjectKey },
+      times,
+    );
+    registered.push({ ...item, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt });
+  }
+  return { batchId, workflowId, accepted: registered, refused };
+}
+
+/** Waits for a batch's workflow and answers its result (per person: bulk, handed over, or settled). */
+export async function consentBatchResult(
+  context: Pick<ConsentClientContext, 'client'>,
+  batchId: string,
+): Promise<ConsentBatchResult> {
+  return context.client.workflow
+    .getHandle<typeof consentBatchWorkflow>(consentBatchWorkflowId(batchId))
+    .result();
+}
