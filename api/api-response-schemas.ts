@@ -244,6 +244,13 @@ const purposeDecisionSchema = z
     occurredAt: isoTime,
     source: z.string(),
     hasEvidence: z.boolean().optional().describe('A grant with evidence may re-subscribe or create'),
+    recordedAt: isoTime
+      .optional()
+      .describe('When the hub recorded the change (absent while it is on its way)'),
+    evidence: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('The change as recorded: policyVersion, formId, channel, requestRef, the redacted note'),
     systems: somePerSystem(consentOutcome),
   })
   .strict();

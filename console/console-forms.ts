@@ -11,6 +11,7 @@ import { rectificationBodySchema } from '../api/routes/rectification-routes.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
 import { purposeSchema } from '../domain/purposes.js';
 import { systemNameSchema } from '../domain/systems.js';
+import { type DeadlineContext, receiptTimes } from '../hub-client/request-deadlines.js';
 
 /**
  * The console's forms arrive as application/x-www-form-urlencoded strings. Each is turned into the API's own
@@ -96,16 +97,6 @@ export function rectificationFromForm(form: FormFields, operator: string) {
   });
 }
 
-/** Where the rectification form shows a problem with an API field: the input it came from. */
-export const rectificationInputOf: Record<string, string> = {
-  email: 'email',
-  'set.email': 'newEmail',
-  'set.firstname': 'firstname',
-  'set.lastname': 'lastname',
-  set: 'changes',
-  receivedAt: 'receivedAt',
-};
-
 /**
  * The person page's hold form: the body of POST /v1/holds (the address from the page, the reason code
  * picked); the operator is added after the check, as the API adds the calling key.
@@ -161,6 +152,27 @@ export function consentChangesFromForm(form: FormFields, operator: string) {
     ok: true as const,
     value: results.flatMap((r) => (r.ok ? [r.value] : [])),
   };
+}
+
+/**
+ * The "request reached you" time against the hub's clock and floor (in the future, or too long ago), checked
+ * with the form's other fields rather than after them: the same check as the API's, on `receivedAt`. No
+ * problem when the field is empty or is not a date (the schema names that).
+ */
+export function receivedAtClockProblems(
+  form: FormFields,
+  context: Pick<DeadlineContext, 'receivedAtFloorDays'>,
+  now = new Date(),
+): ProblemField[] {
+  const { receivedAt } = receivedAtOf(form);
+  if (!receivedAt || !z.iso.datetime({ offset: true }).safeParse(receivedAt).success) return [];
+  try {
+    receiptTimes(context, receivedAt, now);
+    return [];
+  } catch (error) {
+    if (error instanceof z.ZodError) return formErrorsOf(error).errors;
+    throw error;
+  }
 }
 
 /** The optional "request reached you" field, as the API's `receivedAt`. */

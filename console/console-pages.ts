@@ -1,10 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { ProblemField } from '../api/problem.js';
 import { accessExportFormatSchema } from '../domain/access.js';
 import { emailSchema } from '../domain/email.js';
 import { holdReasonCodes, releaseReasonCodes } from '../domain/hold.js';
-import { AccessExportUnavailable, readAccessExport, requestAccess } from '../hub-client/access.js';
+import {
+  AccessExportUnavailable,
+  lookupAccess,
+  readAccessExport,
+  requestAccess,
+} from '../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
 import { listConsentNeedingAttention } from '../hub-client/consent-attention.js';
 import { listErasures, requestErasure } from '../hub-client/erasures.js';
@@ -22,16 +28,19 @@ import {
   erasureFromForm,
   extensionFromForm,
   type FormFields,
+  type FormResult,
   formChoices,
   formErrorsOf,
   holdFromForm,
+  receivedAtClockProblems,
   rectificationFromForm,
-  rectificationInputOf,
   releaseFromForm,
   retryFormSchema,
 } from './console-forms.js';
 import type { ConsoleContext } from './console-plugin.js';
 import { dueLabel, utcMinute } from './due-labels.js';
+import { formInputs, placeProblems } from './form-problems.js';
+import { personRequestRows } from './person-requests.js';
 
 const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
 /** How many finished erasures the queues page lists. */
@@ -143,14 +152,39 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     code = 200,
   ) => {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
-    const [consent, erasures, consentEvents, tombstone, receipts, hold] = await Promise.all([
+    const [consent, deadlines, erasures, consentEvents, tombstone, receipts, hold] = await Promise.all([
       consentStatus(deps.hub, deps.ledger, email),
+      listRequests(deps.hub, deps.ledger, { subjectKey }),
       listErasures(deps.hub, undefined, deps.ledger, subjectKey),
       deps.ledger.listConsentEvents(subjectKey),
       deps.ledger.getTombstone(subjectKey),
       deps.ledger.listReceipts({ subjectKey }),
       deps.ledger.getHold(subjectKey),
     ]);
+    const ids = (kind: string) => deadlines.filter((row) => row.kind === kind).map((row) => row.requestId);
+    const erasureIds = [...new Set([...ids('erasure'), ...erasures.map((row) => row.requestId)])];
+    const [restrictions, access, rectifications] = await Promise.all([
+      Promise.all(erasureIds.map((id) => deps.ledger.getRestriction(id))),
+      Promise.all(
+        // An access request that cannot be read now (Temporal forgot it and no receipt is kept) is listed
+        // from its deadline alone.
+        ids('access').map(async (id) => [
+          id,
+          await lookupAccess(deps.hub, id, deps.ledger).catch(() => undefined),
+        ]),
+      ),
+      Promise.all(ids('rectification').map((id) => deps.ledger.getRectification(id))),
+    ]);
+    const requests = personRequestRows({
+      deadlines,
+      erasures,
+      consentEvents,
+      erasureReceipts: receipts,
+      restrictions: restrictions.filter((r) => r !== undefined),
+      access: Object.fromEntries(access.filter(([, status]) => status !== undefined)),
+      rectifications: rectifications.filter((r) => r !== undefined),
+      ...(hold ? { hold } : {}),
+    });
     return render(
       reply,
       'person',
@@ -159,15 +193,18 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         email,
         subjectKey,
         consent,
-        erasures,
-        consentEvents: [...consentEvents].reverse(),
+        requests,
         tombstone,
-        receipts: [...receipts].reverse(),
+        receipts: [
+          ...receipts.map((r) => ({ ...r, kind: 'Erasure' })),
+          ...rectifications.filter((r) => r !== undefined).map((r) => ({ ...r, kind: 'Rectification' })),
+        ].sort((a, b) => (a.completedAt < b.completedAt ? 1 : -1)),
         hold,
         notice,
         holdForm,
         holdReasons: holdReasonCodes,
         releaseReasons: releaseReasonCodes,
+        utcMinute,
       },
       code,
     );
@@ -357,84 +394,109 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     access: { view: 'new-access', title: 'New access request' },
     rectification: { view: 'new-rectification', title: 'New rectification' },
   } as const;
+  type NewKind = keyof typeof newForms;
   const formParams = z.object({ kind: z.enum(['erasure', 'opt-out', 'consent', 'access', 'rectification']) });
+  /** A new-request form: empty, prefilled, or shown again with its problems beside their fields (400). */
+  const showForm = (
+    reply: Parameters<typeof render>[0],
+    kind: NewKind,
+    values: FormFields,
+    errors: ProblemField[] = [],
+    extra: Record<string, unknown> = {},
+  ) =>
+    render(
+      reply,
+      newForms[kind].view,
+      {
+        title: newForms[kind].title,
+        choices: formChoices,
+        // The typed values are shown again, so nothing is lost; the response is no-store.
+        values,
+        problems: placeProblems(errors, formInputs[kind]),
+        ...extra,
+      },
+      errors.length ? 400 : 200,
+    );
   app.get('/new/:kind', async (request, reply) => {
     const { kind } = formParams.parse(request.params);
-    return render(reply, newForms[kind].view, {
-      title: newForms[kind].title,
-      choices: formChoices,
-      inputOf: rectificationInputOf,
-      values: {},
-    });
+    return showForm(reply, kind, {});
   });
+
+  /**
+   * The requests a form starts, each through the same hub-client call as its API route and CLI command
+   * (registered with its deadline); a ZodError thrown there (a `receivedAt` refused against the clock a
+   * moment later) is shown on the form like the form's own problems.
+   */
+  const starter = <T>(parsed: FormResult<T>, start: (value: T) => Promise<{ requestId: string }>) =>
+    parsed.ok ? { errors: [], run: () => start(parsed.value) } : { errors: parsed.errors, run: undefined };
+  const starters = {
+    erasure: (form: FormFields, operator: string) =>
+      starter(erasureFromForm(form, operator), (value) =>
+        requestErasure(
+          deps.hub,
+          { ...value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        ),
+      ),
+    access: (form: FormFields, operator: string) =>
+      starter(accessFromForm(form, operator), (value) =>
+        requestAccess(
+          deps.hub,
+          { ...value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        ),
+      ),
+    rectification: (form: FormFields, operator: string) =>
+      starter(rectificationFromForm(form, operator), (value) =>
+        requestRectification(
+          deps.hub,
+          { ...value, requestedBy: operator, requestedAt: new Date().toISOString() },
+          { ledger: deps.ledger },
+        ),
+      ),
+  };
+
+  /**
+   * A new-request form for the person whose page the operator is on, with their address filled in: the page
+   * posts it (a POST, so the address is in no URL, history entry or access log line) and gets the form back.
+   */
+  app.post('/new/:kind/for-person', async (request, reply) => {
+    const { kind } = formParams.parse(request.params);
+    const email = emailSchema.safeParse(body(request).email);
+    if (!email.success) {
+      return render(
+        reply,
+        'find-person',
+        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
+        400,
+      );
+    }
+    return showForm(reply, kind, { email: email.data }, [], { forPerson: true });
+  });
+
   app.post('/new/:kind', async (request, reply) => {
     const { kind } = formParams.parse(request.params);
     const form = body(request);
     const operator = ctx.operatorOf(request);
-    const invalid = (result: { errors: unknown; detail: string }) =>
-      render(
-        reply,
-        newForms[kind].view,
-        {
-          title: newForms[kind].title,
-          choices: formChoices,
-          inputOf: rectificationInputOf,
-          // The typed values are shown again, so nothing is lost; the response is no-store.
-          values: form,
-          errors: result.errors,
-          detail: result.detail,
-        },
-        400,
-      );
-    if (kind === 'erasure') {
-      const result = erasureFromForm(form, operator);
-      if (!result.ok) return invalid(result);
-      let started: Awaited<ReturnType<typeof requestErasure>>;
+    // The received time against the clock, reported with every other problem of the form at once.
+    const clock = receivedAtClockProblems(form, deps.hub);
+    const refuse = (errors: ProblemField[]) =>
+      showForm(reply, kind, form, [
+        ...errors,
+        ...(errors.some((e) => e.field === 'receivedAt') ? [] : clock),
+      ]);
+    const refusedLater = (error: unknown) => {
+      if (error instanceof z.ZodError) return showForm(reply, kind, form, formErrorsOf(error).errors);
+      throw error;
+    };
+    if (kind === 'erasure' || kind === 'access' || kind === 'rectification') {
+      const { errors, run } = starters[kind](form, operator);
+      if (!run || clock.length) return refuse(errors);
+      let started: { requestId: string };
       try {
-        started = await requestErasure(
-          deps.hub,
-          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
-          { ledger: deps.ledger },
-        );
+        started = await run();
       } catch (error) {
-        // A `receivedAt` in the future or before the floor is refused against the hub's clock, after the form
-        // was read: shown on its field like the API's 400.
-        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
-        throw error;
-      }
-      return reply.redirect(`/console/requests/${started.requestId}`, 303);
-    }
-    if (kind === 'access') {
-      const result = accessFromForm(form, operator);
-      if (!result.ok) return invalid(result);
-      let started: Awaited<ReturnType<typeof requestAccess>>;
-      try {
-        // The same call as POST /v1/access-requests and `consent-hub access`: registered with its deadline.
-        started = await requestAccess(
-          deps.hub,
-          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
-          { ledger: deps.ledger },
-        );
-      } catch (error) {
-        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
-        throw error;
-      }
-      return reply.redirect(`/console/requests/${started.requestId}`, 303);
-    }
-    if (kind === 'rectification') {
-      const result = rectificationFromForm(form, operator);
-      if (!result.ok) return invalid(result);
-      let started: Awaited<ReturnType<typeof requestRectification>>;
-      try {
-        // The same call as POST /v1/rectifications and `consent-hub rectify`: registered with its deadline.
-        started = await requestRectification(
-          deps.hub,
-          { ...result.value, requestedBy: operator, requestedAt: new Date().toISOString() },
-          { ledger: deps.ledger },
-        );
-      } catch (error) {
-        if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
-        throw error;
+        return refusedLater(error);
       }
       return reply.redirect(`/console/requests/${started.requestId}`, 303);
     }
@@ -442,13 +504,12 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       kind === 'opt-out' ? { ...form, decision: 'withdrawn' } : form,
       operator,
     );
-    if (!changes.ok) return invalid(changes);
+    if (!changes.ok || clock.length) return refuse(changes.ok ? [] : changes.errors);
     try {
-      // The date against the clock and the floor once, before the first change is sent.
+      // The date against the clock and the floor once more, before the first change is sent.
       receiptTimes(deps.hub, changes.value[0]?.receivedAt);
     } catch (error) {
-      if (error instanceof z.ZodError) return invalid(formErrorsOf(error));
-      throw error;
+      return refusedLater(error);
     }
     const accepted = [];
     for (const change of changes.value)

@@ -1,33 +1,20 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
-import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDependencies } from '../api/api-dependencies.js';
 import { apiKeyVerifier, parseApiKeyEntry } from '../api/api-keys.js';
 import { consolePages } from './console-pages.js';
 import { type ConsoleSession, consoleSessionStore } from './console-sessions.js';
+import { consoleViews, consoleViewsDir } from './console-views.js';
 
 /** How long a console session lasts, whatever the activity: one working day. */
 export const consoleSessionTtlMs = 8 * 60 * 60 * 1000;
 export const sessionCookie = 'consent_hub_console';
-
-/**
- * The templates sit next to this module in the sources (console/views) and are copied beside the build
- * (the Dockerfile copies console/views); dist/console/ finds them two levels up.
- */
-function viewsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'views'), join(here, '..', '..', 'console', 'views')];
-  const found = candidates.find((dir) => existsSync(join(dir, 'layout.eta')));
-  if (!found) throw new Error(`console templates not found in ${candidates.join(' or ')}`);
-  return found;
-}
 
 export interface ConsoleContext {
   deps: ApiDependencies;
@@ -54,8 +41,8 @@ export function consolePlugin(deps: ApiDependencies) {
       .filter((entry) => entry.scopes.has('operator'))
       .map((entry) => entry.hash.slice(0, 12)),
   );
-  const eta = new Eta({ views: viewsDir(), cache: true, autoEscape: true, autoTrim: false });
-  const stylesheet = readFileSync(join(viewsDir(), 'console.css'), 'utf8');
+  const eta = consoleViews();
+  const stylesheet = readFileSync(join(consoleViewsDir(), 'console.css'), 'utf8');
   // htmx refreshes a running request's status region in place (no reload wiping what an operator types);
   // served from the installed package, so the console loads no script from elsewhere.
   const htmxScript = readFileSync(

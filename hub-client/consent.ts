@@ -12,6 +12,7 @@ import {
   type WrittenConsentState,
 } from '../domain/consent.js';
 import { emailSchema } from '../domain/email.js';
+import type { Purpose } from '../domain/purposes.js';
 import type { SystemName } from '../domain/systems.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -196,7 +197,19 @@ export async function reapplyConsent(
   }
 }
 
-export type ConsentStatusResult = ConsentStatusView & {
+/**
+ * The decision in force for one purpose as a status answers it: the change's evidence as the ledger keeps it
+ * (policy version, form id, channel, request reference, redacted note) and when the hub recorded it; `source`
+ * says who recorded it (`console:<key>`, `api`, `mailchimp` ...). Both absent while the change is still on
+ * its way to the ledger (the person's workflow writes it first thing).
+ */
+export type DecisionWithEvidence = NonNullable<ConsentStatusView['purposes'][Purpose]> & {
+  recordedAt?: string;
+  evidence?: Record<string, string>;
+};
+
+export type ConsentStatusResult = Omit<ConsentStatusView, 'purposes'> & {
+  purposes: Partial<Record<Purpose, DecisionWithEvidence>>;
   from: 'workflow' | 'ledger';
   /** With `verify`: each system read now, field by field, against what the decisions in force call for. */
   verification?: ConsentVerifyResult;
@@ -284,20 +297,26 @@ export async function consentStatusOfSubject(
         handle.query(consentStatusQuery),
         retryStatesOf(context.client, handle),
       ]);
-      return { ...withRetryStates(view, retrying), from: 'workflow' };
+      return { ...(await withEvidence(withRetryStates(view, retrying), ledger)), from: 'workflow' };
     }
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
   const stored = await consentStateFromLedger(ledger, subjectKey);
+  const view = await withEvidence(
+    {
+      subjectKey,
+      purposes: Object.fromEntries(
+        Object.entries(stored.purposes).map(([purpose, decision]) => [
+          purpose,
+          { ...decision, systems: stored.outcomes[purpose as keyof typeof stored.outcomes] ?? {} },
+        ]),
+      ),
+    },
+    ledger,
+  );
   return {
-    subjectKey,
-    purposes: Object.fromEntries(
-      Object.entries(stored.purposes).map(([purpose, decision]) => [
-        purpose,
-        { ...decision, systems: stored.outcomes[purpose as keyof typeof stored.outcomes] ?? {} },
-      ]),
-    ),
+    ...view,
     systems: {
       dynamics: idleSystem(stored.written.dynamics),
       mailchimp: idleSystem(stored.written.mailchimp),
@@ -309,6 +328,24 @@ export async function consentStatusOfSubject(
     erased: stored.erased,
     from: 'ledger',
   };
+}
+
+/** Each decision in force with its change's evidence and recording time, read from the ledger in one query. */
+async function withEvidence<V extends Pick<ConsentStatusView, 'subjectKey' | 'purposes'>>(
+  view: V,
+  ledger: Pick<Ledger, 'listConsentEvents'>,
+): Promise<Omit<V, 'purposes'> & { purposes: Partial<Record<Purpose, DecisionWithEvidence>> }> {
+  const events = new Map((await ledger.listConsentEvents(view.subjectKey)).map((event) => [event.id, event]));
+  const purposes = Object.fromEntries(
+    Object.entries(view.purposes).map(([purpose, decision]) => {
+      const event = decision ? events.get(decision.eventId) : undefined;
+      return [
+        purpose,
+        event ? { ...decision, recordedAt: event.recordedAt, evidence: event.evidence } : decision,
+      ];
+    }),
+  );
+  return { ...view, purposes };
 }
 
 function idleSystem(written: WrittenConsentState | undefined): ConsentStatusView['systems'][SystemName] {
