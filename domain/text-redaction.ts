@@ -89,6 +89,9 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
     result = result.replace(new RegExp(pattern, 'giu'), replacement);
   };
   if (subject.email) replaceAll(addressForms(subject.email), redactedEmail);
+  // Every other address goes whole before names are looked for: `alonzo.church@x.org` is an address, not
+  // two names (which would leave `[name].[name]@x.org`).
+  result = scrubAddresses(result);
   replaceAll(subject.identifiers ?? [], redactedIdentifier);
   const names = (subject.names ?? []).flatMap((name) => [name, ...name.split(/\s+/)]);
   const nameWords = subject.email ? nameWordsOf(subject.email) : [];
@@ -97,12 +100,21 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
     redactedName,
     true,
   );
-  return scrubAddresses(result);
+  return result;
 }
 
 /**
+ * The shape of an address whatever its top-level domain (`corp.local`, `acme.lan`, a new gTLD linkify's list
+ * lacks) or an address literal (`a@[127.0.0.1]`): RFC 5322's dot-atom local part (letters of any script
+ * too), `@`, then dot-separated labels ending in one of two or more characters, or a bracketed literal.
+ */
+const addressShape =
+  /[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+[\p{L}\p{N}-]{2,}|\[[^\]\s]{1,64}\])/gu;
+
+/**
  * Replaces every address in free text with `[email]`, found by linkify's scanner (which knows address
- * syntax: quotes, apostrophes, plus signs, sub-domains) rather than a hand regex. `%40` and `\u0040` are
+ * syntax: quotes, apostrophes, plus signs, sub-domains) rather than a hand regex, then by an address's
+ * shape for the top-level domains linkify does not know (`addressShape`). `%40` and `\u0040` are
  * read as `@` first, so percent-encoded addresses go too.
  */
 export function scrubAddresses(text: string): string {
@@ -110,12 +122,15 @@ export function scrubAddresses(text: string): string {
   const decoded = text.replace(/%40|\\u0040|&#64;|&commat;/gi, '@').replace(/"[^"\r\n]{1,64}"@/g, 'quoted@');
   if (!decoded.includes('@')) return text;
   const found = linkify.find(decoded, 'email');
-  if (found.length === 0) return text;
   let result = '';
   let last = 0;
   for (const match of found) {
     result += decoded.slice(last, match.start) + redactedEmail;
     last = match.end;
   }
-  return result + decoded.slice(last);
+  result += decoded.slice(last);
+  // linkify knows the registered top-level domains only: what it left that still has an address's shape
+  // (an internal `corp.local`, an address literal) is an address too.
+  const shaped = result.replace(addressShape, redactedEmail);
+  return shaped === decoded && found.length === 0 ? text : shaped;
 }

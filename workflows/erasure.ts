@@ -442,7 +442,9 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     requestId,
     subjectKey: input.subjectKey,
     reason: input.request.reason,
-    ...(input.request.reasonNote ? { reasonNote: input.request.reasonNote } : {}),
+    // Notes were redacted at intake, before the harvest: the CRM's names for the person go now, before the
+    // receipt reaches the ledger.
+    ...(input.request.reasonNote ? { reasonNote: gate.redactText(input.request.reasonNote) } : {}),
     requestedBy: input.request.requestedBy,
     requestedAt: input.request.requestedAt,
     completedAt: new Date().toISOString(),
@@ -452,7 +454,13 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     systems: state,
     ...(gate.log.length > 0 ? { operatorActions: [...gate.log] } : {}),
     ...(tombstone ? { reErasureOf: tombstone.firstRequestId } : {}),
-    ...(joinedRequests.length > 0 ? { joinedRequests } : {}),
+    ...(joinedRequests.length > 0
+      ? {
+          joinedRequests: joinedRequests.map((joined) =>
+            joined.reasonNote ? { ...joined, reasonNote: gate.redactText(joined.reasonNote) } : joined,
+          ),
+        }
+      : {}),
     ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
     ...(hold.restriction ? { restriction: hold.restriction } : {}),
   };

@@ -80,4 +80,27 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
     // The sandbox really sent the name: the redaction, not the vendor, kept it out.
     await hub.vendors.dynamics.control.clearFaults();
   });
+
+  it("redacts the CRM's names from an erasure's reason note, typed before they were known, in the receipt and the ledger", async () => {
+    const noteEmail = `nq.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Ottoline', lastname: 'Vandersteen', emailaddress1: noteEmail }],
+    });
+    const started = await requestErasure(
+      context,
+      {
+        email: noteEmail,
+        reason: 'subject_request',
+        reasonNote: 'phoned in by Ottoline VANDERSTEEN herself',
+        requestedBy: 'privacy-inbox#12',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.reasonNote).toBe('phoned in by [name] [name] herself');
+    const stored = JSON.stringify(await hub.ledger.getReceipt(started.requestId));
+    expect(stored).toContain('phoned in by [name] [name] herself');
+    for (const needle of ['ottoline', 'vandersteen']) expect(stored.toLowerCase()).not.toContain(needle);
+  });
 });

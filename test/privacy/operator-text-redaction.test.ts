@@ -32,6 +32,29 @@ describe("redactText: an operator's note, redacted by the workflow that knows th
   it('scrubs any other address, without a subject', () => {
     expect(redactText('ask other.person+x@example.net', {})).toBe('ask [email]');
   });
+
+  it("redacts another address of the person whole before their names, so it never becomes '[name].[name]@…'", () => {
+    const redacted = redactText('reply to alonzo.church@example.org, Alonzo', {
+      email: 'a.c@example.com',
+      names: ['Alonzo', 'Church'],
+    });
+    expect(redacted).toBe('reply to [email], [name]');
+  });
+
+  it.each([
+    ['an internal domain', 'ops.lead@corp.local'],
+    ['a private one', "mary.o'brien@acme.lan"],
+    ['a top-level domain no list knows', 'x_y@shop.zzqq'],
+    ['an address literal', 'root@[127.0.0.1]'],
+  ])('redacts an address on %s by its shape', (_kind, address) => {
+    const redacted = redactText(`cc ${address} please`, {});
+    expect(redacted).toBe('cc [email] please');
+  });
+
+  it('leaves text without an address as it was', () => {
+    const text = 'version 1.2.3 at 10:00; see ticket #42 (no @ here) or @team';
+    expect(redactText(text, {})).toBe(text);
+  });
 });
 
 describe("redactOperatorText: the client asks the request's workflow", () => {
