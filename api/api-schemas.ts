@@ -55,6 +55,12 @@ export const erasureAcceptedSchema = z.object({
     ),
   receivedAt: receivedAtDoc,
   dueAt: dueAtDoc,
+  erasureDeadline: z
+    .object({ receivedAt: z.string(), dueAt: z.string() })
+    .optional()
+    .describe(
+      'When joined: the deadline of the running erasure this request joined, as GET /v1/requests lists it (set by the earliest request it carries); receivedAt and dueAt above are this request’s own',
+    ),
 });
 
 export const consentAcceptedSchema = z.object({

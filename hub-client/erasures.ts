@@ -52,9 +52,14 @@ export interface ErasureStarted {
   workflowId: string;
   /** True when an erasure for this person was already running and this request was merged into it. */
   joined: boolean;
-  /** When the request was received, and when it is due (the ledger's, when one was given: a join keeps the earlier). */
+  /** When this request was received, and when it is due (one calendar month later): its own, joined or not. */
   receivedAt: string;
   dueAt: string;
+  /**
+   * For a request that joined a running erasure: the deadline that erasure is tracked under in the ledger
+   * (`requests`, `extend`), set by the earliest request it carries, so it is never later than this one's.
+   */
+  erasureDeadline?: { receivedAt: string; dueAt: string };
 }
 
 /**
@@ -126,13 +131,16 @@ export async function requestErasure(
   const joined = description.memo?.startToken !== token;
   const requestId = handle.signaledRunId;
   const deadline = await registerDeadline(options.ledger, { requestId, kind: 'erasure', subjectKey }, times);
+  // A joined request answers its own times (not the first request's), and the erasure's deadline beside them.
+  const own = joined ? times : deadline;
   return {
     requestId,
     subjectKey,
     workflowId,
     joined,
-    receivedAt: deadline.receivedAt,
-    dueAt: deadline.dueAt,
+    receivedAt: own.receivedAt,
+    dueAt: own.dueAt,
+    ...(joined ? { erasureDeadline: { receivedAt: deadline.receivedAt, dueAt: deadline.dueAt } } : {}),
   };
 }
 

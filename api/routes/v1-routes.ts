@@ -180,6 +180,7 @@ export function v1Routes(deps: ApiDependencies) {
             joined: started.joined,
             receivedAt: started.receivedAt,
             dueAt: started.dueAt,
+            ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
           };
         },
       }),

@@ -73,11 +73,18 @@ export const eraseCommand = new Command('erase')
             subjectKey: started.subjectKey,
             receivedAt: started.receivedAt,
             dueAt: started.dueAt,
+            joined: started.joined,
+            ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
           });
         else {
           print(`Erasure requested: ${started.requestId}`);
           print(`  subject key ${started.subjectKey}  (workflow ${started.workflowId})`);
-          print(`  received ${started.receivedAt}, due ${started.dueAt}`);
+          print(`  this request: received ${started.receivedAt}, due ${started.dueAt}`);
+          if (started.erasureDeadline) {
+            print(
+              `  joined the erasure already running for this person: received ${started.erasureDeadline.receivedAt}, due ${started.erasureDeadline.dueAt}`,
+            );
+          }
           print(`  follow it with: consent-hub receipt ${started.requestId}`);
         }
         return;

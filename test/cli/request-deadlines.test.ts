@@ -132,6 +132,60 @@ describe('every request has a deadline: received, due one calendar month later, 
     );
   });
 
+  it('a second request that joins a running erasure answers its own receivedAt and dueAt, and the erasure’s deadline beside them', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
+    const email = uniqueEmail('joined-late');
+    const firstReceived = daysAgo(10);
+    const first = JSON.parse(
+      (await cli('erase', '--email', email, '--received-at', firstReceived, '--json')).stdout,
+    ) as { requestId: string; receivedAt: string; dueAt: string; joined: boolean };
+    expect(first).toMatchObject({ receivedAt: firstReceived, joined: false });
+    expect(first).not.toHaveProperty('erasureDeadline');
+
+    const before = Date.now();
+    const second = await cli('erase', '--email', email, '--json');
+    expect(second.code).toBe(0);
+    const joined = JSON.parse(second.stdout) as {
+      requestId: string;
+      receivedAt: string;
+      dueAt: string;
+      joined: boolean;
+      erasureDeadline?: { receivedAt: string; dueAt: string };
+    };
+    expect(joined.requestId).toBe(first.requestId);
+    expect(joined.joined).toBe(true);
+    // Its own reception (now), not the first request's ten days ago; the erasure's deadline is the earlier.
+    expect(Date.parse(joined.receivedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(joined.dueAt).toBe(addCalendarMonths(new Date(joined.receivedAt), 1).toISOString());
+    expect(joined.erasureDeadline).toEqual({ receivedAt: firstReceived, dueAt: first.dueAt });
+    const text = await cli('erase', '--email', email);
+    expect(text.stdout).toMatch(/this request: received \S+, due \S+/);
+    expect(text.stdout).toContain(
+      `joined the erasure already running for this person: received ${firstReceived}, due ${first.dueAt}`,
+    );
+
+    // The API answers the same for a request received by letter two days ago.
+    const letter = daysAgo(2);
+    const answered = await apiPost('/v1/erasures', {
+      email,
+      requestedBy: 'privacy-inbox#5',
+      receivedAt: letter,
+    });
+    expect(answered.statusCode).toBe(202);
+    expect(answered.json()).toMatchObject({
+      requestId: first.requestId,
+      joined: true,
+      receivedAt: letter,
+      dueAt: addCalendarMonths(new Date(letter), 1).toISOString(),
+      erasureDeadline: { receivedAt: firstReceived, dueAt: first.dueAt },
+    });
+
+    await waitFor(async () => {
+      const close = await cli('close', first.requestId, '--system', 'mailchimp', '--reason', 'key revoked');
+      return close.code === 0 ? true : undefined;
+    }, 'the erasure closed');
+  });
+
   it('a completed request is never overdue, however late it was', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
     const receivedAt = daysAgo(40);
