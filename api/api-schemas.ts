@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { accessExportFormatSchema, accessRequestSchema } from '../domain/access.js';
 import { consentChangeRequestSchema } from '../domain/consent.js';
+import { consentBatchLimit } from '../domain/consent-batch.js';
 import { emailSchema } from '../domain/email.js';
 import { erasureRequestSchema } from '../domain/erasure.js';
 import { operatorCloseSchema, operatorRetrySchema } from '../domain/operator.js';
@@ -33,6 +34,7 @@ export const subjectStatusBodySchema = z
 
 export const erasureParamsSchema = z.object({ id: requestIdSchema });
 export const requestParamsSchema = z.object({ id: requestIdSchema });
+export const consentBatchParamsSchema = z.object({ id: z.uuid({ error: 'must be a batch id (a UUID)' }) });
 
 /** The operator is the API key that calls; the body names only what to act on. */
 export const operatorRetryBodySchema = operatorRetrySchema.pick({ system: true }).strict();
@@ -70,6 +72,52 @@ export const consentAcceptedSchema = z.object({
   dueAt: dueAtDoc,
 });
 
+/**
+ * POST /v1/consent-events/batch as parsed: the list only. Each item is then parsed on its own with
+ * consentEventBodySchema, so one bad item is refused with its own problem and the others go ahead.
+ */
+export const consentBatchBodySchema = z
+  .object({
+    items: z
+      .array(z.unknown())
+      .min(1, { error: 'must hold at least one consent event' })
+      .max(consentBatchLimit, { error: `must hold at most ${consentBatchLimit} consent events` }),
+  })
+  .strict();
+
+/** The same body as documented: each item is a ConsentEvent. */
+export const consentBatchDocSchema = z
+  .object({ items: z.array(consentEventBodySchema).min(1).max(consentBatchLimit) })
+  .strict();
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+export const consentBatchAcceptedSchema = z
+  .object({
+    batchId: z.uuid(),
+    workflowId: z.string().optional().describe('Absent when every item was refused: nothing was started'),
+    accepted: z.array(
+      consentAcceptedSchema
+        .extend({ index: z.number().int().min(0).describe("The item's position in `items`") })
+        .strict(),
+    ),
+    refused: z.array(
+      z
+        .object({
+          index: z.number().int().min(0),
+          problem: problemSchema.describe('Why this item was refused; nothing of it was recorded'),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
 /** POST /v1/requests/{id}/extension: the operator is the API key that calls. */
 export const deadlineExtensionBodySchema = deadlineExtensionSchema
   .pick({ months: true, reason: true })
@@ -91,14 +139,6 @@ export const requestListQuerySchema = z
     error: 'give overdue=true or dueWithin, not both',
     path: ['dueWithin'],
   });
-
-export const problemSchema = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-});
 
 /** POST /v1/access-requests: the CLI's `access` request; the API fills who asked and when. */
 export const accessBodySchema = accessRequestSchema

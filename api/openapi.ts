@@ -11,6 +11,8 @@ import {
   accessAcceptedSchema,
   accessBodySchema,
   consentAcceptedSchema,
+  consentBatchAcceptedSchema,
+  consentBatchDocSchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
   erasureAcceptedSchema,
@@ -129,6 +131,8 @@ export function openApiDocument(serverUrl = '/') {
         },
         ConsentEvent: jsonSchema(consentEventBodySchema, 'input'),
         ConsentAccepted: jsonSchema(consentAcceptedSchema, 'output'),
+        ConsentBatch: jsonSchema(consentBatchDocSchema, 'input'),
+        ConsentBatchAccepted: jsonSchema(consentBatchAcceptedSchema, 'output'),
         SubjectStatusRequest: jsonSchema(subjectStatusBodySchema, 'input'),
         SubjectStatus: jsonSchema(subjectStatusSchema, 'output'),
         RequestStatus: {
@@ -358,6 +362,51 @@ export function openApiDocument(serverUrl = '/') {
               'Idempotency-Key reused with another body, or a grant for a person who was erased (nothing is recorded)',
             ),
             ...writeErrors,
+          },
+        },
+      },
+      '/v1/consent-events/batch': {
+        post: {
+          operationId: 'recordConsentEventBatch',
+          tags: ['intake'],
+          summary:
+            'Record up to 1,000 consent events at once (an import, a bulk source): opt-outs are written with the vendors’ batch calls',
+          description:
+            'Each item is the body of POST /v1/consent-events and is checked on its own: an invalid item, or a grant for an erased person, is refused with its own problem (by its index) and nothing of it is recorded; the others are accepted together. One batch workflow appends every accepted event to the ledger with its evidence and writes opt-outs to Dynamics ($batch) and Mailchimp (batch subscribe or unsubscribe, only for members it has just read, so no address is ever added); a grant, a statistics withdrawal, a person whose consent workflow is open or whose erasure runs, and anyone a bulk write did not serve go to the person’s own consent workflow. Each accepted event is followed at /v1/requests/{eventId}, the batch at the Location.',
+          parameters: [idempotencyKey],
+          requestBody: body('ConsentBatch'),
+          responses: {
+            '202': {
+              ...json(
+                'Accepted: per item, its event id or the problem that refused it',
+                ref('ConsentBatchAccepted'),
+              ),
+              headers: location('Where to follow the batch: /v1/consent-events/batch/{batchId}'),
+            },
+            '409': problem('Idempotency-Key reused with another body'),
+            ...writeErrors,
+          },
+        },
+      },
+      '/v1/consent-events/batch/{id}': {
+        get: {
+          operationId: 'getConsentEventBatch',
+          tags: ['status'],
+          summary:
+            'A batch: running, or per person where their events went (bulk, their own workflow, settled) and each system’s outcome',
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              description: 'The batch id',
+              schema: { type: 'string', format: 'uuid' },
+            },
+          ],
+          responses: {
+            '200': json('The batch', { type: 'object' }),
+            '404': problem('No such batch'),
+            ...readErrors,
           },
         },
       },

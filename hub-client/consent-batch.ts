@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { type ConsentChangeRequest, consentChangeRequestSchema } from '../domain/consent.js';
 import {
   type ConsentBatchItem,
@@ -142,6 +143,31 @@ export async function recordConsentBatch(
     registered.push({ ...item, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt });
   }
   return { batchId, workflowId, accepted: registered, refused };
+}
+
+/** Where a batch stands: `running`, or `completed` with its result; undefined when there is no such batch. */
+export async function consentBatchState(
+  context: Pick<ConsentClientContext, 'client'>,
+  batchId: string,
+): Promise<
+  | { batchId: string; state: 'running' }
+  | { batchId: string; state: 'completed'; result: ConsentBatchResult }
+  | { batchId: string; state: 'failed'; reason: string }
+  | undefined
+> {
+  const handle = context.client.workflow.getHandle<typeof consentBatchWorkflow>(
+    consentBatchWorkflowId(batchId),
+  );
+  let status: string;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+  if (status === 'RUNNING') return { batchId, state: 'running' };
+  if (status === 'COMPLETED') return { batchId, state: 'completed', result: await handle.result() };
+  return { batchId, state: 'failed', reason: `the batch workflow ended ${status.toLowerCase()}` };
 }
 
 /** Waits for a batch's workflow and answers its result (per person: bulk, handed over, or settled). */

@@ -9,6 +9,7 @@ import {
   requestAccess,
 } from '../../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { consentBatchState, recordConsentBatch } from '../../hub-client/consent-batch.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
 import { extendRequestDeadline, listRequests } from '../../hub-client/request-deadlines.js';
 import {
@@ -23,6 +24,8 @@ import { type ApiCaller, type ApiScope, apiKeyVerifier } from '../api-keys.js';
 import {
   accessBodySchema,
   accessExportQuerySchema,
+  consentBatchBodySchema,
+  consentBatchParamsSchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
   erasureBodySchema,
@@ -38,6 +41,23 @@ import { ApiProblem, invalidBody, sendProblem, unauthorizedProblem } from '../pr
 import { holdRoutes } from './hold-routes.js';
 import { rectificationRoutes } from './rectification-routes.js';
 
+/**
+ * A batch's body limit: up to 1,000 events of a few hundred bytes each, some with a note (at most 2,000
+ * characters each), so 2 MiB; every other route keeps the API's 64 KiB.
+ */
+export const consentBatchBodyLimit = 2 * 1024 * 1024;
+
+/** A problem as the body of one refused item of a batch (the same fields sendProblem answers). */
+function problemBody(problem: ApiProblem) {
+  return {
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    detail: problem.detail,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+}
+
 function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -48,7 +68,10 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where = 'body'): 
 function scopeFor(method: string, route: string): ApiScope | undefined {
   if (
     method === 'POST' &&
-    (route.endsWith('/erasures') || route.endsWith('/consent-events') || route.endsWith('/access-requests'))
+    (route.endsWith('/erasures') ||
+      route.endsWith('/consent-events') ||
+      route.endsWith('/consent-events/batch') ||
+      route.endsWith('/access-requests'))
   )
     return 'intake';
   if (
@@ -59,6 +82,7 @@ function scopeFor(method: string, route: string): ApiScope | undefined {
   if (method === 'POST' && route.includes('/holds')) return 'operator';
   if (method === 'POST' && route.endsWith('/rectifications')) return 'intake';
   if (
+    route.includes('/consent-events/batch/') ||
     route.includes('/erasures/') ||
     route.includes('/access-requests/') ||
     route.includes('/requests/') ||
@@ -297,6 +321,74 @@ export function v1Routes(deps: ApiDependencies) {
         },
       }),
     );
+
+    // Many consent events in one request (an import, a bulk source): each item is the single route's body,
+    // checked on its own, so one bad item is refused with its own problem and the rest go ahead together.
+    api.post('/consent-events/batch', { bodyLimit: consentBatchBodyLimit }, async (request, reply) => {
+      const caller = callerOf(request);
+      const key = idempotencyKeyOf(request);
+      const { items } = parse(consentBatchBodySchema, request.body);
+      const answer = await idempotent(
+        deps.ledger,
+        {
+          ...idempotencyOptions,
+          scope: `api:${caller.keyId}`,
+          key,
+          route: 'POST /v1/consent-events/batch',
+          body: request.body,
+        },
+        async () => {
+          const refused: { index: number; problem: ReturnType<typeof problemBody> }[] = [];
+          const valid: { index: number; change: z.output<typeof consentEventBodySchema> }[] = [];
+          items.forEach((item, index) => {
+            const parsed = consentEventBodySchema.safeParse(item);
+            if (parsed.success) valid.push({ index, change: parsed.data });
+            else refused.push({ index, problem: problemBody(invalidBody(parsed.error, `item ${index}`)) });
+          });
+          const batch = await recordConsentBatch(deps.hub, valid, { ledger: deps.ledger });
+          for (const item of batch.refused) {
+            refused.push({
+              index: item.index,
+              problem: problemBody(
+                item.refused === 'erased'
+                  ? new ApiProblem(409, 'Conflict', item.reason)
+                  : new ApiProblem(400, 'Invalid request', item.reason),
+              ),
+            });
+          }
+          refused.sort((a, b) => a.index - b.index);
+          return {
+            status: 202,
+            body: {
+              batchId: batch.batchId,
+              ...(batch.workflowId ? { workflowId: batch.workflowId } : {}),
+              accepted: batch.accepted.map(({ index, eventId, subjectKey, receivedAt, dueAt }) => ({
+                index,
+                eventId,
+                subjectKey,
+                receivedAt,
+                dueAt,
+              })),
+              refused,
+            },
+          };
+        },
+      );
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      const { batchId } = answer.body as { batchId: string };
+      return reply
+        .code(answer.status)
+        .header('location', `/v1/consent-events/batch/${batchId}`)
+        .send(answer.body);
+    });
+
+    // Where a batch stands: running, or its result per person (bulk, handed to their workflow, settled).
+    api.get('/consent-events/batch/:id', async (request) => {
+      const { id } = parse(consentBatchParamsSchema, request.params, 'path');
+      const state = await consentBatchState(deps.hub, id);
+      if (!state) throw new ApiProblem(404, 'Not Found', `There is no consent batch ${id}.`);
+      return state;
+    });
 
     // POST rather than GET ?email=: a query string is written to access logs by every proxy on the way,
     // and a person's email must not end up there.
