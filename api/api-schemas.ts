@@ -55,6 +55,12 @@ export const erasureAcceptedSchema = z.object({
     .describe(
       "True when an erasure of this person was already running: this request was merged into it (its GA ids are erased, its reason and requester listed in the receipt's joinedRequests) and requestId is the running one's.",
     ),
+  joinedLegacyKey: z
+    .string()
+    .optional()
+    .describe(
+      'Set when the erasure joined runs under the key an older version gave another spelling of the address (started before an upgrade): that key, which subjectKey is then too.',
+    ),
   receivedAt: receivedAtDoc,
   dueAt: dueAtDoc,
   erasureDeadline: z
@@ -70,6 +76,12 @@ export const consentAcceptedSchema = z.object({
   subjectKey: z.string(),
   receivedAt: receivedAtDoc,
   dueAt: dueAtDoc,
+  mergedLegacyKey: z
+    .string()
+    .optional()
+    .describe(
+      "Set when the person's consent workflow still ran under the key an older version gave another spelling of the address: that key. It hands its pending work to subjectKey's workflow and ends.",
+    ),
 });
 
 /**

@@ -23,12 +23,14 @@ import {
   consentChangeSignal,
   consentHandOverSignal,
   consentReapplySignal,
+  consentRekeySignal,
   consentStatusQuery,
   consentWorkflowId,
 } from '../workflows/consent-definitions.js';
 import type { ConsentVerifyResult, consentVerifyWorkflow } from '../workflows/consent-verify.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
+import { type LegacyKeyWorkflow, runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf } from './pending-activities.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
@@ -48,6 +50,12 @@ export interface ConsentChangeAccepted {
   /** When the change was received and when it is due (GDPR Art. 12(3)), for a person's request. */
   receivedAt: string;
   dueAt: string;
+  /**
+   * Set when a consent workflow of the person was still running under the key an older version gave another
+   * spelling of the address: that key. It was told to hand its pending work over to this key's workflow
+   * and end (the same hand-over as an email change's), so one workflow carries the person's changes.
+   */
+  mergedLegacyKey?: string;
 }
 
 /**
@@ -104,6 +112,12 @@ export async function recordConsentChange(
     source: change.source,
     evidence: note ? { ...change.evidence, note } : change.evidence,
   };
+  // A run still open under an older spelling's key (started before an upgrade) hands over to this key.
+  const legacy = movedTo
+    ? undefined
+    : await runningUnderLegacyKey(context.client, change.email, context.subjectKeySecret, consentWorkflowId);
+  if (legacy)
+    await mergeLegacyConsent(context, legacy, { newSubjectKey: subjectKey, newEmail: change.email });
   if (movedTo) {
     // Never started with the old address: only the new key's running workflow knows where to write.
     await context.client.workflow.getHandle(workflowId).signal(consentChangeSignal, signal);
@@ -125,7 +139,32 @@ export async function recordConsentChange(
     { requestId: eventId, kind: 'consent', subjectKey },
     times,
   );
-  return { eventId, subjectKey, workflowId, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt };
+  return {
+    eventId,
+    subjectKey,
+    workflowId,
+    receivedAt: deadline.receivedAt,
+    dueAt: deadline.dueAt,
+    ...(legacy ? { mergedLegacyKey: legacy.subjectKey } : {}),
+  };
+}
+
+/**
+ * Tells a consent workflow running under a legacy key to hand over to the current key (`consentRekey`, as
+ * a rectification does, recorded under the canonical-key link); a run that closed meanwhile needs nothing.
+ */
+async function mergeLegacyConsent(
+  context: HubClientContext,
+  legacy: LegacyKeyWorkflow,
+  to: { newSubjectKey: string; newEmail: string },
+): Promise<void> {
+  try {
+    await context.client.workflow
+      .getHandle(legacy.workflowId, legacy.runId)
+      .signal(consentRekeySignal, { ...to, requestId: canonicalKeyLink });
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
 }
 
 /**

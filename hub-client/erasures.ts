@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import {
   type ErasureMerge,
   type ErasureReceipt,
@@ -29,6 +29,7 @@ import {
 } from '../workflows/erasure-definitions.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { findWorkflowByRequestId } from './find-by-request-id.js';
+import { type LegacyKeyWorkflow, runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf, type SystemActivityStates } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
@@ -52,6 +53,12 @@ export interface ErasureStarted {
   workflowId: string;
   /** True when an erasure for this person was already running and this request was merged into it. */
   joined: boolean;
+  /**
+   * Set when the erasure joined runs under the key an older version gave another spelling of the address
+   * (it started before an upgrade): that key, which `subjectKey` then is too. The ledger moves its rows to
+   * the current key when the address is next seen.
+   */
+  joinedLegacyKey?: string;
   /** When this request was received, and when it is due (one calendar month later): its own, joined or not. */
   receivedAt: string;
   dueAt: string;
@@ -92,9 +99,50 @@ export async function requestErasure(
         }
       : { reasonNote: undefined }),
   };
+  const token = randomUUID();
+  const merge: ErasureMerge = {
+    gaClientIds: request.gaClientIds,
+    gaUserIds: request.gaUserIds,
+    reason: request.reason,
+    ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    receivedAt: request.receivedAt,
+  };
+  // An erasure of the same person still running under an older spelling's key is joined, not doubled.
+  const legacy = await runningUnderLegacyKey(
+    context.client,
+    request.email,
+    context.subjectKeySecret,
+    erasureWorkflowId,
+  );
+  if (legacy) {
+    const joinedLegacy = await joinLegacyErasure(context, legacy, {
+      token,
+      subjectKey: legacy.subjectKey,
+      ...merge,
+    });
+    if (joinedLegacy) {
+      const deadline = await registerDeadline(
+        options.ledger,
+        { requestId: legacy.runId, kind: 'erasure', subjectKey: legacy.subjectKey },
+        times,
+      );
+      return {
+        requestId: legacy.runId,
+        subjectKey: legacy.subjectKey,
+        workflowId: legacy.workflowId,
+        joined: true,
+        joinedLegacyKey: legacy.subjectKey,
+        // As any join: its own times, and the erasure's deadline beside them.
+        receivedAt: times.receivedAt,
+        dueAt: times.dueAt,
+        erasureDeadline: { receivedAt: deadline.receivedAt, dueAt: deadline.dueAt },
+      };
+    }
+  }
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
   const workflowId = erasureWorkflowId(subjectKey);
-  const token = randomUUID();
   const handle = await context.client.workflow.signalWithStart<typeof erasureWorkflow, [ErasureMergeSignal]>(
     workflowType,
     {
@@ -102,20 +150,8 @@ export async function requestErasure(
       workflowId,
       args: [{ subjectKey, request, timings: context.timings, startToken: token }],
       signal: mergeErasureRequestSignal,
-      signalArgs: [
-        {
-          token,
-          // Names the person, so the codec seals the GA ids below with their own data key.
-          subjectKey,
-          gaClientIds: request.gaClientIds,
-          gaUserIds: request.gaUserIds,
-          reason: request.reason,
-          ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
-          requestedBy: request.requestedBy,
-          requestedAt: request.requestedAt,
-          receivedAt: request.receivedAt,
-        },
-      ],
+      // Names the person, so the codec seals the GA ids with their own data key.
+      signalArgs: [{ token, subjectKey, ...merge }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       // Random, no personal data: tells this caller whether its own start made the run.
@@ -145,6 +181,26 @@ export async function requestErasure(
 }
 
 type ErasureMergeSignal = ErasureMerge & { token: string };
+
+/**
+ * Merges a request into an erasure running under a legacy key (its run, by id); false when that run closed
+ * in the meantime, so the caller starts one under the current key instead.
+ */
+async function joinLegacyErasure(
+  context: HubClientContext,
+  legacy: LegacyKeyWorkflow,
+  signal: ErasureMergeSignal & { subjectKey: string },
+): Promise<boolean> {
+  try {
+    await context.client.workflow
+      .getHandle<typeof erasureWorkflow>(legacy.workflowId, legacy.runId)
+      .signal(mergeErasureRequestSignal, signal);
+    return true;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
 
 async function handleFor(context: HubClientContext, requestId: string) {
   const execution = await findWorkflowByRequestId(context.client, workflowType, requestId);

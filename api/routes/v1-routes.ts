@@ -202,6 +202,7 @@ export function v1Routes(deps: ApiDependencies) {
             subjectKey: started.subjectKey,
             // A second request while one runs is merged into it: the caller is told, not left guessing.
             joined: started.joined,
+            ...(started.joinedLegacyKey ? { joinedLegacyKey: started.joinedLegacyKey } : {}),
             receivedAt: started.receivedAt,
             dueAt: started.dueAt,
             ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
@@ -317,6 +318,7 @@ export function v1Routes(deps: ApiDependencies) {
             subjectKey: accepted.subjectKey,
             receivedAt: accepted.receivedAt,
             dueAt: accepted.dueAt,
+            ...(accepted.mergedLegacyKey ? { mergedLegacyKey: accepted.mergedLegacyKey } : {}),
           };
         },
       }),

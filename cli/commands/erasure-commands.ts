@@ -75,6 +75,7 @@ export const eraseCommand = new Command('erase')
             dueAt: started.dueAt,
             joined: started.joined,
             ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
+            ...(started.joinedLegacyKey ? { joinedLegacyKey: started.joinedLegacyKey } : {}),
           });
         else {
           print(`Erasure requested: ${started.requestId}`);
@@ -82,7 +83,7 @@ export const eraseCommand = new Command('erase')
           print(`  this request: received ${started.receivedAt}, due ${started.dueAt}`);
           if (started.erasureDeadline) {
             print(
-              `  joined the erasure already running for this person: received ${started.erasureDeadline.receivedAt}, due ${started.erasureDeadline.dueAt}`,
+              `  joined the erasure already running for this person${started.joinedLegacyKey ? ' (under the key an older version gave another spelling of the address)' : ''}: received ${started.erasureDeadline.receivedAt}, due ${started.erasureDeadline.dueAt}`,
             );
           }
           print(`  follow it with: consent-hub receipt ${started.requestId}`);
