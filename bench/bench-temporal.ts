@@ -2,7 +2,8 @@
  * Which Temporal the benchmark measures against: `--temporal dev` (default; the CLI's dev server on a
  * throwaway SQLite file), `--temporal postgres` (the Temporal server on a throwaway cluster of Debian's
  * PostgreSQL, the production topology of docker-compose.yml; bench/temporal-on-postgres.ts), or
- * `--temporal-address host:port` (any running server; TEMPORAL_NAMESPACE or `default`).
+ * `--temporal-address host:port` (any running server; TEMPORAL_NAMESPACE or `default`). With postgres,
+ * `--history-shards N` (default 4) sets the new cluster's shard count.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -13,9 +14,12 @@ import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { freePort } from './free-port.js';
 import { startTemporalOnPostgres } from './temporal-on-postgres.js';
 
+/** docker-compose's auto-setup image's default (NUM_HISTORY_SHARDS); the dev server runs 1. */
+export const defaultHistoryShards = 4;
+
 export type BenchTemporalChoice =
   | { kind: 'dev' }
-  | { kind: 'postgres' }
+  | { kind: 'postgres'; historyShards: number }
   | { kind: 'address'; address: string; namespace: string };
 
 /**
@@ -23,7 +27,7 @@ export type BenchTemporalChoice =
  * @throws Error for an unknown `--temporal` value, an address that is not host:port, or both flags at once.
  */
 export function benchTemporalChoice(
-  flags: { temporal?: string; 'temporal-address'?: string },
+  flags: { temporal?: string; 'temporal-address'?: string; 'history-shards'?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): BenchTemporalChoice {
   const address = flags['temporal-address'];
@@ -35,7 +39,16 @@ export function benchTemporalChoice(
     return { kind: 'address', address, namespace: env.TEMPORAL_NAMESPACE || 'default' };
   }
   const kind = flags.temporal ?? 'dev';
-  if (kind === 'dev' || kind === 'postgres') return { kind };
+  const shards = flags['history-shards'];
+  if (shards !== undefined && kind !== 'postgres')
+    throw new Error(`--history-shards ${shards}: only for --temporal postgres (the dev server has 1)`);
+  if (kind === 'dev') return { kind };
+  if (kind === 'postgres') {
+    const historyShards = Number(shards ?? defaultHistoryShards);
+    if (!Number.isInteger(historyShards) || historyShards < 1 || historyShards > 16_384)
+      throw new Error(`--history-shards ${shards}: expected a whole number from 1 to 16384`);
+    return { kind, historyShards };
+  }
   throw new Error(
     `--temporal ${kind}: expected dev (the CLI's dev server, default) or postgres (the Temporal server on PostgreSQL); for a running server give --temporal-address host:port`,
   );
@@ -58,7 +71,11 @@ export async function startBenchTemporal(
   options: { dataDir: string; namespace: string; print: (line: string) => void },
 ): Promise<BenchTemporal> {
   if (choice.kind === 'postgres') {
-    const server = await startTemporalOnPostgres({ namespace: options.namespace, print: options.print });
+    const server = await startTemporalOnPostgres({
+      namespace: options.namespace,
+      print: options.print,
+      historyShards: choice.historyShards,
+    });
     return {
       address: server.address,
       namespace: server.namespace,

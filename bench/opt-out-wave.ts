@@ -58,6 +58,7 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
     temporal: { type: 'string' },
     'temporal-address': { type: 'string' },
+    'history-shards': { type: 'string' },
   },
   allowPositionals: true,
 });

@@ -106,7 +106,11 @@ describe('the server config for a Temporal on PostgreSQL', () => {
 describe("the bench's choice of Temporal", () => {
   it('is the dev server unless told otherwise', () => {
     expect(benchTemporalChoice({})).toEqual({ kind: 'dev' });
-    expect(benchTemporalChoice({ temporal: 'postgres' })).toEqual({ kind: 'postgres' });
+    expect(benchTemporalChoice({ temporal: 'postgres' })).toEqual({ kind: 'postgres', historyShards: 4 });
+    expect(benchTemporalChoice({ temporal: 'postgres', 'history-shards': '1' })).toEqual({
+      kind: 'postgres',
+      historyShards: 1,
+    });
   });
 
   it('takes a running server by host:port, in TEMPORAL_NAMESPACE or default', () => {
@@ -128,6 +132,12 @@ describe("the bench's choice of Temporal", () => {
     expect(() => benchTemporalChoice({ 'temporal-address': 'h:99999' })).toThrow(/expected host:port/);
     expect(() => benchTemporalChoice({ temporal: 'dev', 'temporal-address': 'h:7233' })).toThrow(
       /give one of them/,
+    );
+    expect(() => benchTemporalChoice({ 'history-shards': '2' })).toThrow(
+      /--history-shards 2: only for --temporal postgres/,
+    );
+    expect(() => benchTemporalChoice({ temporal: 'postgres', 'history-shards': '0' })).toThrow(
+      /whole number/,
     );
   });
 });
