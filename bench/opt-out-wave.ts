@@ -278,6 +278,10 @@ try {
     dynamics: undefined,
     mailchimp: undefined,
   };
+  // When half, 90 % and 99 % of the people were consistent in both tools: one slow person (a retry's
+  // back-off) sets the wave's end, these show the pace of the rest.
+  const shares = [0.5, 0.9, 0.99] as const;
+  const shareReached = new Map<number, number>();
   const deadline = waveStarted + Math.max(600_000, people * 1000);
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -287,6 +291,9 @@ try {
       if (reached[tool] === undefined && now[tool] >= people) reached[tool] = elapsed;
     }
     const done = Math.min(now.dynamics, now.mailchimp);
+    for (const share of shares) {
+      if (!shareReached.has(share) && done >= Math.ceil(people * share)) shareReached.set(share, elapsed);
+    }
     bar(
       'hub   ',
       done,
@@ -374,6 +381,9 @@ try {
     finished,
     waveSeconds: round(waveSeconds),
     consistentSeconds: { dynamics: round(reached.dynamics), mailchimp: round(reached.mailchimp) },
+    consistentShareSeconds: Object.fromEntries(
+      shares.map((share) => [`${share * 100}%`, round(shareReached.get(share))]),
+    ),
     boundSeconds: round(bound.seconds),
     boundHow: bound.bounds.map((b) => `${b.vendor}: ${b.how}`),
     scriptSeconds: round(script.seconds),
@@ -419,6 +429,9 @@ try {
       `Temporal: ${r.temporal}`,
       `Opt-out wave: ${r.people} people, ${r.latencyMs} ms vendor latency, ${r.workers} worker process(es)${r.finished ? '' : ' — NOT consistent before the deadline'}`,
       `  consent-hub            ${s(r.waveSeconds)}   (consistent in Dynamics after ${s(r.consistentSeconds.dynamics)}, Mailchimp after ${s(r.consistentSeconds.mailchimp)})`,
+      `  people consistent      ${Object.entries(r.consistentShareSeconds)
+        .map(([share, at]) => `${share} after ${s(at)}`)
+        .join(', ')}`,
       `  vendors' lower bound   ${s(r.boundSeconds)}   hub / bound = ${r.ratioToBound ?? 'n/a'}`,
       ...r.boundHow.map((h: string) => `      ${h}`),
       `  plain script           ${s(r.scriptSeconds)}   hub / script = ${r.ratioToScript ?? 'n/a'}`,
