@@ -5,12 +5,14 @@
  * makes the local CA first so that this process trusts the sandboxes (NODE_EXTRA_CA_CERTS).
  *
  * It starts everything it measures, apart from any running `npm start`: a Temporal dev server on free
- * ports with a throwaway SQLite file, the three sandboxes in this process with their documented limits
+ * ports with a throwaway SQLite file (or the Temporal server on a throwaway PostgreSQL, or none: a running
+ * server's address), the three sandboxes in this process with their documented limits
  * (Dataverse 52 at once and 6,000 per 5 minutes, Mailchimp 10 connections, GA 1.5/s per property) and
  * the added latency, and `consent-hub worker` processes exactly as production runs them.
  *
  * Flags: --people N (default 2000) · --latency MS (default 100) · --workers N (default 1) ·
- *        --erasures N (default 100; 0 skips) · --single-runs N (default 3; 0 skips) · --json
+ *        --erasures N (default 100; 0 skips) · --single-runs N (default 3; 0 skips) · --json ·
+ *        --temporal dev|postgres [--history-shards N] · --temporal-address host:port (bench/bench-temporal.ts)
  * The worker's sizing and the idle period come from the shell when set there (CONSENT_HUB_SUBJECT_IDLE_AFTER,
  * CONSENT_HUB_MAX_CACHED_WORKFLOWS, CONSENT_HUB_MAX_WORKFLOW_TASKS, CONSENT_HUB_MAX_LEDGER_ACTIVITIES).
  */

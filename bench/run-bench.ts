@@ -3,7 +3,10 @@
  *   wave      issue 21: an opt-out wave at the vendors' limits next to the vendors' bound and a plain
  *             script, then erasures against GA's pace and single-erasure p50 (default; starts its own
  *             Temporal, sandboxes and workers; bench/opt-out-wave.ts). Flags: --people N (2000),
- *             --latency MS (100), --workers N (1), --erasures N (100), --single-runs N (3), --json
+ *             --latency MS (100), --workers N (1), --erasures N (100), --single-runs N (3), --json;
+ *             --temporal dev|postgres (dev: the CLI's dev server on SQLite; postgres: the Temporal server
+ *             on a throwaway Debian PostgreSQL, built on first use, bench/temporal-on-postgres.ts;
+ *             --history-shards N, default 4) or --temporal-address host:port (a running server)
  *   big-erasure  issue 15: one address on 25,000 Dynamics leads erased end to end: time, vendor calls,
  *             history events/bytes/largest payload, receipt size, worker peak RSS (bench/big-crm-erasure.ts).
  *             Flags: --rows N (25000), --latency MS (0), --vendor-limits, --json
