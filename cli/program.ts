@@ -7,6 +7,7 @@ import { accessCommand } from './commands/access-commands.js';
 import { codecServerCommand } from './commands/codec-server-command.js';
 import { configCommand } from './commands/config-command.js';
 import { consentCommand, optOutCommand, statusCommand } from './commands/consent-commands.js';
+import { consentImportCommand } from './commands/consent-import-command.js';
 import { devCommand } from './commands/dev-command.js';
 import { envCommand } from './commands/env-command.js';
 import { eraseCommand, erasuresCommand, receiptCommand } from './commands/erasure-commands.js';
@@ -67,6 +68,7 @@ const program = new Command('consent-hub')
   .addCommand(receiptsCommand)
   .addCommand(optOutCommand)
   .addCommand(consentCommand)
+  .addCommand(consentImportCommand)
   .addCommand(statusCommand)
   .addCommand(reconcileCommand)
   .addCommand(scheduleCommand)
