@@ -3,8 +3,10 @@ import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@tempora
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
+import { personalSubjectOf } from '../privacy/subject-codec.js';
 import { ErasedSubjectKey } from '../privacy/subject-data-keys.js';
 import { apiKeyVerifier } from './api-keys.js';
+import { ApiProblem, sendProblem } from './problem.js';
 
 /** What a payload whose subject was erased decodes to in the UI: a clear placeholder, not an error. */
 export const erasedSubjectPlaceholder = 'erased subject';
@@ -48,6 +50,11 @@ export interface CodecServerOptions {
   /** Origins allowed by CORS: the Temporal UI's, such as http://localhost:8233. */
   corsOrigins: readonly string[];
   logger: Logger;
+  /**
+   * Whether the subject was erased (the ledger holds their tombstone): `/encode` refuses their personal
+   * payloads, since sealing one would create a fresh, live data key for a person the hub has shredded.
+   */
+  isErased?: (subjectKey: string) => Promise<boolean>;
 }
 
 /**
@@ -55,7 +62,8 @@ export interface CodecServerOptions {
  * `POST /decode` with `{payloads: [...]}` (base64 metadata and data), as Temporal documents it. A caller
  * presents an API key as `Authorization: Bearer <key>` (the CLI's `--codec-auth`), or, for the UI (which
  * sends no header of its own), in the endpoint's path: `<base>/ui/<key>/decode`. A payload of an erased
- * subject decodes to the placeholder "erased subject".
+ * subject decodes to the placeholder "erased subject"; one to encode for an erased subject is refused with
+ * a 409 problem (`isErased`).
  */
 export async function createCodecServer(options: CodecServerOptions): Promise<FastifyInstance> {
   const verify = apiKeyVerifier(options.keyHashes);
@@ -90,6 +98,21 @@ export async function createCodecServer(options: CodecServerOptions): Promise<Fa
     const parsed = codecBodySchema.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: 'expected {"payloads": [...]}' });
     const payloads = parsed.data.payloads.map(fromWire);
+    if (operation === 'encode' && options.isErased) {
+      for (const payload of payloads) {
+        const subjectKey = personalSubjectOf(payload);
+        if (subjectKey && (await options.isErased(subjectKey))) {
+          return sendProblem(
+            reply,
+            new ApiProblem(
+              409,
+              'Subject erased',
+              `Subject ${subjectKey} was erased: the codec server seals no payload of theirs, as that would create a new data key for them. Nothing was encoded.`,
+            ),
+          );
+        }
+      }
+    }
     const result =
       operation === 'encode'
         ? await options.codec.encode(payloads)

@@ -27,6 +27,7 @@ export async function runCodecServer(config: HubConfig, logger: Logger): Promise
       keyHashes: config.CONSENT_HUB_API_KEYS,
       corsOrigins: config.CONSENT_HUB_CODEC_CORS_ORIGINS,
       logger,
+      isErased: async (subjectKey) => (await ledger.getTombstone(subjectKey)) !== undefined,
     });
     await app.listen({ host: config.CONSENT_HUB_CODEC_HOST, port: config.CONSENT_HUB_CODEC_PORT });
     logger.info(

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes.js';
 import { searchAttributeArgs } from '../temporal/search-attributes.js';
@@ -26,32 +28,52 @@ export interface RunningDevServer {
 }
 
 /**
+ * Makes the dev server's database private to this user: the directory 0700, the SQLite file and its `-wal`
+ * and `-shm` 0600 (they hold workflow ids with subject keys, search attributes and sealed payloads), for
+ * files a run before this left. New ones the server creates under umask 077 (`startTemporalDevServer`).
+ */
+export function protectDevServerFiles(dbFile: string): void {
+  chmodSync(dirname(dbFile), 0o700);
+  for (const file of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/**
  * Starts `temporal server start-dev` with its UI and a database file that survives restarts, then waits
  * until it answers and has the project's search attributes: with no fixed deadline (progress is printed),
  * until it answers, exits, or the signal aborts.
  */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningDevServer> {
   const address = `127.0.0.1:${options.port}`;
+  protectDevServerFiles(options.dbFile);
+  // The server creates its SQLite files itself (and sets up its schema only in a file it created), so it
+  // runs under umask 077: the database and its -wal and -shm are the user's alone.
+  const serverArgs = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--db-filename',
+    options.dbFile,
+    '--namespace',
+    options.namespace,
+    '--log-level',
+    'warn',
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    ...searchAttributeArgs(),
+  ];
+  const [command, args] =
+    process.platform === 'win32'
+      ? [options.cli, serverArgs]
+      : ['/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', options.cli, ...serverArgs]];
   const child = spawn(
-    options.cli,
-    [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(options.port),
-      '--ui-port',
-      String(options.uiPort),
-      '--db-filename',
-      options.dbFile,
-      '--namespace',
-      options.namespace,
-      '--log-level',
-      'warn',
-      ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
-      ...searchAttributeArgs(),
-    ],
+    command,
+    args,
     // Its own process group: a Ctrl-C at the terminal reaches dev alone, which stops the server last.
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );

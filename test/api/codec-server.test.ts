@@ -75,6 +75,7 @@ describe('codec server for the Temporal UI', () => {
       keyHashes: [hashApiKey(key)],
       corsOrigins: ['http://localhost:8233'],
       logger: silentLogger,
+      isErased: async (subjectKey) => (await ledger.getTombstone(subjectKey)) !== undefined,
     });
   });
   afterAll(async () => {
@@ -91,6 +92,34 @@ describe('codec server for the Temporal UI', () => {
       headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers },
       payload: JSON.stringify({ payloads }),
     });
+
+  it('refuses to encode a payload of an erased subject with a 409 problem, creating no data key, and encodes one of anyone else', async () => {
+    const personal = (subjectKey: string) => ({
+      metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+      data: Buffer.from(JSON.stringify({ subjectKey, email: 'someone@example.org' })).toString('base64'),
+    });
+    const erasedKey = 'e'.repeat(63) + Date.now().toString(16).slice(-1);
+    await ledger.recordTombstone({
+      subjectKey: erasedKey,
+      erasedAt: new Date().toISOString(),
+      systems: ['dynamics', 'mailchimp', 'google'],
+      firstRequestId: '00000000-0000-4000-8000-000000000001',
+      lastRequestId: '00000000-0000-4000-8000-000000000001',
+    });
+    const refused = await decode([personal(erasedKey)], { authorization: `Bearer ${key}` }, '/encode');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.json()).toMatchObject({ status: 409, title: 'Subject erased' });
+    expect(refused.json().detail).toContain(`Subject ${erasedKey} was erased`);
+    expect(refused.body).not.toContain('someone@example.org');
+    expect(await ledger.activeSubjectDataKey(erasedKey)).toBeUndefined();
+
+    const liveKey = 'a'.repeat(63) + Date.now().toString(16).slice(-1);
+    const sealed = await decode([personal(liveKey)], { authorization: `Bearer ${key}` }, '/encode');
+    expect(sealed.statusCode).toBe(200);
+    expect(dataOf(sealed.json().payloads[0])).not.toContain('someone@example.org');
+    expect(await ledger.activeSubjectDataKey(liveKey)).toBeDefined();
+  });
 
   it("decodes a running erasure's payloads with the right key, refuses without it, and shows the placeholder once the subject is erased", async () => {
     const email = `codec.${Date.now()}@example.com`;
