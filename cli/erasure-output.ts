@@ -98,11 +98,19 @@ export function printRestriction(restriction: ErasureRestriction): void {
   }
 }
 
-export function attentionHint(requestId: string): string[] {
-  return [
-    `Fix the cause, then: consent-hub retry ${requestId} --system <name> [--operator <id>]`,
-    `or give up on it:     consent-hub close ${requestId} --system <name> --reason <text> [--operator <id>]`,
-  ];
+/**
+ * The retry and close commands for each system that waits for an operator (`needs_attention`, or
+ * `waiting_for_vendor`, which an operator may retry too), naming the system; `<name>` only when the
+ * status names none.
+ */
+export function attentionHint(requestId: string, systems: Record<string, { status: string }> = {}): string[] {
+  const waiting = Object.entries(systems)
+    .filter(([, state]) => state.status === 'needs_attention' || state.status === 'waiting_for_vendor')
+    .map(([name]) => name);
+  return (waiting.length > 0 ? waiting : ['<name>']).flatMap((system) => [
+    `Fix the cause, then: consent-hub retry ${requestId} --system ${system} [--operator <id>]`,
+    `or give up on it:     consent-hub close ${requestId} --system ${system} --reason <text> [--operator <id>]`,
+  ]);
 }
 
 export function printStatus(status: ErasureStatusView): void {
@@ -115,7 +123,7 @@ export function printStatus(status: ErasureStatusView): void {
   for (const entry of status.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
   if (status.status === 'needs_attention') {
     print('');
-    for (const line of attentionHint(status.requestId)) print(line);
+    for (const line of attentionHint(status.requestId, status.systems)) print(line);
   }
 }
 

@@ -17,7 +17,8 @@ import { UsageError } from './usage-error.js';
 /**
  * The CLI's exit codes, the same for every command (README, "Exit codes"):
  * 0 done · 1 finished with failures · 2 bad input · 3 a system needs attention · 4 Temporal or the
- * ledger cannot be reached.
+ * ledger cannot be reached. `erase --wait` for a person on legal hold exits 0 (done) once their data is
+ * restricted, printing `on_hold`: the request is where the law puts it until `release`, not failed.
  */
 export const exitCodes = {
   done: 0,

@@ -31,17 +31,24 @@ export async function followRequest<Receipt, Status extends FollowedStatus>(opti
   printStatus: (status: Status) => void;
   finish: (receipt: Receipt) => void;
   stopAt?: (status: Status) => boolean;
+  /**
+   * The request's deadline (as its start answered it): a wait that stops before the receipt (attention, a
+   * hold) shows it with the status, in `--json` as `receivedAt` and `dueAt` beside the status's fields.
+   */
+  deadline?: { receivedAt: string; dueAt: string };
 }): Promise<void> {
   const result = options.result.then(
     (receipt) => ({ receipt }),
     (error: unknown) => ({ error }),
   );
   const shown = new Map<string, string>();
+  const deadline = options.deadline;
   const show = (status: Status) => {
-    if (options.json) printJson(status);
+    if (options.json) printJson(deadline ? { ...status, ...deadline } : status);
     else {
       print('');
       options.printStatus(status);
+      if (deadline) print(`  received ${deadline.receivedAt}, due ${deadline.dueAt}`);
     }
   };
   for (;;) {

@@ -41,6 +41,6 @@ export function printRectificationStatus(status: RectificationStatusView): void 
   for (const entry of status.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
   if (status.status === 'needs_attention') {
     print('');
-    for (const line of attentionHint(status.requestId)) print(line);
+    for (const line of attentionHint(status.requestId, status.systems)) print(line);
   }
 }

@@ -104,6 +104,7 @@ export const eraseCommand = new Command('erase')
         json,
         waitThroughAttention: Boolean(flags.waitThroughAttention),
         printStatus,
+        deadline: { receivedAt: started.receivedAt, dueAt: started.dueAt },
         finish: (receipt) => finishWithReceipt(receipt, json),
         // A legal hold lasts months: the restriction is done, and the deletion follows the release.
         stopAt: (status) => status.status === 'on_hold',

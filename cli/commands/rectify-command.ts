@@ -68,6 +68,7 @@ export const rectifyCommand = new Command('rectify')
             printJson({
               requestId: started.requestId,
               subjectKey: started.subjectKey,
+              receivedAt: started.receivedAt,
               dueAt: started.dueAt,
             });
           else {
@@ -89,6 +90,7 @@ export const rectifyCommand = new Command('rectify')
           json,
           waitThroughAttention: Boolean(flags.waitThroughAttention),
           printStatus: printRectificationStatus,
+          deadline: { receivedAt: started.receivedAt, dueAt: started.dueAt },
           finish: (receipt) => {
             if (json) printJson(receipt);
             else {

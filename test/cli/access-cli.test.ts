@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { buildConnectors } from '../../connectors/registry.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { AccessExportStore } from '../../privacy/access-export-store.js';
@@ -81,6 +81,47 @@ describe('consent-hub access and access get', { timeout: 240_000 }, () => {
         expect.objectContaining({ requestId: status.requestId, kind: 'access', state: 'completed' }),
       ]),
     );
+  });
+
+  it('receipt <access id> reads the access receipt from the ledger, with Temporal out of reach (as after its retention)', async () => {
+    // A short-lived export: the workflow deletes it, stores its receipt in the ledger and ends.
+    vi.stubEnv('CONSENT_HUB_EXPORT_TTL', '2 seconds');
+    const started = await cli('access', '--email', email, '--wait', '--json');
+    vi.stubEnv('CONSENT_HUB_EXPORT_TTL', '30 days');
+    expect(started.code).toBe(0);
+    const { requestId } = JSON.parse(started.stdout) as { requestId: string };
+    let stored = await ledger.getAccessReceipt(requestId);
+    for (let i = 0; !stored && i < 80; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      stored = await ledger.getAccessReceipt(requestId);
+    }
+    expect(stored).toMatchObject({ requestId, kind: 'access', outcome: 'completed' });
+
+    // Nothing listens on port 1: only the ledger can answer.
+    vi.stubEnv('TEMPORAL_ADDRESS', '127.0.0.1:1');
+    try {
+      const json = await cli('receipt', requestId, '--json');
+      expect(json.stderr).toBe('');
+      expect(json.code).toBe(0);
+      const shown = JSON.parse(json.stdout) as Record<string, unknown>;
+      const { deadline, ...receipt } = shown;
+      expect(receipt).toEqual(stored);
+      expect(deadline).toMatchObject({ requestId, kind: 'access', completedAt: stored?.completedAt });
+
+      const text = await cli('receipt', requestId);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`Access receipt ${requestId}`);
+      expect(text.stdout).toMatch(/completed\s+\S+\s+outcome: completed/);
+      expect(text.stdout).toMatch(/dynamics\s+\S+\s+1 records/);
+      expect(text.stdout).toMatch(/export deleted {2}\S+/);
+      expect(text.stdout).not.toContain(email);
+
+      // An erasure-style id that the ledger does not know needs Temporal: told plainly, exit 4.
+      const unknown = await cli('receipt', '00000000-0000-4000-8000-000000000000');
+      expect(unknown.code).toBe(4);
+    } finally {
+      vi.stubEnv('TEMPORAL_ADDRESS', inject('temporalAddress'));
+    }
   });
 
   it('access --json without --wait answers at once with the request id and status running', async () => {

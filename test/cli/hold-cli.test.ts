@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addCalendarMonths } from '../../domain/request-deadline.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn } from './cli-test-kit.js';
+import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = () => `hold-cli.${Date.now()}.${counter++}@example.com`;
 
-describe('consent-hub release of a person who is not on hold', () => {
+describe('consent-hub hold and release, and erase --wait for a held person', () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let ledger: Ledger;
+  let worker: { stop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     const dataDir = cliDataDir();
@@ -17,9 +19,11 @@ describe('consent-hub release of a person who is not on hold', () => {
     temporal = await connectTestTemporal('cli-hold', { subjectKeyLedger: ledger });
     const { env } = cliEnvironment(temporal, dataDir);
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    worker = await temporal.startWorker({ connectors: stubConnectors().connectors, ledger });
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
+    await worker?.stop();
     await ledger?.close();
     await temporal?.close();
   });
@@ -46,5 +50,24 @@ describe('consent-hub release of a person who is not on hold', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('is not on hold: nothing was released');
     expect(again.stdout + again.stderr).not.toContain(email);
+  });
+
+  it('erase --wait for a held person exits 0 once the data is restricted, showing on_hold (text and --json, with the deadline)', async () => {
+    const email = uniqueEmail();
+    expect((await cli('hold', '--email', email, '--reason', 'legal_obligation')).code).toBe(0);
+    const text = await cli('erase', '--email', email, '--wait');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/Erasure \S+ is on_hold/);
+    expect(text.stdout).toContain('waiting for the hold to be released');
+    expect(text.stdout).toMatch(/received \S+, due \S+/);
+
+    // A second request joins the held erasure: the same answer, in JSON.
+    const json = await cli('erase', '--email', email, '--wait', '--json');
+    expect(json.code).toBe(0);
+    const shown = JSON.parse(json.stdout) as { status: string; receivedAt: string; dueAt: string };
+    expect(shown.status).toBe('on_hold');
+    expect(shown.dueAt).toBe(addCalendarMonths(new Date(shown.receivedAt), 1).toISOString());
+
+    expect((await cli('release', '--email', email)).code).toBe(0);
   });
 });

@@ -194,8 +194,9 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
     const requestId = uuidPattern.exec(firstLine)?.[0] as string;
     expect(run.stdout).toMatch(/mailchimp\s+needs_attention/);
     expect(run.stdout).toContain('API Key Invalid (HTTP 401)');
-    expect(run.stdout).toContain(`consent-hub retry ${requestId} --system <name>`);
-    expect(run.stdout).toContain(`consent-hub close ${requestId} --system <name> --reason <text>`);
+    expect(run.stdout).toContain(`consent-hub retry ${requestId} --system mailchimp`);
+    expect(run.stdout).toContain(`consent-hub close ${requestId} --system mailchimp --reason <text>`);
+    expect(run.stdout).not.toContain('<name>');
 
     // Act on it, with the operator named; the action lands in the receipt and in the request's log.
     stubs.behaviour.mailchimp = 'ok';

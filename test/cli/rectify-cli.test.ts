@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import type { RectifyResult } from '../../connectors/connector.js';
 import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
+import { addCalendarMonths } from '../../domain/request-deadline.js';
 import type { SystemName } from '../../domain/systems.js';
 import { actOnRequest } from '../../hub-client/requests.js';
 import type { Ledger } from '../../ledger/ledger.js';
@@ -108,7 +109,7 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     }, 'needs attention');
     expect(waiting.stdout).toContain(`Rectification ${requestId} is needs_attention`);
     expect(waiting.stdout).toMatch(/mailchimp\s+needs_attention\s+API Key Invalid \(HTTP 401\)/);
-    expect(waiting.stdout).toContain(`consent-hub retry ${requestId} --system <name>`);
+    expect(waiting.stdout).toContain(`consent-hub retry ${requestId} --system mailchimp`);
 
     // The API shows it too, per system, by the same id.
     const shown = await api('GET', `/v1/requests/${requestId}`);
@@ -230,13 +231,46 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     const requestId = uuidPattern.exec(firstLine)?.[0] as string;
     expect(run.stdout).toMatch(/^ {2}dynamics\s+rectified$/m);
     expect(run.stdout).toMatch(/mailchimp\s+needs_attention\s+API Key Invalid \(HTTP 401\)/);
-    expect(run.stdout).toContain(`consent-hub retry ${requestId} --system <name>`);
-    expect(run.stdout).toContain(`consent-hub close ${requestId} --system <name> --reason <text>`);
+    expect(run.stdout).toContain(`consent-hub retry ${requestId} --system mailchimp`);
+    expect(run.stdout).toContain(`consent-hub close ${requestId} --system mailchimp --reason <text>`);
+    expect(run.stdout).not.toContain('<name>');
     stubs.behaviour.mailchimp = 'ok';
     const retried = await cli('retry', requestId, '--system', 'mailchimp');
     expect(retried.code).toBe(0);
     const receipt = await waitFor(async () => ledger.getRectification(requestId), 'receipt');
     expect(receipt.outcome).toBe('completed');
+  });
+
+  it('rectify --wait --json that stops for attention prints the status with the request’s receivedAt and dueAt', async () => {
+    stubs.behaviour.mailchimp = 'bad-credentials';
+    const receivedAt = new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString();
+    const run = await cli(
+      'rectify',
+      '--email',
+      uniqueEmail('wait-json'),
+      '--set',
+      'firstname=Ada',
+      '--received-at',
+      receivedAt,
+      '--wait',
+      '--json',
+    );
+    expect(run.code).toBe(3);
+    const shown = JSON.parse(run.stdout) as {
+      requestId: string;
+      status: string;
+      receivedAt?: string;
+      dueAt?: string;
+      systems: Record<string, { status: string }>;
+    };
+    expect(shown.status).toBe('needs_attention');
+    expect(shown.systems.mailchimp?.status).toBe('needs_attention');
+    expect(shown.receivedAt).toBe(receivedAt);
+    expect(shown.dueAt).toBe(addCalendarMonths(new Date(receivedAt), 1).toISOString());
+    expect(run.stderr).toContain(`Rectification requested: ${shown.requestId}`);
+    stubs.behaviour.mailchimp = 'ok';
+    expect((await cli('retry', shown.requestId, '--system', 'mailchimp')).code).toBe(0);
+    await waitFor(async () => ledger.getRectification(shown.requestId), 'receipt');
   });
 
   it('rectify --wait --wait-through-attention keeps waiting until an operator closes, then exits 1 (--json)', async () => {
