@@ -221,15 +221,22 @@ export async function startTemporalOnPostgres(options: {
     if (owner) chownSync(pgDir, owner.uid, owner.gid);
     const data = join(pgDir, 'data');
     const postgres = { host: '127.0.0.1', port: await freePort(), user: 'temporal', password: 'temporal' };
-    execFileSync(
-      pgExe('initdb'),
-      ['-D', data, '-U', postgres.user, '--auth=trust', '-E', 'UTF8', '--no-sync'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: pgDir,
-        ...owner,
-      },
-    );
+    try {
+      execFileSync(
+        pgExe('initdb'),
+        ['-D', data, '-U', postgres.user, '--auth=trust', '-E', 'UTF8', '--no-sync'],
+        { stdio: ['ignore', 'ignore', 'pipe'], cwd: pgDir, ...owner },
+      );
+    } catch (error) {
+      const e = error as { code?: string; stderr?: Buffer; message: string };
+      throw new Error(
+        e.code === 'ENOENT'
+          ? `PostgreSQL's initdb was not found (neither in /usr/lib/postgresql/<major>/bin nor on PATH): install Debian's postgresql package`
+          : `initdb failed: ${String(e.stderr ?? e.message)
+              .trim()
+              .slice(-1500)}`,
+      );
+    }
     const version = execFileSync(pgExe('postgres'), ['--version'])
       .toString()
       .trim()
