@@ -5,6 +5,7 @@ import type { ProblemField } from '../api/problem.js';
 import { accessExportFormatSchema } from '../domain/access.js';
 import { emailSchema } from '../domain/email.js';
 import { holdReasonCodes, releaseReasonCodes } from '../domain/hold.js';
+import type { RequestDeadline, RequestListing } from '../domain/request-deadline.js';
 import {
   AccessExportUnavailable,
   lookupAccess,
@@ -41,6 +42,7 @@ import type { ConsoleContext } from './console-plugin.js';
 import { dueLabel, utcMinute } from './due-labels.js';
 import { formInputs, placeProblems } from './form-problems.js';
 import { personRequestRows } from './person-requests.js';
+import { completedRows, type FinishedOutcome, problemsOf, runningRows } from './queue-rows.js';
 
 const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
 /** How many finished erasures the queues page lists. */
@@ -75,47 +77,77 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
 
   app.get('/queues', async (_request, reply) => {
     const now = new Date();
-    // The due queue is `consent-hub requests --due-within 7d` (GET /v1/requests?dueWithin=7d): the same call,
-    // in the ledger's order, soonest due first.
-    const [all, consentAttention, due] = await Promise.all([
-      listErasures(deps.hub, undefined, deps.ledger),
+    // Every open request of every kind, each state read from its workflow (listRequests, the call behind
+    // `consent-hub requests` and GET /v1/requests); those found finished on the way are marked so in the
+    // ledger first, so "Recently completed" below sees them.
+    const [open, erasuresNeeding, erasuresRunning, erasuresOnHold, consentAttention] = await Promise.all([
+      listRequests(deps.hub, deps.ledger, { open: true }, now),
+      listErasures(deps.hub, 'needs_attention', deps.ledger),
+      listErasures(deps.hub, 'running', deps.ledger),
+      listErasures(deps.hub, 'on_hold', deps.ledger),
       listConsentNeedingAttention(deps.hub, deps.ledger),
-      listRequests(deps.hub, deps.ledger, { dueWithinMs: dueWindowMs }, now),
     ]);
+    const done = await deps.ledger.listRequestDeadlines({ completed: true, limit: recentlyCompleted });
     const attention = [
-      ...all
-        .filter((row) => row.status === 'needs_attention')
-        .map((row) => ({ ...row, kind: 'erasure', operation: 'erase' })),
+      ...erasuresNeeding.map((row) => ({ ...row, kind: 'erasure', operation: 'erase' })),
       ...consentAttention.map((row) => ({ ...row, kind: 'consent change', operation: 'write consent' })),
-      ...(await rectificationsNeedingAttention(now)),
+      ...(await needingAttention(open)),
     ];
+    // The due queue is `consent-hub requests --due-within 7d` (GET /v1/requests?dueWithin=7d): the open
+    // requests due before a week from now, in the ledger's order, soonest due first.
+    const dueBefore = new Date(now.getTime() + dueWindowMs).toISOString();
+    const due = open.filter((row) => row.dueAt < dueBefore);
     return render(reply, 'queues', {
       title: 'Queues',
       due: due.map((row) => ({ ...row, label: dueLabel(row.dueAt, now) })),
       attention,
-      running: all.filter((row) => row.status === 'running'),
-      completed: all.filter((row) => row.status === 'completed').slice(0, recentlyCompleted),
+      running: runningRows(open, [...erasuresRunning, ...erasuresOnHold]),
+      completed: completedRows(done, Object.fromEntries(await Promise.all(done.map(finishedOutcome)))),
       utcMinute,
     });
   });
 
+  /** A finished request's outcome from its receipt in the ledger, by kind (a consent change has none). */
+  async function finishedOutcome(row: RequestDeadline): Promise<[string, FinishedOutcome | undefined]> {
+    const receipt =
+      row.kind === 'erasure'
+        ? await deps.ledger.getReceipt(row.requestId)
+        : row.kind === 'access'
+          ? await deps.ledger.getAccessReceipt(row.requestId)
+          : row.kind === 'rectification'
+            ? await deps.ledger.getRectification(row.requestId)
+            : undefined;
+    return [
+      row.requestId,
+      receipt ? { outcome: receipt.outcome, problems: problemsOf(receipt.systems) } : undefined,
+    ];
+  }
+
   /**
-   * Open rectifications with a system that needs attention, as queue rows. A rectification publishes no
-   * status search attribute, so each open one in the ledger's deadlines is asked for its status (the same
-   * requestStatus as its page); there are few open at a time.
+   * Open rectifications and access requests with a system that needs attention, as queue rows. Neither
+   * publishes a status search attribute, so each one listRequests found waiting for a person is asked for
+   * its status (the same requestStatus as its page); there are few at a time.
    */
-  async function rectificationsNeedingAttention(now: Date) {
-    const open = (await listRequests(deps.hub, deps.ledger, { kind: 'rectification' }, now)).filter(
-      (row) => row.completedAt === undefined,
+  async function needingAttention(open: readonly RequestListing[]) {
+    const waiting = open.filter(
+      (row) => row.state === 'needs_attention' && (row.kind === 'rectification' || row.kind === 'access'),
     );
     const rows = await Promise.all(
-      open.map(async (row) => {
+      waiting.map(async (row) => {
         const status = await requestStatus(deps.hub, deps.ledger, row.requestId).catch((error) => {
           if (error instanceof RequestNotFound) return undefined;
           throw error;
         });
-        if (status?.kind !== 'rectification' || status.rectification.state !== 'open') return [];
-        const view = status.rectification.status;
+        const view =
+          status?.kind === 'rectification' && status.rectification.state === 'open'
+            ? {
+                systems: status.rectification.status.systems,
+                startedAt: status.rectification.status.requestedAt,
+              }
+            : status?.kind === 'access'
+              ? { systems: status.access.systems, startedAt: status.access.requestedAt }
+              : undefined;
+        if (!view) return [];
         const attention = Object.entries(view.systems)
           .filter(([, state]) => state.status === 'needs_attention')
           .map(([system, state]) => {
@@ -130,10 +162,10 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
           ? [
               {
                 requestId: row.requestId,
-                kind: 'rectification',
-                operation: 'rectify',
+                kind: row.kind,
+                operation: row.kind === 'access' ? 'read for export' : 'rectify',
                 attention,
-                startedAt: view.requestedAt,
+                startedAt: view.startedAt,
               },
             ]
           : [];
@@ -545,20 +577,27 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     }
   });
 
+  /** A receipt by its request's id: an erasure's, else a rectification's (both kept in the ledger). */
+  const receiptOf = async (id: string) => {
+    const erasure = await deps.ledger.getReceipt(id);
+    if (erasure) return { kind: 'erasure' as const, heading: 'Erasure receipt', receipt: erasure };
+    const rectification = await deps.ledger.getRectification(id);
+    if (rectification)
+      return { kind: 'rectification' as const, heading: 'Rectification receipt', receipt: rectification };
+    throw notFound(id);
+  };
   app.get('/receipts/:id', async (request, reply) => {
     const { id } = idParams.parse(request.params);
-    const receipt = await deps.ledger.getReceipt(id);
-    if (!receipt) throw notFound(id);
+    const found = await receiptOf(id);
     const print = (request.query as { print?: string }).print === '1';
-    return render(reply, print ? 'receipt-print' : 'receipt', { title: `Receipt ${id}`, receipt });
+    return render(reply, print ? 'receipt-print' : 'receipt', { title: `Receipt ${id}`, ...found });
   });
   app.get('/receipts/:id/json', async (request, reply) => {
     const { id } = idParams.parse(request.params);
-    const receipt = await deps.ledger.getReceipt(id);
-    if (!receipt) throw notFound(id);
+    const { kind, receipt } = await receiptOf(id);
     return reply
       .type('application/json; charset=utf-8')
-      .header('content-disposition', `attachment; filename="erasure-receipt-${id}.json"`)
+      .header('content-disposition', `attachment; filename="${kind}-receipt-${id}.json"`)
       .send(`${JSON.stringify(receipt, null, 2)}\n`);
   });
 

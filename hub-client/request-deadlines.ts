@@ -179,6 +179,8 @@ async function publishDueAt(client: Client, deadline: RequestDeadline): Promise<
 }
 
 export interface RequestListFilter {
+  /** Only requests still open (those found finished on the way are left out). */
+  open?: boolean;
   /** Only open requests past their deadline. */
   overdue?: boolean;
   /** Only open requests due within this many milliseconds from now (overdue ones included). */
@@ -200,7 +202,7 @@ export async function listRequests(
   filter: RequestListFilter = {},
   now = new Date(),
 ): Promise<RequestListing[]> {
-  const windowed = filter.overdue || filter.dueWithinMs !== undefined;
+  const windowed = filter.open || filter.overdue || filter.dueWithinMs !== undefined;
   const dueBefore = filter.overdue
     ? now.toISOString()
     : filter.dueWithinMs !== undefined

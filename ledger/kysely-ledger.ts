@@ -778,6 +778,7 @@ export class KyselyLedger implements Ledger {
   async listRequestDeadlines(
     filter: {
       open?: boolean;
+      completed?: boolean;
       dueBefore?: string;
       kind?: RequestKind;
       subjectKey?: string;
@@ -786,6 +787,7 @@ export class KyselyLedger implements Ledger {
   ): Promise<RequestDeadline[]> {
     let query = this.db.selectFrom('request_deadlines').selectAll();
     if (filter.open) query = query.where('completed_at', 'is', null);
+    if (filter.completed) query = query.where('completed_at', 'is not', null).orderBy('completed_at', 'desc');
     if (filter.dueBefore) query = query.where('due_at', '<', toUtcIso(filter.dueBefore, 'dueBefore'));
     if (filter.kind) query = query.where('kind', '=', filter.kind);
     if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);

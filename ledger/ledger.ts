@@ -184,10 +184,12 @@ export interface Ledger {
   completeRequest(requestId: string, completedAt: string): Promise<void>;
   /**
    * Requests by deadline, soonest due first: only open ones with `open`, only those due before `dueBefore`
-   * (ISO 8601), only one kind or one subject's; at most `limit` (default 1000).
+   * (ISO 8601), only one kind or one subject's; at most `limit` (default 1000). With `completed`, only
+   * completed ones, the most recently completed first (the console's "Recently completed").
    */
   listRequestDeadlines(filter?: {
     open?: boolean;
+    completed?: boolean;
     dueBefore?: string;
     kind?: RequestKind;
     subjectKey?: string;

@@ -568,6 +568,20 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
     await expect(page.locator('#hold-state').textContent()).resolves.toMatch(
       /^Not on hold: released .*placed in error/,
     );
+
+    // Her page lists her requests of every kind with their links (the access export while it may be
+    // fetched), the hold placed and released, and the evidence of her opt-out.
+    const requests = page.locator('section', { has: page.getByRole('heading', { name: 'Requests' }) });
+    const text = ((await requests.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).toMatch(/legal hold.*placed by console:[0-9a-f]{12} \(placed in error|hold released/);
+    expect(text).toContain('consent change');
+    await requests
+      .getByRole('row', { name: /access/ })
+      .getByRole('link', { name: 'Download JSON' })
+      .waitFor();
+    const marketing = page.getByRole('row', { name: /^marketing email/ });
+    await expect(marketing.textContent()).resolves.toMatch(/channel: phone.*by console:[0-9a-f]{12}/s);
+    await shot('person-requests');
   });
 
   it('shows a refused hold or release on the person page form: the API schema message (400) and why nothing changed (409)', async () => {
@@ -689,6 +703,37 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
       expect(log).toMatch(/retry\s+dynamics by console:[0-9a-f]{12}/);
       expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
       // The vendor's own record: Katherine's contact now has the new last name.
+      // Its receipt: a page, a JSON download and a printable page, as an erasure's.
+      await page.getByRole('link', { name: 'View receipt' }).click();
+      await page.getByRole('heading', { name: 'Rectification receipt' }).waitFor();
+      await shot('receipt-rectification');
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Download JSON' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe(`rectification-receipt-${requestId}.json`);
+      expect(JSON.parse(readFileSync((await download.path()) as string, 'utf8'))).toMatchObject({
+        requestId,
+        fields: ['lastname'],
+      });
+      await page.getByRole('link', { name: 'Printable page' }).click();
+      await expect(page.locator('body').getAttribute('class')).resolves.toBe('print');
+
+      // The queues list it as recently completed, with requests of the other kinds.
+      await page.goto(`${base}/console/queues`);
+      const done = page.locator('section', {
+        has: page.getByRole('heading', { name: 'Recently completed' }),
+      });
+      await expect(
+        done.getByRole('row', { name: new RegExp(requestId.slice(0, 8)) }).textContent(),
+      ).resolves.toMatch(/rectification.*completed/s);
+      const kinds = (await done.locator('tbody tr td:nth-child(2)').allTextContents()).map((k) => k.trim());
+      expect(kinds).toEqual(expect.arrayContaining(['erasure', 'consent change', 'rectification']));
+      // Katherine's access request runs on while its export may be fetched: listed as running.
+      const running = page.locator('section', { has: page.getByRole('heading', { name: /^Running/ }) });
+      expect(await running.locator('tbody tr td:nth-child(2)').allTextContents()).toContain('access');
+      await shot('queues-completed');
+
       const { contacts } = await hub.vendors.dynamics.control.state<{
         contacts: Record<string, unknown>[];
       }>();

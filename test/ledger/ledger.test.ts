@@ -594,6 +594,10 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     ]);
     await ledger.completeRequest(early, '2026-04-01T00:00:00Z');
     expect(await extend(1)).toMatchObject({ extended: false, refused: 'completed' });
+    // The completed ones, the most recently completed first, whatever their due dates.
+    expect(
+      (await ledger.listRequestDeadlines({ subjectKey: subject, completed: true })).map((r) => r.requestId),
+    ).toEqual([early, late]);
   });
 
   it('closes twice without complaint', async () => {
