@@ -12,7 +12,9 @@
  *
  * Flags: --people N (default 2000) · --latency MS (default 100) · --workers N (default 1) ·
  *        --erasures N (default 100; 0 skips) · --single-runs N (default 3; 0 skips) · --json ·
- *        --temporal dev|postgres [--history-shards N] · --temporal-address host:port (bench/bench-temporal.ts)
+ *        --temporal dev|postgres [--history-shards N] · --temporal-address host:port (bench/bench-temporal.ts) ·
+ *        --path bulk|person|both (default both: the bulk path's figures are the main ones, the per-person
+ *        path's follow under `personPath`)
  * The worker's sizing and the idle period come from the shell when set there (CONSENT_HUB_SUBJECT_IDLE_AFTER,
  * CONSENT_HUB_MAX_CACHED_WORKFLOWS, CONSENT_HUB_MAX_WORKFLOW_TASKS, CONSENT_HUB_MAX_LEDGER_ACTIVITIES).
  */
@@ -26,8 +28,14 @@ import proto from '@temporalio/proto';
 
 import pLimit from 'p-limit';
 import { loadHubConfig } from '../cli/load-config.js';
+import {
+  type ConsentBatchResult,
+  consentBatchLimit,
+  consentBatchWorkflowId,
+} from '../domain/consent-batch.js';
 import { clientContextFor } from '../hub-client/client-context.js';
 import { recordConsentChange } from '../hub-client/consent.js';
+import { recordConsentBatch } from '../hub-client/consent-batch.js';
 import { awaitReceipt, requestErasure } from '../hub-client/erasures.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import { createLogger } from '../logging/logger.js';
@@ -61,6 +69,7 @@ const { values: flags } = parseArgs({
     temporal: { type: 'string' },
     'temporal-address': { type: 'string' },
     'history-shards': { type: 'string' },
+    path: { type: 'string', default: 'both' },
   },
   allowPositionals: true,
 });
@@ -70,6 +79,11 @@ const workerCount = Number(flags.workers);
 const erasureCount = Number(flags.erasures);
 const singleRuns = Number(flags['single-runs']);
 const json = flags.json ?? false;
+const wavePath = flags.path ?? 'both';
+if (!['person', 'bulk', 'both'].includes(wavePath)) {
+  process.stderr.write(`--path: expected person, bulk or both, not ${JSON.stringify(wavePath)}\n`);
+  process.exit(2);
+}
 const temporalChoice = benchTemporalChoice(flags);
 const audiences = [demoAudienceIds.newsletter, demoAudienceIds.events];
 const EventType = proto.temporal.api.enums.v1.EventType;
@@ -229,7 +243,6 @@ try {
       .filter((e) => e.status === 429).length;
 
   // ---- the hub ----
-  await seedWave(emails);
   note('bundling the workflows once for the workers (takes seconds)...');
   env.CONSENT_HUB_WORKFLOW_BUNDLE = await bundleWorkflowsOnce(dataDir);
   note(`starting ${workerCount} worker process(es)...`);
@@ -254,72 +267,149 @@ try {
     server: processStats(server.serverPid),
     database: processTreeCpuSeconds(server.databasePid),
   });
-  const before = { worker: workerStats(), ...serverStats() };
 
-  const waveStarted = performance.now();
-  const occurredAt = new Date().toISOString();
-  const starts = pLimit(64);
-  const subjectKeys: string[] = [];
-  let accepted = 0;
-  const acceptedAll = Promise.all(
-    emails.map((email) =>
-      starts(async () => {
-        const result = await recordConsentChange(context, {
-          email,
-          purpose: 'marketing_email',
-          decision: 'withdrawn',
-          occurredAt,
-          source: 'bench-wave',
-        });
-        subjectKeys.push(result.subjectKey);
-        accepted += 1;
-      }),
-    ),
-  );
-  const reached: Record<'dynamics' | 'mailchimp', number | undefined> = {
-    dynamics: undefined,
-    mailchimp: undefined,
-  };
-  // When half, 90 % and 99 % of the people were consistent in both tools: one slow person (a retry's
-  // back-off) sets the wave's end, these show the pace of the rest.
-  const shares = [0.5, 0.9, 0.99] as const;
-  const shareReached = new Map<number, number>();
-  const deadline = waveStarted + Math.max(600_000, people * 1000);
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const now = consistent();
-    const elapsed = (performance.now() - waveStarted) / 1000;
-    for (const tool of ['dynamics', 'mailchimp'] as const) {
-      if (reached[tool] === undefined && now[tool] >= people) reached[tool] = elapsed;
+  /**
+   * One opt-out wave through the hub, by the bulk path (batches of 1,000 through POST
+   * /v1/consent-events/batch's hub-client function, one batch workflow each) or the per-person path (one
+   * consent workflow per person): time to consistent in both tools, vendor calls, Temporal actions.
+   */
+  async function runWave(path: 'bulk' | 'person', who: string[]) {
+    const label = path === 'bulk' ? 'bulk  ' : 'person';
+    await seedWave(who);
+    const before = { worker: workerStats(), ...serverStats() };
+    const waveStarted = performance.now();
+    const occurredAt = new Date().toISOString();
+    const subjectKeys: string[] = [];
+    const batchIds: string[] = [];
+    let accepted = 0;
+    const change = (email: string) => ({
+      email,
+      purpose: 'marketing_email' as const,
+      decision: 'withdrawn' as const,
+      occurredAt,
+      source: 'bench-wave',
+      evidence: {},
+    });
+    const acceptedAll =
+      path === 'bulk'
+        ? Promise.all(
+            Array.from({ length: Math.ceil(who.length / consentBatchLimit) }, async (_, n) => {
+              const part = who.slice(n * consentBatchLimit, (n + 1) * consentBatchLimit);
+              const batch = await recordConsentBatch(
+                context,
+                part.map((email, index) => ({ index, change: change(email) })),
+              );
+              batchIds.push(batch.batchId);
+              accepted += batch.accepted.length;
+            }),
+          )
+        : Promise.all(
+            who.map((email) =>
+              starts(async () => {
+                const result = await recordConsentChange(context, change(email));
+                subjectKeys.push(result.subjectKey);
+                accepted += 1;
+              }),
+            ),
+          );
+    const reached: Record<'dynamics' | 'mailchimp', number | undefined> = {
+      dynamics: undefined,
+      mailchimp: undefined,
+    };
+    // When half, 90 % and 99 % of the people were consistent in both tools: one slow person (a retry's
+    // back-off) sets the wave's end, these show the pace of the rest.
+    const shareReached = new Map<number, number>();
+    const deadline = waveStarted + Math.max(600_000, who.length * 1000);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const now = consistent(who);
+      const elapsed = (performance.now() - waveStarted) / 1000;
+      for (const tool of ['dynamics', 'mailchimp'] as const) {
+        if (reached[tool] === undefined && now[tool] >= who.length) reached[tool] = elapsed;
+      }
+      const done = Math.min(now.dynamics, now.mailchimp);
+      for (const share of shares) {
+        if (!shareReached.has(share) && done >= Math.ceil(who.length * share))
+          shareReached.set(share, elapsed);
+      }
+      bar(
+        label,
+        done,
+        who.length,
+        waveStarted,
+        `accepted ${accepted} · dynamics ${now.dynamics} · mailchimp ${now.mailchimp}`,
+      );
+      if (done >= who.length || performance.now() > deadline) break;
     }
-    const done = Math.min(now.dynamics, now.mailchimp);
-    for (const share of shares) {
-      if (!shareReached.has(share) && done >= Math.ceil(people * share)) shareReached.set(share, elapsed);
+    await acceptedAll;
+    const waveSeconds = (performance.now() - waveStarted) / 1000;
+    const after = { worker: workerStats(), ...serverStats() };
+    const logs = await vendorLogs();
+    const finished = reached.dynamics !== undefined && reached.mailchimp !== undefined;
+
+    // Temporal actions per change: per person, a sample of their workflows' histories; for the bulk path,
+    // every batch workflow's history divided by the people it carried, plus anyone it handed over.
+    let perChange: ReturnType<typeof averageCounts>;
+    let handedOver = 0;
+    if (path === 'bulk') {
+      const histories = await Promise.all(
+        batchIds.map(async (batchId) => {
+          const handle = client.workflow.getHandle(consentBatchWorkflowId(batchId));
+          const result = (await handle.result()) as ConsentBatchResult;
+          handedOver += result.results.filter((r) => r.route !== 'bulk' || r.handedOff).length;
+          return countHistory((await handle.fetchHistory()).events ?? []);
+        }),
+      );
+      const total = histories.reduce(
+        (sum, h) => ({
+          events: sum.events + h.events,
+          workflowTasks: sum.workflowTasks + h.workflowTasks,
+          activities: sum.activities + h.activities,
+          actions: sum.actions + h.actions,
+        }),
+        { events: 0, workflowTasks: 0, activities: 0, actions: 0 },
+      );
+      perChange = {
+        events: total.events / who.length,
+        workflowTasks: total.workflowTasks / who.length,
+        activities: total.activities / who.length,
+        actions: total.actions / who.length,
+      };
+    } else {
+      const sample = subjectKeys.slice(0, Math.min(20, subjectKeys.length));
+      perChange = averageCounts(
+        await Promise.all(
+          sample.map(async (subjectKey) => {
+            const history = await client.workflow.getHandle(`consent-${subjectKey}`).fetchHistory();
+            return countHistory(history.events ?? []);
+          }),
+        ),
+      );
     }
-    bar(
-      'hub   ',
-      done,
-      people,
-      waveStarted,
-      `accepted ${accepted} · dynamics ${now.dynamics} · mailchimp ${now.mailchimp}`,
-    );
-    if (done >= people || performance.now() > deadline) break;
+    return {
+      path,
+      waveSeconds,
+      reached,
+      shareReached,
+      logs,
+      finished,
+      before,
+      after,
+      perChange,
+      sampled: path === 'bulk' ? batchIds.length : Math.min(20, subjectKeys.length),
+      handedOver,
+    };
   }
-  await acceptedAll;
-  const waveSeconds = (performance.now() - waveStarted) / 1000;
-  const after = { worker: workerStats(), ...serverStats() };
-  const hubLogs = await vendorLogs();
-  const finished = reached.dynamics !== undefined && reached.mailchimp !== undefined;
 
-  // Temporal actions per change, from a sample of the people's workflow histories.
-  const sample = subjectKeys.slice(0, Math.min(20, subjectKeys.length));
-  const counted = await Promise.all(
-    sample.map(async (subjectKey) => {
-      const history = await client.workflow.getHandle(`consent-${subjectKey}`).fetchHistory();
-      return countHistory(history.events ?? []);
-    }),
-  );
-  const perChange = averageCounts(counted);
+  const shares = [0.5, 0.9, 0.99] as const;
+  const starts = pLimit(64);
+  const personEmails = Array.from({ length: people }, (_, i) => `person.${i}@example.com`);
+  const mainWave = await runWave(wavePath === 'person' ? 'person' : 'bulk', emails);
+  const personWave = wavePath === 'both' ? await runWave('person', personEmails) : undefined;
+  const { waveSeconds, reached, shareReached, finished, before, after } = mainWave;
+  const hubLogs = mainWave.logs;
+  const perChange = mainWave.perChange;
+  const counted = { length: mainWave.sampled };
 
   // ---- the plain script, same sandboxes and limits ----
   await seedWave(scriptEmails);
@@ -363,11 +453,14 @@ try {
     ],
     latencyMs,
   );
-  const hubCalls = {
-    dynamics: hubLogs.dynamics.length,
-    mailchimp: hubLogs.mailchimp.length,
-    google: hubLogs.google.length,
-  };
+  // HTTP calls the hub made; a `$batch`'s inner requests are counted apart (Dataverse's limits count them).
+  const callsOf = (logs: typeof hubLogs) => ({
+    dynamics: logs.dynamics.filter((e) => !e.inner).length,
+    dynamicsInner: logs.dynamics.filter((e) => e.inner).length,
+    mailchimp: logs.mailchimp.length,
+    google: logs.google.length,
+  });
+  const hubCalls = callsOf(hubLogs);
   const cpu = (a?: ProcessStats, b?: ProcessStats) =>
     a && b ? Math.max(0, b.cpuSeconds - a.cpuSeconds) : undefined;
 
@@ -399,6 +492,10 @@ try {
       minimal: minimal.dynamics + minimal.mailchimp,
       script: round((script.calls.dynamics + script.calls.mailchimp) / people),
     },
+    path: mainWave.path,
+    /** People of the bulk wave that went to their own workflow (none expected in this wave). */
+    handedOver: mainWave.handedOver,
+    dynamicsBatchInnerPerChange: round(hubCalls.dynamicsInner / people),
     actionsPerChange: round(perChange.actions),
     historyPerChange: {
       events: round(perChange.events),
@@ -422,6 +519,22 @@ try {
     erasureOutcomes: erasures?.outcomes,
     singleErasureP50Ms: single,
     loadAverage: loadavg().map((l) => round(l)),
+    personPath: personWave
+      ? (() => {
+          const calls = callsOf(personWave.logs);
+          return {
+            waveSeconds: round(personWave.waveSeconds),
+            finished: personWave.finished,
+            ratioToBound: round(personWave.waveSeconds / bound.seconds),
+            ratioToScript: round(personWave.waveSeconds / script.seconds),
+            callsPerChange: round((calls.dynamics + calls.mailchimp + calls.google) / people),
+            actionsPerChange: round(personWave.perChange.actions),
+            eventsPerChange: round(personWave.perChange.events),
+            throttled: throttledIn(personWave.logs),
+            workerCpuSeconds: round(cpu(personWave.before.worker, personWave.after.worker)),
+          };
+        })()
+      : undefined,
   };
 
   const printTable = (r: typeof result) => {
@@ -440,6 +553,13 @@ try {
       `  vendor calls / change  hub ${r.callsPerChange.total} (dynamics ${r.callsPerChange.dynamics}, mailchimp ${r.callsPerChange.mailchimp}, google ${r.callsPerChange.google}); minimal ${r.callsPerChange.minimal}; script ${r.callsPerChange.script}`,
       `  Temporal / change      ${r.actionsPerChange} actions, ${r.historyPerChange.events} history events, ${r.historyPerChange.workflowTasks} workflow tasks, ${r.historyPerChange.activities} activities (mean of ${r.historyPerChange.sampled} histories)`,
       `  429s                   hub ${r.throttled}, script ${r.scriptThrottled}`,
+      `  path                   ${r.path}${r.path === 'bulk' ? ` (Temporal actions are the batch workflows' divided by the people; ${r.dynamicsBatchInnerPerChange} Dataverse $batch inner requests per change; ${r.handedOver} people handed to their own workflow)` : ''}`,
+      ...(r.personPath
+        ? [
+            `Per-person path, same wave: ${s(r.personPath.waveSeconds)}${r.personPath.finished ? '' : ' — NOT consistent before the deadline'}   hub / bound = ${r.personPath.ratioToBound ?? 'n/a'}, hub / script = ${r.personPath.ratioToScript ?? 'n/a'}`,
+            `  ${r.personPath.callsPerChange} vendor calls, ${r.personPath.actionsPerChange} Temporal actions, ${r.personPath.eventsPerChange} history events per change; 429s ${r.personPath.throttled}; worker ${s(r.personPath.workerCpuSeconds, 'CPU s')}`,
+          ]
+        : []),
       `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, peak RSS ${s(r.peakWorkerRssMb, 'MB')}; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
       r.erasures > 0
         ? `Erasures: ${r.erasures} in ${s(r.erasureSeconds)} against GA's bound ${s(r.erasureBoundSeconds)} (1.5 deletions/s per property); outcomes ${JSON.stringify(r.erasureOutcomes)}`
