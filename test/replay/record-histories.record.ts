@@ -20,6 +20,7 @@ import {
   lookupErasure,
   requestErasure,
 } from '../../hub-client/erasures.js';
+import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
@@ -35,6 +36,8 @@ const followUpFolder = join(folder, 'erasure-follow-up');
  * went to previous-versions/before-unfinished-system-records/).
  */
 const unfinishedFolder = join(folder, process.env.CONSENT_HUB_REPLAY_INTO ?? 'erasure-unfinished-system');
+/** An erasure that a hold placed while it ran stopped, restricted and, after the release, finished. */
+const holdDuringRunFolder = join(folder, 'erasure-hold-during-run');
 /** The consent workflow after issue 21's fewer actions: `-t 'fewer actions'` records only these. */
 const fewerActionsFolder = join(folder, 'consent-fewer-actions');
 
@@ -167,6 +170,50 @@ describe('recording replay histories', () => {
     const receipt = await awaitReceipt(context, started);
     expect(receipt.systems.dynamics.status).toBe('closed_by_operator');
     await save('erasure-closed-system', started.workflowId, started.requestId, unfinishedFolder);
+  });
+
+  it('records an erasure that a hold placed while it ran stopped, restricted, and finished after the release', {
+    timeout: 300_000,
+  }, async () => {
+    const { temporal } = hub;
+    const context = temporal.context();
+    mkdirSync(holdDuringRunFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(holdDuringRunFolder, 'replay-keys.json'), keys);
+    const heldEmail = 'replay.held-during-run@example.com';
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Replay', lastname: 'Held', emailaddress1: heldEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: 'replay-news', name: 'News', members: [{ email_address: heldEmail, status: 'subscribed' }] },
+      ],
+    });
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 503, count: 10_000 });
+    const started = await requestErasure(context, {
+      email: heldEmail,
+      requestedBy: 'replay-recorder',
+      requestedAt: new Date().toISOString(),
+    });
+    const waitFor = async (
+      test: (status: { status: string; systems: Record<string, { status: string }> }) => boolean,
+    ) => {
+      for (let i = 0; ; i++) {
+        const found = await lookupErasure(context, started.requestId);
+        if (found.state === 'open' && test(found.status)) return;
+        if (i > 400) throw new Error('the erasure never reached the state');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    await waitFor((s) => s.systems.dynamics?.status === 'erased');
+    await placeHold(context, hub.ledger, { email: heldEmail, reason: 'legal_claims', placedBy: 'replay' });
+    await hub.vendors.mailchimp.control.clearFaults();
+    await waitFor((s) => s.status === 'on_hold');
+    await releaseHold(context, hub.ledger, { email: heldEmail, reason: 'resolved', releasedBy: 'replay' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.restriction?.arrivedDuringErasure?.deletedBefore.dynamics?.recordCount).toBe(1);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    await save('erasure-hold-during-run', started.workflowId, started.requestId, holdDuringRunFolder);
   });
 
   it('records a consent change on the fewer actions path, ending as soon as its writes are done', {

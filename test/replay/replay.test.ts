@@ -174,6 +174,33 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(summariesAfter.length).toBe(summariesBefore.length + 1);
   });
 
+  it('keeps the path of a hold placed while an erasure runs: its patch, the signal, restriction before the last deletes', () => {
+    const found = loadHistorySets()
+      .find((s) => s.name === 'erasure-hold-during-run')
+      ?.histories.find((h) => h.workflowId === 'erasure-hold-during-run');
+    if (!found) throw new Error('no erasure-hold-during-run history');
+    const { history } = found;
+    expect(patchIds(history)).toContain(erasurePatches.holdDuringRun);
+    const events = history.events ?? [];
+    const holdSignal = events.findIndex(
+      (e: HistoryEvent) => e.workflowExecutionSignaledEventAttributes?.signalName === 'holdPlaced',
+    );
+    const releaseSignal = events.findIndex(
+      (e: HistoryEvent) => e.workflowExecutionSignaledEventAttributes?.signalName === 'holdReleased',
+    );
+    expect(holdSignal).toBeGreaterThan(0);
+    expect(releaseSignal).toBeGreaterThan(holdSignal);
+    const names = activityNames(history);
+    const firstRestrict = names.indexOf('restrictInSystem');
+    // Restricted after the hold, then deleted again after the release (Mailchimp, stopped by the hold).
+    expect(firstRestrict).toBeGreaterThan(holdSignal);
+    expect(names.lastIndexOf('deleteErasurePage')).toBeGreaterThan(releaseSignal);
+    expect(names.filter((name) => name === 'recordRestriction')).toHaveLength(2);
+    // The histories recorded before the patch replay too (above) along the old path: no marker there.
+    const before = loadHistories().find((h) => h.workflowId === 'erasure');
+    expect(before && patchIds(before.history)).not.toContain(erasurePatches.holdDuringRun);
+  });
+
   it('keeps both paths of the consent workflow’s fewer actions: a change from before it, and one after', () => {
     const sets = loadHistorySets();
     const history = (set: string, workflowId: string) => {
