@@ -13,7 +13,10 @@
  * their audit-history deletions take about 42 minutes of waiting on Retry-After; that measures the vendor,
  * not the hub. It is lifted by default (the figure for it is printed); `--vendor-limits` keeps it.
  *
- * Flags: --rows N (default 25000) · --latency MS (default 0) · --vendor-limits · --json
+ * Flags: --rows N (default 25000) · --latency MS (default 0) · --vendor-limits · --ga-ids · --json
+ *
+ * With `--ga-ids` every lead holds its own GA client id (`new_gaclientid`), so the harvest yields one id
+ * per row and Google gets a user deletion for each: how the history grows with harvested GA ids.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +50,7 @@ const { values: flags } = parseArgs({
     rows: { type: 'string', default: '25000' },
     latency: { type: 'string', default: '0' },
     'vendor-limits': { type: 'boolean', default: false },
+    'ga-ids': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -54,6 +58,7 @@ const { values: flags } = parseArgs({
 const rows = Number(flags.rows);
 const latencyMs = Number(flags.latency);
 const vendorLimits = flags['vendor-limits'] ?? false;
+const withGaIds = flags['ga-ids'] ?? false;
 const { History } = proto.temporal.api.history.v1;
 const { EventType } = proto.temporal.api.enums.v1;
 const note = (line: string) => process.stderr.write(`${line}\n`);
@@ -64,7 +69,9 @@ const stops: (() => Promise<void>)[] = [];
 const logger = createLogger({ level: 'warn', format: 'json' });
 
 try {
-  note(`big-CRM erasure: one address on ${rows} Dynamics leads, ${latencyMs} ms vendor latency`);
+  note(
+    `big-CRM erasure: one address on ${rows} Dynamics leads${withGaIds ? ', each with its own GA client id' : ''}, ${latencyMs} ms vendor latency`,
+  );
   note(
     `load average ${loadavg()
       .map((l) => l.toFixed(2))
@@ -107,6 +114,7 @@ try {
     const slice = Array.from({ length: Math.min(2000, rows - from) }, (_, i) => ({
       lastname: `Lead ${from + i}`,
       emailaddress1: email,
+      ...(withGaIds ? { new_gaclientid: `${1_000_000_000 + from + i}.1600000000` } : {}),
     }));
     await dynamics.control.seed({ leads: slice });
   }
@@ -224,6 +232,9 @@ try {
     );
     out(
       `  receipt                 dynamics ${figures.dynamics.status}, recordCount ${figures.dynamics.recordCount}, ${figures.dynamics.inlineRecords} inline, truncated ${figures.dynamics.recordsTruncated}, ${figures.receiptBytes} bytes`,
+    );
+    out(
+      `  google                  ${receipt.systems.google.status}, recordCount ${receipt.systems.google.recordCount ?? 0}${withGaIds ? ' (one GA id per lead)' : ''}`,
     );
     out(`  ledger                  ${JSON.stringify(stored)}`);
     out(`  Dataverse calls         ${calls.length}: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}`);
