@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -27,7 +28,9 @@ import type {
 } from '../domain/consent.js';
 import { supersedes } from '../domain/consent-ordering.js';
 import type { Purpose } from '../domain/purposes.js';
+import { maxRedactionNames } from '../domain/redaction-names.js';
 import type { SystemName } from '../domain/systems.js';
+import { redactText } from '../domain/text-redaction.js';
 import {
   closeConsentSystemUpdate,
   consentChangeSignal,
@@ -38,7 +41,11 @@ import {
   consentStatusQuery,
   retryConsentSystemUpdate,
 } from './consent-definitions.js';
-import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
+import {
+  ledgerActivityOptions,
+  nonRetryableErrorTypes,
+  systemActivityOptions,
+} from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';
@@ -67,6 +74,11 @@ export const consentPatches = {
    * pending changes and unwritten systems to the new key's workflow, and ends naming the new key.
    */
   rekeyHandOver: 'consent-rekey-handover',
+  /**
+   * Issue 16: before a change with an evidence note is recorded, the run reads the CRM's names for the
+   * person once (a Dynamics find) and redacts the note of them, as the intake could not.
+   */
+  noteCrmNames: 'consent-note-crm-names',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -255,7 +267,37 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   const subject: SubjectIdentifiers = { email: input.email, gaClientIds: [], gaUserIds: [] };
   // The CRM's names for the person, once a lane looked them up: operator texts are redacted of them too.
   const crmNames: string[] = [];
-  redactOperatorTextFor(gate, () => ({ email: subject.email, names: crmNames }));
+  const redactionSubject = () => ({ email: subject.email, names: crmNames });
+  redactOperatorTextFor(gate, redactionSubject);
+  /**
+   * Reads the CRM's names for the person, once per run, for redacting a note before it is recorded. A quick
+   * read: a CRM that does not answer within half a minute (or is not configured) leaves the note redacted of
+   * the address and its name-like words only, rather than holding the change back.
+   */
+  let namesRead = false;
+  const namesLookup = proxyActivities<Activities>({
+    ...systemActivityOptions('dynamics', input.timings),
+    scheduleToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
+  });
+  async function learnCrmNames(): Promise<void> {
+    if (namesRead) return;
+    namesRead = true;
+    try {
+      const found = await namesLookup.findInSystem({
+        system: 'dynamics',
+        subjectKey: input.subjectKey,
+        subject,
+      });
+      for (const name of found.names ?? []) if (!crmNames.includes(name)) crmNames.push(name);
+      crmNames.splice(maxRedactionNames);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('the CRM could not be asked for the names to redact from a note', {
+        subjectKey: input.subjectKey,
+      });
+    }
+  }
 
   if (!carried) {
     // A new run picks up the decisions in force from the ledger, so ordering holds across runs.
@@ -421,6 +463,13 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       return true;
     });
     if (batch.length === 0) return;
+    if (batch.some((change) => change.evidence.note) && patched(consentPatches.noteCrmNames)) {
+      await learnCrmNames();
+      for (const change of batch) {
+        const { note } = change.evidence;
+        if (note) change.evidence = { ...change.evidence, note: redactText(note, redactionSubject()) };
+      }
+    }
     const recorded = await ledger.recordConsentChanges({ subjectKey: input.subjectKey, changes: batch });
     erased = erased || recorded.erased;
     const accepted = batch.filter((change) => {

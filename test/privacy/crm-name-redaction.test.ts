@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordConsentChange } from '../../hub-client/consent.js';
 import {
   awaitReceipt,
   closeErasureSystem,
@@ -102,5 +103,31 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
     const stored = JSON.stringify(await hub.ledger.getReceipt(started.requestId));
     expect(stored).toContain('phoned in by [name] [name] herself');
     for (const needle of ['ottoline', 'vandersteen']) expect(stored.toLowerCase()).not.toContain(needle);
+  });
+
+  it("redacts the CRM's names from a consent change's evidence note before the ledger keeps it, though no lane had read them", async () => {
+    const noteEmail = `cq.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Perpetua', lastname: 'Quillfeather', emailaddress1: noteEmail }],
+    });
+    const accepted = await recordConsentChange(
+      { ...hub.temporal.context(), ...context },
+      {
+        email: noteEmail,
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        source: 'privacy-inbox',
+        evidence: { requestRef: 'ticket-77', note: 'letter signed Perpetua QUILLFEATHER' },
+      },
+    );
+    let notes: string[] = [];
+    for (let i = 0; i < 120 && notes.length === 0; i++) {
+      notes = (await hub.ledger.listConsentEvents(accepted.subjectKey))
+        .map((event) => String(event.evidence.note ?? ''))
+        .filter(Boolean);
+      if (notes.length === 0) await delay(250);
+    }
+    expect(notes).toEqual(['letter signed [name] [name]']);
   });
 });
