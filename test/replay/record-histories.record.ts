@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConsentChange } from '../../hub-client/consent.js';
+import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
 import {
   awaitReceipt,
   closeErasureSystem,
@@ -40,6 +41,8 @@ const unfinishedFolder = join(folder, process.env.CONSENT_HUB_REPLAY_INTO ?? 'er
 const holdDuringRunFolder = join(folder, 'erasure-hold-during-run');
 /** The consent workflow after issue 21's fewer actions: `-t 'fewer actions'` records only these. */
 const fewerActionsFolder = join(folder, 'consent-fewer-actions');
+/** The bulk path's batch workflow (issue 21): `-t 'consent batch'` records only this. */
+const batchFolder = join(folder, 'consent-batch');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
@@ -250,6 +253,58 @@ describe('recording replay histories', () => {
     expect(
       (await save('consent-ends-when-idle', consent.workflowId, undefined, fewerActionsFolder)).events
         ?.length,
+    ).toBeGreaterThan(5);
+  });
+  it('records a consent batch through the bulk path, with a person handed to their own workflow', {
+    timeout: 120_000,
+  }, async () => {
+    const { temporal } = hub;
+    mkdirSync(batchFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(batchFolder, 'replay-keys.json'), keys);
+    const context = temporal.context();
+    const people = ['replay.batch.1@example.com', 'replay.batch.2@example.com'];
+    await hub.vendors.dynamics.control.seed({
+      contacts: people.map((email) => ({ firstname: 'Replay', lastname: 'Batch', emailaddress1: email })),
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: 'replay-news',
+          name: 'News',
+          members: people.map((email) => ({ email_address: email, status: 'subscribed' })),
+        },
+      ],
+    });
+    const occurredAt = new Date().toISOString();
+    const batch = await recordConsentBatch(context, [
+      ...people.map((email, index) => ({
+        index,
+        change: {
+          email,
+          purpose: 'marketing_email' as const,
+          decision: 'withdrawn' as const,
+          occurredAt,
+          source: 'replay',
+          evidence: {},
+        },
+      })),
+      {
+        index: 2,
+        change: {
+          email: 'replay.batch.grant@example.com',
+          purpose: 'marketing_email' as const,
+          decision: 'granted' as const,
+          occurredAt,
+          source: 'replay',
+          evidence: { policyVersion: '2026-01' },
+        },
+      },
+    ]);
+    const result = await consentBatchResult(context, batch.batchId);
+    expect(result.results.map((r) => r.route).sort()).toEqual(['bulk', 'bulk', 'person']);
+    expect(
+      (await save('consent-batch', String(batch.workflowId), undefined, batchFolder)).events?.length,
     ).toBeGreaterThan(5);
   });
 });
