@@ -96,5 +96,22 @@ describe('a consent status carries the evidence of each decision in force', () =
     expect(row).toContain('by <code>console:3f2a1b0c9d8e</code>');
     const phone = /<tr>\s*<th scope="row">phone<\/th>[\s\S]*?<\/tr>/.exec(html)?.[0] ?? '';
     expect(phone).toContain('none given (a withdrawal needs none)');
+
+    // A consent change's request page shows the same evidence.
+    const request = consoleViews().render('./request', {
+      title: 'Request',
+      csrf: 't',
+      operator: 'console:abc',
+      id: grant,
+      status: { kind: 'consent', requestId: grant, subject: status },
+      log: [],
+      running: false,
+      refreshEvery: 3,
+      asOf: new Date().toISOString(),
+      closeReasons: [],
+      utcMinute,
+    });
+    expect(request).toContain('policy version: privacy-2025-11');
+    expect(request).toContain('by <code>console:3f2a1b0c9d8e</code>');
   });
 });
