@@ -49,7 +49,9 @@ export async function consentBatchWorkflow(
   header: ConsentBatchHeader,
   ...items: ConsentBatchItem[]
 ): Promise<ConsentBatchResult> {
-  const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+  // The intake and the hand-over touch up to 1,000 people (ledger writes, workflow look-ups, signals): more
+  // than the one minute a single ledger write gets; a retry repeats them whole, which is idempotent.
+  const ledger = proxyActivities<Activities>({ ...ledgerActivityOptions, startToCloseTimeout: '10 minutes' });
   const routes = await ledger.takeInConsentBatch({ batchId: header.batchId }, ...items);
   const emailOf = new Map(items.map((item) => [item.subjectKey, item.email]));
   const bulk = routes.flatMap((r) => (r.route === 'bulk' ? [r] : []));
