@@ -1,3 +1,4 @@
+import { runWithCallSignal } from '../connectors/call-signal.js';
 import type {
   BulkConsentWrite,
   BulkWriteOutcome,
@@ -12,6 +13,8 @@ import type {
   ConsentBatchRoute,
 } from '../domain/consent-batch.js';
 import type { Purpose } from '../domain/purposes.js';
+import { maxRedactionNames } from '../domain/redaction-names.js';
+import { redactText } from '../domain/text-redaction.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -29,6 +32,13 @@ export interface ConsentBatchDependencies {
 
 /** People whose ledger work runs at once in the intake (each is a few statements). */
 const intakeConcurrency = 8;
+/**
+ * How long the intake spends reading the CRM's names for notes, in all, and per person (ms): the intake runs
+ * under the ledger's one-minute start-to-close timeout, so a slow CRM must not make it time out and retry
+ * whole. A person whose names were not read in time goes to their own workflow, which reads them itself.
+ */
+const namesBudgetMs = 20_000;
+const namesPerPersonMs = 5_000;
 
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -84,6 +94,25 @@ export function createConsentBatchActivities({
     return undefined;
   }
 
+  /**
+   * The CRM's names for a person (Dynamics' first and last names, at most maxRedactionNames), read to redact
+   * their notes as the per-person workflow does (patch consent-note-crm-names): [] when no CRM is
+   * configured; undefined when it did not answer within `withinMs` (the caller hands the person over).
+   */
+  async function crmNamesOf(email: string, withinMs: number): Promise<string[] | undefined> {
+    const dynamics = connectors.dynamics;
+    if (!dynamics) return [];
+    const signal = AbortSignal.timeout(Math.max(1, withinMs));
+    try {
+      const found = await runWithCallSignal(signal, () =>
+        dynamics.find({ email, gaClientIds: [], gaUserIds: [] }),
+      );
+      return (found.names ?? []).slice(0, maxRedactionNames);
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
     /**
      * The batch's intake, in one activity: per person, either hands their changes to their own consent
@@ -101,6 +130,8 @@ export function createConsentBatchActivities({
       const people = new Map<string, ConsentBatchItem[]>();
       for (const item of items) people.set(item.subjectKey, [...(people.get(item.subjectKey) ?? []), item]);
       const routes = new Map<string, ConsentBatchRoute>();
+      const namesUntil = Date.now() + namesBudgetMs;
+      let namesUnread = 0;
       await eachLimited([...people], intakeConcurrency, async ([subjectKey, mine]) => {
         const eventIds = mine.map((i) => i.change.eventId);
         const reason = await needsPersonPath(subjectKey, mine);
@@ -109,8 +140,27 @@ export function createConsentBatchActivities({
           routes.set(subjectKey, { subjectKey, route: 'person', eventIds, reason });
           return;
         }
+        const email = mine[0]?.email ?? '';
+        let names: string[] | undefined = [];
+        if (mine.some((i) => i.change.evidence.note)) {
+          const left = namesUntil - Date.now();
+          names = left > 0 ? await crmNamesOf(email, Math.min(left, namesPerPersonMs)) : undefined;
+          if (!names) {
+            // Its own workflow reads the names before it records the note: nothing is kept unredacted.
+            namesUnread++;
+            await handToPerson(mine);
+            routes.set(subjectKey, {
+              subjectKey,
+              route: 'person',
+              eventIds,
+              reason: "the CRM's names, to redact a note with, could not be read in time",
+            });
+            return;
+          }
+        }
         let keptNone = false;
         for (const { change } of mine) {
+          const { note } = change.evidence;
           const appended = await ledger.appendConsentEvent({
             id: change.eventId,
             subjectKey,
@@ -119,7 +169,9 @@ export function createConsentBatchActivities({
             occurredAt: change.occurredAt,
             recordedAt: change.recordedAt,
             source: change.source,
-            evidence: change.evidence,
+            evidence: note
+              ? { ...change.evidence, note: redactText(note, { email, names }) }
+              : change.evidence,
           });
           if (appended.skipped === 'not_kept_after_erasure') keptNone = true;
         }
@@ -167,6 +219,7 @@ export function createConsentBatchActivities({
           people: result.length,
           bulk: result.filter((r) => r.route === 'bulk').length,
           person: result.filter((r) => r.route === 'person').length,
+          ...(namesUnread > 0 ? { namesUnread } : {}),
         },
         'consent batch taken in',
       );

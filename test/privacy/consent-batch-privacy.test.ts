@@ -1,0 +1,145 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConnectors } from '../../connectors/registry.js';
+import { type ConsentChangeRequest, consentChangeRequestSchema } from '../../domain/consent.js';
+import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { SubjectEncryptionCodec, subjectKeyIdMetadataKey } from '../../privacy/subject-codec.js';
+import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
+import { shredWorkflowId } from '../../workflows/shred-subject-keys.js';
+import { capturingLogger } from '../support/capturing-logger.js';
+import { rawHistoryText } from '../support/history.js';
+import { connectTestTemporal } from '../support/temporal.js';
+import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+
+const stamp = Date.now();
+// Local parts that share no word with the names: only the names the CRM holds can redact them.
+const anna = { email: `qx.${stamp}@example.com`, first: 'Anneliese', last: 'Grzybowska' };
+const bert = { email: `vw.${stamp}@example.com`, first: 'Bartholomew', last: 'Featherstonehaugh' };
+
+/**
+ * Issue 16 on the bulk path (workflows/consent-batch.ts): what a batch keeps of its people. An evidence note
+ * is redacted of the CRM's names before the ledger keeps it, as on the per-person path; and erasing one
+ * person of a batch leaves their part of the batch's history unreadable to the hub's own codec, while the
+ * others' parts still read.
+ */
+describe('privacy of a consent batch', { timeout: 180_000 }, () => {
+  let ledger: Ledger;
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
+  let worker: { stop(): Promise<void> };
+  const logs = capturingLogger();
+  let batchId: string;
+  let keys: Record<string, string>;
+
+  const optOut = (email: string, note: string): ConsentChangeRequest =>
+    consentChangeRequestSchema.parse({
+      email,
+      purpose: 'marketing_email',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      source: 'batch-import',
+      evidence: { requestRef: `ticket-${stamp}`, note },
+    });
+
+  beforeAll(async () => {
+    ledger = await openLedger(
+      { dataDir: mkdtempSync(join(tmpdir(), 'consent-batch-privacy-')) },
+      logs.logger,
+    );
+    temporal = await connectTestTemporal('consent-batch-privacy', { subjectKeyLedger: ledger });
+    vendors = await startVendorSandboxes();
+    const { connectors } = buildConnectors({ ...process.env, ...vendors.env }, logs.logger);
+    worker = await temporal.startWorker({ connectors, ledger, logger: logs.logger });
+    await vendors.dynamics.control.seed({
+      contacts: [anna, bert].map((p) => ({ firstname: p.first, lastname: p.last, emailaddress1: p.email })),
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await vendors?.close();
+    await temporal?.close();
+    await ledger?.close();
+  });
+
+  it("redacts the CRM's names from each batch item's evidence note before the ledger keeps it", async () => {
+    const accepted = await recordConsentBatch(
+      temporal.context(),
+      [
+        optOut(anna.email, `letter signed ${anna.first} ${anna.last.toUpperCase()}`),
+        optOut(bert.email, `phoned by ${bert.first.toLowerCase()} ${bert.last}`),
+      ].map((change, index) => ({ index, change })),
+      { ledger },
+    );
+    ({ batchId } = accepted);
+    keys = Object.fromEntries(accepted.accepted.map((a) => [a.index === 0 ? 'anna' : 'bert', a.subjectKey]));
+    const result = await consentBatchResult(temporal.context(), batchId);
+    expect(result.results.map((r) => r.route)).toEqual(['bulk', 'bulk']);
+    const notes = [
+      ...(await ledger.listConsentEvents(keys.anna as string)),
+      ...(await ledger.listConsentEvents(keys.bert as string)),
+    ].map((event) => event.evidence.note);
+    expect(notes).toEqual(['letter signed [name] [name]', 'phoned by [name] [name]']);
+    const logged = logs.lines.join('\n').toLowerCase();
+    for (const p of [anna, bert]) {
+      for (const needle of [p.email, p.first, p.last]) expect(logged).not.toContain(needle.toLowerCase());
+    }
+  });
+
+  it("leaves an erased person's part of a batch's history unreadable to the hub's codec, and the others' readable", async () => {
+    const context = temporal.context();
+    const started = await requestErasure(context, {
+      email: anna.email,
+      requestedBy: 'privacy-inbox#16',
+      requestedAt: new Date().toISOString(),
+    });
+    expect((await awaitReceipt(context, started)).outcome).toBe('completed');
+    const shred = await temporal.client.workflow
+      .getHandle(shredWorkflowId(started.subjectKey, started.requestId))
+      .result();
+    expect(shred.destroyed).toBe(1);
+
+    const workflowId = `consent-batch-${batchId}`;
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const payloads: Payload[] = [];
+    const visit = (value: unknown): void => {
+      if (!value || typeof value !== 'object') return;
+      if (Array.isArray(value)) value.forEach(visit);
+      else if ('metadata' in value && 'data' in value) payloads.push(value as Payload);
+      else Object.values(value).forEach(visit);
+    };
+    visit(history.events);
+    const codec = new SubjectEncryptionCodec(
+      temporal.secrets.encryptionKeys,
+      new SubjectDataKeys(ledger, temporal.secrets.encryptionKeys),
+    );
+    const readable: string[] = [];
+    let shredded = 0;
+    for (const payload of payloads) {
+      try {
+        const [decoded] = await codec.decode([payload]);
+        readable.push(JSON.stringify(defaultPayloadConverter.fromPayload(decoded as Payload)));
+      } catch (error) {
+        expect(error).toBeInstanceOf(ErasedSubjectKey);
+        expect(payload.metadata?.[subjectKeyIdMetadataKey]).toBeDefined();
+        shredded++;
+      }
+    }
+    // Anna's item in the start, in the intake's input and in each vendor activity's input.
+    expect(shredded).toBeGreaterThanOrEqual(3);
+    const text = readable.join('\n').toLowerCase();
+    for (const needle of [anna.email, anna.first, anna.last])
+      expect(text).not.toContain(needle.toLowerCase());
+    // Bert was not erased: his item still reads, so the shred took only Anna's key.
+    expect(text).toContain(bert.email);
+    const raw = (await rawHistoryText(temporal.client, workflowId)).toLowerCase();
+    for (const p of [anna, bert]) {
+      for (const needle of [p.email, p.first, p.last]) expect(raw).not.toContain(needle.toLowerCase());
+    }
+  });
+});
