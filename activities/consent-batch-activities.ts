@@ -34,10 +34,11 @@ export interface ConsentBatchDependencies {
 const intakeConcurrency = 8;
 /**
  * How long the intake spends reading the CRM's names for notes, in all, and per person (ms): the intake runs
- * under the ledger's one-minute start-to-close timeout, so a slow CRM must not make it time out and retry
- * whole. A person whose names were not read in time goes to their own workflow, which reads them itself.
+ * under a 10-minute start-to-close timeout (workflows/consent-batch.ts) beside the ledger work of up to 1,000
+ * people, so a slow CRM must not make it time out and retry whole. A person whose names were not read in
+ * time goes to their own workflow, which reads them itself.
  */
-const namesBudgetMs = 20_000;
+const namesBudgetMs = 120_000;
 const namesPerPersonMs = 5_000;
 
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -263,10 +264,17 @@ export function createConsentBatchActivities({
       for (const outcome of outcomes) byKey.set(outcome.key, [...(byKey.get(outcome.key) ?? []), outcome]);
       const writtenAt = new Date().toISOString();
       const answers: BulkPersonOutcome[] = [];
+      // A vendor's words about one person (a plug-in's message quoting the row's name) go into the batch's
+      // result, which no erasure shreds: they are redacted of the person's address and CRM names first.
+      const redactedFor = async (person: BulkPersonState, reason: string) =>
+        redactText(reason, {
+          email: person.email,
+          names: (await crmNamesOf(person.email, namesPerPersonMs)) ?? [],
+        });
       for (const [index, plan] of plans.entries()) {
         const person = people[index] as BulkPersonState;
         if ('perPerson' in plan) {
-          answers.push({ subjectKey: person.subjectKey, handOff: plan.perPerson });
+          answers.push({ subjectKey: person.subjectKey, handOff: await redactedFor(person, plan.perPerson) });
           continue;
         }
         const mine = byKey.get(person.subjectKey) ?? [];
@@ -278,7 +286,7 @@ export function createConsentBatchActivities({
             handOff: created
               ? `Mailchimp's batch created a member in audience ${failed.record.container} (it was deleted after the read)`
               : failed.outcome === 'failure'
-                ? failed.error.reason
+                ? await redactedFor(person, failed.error.reason)
                 : `the ${failed.record.kind} record was ${failed.outcome === 'not_found' ? 'gone' : failed.outcome} at the write`,
             ...(created ? { created: true } : {}),
           });

@@ -21,6 +21,7 @@ const stamp = Date.now();
 // Local parts that share no word with the names: only the names the CRM holds can redact them.
 const anna = { email: `qx.${stamp}@example.com`, first: 'Anneliese', last: 'Grzybowska' };
 const bert = { email: `vw.${stamp}@example.com`, first: 'Bartholomew', last: 'Featherstonehaugh' };
+const cleo = { email: `jk.${stamp}@example.com`, first: 'Clementine', last: 'Oyelaran-Whitby' };
 
 /**
  * Issue 16 on the bulk path (workflows/consent-batch.ts): what a batch keeps of its people. An evidence note
@@ -57,7 +58,11 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     const { connectors } = buildConnectors({ ...process.env, ...vendors.env }, logs.logger);
     worker = await temporal.startWorker({ connectors, ledger, logger: logs.logger });
     await vendors.dynamics.control.seed({
-      contacts: [anna, bert].map((p) => ({ firstname: p.first, lastname: p.last, emailaddress1: p.email })),
+      contacts: [anna, bert, cleo].map((p) => ({
+        firstname: p.first,
+        lastname: p.last,
+        emailaddress1: p.email,
+      })),
     });
   });
   afterAll(async () => {
@@ -89,6 +94,39 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     for (const p of [anna, bert]) {
       for (const needle of [p.email, p.first, p.last]) expect(logged).not.toContain(needle.toLowerCase());
     }
+  });
+
+  it("redacts the person's address and CRM names from a Dataverse error that quotes them, in the batch's result, history and logs", async () => {
+    const contacts = (await vendors.dynamics.control.state<{ contacts: Record<string, unknown>[] }>())
+      .contacts;
+    const id = contacts.find((c) => c.emailaddress1 === cleo.email)?.contactid as string;
+    // As a plug-in's message would: the $batch part for Cleo's row answers 400 quoting her name and address.
+    await vendors.dynamics.control.fail({
+      method: 'PATCH',
+      path: `contacts\\(${id}\\)`,
+      status: 400,
+      count: 5,
+      message: `Plug-in refused ${cleo.first} ${cleo.last.toUpperCase()} <${cleo.email.toUpperCase()}>`,
+    });
+    const accepted = await recordConsentBatch(
+      temporal.context(),
+      [{ index: 0, change: optOut(cleo.email, 'unsubscribe link') }],
+      { ledger },
+    );
+    const result = await consentBatchResult(temporal.context(), accepted.batchId);
+    const reason = result.results[0]?.handedOff?.dynamics ?? '';
+    // The operator still reads what Dataverse said, without the person.
+    expect(reason).toContain('Plug-in refused [name] [name]');
+    const everything = [
+      JSON.stringify(result),
+      await rawHistoryText(temporal.client, `consent-batch-${accepted.batchId}`),
+      logs.lines.join('\n'),
+    ]
+      .join('\n')
+      .toLowerCase();
+    for (const needle of [cleo.email, cleo.first, cleo.last])
+      expect(everything).not.toContain(needle.toLowerCase());
+    await vendors.dynamics.control.clearFaults();
   });
 
   it("leaves an erased person's part of a batch's history unreadable to the hub's codec, and the others' readable", async () => {
