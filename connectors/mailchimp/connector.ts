@@ -230,9 +230,23 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       memberSchema,
     );
     if (byHash) return { ...byHash, list_id: audienceId };
+    return memberStoredOtherwise(operation, audienceId, email);
+  }
+
+  /**
+   * The person's member in one audience after the hash of the hub's spelling missed: the one place every
+   * lookup and write falls back through (issue 15: never refuse an opt-out for an address a vendor holds).
+   * Checks first that the audience exists (a 404 alone cannot tell member from audience). The same mailbox
+   * stored under another spelling (its domain as Unicode or `xn--`, with or without the root's dot) is this
+   * person too; each spelling is its own hash, read in turn; then a search finds spaces or another Unicode
+   * form.
+   */
+  async function memberStoredOtherwise(
+    operation: ConnectorOperation,
+    audienceId: string,
+    email: string,
+  ): Promise<MailchimpMember | undefined> {
     await requireAudience(operation, audienceId);
-    // The same mailbox stored under another spelling (its domain as Unicode or `xn--`, with or without the
-    // root's dot) is this person too; each spelling is its own hash, read only when the given one missed.
     for (const spelling of mailboxSpellings(email).filter((s) => s !== normaliseEmail(email))) {
       const other = await callUnlessMissing(
         operation,
@@ -339,8 +353,9 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
    * Unsubscribes the person from one audience with a single PATCH to the hash of their address (Mailchimp:
    * PATCH /lists/{list_id}/members/{subscriber_hash} answers the member as it is after the update). A 404
    * is "no member under that hash" only once the audience is known to exist (Mailchimp answers a missing
-   * audience with the same 404); the member may then still be stored in another form of the address, which
-   * a search finds, and which the caller plans from as usual (`written: false`).
+   * audience with the same 404); the member may then still be stored under another spelling of the mailbox
+   * or another form of the address (memberStoredOtherwise), which the caller plans from as usual
+   * (`written: false`) and PATCHes by the member's own id.
    */
   async function unsubscribeWithoutReading(
     listId: string,
@@ -361,9 +376,8 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       return member && { member, written: false };
     }
     if (updated) return { member: { ...updated, list_id: listId }, written: true };
-    await requireAudience('applyConsent', listId);
-    const searched = await searchMember('applyConsent', listId, email);
-    return searched && { member: { ...searched, list_id: listId }, written: false };
+    const member = await memberStoredOtherwise('applyConsent', listId, email);
+    return member && { member, written: false };
   }
 
   /** The audiences the purpose map's fields live in, and the person's members there. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConsentStateRequest } from '../../../connectors/connector.js';
 import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-fixture.js';
 
 /**
@@ -38,5 +39,60 @@ describe('Dynamics connector: one mailbox, any spelling the CRM holds', () => {
     const connector = fixture.connector();
     expect((await connector.erase(subject('dot.typed@example.com'))).outcome).toBe('erased');
     expect((await connector.erase(subject('plain.typed@example.com.'))).outcome).toBe('erased');
+  });
+
+  const optOut: ConsentStateRequest = {
+    decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
+    changed: ['marketing_email'],
+  };
+  const grant: ConsentStateRequest = {
+    decisions: { marketing_email: { decision: 'granted', hasEvidence: true } },
+    changed: ['marketing_email'],
+  };
+  const bulkEmailOf = async (email: string) => {
+    const state = (await fixture.control.state()) as Record<
+      string,
+      { emailaddress1?: string; donotbulkemail?: boolean }[]
+    >;
+    return [...(state.contacts ?? []), ...(state.leads ?? [])].find((r) => r.emailaddress1 === email)
+      ?.donotbulkemail;
+  };
+  const pairs = [
+    ['ida.c@xn--bcher-kva.example', 'ida.c@bücher.example'],
+    ['ivo.c@bücher.example', 'ivo.c@xn--bcher-kva.example'],
+    ['dot.c@example.com.', 'dot.c@example.com'],
+    ['plain.c@example.com', 'plain.c@example.com.'],
+    ['upper.c@EXAMPLE.COM', 'upper.c@example.com'],
+  ] as const;
+
+  it('opts out and grants again, per person and in bulk, a row typed under another spelling of the mailbox', async () => {
+    await fixture.control.seed({
+      contacts: pairs.map(([stored], i) => ({
+        firstname: 'Spelt',
+        lastname: `Row${i}`,
+        emailaddress1: stored,
+        donotbulkemail: false,
+      })),
+    });
+    const connector = fixture.connector();
+    for (const [stored, asked] of pairs) {
+      const out = await connector.applyConsentState?.(subject(asked), optOut);
+      expect(out?.outcome).toBe('applied');
+      expect(await bulkEmailOf(stored)).toBe(true);
+      const back = await connector.applyConsentState?.(subject(asked), grant);
+      expect(back?.outcome).toBe('applied');
+      expect(await bulkEmailOf(stored)).toBe(false);
+    }
+    const plans =
+      (await connector.planConsentBatch?.(
+        pairs.map(([, asked], i) => ({ key: `p${i}`, subject: subject(asked), request: optOut })),
+      )) ?? [];
+    const writes = plans.flatMap((plan) => ('writes' in plan ? plan.writes : []));
+    expect(plans.map((plan) => ('writes' in plan ? plan.result.outcome : plan.perPerson))).toEqual(
+      pairs.map(() => 'applied'),
+    );
+    const outcomes = (await connector.writeConsentBatch?.(writes)) ?? [];
+    expect(outcomes.map((o) => o.outcome)).toEqual(pairs.map(() => 'applied'));
+    for (const [stored] of pairs) expect(await bulkEmailOf(stored)).toBe(true);
   });
 });

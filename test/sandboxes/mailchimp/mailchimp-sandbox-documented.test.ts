@@ -65,6 +65,38 @@ describe('Mailchimp sandbox, as Mailchimp documents it', () => {
     expect(stored.json.email_address).toBe(nfd);
   });
 
+  // https://mailchimp.com/developer/marketing/docs/methods-parameters/#path-parameters: the hash is of the
+  // address as stored, so an IDN domain stored as `xn--` and the same domain in Unicode (or a DNS root's dot)
+  // are two hashes; a GET or a PATCH under the other spelling's hash answers 404 and changes nothing.
+  it("keeps a member stored under one spelling of an IDN or root-dot domain out of reach of the other spelling's hash, for GET and PATCH", async () => {
+    const listId = await createAudience('News');
+    for (const [stored, other] of [
+      ['ida@xn--bcher-kva.example', 'ida@bücher.example'],
+      ['uma@bücher.example', 'uma@xn--bcher-kva.example'],
+      ['dot@example.com.', 'dot@example.com'],
+    ] as const) {
+      const created = await call('POST', `/lists/${listId}/members`, {
+        email_address: stored,
+        status: 'subscribed',
+      });
+      expect(created.json.id).toBe(md5OfLowerCase(stored));
+      expect(md5OfLowerCase(other)).not.toBe(md5OfLowerCase(stored));
+      expect((await call('GET', `/lists/${listId}/members/${md5OfLowerCase(other)}`)).status).toBe(404);
+      const missed = await call('PATCH', `/lists/${listId}/members/${md5OfLowerCase(other)}`, {
+        status: 'unsubscribed',
+      });
+      expect(missed.status).toBe(404);
+      expect((await call('GET', `/lists/${listId}/members/${md5OfLowerCase(stored)}`)).json.status).toBe(
+        'subscribed',
+      );
+      const patched = await call('PATCH', `/lists/${listId}/members/${md5OfLowerCase(stored)}`, {
+        status: 'unsubscribed',
+      });
+      expect(patched.json).toMatchObject({ email_address: stored, status: 'unsubscribed' });
+    }
+    expect((await call('GET', `/lists/${listId}/members`)).json.total_items).toBe(3);
+  });
+
   // https://mailchimp.com/developer/marketing/docs/errors/ (the 405 example and its Allow header)
   it('answers a method a known path does not support with 405 Method Not Allowed in problem+json, and unknown paths with 404', async () => {
     const listId = await createAudience('News');
