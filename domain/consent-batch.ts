@@ -23,6 +23,47 @@ export interface ConsentBatchItem {
   change: ConsentChangeSignal;
 }
 
+/**
+ * The most bytes (UTF-8 JSON) of changes one batch carries. The batch workflow takes its changes as its
+ * input, and Temporal refuses a start whose payloads pass its blob limit (`limit.blobSize.error`, 2 MiB by
+ * default: "Blob data size exceeds limit"), so 1,000 changes with long evidence (a 1,000-character note, a
+ * 500-character requestRef) do not fit in one; 1.5 MiB leaves room for the codec's sealing and the header.
+ */
+export const consentBatchByteLimit = 1.5 * 1024 * 1024;
+
+/** A batch change's size as the limit counts it: its JSON in UTF-8 bytes. */
+export const consentBatchBytes = (value: unknown): number =>
+  new TextEncoder().encode(JSON.stringify(value)).length;
+
+/**
+ * What a change adds to a batch beyond the request's own JSON: its subject key, event id and recording
+ * time, and the item's field names (consentBatchParts counts it for each request).
+ */
+const batchItemOverheadBytes = 256;
+
+/**
+ * Splits requests into batches of at most `consentBatchLimit` changes and `consentBatchByteLimit` bytes
+ * (each request's JSON plus what the hub adds to it), in order; a caller that sends many (the CLI's import)
+ * sends one batch per part.
+ */
+export function consentBatchParts<T>(requests: T[], bytesOf: (request: T) => number): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [];
+  let bytes = 0;
+  for (const request of requests) {
+    const size = bytesOf(request) + batchItemOverheadBytes;
+    if (part.length > 0 && (part.length >= consentBatchLimit || bytes + size > consentBatchByteLimit)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(request);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
 export interface ConsentBatchHeader {
   batchId: string;
   timings: ConsentTimings;

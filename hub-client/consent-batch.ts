@@ -4,6 +4,8 @@ import { type ConsentChangeRequest, consentChangeRequestSchema } from '../domain
 import {
   type ConsentBatchItem,
   type ConsentBatchResult,
+  consentBatchByteLimit,
+  consentBatchBytes,
   consentBatchLimit,
   consentBatchWorkflowId,
 } from '../domain/consent-batch.js';
@@ -41,11 +43,21 @@ export interface ConsentBatchAccepted {
   refused: BatchItemRefused[];
 }
 
-/** Thrown for a batch of more than `consentBatchLimit` changes, before anything is recorded. */
+/**
+ * Thrown for a batch of more than `consentBatchLimit` changes, or whose changes pass `consentBatchByteLimit`
+ * bytes (Temporal would refuse to start it), before anything is recorded.
+ */
 export class ConsentBatchTooLarge extends Error {
   override readonly name = 'ConsentBatchTooLarge';
-  constructor(readonly size: number) {
-    super(`A consent batch holds at most ${consentBatchLimit} changes; this one has ${size}.`);
+  constructor(
+    readonly size: number,
+    readonly bytes?: number,
+  ) {
+    super(
+      bytes === undefined
+        ? `A consent batch holds at most ${consentBatchLimit} changes; this one has ${size}.`
+        : `A consent batch carries at most ${consentBatchByteLimit} bytes of changes; these ${size} changes take ${bytes} (long evidence): send them in smaller batches. Nothing was recorded.`,
+    );
   }
 }
 
@@ -55,7 +67,7 @@ export class ConsentBatchTooLarge extends Error {
  * everything else to the people's own workflows. Each change gets its event id and, with the ledger, its
  * registered deadline, as `recordConsentChange` gives one; with the ledger a grant for an erased person is
  * refused here (`refused: 'erased'`), as the single route refuses it. Throws ConsentBatchTooLarge past
- * 1,000 changes. The batch id is new unless given (a caller that may repeat itself passes a stable one: the
+ * 1,000 changes or `consentBatchByteLimit` bytes of changes. The batch id is new unless given (a caller that may repeat itself passes a stable one: the
  * workflow id is derived from it, so a repeat starts nothing twice).
  */
 export async function recordConsentBatch(
@@ -127,6 +139,9 @@ export async function recordConsentBatch(
     accepted.push({ index, eventId, subjectKey, ...times, times });
   }
   if (items.length === 0) return { batchId, accepted: [], refused };
+  // Checked before the start, which Temporal would refuse past its blob limit with an error a retry repeats.
+  const bytes = items.reduce((sum, item) => sum + consentBatchBytes(item), 0);
+  if (bytes > consentBatchByteLimit) throw new ConsentBatchTooLarge(items.length, bytes);
   const workflowId = consentBatchWorkflowId(batchId);
   await context.client.workflow.start<typeof consentBatchWorkflow>('consentBatchWorkflow', {
     taskQueue: context.taskQueue,

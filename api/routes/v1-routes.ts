@@ -9,7 +9,11 @@ import {
   requestAccess,
 } from '../../hub-client/access.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
-import { consentBatchState, recordConsentBatch } from '../../hub-client/consent-batch.js';
+import {
+  ConsentBatchTooLarge,
+  consentBatchState,
+  recordConsentBatch,
+} from '../../hub-client/consent-batch.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
 import { extendRequestDeadline, listRequests } from '../../hub-client/request-deadlines.js';
 import {
@@ -347,7 +351,14 @@ export function v1Routes(deps: ApiDependencies) {
             if (parsed.success) valid.push({ index, change: parsed.data });
             else refused.push({ index, problem: problemBody(invalidBody(parsed.error, `item ${index}`)) });
           });
-          const batch = await recordConsentBatch(deps.hub, valid, { ledger: deps.ledger });
+          const batch = await recordConsentBatch(deps.hub, valid, { ledger: deps.ledger }).catch(
+            (error: unknown) => {
+              // Long evidence past what one batch workflow can carry: the caller splits, a retry would not do.
+              if (error instanceof ConsentBatchTooLarge)
+                throw new ApiProblem(413, 'Payload Too Large', error.message);
+              throw error;
+            },
+          );
           for (const item of batch.refused) {
             refused.push({
               index: item.index,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type ConsentChangeRequest, consentChangeRequestSchema } from '../../domain/consent.js';
-import { consentBatchLimit } from '../../domain/consent-batch.js';
+import { consentBatchBytes, consentBatchLimit, consentBatchParts } from '../../domain/consent-batch.js';
 import { nameOfField } from '../../domain/input-messages.js';
 import {
   type ConsentBatchAccepted,
@@ -63,7 +63,7 @@ export function readConsentFile(path: string): { line: number; change: ConsentCh
 
 export const consentImportCommand = new Command('consent-import')
   .description(
-    `record many consent changes from a file (one JSON object a line, as POST /v1/consent-events takes), ${consentBatchLimit} a batch: opt-outs go out in the vendors' batch calls`,
+    `record many consent changes from a file (one JSON object a line, as POST /v1/consent-events takes), at most ${consentBatchLimit} a batch: opt-outs go out in the vendors' batch calls`,
   )
   .requiredOption('--file <ndjson>', 'the file: one consent change a line')
   .option('--wait', 'wait for each batch and print where each person went')
@@ -72,10 +72,9 @@ export const consentImportCommand = new Command('consent-import')
     const changes = readConsentFile(flags.file);
     await withHubClient(async (context, _config, ledger) => {
       const batches: (ConsentBatchAccepted & { summary?: Record<string, number> })[] = [];
-      for (let start = 0; start < changes.length; start += consentBatchLimit) {
-        const part = changes
-          .slice(start, start + consentBatchLimit)
-          .map(({ line, change }) => ({ index: line - 1, change }));
+      // At most 1,000 lines a batch, fewer when long evidence would pass what one batch workflow carries.
+      for (const lines of consentBatchParts(changes, ({ change }) => consentBatchBytes(change))) {
+        const part = lines.map(({ line, change }) => ({ index: line - 1, change }));
         const accepted: ConsentBatchAccepted & { summary?: Record<string, number> } =
           await recordConsentBatch(context, part, { ledger });
         if (flags.wait && accepted.workflowId) {
