@@ -81,6 +81,22 @@ export function printReceipt(receipt: ErasureReceipt): void {
 /** A held person's restriction: the hold, what each system did, and the release once it came. */
 export function printRestriction(restriction: ErasureRestriction): void {
   print(`  on hold      since ${restriction.hold.placedAt} (${restriction.hold.reason})`);
+  // A hold placed while the erasure ran: what was already gone is part of the evidence, not only what the
+  // restriction then touched (the JSON receipt has it as arrivedDuringErasure.deletedBefore).
+  const arrived = restriction.arrivedDuringErasure;
+  if (arrived) {
+    print(`  hold reached the running erasure at ${arrived.noticedAt}; deleted before it:`);
+    const before = Object.entries(arrived.deletedBefore);
+    if (before.length === 0) print('    nothing');
+    for (const [name, done] of before) {
+      if (!done) continue;
+      const records = done.records.map(
+        (r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''} (${r.result})`,
+      );
+      const more = done.recordsTruncated ? ` (first ${done.records.length} of ${done.recordCount})` : '';
+      print(`    ${name.padEnd(10)} ${String(done.recordCount).padEnd(19)} ${records.join(', ')}${more}`);
+    }
+  }
   print(
     `  restricted   ${restriction.restrictedAt ?? 'in progress'}${restriction.outcome ? `  outcome: ${restriction.outcome}` : ''}`,
   );

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { printRestriction } from '../../cli/erasure-output.js';
+import type { ErasureRestriction } from '../../domain/erasure.js';
+
+const printed = () => {
+  const lines: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  return lines;
+};
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A hold that reached an erasure after it had deleted the contact and while the lead's delete was retried. */
+const heldDuringRun: ErasureRestriction = {
+  hold: { reason: 'legal_claims', placedAt: '2026-11-30T06:21:34.290Z' },
+  systems: {
+    dynamics: {
+      status: 'restricted',
+      records: [{ kind: 'lead', id: 'lead-2', result: 'restricted', actions: ['donotemail', 'statecode'] }],
+      attempts: 1,
+      recordCount: 1,
+    },
+    mailchimp: { status: 'erased_before_hold', records: [], attempts: 0, note: 'ended before the hold' },
+    google: { status: 'erased_before_hold', records: [], attempts: 0, note: 'ended before the hold' },
+  },
+  arrivedDuringErasure: {
+    noticedAt: '2026-11-30T06:21:34.816Z',
+    deletedBefore: {
+      dynamics: {
+        recordCount: 1,
+        records: [{ kind: 'contact', id: 'contact-1', result: 'deleted', auditHistoryRemoved: true }],
+        recordsTruncated: false,
+      },
+    },
+  },
+  restrictedAt: '2026-11-30T06:22:06.946Z',
+  outcome: 'restricted',
+};
+
+describe('the text receipt of an erasure a hold stopped while it ran', () => {
+  it('lists what each system had deleted before the hold reached it, beside what was restricted', () => {
+    const lines = printed();
+    printRestriction(heldDuringRun);
+    const text = lines.join('');
+    expect(text).toContain(
+      'hold reached the running erasure at 2026-11-30T06:21:34.816Z; deleted before it:',
+    );
+    expect(text).toMatch(/dynamics\s+1\s+contact contact-1 \(deleted\)/);
+    expect(text).toMatch(/dynamics\s+restricted\s+lead lead-2: restricted/);
+  });
+
+  it('says how many were deleted when the receipt lists only the first of them', () => {
+    const lines = printed();
+    printRestriction({
+      ...heldDuringRun,
+      arrivedDuringErasure: {
+        noticedAt: '2026-11-30T06:21:34.816Z',
+        deletedBefore: {
+          mailchimp: {
+            recordCount: 3,
+            records: [{ kind: 'member', id: 'm-1', container: 'list1', result: 'deleted' }],
+            recordsTruncated: true,
+          },
+        },
+      },
+    });
+    expect(lines.join('')).toMatch(/mailchimp\s+3\s+member m-1 in list1 \(deleted\) \(first 1 of 3\)/);
+  });
+
+  it('prints no such section for a person already on hold when the erasure began', () => {
+    const lines = printed();
+    const { arrivedDuringErasure: _, ...heldFromStart } = heldDuringRun;
+    printRestriction(heldFromStart);
+    expect(lines.join('')).not.toContain('deleted before it');
+  });
+});
