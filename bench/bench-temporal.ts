@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
+import { temporalSqlitePragmas } from '../dev/temporal-sqlite-pragmas.js';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
 import { freePort } from './free-port.js';
@@ -100,7 +101,12 @@ export async function startBenchTemporal(
     };
   }
   const cli = await provideTemporalCli({ onStep: options.print });
+  const sqlitePragmas = temporalSqlitePragmas();
+  const pragmaText = Object.entries(sqlitePragmas)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(', ');
   const server = await startTemporalDevServer({
+    sqlitePragmas,
     cli: cli.path,
     dbFile: join(options.dataDir, 'temporal.sqlite'),
     port: await freePort(),
@@ -111,7 +117,7 @@ export async function startBenchTemporal(
   return {
     address: server.address,
     namespace: options.namespace,
-    description: `the Temporal CLI's dev server on a SQLite file (${cliVersion(cli.path)})`,
+    description: `the Temporal CLI's dev server on a SQLite file, ${pragmaText || "SQLite's default pragmas"} (${cliVersion(cli.path)})`,
     serverPid: server.process.pid,
     stop: server.stop,
   };

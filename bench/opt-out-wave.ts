@@ -14,7 +14,11 @@
  *        --erasures N (default 100; 0 skips) · --single-runs N (default 3; 0 skips) · --json ·
  *        --temporal dev|postgres [--history-shards N] · --temporal-address host:port (bench/bench-temporal.ts) ·
  *        --path bulk|person|both (default both: the bulk path's figures are the main ones, the per-person
- *        path's follow under `personPath`)
+ *        path's follow under `personPath`) ·
+ *        --slowest N (default 2; 0 skips): the per-person path's N people consistent last, each with their
+ *        workflow history as a timeline and its gaps over 5 s (bench/history-summary.ts), to stderr and in
+ *        --json's `slowest`
+ * The dev server's SQLite pragmas come from CONSENT_HUB_TEMPORAL_SQLITE_PRAGMAS (dev/temporal-sqlite-pragmas.ts).
  * The worker's sizing and the idle period come from the shell when set there (CONSENT_HUB_SUBJECT_IDLE_AFTER,
  * CONSENT_HUB_MAX_CACHED_WORKFLOWS, CONSENT_HUB_MAX_WORKFLOW_TASKS, CONSENT_HUB_MAX_LEDGER_ACTIVITIES).
  */
@@ -51,6 +55,7 @@ import { demoAudienceIds, mailchimpSandboxKit } from '../sandboxes/mailchimp/kit
 import type { MailchimpSandboxStore } from '../sandboxes/mailchimp/store.js';
 import { connectClient } from '../temporal/connection.js';
 import { benchTemporalChoice, startBenchTemporal } from './bench-temporal.js';
+import { formatSummary, type HistorySummary, summariseHistory } from './history-summary.js';
 import { runPlainScript } from './plain-script.js';
 import { type ProcessStats, processStats, processTreeCpuSeconds, sumStats } from './process-stats.js';
 import { dataverseLimits, googleDeletionLimits, mailchimpLimits, workloadBound } from './vendor-bound.js';
@@ -70,6 +75,7 @@ const { values: flags } = parseArgs({
     'temporal-address': { type: 'string' },
     'history-shards': { type: 'string' },
     path: { type: 'string', default: 'both' },
+    slowest: { type: 'string', default: '2' },
   },
   allowPositionals: true,
 });
@@ -78,6 +84,7 @@ const latencyMs = Number(flags.latency);
 const workerCount = Number(flags.workers);
 const erasureCount = Number(flags.erasures);
 const singleRuns = Number(flags['single-runs']);
+const slowestCount = Number(flags.slowest);
 const json = flags.json ?? false;
 const wavePath = flags.path ?? 'both';
 if (!['person', 'bulk', 'both'].includes(wavePath)) {
@@ -229,6 +236,25 @@ try {
     return { dynamics: inDynamics, mailchimp: inMailchimp };
   }
 
+  /** The people of `who` whose opt-out shows in Dynamics and in every audience. */
+  function consistentPeople(who: string[]) {
+    const wanted = new Set(who);
+    const inDynamics = new Set<string>();
+    for (const row of dynamicsStore.table('contacts').values()) {
+      const email = String(row.emailaddress1);
+      if (row.donotbulkemail === true && wanted.has(email)) inDynamics.add(email);
+    }
+    const unsubscribed = new Map<string, number>();
+    for (const id of audiences) {
+      for (const member of mailchimpStore.lists.get(id)?.members.values() ?? []) {
+        if (member.status === 'unsubscribed' && inDynamics.has(member.email_address)) {
+          unsubscribed.set(member.email_address, (unsubscribed.get(member.email_address) ?? 0) + 1);
+        }
+      }
+    }
+    return [...unsubscribed].filter(([, n]) => n === audiences.length).map(([email]) => email);
+  }
+
   async function vendorLogs() {
     const entries = await Promise.all(
       (Object.keys(vendors) as (keyof typeof vendors)[]).map(
@@ -278,6 +304,9 @@ try {
     await seedWave(who);
     const before = { worker: workerStats(), ...serverStats() };
     const waveStarted = performance.now();
+    const waveStartedAt = Date.now();
+    const subjectKeyOf = new Map<string, string>();
+    const personDoneAt = new Map<string, number>();
     const occurredAt = new Date().toISOString();
     const subjectKeys: string[] = [];
     const batchIds: string[] = [];
@@ -308,6 +337,7 @@ try {
               starts(async () => {
                 const result = await recordConsentChange(context, change(email));
                 subjectKeys.push(result.subjectKey);
+                subjectKeyOf.set(email, result.subjectKey);
                 accepted += 1;
               }),
             ),
@@ -328,6 +358,11 @@ try {
         if (reached[tool] === undefined && now[tool] >= who.length) reached[tool] = elapsed;
       }
       const done = Math.min(now.dynamics, now.mailchimp);
+      if (path === 'person' && slowestCount > 0 && personDoneAt.size < who.length) {
+        for (const email of consistentPeople(who)) {
+          if (!personDoneAt.has(email)) personDoneAt.set(email, elapsed);
+        }
+      }
       for (const share of shares) {
         if (!shareReached.has(share) && done >= Math.ceil(who.length * share))
           shareReached.set(share, elapsed);
@@ -398,7 +433,38 @@ try {
       perChange,
       sampled: path === 'bulk' ? batchIds.length : Math.min(20, subjectKeys.length),
       handedOver,
+      slowest: path === 'person' ? await slowestPeople(who, subjectKeyOf, personDoneAt, waveStartedAt) : [],
     };
+  }
+
+  /** The people consistent last (never consistent first), each with their history's timeline. */
+  async function slowestPeople(
+    who: string[],
+    subjectKeyOf: Map<string, string>,
+    doneAt: Map<string, number>,
+    waveStartedAt: number,
+  ): Promise<
+    ({ rank: number; consistentSeconds?: number; workflowId?: string } & Partial<HistorySummary>)[]
+  > {
+    const at = (email: string) => doneAt.get(email) ?? Number.POSITIVE_INFINITY;
+    const last = [...who].sort((a, b) => at(b) - at(a)).slice(0, Math.max(0, slowestCount));
+    return Promise.all(
+      last.map(async (email, index) => {
+        const rank = index + 1;
+        const subjectKey = subjectKeyOf.get(email);
+        const consistentSeconds = round(doneAt.get(email));
+        if (!subjectKey) return { rank, consistentSeconds };
+        const workflowId = `consent-${subjectKey}`;
+        const history = await client.workflow.getHandle(workflowId).fetchHistory();
+        const summary = summariseHistory(history.events ?? [], waveStartedAt);
+        for (const line of formatSummary(
+          `slowest #${rank}: ${workflowId}, consistent after ${consistentSeconds ?? 'never'} s`,
+          summary,
+        ))
+          note(line);
+        return { rank, consistentSeconds, workflowId, ...summary };
+      }),
+    );
   }
 
   const shares = [0.5, 0.9, 0.99] as const;
@@ -519,6 +585,8 @@ try {
     erasureOutcomes: erasures?.outcomes,
     singleErasureP50Ms: single,
     loadAverage: loadavg().map((l) => round(l)),
+    /** The per-person path's last people with their history timelines (--slowest N). */
+    slowest: (personWave ?? mainWave).slowest,
     personPath: personWave
       ? (() => {
           const calls = callsOf(personWave.logs);

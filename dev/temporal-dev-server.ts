@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes.js';
 import { searchAttributeArgs } from '../temporal/search-attributes.js';
+import { sqlitePragmaArgs, temporalSqlitePragmas } from './temporal-sqlite-pragmas.js';
 import { waitUntil } from './wait-until.js';
 
 export interface DevServerOptions {
@@ -18,6 +19,11 @@ export interface DevServerOptions {
   signal?: AbortSignal;
   /** The codec server the UI decodes payloads with (`--ui-codec-endpoint`). */
   uiCodecEndpoint?: string;
+  /**
+   * SQLite pragmas for the database file (`--sqlite-pragma`); default: from CONSENT_HUB_TEMPORAL_SQLITE_PRAGMAS,
+   * else WAL with synchronous=NORMAL (dev/temporal-sqlite-pragmas.ts).
+   */
+  sqlitePragmas?: Readonly<Record<string, string>>;
 }
 
 export interface RunningDevServer {
@@ -46,6 +52,7 @@ export function protectDevServerFiles(dbFile: string): void {
  */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningDevServer> {
   const address = `127.0.0.1:${options.port}`;
+  const pragmas = options.sqlitePragmas ?? temporalSqlitePragmas();
   protectDevServerFiles(options.dbFile);
   // The server creates its SQLite files itself (and sets up its schema only in a file it created), so it
   // runs under umask 077: the database and its -wal and -shm are the user's alone.
@@ -60,6 +67,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     String(options.uiPort),
     '--db-filename',
     options.dbFile,
+    ...sqlitePragmaArgs(pragmas),
     '--namespace',
     options.namespace,
     '--log-level',
