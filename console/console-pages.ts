@@ -175,6 +175,22 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
   }
 
   app.get('/people', async (_request, reply) => render(reply, 'find-person', { title: 'Find a person' }));
+  /**
+   * An address refused: the search form again (400) with what was typed, so a typo is corrected rather than
+   * retyped, and why it is not an address (`not a valid email address: has no @`), as the other forms say.
+   */
+  const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+  const findPersonRefused = (reply: Parameters<typeof render>[0], typed: unknown, error: z.ZodError) =>
+    render(
+      reply,
+      'find-person',
+      {
+        title: 'Find a person',
+        typed: typeof typed === 'string' ? typed : '',
+        error: `${sentence(error.issues[0]?.message ?? 'not a valid email address')}. Enter an address such as ada.lovelace@example.com.`,
+      },
+      400,
+    );
   /** A person's page, answered to a POST (never a GET), so their address is in no URL. */
   const showPerson = async (
     reply: Parameters<typeof render>[0],
@@ -254,14 +270,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     code: number,
   ) => {
     const email = emailSchema.safeParse(form.email);
-    if (!email.success) {
-      return render(
-        reply,
-        'find-person',
-        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
-        400,
-      );
-    }
+    if (!email.success) return findPersonRefused(reply, form.email, email.error);
     return showPerson(reply, email.data, undefined, { values: form, ...problem }, code);
   };
 
@@ -302,15 +311,9 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
 
   // POST, so the address is in no URL, no access log line and no browser history entry.
   app.post('/people', async (request, reply) => {
-    const parsed = emailSchema.safeParse(body(request).email);
-    if (!parsed.success) {
-      return render(
-        reply,
-        'find-person',
-        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
-        400,
-      );
-    }
+    const typed = body(request).email;
+    const parsed = emailSchema.safeParse(typed);
+    if (!parsed.success) return findPersonRefused(reply, typed, parsed.error);
     return showPerson(reply, parsed.data);
   });
 
@@ -494,15 +497,9 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
    */
   app.post('/new/:kind/for-person', async (request, reply) => {
     const { kind } = formParams.parse(request.params);
-    const email = emailSchema.safeParse(body(request).email);
-    if (!email.success) {
-      return render(
-        reply,
-        'find-person',
-        { title: 'Find a person', error: 'Enter an email address, such as ada.lovelace@example.com.' },
-        400,
-      );
-    }
+    const typed = body(request).email;
+    const email = emailSchema.safeParse(typed);
+    if (!email.success) return findPersonRefused(reply, typed, email.error);
     return showForm(reply, kind, { email: email.data }, [], { forPerson: true });
   });
 

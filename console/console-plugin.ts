@@ -105,10 +105,17 @@ export function consolePlugin(deps: ApiDependencies) {
     });
 
     // The console acts for operators (retry, close, new requests), so only keys with the `operator` scope
-    // sign in; a key with only `intake` or `status` is refused like a wrong key.
-    const mayOperate = (key: string) => {
-      const caller = verify(`Bearer ${key}`);
-      return caller?.scopes.has('operator') ? caller : undefined;
+    // sign in. A key of this hub with only `intake` or `status` is refused with that reason: whoever typed it
+    // holds it already, and "not valid" would send them to check a key that is right.
+    const signInRefusal = (key: string) => {
+      const caller = key ? verify(`Bearer ${key}`) : undefined;
+      if (!caller) return { error: 'That API key is not valid for this hub. Check it and try again.' };
+      if (!caller.scopes.has('operator'))
+        return {
+          error:
+            'That API key belongs to this hub but lacks the operator scope the console needs. Ask for a key with the operator scope.',
+        };
+      return { caller };
     };
 
     app.addHook('onRequest', async (request, reply) => {
@@ -165,15 +172,8 @@ export function consolePlugin(deps: ApiDependencies) {
     app.get('/sign-in', async (_request, reply) => context.render(reply, 'sign-in', { title: 'Sign in' }));
     app.post('/sign-in', async (request, reply) => {
       const key = String((request.body as Record<string, unknown> | undefined)?.apiKey ?? '').trim();
-      const caller = key ? mayOperate(key) : undefined;
-      if (!caller) {
-        return context.render(
-          reply,
-          'sign-in',
-          { title: 'Sign in', error: 'That API key is not valid for this hub. Check it and try again.' },
-          401,
-        );
-      }
+      const { caller, error } = signInRefusal(key);
+      if (!caller) return context.render(reply, 'sign-in', { title: 'Sign in', error }, 401);
       const session = await sessions.create(caller.keyId);
       deps.logger.info({ operator: `console:${caller.keyId}` }, 'console sign-in');
       reply.setCookie(sessionCookie, session.id, { ...cookieOptions, maxAge: consoleSessionTtlMs / 1000 });

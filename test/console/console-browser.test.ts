@@ -130,7 +130,7 @@ describe.skipIf(browserAbsent)('operator console in a real browser', { timeout: 
     // A real key without the operator scope may not act for operators.
     await page.getByLabel('API key').fill(intakeOnlyKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.getByRole('alert').textContent()).resolves.toContain('not valid');
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('lacks the operator scope');
     expect(new URL(page.url()).pathname).toBe('/console/sign-in');
 
     await page.getByLabel('API key').fill(key);
