@@ -28,6 +28,12 @@ import type {
 } from '../connector.js';
 import { type ConnectorOperation, NonRetryableVendorError } from '../connector-errors.js';
 import { collectMailchimpAccess } from './access.js';
+import {
+  listAudienceMembers,
+  listingFields,
+  listingIsCheaper,
+  membersPageLimit,
+} from './audience-listing.js';
 import { writeMailchimpConsentBatch } from './batch.js';
 import type { MailchimpConfig } from './config.js';
 import {
@@ -41,8 +47,9 @@ import {
   verifyMembers,
 } from './consent.js';
 import { isMailchimpNotFound, mailchimpAudienceMissing, toMailchimpError } from './errors.js';
+import { mailboxKey, sameMailbox } from './mailbox-match.js';
 import { configureMailchimpSdk } from './mailchimp-sdk.js';
-import { listsPageSchema, type MailchimpMember, memberRef, memberSchema } from './member.js';
+import { type MailchimpMember, memberRef, memberSchema } from './member.js';
 import { subscriberHash } from './subscriber-hash.js';
 import { unsubscribeOnlyAudiences } from './unsubscribe-only.js';
 
@@ -78,7 +85,24 @@ const memberValuesSchema = z
 /** delete-permanent answers 204 with no body, which the SDK hands back as null. */
 const deletionSchema = z.unknown();
 
-const audienceSchema = z.object({ id: z.string() }).loose();
+/**
+ * An audience with the member counts Mailchimp keeps in `stats` (GET /lists/{list_id}: `member_count` counts
+ * subscribed members only, with `unsubscribe_count` and `cleaned_count` beside it).
+ */
+const audienceStatsSchema = z
+  .object({
+    member_count: z.number().int().min(0).default(0),
+    unsubscribe_count: z.number().int().min(0).default(0),
+    cleaned_count: z.number().int().min(0).default(0),
+  })
+  .loose();
+const audienceSchema = z.object({ id: z.string(), stats: audienceStatsSchema.optional() }).loose();
+const audienceFields = ['id', 'stats.member_count', 'stats.unsubscribe_count', 'stats.cleaned_count'];
+const audiencesPageSchema = z.object({ lists: z.array(audienceSchema), total_items: z.number() });
+
+/** Members an audience's listing returns, as far as its statistics tell (pending and transactional aside). */
+const statsMembers = (stats: z.output<typeof audienceStatsSchema>) =>
+  stats.member_count + stats.unsubscribe_count + stats.cleaned_count;
 
 /** `GET /search-members`: members found exactly and by full-text search, each with its address and list. */
 const searchSchema = z.object({
@@ -168,8 +192,12 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
   /** Audiences this key is known to have (listed by `GET /lists` or read by `GET /lists/{id}`), until when. */
   const knownAudiences = new Map<string, number>();
-  const knowAudience = (audienceId: string) =>
+  /** Members per audience by its `stats`, read with the audience and kept as long (MAILCHIMP_AUDIENCE_CACHE_SECONDS). */
+  const audienceMembers = new Map<string, number>();
+  const knowAudience = (audienceId: string, stats?: z.output<typeof audienceStatsSchema>) => {
     knownAudiences.set(audienceId, Date.now() + config.audienceCacheMs);
+    if (stats) audienceMembers.set(audienceId, statsMembers(stats));
+  };
 
   /**
    * Throws a named, non-retryable configuration error when the audience does not exist for this key. Mailchimp
@@ -180,8 +208,12 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
   async function requireAudience(operation: ConnectorOperation, audienceId: string): Promise<void> {
     if ((knownAudiences.get(audienceId) ?? 0) > Date.now()) return;
     try {
-      checked(operation, await api.getList(audienceId, { fields: ['id'] }), audienceSchema);
-      knowAudience(audienceId);
+      const audience = checked(
+        operation,
+        await api.getList(audienceId, { fields: audienceFields }),
+        audienceSchema,
+      );
+      knowAudience(audienceId, audience.stats);
     } catch (error) {
       if (isMailchimpNotFound(error)) throw mailchimpAudienceMissing(audienceId, operation);
       throw toMailchimpError(error, operation, { audienceId });
@@ -198,7 +230,6 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     audienceId: string,
     email: string,
   ): Promise<MailchimpMember | undefined> {
-    const wanted = normaliseEmail(email);
     for (const query of searchQueries(email)) {
       const found = await call(
         operation,
@@ -207,7 +238,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         audienceId,
       );
       const match = [...(found.exact_matches?.members ?? []), ...(found.full_search?.members ?? [])].find(
-        (m) => m.list_id === audienceId && normaliseEmail(m.email_address) === wanted,
+        (m) => m.list_id === audienceId && sameMailbox(m.email_address, email),
       );
       if (match) return checked(operation, match, memberSchema);
     }
@@ -261,7 +292,9 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
   }
 
   /** The audience list `GET /lists` answered, while it is fresh (shared by concurrent callers). */
-  let listed: { until: number; ids: Promise<string[]> } | undefined;
+  let listed:
+    | { until: number; ids: Promise<{ id: string; stats?: z.output<typeof audienceStatsSchema> }[]> }
+    | undefined;
 
   /**
    * MAILCHIMP_AUDIENCE_IDS, or every audience the key can see, read page by page once per
@@ -269,28 +302,37 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
    */
   function configuredAudiences(operation: ConnectorOperation): Promise<string[]> {
     if (config.audienceIds.length > 0) return Promise.resolve(config.audienceIds);
-    if (listed && listed.until > Date.now()) return listed.ids;
+    if (listed && listed.until > Date.now()) return listed.ids.then((read) => read.map((a) => a.id));
     const ids = readAudiences(operation);
     const entry = { until: Date.now() + config.audienceCacheMs, ids };
     listed = entry;
     ids.then(
-      (read) => read.forEach(knowAudience),
+      (read) => {
+        for (const audience of read) knowAudience(audience.id, audience.stats);
+      },
       () => {
         if (listed === entry) listed = undefined;
       },
     );
-    return ids;
+    return ids.then((read) => read.map((a) => a.id));
   }
 
-  async function readAudiences(operation: ConnectorOperation): Promise<string[]> {
-    const ids: string[] = [];
+  async function readAudiences(
+    operation: ConnectorOperation,
+  ): Promise<{ id: string; stats?: z.output<typeof audienceStatsSchema> }[]> {
+    const ids: { id: string; stats?: z.output<typeof audienceStatsSchema> }[] = [];
     for (let offset = 0; ; offset += listsPageSize) {
       const page = await call(
         operation,
-        () => api.getAllLists({ count: listsPageSize, offset, fields: ['lists.id', 'total_items'] }),
-        listsPageSchema,
+        () =>
+          api.getAllLists({
+            count: listsPageSize,
+            offset,
+            fields: [...audienceFields.map((f) => `lists.${f}`), 'total_items'],
+          }),
+        audiencesPageSchema,
       );
-      ids.push(...page.lists.map((l) => l.id));
+      ids.push(...page.lists);
       if (page.lists.length === 0 || offset + listsPageSize >= page.total_items) return ids;
     }
   }
@@ -388,6 +430,88 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return { audiences, members: await membersIn(operation, email, wanted) };
   }
 
+  /** Members the audience's listing returns by its `stats` (read with the audience, cached as long). */
+  async function audienceSize(
+    operation: ConnectorOperation,
+    audienceId: string,
+  ): Promise<number | undefined> {
+    if ((knownAudiences.get(audienceId) ?? 0) <= Date.now() || !audienceMembers.has(audienceId)) {
+      knownAudiences.delete(audienceId);
+      await requireAudience(operation, audienceId);
+    }
+    return audienceMembers.get(audienceId);
+  }
+
+  /**
+   * How a bulk plan finds each person's member in an audience. Per audience, the listing
+   * (`GET /lists/{id}/members?count=1000&offset&fields`, ceil(members / 1000) calls by the audience's
+   * `stats`) is read once when it costs fewer calls than one `GET .../members/{hash}` for each person the
+   * batch plans there; a person it holds (matched by sameMailbox, the connector's one rule) needs no call of
+   * their own. A person it does not hold (absent, archived, added since) is read as the per-person path
+   * reads them (memberIn: by hash, other spellings, search), so the outcome is the same either way. A listing
+   * that fails, or turns out larger than its statistics said, falls back to reading member by member.
+   */
+  async function memberLookup(
+    people: { subject: { email: string }; request: ConsentStateRequest }[],
+  ): Promise<(audienceId: string, address: string) => Promise<MailchimpMember | undefined>> {
+    const listings = new Map<string, Map<string, MailchimpMember[]> | undefined>();
+    try {
+      const audiences = await configuredAudiences('applyConsent');
+      const fields = mailchimpConsentFields(config.purposeMap, audiences);
+      const mapped = Object.keys(config.purposeMap);
+      const wanted = new Map<string, Set<string>>();
+      for (const { subject, request } of people) {
+        if (!request.changed.some((p) => mapped.includes(p))) continue;
+        for (const listId of unsubscribeOnlyAudiences(fields, request.decisions) ?? []) {
+          wanted.set(listId, (wanted.get(listId) ?? new Set()).add(normaliseEmail(subject.email)));
+        }
+      }
+      await Promise.all(
+        [...wanted].map(async ([listId, addresses]) => {
+          const size = await audienceSize('applyConsent', listId);
+          if (size === undefined || !listingIsCheaper(size, addresses.size)) return;
+          try {
+            listings.set(
+              listId,
+              await listAudienceMembers(
+                {
+                  checked,
+                  page: (audienceId, offset) =>
+                    call(
+                      'applyConsent',
+                      () =>
+                        api.getListMembersInfo(audienceId, {
+                          count: membersPageLimit,
+                          offset,
+                          fields: listingFields,
+                        }),
+                      z.unknown(),
+                      audienceId,
+                    ),
+                },
+                listId,
+                addresses.size,
+              ),
+            );
+          } catch (error) {
+            log.warn(
+              { operation: 'applyConsent', listId, err: error instanceof Error ? error.message : error },
+              'audience listing failed; reading members one by one',
+            );
+          }
+        }),
+      );
+    } catch {
+      // Each person's plan reads the audiences again and reports the failure as their own.
+    }
+    return async (audienceId, address) => {
+      const listing = listings.get(audienceId);
+      const held = listing?.get(mailboxKey(address));
+      if (!held) return memberIn('applyConsent', audienceId, address);
+      return held.find((m) => m.id === subscriberHash(address)) ?? held[0];
+    };
+  }
+
   return {
     system: 'mailchimp',
 
@@ -412,14 +536,16 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
     /**
      * Plans opt-outs for the batch write. Mailchimp's batch endpoint creates an address it does not hold (as
-     * unsubscribed) and has no update-only option, so each member is first read by the subscriber hash of
-     * the hub's spelling (`GET /lists/{id}/members/{hash}`, one call per person and audience, the same count
-     * as the per-person path's PATCHes); only a member found under that very hash is written in bulk. A
-     * member stored under another spelling (found by memberIn's fallbacks) or anything beyond unsubscribing
-     * goes to the per-person path. A member deleted between this read and the batch comes back `created`.
+     * unsubscribed) and has no update-only option, so each member is read first, in whichever way costs
+     * fewer calls per audience (memberLookup): the audience's listing (`GET /lists/{id}/members`, 1000 a
+     * page) or one `GET /lists/{id}/members/{hash}` per person. Only a member held under the subscriber hash
+     * of the hub's spelling is written in bulk; a member stored under another spelling of the mailbox or
+     * anything beyond unsubscribing goes to the per-person path. A member deleted between this read and the
+     * batch comes back `created`.
      */
-    planConsentBatch(people) {
+    async planConsentBatch(people) {
       const mapped = Object.keys(config.purposeMap);
+      const lookup = await memberLookup(people);
       return Promise.all(
         people.map(async ({ key, subject, request }): Promise<BulkStatePlan> => {
           const notApplicable = Object.fromEntries(
@@ -442,9 +568,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
               return { key, perPerson: 'the decisions in force need more than unsubscribing in Mailchimp' };
             }
             const address = normaliseEmail(subject.email);
-            const found = await Promise.all(
-              unsubscribeOnly.map((listId) => memberIn('applyConsent', listId, address)),
-            );
+            const found = await Promise.all(unsubscribeOnly.map((listId) => lookup(listId, address)));
             const members = found.filter((m): m is MailchimpMember => m !== undefined);
             if (members.some((m) => m.id !== subscriberHash(address))) {
               return { key, perPerson: 'Mailchimp holds the member under another spelling of the mailbox' };

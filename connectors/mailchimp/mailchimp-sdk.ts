@@ -64,7 +64,7 @@ interface SdkLists {
   ): Promise<unknown>;
   getListMembersInfo(
     listId: string,
-    opts: { count: number; offset: number; sinceLastChanged?: string; status?: string },
+    opts: { count: number; offset: number; sinceLastChanged?: string; status?: string; fields?: string[] },
   ): Promise<unknown>;
 }
 

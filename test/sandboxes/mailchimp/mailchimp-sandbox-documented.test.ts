@@ -207,6 +207,90 @@ describe('Mailchimp sandbox, as Mailchimp documents it', () => {
     expect((await call('GET', '/lists?count=1001')).status).toBe(200);
   });
 
+  // https://mailchimp.com/developer/marketing/api/list-members/list-members-info/ (count default 10, offset
+  // default 0, `status` filter) and https://mailchimp.com/developer/marketing/docs/methods-parameters/#pagination
+  it('pages the members of an audience by count and offset, 10 by default, archived members only when asked for by status', async () => {
+    await control.seed({
+      lists: [
+        {
+          id: 'paged00001',
+          name: 'Paged',
+          members: [
+            ...Array.from({ length: 23 }, (_, i) => ({
+              email_address: `person${i}@example.com`,
+              status: (i % 2 === 0 ? 'subscribed' : 'unsubscribed') as 'subscribed' | 'unsubscribed',
+            })),
+            { email_address: 'archived@example.com', status: 'subscribed' as const },
+          ],
+        },
+      ],
+    });
+    // Archiving is DELETE /lists/{list_id}/members/{subscriber_hash} (archive-list-member).
+    expect(
+      (await call('DELETE', `/lists/paged00001/members/${md5OfLowerCase('archived@example.com')}`)).status,
+    ).toBe(204);
+    const first = await call('GET', '/lists/paged00001/members?fields=members.email_address,total_items');
+    expect(first.json.members).toHaveLength(10);
+    expect(first.json.total_items).toBe(23);
+    const addresses: string[] = [];
+    for (let offset = 0; offset < 23; offset += 7) {
+      const page = await call(
+        'GET',
+        `/lists/paged00001/members?count=7&offset=${offset}&fields=members.id,members.email_address,members.status,total_items`,
+      );
+      expect(page.json.total_items).toBe(23);
+      for (const member of page.json.members ?? []) {
+        expect(Object.keys(member).sort()).toEqual(['email_address', 'id', 'status']);
+        expect(member.id).toBe(md5OfLowerCase(member.email_address as string));
+        addresses.push(member.email_address as string);
+      }
+    }
+    expect(new Set(addresses)).toEqual(
+      new Set(Array.from({ length: 23 }, (_, i) => `person${i}@example.com`)),
+    );
+    expect(addresses).toHaveLength(23);
+    const past = await call('GET', '/lists/paged00001/members?count=7&offset=23');
+    expect(past.json.members).toEqual([]);
+    const archived = await call(
+      'GET',
+      '/lists/paged00001/members?status=archived&fields=members.email_address',
+    );
+    expect(archived.json.members).toEqual([{ email_address: 'archived@example.com' }]);
+  });
+
+  // https://mailchimp.com/developer/marketing/api/lists/get-list-info/ (stats.member_count: active members;
+  // stats.unsubscribe_count, stats.cleaned_count), through `fields` in dot notation on one audience and on all
+  it('counts the subscribed, unsubscribed and cleaned members of an audience in stats, through fields', async () => {
+    await control.seed({
+      lists: [
+        {
+          id: 'counted001',
+          name: 'Counted',
+          members: [
+            { email_address: 'a@example.com', status: 'subscribed' as const },
+            { email_address: 'b@example.com', status: 'subscribed' as const },
+            { email_address: 'c@example.com', status: 'unsubscribed' as const },
+            { email_address: 'd@example.com', status: 'cleaned' as const },
+            { email_address: 'e@example.com', status: 'subscribed' as const },
+          ],
+        },
+      ],
+    });
+    expect(
+      (await call('DELETE', `/lists/counted001/members/${md5OfLowerCase('e@example.com')}`)).status,
+    ).toBe(204);
+    const one = await call(
+      'GET',
+      '/lists/counted001?fields=id,stats.member_count,stats.unsubscribe_count,stats.cleaned_count',
+    );
+    expect(one.json).toEqual({
+      id: 'counted001',
+      stats: { member_count: 2, unsubscribe_count: 1, cleaned_count: 1 },
+    });
+    const all = await call('GET', '/lists?fields=lists.id,lists.stats.member_count,total_items');
+    expect(all.json).toEqual({ lists: [{ id: 'counted001', stats: { member_count: 2 } }], total_items: 1 });
+  });
+
   // https://mailchimp.com/developer/marketing/docs/methods-parameters/#partial-responses
   it('honours fields and exclude_fields, in dot notation through arrays', async () => {
     const listId = await createAudience('News');
