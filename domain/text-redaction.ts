@@ -42,16 +42,46 @@ function addressForms(email: string): string[] {
   ];
 }
 
-/** The forms a name takes in text: as written, percent-encoded (a URL), HTML-escaped apostrophes. */
-function nameForms(name: string): string[] {
-  return [
+/** Letters NFD does not split into a base letter and a mark, as people type them without the diacritic. */
+const plainLetters: Record<string, string> = {
+  ø: 'o',
+  Ø: 'O',
+  ł: 'l',
+  Ł: 'L',
+  đ: 'd',
+  Đ: 'D',
+  ß: 'ss',
+  æ: 'ae',
+  Æ: 'Ae',
+  œ: 'oe',
+  Œ: 'Oe',
+};
+
+/**
+ * A name as it may be typed or stored: composed (NFC), decomposed (NFD, as macOS file names and some
+ * keyboards give it) and without its diacritics (`Zoë Müller` typed `Zoe Muller`, `Søren` typed `Soren`).
+ */
+function spellingsOf(name: string): string[] {
+  const bare = name
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[øØłŁđĐßæÆœŒ]/g, (letter) => plainLetters[letter] ?? letter);
+  return [...new Set([name.normalize('NFC'), name.normalize('NFD'), bare])];
+}
+
+/**
+ * The forms a name takes in text: as written, decomposed or without diacritics (spellingsOf),
+ * percent-encoded (a URL), HTML-escaped apostrophes.
+ */
+function nameForms(written: string): string[] {
+  return spellingsOf(written).flatMap((name) => [
     name,
     encodeURIComponent(name),
     encodeURIComponent(name).replace(/'/g, '%27'),
     name.replace(/'/g, '&#39;'),
     name.replace(/'/g, '&#x27;'),
     name.replace(/'/g, '\\u0027'),
-  ];
+  ]);
 }
 
 /**
@@ -119,7 +149,11 @@ const addressShape =
  */
 export function scrubAddresses(text: string): string {
   // RFC 5322 allows a quoted local part (`"mary o'brien"@x.org`); the scanner reads unquoted ones only.
-  const decoded = text.replace(/%40|\\u0040|&#64;|&commat;/gi, '@').replace(/"[^"\r\n]{1,64}"@/g, 'quoted@');
+  const decoded = text
+    .replace(/%40|\\u0040|&#64;|&commat;/gi, '@')
+    .replace(/"[^"\r\n]{1,64}"@/g, 'quoted@')
+    // An address a mail client wrapped after its `@` (`mary@\nexample.com`) is still an address.
+    .replace(/@[ \t]*\r?\n[ \t]*(?=[\p{L}\p{N}])/gu, '@');
   if (!decoded.includes('@')) return text;
   const found = linkify.find(decoded, 'email');
   let result = '';

@@ -59,6 +59,24 @@ describe('redactSubject: the subject in every encoding, then any address', () =>
     expect(redactText('Alanis met Katherines at 7Alan', subject)).toBe('Alanis met Katherines at 7Alan');
   });
 
+  it('removes a name however its diacritics were typed: composed, decomposed or left out', () => {
+    const subject = { names: ['Zoë', 'Müller-Lüdenscheidt', 'Søren'] };
+    expect(redactText('Zoë MÜLLER-LÜDENSCHEIDT wrote', subject)).toBe('[name] [name] wrote');
+    expect(redactText('Zoe\u0308 Mu\u0308ller-Lu\u0308denscheidt (decomposed)', subject)).toBe(
+      '[name] [name] (decomposed)',
+    );
+    expect(redactText('zoe muller-ludenscheidt and SOREN, not Zoey', subject)).toBe(
+      '[name] [name] and [name], not Zoey',
+    );
+  });
+
+  it("removes an address a mail client wrapped after its @, the subject's and anyone else's", () => {
+    const subject = { email: 'fiona.fairweather@example.net' };
+    expect(redactText('from fiona.fairweather@\nexample.net, cc john.smith@\r\n  example.org', subject)).toBe(
+      'from [email], cc [email]',
+    );
+  });
+
   it('leaves text without addresses exactly as it was', () => {
     for (const text of ['HTTP 404 Resource Not Found', 'retry after 5% of 40 s', '@mention and a@b', '']) {
       expect(scrubAddresses(text)).toBe(text);
