@@ -43,6 +43,7 @@ import { dueLabel, utcMinute } from './due-labels.js';
 import { formInputs, placeProblems } from './form-problems.js';
 import { personRequestRows } from './person-requests.js';
 import { completedRows, type FinishedOutcome, problemsOf, runningRows } from './queue-rows.js';
+import { reconciliationRunView } from './reconciliation-rows.js';
 
 const idParams = z.object({ id: z.string().regex(/^[0-9A-Za-z-]{1,100}$/) });
 /** How many finished erasures the queues page lists. */
@@ -603,6 +604,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     return render(reply, 'reconciliation', {
       title: 'Reconciliation',
       view,
+      runView: (report: object) => reconciliationRunView(report as Record<string, unknown>),
       notice: (request.query as { done?: string }).done,
     });
   });
