@@ -114,6 +114,22 @@ export function createConsentBatchActivities({
     }
   }
 
+  /**
+   * Whether a person's state moved since the batch's intake planned it: their consent workflow is open, or
+   * the events in force in the ledger are no longer the ones the intake computed.
+   */
+  async function overtakenSinceIntake(person: BulkPersonState): Promise<boolean> {
+    if (await running(`consent-${person.subjectKey}`)) return true;
+    const state = await consentStateFromLedger(ledger, person.subjectKey);
+    const now = Object.entries(state.purposes).flatMap(([purpose, d]) =>
+      d ? [`${purpose}=${d.eventId}`] : [],
+    );
+    const planned = Object.entries(person.inForce).flatMap(([purpose, id]) =>
+      id ? [`${purpose}=${id}`] : [],
+    );
+    return now.sort().join(',') !== planned.sort().join(',');
+  }
+
   return {
     /**
      * The batch's intake, in one activity: per person, either hands their changes to their own consent
@@ -246,9 +262,17 @@ export function createConsentBatchActivities({
         return people.map((p) => ({ subjectKey: p.subjectKey, handOff: `${system} has no bulk write here` }));
       }
       const { planConsentBatch, writeConsentBatch } = connector;
+      // A person whose own workflow took a change since the intake (a later grant through the single route)
+      // has a newer state than the batch planned, which its write would overwrite. Checked at every attempt,
+      // so a write retried past a vendor's 503 checks again; their own workflow writes the state in force.
+      const overtaken = new Set<string>();
+      await eachLimited(people, intakeConcurrency, async (person) => {
+        if (await overtakenSinceIntake(person)) overtaken.add(person.subjectKey);
+      });
+      const current = people.filter((p) => !overtaken.has(p.subjectKey));
       const plans = await runVendor(system, 'planConsentBatch', () =>
         planConsentBatch(
-          people.map((p) => ({
+          current.map((p) => ({
             key: p.subjectKey,
             subject: { email: p.email, gaClientIds: [], gaUserIds: [] },
             request: { decisions: p.decisions, changed: p.changed },
@@ -263,7 +287,10 @@ export function createConsentBatchActivities({
       const byKey = new Map<string, BulkWriteOutcome[]>();
       for (const outcome of outcomes) byKey.set(outcome.key, [...(byKey.get(outcome.key) ?? []), outcome]);
       const writtenAt = new Date().toISOString();
-      const answers: BulkPersonOutcome[] = [];
+      const answers: BulkPersonOutcome[] = [...overtaken].map((subjectKey) => ({
+        subjectKey,
+        handOff: 'a later change of the person arrived after the batch took them in',
+      }));
       // A vendor's words about one person (a plug-in's message quoting the row's name) go into the batch's
       // result, which no erasure shreds: they are redacted of the person's address and CRM names first.
       const redactedFor = async (person: BulkPersonState, reason: string) =>
@@ -272,7 +299,7 @@ export function createConsentBatchActivities({
           names: (await crmNamesOf(person.email, namesPerPersonMs)) ?? [],
         });
       for (const [index, plan] of plans.entries()) {
-        const person = people[index] as BulkPersonState;
+        const person = current[index] as BulkPersonState;
         if ('perPerson' in plan) {
           answers.push({ subjectKey: person.subjectKey, handOff: await redactedFor(person, plan.perPerson) });
           continue;
