@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ZodError } from 'zod';
 import type { ApiDependencies } from '../api/api-dependencies.js';
 import { apiKeyVerifier, parseApiKeyEntry } from '../api/api-keys.js';
 import { consolePages } from './console-pages.js';
@@ -141,14 +142,19 @@ export function consolePlugin(deps: ApiDependencies) {
       });
     });
     app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-      const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+      // A link or form value the console never makes (an edited address such as /console/new/x, a choice
+      // not offered) fails its schema: the operator's input, so 400 with that said, not a 500 in the log.
+      const refused = error instanceof ZodError;
+      const status = refused ? 400 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
       if (status === 500) deps.logger.error({ err: error }, 'console request failed');
       const message =
         error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET'
           ? 'The form had expired or did not come from this console. Go back, reload the page and try again.'
-          : status < 500
-            ? error.message
-            : 'Something went wrong; nothing was changed by this page. Try again, or ask an engineer to look at the API log.';
+          : refused
+            ? 'This link or form was changed from what the console offers, so nothing was done. Go back to the console and use its links and buttons.'
+            : status < 500
+              ? error.message
+              : 'Something went wrong; nothing was changed by this page. Try again, or ask an engineer to look at the API log.';
       return context.render(
         reply,
         'error',

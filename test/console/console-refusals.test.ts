@@ -124,4 +124,37 @@ describe('console refusals say why and keep what was typed', () => {
     expect(markup.body).not.toContain('<script>alert(1)');
     expect(tagOf(markup.body, 'email')).toContain('value="&quot;&gt;&lt;script&gt;');
   });
+
+  it('answers a link or form value the console never makes with 400 and what to do, not a 500', async () => {
+    const { cookie } = await signIn(operatorKey);
+    const find = await app.inject({ method: 'GET', url: '/console/people', headers: { cookie } });
+    const csrf = csrfOf(find.body);
+    const id = '915da157-a102-4568-8ea1-fe21363ebd8b';
+    const answers = [
+      await app.inject({ method: 'GET', url: '/console/new/bogus', headers: { cookie } }),
+      await app.inject({ method: 'GET', url: '/console/requests/bad%20id', headers: { cookie } }),
+      await app.inject({
+        method: 'GET',
+        url: `/console/requests/${id}/export?format=xml`,
+        headers: { cookie },
+      }),
+      await app.inject({
+        method: 'POST',
+        url: `/console/requests/${id}/retry`,
+        headers: { cookie },
+        payload: { _csrf: csrf, system: 'salesforce' },
+      }),
+      await app.inject({
+        method: 'POST',
+        url: '/console/new/bogus/for-person',
+        headers: { cookie },
+        payload: { _csrf: csrf, email: 'ada@example.com' },
+      }),
+    ];
+    for (const answer of answers) {
+      expect(answer.statusCode).toBe(400);
+      expect(answer.body).toContain('changed from what the console offers');
+      expect(answer.headers['cache-control']).toBe('no-store');
+    }
+  });
 });
