@@ -31,6 +31,11 @@ const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 export const rectificationPatches = {
   /** Issue 18: after the ledger's re-key, the consent workflow still running under the old key hands over. */
   consentHandOver: 'rectification-consent-handover',
+  /**
+   * An erased person's ledger stays under the erased address: a rectification after (or racing) their erasure
+   * re-keys nothing, so the tombstone keeps refusing grants for, and re-erasing, the address vendors held.
+   */
+  keepErasedKey: 'rectification-keeps-erased-key',
 } as const;
 
 /**
@@ -142,7 +147,13 @@ export async function rectificationWorkflow(
   let rekeyed: RectificationReceipt['rekeyed'];
   let rekeyNote: string | undefined;
   if (input.newSubjectKey && input.newSubjectKey !== input.subjectKey) {
-    if (allReached) {
+    const erased =
+      allReached && patched(rectificationPatches.keepErasedKey)
+        ? await ledger.loadTombstone(input.subjectKey)
+        : undefined;
+    if (erased) {
+      rekeyNote = `the person was erased (request ${erased.firstRequestId}), so the ledger was not re-keyed: the tombstone stays with the erased address, where it refuses grants and re-erases what reappears`;
+    } else if (allReached) {
       const at = new Date().toISOString();
       const moved = await ledger.rekeySubject({
         from: input.subjectKey,

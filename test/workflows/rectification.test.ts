@@ -315,4 +315,45 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       await app.close();
     }
   });
+
+  it('re-keys nothing for a person erased just before: the tombstone and the receipt stay with the erased address', async () => {
+    const oldEmail = uniqueEmail('erased-old');
+    const newEmail = uniqueEmail('erased-new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Erased', emailaddress1: oldEmail }] });
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const oldKey = subjectKeyFor(oldEmail, secret);
+    const newKey = subjectKeyFor(newEmail, secret);
+    const erased = await awaitReceipt(
+      context,
+      await requestErasure(context, {
+        email: oldEmail,
+        requestedBy: 'privacy-inbox#92',
+        requestedAt: new Date().toISOString(),
+      }),
+    );
+    expect(erased.systems.dynamics.status).toBe('erased');
+
+    // The person's email change arrives after the erasure ended: nothing is left anywhere to rectify.
+    const started = await requestRectification(
+      context,
+      {
+        email: oldEmail,
+        set: { email: newEmail },
+        requestedBy: 'privacy-inbox#93',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    const receipt = await awaitRectification(context, started);
+
+    expect(receipt.systems.dynamics.status).toBe('not_found');
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(receipt.rekeyNote).toContain(`the person was erased (request ${erased.requestId})`);
+    expect(await hub.ledger.getSubjectLink(oldKey)).toBeUndefined();
+    expect(await hub.ledger.getTombstone(oldKey)).toMatchObject({ firstRequestId: erased.requestId });
+    expect(await hub.ledger.getTombstone(newKey)).toBeUndefined();
+    expect((await hub.ledger.listReceipts({ subjectKey: oldKey })).map((r) => r.requestId)).toEqual([
+      erased.requestId,
+    ]);
+  });
 });
