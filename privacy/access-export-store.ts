@@ -60,7 +60,9 @@ export class AccessExportStore {
 
   /**
    * Writes one file atomically (a temporary file renamed over it), sealed with `subjectKey`'s data key when
-   * given (see the class); answers its size in bytes.
+   * given (see the class); answers its size in bytes. Throws AccessExportErased when the request's subject was
+   * erased (`eraseRequest`), checked before (so an erased person gets no new data key) and after the rename
+   * (an erasure that ran meanwhile): an activity still writing then must not bring the export back.
    */
   async write(
     requestId: string,
@@ -68,6 +70,9 @@ export class AccessExportStore {
     content: string | Buffer,
     subjectKey?: string,
   ): Promise<number> {
+    const erased = () =>
+      new AccessExportErased("this request's export was deleted when its subject was erased");
+    if (await this.wasErased(requestId)) throw erased();
     const [master] = this.keys;
     if (!master) throw new Error('no encryption key');
     const key =
@@ -92,14 +97,22 @@ export class AccessExportStore {
     const temporary = `${target}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temporary, sealed, { mode: 0o600 });
     await rename(temporary, target);
+    if (await this.wasErased(requestId)) {
+      await rm(target, { force: true });
+      throw erased();
+    }
     return sealed.length;
   }
 
   /**
-   * The decrypted file; AccessExportErased when the subject's erasure deleted it or destroyed its key,
+   * The decrypted file; AccessExportErased when the subject's erasure deleted it (its marker is there, even
+   * beside a file a late write left) or destroyed its key,
    * AccessExportMissing when it does not exist (never written, or deleted when it expired).
    */
   async read(requestId: string, name: string): Promise<Buffer> {
+    // The marker wins over a file a late write left behind: the erasure's word is final.
+    if (await this.wasErased(requestId))
+      throw new AccessExportErased("this request's export was deleted when its subject was erased");
     let sealed: Buffer;
     try {
       sealed = await readFile(this.file(requestId, name));
