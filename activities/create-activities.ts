@@ -170,7 +170,15 @@ export function createActivities({
 
   return {
     ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
-    ...createErasureActivities({ ledger, logger, subjectKeySecret, call, starter, accessExports }),
+    ...createErasureActivities({
+      ledger,
+      logger,
+      subjectKeySecret,
+      call,
+      starter,
+      accessExports,
+      subjectKeys,
+    }),
     ...createAccessActivities({
       ledger,
       logger,

@@ -16,6 +16,8 @@ import type { ErasureRecordEntry, ErasureRecordResult, Ledger } from '../ledger/
 import type { Logger } from '../logging/logger.js';
 import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
+import { openIdentifiers, sealIdentifiers } from '../privacy/sealed-identifiers.js';
+import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { adoptLegacySubjectKeys } from '../privacy/subject-key.js';
 import { currentAttempt } from './attempt.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
@@ -40,7 +42,13 @@ export interface PlannedErasure {
   found: number;
   /** Of those, the ones this erasure had not planned before. */
   newlyPlanned: number;
+  /** The usable GA client ids harvested; empty when they were stored in the ledger instead (`gaClientIdPages`). */
   gaClientIds: string[];
+  /**
+   * Set when the harvested GA client ids were stored, sealed, in the ledger (`pageGaIds`): how many ids, in
+   * how many pages. The Google step reads them from there, so no history event carries them.
+   */
+  harvestedGaIds?: { count: number; pages: number };
   gaUserIds: string[];
   /** The names the system holds for the person, so later calls can redact them from errors and logs. */
   names: string[];
@@ -62,6 +70,20 @@ export interface DeletedPage {
    */
   held?: HeldNow;
 }
+
+/** A harvest's input: with `pageGaIds`, the GA client ids found are stored in the ledger, not returned. */
+export interface PlanStepInput extends ErasureStepInput {
+  /** Set by erasures started after the ga-ids-paged patch (when the worker has subject data keys). */
+  pageGaIds?: boolean;
+}
+
+/** A Google submission's input: with `harvestedGaIds`, the pages the harvest stored are submitted too. */
+export interface SubmitStepInput extends DestructiveStepInput {
+  harvestedGaIds?: boolean;
+}
+
+/** GA client ids per sealed ledger page: what one Google submission round sends at most. */
+export const harvestedIdPageSize = 500;
 
 /** A delete step's input: with `stopIfHeld`, it deletes nothing when the person is on hold now. */
 export interface DestructiveStepInput extends ErasureStepInput {
@@ -96,6 +118,7 @@ export function createErasureActivities({
   call,
   starter,
   accessExports,
+  subjectKeys,
 }: {
   ledger: Ledger;
   logger: Logger;
@@ -105,12 +128,34 @@ export function createErasureActivities({
   accessExports?: Pick<AccessExportStore, 'eraseRequest'>;
   /** Starts the shredding of the subject's data keys (crypto-shredding). */
   starter?: Pick<WorkStarter, 'shredWhenClosed' | 'endAccessRequestsOfErased'>;
+  /** The subjects' data keys: harvested GA ids are sealed with them in the ledger (without them, returned). */
+  subjectKeys?: SubjectDataKeys;
 }) {
+  const pageContext = (requestId: string, page: number) => `${requestId}/harvested-ga-client-ids/${page}`;
   /** The hold in force now, when the step should stop for one; read right before any vendor is written. */
   const holdInForce = async (input: DestructiveStepInput): Promise<HeldNow | undefined> => {
     if (!input.stopIfHeld) return undefined;
     const hold = await ledger.getHold(input.subjectKey);
     return hold && !hold.releasedAt ? { reason: hold.reason, placedAt: hold.placedAt } : undefined;
+  };
+
+  /** The harvested pages of an erasure, opened: one Google round per page, with only that page's ids. */
+  const harvestedRounds = async (input: SubmitStepInput) => {
+    if (!subjectKeys)
+      throw new Error('harvested GA ids are sealed in the ledger, but this worker has no data keys');
+    const keys = subjectKeys;
+    const pages = await ledger.listHarvestedIdPages(input.requestId);
+    return Promise.all(
+      pages.map(async (page) => ({
+        page: page.page,
+        submittedAt: page.submittedAt,
+        subject: {
+          email: '',
+          gaClientIds: await openIdentifiers(keys, pageContext(input.requestId, page.page), page.sealed),
+          gaUserIds: [],
+        },
+      })),
+    );
   };
 
   return {
@@ -119,7 +164,7 @@ export function createErasureActivities({
      * keeps its state). GA ids harvested from the records go through the intake parser: a `_ga` cookie is
      * reduced to its client id, and what cannot be one is counted in `unusableIdentifiers`, not sent.
      */
-    planErasure(input: ErasureStepInput): Promise<PlannedErasure> {
+    planErasure(input: PlanStepInput): Promise<PlannedErasure> {
       return call(input, 'find', async (connector) => {
         const found = await connector.find(input.subject);
         const newlyPlanned = await ledger.planErasureRecords(
@@ -128,12 +173,30 @@ export function createErasureActivities({
           protectRecordIds(subjectKeySecret, input.system, found.records).map(refOf),
         );
         const { usable, unusable } = usableGaClientIds(found.gaClientIds, input.system);
+        // Stored sealed, page by page, so that no activity result or input grows with the CRM's rows.
+        let harvestedGaIds: PlannedErasure['harvestedGaIds'];
+        if (input.pageGaIds && subjectKeys) {
+          const pages = [];
+          for (let start = 0; start < usable.length; start += harvestedIdPageSize) {
+            const page = start / harvestedIdPageSize;
+            const ids = usable.slice(start, start + harvestedIdPageSize);
+            const context = pageContext(input.requestId, page);
+            pages.push({
+              page,
+              count: ids.length,
+              sealed: await sealIdentifiers(subjectKeys, input.subjectKey, context, ids),
+            });
+          }
+          await ledger.saveHarvestedIdPages(input.requestId, pages);
+          harvestedGaIds = { count: usable.length, pages: pages.length };
+        }
         return {
           attempt: currentAttempt(),
           subjectKey: input.subjectKey,
           found: found.records.length,
           newlyPlanned,
-          gaClientIds: usable,
+          gaClientIds: harvestedGaIds ? [] : usable,
+          ...(harvestedGaIds ? { harvestedGaIds } : {}),
           gaUserIds: [...new Set(found.gaUserIds.map((id) => id.trim()).filter(Boolean))],
           // Bounded whatever the connector returned: the workflow passes them to every later step.
           names: (found.names ?? []).slice(0, maxRedactionNames),
@@ -194,30 +257,45 @@ export function createErasureActivities({
      * The identifiers are the request's and the harvested ones, both already through the intake parsers.
      */
     async submitErasure(
-      input: DestructiveStepInput,
+      input: SubmitStepInput,
     ): Promise<{ submitted: number; attempt?: number; held?: HeldNow }> {
       const held = await holdInForce(input);
       if (held) return { submitted: 0, attempt: currentAttempt(), held };
       return call(input, 'erase', async (connector) => {
+        // The harvested pages (read from the ledger, sealed) go in rounds of their own: each names only its
+        // page's client ids, never the address or user ids the request's own round names.
+        const harvested = input.harvestedGaIds ? await harvestedRounds(input) : [];
+        const rounds = [{ subject: input.subject }, ...harvested];
         // Planned before they are submitted: if Google refuses, the receipt still names each id (keyed) as
         // `not_deleted` once the system is closed or failed.
-        const planned = connector.plannedDeletions?.(input.subject) ?? [];
-        await ledger.planErasureRecords(
-          input.requestId,
-          input.system,
-          protectRecordIds(subjectKeySecret, input.system, planned).map(refOf),
-        );
-        const result = await connector.erase(input.subject);
-        await ledger.markErasureRecords(
-          input.requestId,
-          input.system,
-          protectRecordIds(subjectKeySecret, input.system, result.records).map((record) => ({
-            ...refOf(record),
-            result: record.result,
-            vendorTime: record.vendorTime,
-          })),
-        );
-        return { submitted: result.records.length, attempt: currentAttempt() };
+        for (const round of rounds) {
+          const planned = connector.plannedDeletions?.(round.subject) ?? [];
+          await ledger.planErasureRecords(
+            input.requestId,
+            input.system,
+            protectRecordIds(subjectKeySecret, input.system, planned).map(refOf),
+          );
+        }
+        let submitted = 0;
+        for (const round of rounds) {
+          // A page Google accepted in an earlier attempt is not sent again: the retry resumes after it.
+          if ('submittedAt' in round && round.submittedAt) continue;
+          const result = await connector.erase(round.subject);
+          await ledger.markErasureRecords(
+            input.requestId,
+            input.system,
+            protectRecordIds(subjectKeySecret, input.system, result.records).map((record) => ({
+              ...refOf(record),
+              result: record.result,
+              vendorTime: record.vendorTime,
+            })),
+          );
+          if ('page' in round) {
+            await ledger.markHarvestedIdPageSubmitted(input.requestId, round.page, new Date().toISOString());
+          }
+          submitted += result.records.length;
+        }
+        return { submitted, attempt: currentAttempt() };
       });
     },
 

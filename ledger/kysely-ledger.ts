@@ -20,6 +20,7 @@ import {
   type ErasureRecordEntry,
   type ErasureRecordRef,
   type ErasureRecordResult,
+  type HarvestedIdPage,
   type IdempotencyRecord,
   type Ledger,
   type OperatorActionRecord,
@@ -371,6 +372,51 @@ export class KyselyLedger implements Ledger {
       .where('result', '=', 'planned')
       .executeTakeFirst();
     return Number(result.numUpdatedRows ?? 0n);
+  }
+
+  async saveHarvestedIdPages(requestId: string, pages: HarvestedIdPage[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('erasure_harvested_ids').where('request_id', '=', requestId).execute();
+      for (const chunk of chunks(pages, writeChunk)) {
+        if (chunk.length === 0) continue;
+        await trx
+          .insertInto('erasure_harvested_ids')
+          .values(
+            chunk.map((p) => ({
+              request_id: requestId,
+              page: p.page,
+              id_count: p.count,
+              sealed: p.sealed,
+              submitted_at: p.submittedAt ?? null,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async listHarvestedIdPages(requestId: string): Promise<HarvestedIdPage[]> {
+    const rows = await this.db
+      .selectFrom('erasure_harvested_ids')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .orderBy('page')
+      .execute();
+    return rows.map((row) => ({
+      page: Number(row.page),
+      count: Number(row.id_count),
+      sealed: row.sealed,
+      ...(row.submitted_at ? { submittedAt: row.submitted_at } : {}),
+    }));
+  }
+
+  async markHarvestedIdPageSubmitted(requestId: string, page: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('erasure_harvested_ids')
+      .set({ submitted_at: at })
+      .where('request_id', '=', requestId)
+      .where('page', '=', page)
+      .execute();
   }
 
   async listErasureRecords(

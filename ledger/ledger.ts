@@ -81,6 +81,15 @@ export interface Ledger {
     requestId: string,
     options: { system?: SystemName; result?: ErasureRecordResult; after?: ErasureRecordEntry; limit: number },
   ): Promise<ErasureRecordEntry[]>;
+  /**
+   * Replaces the sealed pages of GA client ids an erasure harvested (page numbers from 0), all at once, so a
+   * repeated harvest leaves exactly its own pages.
+   */
+  saveHarvestedIdPages(requestId: string, pages: HarvestedIdPage[]): Promise<void>;
+  /** The erasure's harvested pages, by page number (`submittedAt` set once Google accepted the page). */
+  listHarvestedIdPages(requestId: string): Promise<HarvestedIdPage[]>;
+  /** Marks one harvested page as submitted to Google. */
+  markHarvestedIdPageSubmitted(requestId: string, page: number, at: string): Promise<void>;
   /** How many of a system's records of one erasure have each result. */
   countErasureRecords(
     requestId: string,
@@ -288,6 +297,14 @@ export interface ErasureRecordRef {
   kind: string;
   id: string;
   container?: string;
+}
+
+/** One sealed page of harvested GA client ids (privacy/sealed-identifiers.ts); never the ids in the clear. */
+export interface HarvestedIdPage {
+  page: number;
+  count: number;
+  sealed: string;
+  submittedAt?: string;
 }
 
 export interface ErasureRecordEntry extends ErasureRecordRef {

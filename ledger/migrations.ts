@@ -357,6 +357,24 @@ migrations['0013_access_receipts'] = {
   },
 };
 
+migrations['0014_erasure_harvested_ga_ids'] = {
+  async up(db: Kysely<unknown>) {
+    // GA client ids an erasure harvested from the CRM, in pages, each page sealed with the person's data
+    // key (privacy/sealed-identifiers.ts): the workflow's history carries only their count, and the ids
+    // become unreadable when the person's keys are destroyed. `submitted_at` marks a page Google accepted,
+    // so a retried submission resumes after it.
+    await db.schema
+      .createTable('erasure_harvested_ids')
+      .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+      .addColumn('page', 'integer', (col) => col.notNull())
+      .addColumn('id_count', 'integer', (col) => col.notNull())
+      .addColumn('sealed', 'text', (col) => col.notNull())
+      .addColumn('submitted_at', 'varchar(40)')
+      .addPrimaryKeyConstraint('erasure_harvested_ids_pk', ['request_id', 'page'])
+      .execute();
+  },
+};
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

@@ -16,6 +16,7 @@ export interface LedgerDatabase {
   subject_data_keys: SubjectDataKeysTable;
   operator_actions: OperatorActionsTable;
   erasure_records: ErasureRecordsTable;
+  erasure_harvested_ids: ErasureHarvestedIdsTable;
   erasure_follow_ups: ErasureFollowUpsTable;
   consent_system_states: ConsentSystemStatesTable;
   request_deadlines: RequestDeadlinesTable;
@@ -60,6 +61,17 @@ export interface OperatorActionsTable {
   operator: string;
   reason: string | null;
   at: string;
+}
+
+/** One page of GA client ids an erasure harvested, sealed with the subject's data key (migration 0014). */
+export interface ErasureHarvestedIdsTable {
+  request_id: string;
+  page: number;
+  id_count: number;
+  /** privacy/sealed-identifiers.ts: `CHX2`, the data key's id, IV, tag and the sealed JSON list, in base64. */
+  sealed: string;
+  /** When Google accepted every deletion of the page; null until then. */
+  submitted_at: string | null;
 }
 
 /** One record an erasure found (`planned`) and then deleted, found gone, or submitted for deletion. */

@@ -75,6 +75,12 @@ export const erasurePatches = {
    * deleted before, and the rest is erased once the hold is released. Before it: the erasure went on.
    */
   holdDuringRun: 'erasure-hold-during-run',
+  /**
+   * GA client ids harvested from the CRM are stored sealed in the ledger by the harvest, which returns only
+   * their count; Google's step submits them from there, page by page. Before it: every id travelled in the
+   * harvest's result and in every later step's input, so the history grew with the CRM's rows.
+   */
+  gaIdsPaged: 'erasure-ga-ids-paged',
 } as const;
 
 /**
@@ -134,6 +140,10 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   const holdArrived = () => watchHold && hold.arrived !== undefined;
   /** What delete steps are given: on the new path, they delete nothing while the person is on hold. */
   const destructive = watchHold ? { stopIfHeld: true } : {};
+  // Erasures started after the ga-ids-paged patch keep harvested GA ids out of their history.
+  const pageGaIds = patched(erasurePatches.gaIdsPaged);
+  /** Harvested GA ids the ledger holds (sealed) that Google has not been sent yet. */
+  let harvestedPending = false;
   const step = <T>(system: SystemName, work: () => Promise<T>) =>
     gate.run(system, state[system], work, watchHold ? holdArrived : undefined);
 
@@ -315,10 +325,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   // Google is submitted for every identifier known, and again for ids that joined after a submission.
   const submitted = { gaClientIds: [] as string[], gaUserIds: [] as string[] };
   const googlePending = () =>
+    harvestedPending ||
     subject.gaClientIds.some((id) => !submitted.gaClientIds.includes(id)) ||
     subject.gaUserIds.some((id) => !submitted.gaUserIds.includes(id));
   const takeHarvest = (found: PlannedErasure) => {
     addNew(subject.gaClientIds, found.gaClientIds);
+    if (found.harvestedGaIds && found.harvestedGaIds.count > 0) harvestedPending = true;
     addNew(subject.gaUserIds, found.gaUserIds);
     // Harvests recorded before names were harvested have none; those recorded before the bound carry every
     // name of every row: only the first `maxRedactionNames` go on, so no later input grows with the rows.
@@ -351,7 +363,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // 1. Harvest before anything is deleted: the CRM holds GA client ids that Google's erasure needs.
     // What it found (GA ids, the CRM's names for the person) is taken before any other step starts from it.
     const harvest = which.includes('dynamics')
-      ? step('dynamics', () => activitiesFor('dynamics').planErasure(stepInput('dynamics'))).then((found) => {
+      ? step('dynamics', () =>
+          activitiesFor('dynamics').planErasure({
+            ...stepInput('dynamics'),
+            ...(pageGaIds ? { pageGaIds: true } : {}),
+          }),
+        ).then((found) => {
           if (found.done) takeHarvest(found.value);
           return found;
         })
@@ -379,14 +396,17 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
             gaClientIds: [...subject.gaClientIds],
             gaUserIds: [...subject.gaUserIds],
           };
+          const withHarvested = harvestedPending;
           const sent = await activitiesFor('google').submitErasure({
             ...stepInput('google', identifiers),
             ...destructive,
+            ...(withHarvested ? { harvestedGaIds: true } : {}),
           });
           if (sent.held) {
             hold.holdFound(sent.held);
             return stoppedForHold;
           }
+          if (withHarvested) harvestedPending = false;
           addNew(submitted.gaClientIds, identifiers.gaClientIds);
           addNew(submitted.gaUserIds, identifiers.gaUserIds);
         } while (googlePending());

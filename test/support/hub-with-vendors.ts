@@ -24,14 +24,19 @@ export async function startHubWithVendors(
     logger?: Logger;
     /** Gives the worker an access export store in a fresh directory (returned as `accessExports`). */
     accessExports?: boolean;
+    /**
+     * Seals payloads with each person's data key kept in this ledger, as production does (crypto-shredding);
+     * without it, everything is under the master key and activities have no subject data keys.
+     */
+    subjectKeys?: boolean;
   } = {},
 ) {
-  const temporal = await connectTestTemporal(name);
-  const vendors = await startVendorSandboxes();
   const opened: Ledger = await openLedger(
     { dataDir: mkdtempSync(join(tmpdir(), `${name}-ledger-`)) },
     silentLogger,
   );
+  const temporal = await connectTestTemporal(name, options.subjectKeys ? { subjectKeyLedger: opened } : {});
+  const vendors = await startVendorSandboxes();
   const ledger = options.wrapLedger ? options.wrapLedger(opened) : opened;
   const connectors: ConnectorSet = buildConnectors(
     { ...process.env, ...vendors.env },

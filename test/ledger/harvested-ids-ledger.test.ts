@@ -1,0 +1,58 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { openIdentifiers, sealIdentifiers } from '../../privacy/sealed-identifiers.js';
+import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
+import { type LedgerStore, ledgerBackends } from './backends.js';
+
+describe.each(ledgerBackends)('harvested GA id pages in the ledger on $name', (backend) => {
+  let store: LedgerStore;
+  let ledger: Ledger;
+  let keys: SubjectDataKeys;
+
+  beforeAll(async () => {
+    store = await backend.createStore();
+    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+    keys = new SubjectDataKeys(ledger, [{ id: 'test', key: randomBytes(32) }]);
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await store?.cleanup();
+  });
+
+  it('keeps pages sealed with the subject key, replaces them on a repeated harvest, marks each submitted, and cannot open them once the key is destroyed', async () => {
+    const requestId = randomUUID();
+    const subjectKey = randomBytes(32).toString('hex');
+    const ids = ['1111.2222', '3333.4444', '5555.6666'];
+    const context = (page: number) => `${requestId}/harvested-ga-client-ids/${page}`;
+    const sealed = [
+      { page: 0, count: 2, sealed: await sealIdentifiers(keys, subjectKey, context(0), ids.slice(0, 2)) },
+      { page: 1, count: 1, sealed: await sealIdentifiers(keys, subjectKey, context(1), ids.slice(2)) },
+    ];
+    await ledger.saveHarvestedIdPages(requestId, [
+      { page: 0, count: 9, sealed: 'stale' },
+      { page: 5, count: 9, sealed: 'stale' },
+    ]);
+    await ledger.saveHarvestedIdPages(requestId, sealed);
+    const pages = await ledger.listHarvestedIdPages(requestId);
+    expect(pages).toEqual(sealed);
+    expect(JSON.stringify(pages)).not.toMatch(/1111|3333|5555/);
+    expect(await openIdentifiers(keys, context(0), pages[0]?.sealed ?? '')).toEqual(ids.slice(0, 2));
+    // A page moved to another position (or request) does not open.
+    await expect(openIdentifiers(keys, context(1), pages[0]?.sealed ?? '')).rejects.toThrow();
+
+    await ledger.markHarvestedIdPageSubmitted(requestId, 1, '2026-11-30T06:00:00.000Z');
+    expect((await ledger.listHarvestedIdPages(requestId)).map((p) => p.submittedAt)).toEqual([
+      undefined,
+      '2026-11-30T06:00:00.000Z',
+    ]);
+    expect(await ledger.listHarvestedIdPages(randomUUID())).toEqual([]);
+
+    await keys.destroy(subjectKey);
+    await expect(openIdentifiers(keys, context(0), pages[0]?.sealed ?? '')).rejects.toBeInstanceOf(
+      ErasedSubjectKey,
+    );
+  });
+});
