@@ -11,7 +11,8 @@
  *
  * Dataverse's service protection (6,000 requests per 5 minutes per user) would make 25,000 deletions plus
  * their audit-history deletions take about 42 minutes of waiting on Retry-After; that measures the vendor,
- * not the hub. It is lifted by default (the figure for it is printed); `--vendor-limits` keeps it.
+ * not the hub. It is lifted by default (the figure for it is printed); `--vendor-limits` keeps it. So are
+ * Google's pace and daily quota (set GA_REQUESTS_PER_SECOND=100 with `--ga-ids` so the hub sends at that pace).
  *
  * Flags: --rows N (default 25000) · --latency MS (default 0) · --vendor-limits · --ga-ids · --json
  *
@@ -106,7 +107,14 @@ try {
   };
   const dynamics = await launch(dynamicsSandboxKit, vendorLimits ? {} : { requestsPerWindow: 10_000_000 });
   const mailchimp = await launch(mailchimpSandboxKit);
-  const google = await launch(googleSandboxKit);
+  // Google's documented pace (1.5 deletions a second per property) and daily quota (500) would make
+  // `--ga-ids` measure the vendor's waiting, or stop at the quota until midnight Pacific; lifted likewise.
+  const google = await launch(
+    googleSandboxKit,
+    vendorLimits
+      ? {}
+      : { requestsPerSecond: 100, dailyQuotaPerProperty: 10_000_000, dailyQuotaPerProject: 10_000_000 },
+  );
 
   const email = 'info@big-crm.example.com';
   // The control API takes seeds in slices (a request body has a size limit, as any HTTP server's).
