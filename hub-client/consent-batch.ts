@@ -14,9 +14,10 @@ import { redactSubject } from '../privacy/redaction.js';
 import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentBatchWorkflow } from '../workflows/consent-batch.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
-import type { ConsentClientContext } from './consent.js';
+import { type ConsentClientContext, recordConsentChange, rekeyedSubject } from './consent.js';
 import { redactOperatorText } from './operator-text.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
+import { GrantRefusedAfterErasure } from './request-errors.js';
 
 /** One change of a batch, accepted: where to follow it, as `recordConsentChange` answers for one. */
 export interface BatchItemAccepted {
@@ -74,7 +75,10 @@ export async function recordConsentBatch(
   context: ConsentClientContext,
   changes: { index: number; change: ConsentChangeRequest }[],
   options: {
-    ledger?: Pick<Ledger, 'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject'>;
+    ledger?: Pick<
+      Ledger,
+      'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
+    >;
     batchId?: string;
   } = {},
 ): Promise<ConsentBatchAccepted> {
@@ -84,6 +88,8 @@ export async function recordConsentBatch(
   const refused: BatchItemRefused[] = [];
   const items: ConsentBatchItem[] = [];
   const adopted = new Set<string>();
+  /** Changes the single route took (a re-keyed person's), already registered. */
+  const direct: BatchItemAccepted[] = [];
   const recordedAt = new Date().toISOString();
   for (const { index, change: raw } of changes) {
     const change = consentChangeRequestSchema.parse(raw);
@@ -97,6 +103,24 @@ export async function recordConsentBatch(
         refused: 'invalid',
         reason: error instanceof Error ? error.message : 'receivedAt',
       });
+      continue;
+    }
+    if (options.ledger && (await rekeyedSubject(context, options.ledger, subjectKey))) {
+      // An address a rectification moved away from, while the person's workflow under the new key runs: the
+      // change is theirs, and only that workflow knows where to write it; the single route hands it there.
+      try {
+        const one = await recordConsentChange(context, change, undefined, { ledger: options.ledger });
+        direct.push({
+          index,
+          eventId: one.eventId,
+          subjectKey: one.subjectKey,
+          receivedAt: one.receivedAt,
+          dueAt: one.dueAt,
+        });
+      } catch (error) {
+        if (!(error instanceof GrantRefusedAfterErasure)) throw error;
+        refused.push({ index, refused: 'erased', reason: error.message });
+      }
       continue;
     }
     if (options.ledger && !adopted.has(subjectKey)) {
@@ -138,7 +162,7 @@ export async function recordConsentBatch(
     });
     accepted.push({ index, eventId, subjectKey, ...times, times });
   }
-  if (items.length === 0) return { batchId, accepted: [], refused };
+  if (items.length === 0) return { batchId, accepted: direct, refused };
   // Checked before the start, which Temporal would refuse past its blob limit with an error a retry repeats.
   const bytes = items.reduce((sum, item) => sum + consentBatchBytes(item), 0);
   if (bytes > consentBatchByteLimit) throw new ConsentBatchTooLarge(items.length, bytes);
@@ -157,7 +181,8 @@ export async function recordConsentBatch(
     );
     registered.push({ ...item, receivedAt: deadline.receivedAt, dueAt: deadline.dueAt });
   }
-  return { batchId, workflowId, accepted: registered, refused };
+  const acceptedAll = [...registered, ...direct].sort((a, b) => a.index - b.index);
+  return { batchId, workflowId, accepted: acceptedAll, refused };
 }
 
 /** Where a batch stands: `running`, or `completed` with its result; undefined when there is no such batch. */

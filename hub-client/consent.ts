@@ -173,7 +173,7 @@ async function mergeLegacyConsent(
  * its own person again (an address given up may be taken by someone else). The hand-over (consent.ts)
  * covers the old key's run itself.
  */
-async function rekeyedSubject(
+export async function rekeyedSubject(
   context: HubClientContext,
   ledger: Pick<Ledger, 'getSubjectLink'>,
   subjectKey: string,
