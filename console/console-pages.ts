@@ -575,13 +575,15 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     }
   });
 
-  /** A receipt by its request's id: an erasure's, else a rectification's (both kept in the ledger). */
+  /** A receipt by its request's id: an erasure's, a rectification's or an access request's (all kept in the ledger). */
   const receiptOf = async (id: string) => {
     const erasure = await deps.ledger.getReceipt(id);
     if (erasure) return { kind: 'erasure' as const, heading: 'Erasure receipt', receipt: erasure };
     const rectification = await deps.ledger.getRectification(id);
     if (rectification)
       return { kind: 'rectification' as const, heading: 'Rectification receipt', receipt: rectification };
+    const access = await deps.ledger.getAccessReceipt(id);
+    if (access) return { kind: 'access' as const, heading: 'Access request receipt', receipt: access };
     throw notFound(id);
   };
   app.get('/receipts/:id', async (request, reply) => {

@@ -130,7 +130,18 @@ export function consolePlugin(deps: ApiDependencies) {
         if (request.headers['hx-request'] === 'true')
           return reply.code(401).header('hx-redirect', '/console/sign-in').send();
         if (request.method === 'GET') return reply.redirect('/console/sign-in', 303);
-        return reply.code(401).type('text/plain').send('Your session has ended: sign in again.');
+        // A form sent after the session ended: nothing was done, and the operator is told so on the sign-in
+        // page itself (a bare text answer left them with no layout and no way on).
+        return context.render(
+          reply,
+          'sign-in',
+          {
+            title: 'Sign in',
+            error:
+              'Your session ended before this form was sent, so nothing was done. Sign in again, then send the form again.',
+          },
+          401,
+        );
       }
       signedIn.set(request, session);
     });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../api/api-keys.js';
 import { createApiServer } from '../../api/create-api-server.js';
+import type { AccessReceipt } from '../../domain/access.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { silentLogger } from '../support/temporal.js';
@@ -156,5 +157,83 @@ describe('console refusals say why and keep what was typed', () => {
       expect(answer.body).toContain('changed from what the console offers');
       expect(answer.headers['cache-control']).toBe('no-store');
     }
+  });
+
+  it('answers a form sent after sign-out with the sign-in page saying nothing was done, not a bare text', async () => {
+    const { cookie } = await signIn(operatorKey);
+    const find = await app.inject({ method: 'GET', url: '/console/people', headers: { cookie } });
+    const csrf = csrfOf(find.body);
+    const out = await app.inject({
+      method: 'POST',
+      url: '/console/sign-out',
+      headers: { cookie },
+      payload: { _csrf: csrf },
+    });
+    expect(out.statusCode).toBe(303);
+    const late = await app.inject({
+      method: 'POST',
+      url: '/console/new/erasure',
+      headers: { cookie },
+      payload: { _csrf: csrf, email: 'ada@example.com', reason: 'withdrawn_consent' },
+    });
+    expect(late.statusCode).toBe(401);
+    expect(late.headers['content-type']).toContain('text/html');
+    expect(late.headers['cache-control']).toBe('no-store');
+    expect(late.body).toContain('<h1>Sign in</h1>');
+    expect(late.body).toContain('so nothing was done');
+    expect(tagOf(late.body, 'apiKey')).toContain('aria-invalid="true"');
+    // The sign-in form it shows works: a fresh token, and the key signs in.
+    const again = await app.inject({
+      method: 'POST',
+      url: '/console/sign-in',
+      headers: { cookie: [...cookiesOf(late), ...cookie.split('; ')].join('; ') },
+      payload: { _csrf: csrfOf(late.body), apiKey: operatorKey },
+    });
+    expect(again.statusCode).toBe(303);
+  });
+
+  it("shows an access request's receipt from the ledger, with its printable page and JSON download", async () => {
+    const receipt: AccessReceipt = {
+      kind: 'access',
+      requestId: randomUUID(),
+      subjectKey: 'e'.repeat(64),
+      status: 'withdrawn',
+      requestedAt: '2026-03-01T10:00:00.000Z',
+      requestedBy: 'console:abc',
+      systems: {
+        dynamics: { status: 'collected', attempts: 1, counts: { contact: 1 }, recordCount: 1 },
+        mailchimp: { status: 'collected', attempts: 2, counts: { member: 2 }, recordCount: 2 },
+        google: { status: 'collected', attempts: 1, counts: {}, recordCount: 0 },
+      },
+      operatorActions: [],
+      withdrawn: { reason: 'subject_erased', at: '2026-03-01T10:02:00.000Z', erasureRequestId: randomUUID() },
+      outcome: 'withdrawn_subject_erased',
+      completedAt: '2026-03-01T10:02:00.000Z',
+    };
+    await ledger.recordAccessReceipt(receipt);
+    const { cookie } = await signIn(operatorKey);
+    const page = await app.inject({
+      method: 'GET',
+      url: `/console/receipts/${receipt.requestId}`,
+      headers: { cookie },
+    });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<h1>Access request receipt</h1>');
+    expect(page.body).toContain('withdrawn subject erased');
+    expect(page.body).toContain(`href="/console/receipts/${receipt.withdrawn?.erasureRequestId}"`);
+    expect(page.body).toMatch(/<th scope="row">mailchimp<\/th>[\s\S]*?<td>2<\/td>/);
+    const print = await app.inject({
+      method: 'GET',
+      url: `/console/receipts/${receipt.requestId}?print=1`,
+      headers: { cookie },
+    });
+    expect(print.body).toContain('<body class="print">');
+    const json = await app.inject({
+      method: 'GET',
+      url: `/console/receipts/${receipt.requestId}/json`,
+      headers: { cookie },
+    });
+    expect(json.headers['content-disposition']).toContain(`access-receipt-${receipt.requestId}.json`);
+    expect(JSON.parse(json.body)).toEqual(receipt);
   });
 });
