@@ -34,6 +34,7 @@ import { reportConnectorCall } from './connector-call-report.js';
 import { createConsentBatchActivities } from './consent-batch-activities.js';
 import { recordConsentStateWritten } from './consent-state-record.js';
 import { createErasureActivities } from './erasure-activities.js';
+import { createGoogleConsentActivities } from './google-consent-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { createRectificationActivities } from './rectification-activities.js';
 import { createRestrictionActivities } from './restriction-activities.js';
@@ -190,6 +191,7 @@ export function createActivities({
     ...createRestrictionActivities({ ledger, logger, subjectKeySecret, call }),
     ...createRectificationActivities({ ledger, logger, subjectKeySecret, call, starter }),
     ...createConsentBatchActivities({ connectors, ledger, logger, starter, runVendor }),
+    ...createGoogleConsentActivities({ ledger, logger, subjectKeySecret, call }),
 
     /** One page of people changed in a vendor since the watermark, for reconciliation. */
     readChangesPage(input: {

@@ -79,6 +79,13 @@ export const consentPatches = {
    * person once (a Dynamics find) and redacts the note of them, as the intake could not.
    */
   noteCrmNames: 'consent-note-crm-names',
+  /**
+   * Issue 15: the Google lane is one activity that reads the CRM's GA ids and submits them to Google in
+   * pages, answering counts, a keyed digest and at most `maxRedactionNames` names. Before it: a Dynamics
+   * find returned every record, name and GA id into the history, and Google's step took every id as input,
+   * so an address on thousands of rows passed Temporal's payload limit.
+   */
+  googleLaneBounded: 'consent-google-lane-bounded',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -268,6 +275,11 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   // The CRM's names for the person, once a lane looked them up: operator texts are redacted of them too.
   const crmNames: string[] = [];
   const redactionSubject = () => ({ email: subject.email, names: crmNames });
+  /** Adds names the CRM holds for the person, keeping at most `maxRedactionNames` (the first learned). */
+  const learnNames = (names: string[]) => {
+    for (const name of names) if (!crmNames.includes(name)) crmNames.push(name);
+    crmNames.splice(maxRedactionNames);
+  };
   redactOperatorTextFor(gate, redactionSubject);
   /**
    * Reads the CRM's names for the person, once per run, for redacting a note before it is recorded. A quick
@@ -289,8 +301,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
         subjectKey: input.subjectKey,
         subject,
       });
-      for (const name of found.names ?? []) if (!crmNames.includes(name)) crmNames.push(name);
-      crmNames.splice(maxRedactionNames);
+      learnNames(found.names ?? []);
     } catch (error) {
       if (isCancellation(error)) throw error;
       log.warn('the CRM could not be asked for the names to redact from a note', {
@@ -363,8 +374,14 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     const request = { decisions, changed: [...lane.dirty.keys()] };
     if (system !== 'google') return vendor(system).applyConsentStateInSystem({ ...call, subject, request });
     // GA keeps no consent flag: a statistics withdrawal is a user deletion, for the ids the CRM knows.
+    if (patched(consentPatches.googleLaneBounded)) {
+      // The CRM is read, and Google written, inside one activity: no id reaches the history.
+      const written = await vendor('google').applyGoogleConsentFromCrm({ ...call, subject, request });
+      learnNames(written.names);
+      return written;
+    }
     const found = await vendor('dynamics').findInSystem({ ...call, system: 'dynamics', subject });
-    for (const name of found.names ?? []) if (!crmNames.includes(name)) crmNames.push(name);
+    learnNames(found.names ?? []);
     return vendor('google').applyConsentStateInSystem({
       ...call,
       subject: { ...subject, gaClientIds: found.gaClientIds, gaUserIds: found.gaUserIds },

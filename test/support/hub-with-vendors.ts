@@ -29,6 +29,9 @@ export async function startHubWithVendors(
      * without it, everything is under the master key and activities have no subject data keys.
      */
     subjectKeys?: boolean;
+    /** The vendor sandboxes' options (Google's lifted pace, say) and env the connectors read on top. */
+    vendors?: Parameters<typeof startVendorSandboxes>[0];
+    env?: NodeJS.ProcessEnv;
   } = {},
 ) {
   const opened: Ledger = await openLedger(
@@ -36,10 +39,10 @@ export async function startHubWithVendors(
     silentLogger,
   );
   const temporal = await connectTestTemporal(name, options.subjectKeys ? { subjectKeyLedger: opened } : {});
-  const vendors = await startVendorSandboxes();
+  const vendors = await startVendorSandboxes(options.vendors);
   const ledger = options.wrapLedger ? options.wrapLedger(opened) : opened;
   const connectors: ConnectorSet = buildConnectors(
-    { ...process.env, ...vendors.env },
+    { ...process.env, ...vendors.env, ...options.env },
     options.logger ?? silentLogger,
   ).connectors;
   const logger = options.logger ?? silentLogger;

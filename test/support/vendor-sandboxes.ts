@@ -9,16 +9,18 @@ import type { SandboxStore } from '../../sandboxes/framework/sandbox-definition.
 import type { VendorSandboxKit } from '../../sandboxes/framework/sandbox-kit.js';
 import { startSandbox } from '../../sandboxes/framework/sandbox-server.js';
 import { googleSandboxKit } from '../../sandboxes/google/kit.js';
+import type { GoogleSandboxOptions } from '../../sandboxes/google/store.js';
 import { mailchimpSandboxKit } from '../../sandboxes/mailchimp/kit.js';
 
 async function launch<Store extends SandboxStore<Seed>, Seed, Options>(
   kit: VendorSandboxKit<Store, Seed, Options>,
   dataDir: string,
+  options: Partial<Options> = {},
 ) {
   const credentials = kit.devCredentials(dataDir);
   const sandbox = await startSandbox(kit.definition, {
     tls: ensureLocalTls(inject('dataDir')),
-    options: credentials.options,
+    options: { ...credentials.options, ...options },
   });
   return { sandbox, env: credentials.env(sandbox.url), control: new SandboxClient(sandbox.url) };
 }
@@ -27,11 +29,16 @@ async function launch<Store extends SandboxStore<Seed>, Seed, Options>(
  * All three vendor sandboxes as `consent-hub dev` runs them (dev credentials, no demo data), and the
  * environment that points a worker at them.
  */
-export async function startVendorSandboxes() {
+export async function startVendorSandboxes(
+  options: {
+    /** Google's sandbox options over its dev ones (a lifted pace or daily quota, say). */
+    google?: Partial<GoogleSandboxOptions>;
+  } = {},
+) {
   const dataDir = mkdtempSync(join(tmpdir(), 'consent-hub-vendors-'));
   const dynamics = await launch(dynamicsSandboxKit, dataDir);
   const mailchimp = await launch(mailchimpSandboxKit, dataDir);
-  const google = await launch(googleSandboxKit, dataDir);
+  const google = await launch(googleSandboxKit, dataDir, options.google);
   return {
     dynamics,
     mailchimp,
