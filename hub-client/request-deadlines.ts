@@ -25,7 +25,7 @@ import {
   requestKindAttribute,
 } from '../workflows/search-attribute-keys.js';
 import { findRectification } from './find-rectification.js';
-import { redactOperatorText } from './operator-text.js';
+import { readsCrmNames, redactOperatorText } from './operator-text.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
 
 /** What the deadline rail needs of the hub's client context. */
@@ -128,6 +128,7 @@ export async function extendRequestDeadline(
   const reason = await redactOperatorText(
     known ? await requestWorkflow(context.client, known) : undefined,
     parsed.reason,
+    known ? { readCrmNames: readsCrmNames(known.kind) } : {},
   );
   const at = now.toISOString();
   const result = await ledger.extendRequestDeadline({

@@ -19,7 +19,7 @@ import { lookupAccess } from './access.js';
 import { type ConsentStatusResult, consentStatusOfSubject } from './consent.js';
 import { type ErasureLookup, type HubClientContext, lookupErasure } from './erasures.js';
 import { findWorkflowByRequestId, requestIdSchema } from './find-by-request-id.js';
-import { redactOperatorText } from './operator-text.js';
+import { readsCrmNames, redactOperatorText } from './operator-text.js';
 import { findRectification, lookupRectification } from './rectifications.js';
 import { requestDeadlineOf } from './request-deadlines.js';
 import { OperatorActionRefused, RequestNotFound } from './request-errors.js';
@@ -196,7 +196,12 @@ export async function actOnRequest(
   // An operator's words go into the receipt and the ledger: the workflow knows the person (address, the
   // CRM's names) and redacts them before they are sent.
   const args: OperatorRetry | OperatorClose = parsed.close
-    ? { ...parsed.close, reason: await redactOperatorText(handle, parsed.close.reason) }
+    ? {
+        ...parsed.close,
+        reason: await redactOperatorText(handle, parsed.close.reason, {
+          readCrmNames: readsCrmNames(found.kind),
+        }),
+      }
     : parsed.retry;
   let status: { operatorActions?: OperatorLogEntry[] };
   try {

@@ -280,34 +280,37 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     for (const name of names) if (!crmNames.includes(name)) crmNames.push(name);
     crmNames.splice(maxRedactionNames);
   };
-  redactOperatorTextFor(gate, redactionSubject);
+  redactOperatorTextFor(gate, redactionSubject, learnCrmNames);
   /**
-   * Reads the CRM's names for the person, once per run, for redacting a note before it is recorded. A quick
+   * Reads the CRM's names for the person, once per run, for redacting a note before it is recorded (and an
+   * operator's extension reason or close note, asked through `redactOperatorTextWithCrmNamesUpdate`). A quick
    * read: a CRM that does not answer within half a minute (or is not configured) leaves the note redacted of
    * the address and its name-like words only, rather than holding the change back.
    */
-  let namesRead = false;
+  // The one read of the run, shared: a note and an operator's text asking at once both wait for it.
+  let namesRead: Promise<void> | undefined;
   const namesLookup = proxyActivities<Activities>({
     ...systemActivityOptions('dynamics', input.timings),
     scheduleToCloseTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
   });
-  async function learnCrmNames(): Promise<void> {
-    if (namesRead) return;
-    namesRead = true;
-    try {
-      const found = await namesLookup.findInSystem({
-        system: 'dynamics',
-        subjectKey: input.subjectKey,
-        subject,
-      });
-      learnNames(found.names ?? []);
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      log.warn('the CRM could not be asked for the names to redact from a note', {
-        subjectKey: input.subjectKey,
-      });
-    }
+  function learnCrmNames(): Promise<void> {
+    namesRead ??= (async () => {
+      try {
+        const found = await namesLookup.findInSystem({
+          system: 'dynamics',
+          subjectKey: input.subjectKey,
+          subject,
+        });
+        learnNames(found.names ?? []);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.warn('the CRM could not be asked for the names to redact from an operator text', {
+          subjectKey: input.subjectKey,
+        });
+      }
+    })();
+    return namesRead;
   }
 
   if (!carried) {
