@@ -95,4 +95,32 @@ describe('consent: the Google lane of an address on many CRM rows', { timeout: 3
     const [small = 0, large = 0] = sizes;
     expect(Math.abs(large - small)).toBeLessThan(512);
   });
+
+  it('submits every id again when Google answers 503 mid-way: the retried step reads the CRM again and the ledger records the lane as applied', async () => {
+    await hub.vendors.google.control.fail({
+      method: 'POST',
+      path: 'userDeletionRequests',
+      status: 503,
+      count: 1,
+    });
+    const { gaIds, subjectKey, workflowId } = await withdrawStatisticsOfSharedAddress(5);
+
+    const sentToGoogle = JSON.stringify(await hub.vendors.google.control.state());
+    expect(gaIds.filter((id) => !sentToGoogle.includes(id))).toEqual([]);
+    const state = await consentStateFromLedger(hub.ledger, subjectKey);
+    expect(state.outcomes.statistics?.google).toBe('applied');
+    expect(state.written.google?.outcome).toBe('applied');
+    // The one Google step of the lane ran more than once: the 503 was retried by Temporal, not given up.
+    const history = await hub.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'applyGoogleConsentFromCrm',
+    );
+    expect(scheduled).toHaveLength(1);
+    const attempts = (history.events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled[0]?.eventId?.toString()
+        ? [e.activityTaskStartedEventAttributes?.attempt ?? 0]
+        : [],
+    );
+    expect(Math.max(...attempts)).toBeGreaterThan(1);
+  });
 });
