@@ -13,7 +13,11 @@ const crmNamesWaitMs = 45_000;
  * The kinds whose workflow reads the CRM's names on `redactOperatorTextWithCrmNames`. An erasure harvests
  * them as its first step and needs no second read.
  */
-const kindsReadingCrmNames: ReadonlySet<RequestKind> = new Set<RequestKind>(['consent']);
+const kindsReadingCrmNames: ReadonlySet<RequestKind> = new Set<RequestKind>([
+  'consent',
+  'access',
+  'rectification',
+]);
 
 /** Whether a request of `kind` is worth asking to read the CRM's names before its operator texts are redacted. */
 export function readsCrmNames(kind: RequestKind): boolean {

@@ -26,6 +26,7 @@ import {
   closeAccessSystemUpdate,
   retryAccessSystemUpdate,
 } from './access-definitions.js';
+import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
@@ -119,10 +120,23 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
     gaClientIds: [...input.request.gaClientIds],
     gaUserIds: [...input.request.gaUserIds],
   };
-  redactOperatorTextFor(gate, () => ({
-    email: subject.email,
-    identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
-  }));
+  // The CRM's names for the person, read only when an operator's text is to be redacted of them: an
+  // access request reads the CRM for its export, but that export never passes through the workflow.
+  const crmNames: string[] = [];
+  redactOperatorTextFor(
+    gate,
+    () => ({
+      email: subject.email,
+      names: crmNames,
+      identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
+    }),
+    crmNamesReader({
+      subjectKey: input.subjectKey,
+      subject: () => subject,
+      timings: input.timings,
+      into: crmNames,
+    }),
+  );
   // Cancelled (erasure), an activity is waited for until it has stopped: no file is written after the
   // export was deleted.
   const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };

@@ -18,6 +18,7 @@ import type {
   SystemRectificationStatus,
 } from '../domain/rectification.js';
 import { consentRekeySignal, consentWorkflowId } from './consent-definitions.js';
+import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
 import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
@@ -114,10 +115,25 @@ export async function rectificationWorkflow(
   // the systems held before (known once a system has answered), each redacted with either address.
   const newNames = [set.firstname, set.lastname].filter((name): name is string => Boolean(name));
   const oldNames: string[] = [];
-  redactOperatorTextFor(gate, () => {
-    const names = [...newNames, ...oldNames];
-    return [{ email: input.request.email, names }, ...(set.email ? [{ email: set.email, names }] : [])];
+  // Read only when an operator's text is to be redacted and Dynamics has not answered with them: the
+  // person's row is found by the address it had (the one the request names).
+  const readOldNames = crmNamesReader({
+    subjectKey: input.subjectKey,
+    subject: () => subject,
+    timings: input.timings,
+    into: oldNames,
   });
+  redactOperatorTextFor(
+    gate,
+    () => {
+      const names = [...newNames, ...oldNames];
+      return [{ email: input.request.email, names }, ...(set.email ? [{ email: set.email, names }] : [])];
+    },
+    async () => {
+      if (state.dynamics.status === 'pending' || state.dynamics.status === 'needs_attention')
+        await readOldNames();
+    },
+  );
   await Promise.all(
     systems.map(async (system) => {
       const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));

@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
+import { awaitAccess, requestAccess } from '../../hub-client/access.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
+import { lookupRectification, requestRectification } from '../../hub-client/rectifications.js';
 import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
 import { actOnRequest } from '../../hub-client/requests.js';
 import { consentStatusQuery } from '../../workflows/consent-definitions.js';
@@ -21,7 +23,7 @@ describe("an operator's words about a consent change are redacted of the CRM's n
   let context: ReturnType<typeof hub.temporal.context>;
 
   beforeAll(async () => {
-    hub = await startHubWithVendors('operator-text-crm-names');
+    hub = await startHubWithVendors('operator-text-crm-names', { accessExports: true });
     context = hub.temporal.context();
   });
   afterAll(() => hub?.close());
@@ -86,5 +88,78 @@ describe("an operator's words about a consent change are redacted of the CRM's n
     const stored = JSON.stringify(await hub.ledger.listOperatorActions(accepted.eventId));
     expect(stored).toContain('[name] [name] unsubscribed by hand in Mailchimp');
     for (const needle of ['evangeline', 'thistlewaite']) expect(stored.toLowerCase()).not.toContain(needle);
+  });
+  it("redacts the contact's CRM names from an open access request's extension reason, though an access run never holds them", async () => {
+    const email = `ac.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Leopoldina', lastname: 'Marchbanks', emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
+    const accessContext = {
+      ...context,
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+      exportTtl: '1 hour',
+    };
+    const started = await requestAccess(
+      accessContext,
+      { email, requestedBy: 'privacy-inbox#91', requestedAt: new Date().toISOString() },
+      { ledger: hub.ledger },
+    );
+    const status = await awaitAccess(accessContext, started.requestId);
+    expect(status.systems.mailchimp.status).toBe('needs_attention');
+    const extended = await extendRequestDeadline(accessContext, hub.ledger, started.requestId, {
+      months: 1,
+      reason: 'Leopoldina MARCHBANKS sent a second letter',
+      operator: 'op-7',
+    });
+    expect(extended.recorded.reason).toBe('[name] [name] sent a second letter');
+    const stored = JSON.stringify(await hub.ledger.listOperatorActions(started.requestId));
+    expect(stored).toContain('[name] [name] sent a second letter');
+    for (const needle of ['leopoldina', 'marchbanks']) expect(stored.toLowerCase()).not.toContain(needle);
+  });
+
+  it("redacts the CRM's names from a rectification's close note when Dynamics failed before it could answer them", async () => {
+    const email = `rc.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Cunegonde', lastname: 'Ravenscroft', emailaddress1: email }],
+    });
+    // Dataverse refuses the update for good: the run never learns the names the row had.
+    await hub.vendors.dynamics.control.fail({
+      method: 'PATCH',
+      path: '^/api/data/v9.2/contacts',
+      status: 403,
+    });
+    const rectifyContext = {
+      ...context,
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+    const started = await requestRectification(
+      rectifyContext,
+      {
+        email,
+        set: { firstname: 'Kunigunde' },
+        requestedBy: 'privacy-inbox#92',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    let waiting = false;
+    for (let i = 0; i < 200 && !waiting; i++) {
+      const found = await lookupRectification(rectifyContext, hub.ledger, started.requestId);
+      waiting = found.state === 'open' && found.status.systems.dynamics.status === 'needs_attention';
+      if (!waiting) await delay(250);
+    }
+    expect(waiting).toBe(true);
+    const result = await actOnRequest(rectifyContext, hub.ledger, started.requestId, {
+      action: 'close',
+      system: 'dynamics',
+      reason: 'Cunegonde RAVENSCROFT fixed her row by hand',
+      operator: 'op-7',
+    });
+    await hub.vendors.dynamics.control.clearFaults();
+    expect(result.recorded.reason).toBe('[name] [name] fixed her row by hand');
+    const stored = JSON.stringify(await hub.ledger.listOperatorActions(started.requestId));
+    expect(stored).toContain('[name] [name] fixed her row by hand');
+    for (const needle of ['cunegonde', 'ravenscroft']) expect(stored.toLowerCase()).not.toContain(needle);
   });
 });

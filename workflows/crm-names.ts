@@ -1,0 +1,46 @@
+import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/create-activities.js';
+import type { SubjectIdentifiers } from '../connectors/connector.js';
+import type { ErasureTimings } from '../domain/erasure.js';
+import { maxRedactionNames } from '../domain/redaction-names.js';
+import { nonRetryableErrorTypes, systemActivityOptions } from './erasure-activity-options.js';
+
+/**
+ * A reader of the CRM's names for a request's subject, for redacting operator texts (an extension reason, a
+ * close note) asked through `redactOperatorTextWithCrmNamesUpdate`: one Dynamics find per run, shared by
+ * every caller, capped at 30 seconds so a CRM that does not answer (or is not configured) never holds the
+ * request back; the names found go to `into`, at most `maxRedactionNames` in all. Never throws but for a
+ * cancellation.
+ */
+export function crmNamesReader(options: {
+  subjectKey: string;
+  subject: () => SubjectIdentifiers;
+  timings: ErasureTimings;
+  into: string[];
+}): () => Promise<void> {
+  const lookup = proxyActivities<Activities>({
+    ...systemActivityOptions('dynamics', options.timings),
+    scheduleToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
+  });
+  let read: Promise<void> | undefined;
+  return () => {
+    read ??= (async () => {
+      try {
+        const found = await lookup.findInSystem({
+          system: 'dynamics',
+          subjectKey: options.subjectKey,
+          subject: options.subject(),
+        });
+        for (const name of found.names ?? []) if (!options.into.includes(name)) options.into.push(name);
+        options.into.splice(maxRedactionNames);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.warn('the CRM could not be asked for the names to redact from an operator text', {
+          subjectKey: options.subjectKey,
+        });
+      }
+    })();
+    return read;
+  };
+}
