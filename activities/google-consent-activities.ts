@@ -53,6 +53,16 @@ export function createGoogleConsentActivities({
   call: ConnectorCall;
 }) {
   return {
+    /**
+     * The CRM's names for the person (Dynamics' first and last names), at most `maxRedactionNames`, for
+     * redacting notes and operator texts: only the names, never the records or GA ids the find also gives,
+     * so the answer is the same size for an address on one row or 25,000. Shape: { subjectKey, names }.
+     */
+    async findCrmNames(input: ConnectorActivityInput): Promise<{ subjectKey: string; names: string[] }> {
+      const found = await call({ ...input, system: 'dynamics' }, 'find', (c) => c.find(input.subject));
+      return { subjectKey: input.subjectKey, names: (found.names ?? []).slice(0, maxRedactionNames) };
+    },
+
     async applyGoogleConsentFromCrm(input: GoogleConsentFromCrmInput): Promise<GoogleConsentFromCrmResult> {
       const found = await call({ ...input, system: 'dynamics' }, 'find', (c) => c.find(input.subject));
       const names = (found.names ?? []).slice(0, maxRedactionNames);

@@ -86,6 +86,12 @@ export const consentPatches = {
    * so an address on thousands of rows passed Temporal's payload limit.
    */
   googleLaneBounded: 'consent-google-lane-bounded',
+  /**
+   * Issue 15: the names read for redacting a note or an operator's text come from an activity that answers
+   * only the names (at most `maxRedactionNames`). Before it: a Dynamics find answered every record and GA id
+   * of the address too, into the history.
+   */
+  crmNamesBounded: 'consent-crm-names-bounded',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -297,11 +303,10 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   function learnCrmNames(): Promise<void> {
     namesRead ??= (async () => {
       try {
-        const found = await namesLookup.findInSystem({
-          system: 'dynamics',
-          subjectKey: input.subjectKey,
-          subject,
-        });
+        const lookup = { system: 'dynamics' as const, subjectKey: input.subjectKey, subject };
+        const found = patched(consentPatches.crmNamesBounded)
+          ? await namesLookup.findCrmNames(lookup)
+          : await namesLookup.findInSystem(lookup);
         learnNames(found.names ?? []);
       } catch (error) {
         if (isCancellation(error)) throw error;

@@ -56,7 +56,8 @@ describe('consent: the Google lane of an address on many CRM rows', { timeout: 3
       decision: 'withdrawn',
       occurredAt: new Date().toISOString(),
       source: 'test',
-      evidence: { channel: 'test' },
+      // A note makes the run read the CRM's names to redact it: that read must not grow with the rows either.
+      evidence: { channel: 'test', note: 'asked by phone' },
     });
     const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
     const workflowId = consentWorkflowId(subjectKey);
@@ -84,6 +85,7 @@ describe('consent: the Google lane of an address on many CRM rows', { timeout: 3
       expect(carrying.map((i) => i.activityType)).toEqual([]);
       expect(inputs.filter((i) => i.activityType === 'applyGoogleConsentFromCrm')).toHaveLength(1);
       expect(inputs.filter((i) => i.activityType === 'findInSystem')).toEqual([]);
+      expect(inputs.filter((i) => i.activityType === 'findCrmNames')).toHaveLength(1);
 
       const largest = await largestPayload(hub.temporal.client, workflowId);
       expect(largest.bytes, `largest payload in ${largest.eventType} with ${rows} rows`).toBeLessThan(
