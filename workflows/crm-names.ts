@@ -1,9 +1,15 @@
-import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import { isCancellation, log, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type { ErasureTimings } from '../domain/erasure.js';
 import { maxRedactionNames } from '../domain/redaction-names.js';
 import { nonRetryableErrorTypes, systemActivityOptions } from './erasure-activity-options.js';
+
+/**
+ * Patch id (Temporal's `patched`): the names are read with `findCrmNames`, which answers only them (at most
+ * `maxRedactionNames`). Before it: `findInSystem`, whose result also held every record and GA id of the rows.
+ */
+export const crmNamesBoundedPatch = 'crm-names-bounded';
 
 /**
  * A reader of the CRM's names for a request's subject, for redacting operator texts (an extension reason, a
@@ -27,11 +33,15 @@ export function crmNamesReader(options: {
   return () => {
     read ??= (async () => {
       try {
-        const found = await lookup.findInSystem({
-          system: 'dynamics',
+        const input = {
+          system: 'dynamics' as const,
           subjectKey: options.subjectKey,
           subject: options.subject(),
-        });
+        };
+        // Issue 15: only the names come back, not every record and GA id of an address on thousands of rows.
+        const found = patched(crmNamesBoundedPatch)
+          ? await lookup.findCrmNames(input)
+          : await lookup.findInSystem(input);
         for (const name of found.names ?? []) if (!options.into.includes(name)) options.into.push(name);
         options.into.splice(maxRedactionNames);
       } catch (error) {
