@@ -1,5 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { RectifyChanges, RectifyResult } from '../connectors/connector.js';
+import type {
+  RectificationPlan,
+  RectifyChanges,
+  RectifyResult,
+  VendorRecordRef,
+} from '../connectors/connector.js';
 import { inlineRecordLimit } from '../domain/erasure.js';
 import type { RectificationReceipt, RectifiedRecord } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -50,8 +55,27 @@ export function createRectificationActivities({
   starter?: Pick<WorkStarter, 'handOverConsent'>;
 }) {
   return {
-    /** Sets the new values in one system; the values before leave this activity only as keyed hashes. */
-    rectifyInSystem(input: ErasureStepInput & { changes: RectifyChanges }): Promise<RectifiedInSystem> {
+    /**
+     * A rectification's harvest in one system (issue 18), before anything is written anywhere: the ids of
+     * the person's records under the old address, and how many records of someone else hold the new one.
+     * A system with no harvest (Google Analytics holds no address) answers none and no conflict.
+     */
+    planRectification(
+      input: ErasureStepInput & { newEmail?: string; newAddressIsTheirs: boolean },
+    ): Promise<RectificationPlan> {
+      return call(input, 'rectify', async (connector) => {
+        if (!connector.planRectification) return { own: [], conflicts: 0 };
+        return connector.planRectification(input.subject, input.newEmail, input.newAddressIsTheirs);
+      });
+    },
+
+    /**
+     * Sets the new values in one system; the values before leave this activity only as keyed hashes. With
+     * `own` (the harvest's ids) exactly those records are written, on every attempt.
+     */
+    rectifyInSystem(
+      input: ErasureStepInput & { changes: RectifyChanges; own?: VendorRecordRef[] },
+    ): Promise<RectifiedInSystem> {
       return call(input, 'rectify', async (connector) => {
         if (!connector.rectify) {
           return {
@@ -61,7 +85,7 @@ export function createRectificationActivities({
             note: `${input.system} holds no email or name for a person; nothing to rectify there`,
           };
         }
-        const result = await connector.rectify(input.subject, input.changes);
+        const result = await connector.rectify(input.subject, input.changes, input.own);
         const records = protectRecordIds(subjectKeySecret, input.system, result.records).map(
           ({ kind, id, container, result: done, before }): RectifiedRecord => ({
             kind,

@@ -35,7 +35,23 @@ export interface Connector {
    * hash and never passes on). A new address already used by another record of the tool is a
    * NonRetryableVendorError naming the conflict (Mailchimp's "Member Exists").
    */
-  rectify?(subject: SubjectIdentifiers, changes: RectifyChanges): Promise<RectifyResult>;
+  rectify?(
+    subject: SubjectIdentifiers,
+    changes: RectifyChanges,
+    own?: VendorRecordRef[],
+  ): Promise<RectifyResult>;
+  /**
+   * A rectification's harvest, before anything is written anywhere (issue 18): the records the tool holds
+   * under the person's address (`own`, the ids every later attempt writes), and how many records that are
+   * not the person's already hold the new address (`conflicts`). With `newAddressIsTheirs` (Mailchimp's
+   * upemail: the vendor moved the person itself) records already at the new address count as their own.
+   * Reads only.
+   */
+  planRectification?(
+    subject: SubjectIdentifiers,
+    newEmail: string | undefined,
+    newAddressIsTheirs: boolean,
+  ): Promise<RectificationPlan>;
   readConsent(subject: SubjectIdentifiers): Promise<ConsentReading>;
   applyConsent(subject: SubjectIdentifiers, change: ConsentChange): Promise<ApplyConsentResult>;
   /**
@@ -340,6 +356,12 @@ export interface RectifiedRecordRef extends VendorRecordRef {
   before: Record<string, string | null>;
 }
 
+/** What a rectification's harvest found in one tool (`Connector.planRectification`). */
+export interface RectificationPlan {
+  own: VendorRecordRef[];
+  conflicts: number;
+}
+
 export interface RectifyResult {
   outcome: 'rectified' | 'not_found' | 'not_applicable';
   records: RectifiedRecordRef[];
@@ -452,6 +474,7 @@ export type ConnectorSet = Partial<
           | 'collectAccess'
           | 'restrict'
           | 'rectify'
+          | 'planRectification'
           | 'plannedDeletions'
           | 'writeConsentBatch'
           | 'planConsentBatch'

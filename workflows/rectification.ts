@@ -7,7 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
-import type { SubjectIdentifiers } from '../connectors/connector.js';
+import type { SubjectIdentifiers, VendorRecordRef } from '../connectors/connector.js';
 import type { SystemName } from '../domain/erasure.js';
 import type {
   RectifiableField,
@@ -37,7 +37,16 @@ export const rectificationPatches = {
    * re-keys nothing, so the tombstone keeps refusing grants for, and re-erasing, the address vendors held.
    */
   keepErasedKey: 'rectification-keeps-erased-key',
+  /**
+   * Issue 18: every system's records are harvested under the old address, and the new address checked
+   * against everyone else's records in every system, before anything is written anywhere; every attempt
+   * then writes exactly the harvested records, so a retry or a conflict cannot make two people one.
+   */
+  harvestFirst: 'rectification-harvest-first',
 } as const;
+
+/** Who started a rectification for an address Mailchimp already moved (api/routes/mailchimp-webhook-routes.ts). */
+const mailchimpAddressChange = 'mailchimp:upemail';
 
 /**
  * Tells the consent workflow running under the old key (if any) that the person is now `newSubjectKey`: it
@@ -123,6 +132,13 @@ export async function rectificationWorkflow(
     timings: input.timings,
     into: oldNames,
   });
+  // The harvest: each system's records of the person (kept here, so every attempt writes those and no
+  // other) and whether anyone else already holds the new address, anywhere, before any write.
+  const harvested: Partial<Record<SystemName, VendorRecordRef[]>> = {};
+  let refusal: string | undefined;
+  const harvestFirst = patched(rectificationPatches.harvestFirst);
+  // With the harvest first, Dynamics is `running` from its harvest until its write answers with the names.
+  let dynamicsNamesRead = false;
   redactOperatorTextFor(
     gate,
     () => {
@@ -130,13 +146,53 @@ export async function rectificationWorkflow(
       return [{ email: input.request.email, names }, ...(set.email ? [{ email: set.email, names }] : [])];
     },
     async () => {
-      if (state.dynamics.status === 'pending' || state.dynamics.status === 'needs_attention')
+      if (
+        state.dynamics.status === 'pending' ||
+        state.dynamics.status === 'needs_attention' ||
+        (harvestFirst && !dynamicsNamesRead)
+      )
         await readOldNames();
     },
   );
+  if (harvestFirst) {
+    const conflicted: SystemName[] = [];
+    await Promise.all(
+      systems.map(async (system) => {
+        const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+        const outcome = await gate.run(system, state[system], () =>
+          activities.planRectification({
+            system,
+            requestId,
+            subjectKey: input.subjectKey,
+            subject,
+            ...(set.email ? { newEmail: set.email } : {}),
+            newAddressIsTheirs:
+              system === 'mailchimp' && input.request.requestedBy === mailchimpAddressChange,
+          }),
+        );
+        if (!outcome.done) return;
+        harvested[system] = outcome.value.own;
+        if (outcome.value.conflicts > 0) conflicted.push(system);
+      }),
+    );
+    if (conflicted.length > 0) {
+      const names = systems.filter((s) => conflicted.includes(s)).join(' and ');
+      refusal = `refused: the new address is already held by another person's record(s) in ${names}; nothing was changed in any system and the ledger was not re-keyed (merge or correct those records first)`;
+      for (const system of systems) {
+        if (harvested[system] === undefined) continue;
+        Object.assign(state[system], {
+          status: 'failed',
+          failure: { type: 'RectificationConflict', reason: refusal },
+        });
+        gate.finish(state[system]);
+      }
+    }
+  }
   await Promise.all(
     systems.map(async (system) => {
+      if (harvestFirst && (refusal || harvested[system] === undefined)) return;
       const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
+      const own = harvested[system];
       const outcome = await gate.run(system, state[system], () =>
         activities.rectifyInSystem({
           system,
@@ -144,10 +200,12 @@ export async function rectificationWorkflow(
           subjectKey: input.subjectKey,
           subject,
           changes: set,
+          ...(own ? { own } : {}),
         }),
       );
       if (!outcome.done) return;
       for (const name of outcome.value.namesBefore ?? []) if (!oldNames.includes(name)) oldNames.push(name);
+      if (system === 'dynamics') dynamicsNamesRead = true;
       Object.assign(state[system], {
         status: outcome.value.outcome,
         records: outcome.value.records,
@@ -162,7 +220,9 @@ export async function rectificationWorkflow(
   const allReached = systems.every((s) => reached.includes(state[s].status));
   let rekeyed: RectificationReceipt['rekeyed'];
   let rekeyNote: string | undefined;
-  if (input.newSubjectKey && input.newSubjectKey !== input.subjectKey) {
+  if (refusal) {
+    rekeyNote = refusal;
+  } else if (input.newSubjectKey && input.newSubjectKey !== input.subjectKey) {
     const erased =
       allReached && patched(rectificationPatches.keepErasedKey)
         ? await ledger.loadTombstone(input.subjectKey)

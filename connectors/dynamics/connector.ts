@@ -21,6 +21,7 @@ import type {
   FindResult,
   ObservedPerson,
   PurposeOutcome,
+  RectificationPlan,
   RectifiedRecordRef,
   RectifyResult,
   RestrictedRecordRef,
@@ -517,11 +518,36 @@ export function createDynamicsConnector(
      * is refused before any PATCH, non-retryably, so the system waits for an operator (as Mailchimp's
      * "Member Exists" does) and nothing is overwritten.
      */
-    rectify: (subject, changes) =>
+    rectify: (subject, changes, own) =>
       run('rectify', async (): Promise<RectifyResult> => {
-        const found = await rows('rectify', subject, [...emailColumns, 'firstname', 'lastname']);
-        if (found.length === 0) return { outcome: 'not_found', records: [] };
-        if (changes.email && changes.email !== subject.email) {
+        const columns = [...emailColumns, 'firstname', 'lastname'];
+        const key = (ref: { kind: string; id: string }) => `${ref.kind}:${ref.id}`;
+        let found: Row[];
+        if (own) {
+          // The harvested rows only, wherever their address is now: under the old one still, or already
+          // under the new one (an earlier attempt wrote it before failing). No other row is touched.
+          const wanted = new Set(own.map(key));
+          const seen = new Set<string>();
+          found = [];
+          const atNew =
+            changes.email && changes.email !== subject.email
+              ? await rows('rectify', { ...subject, email: changes.email }, columns)
+              : [];
+          for (const row of [...(await rows('rectify', subject, columns)), ...atNew]) {
+            if (!wanted.has(key(row.ref)) || seen.has(key(row.ref))) continue;
+            seen.add(key(row.ref));
+            found.push(row);
+          }
+        } else {
+          found = await rows('rectify', subject, columns);
+        }
+        if (found.length === 0) {
+          return {
+            outcome: 'not_found',
+            records: (own ?? []).map((ref) => ({ ...ref, result: 'gone' as const, before: {} })),
+          };
+        }
+        if (!own && changes.email && changes.email !== subject.email) {
           const own = new Set(found.map((row) => `${row.ref.kind}:${row.ref.id}`));
           const others = (await rows('rectify', { ...subject, email: changes.email }, [])).filter(
             (row) => !own.has(`${row.ref.kind}:${row.ref.id}`),
@@ -546,24 +572,39 @@ export function createDynamicsConnector(
             patch[column] = value;
             before[column] = typeof current === 'string' ? current : null;
           };
+          // A harvested row already at the new address was moved by an earlier attempt of this request.
+          const movedBefore: Record<string, string> = {};
           if (changes.email) {
             for (const column of emailColumns) {
               const current = row.columns[column];
-              if (
-                typeof current === 'string' &&
-                canonicalMailbox(current) === canonicalMailbox(subject.email)
-              )
-                set(column, changes.email);
+              if (typeof current !== 'string') continue;
+              if (canonicalMailbox(current) === canonicalMailbox(subject.email)) set(column, changes.email);
+              else if (own && canonicalMailbox(current) === canonicalMailbox(changes.email))
+                movedBefore[column] = subject.email;
             }
           }
           if (changes.firstname !== undefined) set('firstname', changes.firstname);
           if (changes.lastname !== undefined) set('lastname', changes.lastname);
+          const earlier = Object.keys(movedBefore).length > 0;
           if (Object.keys(patch).length === 0) {
-            records.push({ ...row.ref, result: 'already', before: {} });
+            records.push(
+              earlier
+                ? { ...row.ref, result: 'rectified', before: movedBefore }
+                : { ...row.ref, result: 'already', before: {} },
+            );
             continue;
           }
           const gone = (await patchAsRead(row, patch, 'rectify')) === 'gone';
-          records.push({ ...row.ref, result: gone ? 'gone' : 'rectified', before: gone ? {} : before });
+          records.push({
+            ...row.ref,
+            result: gone ? 'gone' : 'rectified',
+            before: gone ? {} : { ...movedBefore, ...before },
+          });
+        }
+        if (own) {
+          const reached = new Set(found.map((row) => key(row.ref)));
+          for (const ref of own)
+            if (!reached.has(key(ref))) records.push({ ...ref, result: 'gone', before: {} });
         }
         logger.info(
           {
@@ -584,6 +625,23 @@ export function createDynamicsConnector(
           ),
         ];
         return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records, names };
+      }),
+
+    /**
+     * A rectification's harvest (issue 18): the contacts and leads under the old address, and how many other
+     * rows already hold the new one (Dataverse lets two rows share an address, so writing it would make two
+     * people one). Reads only; the workflow keeps the ids and every attempt writes exactly those.
+     */
+    planRectification: (subject, newEmail, newAddressIsTheirs) =>
+      run('rectify', async (): Promise<RectificationPlan> => {
+        const own = (await rows('rectify', subject, [])).map((row) => row.ref);
+        if (!newEmail || newEmail === subject.email) return { own, conflicts: 0 };
+        const ids = new Set(own.map((ref) => `${ref.kind}:${ref.id}`));
+        const atNew = (await rows('rectify', { ...subject, email: newEmail }, [])).filter(
+          (row) => !ids.has(`${row.ref.kind}:${row.ref.id}`),
+        );
+        if (newAddressIsTheirs) return { own: [...own, ...atNew.map((row) => row.ref)], conflicts: 0 };
+        return { own, conflicts: atNew.length };
       }),
 
     readConsent: (subject) =>

@@ -18,6 +18,7 @@ import type {
   DecisionsInForce,
   ErasedRecord,
   ObservedPerson,
+  RectificationPlan,
   RectifiedRecordRef,
   RectifyChanges,
   RectifyResult,
@@ -796,11 +797,40 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
      * address that is already a member of the audience with 400 "Member Exists": non-retryable, so the
      * system waits for an operator (merge or close), and nothing is overwritten.
      */
-    async rectify(subject: SubjectIdentifiers, changes: RectifyChanges): Promise<RectifyResult> {
-      const audiences = await configuredAudiences('rectify');
-      const members = await membersIn('rectify', subject.email, audiences);
-      if (members.length === 0) return { outcome: 'not_found', records: [] };
+    async rectify(
+      subject: SubjectIdentifiers,
+      changes: RectifyChanges,
+      own?: VendorRecordRef[],
+    ): Promise<RectifyResult> {
       const records: RectifiedRecordRef[] = [];
+      let members: MailchimpMember[];
+      // Members of this request found already at the new address, by audience: an earlier attempt renamed
+      // them (the harvest saw no one else there), so they are reported as changed, the old address before.
+      const movedEarlier = new Set<string>();
+      if (own) {
+        const exact = new Set(own.map((ref) => `${ref.container}:${ref.id}`));
+        const audiences = [...new Set(own.flatMap((ref) => (ref.container ? [ref.container] : [])))];
+        const atOld = await membersIn('rectify', subject.email, audiences);
+        const atNew =
+          changes.email && changes.email !== subject.email
+            ? await membersIn('rectify', changes.email, audiences)
+            : [];
+        members = [];
+        for (const ref of own) {
+          const found =
+            atOld.find((m) => m.list_id === ref.container && m.id === ref.id) ??
+            atNew.find((m) => m.list_id === ref.container);
+          if (!found || members.some((m) => m.list_id === found.list_id && m.id === found.id)) {
+            if (!found) records.push({ ...ref, result: 'gone', before: {} });
+            continue;
+          }
+          if (!exact.has(`${found.list_id}:${found.id}`)) movedEarlier.add(found.list_id);
+          members.push(found);
+        }
+      } else {
+        members = await membersIn('rectify', subject.email, await configuredAudiences('rectify'));
+      }
+      if (members.length === 0) return { outcome: 'not_found', records };
       const names = new Set<string>();
       for (const member of members) {
         // The values before are read in full here, once, to be hashed by the activity.
@@ -836,8 +866,13 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
           before[`merge_fields.${tag}`] = typeof old === 'string' && old !== '' ? old : null;
         }
         if (Object.keys(merges).length > 0) body.merge_fields = merges;
+        if (movedEarlier.has(member.list_id)) before.email_address = subject.email;
         if (Object.keys(body).length === 0) {
-          records.push({ ...memberRef(member), result: 'already', before: {} });
+          records.push(
+            movedEarlier.has(member.list_id)
+              ? { ...memberRef(member), result: 'rectified', before }
+              : { ...memberRef(member), result: 'already', before: {} },
+          );
           continue;
         }
         const updated = await callUnlessMissing(
@@ -855,6 +890,25 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       log.info({ operation: 'rectify', members: members.length }, 'mailchimp rectify');
       const kept = records.filter((r) => r.result !== 'gone');
       return { outcome: kept.length > 0 ? 'rectified' : 'not_found', records, names: [...names] };
+    },
+
+    /**
+     * A rectification's harvest (issue 18): the person's member in every configured audience under the old
+     * address, and how many audiences already have a member at the new one (Mailchimp would refuse the
+     * PATCH there with "Member Exists" after other audiences were renamed). With `newAddressIsTheirs` (an
+     * upemail: Mailchimp moved the member itself) the members at the new address are the person's.
+     */
+    async planRectification(
+      subject: SubjectIdentifiers,
+      newEmail: string | undefined,
+      newAddressIsTheirs: boolean,
+    ): Promise<RectificationPlan> {
+      const audiences = await configuredAudiences('rectify');
+      const own = (await membersIn('rectify', subject.email, audiences)).map(memberRef);
+      if (!newEmail || newEmail === subject.email) return { own, conflicts: 0 };
+      const atNew = (await membersIn('rectify', newEmail, audiences)).map(memberRef);
+      if (newAddressIsTheirs) return { own: [...own, ...atNew], conflicts: 0 };
+      return { own, conflicts: atNew.length };
     },
 
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {

@@ -149,7 +149,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     expect(await findEverywhere(newEmail)).toEqual({ dynamics: [], mailchimp: [] });
   });
 
-  it('waits for an operator when Mailchimp already has the new address (Member Exists), and re-keys nothing', async () => {
+  it('refuses before writing when Mailchimp already has another member at the new address, and re-keys nothing', async () => {
     const oldEmail = uniqueEmail('clash-old');
     const newEmail = uniqueEmail('clash-new');
     await hub.vendors.mailchimp.control.seed({
@@ -170,22 +170,11 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       requestedBy: 'privacy-inbox#92',
       requestedAt: new Date().toISOString(),
     });
-    const handle = context.client.workflow.getHandle(started.workflowId);
-    let failure: string | undefined;
-    for (let i = 0; i < 120 && !failure; i++) {
-      const status = await handle.query(rectificationStatusQuery);
-      if (status.systems.mailchimp.status === 'needs_attention')
-        failure = status.systems.mailchimp.failure?.reason;
-      else await delay(250);
-    }
-    expect(failure).toMatch(/Member Exists/);
-    expect(failure).not.toContain(newEmail);
-    await handle.executeUpdate(closeSystemUpdate, {
-      args: [{ system: 'mailchimp', reason: 'merge the two members by hand', operator: 'ops:test' }],
-    });
     const receipt = await awaitRectification(context, started);
     expect(receipt.outcome).toBe('completed_with_failures');
-    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(receipt.systems.mailchimp.status).toBe('failed');
+    expect(receipt.systems.mailchimp.failure?.reason).toMatch(/refused: .* in mailchimp;/);
+    expect(receipt.systems.mailchimp.failure?.reason).not.toContain(newEmail);
     expect(receipt.rekeyed).toBeUndefined();
     expect(receipt.rekeyNote).toMatch(/not re-keyed/);
     // Both members are still there, untouched.
@@ -204,12 +193,16 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
         {
           id: listId,
           name: 'Rectify list',
-          members: [
-            { email_address: oldEmail, status: 'subscribed' },
-            { email_address: newEmail, status: 'subscribed' },
-          ],
+          members: [{ email_address: oldEmail, status: 'subscribed' }],
         },
       ],
+    });
+    // Mailchimp refuses the change for good (a 400), so the system waits for an operator.
+    await hub.vendors.mailchimp.control.fail({
+      method: 'PATCH',
+      path: `/lists/${listId}/members/`,
+      status: 400,
+      count: 1,
     });
     const started = await requestRectification(context, {
       email: oldEmail,
@@ -221,7 +214,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     let ready = false;
     for (let i = 0; i < 120 && !ready; i++) {
       const status = await handle.query(rectificationStatusQuery);
-      // Dynamics has answered (with the names it held) and Mailchimp waits on the Member Exists clash.
+      // Dynamics has answered (with the names it held) and Mailchimp waits on its refusal.
       ready =
         status.systems.dynamics.status === 'rectified' &&
         status.systems.mailchimp.status === 'needs_attention';
@@ -305,7 +298,9 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
         requestedBy: 'mailchimp:upemail',
       });
       expect(receipt?.systems.dynamics.status).toBe('rectified');
-      expect(receipt?.systems.mailchimp.status).toBe('not_found');
+      // Mailchimp moved the member itself: the harvest counts it as the person's, already done.
+      expect(receipt?.systems.mailchimp.status).toBe('rectified');
+      expect(receipt?.systems.mailchimp.records.map((r) => r.result)).toEqual(['already']);
       expect(await findEverywhere(oldEmail)).toEqual({ dynamics: [], mailchimp: [] });
       expect((await findEverywhere(newEmail)).dynamics).toHaveLength(1);
       expect((await hub.ledger.listConsentEvents(subjectKeyFor(newEmail, secret))).map((e) => e.id)).toEqual([

@@ -1,0 +1,280 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubClientContext } from '../../hub-client/erasures.js';
+import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+/**
+ * Two Mailchimp-shaped audiences (10 hex digits), created before the hub first lists the account's audiences
+ * (the connector keeps that list for a while); each test seeds its own members into them.
+ */
+const news = randomBytes(5).toString('hex');
+const events = randomBytes(5).toString('hex');
+type Row = Record<string, unknown>;
+interface DynamicsState {
+  contacts: Row[];
+  leads: Row[];
+}
+interface MailchimpState {
+  lists: { id: string; members: { email_address: string; id: string }[] }[];
+}
+
+/**
+ * Issue 18: a rectification harvests the person's records in every system under the old address and checks
+ * the new address against everyone else's records in every system before it writes anything; each attempt
+ * then writes exactly the harvested records. Real connectors, the vendor sandboxes (state read over their
+ * HTTP controls), sandbox faults and a real Temporal dev server.
+ */
+describe('rectification harvests first: retries and conflicts never make two people one', {
+  timeout: 240_000,
+}, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('rectification-harvest');
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [] },
+        { id: events, name: 'Harvest events', members: [] },
+      ],
+    });
+    context = {
+      ...hub.temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  const dynamicsRows = async (email: string) => {
+    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
+    const holds = (row: Row) =>
+      ['emailaddress1', 'emailaddress2', 'emailaddress3'].some(
+        (column) => typeof row[column] === 'string' && (row[column] as string).toLowerCase() === email,
+      );
+    return {
+      contacts: state.contacts.filter(holds).map((row) => String(row.contactid)),
+      leads: state.leads.filter(holds).map((row) => String(row.leadid)),
+    };
+  };
+  const mailchimpAudiences = async (email: string) => {
+    const state = await hub.vendors.mailchimp.control.state<MailchimpState>();
+    return state.lists
+      .filter((list) => list.members.some((m) => m.email_address.toLowerCase() === email))
+      .map((list) => list.id)
+      .sort();
+  };
+  const rectify = async (email: string, newEmail: string) => {
+    const started = await requestRectification(context, {
+      email,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#18',
+      requestedAt: new Date().toISOString(),
+    });
+    return awaitRectification(context, started);
+  };
+
+  it('a Dynamics write that fails once and is retried moves both of her rows, her own contact never counted as a conflict', async () => {
+    const oldEmail = uniqueEmail('rita.old');
+    const newEmail = uniqueEmail('rita.new');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Rita', lastname: 'Levi', emailaddress1: oldEmail }],
+      leads: [{ firstname: 'Rita', lastname: 'Levi', emailaddress1: oldEmail }],
+    });
+    const before = await dynamicsRows(oldEmail);
+    expect(before.contacts).toHaveLength(1);
+    expect(before.leads).toHaveLength(1);
+    await hub.vendors.dynamics.control.fail({ method: 'PATCH', path: 'leads', status: 503, count: 1 });
+
+    const receipt = await rectify(oldEmail, newEmail);
+
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.dynamics.status).toBe('rectified');
+    expect(receipt.systems.dynamics.recordCount).toBe(2);
+    for (const record of receipt.systems.dynamics.records) {
+      expect(record.result).toBe('rectified');
+      expect(record.changed.map((c) => c.field)).toEqual(['emailaddress1']);
+    }
+    expect(await dynamicsRows(oldEmail)).toEqual({ contacts: [], leads: [] });
+    expect(await dynamicsRows(newEmail)).toEqual(before);
+    expect(receipt.rekeyed?.to).toBe(subjectKeyFor(newEmail, hub.temporal.secrets.subjectKeySecret));
+  });
+
+  it('a Mailchimp write that fails once in the second audience lists both audiences as changed after the retry', async () => {
+    const oldEmail = uniqueEmail('mia.a');
+    const newEmail = uniqueEmail('mia.b');
+    const [first, second] = [news, events];
+    await hub.vendors.mailchimp.control.seed({
+      lists: [first, second].map((id) => ({
+        id,
+        name: id === news ? 'Harvest news' : 'Harvest events',
+        members: [{ email_address: oldEmail, status: 'subscribed' }],
+      })),
+    });
+    await hub.vendors.mailchimp.control.fail({
+      method: 'PATCH',
+      path: `/lists/${second}/members/`,
+      status: 503,
+      count: 1,
+    });
+
+    const receipt = await rectify(oldEmail, newEmail);
+
+    expect(await mailchimpAudiences(oldEmail)).toEqual([]);
+    expect(await mailchimpAudiences(newEmail)).toEqual([first, second].sort());
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.mailchimp.status).toBe('rectified');
+    expect(receipt.systems.mailchimp.recordCount).toBe(2);
+    expect(receipt.systems.mailchimp.records.map((r) => r.container).sort()).toEqual([first, second].sort());
+    for (const record of receipt.systems.mailchimp.records) {
+      expect(record.result).toBe('rectified');
+      expect(record.changed.map((c) => c.field)).toContain('email_address');
+    }
+  });
+
+  it("refuses the whole rectification, writing nothing anywhere, when another person's records hold the new address in Dynamics and Mailchimp", async () => {
+    const grace = uniqueEmail('grace');
+    const alan = uniqueEmail('alan');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Grace', lastname: 'Hopper', emailaddress2: grace }],
+      leads: [
+        { firstname: 'Grace', lastname: 'Hopper', emailaddress1: grace },
+        { firstname: 'Alan', lastname: 'Turing', emailaddress1: alan },
+      ],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: grace, status: 'subscribed' }] },
+        { id: events, name: 'Harvest events', members: [{ email_address: alan, status: 'unsubscribed' }] },
+      ],
+    });
+    const [graceRows, alanRows] = [await dynamicsRows(grace), await dynamicsRows(alan)];
+
+    const receipt = await rectify(grace, alan);
+
+    expect(receipt.outcome).toBe('completed_with_failures');
+    for (const system of ['dynamics', 'mailchimp'] as const) {
+      expect(receipt.systems[system].status).toBe('failed');
+      expect(receipt.systems[system].failure?.reason).toMatch(/refused: .* in dynamics and mailchimp;/);
+      expect(receipt.systems[system].records).toEqual([]);
+    }
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(receipt.rekeyNote).toMatch(/^refused: /);
+    expect(JSON.stringify(receipt)).not.toContain(grace);
+    expect(JSON.stringify(receipt)).not.toContain(alan);
+    // Nothing was written: Grace and Alan keep their own records and addresses in both systems.
+    expect(await dynamicsRows(grace)).toEqual(graceRows);
+    expect(await dynamicsRows(alan)).toEqual(alanRows);
+    expect(await mailchimpAudiences(grace)).toEqual([news]);
+    expect(await mailchimpAudiences(alan)).toEqual([events]);
+  });
+
+  it('refuses before any Dynamics write when only Mailchimp has someone else at the new address', async () => {
+    const oldEmail = uniqueEmail('only-mc-old');
+    const newEmail = uniqueEmail('only-mc-new');
+    const audience = news;
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Harvest', emailaddress1: oldEmail }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: audience,
+          name: 'Harvest news',
+          members: [
+            { email_address: oldEmail, status: 'subscribed' },
+            { email_address: newEmail, status: 'subscribed' },
+          ],
+        },
+      ],
+    });
+    const rows = await dynamicsRows(oldEmail);
+
+    const receipt = await rectify(oldEmail, newEmail);
+
+    expect(receipt.systems.dynamics.status).toBe('failed');
+    expect(receipt.systems.dynamics.failure?.reason).toMatch(/refused: .* in mailchimp;/);
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(await dynamicsRows(oldEmail)).toEqual(rows);
+    expect(await dynamicsRows(newEmail)).toEqual({ contacts: [], leads: [] });
+  });
+
+  it("refuses an upemail webhook's address change onto a Dynamics contact of another person, though the person has no Dynamics rows", async () => {
+    const edsger = uniqueEmail('edsger');
+    const katherine = uniqueEmail('katherine');
+    const audience = news;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Katherine', lastname: 'Johnson', emailaddress1: katherine }],
+    });
+    // Edsger already changed his address in Mailchimp.
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: audience,
+          name: 'Harvest news',
+          members: [{ email_address: katherine, status: 'subscribed' }],
+        },
+      ],
+    });
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const eventId = randomUUID();
+    await hub.ledger.appendConsentEvent({
+      id: eventId,
+      subjectKey: subjectKeyFor(edsger, secret),
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: '2026-01-05T10:00:00.000Z',
+      recordedAt: '2026-01-05T10:00:01.000Z',
+      source: 'form:signup',
+      evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-18' },
+    });
+    const katherineRows = await dynamicsRows(katherine);
+    const webhookSecret = 'upemail-harvest-secret-0123456789';
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key: freshApiKey(),
+      webhookSecret,
+    });
+    try {
+      const form = {
+        type: 'upemail',
+        fired_at: new Date(Date.now() - 5000).toISOString().slice(0, 19).replace('T', ' '),
+        'data[list_id]': audience,
+        'data[new_id]': 'abc123',
+        'data[new_email]': katherine,
+        'data[old_email]': edsger,
+      };
+      const answer = await app.inject({
+        method: 'POST',
+        url: `/webhooks/mailchimp/${webhookSecret}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams(form).toString(),
+      });
+      expect(answer.statusCode).toBe(200);
+      const { rectificationRequestId } = answer.json() as { rectificationRequestId: string };
+      let receipt = await hub.ledger.getRectification(rectificationRequestId);
+      for (let i = 0; i < 240 && !receipt; i++) {
+        await delay(250);
+        receipt = await hub.ledger.getRectification(rectificationRequestId);
+      }
+      expect(receipt?.outcome).toBe('completed_with_failures');
+      expect(receipt?.systems.dynamics.status).toBe('failed');
+      expect(receipt?.systems.dynamics.failure?.reason).toMatch(/refused: .* in dynamics;/);
+      expect(receipt?.rekeyed).toBeUndefined();
+      // Edsger's consent stays under his own key; Katherine's subject key gets none of it.
+      expect((await hub.ledger.listConsentEvents(subjectKeyFor(edsger, secret))).map((e) => e.id)).toEqual([
+        eventId,
+      ]);
+      expect(await hub.ledger.listConsentEvents(subjectKeyFor(katherine, secret))).toEqual([]);
+      expect(await dynamicsRows(katherine)).toEqual(katherineRows);
+    } finally {
+      await app.close();
+    }
+  });
+});
