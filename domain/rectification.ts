@@ -27,6 +27,18 @@ export const rectificationChangesSchema = z
   });
 export type RectificationChanges = z.output<typeof rectificationChangesSchema>;
 
+/**
+ * Who asks when Mailchimp's `upemail` webhook reports an address Mailchimp already moved. The rectification
+ * workflow takes Mailchimp members at the new address as the person's own only for this requester, so no
+ * caller of the API or the CLI may give it (`callerRequestedBySchema`).
+ */
+export const mailchimpAddressChangeActor = 'mailchimp:upemail';
+
+/** A `requestedBy` a caller gives: any actor id except the one reserved for the `upemail` webhook. */
+export const callerRequestedBySchema = actorIdSchema.refine((id) => id !== mailchimpAddressChangeActor, {
+  error: `is reserved for Mailchimp's upemail webhook; give the operator, ticket or channel instead`,
+});
+
 /** `consent-hub rectify` and `POST /v1/rectifications`. Addresses are normalised here, once. */
 export const rectificationRequestSchema = z.object({
   email: emailSchema,

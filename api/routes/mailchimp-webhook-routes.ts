@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaultMailchimpPurposeMap } from '../../connectors/mailchimp/config.js';
 import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
 import type { Purpose } from '../../domain/purposes.js';
+import { mailchimpAddressChangeActor } from '../../domain/rectification.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { RectificationRefused } from '../../hub-client/request-errors.js';
@@ -92,7 +93,7 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
         {
           email: from,
           set: { email: to },
-          requestedBy: 'mailchimp:upemail',
+          requestedBy: mailchimpAddressChangeActor,
           requestedAt: new Date().toISOString(),
           receivedAt: new Date(firedAtIso(event.fired_at)).toISOString(),
         },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { rectificationRequestSchema } from '../../domain/rectification.js';
+import { callerRequestedBySchema, rectificationRequestSchema } from '../../domain/rectification.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { RectificationRefused } from '../../hub-client/request-errors.js';
 import type { ApiDependencies } from '../api-dependencies.js';
@@ -9,7 +9,7 @@ import { ApiProblem, invalidBody } from '../problem.js';
 /** The API fills who asked (the key) and when (now); `receivedAt` may be given for a letter entered later. */
 export const rectificationBodySchema = rectificationRequestSchema
   .extend({
-    requestedBy: rectificationRequestSchema.shape.requestedBy.optional(),
+    requestedBy: callerRequestedBySchema.optional(),
     requestedAt: rectificationRequestSchema.shape.requestedAt.optional(),
   })
   .strict();

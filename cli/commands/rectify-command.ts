@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { rectifiableFields } from '../../domain/rectification.js';
+import { callerRequestedBySchema, rectifiableFields } from '../../domain/rectification.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { followRequest } from '../follow-request.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
@@ -49,6 +49,11 @@ export const rectifyCommand = new Command('rectify')
       command: Command,
     ) => {
       const json = wantsJson(command);
+      // The webhook's own requester changes how Mailchimp members are matched, so no operator may pose as it.
+      const requestedBy =
+        flags.requestedBy === undefined ? undefined : callerRequestedBySchema.safeParse(flags.requestedBy);
+      if (requestedBy && !requestedBy.success)
+        throw new UsageError(`--requested-by ${requestedBy.error.issues[0]?.message ?? 'is not valid'}`);
       const { requestRectification, rectificationHandle, rectificationLiveStatus } =
         await hubRectifications();
       await withHubClient(async (context, _config, ledger) => {

@@ -188,4 +188,25 @@ describe('API: POST /v1/rectifications needs the intake scope and names bad fiel
       expect(JSON.stringify(answer.json().errors)).toContain('set');
     }
   });
+
+  it("refuses a caller posing as Mailchimp's upemail webhook (400, requestedBy named), which would change how members are matched", async () => {
+    const email = newEmail();
+    const answer = await post(intakeKey, {
+      email,
+      set: { email: newEmail() },
+      requestedBy: 'mailchimp:upemail',
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.stringify(answer.json().errors)).toContain('requestedBy');
+    expect(JSON.stringify(answer.json().errors)).toContain('reserved for Mailchimp');
+    expect(
+      await ledger.listRequestDeadlines({
+        subjectKey: subjectKeyFor(email, temporal.secrets.subjectKeySecret),
+      }),
+    ).toEqual([]);
+    // Any other requester id is still the caller's to give.
+    expect(
+      (await post(intakeKey, { email, set: { lastname: 'Y' }, requestedBy: 'ticket#42' })).statusCode,
+    ).toBe(202);
+  });
 });

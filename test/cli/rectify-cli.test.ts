@@ -355,6 +355,24 @@ describe('an operator acts on a rectification as on any request (CLI and API)', 
     expect((await ledger.listRequestDeadlines({ kind: 'rectification' })).length).toBe(deadlines);
   });
 
+  it("refuses --requested-by mailchimp:upemail with exit 2, the webhook's own requester, and starts nothing", async () => {
+    const before = stubs.rectifyCalls.dynamics + stubs.rectifyCalls.mailchimp;
+    const deadlines = (await ledger.listRequestDeadlines({ kind: 'rectification' })).length;
+    const run = await cli(
+      'rectify',
+      '--email',
+      uniqueEmail('posing'),
+      '--set',
+      `email=${uniqueEmail('posed')}`,
+      '--requested-by',
+      'mailchimp:upemail',
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--requested-by is reserved for Mailchimp');
+    expect(stubs.rectifyCalls.dynamics + stubs.rectifyCalls.mailchimp).toBe(before);
+    expect((await ledger.listRequestDeadlines({ kind: 'rectification' })).length).toBe(deadlines);
+  });
+
   it('answers an unknown id as before: not found, naming the id', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     const run = await cli('retry', id, '--system', 'mailchimp');
