@@ -96,6 +96,14 @@ function nameWordsOf(email: string): string[] {
 }
 
 /**
+ * A Google Analytics client id, alone or inside a `_ga` cookie: a random number of up to 10 digits, a dot,
+ * and the first visit in Unix seconds (10 digits), as analytics.js and gtag.js write it
+ * (developers.google.com/analytics/devguides/collection/analyticsjs/cookie-usage). Longer digit runs and
+ * dotted version numbers do not match.
+ */
+const gaClientIdShape = /(?<!\p{N})\d{5,10}\.\d{10}(?![\p{N}]|\.\p{N})/gu;
+
+/**
  * Redacts one subject's data from free text (a vendor's error body, a log line, an operator's note), then
  * every other address-shaped text. Pure and deterministic (no hashing, no I/O), so workflow code may call
  * it too: an operator's note is redacted by the workflow that knows the CRM's names for the person.
@@ -123,6 +131,9 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
   // two names (which would leave `[name].[name]@x.org`).
   result = scrubAddresses(result);
   replaceAll(subject.identifiers ?? [], redactedIdentifier);
+  // A GA client id has a shape of its own, so one the caller no longer holds goes too: ids harvested from
+  // the CRM are sealed in the ledger, out of the steps that meet a vendor's error quoting a `_ga` cookie.
+  result = result.replace(gaClientIdShape, redactedIdentifier);
   const names = (subject.names ?? []).flatMap((name) => [name, ...name.split(/\s+/)]);
   const nameWords = subject.email ? nameWordsOf(subject.email) : [];
   replaceAll(

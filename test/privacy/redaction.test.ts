@@ -77,6 +77,24 @@ describe('redactSubject: the subject in every encoding, then any address', () =>
     );
   });
 
+  it('removes a GA client id it was not given, alone or in a _ga cookie, and leaves other numbers', () => {
+    const text =
+      'Contact locked (cookie GA1.1.8642086420.1122334455, client 123456.1600000000, _ga=GA1.2.987654321.1700000000)';
+    expect(redactText(text)).toBe(
+      'Contact locked (cookie GA1.1.[identifier], client [identifier], _ga=GA1.2.[identifier])',
+    );
+    expect(redactSubject(text, {})).not.toMatch(/\d{5,}\.\d{10}/);
+    for (const kept of [
+      'version 1.29.1',
+      'took 1234.5 ms',
+      'row 12345678901234',
+      '1.2.3.4',
+      '3.1415926535',
+    ]) {
+      expect(redactText(kept)).toBe(kept);
+    }
+  });
+
   it('leaves text without addresses exactly as it was', () => {
     for (const text of ['HTTP 404 Resource Not Found', 'retry after 5% of 40 s', '@mention and a@b', '']) {
       expect(scrubAddresses(text)).toBe(text);
