@@ -96,12 +96,89 @@ function nameWordsOf(email: string): string[] {
 }
 
 /**
- * A Google Analytics client id, alone or inside a `_ga` cookie: a random number of up to 10 digits, a dot,
- * and the first visit in Unix seconds (10 digits), as analytics.js and gtag.js write it
- * (developers.google.com/analytics/devguides/collection/analyticsjs/cookie-usage). Longer digit runs and
- * dotted version numbers do not match.
+ * How a GA client id's dots are written: plain, percent-encoded once or twice (a cookie header quoted in a
+ * URL), JSON's `\u002e` and HTML's entities.
  */
-const gaClientIdShape = /(?<!\p{N})\d{5,10}\.\d{10}(?![\p{N}]|\.\p{N})/gu;
+const gaDot = String.raw`(?:\.|%2e|%252e|\\u002e|&#46;|&#x2e;)`;
+/** A `_ga` cookie's prefix (`GA1.2.`, `GA1.2-3.` with a cookie path, `1.2.` in the oldest cookies). */
+const gaCookiePrefix = String.raw`(?:GA)?\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}`;
+/** The client id itself when something says it is one: any digits, a dot (in any form), any digits. */
+const gaIdInContext = String.raw`\d{1,20}${gaDot}\d{1,20}(?![\p{N}])`;
+/**
+ * Something that says the next number is a GA client id: a `_ga` cookie's own prefix (`GA1.2.`), or a
+ * key that names one (`_ga`, `cid`, `client_id`, `clientId`, `client id`, a CRM column such as
+ * `new_gaclientid`), followed by what separates a key from its value in a cookie, a query string, JSON
+ * (quotes escaped or not) or prose: `=`, `:`, quotes, spaces, their percent-encodings.
+ */
+const gaContext = new RegExp(
+  String.raw`((?:(?<![\p{L}\p{N}])(?:_ga|cid|[\p{L}_]*client[ _-]?id)(?:\s|\\?["']|%2[27]|%3[ad]|[=:]){1,8}(?:${gaCookiePrefix})?|GA\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}))${gaIdInContext}`,
+  'giu',
+);
+/**
+ * A client id with nothing around it saying so: up to 10 digits (a uint32 has at most 10, and no leading
+ * zero), a dot (in any form), and a 10-digit Unix time in seconds. Not part of a longer number or of a
+ * dotted version (`1.12345.1700000000`, `12345.1700000000.2`).
+ */
+const bareGaClientId = new RegExp(
+  String.raw`(?<![\p{N}.+\-])(?:[1-9]\d{0,9}|0)${gaDot}(\d{10})(?![\p{N}]|${gaDot}\p{N})`,
+  'giu',
+);
+/** Google Analytics launched on 14 November 2005: no client id was made before (Unix seconds). */
+const gaLaunch = 1_131_926_400;
+/** Browsers' clocks run ahead: a client id's first-visit time is at most a year after now. */
+const clockSkewSeconds = 366 * 24 * 3600;
+/**
+ * Words that name the number after them as something that is not a client id: a ticket, case or order
+ * number, a version or build, a phone number (a `+` or `#` before the number says the same).
+ */
+const notAClientId =
+  /(?:(?<![\p{L}\p{N}])(?:ticket|case|order|invoice|incident|issue|request|req|ref|reference|job|version|ver|v|build|release|phone|tel|telephone|mobile|fax)\.?\s*(?:(?:no|nr|num|number)\b\.?)?[\s:#-]*|[#+]\s*)$/iu;
+
+/**
+ * Redacts Google Analytics client ids by their shape, the subject's or anyone's: ids harvested from the
+ * CRM are sealed in the ledger, out of the steps that meet a vendor's error quoting a `_ga` cookie, so the
+ * caller cannot always name them.
+ *
+ * What a client id is: analytics.js and gtag.js keep it in the first-party `_ga` cookie, "a unique,
+ * randomly generated string" (cloud.google.com/analytics/devguides/collection/analyticsjs/domains,
+ * "Cookies and user identification"; cookie usage: cloud.google.com/analytics/resources/concepts/
+ * gaConceptsCookies). The cookie's value is `GA1.<domain depth>.<random>.<first visit, Unix seconds>`
+ * and the client id is its last two parts (shared/vendor-apis.md); the random part is a uint32, so 1 to 10
+ * digits, and the Measurement Protocol's `cid` (developers.google.com/analytics/devguides/collection/
+ * protocol/v1/parameters) "pseudonymously identifies a particular user, device, or browser instance".
+ *
+ * The rule, in two tiers, because `digits.digits` is also a ticket number, a decimal or a version:
+ * - With a GA context, any `digits.digits` goes, whatever its length or time: after a `_ga` cookie's
+ *   `GA1.n.` prefix, or after a key that names a client id (`_ga=`, `cid=`, `"client_id":"`,
+ *   `clientId:`, `new_gaclientid`), with the dot or the separators percent-encoded or JSON-escaped.
+ * - Bare, only the form analytics.js writes: a random part of 1 to 10 digits and a 10-digit time between
+ *   GA's launch (2005-11-14) and a year from now. That keeps US and UK phone numbers written with a dot
+ *   (`1.2125551234`: their ten digits read as a time after 2033), long digit runs and versions. A word
+ *   that names the number as something else before it (`ticket 12345.1700000000`, `case #…`,
+ *   `version …`, `tel +…`) keeps it: the label decides, as a reader would.
+ * The trade-off: privacy errs towards redacting, so a decimal printed with exactly ten fraction digits
+ * that read as a plausible time (`3.1415926535`) is redacted too, and an unlabelled ticket number of that
+ * shape is. A label is what lets an operator's ticket number survive.
+ */
+export function redactGaClientIds(text: string): string {
+  const result = text.replace(gaContext, (_id, context: string) => context + redactedIdentifier);
+  const latest = Math.floor(Date.now() / 1000) + clockSkewSeconds;
+  return result.replace(bareGaClientId, (id, time: string, offset: number, whole: string) => {
+    const seconds = Number(time);
+    // A time GA cannot have written, or a label naming the number as something else: not a client id.
+    if (seconds < gaLaunch || seconds > latest) return id;
+    return notAClientId.test(whole.slice(Math.max(0, offset - 40), offset)) ? id : redactedIdentifier;
+  });
+}
+
+/**
+ * An identifier as vendors and URLs write it: as given, percent-encoded, and with its dots encoded the way
+ * a GA client id's are (`123%2E1700000000`, `123\u002e1700000000`).
+ */
+function identifierForms(identifier: string): string[] {
+  const dots = ['%2E', '%252E', '\\u002e', '&#46;', '&#x2e;'];
+  return [identifier, encodeURIComponent(identifier), ...dots.map((dot) => identifier.split('.').join(dot))];
+}
 
 /**
  * Redacts one subject's data from free text (a vendor's error body, a log line, an operator's note), then
@@ -130,10 +207,8 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
   // Every other address goes whole before names are looked for: `alonzo.church@x.org` is an address, not
   // two names (which would leave `[name].[name]@x.org`).
   result = scrubAddresses(result);
-  replaceAll(subject.identifiers ?? [], redactedIdentifier);
-  // A GA client id has a shape of its own, so one the caller no longer holds goes too: ids harvested from
-  // the CRM are sealed in the ledger, out of the steps that meet a vendor's error quoting a `_ga` cookie.
-  result = result.replace(gaClientIdShape, redactedIdentifier);
+  replaceAll((subject.identifiers ?? []).flatMap(identifierForms), redactedIdentifier);
+  result = redactGaClientIds(result);
   const names = (subject.names ?? []).flatMap((name) => [name, ...name.split(/\s+/)]);
   const nameWords = subject.email ? nameWordsOf(subject.email) : [];
   replaceAll(
