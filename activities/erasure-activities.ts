@@ -441,6 +441,9 @@ export function createErasureActivities({
       // An access export waiting for its expiry is a copy of the person's data: it goes with them now, and a
       // fetch of it answers that it was erased (a copy kept elsewhere dies with their data key).
       const exportsErased = await eraseSubjectAccessExports(ledger, accessExports, receipt.subjectKey);
+      // Operators' words about the person's requests (extension reasons, close notes) go with them: one stored
+      // before its names could be checked, or by an older build, would otherwise outlive the erasure.
+      const operatorTextsErased = await ledger.eraseOperatorTexts(receipt.subjectKey, [receipt.requestId]);
       // Crypto-shredding: once nothing is left to follow up, the subject's data keys go as soon as their
       // workflows have closed (this one included): every payload of theirs in any history becomes unreadable.
       if (systemsToFollowUp.length === 0) {
@@ -458,6 +461,7 @@ export function createErasureActivities({
           eventsDeleted,
           idempotencyDeleted,
           exportsErased,
+          operatorTextsErased,
           accessRequestsEnded,
           systemsToFollowUp,
         },

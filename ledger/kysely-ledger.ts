@@ -20,6 +20,8 @@ import {
   type ErasureRecordEntry,
   type ErasureRecordRef,
   type ErasureRecordResult,
+  erasedOperatorText,
+  erasedReason,
   type HarvestedIdPage,
   type IdempotencyRecord,
   type Ledger,
@@ -715,6 +717,33 @@ export class KyselyLedger implements Ledger {
       ...(row.reason === null ? {} : { reason: row.reason }),
       at: row.at,
     }));
+  }
+
+  async eraseOperatorTexts(subjectKey: string, requestIds: readonly string[] = []): Promise<number> {
+    const registered = this.db
+      .selectFrom('request_deadlines')
+      .select('request_id')
+      .where('subject_key', '=', subjectKey);
+    const rows = await this.db
+      .selectFrom('operator_actions')
+      .select(['id', 'action', 'reason'])
+      .where((eb) =>
+        eb.or([
+          eb('request_id', 'in', registered),
+          ...(requestIds.length > 0 ? [eb('request_id', 'in', [...requestIds])] : []),
+        ]),
+      )
+      .where('reason', 'is not', null)
+      .where('reason', 'not like', `%${erasedOperatorText}`)
+      .execute();
+    for (const row of rows) {
+      await this.db
+        .updateTable('operator_actions')
+        .set({ reason: erasedReason(row.action, row.reason ?? '') })
+        .where('id', '=', row.id)
+        .execute();
+    }
+    return rows.length;
   }
 
   async registerRequest(request: {

@@ -159,6 +159,13 @@ export interface Ledger {
   recordOperatorAction(entry: OperatorActionRecord): Promise<void>;
   /** A request's operator actions, oldest first. */
   listOperatorActions(requestId: string): Promise<OperatorActionRecord[]>;
+  /**
+   * Removes the operators' words from the logs of a subject's requests (every request registered under
+   * `subjectKey`, and `requestIds` besides): each `reason` becomes `erasedOperatorText`, an extension keeping
+   * its `+N months (due ...)` prefix, which holds nothing about the person. Run when the subject is erased:
+   * a text stored before its names could be checked must not outlive them. Answers how many rows changed.
+   */
+  eraseOperatorTexts(subjectKey: string, requestIds?: readonly string[]): Promise<number>;
 
   /**
    * Registers a person's request with its deadline (receivedAt + 1 calendar month, domain/request-deadline.ts).
@@ -347,6 +354,18 @@ export interface SubjectDataKeyRecord {
   wrappingKeyId?: string;
   createdAt: string;
   destroyedAt?: string;
+}
+
+/** What an operator's words about an erased subject's request read after the erasure (`eraseOperatorTexts`). */
+export const erasedOperatorText = '[removed: the subject was erased]';
+
+/**
+ * The stored reason of one operator action once its subject is erased: an extension keeps its
+ * `+N months (due <time>)` prefix (written by the ledger, nothing about the person), every other reason goes.
+ */
+export function erasedReason(action: string, reason: string): string {
+  const prefix = action === 'extend' ? /^\+\d+ months? \(due [^)]*\): /.exec(reason)?.[0] : undefined;
+  return `${prefix ?? ''}${erasedOperatorText}`;
 }
 
 export const consentEventSchema = z.object({

@@ -600,6 +600,64 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     ).toEqual([early, late]);
   });
 
+  it("erasing a subject's operator texts removes the words of every request of theirs (extension reasons, close notes), keeps an extension's months and due date, and leaves other subjects' logs alone", async () => {
+    const subject = subjectKey();
+    const other = subjectKey();
+    const consentRequest = randomUUID();
+    const accessRequest = `access-${randomUUID()}`;
+    const erasureRequest = `erasure-${randomUUID()}`;
+    const othersRequest = randomUUID();
+    for (const [requestId, kind, key] of [
+      [consentRequest, 'consent', subject],
+      [accessRequest, 'access', subject],
+      [othersRequest, 'consent', other],
+    ] as const) {
+      await ledger.registerRequest({
+        requestId,
+        kind,
+        subjectKey: key,
+        receivedAt: '2026-03-01T00:00:00Z',
+        registeredAt: '2026-03-01T00:00:00Z',
+      });
+    }
+    const extend = (requestId: string) =>
+      ledger.extendRequestDeadline({
+        requestId,
+        months: 1,
+        reason: 'Ottoline Vandersteen asked for her archive',
+        operator: 'cli:dpo',
+        at: '2026-03-05T00:00:00Z',
+        actionId: randomUUID(),
+      });
+    expect((await extend(consentRequest)).extended).toBe(true);
+    expect((await extend(othersRequest)).extended).toBe(true);
+    for (const requestId of [accessRequest, erasureRequest]) {
+      await ledger.recordOperatorAction({
+        id: randomUUID(),
+        requestId,
+        requestKind: requestId === accessRequest ? 'access' : 'erasure',
+        action: 'close',
+        system: 'dynamics',
+        operator: 'cli:dpo',
+        reason: 'Vandersteen row locked',
+        at: '2026-03-06T00:00:00Z',
+      });
+    }
+
+    // The erasure's own request is not registered here (an erasure from before deadlines were kept).
+    expect(await ledger.eraseOperatorTexts(subject, [erasureRequest])).toBe(3);
+    expect((await ledger.listOperatorActions(consentRequest)).map((a) => a.reason)).toEqual([
+      '+1 month (due 2026-05-01T00:00:00.000Z): [removed: the subject was erased]',
+    ]);
+    for (const requestId of [accessRequest, erasureRequest])
+      expect((await ledger.listOperatorActions(requestId)).map((a) => a.reason)).toEqual([
+        '[removed: the subject was erased]',
+      ]);
+    expect((await ledger.listOperatorActions(othersRequest))[0]?.reason).toContain('Ottoline Vandersteen');
+    // A second erasure of the same subject finds nothing left to remove.
+    expect(await ledger.eraseOperatorTexts(subject, [erasureRequest])).toBe(0);
+  });
+
   it('closes twice without complaint', async () => {
     const extra = await openLedger(store.options, silent);
     await extra.close();

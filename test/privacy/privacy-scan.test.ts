@@ -168,6 +168,17 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
     // The consent workflow ends once idle (5 s in tests): its inputs may then be shredded with the rest.
     await temporal.client.workflow.getHandle(consentWorkflowId(subjectKey)).result();
     await call('GET', `/v1/requests/${String(optOut.body.eventId)}`);
+    // An extension reason naming the person, stored as a build whose name lookup failed open kept it (issue
+    // 16, F1): the erasure must take it out of the ledger like the rest of their evidence.
+    await ledger.recordOperatorAction({
+      id: `extend-${stamp}`,
+      requestId: String(optOut.body.eventId),
+      requestKind: 'consent',
+      action: 'extend',
+      operator: 'cli:dpo',
+      reason: `+1 month (due 2099-01-01T00:00:00.000Z): ${firstName} ${lastName} asked for paper copies`,
+      at: new Date().toISOString(),
+    });
 
     // 2. The erasure, whose first Dataverse delete fails with an error quoting the address and the name.
     await vendors.dynamics.control.fail({
@@ -345,6 +356,10 @@ describe('privacy scan: nothing the hub keeps or says names the person', { timeo
     // The operator's note is kept, redacted, in the receipt and the request's log.
     expect(sources['ledger table erasure_receipts']).toContain('row locked; [name] [name]');
     expect(Object.values(sources).join('\n')).toContain('row locked; [name] [name] [email]');
+    // The extension reason is there still, its words gone with the person.
+    expect(sources['ledger table operator_actions']).toContain(
+      '+1 month (due 2099-01-01T00:00:00.000Z): [removed: the subject was erased]',
+    );
     expect(sources['Temporal histories, decoded with the codec']).toContain(requestId);
     expect(sources['API answers']).toContain(subjectKey);
     const leaks = Object.entries(sources)
