@@ -12,6 +12,15 @@ export type ConnectorOperation =
   /** Reading everything held about a person, for an access request (GDPR Art. 15). */
   | 'access';
 
+/** A submission a vendor accepted (a record as the connector's answers name it), with the vendor's time. */
+export interface AcceptedSubmission {
+  kind: string;
+  id: string;
+  container?: string;
+  result: 'submitted';
+  vendorTime?: string;
+}
+
 interface VendorErrorFields {
   system: SystemName | 'noop';
   operation: ConnectorOperation;
@@ -35,6 +44,17 @@ export abstract class VendorError extends Error {
   readonly vendorCode?: string;
   readonly reason: string;
   abstract readonly retryable: boolean;
+  /**
+   * Submissions the vendor accepted in the failing call before this failure (Google's user deletions sent in
+   * parallel, some answered before a 429): each is done, so the caller records it and never sends it again.
+   * Never serialised: the ids are personal data.
+   */
+  accepted?: AcceptedSubmission[];
+  /**
+   * How many submissions the failing activity attempt got accepted before this failure (set by the
+   * activity): a quota wait after progress is the next day's wait, not a quota still exhausted. A count only.
+   */
+  progress?: number;
 
   constructor(fields: VendorErrorFields) {
     super(
@@ -47,7 +67,7 @@ export abstract class VendorError extends Error {
     this.reason = fields.reason;
   }
 
-  toJSON(): VendorErrorFields & { retryable: boolean } {
+  toJSON(): VendorErrorFields & { retryable: boolean; progress?: number } {
     return {
       system: this.system,
       operation: this.operation,
@@ -55,6 +75,7 @@ export abstract class VendorError extends Error {
       vendorCode: this.vendorCode,
       reason: this.reason,
       retryable: this.retryable,
+      ...(this.progress !== undefined ? { progress: this.progress } : {}),
     };
   }
 }

@@ -421,6 +421,40 @@ export class KyselyLedger implements Ledger {
       .execute();
   }
 
+  async recordGoogleSubmissions(
+    scope: string,
+    entries: { recordKey: string; vendorTime?: string }[],
+    at: string,
+  ): Promise<void> {
+    for (const chunk of chunks(entries, writeChunk)) {
+      if (chunk.length === 0) continue;
+      await this.db
+        .insertInto('google_submissions')
+        .values(
+          chunk.map((e) => ({
+            scope,
+            record_key: e.recordKey,
+            vendor_time: e.vendorTime ?? null,
+            submitted_at: at,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['scope', 'record_key']).doNothing())
+        .execute();
+    }
+  }
+
+  async listGoogleSubmissions(scope: string): Promise<{ recordKey: string; vendorTime?: string }[]> {
+    const rows = await this.db
+      .selectFrom('google_submissions')
+      .select(['record_key', 'vendor_time'])
+      .where('scope', '=', scope)
+      .execute();
+    return rows.map((row) => ({
+      recordKey: row.record_key,
+      ...(row.vendor_time ? { vendorTime: row.vendor_time } : {}),
+    }));
+  }
+
   async listErasureRecords(
     requestId: string,
     options: { system?: SystemName; result?: ErasureRecordResult; after?: ErasureRecordEntry; limit: number },

@@ -90,6 +90,17 @@ export interface Ledger {
   listHarvestedIdPages(requestId: string): Promise<HarvestedIdPage[]>;
   /** Marks one harvested page as submitted to Google. */
   markHarvestedIdPageSubmitted(requestId: string, page: number, at: string): Promise<void>;
+  /**
+   * Records Google user deletions accepted under `scope` (a consent lane's statistics withdrawal); a key
+   * recorded before keeps its first entry. Keys are keyed ids (`<kind>|<property>|<keyed id>`), never GA ids.
+   */
+  recordGoogleSubmissions(
+    scope: string,
+    entries: { recordKey: string; vendorTime?: string }[],
+    at: string,
+  ): Promise<void>;
+  /** Every deletion recorded under `scope`, with Google's time for it. */
+  listGoogleSubmissions(scope: string): Promise<{ recordKey: string; vendorTime?: string }[]>;
   /** How many of a system's records of one erasure have each result. */
   countErasureRecords(
     requestId: string,

@@ -375,6 +375,22 @@ migrations['0014_erasure_harvested_ga_ids'] = {
   },
 };
 
+migrations['0015_google_submissions'] = {
+  async up(db: Kysely<unknown>) {
+    // Google user deletions a consent lane got accepted, per statistics withdrawal (`scope`), so a lane that
+    // meets the daily quota goes on the next day where it stopped instead of from its first id. The record
+    // key names the kind, property and a keyed id (privacy/keyed-id.ts), never the GA id itself.
+    await db.schema
+      .createTable('google_submissions')
+      .addColumn('scope', 'varchar(300)', (col) => col.notNull())
+      .addColumn('record_key', 'varchar(300)', (col) => col.notNull())
+      .addColumn('vendor_time', 'varchar(40)')
+      .addColumn('submitted_at', 'varchar(40)', (col) => col.notNull())
+      .addPrimaryKeyConstraint('google_submissions_pk', ['scope', 'record_key'])
+      .execute();
+  },
+};
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

@@ -17,6 +17,7 @@ export interface LedgerDatabase {
   operator_actions: OperatorActionsTable;
   erasure_records: ErasureRecordsTable;
   erasure_harvested_ids: ErasureHarvestedIdsTable;
+  google_submissions: GoogleSubmissionsTable;
   erasure_follow_ups: ErasureFollowUpsTable;
   consent_system_states: ConsentSystemStatesTable;
   request_deadlines: RequestDeadlinesTable;
@@ -72,6 +73,16 @@ export interface ErasureHarvestedIdsTable {
   sealed: string;
   /** When Google accepted every deletion of the page; null until then. */
   submitted_at: string | null;
+}
+
+/** One Google user deletion a consent lane got accepted (migration 0015); keyed ids only. */
+export interface GoogleSubmissionsTable {
+  /** `consent/<subject key>/<event id of the statistics withdrawal>`. */
+  scope: string;
+  /** `<kind>|<property>|<keyed id>`. */
+  record_key: string;
+  vendor_time: string | null;
+  submitted_at: string;
 }
 
 /** One record an erasure found (`planned`) and then deleted, found gone, or submitted for deletion. */

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   isCancellation,
+  patched,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { SystemFailure, SystemName } from '../domain/erasure.js';
@@ -27,6 +28,15 @@ export interface GatedState {
 
 /** The failure type activities raise when a vendor asks to wait past the step's deadline (vendor-failure.ts). */
 const vendorAskedToWait = 'VendorAskedToWait';
+
+/**
+ * Patch id (Temporal's `patched`, asked only when a wait follows a wait): a vendor that asks to wait again
+ * right after a wait, when the step got submissions accepted in between (its failure's `progress`, such as
+ * Google's next day of user deletions for a person with more GA ids than the daily quota), is waited for
+ * again, so the step finishes in as many days as the quota needs. Before it: the second wait went to an
+ * operator, and the step never finished on its own.
+ */
+export const vendorWaitAfterProgressPatch = 'vendor-wait-after-progress';
 
 /**
  * Runs a system's step until it succeeds; when it fails for good, parks the system in "needs attention"
@@ -107,7 +117,8 @@ export class OperatorGate {
         earlierRounds = state.attempts;
         const wait = vendorWait(error);
         let action: OperatorAction | undefined;
-        if (wait && !waitedForVendor) {
+        // A second wait in a row goes to an operator, unless the step moved on since the first one.
+        if (wait && (!waitedForVendor || (wait.progress > 0 && patched(vendorWaitAfterProgressPatch)))) {
           waitedForVendor = true;
           state.status = 'waiting_for_vendor';
           state.resumesAt = wait.resumeAt;
@@ -183,12 +194,23 @@ function attemptOfFailure(error: unknown): number | undefined {
 }
 
 /** How long a vendor asked to wait, when the failure is a `VendorAskedToWait`. */
-function vendorWait(error: unknown): { retryAfterMs: number; resumeAt: string } | undefined {
+function vendorWait(
+  error: unknown,
+): { retryAfterMs: number; resumeAt: string; progress: number } | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (!(cause instanceof ApplicationFailure) || cause.type !== vendorAskedToWait) return undefined;
-  const details = (cause.details?.[0] ?? {}) as { retryAfterMs?: unknown; resumeAt?: unknown };
+  const details = (cause.details?.[0] ?? {}) as {
+    retryAfterMs?: unknown;
+    resumeAt?: unknown;
+    progress?: unknown;
+  };
   if (typeof details.retryAfterMs !== 'number' || typeof details.resumeAt !== 'string') return undefined;
-  return { retryAfterMs: Math.max(1, details.retryAfterMs), resumeAt: details.resumeAt };
+  return {
+    retryAfterMs: Math.max(1, details.retryAfterMs),
+    resumeAt: details.resumeAt,
+    // Submissions the failing attempt got accepted before the vendor asked to wait (vendor-failure.ts).
+    progress: typeof details.progress === 'number' ? details.progress : 0,
+  };
 }
 
 export function assertNeedsAttention(

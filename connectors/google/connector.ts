@@ -140,9 +140,16 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
         },
         `Google user deletion failed: ${first?.reason}`,
       );
-      throw first instanceof VendorError
-        ? first
-        : new NonRetryableVendorError({ system: 'google', operation, reason: 'unknown failure' });
+      const failure =
+        first instanceof VendorError
+          ? first
+          : new NonRetryableVendorError({ system: 'google', operation, reason: 'unknown failure' });
+      // The deletions Google accepted before the failure are done (and counted in its daily quota): the
+      // caller records them, so no retry or later day sends them again, and the evidence names them.
+      failure.accepted = settled.flatMap((entry) =>
+        entry.status === 'fulfilled' ? [{ ...entry.value, result: 'submitted' as const }] : [],
+      );
+      throw failure;
     }
     const records = settled.flatMap((entry) => (entry.status === 'fulfilled' ? [entry.value] : []));
     logger.info({ operation, submitted: records.length }, 'Google user deletions submitted');

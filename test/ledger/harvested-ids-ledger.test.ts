@@ -55,4 +55,27 @@ describe.each(ledgerBackends)('harvested GA id pages in the ledger on $name', (b
       ErasedSubjectKey,
     );
   });
+  it("records a consent lane's accepted Google deletions per withdrawal once each, keeping the first time, on both backends", async () => {
+    const scope = `consent/${randomBytes(8).toString('hex')}/${randomUUID()}`;
+    await ledger.recordGoogleSubmissions(
+      scope,
+      [
+        { recordKey: 'userDeletionRequest|properties/1|k1', vendorTime: '2026-11-30T01:00:00.000Z' },
+        { recordKey: 'userDeletionRequest|properties/1|k2' },
+      ],
+      '2026-11-30T01:00:01.000Z',
+    );
+    // A repeated record (a retry that recorded the same acceptance) keeps the first entry.
+    await ledger.recordGoogleSubmissions(
+      scope,
+      [{ recordKey: 'userDeletionRequest|properties/1|k1', vendorTime: '2026-12-01T01:00:00.000Z' }],
+      '2026-12-01T01:00:01.000Z',
+    );
+    const listed = await ledger.listGoogleSubmissions(scope);
+    expect(listed.sort((a, b) => a.recordKey.localeCompare(b.recordKey))).toEqual([
+      { recordKey: 'userDeletionRequest|properties/1|k1', vendorTime: '2026-11-30T01:00:00.000Z' },
+      { recordKey: 'userDeletionRequest|properties/1|k2' },
+    ]);
+    expect(await ledger.listGoogleSubmissions(`${scope}-other`)).toEqual([]);
+  });
 });

@@ -32,6 +32,11 @@ export async function startHubWithVendors(
     /** The vendor sandboxes' options (Google's lifted pace, say) and env the connectors read on top. */
     vendors?: Parameters<typeof startVendorSandboxes>[0];
     env?: NodeJS.ProcessEnv;
+    /** Wraps the real connectors (a test that shortens Google's wait for its daily quota's reset, say). */
+    wrapConnectors?: (
+      connectors: ConnectorSet,
+      vendors: Awaited<ReturnType<typeof startVendorSandboxes>>,
+    ) => ConnectorSet;
   } = {},
 ) {
   const opened: Ledger = await openLedger(
@@ -41,10 +46,11 @@ export async function startHubWithVendors(
   const temporal = await connectTestTemporal(name, options.subjectKeys ? { subjectKeyLedger: opened } : {});
   const vendors = await startVendorSandboxes(options.vendors);
   const ledger = options.wrapLedger ? options.wrapLedger(opened) : opened;
-  const connectors: ConnectorSet = buildConnectors(
+  const built: ConnectorSet = buildConnectors(
     { ...process.env, ...vendors.env, ...options.env },
     options.logger ?? silentLogger,
   ).connectors;
+  const connectors = options.wrapConnectors ? options.wrapConnectors(built, vendors) : built;
   const logger = options.logger ?? silentLogger;
   const accessExports = options.accessExports
     ? new AccessExportStore(mkdtempSync(join(tmpdir(), `${name}-exports-`)), temporal.secrets.encryptionKeys)
