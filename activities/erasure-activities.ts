@@ -57,6 +57,12 @@ export interface PlannedErasure {
   dependents?: Record<string, number>;
 }
 
+/**
+ * Deletes a page sends between two looks at the ledger for a legal hold: the most a hold placed mid-page
+ * lets through (each delete is one vendor call, so at Dataverse's pace a batch is a second or two).
+ */
+export const holdCheckEvery = 20;
+
 export interface DeletedPage {
   /** The activity attempt this page succeeded on (activities/attempt.ts); absent in older histories. */
   attempt?: number;
@@ -65,8 +71,9 @@ export interface DeletedPage {
   /** True when planned records remain after this page. */
   more: boolean;
   /**
-   * Set (and nothing deleted) when the step was asked to stop for a hold (`stopIfHeld`) and the person is on
-   * legal hold now: the hold the ledger holds.
+   * Set when the step was asked to stop for a hold (`stopIfHeld`) and the person is on legal hold now: the
+   * hold the ledger holds. The page stops at the batch where it saw the hold: `deleted` and `alreadyGone`
+   * count what finished before (each of those records is marked in the ledger, the rest stay planned).
    */
   held?: HeldNow;
 }
@@ -225,7 +232,14 @@ export function createErasureActivities({
         }
         let deleted = 0;
         let alreadyGone = 0;
-        for (const record of planned) {
+        for (const [index, record] of planned.entries()) {
+          // A hold placed while a page is deleted stops it at the next batch, not after the whole page (up to
+          // `pageSize` deletes): one ledger read per batch keeps the check cheap.
+          if (index > 0 && index % holdCheckEvery === 0) {
+            const heldNow = await holdInForce(input);
+            if (heldNow)
+              return { attempt: currentAttempt(), deleted, alreadyGone, more: true, held: heldNow };
+          }
           let result: 'deleted' | 'already_gone';
           try {
             result = await (connector.deleteRecord?.(input.subject, record) ?? 'already_gone');

@@ -52,9 +52,36 @@ export function createRectificationActivities({
   logger: Logger;
   subjectKeySecret: string;
   call: ConnectorCall;
-  starter?: Pick<WorkStarter, 'handOverConsent'>;
+  starter?: Pick<WorkStarter, 'handOverConsent' | 'isRunning' | 'erase'>;
 }) {
   return {
+    /**
+     * Whether an erasure of the subject runs now (its workflow id is `erasure-<subject key>`): a
+     * rectification must not move records an erasure is deleting, nor re-key the ledger under it (issue 18).
+     * Workers that cannot look (no visibility client) answer false, as before this check.
+     */
+    async erasureRunningFor(subjectKey: string): Promise<boolean> {
+      return (await starter?.isRunning?.(`erasure-${subjectKey}`)) ?? false;
+    },
+
+    /**
+     * An erasure of the person that began while their records were being moved to the new address searches
+     * the old one and misses what moved: the rectification asks for the erasure of the new address too, so
+     * the person's request reaches every record. Answers the new erasure's request id (the running one's,
+     * when the new address's erasure already runs: requests for one person join).
+     */
+    async eraseMovedRecords(input: { requestId: string; newEmail: string }): Promise<{ requestId: string }> {
+      if (!starter?.erase) throw new Error('this worker cannot start workflows (no starter)');
+      return starter.erase({
+        email: input.newEmail,
+        gaClientIds: [],
+        gaUserIds: [],
+        reason: 'subject_request',
+        requestedBy: `rectification:${input.requestId}`,
+        requestedAt: new Date().toISOString(),
+      });
+    },
+
     /**
      * A rectification's harvest in one system (issue 18), before anything is written anywhere: the ids of
      * the person's records under the old address, and how many records of someone else hold the new one.

@@ -9,6 +9,7 @@ import {
 } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
+import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import type { rectificationWorkflow } from '../workflows/rectification.js';
 import { rectificationStatusQuery, rectificationWorkflowId } from '../workflows/rectification-definitions.js';
 import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
@@ -17,6 +18,7 @@ import { findRectification } from './find-rectification.js';
 import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RectificationRefused, RequestNotFound } from './request-errors.js';
+import { isRunning } from './shredding.js';
 
 export { findRectification, rectificationWorkflowType } from './find-rectification.js';
 
@@ -54,6 +56,13 @@ export async function requestRectification(
     ? subjectKeyFor(request.set.email, context.subjectKeySecret)
     : undefined;
   if (newSubjectKey && options.ledger) await refuseTakenAddress(options.ledger, subjectKey, newSubjectKey);
+  // The erasure deletes what it found at the address it searched: records moved away meanwhile would escape
+  // it, and a re-key would carry its tombstone away from the address it erased. The workflow checks again.
+  if (await isRunning(context.client, erasureWorkflowId(subjectKey))) {
+    throw new RectificationRefused(
+      `The rectification of subject ${subjectKey} is refused: an erasure of this person is running (workflow ${erasureWorkflowId(subjectKey)}). Nothing was written; rectify once it has ended, if anything is left.`,
+    );
+  }
   const requestId = randomUUID();
   const workflowId = rectificationWorkflowId(requestId);
   await context.client.workflow.start<typeof rectificationWorkflow>('rectificationWorkflow', {

@@ -43,6 +43,12 @@ export const rectificationPatches = {
    * then writes exactly the harvested records, so a retry or a conflict cannot make two people one.
    */
   harvestFirst: 'rectification-harvest-first',
+  /**
+   * Issue 18: a rectification of a person whose erasure runs writes nothing (refused, as a conflict is), and
+   * one whose erasure began while it wrote re-keys nothing and asks for the erasure of the new address too,
+   * so the records it moved there are not missed by the erasure searching the old one.
+   */
+  refuseDuringErasure: 'rectification-refuses-during-erasure',
 } as const;
 
 /** Who started a rectification for an address Mailchimp already moved (api/routes/mailchimp-webhook-routes.ts). */
@@ -154,6 +160,8 @@ export async function rectificationWorkflow(
         await readOldNames();
     },
   );
+  const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+  const guardErasure = harvestFirst && patched(rectificationPatches.refuseDuringErasure);
   if (harvestFirst) {
     const conflicted: SystemName[] = [];
     await Promise.all(
@@ -175,17 +183,25 @@ export async function rectificationWorkflow(
         if (outcome.value.conflicts > 0) conflicted.push(system);
       }),
     );
-    if (conflicted.length > 0) {
-      const names = systems.filter((s) => conflicted.includes(s)).join(' and ');
-      refusal = `refused: the new address is already held by another person's record(s) in ${names}; nothing was changed in any system and the ledger was not re-keyed (merge or correct those records first)`;
+    const refuseAll = (type: string, reason: string) => {
+      refusal = reason;
       for (const system of systems) {
         if (harvested[system] === undefined) continue;
-        Object.assign(state[system], {
-          status: 'failed',
-          failure: { type: 'RectificationConflict', reason: refusal },
-        });
+        Object.assign(state[system], { status: 'failed', failure: { type, reason } });
         gate.finish(state[system]);
       }
+    };
+    if (conflicted.length > 0) {
+      const names = systems.filter((s) => conflicted.includes(s)).join(' and ');
+      refuseAll(
+        'RectificationConflict',
+        `refused: the new address is already held by another person's record(s) in ${names}; nothing was changed in any system and the ledger was not re-keyed (merge or correct those records first)`,
+      );
+    } else if (guardErasure && (await ledger.erasureRunningFor(input.subjectKey))) {
+      refuseAll(
+        'ErasureRunning',
+        'refused: an erasure of this person is running; nothing was changed in any system and the ledger was not re-keyed (the erasure deletes the records at the address it searched; rectify afterwards only what a hold or a failure kept)',
+      );
     }
   }
   await Promise.all(
@@ -216,7 +232,6 @@ export async function rectificationWorkflow(
     }),
   );
 
-  const ledger = proxyActivities<Activities>(ledgerActivityOptions);
   const allReached = systems.every((s) => reached.includes(state[s].status));
   let rekeyed: RectificationReceipt['rekeyed'];
   let rekeyNote: string | undefined;
@@ -227,7 +242,14 @@ export async function rectificationWorkflow(
       allReached && patched(rectificationPatches.keepErasedKey)
         ? await ledger.loadTombstone(input.subjectKey)
         : undefined;
-    if (erased) {
+    const erasureBegan =
+      !erased && guardErasure && set.email && systems.some((s) => state[s].status === 'rectified')
+        ? await ledger.erasureRunningFor(input.subjectKey)
+        : false;
+    if (erasureBegan && set.email) {
+      const erasure = await ledger.eraseMovedRecords({ requestId, newEmail: set.email });
+      rekeyNote = `an erasure of the person began while their records were rectified, so the ledger was not re-keyed (the erasure's tombstone and receipts stay with the address it erases) and the records moved to the new address are erased too (request ${erasure.requestId})`;
+    } else if (erased) {
       rekeyNote = `the person was erased (request ${erased.firstRequestId}), so the ledger was not re-keyed: the tombstone stays with the erased address, where it refuses grants and re-erases what reappears`;
     } else if (allReached) {
       const at = new Date().toISOString();

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { holdCheckEvery } from '../../activities/erasure-activities.js';
 import type { ErasureStatusView } from '../../domain/erasure.js';
 import {
   awaitReceipt,
@@ -197,6 +198,63 @@ describe('a hold placed while the person’s erasure runs stops the deleting', {
     expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
     expect(await dynamicsRows(email)).toEqual({ contacts: [], leads: [] });
     expect(await mailchimpMembers(email)).toEqual([]);
+  });
+
+  it('a hold placed mid-page stops the page at the next batch: deletes not yet sent are restricted, and the receipt names the ones that finished before', async () => {
+    const email = uniqueEmail('mid-page');
+    const rows = 3 * holdCheckEvery;
+    await hub.vendors.dynamics.control.seed({
+      leads: Array.from({ length: rows }, (_, i) => ({
+        firstname: 'Paged',
+        lastname: `Held ${i}`,
+        emailaddress1: email,
+      })),
+    });
+    // One page holds every row (the default page is 500); each Dataverse answer takes a while.
+    const paged = { ...context, timings: { ...context.timings, deletePageSize: 500 } };
+    await hub.vendors.dynamics.control.setLatency(150);
+    const started = await requestErasure(paged, {
+      email,
+      requestedBy: 'privacy-inbox#93',
+      requestedAt: new Date().toISOString(),
+    });
+    const deletedSoFar = async () =>
+      (
+        await hub.ledger.listErasureRecords(started.requestId, {
+          system: 'dynamics',
+          result: 'deleted',
+          limit: 500,
+        })
+      ).length;
+    for (let i = 0; i < 400 && (await deletedSoFar()) === 0; i++) await delay(50);
+    const atHold = await deletedSoFar();
+    expect(atHold).toBeGreaterThan(0);
+    expect(atHold).toBeLessThan(holdCheckEvery);
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const onHold = await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    await hub.vendors.dynamics.control.setLatency(0);
+
+    // The page stopped at the batch where it saw the hold: at most one batch more went out.
+    const deletedBefore = onHold.restriction?.arrivedDuringErasure?.deletedBefore.dynamics;
+    expect(deletedBefore?.recordCount).toBe(await deletedSoFar());
+    expect(deletedBefore?.recordCount).toBeGreaterThanOrEqual(atHold);
+    expect(deletedBefore?.recordCount).toBeLessThanOrEqual(2 * holdCheckEvery);
+    const left = (await dynamicsRows(email)).leads;
+    expect(left).toHaveLength(rows - (deletedBefore?.recordCount ?? 0));
+    expect(onHold.restriction?.systems.dynamics).toMatchObject({
+      status: 'restricted',
+      recordCount: left.length,
+    });
+    // Restricted, not deleted: every row left is deactivated with every contact method opted out.
+    expect(left.every((row) => row.statecode === 2 && row.donotemail === true)).toBe(true);
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.dynamics).toMatchObject({ status: 'erased', recordCount: rows });
+    expect(receipt.restriction?.arrivedDuringErasure?.deletedBefore.dynamics?.recordCount).toBe(
+      deletedBefore?.recordCount,
+    );
+    expect((await dynamicsRows(email)).leads).toEqual([]);
   });
 
   it('a hold on a person whose erasure waits at the operator gate restricts that system too', async () => {

@@ -2,8 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubClientContext } from '../../hub-client/erasures.js';
-import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
+import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
+import {
+  awaitRectification,
+  lookupRectification,
+  requestRectification,
+} from '../../hub-client/rectifications.js';
+import { isRunning } from '../../hub-client/shredding.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { erasureWorkflowId } from '../../workflows/erasure-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -276,5 +283,149 @@ describe('rectification harvests first: retries and conflicts never make two peo
     } finally {
       await app.close();
     }
+  });
+  const erase = (email: string, ticket: string) =>
+    requestErasure(context, { email, requestedBy: ticket, requestedAt: new Date().toISOString() });
+  const until = async (what: string, test: () => Promise<boolean>) => {
+    for (let i = 0; i < 600; i++) {
+      if (await test()) return;
+      await delay(100);
+    }
+    throw new Error(`never: ${what}`);
+  };
+
+  it('answers 409 to a rectification of a person whose erasure is running, and writes nothing', async () => {
+    const oldEmail = uniqueEmail('erasing.old');
+    const newEmail = uniqueEmail('erasing.new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Erasing', emailaddress1: oldEmail }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    // Mailchimp's delete keeps failing (retryable): the erasure is still running when the rectification comes.
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 503, count: 10_000 });
+    const erasure = await erase(oldEmail, 'privacy-inbox#180');
+    const subjectKey = subjectKeyFor(oldEmail, hub.temporal.secrets.subjectKeySecret);
+    await until('the erasure runs', () => isRunning(context.client, erasureWorkflowId(subjectKey)));
+    const key = freshApiKey();
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key,
+    });
+    try {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/v1/rectifications',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: { email: oldEmail, set: { email: newEmail }, requestedBy: 'privacy-inbox#181' },
+      });
+      expect(answer.statusCode).toBe(409);
+      expect(answer.body).toContain('an erasure of this person is running');
+      expect(answer.body).not.toContain(oldEmail);
+    } finally {
+      await app.close();
+    }
+    await expect(
+      requestRectification(context, {
+        email: oldEmail,
+        set: { email: newEmail },
+        requestedBy: 'privacy-inbox#181',
+        requestedAt: new Date().toISOString(),
+      }),
+    ).rejects.toThrow(/an erasure of this person is running/);
+    expect(await mailchimpAudiences(newEmail)).toEqual([]);
+    await hub.vendors.mailchimp.control.clearFaults();
+    const receipt = await awaitReceipt(context, erasure);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(await dynamicsRows(oldEmail)).toEqual({ contacts: [], leads: [] });
+    expect(await dynamicsRows(newEmail)).toEqual({ contacts: [], leads: [] });
+  });
+
+  it('refuses, writing nothing, a rectification whose harvest finds an erasure of the person begun after its intake', async () => {
+    const oldEmail = uniqueEmail('raced.old');
+    const newEmail = uniqueEmail('raced.new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Raced', emailaddress1: oldEmail }] });
+    // Mailchimp's deletes fail: the erasure stays running while the rectification harvests.
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 503, count: 10_000 });
+    await hub.vendors.dynamics.control.setLatency(800);
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#182',
+      requestedAt: new Date().toISOString(),
+    });
+    const erasure = await erase(oldEmail, 'privacy-inbox#183');
+    const receipt = await awaitRectification(context, started);
+    await hub.vendors.dynamics.control.setLatency(0);
+
+    expect(receipt.systems.dynamics).toMatchObject({ status: 'failed', failure: { type: 'ErasureRunning' } });
+    expect(receipt.systems.mailchimp).toMatchObject({
+      status: 'failed',
+      failure: { type: 'ErasureRunning' },
+    });
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(receipt.rekeyNote).toMatch(/^refused: an erasure of this person is running/);
+    expect(await dynamicsRows(newEmail)).toEqual({ contacts: [], leads: [] });
+    expect(await mailchimpAudiences(newEmail)).toEqual([]);
+    await hub.vendors.mailchimp.control.clearFaults();
+    const erased = await awaitReceipt(context, erasure);
+    expect(erased.systems.dynamics).toMatchObject({ status: 'erased', recordCount: 1 });
+    expect(erased.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
+  });
+
+  it('an erasure begun while the records are written: no re-key, and the new address is erased too, so nothing the rectification moved escapes', async () => {
+    const oldEmail = uniqueEmail('mid.old');
+    const newEmail = uniqueEmail('mid.new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Midway', emailaddress1: oldEmail }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    // Mailchimp's write is retried a few times (1 s, 2 s, 4 s): Dynamics is rectified well before it.
+    await hub.vendors.mailchimp.control.fail({ method: 'PATCH', path: '/lists/', status: 503, count: 3 });
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#184',
+      requestedAt: new Date().toISOString(),
+    });
+    await until('Dynamics is rectified', async () => {
+      const found = await lookupRectification(context, hub.ledger, started.requestId);
+      return found.state === 'open' && found.status.systems.dynamics.status === 'rectified';
+    });
+    // The erasure of the old address keeps running: its Dataverse reads fail until the faults are cleared.
+    await hub.vendors.dynamics.control.fail({
+      method: 'GET',
+      path: 'contacts|leads',
+      status: 503,
+      count: 100_000,
+    });
+    const erasure = await erase(oldEmail, 'privacy-inbox#185');
+    const receipt = await awaitRectification(context, started);
+    expect(receipt.rekeyed).toBeUndefined();
+    expect(receipt.rekeyNote).toMatch(/an erasure of the person began while their records were rectified/);
+    const newKey = subjectKeyFor(newEmail, hub.temporal.secrets.subjectKeySecret);
+    expect(await isRunning(context.client, erasureWorkflowId(newKey))).toBe(true);
+    expect(JSON.stringify(receipt)).not.toContain(newEmail);
+
+    await hub.vendors.dynamics.control.clearFaults();
+    await hub.vendors.mailchimp.control.clearFaults();
+    await awaitReceipt(context, erasure);
+    await until(
+      'the new address is erased',
+      async () => !(await isRunning(context.client, erasureWorkflowId(newKey))),
+    );
+    expect(await dynamicsRows(newEmail)).toEqual({ contacts: [], leads: [] });
+    expect(await dynamicsRows(oldEmail)).toEqual({ contacts: [], leads: [] });
+    expect(await mailchimpAudiences(newEmail)).toEqual([]);
+    expect(await mailchimpAudiences(oldEmail)).toEqual([]);
   });
 });
