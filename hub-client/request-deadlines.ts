@@ -117,14 +117,24 @@ export interface DeadlineExtended {
  */
 export async function extendRequestDeadline(
   context: Pick<DeadlineContext, 'client'>,
-  ledger: Pick<Ledger, 'extendRequestDeadline'> & Partial<Pick<Ledger, 'getRequestDeadline'>>,
+  ledger: Pick<
+    Ledger,
+    'extendRequestDeadline' | 'getRequestDeadline' | 'completeRequest' | 'getConsentEvent'
+  >,
   requestId: string,
   input: { months: number | string; reason: string; operator: string },
   now = new Date(),
 ): Promise<DeadlineExtended> {
   const parsed: DeadlineExtension = deadlineExtensionSchema.parse(input);
+  const known = await ledger.getRequestDeadline(requestId);
+  // The ledger hears of a finished request only when something reads its state (a consent change's run
+  // records no completion): its workflow is asked first, so a finished request of any kind is refused here
+  // rather than extended, and nothing more is written about its subject.
+  if (known && !known.completedAt && (await withState(context.client, ledger, known, now)).completedAt)
+    throw new OperatorActionRefused(
+      `The ${known.kind} ${requestId} has completed; its deadline cannot be extended.`,
+    );
   // The reason is kept in the log: the request's workflow redacts the person (address, the CRM's names).
-  const known = await ledger.getRequestDeadline?.(requestId);
   const reason = await redactOperatorText(
     known ? await requestWorkflow(context.client, known) : undefined,
     parsed.reason,

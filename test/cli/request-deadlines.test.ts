@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -209,6 +210,53 @@ describe('every request has a deadline: received, due one calendar month later, 
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/has completed; its deadline cannot be extended/);
   });
+
+  it('a consent change whose workflow has ended is refused an extension (CLI exit 2, API 409) although nothing read its state, and its log gets no reason', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
+    const email = uniqueEmail('ended');
+    const recorded = await cli('opt-out', '--email', email, '--purpose', 'phone', '--json');
+    expect(recorded.code, recorded.stderr).toBe(0);
+    const [change] = JSON.parse(recorded.stdout) as { eventId: string; subjectKey: string }[];
+    const eventId = change?.eventId ?? '';
+    // The person's consent workflow carries the change everywhere and ends once idle (5 s in tests).
+    await temporal.client.workflow.getHandle(`consent-${change?.subjectKey}`).result();
+    expect((await ledger.getRequestDeadline(eventId))?.completedAt).toBeUndefined();
+
+    const refused = await cli('extend', eventId, '--months', '1', '--reason', 'Ada asked for paper');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/consent .* has completed; its deadline cannot be extended/);
+    const api = await apiPost(`/v1/requests/${eventId}/extension`, { months: 1, reason: 'Ada again' });
+    expect(api.statusCode).toBe(409);
+    expect(api.json()).toMatchObject({ detail: expect.stringMatching(/has completed/) });
+    // Refused means nothing written: the deadline is where it was, the log holds no reason.
+    expect(await ledger.getRequestDeadline(eventId)).toMatchObject({
+      extendedMonths: 0,
+      completedAt: expect.any(String),
+    });
+    expect(await ledger.listOperatorActions(eventId)).toEqual([]);
+  });
+
+  it.each(['erasure', 'access', 'rectification', 'consent'] as const)(
+    'a %s request whose workflow Temporal no longer has is refused an extension, and the ledger marks it completed',
+    async (kind) => {
+      const requestId = randomUUID();
+      const subjectKey = randomUUID().replaceAll('-', '').repeat(2);
+      await ledger.registerRequest({
+        requestId,
+        kind,
+        subjectKey,
+        receivedAt: daysAgo(3),
+        registeredAt: daysAgo(3),
+      });
+      const refused = await cli('extend', requestId, '--months', '1', '--reason', 'archives');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(
+        `The ${kind} ${requestId} has completed; its deadline cannot be extended.`,
+      );
+      expect((await ledger.getRequestDeadline(requestId))?.completedAt).toEqual(expect.any(String));
+      expect(await ledger.listOperatorActions(requestId)).toEqual([]);
+    },
+  );
 
   it('a consent change entered late is a request too, overdue while a system needs attention', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'bad-credentials', google: 'ok' });
