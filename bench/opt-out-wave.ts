@@ -285,6 +285,9 @@ try {
 
   let peakWorkerRss = 0;
   const workerStats = () => sumStats(workers.map((w) => processStats(w.pid)));
+  // The workers' memory before any work (ready, polling, a moment to settle): what each costs idle.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const idleWorkerRss = workerStats()?.rssMb;
   const sampler = setInterval(() => {
     peakWorkerRss = Math.max(peakWorkerRss, workerStats()?.rssMb ?? 0);
   }, 500);
@@ -379,6 +382,9 @@ try {
     await acceptedAll;
     const waveSeconds = (performance.now() - waveStarted) / 1000;
     const after = { worker: workerStats(), ...serverStats() };
+    // VmHWM never falls: read after each wave, it is the peak of this wave and all before it.
+    peakWorkerRss = Math.max(peakWorkerRss, after.worker?.peakRssMb ?? 0);
+    const peakRssSoFar = peakWorkerRss;
     const logs = await vendorLogs();
     const finished = reached.dynamics !== undefined && reached.mailchimp !== undefined;
 
@@ -433,6 +439,7 @@ try {
       perChange,
       sampled: path === 'bulk' ? batchIds.length : Math.min(20, subjectKeys.length),
       handedOver,
+      peakRssSoFar,
       slowest: path === 'person' ? await slowestPeople(who, subjectKeyOf, personDoneAt, waveStartedAt) : [],
     };
   }
@@ -579,6 +586,9 @@ try {
         ? round(after.database - before.database)
         : undefined,
     peakWorkerRssMb: round(peakWorkerRss),
+    /** The first wave's peak alone (the per-person wave and erasures run later in the same worker). */
+    peakWorkerRssMbFirstWave: round(mainWave.peakRssSoFar),
+    idleWorkerRssMb: round(idleWorkerRss),
     erasures: erasures?.count ?? 0,
     erasureSeconds: round(erasures?.seconds),
     erasureBoundSeconds: round(erasures?.boundSeconds),
@@ -628,7 +638,7 @@ try {
             `  ${r.personPath.callsPerChange} vendor calls, ${r.personPath.actionsPerChange} Temporal actions, ${r.personPath.eventsPerChange} history events per change; 429s ${r.personPath.throttled}; worker ${s(r.personPath.workerCpuSeconds, 'CPU s')}`,
           ]
         : []),
-      `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, peak RSS ${s(r.peakWorkerRssMb, 'MB')}; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
+      `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, RSS idle ${s(r.idleWorkerRssMb, 'MB')}, peak ${s(r.peakWorkerRssMbFirstWave, 'MB')} in the first wave, ${s(r.peakWorkerRssMb, 'MB')} over the run; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
       r.erasures > 0
         ? `Erasures: ${r.erasures} in ${s(r.erasureSeconds)} against GA's bound ${s(r.erasureBoundSeconds)} (1.5 deletions/s per property); outcomes ${JSON.stringify(r.erasureOutcomes)}`
         : 'Erasures: skipped',

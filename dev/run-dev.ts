@@ -15,6 +15,7 @@ import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { workerNodeOptions } from '../workers/worker-node-options.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { removeDevJson } from './dev-json.js';
 import { registerRunningDev } from './dev-registry.js';
@@ -191,10 +192,12 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
       api: `http://127.0.0.1:${apiMetricsPort}`,
     };
 
+    const workerEnv = childEnv(workerMetricsPort);
     const worker = new SupervisedProcess(
       'worker',
       [cliBinPath, 'worker'],
-      childEnv(workerMetricsPort),
+      // The worker's heap flags (workers/worker-node-options.ts), after any the shell gave.
+      { ...workerEnv, NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS) },
       print,
     );
     const api = new SupervisedProcess('intake API', [cliBinPath, 'serve'], childEnv(apiMetricsPort), print);

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { msToNumber } from '@temporalio/common';
 import { createActivities } from '../activities/create-activities.js';
 import { loadAccessCategories } from '../config/access-categories.js';
@@ -105,7 +106,9 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
         interceptors: { activity: [activityMetricsInterceptor(metrics)] },
       },
     });
-    logger.info({ systems: built.configured, ops: ops.url }, 'worker running');
+    // The heap limit shows whether the worker's V8 flags (NODE_OPTIONS, workers/worker-node-options.ts) took.
+    const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+    logger.info({ systems: built.configured, ops: ops.url, heapLimitMb }, 'worker running');
     await worker.run();
     logger.info('worker stopped');
   } finally {
