@@ -1,8 +1,10 @@
 import * as linkify from 'linkifyjs';
+import { nameWordsOf, redactNames } from './name-redaction.js';
+
+export { redactedName } from './name-redaction.js';
 
 /** What replaces the subject's data and any other address in redacted text. */
 export const redactedEmail = '[email]';
-export const redactedName = '[name]';
 export const redactedIdentifier = '[identifier]';
 
 /** What is known about the person a text may be about. Every field is optional. */
@@ -40,59 +42,6 @@ function addressForms(email: string): string[] {
     email.replace(/'/g, '\\u0027'),
     email.replace(/'/g, "\\'"),
   ];
-}
-
-/** Letters NFD does not split into a base letter and a mark, as people type them without the diacritic. */
-const plainLetters: Record<string, string> = {
-  ø: 'o',
-  Ø: 'O',
-  ł: 'l',
-  Ł: 'L',
-  đ: 'd',
-  Đ: 'D',
-  ß: 'ss',
-  æ: 'ae',
-  Æ: 'Ae',
-  œ: 'oe',
-  Œ: 'Oe',
-};
-
-/**
- * A name as it may be typed or stored: composed (NFC), decomposed (NFD, as macOS file names and some
- * keyboards give it) and without its diacritics (`Zoë Müller` typed `Zoe Muller`, `Søren` typed `Soren`).
- */
-function spellingsOf(name: string): string[] {
-  const bare = name
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .replace(/[øØłŁđĐßæÆœŒ]/g, (letter) => plainLetters[letter] ?? letter);
-  return [...new Set([name.normalize('NFC'), name.normalize('NFD'), bare])];
-}
-
-/**
- * The forms a name takes in text: as written, decomposed or without diacritics (spellingsOf),
- * percent-encoded (a URL), HTML-escaped apostrophes.
- */
-function nameForms(written: string): string[] {
-  return spellingsOf(written).flatMap((name) => [
-    name,
-    encodeURIComponent(name),
-    encodeURIComponent(name).replace(/'/g, '%27'),
-    name.replace(/'/g, '&#39;'),
-    name.replace(/'/g, '&#x27;'),
-    name.replace(/'/g, '\\u0027'),
-  ]);
-}
-
-/**
- * Name-like words from the address's local part (`mary.o'brien` gives `mary`, `o'brien`), so that a vendor
- * that echoes "Mary O'Brien" is redacted even when no CRM name is known. Words under three letters are kept:
- * they say nothing about a person and would eat ordinary words.
- */
-function nameWordsOf(email: string): string[] {
-  const at = email.lastIndexOf('@');
-  const local = at > 0 ? email.slice(0, at) : '';
-  return local.split(/[._+\-\d]+/).filter((word) => word.replace(/'/g, '').length >= 3);
 }
 
 /**
@@ -186,22 +135,19 @@ function identifierForms(identifier: string): string[] {
  * it too: an operator's note is redacted by the workflow that knows the CRM's names for the person.
  *
  * The subject's address is matched case-insensitively in its plain, percent-encoded, quoted and escaped
- * forms; their names (whole and word by word) as whole words, plain, percent-encoded and escaped; their
- * identifiers verbatim. What remains is scanned for addresses by linkify's email scanner (scrubAddresses).
+ * forms; their identifiers as given and with their dots encoded, and GA client ids by their shape in a GA
+ * context (redactGaClientIds); their names by domain/name-redaction.ts `redactNames` (whole names in any
+ * case, parts that are common words only where written as a name). Every other address is found by
+ * linkify's email scanner (scrubAddresses) before names are looked for.
  */
 export function redactText(text: string, subject: RedactionSubject = {}): string {
   let result = text;
-  const replaceAll = (needles: Iterable<string>, replacement: string, wholeWord = false) => {
+  const replaceAll = (needles: Iterable<string>, replacement: string) => {
     const unique = [...new Set([...needles].filter((needle) => needle.length > 0))].sort(
       (a, b) => b.length - a.length,
     );
     if (unique.length === 0) return;
-    const body = unique.map(escapeRegExp).join('|');
-    // A word ends where a letter or digit does not follow; it starts after anything else, and also right
-    // after a percent or \u escape (`%27Katherine%20Johnson%27`), whose hex digits are not the name's.
-    const start = `(?:(?<=%[0-9a-f]{2})|(?<=\\\\u[0-9a-f]{4})|(?<![\\p{L}\\p{N}]))`;
-    const pattern = wholeWord ? `${start}(?:${body})(?![\\p{L}\\p{N}])` : `(?:${body})`;
-    result = result.replace(new RegExp(pattern, 'giu'), replacement);
+    result = result.replace(new RegExp(unique.map(escapeRegExp).join('|'), 'giu'), replacement);
   };
   if (subject.email) replaceAll(addressForms(subject.email), redactedEmail);
   // Every other address goes whole before names are looked for: `alonzo.church@x.org` is an address, not
@@ -209,14 +155,7 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
   result = scrubAddresses(result);
   replaceAll((subject.identifiers ?? []).flatMap(identifierForms), redactedIdentifier);
   result = redactGaClientIds(result);
-  const names = (subject.names ?? []).flatMap((name) => [name, ...name.split(/\s+/)]);
-  const nameWords = subject.email ? nameWordsOf(subject.email) : [];
-  replaceAll(
-    [...names, ...nameWords].filter((word) => word.trim().length >= 2).flatMap(nameForms),
-    redactedName,
-    true,
-  );
-  return result;
+  return redactNames(result, subject.names ?? [], subject.email ? nameWordsOf(subject.email) : []);
 }
 
 /**

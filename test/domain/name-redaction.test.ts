@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { isCommonWord, redactNames } from '../../domain/name-redaction.js';
+import { redactText } from '../../domain/text-redaction.js';
+
+describe('redactNames: whole names and distinctive parts anywhere, common words only where written as a name', () => {
+  it('keeps the ordinary words "will" and "may" of a note for a person named Will May (the repro)', () => {
+    for (const names of [['Will May'], ['Will', 'May']]) {
+      expect(redactNames('you may will this, and it will rain in may', names)).toBe(
+        'you may will this, and it will rain in may',
+      );
+    }
+  });
+
+  it.each([
+    ['in order, lower case', 'will may called', '[name] called'],
+    ['in order, capitalised', 'Will May called', '[name] called'],
+    ['in capitals', 'Contact WILL MAY refused', 'Contact [name] refused'],
+    ['percent-encoded', "fullname eq 'will%20may'", "fullname eq '[name]'"],
+    ['across a line break', 'Will\nMay', '[name]'],
+    ['surname first', 'May, Will asked', '[name], [name] asked'],
+    ['first name alone, capitalised', 'Will called back', '[name] called back'],
+    ['last name alone, in capitals among lower case', 'row of MAY locked', 'row of [name] locked'],
+    ['with an initial', 'Will M. and W. May', '[name] [name]. and [name]. [name]'],
+  ])('redacts the name of a person named Will May %s', (_form, text, expected) => {
+    expect(redactNames(text, ['Will May'])).toBe(expected);
+  });
+
+  it.each([
+    ['shouted text where every word is in capitals', 'RECORD MAY BE LOCKED'],
+    ['a lower-case initial after a lower-case word', 'you will m. see'],
+    ['a capital letter that is no initial of the name', 'Plan A may work'],
+  ])('keeps a common word in %s', (_case, text) => {
+    expect(redactNames(text, ['Will', 'May'])).toBe(text);
+  });
+
+  it('redacts "Fiona F." whole for Fiona Fitzgerald, and Fiona in any case, and keeps other initials', () => {
+    const names = ['Fiona', 'Fitzgerald'];
+    expect(redactNames('Fiona F. called', names)).toBe('[name] [name]. called');
+    expect(redactNames('F. Fitzgerald, fiona, FIONA; Fiona A. too', names)).toBe(
+      '[name]. [name], [name], [name]; [name] A. too',
+    );
+    // The operator note: the name and the address go, nothing of either is left.
+    const note = redactText('Fiona F. (fiona@example.net)', { email: 'fiona@example.net', names });
+    expect(note).toBe('[name] [name]. ([email])');
+  });
+
+  it('redacts a common-word part next to a part that goes, along the whole run', () => {
+    expect(redactNames('spoke to ottoline rose baker today', ['Ottoline', 'Rose', 'Baker'])).toBe(
+      'spoke to [name] [name] [name] today',
+    );
+    expect(redactNames('the rose by the baker', ['Ottoline', 'Rose', 'Baker'])).toBe('the rose by the baker');
+  });
+
+  it('redacts a name that is no common word in any case, even lower case in a vendor query', () => {
+    expect(redactNames("tolower(firstname) eq 'ottoline' and VANDERSTEEN", ['Ottoline', 'Vandersteen'])).toBe(
+      "tolower(firstname) eq '[name]' and [name]",
+    );
+  });
+
+  it('redacts each half of a double-barrelled name, with or without its diacritics', () => {
+    expect(
+      redactNames('Müller alone, ludenscheidt too, MULLER-LUDENSCHEIDT whole', ['Zoë Müller-Lüdenscheidt']),
+    ).toBe('[name] alone, [name] too, [name] whole');
+  });
+
+  it("applies the same rule to name-like words of the person's address", () => {
+    expect(redactText('mark the row, Mark said; bill them', { email: 'mark.bill@example.com' })).toBe(
+      'mark the row, [name] said; bill them',
+    );
+    expect(redactText("mary o'brien and Mary", { email: "mary.o'brien@example.com" })).toBe(
+      '[name] [name] and [name]',
+    );
+  });
+
+  it('tells common words from names by a dictionary without proper nouns', () => {
+    for (const word of ['will', 'May', 'rose', 'BAKER', 'mark']) expect(isCommonWord(word)).toBe(true);
+    for (const word of ['Fiona', 'ottoline', "O'Brien", 'Zoë', 'Fitzgerald', 'Mary'])
+      expect(isCommonWord(word)).toBe(false);
+  });
+});
