@@ -76,6 +76,8 @@ export function createConsentBatchActivities({
           evidence: change.evidence,
         },
         change.eventId,
+        // The change was recorded when the batch took it in; its hand-over keeps that time.
+        { recordedAt: change.recordedAt },
       );
     }
   }
@@ -92,6 +94,16 @@ export function createConsentBatchActivities({
       return "the person's consent workflow is open and serialises their changes";
     }
     if (await running(`erasure-${subjectKey}`)) return 'an erasure of the person is running';
+    // A run started before an upgrade, under the key an older version gave another spelling of the address:
+    // the person's own route hands it over to this key (consent) or meets it (erasure), so the batch never
+    // writes beside it, out of order.
+    const email = items[0]?.email ?? '';
+    const legacyConsent = await starter.runningUnderLegacyKey?.({ email, kind: 'consent' });
+    if (legacyConsent) {
+      return `the person's consent workflow is open under an older key (${legacyConsent}); it hands over to this key and serialises their changes`;
+    }
+    const legacyErasure = await starter.runningUnderLegacyKey?.({ email, kind: 'erasure' });
+    if (legacyErasure) return `an erasure of the person is running under an older key (${legacyErasure})`;
     return undefined;
   }
 
@@ -115,11 +127,13 @@ export function createConsentBatchActivities({
   }
 
   /**
-   * Whether a person's state moved since the batch's intake planned it: their consent workflow is open, or
-   * the events in force in the ledger are no longer the ones the intake computed.
+   * Whether a person's state moved since the batch's intake planned it: their consent workflow is open
+   * (under this key or an older one), or the events in force in the ledger are no longer the ones the
+   * intake computed.
    */
   async function overtakenSinceIntake(person: BulkPersonState): Promise<boolean> {
     if (await running(`consent-${person.subjectKey}`)) return true;
+    if (await starter.runningUnderLegacyKey?.({ email: person.email, kind: 'consent' })) return true;
     const state = await consentStateFromLedger(ledger, person.subjectKey);
     const now = Object.entries(state.purposes).flatMap(([purpose, d]) =>
       d ? [`${purpose}=${d.eventId}`] : [],

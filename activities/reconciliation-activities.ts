@@ -26,7 +26,12 @@ import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js
  */
 export interface WorkStarter {
   erase(input: ErasureRequestInput): Promise<{ requestId: string }>;
-  changeConsent(input: ConsentChangeRequestInput, stableEventId: string): Promise<{ eventId: string }>;
+  /** `recordedAt`: when the hub first recorded a change it hands over (kept as the ledger's time). */
+  changeConsent(
+    input: ConsentChangeRequestInput,
+    stableEventId: string,
+    options?: { recordedAt?: string },
+  ): Promise<{ eventId: string }>;
   /**
    * Asks the person's consent workflow to write their state to `systems` again. With the email it starts
    * the workflow if needed; without it only a running workflow can be asked (`delivered: false` otherwise).
@@ -41,6 +46,11 @@ export interface WorkStarter {
   shredWhenClosed?(input: { subjectKey: string; requestId: string; before: string }): Promise<void>;
   /** Whether a workflow with this id is running. */
   isRunning?(workflowId: string): Promise<boolean>;
+  /**
+   * The key an older version gave another spelling of this address, when the person's consent (or erasure)
+   * workflow still runs under it (started before an upgrade); undefined when none does.
+   */
+  runningUnderLegacyKey?(input: { email: string; kind: 'consent' | 'erasure' }): Promise<string | undefined>;
   /**
    * The ids of the subject's running workflows of every kind but the shredding (the ledger's requests of
    * theirs are asked by id, the rest found by their `SubjectKey`).

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
+import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import {
   type ConsentClientContext,
   handOverConsent,
@@ -8,6 +10,7 @@ import {
   recordConsentChange,
 } from './consent.js';
 import { requestErasure } from './erasures.js';
+import { runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { endAccessRequestsOfErased, isRunning, openSubjectWorkflows, shredWhenClosed } from './shredding.js';
 
 /** What every caller that starts or steers workflows needs, from the hub's configuration. */
@@ -32,10 +35,20 @@ export function clientContextFor(client: Client, config: HubConfig): ConsentClie
 export function workStarterFor(context: ConsentClientContext): WorkStarter {
   return {
     erase: (input) => requestErasure(context, input),
-    changeConsent: (input, stableEventId) => recordConsentChange(context, input, stableEventId),
+    changeConsent: (input, stableEventId, options) =>
+      recordConsentChange(context, input, stableEventId, { recordedAt: options?.recordedAt }),
     reapplyConsent: (input) => reapplyConsent(context, input),
     shredWhenClosed: (input) => shredWhenClosed(context, input),
     isRunning: (workflowId) => isRunning(context.client, workflowId),
+    runningUnderLegacyKey: async ({ email, kind }) =>
+      (
+        await runningUnderLegacyKey(
+          context.client,
+          email,
+          context.subjectKeySecret,
+          kind === 'consent' ? consentWorkflowId : erasureWorkflowId,
+        )
+      )?.subjectKey,
     handOverConsent: (input) => handOverConsent(context, input),
     openSubjectWorkflows: (input) => openSubjectWorkflows(context.client, input),
     endAccessRequestsOfErased: (input) => endAccessRequestsOfErased(context.client, input),

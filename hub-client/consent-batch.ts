@@ -109,7 +109,10 @@ export async function recordConsentBatch(
       // An address a rectification moved away from, while the person's workflow under the new key runs: the
       // change is theirs, and only that workflow knows where to write it; the single route hands it there.
       try {
-        const one = await recordConsentChange(context, change, undefined, { ledger: options.ledger });
+        const one = await recordConsentChange(context, change, undefined, {
+          ledger: options.ledger,
+          recordedAt,
+        });
         direct.push({
           index,
           eventId: one.eventId,

@@ -78,6 +78,11 @@ export async function recordConsentChange(
       Ledger,
       'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
     >;
+    /**
+     * When the hub first recorded the change (ISO 8601), for a change handed over from where it was taken
+     * in (a batch handing a person to their own workflow): the ledger keeps that time, not the hand-over's.
+     */
+    recordedAt?: string;
   } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
@@ -108,7 +113,7 @@ export async function recordConsentChange(
     purpose: change.purpose,
     decision: change.decision,
     occurredAt: new Date(change.occurredAt).toISOString(),
-    recordedAt: new Date().toISOString(),
+    recordedAt: options.recordedAt ?? new Date().toISOString(),
     source: change.source,
     evidence: note ? { ...change.evidence, note } : change.evidence,
   };

@@ -2,6 +2,7 @@ import type { GraphRequest } from '@microsoft/microsoft-graph-client';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { canonicalMailbox, mailboxSpellings, normaliseEmail } from '../../domain/email.js';
+import type { Purpose } from '../../domain/purposes.js';
 import { mostFrequentNames } from '../../domain/redaction-names.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
@@ -38,7 +39,7 @@ import type { DynamicsConfig } from './config.js';
 import { desiredColumns, dynamicsConsentColumns } from './consent-columns.js';
 import { createDataverseClient } from './dataverse-client.js';
 import { classifyDynamicsError, isAlreadyGone, isExpiredDeltaToken, isUnauthorized } from './errors.js';
-import { eq, ge, type ODataFilter, or } from './odata-filter.js';
+import { eq, ge, isIn, type ODataFilter, or } from './odata-filter.js';
 
 type Kind = 'contact' | 'lead';
 
@@ -87,6 +88,13 @@ const pageSchema = z.object({
   '@odata.deltaLink': z.string().optional(),
 });
 
+/** What decideState settles for a person whose rows must be read: the columns their decisions call for. */
+interface Decided {
+  decided: Purpose[];
+  notApplicable: ConsentStateResult['purposes'];
+  desired: ReturnType<typeof desiredColumns>;
+}
+
 interface Row {
   ref: VendorRecordRef & { kind: Kind };
   columns: Record<string, unknown>;
@@ -125,6 +133,47 @@ export function emailFilter(email: string): ODataFilter {
 }
 
 /**
+ * "Any email column holds one of these spellings", for many people at once: an `In` per email column
+ * (odata-filter.ts isIn), joined by `or`. Dataverse compares text without regard to case, so the spellings
+ * need no case variants.
+ */
+export function manyEmailsFilter(spellings: string[]): ODataFilter {
+  return or(...emailColumns.map((column) => isIn(column, spellings)));
+}
+
+/**
+ * The longest URL Dataverse accepts is 32 KB, 32,768 characters (learn.microsoft.com/power-apps/developer/
+ * data-platform/webapi/compose-http-requests-handle-errors, "Maximum URL length"). A query for many people
+ * stays under this, leaving room for the `$skiptoken` a next-page link adds to the same URL.
+ */
+export const maxQueryUrlLength = 30_000;
+
+/**
+ * Splits people (each with all their spellings, kept together) into groups whose query URL, as `lengthOf`
+ * measures it for the group's spellings, fits `maxQueryUrlLength`. A person whose spellings alone pass it
+ * still gets a group of their own (an address is at most 254 characters, so this cannot happen in practice).
+ */
+export function groupsByUrlLength<T>(
+  people: [T, string[]][],
+  lengthOf: (spellings: string[]) => number,
+  maxLength = maxQueryUrlLength,
+): [T, string[]][][] {
+  const groups: [T, string[]][][] = [];
+  let current: [T, string[]][] = [];
+  for (const person of people) {
+    const trial = [...current, person];
+    if (current.length > 0 && lengthOf(trial.flatMap(([, spellings]) => spellings)) > maxLength) {
+      groups.push(current);
+      current = [person];
+    } else {
+      current = trial;
+    }
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/**
  * Dynamics 365 through the Dataverse Web API: finds a person's contacts and leads by any of their three
  * email columns, deletes them, and reads and sets the `donot*`/`followemail` consent columns.
  */
@@ -159,6 +208,48 @@ export function createDynamicsConnector(
     }
   }
 
+  /** Every row of one table the filter matches, page by page, with the columns asked for. */
+  async function rowsMatching(
+    operation: ConnectorOperation,
+    kind: Kind,
+    filter: ODataFilter,
+    columns: string[],
+  ): Promise<Row[]> {
+    const found: Row[] = [];
+    const { entitySet, idColumn } = tables[kind];
+    const select = selectOf(kind, columns);
+    // The Graph client pastes $filter into the URL as given; encoding it keeps `&`, `+` and `#` in an
+    // address from being read as URL syntax.
+    let request: GraphRequest = client
+      .api(`/${entitySet}`)
+      .select(select)
+      .filter(encodeURIComponent(filter))
+      .headers(pageHeader);
+    for (;;) {
+      const page = pageSchema.parse(await call(operation, () => request.get()));
+      for (const columns of page.value) {
+        const id = z.string().parse(columns[idColumn]);
+        const modifiedAt = typeof columns.modifiedon === 'string' ? columns.modifiedon : undefined;
+        found.push({ ref: { kind, id, ...(modifiedAt ? { modifiedAt } : {}) }, columns });
+      }
+      const next = page['@odata.nextLink'];
+      if (!next) break;
+      if (!next.startsWith(`${apiRoot}/`)) {
+        throw new NonRetryableVendorError({
+          system: 'dynamics',
+          operation,
+          reason: 'Dataverse sent a next-page link outside the org; refusing to follow it',
+        });
+      }
+      request = client.api(next).headers(pageHeader);
+    }
+    return found;
+  }
+
+  function selectOf(kind: Kind, columns: string[]): string {
+    return [...new Set([tables[kind].idColumn, 'modifiedon', config.gaClientIdColumn, ...columns])].join(',');
+  }
+
   async function rows(
     operation: ConnectorOperation,
     subject: SubjectIdentifiers,
@@ -166,36 +257,81 @@ export function createDynamicsConnector(
   ): Promise<Row[]> {
     const found: Row[] = [];
     for (const kind of ['contact', 'lead'] as const) {
-      const { entitySet, idColumn } = tables[kind];
       const columns = typeof extra === 'function' ? extra(kind) : extra;
-      const select = [...new Set([idColumn, 'modifiedon', config.gaClientIdColumn, ...columns])].join(',');
-      // The Graph client pastes $filter into the URL as given; encoding it keeps `&`, `+` and `#` in an
-      // address from being read as URL syntax.
-      let request: GraphRequest = client
-        .api(`/${entitySet}`)
-        .select(select)
-        .filter(encodeURIComponent(emailFilter(subject.email)))
-        .headers(pageHeader);
-      for (;;) {
-        const page = pageSchema.parse(await call(operation, () => request.get()));
-        for (const columns of page.value) {
-          const id = z.string().parse(columns[idColumn]);
-          const modifiedAt = typeof columns.modifiedon === 'string' ? columns.modifiedon : undefined;
-          found.push({ ref: { kind, id, ...(modifiedAt ? { modifiedAt } : {}) }, columns });
-        }
-        const next = page['@odata.nextLink'];
-        if (!next) break;
-        if (!next.startsWith(`${apiRoot}/`)) {
-          throw new NonRetryableVendorError({
-            system: 'dynamics',
-            operation,
-            reason: 'Dataverse sent a next-page link outside the org; refusing to follow it',
-          });
-        }
-        request = client.api(next).headers(pageHeader);
-      }
+      found.push(...(await rowsMatching(operation, kind, emailFilter(subject.email), columns)));
     }
     return found;
+  }
+
+  /**
+   * Many people's contacts and leads with as few requests as the Web API allows: per table, one query per
+   * group of people whose addresses (every spelling, domain/email.ts mailboxSpellings) fit one URL, each
+   * an `In` over each email column (manyEmailsFilter), the groups sent together under the connector's
+   * concurrency limit (this worker's share of Dataverse's 52). Rows are matched back to people by any email
+   * column, without regard to case as Dataverse compares; a row holding two people's addresses is both
+   * people's, as each one's own query would find it. Per person: the rows, or why their group's read
+   * failed (classified, free of addresses), so one failed group does not fail the others.
+   */
+  async function rowsOfMany(
+    operation: ConnectorOperation,
+    emails: string[],
+    columns: string[],
+  ): Promise<Map<string, Row[] | { failed: string }>> {
+    const owners = new Map<string, Set<string>>();
+    const spellingsOf = new Map<string, string[]>();
+    for (const email of new Set(emails)) {
+      const spellings = [...new Set([email, ...mailboxSpellings(email)])];
+      spellingsOf.set(email, spellings);
+      for (const spelling of spellings) {
+        const key = spelling.toLowerCase();
+        owners.set(key, new Set([...(owners.get(key) ?? []), email]));
+      }
+    }
+    const selected = [...emailColumns, ...columns];
+    const answer = new Map<string, Row[] | { failed: string }>(
+      [...spellingsOf.keys()].map((email) => [email, []]),
+    );
+    const groups = groupsByUrlLength(
+      [...spellingsOf.entries()],
+      (values) =>
+        `${apiRoot}/leads?$select=${selectOf('contact', selected)}&$filter=${encodeURIComponent(manyEmailsFilter(values))}`
+          .length,
+    );
+    const reads = groups.flatMap((group) =>
+      (['contact', 'lead'] as const).map(async (kind) => {
+        const filter = manyEmailsFilter(group.flatMap(([, spellings]) => spellings));
+        try {
+          const found = await run(operation, () => rowsMatching(operation, kind, filter, selected));
+          return { group, kind, found };
+        } catch (error) {
+          return { group, kind, failed: error instanceof Error ? error.message : 'the read failed' };
+        }
+      }),
+    );
+    // Contacts before leads for each person, as `rows` reads them.
+    for (const read of (await Promise.all(reads)).sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
+      if ('failed' in read) {
+        for (const [email] of read.group) answer.set(email, { failed: read.failed ?? 'the read failed' });
+        continue;
+      }
+      for (const row of read.found) {
+        const mine = new Set<string>();
+        for (const column of emailColumns) {
+          const value = row.columns[column];
+          if (typeof value !== 'string') continue;
+          for (const email of owners.get(value.toLowerCase()) ?? []) mine.add(email);
+        }
+        for (const email of mine) {
+          const rowsSoFar = answer.get(email);
+          if (
+            Array.isArray(rowsSoFar) &&
+            !rowsSoFar.some((r) => r.ref.kind === row.ref.kind && r.ref.id === row.ref.id)
+          )
+            rowsSoFar.push(row);
+        }
+      }
+    }
+    return answer;
   }
 
   async function run<T>(operation: ConnectorOperation, work: () => Promise<T>): Promise<T> {
@@ -218,21 +354,12 @@ export function createDynamicsConnector(
   }
 
   /**
-   * What applyConsentState reads and decides for one person: the rows, the columns each must change, and the
-   * result once those changes are made (`gone`: rows deleted meanwhile). `skip` when no column of the tool
-   * carries a purpose that moved.
+   * What applyConsentState decides for one person before reading anything: the columns the decisions call
+   * for, or `skip` when no column of the tool carries a purpose that moved.
    */
-  async function planState(
-    subject: SubjectIdentifiers,
+  function decideState(
     request: ConsentStateRequest,
-  ): Promise<
-    | { skip: Omit<ConsentStateResult, 'records'> }
-    | {
-        found: Row[];
-        patches: { row: Row; patch: Record<string, boolean> }[];
-        resultOf(changedColumns: Set<string>, gone: number): Omit<ConsentStateResult, 'records'>;
-      }
-  > {
+  ): { skip: Omit<ConsentStateResult, 'records'> } | Decided {
     const columns = dynamicsConsentColumns(config.purposeColumns);
     const touched = columns.filter((c) => c.purposes.some((p) => request.changed.includes(p)));
     const decided = Object.keys(request.decisions) as (keyof typeof request.decisions)[];
@@ -243,11 +370,18 @@ export function createDynamicsConnector(
     if (touched.length === 0 || desired.length === 0) {
       return { skip: { outcome: 'not_applicable', purposes: notApplicable, fields: {} } };
     }
-    const found = await rows(
-      'applyConsent',
-      subject,
-      desired.map((d) => d.column.column),
-    );
+    return { decided, notApplicable, desired };
+  }
+
+  /**
+   * The plan for one person from their rows: the columns each row must change, and the result once those
+   * changes are made (`gone`: rows deleted meanwhile).
+   */
+  function planFromRows(
+    request: ConsentStateRequest,
+    { decided, notApplicable, desired }: Decided,
+    found: Row[],
+  ) {
     const patches = found.flatMap((row) => {
       const patch: Record<string, boolean> = {};
       for (const { column, value } of desired) {
@@ -278,6 +412,21 @@ export function createDynamicsConnector(
       return { outcome, purposes, fields };
     };
     return { found, patches, resultOf };
+  }
+
+  /** What applyConsentState reads and decides for one person (decideState, then their rows). */
+  async function planState(
+    subject: SubjectIdentifiers,
+    request: ConsentStateRequest,
+  ): Promise<{ skip: Omit<ConsentStateResult, 'records'> } | ReturnType<typeof planFromRows>> {
+    const decision = decideState(request);
+    if ('skip' in decision) return decision;
+    const found = await rows(
+      'applyConsent',
+      subject,
+      decision.desired.map((d) => d.column.column),
+    );
+    return planFromRows(request, decision, found);
   }
 
   const pathOf = (ref: Row['ref']) => `/${tables[ref.kind].entitySet}(${ref.id})`;
@@ -713,27 +862,44 @@ export function createDynamicsConnector(
         return { ...result, records: planned.found.map((row) => row.ref) };
       }),
 
-    // The same read and plan as applyConsentState, one person at a time under the connector's limit; the
-    // PATCHes go out together in `$batch` (writeConsentBatch), so the result assumes each one applies.
-    planConsentBatch: (people) =>
-      Promise.all(
-        people.map(async ({ key, subject, request }): Promise<BulkStatePlan> => {
-          try {
-            const planned = await run('applyConsent', () => planState(subject, request));
-            if ('skip' in planned) return { key, writes: [], result: planned.skip };
-            const writes: BulkConsentWrite[] = planned.patches.map(({ row, patch }) => ({
-              key,
-              email: subject.email,
-              record: { kind: row.ref.kind, id: row.ref.id },
-              fields: Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, String(v)])),
-            }));
-            const changed = new Set(planned.patches.flatMap(({ patch }) => Object.keys(patch)));
-            return { key, writes, result: planned.resultOf(changed, 0) };
-          } catch (error) {
-            return { key, perPerson: error instanceof Error ? error.message : 'the read failed' };
-          }
-        }),
-      ),
+    // The same plan as applyConsentState, with the people's rows read together (rowsOfMany: a few queries
+    // per table for the whole chunk instead of two per person); the PATCHes go out together in `$batch`
+    // (writeConsentBatch), so the result assumes each one applies.
+    planConsentBatch: async (people) => {
+      const decided = people.map((person) => ({ person, decision: decideState(person.request) }));
+      const reading = decided.flatMap(({ person, decision }) =>
+        'skip' in decision ? [] : [{ person, decision }],
+      );
+      const columns = [
+        ...new Set(reading.flatMap(({ decision }) => decision.desired.map((d) => d.column.column))),
+      ];
+      const found =
+        reading.length === 0
+          ? new Map<string, Row[] | { failed: string }>()
+          : await rowsOfMany(
+              'applyConsent',
+              reading.map(({ person }) => person.subject.email),
+              columns,
+            );
+      logger.info(
+        { operation: 'applyConsent', people: people.length, read: reading.length },
+        'Dynamics rows read for a bulk write',
+      );
+      return decided.map(({ person: { key, subject, request }, decision }): BulkStatePlan => {
+        if ('skip' in decision) return { key, writes: [], result: decision.skip };
+        const mine = found.get(subject.email) ?? [];
+        if (!Array.isArray(mine)) return { key, perPerson: mine.failed };
+        const planned = planFromRows(request, decision, mine);
+        const writes: BulkConsentWrite[] = planned.patches.map(({ row, patch }) => ({
+          key,
+          email: subject.email,
+          record: { kind: row.ref.kind, id: row.ref.id },
+          fields: Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, String(v)])),
+        }));
+        const changed = new Set(planned.patches.flatMap(({ patch }) => Object.keys(patch)));
+        return { key, writes, result: planned.resultOf(changed, 0) };
+      });
+    },
 
     verifyConsentState: (subject, decisions) =>
       run('readConsent', async (): Promise<ConsentVerification> => {

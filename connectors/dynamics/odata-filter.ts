@@ -37,3 +37,16 @@ export function or(...parts: ODataFilter[]): ODataFilter {
 export function and(...parts: ODataFilter[]): ODataFilter {
   return parts.map((p) => `(${p})`).join(' and ') as ODataFilter;
 }
+
+/**
+ * Dataverse's `In` query function: the column holds one of the values
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/in, "Query function to evaluate
+ * whether the value is in the source list"; PropertyValues is Collection(Edm.String)). One function call
+ * instead of an `eq` per value keeps a query for many people's addresses short.
+ */
+export function isIn(name: string, values: string[]): ODataFilter {
+  if (values.length === 0) throw new Error('In needs at least one value');
+  return `Microsoft.Dynamics.CRM.In(PropertyName=${literal(column(name))},PropertyValues=[${values
+    .map((value) => literal(value))
+    .join(',')}])` as ODataFilter;
+}

@@ -13,6 +13,7 @@ import {
   orderRows,
   parseFilter,
   parseOrderBy,
+  resolveAliases,
 } from './odata-filter.js';
 import type { DynamicsStore } from './store.js';
 
@@ -214,6 +215,22 @@ export function dataverseRoutes(
     }
   };
 
+  /** The filter with its parameter aliases (`@p1` ... given as query parameters) put in place. */
+  const withAliases = (query: Query, text: string | undefined): string | undefined => {
+    if (text === undefined) return undefined;
+    const aliases = Object.fromEntries(
+      Object.keys(query)
+        .filter((name) => name.startsWith('@'))
+        .map((name) => [name, single(query, name)]),
+    );
+    try {
+      return resolveAliases(text, aliases);
+    } catch (error) {
+      if (error instanceof FilterError) throw new ODataError(400, error.message, dataverseCodes.badRequest);
+      throw error;
+    }
+  };
+
   const parseOrderByOption = (entity: EntityDefinition, text: string | undefined): OrderByItem[] => {
     if (text === undefined) return [];
     try {
@@ -246,7 +263,7 @@ export function dataverseRoutes(
       }
     }
     const select = parseSelect(entity, single(query, '$select'));
-    const filterText = single(query, '$filter');
+    const filterText = withAliases(query, single(query, '$filter'));
     const filter = parseFilterOption(entity, filterText);
     const orderText = single(query, '$orderby');
     const orderBy = parseOrderByOption(entity, orderText);

@@ -168,6 +168,149 @@ function expandIn(text: string): string {
   return out;
 }
 
+/** A single-quoted OData string literal starting at `start` (a doubled quote is a quote): its text and end. */
+function quoted(text: string, start: number): { raw: string; end: number } | undefined {
+  if (text[start] !== "'") return undefined;
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] !== "'") continue;
+    if (text[i + 1] === "'") {
+      i++;
+      continue;
+    }
+    return { raw: text.slice(start, i + 1), end: i + 1 };
+  }
+  return undefined;
+}
+
+/** A JSON string (`"..."`, as Microsoft's examples write collection values too) as an OData literal. */
+function jsonString(text: string, start: number): { raw: string; end: number } | undefined {
+  const match = /^"(?:[^"\\]|\\.)*"/.exec(text.slice(start));
+  if (!match) return undefined;
+  const value = JSON.parse(match[0]) as string;
+  return { raw: `'${value.replaceAll("'", "''")}'`, end: start + match[0].length };
+}
+
+const dataverseListFunctions = /^Microsoft\.Dynamics\.CRM\.(In|NotIn)\(/;
+
+/**
+ * Dataverse's `In` and `NotIn` query functions (learn.microsoft.com/power-apps/developer/data-platform/webapi/
+ * reference/in and .../notin: `PropertyName` Edm.String, the column; `PropertyValues` Collection(Edm.String),
+ * the values), written as `(column eq a or column eq b)` and `not (...)`, which is what they evaluate to.
+ * Read before the grammar sees the text; only text outside string literals is looked at.
+ */
+export function expandListFunctions(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const literal = quoted(text, i);
+    if (literal) {
+      out += literal.raw;
+      i = literal.end - 1;
+      continue;
+    }
+    const startsWord = i === 0 || !/[A-Za-z0-9_.]/.test(text[i - 1] as string);
+    const call = startsWord ? dataverseListFunctions.exec(text.slice(i)) : null;
+    if (!call) {
+      out += text[i];
+      continue;
+    }
+    const name = call[1] as 'In' | 'NotIn';
+    let index = i + call[0].length;
+    const params: Record<string, string[]> = {};
+    const syntax = () =>
+      new FilterError(
+        `Syntax error in the parameters of Microsoft.Dynamics.CRM.${name} at position ${index}.`,
+      );
+    for (;;) {
+      const param = /^\s*(PropertyName|PropertyValues)\s*=\s*/.exec(text.slice(index));
+      if (!param?.[1]) throw syntax();
+      index += param[0].length;
+      if (param[1] === 'PropertyName') {
+        const value = quoted(text, index);
+        if (!value) throw syntax();
+        params.PropertyName = [value.raw];
+        index = value.end;
+      } else {
+        if (text[index] !== '[') throw syntax();
+        index++;
+        const values: string[] = [];
+        for (;;) {
+          while (text[index] === ' ') index++;
+          if (text[index] === ']' && values.length === 0) break;
+          const value = quoted(text, index) ?? jsonString(text, index);
+          if (!value) throw syntax();
+          values.push(value.raw);
+          index = value.end;
+          while (text[index] === ' ') index++;
+          if (text[index] === ',') {
+            index++;
+            continue;
+          }
+          break;
+        }
+        if (text[index] !== ']') throw syntax();
+        index++;
+        params.PropertyValues = values;
+      }
+      while (text[index] === ' ') index++;
+      if (text[index] === ',') {
+        index++;
+        continue;
+      }
+      if (text[index] === ')') break;
+      throw syntax();
+    }
+    const column = params.PropertyName?.[0]?.slice(1, -1).replaceAll("''", "'");
+    const values = params.PropertyValues;
+    if (!column || !values) {
+      throw new FilterError(`Microsoft.Dynamics.CRM.${name} needs both PropertyName and PropertyValues.`);
+    }
+    if (!identifier.test(column)) {
+      throw new FilterError(`Could not find a property named '${column}'.`);
+    }
+    if (values.length === 0) {
+      throw new FilterError(`Microsoft.Dynamics.CRM.${name} needs at least one value in PropertyValues.`);
+    }
+    const any = `(${values.map((value) => `${column} eq ${value}`).join(' or ')})`;
+    out += name === 'In' ? any : `(not ${any})`;
+    i = index;
+  }
+  return out;
+}
+
+/**
+ * Parameter aliases (OData 4.0 part 2, 5.1.1.13.1; Microsoft's syntax examples for query functions:
+ * `$filter=Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)&@p1='name'&@p2=['value','value']`):
+ * each `@name` outside a string literal (single-quoted, or a JSON string in a collection) is replaced by its value from the query. An alias with no value is
+ * refused.
+ */
+export function resolveAliases(text: string, aliases: Record<string, string | undefined>): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const literal = quoted(text, i);
+    if (literal) {
+      out += literal.raw;
+      i = literal.end - 1;
+      continue;
+    }
+    const json = text[i] === '"' ? jsonString(text, i) : undefined;
+    if (json) {
+      out += text.slice(i, json.end);
+      i = json.end - 1;
+      continue;
+    }
+    const alias = text[i] === '@' ? /^@([A-Za-z_][A-Za-z0-9_]*)/.exec(text.slice(i)) : null;
+    if (!alias) {
+      out += text[i];
+      continue;
+    }
+    const value = aliases[`@${alias[1]}`];
+    if (value === undefined) throw new FilterError(`The parameter alias '${alias[0]}' has no value.`);
+    out += value;
+    i += alias[0].length - 1;
+  }
+  return out;
+}
+
 class Translator {
   constructor(
     private readonly columns: Record<string, ColumnType>,
@@ -311,7 +454,9 @@ function parseLibrary(text: string): Token {
  * it runs a query. Throws FilterError with Dataverse's wording for what it refuses.
  */
 export function parseFilter(text: string, columns: Record<string, ColumnType>, typeName: string): FilterNode {
-  return new Translator(columns, typeName).translate(parseLibrary(encodeForGrammar(text)));
+  return new Translator(columns, typeName).translate(
+    parseLibrary(encodeForGrammar(expandListFunctions(text))),
+  );
 }
 
 /** Parses `$orderby` (`createdon desc,lastname`) into columns and directions. */

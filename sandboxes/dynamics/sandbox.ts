@@ -27,9 +27,26 @@ export const dynamicsSandbox: SandboxDefinition<DynamicsStore, DynamicsSeed, Dyn
   // Service protection applies to the Web API per application user, not to Entra's endpoints.
   admit(request, store) {
     if (!request.url.startsWith(`${dataverseApiPath}/`)) return {};
+    const part = isBatchPart(request);
+    // "The maximum length of URL accepted is 32 KB (32768 characters) ... If you send requests inside the
+    // body of a $batch request, you can send requests with URLs up to 64 KB (65,536 characters)"
+    // (learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors,
+    // "Maximum URL length"). The page gives no status for a longer one; HTTP's is 414 URI Too Long.
+    const urlLength = `https://${request.headers.host ?? 'localhost'}${request.url}`.length;
+    const maxUrl = part ? 65_536 : 32_768;
+    if (urlLength > maxUrl) {
+      return {
+        rejected: {
+          status: 414,
+          reply: dataverseError(
+            414,
+            `The request URL is ${urlLength} characters long; at most ${maxUrl} are accepted${part ? ' inside a $batch' : ' (up to 65,536 inside a $batch)'}.`,
+          ),
+        },
+      };
+    }
     const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const user = (token && store.tokenOwner(token)) || 'anonymous';
-    const part = isBatchPart(request);
     const envelope = !part && request.url.split('?')[0] === `${dataverseApiPath}/$batch`;
     const admitted = store.admitRequest(user, { counted: !envelope, concurrent: !part });
     if ('release' in admitted) return { release: admitted.release };

@@ -46,7 +46,9 @@ export async function startSandbox<Store extends SandboxStore<Seed>, Seed, Optio
   let url = '';
 
   const app = Fastify({
-    https: { key: start.tls.key, cert: start.tls.cert },
+    // Node's default of 16 KB for a request's head would refuse long URLs before any vendor's own limit
+    // (Dataverse takes URLs up to 32 KB) could be judged by the sandbox.
+    https: { key: start.tls.key, cert: start.tls.cert, maxHeaderSize: 128 * 1024 },
     logger: false,
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,

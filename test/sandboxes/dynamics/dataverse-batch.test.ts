@@ -170,6 +170,20 @@ describe('Dataverse $batch, raw multipart from Microsoft’s page', () => {
     ]);
   });
 
+  it('takes a GET whose URL passes 32 KB inside a batch, up to 64 KB (compose-http-requests-handle-errors, "Maximum URL length")', async () => {
+    const path = (padding: number) =>
+      `/api/data/v9.2/contacts?$select=emailaddress1&$filter=${encodeURIComponent(
+        `Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['ada@example.com','${'x'.repeat(padding)}'])`,
+      )}`;
+    const long = await send([getPart(path(40_000))], 'odata.continue-on-error');
+    expect(long.parts.map((p) => p.status)).toEqual([200]);
+    expect(JSON.parse(long.parts[0]?.body ?? '{}').value).toEqual([
+      expect.objectContaining({ emailaddress1: 'ada@example.com' }),
+    ]);
+    const tooLong = await send([getPart(path(70_000))], 'odata.continue-on-error');
+    expect(tooLong.parts.map((p) => p.status)).toEqual([414]);
+  });
+
   it('without odata.continue-on-error stops at the first failure and answers 400 with the responses up to it', async () => {
     const answer = await send([
       patchPart(ada, { donotbulkemail: true }),

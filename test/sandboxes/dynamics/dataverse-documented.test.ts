@@ -23,6 +23,9 @@ const pages = {
   deleteAuditData:
     'https://learn.microsoft.com/power-apps/developer/data-platform/auditing/delete-audit-data',
   deleteRecordChangeHistory: `${learn}/reference/deleterecordchangehistory`,
+  inFunction: `${learn}/reference/in`,
+  notInFunction: `${learn}/reference/notin`,
+  maxUrlLength: `${learn}/compose-http-requests-handle-errors#maximum-url-length`,
 };
 
 const tenantId = randomUUID();
@@ -182,6 +185,83 @@ describe('Dataverse Web API and Entra ID, raw HTTP from Microsoft’s pages', ()
       expect(error.code).toBe('0x80060888');
       expect(error.message).toMatch(message);
     });
+  });
+
+  describe(`the In and NotIn query functions (${pages.inFunction}, ${pages.notInFunction})`, () => {
+    const cases: [string, string[]][] = [
+      [
+        "Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['ADA@Example.com','alan@example.com'])",
+        ['ada@example.com', 'alan@example.com'],
+      ],
+      [
+        "Microsoft.Dynamics.CRM.In(PropertyName='emailaddress2',PropertyValues=['TURING@example.net']) or Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['grace@example.org'])",
+        ['grace@example.org', 'alan@example.com'],
+      ],
+      [
+        'Microsoft.Dynamics.CRM.In(PropertyName=\'emailaddress1\',PropertyValues=["ada@example.com"]) and donotbulkemail eq true',
+        ['ada@example.com'],
+      ],
+      [
+        "Microsoft.Dynamics.CRM.NotIn(PropertyName='firstname',PropertyValues=['Ada','Alan'])",
+        ['grace@example.org'],
+      ],
+      [
+        "Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues=['Microsoft.Dynamics.CRM.In(',''])",
+        [],
+      ],
+    ];
+    it.each(cases)('%s', async (filter, expected) => {
+      await seedPeople();
+      const answer = await get(`contacts?$select=emailaddress1&$filter=${encodeURIComponent(filter)}`);
+      expect(answer.status).toBe(200);
+      expect(emails(answer.body)).toEqual(expected);
+    });
+
+    it('takes PropertyName and PropertyValues as parameter aliases, as the reference page writes them', async () => {
+      await seedPeople();
+      const filter = encodeURIComponent('Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)');
+      const answer = await get(
+        `contacts?$select=emailaddress1&$filter=${filter}&@p1=${encodeURIComponent("'firstname'")}&@p2=${encodeURIComponent("['Grace','Alan']")}`,
+      );
+      expect(answer.status).toBe(200);
+      expect(emails(answer.body)).toEqual(['grace@example.org', 'alan@example.com']);
+      const unset = await get(`contacts?$filter=${filter}&@p1=${encodeURIComponent("'firstname'")}`);
+      expect(unset.status).toBe(400);
+    });
+
+    const refusals: [string, RegExp][] = [
+      ["Microsoft.Dynamics.CRM.In(PropertyName='nosuchcolumn',PropertyValues=['a'])", /nosuchcolumn/],
+      ["Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1')", /PropertyName and PropertyValues/],
+      ["Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues='a')", /Syntax error/],
+      [
+        "Microsoft.Dynamics.CRM.In(PropertyName='donotbulkemail',PropertyValues=['yes'])",
+        /incompatible types/,
+      ],
+    ];
+    it.each(refusals)('refuses %j with 400', async (filter, message) => {
+      await seedPeople();
+      const answer = await get(`contacts?$filter=${encodeURIComponent(filter)}`);
+      expect(answer.status).toBe(400);
+      expect((answer.body as unknown as { error: { message: string } }).error.message).toMatch(message);
+    });
+  });
+
+  it(`accepts a URL of up to 32,768 characters and refuses a longer one (${pages.maxUrlLength})`, async () => {
+    await seedPeople();
+    const query = (length: number) => {
+      const head = `contacts?$select=emailaddress1&$filter=${encodeURIComponent("emailaddress1 eq 'ada@example.com' or emailaddress1 eq '")}`;
+      const tail = encodeURIComponent("'");
+      // As sent: the WHATWG URL parser fetch uses percent-encodes a few more characters of a query.
+      const base = new URL(`${api(head)}${tail}`).href.length;
+      const url = new URL(api(`${head}${'x'.repeat(length - base)}${tail}`)).href;
+      expect(url.length).toBe(length);
+      return url;
+    };
+    const fits = await get(query(32_768));
+    expect(fits.status).toBe(200);
+    expect(emails(fits.body)).toEqual(['ada@example.com']);
+    const tooLong = await fetch(query(32_769), { headers });
+    expect(tooLong.status).toBe(414);
   });
 
   it(`orders rows by $orderby, descending and by several columns (${pages.orderRows})`, async () => {

@@ -1,0 +1,169 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consentChangeRequestSchema } from '../../domain/consent.js';
+import { type ConsentBatchItem, consentBatchWorkflowId } from '../../domain/consent-batch.js';
+import type { ConsentClientContext } from '../../hub-client/consent.js';
+import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
+import { legacySubjectKeysFor, subjectKeyFor } from '../../privacy/subject-key.js';
+import type { consentWorkflow } from '../../workflows/consent.js';
+import type { consentBatchWorkflow } from '../../workflows/consent-batch.js';
+import { consentStatusQuery, consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { subjectKeyAttribute } from '../../workflows/search-attribute-keys.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+const listId = 'batch-person-news';
+let counter = 0;
+const unique = () => `${Date.now().toString(36)}${counter++}`;
+
+/**
+ * The batch meets the person's own workflow: a consent workflow still running under a key an older version
+ * gave the address (commit 734150c) takes the person's change through the person's own route, which hands
+ * the legacy run over to the canonical key, so the batch never writes beside it; and a change the batch
+ * hands to a person keeps the time the hub first recorded it.
+ */
+describe('a consent batch and the people’s own workflows', { timeout: 180_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: ConsentClientContext;
+  const opened: string[] = [];
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('consent-batch-person');
+    context = hub.temporal.context();
+    await hub.vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'News', members: [] }] });
+  });
+  afterAll(async () => {
+    for (const workflowId of opened) {
+      await context.client.workflow
+        .getHandle(workflowId)
+        .terminate('test over')
+        .catch(() => undefined);
+    }
+    await hub?.close();
+  });
+
+  const statusOf = async (workflowId: string) =>
+    (
+      await context.client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .catch((error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) return undefined;
+          throw error;
+        })
+    )?.status.name;
+  async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 240; i++) {
+      const value = await read().catch(() => undefined);
+      if (value !== undefined) return value;
+      await delay(250);
+    }
+    throw new Error(`never: ${what}`);
+  }
+
+  it('routes a person whose consent workflow runs under a legacy key through their own route: the legacy run hands over, the change is written once, under the canonical key', async () => {
+    const punycode = `lea${unique()}@xn--bcher-kva.example`;
+    const idn = punycode.replace('xn--bcher-kva', 'bücher');
+    const legacyKey = createHmac('sha256', context.subjectKeySecret).update(punycode, 'utf8').digest('hex');
+    const canonicalKey = subjectKeyFor(idn, context.subjectKeySecret);
+    expect(legacySubjectKeysFor(idn, context.subjectKeySecret)).toContain(legacyKey);
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Lea', lastname: 'Legacy', emailaddress1: punycode }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'News', members: [{ email_address: idn, status: 'subscribed' }] }],
+    });
+    const legacyId = consentWorkflowId(legacyKey);
+    opened.push(legacyId, consentWorkflowId(canonicalKey));
+    const timings = { ...context.consentTimings, idleAfter: '10 minutes' };
+    const legacyRun = await context.client.workflow.start<typeof consentWorkflow>('consentWorkflow', {
+      taskQueue: context.taskQueue,
+      workflowId: legacyId,
+      args: [{ subjectKey: legacyKey, email: punycode, timings }],
+      typedSearchAttributes: [{ key: subjectKeyAttribute, value: legacyKey }],
+    });
+    await until('the legacy run is up', () => legacyRun.query(consentStatusQuery));
+
+    const accepted = await recordConsentBatch(
+      { ...context, consentTimings: timings },
+      [
+        {
+          index: 0,
+          change: consentChangeRequestSchema.parse({
+            email: idn,
+            purpose: 'marketing_email',
+            decision: 'withdrawn',
+            occurredAt: new Date().toISOString(),
+            source: 'batch-test',
+            evidence: { channel: 'import' },
+          }),
+        },
+      ],
+      { ledger: hub.ledger },
+    );
+    const eventId = accepted.accepted[0]?.eventId;
+    const result = await consentBatchResult(context, accepted.batchId);
+    expect(result.results).toEqual([
+      expect.objectContaining({
+        subjectKey: canonicalKey,
+        route: 'person',
+        reason: expect.stringContaining(`older key (${legacyKey})`),
+      }),
+    ]);
+    expect((await legacyRun.result()).rekeyedTo?.subjectKey).toBe(canonicalKey);
+    expect(await statusOf(legacyId)).toBe('COMPLETED');
+
+    const canonical = context.client.workflow.getHandle<typeof consentWorkflow>(
+      consentWorkflowId(canonicalKey),
+    );
+    const view = await until('the change is written under the canonical key', async () => {
+      const v = await canonical.query(consentStatusQuery);
+      return v.purposes.marketing_email?.eventId === eventId && v.inFlight === 0 ? v : undefined;
+    });
+    expect(view.purposes.marketing_email).toMatchObject({
+      decision: 'withdrawn',
+      systems: { dynamics: 'applied', mailchimp: 'applied' },
+    });
+    expect((await hub.ledger.listConsentEvents(canonicalKey)).map((e) => e.id)).toEqual([eventId]);
+    expect(await hub.ledger.listConsentEvents(legacyKey)).toEqual([]);
+  });
+
+  it('keeps the time the hub first recorded a change it hands to the person’s own workflow, not the hand-over’s', async () => {
+    const email = `handed.${unique()}@example.com`;
+    const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
+    opened.push(consentWorkflowId(subjectKey));
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Han', lastname: 'Ded', emailaddress1: email }],
+    });
+    // Taken in an hour ago (a batch that waited for a worker): a grant goes to the person's own workflow.
+    const recordedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const item: ConsentBatchItem = {
+      subjectKey,
+      email,
+      change: {
+        eventId: randomUUID(),
+        purpose: 'phone',
+        decision: 'granted',
+        occurredAt: new Date(Date.now() - 3_700_000).toISOString(),
+        recordedAt,
+        source: 'batch-test',
+        evidence: { channel: 'import', policyVersion: 'v1' },
+      },
+    };
+    const batchId = randomUUID();
+    const result = await context.client.workflow.execute<typeof consentBatchWorkflow>(
+      'consentBatchWorkflow',
+      {
+        taskQueue: context.taskQueue,
+        workflowId: consentBatchWorkflowId(batchId),
+        args: [{ batchId, timings: context.consentTimings }, item],
+      },
+    );
+    expect(result.results[0]).toMatchObject({ subjectKey, route: 'person' });
+    const event = await until('the person’s workflow recorded the change', async () =>
+      (await hub.ledger.listConsentEvents(subjectKey)).find((e) => e.id === item.change.eventId),
+    );
+    expect(event.recordedAt).toBe(recordedAt);
+  });
+});
