@@ -85,8 +85,12 @@ const wordStart = String.raw`(?:(?<=%[0-9a-f]{2})|(?<=\\u[0-9a-f]{4})|(?<![\p{L}
 const wordEnd = String.raw`(?![\p{L}\p{N}])`;
 /** What stands between two words of one name: spaces, a line break, their URL and JSON escapes. */
 const nameGap = String.raw`(?:[ \t]+|[ \t]*\r?\n[ \t]*|%20|\+|&nbsp;|\\u0020)`;
-/** What may stand between two parts of a name written in any order (`May, Will`, `Fiona F.`). */
-const adjacentGap = /^(?:[ \t,.\-+]|%20|%2C|&nbsp;|\\u0020){1,4}$/i;
+/**
+ * What may stand between two parts of a name written in any order (`May, Will`, `Fiona F.`). A full stop
+ * only ends an initial: after a word it ends a sentence (`I will. May called`), and the next word is not
+ * the same name.
+ */
+const adjacentGap = /^(?:[ \t,\-+]|%20|%2C|&nbsp;|\\u0020){1,4}$/i;
 
 const alternation = (needles: Iterable<string>) =>
   [...new Set([...needles].filter((needle) => needle.length > 0))]
@@ -164,7 +168,9 @@ export function redactNames(
   }
   tokens.sort((a, b) => a.start - b.start);
   const adjacent = (a: Token | undefined, b: Token | undefined) =>
-    a !== undefined && b !== undefined && adjacentGap.test(result.slice(a.end, b.start));
+    a !== undefined &&
+    b !== undefined &&
+    adjacentGap.test(result.slice(a.end, b.start).replace(a.kind === 'initial' ? /^\./ : /^$/, ''));
   // A common word next to a part that goes is that person's name part too ("Fitzgerald may"), and so on
   // along a run of parts.
   for (let changed = true; changed; ) {

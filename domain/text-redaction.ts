@@ -60,7 +60,7 @@ const gaIdInContext = String.raw`\d{1,20}${gaDot}\d{1,20}(?![\p{N}])`;
  * (quotes escaped or not) or prose: `=`, `:`, quotes, spaces, their percent-encodings.
  */
 const gaContext = new RegExp(
-  String.raw`((?:(?<![\p{L}\p{N}])(?:_ga|cid|[\p{L}_]*client[ _-]?id)(?:\s|\\?["']|%2[27]|%3[ad]|[=:]){1,8}(?:${gaCookiePrefix})?|GA\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}))${gaIdInContext}`,
+  String.raw`((?:(?<![\p{L}\p{N}])(?:_ga|cid|[\p{L}_]*client[ _-]?id)(?:\s|\\?["']|(?:%25)?(?:%2[27]|%3[ad])|[=:]){1,8}(?:${gaCookiePrefix})?|GA\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}))${gaIdInContext}`,
   'giu',
 );
 /**
@@ -93,8 +93,8 @@ const notAClientId =
  * "Cookies and user identification"; cookie usage: cloud.google.com/analytics/resources/concepts/
  * gaConceptsCookies). The cookie's value is `GA1.<domain depth>.<random>.<first visit, Unix seconds>`
  * and the client id is its last two parts (shared/vendor-apis.md); the random part is a uint32, so 1 to 10
- * digits, and the Measurement Protocol's `cid` (developers.google.com/analytics/devguides/collection/
- * protocol/v1/parameters) "pseudonymously identifies a particular user, device, or browser instance".
+ * digits, and the Measurement Protocol's `cid` (cloud.google.com/analytics/devguides/collection/protocol/
+ * v1/parameters) "pseudonymously identifies a particular user, device, or browser instance".
  *
  * The rule, in two tiers, because `digits.digits` is also a ticket number, a decimal or a version:
  * - With a GA context, any `digits.digits` goes, whatever its length or time: after a `_ga` cookie's

@@ -29,6 +29,7 @@ describe('redactNames: whole names and distinctive parts anywhere, common words 
     ['shouted text where every word is in capitals', 'RECORD MAY BE LOCKED'],
     ['a lower-case initial after a lower-case word', 'you will m. see'],
     ['a capital letter that is no initial of the name', 'Plan A may work'],
+    ['before a full stop that ends a sentence', 'I will. It rained'],
   ])('keeps a common word in %s', (_case, text) => {
     expect(redactNames(text, ['Will', 'May'])).toBe(text);
   });
@@ -42,6 +43,10 @@ describe('redactNames: whole names and distinctive parts anywhere, common words 
     // The issue's operator note: the name and the address go, nothing of either is left.
     const note = redactText('Fiona F. (fiona@example.net)', { email: 'fiona@example.net', names });
     expect(note).toBe('[name] [name]. ([email])');
+  });
+
+  it('keeps a lower-case common word that a full stop parts from the name that follows', () => {
+    expect(redactNames('I will. May called', ['Will', 'May'])).toBe('I will. [name] called');
   });
 
   it('redacts a common-word part next to a part that goes, along the whole run', () => {
