@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { VendorRecordRef } from '../connectors/connector.js';
-import { NonRetryableVendorError } from '../connectors/connector-errors.js';
+import type { SubjectIdentifiers, VendorRecordRef } from '../connectors/connector.js';
+import { NonRetryableVendorError, VendorError } from '../connectors/connector-errors.js';
 import {
   type ErasureReceipt,
   inlineRecordLimit,
@@ -89,8 +89,16 @@ export interface SubmitStepInput extends DestructiveStepInput {
   harvestedGaIds?: boolean;
 }
 
-/** GA client ids per sealed ledger page: what one Google submission round sends at most. */
-export const harvestedIdPageSize = 500;
+/**
+ * GA client ids per sealed ledger page. Google's User Deletion API allows 500 deletions a day per property
+ * (vendor-apis.md): a page of the whole quota could never be accepted in full on a day when anything else
+ * used some, so pages are a tenth of it. Progress is kept per id anyway (the erasure's records), so a page
+ * stopped by the quota goes on from its first id not yet accepted.
+ */
+export const harvestedIdPageSize = 50;
+
+/** Ids per Google call of a submission (the connector sends them in parallel, paced per property). */
+const googleSubmitBatch = 50;
 
 /** A delete step's input: with `stopIfHeld`, it deletes nothing when the person is on hold now. */
 export interface DestructiveStepInput extends ErasureStepInput {
@@ -280,34 +288,100 @@ export function createErasureActivities({
         // page's client ids, never the address or user ids the request's own round names.
         const harvested = input.harvestedGaIds ? await harvestedRounds(input) : [];
         const rounds = [{ subject: input.subject }, ...harvested];
+        const keyed = (records: VendorRecordRef[]) =>
+          protectRecordIds(subjectKeySecret, input.system, records).map(refOf);
         // Planned before they are submitted: if Google refuses, the receipt still names each id (keyed) as
         // `not_deleted` once the system is closed or failed.
         for (const round of rounds) {
-          const planned = connector.plannedDeletions?.(round.subject) ?? [];
           await ledger.planErasureRecords(
             input.requestId,
             input.system,
-            protectRecordIds(subjectKeySecret, input.system, planned).map(refOf),
+            keyed(connector.plannedDeletions?.(round.subject) ?? []),
           );
         }
+        // Deletions Google accepted before (an earlier round, attempt, retry or day; an id both given and
+        // harvested) are never sent again: each one spends the property's daily quota.
+        const done = new Set<string>();
+        const keyOf = (ref: { kind: string; id: string; container?: string }) =>
+          `${ref.kind}|${ref.container ?? ''}|${ref.id}`;
+        for (let after: ErasureRecordEntry | undefined; ; ) {
+          const page = await ledger.listErasureRecords(input.requestId, {
+            system: input.system,
+            result: 'submitted',
+            after,
+            limit: ledgerPage,
+          });
+          for (const record of page) done.add(keyOf(record));
+          after = page.at(-1);
+          if (page.length < ledgerPage) break;
+        }
+        // A connector that cannot name its deletions beforehand is sent everything, as before.
+        const pending = (subject: SubjectIdentifiers) =>
+          !connector.plannedDeletions ||
+          keyed(connector.plannedDeletions(subject)).some((record) => !done.has(keyOf(record)));
         let submitted = 0;
+        let acceptedNow = 0;
+        const mark = async (records: (VendorRecordRef & { result: string; vendorTime?: string })[]) => {
+          const marks = protectRecordIds(subjectKeySecret, input.system, records).map((record) => ({
+            ...refOf(record),
+            result: record.result as ErasureRecordResult,
+            vendorTime: record.vendorTime,
+          }));
+          await ledger.markErasureRecords(input.requestId, input.system, marks);
+          for (const record of marks) {
+            if (record.result === 'submitted' && !done.has(keyOf(record))) {
+              done.add(keyOf(record));
+              acceptedNow++;
+            }
+          }
+        };
         for (const round of rounds) {
           // A page Google accepted in an earlier attempt is not sent again: the retry resumes after it.
           if ('submittedAt' in round && round.submittedAt) continue;
-          const result = await connector.erase(round.subject);
-          await ledger.markErasureRecords(
-            input.requestId,
-            input.system,
-            protectRecordIds(subjectKeySecret, input.system, result.records).map((record) => ({
-              ...refOf(record),
-              result: record.result,
-              vendorTime: record.vendorTime,
-            })),
-          );
+          const one = (ids: Partial<SubjectIdentifiers>) => ({
+            email: '',
+            gaClientIds: [],
+            gaUserIds: [],
+            ...ids,
+          });
+          const email =
+            round.subject.email && pending(one({ email: round.subject.email })) ? round.subject.email : '';
+          const ids = [
+            ...[...new Set(round.subject.gaClientIds)]
+              .filter((id) => pending(one({ gaClientIds: [id] })))
+              .map((id) => ({ gaClientIds: [id], gaUserIds: [] as string[] })),
+            ...[...new Set(round.subject.gaUserIds)]
+              .filter((id) => pending(one({ gaUserIds: [id] })))
+              .map((id) => ({ gaClientIds: [] as string[], gaUserIds: [id] })),
+          ];
+          // In calls of `googleSubmitBatch` ids: a quota that runs out mid-call wastes at most one batch of
+          // refused requests, and what Google accepted before the refusal is marked from the failure.
+          const batches: SubjectIdentifiers[] = [];
+          for (let start = 0; start < ids.length || (start === 0 && email); start += googleSubmitBatch) {
+            const slice = ids.slice(start, start + googleSubmitBatch);
+            batches.push({
+              ...round.subject,
+              email: start === 0 ? email : '',
+              gaClientIds: slice.flatMap((i) => i.gaClientIds),
+              gaUserIds: slice.flatMap((i) => i.gaUserIds),
+            });
+          }
+          for (const batch of batches) {
+            try {
+              const result = await connector.erase(batch);
+              await mark(result.records);
+              submitted += result.records.length;
+            } catch (error) {
+              if (error instanceof VendorError) {
+                if (error.accepted?.length) await mark(error.accepted);
+                error.progress = acceptedNow;
+              }
+              throw error;
+            }
+          }
           if ('page' in round) {
             await ledger.markHarvestedIdPageSubmitted(input.requestId, round.page, new Date().toISOString());
           }
-          submitted += result.records.length;
         }
         return { submitted, attempt: currentAttempt() };
       });

@@ -134,8 +134,10 @@ export function createGoogleConsentActivities({
       await call(input, 'applyConsentState', async (connector) => {
         if (!connector.applyConsentState) throw new Error(`${input.system} cannot write consent state`);
         const apply = connector.applyConsentState.bind(connector);
+        // A connector that cannot name its deletions beforehand is sent everything, as before.
         const pending = (subject: SubjectIdentifiers) =>
-          (connector.plannedDeletions?.(subject) ?? []).some((record) => !accepted.has(keyOf(record)));
+          !connector.plannedDeletions ||
+          connector.plannedDeletions(subject).some((record) => !accepted.has(keyOf(record)));
         // The address (Admin API user-provided data, when configured) goes with the first page only.
         const emailPending = pending(subjectOf([], input.subject.email));
         const todo = ids.filter((i) => pending(subjectOf([i], '')));

@@ -161,7 +161,7 @@ describe('receipts of systems the erasure did not finish', { timeout: 120_000 },
     expect(JSON.stringify(receipt)).not.toContain(hash);
   });
 
-  it('names each Google id whose deletion was refused as not_deleted when the operator closes the system', async () => {
+  it('names each Google id whose deletion was refused as not_deleted when the operator closes the system, and the one Google accepted in the same call as submitted', async () => {
     const email = uniqueEmail('google');
     await hub.vendors.google.control.fail({
       method: 'POST',
@@ -185,12 +185,17 @@ describe('receipts of systems the erasure did not finish', { timeout: 120_000 },
 
     expect(receipt.systems.google.status).toBe('closed_by_operator');
     const keyed = (id: string) => keyedVendorId(hub.temporal.secrets.subjectKeySecret, 'google', id);
+    // Google refused the client id only; the user id, sent in the same call, was accepted (issue 15: the
+    // receipt says exactly which deletions Google took, not `not_deleted` for the whole call).
+    const accepted = JSON.stringify(await hub.vendors.google.control.state());
+    expect(accepted).toContain('user-9911');
+    expect(accepted).not.toContain('9911.2233');
     expect(
       receipt.systems.google.records.map((r) => [r.kind, r.container, r.id, r.result, r.reason]).sort(),
     ).toEqual(
       [
         ['userDeletionRequest', property, keyed('9911.2233'), 'not_deleted', 'closed_by_operator'],
-        ['userDeletionRequest', property, keyed('user-9911'), 'not_deleted', 'closed_by_operator'],
+        ['userDeletionRequest', property, keyed('user-9911'), 'submitted', undefined],
       ].sort(),
     );
     await expectLedgerAgrees(receipt, 'google');

@@ -1,8 +1,18 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import { RetryableVendorError } from '../../connectors/connector-errors.js';
+import type { ErasureStatusView } from '../../domain/erasure.js';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
+import {
+  awaitReceipt,
+  closeErasureSystem,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
+import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { demoGa4PropertyIds } from '../../sandboxes/demo-people.js';
 import type { GoogleSandboxState } from '../../sandboxes/google/store.js';
@@ -27,6 +37,9 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
   let context: ConsentClientContext;
   let counter = 0;
   const quotaRefusals = { count: 0 };
+  /** Whether "midnight" comes after a refusal: off, the quota stays used up, as on a day others used it. */
+  const midnight = { comes: true };
+  let erasureContext: HubClientContext;
 
   const shortenQuotaWait = (
     connectors: ConnectorSet,
@@ -39,9 +52,11 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
         if (error instanceof RetryableVendorError && /daily/i.test(error.reason)) {
           quotaRefusals.count++;
           Object.assign(error, { retryAfterMs: resetAfterMs });
-          setTimeout(() => {
-            void vendors.google.control.seed({ quotaUsed: { properties: { [property]: 0 } } });
-          }, 1_000);
+          if (midnight.comes) {
+            setTimeout(() => {
+              void vendors.google.control.seed({ quotaUsed: { properties: { [property]: 0 } } });
+            }, 1_000);
+          }
         }
         throw error;
       });
@@ -76,6 +91,10 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
     context = {
       ...base,
       consentTimings: { ...base.consentTimings, attentionAfter: '3 seconds', heartbeatTimeout: '2 seconds' },
+    };
+    erasureContext = {
+      ...base,
+      timings: { attentionAfter: '3 seconds', operatorDeadline: '5 minutes', heartbeatTimeout: '2 seconds' },
     };
   });
   afterAll(() => hub?.close());
@@ -148,5 +167,93 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
     expect(state.outcomes.statistics?.google).not.toBe('applied');
     expect(state.written.google?.outcome).not.toBe('applied');
     expect(state.written.google?.fields.unusableGaClientIds).toMatch(/^2 from dynamics: /);
+  });
+  const keyed = (id: string) => keyedVendorId(hub.temporal.secrets.subjectKeySecret, 'google', id);
+
+  async function waitForStatus(requestId: string, test: (s: ErasureStatusView) => boolean) {
+    for (let i = 0; i < 240; i++) {
+      const found = await lookupErasure(erasureContext, requestId);
+      if (found.state === 'open' && test(found.status)) return found.status;
+      await delay(250);
+    }
+    throw new Error('status never matched');
+  }
+
+  it('erasure: 3 ids given and 5 harvested (one of them also given) with a quota of 3 a day are each sent once, over 3 days, with no operator', async () => {
+    midnight.comes = true;
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: 0 } } });
+    const email = `erase.quota.${Date.now()}.${counter++}@example.com`;
+    const given = ['7300.1700000000', '7301.1700000001', '7302.1700000002'];
+    // The CRM holds one of the given ids as a _ga cookie: the same id after the parser, sent once.
+    const harvested = [
+      'GA1.2.7302.1700000002',
+      '7303.1700000003',
+      '7304.1700000004',
+      '7305.1700000005',
+      '7306.1700000006',
+    ];
+    const distinct = [...given, '7303.1700000003', '7304.1700000004', '7305.1700000005', '7306.1700000006'];
+    await hub.vendors.dynamics.control.seed({
+      leads: harvested.map((id, i) => ({
+        firstname: 'Era',
+        lastname: `Se${i}`,
+        emailaddress1: email,
+        new_gaclientid: id,
+      })),
+    });
+    const refusalsBefore = quotaRefusals.count;
+    const started = await requestErasure(erasureContext, {
+      email,
+      gaClientIds: given,
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+    const receipt = await awaitReceipt(erasureContext, started);
+
+    expect(receipt.systems.google.status).toBe('submitted');
+    expect(receipt.operatorActions ?? []).toEqual([]);
+    const records = await googleRecords();
+    for (const id of distinct) {
+      expect(
+        records.filter((r) => r.identifier === id).map((r) => r.submissions),
+        id,
+      ).toEqual([1]);
+    }
+    expect(quotaRefusals.count - refusalsBefore).toBe(2);
+    expect(receipt.systems.google.recordCount).toBe(distinct.length);
+    expect(receipt.systems.google.records.map((r) => `${r.id}:${r.result}`).sort()).toEqual(
+      distinct.map((id) => `${keyed(id)}:submitted`).sort(),
+    );
+  });
+
+  it('erasure: the ids Google accepted before a mid-call 429 are reported submitted, exactly, and the rest not deleted', async () => {
+    midnight.comes = false;
+    // Two deletions left today; no reset comes, so the wait ends with an operator, who closes Google.
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: dailyQuota - 2 } } });
+    const email = `erase.partial.${Date.now()}.${counter++}@example.com`;
+    const given = ['7400.1700000000', '7401.1700000001', '7402.1700000002', '7403.1700000003'];
+    const started = await requestErasure(erasureContext, {
+      email,
+      gaClientIds: given,
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+    const stuck = await waitForStatus(
+      started.requestId,
+      (s) => s.systems.google.status === 'needs_attention',
+    );
+    expect(stuck.systems.google.failure?.reason).toMatch(/still refused after the wait/);
+    await closeErasureSystem(erasureContext, started.requestId, { system: 'google', reason: 'quota' });
+    const receipt = await awaitReceipt(erasureContext, started);
+
+    const acceptedByGoogle = (await googleRecords())
+      .filter((r) => given.includes(r.identifier))
+      .map((r) => r.identifier);
+    expect(acceptedByGoogle).toHaveLength(2);
+    expect(receipt.systems.google.status).toBe('closed_by_operator');
+    expect(receipt.systems.google.records.map((r) => `${r.id}:${r.result}`).sort()).toEqual(
+      given.map((id) => `${keyed(id)}:${acceptedByGoogle.includes(id) ? 'submitted' : 'not_deleted'}`).sort(),
+    );
+    midnight.comes = true;
   });
 });
