@@ -1,18 +1,37 @@
 import { createHmac } from 'node:crypto';
-import type {
-  RectificationPlan,
-  RectifyChanges,
-  RectifyResult,
-  VendorRecordRef,
-} from '../connectors/connector.js';
+import type { RectifyChanges, RectifyResult, VendorRecordRef } from '../connectors/connector.js';
 import { inlineRecordLimit } from '../domain/erasure.js';
 import type { RectificationReceipt, RectifiedRecord } from '../domain/rectification.js';
+import { maxRectificationRecords } from '../domain/rectification-bound.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { derivedKey, protectRecordIds } from '../privacy/keyed-id.js';
+import { subjectKeyFor } from '../privacy/subject-key.js';
 import type { ConnectorCall } from './create-activities.js';
 import type { ErasureStepInput } from './erasure-activities.js';
 import type { ConsentHandOverInput, WorkStarter } from './reconciliation-activities.js';
+
+/**
+ * A rectification's harvest in one system as the workflow keeps it: the ids to write and how many records of
+ * someone else hold the new address. `tooMany` (with no ids) when the person has more records there than
+ * `maxRectificationRecords`: the workflow refuses the request rather than carry them all in its history.
+ */
+export interface PlannedRectification {
+  own: VendorRecordRef[];
+  conflicts: number;
+  tooMany?: number;
+}
+
+/**
+ * A record's reference as `rectification_moves` keeps it: 128 bits of HMAC-SHA256 under a hub key over the
+ * system, kind, container and id, so the ledger holds no vendor id derived from an address.
+ */
+function moveKey(secret: string, system: string, ref: VendorRecordRef): string {
+  return createHmac('sha256', derivedKey(secret, 'rectification-move'))
+    .update(`${system}\u0000${ref.kind}\u0000${ref.container ?? ''}\u0000${ref.id}`, 'utf8')
+    .digest('hex')
+    .slice(0, 32);
+}
 
 /** A system's rectification as the workflow keeps it: field names and before-hashes, the first records. */
 export interface RectifiedInSystem {
@@ -89,10 +108,33 @@ export function createRectificationActivities({
      */
     planRectification(
       input: ErasureStepInput & { newEmail?: string; newAddressIsTheirs: boolean },
-    ): Promise<RectificationPlan> {
+    ): Promise<PlannedRectification> {
       return call(input, 'rectify', async (connector) => {
         if (!connector.planRectification) return { own: [], conflicts: 0 };
-        return connector.planRectification(input.subject, input.newEmail, input.newAddressIsTheirs);
+        const plan = await connector.planRectification(
+          input.subject,
+          input.newEmail,
+          input.newAddressIsTheirs,
+        );
+        let { own, conflicts } = plan;
+        // Records already at the new address that an earlier rectification of this person moved there (a
+        // half-done one: the ledger was not re-keyed) are theirs, written again like the rest.
+        if (conflicts > 0 && plan.others && input.newEmail) {
+          const keys = plan.others.map((ref) => moveKey(subjectKeySecret, input.system, ref));
+          const earlier = new Set(
+            await ledger.findRectificationMoves({
+              subjectKey: input.subjectKey,
+              newSubjectKey: subjectKeyFor(input.newEmail, subjectKeySecret),
+              system: input.system,
+              recordKeys: keys,
+            }),
+          );
+          const moved = plan.others.filter((_, index) => earlier.has(keys[index] ?? ''));
+          own = [...own, ...moved];
+          conflicts -= moved.length;
+        }
+        if (own.length > maxRectificationRecords) return { own: [], conflicts, tooMany: own.length };
+        return { own, conflicts };
       });
     },
 
@@ -113,6 +155,21 @@ export function createRectificationActivities({
           };
         }
         const result = await connector.rectify(input.subject, input.changes, input.own);
+        const newEmail = input.changes.email;
+        if (newEmail && newEmail !== input.subject.email) {
+          // What now sits at the new address (Mailchimp's member under its new id), for a later attempt of
+          // the same person's change after this one is left half-done.
+          const written = result.records.filter((r) => r.result === 'rectified' || r.result === 'already');
+          if (written.length > 0)
+            await ledger.recordRectificationMoves({
+              subjectKey: input.subjectKey,
+              newSubjectKey: subjectKeyFor(newEmail, subjectKeySecret),
+              system: input.system,
+              recordKeys: written.map((ref) => moveKey(subjectKeySecret, input.system, ref)),
+              requestId: input.requestId,
+              at: new Date().toISOString(),
+            });
+        }
         const records = protectRecordIds(subjectKeySecret, input.system, result.records).map(
           ({ kind, id, container, result: done, before }): RectifiedRecord => ({
             kind,

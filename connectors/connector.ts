@@ -360,6 +360,12 @@ export interface RectifiedRecordRef extends VendorRecordRef {
 export interface RectificationPlan {
   own: VendorRecordRef[];
   conflicts: number;
+  /**
+   * The records counted in `conflicts` (at the new address, not the person's under the old one), so the
+   * activity can recognise among them those an earlier rectification of the person moved there. Absent from
+   * connectors that cannot name them: every one then stays a conflict.
+   */
+  others?: VendorRecordRef[];
 }
 
 export interface RectifyResult {

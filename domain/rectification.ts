@@ -11,6 +11,7 @@ import type { SystemName } from './systems.js';
  * Mailchimp `email_address`, merge fields `FNAME`, `LNAME`. Google Analytics holds none of them.
  */
 export const rectifiableFields = ['email', 'firstname', 'lastname'] as const;
+
 export type RectifiableField = (typeof rectifiableFields)[number];
 
 const nameSchema = z.string().trim().min(1).max(100);

@@ -1210,6 +1210,57 @@ export class KyselyLedger implements Ledger {
     return row ? { to: row.to_key, requestId: row.request_id, linkedAt: row.linked_at } : undefined;
   }
 
+  async recordRectificationMoves(moves: {
+    subjectKey: string;
+    newSubjectKey: string;
+    system: string;
+    recordKeys: string[];
+    requestId: string;
+    at: string;
+  }): Promise<void> {
+    for (const chunk of chunks([...new Set(moves.recordKeys)], writeChunk)) {
+      if (chunk.length === 0) continue;
+      await this.db
+        .insertInto('rectification_moves')
+        .values(
+          chunk.map((recordKey) => ({
+            subject_key: moves.subjectKey,
+            new_subject_key: moves.newSubjectKey,
+            system: moves.system,
+            record_key: recordKey,
+            request_id: moves.requestId,
+            moved_at: toUtcIso(moves.at, 'at'),
+          })),
+        )
+        .onConflict((conflict) =>
+          conflict.columns(['subject_key', 'new_subject_key', 'system', 'record_key']).doNothing(),
+        )
+        .execute();
+    }
+  }
+
+  async findRectificationMoves(query: {
+    subjectKey: string;
+    newSubjectKey: string;
+    system: string;
+    recordKeys: string[];
+  }): Promise<string[]> {
+    const found: string[] = [];
+    for (const chunk of chunks([...new Set(query.recordKeys)], writeChunk)) {
+      if (chunk.length === 0) continue;
+      const rows = await this.db
+        .selectFrom('rectification_moves')
+        .select('record_key')
+        .where('subject_key', '=', query.subjectKey)
+        .where('new_subject_key', '=', query.newSubjectKey)
+        .where('system', '=', query.system)
+        .where('record_key', 'in', chunk)
+        .execute();
+      found.push(...rows.map((row) => row.record_key));
+    }
+    return found;
+  }
+
   async recordRectification(receipt: RectificationReceipt): Promise<void> {
     await this.db
       .insertInto('rectification_receipts')

@@ -278,6 +278,25 @@ export interface Ledger {
   subjectKeyInUse(subjectKey: string): Promise<boolean>;
   /** Where a subject key was re-keyed to, when it was. */
   getSubjectLink(from: string): Promise<{ to: string; requestId: string; linkedAt: string } | undefined>;
+  /**
+   * Notes records a rectification wrote at the new address (keyed references, never ids or addresses), once
+   * each: a repeat adds nothing.
+   */
+  recordRectificationMoves(moves: {
+    subjectKey: string;
+    newSubjectKey: string;
+    system: string;
+    recordKeys: string[];
+    requestId: string;
+    at: string;
+  }): Promise<void>;
+  /** Which of `recordKeys` an earlier rectification of `subjectKey` wrote at `newSubjectKey`'s address. */
+  findRectificationMoves(query: {
+    subjectKey: string;
+    newSubjectKey: string;
+    system: string;
+    recordKeys: string[];
+  }): Promise<string[]>;
   recordRectification(receipt: RectificationReceipt): Promise<void>;
   getRectification(requestId: string): Promise<RectificationReceipt | undefined>;
 

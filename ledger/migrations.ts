@@ -391,6 +391,28 @@ migrations['0015_google_submissions'] = {
   },
 };
 
+migrations['0016_rectification_moves'] = {
+  async up(db: Kysely<unknown>) {
+    // Records a rectification wrote at the new address, keyed (no id, no address): a later rectification of
+    // the same person to the same address after a half-done one finds them here as the person's own.
+    await db.schema
+      .createTable('rectification_moves')
+      .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('new_subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('system', 'varchar(20)', (col) => col.notNull())
+      .addColumn('record_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('request_id', 'varchar(200)', (col) => col.notNull())
+      .addColumn('moved_at', 'varchar(40)', (col) => col.notNull())
+      .addPrimaryKeyConstraint('rectification_moves_pk', [
+        'subject_key',
+        'new_subject_key',
+        'system',
+        'record_key',
+      ])
+      .execute();
+  },
+};
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

@@ -23,6 +23,7 @@ export interface LedgerDatabase {
   request_deadlines: RequestDeadlinesTable;
   legal_holds: LegalHoldsTable;
   subject_links: SubjectLinksTable;
+  rectification_moves: RectificationMovesTable;
   rectification_receipts: RectificationReceiptsTable;
   restriction_receipts: RestrictionReceiptsTable;
   console_sessions: ConsoleSessionsTable;
@@ -241,6 +242,20 @@ export interface SubjectLinksTable {
   to_key: string;
   request_id: string;
   linked_at: string;
+}
+
+/**
+ * A record a rectification wrote at the new address (issue 18), as a keyed hash of the record's reference
+ * (activities/rectification-activities.ts): a later rectification of the same person to the same address
+ * counts it as theirs, not as a conflict, though the ledger was not re-keyed (a system failed).
+ */
+export interface RectificationMovesTable {
+  subject_key: string;
+  new_subject_key: string;
+  system: string;
+  record_key: string;
+  request_id: string;
+  moved_at: string;
 }
 
 /** A rectification's receipt: field names, systems and before-hashes; no value. */

@@ -17,6 +17,7 @@ import type {
   SystemRectificationState,
   SystemRectificationStatus,
 } from '../domain/rectification.js';
+import { maxRectificationRecords } from '../domain/rectification-bound.js';
 import { consentRekeySignal, consentWorkflowId } from './consent-definitions.js';
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
@@ -164,6 +165,7 @@ export async function rectificationWorkflow(
   const guardErasure = harvestFirst && patched(rectificationPatches.refuseDuringErasure);
   if (harvestFirst) {
     const conflicted: SystemName[] = [];
+    const tooMany: string[] = [];
     await Promise.all(
       systems.map(async (system) => {
         const activities = proxyActivities<Activities>(systemActivityOptions(system, input.timings));
@@ -181,6 +183,8 @@ export async function rectificationWorkflow(
         if (!outcome.done) return;
         harvested[system] = outcome.value.own;
         if (outcome.value.conflicts > 0) conflicted.push(system);
+        // Harvests recorded before the bound never carry `tooMany`: they replay as they ran.
+        if (outcome.value.tooMany) tooMany.push(`${outcome.value.tooMany} records in ${system}`);
       }),
     );
     const refuseAll = (type: string, reason: string) => {
@@ -191,7 +195,12 @@ export async function rectificationWorkflow(
         gate.finish(state[system]);
       }
     };
-    if (conflicted.length > 0) {
+    if (tooMany.length > 0) {
+      refuseAll(
+        'RectificationTooLarge',
+        `refused: the person holds ${tooMany.join(' and ')}, more than the ${maxRectificationRecords} a rectification changes in one system; nothing was changed in any system and the ledger was not re-keyed (merge or clean up those records first, then rectify again)`,
+      );
+    } else if (conflicted.length > 0) {
       const names = systems.filter((s) => conflicted.includes(s)).join(' and ');
       refuseAll(
         'RectificationConflict',

@@ -790,7 +790,7 @@ export function createDynamicsConnector(
           (row) => !ids.has(`${row.ref.kind}:${row.ref.id}`),
         );
         if (newAddressIsTheirs) return { own: [...own, ...atNew.map((row) => row.ref)], conflicts: 0 };
-        return { own, conflicts: atNew.length };
+        return { own, conflicts: atNew.length, others: atNew.map((row) => row.ref) };
       }),
 
     readConsent: (subject) =>

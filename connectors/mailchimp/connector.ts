@@ -908,7 +908,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       if (!newEmail || newEmail === subject.email) return { own, conflicts: 0 };
       const atNew = (await membersIn('rectify', newEmail, audiences)).map(memberRef);
       if (newAddressIsTheirs) return { own: [...own, ...atNew], conflicts: 0 };
-      return { own, conflicts: atNew.length };
+      return { own, conflicts: atNew.length, others: atNew };
     },
 
     async readConsent(subject: SubjectIdentifiers): Promise<ConsentReading> {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxRectificationRecords } from '../../domain/rectification-bound.js';
 import type { HubClientContext } from '../../hub-client/erasures.js';
 import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import {
@@ -10,7 +11,7 @@ import {
 } from '../../hub-client/rectifications.js';
 import { isRunning } from '../../hub-client/shredding.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { erasureWorkflowId } from '../../workflows/erasure-definitions.js';
+import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -427,5 +428,106 @@ describe('rectification harvests first: retries and conflicts never make two peo
     expect(await dynamicsRows(oldEmail)).toEqual({ contacts: [], leads: [] });
     expect(await mailchimpAudiences(newEmail)).toEqual([]);
     expect(await mailchimpAudiences(oldEmail)).toEqual([]);
+  });
+  /** A rectification left half-done: Dynamics moved, Mailchimp refused (a 400) and closed by an operator. */
+  const halfDone = async (oldEmail: string, newEmail: string) => {
+    await hub.vendors.mailchimp.control.fail({ method: 'PATCH', path: '/lists/', status: 400, count: 1 });
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#186',
+      requestedAt: new Date().toISOString(),
+    });
+    await until('Mailchimp waits for an operator', async () => {
+      const found = await lookupRectification(context, hub.ledger, started.requestId);
+      return found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention';
+    });
+    await context.client.workflow.getHandle(started.workflowId).executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'vendor refused', operator: 'ops:test' }],
+    });
+    const receipt = await awaitRectification(context, started);
+    expect(receipt.systems.dynamics.status).toBe('rectified');
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(receipt.rekeyed).toBeUndefined();
+    return receipt;
+  };
+
+  it('a rectification after a half-done one counts the records the first moved to the new address as the person’s own, and completes', async () => {
+    const oldEmail = uniqueEmail('half.old');
+    const newEmail = uniqueEmail('half.new');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Half', lastname: 'Done', emailaddress1: oldEmail }],
+      leads: [{ firstname: 'Half', lastname: 'Done', emailaddress2: oldEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    const rows = await dynamicsRows(oldEmail);
+    await halfDone(oldEmail, newEmail);
+    expect(await dynamicsRows(newEmail)).toEqual(rows);
+    expect(await mailchimpAudiences(oldEmail)).toEqual([news]);
+
+    const again = await rectify(oldEmail, newEmail);
+    expect(again.outcome).toBe('completed');
+    expect(again.systems.dynamics).toMatchObject({ status: 'rectified', recordCount: 2 });
+    // Both rows are written again (the first run's move reported as this request's change: the receipt of
+    // the half-done one says it was not re-keyed).
+    expect(again.systems.dynamics.records.map((r) => r.kind).sort()).toEqual(['contact', 'lead']);
+    expect(again.systems.mailchimp).toMatchObject({ status: 'rectified', recordCount: 1 });
+    expect(again.rekeyed?.to).toBe(subjectKeyFor(newEmail, hub.temporal.secrets.subjectKeySecret));
+    expect(await mailchimpAudiences(newEmail)).toEqual([news]);
+    expect(await mailchimpAudiences(oldEmail)).toEqual([]);
+    expect(await dynamicsRows(newEmail)).toEqual(rows);
+  });
+
+  it('after a half-done rectification, another person at the new address is still a conflict, and only where they are', async () => {
+    const oldEmail = uniqueEmail('half2.old');
+    const newEmail = uniqueEmail('half2.new');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Half', emailaddress1: oldEmail }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: news, name: 'Harvest news', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    await halfDone(oldEmail, newEmail);
+    // Meanwhile someone else signed up with the new address in another audience.
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: events, name: 'Harvest events', members: [{ email_address: newEmail, status: 'subscribed' }] },
+      ],
+    });
+    const stranger = await dynamicsRows(newEmail);
+
+    const again = await rectify(oldEmail, newEmail);
+    expect(again.systems.dynamics.failure?.reason).toMatch(/refused: .* in mailchimp;/);
+    expect(again.rekeyed).toBeUndefined();
+    expect(await dynamicsRows(newEmail)).toEqual(stranger);
+    expect(await mailchimpAudiences(oldEmail)).toEqual([news]);
+  });
+
+  it(`refuses, writing nothing, a person with more than ${maxRectificationRecords} records in one system, naming the count`, async () => {
+    const oldEmail = uniqueEmail('many.old');
+    const newEmail = uniqueEmail('many.new');
+    const count = maxRectificationRecords + 1;
+    await hub.vendors.dynamics.control.seed({
+      leads: Array.from({ length: count }, (_, i) => ({ lastname: `Many ${i}`, emailaddress1: oldEmail })),
+    });
+    const receipt = await rectify(oldEmail, newEmail);
+    expect(receipt.systems.dynamics).toMatchObject({
+      status: 'failed',
+      failure: { type: 'RectificationTooLarge' },
+      records: [],
+    });
+    expect(receipt.systems.dynamics.failure?.reason).toContain(`${count} records in dynamics`);
+    expect(receipt.rekeyed).toBeUndefined();
+    expect((await dynamicsRows(oldEmail)).leads).toHaveLength(count);
+    expect((await dynamicsRows(newEmail)).leads).toEqual([]);
+    // The history carries no id of them: the harvest answered the count only.
+    const history = await context.client.workflow
+      .getHandle(`rectification-${receipt.requestId}`)
+      .fetchHistory();
+    expect(JSON.stringify(history).length).toBeLessThan(60_000);
   });
 });
