@@ -33,6 +33,16 @@ export interface WorkStarter {
     options?: { recordedAt?: string },
   ): Promise<{ eventId: string }>;
   /**
+   * Many people's consent changes through one batch workflow (workflows/consent-batch.ts), each with its
+   * stable event id; `batchId` is stable too, so a repeat of the caller starts no second batch. Each change
+   * is recorded as `changeConsent` records it (its own evidence, its own ledger event); people the batch
+   * cannot serve go to their own workflow.
+   */
+  changeConsentBatch?(input: {
+    batchId: string;
+    changes: { input: ConsentChangeRequestInput; eventId: string }[];
+  }): Promise<{ started: boolean }>;
+  /**
    * Asks the person's consent workflow to write their state to `systems` again. With the email it starts
    * the workflow if needed; without it only a running workflow can be asked (`delivered: false` otherwise).
    */
@@ -179,6 +189,8 @@ export function createReconciliationActivities({
       people: ObservedPerson[];
     }): Promise<PeopleAssessment> {
       const recordError = recordErrorFor(subjectKeySecret);
+      /** Withdrawals found on this page, per person, sent together once the page is read. */
+      const withdrawals = new Map<string, { input: ConsentChangeRequestInput; eventId: string }[]>();
       const drift: DriftItem[] = [];
       const recordErrors: RecordError[] = [];
       let repairsStarted = 0;
@@ -231,6 +243,7 @@ export function createReconciliationActivities({
       ): Promise<void> => {
         const decisions = decisionsInForce(state);
         const written = state.written[input.system]?.fields ?? {};
+        const mine: { input: ConsentChangeRequestInput; eventId: string }[] = [];
         const recorded = new Set<Purpose>();
         let reverted = false;
         let reported = false;
@@ -246,8 +259,8 @@ export function createReconciliationActivities({
               if (recorded.has(purpose)) continue;
               recorded.add(purpose);
               drift.push({ kind: 'opt_out_not_propagated', system: input.system, subjectKey, purpose });
-              await starter.changeConsent(
-                {
+              mine.push({
+                input: {
                   email: person.email,
                   purpose,
                   decision: 'withdrawn',
@@ -255,8 +268,8 @@ export function createReconciliationActivities({
                   source: `reconciliation:${input.system}`,
                   evidence: { channel: input.system, requestRef: `reconciliation:${input.runId}` },
                 },
-                stableUuid('reconciliation', input.runId, input.system, subjectKey, purpose),
-              );
+                eventId: stableUuid('reconciliation', input.runId, input.system, subjectKey, purpose),
+              });
               repairsStarted++;
             }
           } else if (observed.state === 'granted' && desired === 'withdrawn') {
@@ -285,6 +298,14 @@ export function createReconciliationActivities({
             // No answer yet: the withdrawal is still on its way there.
           }
         }
+        if (mine.length === 0) return;
+        // A person whose opt-in was also reverted has a repair in their own workflow already: their
+        // withdrawals follow it there, so one workflow serialises both.
+        if (reverted) await sendToPeople(mine);
+        else withdrawals.set(subjectKey, [...(withdrawals.get(subjectKey) ?? []), ...mine]);
+      };
+      const sendToPeople = async (changes: { input: ConsentChangeRequestInput; eventId: string }[]) => {
+        for (const change of changes) await starter.changeConsent(change.input, change.eventId);
       };
       for (const person of input.people) {
         // The hub's one address parser decides, per record: one unusable address is reported, not fatal.
@@ -304,10 +325,55 @@ export function createReconciliationActivities({
           recordErrors.push(recordError(input.system, person, `refused: ${fields.join('; ')}`));
         }
       }
+      await sendWithdrawals(input.runId, input.system, [...withdrawals.values()], sendToPeople);
       return { drift, repairsStarted, recordErrors };
     },
   };
+
+  /**
+   * A page's withdrawals: for `bulkRepairsFrom` people or more, through batch workflows (a person's changes
+   * stay together in one batch, each batch at most `repairsPerBatch` changes, its id derived from the run,
+   * the system and its event ids, so a retried page starts nothing twice); for fewer, each through the
+   * person's own workflow, as before.
+   */
+  async function sendWithdrawals(
+    runId: string,
+    system: ReconciledSystem,
+    people: { input: ConsentChangeRequestInput; eventId: string }[][],
+    sendToPeople: (changes: { input: ConsentChangeRequestInput; eventId: string }[]) => Promise<void>,
+  ): Promise<void> {
+    if (people.length < bulkRepairsFrom || !starter.changeConsentBatch) {
+      for (const changes of people) await sendToPeople(changes);
+      return;
+    }
+    const batches: { input: ConsentChangeRequestInput; eventId: string }[][] = [];
+    let current: { input: ConsentChangeRequestInput; eventId: string }[] = [];
+    for (const changes of people) {
+      if (current.length > 0 && current.length + changes.length > repairsPerBatch) {
+        batches.push(current);
+        current = [];
+      }
+      current.push(...changes);
+    }
+    if (current.length > 0) batches.push(current);
+    for (const changes of batches) {
+      const batchId = stableUuid('reconciliation-batch', runId, system, ...changes.map((c) => c.eventId));
+      await starter.changeConsentBatch({ batchId, changes });
+    }
+    logger.info(
+      { runId, system, people: people.length, batches: batches.length },
+      'reconciliation withdrawals sent through the bulk path',
+    );
+  }
 }
+
+/**
+ * People on one page with withdrawals to carry from which reconciliation uses the bulk path
+ * (workflows/consent-batch.ts) rather than a workflow per person (issue 21).
+ */
+export const bulkRepairsFrom = 10;
+/** Changes per batch workflow: within consentBatchLimit (1,000) with room for long evidence. */
+const repairsPerBatch = 500;
 
 export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;
 export type { ChangePage };

@@ -1,6 +1,7 @@
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
+import { consentChangeRequestSchema } from '../domain/consent.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import {
@@ -9,6 +10,7 @@ import {
   reapplyConsent,
   recordConsentChange,
 } from './consent.js';
+import { recordConsentBatch } from './consent-batch.js';
 import { requestErasure } from './erasures.js';
 import { runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { endAccessRequestsOfErased, isRunning, openSubjectWorkflows, shredWhenClosed } from './shredding.js';
@@ -37,6 +39,24 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
     erase: (input) => requestErasure(context, input),
     changeConsent: (input, stableEventId, options) =>
       recordConsentChange(context, input, stableEventId, { recordedAt: options?.recordedAt }),
+    changeConsentBatch: async ({ batchId, changes }) => {
+      try {
+        await recordConsentBatch(
+          context,
+          changes.map((change, index) => ({
+            index,
+            change: consentChangeRequestSchema.parse(change.input),
+            eventId: change.eventId,
+          })),
+          { batchId },
+        );
+        return { started: true };
+      } catch (error) {
+        // A repeat of the same page (a retried activity): the batch was started the first time.
+        if (error instanceof WorkflowExecutionAlreadyStartedError) return { started: false };
+        throw error;
+      }
+    },
     reapplyConsent: (input) => reapplyConsent(context, input),
     shredWhenClosed: (input) => shredWhenClosed(context, input),
     isRunning: (workflowId) => isRunning(context.client, workflowId),

@@ -73,7 +73,8 @@ export class ConsentBatchTooLarge extends Error {
  */
 export async function recordConsentBatch(
   context: ConsentClientContext,
-  changes: { index: number; change: ConsentChangeRequest }[],
+  /** `eventId`: a stable id from a caller that may repeat itself (reconciliation), so a repeat is a no-op. */
+  changes: { index: number; change: ConsentChangeRequest; eventId?: string }[],
   options: {
     ledger?: Pick<
       Ledger,
@@ -91,7 +92,7 @@ export async function recordConsentBatch(
   /** Changes the single route took (a re-keyed person's), already registered. */
   const direct: BatchItemAccepted[] = [];
   const recordedAt = new Date().toISOString();
-  for (const { index, change: raw } of changes) {
+  for (const { index, change: raw, eventId: stableEventId } of changes) {
     const change = consentChangeRequestSchema.parse(raw);
     const subjectKey = subjectKeyFor(change.email, context.subjectKeySecret);
     let times: { receivedAt: string; dueAt: string };
@@ -109,7 +110,7 @@ export async function recordConsentBatch(
       // An address a rectification moved away from, while the person's workflow under the new key runs: the
       // change is theirs, and only that workflow knows where to write it; the single route hands it there.
       try {
-        const one = await recordConsentChange(context, change, undefined, {
+        const one = await recordConsentChange(context, change, stableEventId, {
           ledger: options.ledger,
           recordedAt,
         });
@@ -143,7 +144,7 @@ export async function recordConsentBatch(
         continue;
       }
     }
-    const eventId = randomUUID();
+    const eventId = stableEventId ?? randomUUID();
     const note = change.evidence.note
       ? await redactOperatorText(
           context.client.workflow.getHandle(consentWorkflowId(subjectKey)),
