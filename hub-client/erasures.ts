@@ -398,7 +398,10 @@ export async function closeErasureSystem(
   const parsed = operatorCloseSchema.parse(input);
   const { handle } = await handleFor(context, requestId);
   // An operator's words go into the receipt: neither the person's address nor their names survive in them.
-  const command = { ...parsed, reason: await redactOperatorText(handle, parsed.reason) };
+  const command = {
+    ...parsed,
+    reason: await redactOperatorText(handle, parsed.reason, { readCrmNames: true }),
+  };
   return handle.executeUpdate(closeSystemUpdate, { args: [command] });
 }
 

@@ -1,4 +1,6 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { crmNamesUnavailableType, withheldTextMarker } from '../domain/redaction-names.js';
 import type { RequestKind } from '../domain/request-deadline.js';
 import { scrubAddresses } from '../privacy/redaction.js';
 import { redactOperatorTextQuery, redactOperatorTextWithCrmNamesUpdate } from '../workflows/operator-text.js';
@@ -10,10 +12,11 @@ import { redactOperatorTextQuery, redactOperatorTextWithCrmNamesUpdate } from '.
 const crmNamesWaitMs = 45_000;
 
 /**
- * The kinds whose workflow reads the CRM's names on `redactOperatorTextWithCrmNames`. An erasure harvests
- * them as its first step and needs no second read.
+ * The kinds whose workflow reads the CRM's names on `redactOperatorTextWithCrmNames`. An erasure answers at
+ * once when its harvest has read them, and reads them itself while the harvest has not answered (the CRM down).
  */
 const kindsReadingCrmNames: ReadonlySet<RequestKind> = new Set<RequestKind>([
+  'erasure',
   'consent',
   'access',
   'rectification',
@@ -27,12 +30,17 @@ export function readsCrmNames(kind: RequestKind): boolean {
 /**
  * An operator's words about a request (a close reason or note, a deadline extension's reason), redacted
  * before anything sends or stores them: the request's workflow knows its subject's address and the names the
- * CRM holds for them, so it is asked (a query: the text lands in no history). With `readCrmNames`, the
- * workflow is first asked to read the CRM's names if its run has not (`redactOperatorTextWithCrmNames`, an
- * update that carries no text); a workflow that refuses it (started by an older build, or finished) is
- * asked the query alone. Every address-shaped text is scrubbed here as well, and is all that is done when
- * the workflow cannot answer (it has finished and no worker replays it, or it predates the query); the
- * workflow redacts what it records once more.
+ * CRM holds for them, so it is asked (a query: the text lands in no history). Every address-shaped text is
+ * scrubbed here as well.
+ *
+ * With `readCrmNames`, the text is about to be stored by the caller, so it fails closed: the workflow is
+ * first asked to read the CRM's names (`redactOperatorTextWithCrmNames`, an update that carries no text), and
+ * when they cannot be checked (the CRM is down or slow, the workflow does not answer in time or no longer
+ * runs) the answer is `withheldTextMarker`, never the text redacted of the address alone. A workflow started
+ * by an older build, without the update's handler, is asked the query alone, as before.
+ *
+ * Without it (a consent note, which the person's workflow redacts once more, and withholds itself when it
+ * cannot read the names), a workflow that cannot answer leaves the text scrubbed of addresses.
  */
 export async function redactOperatorText(
   handle: WorkflowHandle | undefined,
@@ -40,20 +48,32 @@ export async function redactOperatorText(
   options: { readCrmNames?: boolean } = {},
 ): Promise<string> {
   const scrubbed = scrubAddresses(text);
-  if (!handle) return scrubbed;
+  if (!handle) return options.readCrmNames ? withheldTextMarker : scrubbed;
   if (options.readCrmNames) {
     try {
       await handle.client.withDeadline(Date.now() + crmNamesWaitMs, () =>
         handle.executeUpdate(redactOperatorTextWithCrmNamesUpdate),
       );
-    } catch {
-      // No handler, no running workflow, or no answer in time: the query below redacts what the run knows.
+    } catch (error) {
+      // Only a run from before the update may go on to the query: it cannot say whether it knows the names.
+      if (!lacksUpdateHandler(error)) return withheldTextMarker;
     }
   }
   try {
     return scrubAddresses(await handle.query(redactOperatorTextQuery, text));
   } catch {
-    // Redaction must not stop an operator's action: what the client can do alone is done.
-    return scrubbed;
+    // The workflow cannot answer: what the client can do alone is done, unless the text is to be stored.
+    return options.readCrmNames ? withheldTextMarker : scrubbed;
   }
+}
+
+/** Whether an update failed because the workflow (started by an older build) has no handler for it. */
+function lacksUpdateHandler(error: unknown): boolean {
+  if (!(error instanceof WorkflowUpdateFailedError)) return false;
+  const cause = error.cause;
+  return (
+    cause instanceof ApplicationFailure &&
+    cause.type !== crmNamesUnavailableType &&
+    /No registered handler for update/.test(cause.message)
+  );
 }

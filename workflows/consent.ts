@@ -28,7 +28,7 @@ import type {
 } from '../domain/consent.js';
 import { supersedes } from '../domain/consent-ordering.js';
 import type { Purpose } from '../domain/purposes.js';
-import { maxRedactionNames } from '../domain/redaction-names.js';
+import { maxRedactionNames, withheldTextMarker } from '../domain/redaction-names.js';
 import type { SystemName } from '../domain/systems.js';
 import { redactText } from '../domain/text-redaction.js';
 import {
@@ -92,6 +92,12 @@ export const consentPatches = {
    * of the address too, into the history.
    */
   crmNamesBounded: 'consent-crm-names-bounded',
+  /**
+   * Issue 16: a name lookup that failed is asked again at the next note or operator text (before it, the
+   * failure was kept for the rest of the run), and a note whose names could not be checked is withheld
+   * (`withheldTextMarker`) instead of recorded as typed.
+   */
+  crmNamesRetry: 'consent-crm-names-retry',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -294,13 +300,14 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
    * the address and its name-like words only, rather than holding the change back.
    */
   // The one read of the run, shared: a note and an operator's text asking at once both wait for it.
-  let namesRead: Promise<void> | undefined;
+  let namesRead: Promise<boolean> | undefined;
   const namesLookup = proxyActivities<Activities>({
     ...systemActivityOptions('dynamics', input.timings),
     scheduleToCloseTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
   });
-  function learnCrmNames(): Promise<void> {
+  /** True once the names were read; false when the lookup failed (asked again next time, `crmNamesRetry`). */
+  function learnCrmNames(): Promise<boolean> {
     namesRead ??= (async () => {
       try {
         const lookup = { system: 'dynamics' as const, subjectKey: input.subjectKey, subject };
@@ -308,11 +315,15 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
           ? await namesLookup.findCrmNames(lookup)
           : await namesLookup.findInSystem(lookup);
         learnNames(found.names ?? []);
+        return true;
       } catch (error) {
         if (isCancellation(error)) throw error;
         log.warn('the CRM could not be asked for the names to redact from an operator text', {
           subjectKey: input.subjectKey,
         });
+        // Forgotten, so the next note or text asks again instead of reusing this failure.
+        if (patched(consentPatches.crmNamesRetry)) namesRead = undefined;
+        return false;
       }
     })();
     return namesRead;
@@ -489,10 +500,16 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
     });
     if (batch.length === 0) return;
     if (batch.some((change) => change.evidence.note) && patched(consentPatches.noteCrmNames)) {
-      await learnCrmNames();
+      const checked = await learnCrmNames();
+      // Names not checked: the note may hold them, so it is not kept (the change itself is, never refused).
+      const withhold = !checked && patched(consentPatches.crmNamesRetry);
       for (const change of batch) {
         const { note } = change.evidence;
-        if (note) change.evidence = { ...change.evidence, note: redactText(note, redactionSubject()) };
+        if (note)
+          change.evidence = {
+            ...change.evidence,
+            note: withhold ? withheldTextMarker : redactText(note, redactionSubject()),
+          };
       }
     }
     const recorded = await ledger.recordConsentChanges({ subjectKey: input.subjectKey, changes: batch });

@@ -24,6 +24,7 @@ import type {
 } from '../domain/erasure.js';
 import type { HoldArrivedDuringErasure } from '../domain/hold.js';
 import { maxRedactionNames } from '../domain/redaction-names.js';
+import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import {
   closeSystemUpdate,
@@ -156,12 +157,25 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // The CRM's names for the person, once harvested: every later call redacts them from errors and logs.
     names,
   };
-  // An operator's words are redacted for the person, with the names the CRM holds once harvested.
-  redactOperatorTextFor(gate, () => ({
-    email: subject.email,
-    names,
-    identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
-  }));
+  // Whether the harvest has answered the CRM's names: until then an operator's text asks the CRM itself.
+  let crmNamesHarvested = false;
+  const readCrmNames = crmNamesReader({
+    subjectKey: input.subjectKey,
+    subject: () => subject,
+    timings: input.timings,
+    into: names,
+  });
+  // An operator's words are redacted for the person, with the names the CRM holds once harvested (or read
+  // for the text, through `redactOperatorTextWithCrmNamesUpdate`, while the harvest has not answered).
+  redactOperatorTextFor(
+    gate,
+    () => ({
+      email: subject.email,
+      names,
+      identifiers: [...subject.gaClientIds, ...subject.gaUserIds],
+    }),
+    async () => crmNamesHarvested || readCrmNames(),
+  );
   const joinedRequests: JoinedRequest[] = [];
   const hold = new LegalHoldPhase({
     requestId,
@@ -336,6 +350,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     // name of every row: only the first `maxRedactionNames` go on, so no later input grows with the rows.
     addNew(names, found.names ?? []);
     names.splice(maxRedactionNames);
+    crmNamesHarvested = true;
     if (found.unusableIdentifiers.length > 0) state.google.unusableIdentifiers = found.unusableIdentifiers;
     // Counted by this harvest, before any delete: what the CRM deletes with the rows (activities regarding them).
     if (found.dependents) state.dynamics.deletedWithRecords = found.dependents;

@@ -1,4 +1,5 @@
-import { defineQuery, defineUpdate, patched, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, defineUpdate, patched, setHandler } from '@temporalio/workflow';
+import { crmNamesUnavailableType } from '../domain/redaction-names.js';
 import { type RedactionSubject, redactText } from '../domain/text-redaction.js';
 import type { OperatorGate } from './operator-gate.js';
 
@@ -30,16 +31,24 @@ export const redactOperatorTextWithCrmNamesUpdate = defineUpdate<number, []>(
 export const operatorTextCrmNamesPatch = 'operator-text-crm-names';
 
 /**
+ * Patch id (Temporal's `patched`): when the run could not read the CRM's names, the update fails with
+ * `crmNamesUnavailableType` instead of answering the names it knows, so the client withholds the text rather
+ * than sending it on redacted of the address alone. Asked in the update handler only, after a failed read.
+ */
+export const operatorTextNamesUncheckedPatch = 'operator-text-names-unchecked';
+
+/**
  * Makes a workflow redact every operator text for its subject: what the gate records (close reasons, notes)
  * and what clients ask through `redactOperatorTextQuery`. `subject` is read at each call, so names
  * harvested later count too; several subjects (a rectification's old and new address) are each redacted.
- * With `learnCrmNames` (reads the CRM's names into what `subject` answers; must not throw but for a
- * cancellation), clients may first have them read through `redactOperatorTextWithCrmNamesUpdate`.
+ * With `learnCrmNames` (reads the CRM's names into what `subject` answers and says whether it could; must
+ * not throw but for a cancellation), clients may first have them read through
+ * `redactOperatorTextWithCrmNamesUpdate`, which fails with `crmNamesUnavailableType` when they could not be.
  */
 export function redactOperatorTextFor(
   gate: OperatorGate,
   subject: () => RedactionSubject | readonly RedactionSubject[],
-  learnCrmNames?: () => Promise<void>,
+  learnCrmNames?: () => Promise<boolean>,
 ): void {
   const redact = (text: string) => {
     const known = subject();
@@ -50,7 +59,14 @@ export function redactOperatorTextFor(
   setHandler(redactOperatorTextQuery, (text) => redact(String(text)));
   if (!learnCrmNames) return;
   setHandler(redactOperatorTextWithCrmNamesUpdate, async () => {
-    if (patched(operatorTextCrmNamesPatch)) await learnCrmNames();
+    if (patched(operatorTextCrmNamesPatch)) {
+      const checked = await learnCrmNames();
+      if (!checked && patched(operatorTextNamesUncheckedPatch))
+        throw ApplicationFailure.nonRetryable(
+          "The CRM (Dynamics) could not be asked for the person's names within 30 seconds; a text about them cannot be checked now.",
+          crmNamesUnavailableType,
+        );
+    }
     const known = subject();
     const subjects: readonly RedactionSubject[] = Array.isArray(known) ? known : [known as RedactionSubject];
     return new Set(subjects.flatMap((one) => one.names ?? [])).size;

@@ -158,7 +158,8 @@ export async function rectificationWorkflow(
         state.dynamics.status === 'needs_attention' ||
         (harvestFirst && !dynamicsNamesRead)
       )
-        await readOldNames();
+        return readOldNames();
+      return true;
     },
   );
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);

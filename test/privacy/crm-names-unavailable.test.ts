@@ -1,0 +1,183 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
+import { withheldTextMarker } from '../../domain/redaction-names.js';
+import { awaitAccess, requestAccess } from '../../hub-client/access.js';
+import { recordConsentChange } from '../../hub-client/consent.js';
+import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
+import { actOnRequest } from '../../hub-client/requests.js';
+import { consentStatusQuery } from '../../workflows/consent-definitions.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+const listId = 'names-unavailable-news';
+
+/**
+ * Issue 16, F1 and F2: the names the CRM holds are what an operator's or requester's words are redacted of.
+ * When Dynamics cannot answer them, the words are withheld (`withheldTextMarker`), never stored redacted of
+ * the address alone; and a lookup that failed is asked again at the next text of the same run, so once
+ * Dynamics answers again the words are kept, redacted.
+ */
+describe('a text about a person whose CRM names cannot be read is withheld, and read again later', {
+  timeout: 180_000,
+}, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: ReturnType<typeof hub.temporal.context>;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('crm-names-unavailable', { accessExports: true });
+    context = hub.temporal.context();
+  });
+  afterAll(() => hub?.close());
+
+  /** Runs `work` while every connection to Dataverse is dropped, like an unreachable host. */
+  async function withDynamicsDown<T>(work: () => Promise<T>): Promise<T> {
+    await hub.vendors.dynamics.control.outage(true);
+    try {
+      return await work();
+    } finally {
+      await hub.vendors.dynamics.control.outage(false);
+    }
+  }
+
+  const lower = (value: unknown) => JSON.stringify(value).toLowerCase();
+
+  /** A withdrawal whose Mailchimp write is refused (403): the change stays open, its workflow running. */
+  async function openConsentChange(first: string, last: string, note?: string) {
+    const email = `${first.slice(0, 2).toLowerCase()}.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
+    const accepted = await recordConsentChange(
+      context,
+      {
+        email,
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        source: 'privacy-inbox',
+        evidence: { requestRef: 'ticket-16', ...(note ? { note } : {}) },
+      },
+      undefined,
+      { ledger: hub.ledger },
+    );
+    const handle = hub.temporal.client.workflow.getHandle(accepted.workflowId);
+    for (let i = 0; i < 240; i++) {
+      const status = await handle.query(consentStatusQuery);
+      if (status.systems.mailchimp.status === 'needs_attention') return accepted;
+      await delay(250);
+    }
+    throw new Error('Mailchimp never came to need attention');
+  }
+
+  it("withholds a consent change's extension reason while Dynamics is down, and redacts the next one of the same run once Dynamics answers again (the failed lookup is not kept)", async () => {
+    const accepted = await openConsentChange('Philippa', 'Quenneville');
+    const first = await withDynamicsDown(() =>
+      extendRequestDeadline(context, hub.ledger, accepted.eventId, {
+        months: 1,
+        reason: 'Philippa Quenneville sent her ID by post',
+        operator: 'op-16',
+      }),
+    );
+    // The extension itself goes ahead; only the words are not kept.
+    expect(first.deadline.extendedMonths).toBe(1);
+    expect(first.recorded.reason).toBe(withheldTextMarker);
+    // Dynamics answers again: the same run asks it again, instead of reusing its failure.
+    const second = await extendRequestDeadline(context, hub.ledger, accepted.eventId, {
+      months: 1,
+      reason: 'Philippa QUENNEVILLE asked for more time',
+      operator: 'op-16',
+    });
+    expect(second.recorded.reason).toBe('[name] [name] asked for more time');
+    const stored = await hub.ledger.listOperatorActions(accepted.eventId);
+    expect(stored.map((entry) => entry.reason)).toEqual([
+      expect.stringMatching(/^\+1 month \(due [^)]+\): \[withheld: the CRM's names/),
+      expect.stringMatching(/^\+1 month \(due [^)]+\): \[name\] \[name\] asked for more time$/),
+    ]);
+    for (const needle of ['philippa', 'quenneville']) expect(lower(stored)).not.toContain(needle);
+  });
+
+  it("withholds a consent system's close note while Dynamics is down; the close itself is done", async () => {
+    const accepted = await openConsentChange('Wilhelmina', 'Oxenbridge');
+    const result = await withDynamicsDown(() =>
+      actOnRequest(context, hub.ledger, accepted.eventId, {
+        action: 'close',
+        system: 'mailchimp',
+        reason: 'Wilhelmina Oxenbridge unsubscribed by hand',
+        operator: 'op-16',
+      }),
+    );
+    expect(result.recorded).toMatchObject({
+      action: 'close',
+      system: 'mailchimp',
+      reason: withheldTextMarker,
+    });
+    const stored = await hub.ledger.listOperatorActions(accepted.eventId);
+    expect(stored).toEqual([expect.objectContaining({ action: 'close', reason: withheldTextMarker })]);
+    expect(lower(stored)).not.toContain('oxenbridge');
+  });
+
+  it("withholds a consent change's evidence note when its workflow cannot read the names, and records the change itself (an opt-out is never refused)", async () => {
+    const email = `zq.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Gwendolyn', lastname: 'Abernathy', emailaddress1: email }],
+    });
+    const accepted = await withDynamicsDown(async () => {
+      const change = await recordConsentChange(
+        context,
+        {
+          email,
+          purpose: 'phone',
+          decision: 'withdrawn',
+          occurredAt: new Date().toISOString(),
+          source: 'privacy-inbox',
+          evidence: { requestRef: 'ticket-17', note: 'Gwendolyn Abernathy called, asked for no calls' },
+        },
+        undefined,
+        { ledger: hub.ledger },
+      );
+      for (let i = 0; i < 240; i++) {
+        if (await hub.ledger.getConsentEvent(change.eventId)) return change;
+        await delay(250);
+      }
+      throw new Error('the change never reached the ledger');
+    });
+    const event = await hub.ledger.getConsentEvent(accepted.eventId);
+    expect(event).toMatchObject({ decision: 'withdrawn', evidence: { note: withheldTextMarker } });
+    expect(lower(event)).not.toContain('abernathy');
+  });
+
+  it("withholds an open access request's extension reason while Dynamics is down", async () => {
+    const email = `av.${Date.now()}@example.com`;
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Octavia', lastname: 'Pemberton-Lyle', emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
+    const accessContext = {
+      ...context,
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+      exportTtl: '1 hour',
+    };
+    const started = await requestAccess(
+      accessContext,
+      { email, requestedBy: 'privacy-inbox#160', requestedAt: new Date().toISOString() },
+      { ledger: hub.ledger },
+    );
+    const status = await awaitAccess(accessContext, started.requestId);
+    expect(status.systems.mailchimp.status).toBe('needs_attention');
+    const extended = await withDynamicsDown(() =>
+      extendRequestDeadline(accessContext, hub.ledger, started.requestId, {
+        months: 1,
+        reason: 'Octavia Pemberton-Lyle sent a second letter',
+        operator: 'op-16',
+      }),
+    );
+    expect(extended.recorded.reason).toBe(withheldTextMarker);
+    const stored = await hub.ledger.listOperatorActions(started.requestId);
+    expect(lower(stored)).not.toContain('octavia');
+    expect(lower(stored)).not.toContain('pemberton');
+  });
+});
