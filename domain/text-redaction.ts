@@ -65,11 +65,12 @@ const gaContext = new RegExp(
 );
 /**
  * A client id with nothing around it saying so: up to 10 digits (a uint32 has at most 10, and no leading
- * zero), a dot (in any form), and a 10-digit Unix time in seconds. Not part of a longer number or of a
- * dotted version (`1.12345.1700000000`, `12345.1700000000.2`).
+ * zero; a random part of 0 has a chance of one in four billion, while a fraction `0.17…` is common), a dot
+ * (in any form), and a 10-digit Unix time in seconds. Not part of a longer number or of a dotted version
+ * (`1.12345.1700000000`, `12345.1700000000.2`).
  */
 const bareGaClientId = new RegExp(
-  String.raw`(?<![\p{N}.+\-])(?:[1-9]\d{0,9}|0)${gaDot}(\d{10})(?![\p{N}]|${gaDot}\p{N})`,
+  String.raw`(?<![\p{N}.+\-])[1-9]\d{0,9}${gaDot}(\d{10})(?![\p{N}]|${gaDot}\p{N})`,
   'giu',
 );
 /** Google Analytics launched on 14 November 2005: no client id was made before (Unix seconds). */

@@ -68,6 +68,7 @@ describe('redactGaClientIds: client ids by their shape, decided by their context
     ['a shorter or longer time', 'took 1234.5 ms, then 12345.170000000 and 12345.17000000000'],
     ['a long digit run', 'row 12345678901234'],
     ['a random part with a leading zero (a uint32 has none)', 'rate 0012.1700000000'],
+    ['a fraction of one', 'score 0.1734567890'],
   ])('leaves %s', (_case, text) => {
     expect(redactGaClientIds(text)).toBe(text);
   });
