@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withheldTextMarker } from '../../domain/redaction-names.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
 import {
@@ -25,6 +26,7 @@ import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { redactOperatorTextWithCrmNamesUpdate } from '../../workflows/operator-text.js';
 import { gatedLedger, type HeldCall } from '../support/gated-ledger.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -43,6 +45,11 @@ const holdDuringRunFolder = join(folder, 'erasure-hold-during-run');
 const fewerActionsFolder = join(folder, 'consent-fewer-actions');
 /** The bulk path's batch workflow (issue 21): `-t 'consent batch'` records only this. */
 const batchFolder = join(folder, 'consent-batch');
+/**
+ * Issue 16's failed name lookup, asked again (patch consent-crm-names-retry): `-t 'names retry'` records
+ * only this.
+ */
+const namesRetryFolder = join(folder, 'consent-crm-names-retry');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
@@ -255,6 +262,48 @@ describe('recording replay histories', () => {
         ?.length,
     ).toBeGreaterThan(5);
   });
+  it("records a consent change whose note came while Dynamics was down (names retry): the note withheld, the names read again for an operator's text", {
+    timeout: 180_000,
+  }, async () => {
+    const { temporal } = hub;
+    mkdirSync(namesRetryFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(namesRetryFolder, 'replay-keys.json'), keys);
+    const context = temporal.context();
+    const retryEmail = 'replay.retry@example.com';
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Replay', lastname: 'Retry', emailaddress1: retryEmail }],
+    });
+    const consent = temporal.client.workflow.getHandle(
+      consentWorkflowId(subjectKeyFor(retryEmail, temporal.secrets.subjectKeySecret)),
+    );
+    await hub.vendors.dynamics.control.outage(true);
+    try {
+      const accepted = await recordConsentChange(context, {
+        email: retryEmail,
+        purpose: 'phone',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        source: 'cli',
+        evidence: { note: 'Replay Retry called' },
+      });
+      let event: Awaited<ReturnType<typeof hub.ledger.getConsentEvent>>;
+      for (let i = 0; i < 240 && !event; i++) {
+        event = await hub.ledger.getConsentEvent(accepted.eventId);
+        if (!event) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(event?.evidence.note).toBe(withheldTextMarker);
+    } finally {
+      await hub.vendors.dynamics.control.outage(false);
+    }
+    // The same run asks Dynamics again for an operator's text, and now it answers the names.
+    expect(await consent.executeUpdate(redactOperatorTextWithCrmNamesUpdate)).toBe(2);
+    await consent.result();
+    expect(
+      (await save('consent-names-retry', consent.workflowId, undefined, namesRetryFolder)).events?.length,
+    ).toBeGreaterThan(5);
+  });
+
   it('records a consent batch through the bulk path, with a person handed to their own workflow', {
     timeout: 120_000,
   }, async () => {

@@ -119,6 +119,29 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(results.sort(order)).toEqual(expected.sort(order));
   });
 
+  it("keeps the path of a failed name lookup asked again: the consent run's patch marker and two lookups, the first failed", () => {
+    const found = loadHistorySets()
+      .find((s) => s.name === 'consent-crm-names-retry')
+      ?.histories.find((h) => h.workflowId === 'consent-names-retry');
+    if (!found) throw new Error('no consent-names-retry history');
+    const { history } = found;
+    expect(patchIds(history)).toContain(consentPatches.crmNamesRetry);
+    const events = history.events ?? [];
+    const lookups = events.filter(
+      (e: HistoryEvent) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'findCrmNames',
+    );
+    // Recorded with Dynamics down for the note, then up for the operator's text: the second is a new lookup.
+    expect(lookups.length).toBeGreaterThanOrEqual(2);
+    expect(
+      events.some(
+        (e: HistoryEvent) => e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes,
+      ),
+    ).toBe(true);
+    // The histories recorded before the patch replay too (above), along the old path: no marker there.
+    const before = loadHistories().find((h) => h.workflowId === 'consent');
+    expect(before && patchIds(before.history)).not.toContain(consentPatches.crmNamesRetry);
+  });
+
   it('keeps both paths of the late-request follow-up: an erasure from before it, and one after', () => {
     const sets = loadHistorySets();
     const history = (set: string) => {
