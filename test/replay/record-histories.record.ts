@@ -28,6 +28,7 @@ import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { redactOperatorTextWithCrmNamesUpdate } from '../../workflows/operator-text.js';
 import { gatedLedger, type HeldCall } from '../support/gated-ledger.js';
+import { shortGoogleDays } from '../support/google-quota-days.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 const folder = join(import.meta.dirname, 'histories');
@@ -50,6 +51,13 @@ const batchFolder = join(folder, 'consent-batch');
  * only this.
  */
 const namesRetryFolder = join(folder, 'consent-crm-names-retry');
+/**
+ * Issue 15's Google paths: harvested GA ids paged through the ledger (erasure-ga-ids-paged), the consent
+ * lane in one activity (consent-google-lane-bounded) with the CRM's names read bounded
+ * (consent-crm-names-bounded), and Google's daily quota met on two days in a row with progress in between
+ * (vendor-wait-after-progress). `-t 'Google daily quota'` records only these.
+ */
+const googleQuotaFolder = join(folder, 'google-daily-quota');
 
 describe('recording replay histories', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
@@ -355,5 +363,89 @@ describe('recording replay histories', () => {
     expect(
       (await save('consent-batch', String(batch.workflowId), undefined, batchFolder)).events?.length,
     ).toBeGreaterThan(5);
+  });
+});
+
+describe('recording replay histories: Google daily quota', () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  beforeAll(async () => {
+    // A quota of 3 deletions a day and a four-second day (test/support/google-quota-days.ts).
+    hub = await startHubWithVendors('replay-record-google', {
+      vendors: {
+        google: { requestsPerSecond: 100, dailyQuotaPerProperty: 3, dailyQuotaPerProject: 1_000_000 },
+      },
+      env: { GA_REQUESTS_PER_SECOND: '100' },
+      wrapConnectors: shortGoogleDays({ resetAfterMs: 4_000 }),
+    });
+  });
+  afterAll(() => hub?.close());
+
+  const save = async (kind: string, workflowId: string, runId?: string) => {
+    const history = await hub.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const { History } = proto.api.history.v1;
+    writeFileSync(
+      join(googleQuotaFolder, `${kind}.history.pb`),
+      History.encode(History.fromObject(history)).finish(),
+    );
+    return history;
+  };
+
+  it('records a statistics withdrawal and an erasure of 7 GA ids over three days of a quota of 3', {
+    timeout: 300_000,
+  }, async () => {
+    const { temporal } = hub;
+    mkdirSync(googleQuotaFolder, { recursive: true });
+    const keys = `${JSON.stringify({ encryptionKeys: formatEncryptionKeys(temporal.secrets.encryptionKeys) }, null, 2)}\n`;
+    writeFileSync(join(googleQuotaFolder, 'replay-keys.json'), keys);
+    const base = temporal.context();
+    const short = { attentionAfter: '3 seconds', heartbeatTimeout: '2 seconds' };
+    const context = {
+      ...base,
+      timings: { ...base.timings, ...short },
+      consentTimings: { ...base.consentTimings, ...short },
+    };
+    const withdrawing = 'replay.statistics@example.com';
+    const erased = 'replay.ga-ids@example.com';
+    await hub.vendors.dynamics.control.seed({
+      leads: [
+        ...Array.from({ length: 7 }, (_, i) => ({
+          firstname: 'Replay',
+          lastname: `Stats${i}`,
+          emailaddress1: withdrawing,
+          new_gaclientid: `${9100 + i}.${1650000000 + i}`,
+        })),
+        ...Array.from({ length: 5 }, (_, i) => ({
+          firstname: 'Replay',
+          lastname: `Ga${i}`,
+          emailaddress1: erased,
+          new_gaclientid: `GA1.1.${9200 + i}.${1660000000 + i}`,
+        })),
+      ],
+    });
+    await recordConsentChange(context, {
+      email: withdrawing,
+      purpose: 'statistics',
+      decision: 'withdrawn',
+      occurredAt: new Date().toISOString(),
+      source: 'cli',
+      // A note makes the run read the CRM's names (bounded) to redact it.
+      evidence: { channel: 'cli', note: 'asked by phone' },
+    });
+    const consent = temporal.client.workflow.getHandle(
+      consentWorkflowId(subjectKeyFor(withdrawing, temporal.secrets.subjectKeySecret)),
+    );
+    await consent.result();
+    await save('consent-google-quota-days', consent.workflowId);
+
+    const started = await requestErasure(context, {
+      email: erased,
+      gaClientIds: ['9200.1660000000', '9300.1670000000', '9301.1670000001'],
+      requestedBy: 'replay-recorder',
+      requestedAt: new Date().toISOString(),
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.google.status).toBe('submitted');
+    expect(receipt.systems.google.recordCount).toBe(7);
+    await save('erasure-google-quota-days', started.workflowId, started.requestId);
   });
 });

@@ -9,6 +9,7 @@ import { encryptionKeysSchema } from '../../privacy/encryption-keys.js';
 import { installTemporalRuntimeLogger } from '../../temporal/runtime-logger.js';
 import { consentPatches } from '../../workflows/consent.js';
 import { erasurePatches } from '../../workflows/erasure.js';
+import { vendorWaitAfterProgressPatch } from '../../workflows/operator-gate.js';
 
 // The SDK's own log lines go through the hub's logger; only errors are worth printing here.
 installTemporalRuntimeLogger(createLogger({ level: 'error', format: 'json' }));
@@ -255,6 +256,39 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(count(after, 'EVENT_TYPE_TIMER_STARTED')).toBe(0);
     expect(eventName(after.events?.at(-1) ?? {})).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     expect((after.events ?? []).length).toBeLessThan((before.events ?? []).length);
+  });
+
+  it("keeps issue 15's Google paths: harvested ids paged, the bounded consent lane, and a quota met on two days with progress between", () => {
+    const set = loadHistorySets().find((s) => s.name === 'google-daily-quota');
+    const history = (workflowId: string) => {
+      const found = set?.histories.find((h) => h.workflowId === workflowId);
+      if (!found) throw new Error(`no ${workflowId} history in google-daily-quota`);
+      return found.history;
+    };
+    const timers = (h: History) =>
+      (h.events ?? []).filter((e) => eventName(e) === 'EVENT_TYPE_TIMER_STARTED');
+    // Seven GA ids against a quota of three: two waits for the reset (durable timers), the second one after
+    // a day that got ids accepted, behind its patch; the Google step ran on three days.
+    const erasure = history('erasure-google-quota-days');
+    expect(patchIds(erasure)).toEqual(
+      expect.arrayContaining([erasurePatches.gaIdsPaged, vendorWaitAfterProgressPatch]),
+    );
+    expect(activityNames(erasure).filter((name) => name === 'submitErasure')).toHaveLength(3);
+    expect(timers(erasure)).toHaveLength(2);
+    const consent = history('consent-google-quota-days');
+    expect(patchIds(consent)).toEqual(
+      expect.arrayContaining([
+        consentPatches.googleLaneBounded,
+        consentPatches.crmNamesBounded,
+        vendorWaitAfterProgressPatch,
+      ]),
+    );
+    expect(activityNames(consent).filter((name) => name === 'applyGoogleConsentFromCrm')).toHaveLength(3);
+    expect(activityNames(consent)).toContain('findCrmNames');
+    expect(activityNames(consent)).not.toContain('findInSystem');
+    // The main set's histories come from before these patches and replay along the old paths (above).
+    const before = loadHistories().find((h) => h.workflowId === 'erasure');
+    expect(before && patchIds(before.history)).not.toContain(vendorWaitAfterProgressPatch);
   });
 
   it('fails a history that does not match the code (so the check above can fail)', {

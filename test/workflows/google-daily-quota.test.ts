@@ -1,7 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorSet } from '../../activities/create-activities.js';
-import { RetryableVendorError } from '../../connectors/connector-errors.js';
 import type { ErasureStatusView } from '../../domain/erasure.js';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
 import {
@@ -14,16 +12,16 @@ import {
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { demoGa4PropertyIds } from '../../sandboxes/demo-people.js';
 import type { GoogleSandboxState } from '../../sandboxes/google/store.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { googleSandboxProperty, shortGoogleDays } from '../support/google-quota-days.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 /** The sandbox's daily quota of user deletions per property here: a test knob, Google's is 500. */
 const dailyQuota = 3;
 /** "Midnight Pacific" in this test: longer than the steps' attention deadline (3 s), so the workflow waits. */
 const resetAfterMs = 4_000;
-const property = (demoGa4PropertyIds[0] ?? '').replace('properties/', '');
+const property = googleSandboxProperty;
 
 /**
  * Issue 15: Google's User Deletion API takes 500 deletions a day per property. A person with more GA ids
@@ -41,39 +39,6 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
   const midnight = { comes: true };
   let erasureContext: HubClientContext;
 
-  const shortenQuotaWait = (
-    connectors: ConnectorSet,
-    vendors: Parameters<NonNullable<Parameters<typeof startHubWithVendors>[1]>['wrapConnectors'] & {}>[1],
-  ): ConnectorSet => {
-    const google = connectors.google;
-    if (!google) throw new Error('the Google sandbox gave no connector');
-    const newDay = <T>(work: () => Promise<T>) =>
-      work().catch((error: unknown) => {
-        if (error instanceof RetryableVendorError && /daily/i.test(error.reason)) {
-          quotaRefusals.count++;
-          Object.assign(error, { retryAfterMs: resetAfterMs });
-          if (midnight.comes) {
-            setTimeout(() => {
-              void vendors.google.control.seed({ quotaUsed: { properties: { [property]: 0 } } });
-            }, 1_000);
-          }
-        }
-        throw error;
-      });
-    return {
-      ...connectors,
-      google: {
-        ...google,
-        erase: (subject) => newDay(() => google.erase(subject)),
-        applyConsentState: (subject, request) =>
-          newDay(() => {
-            if (!google.applyConsentState) throw new Error('no applyConsentState');
-            return google.applyConsentState(subject, request);
-          }),
-      },
-    };
-  };
-
   beforeAll(async () => {
     hub = await startHubWithVendors('google-daily-quota', {
       subjectKeys: true,
@@ -85,7 +50,7 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
         },
       },
       env: { GA_REQUESTS_PER_SECOND: '100' },
-      wrapConnectors: shortenQuotaWait,
+      wrapConnectors: shortGoogleDays({ resetAfterMs, midnight, refusals: quotaRefusals }),
     });
     const base = hub.temporal.context();
     context = {
