@@ -356,6 +356,23 @@ export function createConsentBatchActivities({
     },
 
     /**
+     * A few people's buffered changes (workflows/consent-intake-buffer.ts, a window with too few people for a
+     * batch), each handed to the person's own consent workflow as a single change is, by its event id and
+     * with the time the hub first recorded it. Retried whole: signal-with-start by event id is idempotent.
+     */
+    async handConsentChangesToPeople(
+      header: { source: string },
+      ...items: ConsentBatchItem[]
+    ): Promise<number> {
+      await handToPerson(items);
+      logger.info(
+        { source: header.source, changes: items.length },
+        'buffered consent changes handed to people',
+      );
+      return items.length;
+    },
+
+    /**
      * Hands people whose bulk write did not serve them in some systems to their own consent workflow
      * (signal-with-start of a reapply for those systems): it reads their decisions in force from the ledger,
      * where the batch put them, and writes them with its own retries and operator gate.

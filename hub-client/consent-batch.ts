@@ -14,6 +14,11 @@ import { redactSubject } from '../privacy/redaction.js';
 import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentBatchWorkflow } from '../workflows/consent-batch.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
+import {
+  consentBufferedChangesSignal,
+  type consentIntakeBufferWorkflow,
+  consentIntakeBufferWorkflowId,
+} from '../workflows/consent-intake-buffer.js';
 import { type ConsentClientContext, recordConsentChange, rekeyedSubject } from './consent.js';
 import { redactOperatorText } from './operator-text.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
@@ -187,6 +192,37 @@ export async function recordConsentBatch(
   }
   const acceptedAll = [...registered, ...direct].sort((a, b) => a.index - b.index);
   return { batchId, workflowId, accepted: acceptedAll, refused };
+}
+
+/**
+ * How a bulk source's deliveries are gathered (issue 21): a window of this many milliseconds, and from how
+ * many people in it they go through a batch workflow rather than each person's own.
+ */
+export const intakeBuffer = { windowMs: 2_000, bulkFrom: 5 } as const;
+
+/**
+ * Hands one delivery's changes of a bulk source (a Mailchimp webhook) to the source's buffer for the current
+ * window (workflows/consent-intake-buffer.ts) with signal-with-start, so that a burst of deliveries is
+ * written together through the bulk path. Durable once this returns. The changes keep their event ids
+ * (stable ones from a caller that may repeat itself) and `recordedAt`.
+ */
+export async function bufferConsentChanges(
+  context: ConsentClientContext,
+  source: string,
+  items: ConsentBatchItem[],
+  options: { windowMs: number; bulkFrom: number } = intakeBuffer,
+): Promise<void> {
+  if (items.length === 0) return;
+  await context.client.workflow.signalWithStart<typeof consentIntakeBufferWorkflow, ConsentBatchItem[]>(
+    'consentIntakeBufferWorkflow',
+    {
+      taskQueue: context.taskQueue,
+      workflowId: consentIntakeBufferWorkflowId(source, options.windowMs, Date.now()),
+      args: [{ source, ...options, timings: context.consentTimings }],
+      signal: consentBufferedChangesSignal,
+      signalArgs: items,
+    },
+  );
 }
 
 /** Where a batch stands: `running`, or `completed` with its result; undefined when there is no such batch. */

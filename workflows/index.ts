@@ -2,6 +2,7 @@ export { accessWorkflow } from './access.js';
 export { connectorProbeWorkflow } from './connector-probe.js';
 export { consentWorkflow } from './consent.js';
 export { consentBatchWorkflow } from './consent-batch.js';
+export { consentIntakeBufferWorkflow } from './consent-intake-buffer.js';
 export { consentVerifyWorkflow } from './consent-verify.js';
 export { erasureWorkflow } from './erasure.js';
 export { reconciliationWorkflow } from './reconciliation.js';

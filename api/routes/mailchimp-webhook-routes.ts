@@ -2,9 +2,10 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaultMailchimpPurposeMap } from '../../connectors/mailchimp/config.js';
 import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
+import { consentChangeRequestSchema } from '../../domain/consent.js';
 import type { Purpose } from '../../domain/purposes.js';
 import { mailchimpAddressChangeActor } from '../../domain/rectification.js';
-import { recordConsentChange } from '../../hub-client/consent.js';
+import { bufferConsentChanges } from '../../hub-client/consent-batch.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { RectificationRefused } from '../../hub-client/request-errors.js';
 import { stableUuid } from '../../privacy/stable-id.js';
@@ -145,22 +146,37 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
     }
     const occurredAt = new Date(firedAtIso(event.fired_at)).toISOString();
-    const eventIds: string[] = [];
-    for (const purpose of purposes) {
-      const accepted = await recordConsentChange(
-        deps.hub,
-        {
-          email,
-          purpose,
-          decision: 'withdrawn',
-          occurredAt,
-          source: 'mailchimp',
-          evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
+    const recordedAt = new Date().toISOString();
+    const changes = purposes.map((purpose) =>
+      consentChangeRequestSchema.parse({
+        email,
+        purpose,
+        decision: 'withdrawn',
+        occurredAt,
+        source: 'mailchimp',
+        evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
+      }),
+    );
+    const eventIds = purposes.map((purpose) => stableUuid('mailchimp-webhook', eventId, purpose));
+    // A burst of unsubscribes (a list cleaned, a campaign's complaints) meets in one buffer for a short
+    // window and goes out through the bulk path; a lone delivery still goes to the person's own workflow.
+    await bufferConsentChanges(
+      deps.hub,
+      'mailchimp',
+      changes.map((change, index) => ({
+        subjectKey: subjectKeyFor(change.email, deps.hub.subjectKeySecret),
+        email: change.email,
+        change: {
+          eventId: eventIds[index] as string,
+          purpose: change.purpose,
+          decision: change.decision,
+          occurredAt: new Date(change.occurredAt).toISOString(),
+          recordedAt,
+          source: change.source,
+          evidence: change.evidence,
         },
-        stableUuid('mailchimp-webhook', eventId, purpose),
-      );
-      eventIds.push(accepted.eventId);
-    }
+      })),
+    );
     const saved = await deps.ledger.saveIdempotentResponse({
       key: storeKey,
       requestHash: eventId,

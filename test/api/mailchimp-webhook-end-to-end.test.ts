@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { buildConnectors } from '../../connectors/registry.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import { intakeBuffer } from '../../hub-client/consent-batch.js';
 import {
   awaitReceipt,
   closeErasureSystem,
@@ -215,6 +216,71 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     expect(events).toHaveLength(membershipPurposes.length);
     expect(events.map((e) => e.purpose).sort()).toEqual(membershipPurposes);
     expect(events.every((e) => e.occurredAt === '2026-05-04T09:15:30.000Z')).toBe(true);
+  });
+
+  it('a burst of unsubscribes goes through the bulk path: each person’s withdrawals recorded with their own evidence and written, no consent workflow per person; a lone one goes to the person’s own workflow', async () => {
+    const burst = await Promise.all(Array.from({ length: intakeBuffer.bulkFrom + 1 }, () => plant()));
+    // Sent at the start of a window, so that the whole burst meets in one buffer.
+    await delay(intakeBuffer.windowMs - (Date.now() % intakeBuffer.windowMs) + 20);
+    const answers = await Promise.all(
+      burst.map((person, n) =>
+        hookPost(`/webhooks/mailchimp/${secret}`, {
+          type: 'unsubscribe',
+          fired_at: '2026-05-04 10:00:00',
+          'data[id]': `burst${n}${counter}`,
+          'data[email]': person.email,
+          'data[list_id]': listId,
+          'data[action]': 'unsub',
+          'data[reason]': 'manual',
+        }),
+      ),
+    );
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as {
+      subjectKey: string;
+      eventIds: string[];
+    }[];
+    expect(bodies.map((b) => b.subjectKey)).toEqual(burst.map((p) => p.subjectKey));
+    for (const [n, person] of burst.entries()) {
+      await until(
+        'the opt-out in Dynamics',
+        () => contactOf(person.email),
+        (c) => c.donotbulkemail === true,
+      );
+      const events = await until(
+        'the withdrawals in the ledger',
+        () => ledger.listConsentEvents(person.subjectKey),
+        (list) => list.length >= membershipPurposes.length,
+      );
+      expect(events.map((e) => e.id).sort()).toEqual([...(bodies[n]?.eventIds ?? [])].sort());
+      expect(
+        events.every((e) => e.source === 'mailchimp' && e.occurredAt === '2026-05-04T10:00:00.000Z'),
+      ).toBe(true);
+      await expect(
+        temporal.client.workflow.getHandle(`consent-${person.subjectKey}`).describe(),
+      ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    }
+
+    // Alone in its window: the person's own consent workflow takes it, as a single change always went.
+    await delay(intakeBuffer.windowMs + 500);
+    const lone = await plant();
+    const answer = await hookPost(`/webhooks/mailchimp/${secret}`, {
+      type: 'unsubscribe',
+      fired_at: '2026-05-04 10:05:00',
+      'data[id]': `lone${counter}`,
+      'data[email]': lone.email,
+      'data[list_id]': listId,
+      'data[action]': 'unsub',
+      'data[reason]': 'manual',
+    });
+    expect(answer.status).toBe(200);
+    await until(
+      'the opt-out in Dynamics',
+      () => contactOf(lone.email),
+      (c) => c.donotbulkemail === true,
+    );
+    expect((await temporal.client.workflow.getHandle(`consent-${lone.subjectKey}`).describe()).type).toBe(
+      'consentWorkflow',
+    );
   });
 
   it('a forged webhook (wrong secret) gets 404 and changes nothing', async () => {
