@@ -254,6 +254,15 @@ export function createActivities({
       return destroyed;
     },
 
+    /**
+     * Marks consent changes completed in the ledger's request list (`requests`, `extend`): called by a
+     * person's consent run as it ends, every change it took in being settled, so that a finished change is
+     * terminal whether or not anyone read its state. Idempotent (the first completion time stays).
+     */
+    async completeConsentRequests(input: { requestIds: string[]; completedAt: string }): Promise<void> {
+      for (const requestId of input.requestIds) await ledger.completeRequest(requestId, input.completedAt);
+    },
+
     /** The decisions in force per purpose, from the ledger, and whether the subject has been erased. */
     loadConsentState(subjectKey: string): Promise<LedgerConsentState> {
       return consentStateFromLedger(ledger, subjectKey);

@@ -98,6 +98,11 @@ export const consentPatches = {
    * (`withheldTextMarker`) instead of recorded as typed.
    */
   crmNamesRetry: 'consent-crm-names-retry',
+  /**
+   * Issue 16: a run that ends (not continued, not handed over) marks the changes it took in completed in the
+   * ledger's request list, so a finished change cannot be extended though nobody read its state.
+   */
+  completesRequests: 'consent-completes-requests',
 } as const;
 const supersedeVendorWaitPatch = consentPatches.supersedeVendorWait;
 
@@ -633,6 +638,8 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       },
     });
   }
+  if (seen.size > 0 && patched(consentPatches.completesRequests))
+    await ledger.completeConsentRequests({ requestIds: [...seen], completedAt: new Date().toISOString() });
   return view();
 
   /**

@@ -211,16 +211,20 @@ describe('every request has a deadline: received, due one calendar month later, 
     expect(refused.stderr).toMatch(/has completed; its deadline cannot be extended/);
   });
 
-  it('a consent change whose workflow has ended is refused an extension (CLI exit 2, API 409) although nothing read its state, and its log gets no reason', async () => {
+  it('a consent change whose workflow has ended is completed in the ledger and refused an extension (CLI exit 2, API 409) although nothing read its state, and its log gets no reason', async () => {
     Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'ok' });
     const email = uniqueEmail('ended');
     const recorded = await cli('opt-out', '--email', email, '--purpose', 'phone', '--json');
     expect(recorded.code, recorded.stderr).toBe(0);
     const [change] = JSON.parse(recorded.stdout) as { eventId: string; subjectKey: string }[];
     const eventId = change?.eventId ?? '';
-    // The person's consent workflow carries the change everywhere and ends once idle (5 s in tests).
+    // The person's consent workflow carries the change everywhere and ends once idle (5 s in tests); as it
+    // ends it marks the change completed in the ledger, though nothing read the change's state.
+    const before = Date.now();
     await temporal.client.workflow.getHandle(`consent-${change?.subjectKey}`).result();
-    expect((await ledger.getRequestDeadline(eventId))?.completedAt).toBeUndefined();
+    const completedAt = (await ledger.getRequestDeadline(eventId))?.completedAt;
+    expect(completedAt).toEqual(expect.any(String));
+    expect(Date.parse(completedAt ?? '')).toBeGreaterThanOrEqual(before - 60_000);
 
     const refused = await cli('extend', eventId, '--months', '1', '--reason', 'Ada asked for paper');
     expect(refused.code).toBe(2);
