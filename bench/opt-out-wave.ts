@@ -111,13 +111,15 @@ function bar(label: string, done: number, total: number, started: number, extra 
   const text = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${extra}`;
   const last = lastBar.get(label);
   const now = performance.now();
-  // Redrawn when it moves, else every 5 s; a log file (no TTY) gets one line each time instead of \r.
-  if (last && last.text === text && now - last.at < 5000 && done < total) return;
-  lastBar.set(label, { text, at: now });
+  // A terminal's bar is redrawn when it moves, else every 5 s; a log file (no TTY) gets a line at most every
+  // 5 s (and the last one), timed from the last line written, so a bar that moves all the time still shows.
   if (process.stderr.isTTY) {
+    if (last && last.text === text && now - last.at < 5000 && done < total) return;
+    lastBar.set(label, { text, at: now });
     process.stderr.write(`\r${`${text} ${seconds} s`.padEnd(110)}`);
     if (done >= total) process.stderr.write('\n');
   } else if (!last || now - last.at >= 5000 || done >= total) {
+    lastBar.set(label, { text, at: now });
     process.stderr.write(`${text} ${seconds} s\n`);
   }
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { cliBinPath } from '../config/package-paths.js';
-import { workerNodeOptions } from '../workers/worker-node-options.js';
+import { workerProcessEnv } from '../workers/worker-node-options.js';
 import { freePort } from './free-port.js';
 
 /**
@@ -16,9 +16,12 @@ export async function startBenchWorker(env: Record<string, string>) {
       ...env,
       CONSENT_HUB_METRICS_PORT: String(port),
       CONSENT_HUB_METRICS_HOST: '127.0.0.1',
-      // The worker's heap flags as dev and docker-compose.yml give them; BENCH_WORKER_NODE_OPTIONS replaces
-      // them to try others (on the workers alone, not on the bench and its sandboxes).
-      NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? workerNodeOptions(undefined),
+      // The worker's heap flags and malloc arenas as dev and docker-compose.yml give them (a MALLOC_ARENA_MAX in
+      // the shell wins); BENCH_WORKER_NODE_OPTIONS replaces the flags to try others, on the workers alone.
+      ...workerProcessEnv({ MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS !== undefined
+        ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }
+        : {}),
     },
     // BENCH_WORKER_LOG=<file> keeps the workers' log (pino JSON lines) for a look at what slowed a run.
     stdio: ['ignore', process.env.BENCH_WORKER_LOG ? 'pipe' : 'ignore', 'pipe'],

@@ -15,7 +15,7 @@ import { ensureLocalTls } from '../sandboxes/framework/local-ca.js';
 import { demoAudienceIds } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
-import { workerNodeOptions } from '../workers/worker-node-options.js';
+import { workerProcessEnv } from '../workers/worker-node-options.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { removeDevJson } from './dev-json.js';
 import { registerRunningDev } from './dev-registry.js';
@@ -196,8 +196,8 @@ export async function runDev(options: DevOptions, logger: Logger): Promise<void>
     const worker = new SupervisedProcess(
       'worker',
       [cliBinPath, 'worker'],
-      // The worker's heap flags (workers/worker-node-options.ts), after any the shell gave.
-      { ...workerEnv, NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS) },
+      // The worker's heap flags and malloc arenas (workers/worker-node-options.ts), after any the shell gave.
+      { ...workerEnv, ...workerProcessEnv(process.env) },
       print,
     );
     const api = new SupervisedProcess('intake API', [cliBinPath, 'serve'], childEnv(apiMetricsPort), print);

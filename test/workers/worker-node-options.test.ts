@@ -2,7 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { workerNodeOptions, workerV8Flags } from '../../workers/worker-node-options.js';
+import {
+  workerMallocArenaMax,
+  workerNodeOptions,
+  workerProcessEnv,
+  workerV8Flags,
+} from '../../workers/worker-node-options.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -53,5 +58,17 @@ describe("the worker's V8 heap flags", () => {
     const worker = compose.slice(compose.indexOf('\n  worker:\n'));
     const service = worker.slice(0, worker.slice(1).search(/\n {2}\S/) + 1);
     expect(/NODE_OPTIONS: (.+)/.exec(service)?.[1]?.trim()).toBe(workerNodeOptions(undefined));
+    expect(/MALLOC_ARENA_MAX: "(\d+)"/.exec(service)?.[1]).toBe(String(workerMallocArenaMax));
+  });
+
+  it('gives a worker process few malloc arenas unless the environment sets its own', () => {
+    expect(workerProcessEnv({})).toEqual({
+      NODE_OPTIONS: workerNodeOptions(undefined),
+      MALLOC_ARENA_MAX: String(workerMallocArenaMax),
+    });
+    expect(workerProcessEnv({ MALLOC_ARENA_MAX: '8', NODE_OPTIONS: '--trace-gc' })).toEqual({
+      NODE_OPTIONS: workerNodeOptions('--trace-gc'),
+      MALLOC_ARENA_MAX: '8',
+    });
   });
 });
