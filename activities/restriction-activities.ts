@@ -15,7 +15,7 @@ export type HoldForErasure = Pick<
 
 /** A system's restriction as the workflow keeps it: at most `inlineRecordLimit` records, and the count. */
 export interface RestrictedInSystem {
-  outcome: RestrictResult['outcome'];
+  outcome: RestrictResult['outcome'] | 'released_before_restriction';
   records: RestrictedRecord[];
   recordCount: number;
   note?: string;
@@ -49,7 +49,22 @@ export function createRestrictionActivities({
      * Restricts what one system holds for the person. A system whose connector cannot restrict answers
      * `not_applicable`, saying so, rather than pretending. Person-derived ids leave the activity keyed.
      */
-    restrictInSystem(input: ErasureStepInput): Promise<RestrictedInSystem> {
+    async restrictInSystem(
+      input: ErasureStepInput & { stopIfReleased?: { placedAt: string } },
+    ): Promise<RestrictedInSystem> {
+      // Checked at every attempt, so a release that came while this system's restriction was retried (or
+      // before it began) leaves it unrestricted: the erasure deletes it instead.
+      if (input.stopIfReleased) {
+        const hold = await ledger.getHold(input.subjectKey);
+        // Released (or removed): a hold placed since would be in force, and restricting is then right.
+        if (!hold || hold.releasedAt !== undefined)
+          return {
+            outcome: 'released_before_restriction',
+            records: [],
+            recordCount: 0,
+            note: 'the hold was released before this system was restricted: nothing was restricted here, the erasure deletes it instead',
+          };
+      }
       return call(input, 'restrict', async (connector) => {
         if (!connector.restrict) {
           return {

@@ -87,6 +87,11 @@ export const systemRestrictionStatuses = [
    * not found, submitted): nothing was left to restrict. `arrivedDuringErasure` says what was deleted.
    */
   'erased_before_hold',
+  /**
+   * The hold was released before this system was restricted (its restriction had not begun, or was being
+   * retried or waited for an operator): nothing was restricted there, and the erasure deletes it instead.
+   */
+  'released_before_restriction',
   'failed',
   'closed_by_operator',
 ] as const;
@@ -139,6 +144,11 @@ export interface RestrictionReceipt {
    * rest restricted instead; `erased_before_hold` ones had nothing left).
    */
   arrivedDuringErasure?: HoldArrivedDuringErasure;
+  /**
+   * The restrictions of holds placed and released earlier in the same erasure, oldest first (a second hold
+   * placed after the first was released): each kept whole, so no hold's evidence is replaced by the next.
+   */
+  earlierRestrictions?: Omit<RestrictionReceipt, 'requestId' | 'subjectKey' | 'earlierRestrictions'>[];
 }
 
 /** A hold in force as an erasure learns of it (signal or delete step): its code and time, no operator. */

@@ -132,7 +132,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     requestedAt: input.request.requestedAt,
     systems: state,
     operatorActions: [...gate.log],
-    ...(hold.restriction ? { restriction: hold.restriction } : {}),
+    ...(hold.evidence ? { restriction: hold.evidence } : {}),
   });
 
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
@@ -497,7 +497,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
         }
       : {}),
     ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
-    ...(hold.restriction ? { restriction: hold.restriction } : {}),
+    ...(hold.evidence ? { restriction: hold.evidence } : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;

@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type { ErasureRestriction, ErasureTimings } from '../domain/erasure.js';
@@ -6,6 +6,7 @@ import type {
   HeldNow,
   HoldArrivedDuringErasure,
   ReleaseReasonCode,
+  RestrictionReceipt,
   SystemRestrictionState,
   SystemRestrictionStatus,
 } from '../domain/hold.js';
@@ -22,7 +23,15 @@ const reached: readonly SystemRestrictionStatus[] = [
   'not_found',
   'not_applicable',
   'erased_before_hold',
+  'released_before_restriction',
 ];
+
+/**
+ * Issue 18: a release stops the restriction of every system not restricted yet (its restriction not begun,
+ * retried, or waiting for an operator), which the erasure then deletes; the receipt says so per system.
+ * Before it: every system was restricted, however early the release came, and deleted after.
+ */
+export const releaseStopsRestrictionPatch = 'hold-release-stops-restriction';
 
 /**
  * The legal-hold part of an erasure (GDPR Art. 18, Art. 17(3)). When the person is on hold as the erasure
@@ -35,6 +44,11 @@ const reached: readonly SystemRestrictionStatus[] = [
 export class LegalHoldPhase {
   /** Set once the person was found on hold; what the status view and the receipt show. */
   restriction: ErasureRestriction | undefined;
+  /**
+   * The restrictions of earlier holds in this erasure, oldest first: a hold placed after another was
+   * released starts a new restriction, and the earlier one stays in the evidence.
+   */
+  readonly earlier: ErasureRestriction[] = [];
   /** True while restricted and waiting for the release. */
   waiting = false;
   /** The latest release the erasure was told of (a release counts for holds placed before it). */
@@ -116,6 +130,12 @@ export class LegalHoldPhase {
   ): Promise<void> {
     const { requestId, subjectKey, gate, onChange } = this.context;
     const ledger = proxyActivities<Activities>(ledgerActivityOptions);
+    if (this.restriction) this.earlier.push(this.restriction);
+    const stopOnRelease = patched(releaseStopsRestrictionPatch);
+    const releasedBeforeRestriction = {
+      status: 'released_before_restriction' as const,
+      note: 'the hold was released before this system was restricted: nothing was restricted here, the erasure deletes it instead',
+    };
     const restriction: ErasureRestriction = {
       hold: { reason: hold.reason, placedAt: hold.placedAt },
       systems: Object.fromEntries(
@@ -140,16 +160,33 @@ export class LegalHoldPhase {
     await Promise.all(
       toRestrict.map(async (system) => {
         const state = restriction.systems[system];
+        const released = () => this.releasedSince(hold);
+        if (stopOnRelease && released()) {
+          Object.assign(state, releasedBeforeRestriction);
+          gate.finish(state);
+          return;
+        }
         const activities = proxyActivities<Activities>(systemActivityOptions(system, this.context.timings));
-        const outcome = await gate.run(system, state, () =>
-          activities.restrictInSystem({
-            system,
-            requestId,
-            subjectKey,
-            subject: this.context.subject,
-          }),
+        const outcome = await gate.run(
+          system,
+          state,
+          () =>
+            activities.restrictInSystem({
+              system,
+              requestId,
+              subjectKey,
+              subject: this.context.subject,
+              ...(stopOnRelease ? { stopIfReleased: { placedAt: hold.placedAt } } : {}),
+            }),
+          stopOnRelease ? released : undefined,
         );
-        if (!outcome.done) return;
+        if (!outcome.done) {
+          if (outcome.interrupted) {
+            Object.assign(state, releasedBeforeRestriction);
+            gate.finish(state);
+          }
+          return;
+        }
         const { value } = outcome;
         Object.assign(state, {
           status: value.outcome,
@@ -188,11 +225,32 @@ export class LegalHoldPhase {
     onChange();
   }
 
+  /**
+   * The restriction as the erasure's status and receipt show it: the latest, with the earlier holds'
+   * restrictions in it (`earlierRestrictions`); undefined when the person was never found on hold.
+   */
+  get evidence(): ErasureRestriction | undefined {
+    if (!this.restriction) return undefined;
+    return this.earlier.length > 0
+      ? { ...this.restriction, earlierRestrictions: this.earlierForReceipt() }
+      : this.restriction;
+  }
+
+  /** The earlier restrictions as a receipt keeps them (each one had ended, so each has its time and outcome). */
+  earlierForReceipt(): NonNullable<RestrictionReceipt['earlierRestrictions']> {
+    return this.earlier.map(({ earlierRestrictions: _nested, ...earlier }) => ({
+      ...earlier,
+      restrictedAt: earlier.restrictedAt ?? '',
+      outcome: earlier.outcome ?? 'restricted_with_failures',
+    }));
+  }
+
   private receipt() {
     const restriction = this.restriction;
     if (!restriction?.restrictedAt || !restriction.outcome) throw new Error('no restriction to record');
     return {
       ...restriction,
+      ...(this.earlier.length > 0 ? { earlierRestrictions: this.earlierForReceipt() } : {}),
       requestId: this.context.requestId,
       subjectKey: this.context.subjectKey,
       restrictedAt: restriction.restrictedAt,

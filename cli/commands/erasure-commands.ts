@@ -3,11 +3,9 @@ import { Command, Option } from 'commander';
 import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
 import { erasureReasonCodes } from '../../domain/erasure.js';
 import { type ErasureListStatus, erasureListStatuses } from '../../domain/erasure-listing.js';
-import type { OperatorLogEntry } from '../../domain/operator.js';
 import type { RectificationReceipt, RectificationStatusView } from '../../domain/rectification.js';
 import { isOverdue } from '../../domain/request-deadline.js';
 import { RequestNotFound } from '../../hub-client/request-errors.js';
-import type { OperatorActionRecord } from '../../ledger/ledger.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
 import { operatorLine, printListing, printReceipt, printStatus } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
@@ -15,6 +13,7 @@ import { followRequest } from '../follow-request.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
 import { printRectificationReceipt, printRectificationStatus } from '../rectification-output.js';
+import { requestLog } from '../request-log.js';
 import { cliActorId } from './actor-id.js';
 import { receivedAtOption } from './received-at.js';
 import { requestIdArgument } from './request-id.js';
@@ -119,45 +118,6 @@ function finishWithReceipt(receipt: ErasureReceipt, json: boolean): void {
     printReceipt(receipt);
   }
   if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
-}
-
-/** The request's log: requested, each operator action, completed; from the receipt and the ledger. */
-function requestLog(
-  subject: { requestId: string; requestedAt: string; requestedBy?: string; reason?: string },
-  recorded: OperatorActionRecord[],
-  fromWorkflow: OperatorLogEntry[],
-  completed?: { completedAt: string; outcome: string },
-) {
-  const seen = new Set<string>();
-  const actions = [...recorded, ...fromWorkflow]
-    .map(({ action, system, operator, at, reason }) => ({ action, system, operator, at, reason }))
-    .filter((entry) => {
-      const key = `${entry.at}|${entry.action}|${entry.system}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  return {
-    requestId: subject.requestId,
-    entries: [
-      {
-        at: subject.requestedAt,
-        event: 'requested',
-        ...(subject.requestedBy ? { by: subject.requestedBy } : {}),
-        ...(subject.reason ? { reason: subject.reason } : {}),
-      },
-      ...actions.map((a) => ({
-        at: a.at,
-        event: a.action,
-        // An action on the whole request (an extension) names no system.
-        ...(a.system ? { system: a.system } : {}),
-        by: a.operator,
-        ...(a.reason ? { reason: a.reason } : {}),
-      })),
-      ...(completed ? [{ at: completed.completedAt, event: 'completed', outcome: completed.outcome }] : []),
-    ],
-  };
 }
 
 /** What `receipt` shows: an erasure's or a rectification's receipt, or its live status. */

@@ -70,4 +70,31 @@ describe('consent-hub hold and release, and erase --wait for a held person', () 
 
     expect((await cli('release', '--email', email)).code).toBe(0);
   });
+
+  it('receipt --log shows the hold placed, the restriction and the release in time order, text and --json', async () => {
+    const email = uniqueEmail();
+    expect((await cli('hold', '--email', email, '--reason', 'legal_claims')).code).toBe(0);
+    const held = JSON.parse((await cli('erase', '--email', email, '--wait', '--json')).stdout) as {
+      requestId: string;
+    };
+    expect((await cli('release', '--email', email)).code).toBe(0);
+    let log: { event: string; at: string; reason?: string; by?: string }[] = [];
+    for (let i = 0; i < 100 && !log.some((e) => e.event === 'completed'); i++) {
+      const run = await cli('receipt', held.requestId, '--log', '--json');
+      log = (JSON.parse(run.stdout) as { log?: typeof log }).log ?? [];
+      if (!log.some((e) => e.event === 'completed')) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(log.map((e) => e.event)).toEqual([
+      'hold_placed',
+      'requested',
+      'restricted',
+      'hold_released',
+      'completed',
+    ]);
+    expect(log[0]?.reason).toBe('legal_claims');
+    expect(log[3]?.by).toMatch(/^cli:/);
+    const text = await cli('receipt', held.requestId, '--log');
+    expect(text.stdout).toMatch(/hold_placed \(reason legal_claims\)/);
+    expect(text.stdout).toMatch(/hold_released \(by cli:\S+, reason resolved\)/);
+  });
 });

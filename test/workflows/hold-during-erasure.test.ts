@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { holdCheckEvery } from '../../activities/erasure-activities.js';
+import { requestLog } from '../../cli/request-log.js';
 import type { ErasureStatusView } from '../../domain/erasure.js';
 import {
   awaitReceipt,
@@ -255,6 +256,106 @@ describe('a hold placed while the person’s erasure runs stops the deleting', {
       deletedBefore?.recordCount,
     );
     expect((await dynamicsRows(email)).leads).toEqual([]);
+  });
+
+  it('a release while a system’s restriction is still being retried leaves that system unrestricted: the erasure deletes it, and the receipt and log tell the order', async () => {
+    const email = uniqueEmail('early-release');
+    await seedPerson(email);
+    // Mailchimp's restriction (a PATCH of the member) keeps failing: it is retried when the release comes.
+    await hub.vendors.mailchimp.control.fail({
+      method: 'PATCH',
+      path: '/lists/',
+      status: 503,
+      count: 10_000,
+    });
+    const held = await placeHold(context, hub.ledger, {
+      email,
+      reason: 'legal_claims',
+      placedBy: 'cli:legal',
+    });
+    const started = await erase(email, 'privacy-inbox#94');
+    await waitFor(
+      started.requestId,
+      (s) =>
+        s.restriction?.systems.dynamics.status === 'restricted' &&
+        (s.restriction?.systems.mailchimp.attempts ?? 0) >= 1,
+    );
+    const released = await releaseHold(context, hub.ledger, {
+      email,
+      reason: 'placed_in_error',
+      releasedBy: 'cli:legal',
+    });
+    const receipt = await awaitReceipt(context, started);
+    await hub.vendors.mailchimp.control.clearFaults();
+
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.restriction?.systems.dynamics.status).toBe('restricted');
+    expect(receipt.restriction?.systems.mailchimp).toMatchObject({
+      status: 'released_before_restriction',
+      records: [],
+    });
+    expect(receipt.restriction?.released?.at).toBe(released.hold.releasedAt);
+    // Never unsubscribed: the member went from subscribed to deleted.
+    expect(receipt.systems.mailchimp).toMatchObject({ status: 'erased', recordCount: 1 });
+    expect(await mailchimpMembers(email)).toEqual([]);
+    expect(receipt.systems.dynamics).toMatchObject({ status: 'erased', recordCount: 2 });
+    // The log puts the hold, the restriction and the release in the order they happened.
+    const log = requestLog(receipt, [], receipt.operatorActions ?? [], receipt).entries;
+    const events = log.map((e) => e.event);
+    expect(events).toEqual(['hold_placed', 'requested', 'hold_released', 'restricted', 'completed']);
+    expect(log.find((e) => e.event === 'hold_placed')).toMatchObject({
+      at: held.hold.placedAt,
+      reason: 'legal_claims',
+    });
+    expect(log.find((e) => e.event === 'restricted')?.systems).toContain(
+      'mailchimp released_before_restriction',
+    );
+  });
+
+  it('a second hold in the same erasure keeps the first hold’s restriction in the receipt and the ledger', async () => {
+    const email = uniqueEmail('two-holds');
+    await seedPerson(email);
+    const first = await placeHold(context, hub.ledger, {
+      email,
+      reason: 'legal_claims',
+      placedBy: 'cli:legal',
+    });
+    const started = await erase(email, 'privacy-inbox#95');
+    await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    // After the first release Mailchimp's delete keeps failing, so the second hold finds the erasure deleting.
+    await hub.vendors.mailchimp.control.fail({ path: 'delete-permanent', status: 503, count: 10_000 });
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    await waitFor(started.requestId, (s) => s.systems.dynamics.status === 'erased');
+    const second = await placeHold(context, hub.ledger, {
+      email,
+      reason: 'authority_order',
+      placedBy: 'cli:legal',
+    });
+    expect(second.placed).toBe(true);
+    await hub.vendors.mailchimp.control.clearFaults();
+    await waitFor(
+      started.requestId,
+      (s) => s.status === 'on_hold' && s.restriction?.hold.reason === 'authority_order',
+    );
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal2' });
+    const receipt = await awaitReceipt(context, started);
+
+    expect(receipt.restriction?.hold).toEqual({ reason: 'authority_order', placedAt: second.hold.placedAt });
+    expect(receipt.restriction?.released?.by).toBe('cli:legal2');
+    expect(receipt.restriction?.earlierRestrictions).toHaveLength(1);
+    expect(receipt.restriction?.earlierRestrictions?.[0]).toMatchObject({
+      hold: { reason: 'legal_claims', placedAt: first.hold.placedAt },
+      outcome: 'restricted',
+      released: { by: 'cli:legal', reason: 'resolved' },
+      systems: { dynamics: { status: 'restricted', recordCount: 2 } },
+    });
+    const stored = await hub.ledger.getRestriction(started.requestId);
+    expect(stored?.hold.reason).toBe('authority_order');
+    expect(stored?.earlierRestrictions?.[0]?.hold.reason).toBe('legal_claims');
+    const events = requestLog(receipt, [], [], receipt).entries.map((e) => e.event);
+    expect(events.filter((e) => e === 'hold_placed')).toHaveLength(2);
+    expect(events.filter((e) => e === 'hold_released')).toHaveLength(2);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
   });
 
   it('a hold on a person whose erasure waits at the operator gate restricts that system too', async () => {
