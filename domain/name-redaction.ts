@@ -85,6 +85,8 @@ const wordStart = String.raw`(?:(?<=%[0-9a-f]{2})|(?<=\\u[0-9a-f]{4})|(?<![\p{L}
 const wordEnd = String.raw`(?![\p{L}\p{N}])`;
 /** What stands between two words of one name: spaces, a line break, their URL and JSON escapes. */
 const nameGap = String.raw`(?:[ \t]+|[ \t]*\r?\n[ \t]*|%20|\+|&nbsp;|\\u0020)`;
+/** What follows the comma of a name written surname first (`May, Will`, `May%2C%20Will`). */
+const commaGap = String.raw`(?:[ \t]*|%20|\+)`;
 /**
  * What may stand between two parts of a name written in any order (`May, Will`, `Fiona F.`). A full stop
  * only ends an initial: after a word it ends a sentence (`I will. May called`), and the next word is not
@@ -112,8 +114,9 @@ interface Token {
  * Matching is whole-word, case-, encoding- (percent, JSON, HTML apostrophes) and diacritics-insensitive;
  * what is matched is decided by the rule below, because name parts are often ordinary words: a CRM name
  * "Will May" must not eat every "will" and "may" of an operator's note.
- * - A whole name of several words, in its order and in any case (`Will May`, `will may`, `WILL%20MAY`),
- *   goes as one `[name]`.
+ * - A whole name of several words, in its order or surname first after a comma, in any case (`Will May`,
+ *   `will may`, `WILL%20MAY`, `may, will`), goes as one `[name]`. Parts given one by one (a CRM's first
+ *   and last name) are not known to be one name in an order, so the rules below decide them.
  * - A name part that is not a common English word (isCommonWord: `Fiona`, `Ottoline`, `O'Brien`) goes
  *   wherever it stands, in any case.
  * - A part that is a common word goes when it is written as a name: capitalised (`May`) or in capitals
@@ -133,8 +136,13 @@ export function redactNames(
   const wholeNames = names.map((name) => name.trim().split(/\s+/)).filter((words) => words.length > 1);
   let result = text;
   if (wholeNames.length > 0) {
+    const pattern = (words: string[]) =>
+      words.map((word) => `(?:${alternation(nameForms(word))})`).join(nameGap);
+    // A list or a CRM export writes it surname first, after a comma (`May, Will`).
+    const surnameFirst = (words: string[]) =>
+      `${pattern(words.slice(-1))}(?:,|%2C)${commaGap}${pattern(words.slice(0, -1))}`;
     const sequences = wholeNames
-      .map((words) => words.map((word) => `(?:${alternation(nameForms(word))})`).join(nameGap))
+      .flatMap((words) => [pattern(words), surnameFirst(words)])
       .sort((a, b) => b.length - a.length);
     result = result.replace(
       new RegExp(`${wordStart}(?:${sequences.join('|')})${wordEnd}`, 'giu'),
