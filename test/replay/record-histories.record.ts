@@ -23,6 +23,7 @@ import {
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
 import { formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
@@ -447,5 +448,37 @@ describe('recording replay histories: Google daily quota', () => {
     expect(receipt.systems.google.status).toBe('submitted');
     expect(receipt.systems.google.recordCount).toBe(7);
     await save('erasure-google-quota-days', started.workflowId, started.requestId);
+  });
+
+  it('records a rectification that harvests every system first (patch rectification-harvest-first)', {
+    timeout: 120_000,
+  }, async () => {
+    const { temporal } = hub;
+    mkdirSync(googleQuotaFolder, { recursive: true });
+    const context = {
+      ...temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+    const oldEmail = 'replay.rectify@example.com';
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Replay', lastname: 'Rectify', emailaddress1: oldEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: 'replay-news', name: 'News', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    const started = await requestRectification(
+      context,
+      {
+        email: oldEmail,
+        set: { email: 'replay.rectified@example.com', firstname: 'Replayed' },
+        requestedBy: 'replay-recorder',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    await awaitRectification(context, started);
+    await save('rectification-harvest-first', started.workflowId);
   });
 });

@@ -286,6 +286,9 @@ describe('workflow histories replay against the current workflow code', () => {
     expect(activityNames(consent).filter((name) => name === 'applyGoogleConsentFromCrm')).toHaveLength(3);
     expect(activityNames(consent)).toContain('findCrmNames');
     expect(activityNames(consent)).not.toContain('findInSystem');
+    // A rectification that harvested every system before writing (rectification-harvest-first).
+    const rectification = history('rectification-harvest-first');
+    expect(patchIds(rectification)).toContain('rectification-harvest-first');
     // The main set's histories come from before these patches and replay along the old paths (above).
     const before = loadHistories().find((h) => h.workflowId === 'erasure');
     expect(before && patchIds(before.history)).not.toContain(vendorWaitAfterProgressPatch);

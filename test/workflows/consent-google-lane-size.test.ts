@@ -98,7 +98,7 @@ describe('consent: the Google lane of an address on many CRM rows', { timeout: 3
     expect(Math.abs(large - small)).toBeLessThan(512);
   });
 
-  it('submits every id again when Google answers 503 mid-way: the retried step reads the CRM again and the ledger records the lane as applied', async () => {
+  it('reaches every id when Google answers 503 mid-way: the retried step reads the CRM again, sends what Google has not accepted, and the ledger records the lane as applied', async () => {
     await hub.vendors.google.control.fail({
       method: 'POST',
       path: 'userDeletionRequests',
