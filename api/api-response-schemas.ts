@@ -100,7 +100,7 @@ export const systemErasureStateSchema = z
   })
   .strict();
 
-const restrictionSchema = z
+const restrictionFields = z
   .object({
     hold: z.object({ reason: z.enum(holdReasonCodes), placedAt: isoTime }).strict(),
     restrictedAt: isoTime.optional().describe('When every system was restricted (absent while restricting)'),
@@ -154,6 +154,17 @@ const restrictionSchema = z
       .optional()
       .describe(
         'The hold was placed while the erasure was deleting: what it had deleted by then; the systems not yet erased were restricted instead (`erased_before_hold`: nothing was left)',
+      ),
+  })
+  .strict();
+
+const restrictionSchema = restrictionFields
+  .extend({
+    earlierRestrictions: z
+      .array(restrictionFields)
+      .optional()
+      .describe(
+        'The restrictions of holds placed and released earlier in the same erasure, oldest first: each kept whole',
       ),
   })
   .strict()
