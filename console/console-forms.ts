@@ -9,6 +9,7 @@ import { invalidBody, type ProblemField } from '../api/problem.js';
 import { holdBodySchema, releaseBodySchema } from '../api/routes/hold-routes.js';
 import { rectificationBodySchema } from '../api/routes/rectification-routes.js';
 import { erasureReasonCodes } from '../domain/free-text.js';
+import { closeReasonCodes as operatorCloseReasonCodes } from '../domain/operator.js';
 import { purposeSchema } from '../domain/purposes.js';
 import { systemNameSchema } from '../domain/systems.js';
 import { type DeadlineContext, receiptTimes } from '../hub-client/request-deadlines.js';
@@ -204,15 +205,9 @@ export const closeFormSchema = z.object({
   note: z.string().trim().max(400).optional(),
 });
 
-/** Why an operator closes a system instead of retrying it. */
+/** Why an operator closes a system instead of retrying it (domain/operator.ts). */
 export function closeReasonCodes() {
-  return [
-    'handled_manually',
-    'not_held_by_vendor',
-    'vendor_will_not_process',
-    'duplicate_request',
-    'other',
-  ] as const;
+  return operatorCloseReasonCodes;
 }
 
 export const retryFormSchema = z.object({ system: systemNameSchema });

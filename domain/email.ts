@@ -58,7 +58,7 @@ export type EmailParse = { ok: true; email: string } | { ok: false; reason: stri
  * `user@[192.0.2.1]`, and an absolute domain `user@example.com.`), through smtp-address-parser, a grammar of
  * RFC 5321 rather than a hand regex, and stray dots in a local part that vendors hold (`a..b@example.jp`).
  * Refused is only what cannot be delivered to at all: no `@`, an empty part, a local part of dots only, bad
- * dots in the domain, a domain with one label.
+ * dots in the domain, a domain with one label. A one-character last label (`x@y.z`) is RFC 5321 syntax, and kept.
  *
  * Answers the normalised address (normaliseEmail), or a reason that never repeats the input, so it may go
  * into errors, logs and reports.
@@ -89,6 +89,10 @@ export function parseEmail(raw: string): EmailParse {
   } catch (error) {
     // The parser's own messages quote the input; only their kind is passed on.
     const message = error instanceof Error ? error.message : '';
+    // The grammar has passed when the parser complains only of a one-character last label (`x@y.z`,
+    // `a@192.0.2.1` unbracketed): RFC 5321's sub-domain is any Let-dig [Ldh-str], so that is the parser's
+    // policy, not the RFC's, and a CRM that holds such an address must be able to have it erased.
+    if (/top level domain label too short/.test(message)) return { ok: true, email };
     if (/fully qualified/.test(message)) {
       return { ok: false, reason: 'has a domain that is not fully qualified (it needs a dot)' };
     }

@@ -3,7 +3,7 @@ import type { AccessReceipt } from '../domain/access.js';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
-import type { OperatorLogEntry } from '../domain/operator.js';
+import { closeReasonCodes, type OperatorLogEntry } from '../domain/operator.js';
 import { consentDecisionSchema, type Purpose, purposeSchema } from '../domain/purposes.js';
 import type { RectificationReceipt } from '../domain/rectification.js';
 import type { RequestDeadline, RequestKind } from '../domain/request-deadline.js';
@@ -391,11 +391,16 @@ export const erasedOperatorText = '[removed: the subject was erased]';
 
 /**
  * The stored reason of one operator action once its subject is erased: an extension keeps its
- * `+N months (due <time>)` prefix (written by the ledger, nothing about the person), every other reason goes.
+ * `+N months (due <time>)` prefix (written by the ledger) and a close its reason code (`handled_manually: `),
+ * neither of which holds anything about the person; the operator's own words go.
  */
 export function erasedReason(action: string, reason: string): string {
-  const prefix = action === 'extend' ? /^\+\d+ months? \(due [^)]*\): /.exec(reason)?.[0] : undefined;
-  return `${prefix ?? ''}${erasedOperatorText}`;
+  const extension = action === 'extend' ? /^\+\d+ months? \(due [^)]*\): /.exec(reason)?.[0] : undefined;
+  const code =
+    action === 'close'
+      ? closeReasonCodes.find((c) => reason === c || reason.startsWith(`${c}: `))
+      : undefined;
+  return `${extension ?? (code === undefined ? '' : `${code}: `)}${erasedOperatorText}`;
 }
 
 export const consentEventSchema = z.object({

@@ -25,6 +25,10 @@ const vendorHeld = [
   '.a@example.jp',
   'taro..yamada.@ezweb.ne.jp',
   'a..b@example.com',
+  // A one-character or numeric last label: RFC 5321's sub-domain allows it, whatever DNS delegates today.
+  'x@y.z',
+  'a@x.y.z',
+  'ops@192.0.2.1',
 ];
 
 /** What cannot be an address at all. */
