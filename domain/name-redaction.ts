@@ -36,34 +36,73 @@ const withoutDiacritics = (name: string) =>
     .replace(/\p{M}/gu, '')
     .replace(/[øØłŁđĐßæÆœŒ]/g, (letter) => plainLetters[letter] ?? letter);
 
+/** The apostrophes a name's `'` is typed as: ASCII, and the typographic one word processors and phones put. */
+const apostrophes = ["'", '\u2019', '\u02bc'];
+
 /**
  * A name as it may be typed or stored: composed (NFC), decomposed (NFD, as macOS file names and some
- * keyboards give it) and without its diacritics (`Zoë Müller` typed `Zoe Muller`, `Søren` typed `Soren`).
+ * keyboards give it), without its diacritics (`Zoë Müller` typed `Zoe Muller`, `Søren` typed `Soren`),
+ * with a typographic apostrophe (`O’Brien`) or none (`OBrien`), each in its own case, in lower case and in
+ * capitals: an escape of a letter names one case only (`\u00eb` is `ë`, `\u00cb` is `Ë`), so matching
+ * without regard to case does not find the other.
  */
 function spellingsOf(name: string): string[] {
-  return [...new Set([name.normalize('NFC'), name.normalize('NFD'), withoutDiacritics(name)])];
+  const written = [name.normalize('NFC'), name.normalize('NFD'), withoutDiacritics(name)].flatMap(
+    (spelling) =>
+      spelling.includes("'")
+        ? [...apostrophes.map((mark) => spelling.replaceAll("'", mark)), spelling.replaceAll("'", '')]
+        : [spelling],
+  );
+  return [
+    ...new Set(written.flatMap((spelling) => [spelling, spelling.toLowerCase(), spelling.toUpperCase()])),
+  ];
 }
+
+/** Every character outside ASCII as JSON writes it when told to keep to ASCII (.NET's default encoder, Python's). */
+const jsonAscii = (text: string) =>
+  text.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** Every character outside ASCII, and the apostrophe, as an HTML numeric character reference (decimal, hex). */
+const htmlDecimal = (text: string) =>
+  text.replace(/[^\x20-\x26\x28-\x7e]/g, (char) => `&#${char.charCodeAt(0)};`);
+const htmlHex = (text: string) =>
+  text.replace(/[^\x20-\x26\x28-\x7e]/g, (char) => `&#x${char.charCodeAt(0).toString(16)};`);
 
 /**
  * The forms a name takes in text: as written, decomposed or without diacritics (spellingsOf),
- * percent-encoded (a URL), HTML- and JSON-escaped apostrophes.
+ * percent-encoded once or twice (a URL quoted in another URL), its apostrophe and letters outside ASCII
+ * JSON-escaped (`Se\u00e1n O\u0027Brien`, as Dataverse's .NET serializer writes them) or HTML character
+ * references (`Zo&#235;`).
  */
 function nameForms(written: string): string[] {
-  return spellingsOf(written).flatMap((name) => [
-    name,
-    encodeURIComponent(name),
-    encodeURIComponent(name).replace(/'/g, '%27'),
-    name.replace(/'/g, '&#39;'),
-    name.replace(/'/g, '&#x27;'),
-    name.replace(/'/g, '\\u0027'),
-  ]);
+  return spellingsOf(written).flatMap((name) => {
+    const percent = encodeURIComponent(name).replace(/'/g, '%27');
+    return [
+      name,
+      encodeURIComponent(name),
+      percent,
+      percent.replace(/%/g, '%25'),
+      name.replace(/'/g, '&#39;'),
+      name.replace(/'/g, '&#x27;'),
+      name.replace(/'/g, '\\u0027'),
+      name.replace(/'/g, "\\'"),
+      jsonAscii(name),
+      jsonAscii(name).replace(/'/g, '\\u0027'),
+      htmlDecimal(name),
+      htmlHex(name),
+    ];
+  });
 }
 
-/** A matched form read back as the word it spells: percent-escapes and escaped apostrophes decoded. */
+/** A matched form read back as the word it spells: percent-escapes, JSON escapes and character references decoded. */
 function decodedForm(form: string): string {
-  const unescaped = form.replace(/&#39;|&#x27;|\\u0027/gi, "'");
+  const unescaped = form
+    .replace(/\\'/g, "'")
+    .replace(/\\u([0-9a-f]{4})/gi, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    .replace(/&#x([0-9a-f]+);/gi, (_reference, hex: string) => String.fromCodePoint(Number.parseInt(hex, 16)))
+    .replace(/&#(\d+);/g, (_reference, decimal: string) => String.fromCodePoint(Number(decimal)));
   try {
-    return decodeURIComponent(unescaped);
+    const once = decodeURIComponent(unescaped);
+    return /%[0-9a-f]{2}/i.test(once) ? decodeURIComponent(once) : once;
   } catch {
     return unescaped;
   }
@@ -77,14 +116,14 @@ export function isCommonWord(word: string): boolean {
 }
 
 /**
- * A word starts after anything but a letter or digit, and also right after a percent or \u escape
- * (`%27Katherine%20Johnson%27`), whose hex digits are not the name's; it ends where no letter or digit
+ * A word starts after anything but a letter or digit, and also right after a percent (once or twice
+ * encoded) or \u escape (`%27Katherine%20Johnson%27`, `%2527O%2527Brien`), whose hex digits are not the name's; it ends where no letter or digit
  * follows.
  */
-const wordStart = String.raw`(?:(?<=%[0-9a-f]{2})|(?<=\\u[0-9a-f]{4})|(?<![\p{L}\p{N}]))`;
+const wordStart = String.raw`(?:(?<=%[0-9a-f]{2})|(?<=%25[0-9a-f]{2})|(?<=\\u[0-9a-f]{4})|(?<![\p{L}\p{N}]))`;
 const wordEnd = String.raw`(?![\p{L}\p{N}])`;
 /** What stands between two words of one name: spaces, a line break, their URL and JSON escapes. */
-const nameGap = String.raw`(?:[ \t]+|[ \t]*\r?\n[ \t]*|%20|\+|&nbsp;|\\u0020)`;
+const nameGap = String.raw`(?:[ \t]+|[ \t]*\r?\n[ \t]*|%20|%2520|\+|&nbsp;|\\u0020)`;
 /** What follows the comma of a name written surname first (`May, Will`, `May%2C%20Will`). */
 const commaGap = String.raw`(?:[ \t]*|%20|\+)`;
 /**
@@ -92,7 +131,7 @@ const commaGap = String.raw`(?:[ \t]*|%20|\+)`;
  * only ends an initial: after a word it ends a sentence (`I will. May called`), and the next word is not
  * the same name.
  */
-const adjacentGap = /^(?:[ \t,\-+]|%20|%2C|&nbsp;|\\u0020){1,4}$/i;
+const adjacentGap = /^(?:[ \t,\-+]|%20|%2520|%2C|&nbsp;|\\u0020){1,4}$/i;
 
 const alternation = (needles: Iterable<string>) =>
   [...new Set([...needles].filter((needle) => needle.length > 0))]

@@ -59,8 +59,19 @@ const gaIdInContext = String.raw`\d{1,20}${gaDot}\d{1,20}(?![\p{N}])`;
  * `new_gaclientid`), followed by what separates a key from its value in a cookie, a query string, JSON
  * (quotes escaped or not) or prose: `=`, `:`, quotes, spaces, their percent-encodings.
  */
+/**
+ * What separates a key from its value: space, quotes, `=`, `:`, an XML tag's `>`, OData's `eq`, each also
+ * percent-encoded once or twice (`%20eq%20%27`, `%2527`), JSON-escaped (`\u0027`, as Dataverse's .NET
+ * serializer writes an apostrophe) or an HTML character reference (`&quot;`, `&#39;`).
+ */
+const gaSeparator = String.raw`(?:\s|\\?["']|%(?:25)?(?:2[027]|3[ad])|\\u00(?:2[027]|3[ad])|&(?:quot|apos|#3[49]|#x2[27]);|[=:>]|eq(?![\p{L}\p{N}]))`;
+/**
+ * A separator written as an escape, whose last characters are hex digits: a bare id may start right after
+ * it (`%27123.1700000000%27`, `\u0027123.1700000000\u0027`), though it starts after a digit.
+ */
+const escapedSeparatorBefore = String.raw`(?<=%(?:25)?(?:2[027]|3[ad])|\\u00(?:2[027]|3[ad])|&#(?:3[49]|x2[27]);)`;
 const gaContext = new RegExp(
-  String.raw`((?:(?<![\p{L}\p{N}])(?:_ga|cid|[\p{L}_]*client[ _-]?id)(?:\s|\\?["']|(?:%25)?(?:%2[27]|%3[ad])|[=:]){1,8}(?:${gaCookiePrefix})?|GA\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}))${gaIdInContext}`,
+  String.raw`((?:(?<![\p{L}\p{N}])(?:_ga|cid|[\p{L}_]*client[ _-]?id)${gaSeparator}{1,8}(?:${gaCookiePrefix})?|GA\d{1,2}${gaDot}\d{1,2}(?:-\d{1,2})?${gaDot}))${gaIdInContext}`,
   'giu',
 );
 /**
@@ -70,7 +81,7 @@ const gaContext = new RegExp(
  * (`1.12345.1700000000`, `12345.1700000000.2`).
  */
 const bareGaClientId = new RegExp(
-  String.raw`(?<![\p{N}.+\-])[1-9]\d{0,9}${gaDot}(\d{10})(?![\p{N}]|${gaDot}\p{N})`,
+  String.raw`(?:${escapedSeparatorBefore}|(?<![\p{N}.+\-]))[1-9]\d{0,9}${gaDot}(\d{10})(?![\p{N}]|${gaDot}\p{N})`,
   'giu',
 );
 /** Google Analytics launched on 14 November 2005: no client id was made before (Unix seconds). */

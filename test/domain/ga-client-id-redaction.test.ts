@@ -41,6 +41,36 @@ describe('redactGaClientIds: client ids by their shape, decided by their context
       "new_gaclientid eq '5.1700000000'",
       "new_gaclientid eq '[identifier]'",
     ],
+    [
+      "a CRM column's value in a Dataverse error whose apostrophes are JSON-escaped",
+      '{"message":"new_gaclientid \\u0027123456789.1700000000\\u0027 not found"}',
+      '{"message":"new_gaclientid \\u0027[identifier]\\u0027 not found"}',
+    ],
+    [
+      'a short id after a JSON-escaped apostrophe',
+      'new_gaclientid eq \\u00275.12\\u0027',
+      'new_gaclientid eq \\u0027[identifier]\\u0027',
+    ],
+    [
+      'an OData filter echoed percent-encoded',
+      'new_gaclientid%20eq%20%27123456789.1700000000%27',
+      'new_gaclientid%20eq%20%27[identifier]%27',
+    ],
+    [
+      'an OData filter echoed percent-encoded twice',
+      'new_gaclientid%2520eq%2520%25275.12%2527',
+      'new_gaclientid%2520eq%2520%2527[identifier]%2527',
+    ],
+    [
+      'an XML element naming a client id',
+      '<new_gaclientid>999.12</new_gaclientid>',
+      '<new_gaclientid>[identifier]</new_gaclientid>',
+    ],
+    [
+      'HTML-quoted JSON',
+      'new_gaclientid&quot;:&quot;999.12&quot;',
+      'new_gaclientid&quot;:&quot;[identifier]&quot;',
+    ],
     ['a client id named in prose', 'client id 77.1700000000 is unknown', 'client id [identifier] is unknown'],
   ])('redacts %s', (_case, text, expected) => {
     expect(redactGaClientIds(text)).toBe(expected);

@@ -69,6 +69,50 @@ describe('redactNames: whole names and distinctive parts anywhere, common words 
     ).toBe('[name] alone, [name] too, [name] whole');
   });
 
+  it.each([
+    [
+      'letters outside ASCII JSON-escaped, as .NET writes them',
+      '{"name":"Se\\u00e1n O\\u0027Brien"}',
+      ['Seán', "O'Brien"],
+      '{"name":"[name] [name]"}',
+    ],
+    [
+      'a capital escaped in its own case',
+      '"firstname":"ZO\\u00CB"',
+      ['Zoë', 'Quist'],
+      '"firstname":"[name]"',
+    ],
+    [
+      'a capital percent-encoded in its own case',
+      'firstname%3DZO%C3%8B',
+      ['Zoë', 'Quist'],
+      'firstname%3D[name]',
+    ],
+    ['HTML character references of letters', 'Zo&#235; and Zo&#xeb;', ['Zoë', 'Quist'], '[name] and [name]'],
+    ['a typographic apostrophe', 'O\u2019Brien and O\u02bcBrien', ['Mary', "O'Brien"], '[name] and [name]'],
+    ['the apostrophe left out', 'OBrien called', ['Mary', "O'Brien"], '[name] called'],
+    [
+      'a backslash-escaped apostrophe',
+      "tolower(x) eq 'd\\'angelo'",
+      ["D'Angelo", 'Russo'],
+      "tolower(x) eq '[name]'",
+    ],
+    [
+      'a URL percent-encoded twice',
+      'next=Mary%2520O%2527Brien',
+      ['Mary', "O'Brien"],
+      'next=[name]%2520[name]',
+    ],
+    [
+      'a hyphenated first name percent-encoded',
+      'Jean%2DLuc%20Picard',
+      ['Jean-Luc', 'Picard'],
+      '[name]%2D[name]%20[name]',
+    ],
+  ])('redacts a name in %s', (_case, text, names, expected) => {
+    expect(redactText(text, { email: 'subject@example.com', names })).toBe(expected);
+  });
+
   it("applies the same rule to name-like words of the person's address", () => {
     expect(redactText('mark the row, Mark said; bill them', { email: 'mark.bill@example.com' })).toBe(
       'mark the row, [name] said; bill them',
