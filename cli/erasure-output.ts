@@ -20,12 +20,19 @@ export function retryLine(retrying: RetryState): string {
   return parts.join('; ');
 }
 
+/**
+ * A record as the CLI names it: `member 5f2… in 8a1c…` (kind, id, then the container, a Mailchimp audience id,
+ * when there is one). The member id is the same in every audience the person is in, so without the audience
+ * two lines name two records alike.
+ */
+export function recordName(r: { kind: string; id: string; container?: string }): string {
+  return `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}`;
+}
+
 export function systemLine(name: string, state: SystemErasureState): string {
   const audit = (removed: boolean | undefined) =>
     removed === undefined ? '' : removed ? ' (audit history deleted)' : ' (audit history kept)';
-  const records = state.records.map(
-    (r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''}${audit(r.auditHistoryRemoved)}`,
-  );
+  const records = state.records.map((r) => `${recordName(r)}${audit(r.auditHistoryRemoved)}`);
   return gatedSystemLine(name, state, records.length > 0 ? records.join(', ') : '');
 }
 
@@ -90,9 +97,7 @@ export function printRestriction(restriction: ErasureRestriction): void {
     if (before.length === 0) print('    nothing');
     for (const [name, done] of before) {
       if (!done) continue;
-      const records = done.records.map(
-        (r) => `${r.kind} ${r.id}${r.container ? ` in ${r.container}` : ''} (${r.result})`,
-      );
+      const records = done.records.map((r) => `${recordName(r)} (${r.result})`);
       const more = done.recordsTruncated ? ` (first ${done.records.length} of ${done.recordCount})` : '';
       print(`    ${name.padEnd(10)} ${String(done.recordCount).padEnd(19)} ${records.join(', ')}${more}`);
     }
@@ -102,7 +107,7 @@ export function printRestriction(restriction: ErasureRestriction): void {
   );
   for (const [name, state] of Object.entries(restriction.systems)) {
     const records = state.records.map(
-      (r) => `${r.kind} ${r.id}: ${r.result}${r.actions.length ? ` (${r.actions.join(', ')})` : ''}`,
+      (r) => `${recordName(r)}: ${r.result}${r.actions.length ? ` (${r.actions.join(', ')})` : ''}`,
     );
     const detail = state.note ?? state.failure?.reason ?? state.closedReason ?? records.join('; ');
     print(`    ${name.padEnd(10)} ${state.status.padEnd(19)} ${detail}`);

@@ -4,7 +4,7 @@ import type {
   RectificationStatusView,
   SystemRectificationState,
 } from '../domain/rectification.js';
-import { attentionHint, gatedSystemLine, operatorLine } from './erasure-output.js';
+import { attentionHint, gatedSystemLine, operatorLine, recordName } from './erasure-output.js';
 import { print } from './hub-context.js';
 
 /** One system of a rectification: status, then what needs a person, what is retried, or what changed where. */
@@ -14,7 +14,7 @@ export function rectificationSystemLine(
 ): string {
   const changed = state.records.map(
     (r) =>
-      `${r.kind} ${r.id}: ${r.result}${r.changed.length ? ` (${r.changed.map((c) => c.field).join(', ')})` : ''}`,
+      `${recordName(r)}: ${r.result}${r.changed.length ? ` (${r.changed.map((c) => c.field).join(', ')})` : ''}`,
   );
   return gatedSystemLine(name, state, state.note ?? changed.join('; '));
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { printRestriction } from '../../cli/erasure-output.js';
+import { printRestriction, systemLine } from '../../cli/erasure-output.js';
+import { rectificationSystemLine } from '../../cli/rectification-output.js';
 import type { ErasureRestriction } from '../../domain/erasure.js';
 
 const printed = () => {
@@ -77,5 +78,62 @@ describe('the text receipt of an erasure a hold stopped while it ran', () => {
     const { arrivedDuringErasure: _, ...heldFromStart } = heldDuringRun;
     printRestriction(heldFromStart);
     expect(lines.join('')).not.toContain('deleted before it');
+  });
+});
+
+/**
+ * Mailchimp's member id is the MD5 of the address, the same in every audience: a person in two audiences has
+ * two records with one id, and only the audience tells the lines apart.
+ */
+describe('the text of a request that touched one person in two Mailchimp audiences', () => {
+  const twoAudiences = [
+    { kind: 'member', id: 'm-1', container: 'list-a' },
+    { kind: 'member', id: 'm-1', container: 'list-b' },
+  ];
+
+  it('names the audience of each restricted member', () => {
+    const lines = printed();
+    printRestriction({
+      ...heldDuringRun,
+      systems: {
+        ...heldDuringRun.systems,
+        mailchimp: {
+          status: 'restricted',
+          records: twoAudiences.map((r) => ({
+            ...r,
+            result: 'restricted' as const,
+            actions: ['status:unsubscribed'],
+          })),
+          attempts: 1,
+        },
+      },
+    });
+    expect(lines.join('')).toContain(
+      'member m-1 in list-a: restricted (status:unsubscribed); member m-1 in list-b: restricted (status:unsubscribed)',
+    );
+  });
+
+  it('names the audience of each rectified member', () => {
+    const line = rectificationSystemLine('mailchimp', {
+      status: 'rectified',
+      attempts: 1,
+      records: twoAudiences.map((r) => ({
+        ...r,
+        result: 'rectified' as const,
+        changed: [{ field: 'email_address', beforeHash: 'hmac:00' }],
+      })),
+    });
+    expect(line).toContain(
+      'member m-1 in list-a: rectified (email_address); member m-1 in list-b: rectified (email_address)',
+    );
+  });
+
+  it('names the audience of each erased member', () => {
+    const line = systemLine('mailchimp', {
+      status: 'erased',
+      attempts: 1,
+      records: twoAudiences.map((r) => ({ ...r, result: 'deleted' as const })),
+    } as Parameters<typeof systemLine>[1]);
+    expect(line).toContain('member m-1 in list-a, member m-1 in list-b');
   });
 });
