@@ -133,6 +133,21 @@ export function emailFilter(email: string): ODataFilter {
 }
 
 /**
+ * The mailboxes a row's email columns hold, each as canonicalMailbox gives it (case, Unicode normalisation,
+ * IDNA or Unicode domain and the root's dot folded): a row is a person's when one of them is theirs. This is
+ * what tells people apart after a query, since Dataverse's collation also matches addresses that differ
+ * only in accents (`jose@` and `josé@`), which are different mailboxes and different people.
+ */
+export function rowMailboxes(row: { columns: Record<string, unknown> }): Set<string> {
+  const mailboxes = new Set<string>();
+  for (const column of emailColumns) {
+    const value = row.columns[column];
+    if (typeof value === 'string' && value.trim() !== '') mailboxes.add(canonicalMailbox(value));
+  }
+  return mailboxes;
+}
+
+/**
  * "Any email column holds one of these spellings", for many people at once: an `In` per email column
  * (odata-filter.ts isIn), joined by `or`. Dataverse compares text without regard to case, so the spellings
  * need no case variants.
@@ -250,15 +265,26 @@ export function createDynamicsConnector(
     return [...new Set([tables[kind].idColumn, 'modifiedon', config.gaClientIdColumn, ...columns])].join(',');
   }
 
+  /**
+   * A person's contacts and leads: the rows the query finds whose email columns hold their mailbox
+   * (rowMailboxes). Dataverse compares text by the environment's collation, which in most languages, English
+   * among them, ignores accents too (learn.microsoft.com/power-platform/admin/language-collations, `_CI_AI`),
+   * so `jose@example.com` also finds `josé@example.com`: another mailbox, and another person's row.
+   */
   async function rows(
     operation: ConnectorOperation,
     subject: SubjectIdentifiers,
     extra: string[] | ((kind: Kind) => string[]),
   ): Promise<Row[]> {
     const found: Row[] = [];
+    const mailbox = canonicalMailbox(subject.email);
     for (const kind of ['contact', 'lead'] as const) {
       const columns = typeof extra === 'function' ? extra(kind) : extra;
-      found.push(...(await rowsMatching(operation, kind, emailFilter(subject.email), columns)));
+      const matched = await rowsMatching(operation, kind, emailFilter(subject.email), [
+        ...emailColumns,
+        ...columns,
+      ]);
+      found.push(...matched.filter((row) => rowMailboxes(row).has(mailbox)));
     }
     return found;
   }
@@ -268,7 +294,8 @@ export function createDynamicsConnector(
    * group of people whose addresses (every spelling, domain/email.ts mailboxSpellings) fit one URL, each
    * an `In` over each email column (manyEmailsFilter), the groups sent together under the connector's
    * concurrency limit (this worker's share of Dataverse's 52). Rows are matched back to people by any email
-   * column, without regard to case as Dataverse compares; a row holding two people's addresses is both
+   * column holding their mailbox (rowMailboxes: any case, Unicode form or domain spelling, but not an address
+   * that differs in accents, which Dataverse's `_CI_AI` collation also returns); a row holding two people's addresses is both
    * people's, as each one's own query would find it. Per person: the rows, or why their group's read
    * failed (classified, free of addresses), so one failed group does not fail the others.
    */
@@ -282,10 +309,8 @@ export function createDynamicsConnector(
     for (const email of new Set(emails)) {
       const spellings = [...new Set([email, ...mailboxSpellings(email)])];
       spellingsOf.set(email, spellings);
-      for (const spelling of spellings) {
-        const key = spelling.toLowerCase();
-        owners.set(key, new Set([...(owners.get(key) ?? []), email]));
-      }
+      const key = canonicalMailbox(email);
+      owners.set(key, new Set([...(owners.get(key) ?? []), email]));
     }
     const selected = [...emailColumns, ...columns];
     const answer = new Map<string, Row[] | { failed: string }>(
@@ -316,10 +341,8 @@ export function createDynamicsConnector(
       }
       for (const row of read.found) {
         const mine = new Set<string>();
-        for (const column of emailColumns) {
-          const value = row.columns[column];
-          if (typeof value !== 'string') continue;
-          for (const email of owners.get(value.toLowerCase()) ?? []) mine.add(email);
+        for (const mailbox of rowMailboxes(row)) {
+          for (const email of owners.get(mailbox) ?? []) mine.add(email);
         }
         for (const email of mine) {
           const rowsSoFar = answer.get(email);

@@ -15,7 +15,10 @@ import type { ColumnType, ColumnValue, DataverseRow } from './columns.js';
  * webapi/query/filter-rows): `eq ne gt ge lt le` between a column and a value or two columns of one type,
  * `and or not`, parentheses, `contains`, `startswith`, `endswith`; `in` with a list of values; literals for
  * strings, numbers, Booleans, null, GUIDs (unquoted) and dates (`2024-01-31` or a DateTimeOffset).
- * Text compares without regard to case, as Dataverse's default collation does.
+ * Text compares as the collation of an English (1033) environment does, `_CI_AI`: without regard to case or
+ * accents (learn.microsoft.com/power-platform/admin/language-collations: "Cafe" and "cafe" are the same word
+ * in every language; in an accent-insensitive one, so are "cafe" and "café"). A composed `é` and `e` followed
+ * by a combining accent are then one letter too.
  */
 export class FilterError extends Error {}
 
@@ -484,11 +487,17 @@ export function parseOrderBy(
   });
 }
 
+/** Text folded as a `_CI_AI` collation compares it: lower case, accents (combining marks) dropped. */
+function collated(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
 /** A column's value in a form that compares as Dataverse compares it; empty text counts as null. */
 function comparable(value: ColumnValue | undefined, type: ColumnType): string | number | boolean | null {
   if (value === null || value === undefined || value === '') return null;
   if (type === 'datetime') return Date.parse(String(value));
-  if (type === 'string' || type === 'guid') return String(value).toLowerCase();
+  if (type === 'guid') return String(value).toLowerCase();
+  if (type === 'string') return collated(String(value));
   return value;
 }
 
@@ -556,7 +565,7 @@ function truth(node: FilterNode, row: DataverseRow): boolean | null {
     case 'function': {
       const value = comparable(row[node.column.name], 'string');
       if (typeof value !== 'string') return null;
-      const text = node.text.toLowerCase();
+      const text = collated(node.text);
       if (node.name === 'contains') return value.includes(text);
       return node.name === 'startswith' ? value.startsWith(text) : value.endsWith(text);
     }

@@ -26,6 +26,7 @@ const pages = {
   inFunction: `${learn}/reference/in`,
   notInFunction: `${learn}/reference/notin`,
   maxUrlLength: `${learn}/compose-http-requests-handle-errors#maximum-url-length`,
+  collations: 'https://learn.microsoft.com/power-platform/admin/language-collations',
 };
 
 const tenantId = randomUUID();
@@ -162,6 +163,19 @@ describe('Dataverse Web API and Entra ID, raw HTTP from Microsoft’s pages', ()
         const answer = await get(`contacts?$select=emailaddress1&$filter=${encodeURIComponent(filter)}`);
         expect(emails(answer.body)).toEqual([email]);
       }
+    });
+
+    it(`compares text as an English environment's _CI_AI collation: case and accents ignored (${pages.collations})`, async () => {
+      const stored = ['José@Example.com', 'jose\u0301@example.com', 'jose@example.com', 'josie@example.com'];
+      await control.seed({ contacts: stored.map((emailaddress1) => ({ emailaddress1 })) });
+      const eqAnswer = await get(
+        `contacts?$select=emailaddress1&$filter=${encodeURIComponent("emailaddress1 eq 'JOSE@example.com'")}`,
+      );
+      expect(emails(eqAnswer.body).sort()).toEqual(stored.slice(0, 3).sort());
+      const inFilter =
+        "Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=['josé@example.com'])";
+      const inAnswer = await get(`contacts?$select=emailaddress1&$filter=${encodeURIComponent(inFilter)}`);
+      expect(emails(inAnswer.body).sort()).toEqual(stored.slice(0, 3).sort());
     });
 
     const refusals: [string, RegExp][] = [
