@@ -375,6 +375,7 @@ export function createErasureActivities({
               if (error instanceof VendorError) {
                 if (error.accepted?.length) await mark(error.accepted);
                 error.progress = acceptedNow;
+                error.submittedTotal = done.size;
               }
               throw error;
             }

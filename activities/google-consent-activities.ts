@@ -168,6 +168,7 @@ export function createGoogleConsentActivities({
               // Deletions Google accepted before it refused (a 429 mid-page) are done: kept, never resent.
               if (error.accepted?.length) await remember(error.accepted);
               error.progress = acceptedNow;
+              error.submittedTotal = accepted.size;
             }
             throw error;
           }

@@ -55,6 +55,13 @@ export abstract class VendorError extends Error {
    * activity): a quota wait after progress is the next day's wait, not a quota still exhausted. A count only.
    */
   progress?: number;
+  /**
+   * How many submissions of the step the vendor has accepted in all, counting every earlier attempt, round and
+   * day (set by the activity from the ledger): a quota wait whose total grew since the last wait made
+   * progress, even when the attempt that met the quota got nothing accepted itself (an earlier attempt of
+   * the same round got some accepted, then a 503). A count only.
+   */
+  submittedTotal?: number;
 
   constructor(fields: VendorErrorFields) {
     super(
@@ -67,7 +74,7 @@ export abstract class VendorError extends Error {
     this.reason = fields.reason;
   }
 
-  toJSON(): VendorErrorFields & { retryable: boolean; progress?: number } {
+  toJSON(): VendorErrorFields & { retryable: boolean; progress?: number; submittedTotal?: number } {
     return {
       system: this.system,
       operation: this.operation,
@@ -76,6 +83,7 @@ export abstract class VendorError extends Error {
       reason: this.reason,
       retryable: this.retryable,
       ...(this.progress !== undefined ? { progress: this.progress } : {}),
+      ...(this.submittedTotal !== undefined ? { submittedTotal: this.submittedTotal } : {}),
     };
   }
 }

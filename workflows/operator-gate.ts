@@ -39,6 +39,15 @@ const vendorAskedToWait = 'VendorAskedToWait';
 export const vendorWaitAfterProgressPatch = 'vendor-wait-after-progress';
 
 /**
+ * Patch id (asked only when a wait follows a wait the first patch would send to an operator): the step's
+ * progress is counted across every attempt since the last wait, by the total of submissions the vendor has
+ * accepted (its failure's `submittedTotal`), not only by the attempt that met the quota. After a reset, an
+ * attempt that got some deletions accepted and then a 503, retried into the quota again, made progress:
+ * before this patch it went to an operator as "still refused after the wait", a false "needs attention".
+ */
+export const vendorWaitAfterProgressAcrossAttemptsPatch = 'vendor-wait-after-progress-across-attempts';
+
+/**
  * Runs a system's step until it succeeds; when it fails for good, parks the system in "needs attention"
  * and waits durably for an operator to retry or close it. Nobody acting within `operatorDeadline` records
  * the system as failed, so every request still reaches a terminal state.
@@ -97,6 +106,9 @@ export class OperatorGate {
       return { done: false, interrupted: true };
     };
     let waitedForVendor = false;
+    // The vendor's total of accepted submissions when the step last waited for it (its failure's
+    // `submittedTotal`): a total that grew since is progress, whichever attempt made it.
+    let totalAtLastWait: number | undefined;
     // This step's vendor call attempts only: a system's earlier steps (Dynamics plans, then deletes) are
     // not retries of this one. Each round counts 1, plus the retries its activities reported (their
     // results' and failures' `attempt`, see `countAttempt`); results without one (histories from before
@@ -118,8 +130,17 @@ export class OperatorGate {
         const wait = vendorWait(error);
         let action: OperatorAction | undefined;
         // A second wait in a row goes to an operator, unless the step moved on since the first one.
-        if (wait && (!waitedForVendor || (wait.progress > 0 && patched(vendorWaitAfterProgressPatch)))) {
+        if (
+          wait &&
+          (!waitedForVendor ||
+            (wait.progress > 0 && patched(vendorWaitAfterProgressPatch)) ||
+            (wait.submittedTotal !== undefined &&
+              totalAtLastWait !== undefined &&
+              wait.submittedTotal > totalAtLastWait &&
+              patched(vendorWaitAfterProgressAcrossAttemptsPatch)))
+        ) {
           waitedForVendor = true;
+          totalAtLastWait = wait.submittedTotal;
           state.status = 'waiting_for_vendor';
           state.resumesAt = wait.resumeAt;
           state.failure = describeFailure(error);
@@ -196,13 +217,14 @@ function attemptOfFailure(error: unknown): number | undefined {
 /** How long a vendor asked to wait, when the failure is a `VendorAskedToWait`. */
 function vendorWait(
   error: unknown,
-): { retryAfterMs: number; resumeAt: string; progress: number } | undefined {
+): { retryAfterMs: number; resumeAt: string; progress: number; submittedTotal?: number } | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (!(cause instanceof ApplicationFailure) || cause.type !== vendorAskedToWait) return undefined;
   const details = (cause.details?.[0] ?? {}) as {
     retryAfterMs?: unknown;
     resumeAt?: unknown;
     progress?: unknown;
+    submittedTotal?: unknown;
   };
   if (typeof details.retryAfterMs !== 'number' || typeof details.resumeAt !== 'string') return undefined;
   return {
@@ -210,6 +232,8 @@ function vendorWait(
     resumeAt: details.resumeAt,
     // Submissions the failing attempt got accepted before the vendor asked to wait (vendor-failure.ts).
     progress: typeof details.progress === 'number' ? details.progress : 0,
+    // The vendor's total accepted for the step across attempts and days (absent in older histories).
+    ...(typeof details.submittedTotal === 'number' ? { submittedTotal: details.submittedTotal } : {}),
   };
 }
 

@@ -191,6 +191,49 @@ describe('Google daily quota: progress kept across days', { timeout: 240_000 }, 
     );
   });
 
+  it('erasure: a day after the reset that gets an id accepted, then a 503, then the quota again on the retry waits for the next day, not an operator', async () => {
+    // Today's quota is used up and no reset comes yet: the erasure's first answer is a wait.
+    midnight.comes = false;
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: dailyQuota } } });
+    const email = `erase.retry503.${Date.now()}.${counter++}@example.com`;
+    const given = ['7500.1700000000', '7501.1700000001'];
+    const refusalsBefore = quotaRefusals.count;
+    const started = await requestErasure(erasureContext, {
+      email,
+      gaClientIds: given,
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitForStatus(started.requestId, (s) => s.systems.google.status === 'waiting_for_vendor');
+    // "Midnight": the new day has room for one deletion, and the first request of the day gets a 503. The
+    // attempt after the wait sends both ids: one is refused with the 503, the other accepted (the quota is
+    // met); its retry sends the refused id and meets the quota. Progress was made since the wait.
+    await hub.vendors.google.control.seed({ quotaUsed: { properties: { [property]: dailyQuota - 1 } } });
+    await hub.vendors.google.control.fail({
+      method: 'POST',
+      path: 'userDeletionRequests:upsert',
+      status: 503,
+      count: 1,
+    });
+    midnight.comes = true;
+    const receipt = await awaitReceipt(erasureContext, started);
+
+    expect(receipt.systems.google.status).toBe('submitted');
+    expect(receipt.operatorActions ?? []).toEqual([]);
+    const records = await googleRecords();
+    for (const id of given) {
+      expect(
+        records.filter((r) => r.identifier === id).map((r) => r.submissions),
+        id,
+      ).toEqual([1]);
+    }
+    // The first day's refusal, the day of the 503 met the quota too, then the last day finished.
+    expect(quotaRefusals.count - refusalsBefore).toBe(2);
+    expect(receipt.systems.google.records.map((r) => `${r.id}:${r.result}`).sort()).toEqual(
+      given.map((id) => `${keyed(id)}:submitted`).sort(),
+    );
+  });
+
   it('erasure: the ids Google accepted before a mid-call 429 are reported submitted, exactly, and the rest not deleted', async () => {
     midnight.comes = false;
     // Two deletions left today; no reset comes, so the wait ends with an operator, who closes Google.
