@@ -681,9 +681,10 @@ export function createDynamicsConnector(
       }),
 
     /**
-     * Rectification: on every contact and lead of the person, each email column holding the old address
-     * gets the new one, and `firstname`/`lastname` their new values; one PATCH per row, conditional on the
-     * row as read (a row deleted meanwhile answers `gone`).
+     * Rectification: on every contact and lead of the person, the first email column holding the old (or
+     * already the new) address gets the new one and any later column holding either is emptied (null), so
+     * no row ends with one mailbox in two columns; `firstname`/`lastname` get their new values; one PATCH per
+     * row, conditional on the row as read (a row deleted meanwhile answers `gone`).
      *
      * Dataverse, unlike Mailchimp, lets two rows share an address, so a new address that another contact or
      * lead already holds would silently make two people one for every later request by that address. That
@@ -736,23 +737,36 @@ export function createDynamicsConnector(
         }
         const records: RectifiedRecordRef[] = [];
         for (const row of found) {
-          const patch: Record<string, string> = {};
+          const patch: Record<string, string | null> = {};
           const before: Record<string, string | null> = {};
-          const set = (column: string, value: string) => {
+          const set = (column: string, value: string | null) => {
             const current = row.columns[column];
             if (current === value) return;
             patch[column] = value;
             before[column] = typeof current === 'string' ? current : null;
           };
           // A harvested row already at the new address was moved by an earlier attempt of this request.
+          // Only a row that holds the old address nowhere can have been moved: one PATCH writes a row whole.
           const movedBefore: Record<string, string> = {};
           if (changes.email) {
-            for (const column of emailColumns) {
+            const mailbox = (column: string) => {
               const current = row.columns[column];
-              if (typeof current !== 'string') continue;
-              if (canonicalMailbox(current) === canonicalMailbox(subject.email)) set(column, changes.email);
-              else if (own && canonicalMailbox(current) === canonicalMailbox(changes.email))
-                movedBefore[column] = subject.email;
+              return typeof current === 'string' ? canonicalMailbox(current) : undefined;
+            };
+            const oldMailbox = canonicalMailbox(subject.email);
+            const newMailbox = canonicalMailbox(changes.email);
+            const holdsOld = emailColumns.some((column) => mailbox(column) === oldMailbox);
+            // The first column holding the old or the new address keeps the new one; any later column holding
+            // either is emptied, so the row never ends with one mailbox twice (the person had added the new
+            // address as a second email, or the old one is there in two spellings).
+            let placed = false;
+            for (const column of emailColumns) {
+              const current = mailbox(column);
+              if (current !== oldMailbox && current !== newMailbox) continue;
+              if (placed) set(column, null);
+              else if (current === oldMailbox) set(column, changes.email);
+              else if (own && !holdsOld) movedBefore[column] = subject.email;
+              placed = true;
             }
           }
           if (changes.firstname !== undefined) set('firstname', changes.firstname);

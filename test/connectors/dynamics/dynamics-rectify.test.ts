@@ -54,4 +54,59 @@ describe('Dynamics connector: rectifying an email', () => {
     const moved = await connector.rectify?.(subject(nobody), { email: 'alan.rectified@example.com' });
     expect(moved?.outcome).toBe('rectified');
   });
+
+  const contactAt = (email: string) =>
+    [...fixture.sandbox.store.table('contacts').values()].find((row) =>
+      ['emailaddress1', 'emailaddress2', 'emailaddress3'].some((c) => row[c] === email),
+    );
+
+  it('leaves the new address in one column only when the contact already held it as a second email', async () => {
+    const old = 'edsger.twice@example.com';
+    const fresh = 'edsger.new@example.com';
+    await fixture.control.seed({
+      contacts: [{ firstname: 'Edsger', lastname: 'Twice', emailaddress1: old, emailaddress2: fresh }],
+    });
+    const connector = fixture.connector();
+    const own = await connector.planRectification?.(subject(old), fresh, true);
+    const done = await connector.rectify?.(subject(old), { email: fresh }, own?.own);
+
+    expect(done?.outcome).toBe('rectified');
+    const row = contactAt(fresh);
+    expect([row?.emailaddress1, row?.emailaddress2 ?? null]).toEqual([fresh, null]);
+    expect(done?.records[0]?.result).toBe('rectified');
+    expect(Object.keys(done?.records[0]?.before ?? {}).sort()).toEqual(['emailaddress1', 'emailaddress2']);
+  });
+
+  it('leaves the new address in one column when the old one was there in two spellings', async () => {
+    const old = 'katherine.spelt@example.com';
+    const fresh = 'katherine.new@example.com';
+    await fixture.control.seed({
+      contacts: [
+        { firstname: 'Katherine', lastname: 'Spelt', emailaddress1: old, emailaddress3: old.toUpperCase() },
+      ],
+    });
+    const done = await fixture.connector().rectify?.(subject(old), { email: fresh });
+
+    expect(done?.outcome).toBe('rectified');
+    const row = contactAt(fresh);
+    expect([row?.emailaddress1, row?.emailaddress3 ?? null]).toEqual([fresh, null]);
+  });
+
+  it('keeps a second email that is neither address, and counts a re-run of a moved row as rectified', async () => {
+    const old = 'alan.keeps@example.com';
+    const fresh = 'alan.new@example.com';
+    const other = 'alan.work@example.org';
+    await fixture.control.seed({
+      contacts: [{ firstname: 'Alan', lastname: 'Keeps', emailaddress1: other, emailaddress2: old }],
+    });
+    const connector = fixture.connector();
+    const own = await connector.planRectification?.(subject(old), fresh, false);
+    await connector.rectify?.(subject(old), { email: fresh }, own?.own);
+    const row = contactAt(fresh);
+    expect([row?.emailaddress1, row?.emailaddress2]).toEqual([other, fresh]);
+
+    const again = await connector.rectify?.(subject(old), { email: fresh }, own?.own);
+    expect(again?.records[0]?.result).toBe('rectified');
+    expect(Object.keys(again?.records[0]?.before ?? {})).toEqual(['emailaddress2']);
+  });
 });
