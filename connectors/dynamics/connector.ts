@@ -31,7 +31,7 @@ import type {
   VendorRecordRef,
 } from '../connector.js';
 import type { ConnectorOperation } from '../connector-errors.js';
-import { NonRetryableVendorError } from '../connector-errors.js';
+import { NonRetryableVendorError, RetryableVendorError } from '../connector-errors.js';
 import { purposeOutcomeFor } from '../consent-fields.js';
 import { collectDynamicsAccess, countRegardingActivities } from './access.js';
 import { writeDynamicsConsentBatch } from './batch.js';
@@ -297,7 +297,9 @@ export function createDynamicsConnector(
    * column holding their mailbox (rowMailboxes: any case, Unicode form or domain spelling, but not an address
    * that differs in accents, which Dataverse's `_CI_AI` collation also returns); a row holding two people's addresses is both
    * people's, as each one's own query would find it. Per person: the rows, or why their group's read
-   * failed (classified, free of addresses), so one failed group does not fail the others.
+   * failed for good (classified, free of addresses), so one refused group does not fail the others.
+   * Throws a RetryableVendorError (the longest Retry-After of any group) when a read was throttled or
+   * Dataverse was unavailable, so the caller's retry honours it.
    */
   async function rowsOfMany(
     operation: ConnectorOperation,
@@ -329,12 +331,22 @@ export function createDynamicsConnector(
           const found = await run(operation, () => rowsMatching(operation, kind, filter, selected));
           return { group, kind, found };
         } catch (error) {
+          if (error instanceof RetryableVendorError) return { group, kind, retry: error };
           return { group, kind, failed: error instanceof Error ? error.message : 'the read failed' };
         }
       }),
     );
+    const done = await Promise.all(reads);
+    // A 429 or a 503 says Dataverse is busy, not that these people are different: the whole plan is asked
+    // again after the longest Retry-After it gave (the activity's retry), rather than handing every person of
+    // the group to a workflow of their own that would each read again into the same throttle.
+    const busy = done
+      .flatMap((read) => ('retry' in read && read.retry ? [read.retry] : []))
+      .sort((a, b) => (b.retryAfterMs ?? 0) - (a.retryAfterMs ?? 0))[0];
+    if (busy) throw busy;
     // Contacts before leads for each person, as `rows` reads them.
-    for (const read of (await Promise.all(reads)).sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
+    for (const read of done.sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
+      if ('retry' in read) continue;
       if ('failed' in read) {
         for (const [email] of read.group) answer.set(email, { failed: read.failed ?? 'the read failed' });
         continue;
