@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { ConsentStateRequest, ConsentStateResult, SubjectIdentifiers } from '../connectors/connector.js';
 import { VendorError } from '../connectors/connector-errors.js';
 import type { UnusableIdentifier } from '../domain/erasure.js';
@@ -10,6 +11,7 @@ import { currentAttempt } from './attempt.js';
 import { recordConsentStateWritten } from './consent-state-record.js';
 import type { ConnectorActivityInput, ConnectorCall } from './create-activities.js';
 import { usableGaClientIds } from './erasure-activities.js';
+import { failureTypes } from './vendor-failure.js';
 
 /**
  * GA ids per Google round of the consent lane: what one connector call submits at most. Well below Google's
@@ -73,10 +75,19 @@ export function createGoogleConsentActivities({
      * The CRM's names for the person (Dynamics' first and last names), at most `maxRedactionNames`, for
      * redacting notes and operator texts: only the names, never the records or GA ids the find also gives,
      * so the answer is the same size for an address on one row or 25,000. Shape: { subjectKey, names }.
+     * A worker with no CRM configured holds no CRM names: the answer is no names (texts are then redacted of
+     * the address and its name-like words), as the bulk path's does, not a failure that would withhold every
+     * operator text for good. A CRM that is configured but does not answer still fails (the text is withheld).
      */
     async findCrmNames(input: ConnectorActivityInput): Promise<{ subjectKey: string; names: string[] }> {
-      const found = await call({ ...input, system: 'dynamics' }, 'find', (c) => c.find(input.subject));
-      return { subjectKey: input.subjectKey, names: (found.names ?? []).slice(0, maxRedactionNames) };
+      try {
+        const found = await call({ ...input, system: 'dynamics' }, 'find', (c) => c.find(input.subject));
+        return { subjectKey: input.subjectKey, names: (found.names ?? []).slice(0, maxRedactionNames) };
+      } catch (error) {
+        if (error instanceof ApplicationFailure && error.type === failureTypes.notConfigured)
+          return { subjectKey: input.subjectKey, names: [] };
+        throw error;
+      }
     },
 
     async applyGoogleConsentFromCrm(input: GoogleConsentFromCrmInput): Promise<GoogleConsentFromCrmResult> {

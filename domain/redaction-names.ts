@@ -28,8 +28,8 @@ export function mostFrequentNames(occurrences: Iterable<string>, limit = maxReda
 
 /**
  * What is stored in place of an operator's or requester's free text (an extension reason, a close note, a
- * consent note) when the names the CRM holds for its subject could not be read (Dynamics down, slow or not
- * configured): the words may name the person, and unchecked they are not kept (README: "Operators' words and
+ * consent note) when the names the CRM holds for its subject could not be read (Dynamics down or slow; a
+ * worker with no Dynamics configured has no CRM names and redacts with the address alone): the words may name the person, and unchecked they are not kept (README: "Operators' words and
  * notes"). The action itself goes ahead; the text can be given again once the CRM answers.
  */
 export const withheldTextMarker = "[withheld: the CRM's names for the person could not be checked]";
