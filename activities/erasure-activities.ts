@@ -368,7 +368,10 @@ export function createErasureActivities({
           }
           for (const batch of batches) {
             try {
-              const result = await connector.erase(batch);
+              // An id pending in one property of several goes only to the properties that lack it.
+              const result = await connector.erase(batch, {
+                skip: (record) => done.has(keyOf(keyed([record])[0] ?? record)),
+              });
               await mark(result.records);
               submitted += result.records.length;
             } catch (error) {

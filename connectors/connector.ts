@@ -7,10 +7,19 @@ import type { SystemName } from '../domain/systems.js';
  * outcome (including "already done", such as a 404 on delete) or throws a VendorError (connector-errors.ts)
  * that says whether retrying can help.
  */
+/** How an erasure is narrowed: `skip` names, as `erase` names them, deletions not to send again. */
+export interface EraseOptions {
+  skip?: (record: VendorRecordRef) => boolean;
+}
+
 export interface Connector {
   readonly system: SystemName;
   find(subject: SubjectIdentifiers): Promise<FindResult>;
-  erase(subject: SubjectIdentifiers): Promise<EraseResult>;
+  /**
+   * With `skip` (tools that submit one deletion per identifier and container, Google Analytics): deletions
+   * it names are not sent, because the vendor accepted them before (one GA4 property of several, say).
+   */
+  erase(subject: SubjectIdentifiers, options?: EraseOptions): Promise<EraseResult>;
   /**
    * Deletes one record that `find` returned, for erasures that page through many records across activities.
    * `already_gone` (a 404) means the record no longer exists: deleted by an earlier attempt of the same

@@ -13,6 +13,7 @@ import type {
   ConsentStateRequest,
   ConsentStateResult,
   ErasedRecord,
+  EraseOptions,
   EraseResult,
   FindResult,
   RestrictResult,
@@ -113,8 +114,11 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
   async function submitAll(
     subject: SubjectIdentifiers,
     operation: ConnectorOperation,
+    skip: EraseOptions['skip'] = () => false,
   ): Promise<ErasedRecord[]> {
-    const targets = targetsFor(subject);
+    // A deletion the caller says Google accepted before (in one property of several) is not sent again:
+    // each one spends that property's daily quota.
+    const targets = targetsFor(subject).filter((target) => !skip(recordOf(target)));
     const settled = await Promise.allSettled(
       targets.map(async (target): Promise<ErasedRecord> => {
         try {
@@ -261,9 +265,9 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
       return targetsFor(subject).map(recordOf);
     },
 
-    async erase(subject: SubjectIdentifiers): Promise<EraseResult> {
+    async erase(subject: SubjectIdentifiers, options?: EraseOptions): Promise<EraseResult> {
       if (!hasIdentifiers(subject)) return { outcome: 'not_found', records: [] };
-      return { outcome: 'submitted', records: await submitAll(subject, 'erase') };
+      return { outcome: 'submitted', records: await submitAll(subject, 'erase', options?.skip) };
     },
 
     // Google keeps no per-user consent flag.

@@ -43,7 +43,7 @@ export function shortGoogleDays(options: {
       ...connectors,
       google: {
         ...google,
-        erase: (subject) => newDay(() => google.erase(subject)),
+        erase: (subject, options) => newDay(() => google.erase(subject, options)),
         applyConsentState: (subject, request) =>
           newDay(() => {
             if (!google.applyConsentState) throw new Error('no applyConsentState');
