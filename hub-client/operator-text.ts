@@ -1,5 +1,6 @@
 import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { closeReasonCodes } from '../domain/operator.js';
 import { crmNamesUnavailableType, withheldTextMarker } from '../domain/redaction-names.js';
 import type { RequestKind } from '../domain/request-deadline.js';
 import { scrubAddresses } from '../privacy/redaction.js';
@@ -48,7 +49,8 @@ export async function redactOperatorText(
   options: { readCrmNames?: boolean } = {},
 ): Promise<string> {
   const scrubbed = scrubAddresses(text);
-  if (!handle) return options.readCrmNames ? withheldTextMarker : scrubbed;
+  const withheld = withholdKeepingCode(text);
+  if (!handle) return options.readCrmNames ? withheld : scrubbed;
   if (options.readCrmNames) {
     try {
       await handle.client.withDeadline(Date.now() + crmNamesWaitMs, () =>
@@ -56,15 +58,26 @@ export async function redactOperatorText(
       );
     } catch (error) {
       // Only a run from before the update may go on to the query: it cannot say whether it knows the names.
-      if (!lacksUpdateHandler(error)) return withheldTextMarker;
+      if (!lacksUpdateHandler(error)) return withheld;
     }
   }
   try {
     return scrubAddresses(await handle.query(redactOperatorTextQuery, text));
   } catch {
     // The workflow cannot answer: what the client can do alone is done, unless the text is to be stored.
-    return options.readCrmNames ? withheldTextMarker : scrubbed;
+    return options.readCrmNames ? withheld : scrubbed;
   }
+}
+
+/**
+ * The withheld form of an operator's text: a close's leading reason code (`handled_manually: <note>`, the
+ * console's form) says nothing about the person and stays, so the log still tells why a system was closed.
+ */
+function withholdKeepingCode(text: string): string {
+  const trimmed = text.trim();
+  const code = closeReasonCodes.find((c) => trimmed === c || trimmed.startsWith(`${c}:`));
+  if (code === undefined) return withheldTextMarker;
+  return trimmed === code ? code : `${code}: ${withheldTextMarker}`;
 }
 
 /** Whether an update failed because the workflow (started by an older build) has no handler for it. */

@@ -82,4 +82,20 @@ describe("redactOperatorText: the client asks the request's workflow", () => {
     expect(redacted).toBe('Uma [email]');
     expect(await redactOperatorText(undefined, `x ${email}`)).toBe('x [email]');
   });
+
+  it("withholds a text to be stored when the names cannot be read, keeping only a close's reason code", async () => {
+    const gone = handle(() => Promise.reject(new Error('workflow not found')));
+    const stored = { readCrmNames: true };
+    expect(await redactOperatorText(undefined, 'Uma asked by phone', stored)).toBe(
+      "[withheld: the CRM's names for the person could not be checked]",
+    );
+    expect(await redactOperatorText(gone, 'handled_manually: deleted Uma by hand', stored)).toBe(
+      "handled_manually: [withheld: the CRM's names for the person could not be checked]",
+    );
+    expect(await redactOperatorText(undefined, 'not_held_by_vendor', stored)).toBe('not_held_by_vendor');
+    // A word that only looks like a code is the operator's own text, and goes.
+    expect(await redactOperatorText(undefined, 'handled_by_Uma: done', stored)).toBe(
+      "[withheld: the CRM's names for the person could not be checked]",
+    );
+  });
 });
