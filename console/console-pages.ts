@@ -201,15 +201,18 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     code = 200,
   ) => {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
-    const [consent, deadlines, erasures, consentEvents, tombstone, receipts, hold] = await Promise.all([
-      consentStatus(deps.hub, deps.ledger, email),
-      listRequests(deps.hub, deps.ledger, { subjectKey }),
-      listErasures(deps.hub, undefined, deps.ledger, subjectKey),
-      deps.ledger.listConsentEvents(subjectKey),
-      deps.ledger.getTombstone(subjectKey),
-      deps.ledger.listReceipts({ subjectKey }),
-      deps.ledger.getHold(subjectKey),
-    ]);
+    const [consent, deadlines, erasures, consentEvents, tombstone, receipts, hold, holds] = await Promise.all(
+      [
+        consentStatus(deps.hub, deps.ledger, email),
+        listRequests(deps.hub, deps.ledger, { subjectKey }),
+        listErasures(deps.hub, undefined, deps.ledger, subjectKey),
+        deps.ledger.listConsentEvents(subjectKey),
+        deps.ledger.getTombstone(subjectKey),
+        deps.ledger.listReceipts({ subjectKey }),
+        deps.ledger.getHold(subjectKey),
+        deps.ledger.listHolds(subjectKey),
+      ],
+    );
     const ids = (kind: string) => deadlines.filter((row) => row.kind === kind).map((row) => row.requestId);
     const erasureIds = [...new Set([...ids('erasure'), ...erasures.map((row) => row.requestId)])];
     const [restrictions, access, rectifications] = await Promise.all([
@@ -233,6 +236,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       access: Object.fromEntries(access.filter(([, status]) => status !== undefined)),
       rectifications: rectifications.filter((r) => r !== undefined),
       ...(hold ? { hold } : {}),
+      holds,
     });
     return render(
       reply,

@@ -42,7 +42,10 @@ export interface PersonRecords {
   /** Access requests' status or receipt, by request id (absent when it could not be read). */
   access: Record<string, AccessStatusView | AccessReceipt>;
   rectifications: RectificationReceipt[];
+  /** The latest hold (getHold). */
   hold?: LegalHold;
+  /** Every hold the person had (listHolds), oldest first; when given, each is listed, not only `hold`. */
+  holds?: LegalHold[];
 }
 
 const words = (code: string) => code.replaceAll('_', ' ');
@@ -182,28 +185,26 @@ export function personRequestRows(records: PersonRecords): PersonRequestRow[] {
   for (const event of records.consentEvents)
     if (!rows.has(event.id)) rows.set(event.id, consentRow(event.id, event.occurredAt, 'recorded'));
 
-  const hold = records.hold;
-  const holdRows: PersonRequestRow[] = hold
-    ? [
-        {
-          kind: 'legal hold',
-          state: hold.releasedAt ? 'released' : 'on_hold',
-          at: hold.placedAt,
-          detail: `placed by ${hold.placedBy} (${words(hold.reason)})`,
-          links: [{ href: '#hold-h', text: 'Legal hold' }],
-        },
-        ...(hold.releasedAt
-          ? [
-              {
-                kind: 'hold released',
-                state: 'released',
-                at: hold.releasedAt,
-                detail: `by ${hold.releasedBy ?? '?'} (${words(hold.releaseReason ?? 'resolved')})`,
-                links: [{ href: '#hold-h', text: 'Legal hold' }],
-              },
-            ]
-          : []),
-      ]
-    : [];
+  const holds = records.holds?.length ? records.holds : records.hold ? [records.hold] : [];
+  const holdRows: PersonRequestRow[] = holds.flatMap((hold) => [
+    {
+      kind: 'legal hold',
+      state: hold.releasedAt ? 'released' : 'on_hold',
+      at: hold.placedAt,
+      detail: `placed by ${hold.placedBy} (${words(hold.reason)})`,
+      links: [{ href: '#hold-h', text: 'Legal hold' }],
+    },
+    ...(hold.releasedAt
+      ? [
+          {
+            kind: 'hold released',
+            state: 'released',
+            at: hold.releasedAt,
+            detail: `by ${hold.releasedBy ?? '?'} (${words(hold.releaseReason ?? 'resolved')})`,
+            links: [{ href: '#hold-h', text: 'Legal hold' }],
+          },
+        ]
+      : []),
+  ]);
   return [...rows.values(), ...holdRows].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }

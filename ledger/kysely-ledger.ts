@@ -1024,16 +1024,27 @@ export class KyselyLedger implements Ledger {
     };
     // One statement: a hold in force is never overwritten (a second `hold` keeps the first reason and time),
     // a released one is replaced.
-    const result = await this.db
-      .insertInto('legal_holds')
-      .values(values)
-      .onConflict((conflict) =>
-        conflict.column('subject_key').doUpdateSet(values).where('legal_holds.released_at', 'is not', null),
-      )
-      .executeTakeFirst();
+    // The history row goes in the same transaction, so a hold is never in force without its record.
+    const placed = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .insertInto('legal_holds')
+        .values(values)
+        .onConflict((conflict) =>
+          conflict.column('subject_key').doUpdateSet(values).where('legal_holds.released_at', 'is not', null),
+        )
+        .executeTakeFirst();
+      const placed = Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+      if (placed)
+        await trx
+          .insertInto('legal_hold_history')
+          .values(values)
+          .onConflict((conflict) => conflict.columns(['subject_key', 'placed_at']).doNothing())
+          .execute();
+      return placed;
+    });
     const stored = await this.getHold(hold.subjectKey);
     if (!stored) throw new Error('the hold just written is not in the ledger');
-    return { placed: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0, hold: stored };
+    return { placed, hold: stored };
   }
 
   async releaseHold(release: {
@@ -1042,18 +1053,38 @@ export class KyselyLedger implements Ledger {
     releasedBy: string;
     releaseReason: NonNullable<LegalHold['releaseReason']>;
   }): Promise<LegalHold | undefined> {
-    const result = await this.db
-      .updateTable('legal_holds')
-      .set({
-        released_at: toUtcIso(release.releasedAt, 'releasedAt'),
-        released_by: release.releasedBy,
-        release_reason: release.releaseReason,
-      })
-      .where('subject_key', '=', release.subjectKey)
-      .where('released_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return undefined;
-    return this.getHold(release.subjectKey);
+    const released = {
+      released_at: toUtcIso(release.releasedAt, 'releasedAt'),
+      released_by: release.releasedBy,
+      release_reason: release.releaseReason,
+    };
+    const done = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('legal_holds')
+        .set(released)
+        .where('subject_key', '=', release.subjectKey)
+        .where('released_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      await trx
+        .updateTable('legal_hold_history')
+        .set(released)
+        .where('subject_key', '=', release.subjectKey)
+        .where('released_at', 'is', null)
+        .execute();
+      return true;
+    });
+    return done ? this.getHold(release.subjectKey) : undefined;
+  }
+
+  async listHolds(subjectKey: string): Promise<LegalHold[]> {
+    const rows = await this.db
+      .selectFrom('legal_hold_history')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .orderBy('placed_at')
+      .execute();
+    return rows.map(legalHoldFromRow);
   }
 
   async getHold(subjectKey: string): Promise<LegalHold | undefined> {
@@ -1146,6 +1177,7 @@ export class KyselyLedger implements Ledger {
         ['erasure_follow_ups', ['system']],
         ['consent_system_states', ['system']],
         ['legal_holds', []],
+        ['legal_hold_history', ['placed_at']],
       ] as const) {
         const same = also.map(
           (column) => sql` and o.${sql.ref(column)} = ${sql.table(table)}.${sql.ref(column)}`,
@@ -1322,6 +1354,7 @@ const subjectKeyedTables = [
   'erasure_follow_ups',
   'consent_system_states',
   'legal_holds',
+  'legal_hold_history',
   'consent_events',
   'consent_outcomes',
   'erasure_receipts',

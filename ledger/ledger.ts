@@ -248,6 +248,8 @@ export interface Ledger {
   deleteConsoleSession(tokenHash: string): Promise<void>;
   /** The person's hold, in force or released; undefined when never held. */
   getHold(subjectKey: string): Promise<LegalHold | undefined>;
+  /** Every hold the person had, oldest first, each with its release once it came; empty when never held. */
+  listHolds(subjectKey: string): Promise<LegalHold[]>;
   /** Writes (or rewrites, on release) the restriction receipt of a held person's erasure. */
   recordRestriction(receipt: RestrictionReceipt): Promise<void>;
   getRestriction(requestId: string): Promise<RestrictionReceipt | undefined>;

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 /**
  * Versioned migrations, in code so that they ship inside the package and need no folder at run time.
@@ -410,6 +410,28 @@ migrations['0016_rectification_moves'] = {
         'record_key',
       ])
       .execute();
+  },
+};
+
+migrations['0017_legal_hold_history'] = {
+  async up(db: Kysely<unknown>) {
+    // Every hold a person had, one row per hold (legal_holds keeps only the latest, so a new hold overwrote a
+    // released one and a hold that met no erasure left no trace). Codes and operator ids, never an address.
+    await db.schema
+      .createTable('legal_hold_history')
+      .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('placed_at', 'varchar(40)', (col) => col.notNull())
+      .addColumn('reason', 'varchar(100)', (col) => col.notNull())
+      .addColumn('placed_by', 'varchar(200)', (col) => col.notNull())
+      .addColumn('released_at', 'varchar(40)')
+      .addColumn('released_by', 'varchar(200)')
+      .addColumn('release_reason', 'varchar(100)')
+      .addPrimaryKeyConstraint('legal_hold_history_pk', ['subject_key', 'placed_at'])
+      .execute();
+    await sql`insert into legal_hold_history
+      (subject_key, placed_at, reason, placed_by, released_at, released_by, release_reason)
+      select subject_key, placed_at, reason, placed_by, released_at, released_by, release_reason
+      from legal_holds`.execute(db);
   },
 };
 

@@ -22,6 +22,7 @@ export interface LedgerDatabase {
   consent_system_states: ConsentSystemStatesTable;
   request_deadlines: RequestDeadlinesTable;
   legal_holds: LegalHoldsTable;
+  legal_hold_history: LegalHoldsTable;
   subject_links: SubjectLinksTable;
   rectification_moves: RectificationMovesTable;
   rectification_receipts: RectificationReceiptsTable;
@@ -215,7 +216,10 @@ export interface RequestDeadlinesTable {
   registered_at: string;
 }
 
-/** A person on hold (or released): codes and operator ids only; one row per subject key. */
+/**
+ * A person on hold (or released): codes and operator ids only; one row per subject key in `legal_holds` (the
+ * latest hold), one per hold (subject key and placed_at) in `legal_hold_history`.
+ */
 export interface LegalHoldsTable {
   subject_key: string;
   reason: string;

@@ -152,3 +152,29 @@ describe('the person page lists every kind of request about the person, newest f
     ]);
   });
 });
+
+describe('the person page lists every hold the person had', () => {
+  it('shows a released hold and the hold placed after it, neither of which met an erasure', () => {
+    const first = {
+      subjectKey,
+      reason: 'legal_claims' as const,
+      placedBy: 'cli:alice',
+      placedAt: '2026-02-01T09:00:00.000Z',
+      releasedAt: '2026-02-01T09:00:01.000Z',
+      releasedBy: 'cli:bob',
+      releaseReason: 'placed_in_error' as const,
+    };
+    const second = {
+      subjectKey,
+      reason: 'authority_order' as const,
+      placedBy: 'cli:carol',
+      placedAt: '2026-02-01T09:00:02.000Z',
+    };
+    const rows = personRequestRows({ ...none, hold: second, holds: [first, second] });
+    expect(rows.map((row) => [row.kind, row.state, row.at, row.detail])).toEqual([
+      ['legal hold', 'on_hold', second.placedAt, 'placed by cli:carol (authority order)'],
+      ['hold released', 'released', first.releasedAt, 'by cli:bob (placed in error)'],
+      ['legal hold', 'released', first.placedAt, 'placed by cli:alice (legal claims)'],
+    ]);
+  });
+});

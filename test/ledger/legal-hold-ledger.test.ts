@@ -84,6 +84,43 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
     });
   });
 
+  it('keeps every hold with its release: a new hold after a release adds to the history instead of overwriting it', async () => {
+    const key = subjectKey();
+    expect(await ledger.listHolds(key)).toEqual([]);
+    const hold = (reason: 'legal_claims' | 'authority_order', placedAt: string) =>
+      ledger.placeHold({ subjectKey: key, reason, placedBy: 'cli:alice', placedAt });
+    const release = (releasedAt: string) =>
+      ledger.releaseHold({ subjectKey: key, releasedAt, releasedBy: 'cli:bob', releaseReason: 'resolved' });
+    // Hold, release, hold again within a second, and a repeated hold while in force (kept as it was).
+    await hold('legal_claims', '2026-01-01T09:00:00.000Z');
+    await release('2026-01-01T09:00:00.400Z');
+    await hold('authority_order', '2026-01-01T09:00:00.800Z');
+    await hold('legal_claims', '2026-01-01T09:00:00.900Z');
+
+    expect(await ledger.listHolds(key)).toEqual([
+      {
+        subjectKey: key,
+        reason: 'legal_claims',
+        placedBy: 'cli:alice',
+        placedAt: '2026-01-01T09:00:00.000Z',
+        releasedAt: '2026-01-01T09:00:00.400Z',
+        releasedBy: 'cli:bob',
+        releaseReason: 'resolved',
+      },
+      {
+        subjectKey: key,
+        reason: 'authority_order',
+        placedBy: 'cli:alice',
+        placedAt: '2026-01-01T09:00:00.800Z',
+      },
+    ]);
+
+    await release('2026-01-02T09:00:00.000Z');
+    const after = await ledger.listHolds(key);
+    expect(after.map((h) => h.releasedAt)).toEqual(['2026-01-01T09:00:00.400Z', '2026-01-02T09:00:00.000Z']);
+    expect(await ledger.getHold(key)).toEqual(after[1]);
+  });
+
   it('answers no release for a person never held', async () => {
     expect(
       await ledger.releaseHold({
@@ -170,6 +207,10 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
     expect(await ledger.getTombstone(to)).toMatchObject({ systems: ['google'], firstRequestId: 'r-1' });
     expect(await ledger.getHold(from)).toBeUndefined();
     expect((await ledger.getHold(to))?.reason).toBe('authority_order');
+    // The history is the person's: both holds go with them, the dropped one included.
+    expect(moved).toMatchObject({ legal_hold_history: 1 });
+    expect(await ledger.listHolds(from)).toEqual([]);
+    expect((await ledger.listHolds(to)).map((h) => h.reason)).toEqual(['legal_claims', 'authority_order']);
     expect(await ledger.getSubjectLink(from)).toEqual({
       to,
       requestId: 'rect-1',
