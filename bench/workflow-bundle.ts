@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from '../privacy/data-converter.js';
-import { workflowsPath } from '../workers/create-worker.js';
+import { workflowPreloadModules, workflowsPath } from '../workers/create-worker.js';
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -13,7 +13,12 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
  * the bundler rather than the hub. Answers the bundle's path.
  */
 export async function bundleWorkflowsOnce(dir: string): Promise<string> {
-  const bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quiet });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    preloadModules: workflowPreloadModules,
+    failureConverterPath,
+    logger: quiet,
+  });
   const path = join(dir, 'workflow-bundle.js');
   writeFileSync(path, bundle.code);
   return path;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { distDir, packageRoot, workflowBundleFile } from '../config/package-paths.js';
 import { failureConverterPath } from '../privacy/data-converter.js';
-import { workflowsPath } from '../workers/create-worker.js';
+import { workflowPreloadModules, workflowsPath } from '../workers/create-worker.js';
 
 /**
  * The last step of `npm run build` (after tsc): bundles the compiled workflows once, so a production worker
@@ -15,6 +15,7 @@ const started = Date.now();
 copyFileSync(join(packageRoot, 'privacy', 'failure-converter.cjs'), failureConverterPath);
 const bundle = await bundleWorkflowCode({
   workflowsPath,
+  preloadModules: workflowPreloadModules,
   failureConverterPath,
   logger: {
     log: () => {},

@@ -160,6 +160,13 @@ export interface ConsentWorkflowInput {
   /** Identifiers to reach the person in each tool; the email reaches Temporal only encrypted. */
   email: string;
   timings: ConsentTimings;
+  /**
+   * Set by every current starter (hub-client's `consentWorkflowInput`): the run marks the changes it took in
+   * completed with a local activity as it ends (issue 21). A workflow-code version carried in the start
+   * event rather than a `patched()` marker, whose TemporalChangeVersion upsert would cost every run two more
+   * Temporal actions; absent in runs started before it, which keep the `consent-completes-requests` patch.
+   */
+  localCompletion?: boolean;
   /** Carried across continue-as-new. */
   carried?: {
     purposes: Partial<Record<Purpose, PurposeDecision>>;

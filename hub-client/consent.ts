@@ -8,6 +8,7 @@ import {
   type ConsentHandOverSignal,
   type ConsentStatusView,
   type ConsentTimings,
+  type ConsentWorkflowInput,
   consentChangeRequestSchema,
   type WrittenConsentState,
 } from '../domain/consent.js';
@@ -132,7 +133,7 @@ export async function recordConsentChange(
       {
         taskQueue: context.taskQueue,
         workflowId,
-        args: [{ subjectKey, email: change.email, timings: context.consentTimings }],
+        args: [consentWorkflowInput(subjectKey, change.email, context.consentTimings)],
         signal: consentChangeSignal,
         signalArgs: [signal],
         typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
@@ -193,6 +194,18 @@ export async function rekeyedSubject(
  * consent workflow of their new key, with signal-with-start: a running one takes it in, otherwise one is
  * started with the new address and the old run's timings (workflows/consent.ts, `handOver`).
  */
+/**
+ * A person's consent workflow's start input: subject key, address (encrypted on its way to Temporal), the
+ * timings, and the workflow-code revision every start asks for (`localCompletion`, domain/consent.ts).
+ */
+export function consentWorkflowInput(
+  subjectKey: string,
+  email: string,
+  timings: ConsentTimings,
+): ConsentWorkflowInput {
+  return { subjectKey, email, timings, localCompletion: true };
+}
+
 export async function handOverConsent(context: HubClientContext, input: ConsentHandOverInput): Promise<void> {
   const { subjectKey, email, timings, ...handOver } = input;
   await context.client.workflow.signalWithStart<typeof consentWorkflow, [ConsentHandOverSignal]>(
@@ -200,7 +213,7 @@ export async function handOverConsent(context: HubClientContext, input: ConsentH
     {
       taskQueue: context.taskQueue,
       workflowId: consentWorkflowId(subjectKey),
-      args: [{ subjectKey, email, timings }],
+      args: [consentWorkflowInput(subjectKey, email, timings)],
       signal: consentHandOverSignal,
       signalArgs: [handOver],
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
@@ -224,7 +237,7 @@ export async function reapplyConsent(
       {
         taskQueue: context.taskQueue,
         workflowId,
-        args: [{ subjectKey: input.subjectKey, email: input.email, timings: context.consentTimings }],
+        args: [consentWorkflowInput(input.subjectKey, input.email, context.consentTimings)],
         signal: consentReapplySignal,
         signalArgs: [request],
         typedSearchAttributes: [{ key: subjectKeyAttribute, value: input.subjectKey }],

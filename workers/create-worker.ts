@@ -12,6 +12,16 @@ export const workflowsPath = fileURLToPath(
   new URL(`../workflows/index.${runningCompiled ? 'js' : 'ts'}`, import.meta.url),
 );
 
+/**
+ * Modules the workflow bundle evaluates once per worker, in the V8 context every workflow run shares
+ * (`reuseV8Context`, the SDK's default), instead of once per run: read-only data only, as the SDK deep-freezes
+ * them. The English word lists of the name redaction (domain/common-words.ts, ~400 KB of JSON, ~2 MB as a
+ * set) were otherwise parsed into each cached run (issue 21).
+ */
+export const workflowPreloadModules = [
+  fileURLToPath(new URL(`../domain/common-words.${runningCompiled ? 'js' : 'ts'}`, import.meta.url)),
+];
+
 export type WorkflowBundleOption = { code: string } | { codePath: string };
 
 /**
@@ -52,7 +62,9 @@ export function createHubWorker(options: HubWorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue,
     activities: options.activities,
     dataConverter: options.dataConverter,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
+    ...(workflowBundle
+      ? { workflowBundle }
+      : { workflowsPath, bundlerOptions: { preloadModules: workflowPreloadModules } }),
   });
 }
 

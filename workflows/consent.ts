@@ -275,9 +275,9 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   );
 
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);
-  // Reading the ledger is safe to repeat whole, so it runs inside the workflow task that needs it: no
-  // activity task, no extra workflow task.
-  const ledgerReads = proxyLocalActivities<Activities>({
+  // Reading the ledger, and marking changes completed, are safe to repeat whole, so they run inside the
+  // workflow task that needs them: no activity task, no extra workflow task.
+  const ledgerLocal = proxyLocalActivities<Activities>({
     startToCloseTimeout: '1 minute',
     retry: ledgerActivityOptions.retry,
   });
@@ -336,7 +336,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
 
   if (!carried) {
     // A new run picks up the decisions in force from the ledger, so ordering holds across runs.
-    const loaded = await (lean ? ledgerReads : ledger).loadConsentState(input.subjectKey);
+    const loaded = await (lean ? ledgerLocal : ledger).loadConsentState(input.subjectKey);
     Object.assign(purposes, loaded.purposes);
     Object.assign(outcomes, loaded.outcomes);
     erased = loaded.erased;
@@ -638,8 +638,16 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       },
     });
   }
-  if (seen.size > 0 && patched(consentPatches.completesRequests))
-    await ledger.completeConsentRequests({ requestIds: [...seen], completedAt: new Date().toISOString() });
+  if (seen.size > 0) {
+    const completion = { requestIds: [...seen], completedAt: new Date().toISOString() };
+    // Issue 21: marking the changes completed is safe to repeat whole (the first time stays), so a run whose
+    // starter says so does it with a local activity inside its last workflow task: one marker, where the
+    // `completesRequests` patch cost its marker, Temporal's TemporalChangeVersion upsert, an activity task
+    // and one more workflow task per change. The flag is in the start event, so replay needs no marker to
+    // tell the two apart; a run started without it (before it, or by an older client) keeps the patch.
+    if (input.localCompletion) await ledgerLocal.completeConsentRequests(completion);
+    else if (patched(consentPatches.completesRequests)) await ledger.completeConsentRequests(completion);
+  }
   return view();
 
   /**

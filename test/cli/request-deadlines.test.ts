@@ -221,10 +221,22 @@ describe('every request has a deadline: received, due one calendar month later, 
     // The person's consent workflow carries the change everywhere and ends once idle (5 s in tests); as it
     // ends it marks the change completed in the ledger, though nothing read the change's state.
     const before = Date.now();
-    await temporal.client.workflow.getHandle(`consent-${change?.subjectKey}`).result();
+    const run = temporal.client.workflow.getHandle(`consent-${change?.subjectKey}`);
+    await run.result();
     const completedAt = (await ledger.getRequestDeadline(eventId))?.completedAt;
     expect(completedAt).toEqual(expect.any(String));
     expect(Date.parse(completedAt ?? '')).toBeGreaterThanOrEqual(before - 60_000);
+    // Issue 21: the completion is a local activity in the run's last workflow task (its marker, beside the
+    // ledger read's), not an activity task of its own.
+    const events = (await run.fetchHistory()).events ?? [];
+    const activityTasks = events.flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(activityTasks).not.toContain('completeConsentRequests');
+    const localActivities = events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    expect(localActivities).toHaveLength(2);
 
     const refused = await cli('extend', eventId, '--months', '1', '--reason', 'Ada asked for paper');
     expect(refused.code).toBe(2);

@@ -8,7 +8,7 @@ import { failureConverterPath } from '../../privacy/data-converter.js';
 import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
-import { workflowsPath } from '../../workers/create-worker.js';
+import { workflowPreloadModules, workflowsPath } from '../../workers/create-worker.js';
 import { provideTestPostgres } from './test-postgres.js';
 
 declare module 'vitest' {
@@ -73,6 +73,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Bundling takes seconds; done once here, every test worker loads the same code.
   const bundle = await bundleWorkflowCode({
     workflowsPath,
+    preloadModules: workflowPreloadModules,
     failureConverterPath,
     logger: quietBundlerLogger,
   });
