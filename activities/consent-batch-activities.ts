@@ -18,6 +18,7 @@ import { redactText } from '../domain/text-redaction.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { canonicalKeyLink } from '../privacy/subject-key.js';
 import { recordConsentStateWritten } from './consent-state-record.js';
 import type { WorkStarter } from './reconciliation-activities.js';
 
@@ -94,6 +95,13 @@ export function createConsentBatchActivities({
       return "the person's consent workflow is open and serialises their changes";
     }
     if (await running(`erasure-${subjectKey}`)) return 'an erasure of the person is running';
+    // An address a rectification moved away from, while the person's workflow under the new key runs (a late
+    // Mailchimp webhook, a reconciliation page read before the change): the change is theirs, and only that
+    // workflow knows where to write it; the person's own route sends it there (hub-client rekeyedSubject).
+    const link = await ledger.getSubjectLink(subjectKey);
+    if (link && link.requestId !== canonicalKeyLink && (await running(`consent-${link.to}`))) {
+      return `a rectification (${link.requestId}) moved the person to another key, whose consent workflow runs`;
+    }
     // A run started before an upgrade, under the key an older version gave another spelling of the address:
     // the person's own route hands it over to this key (consent) or meets it (erasure), so the batch never
     // writes beside it, out of order.

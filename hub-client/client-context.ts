@@ -2,6 +2,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { consentChangeRequestSchema } from '../domain/consent.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
 import { erasureWorkflowId } from '../workflows/erasure-definitions.js';
 import {
@@ -34,11 +35,21 @@ export function clientContextFor(client: Client, config: HubConfig): ConsentClie
 }
 
 /** Reconciliation's repairs go through the same entry points as a person's own requests. */
-export function workStarterFor(context: ConsentClientContext): WorkStarter {
+export function workStarterFor(
+  context: ConsentClientContext,
+  /**
+   * The worker's ledger: with it a change for an address a rectification moved away from goes to the
+   * person's workflow under their new key, as the API's and the CLI's changes do (recordConsentChange).
+   */
+  ledger?: Ledger,
+): WorkStarter {
   return {
     erase: (input) => requestErasure(context, input),
     changeConsent: (input, stableEventId, options) =>
-      recordConsentChange(context, input, stableEventId, { recordedAt: options?.recordedAt }),
+      recordConsentChange(context, input, stableEventId, {
+        recordedAt: options?.recordedAt,
+        ...(ledger ? { ledger } : {}),
+      }),
     changeConsentBatch: async ({ batchId, changes }) => {
       try {
         await recordConsentBatch(
@@ -48,7 +59,7 @@ export function workStarterFor(context: ConsentClientContext): WorkStarter {
             change: consentChangeRequestSchema.parse(change.input),
             eventId: change.eventId,
           })),
-          { batchId },
+          { batchId, ...(ledger ? { ledger } : {}) },
         );
         return { started: true };
       } catch (error) {

@@ -81,7 +81,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
         ledger,
         logger,
         subjectKeySecret: config.CONSENT_HUB_SUBJECT_KEY_SECRET,
-        starter: workStarterFor(clientContextFor(client, config)),
+        starter: workStarterFor(clientContextFor(client, config), ledger),
         subjectKeys: subjectDataKeysOf(dataConverter),
         accessExports: new AccessExportStore(
           exportDirectoryOf(config),

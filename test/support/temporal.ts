@@ -92,7 +92,7 @@ export async function connectTestTemporal(
         activities: createActivities({
           logger: silentLogger,
           subjectKeySecret: secrets.subjectKeySecret,
-          starter: workStarterFor(testClientContext()),
+          starter: workStarterFor(testClientContext(), ledger),
           subjectKeys: subjectDataKeysOf(dataConverter),
           ...deps,
           ledger,

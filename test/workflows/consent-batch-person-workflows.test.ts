@@ -129,6 +129,72 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
     expect(await hub.ledger.listConsentEvents(legacyKey)).toEqual([]);
   });
 
+  it('routes a change for an address a rectification moved away from to the person’s workflow under the new key, not a write beside it under the old one', async () => {
+    const oldEmail = `old${unique()}@example.com`;
+    const newEmail = `new${unique()}@example.com`;
+    const oldKey = subjectKeyFor(oldEmail, context.subjectKeySecret);
+    const newKey = subjectKeyFor(newEmail, context.subjectKeySecret);
+    const requestId = randomUUID();
+    await hub.ledger.rekeySubject({ from: oldKey, to: newKey, requestId, at: new Date().toISOString() });
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Rhea', lastname: 'Moved', emailaddress1: newEmail }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'News', members: [{ email_address: newEmail, status: 'subscribed' }] }],
+    });
+    const timings = { ...context.consentTimings, idleAfter: '10 minutes' };
+    const newId = consentWorkflowId(newKey);
+    opened.push(newId, consentWorkflowId(oldKey));
+    const moved = await context.client.workflow.start<typeof consentWorkflow>('consentWorkflow', {
+      taskQueue: context.taskQueue,
+      workflowId: newId,
+      args: [{ subjectKey: newKey, email: newEmail, timings }],
+      typedSearchAttributes: [{ key: subjectKeyAttribute, value: newKey }],
+    });
+    await until('the new key’s run is up', () => moved.query(consentStatusQuery));
+
+    // As a late webhook's buffer and reconciliation start it: the batch alone must see the rectification.
+    const batchId = randomUUID();
+    const eventId = randomUUID();
+    const item: ConsentBatchItem = {
+      subjectKey: oldKey,
+      email: oldEmail,
+      change: {
+        eventId,
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        recordedAt: new Date().toISOString(),
+        source: 'mailchimp',
+        evidence: { channel: 'mailchimp-webhook' },
+      },
+    };
+    await context.client.workflow.start<typeof consentBatchWorkflow>('consentBatchWorkflow', {
+      taskQueue: context.taskQueue,
+      workflowId: consentBatchWorkflowId(batchId),
+      args: [{ batchId, timings }, item],
+    });
+    const result = await consentBatchResult(context, batchId);
+    expect(result.results).toEqual([
+      expect.objectContaining({
+        subjectKey: oldKey,
+        route: 'person',
+        reason: expect.stringContaining(`rectification (${requestId})`),
+      }),
+    ]);
+    const view = await until('the change is written under the new key', async () => {
+      const v = await moved.query(consentStatusQuery);
+      return v.purposes.marketing_email?.eventId === eventId && v.inFlight === 0 ? v : undefined;
+    });
+    expect(view.purposes.marketing_email).toMatchObject({
+      decision: 'withdrawn',
+      systems: { dynamics: 'applied', mailchimp: 'applied' },
+    });
+    expect((await hub.ledger.listConsentEvents(newKey)).map((e) => e.id)).toEqual([eventId]);
+    expect(await hub.ledger.listConsentEvents(oldKey)).toEqual([]);
+    expect(await statusOf(consentWorkflowId(oldKey))).toBeUndefined();
+  });
+
   it('keeps the time the hub first recorded a change it hands to the person’s own workflow, not the hand-over’s', async () => {
     const email = `handed.${unique()}@example.com`;
     const subjectKey = subjectKeyFor(email, context.subjectKeySecret);
