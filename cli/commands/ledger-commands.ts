@@ -7,20 +7,23 @@ import { withLedger } from '../ledger-context.js';
 import { UsageError } from '../usage-error.js';
 
 export const historyCommand = new Command('history')
-  .description("a person's consent events with their evidence, then their erasure receipts and tombstone")
+  .description(
+    "a person's consent events with their evidence, then their erasure receipts, legal holds and tombstone",
+  )
   .requiredOption('--email <email>', "the person's email address (only its subject key is looked up)")
   .option('--json', 'print stable JSON')
   .action(async (flags: { email: string }, command: Command) => {
     const email = emailSchema.parse(flags.email);
     await withLedger(async (ledger, config) => {
       const subjectKey = subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET);
-      const [events, receipts, tombstone] = await Promise.all([
+      const [events, receipts, tombstone, holds] = await Promise.all([
         ledger.listConsentEvents(subjectKey),
         ledger.listReceipts({ subjectKey }),
         ledger.getTombstone(subjectKey),
+        ledger.listHolds(subjectKey),
       ]);
       if (wantsJson(command)) {
-        printJson({ subjectKey, consentEvents: events, receipts, tombstone: tombstone ?? null });
+        printJson({ subjectKey, consentEvents: events, receipts, holds, tombstone: tombstone ?? null });
         return;
       }
       print(`Subject key ${subjectKey}`);
@@ -36,6 +39,14 @@ export const historyCommand = new Command('history')
       print('');
       print(`Erasure receipts (${receipts.length})`);
       for (const r of receipts) print(`  ${r.requestId}  ${r.outcome}  completed ${r.completedAt}`);
+      print('');
+      // Every hold, also one that met no erasure: it is evidence of why data was kept, or could have been.
+      print(`Legal holds (${holds.length})`);
+      for (const h of holds) {
+        print(`  ${h.placedAt}  placed    ${h.reason} by ${h.placedBy}`);
+        if (h.releasedAt)
+          print(`  ${h.releasedAt}  released  ${h.releaseReason ?? 'resolved'} by ${h.releasedBy ?? '?'}`);
+      }
       print('');
       print(
         tombstone

@@ -52,6 +52,29 @@ describe('consent-hub hold and release, and erase --wait for a held person', () 
     expect(again.stdout + again.stderr).not.toContain(email);
   });
 
+  it('history lists every hold with its release, also holds that met no erasure and one placed right after a release', async () => {
+    const email = uniqueEmail();
+    expect(
+      (await cli('hold', '--email', email, '--reason', 'legal_claims', '--operator', 'ops:a')).code,
+    ).toBe(0);
+    expect((await cli('release', '--email', email, '--operator', 'ops:b')).code).toBe(0);
+    expect(
+      (await cli('hold', '--email', email, '--reason', 'authority_order', '--operator', 'ops:c')).code,
+    ).toBe(0);
+    const text = await cli('history', '--email', email);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('Legal holds (2)');
+    expect(text.stdout).toMatch(
+      /placed {4}legal_claims by ops:a\n.*released {2}resolved by ops:b\n.*placed {4}authority_order by ops:c\n/,
+    );
+    expect(text.stdout).not.toContain(email);
+    const json = JSON.parse((await cli('history', '--email', email, '--json')).stdout);
+    expect(json.holds.map((h: { reason: string; releasedBy?: string }) => [h.reason, h.releasedBy])).toEqual([
+      ['legal_claims', 'ops:b'],
+      ['authority_order', undefined],
+    ]);
+  });
+
   it('erase --wait for a held person exits 0 once the data is restricted, showing on_hold (text and --json, with the deadline)', async () => {
     const email = uniqueEmail();
     expect((await cli('hold', '--email', email, '--reason', 'legal_obligation')).code).toBe(0);
