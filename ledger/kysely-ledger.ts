@@ -715,7 +715,39 @@ export class KyselyLedger implements Ledger {
     await this.db.deleteFrom('console_sessions').where('token_hash', '=', tokenHash).execute();
   }
 
+  /**
+   * Whether a request's subject was erased after the request came in: the request is an erasure's own (the
+   * tombstone's first or latest), or it is registered under a subject whose tombstone was last written at
+   * or after it was received. Its operator texts are then stored erased (`erasedReason`), as
+   * `eraseOperatorTexts` would have left them: a close note the client writes after its update returned
+   * can land after the erasure's outcome has already removed the words (issue 16). A request received after
+   * the latest erasure (the person came back) keeps its texts.
+   */
+  private async erasedBefore(
+    db: Kysely<LedgerDatabase> | Transaction<LedgerDatabase>,
+    requestId: string,
+  ): Promise<boolean> {
+    const own = await db
+      .selectFrom('tombstones')
+      .select('subject_key')
+      .where((eb) => eb.or([eb('first_request_id', '=', requestId), eb('last_request_id', '=', requestId)]))
+      .executeTakeFirst();
+    if (own) return true;
+    const covered = await db
+      .selectFrom('request_deadlines')
+      .innerJoin('tombstones', 'tombstones.subject_key', 'request_deadlines.subject_key')
+      .select('request_deadlines.request_id')
+      .where('request_deadlines.request_id', '=', requestId)
+      .whereRef('tombstones.updated_at', '>=', 'request_deadlines.received_at')
+      .executeTakeFirst();
+    return covered !== undefined;
+  }
+
   async recordOperatorAction(entry: OperatorActionRecord): Promise<void> {
+    const reason =
+      entry.reason !== undefined && (await this.erasedBefore(this.db, entry.requestId))
+        ? erasedReason(entry.action, entry.reason)
+        : entry.reason;
     await this.db
       .insertInto('operator_actions')
       .values({
@@ -726,7 +758,7 @@ export class KyselyLedger implements Ledger {
         // '' for an action on the whole request (an extension): the column predates such actions.
         system: entry.system ?? '',
         operator: entry.operator,
-        reason: entry.reason ?? null,
+        reason: reason ?? null,
         at: toUtcIso(entry.at, 'at'),
       })
       .onConflict((conflict) => conflict.column('id').doNothing())
@@ -858,6 +890,11 @@ export class KyselyLedger implements Ledger {
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1)
         return { extended: false, refused: 'limit', deadline } as const;
+      const text = `+${extension.months} month${extension.months === 1 ? '' : 's'} (due ${dueAt}): ${extension.reason}`;
+      // An extension of a request whose subject is already erased keeps its months, not its words.
+      const reason = (await this.erasedBefore(trx, extension.requestId))
+        ? erasedReason('extend', text)
+        : text;
       await trx
         .insertInto('operator_actions')
         .values({
@@ -867,7 +904,7 @@ export class KyselyLedger implements Ledger {
           action: 'extend',
           system: '',
           operator: extension.operator,
-          reason: `+${extension.months} month${extension.months === 1 ? '' : 's'} (due ${dueAt}): ${extension.reason}`,
+          reason,
           at: toUtcIso(extension.at, 'at'),
         })
         .execute();

@@ -166,7 +166,11 @@ export interface Ledger {
   /** A consent event by its id (a consent change's request id), whoever's it is. */
   getConsentEvent(id: string): Promise<ConsentEvent | undefined>;
 
-  /** Appends an operator action to a request's log. Idempotent by `id`. */
+  /**
+   * Appends an operator action to a request's log. Idempotent by `id`. On a request whose subject was erased
+   * after it came in, the reason is stored as `eraseOperatorTexts` leaves it (`erasedReason`): a close note
+   * written after the erasure's outcome does not outlive it.
+   */
   recordOperatorAction(entry: OperatorActionRecord): Promise<void>;
   /** A request's operator actions, oldest first. */
   listOperatorActions(requestId: string): Promise<OperatorActionRecord[]>;

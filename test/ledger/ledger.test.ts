@@ -662,6 +662,69 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(await ledger.eraseOperatorTexts(subject, [erasureRequest])).toBe(0);
   });
 
+  it("stores an operator text that arrives after its subject's erasure as the erasure leaves it (a close note written after the outcome, an extension), and keeps the texts of a request received after the erasure", async () => {
+    const subject = subjectKey();
+    const erasureRequest = `erasure-${randomUUID()}`;
+    const consentRequest = randomUUID();
+    const laterRequest = `access-${randomUUID()}`;
+    await ledger.registerRequest({
+      requestId: consentRequest,
+      kind: 'consent',
+      subjectKey: subject,
+      receivedAt: '2026-03-01T00:00:00Z',
+      registeredAt: '2026-03-01T00:00:00Z',
+    });
+    await ledger.recordTombstone({
+      subjectKey: subject,
+      erasedAt: '2026-03-02T00:00:00Z',
+      systems: ['dynamics'],
+      firstRequestId: erasureRequest,
+      lastRequestId: erasureRequest,
+    });
+    expect(await ledger.eraseOperatorTexts(subject, [erasureRequest])).toBe(0);
+    // The race: the client writes the close note after its update returned, the outcome already ran.
+    const close = (requestId: string, reason: string) =>
+      ledger.recordOperatorAction({
+        id: randomUUID(),
+        requestId,
+        requestKind: 'erasure',
+        action: 'close',
+        system: 'dynamics',
+        operator: 'cli:dpo',
+        reason,
+        at: '2026-03-03T00:00:00Z',
+      });
+    await close(erasureRequest, 'handled_manually: Vandersteen row locked');
+    await close(erasureRequest, 'Vandersteen row locked');
+    expect((await ledger.listOperatorActions(erasureRequest)).map((a) => a.reason).sort()).toEqual([
+      '[removed: the subject was erased]',
+      'handled_manually: [removed: the subject was erased]',
+    ]);
+    const extended = await ledger.extendRequestDeadline({
+      requestId: consentRequest,
+      months: 1,
+      reason: 'Ottoline Vandersteen asked for more',
+      operator: 'cli:dpo',
+      at: '2026-03-03T00:00:00Z',
+      actionId: randomUUID(),
+    });
+    expect(extended.extended).toBe(true);
+    const [extension] = await ledger.listOperatorActions(consentRequest);
+    expect(extension?.reason).toMatch(/^\+1 month \(due [^)]*\): \[removed: the subject was erased\]$/);
+    // The person came back after the erasure: a new request's texts are theirs to keep (redacted upstream).
+    await ledger.registerRequest({
+      requestId: laterRequest,
+      kind: 'access',
+      subjectKey: subject,
+      receivedAt: new Date(Date.now() + 60_000).toISOString(),
+      registeredAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await close(laterRequest, 'handled_manually: row locked, retry on Monday');
+    expect((await ledger.listOperatorActions(laterRequest))[0]?.reason).toBe(
+      'handled_manually: row locked, retry on Monday',
+    );
+  });
+
   it('closes twice without complaint', async () => {
     const extra = await openLedger(store.options, silent);
     await extra.close();
