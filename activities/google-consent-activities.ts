@@ -168,7 +168,10 @@ export function createGoogleConsentActivities({
           pages.push(subjectOf([], ''));
         for (const subject of pages) {
           try {
-            const { records, ...result } = await apply(subject, input.request);
+            // An id pending in one property of several goes only to the properties that lack it.
+            const { records, ...result } = await apply(subject, input.request, {
+              skip: (record) => accepted.has(keyOf(record)),
+            });
             if (result.outcome === 'applied') await remember(records as { kind: string; id: string }[]);
             submittedRecords += records.length;
             results.push(result);

@@ -69,7 +69,12 @@ export interface Connector {
    * withdrawn. `changed` names the purposes whose decision moved since the last write; a tool none of them
    * maps to answers `not_applicable` without a call.
    */
-  applyConsentState(subject: SubjectIdentifiers, request: ConsentStateRequest): Promise<ConsentStateResult>;
+  applyConsentState(
+    subject: SubjectIdentifiers,
+    request: ConsentStateRequest,
+    /** `skip`: deletions the tool accepted before (Google, one property of several), not sent again. */
+    options?: EraseOptions,
+  ): Promise<ConsentStateResult>;
   /** Reads the consent fields now and compares each with what the decisions in force call for. */
   verifyConsentState(subject: SubjectIdentifiers, decisions: DecisionsInForce): Promise<ConsentVerification>;
   /**

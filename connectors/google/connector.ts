@@ -282,6 +282,7 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
     async applyConsentState(
       subject: SubjectIdentifiers,
       request: ConsentStateRequest,
+      options?: EraseOptions,
     ): Promise<ConsentStateResult> {
       const statistics = request.decisions.statistics;
       if (statistics?.decision !== 'withdrawn' || !request.changed.includes('statistics')) {
@@ -290,7 +291,7 @@ export function createGoogleConnector(config: GoogleConfig, deps: { logger: Logg
       if (!hasIdentifiers(subject)) {
         return { outcome: 'not_found', purposes: { statistics: 'not_found' }, fields: {}, records: [] };
       }
-      const records = await submitAll(subject, 'applyConsent');
+      const records = await submitAll(subject, 'applyConsent', options?.skip);
       const latest =
         records
           .map((record) => record.vendorTime ?? '')

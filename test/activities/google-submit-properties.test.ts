@@ -6,6 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/create-activities.js';
 import type { WorkStarter } from '../../activities/reconciliation-activities.js';
+import type { Connector } from '../../connectors/connector.js';
 import { googleConfigSchema } from '../../connectors/google/config.js';
 import { createGoogleConnector } from '../../connectors/google/connector.js';
 import type { Ledger } from '../../ledger/ledger.js';
@@ -59,7 +60,18 @@ describe("erasure's Google submissions with several GA4 properties", () => {
       ),
       { logger },
     );
-    return createActivities({ connectors: { google }, ledger, logger, subjectKeySecret: secret, starter });
+    // The consent lane reads the CRM's GA ids first; this CRM holds none for the person.
+    const dynamics = {
+      system: 'dynamics',
+      find: async () => ({ records: [], gaClientIds: [], gaUserIds: [], names: [] }),
+    } as unknown as Connector;
+    return createActivities({
+      connectors: { google, dynamics },
+      ledger,
+      logger,
+      subjectKeySecret: secret,
+      starter,
+    });
   };
 
   const upserts = async () =>
@@ -104,5 +116,42 @@ describe("erasure's Google submissions with several GA4 properties", () => {
         .flatMap((p) => ids.map((id) => `${p}|${keyedVendorId(secret, 'google', id)}|submitted`))
         .sort(),
     );
+  });
+
+  it('consent: a statistics withdrawal retried after the quota met in one property sends the missing ids to that property only', async () => {
+    await control.reset();
+    await control.seed({ quotaUsed: { properties: { '400000002': dailyQuota - 1 } } });
+    const ids = ['8200.1700000000', '8201.1700000001'];
+    const input = {
+      system: 'google' as const,
+      subjectKey: 'c'.repeat(64),
+      subject: { email: '', gaClientIds: ids, gaUserIds: [] },
+      request: {
+        decisions: { statistics: { decision: 'withdrawn' as const, hasEvidence: true } },
+        changed: ['statistics' as const],
+      },
+      eventIds: { statistics: `ev-${Date.now()}` },
+    };
+    const activities = activitiesFor();
+    const env = new MockActivityEnvironment();
+    await expect(env.run(activities.applyGoogleConsentFromCrm, input)).rejects.toThrow(/quota|exceeded/i);
+    expect(await upserts()).toHaveLength(4);
+
+    await control.clearRequests();
+    await control.seed({ quotaUsed: { properties: { '400000002': 0 } } });
+    const result = (await env.run(activities.applyGoogleConsentFromCrm, input)) as { outcome: string };
+    expect(result.outcome).toBe('applied');
+    expect(await upserts()).toHaveLength(1);
+    const state = await control.state<GoogleSandboxState>();
+    for (const property of ['400000001', '400000002']) {
+      for (const id of ids) {
+        expect(
+          (state.deletionRequests[property] ?? [])
+            .filter((r) => r.identifier === id)
+            .map((r) => r.submissions),
+          `${property} ${id}`,
+        ).toEqual([1]);
+      }
+    }
   });
 });

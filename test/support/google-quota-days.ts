@@ -44,10 +44,10 @@ export function shortGoogleDays(options: {
       google: {
         ...google,
         erase: (subject, options) => newDay(() => google.erase(subject, options)),
-        applyConsentState: (subject, request) =>
+        applyConsentState: (subject, request, options) =>
           newDay(() => {
             if (!google.applyConsentState) throw new Error('no applyConsentState');
-            return google.applyConsentState(subject, request);
+            return google.applyConsentState(subject, request, options);
           }),
       },
     };
