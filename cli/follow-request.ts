@@ -7,6 +7,14 @@ import { print, printJson } from './hub-context.js';
 /** How often `--wait` looks at the workflow. */
 const pollEveryMs = 1000;
 
+/**
+ * How long a look at the status that failed waits for the request's result before the failure stands. A
+ * request that finished since the last look may no longer answer a query (a finished erasure is replayed
+ * to answer one, and its input cannot be decoded once the person's data keys are shredded, a moment after
+ * it ends); its result is then on its way, slower on a loaded machine, and is the true answer.
+ */
+export const resultAfterFailedLookMs = 30_000;
+
 /** What `--wait` needs of a request's live status: its state and each system's. */
 export interface FollowedStatus {
   status: string;
@@ -21,7 +29,9 @@ export interface FollowedStatus {
  * one line per system whenever its state changes (status, attempt, last failure, next retry). When a system
  * needs attention it prints the status (with the retry and close commands) and exits 3, unless
  * `waitThroughAttention`; a status `stopAt` accepts (a legal hold) ends the wait with exit 0. The receipt
- * goes to `finish`; a failed workflow is thrown. The caller has printed the request id first.
+ * goes to `finish`; a failed workflow is thrown. A look at the status that fails ends with the result when
+ * it comes within `resultAfterFailedLookMs`, else throws that failure. The caller has printed the request id
+ * first.
  */
 export async function followRequest<Receipt, Status extends FollowedStatus>(options: {
   result: Promise<Receipt>;
@@ -36,6 +46,8 @@ export async function followRequest<Receipt, Status extends FollowedStatus>(opti
    * hold) shows it with the status, in `--json` as `receivedAt` and `dueAt` beside the status's fields.
    */
   deadline?: { receivedAt: string; dueAt: string };
+  /** Milliseconds; `resultAfterFailedLookMs` unless a test shortens it. */
+  resultAfterFailedLookMs?: number;
 }): Promise<void> {
   const result = options.result.then(
     (receipt) => ({ receipt }),
@@ -51,14 +63,22 @@ export async function followRequest<Receipt, Status extends FollowedStatus>(opti
       if (deadline) print(`  received ${deadline.receivedAt}, due ${deadline.dueAt}`);
     }
   };
+  const settle = (finished: { receipt: Receipt } | { error: unknown }) => {
+    if ('error' in finished) throw finished.error;
+    options.finish(finished.receipt);
+  };
   for (;;) {
     const finished = await Promise.race([result, delay(pollEveryMs).then(() => undefined)]);
-    if (finished) {
-      if ('error' in finished) throw finished.error;
-      options.finish(finished.receipt);
-      return;
+    if (finished) return settle(finished);
+    let status: Status;
+    try {
+      status = await options.liveStatus();
+    } catch (error) {
+      const wait = options.resultAfterFailedLookMs ?? resultAfterFailedLookMs;
+      const late = await Promise.race([result, delay(wait).then(() => undefined)]);
+      if (!late) throw error;
+      return settle(late);
     }
-    const status = await options.liveStatus();
     if (!options.json) showProgress(status, shown);
     if (options.stopAt?.(status)) {
       show(status);
