@@ -25,6 +25,53 @@ function percentForms(text: string): string[] {
   return [component, component.replace(/'/g, '%27'), text.replace(/@/g, '%40')];
 }
 
+/** Does a character stand for an address's `@` or `.` once compatibility forms are folded (`＠`, `﹫`, `．`)? */
+const isAddressMark = (char: string) => /^[@.]$/.test(char.normalize('NFKC'));
+
+/**
+ * An escape that may hide an address's `@` or `.`: an HTML numeric character reference (decimal or hex,
+ * either case of `x`, any leading zeros: `&#64;`, `&#x40;`, `&#X0040;`), a JSON `\uXXXX` escape, `%40` or
+ * `%2e` percent-encoded up to four times (`%2540`, `%252540`), or a named reference (`&commat;`, `&period;`).
+ */
+const addressMarkEscape =
+  /&#(?:([xX])0*([0-9a-fA-F]{1,6})|0*(\d{1,7}));|\\u([0-9a-fA-F]{4})|%(?:25){0,3}(40|2[eE])|&(commat|period);/gi;
+
+/**
+ * Reads every written form of an address's `@` and `.` as the plain character, so that one matcher sees
+ * `sob.x&#x40;example.net`, `sob.x%2540example.net`, `sob&#46;x@example&#46;net` and `sob.x＠example.net`
+ * as `sob.x@example.net`. Escapes of other characters stay as written (`&#60;` is not turned into `<`);
+ * then Unicode compatibility forms are folded (NFKC: full-width `＠` is `@`, full-width letters are ASCII).
+ * Used by every redaction path (redactText for the subject's address, scrubAddresses for any address).
+ */
+export function decodeAddressMarks(text: string): string {
+  return text
+    .replace(
+      addressMarkEscape,
+      (
+        written,
+        hex?: string,
+        hexDigits?: string,
+        decimal?: string,
+        json?: string,
+        percent?: string,
+        named?: string,
+      ) => {
+        if (named)
+          return named.toLowerCase() === 'commat' ? '@' : named.toLowerCase() === 'period' ? '.' : written;
+        if (percent) return percent === '40' ? '@' : '.';
+        const code = hex
+          ? Number.parseInt(hexDigits ?? '', 16)
+          : json
+            ? Number.parseInt(json, 16)
+            : Number(decimal);
+        if (!Number.isInteger(code) || code > 0x10ffff) return written;
+        const char = String.fromCodePoint(code);
+        return isAddressMark(char) ? char : written;
+      },
+    )
+    .normalize('NFKC');
+}
+
 /** The ways an address is quoted in JSON, HTML, URLs and RFC 5322 headers. */
 function addressForms(email: string): string[] {
   const at = email.lastIndexOf('@');
@@ -161,7 +208,19 @@ export function redactText(text: string, subject: RedactionSubject = {}): string
     if (unique.length === 0) return;
     result = result.replace(new RegExp(unique.map(escapeRegExp).join('|'), 'giu'), replacement);
   };
-  if (subject.email) replaceAll(addressForms(subject.email), redactedEmail);
+  if (subject.email) {
+    const forms = [...addressForms(subject.email), ...addressForms(decodeAddressMarks(subject.email))];
+    replaceAll(forms, redactedEmail);
+    // The address may still be there with its `@` or `.` written some other way (`&#x40;`, `%2540`, `＠`):
+    // the decoded text is kept only when it held the address, so other text stays as written.
+    const before = result;
+    const decoded = decodeAddressMarks(result);
+    if (decoded !== before) {
+      result = decoded;
+      replaceAll(forms, redactedEmail);
+      if (result === decoded) result = before;
+    }
+  }
   // Every other address goes whole before names are looked for: `alonzo.church@x.org` is an address, not
   // two names (which would leave `[name].[name]@x.org`).
   result = scrubAddresses(result);
@@ -181,13 +240,13 @@ const addressShape =
 /**
  * Replaces every address in free text with `[email]`, found by linkify's scanner (which knows address
  * syntax: quotes, apostrophes, plus signs, sub-domains) rather than a hand regex, then by an address's
- * shape for the top-level domains linkify does not know (`addressShape`). `%40` and `\u0040` are
- * read as `@` first, so percent-encoded addresses go too.
+ * shape for the top-level domains linkify does not know (`addressShape`). Every written form of `@` and `.`
+ * (decodeAddressMarks: `%40`, `%2540`, `\u0040`, `&#x40;`, `&#0064;`, `&#46;`, `＠`) is read first, so
+ * encoded addresses go too.
  */
 export function scrubAddresses(text: string): string {
   // RFC 5322 allows a quoted local part (`"mary o'brien"@x.org`); the scanner reads unquoted ones only.
-  const decoded = text
-    .replace(/%40|\\u0040|&#64;|&commat;/gi, '@')
+  const decoded = decodeAddressMarks(text)
     .replace(/"[^"\r\n]{1,64}"@/g, 'quoted@')
     // An address a mail client wrapped after its `@` (`mary@\nexample.com`) is still an address.
     .replace(/@[ \t]*\r?\n[ \t]*(?=[\p{L}\p{N}])/gu, '@');
