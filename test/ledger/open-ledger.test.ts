@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseEnv } from '../../config/parse-env.js';
@@ -198,7 +198,22 @@ describe.each(ledgerBackends)('a ledger migrated by a newer consent-hub ($name)'
     try {
       // An older build's ledger: every migration but the newest applied.
       const names = Object.keys(await ledgerMigrations.getMigrations()).sort();
-      const older = new Migrator({ db: store.inspect(), provider: ledgerMigrations });
+      // On PostgreSQL the migrator must be told the store's schema, as openLedger tells it: without it, Kysely
+      // takes a migration table of another test file's schema as its own and skips creating this one's.
+      const db = store.inspect();
+      const schema =
+        backend.name === 'postgres'
+          ? (
+              await db
+                .selectNoFrom(sql<string | null>`current_schema()`.as('schema'))
+                .executeTakeFirstOrThrow()
+            ).schema
+          : null;
+      const older = new Migrator({
+        db,
+        provider: ledgerMigrations,
+        ...(schema ? { migrationTableSchema: schema } : {}),
+      });
       const { error } = await older.migrateTo(names.at(-2) as string);
       expect(error).toBeUndefined();
       const ledger = await openLedger(store.options, silent);
