@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { actorIdError, actorIdMaxLength, actorIdPattern } from './operator-id.js';
 
 /**
  * Why a person is erased: a fixed set of codes (GDPR Art. 17(1) grounds, plus the hub's own re-erasure), so
@@ -44,16 +45,18 @@ export function structuredReason(
   return { reason: 'other', reasonNote: note ? `${given} — ${note}` : given };
 }
 
-const identifierCharacters = /^[A-Za-z0-9][A-Za-z0-9._:#/+=-]*$/;
+const identifierCharacters = actorIdPattern;
 
 /**
  * An operator or system id (`cli:alice`, `api:3f2a9c`, `privacy-inbox#1234`, `reconciliation:<run>`): no
  * spaces and no `@`, so neither a person's name nor an address fits in it.
  */
-export const actorIdSchema = z.string().trim().min(1).max(200).regex(identifierCharacters, {
-  error:
-    'must be an operator or system id (letters, digits and . _ : # / + = -), such as cli:alice or privacy-inbox#1234; not a name or an address',
-});
+export const actorIdSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(actorIdMaxLength)
+  .regex(identifierCharacters, { error: actorIdError });
 
 /** A reference (policy version, form id, ticket or delivery id, channel): an identifier, not prose. */
 export const referenceSchema = (max: number) =>

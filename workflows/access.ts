@@ -28,7 +28,7 @@ import {
 } from './access-definitions.js';
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
-import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 
@@ -104,7 +104,7 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
       gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: (update) => assertOperatorAction(state, update) },
   );
   setHandler(
     closeAccessSystemUpdate,
@@ -112,7 +112,7 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
       gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: (update) => assertOperatorAction(state, update) },
   );
 
   const subject = {

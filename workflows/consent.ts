@@ -46,7 +46,7 @@ import {
   nonRetryableErrorTypes,
   systemActivityOptions,
 } from './erasure-activity-options.js';
-import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';
 
@@ -263,7 +263,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(states(), system) },
+    { validator: (update) => assertOperatorAction(states(), update) },
   );
   setHandler(
     closeConsentSystemUpdate,
@@ -271,7 +271,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
       gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(states(), system) },
+    { validator: (update) => assertOperatorAction(states(), update) },
   );
 
   const ledger = proxyActivities<Activities>(ledgerActivityOptions);

@@ -33,7 +33,7 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { LegalHoldPhase } from './legal-hold.js';
-import { assertNeedsAttention, counted, OperatorGate, type StepOutcome } from './operator-gate.js';
+import { assertOperatorAction, counted, OperatorGate, type StepOutcome } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
@@ -200,7 +200,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       gate.request(system, { kind: 'retry' }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(gatedStates(), system) },
+    { validator: (update) => assertOperatorAction(gatedStates(), update) },
   );
   setHandler(
     closeSystemUpdate,
@@ -208,7 +208,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       gate.request(system, { kind: 'close', reason }, operator);
       return view();
     },
-    { validator: ({ system }) => assertNeedsAttention(gatedStates(), system) },
+    { validator: (update) => assertOperatorAction(gatedStates(), update) },
   );
   followRequestDeadline();
   // Requests that arrived once the receipt was being written: too late for it, carried by a follow-up.

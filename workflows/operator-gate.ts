@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { SystemFailure, SystemName } from '../domain/erasure.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
+import { actorIdError, isActorId } from '../domain/operator-id.js';
 
 export type OperatorAction = { kind: 'retry' } | { kind: 'close'; reason: string };
 /** Who acted when the update carried no operator (a client older than operator ids). */
@@ -246,6 +247,22 @@ export function assertNeedsAttention(
   if (state.status !== 'needs_attention' && state.status !== 'waiting_for_vendor') {
     throw new Error(`${system} does not need attention (its status is ${state.status})`);
   }
+}
+
+/**
+ * The validator of every operator retry and close update: refuses an `operator` that is not an operator or
+ * system id (a name or an address sent straight to Temporal, past the hub's client), then a system that
+ * does not need attention. A refused update writes nothing to the history, the status or the receipt.
+ * `operator` may be absent (clients older than operator ids); it is then recorded as unnamed.
+ */
+export function assertOperatorAction(
+  states: Partial<Record<SystemName, GatedState>>,
+  update: { system: SystemName; operator?: unknown },
+): void {
+  if (update.operator !== undefined && !isActorId(update.operator)) {
+    throw new Error(`operator ${actorIdError}`);
+  }
+  assertNeedsAttention(states, update.system);
 }
 
 /** What an operator needs to act: the vendor's reason and status, or that retries ran out of time. */

@@ -22,7 +22,7 @@ import { consentRekeySignal, consentWorkflowId } from './consent-definitions.js'
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
-import { assertNeedsAttention, OperatorGate } from './operator-gate.js';
+import { assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { rectificationStatusQuery } from './rectification-definitions.js';
 import { followRequestDeadline } from './request-deadline.js';
@@ -113,7 +113,7 @@ export async function rectificationWorkflow(
       gate.request(system, { kind: 'retry' }, operator);
       return view() as never;
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: (update) => assertOperatorAction(state, update) },
   );
   setHandler(
     closeSystemUpdate,
@@ -121,7 +121,7 @@ export async function rectificationWorkflow(
       gate.request(system, { kind: 'close', reason }, operator);
       return view() as never;
     },
-    { validator: ({ system }) => assertNeedsAttention(state, system) },
+    { validator: (update) => assertOperatorAction(state, update) },
   );
   followRequestDeadline();
 

@@ -15,6 +15,11 @@ import {
   retryErasureSystem,
 } from '../../hub-client/erasures.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
+import {
+  closeSystemUpdate,
+  erasureStatusQuery,
+  retrySystemUpdate,
+} from '../../workflows/erasure-definitions.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
@@ -254,6 +259,36 @@ describe('erasure workflow, with stub connectors on the real dev server', () => 
       status: 'closed_by_operator',
       closedReason: 'property deleted in GA',
     });
+  });
+
+  it('refuses an operator close or retry sent straight to Temporal with a name or address as the operator, recording nothing; an operator id still closes', async () => {
+    Object.assign(stubs.behaviour, { dynamics: 'ok', mailchimp: 'ok', google: 'bad-credentials' });
+    const started = await requestErasure(context, request(uniqueEmail('direct')));
+    await waitForStatus(context, started.requestId, (s) => s.systems.google.status === 'needs_attention');
+    // Past the hub's client (whose zod schema would refuse these), as `temporal workflow update execute` does.
+    const handle = temporal.client.workflow.getHandle(started.workflowId);
+    for (const operator of ['Tove Lund <tl.3@example.org>', 'tl.3@example.org', 'Tove Lund', ''])
+      await expect(
+        handle.executeUpdate(closeSystemUpdate, {
+          args: [{ system: 'google', reason: 'handled_manually', operator }],
+        }),
+      ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/operator or system id/) } });
+    await expect(
+      handle.executeUpdate(retrySystemUpdate, { args: [{ system: 'google', operator: 'tl.3@example.org' }] }),
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/operator or system id/) } });
+    const after = await handle.query(erasureStatusQuery);
+    expect(after.operatorActions).toEqual([]);
+    expect(after.systems.google.status).toBe('needs_attention');
+    expect(JSON.stringify(after)).not.toContain('Tove');
+
+    await handle.executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'google', reason: 'handled_manually', operator: 'cli:tl3' }],
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.operatorActions).toMatchObject([
+      { action: 'close', system: 'google', operator: 'cli:tl3', reason: 'handled_manually' },
+    ]);
+    expect(receipt.systems.google.status).toBe('closed_by_operator');
   });
 
   it('turns a retryable failure that outlasts the attention deadline into needs attention', async () => {

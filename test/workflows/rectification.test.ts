@@ -222,6 +222,13 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     }
     expect(ready).toBe(true);
     const reason = `Wilhelmina Ashcombe (${oldEmail}, now Winnifred at ${newEmail}) asked us to merge by hand`;
+    // An operator that is a name or an address, sent straight to Temporal, is refused and nothing is recorded.
+    await expect(
+      handle.executeUpdate(closeSystemUpdate, {
+        args: [{ system: 'mailchimp', reason, operator: `Wilhelmina Ashcombe <${oldEmail}>` }],
+      }),
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/operator or system id/) } });
+    expect((await handle.query(rectificationStatusQuery)).operatorActions).toBeUndefined();
     await handle.executeUpdate(closeSystemUpdate, {
       args: [{ system: 'mailchimp', reason, operator: 'ops:test' }],
     });
