@@ -320,9 +320,12 @@ export function createDynamicsConnector(
     );
     const groups = groupsByUrlLength(
       [...spellingsOf.entries()],
+      // Measured as the URL fetch sends it: WHATWG URL parsing percent-encodes each `'` of the query (the
+      // special-query set), which encodeURIComponent leaves, so short addresses' quotes add a third again.
       (values) =>
-        `${apiRoot}/leads?$select=${selectOf('contact', selected)}&$filter=${encodeURIComponent(manyEmailsFilter(values))}`
-          .length,
+        new URL(
+          `${apiRoot}/leads?$select=${selectOf('contact', selected)}&$filter=${encodeURIComponent(manyEmailsFilter(values))}`,
+        ).href.length,
     );
     const reads = groups.flatMap((group) =>
       (['contact', 'lead'] as const).map(async (kind) => {

@@ -106,6 +106,24 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
     expect(calls).toBeLessThanOrEqual(2 * Math.ceil((400 * 2 * 3 * 80) / (maxQueryUrlLength - 2_000)));
   });
 
+  it('sizes each group by the URL fetch sends: short addresses, whose quotes are percent-encoded, get no 414', async () => {
+    // WHATWG URL parsing encodes each ' of a query as %27; with 500 short addresses (2 spellings, 3 columns)
+    // that adds a third to the URL, which a length measured before parsing missed (every read refused).
+    const people = Array.from({ length: 500 }, (_, n) => optOut(`wave.${n}@example.com`));
+    await fixture.control.seed({
+      contacts: people.map((p, n) => ({
+        contactid: id(n),
+        emailaddress1: p.subject.email,
+        donotbulkemail: false,
+      })),
+    });
+    await fixture.control.clearRequests();
+    const plans = (await fixture.connector().planConsentBatch?.(people)) ?? [];
+    const reads = (await fixture.control.requests()).filter((e) => e.path.startsWith('/api/data/'));
+    expect(reads.map((e) => e.status).filter((status) => status !== 200)).toEqual([]);
+    expect(plans.every((plan) => 'writes' in plan && plan.writes.length === 1)).toBe(true);
+  });
+
   it('hands only the people of a group whose read was refused to their own path, with a reason free of addresses', async () => {
     await fixture.control.seed({
       contacts: [{ contactid: id(1), emailaddress1: 'p1@example.com', donotbulkemail: false }],
