@@ -187,6 +187,11 @@ export function createReconciliationActivities({
       runId: string;
       system: ReconciledSystem;
       people: ObservedPerson[];
+      /**
+       * When the page was asked for (ISO 8601, the workflow's clock before it scheduled the read): a person
+       * the hub wrote to in that system since then may show the tool as it was before that write.
+       */
+      observedAt?: string;
     }): Promise<PeopleAssessment> {
       const recordError = recordErrorFor(subjectKeySecret);
       /** Withdrawals found on this page, per person, sent together once the page is read. */
@@ -241,6 +246,17 @@ export function createReconciliationActivities({
         subjectKey: string,
         state: LedgerConsentState,
       ): Promise<void> => {
+        // The tool was read before the hub's last write there ended: what the page shows may be the state
+        // that write replaced (a batch writing the very opt-outs this run recorded), so it is neither an
+        // opt-in to revert nor a withdrawal to record. The next run reads the tool as it is.
+        const lastWrite = state.written[input.system]?.at;
+        if (
+          input.observedAt &&
+          lastWrite &&
+          Date.parse(lastWrite) > Date.parse(input.observedAt) - observationSkewMs
+        ) {
+          return;
+        }
         const decisions = decisionsInForce(state);
         const written = state.written[input.system]?.fields ?? {};
         const mine: { input: ConsentChangeRequestInput; eventId: string }[] = [];
@@ -366,6 +382,12 @@ export function createReconciliationActivities({
     );
   }
 }
+
+/**
+ * How far the clock that stamps the hub's writes may run ahead of the workflow clock that stamps a page's
+ * read (worker hosts differ): a write this close to the read is taken as possibly after it.
+ */
+export const observationSkewMs = 2_000;
 
 /**
  * People on one page with withdrawals to carry from which reconciliation uses the bulk path

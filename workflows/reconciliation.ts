@@ -80,12 +80,18 @@ export async function reconciliationWorkflow(
     if (state.done) continue;
     const since = full ? undefined : await ledger.loadWatermark(system);
     for (;;) {
+      const observedAt = new Date().toISOString();
       const page = await pageActivities.readChangesPage({
         system,
         subjectKey: `reconciliation:${runId}`,
         request: { since, cursor: state.cursor, pageSize },
       });
-      const assessed = await ledger.reconcilePeople({ runId, system, people: page.people });
+      const assessed = await ledger.reconcilePeople({
+        runId,
+        system,
+        people: page.people,
+        observedAt,
+      });
       state.pages += 1;
       state.people += page.people.length;
       if (page.total !== undefined) state.total = page.total;

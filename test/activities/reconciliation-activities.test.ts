@@ -99,3 +99,124 @@ describe('repairing failed withdrawals', () => {
     expect(calls).toBe(4);
   });
 });
+
+/**
+ * A page read before the hub's own write to that system ended shows the tool as it was before the write: a
+ * batch writing the opt-outs this very run recorded, or a grant just written. Such an observation is no drift;
+ * read after the write, the same observation is.
+ */
+describe('comparing a page read before the hub’s last write there', () => {
+  let ledger: Ledger;
+  const audience = 'stale-news';
+  const field = `membership:${audience}`;
+
+  beforeAll(async () => {
+    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'stale-ledger-')) }, silentLogger);
+  });
+  afterAll(() => ledger?.close());
+
+  /** The hub recorded `decision` for marketing_email and wrote `value` to Mailchimp at `writtenAt`. */
+  async function written(
+    subjectKey: string,
+    decision: 'withdrawn' | 'granted',
+    value: string,
+    writtenAt: string,
+  ) {
+    const id = randomUUID();
+    await ledger.appendConsentEvent({
+      id,
+      subjectKey,
+      purpose: 'marketing_email',
+      decision,
+      occurredAt: '2026-03-01T10:00:00.000Z',
+      recordedAt: '2026-03-01T10:00:01.000Z',
+      source: 'test',
+      evidence: decision === 'granted' ? { formId: 'f' } : {},
+    });
+    await ledger.recordConsentOutcome({
+      eventId: id,
+      subjectKey,
+      system: 'mailchimp',
+      outcome: 'applied',
+      recordedAt: writtenAt,
+    });
+    await ledger.recordSystemConsentState({
+      subjectKey,
+      system: 'mailchimp',
+      outcome: 'applied',
+      fields: { [field]: value },
+      eventIds: { marketing_email: id },
+      purposes: { marketing_email: 'applied' },
+      writtenAt,
+    });
+  }
+
+  function activitiesWith(asked: string[]) {
+    const starter: WorkStarter = {
+      erase: async () => ({ requestId: randomUUID() }),
+      changeConsent: async (input) => {
+        asked.push(`change:${input.decision}`);
+        return { eventId: randomUUID() };
+      },
+      reapplyConsent: async () => {
+        asked.push('reapply');
+        return { delivered: true };
+      },
+    };
+    return createReconciliationActivities({
+      ledger,
+      logger: silentLogger,
+      subjectKeySecret: 'secret',
+      starter,
+    });
+  }
+
+  const observed = (email: string, value: string, state: 'granted' | 'withdrawn') => ({
+    email,
+    fields: [{ field, purposes: ['marketing_email' as const], value, state }],
+  });
+
+  it.each([
+    ['before', 'no drift', -60_000, []],
+    ['after', 'reverted', 60_000, ['reapply']],
+  ] as const)(
+    'an opt-in seen %s the hub’s withdrawal there was written is %s',
+    async (_when, _verdict, offsetMs, expected) => {
+      const email = `stale.${randomUUID()}@example.com`;
+      const { subjectKeyFor } = await import('../../privacy/subject-key.js');
+      const writtenAt = '2026-03-01T10:05:00.000Z';
+      await written(subjectKeyFor(email, 'secret'), 'withdrawn', 'unsubscribed', writtenAt);
+      const asked: string[] = [];
+      const result = await activitiesWith(asked).reconcilePeople({
+        runId: 'stale-1',
+        system: 'mailchimp',
+        people: [observed(email, 'subscribed', 'granted')],
+        observedAt: new Date(Date.parse(writtenAt) + offsetMs).toISOString(),
+      });
+      expect(asked).toEqual(expected);
+      expect(result.drift.map((d) => d.kind)).toEqual(expected.length ? ['opt_in_reverted'] : []);
+    },
+  );
+
+  it.each([
+    ['before', 'not', -60_000, []],
+    ['after', 'as a withdrawal', 60_000, ['change:withdrawn']],
+  ] as const)(
+    'an unsubscribe seen %s the hub’s grant there was written is recorded %s',
+    async (_when, _verdict, offsetMs, expected) => {
+      const email = `stale.${randomUUID()}@example.com`;
+      const { subjectKeyFor } = await import('../../privacy/subject-key.js');
+      const writtenAt = '2026-03-01T10:05:00.000Z';
+      await written(subjectKeyFor(email, 'secret'), 'granted', 'subscribed', writtenAt);
+      const asked: string[] = [];
+      const result = await activitiesWith(asked).reconcilePeople({
+        runId: 'stale-2',
+        system: 'mailchimp',
+        people: [observed(email, 'unsubscribed', 'withdrawn')],
+        observedAt: new Date(Date.parse(writtenAt) + offsetMs).toISOString(),
+      });
+      expect(asked).toEqual(expected);
+      expect(result.drift.map((d) => d.kind)).toEqual(expected.length ? ['opt_out_not_propagated'] : []);
+    },
+  );
+});
