@@ -49,3 +49,15 @@ export async function startVendorSandboxes(
     },
   };
 }
+
+/** The Mailchimp sandbox's member `email` of list `listId`, as its state holds it; undefined if none. */
+export async function mailchimpMember(
+  vendors: Awaited<ReturnType<typeof startVendorSandboxes>>,
+  listId: string,
+  email: string,
+): Promise<{ email_address: string; status: string } | undefined> {
+  const state = await vendors.mailchimp.control.state<{
+    lists: { id: string; members: { email_address: string; status: string }[] }[];
+  }>();
+  return state.lists.find((l) => l.id === listId)?.members.find((m) => m.email_address === email);
+}

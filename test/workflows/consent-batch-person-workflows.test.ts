@@ -1,17 +1,19 @@
-import { createHmac, randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consentChangeRequestSchema } from '../../domain/consent.js';
 import { type ConsentBatchItem, consentBatchWorkflowId } from '../../domain/consent-batch.js';
 import type { ConsentClientContext } from '../../hub-client/consent.js';
 import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
-import { legacySubjectKeysFor, subjectKeyFor } from '../../privacy/subject-key.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { consentWorkflow } from '../../workflows/consent.js';
 import type { consentBatchWorkflow } from '../../workflows/consent-batch.js';
 import { consentStatusQuery, consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { subjectKeyAttribute } from '../../workflows/search-attribute-keys.js';
+import { changeSettled, consentViewWhen } from '../support/consent-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { personWithLegacyKey, startConsentRunUnderLegacyKey } from '../support/legacy-subject-keys.js';
+import { waitFor } from '../support/waiting.js';
+import { terminateWorkflows, workflowStatus } from '../support/workflow-runs.js';
 
 const listId = 'batch-person-news';
 let counter = 0;
@@ -34,56 +36,19 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
     await hub.vendors.mailchimp.control.seed({ lists: [{ id: listId, name: 'News', members: [] }] });
   });
   afterAll(async () => {
-    for (const workflowId of opened) {
-      await context.client.workflow
-        .getHandle(workflowId)
-        .terminate('test over')
-        .catch(() => undefined);
-    }
+    if (context) await terminateWorkflows(context.client, opened);
     await hub?.close();
   });
 
-  const statusOf = async (workflowId: string) =>
-    (
-      await context.client.workflow
-        .getHandle(workflowId)
-        .describe()
-        .catch((error: unknown) => {
-          if (error instanceof WorkflowNotFoundError) return undefined;
-          throw error;
-        })
-    )?.status.name;
-  async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
-    for (let i = 0; i < 240; i++) {
-      const value = await read().catch(() => undefined);
-      if (value !== undefined) return value;
-      await delay(250);
-    }
-    throw new Error(`never: ${what}`);
-  }
+  const statusOf = (workflowId: string) => workflowStatus(context.client, workflowId);
 
   it('routes a person whose consent workflow runs under a legacy key through their own route: the legacy run hands over, the change is written once, under the canonical key', async () => {
-    const punycode = `lea${unique()}@xn--bcher-kva.example`;
-    const idn = punycode.replace('xn--bcher-kva', 'bücher');
-    const legacyKey = createHmac('sha256', context.subjectKeySecret).update(punycode, 'utf8').digest('hex');
-    const canonicalKey = subjectKeyFor(idn, context.subjectKeySecret);
-    expect(legacySubjectKeysFor(idn, context.subjectKeySecret)).toContain(legacyKey);
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Lea', lastname: 'Legacy', emailaddress1: punycode }],
-    });
-    await hub.vendors.mailchimp.control.seed({
-      lists: [{ id: listId, name: 'News', members: [{ email_address: idn, status: 'subscribed' }] }],
-    });
+    const lea = personWithLegacyKey(context.subjectKeySecret);
+    const { idn, legacyKey, canonicalKey } = lea;
     const legacyId = consentWorkflowId(legacyKey);
     opened.push(legacyId, consentWorkflowId(canonicalKey));
     const timings = { ...context.consentTimings, idleAfter: '10 minutes' };
-    const legacyRun = await context.client.workflow.start<typeof consentWorkflow>('consentWorkflow', {
-      taskQueue: context.taskQueue,
-      workflowId: legacyId,
-      args: [{ subjectKey: legacyKey, email: punycode, timings }],
-      typedSearchAttributes: [{ key: subjectKeyAttribute, value: legacyKey }],
-    });
-    await until('the legacy run is up', () => legacyRun.query(consentStatusQuery));
+    const legacyRun = await startConsentRunUnderLegacyKey(hub, context, lea, listId, timings);
 
     const accepted = await recordConsentBatch(
       { ...context, consentTimings: timings },
@@ -114,13 +79,12 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
     expect((await legacyRun.result()).rekeyedTo?.subjectKey).toBe(canonicalKey);
     expect(await statusOf(legacyId)).toBe('COMPLETED');
 
-    const canonical = context.client.workflow.getHandle<typeof consentWorkflow>(
-      consentWorkflowId(canonicalKey),
+    const view = await consentViewWhen(
+      context.client,
+      canonicalKey,
+      changeSettled('marketing_email', eventId ?? ''),
+      'the change is written under the canonical key',
     );
-    const view = await until('the change is written under the canonical key', async () => {
-      const v = await canonical.query(consentStatusQuery);
-      return v.purposes.marketing_email?.eventId === eventId && v.inFlight === 0 ? v : undefined;
-    });
     expect(view.purposes.marketing_email).toMatchObject({
       decision: 'withdrawn',
       systems: { dynamics: 'applied', mailchimp: 'applied' },
@@ -151,7 +115,7 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
       args: [{ subjectKey: newKey, email: newEmail, timings }],
       typedSearchAttributes: [{ key: subjectKeyAttribute, value: newKey }],
     });
-    await until('the new key’s run is up', () => moved.query(consentStatusQuery));
+    await waitFor('the new key’s run is up', () => moved.query(consentStatusQuery), { retryErrors: true });
 
     // As a late webhook's buffer and reconciliation start it: the batch alone must see the rectification.
     const batchId = randomUUID();
@@ -182,10 +146,12 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
         reason: expect.stringContaining(`rectification (${requestId})`),
       }),
     ]);
-    const view = await until('the change is written under the new key', async () => {
-      const v = await moved.query(consentStatusQuery);
-      return v.purposes.marketing_email?.eventId === eventId && v.inFlight === 0 ? v : undefined;
-    });
+    const view = await consentViewWhen(
+      context.client,
+      newKey,
+      changeSettled('marketing_email', eventId),
+      'the change is written under the new key',
+    );
     expect(view.purposes.marketing_email).toMatchObject({
       decision: 'withdrawn',
       systems: { dynamics: 'applied', mailchimp: 'applied' },
@@ -227,8 +193,10 @@ describe('a consent batch and the people’s own workflows', { timeout: 180_000 
       },
     );
     expect(result.results[0]).toMatchObject({ subjectKey, route: 'person' });
-    const event = await until('the person’s workflow recorded the change', async () =>
-      (await hub.ledger.listConsentEvents(subjectKey)).find((e) => e.id === item.change.eventId),
+    const event = await waitFor(
+      'the person’s workflow recorded the change',
+      async () => (await hub.ledger.listConsentEvents(subjectKey)).find((e) => e.id === item.change.eventId),
+      { retryErrors: true },
     );
     expect(event.recordedAt).toBe(recordedAt);
   });

@@ -1,14 +1,16 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsentStatusView } from '../../domain/consent.js';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
 import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { consentWorkflow } from '../../workflows/consent.js';
-import { consentStatusQuery, consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { changeSettled, consentViewWhen, testWithdrawal } from '../support/consent-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { mailchimpMember } from '../support/vendor-sandboxes.js';
+import { waitFor } from '../support/waiting.js';
+import { terminateWorkflows, workflowStatus } from '../support/workflow-runs.js';
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
@@ -31,41 +33,15 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
     context = { ...base, consentTimings: { ...base.consentTimings, idleAfter: '10 minutes' } };
   });
   afterAll(async () => {
-    for (const workflowId of opened) {
-      await context.client.workflow
-        .getHandle(workflowId)
-        .terminate('test over')
-        .catch(() => undefined);
-    }
+    if (context) await terminateWorkflows(context.client, opened);
     await hub?.close();
   });
 
   const handleOf = (subjectKey: string) =>
     context.client.workflow.getHandle<typeof consentWorkflow>(consentWorkflowId(subjectKey));
-  const statusOf = async (subjectKey: string) =>
-    (
-      await handleOf(subjectKey)
-        .describe()
-        .catch((error: unknown) => {
-          if (error instanceof WorkflowNotFoundError) return undefined;
-          throw error;
-        })
-    )?.status.name;
-  async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
-    for (let i = 0; i < 240; i++) {
-      const value = await read();
-      if (value !== undefined) return value;
-      await delay(250);
-    }
-    throw new Error(`never: ${what}`);
-  }
+  const statusOf = (subjectKey: string) => workflowStatus(context.client, consentWorkflowId(subjectKey));
   const viewWhen = (subjectKey: string, test: (view: ConsentStatusView) => boolean, what: string) =>
-    until(what, async () => {
-      const view = await handleOf(subjectKey)
-        .query(consentStatusQuery)
-        .catch(() => undefined);
-      return view && test(view) ? view : undefined;
-    });
+    consentViewWhen(context.client, subjectKey, test, what);
 
   async function plant(oldEmail: string, gaClientId: string) {
     await hub.vendors.dynamics.control.seed({
@@ -92,19 +68,9 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
 
     // Google refuses the user deletion once, for good: the withdrawal waits for an operator there.
     await hub.vendors.google.control.fail({ method: 'POST', path: 'userDeletionRequests', status: 403 });
-    const withdrawal = await recordConsentChange(
-      context,
-      {
-        email: oldEmail,
-        purpose: 'statistics',
-        decision: 'withdrawn',
-        occurredAt: new Date().toISOString(),
-        source: 'test',
-        evidence: { channel: 'test' },
-      },
-      undefined,
-      { ledger: hub.ledger },
-    );
+    const withdrawal = await recordConsentChange(context, testWithdrawal(oldEmail, 'statistics'), undefined, {
+      ledger: hub.ledger,
+    });
     expect(withdrawal.subjectKey).toBe(oldKey);
     await viewWhen(oldKey, (v) => v.systems.google.status === 'needs_attention', 'google needs attention');
     await hub.vendors.google.control.clearFaults();
@@ -143,34 +109,17 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
     expect(await hub.ledger.listConsentEvents(oldKey)).toEqual([]);
 
     // A change sent later for the old address reaches the person's running workflow under the new key.
-    const late = await recordConsentChange(
-      context,
-      {
-        email: oldEmail,
-        purpose: 'marketing_email',
-        decision: 'withdrawn',
-        occurredAt: new Date().toISOString(),
-        source: 'test',
-        evidence: { channel: 'test' },
-      },
-      undefined,
-      { ledger: hub.ledger },
-    );
+    const late = await recordConsentChange(context, testWithdrawal(oldEmail, 'marketing_email'), undefined, {
+      ledger: hub.ledger,
+    });
     expect(late).toMatchObject({ subjectKey: newKey, workflowId: consentWorkflowId(newKey) });
     await viewWhen(
       newKey,
-      (v) => v.purposes.marketing_email?.eventId === late.eventId && v.inFlight === 0,
+      changeSettled('marketing_email', late.eventId),
       'the late change is written under the new key',
     );
     expect(await statusOf(oldKey)).toBe('COMPLETED');
-    const member = (
-      await hub.vendors.mailchimp.control.state<{
-        lists: { id: string; members: { email_address: string; status: string }[] }[];
-      }>()
-    ).lists
-      .find((l) => l.id === listId)
-      ?.members.find((m) => m.email_address === newEmail);
-    expect(member?.status).toBe('unsubscribed');
+    expect((await mailchimpMember(hub.vendors, listId, newEmail))?.status).toBe('unsubscribed');
   });
 
   it('hands an idle consent workflow over when Mailchimp reports the address change (upemail)', async () => {
@@ -187,14 +136,7 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
     const oldKey = subjectKeyFor(oldEmail, secret);
     const newKey = subjectKeyFor(newEmail, secret);
     opened.push(consentWorkflowId(oldKey), consentWorkflowId(newKey));
-    const withdrawal = await recordConsentChange(context, {
-      email: oldEmail,
-      purpose: 'marketing_email',
-      decision: 'withdrawn',
-      occurredAt: new Date().toISOString(),
-      source: 'test',
-      evidence: { channel: 'test' },
-    });
+    const withdrawal = await recordConsentChange(context, testWithdrawal(oldEmail, 'marketing_email'));
     await viewWhen(
       oldKey,
       (v) => v.inFlight === 0 && v.systems.dynamics.written?.outcome === 'applied',
@@ -223,7 +165,7 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
       });
       expect(response.statusCode).toBe(200);
       const { rectificationRequestId } = response.json() as { rectificationRequestId: string };
-      const receipt = await until('the rectification receipt', () =>
+      const receipt = await waitFor('the rectification receipt', () =>
         hub.ledger.getRectification(rectificationRequestId),
       );
       expect(receipt.rekeyed).toMatchObject({ from: oldKey, to: newKey, consentWorkflow: 'handed_over' });
