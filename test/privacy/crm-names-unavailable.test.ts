@@ -1,13 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { withheldTextMarker } from '../../domain/redaction-names.js';
-import { awaitAccess, requestAccess } from '../../hub-client/access.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
 import { actOnRequest } from '../../hub-client/requests.js';
-import { consentStatusQuery } from '../../workflows/consent-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import {
+  openAccessNeedingAttention,
+  openConsentChangeNeedingAttention,
+} from '../support/requests-needing-attention.js';
 
 const listId = 'names-unavailable-news';
 
@@ -42,36 +43,8 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
   const lower = (value: unknown) => JSON.stringify(value).toLowerCase();
 
   /** A withdrawal whose Mailchimp write is refused (403): the change stays open, its workflow running. */
-  async function openConsentChange(first: string, last: string, note?: string) {
-    const email = `${first.slice(0, 2).toLowerCase()}.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
-    });
-    await hub.vendors.mailchimp.control.seed({
-      lists: [{ id: listId, name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
-    });
-    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
-    const accepted = await recordConsentChange(
-      context,
-      {
-        email,
-        purpose: 'marketing_email',
-        decision: 'withdrawn',
-        occurredAt: new Date().toISOString(),
-        source: 'privacy-inbox',
-        evidence: { requestRef: 'ticket-16', ...(note ? { note } : {}) },
-      },
-      undefined,
-      { ledger: hub.ledger },
-    );
-    const handle = hub.temporal.client.workflow.getHandle(accepted.workflowId);
-    for (let i = 0; i < 240; i++) {
-      const status = await handle.query(consentStatusQuery);
-      if (status.systems.mailchimp.status === 'needs_attention') return accepted;
-      await delay(250);
-    }
-    throw new Error('Mailchimp never came to need attention');
-  }
+  const openConsentChange = (first: string, last: string) =>
+    openConsentChangeNeedingAttention(hub, context, { first, last, listId, requestRef: 'ticket-16' });
 
   it("withholds a consent change's extension reason while Dynamics is down, and redacts the next one of the same run once Dynamics answers again (the failed lookup is not kept)", async () => {
     const accepted = await openConsentChange('Philippa', 'Quenneville');
@@ -152,21 +125,12 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
 
   it("withholds an open access request's extension reason while Dynamics is down", async () => {
     const email = `av.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Octavia', lastname: 'Pemberton-Lyle', emailaddress1: email }],
+    const { accessContext, started, status } = await openAccessNeedingAttention(hub, context, {
+      email,
+      first: 'Octavia',
+      last: 'Pemberton-Lyle',
+      requestedBy: 'privacy-inbox#160',
     });
-    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
-    const accessContext = {
-      ...context,
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-      exportTtl: '1 hour',
-    };
-    const started = await requestAccess(
-      accessContext,
-      { email, requestedBy: 'privacy-inbox#160', requestedAt: new Date().toISOString() },
-      { ledger: hub.ledger },
-    );
-    const status = await awaitAccess(accessContext, started.requestId);
     expect(status.systems.mailchimp.status).toBe('needs_attention');
     const extended = await withDynamicsDown(() =>
       extendRequestDeadline(accessContext, hub.ledger, started.requestId, {

@@ -1,13 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
-import { awaitAccess, requestAccess } from '../../hub-client/access.js';
-import { recordConsentChange } from '../../hub-client/consent.js';
 import { lookupRectification, requestRectification } from '../../hub-client/rectifications.js';
 import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
 import { actOnRequest } from '../../hub-client/requests.js';
-import { consentStatusQuery } from '../../workflows/consent-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import {
+  openAccessNeedingAttention,
+  openConsentChangeNeedingAttention,
+  operatorWaitTimings,
+} from '../support/requests-needing-attention.js';
 
 const listId = 'operator-text-news';
 
@@ -29,39 +30,8 @@ describe("an operator's words about a consent change are redacted of the CRM's n
   afterAll(() => hub?.close());
 
   /** A withdrawal without a note whose Mailchimp write is refused (403): the change stays open, waiting. */
-  async function openChangeNeedingAttention(first: string, last: string) {
-    const email = `${first.slice(0, 2).toLowerCase()}.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
-    });
-    await hub.vendors.mailchimp.control.seed({
-      lists: [{ id: listId, name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
-    });
-    // Mailchimp refuses for good: the change stays open, its Mailchimp lane waiting for an operator.
-    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
-    const accepted = await recordConsentChange(
-      context,
-      {
-        email,
-        purpose: 'marketing_email',
-        decision: 'withdrawn',
-        occurredAt: new Date().toISOString(),
-        source: 'privacy-inbox',
-        evidence: { requestRef: 'ticket-90' },
-      },
-      undefined,
-      { ledger: hub.ledger },
-    );
-    const handle = hub.temporal.client.workflow.getHandle(accepted.workflowId);
-    for (let i = 0; i < 200; i++) {
-      const status = await handle.query(consentStatusQuery);
-      if (status.systems.mailchimp.status === 'needs_attention') return accepted;
-      await delay(250);
-    }
-    throw new Error(
-      `Mailchimp never came to need attention: ${JSON.stringify(await handle.query(consentStatusQuery))}`,
-    );
-  }
+  const openChangeNeedingAttention = (first: string, last: string) =>
+    openConsentChangeNeedingAttention(hub, context, { first, last, listId, requestRef: 'ticket-90' });
 
   it("redacts the contact's CRM first and last name from a deadline extension's reason before the ledger keeps it", async () => {
     const accepted = await openChangeNeedingAttention('Hieronyma', 'Blackwoodhurst');
@@ -91,21 +61,12 @@ describe("an operator's words about a consent change are redacted of the CRM's n
   });
   it("redacts the contact's CRM names from an open access request's extension reason, though an access run never holds them", async () => {
     const email = `ac.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Leopoldina', lastname: 'Marchbanks', emailaddress1: email }],
+    const { accessContext, started, status } = await openAccessNeedingAttention(hub, context, {
+      email,
+      first: 'Leopoldina',
+      last: 'Marchbanks',
+      requestedBy: 'privacy-inbox#91',
     });
-    await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
-    const accessContext = {
-      ...context,
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-      exportTtl: '1 hour',
-    };
-    const started = await requestAccess(
-      accessContext,
-      { email, requestedBy: 'privacy-inbox#91', requestedAt: new Date().toISOString() },
-      { ledger: hub.ledger },
-    );
-    const status = await awaitAccess(accessContext, started.requestId);
     expect(status.systems.mailchimp.status).toBe('needs_attention');
     const extended = await extendRequestDeadline(accessContext, hub.ledger, started.requestId, {
       months: 1,
@@ -129,10 +90,7 @@ describe("an operator's words about a consent change are redacted of the CRM's n
       path: '^/api/data/v9.2/contacts',
       status: 403,
     });
-    const rectifyContext = {
-      ...context,
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    const rectifyContext = { ...context, timings: operatorWaitTimings };
     const started = await requestRectification(
       rectifyContext,
       {
