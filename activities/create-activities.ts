@@ -74,6 +74,8 @@ export interface ActivityDependencies {
   accessExports?: AccessExportStore;
   /** The categories an access report explains (CONSENT_HUB_ACCESS_CATEGORIES); the notice's by default. */
   accessCategories?: AccessCategories;
+  /** People on a reconciliation page from which its withdrawals go through batch workflows (default 10). */
+  reconcileBulkFrom?: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export function createActivities({
   subjectKeys,
   accessExports,
   accessCategories,
+  reconcileBulkFrom,
 }: ActivityDependencies) {
   function withKeyedIds<R extends { records: { id: string }[] }>(system: ConnectorName, result: R): R {
     return { ...result, records: protectRecordIds(subjectKeySecret, system, result.records) };
@@ -170,7 +173,13 @@ export function createActivities({
   }
 
   return {
-    ...createReconciliationActivities({ ledger, logger, subjectKeySecret, starter }),
+    ...createReconciliationActivities({
+      ledger,
+      logger,
+      subjectKeySecret,
+      starter,
+      ...(reconcileBulkFrom !== undefined ? { bulkFrom: reconcileBulkFrom } : {}),
+    }),
     ...createErasureActivities({
       ledger,
       logger,

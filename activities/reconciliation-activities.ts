@@ -96,6 +96,8 @@ export interface ReconciliationDependencies {
   logger: Logger;
   subjectKeySecret: string;
   starter: WorkStarter;
+  /** People on a page from which withdrawals go through batch workflows (CONSENT_HUB_RECONCILE_BULK_FROM). */
+  bulkFrom?: number;
 }
 
 export interface PeopleAssessment {
@@ -118,6 +120,7 @@ export function createReconciliationActivities({
   logger,
   subjectKeySecret,
   starter,
+  bulkFrom = bulkRepairsFrom,
 }: ReconciliationDependencies) {
   return {
     loadWatermark(system: ReconciledSystem): Promise<string | undefined> {
@@ -347,7 +350,7 @@ export function createReconciliationActivities({
   };
 
   /**
-   * A page's withdrawals: for `bulkRepairsFrom` people or more, through batch workflows (a person's changes
+   * A page's withdrawals: for `bulkFrom` people or more (CONSENT_HUB_RECONCILE_BULK_FROM, default 10), through batch workflows (a person's changes
    * stay together in one batch, each batch at most `repairsPerBatch` changes, its id derived from the run,
    * the system and its event ids, so a retried page starts nothing twice); for fewer, each through the
    * person's own workflow, as before.
@@ -358,7 +361,7 @@ export function createReconciliationActivities({
     people: { input: ConsentChangeRequestInput; eventId: string }[][],
     sendToPeople: (changes: { input: ConsentChangeRequestInput; eventId: string }[]) => Promise<void>,
   ): Promise<void> {
-    if (people.length < bulkRepairsFrom || !starter.changeConsentBatch) {
+    if (people.length < bulkFrom || !starter.changeConsentBatch) {
       for (const changes of people) await sendToPeople(changes);
       return;
     }
@@ -390,8 +393,8 @@ export function createReconciliationActivities({
 export const observationSkewMs = 2_000;
 
 /**
- * People on one page with withdrawals to carry from which reconciliation uses the bulk path
- * (workflows/consent-batch.ts) rather than a workflow per person (issue 21).
+ * By default, people on one page with withdrawals to carry from which reconciliation uses the bulk path
+ * (workflows/consent-batch.ts) rather than a workflow per person (issue 21); CONSENT_HUB_RECONCILE_BULK_FROM.
  */
 export const bulkRepairsFrom = 10;
 /** Changes per batch workflow: within consentBatchLimit (1,000) with room for long evidence. */

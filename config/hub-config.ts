@@ -7,6 +7,20 @@ import { encryptionKeysSchema } from '../privacy/encryption-keys.js';
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*) are read by @temporalio/envconfig, by Temporal's own
  * conventions (temporal/connection.ts); vendor settings by each connector's config.ts.
  */
+/** Milliseconds of a duration this module's schemas accepted (a number of milliseconds, or Temporal's text). */
+export function durationMs(value: string): number {
+  return msToNumber(/^\d+$/.test(value) ? Number(value) : (value as '1s'));
+}
+
+/** As durationMs, or NaN for text that is no duration. */
+function durationMsOrNaN(value: string): number {
+  try {
+    return durationMs(value);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A Temporal duration: milliseconds, or text such as `90s`, `1 hour`, `30 days`. */
 const durationSchema = z.string().refine(
   (value) => {
@@ -71,6 +85,27 @@ export const hubConfigSchema = z.object({
    * worker memory, and a new run only one local read of the ledger).
    */
   CONSENT_HUB_SUBJECT_IDLE_AFTER: durationOrZeroSchema.default('0'),
+  /**
+   * How long the intake buffer gathers a bulk source's changes (Mailchimp's webhook deliveries) before they go
+   * on together (workflows/consent-intake-buffer.ts): a burst in one window meets in one batch workflow. At
+   * most 1 minute: a change waits this long before any vendor hears of it.
+   */
+  CONSENT_HUB_INTAKE_BUFFER_WINDOW: durationSchema
+    // Zod runs this after a refused duration too: an unreadable one is reported once, by the check above.
+    .refine((value) => !(durationMsOrNaN(value) > 60_000), { error: 'must be at most 1 minute' })
+    .default('2 seconds'),
+  /** People in one buffer window from which the webhook's changes go through a batch workflow; fewer go person by person. */
+  CONSENT_HUB_WEBHOOK_BULK_FROM: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .default(5),
+  /** People with withdrawals on one reconciliation page from which they go through a batch workflow. */
+  CONSENT_HUB_RECONCILE_BULK_FROM: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .default(10),
   /** Hashes of the bearer keys the intake API accepts (`consent-hub serve`). */
   CONSENT_HUB_API_KEYS: apiKeyHashesSchema,
   /** How long the API keeps an Idempotency-Key's answer (an HMAC of the request and the reply) to replay it. */

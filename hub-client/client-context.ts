@@ -1,6 +1,6 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { WorkStarter } from '../activities/reconciliation-activities.js';
-import type { HubConfig } from '../config/hub-config.js';
+import { durationMs, type HubConfig } from '../config/hub-config.js';
 import { consentChangeRequestSchema } from '../domain/consent.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { consentWorkflowId } from '../workflows/consent-definitions.js';
@@ -31,6 +31,10 @@ export function clientContextFor(client: Client, config: HubConfig): ConsentClie
     receivedAtFloorDays: config.CONSENT_HUB_RECEIVED_AT_FLOOR_DAYS,
     consentTimings: { ...timings, idleAfter: config.CONSENT_HUB_SUBJECT_IDLE_AFTER },
     exportTtl: config.CONSENT_HUB_EXPORT_TTL,
+    intakeBuffer: {
+      windowMs: durationMs(config.CONSENT_HUB_INTAKE_BUFFER_WINDOW),
+      bulkFrom: config.CONSENT_HUB_WEBHOOK_BULK_FROM,
+    },
   };
 }
 

@@ -195,8 +195,9 @@ export async function recordConsentBatch(
 }
 
 /**
- * How a bulk source's deliveries are gathered (issue 21): a window of this many milliseconds, and from how
- * many people in it they go through a batch workflow rather than each person's own.
+ * How a bulk source's deliveries are gathered by default (issue 21): a window of this many milliseconds, and
+ * from how many people in it they go through a batch workflow rather than each person's own. A process's
+ * own come from CONSENT_HUB_INTAKE_BUFFER_WINDOW and CONSENT_HUB_WEBHOOK_BULK_FROM (its client context).
  */
 export const intakeBuffer = { windowMs: 2_000, bulkFrom: 5 } as const;
 
@@ -210,7 +211,7 @@ export async function bufferConsentChanges(
   context: ConsentClientContext,
   source: string,
   items: ConsentBatchItem[],
-  options: { windowMs: number; bulkFrom: number } = intakeBuffer,
+  options: { windowMs: number; bulkFrom: number } = context.intakeBuffer ?? intakeBuffer,
 ): Promise<void> {
   if (items.length === 0) return;
   await context.client.workflow.signalWithStart<typeof consentIntakeBufferWorkflow, ConsentBatchItem[]>(

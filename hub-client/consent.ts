@@ -42,6 +42,12 @@ export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
   /** How long an access export may be fetched (CONSENT_HUB_EXPORT_TTL); 30 days when absent. */
   exportTtl?: string | number;
+  /**
+   * The intake buffer of bulk sources (CONSENT_HUB_INTAKE_BUFFER_WINDOW, CONSENT_HUB_WEBHOOK_BULK_FROM):
+   * window in milliseconds, and people in a window from which a batch workflow carries them; the defaults
+   * (hub-client/consent-batch.ts `intakeBuffer`) when absent.
+   */
+  intakeBuffer?: { windowMs: number; bulkFrom: number };
 }
 
 export interface ConsentChangeAccepted {

@@ -89,6 +89,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
           subjectDataKeysOf(dataConverter),
         ),
         accessCategories: loadAccessCategories(env),
+        reconcileBulkFrom: config.CONSENT_HUB_RECONCILE_BULK_FROM,
       }),
       dataConverter,
       logger,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { hubConfigSchema } from '../../config/hub-config.js';
+import { durationMs, hubConfigSchema } from '../../config/hub-config.js';
 import { ConfigError, parseEnv } from '../../config/parse-env.js';
+import { clientContextFor } from '../../hub-client/client-context.js';
 
 describe('hub configuration from the environment', () => {
   it('reports every missing variable on its own line, by name', () => {
@@ -65,5 +67,47 @@ describe('hub configuration from the environment', () => {
         'CONSENT_HUB_SUBJECT_IDLE_AFTER: is not a duration',
       );
     }
+  });
+
+  it('reads the intake buffer window and the bulk thresholds, keeping 2 s, 5 and 10 by default, and names a bad one', () => {
+    const base = {
+      CONSENT_HUB_SUBJECT_KEY_SECRET: 'x'.repeat(40),
+      CONSENT_HUB_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    };
+    const defaults = parseEnv(hubConfigSchema, base);
+    expect(defaults.CONSENT_HUB_INTAKE_BUFFER_WINDOW).toBe('2 seconds');
+    expect(durationMs(defaults.CONSENT_HUB_INTAKE_BUFFER_WINDOW)).toBe(2000);
+    expect(defaults.CONSENT_HUB_WEBHOOK_BULK_FROM).toBe(5);
+    expect(defaults.CONSENT_HUB_RECONCILE_BULK_FROM).toBe(10);
+    const set = parseEnv(hubConfigSchema, {
+      ...base,
+      CONSENT_HUB_INTAKE_BUFFER_WINDOW: '500',
+      CONSENT_HUB_WEBHOOK_BULK_FROM: '3',
+      CONSENT_HUB_RECONCILE_BULK_FROM: '50',
+    });
+    expect(durationMs(set.CONSENT_HUB_INTAKE_BUFFER_WINDOW)).toBe(500);
+    expect(set.CONSENT_HUB_WEBHOOK_BULK_FROM).toBe(3);
+    expect(set.CONSENT_HUB_RECONCILE_BULK_FROM).toBe(50);
+    const refused: [string, string, string][] = [
+      ['CONSENT_HUB_INTAKE_BUFFER_WINDOW', 'soon', 'is not a duration'],
+      ['CONSENT_HUB_INTAKE_BUFFER_WINDOW', '0', 'is not a duration'],
+      ['CONSENT_HUB_INTAKE_BUFFER_WINDOW', '5 minutes', 'must be at most 1 minute'],
+      ['CONSENT_HUB_WEBHOOK_BULK_FROM', '0', 'must be at least 1'],
+      ['CONSENT_HUB_WEBHOOK_BULK_FROM', '2.5', 'must be a whole number'],
+      ['CONSENT_HUB_RECONCILE_BULK_FROM', 'many', 'must be a whole number'],
+    ];
+    for (const [name, value, problem] of refused) {
+      expect(() => parseEnv(hubConfigSchema, { ...base, [name]: value })).toThrow(`${name}: ${problem}`);
+    }
+  });
+
+  it('gives the client context the buffer settings the webhook route hands its changes to', () => {
+    const config = parseEnv(hubConfigSchema, {
+      CONSENT_HUB_SUBJECT_KEY_SECRET: 'x'.repeat(40),
+      CONSENT_HUB_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      CONSENT_HUB_INTAKE_BUFFER_WINDOW: '750ms',
+      CONSENT_HUB_WEBHOOK_BULK_FROM: '7',
+    });
+    expect(clientContextFor({} as Client, config).intakeBuffer).toEqual({ windowMs: 750, bulkFrom: 7 });
   });
 });
