@@ -350,10 +350,10 @@ export function createReconciliationActivities({
   };
 
   /**
-   * A page's withdrawals: for `bulkFrom` people or more (CONSENT_HUB_RECONCILE_BULK_FROM, default 10), through batch workflows (a person's changes
-   * stay together in one batch, each batch at most `repairsPerBatch` changes, its id derived from the run,
-   * the system and its event ids, so a retried page starts nothing twice); for fewer, each through the
-   * person's own workflow, as before.
+   * A page's withdrawals: for `bulkFrom` people or more (CONSENT_HUB_RECONCILE_BULK_FROM, default 10),
+   * through batch workflows (a person's changes stay together in one batch, each batch at most
+   * `repairsPerBatch` changes, its id derived from the run, the system and its event ids, so a retried page
+   * starts nothing twice); for fewer, each through the person's own workflow, as before.
    */
   async function sendWithdrawals(
     runId: string,
