@@ -50,7 +50,16 @@ export function createRestrictionActivities({
      * `not_applicable`, saying so, rather than pretending. Person-derived ids leave the activity keyed.
      */
     async restrictInSystem(
-      input: ErasureStepInput & { stopIfReleased?: { placedAt: string } },
+      input: ErasureStepInput & {
+        stopIfReleased?: { placedAt: string };
+        /**
+         * Set by erasures started after the `erasure-deletes-restricted-records` patch: every record restricted
+         * is planned for the erasure's deletion by the id that still finds it (its `handle`, else its id), so
+         * the deletion after the release deletes those records, whatever their address has become meanwhile
+         * (an upemail, a CRM user editing the row), instead of searching the address again.
+         */
+        planErasure?: boolean;
+      },
     ): Promise<RestrictedInSystem> {
       // Checked at every attempt, so a release that came while this system's restriction was retried (or
       // before it began) leaves it unrestricted: the erasure deletes it instead.
@@ -75,6 +84,34 @@ export function createRestrictionActivities({
           };
         }
         const result = await connector.restrict(input.subject);
+        if (input.planErasure) {
+          const kept = result.records.filter((record) => record.result !== 'gone');
+          const byHandle = kept.filter((record) => record.handle !== undefined);
+          const ref = ({ kind, id, container }: { kind: string; id: string; container?: string }) => ({
+            kind,
+            id,
+            ...(container ? { container } : {}),
+          });
+          // A hold that stopped the erasure mid-run finds members the harvest planned by their keyed hash:
+          // the same members, now known by the handle, so none is deleted (and listed) twice.
+          await ledger.readdressErasureRecords(
+            input.requestId,
+            input.system,
+            byHandle.map((record) => ({
+              from: ref(protectRecordIds(subjectKeySecret, input.system, [record])[0] ?? record),
+              to: ref({ ...record, id: record.handle as string }),
+            })),
+          );
+          await ledger.planErasureRecords(input.requestId, input.system, [
+            // A handle is never derived from the person (connector.ts): kept as the vendor gave it.
+            ...byHandle.map((record) => ref({ ...record, id: record.handle as string })),
+            ...protectRecordIds(
+              subjectKeySecret,
+              input.system,
+              kept.filter((record) => record.handle === undefined),
+            ).map(ref),
+          ]);
+        }
         const records = protectRecordIds(subjectKeySecret, input.system, result.records).map(
           ({ kind, id, container, result: done, actions }): RestrictedRecord => ({
             kind,

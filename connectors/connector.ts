@@ -346,6 +346,14 @@ export interface EraseResult {
 
 export interface RestrictedRecordRef extends VendorRecordRef {
   result: 'restricted' | 'already_restricted' | 'gone';
+  /**
+   * The record's id as `deleteRecord` takes it, when `id` would not still find the record after the
+   * person's address changed (Mailchimp: `contact_id:<contact_id>`, while `id` is the hash of the address as
+   * it was). Never derived from the person, so it is kept as it is. The erasure that follows a restriction
+   * deletes the restricted records by their handle (Dataverse: by `id`, a random GUID), not by a new search
+   * under the address the restriction found.
+   */
+  handle?: string;
   /** What was set, by name only: `donotemail`, `statecode`, `status:unsubscribed`, `tag:restricted`. */
   actions: string[];
 }

@@ -332,6 +332,43 @@ export class KyselyLedger implements Ledger {
     return inserted;
   }
 
+  async readdressErasureRecords(
+    requestId: string,
+    system: SystemName,
+    moves: { from: ErasureRecordRef; to: ErasureRecordRef }[],
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    for (const { from, to } of moves) {
+      await this.db.transaction().execute(async (trx) => {
+        const record = (ref: ErasureRecordRef) =>
+          trx
+            .selectFrom('erasure_records')
+            .select('result')
+            .where('request_id', '=', requestId)
+            .where('system', '=', system)
+            .where('kind', '=', ref.kind)
+            .where('container', '=', ref.container ?? '')
+            .where('record_id', '=', ref.id);
+        const planned = (query: ReturnType<typeof record>) => query.where('result', '=', 'planned');
+        if (!(await planned(record(from)).executeTakeFirst())) return;
+        const fromRow = trx
+          .deleteFrom('erasure_records')
+          .where('request_id', '=', requestId)
+          .where('system', '=', system)
+          .where('kind', '=', from.kind)
+          .where('container', '=', from.container ?? '')
+          .where('record_id', '=', from.id)
+          .where('result', '=', 'planned');
+        await fromRow.execute();
+        if (await record(to).executeTakeFirst()) return;
+        await trx
+          .insertInto('erasure_records')
+          .values(recordRow(requestId, system, { ...to, result: 'planned' }, now))
+          .execute();
+      });
+    }
+  }
+
   async markErasureRecords(
     requestId: string,
     system: SystemName,

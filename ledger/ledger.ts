@@ -62,6 +62,17 @@ export interface Ledger {
    * known keeps its result, so a retried harvest never undoes a deletion). Answers how many were new.
    */
   planErasureRecords(requestId: string, system: SystemName, records: ErasureRecordRef[]): Promise<number>;
+  /**
+   * Names planned records of an erasure by another id of the same vendor record (a legal hold's restriction
+   * found a Mailchimp member by contact id, which still finds it when its address changes; the harvest had
+   * planned it by its keyed hash): each `from` still `planned` becomes `to`, or goes when `to` is already
+   * there. A `from` deleted or otherwise done is left as it is.
+   */
+  readdressErasureRecords(
+    requestId: string,
+    system: SystemName,
+    moves: { from: ErasureRecordRef; to: ErasureRecordRef }[],
+  ): Promise<void>;
   /** Sets the result of records of an erasure (deleted, already_gone, submitted), creating them if new. */
   markErasureRecords(requestId: string, system: SystemName, records: ErasureRecordEntry[]): Promise<void>;
   /**

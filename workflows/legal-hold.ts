@@ -34,6 +34,15 @@ const reached: readonly SystemRestrictionStatus[] = [
 export const releaseStopsRestrictionPatch = 'hold-release-stops-restriction';
 
 /**
+ * Issue 18: each system's restriction plans the records it restricted for the erasure's deletion, by the id
+ * that still finds them (Mailchimp's contact id, Dataverse's row id), and the deletion after the release
+ * starts from those instead of a search under the address the erasure began with: a member whose address
+ * changed during the hold (an upemail), or a row whose address a CRM user edited, is still erased. Before
+ * it: the erasure searched the old address after the release, and reported such a member `not_found`.
+ */
+export const deleteRestrictedRecordsPatch = 'erasure-deletes-restricted-records';
+
+/**
  * The legal-hold part of an erasure (GDPR Art. 18, Art. 17(3)). When the person is on hold as the erasure
  * begins, every system is restricted instead (Dynamics rows opted out of everything and deactivated,
  * Mailchimp members unsubscribed and tagged; Google Analytics has nothing to restrict), the restriction
@@ -53,6 +62,11 @@ export class LegalHoldPhase {
   waiting = false;
   /** The latest release the erasure was told of (a release counts for holds placed before it). */
   private released: { at: string; by: string; reason: ReleaseReasonCode } | undefined;
+  /**
+   * Systems whose restriction planned the records it restricted for the erasure's deletion (by the ids that
+   * still find them): their deletion after the release starts from those, not from a new search.
+   */
+  readonly plannedForErasure = new Set<SystemName>();
   /** True while the systems are being restricted: operator actions then apply to these states. */
   active = false;
   /**
@@ -132,6 +146,7 @@ export class LegalHoldPhase {
     const ledger = proxyActivities<Activities>(ledgerActivityOptions);
     if (this.restriction) this.earlier.push(this.restriction);
     const stopOnRelease = patched(releaseStopsRestrictionPatch);
+    const planErasure = patched(deleteRestrictedRecordsPatch);
     const releasedBeforeRestriction = {
       status: 'released_before_restriction' as const,
       note: 'the hold was released before this system was restricted: nothing was restricted here, the erasure deletes it instead',
@@ -177,6 +192,7 @@ export class LegalHoldPhase {
               subjectKey,
               subject: this.context.subject,
               ...(stopOnRelease ? { stopIfReleased: { placedAt: hold.placedAt } } : {}),
+              ...(planErasure ? { planErasure: true } : {}),
             }),
           stopOnRelease ? released : undefined,
         );
@@ -188,6 +204,7 @@ export class LegalHoldPhase {
           return;
         }
         const { value } = outcome;
+        if (planErasure && value.recordCount > 0) this.plannedForErasure.add(system);
         Object.assign(state, {
           status: value.outcome,
           records: value.records,

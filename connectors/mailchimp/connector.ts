@@ -131,6 +131,22 @@ function searchQueries(email: string): string[] {
  * erased with delete-permanent (archive is not erasure), and consent is carried as membership status and
  * GDPR marketing permissions. Every call goes through the process-wide limiter in mailchimp-sdk.ts.
  */
+/** The prefix of an erasure record's id that is a Mailchimp contact id (random, kept as it is). */
+const contactRecordPrefix = 'contact_id:';
+
+/**
+ * A restricted member's `handle`, the id its erasure deletes it by: `contact_id:<id>`. Mailchimp's contact id
+ * is random, not derived from the address, so it is kept as it is (not keyed, privacy/keyed-id.ts).
+ */
+function mailchimpContactRecordId(contactId: string): string {
+  return `${contactRecordPrefix}${contactId}`;
+}
+
+/** The contact id of an erasure record's id made by mailchimpContactRecordId; undefined for any other id. */
+function mailchimpContactIdOf(recordId: string): string | undefined {
+  return recordId.startsWith(contactRecordPrefix) ? recordId.slice(contactRecordPrefix.length) : undefined;
+}
+
 export function createMailchimpConnector(config: MailchimpConfig, deps: { logger: Logger }): Connector {
   const api = configureMailchimpSdk(config);
   const log = deps.logger.child({ system: 'mailchimp' });
@@ -723,9 +739,24 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
           reason: `a ${record.kind} without an audience is not a Mailchimp record this connector deletes`,
         });
       }
+      const listId = record.container;
+      // A member a restriction named by its contact id (mailchimpContactRecordId) is deleted by that id: the
+      // member path accepts it in place of the subscriber hash (vendor-apis.md), so an address changed since
+      // (an upemail during a legal hold) cannot hide the member from its erasure.
+      const contactId = mailchimpContactIdOf(record.id);
+      if (contactId !== undefined) {
+        await requireAudience('erase', listId);
+        const deleted = await callUnlessMissing(
+          'erase',
+          listId,
+          () => api.deleteListMemberPermanent(listId, contactId).then(() => true),
+          deletionSchema,
+        );
+        return deleted ? ('deleted' as const) : ('already_gone' as const);
+      }
       // The record's id may be kept keyed; the member is looked up again, as `find` found it (by hash, or
       // by search when Mailchimp stored another form of the address).
-      const listId = record.container;
+
       const member = await memberIn('erase', listId, subject.email);
       if (!member) return 'already_gone' as const;
       const deleted = await callUnlessMissing(
@@ -779,6 +810,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         }
         records.push({
           ...memberRef(member),
+          ...(member.contactId ? { handle: mailchimpContactRecordId(member.contactId) } : {}),
           result: gone ? 'gone' : actions.length > 0 ? 'restricted' : 'already_restricted',
           actions,
         });

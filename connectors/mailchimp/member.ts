@@ -8,6 +8,11 @@ export const memberSchema = z
     status: z.string(),
     list_id: z.string(),
     last_changed: z.string().optional(),
+    /**
+     * Mailchimp's id of the contact behind the member: random, not derived from the address, and unchanged
+     * when the address changes (the member path accepts it in place of the subscriber hash, vendor-apis.md).
+     */
+    contact_id: z.string().optional(),
     marketing_permissions: z
       .array(z.object({ marketing_permission_id: z.string(), enabled: z.boolean().optional() }).loose())
       .optional()
@@ -19,11 +24,12 @@ export const memberSchema = z
       .default([]),
   })
   .loose()
-  .transform(({ id, status, list_id, last_changed, marketing_permissions, tags }) => ({
+  .transform(({ id, status, list_id, last_changed, contact_id, marketing_permissions, tags }) => ({
     id,
     status,
     list_id,
     last_changed,
+    ...(contact_id ? { contactId: contact_id } : {}),
     marketing_permissions,
     tagNames: tags.map((tag) => tag.name),
   }));

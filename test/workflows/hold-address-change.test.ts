@@ -1,0 +1,151 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErasureStatusView } from '../../domain/erasure.js';
+import {
+  awaitReceipt,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
+import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { mailchimpSubscriberHash } from '../../sandboxes/mailchimp/subscriber-hash.js';
+import { raw } from '../connectors/mailchimp/mailchimp-test-kit.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+const listId = 'movelist01';
+
+type Row = Record<string, unknown>;
+type DynamicsState = { contacts: Row[]; leads: Row[] };
+type MailchimpState = {
+  lists: { id: string; members: { email_address: string; contact_id: string; status: string }[] }[];
+};
+
+/**
+ * Issue 18 (breaker's D1): a held person's records whose address changes between the restriction and the
+ * release (Mailchimp moves the member on an upemail; a CRM user edits the row's emailaddress1) are still
+ * erased after the release, because the erasure deletes the records it restricted by the ids that still find
+ * them, and its receipt is true against the sandboxes' state.
+ */
+describe('a held erasure deletes the records it restricted, whatever their address became', {
+  timeout: 240_000,
+}, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('hold-address-change');
+    context = {
+      ...hub.temporal.context(),
+      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
+    };
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  async function waitFor(requestId: string, test: (s: ErasureStatusView) => boolean) {
+    for (let i = 0; i < 240; i++) {
+      const found = await lookupErasure(context, requestId);
+      if (found.state === 'open' && test(found.status)) return found.status;
+      await delay(250);
+    }
+    throw new Error('status never matched');
+  }
+  const mailchimpMembers = async () =>
+    (await hub.vendors.mailchimp.control.state<MailchimpState>()).lists.flatMap((list) => list.members);
+  const dynamicsRows = async () => {
+    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
+    return [...state.contacts, ...state.leads];
+  };
+  /** What Mailchimp does when the person changes their address there (upemail): the member moves. */
+  const moveMember = async (from: string, to: string) => {
+    const moved = await raw(
+      hub.vendors.mailchimp.sandbox.url,
+      'PATCH',
+      `/lists/${listId}/members/${mailchimpSubscriberHash(from)}`,
+      { email_address: to },
+      hub.vendors.mailchimp.env.MAILCHIMP_API_KEY,
+    );
+    expect(moved.status).toBe(200);
+  };
+
+  it('erases a member Mailchimp moved to a new address and a row whose address a CRM user edited during the hold', async () => {
+    const email = uniqueEmail('held-mover');
+    const movedTo = uniqueEmail('held-moved');
+    const editedTo = uniqueEmail('held-edited');
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Held', lastname: 'Mover', emailaddress1: email }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Move list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#181',
+      requestedAt: new Date().toISOString(),
+    });
+    const onHold = await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    expect(onHold.restriction?.systems.mailchimp.status).toBe('restricted');
+    expect(onHold.restriction?.systems.dynamics.status).toBe('restricted');
+
+    const member = (await mailchimpMembers()).find((m) => m.email_address === email);
+    const contact = (await dynamicsRows()).find((row) => row.emailaddress1 === email);
+    expect(member?.status).toBe('unsubscribed');
+    expect(contact?.statecode).toBe(1);
+    // During the hold: the person changes the address in Mailchimp, and a CRM user edits the row's address.
+    await moveMember(email, movedTo);
+    await hub.connectors.dynamics?.rectify?.({ email, gaClientIds: [], gaUserIds: [] }, { email: editedTo }, [
+      { kind: 'contact', id: String(contact?.contactid) },
+    ]);
+    expect((await mailchimpMembers()).find((m) => m.contact_id === member?.contact_id)?.email_address).toBe(
+      movedTo,
+    );
+    expect((await dynamicsRows()).find((row) => row.contactid === contact?.contactid)?.emailaddress1).toBe(
+      editedTo,
+    );
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+
+    // The receipt is true against the vendors: the member (at its new address) and the row (at its edited
+    // one) are gone, and each system says it erased them, not that it found nothing.
+    expect((await mailchimpMembers()).filter((m) => m.contact_id === member?.contact_id)).toEqual([]);
+    expect((await dynamicsRows()).filter((row) => row.contactid === contact?.contactid)).toEqual([]);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(receipt.systems.mailchimp.records).toEqual([
+      expect.objectContaining({ kind: 'member', container: listId, result: 'deleted' }),
+    ]);
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(receipt.systems.dynamics.records).toEqual([
+      expect.objectContaining({ kind: 'contact', id: contact?.contactid, result: 'deleted' }),
+    ]);
+    // The member is named by Mailchimp's contact id (random), never by an address or its hash.
+    const text = JSON.stringify(receipt);
+    for (const personal of [email, movedTo, editedTo, mailchimpSubscriberHash(movedTo)])
+      expect(text).not.toContain(personal);
+  });
+
+  it('after a hold with no address change, each restricted record is deleted once and listed once', async () => {
+    const email = uniqueEmail('held-still');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Still', emailaddress1: email }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Move list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#182',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.mailchimp.records.map((r) => r.result)).toEqual(['deleted']);
+    expect(receipt.systems.dynamics.records.map((r) => r.result)).toEqual(['deleted']);
+    expect((await mailchimpMembers()).filter((m) => m.email_address === email)).toEqual([]);
+  });
+});
