@@ -19,17 +19,8 @@ export const operatorCloseSchema = z.object({
   reason: z.string().trim().min(1, { error: 'a reason is required to close a system' }).max(500),
   operator: operatorIdSchema.optional(),
 });
-/**
- * Why an operator closes a system instead of retrying it (the console's choice; its text is stored as
- * `<code>: <note>`). A code holds nothing about the person, so it outlives the subject's erasure.
- */
-export const closeReasonCodes = [
-  'handled_manually',
-  'not_held_by_vendor',
-  'vendor_will_not_process',
-  'duplicate_request',
-  'other',
-] as const;
+export { closeReasonCodes } from './close-reason-codes.js';
+
 export type OperatorRetry = z.infer<typeof operatorRetrySchema>;
 export type OperatorClose = z.infer<typeof operatorCloseSchema>;
 

@@ -1,7 +1,7 @@
 import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { closeReasonCodes } from '../domain/operator.js';
-import { crmNamesUnavailableType, withheldTextMarker } from '../domain/redaction-names.js';
+import { withheldOperatorText } from '../domain/close-reason-codes.js';
+import { crmNamesUnavailableType } from '../domain/redaction-names.js';
 import type { RequestKind } from '../domain/request-deadline.js';
 import { scrubAddresses } from '../privacy/redaction.js';
 import { redactOperatorTextQuery, redactOperatorTextWithCrmNamesUpdate } from '../workflows/operator-text.js';
@@ -49,7 +49,7 @@ export async function redactOperatorText(
   options: { readCrmNames?: boolean } = {},
 ): Promise<string> {
   const scrubbed = scrubAddresses(text);
-  const withheld = withholdKeepingCode(text);
+  const withheld = withheldOperatorText(text);
   if (!handle) return options.readCrmNames ? withheld : scrubbed;
   if (options.readCrmNames) {
     try {
@@ -67,17 +67,6 @@ export async function redactOperatorText(
     // The workflow cannot answer: what the client can do alone is done, unless the text is to be stored.
     return options.readCrmNames ? withheld : scrubbed;
   }
-}
-
-/**
- * The withheld form of an operator's text: a close's leading reason code (`handled_manually: <note>`, the
- * console's form) says nothing about the person and stays, so the log still tells why a system was closed.
- */
-function withholdKeepingCode(text: string): string {
-  const trimmed = text.trim();
-  const code = closeReasonCodes.find((c) => trimmed === c || trimmed.startsWith(`${c}:`));
-  if (code === undefined) return withheldTextMarker;
-  return trimmed === code ? code : `${code}: ${withheldTextMarker}`;
 }
 
 /** Whether an update failed because the workflow (started by an older build) has no handler for it. */

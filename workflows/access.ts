@@ -28,7 +28,7 @@ import {
 } from './access-definitions.js';
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
-import { assertOperatorAction, OperatorGate } from './operator-gate.js';
+import { assertNeedsAttention, assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 
@@ -108,10 +108,8 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
   );
   setHandler(
     closeAccessSystemUpdate,
-    ({ system, reason, operator }) => {
-      gate.request(system, { kind: 'close', reason }, operator);
-      return view();
-    },
+    ({ system, reason, operator }) =>
+      gate.close(system, reason, operator, () => assertNeedsAttention(state, system), view),
     { validator: (update) => assertOperatorAction(state, update) },
   );
 

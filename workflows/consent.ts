@@ -46,7 +46,7 @@ import {
   nonRetryableErrorTypes,
   systemActivityOptions,
 } from './erasure-activity-options.js';
-import { assertOperatorAction, OperatorGate } from './operator-gate.js';
+import { assertNeedsAttention, assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';
 
@@ -267,10 +267,8 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   );
   setHandler(
     closeConsentSystemUpdate,
-    ({ system, reason, operator }) => {
-      gate.request(system, { kind: 'close', reason }, operator);
-      return view();
-    },
+    ({ system, reason, operator }) =>
+      gate.close(system, reason, operator, () => assertNeedsAttention(states(), system), view),
     { validator: (update) => assertOperatorAction(states(), update) },
   );
 

@@ -23,7 +23,7 @@ import type {
   SystemName,
 } from '../domain/erasure.js';
 import type { HoldArrivedDuringErasure } from '../domain/hold.js';
-import { maxRedactionNames } from '../domain/redaction-names.js';
+import { maxRedactionNames, withheldTextMarker } from '../domain/redaction-names.js';
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import {
@@ -33,7 +33,13 @@ import {
   retrySystemUpdate,
 } from './erasure-definitions.js';
 import { LegalHoldPhase } from './legal-hold.js';
-import { assertOperatorAction, counted, OperatorGate, type StepOutcome } from './operator-gate.js';
+import {
+  assertNeedsAttention,
+  assertOperatorAction,
+  counted,
+  OperatorGate,
+  type StepOutcome,
+} from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
@@ -82,6 +88,14 @@ export const erasurePatches = {
    * harvest's result and in every later step's input, so the history grew with the CRM's rows.
    */
   gaIdsPaged: 'erasure-ga-ids-paged',
+  /**
+   * Issue 16: the reason notes of the erasure's requests (its own, those that joined it) are kept in the
+   * receipt only once the CRM's names for the person were read (the harvest, or a read of its own when the
+   * harvest did not answer); when they cannot be, each note is withheld (`withheldTextMarker`). Before it,
+   * a note was kept redacted of the names known so far: with Dynamics down, of the address alone. Asked
+   * only when a request has a note.
+   */
+  reasonNotesNamesChecked: 'erasure-reason-notes-names-checked',
 } as const;
 
 /**
@@ -204,10 +218,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   );
   setHandler(
     closeSystemUpdate,
-    ({ system, reason, operator }) => {
-      gate.request(system, { kind: 'close', reason }, operator);
-      return view();
-    },
+    ({ system, reason, operator }) =>
+      gate.close(system, reason, operator, () => assertNeedsAttention(gatedStates(), system), view),
     { validator: (update) => assertOperatorAction(gatedStates(), update) },
   );
   followRequestDeadline();
@@ -477,13 +489,20 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   }
   closing = true;
 
+  // A note may name the person: it is kept redacted of the CRM's names, or withheld when they cannot be read.
+  const hasNotes = Boolean(input.request.reasonNote) || joinedRequests.some((joined) => joined.reasonNote);
+  const notesChecked =
+    hasNotes && patched(erasurePatches.reasonNotesNamesChecked)
+      ? crmNamesHarvested || (await readCrmNames())
+      : true;
+  const keptNote = (note: string) => (notesChecked ? gate.redactText(note) : withheldTextMarker);
   const receipt: ErasureReceipt = {
     requestId,
     subjectKey: input.subjectKey,
     reason: input.request.reason,
-    // Notes were redacted at intake, before the harvest: the CRM's names for the person go now, before the
+    // Notes were redacted at intake of the address alone: the CRM's names for the person go now, before the
     // receipt reaches the ledger.
-    ...(input.request.reasonNote ? { reasonNote: gate.redactText(input.request.reasonNote) } : {}),
+    ...(input.request.reasonNote ? { reasonNote: keptNote(input.request.reasonNote) } : {}),
     requestedBy: input.request.requestedBy,
     requestedAt: input.request.requestedAt,
     completedAt: new Date().toISOString(),
@@ -496,7 +515,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ...(joinedRequests.length > 0
       ? {
           joinedRequests: joinedRequests.map((joined) =>
-            joined.reasonNote ? { ...joined, reasonNote: gate.redactText(joined.reasonNote) } : joined,
+            joined.reasonNote ? { ...joined, reasonNote: keptNote(joined.reasonNote) } : joined,
           ),
         }
       : {}),

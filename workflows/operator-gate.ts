@@ -6,6 +6,7 @@ import {
   patched,
   TimeoutFailure,
 } from '@temporalio/workflow';
+import { withheldOperatorText } from '../domain/close-reason-codes.js';
 import type { SystemFailure, SystemName } from '../domain/erasure.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { actorIdError, isActorId } from '../domain/operator-id.js';
@@ -49,6 +50,14 @@ export const vendorWaitAfterProgressPatch = 'vendor-wait-after-progress';
 export const vendorWaitAfterProgressAcrossAttemptsPatch = 'vendor-wait-after-progress-across-attempts';
 
 /**
+ * Patch id (asked only in a close update's handler): a close reason is kept only once the CRM's names for the
+ * person were read (`OperatorGate.namesChecked`); when they cannot be, the reason is withheld (its code kept,
+ * `withheldOperatorText`), as the hub's client does. Before it, a close sent straight to Temporal (past the
+ * client) was kept redacted of the names known so far only, with Dynamics down of the address alone.
+ */
+export const closeReasonNamesCheckedPatch = 'close-reason-names-checked';
+
+/**
  * Runs a system's step until it succeeds; when it fails for good, parks the system in "needs attention"
  * and waits durably for an operator to retry or close it. Nobody acting within `operatorDeadline` records
  * the system as failed, so every request still reaches a terminal state.
@@ -64,19 +73,58 @@ export class OperatorGate {
   readonly log: OperatorLogEntry[] = [];
   /** Applied to every operator text before it is kept (operator-text.ts sets it to the subject's redaction). */
   redactText: (text: string) => string = (text) => text;
+  /**
+   * Reads the CRM's names for the person when not read yet, and answers whether they are known (operator-text.ts
+   * sets it); unset, texts are kept redacted of what `redactText` knows.
+   */
+  namesChecked?: () => Promise<boolean>;
 
   constructor(
     private readonly operatorDeadline: string | number,
     private readonly onChange: () => void,
   ) {}
 
+  /**
+   * Called by the workflows' close update handlers, after their validators passed: the reason is kept (redacted)
+   * once the CRM's names for the person are read, withheld when they cannot be (`closeReasonNamesCheckedPatch`),
+   * whoever sent the update. `stillValid` runs again after the names were read (it throws when the system no
+   * longer needs an operator: nothing is recorded then); `answer` is what the update returns.
+   */
+  close<R>(
+    system: SystemName,
+    reason: string,
+    operator: string | undefined,
+    stillValid: () => void,
+    answer: () => R,
+  ): R | Promise<R> {
+    if (!this.namesChecked || !patched(closeReasonNamesCheckedPatch)) {
+      this.request(system, { kind: 'close', reason }, operator);
+      return answer();
+    }
+    const check = this.namesChecked;
+    return (async () => {
+      const checked = await check();
+      // The system may have moved on while the CRM was asked (a vendor wait ended, another close came).
+      stillValid();
+      this.request(system, { kind: 'close', reason }, operator, { withhold: !checked });
+      return answer();
+    })();
+  }
+
   /** Called by the workflow's update handlers, after their validators passed; records who and when. */
-  request(system: SystemName, given: OperatorAction, operator: string | undefined): void {
-    // Every text an operator typed (a reason, a note) is redacted before the state, log or receipt hold it.
+  request(
+    system: SystemName,
+    given: OperatorAction,
+    operator: string | undefined,
+    options: { withhold?: boolean } = {},
+  ): void {
+    // Every text an operator typed (a reason, a note) is redacted before the state, log or receipt hold it,
+    // or withheld when the names it is to be redacted of cannot be read.
+    const keep = (text: string) => (options.withhold ? withheldOperatorText(text) : this.redactText(text));
     const action = Object.fromEntries(
       Object.entries(given).map(([key, value]) => [
         key,
-        key !== 'kind' && typeof value === 'string' ? this.redactText(value) : value,
+        key !== 'kind' && typeof value === 'string' ? keep(value) : value,
       ]),
     ) as OperatorAction;
     this.pending.set(system, action);

@@ -58,6 +58,7 @@ export function redactOperatorTextFor(
   gate.redactText = redact;
   setHandler(redactOperatorTextQuery, (text) => redact(String(text)));
   if (!learnCrmNames) return;
+  gate.namesChecked = learnCrmNames;
   setHandler(redactOperatorTextWithCrmNamesUpdate, async () => {
     if (patched(operatorTextCrmNamesPatch)) {
       const checked = await learnCrmNames();

@@ -22,7 +22,7 @@ import { consentRekeySignal, consentWorkflowId } from './consent-definitions.js'
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { closeSystemUpdate, retrySystemUpdate } from './erasure-definitions.js';
-import { assertOperatorAction, OperatorGate } from './operator-gate.js';
+import { assertNeedsAttention, assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { rectificationStatusQuery } from './rectification-definitions.js';
 import { followRequestDeadline } from './request-deadline.js';
@@ -117,10 +117,14 @@ export async function rectificationWorkflow(
   );
   setHandler(
     closeSystemUpdate,
-    ({ system, reason, operator }) => {
-      gate.request(system, { kind: 'close', reason }, operator);
-      return view() as never;
-    },
+    ({ system, reason, operator }) =>
+      gate.close(
+        system,
+        reason,
+        operator,
+        () => assertNeedsAttention(state, system),
+        () => view() as never,
+      ),
     { validator: (update) => assertOperatorAction(state, update) },
   );
   followRequestDeadline();
