@@ -1,9 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { type AccessCategories, defaultAccessCategories } from '../config/access-categories.js';
-import type { AccessHoldings, AccessRecord, SubjectIdentifiers } from '../connectors/connector.js';
+import type {
+  AccessField,
+  AccessHoldings,
+  AccessRecord,
+  SubjectIdentifiers,
+} from '../connectors/connector.js';
 import { NonRetryableVendorError } from '../connectors/connector-errors.js';
 import type { AccessExportFiles, AccessReceipt, AccessSource } from '../domain/access.js';
+import type { RestrictionReceipt } from '../domain/hold.js';
 import type { SystemName } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -235,42 +241,216 @@ function gaIdentifierRecords(subject: SubjectIdentifiers, fromCrm: string[]): Ac
   ];
 }
 
-/** The hub's own records of the person: consent events with their evidence, receipts and the tombstone. */
+/** A record's fields from an object's entries, in order; `keyed` names those whose value is a keyed hash. */
+function fieldsOf(value: object, keyed: readonly string[] = []): AccessField[] {
+  return Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .map(([name, v]) => ({ name, value: v, ...(keyed.includes(name) ? { keyed: true as const } : {}) }));
+}
+
+/** What the ledger says of keyed values, for the report (where the ledger keeps no more than a key). */
+const keyedStatement = {
+  topic: 'keyed references',
+  text: 'Some values in consent-hub’s own records are keyed references (marked "keyed"): a keyed hash of a value or record the hub does not keep, such as the reference of a record a rectification moved or the value a field had before it was corrected. The hub can recognise the thing again with them, but neither it nor anyone else can turn them back into what they stand for.',
+};
+
+/**
+ * The hub's own records of the person (GDPR Art. 15 covers the controller's processing records too): consent
+ * events with their evidence, erasure receipts and the tombstone, every legal hold with its release, the
+ * restrictions of held erasures, rectification receipts, the records rectifications moved (keyed references:
+ * the ledger keeps nothing else of them) and earlier access requests. Operator texts stay out: they are the
+ * operators' words, and were redacted of the person when written.
+ */
 async function ledgerHoldings(ledger: Ledger, subjectKey: string): Promise<AccessHoldings> {
-  const [events, receipts, tombstone] = await Promise.all([
-    ledger.listConsentEvents(subjectKey),
-    ledger.listReceipts({ subjectKey }),
-    ledger.getTombstone(subjectKey),
-  ]);
-  const fields = (value: object) => Object.entries(value).map(([name, v]) => ({ name, value: v }));
-  return {
-    records: [
-      ...events.map((event) => {
-        const { subjectKey: _key, ...rest } = event;
-        return { kind: 'consentEvent', id: event.id, fields: fields(rest) };
+  const [events, receipts, tombstone, holds, restrictions, rectifications, moves, accesses] =
+    await Promise.all([
+      ledger.listConsentEvents(subjectKey),
+      ledger.listReceipts({ subjectKey }),
+      ledger.getTombstone(subjectKey),
+      ledger.listHolds(subjectKey),
+      ledger.listRestrictions(subjectKey),
+      ledger.listRectifications(subjectKey),
+      ledger.listRectificationMoves(subjectKey),
+      ledger.listAccessReceipts(subjectKey),
+    ]);
+  const records: AccessRecord[] = [
+    ...events.map((event) => {
+      const { subjectKey: _key, ...rest } = event;
+      return { kind: 'consentEvent', id: event.id, fields: fieldsOf(rest) };
+    }),
+    ...receipts.map((receipt) => ({
+      kind: 'receipt',
+      id: receipt.requestId,
+      fields: fieldsOf({
+        kind: 'erasure',
+        outcome: receipt.outcome,
+        reason: receipt.reason,
+        requestedAt: receipt.requestedAt,
+        completedAt: receipt.completedAt,
+        systems: Object.fromEntries(Object.entries(receipt.systems).map(([s, state]) => [s, state.status])),
       }),
-      ...receipts.map((receipt) => ({
-        kind: 'receipt',
-        id: receipt.requestId,
-        fields: fields({
-          kind: 'erasure',
-          outcome: receipt.outcome,
-          reason: receipt.reason,
+    })),
+    ...(tombstone
+      ? [
+          {
+            kind: 'tombstone',
+            id: tombstone.firstRequestId,
+            fields: fieldsOf({ erasedAt: tombstone.erasedAt, systems: tombstone.systems }),
+          },
+        ]
+      : []),
+    ...holds.map((hold) => ({
+      kind: 'legalHold',
+      // One hold per placing time (legal_hold_history's key with the subject).
+      id: `legal-hold/${hold.placedAt}`,
+      fields: fieldsOf({
+        reason: hold.reason,
+        placedBy: hold.placedBy,
+        placedAt: hold.placedAt,
+        releasedAt: hold.releasedAt,
+        releasedBy: hold.releasedBy,
+        releaseReason: hold.releaseReason,
+      }),
+    })),
+    ...restrictions.map((restriction) => ({
+      kind: 'restriction',
+      id: restriction.requestId,
+      fields: fieldsOf({
+        hold: restriction.hold,
+        restrictedAt: restriction.restrictedAt,
+        outcome: restriction.outcome,
+        released: restriction.released,
+        systems: restrictedSystems(restriction.systems),
+        earlierRestrictions: restriction.earlierRestrictions?.map((earlier) => ({
+          hold: earlier.hold,
+          restrictedAt: earlier.restrictedAt,
+          outcome: earlier.outcome,
+          released: earlier.released,
+          systems: restrictedSystems(earlier.systems),
+        })),
+      }),
+    })),
+    ...rectifications.map((receipt) => ({
+      kind: 'rectification',
+      id: receipt.requestId,
+      fields: fieldsOf(
+        {
+          requestedBy: receipt.requestedBy,
           requestedAt: receipt.requestedAt,
           completedAt: receipt.completedAt,
-          systems: Object.fromEntries(Object.entries(receipt.systems).map(([s, state]) => [s, state.status])),
-        }),
-      })),
-      ...(tombstone
-        ? [
-            {
-              kind: 'tombstone',
-              id: tombstone.firstRequestId,
-              fields: fields({ erasedAt: tombstone.erasedAt, systems: tombstone.systems }),
-            },
-          ]
-        : []),
-    ],
-    statements: [],
-  };
+          fields: receipt.fields,
+          outcome: receipt.outcome,
+          systems: Object.fromEntries(
+            Object.entries(receipt.systems).map(([system, state]) => [
+              system,
+              {
+                status: state.status,
+                ...(state.recordCount === undefined ? {} : { recordCount: state.recordCount }),
+                records: state.records.map(({ kind, id, container, result, changed }) => ({
+                  kind,
+                  id,
+                  ...(container ? { container } : {}),
+                  result,
+                  fields: changed.map((c) => c.field),
+                })),
+                ...(state.note ? { note: state.note } : {}),
+              },
+            ]),
+          ),
+          // The values before are kept only as keyed hashes: proof that they changed, not what they were.
+          beforeHashes: Object.entries(receipt.systems).flatMap(([system, state]) =>
+            state.records.flatMap((record) =>
+              record.changed.map((c) => ({
+                system,
+                kind: record.kind,
+                id: record.id,
+                field: c.field,
+                beforeHash: c.beforeHash,
+              })),
+            ),
+          ),
+          // An email change: the person's records moved from the old address's key to the new one's.
+          rekeyedFrom: receipt.rekeyed?.from,
+          rekeyedTo: receipt.rekeyed?.to,
+          rekeyedAt: receipt.rekeyed?.at,
+          rekeyNote: receipt.rekeyNote,
+        },
+        ['beforeHashes', 'rekeyedFrom', 'rekeyedTo'],
+      ),
+    })),
+    ...moves.map((move) => ({
+      kind: 'rectificationMove',
+      id: `${move.requestId}/${move.system}/${move.recordKey}`,
+      fields: fieldsOf(
+        {
+          system: move.system,
+          requestId: move.requestId,
+          movedAt: move.movedAt,
+          recordKey: move.recordKey,
+          fromSubjectKey: move.subjectKey,
+          toSubjectKey: move.newSubjectKey,
+        },
+        ['recordKey', 'fromSubjectKey', 'toSubjectKey'],
+      ),
+    })),
+    ...accesses.map((receipt) => ({
+      kind: 'accessReceipt',
+      id: receipt.requestId,
+      fields: fieldsOf(
+        {
+          requestedBy: receipt.requestedBy,
+          requestedAt: receipt.requestedAt,
+          receivedAt: receipt.receivedAt,
+          dueAt: receipt.dueAt,
+          completedAt: receipt.completedAt,
+          outcome: receipt.outcome,
+          status: receipt.status,
+          systems: Object.fromEntries(
+            Object.entries(receipt.systems).map(([system, state]) => [
+              system,
+              {
+                status: state.status,
+                ...(state.counts ? { counts: state.counts } : {}),
+                ...(state.recordCount === undefined ? {} : { recordCount: state.recordCount }),
+              },
+            ]),
+          ),
+          export: receipt.export && {
+            schema: receipt.export.schema,
+            writtenAt: receipt.export.writtenAt,
+            recordCount: receipt.export.recordCount,
+            counts: receipt.export.counts,
+          },
+          exportDigest: receipt.export?.jsonDigest,
+          expiresAt: receipt.expiresAt,
+          deletedAt: receipt.deletedAt,
+          withdrawn: receipt.withdrawn,
+        },
+        ['exportDigest'],
+      ),
+    })),
+  ];
+  const keyed = records.some((record) => record.fields.some((field) => field.keyed));
+  return { records, statements: keyed ? [keyedStatement] : [] };
+}
+
+/** Per system, what a restriction did: status, records (vendor ids, result, what was set) and any note. */
+function restrictedSystems(systems: RestrictionReceipt['systems']) {
+  return Object.fromEntries(
+    Object.entries(systems).map(([system, state]) => [
+      system,
+      {
+        status: state.status,
+        ...(state.recordCount === undefined ? {} : { recordCount: state.recordCount }),
+        records: state.records.map(({ kind, id, container, result, actions }) => ({
+          kind,
+          id,
+          ...(container ? { container } : {}),
+          result,
+          actions,
+        })),
+        ...(state.note ? { note: state.note } : {}),
+      },
+    ]),
+  );
 }

@@ -3,10 +3,14 @@ import { categoryOf } from '../config/access-categories.js';
 import type { AccessField, AccessHoldings } from '../connectors/connector.js';
 import type { AccessSource } from '../domain/access.js';
 
-/** The published JSON Schema of the portable copy (docs/schemas/access-export-v1.json). */
+/**
+ * The published JSON Schema of the portable copy (docs/schemas/access-export-v2.json). v2 added the ledger's
+ * legal holds, restrictions, rectifications, moved records and earlier access requests, and `fields[].keyed`;
+ * exports written before it stay as they were, valid against docs/schemas/access-export-v1.json.
+ */
 export const accessExportSchemaId =
-  'https://github.com/consent-hub/consent-hub/docs/schemas/access-export-v1.json';
-export const accessExportSchemaVersion = 'access-export/v1';
+  'https://github.com/consent-hub/consent-hub/docs/schemas/access-export-v2.json';
+export const accessExportSchemaVersion = 'access-export/v2';
 
 export interface AccessExportSource {
   system: AccessSource;
@@ -200,7 +204,7 @@ function recordTable(record: AccessExportRecord): string {
   const rows = record.fields
     .map(
       (f) =>
-        `<tr><td>${html(f.label ?? f.name)}</td><td class="source">${html(f.name)}</td><td>${f.value === null || f.value === undefined ? '' : html(f.value)}</td></tr>`,
+        `<tr><td>${html(f.label ?? f.name)}</td><td class="source">${html(f.name)}</td><td>${f.value === null || f.value === undefined ? '' : html(f.value)}${f.keyed ? ' <span class="source">(keyed reference)</span>' : ''}</td></tr>`,
     )
     .join('');
   return `<p class="source">Source: ${where}${about}</p><table><tr><th>Field</th><th>Name in the system</th><th>Value</th></tr>${rows}</table>`;

@@ -118,7 +118,11 @@ export function openApiDocument(serverUrl = '/') {
             requestedBy: { type: 'string' },
             receivedAt: { type: 'string' },
             systems: { type: 'object', additionalProperties: { type: 'object' } },
-            export: { type: 'object' },
+            export: {
+              type: 'object',
+              description:
+                'Once written: `sizes` (bytes per format), `jsonDigest`, `schema` (the version the JSON follows, `access-export/v2` now), `recordCount`, `counts` (per source system, records by kind; Google counts `gaClientId` and `gaUserId` as well as `dataRetention`), `writtenAt`.',
+            },
             expiresAt: { type: 'string' },
             deletedAt: { type: 'string' },
             withdrawn: {
@@ -317,7 +321,7 @@ export function openApiDocument(serverUrl = '/') {
           operationId: 'getAccessExport',
           tags: ['status'],
           summary:
-            'The export itself, decrypted: the portable JSON (docs/schemas/access-export-v1.json) or the HTML report',
+            'The export itself, decrypted: the portable JSON (docs/schemas/access-export-v2.json; exports written before v2: access-export-v1.json) or the HTML report',
           parameters: [
             requestId('The access request id'),
             {
@@ -332,7 +336,19 @@ export function openApiDocument(serverUrl = '/') {
             '200': {
               description: 'The export, as an attachment',
               content: {
-                'application/json': { schema: { type: 'object' } },
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    description:
+                      "The portable copy. `schema` names the version it follows: `access-export/v2` (docs/schemas/access-export-v2.json: the hub's own records include legal holds and releases, restrictions, rectifications, moved records as keyed references and earlier access requests; `fields[].keyed` marks keyed references), or `access-export/v1` (docs/schemas/access-export-v1.json) for an export written before v2.",
+                    required: ['schema', 'records'],
+                    properties: {
+                      $schema: { type: 'string' },
+                      schema: { enum: ['access-export/v1', 'access-export/v2'] },
+                      records: { type: 'array', items: { type: 'object' } },
+                    },
+                  },
+                },
                 'text/html': { schema: { type: 'string' } },
               },
             },

@@ -127,7 +127,33 @@ export const defaultAccessCategories: AccessCategories = {
       retention:
         'Kept while the choice is in force; after an erasure only the receipt without personal data remains',
       origin: "The person's own choices and requests",
-      sources: [{ system: 'ledger', kinds: ['consentEvent', 'receipt', 'tombstone'] }],
+      sources: [
+        {
+          system: 'ledger',
+          kinds: [
+            'consentEvent',
+            'receipt',
+            'tombstone',
+            'rectification',
+            'rectificationMove',
+            'accessReceipt',
+          ],
+        },
+      ],
+    },
+    {
+      id: 'legal_holds',
+      title: 'Legal holds and restrictions',
+      purposes: [
+        'Keeping data that the law requires kept, or that legal claims need, out of any other use (GDPR Art. 17(3), 18)',
+      ],
+      legalBasis:
+        'Legal obligation (GDPR Art. 6(1)(c)); establishing, exercising or defending legal claims (Art. 17(3)(e), 18(2))',
+      recipients: ['None outside the company'],
+      retention:
+        'Kept while the hold is in force, then erased with the rest; the receipt without personal data remains',
+      origin: "The company's own decision to hold, and what the hub restricted in each system",
+      sources: [{ system: 'ledger', kinds: ['legalHold', 'restriction'] }],
     },
   ],
 };

@@ -197,6 +197,12 @@ export interface AccessField {
   /** The vendor's display name (Dataverse attribute DisplayName), when it has one. */
   label?: string;
   value: unknown;
+  /**
+   * The value is a keyed hash (HMAC under a hub secret) of something the hub does not keep in the clear: it
+   * lets the hub recognise the thing again, but neither the hub nor the person can turn it back. Set only where
+   * the ledger keeps nothing else.
+   */
+  keyed?: true;
 }
 
 /** One record a tool holds about the person, for an access export. */

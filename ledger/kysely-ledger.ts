@@ -27,6 +27,7 @@ import {
   type Ledger,
   type OperatorActionRecord,
   type ReconciliationRunRecord,
+  type RectificationMoveRecord,
   type SubjectDataKeyRecord,
   type SystemConsentStateRecord,
   type Tombstone,
@@ -1212,6 +1213,70 @@ export class KyselyLedger implements Ledger {
       .where('request_id', '=', requestId)
       .executeTakeFirst();
     return row ? (JSON.parse(row.receipt) as AccessReceipt) : undefined;
+  }
+
+  async listAccessReceipts(subjectKey: string): Promise<AccessReceipt[]> {
+    const keys = await this.keysLinkedTo(subjectKey);
+    const rows = await this.db
+      .selectFrom('access_receipts')
+      .select('receipt')
+      .where('subject_key', 'in', keys)
+      .orderBy('completed_at')
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.receipt) as AccessReceipt);
+  }
+
+  async listRestrictions(subjectKey: string): Promise<RestrictionReceipt[]> {
+    const rows = await this.db
+      .selectFrom('restriction_receipts')
+      .select('receipt')
+      .where('subject_key', '=', subjectKey)
+      .orderBy('restricted_at')
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.receipt) as RestrictionReceipt);
+  }
+
+  async listRectifications(subjectKey: string): Promise<RectificationReceipt[]> {
+    const rows = await this.db
+      .selectFrom('rectification_receipts')
+      .select('receipt')
+      .where('subject_key', '=', subjectKey)
+      .orderBy('completed_at')
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.receipt) as RectificationReceipt);
+  }
+
+  async listRectificationMoves(subjectKey: string): Promise<RectificationMoveRecord[]> {
+    const keys = await this.keysLinkedTo(subjectKey);
+    const rows = await this.db
+      .selectFrom('rectification_moves')
+      .selectAll()
+      .where((eb) => eb.or([eb('subject_key', 'in', keys), eb('new_subject_key', 'in', keys)]))
+      .orderBy('moved_at')
+      .orderBy('system')
+      .orderBy('record_key')
+      .execute();
+    return rows.map((row) => ({
+      subjectKey: row.subject_key,
+      newSubjectKey: row.new_subject_key,
+      system: row.system,
+      recordKey: row.record_key,
+      requestId: row.request_id,
+      movedAt: row.moved_at,
+    }));
+  }
+
+  /** The key and every key a rectification re-keyed to it (subject_links points each at the latest key). */
+  private async keysLinkedTo(subjectKey: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('subject_links')
+      .select('from_key')
+      .where('to_key', '=', subjectKey)
+      .execute();
+    return [subjectKey, ...rows.map((row) => row.from_key)];
   }
 
   async hasRestriction(subjectKey: string): Promise<boolean> {

@@ -277,6 +277,20 @@ export interface Ledger {
   recordAccessReceipt(receipt: AccessReceipt): Promise<void>;
   /** An access request's receipt, after Temporal has forgotten the workflow; undefined when unknown. */
   getAccessReceipt(requestId: string): Promise<AccessReceipt | undefined>;
+  /**
+   * The access receipts of the subject (and of the keys a rectification re-keyed to it: access receipts stay
+   * under the key they were made for), oldest `completedAt` first. An access request's own export lists them.
+   */
+  listAccessReceipts(subjectKey: string): Promise<AccessReceipt[]>;
+  /** The subject's restriction receipts (a held person's erasures), oldest `restrictedAt` first. */
+  listRestrictions(subjectKey: string): Promise<RestrictionReceipt[]>;
+  /** The subject's rectification receipts (stored under the key the person had afterwards), oldest first. */
+  listRectifications(subjectKey: string): Promise<RectificationReceipt[]>;
+  /**
+   * The records rectifications wrote at a new address for the subject, from or to its key (or a key re-keyed to
+   * it): keyed references only, as the ledger keeps them. Oldest first.
+   */
+  listRectificationMoves(subjectKey: string): Promise<RectificationMoveRecord[]>;
 
   /**
    * An email change (rectification): moves every row of the person from `from` to `to` (consent events and
@@ -338,6 +352,17 @@ export interface ConsoleSessionRecord {
   keyId: string;
   createdAt: string;
   expiresAt: string;
+}
+
+/** A record a rectification wrote at a new address: a keyed hash of its reference, never its id or address. */
+export interface RectificationMoveRecord {
+  subjectKey: string;
+  newSubjectKey: string;
+  system: string;
+  /** HMAC of the vendor record's reference under a hub key (activities/rectification-activities.ts). */
+  recordKey: string;
+  requestId: string;
+  movedAt: string;
 }
 
 /** Operator actions on a whole request rather than one system of it. */

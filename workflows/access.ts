@@ -173,6 +173,14 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
         }),
       ) as Record<SystemName, { status: string; reason?: string }>,
     });
+    // A system's counts are what the export holds from it: Google's include the GA client and user ids the
+    // hub knows (from the request and the CRM), which only the assembly puts together.
+    for (const system of systems) {
+      const counts = exportFiles.counts[system];
+      if (state[system].status !== 'collected' || !counts) continue;
+      state[system].counts = counts;
+      state[system].recordCount = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    }
     const ttlMs = msToNumber(input.timings.exportTtl as '1s');
     expiresAt = new Date(Date.now() + ttlMs).toISOString();
     readyAt = new Date().toISOString();

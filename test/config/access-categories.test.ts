@@ -22,7 +22,16 @@ describe('access report categories (CONSENT_HUB_ACCESS_CATEGORIES)', () => {
       dynamics: ['contact', 'lead', 'email', 'phonecall', 'appointment', 'task'],
       mailchimp: ['member', 'note', 'activity'],
       google: ['gaClientId', 'gaUserId', 'dataRetention'],
-      ledger: ['consentEvent', 'receipt', 'tombstone'],
+      ledger: [
+        'consentEvent',
+        'receipt',
+        'tombstone',
+        'legalHold',
+        'restriction',
+        'rectification',
+        'rectificationMove',
+        'accessReceipt',
+      ],
     };
     for (const [system, list] of Object.entries(kinds))
       for (const kind of list)

@@ -158,6 +158,9 @@ describe('access requests with the vendor sandboxes', { timeout: 240_000 }, () =
     // The CRM's GA client id is listed as one the hub knows, from Dynamics.
     const ga = document.records.find((r) => r.source.system === 'google' && r.source.kind === 'gaClientId');
     expect(ga?.fields).toEqual(expect.arrayContaining([expect.objectContaining({ value: ['dynamics'] })]));
+    // The status counts it too: Google's counts are the export's, GA client ids included.
+    expect(status.systems.google.counts).toMatchObject({ gaClientId: 1 });
+    expect(status.export?.counts.google).toMatchObject({ gaClientId: 1 });
 
     // The 20 KB description went to the export store, never into the workflow's history.
     const largest = await largestPayload(temporal.client, await findWorkflowId(started.requestId));
