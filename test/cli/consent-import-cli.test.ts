@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { startCliHub } from '../support/cli-hub.js';
+import { cli, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = () => `import-cli.${Date.now()}.${counter++}@example.com`;
@@ -27,26 +27,17 @@ const optOut = (email: string) =>
   });
 
 describe('consent-hub consent-import', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startCliHub>>;
+  let temporal: typeof hub.temporal;
   let ledger: Ledger;
   // Stand-in connectors have no bulk write: the batch hands everyone to their own workflow, which writes.
   const stubs = stubConnectors();
 
   beforeAll(async () => {
-    const dataDir = cliDataDir();
-    ledger = await ledgerIn(dataDir);
-    temporal = await connectTestTemporal('cli-import', { subjectKeyLedger: ledger });
-    const { env } = cliEnvironment(temporal, dataDir);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
+    hub = await startCliHub('cli-import', stubs.connectors);
+    ({ temporal, ledger } = hub);
   });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await worker?.stop();
-    await ledger?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   it('exits 2 naming each bad line by number and field, never its address, and records nothing', async () => {
     const good = uniqueEmail();

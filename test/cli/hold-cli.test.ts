@@ -1,32 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCalendarMonths } from '../../domain/request-deadline.js';
-import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
-import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { startCliHub } from '../support/cli-hub.js';
+import { cli, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = () => `hold-cli.${Date.now()}.${counter++}@example.com`;
 
 describe('consent-hub hold and release, and erase --wait for a held person', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let ledger: Ledger;
-  let worker: { stop(): Promise<void> } | undefined;
+  let hub: Awaited<ReturnType<typeof startCliHub>>;
+  let temporal: typeof hub.temporal;
 
   beforeAll(async () => {
-    const dataDir = cliDataDir();
-    ledger = await ledgerIn(dataDir);
-    temporal = await connectTestTemporal('cli-hold', { subjectKeyLedger: ledger });
-    const { env } = cliEnvironment(temporal, dataDir);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    worker = await temporal.startWorker({ connectors: stubConnectors().connectors, ledger });
+    hub = await startCliHub('cli-hold', stubConnectors().connectors);
+    temporal = hub.temporal;
   });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await worker?.stop();
-    await ledger?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
   it('exits 2 with one line naming the subject key, not the address, for a person never held', async () => {
     const email = uniqueEmail();

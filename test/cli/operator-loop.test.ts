@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { withheldTextMarker } from '../../domain/redaction-names.js';
@@ -6,44 +5,28 @@ import { closeErasureSystem } from '../../hub-client/erasures.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
-import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { startCliHub } from '../support/cli-hub.js';
+import { waitFor as eventually } from '../support/waiting.js';
+import { cli, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 describe('the operator loop in the CLI: see what is wrong, act on it, leave a trace', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startCliHub>>;
+  let temporal: typeof hub.temporal;
   let ledger: Ledger;
   const stubs = stubConnectors();
 
   beforeAll(async () => {
-    // The CLI seals each person's payloads with a data key kept in its ledger, so the worker (and this
-    // test's client) must read the same ledger to open them.
-    const dataDir = cliDataDir();
-    ledger = await ledgerIn(dataDir);
-    temporal = await connectTestTemporal('cli-operator', { subjectKeyLedger: ledger });
-    const { env } = cliEnvironment(temporal, dataDir);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
+    hub = await startCliHub('cli-operator', stubs.connectors);
+    ({ temporal, ledger } = hub);
   });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await worker?.stop();
-    await ledger?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
-  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 120; i++) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      await delay(250);
-    }
-    throw new Error(`never saw: ${what}`);
-  }
+  const waitFor = <T>(probe: () => Promise<T | undefined>, what: string) =>
+    eventually(what, probe, { tries: 120 });
 
   it('status --verify names a tool it could not read, never says "No difference" then, and exits 1 (text and --json)', async () => {
     const email = uniqueEmail('verify');

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import type { RectifyResult } from '../../connectors/connector.js';
 import { NonRetryableVendorError, RetryableVendorError } from '../../connectors/connector-errors.js';
@@ -12,9 +10,10 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
 import { dueAtAttribute } from '../../workflows/search-attribute-keys.js';
-import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
-import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { freshApiKey } from '../api/api-test-kit.js';
+import { startCliHub } from '../support/cli-hub.js';
+import { waitFor as eventually } from '../support/waiting.js';
+import { cli, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
@@ -52,47 +51,21 @@ function rectifyingStubs() {
 }
 
 describe('an operator acts on a rectification as on any request (CLI and API)', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startCliHub>>;
+  let temporal: typeof hub.temporal;
   let ledger: Ledger;
-  let app: FastifyInstance;
-  const key = freshApiKey();
   const stubs = rectifyingStubs();
 
   beforeAll(async () => {
-    const dataDir = cliDataDir();
-    ledger = await ledgerIn(dataDir);
-    temporal = await connectTestTemporal('cli-rectify', { subjectKeyLedger: ledger });
-    const { env } = cliEnvironment(temporal, dataDir);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
-    app = await buildTestApi({ hub: hubContext(temporal, temporal.taskQueue), ledger, key });
+    hub = await startCliHub('cli-rectify', stubs.connectors, { apiKey: freshApiKey() });
+    ({ temporal, ledger } = hub);
   });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await app?.close();
-    await worker?.stop();
-    await ledger?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
-  const auth = { authorization: `Bearer ${key}` };
-  const api = (method: 'GET' | 'POST', url: string, body?: unknown) =>
-    app.inject({
-      method,
-      url,
-      headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
+  const api = (...call: Parameters<typeof hub.api>) => hub.api(...call);
 
-  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 160; i++) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      await delay(250);
-    }
-    throw new Error(`never saw: ${what}`);
-  }
+  const waitFor = <T>(probe: () => Promise<T | undefined>, what: string) =>
+    eventually(what, probe, { tries: 160 });
 
   const rectifyJson = async (...args: string[]) => {
     const run = await cli('rectify', '--email', uniqueEmail('rect'), ...args, '--json');

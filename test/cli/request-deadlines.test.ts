@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deadlineExtendedSchema, requestListingSchema } from '../../api/api-response-schemas.js';
 import { addCalendarMonths } from '../../domain/request-deadline.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { dueAtAttribute, requestKindAttribute } from '../../workflows/search-attribute-keys.js';
-import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
-import { connectTestTemporal } from '../support/temporal.js';
-import { cli, cliDataDir, cliEnvironment, ledgerIn, stubConnectors } from './cli-test-kit.js';
+import { freshApiKey } from '../api/api-test-kit.js';
+import { startCliHub } from '../support/cli-hub.js';
+import { waitFor as eventually } from '../support/waiting.js';
+import { cli, stubConnectors } from './cli-test-kit.js';
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
@@ -27,39 +26,19 @@ interface Listing {
 }
 
 describe('every request has a deadline: received, due one calendar month later, listed when overdue', () => {
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let hub: Awaited<ReturnType<typeof startCliHub>>;
+  let temporal: typeof hub.temporal;
   let ledger: Ledger;
-  let app: FastifyInstance;
-  const key = freshApiKey();
   const stubs = stubConnectors();
 
   beforeAll(async () => {
-    const dataDir = cliDataDir();
-    ledger = await ledgerIn(dataDir);
-    temporal = await connectTestTemporal('cli-deadlines', { subjectKeyLedger: ledger });
-    const { env } = cliEnvironment(temporal, dataDir);
-    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    worker = await temporal.startWorker({ connectors: stubs.connectors, ledger });
-    app = await buildTestApi({ hub: hubContext(temporal, temporal.taskQueue), ledger, key });
+    hub = await startCliHub('cli-deadlines', stubs.connectors, { apiKey: freshApiKey() });
+    ({ temporal, ledger } = hub);
   });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await app?.close();
-    await worker?.stop();
-    await ledger?.close();
-    await temporal?.close();
-  });
+  afterAll(() => hub?.close());
 
-  const auth = { authorization: `Bearer ${key}` };
-  const apiGet = (url: string) => app.inject({ method: 'GET', url, headers: auth });
-  const apiPost = (url: string, body: unknown) =>
-    app.inject({
-      method: 'POST',
-      url,
-      headers: { ...auth, 'content-type': 'application/json' },
-      payload: JSON.stringify(body),
-    });
+  const apiGet = (url: string) => hub.api('GET', url);
+  const apiPost = (url: string, body: unknown) => hub.api('POST', url, body);
   const cliRequests = async (...flags: string[]) => {
     const run = await cli('requests', ...flags, '--json');
     expect(run.stderr).toBe('');
@@ -67,14 +46,8 @@ describe('every request has a deadline: received, due one calendar month later, 
     return JSON.parse(run.stdout) as Listing[];
   };
 
-  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 120; i++) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      await delay(250);
-    }
-    throw new Error(`never saw: ${what}`);
-  }
+  const waitFor = <T>(probe: () => Promise<T | undefined>, what: string) =>
+    eventually(what, probe, { tries: 120 });
 
   it('an erasure received by letter 32 days ago is overdue in `requests --overdue` and GET /v1/requests?overdue=true', async () => {
     // Mailchimp refuses the key, so the erasure waits for an operator: open, and past its month.
