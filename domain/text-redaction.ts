@@ -1,5 +1,6 @@
 import * as linkify from 'linkifyjs';
 import { nameWordsOf, redactNames } from './name-redaction.js';
+import { matchingView, replaceInOriginal, rewriteView, type ViewSpan } from './text-view.js';
 
 export { redactedName } from './name-redaction.js';
 
@@ -19,76 +20,54 @@ export interface RedactionSubject {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The percent-encodings of a text as URL builders write them (`'` stays, or becomes %27). */
-function percentForms(text: string): string[] {
-  const component = encodeURIComponent(text);
-  return [component, component.replace(/'/g, '%27'), text.replace(/@/g, '%40')];
-}
-
-/** Does a character stand for an address's `@` or `.` once compatibility forms are folded (`＠`, `﹫`, `．`)? */
-const isAddressMark = (char: string) => /^[@.]$/.test(char.normalize('NFKC'));
-
-/**
- * An escape that may hide an address's `@` or `.`: an HTML numeric character reference (decimal or hex,
- * either case of `x`, any leading zeros: `&#64;`, `&#x40;`, `&#X0040;`), a JSON `\uXXXX` escape, `%40` or
- * `%2e` percent-encoded up to four times (`%2540`, `%252540`), or a named reference (`&commat;`, `&period;`).
- */
-const addressMarkEscape =
-  /&#(?:([xX])0*([0-9a-fA-F]{1,6})|0*(\d{1,7}));|\\u([0-9a-fA-F]{4})|%(?:25){0,3}(40|2[eE])|&(commat|period);/gi;
-
 /**
  * Reads every written form of an address's `@` and `.` as the plain character, so that one matcher sees
- * `sob.x&#x40;example.net`, `sob.x%2540example.net`, `sob&#46;x@example&#46;net` and `sob.x＠example.net`
- * as `sob.x@example.net`. Escapes of other characters stay as written (`&#60;` is not turned into `<`);
- * then Unicode compatibility forms are folded (NFKC: full-width `＠` is `@`, full-width letters are ASCII).
- * Used by every redaction path (redactText for the subject's address, scrubAddresses for any address).
+ * `sob.x&#x40;example.net`, `sob.x%2540example.net`, `sob.x%EF%BC%A0example.net`, `sob&#46;x@example&#46;net`
+ * and `sob.x＠example.net` as `sob.x@example.net`: wherever the text's matching view (text-view.ts, every
+ * escape decoded, compatibility forms folded) has an `@` or a `.`, the text gets that character. Escapes of
+ * other characters stay as written (`&#60;` is not turned into `<`); then Unicode compatibility forms are
+ * folded (NFKC: full-width letters are ASCII).
  */
 export function decodeAddressMarks(text: string): string {
-  return text
-    .replace(
-      addressMarkEscape,
-      (
-        written,
-        hex?: string,
-        hexDigits?: string,
-        decimal?: string,
-        json?: string,
-        percent?: string,
-        named?: string,
-      ) => {
-        if (named)
-          return named.toLowerCase() === 'commat' ? '@' : named.toLowerCase() === 'period' ? '.' : written;
-        if (percent) return percent === '40' ? '@' : '.';
-        const code = hex
-          ? Number.parseInt(hexDigits ?? '', 16)
-          : json
-            ? Number.parseInt(json, 16)
-            : Number(decimal);
-        if (!Number.isInteger(code) || code > 0x10ffff) return written;
-        const char = String.fromCodePoint(code);
-        return isAddressMark(char) ? char : written;
-      },
-    )
-    .normalize('NFKC');
+  const view = matchingView(text);
+  const marks: ViewSpan[] = [];
+  for (const match of view.text.matchAll(/[@.]/g)) {
+    const at = match.index ?? 0;
+    if (text.slice(view.starts[at], view.ends[at]) !== match[0])
+      marks.push({ start: at, end: at + 1, replacement: match[0] });
+  }
+  return replaceInOriginal(text, view, marks).normalize('NFKC');
 }
 
-/** The ways an address is quoted in JSON, HTML, URLs and RFC 5322 headers. */
-function addressForms(email: string): string[] {
-  const at = email.lastIndexOf('@');
-  const local = at > 0 ? email.slice(0, at) : email;
-  const domain = at > 0 ? email.slice(at + 1) : '';
-  return [
-    email,
-    ...percentForms(email),
-    `"${local}"@${domain}`,
-    `${local}\\u0040${domain}`,
-    `${local}&#64;${domain}`,
-    `${local}&commat;${domain}`,
-    email.replace(/'/g, '&#39;'),
-    email.replace(/'/g, '&#x27;'),
-    email.replace(/'/g, '\\u0027'),
-    email.replace(/'/g, "\\'"),
-  ];
+/** Characters of an address's local part (RFC 5322's atext and the dot, letters of any script). */
+const localPartChar = String.raw`[\p{L}\p{N}!#$%&'*+/=?^_\x60{|}~.-]`;
+
+/**
+ * The subject's address wherever the matching view (text-view.ts) holds it, in any case and in every
+ * encoding of any of its characters, its local part quoted or not (`"mary.o'brien"@x.org`): a whole
+ * address only, so that `joann@x.org` is not cut to `jo[email]` for a subject `ann@x.org` (it goes whole
+ * with every other address).
+ */
+function subjectAddressSpans(seen: string, email: string): ViewSpan[] {
+  const spans: ViewSpan[] = [];
+  const forms = new Set(
+    [email, decodeAddressMarks(email)].map((form) => matchingView(form).text.toLowerCase()),
+  );
+  for (const form of forms) {
+    const at = form.lastIndexOf('@');
+    if (at <= 0) continue;
+    const local = escapeRegExp(form.slice(0, at));
+    const domain = escapeRegExp(form.slice(at + 1));
+    const pattern = new RegExp(
+      String.raw`(?<!${localPartChar})(?:"${local}"|${local})@${domain}(?![\p{L}\p{N}-]|\.[\p{L}\p{N}])`,
+      'giu',
+    );
+    for (const match of seen.matchAll(pattern)) {
+      const start = match.index ?? 0;
+      spans.push({ start, end: start + match[0].length, replacement: redactedEmail });
+    }
+  }
+  return spans;
 }
 
 /**
@@ -179,13 +158,22 @@ export function redactGaClientIds(text: string): string {
   });
 }
 
-/**
- * An identifier as vendors and URLs write it: as given, percent-encoded, and with its dots encoded the way
- * a GA client id's are (`123%2E1700000000`, `123\u002e1700000000`).
- */
-function identifierForms(identifier: string): string[] {
-  const dots = ['%2E', '%252E', '\\u002e', '&#46;', '&#x2e;'];
-  return [identifier, encodeURIComponent(identifier), ...dots.map((dot) => identifier.split('.').join(dot))];
+/** The subject's identifiers wherever the matching view holds them, their dots or digits encoded or not. */
+function identifierSpans(seen: string, identifiers: readonly string[]): ViewSpan[] {
+  const needles = [...new Set(identifiers.map((id) => matchingView(id).text).filter((id) => id.length > 0))];
+  if (needles.length === 0) return [];
+  const pattern = new RegExp(
+    needles
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'giu',
+  );
+  return [...seen.matchAll(pattern)].map((match) => ({
+    start: match.index ?? 0,
+    end: (match.index ?? 0) + match[0].length,
+    replacement: redactedIdentifier,
+  }));
 }
 
 /**
@@ -201,30 +189,17 @@ function identifierForms(identifier: string): string[] {
  */
 export function redactText(text: string, subject: RedactionSubject = {}): string {
   let result = text;
-  const replaceAll = (needles: Iterable<string>, replacement: string) => {
-    const unique = [...new Set([...needles].filter((needle) => needle.length > 0))].sort(
-      (a, b) => b.length - a.length,
-    );
-    if (unique.length === 0) return;
-    result = result.replace(new RegExp(unique.map(escapeRegExp).join('|'), 'giu'), replacement);
-  };
   if (subject.email) {
-    const forms = [...addressForms(subject.email), ...addressForms(decodeAddressMarks(subject.email))];
-    replaceAll(forms, redactedEmail);
-    // The address may still be there with its `@` or `.` written some other way (`&#x40;`, `%2540`, `＠`):
-    // the decoded text is kept only when it held the address, so other text stays as written.
-    const before = result;
-    const decoded = decodeAddressMarks(result);
-    if (decoded !== before) {
-      result = decoded;
-      replaceAll(forms, redactedEmail);
-      if (result === decoded) result = before;
-    }
+    const view = matchingView(result);
+    result = replaceInOriginal(result, view, subjectAddressSpans(view.text, subject.email));
   }
   // Every other address goes whole before names are looked for: `alonzo.church@x.org` is an address, not
   // two names (which would leave `[name].[name]@x.org`).
   result = scrubAddresses(result);
-  replaceAll((subject.identifiers ?? []).flatMap(identifierForms), redactedIdentifier);
+  if (subject.identifiers && subject.identifiers.length > 0) {
+    const view = matchingView(result);
+    result = replaceInOriginal(result, view, identifierSpans(view.text, subject.identifiers));
+  }
   result = redactGaClientIds(result);
   return redactNames(result, subject.names ?? [], subject.email ? nameWordsOf(subject.email) : []);
 }
@@ -245,22 +220,22 @@ const addressShape =
  * encoded addresses go too.
  */
 export function scrubAddresses(text: string): string {
+  let view = matchingView(text);
+  if (!view.text.includes('@')) return text;
+  // An address a mail client wrapped after its `@` (`mary@\nexample.com`) is still an address.
+  view = rewriteView(view, /@[ \t]*\r?\n[ \t]*(?=[\p{L}\p{N}])/gu, () => '@');
   // RFC 5322 allows a quoted local part (`"mary o'brien"@x.org`); the scanner reads unquoted ones only.
-  const decoded = decodeAddressMarks(text)
-    .replace(/"[^"\r\n]{1,64}"@/g, 'quoted@')
-    // An address a mail client wrapped after its `@` (`mary@\nexample.com`) is still an address.
-    .replace(/@[ \t]*\r?\n[ \t]*(?=[\p{L}\p{N}])/gu, '@');
-  if (!decoded.includes('@')) return text;
-  const found = linkify.find(decoded, 'email');
-  let result = '';
-  let last = 0;
-  for (const match of found) {
-    result += decoded.slice(last, match.start) + redactedEmail;
-    last = match.end;
-  }
-  result += decoded.slice(last);
+  view = rewriteView(view, /"[^"\r\n]{1,64}"(?=@)/g, () => 'quoted');
+  const spans: ViewSpan[] = linkify.find(view.text, 'email').map((match) => ({
+    start: match.start,
+    end: match.end,
+    replacement: redactedEmail,
+  }));
   // linkify knows the registered top-level domains only: what it left that still has an address's shape
   // (an internal `corp.local`, an address literal) is an address too.
-  const shaped = result.replace(addressShape, redactedEmail);
-  return shaped === decoded && found.length === 0 ? text : shaped;
+  for (const match of view.text.matchAll(addressShape)) {
+    const start = match.index ?? 0;
+    spans.push({ start, end: start + match[0].length, replacement: redactedEmail });
+  }
+  return replaceInOriginal(text, view, spans);
 }

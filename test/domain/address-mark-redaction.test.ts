@@ -20,6 +20,13 @@ const writtenForms: [string, string][] = [
   ['full-width dot and @', 'sob．x＠example．net'],
   ['named reference @ in capitals', 'sob.x&COMMAT;example.net'],
   ['hex reference of full-width @', 'sob.x&#xFF20;example.net'],
+  ['UTF-8 percent-encoded full-width @', 'sob.x%EF%BC%A0example.net'],
+  ['UTF-8 percent-encoded full-width @ twice', 'sob.x%25EF%25BC%25A0example.net'],
+  ['named reference of a dot', 'sob&period;x@example&period;net'],
+  ['a JSON escape of @ inside HTML', 'sob.x&#92;u0040example.net'],
+  ['Python byte escape of @', 'sob.x\\x40example.net'],
+  ['quoted-printable full-width @', 'sob.x=EF=BC=A0example.net'],
+  ['@ escaped as an ampersand reference twice', 'sob.x&amp;#64;example.net'],
 ];
 
 describe('every written form of an address’s @ and . is redacted', () => {
@@ -46,7 +53,7 @@ describe('decodeAddressMarks', () => {
   });
 
   it('leaves escapes of other characters as written', () => {
-    const text = '&#60;b&#x3E; 100%25 off %2F path \\u0027q\\u0027 &amp;';
+    const text = '&#60;b&#x3E; 100%25 off %2F path \\u0027q\\u0027 &amp; caf%C3%A9 Se&aacute;n';
     expect(decodeAddressMarks(text)).toBe(text);
   });
 
@@ -54,5 +61,19 @@ describe('decodeAddressMarks', () => {
     const text = 'version 1&#46;2 at 50%2540 load, ＡＢＣ full-width';
     expect(scrubAddresses(text)).toBe(text);
     expect(redactText(text, { email })).toBe(text);
+  });
+});
+
+describe('the subject’s address is matched whole', () => {
+  it('redacts another address that ends in the subject’s whole, not leaving its first letters', () => {
+    expect(redactText('joann@example.net and ann@example.net', { email: 'ann@example.net' })).toBe(
+      '[email] and [email]',
+    );
+  });
+
+  it('keeps the text around an encoded address as written', () => {
+    expect(redactText('q=%22sob.x%40example.net%22&amp;x=caf%C3%A9', { email })).toBe(
+      'q=%22[email]%22&amp;x=caf%C3%A9',
+    );
   });
 });

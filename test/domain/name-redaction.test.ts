@@ -107,7 +107,7 @@ describe('redactNames: whole names and distinctive parts anywhere, common words 
       'a hyphenated first name percent-encoded',
       'Jean%2DLuc%20Picard',
       ['Jean-Luc', 'Picard'],
-      '[name]%2D[name]%20[name]',
+      '[name]%20[name]',
     ],
   ])('redacts a name in %s', (_case, text, names, expected) => {
     expect(redactText(text, { email: 'subject@example.com', names })).toBe(expected);
@@ -126,5 +126,70 @@ describe('redactNames: whole names and distinctive parts anywhere, common words 
     for (const word of ['will', 'May', 'rose', 'BAKER', 'mark']) expect(isCommonWord(word)).toBe(true);
     for (const word of ['Fiona', 'ottoline', "O'Brien", 'Zoë', 'Fitzgerald', 'Mary'])
       expect(isCommonWord(word)).toBe(false);
+  });
+});
+
+describe('redactNames reads a name in every encoding a vendor or a URL writes it (issue 16)', () => {
+  const names = ['Seán', "O'Brien"];
+  it.each([
+    ['named HTML references', 'Se&aacute;n O&apos;Brien wrote', '[name] [name] wrote'],
+    ['a typographic apostrophe as a named reference, in capitals', 'O&rsquo;BRIEN refused', '[name] refused'],
+    ['a legacy reference without its semicolon', 'Se&aacuten called', '[name] called'],
+    ['an ampersand escaped before the reference (HTML escaped twice)', 'Se&amp;aacute;n left', '[name] left'],
+    ['numeric references of Windows-1252 (&#146; is ’)', 'O&#146;Brien left', '[name] left'],
+    ['Latin-1 percent-encoding', 'q=Se%E1n%20O%27Brien', 'q=[name]%20[name]'],
+    ['UTF-8 percent-encoding in lower case hex', 'q=Se%c3%a1n', 'q=[name]'],
+    ['Windows-1252 percent-encoding of ’', 'O%92Brien', '[name]'],
+    ['a Python or JavaScript \\x escape of Latin-1', "'Se\\xe1n'", "'[name]'"],
+    ['Python bytes escaped as UTF-8', "b'Se\\xc3\\xa1n'", "b'[name]'"],
+    ['octal bytes of protobuf text format', 'name: "Se\\303\\241n"', 'name: "[name]"'],
+    ['a braced JavaScript escape', 'Se\\u{e1}n', '[name]'],
+    ['quoted-printable UTF-8', 'Dear Se=C3=A1n,', 'Dear [name],'],
+    ['UTF-8 misread as Windows-1252 (mojibake)', 'SeÃ¡n Oâ€™Brien', '[name] [name]'],
+    ["OData's doubled apostrophe", "lastname eq 'O''Brien'", "lastname eq '[name]'"],
+    ['a JSON escape inside a percent-encoded URL', 'q%3DSe%5Cu00e1n', 'q%3D[name]'],
+    ['full-width letters', 'ＳＥＡＮ called', '[name] called'],
+    ['decomposed diacritics', 'Sea\u0301n called', '[name] called'],
+  ])('%s', (_case, text, expected) => {
+    expect(redactText(text, { email: 'subject@example.com', names })).toBe(expected);
+  });
+
+  it('keeps the rest of the text as written: only the name is replaced', () => {
+    expect(redactNames('&lt;b&gt;Se&aacute;n&lt;/b&gt; &amp; 100%25 caf%C3%A9', names)).toBe(
+      '&lt;b&gt;[name]&lt;/b&gt; &amp; 100%25 caf%C3%A9',
+    );
+  });
+});
+
+describe('a common-word name is redacted in any case as the value of a field that holds a name (issue 16)', () => {
+  const names = ['Will', 'May'];
+  it.each([
+    ['an OData filter', "firstname eq 'will'", "firstname eq '[name]'"],
+    [
+      'an OData function',
+      "tolower(lastname) eq 'may' or contains(fullname,'will')",
+      "tolower(lastname) eq '[name]' or contains(fullname,'[name]')",
+    ],
+    ['a Mailchimp merge field', 'FNAME=will&LNAME=may', 'FNAME=[name]&LNAME=[name]'],
+    ['a JSON key in camel case', '{"firstName":"will"}', '{"firstName":"[name]"}'],
+    [
+      'a JSON key in snake case, JSON-escaped',
+      '{\\"first_name\\": \\"will\\"}',
+      '{\\"first_name\\": \\"[name]\\"}',
+    ],
+    ['YAML', 'lastname: may', 'lastname: [name]'],
+    ['XML', '<middlename>may</middlename>', '<middlename>[name]</middlename>'],
+    ['a percent-encoded query', 'filter=firstname%20eq%20%27will%27', 'filter=firstname%20eq%20%27[name]%27'],
+    ['two parts after a label', "fullname eq 'will may'", "fullname eq '[name] [name]'"],
+  ])('in %s', (_case, text, expected) => {
+    expect(redactNames(text, names)).toBe(expected);
+  });
+
+  it.each([
+    ['prose after a label with no separator', 'lastname may be empty'],
+    ['a label followed by another value', "firstname eq 'ann' and you may"],
+    ['a field that holds no name', "jobtitle eq 'will'"],
+  ])('keeps a common word in %s', (_case, text) => {
+    expect(redactNames(text, names)).toBe(text);
   });
 });
