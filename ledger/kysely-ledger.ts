@@ -50,6 +50,23 @@ export function toUtcIso(value: string, what: string): string {
   return time.toISOString();
 }
 
+/** The tables that keep each request's receipt as JSON (`receipt`) by `request_id`, and the receipt each holds. */
+interface ReceiptIn {
+  erasure_receipts: ErasureReceipt;
+  access_receipts: AccessReceipt;
+  restriction_receipts: RestrictionReceipt;
+  rectification_receipts: RectificationReceipt;
+}
+type ReceiptTable = keyof ReceiptIn;
+
+/** The time a table's receipts are listed by: when the request ended (a restriction: when it was placed). */
+const receiptTimeColumn = {
+  erasure_receipts: 'completed_at',
+  access_receipts: 'completed_at',
+  restriction_receipts: 'restricted_at',
+  rectification_receipts: 'completed_at',
+} as const satisfies Record<ReceiptTable, string>;
+
 /** The one Ledger implementation; the dialect behind `db` is SQLite or PostgreSQL. */
 export class KyselyLedger implements Ledger {
   private closing: Promise<void> | undefined;
@@ -291,13 +308,8 @@ export class KyselyLedger implements Ledger {
     return { inserted: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0 };
   }
 
-  async getReceipt(requestId: string): Promise<ErasureReceipt | undefined> {
-    const row = await this.db
-      .selectFrom('erasure_receipts')
-      .select('receipt')
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
-    return row ? (JSON.parse(row.receipt) as ErasureReceipt) : undefined;
+  getReceipt(requestId: string): Promise<ErasureReceipt | undefined> {
+    return this.receiptById('erasure_receipts', requestId);
   }
 
   async listReceipts(filter: { since?: string; subjectKey?: string } = {}): Promise<ErasureReceipt[]> {
@@ -1206,47 +1218,20 @@ export class KyselyLedger implements Ledger {
       .execute();
   }
 
-  async getAccessReceipt(requestId: string): Promise<AccessReceipt | undefined> {
-    const row = await this.db
-      .selectFrom('access_receipts')
-      .select('receipt')
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
-    return row ? (JSON.parse(row.receipt) as AccessReceipt) : undefined;
+  getAccessReceipt(requestId: string): Promise<AccessReceipt | undefined> {
+    return this.receiptById('access_receipts', requestId);
   }
 
   async listAccessReceipts(subjectKey: string): Promise<AccessReceipt[]> {
-    const keys = await this.keysLinkedTo(subjectKey);
-    const rows = await this.db
-      .selectFrom('access_receipts')
-      .select('receipt')
-      .where('subject_key', 'in', keys)
-      .orderBy('completed_at')
-      .orderBy('request_id')
-      .execute();
-    return rows.map((row) => JSON.parse(row.receipt) as AccessReceipt);
+    return this.receiptsUnder('access_receipts', await this.keysLinkedTo(subjectKey));
   }
 
-  async listRestrictions(subjectKey: string): Promise<RestrictionReceipt[]> {
-    const rows = await this.db
-      .selectFrom('restriction_receipts')
-      .select('receipt')
-      .where('subject_key', '=', subjectKey)
-      .orderBy('restricted_at')
-      .orderBy('request_id')
-      .execute();
-    return rows.map((row) => JSON.parse(row.receipt) as RestrictionReceipt);
+  listRestrictions(subjectKey: string): Promise<RestrictionReceipt[]> {
+    return this.receiptsUnder('restriction_receipts', [subjectKey]);
   }
 
-  async listRectifications(subjectKey: string): Promise<RectificationReceipt[]> {
-    const rows = await this.db
-      .selectFrom('rectification_receipts')
-      .select('receipt')
-      .where('subject_key', '=', subjectKey)
-      .orderBy('completed_at')
-      .orderBy('request_id')
-      .execute();
-    return rows.map((row) => JSON.parse(row.receipt) as RectificationReceipt);
+  listRectifications(subjectKey: string): Promise<RectificationReceipt[]> {
+    return this.receiptsUnder('rectification_receipts', [subjectKey]);
   }
 
   async listRectificationMoves(subjectKey: string): Promise<RectificationMoveRecord[]> {
@@ -1269,6 +1254,34 @@ export class KyselyLedger implements Ledger {
     }));
   }
 
+  /** The receipt kept (as JSON) in `table` for the request; undefined if none. */
+  private async receiptById<T extends ReceiptTable>(
+    table: T,
+    requestId: string,
+  ): Promise<ReceiptIn[T] | undefined> {
+    const row = await this.db
+      .selectFrom(table as ReceiptTable)
+      .select('receipt')
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.receipt) as ReceiptIn[T]) : undefined;
+  }
+
+  /** The receipts kept in `table` under any of `subjectKeys`, oldest first (then by request id). */
+  private async receiptsUnder<T extends ReceiptTable>(
+    table: T,
+    subjectKeys: string[],
+  ): Promise<ReceiptIn[T][]> {
+    const rows = await this.db
+      .selectFrom(table as ReceiptTable)
+      .select('receipt')
+      .where('subject_key', 'in', subjectKeys)
+      .orderBy(receiptTimeColumn[table])
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.receipt) as ReceiptIn[T]);
+  }
+
   /** The key and every key a rectification re-keyed to it (subject_links points each at the latest key). */
   private async keysLinkedTo(subjectKey: string): Promise<string[]> {
     const rows = await this.db
@@ -1289,13 +1302,8 @@ export class KyselyLedger implements Ledger {
     return row !== undefined;
   }
 
-  async getRestriction(requestId: string): Promise<RestrictionReceipt | undefined> {
-    const row = await this.db
-      .selectFrom('restriction_receipts')
-      .select('receipt')
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
-    return row ? (JSON.parse(row.receipt) as RestrictionReceipt) : undefined;
+  getRestriction(requestId: string): Promise<RestrictionReceipt | undefined> {
+    return this.receiptById('restriction_receipts', requestId);
   }
 
   async rekeySubject(link: {
@@ -1445,13 +1453,8 @@ export class KyselyLedger implements Ledger {
       .execute();
   }
 
-  async getRectification(requestId: string): Promise<RectificationReceipt | undefined> {
-    const row = await this.db
-      .selectFrom('rectification_receipts')
-      .select('receipt')
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
-    return row ? (JSON.parse(row.receipt) as RectificationReceipt) : undefined;
+  getRectification(requestId: string): Promise<RectificationReceipt | undefined> {
+    return this.receiptById('rectification_receipts', requestId);
   }
 
   /** Safe to call twice: pg's Pool refuses a second `end()`. */
