@@ -5,6 +5,7 @@ import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
 import { consentChangeRequestSchema } from '../../domain/consent.js';
 import type { Purpose } from '../../domain/purposes.js';
 import { mailchimpAddressChangeActor } from '../../domain/rectification.js';
+import { defaultReceivedAtFloorDays } from '../../domain/request-deadline.js';
 import { bufferConsentChanges } from '../../hub-client/consent-batch.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { RectificationRefused } from '../../hub-client/request-errors.js';
@@ -14,9 +15,12 @@ import type { ApiDependencies } from '../api-dependencies.js';
 import { secretsEqual } from '../api-keys.js';
 import { ttlMs } from '../idempotency.js';
 import {
-  firedAtIso,
+  type FiredAtReading,
+  type FiredAtSkew,
+  firedAtSkewNote,
   type MailchimpWebhookEvent,
   mailchimpWebhookSchema,
+  readFiredAt,
   webhookEventId,
 } from '../mailchimp-webhook-event.js';
 import { ApiProblem, invalidBody, notFoundProblem, sendProblem } from '../problem.js';
@@ -87,6 +91,8 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     const storeKey = `mailchimp-webhook:${eventId}`;
     const seen = await deps.ledger.getIdempotentResponse(storeKey);
     if (seen) return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
+    const now = new Date();
+    const firedAt = deliveryTime(event, subjectKey, now);
     let started: Awaited<ReturnType<typeof requestRectification>>;
     try {
       started = await requestRectification(
@@ -95,8 +101,9 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
           email: from,
           set: { email: to },
           requestedBy: mailchimpAddressChangeActor,
-          requestedAt: new Date().toISOString(),
-          receivedAt: new Date(firedAtIso(event.fired_at)).toISOString(),
+          requestedAt: now.toISOString(),
+          // A fired_at the hub cannot take (ahead of its clock, older than the floor) leaves the receive time.
+          ...(firedAt.skew ? {} : { receivedAt: firedAt.at }),
         },
         { ledger: deps.ledger },
       );
@@ -114,7 +121,7 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       requestHash: eventId,
       subjectKey,
       status: 200,
-      body: { subjectKey, rectificationRequestId: started.requestId },
+      body: { subjectKey, rectificationRequestId: started.requestId, ...skewOf(firedAt) },
       createdAt: new Date().toISOString(),
     });
     logger.info(
@@ -122,6 +129,21 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       'mailchimp address change started a rectification',
     );
     return reply.code(200).send(saved.record.body);
+  }
+
+  /** The delivery's fired_at read against the receive time; a skewed one is logged (subject key only). */
+  function deliveryTime(event: MailchimpWebhookEvent, subjectKey: string, now: Date): FiredAtReading {
+    const reading = readFiredAt(
+      event.fired_at,
+      now,
+      deps.hub.receivedAtFloorDays ?? defaultReceivedAtFloorDays,
+    );
+    if (reading.skew)
+      logger.warn(
+        { type: event.type, subjectKey, firedAt: reading.raw, clockSkew: reading.skew, receivedAt: now },
+        "mailchimp webhook's fired_at not taken (clock skew); the hub's receive time stands",
+      );
+    return reading;
   }
 
   async function withdraw(reply: FastifyReply, event: MailchimpWebhookEvent, purposes: readonly Purpose[]) {
@@ -145,8 +167,12 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       logger.info({ type: event.type, subjectKey, eventId }, 'mailchimp webhook replayed; ignored');
       return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
     }
-    const occurredAt = new Date(firedAtIso(event.fired_at)).toISOString();
-    const recordedAt = new Date().toISOString();
+    const now = new Date();
+    const firedAt = deliveryTime(event, subjectKey, now);
+    // An old fired_at still orders the decision (it loses to anything later); one ahead of the hub's clock, or
+    // none, would win over every later decision, so the receive time stands for it.
+    const occurredAt = firedAt.at && firedAt.skew !== 'ahead_of_hub_clock' ? firedAt.at : now.toISOString();
+    const recordedAt = now.toISOString();
     const changes = purposes.map((purpose) =>
       consentChangeRequestSchema.parse({
         email,
@@ -154,7 +180,11 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
         decision: 'withdrawn',
         occurredAt,
         source: 'mailchimp',
-        evidence: { channel: 'mailchimp-webhook', requestRef: `mailchimp:${eventId}` },
+        evidence: {
+          channel: 'mailchimp-webhook',
+          requestRef: `mailchimp:${eventId}`,
+          ...(firedAt.skew ? { note: firedAtSkewNote(firedAt, occurredAt) } : {}),
+        },
       }),
     );
     const eventIds = purposes.map((purpose) => stableUuid('mailchimp-webhook', eventId, purpose));
@@ -182,7 +212,7 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
       requestHash: eventId,
       subjectKey,
       status: 200,
-      body: { subjectKey, eventIds },
+      body: { subjectKey, eventIds, ...skewOf(firedAt) },
       createdAt: new Date().toISOString(),
     });
     logger.info(
@@ -191,4 +221,9 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     );
     return reply.code(200).send(saved.record.body);
   }
+}
+
+/** What a webhook's answer says of a skewed fired_at: the value and why it was not taken. */
+function skewOf(reading: FiredAtReading): { firedAt?: string; clockSkew?: FiredAtSkew } {
+  return reading.skew ? { firedAt: reading.raw, clockSkew: reading.skew } : {};
 }

@@ -189,6 +189,59 @@ describe('Mailchimp unsubscribe webhook, end to end', () => {
     ).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
+  it("an unsubscribe whose fired_at lies ahead of the hub's clock or is no time is answered 200 and recorded at the hub's receive time, fired_at kept as evidence and flagged as clock skew", async () => {
+    for (const [firedAt, skew] of [
+      ['2099-01-01 00:00:00', 'ahead_of_hub_clock'],
+      ['tomorrow-ish', 'unreadable'],
+    ] as const) {
+      const person = await plant();
+      const before = Date.now();
+      const answer = await hookPost(`/webhooks/mailchimp/${secret}`, {
+        type: 'unsubscribe',
+        fired_at: firedAt,
+        'data[id]': `skew${counter}`,
+        'data[email]': person.email,
+        'data[list_id]': listId,
+        'data[action]': 'unsub',
+      });
+      // Any other answer would have Mailchimp retry it, and a time Mailchimp wrote wrong never gets better.
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ firedAt, clockSkew: skew });
+      const events = await until(
+        'the withdrawals in the ledger',
+        () => ledger.listConsentEvents(person.subjectKey),
+        (list) => list.length >= membershipPurposes.length,
+      );
+      for (const event of events) {
+        expect(Date.parse(event.occurredAt)).toBeGreaterThanOrEqual(before - 1000);
+        expect(Date.parse(event.occurredAt)).toBeLessThanOrEqual(Date.now());
+        expect(event.evidence.note).toContain(`clock skew: Mailchimp fired_at "${firedAt}"`);
+      }
+      expect(logs.lines.join('')).toContain(`"clockSkew":"${skew}"`);
+    }
+    expect(logs.lines.join('')).not.toContain(secret);
+  });
+
+  it('an unsubscribe whose fired_at is months old keeps that time: it orders the decision and loses to anything later', async () => {
+    const person = await plant();
+    const answer = await hookPost(`/webhooks/mailchimp/${secret}`, {
+      type: 'unsubscribe',
+      fired_at: '2020-02-03 04:05:06',
+      'data[id]': `old${counter}`,
+      'data[email]': person.email,
+      'data[list_id]': listId,
+      'data[action]': 'unsub',
+    });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ clockSkew: 'older_than_floor' });
+    const events = await until(
+      'the withdrawals in the ledger',
+      () => ledger.listConsentEvents(person.subjectKey),
+      (list) => list.length >= membershipPurposes.length,
+    );
+    expect(events.map((e) => e.occurredAt)).toEqual(membershipPurposes.map(() => '2020-02-03T04:05:06.000Z'));
+  });
+
   it('a replayed delivery records its withdrawals once', async () => {
     const person = await plant();
     const form = {

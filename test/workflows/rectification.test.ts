@@ -318,6 +318,65 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     }
   });
 
+  it("takes an upemail whose fired_at lies ahead of the hub's clock or before the received-at floor as received now, answered 200 and flagged as clock skew", async () => {
+    const webhookSecret = 'upemail-skew-secret-0123456789';
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key: freshApiKey(),
+      webhookSecret,
+    });
+    try {
+      for (const [firedAt, skew] of [
+        ['2099-01-01 00:00:00', 'ahead_of_hub_clock'],
+        ['2020-01-01 00:00:00', 'older_than_floor'],
+      ] as const) {
+        const oldEmail = uniqueEmail('skew-old');
+        const newEmail = uniqueEmail('skew-new');
+        await hub.vendors.dynamics.control.seed({
+          contacts: [{ lastname: 'Skew', emailaddress1: oldEmail }],
+        });
+        await hub.vendors.mailchimp.control.seed({
+          lists: [
+            {
+              id: listId,
+              name: 'Rectify list',
+              members: [{ email_address: newEmail, status: 'subscribed' }],
+            },
+          ],
+        });
+        const before = Date.now();
+        const answer = await app.inject({
+          method: 'POST',
+          url: `/webhooks/mailchimp/${webhookSecret}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({
+            type: 'upemail',
+            fired_at: firedAt,
+            'data[list_id]': listId,
+            'data[new_email]': newEmail,
+            'data[old_email]': oldEmail,
+          }).toString(),
+        });
+        // Not a 400 that Mailchimp would retry: the address change is carried out.
+        expect(answer.statusCode).toBe(200);
+        const body = answer.json() as { rectificationRequestId: string; firedAt: string; clockSkew: string };
+        expect(body).toMatchObject({ firedAt, clockSkew: skew });
+        const deadline = await hub.ledger.getRequestDeadline(body.rectificationRequestId);
+        expect(Date.parse(deadline?.receivedAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
+        expect(Date.parse(deadline?.receivedAt ?? '')).toBeLessThanOrEqual(Date.now());
+        let receipt = await hub.ledger.getRectification(body.rectificationRequestId);
+        for (let i = 0; i < 120 && !receipt; i++) {
+          await delay(250);
+          receipt = await hub.ledger.getRectification(body.rectificationRequestId);
+        }
+        expect(receipt?.systems.dynamics.status).toBe('rectified');
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
   it('re-keys nothing for a person erased just before: the tombstone and the receipt stay with the erased address', async () => {
     const oldEmail = uniqueEmail('erased-old');
     const newEmail = uniqueEmail('erased-new');
