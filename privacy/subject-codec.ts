@@ -23,6 +23,13 @@ const subjectKeyPattern = /^[0-9a-f]{64}$/;
 const personalFields = ['email', 'subject', 'request', 'gaClientIds', 'gaUserIds', 'names'];
 
 /**
+ * The field the failure converter adds (with `subjectKey`) to a failure's message and stack trace and to its
+ * details when the failure came from a call that carried the person's data (privacy/failure-subject.ts): a
+ * vendor's error text may name them, so it is sealed with their data key and the shred reaches it.
+ */
+export const subjectTextField = 'subjectText';
+
+/**
  * The subject a payload is about, when it is personal: a JSON object that names its `subjectKey` and holds
  * one of the personal fields. Receipts, status views and ledger writes name a subject but hold no personal
  * data, so they stay under the master key and remain readable after the subject's erasure.
@@ -36,11 +43,21 @@ export function personalSubjectOf(payload: Payload): string | undefined {
   } catch {
     return undefined;
   }
+  return personalSubjectOfValue(value);
+}
+
+/**
+ * The subject a value is about, when it holds their data: an object that names its `subjectKey` and holds
+ * one of the personal fields (or `subjectTextField`). Shape: the 64-hex subject key, or undefined.
+ */
+export function personalSubjectOfValue(value: unknown): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const record = value as Record<string, unknown>;
   const subjectKey = record.subjectKey;
   if (typeof subjectKey !== 'string' || !subjectKeyPattern.test(subjectKey)) return undefined;
-  return personalFields.some((field) => field in record) ? subjectKey : undefined;
+  return personalFields.some((field) => field in record) || record[subjectTextField] === true
+    ? subjectKey
+    : undefined;
 }
 
 /**

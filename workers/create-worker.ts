@@ -5,6 +5,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import type { Activities } from '../activities/create-activities.js';
 import { runningCompiled, workflowBundleFile } from '../config/package-paths.js';
 import type { Logger } from '../logging/logger.js';
+import { failureSubjectInterceptor } from '../privacy/failure-subject.js';
 import type { VendorQueue } from './vendor-queues.js';
 
 /** The workflows' entry module, next to this one: the TypeScript source, or its compiled copy in dist/. */
@@ -45,6 +46,14 @@ export interface HubWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/**
+ * The hub's own activity interceptor first (failures of a call about a person are sealed with their data key,
+ * privacy/failure-subject.ts), then the caller's (metrics).
+ */
+function activityInterceptors(options: HubWorkerOptions) {
+  return [failureSubjectInterceptor, ...(options.workerOptions?.interceptors?.activity ?? [])];
+}
+
 export function createHubWorker(options: HubWorkerOptions): Promise<Worker> {
   const workflowBundle = options.workflowBundle ?? prebuiltWorkflowBundle();
   options.logger.info(
@@ -57,6 +66,7 @@ export function createHubWorker(options: HubWorkerOptions): Promise<Worker> {
   );
   return Worker.create({
     ...options.workerOptions,
+    interceptors: { ...options.workerOptions?.interceptors, activity: activityInterceptors(options) },
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -94,9 +104,7 @@ export async function createHubWorkers(
         taskQueue: queue.taskQueue,
         activities: options.activities,
         dataConverter: options.dataConverter,
-        ...(options.workerOptions?.interceptors?.activity
-          ? { interceptors: { activity: options.workerOptions.interceptors.activity } }
-          : {}),
+        interceptors: { activity: activityInterceptors(options) },
         ...(options.workerOptions?.shutdownGraceTime !== undefined
           ? { shutdownGraceTime: options.workerOptions.shutdownGraceTime }
           : {}),
