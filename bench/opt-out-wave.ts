@@ -294,6 +294,28 @@ try {
     peakWorkerRss = Math.max(peakWorkerRss, workerStats()?.rssMb ?? 0);
   }, 500);
   stops.push(async () => clearInterval(sampler));
+  // The V8 heaps beside RSS, from each worker's /metrics: its workflow thread's (where every cached run
+  // lives; observability/worker-thread-heap.ts) and its main thread's; the largest worker's, in MB.
+  const heapPeaks = { workflowUsed: 0, workflowTotal: 0, mainUsed: 0, mainTotal: 0 };
+  const readHeaps = async () => {
+    const read = await Promise.all(workers.map((w) => workerHeaps(w.metricsUrl)));
+    for (const heaps of read) {
+      if (!heaps) continue;
+      for (const key of Object.keys(heapPeaks) as (keyof typeof heapPeaks)[])
+        heapPeaks[key] = Math.max(heapPeaks[key], heaps[key]);
+    }
+    return read[0];
+  };
+  const idleHeaps = await readHeaps();
+  let heapSampling = false;
+  const heapSampler = setInterval(() => {
+    if (heapSampling) return;
+    heapSampling = true;
+    void readHeaps().finally(() => {
+      heapSampling = false;
+    });
+  }, 2000);
+  stops.push(async () => clearInterval(heapSampler));
   const serverStats = () => ({
     server: processStats(server.serverPid),
     database: processTreeCpuSeconds(server.databasePid),
@@ -387,6 +409,8 @@ try {
     // VmHWM never falls: read after each wave, it is the peak of this wave and all before it.
     peakWorkerRss = Math.max(peakWorkerRss, after.worker?.peakRssMb ?? 0);
     const peakRssSoFar = peakWorkerRss;
+    await readHeaps();
+    const peakHeapsSoFar = { ...heapPeaks };
     const logs = await vendorLogs();
     const finished = reached.dynamics !== undefined && reached.mailchimp !== undefined;
 
@@ -442,6 +466,7 @@ try {
       sampled: path === 'bulk' ? batchIds.length : Math.min(20, subjectKeys.length),
       handedOver,
       peakRssSoFar,
+      peakHeapsSoFar,
       slowest: path === 'person' ? await slowestPeople(who, subjectKeyOf, personDoneAt, waveStartedAt) : [],
     };
   }
@@ -543,6 +568,8 @@ try {
   const erasures = erasureCount > 0 ? await runErasures() : undefined;
   const single = singleRuns > 0 ? await singleErasureLatency() : undefined;
   peakWorkerRss = Math.max(peakWorkerRss, workerStats()?.peakRssMb ?? 0);
+  await readHeaps();
+  const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : round(bytes / 2 ** 20));
 
   const result = {
     people,
@@ -591,6 +618,24 @@ try {
     /** The first wave's peak alone (the per-person wave and erasures run later in the same worker). */
     peakWorkerRssMbFirstWave: round(mainWave.peakRssSoFar),
     idleWorkerRssMb: round(idleWorkerRss),
+    /**
+     * V8 heaps of the (largest) worker, in MB, sampled every 2 s: the workflow thread's (the SDK's, where
+     * the cached runs live) and the main thread's, used and committed (total); idle, first wave, whole run.
+     */
+    workerHeapMb: {
+      workflowThread: {
+        idleUsed: mb(idleHeaps?.workflowUsed),
+        peakUsedFirstWave: mb(mainWave.peakHeapsSoFar.workflowUsed),
+        peakUsed: mb(heapPeaks.workflowUsed),
+        peakTotal: mb(heapPeaks.workflowTotal),
+      },
+      mainThread: {
+        idleUsed: mb(idleHeaps?.mainUsed),
+        peakUsedFirstWave: mb(mainWave.peakHeapsSoFar.mainUsed),
+        peakUsed: mb(heapPeaks.mainUsed),
+        peakTotal: mb(heapPeaks.mainTotal),
+      },
+    },
     erasures: erasures?.count ?? 0,
     erasureSeconds: round(erasures?.seconds),
     erasureBoundSeconds: round(erasures?.boundSeconds),
@@ -641,6 +686,7 @@ try {
           ]
         : []),
       `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, RSS idle ${s(r.idleWorkerRssMb, 'MB')}, peak ${s(r.peakWorkerRssMbFirstWave, 'MB')} in the first wave, ${s(r.peakWorkerRssMb, 'MB')} over the run; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
+      `  worker heaps           workflow thread used ${s(r.workerHeapMb.workflowThread.idleUsed, 'MB')} idle, peak ${s(r.workerHeapMb.workflowThread.peakUsedFirstWave, 'MB')} in the first wave, ${s(r.workerHeapMb.workflowThread.peakUsed, 'MB')} (committed ${s(r.workerHeapMb.workflowThread.peakTotal, 'MB')}) over the run; main thread used ${s(r.workerHeapMb.mainThread.idleUsed, 'MB')} idle, peak ${s(r.workerHeapMb.mainThread.peakUsed, 'MB')} (committed ${s(r.workerHeapMb.mainThread.peakTotal, 'MB')})`,
       r.erasures > 0
         ? `Erasures: ${r.erasures} in ${s(r.erasureSeconds)} against GA's bound ${s(r.erasureBoundSeconds)} (1.5 deletions/s per property); outcomes ${JSON.stringify(r.erasureOutcomes)}`
         : 'Erasures: skipped',
@@ -756,6 +802,26 @@ try {
     }
   }
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * A worker's V8 heaps in bytes from its `/metrics` (the hub's gauges: consent_hub_worker_threads_heap_*
+ * for the workflow thread, consent_hub_nodejs_heap_size_* for the main thread); undefined when unreadable.
+ */
+async function workerHeaps(metricsUrl: string) {
+  try {
+    const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      workflowUsed: value('consent_hub_worker_threads_heap_used_bytes'),
+      workflowTotal: value('consent_hub_worker_threads_heap_total_bytes'),
+      mainUsed: value('consent_hub_nodejs_heap_size_used_bytes'),
+      mainTotal: value('consent_hub_nodejs_heap_size_total_bytes'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function round(value: number | undefined): number | undefined {

@@ -167,6 +167,12 @@ export interface ConsentWorkflowInput {
    * Temporal actions; absent in runs started before it, which keep the `consent-completes-requests` patch.
    */
   localCompletion?: boolean;
+  /**
+   * Set by every current starter, as `localCompletion`: the run records the changes it takes in with a local
+   * activity inside the workflow task that took them (issue 21), where an activity task and one more
+   * workflow task per change were spent before. Absent in runs started before it, which keep the activity.
+   */
+  localRecording?: boolean;
   /** Carried across continue-as-new. */
   carried?: {
     purposes: Partial<Record<Purpose, PurposeDecision>>;

@@ -202,14 +202,15 @@ export async function rekeyedSubject(
  */
 /**
  * A person's consent workflow's start input: subject key, address (encrypted on its way to Temporal), the
- * timings, and the workflow-code revision every start asks for (`localCompletion`, domain/consent.ts).
+ * timings, and the workflow-code revisions every start asks for (`localCompletion`, `localRecording`,
+ * domain/consent.ts).
  */
 export function consentWorkflowInput(
   subjectKey: string,
   email: string,
   timings: ConsentTimings,
 ): ConsentWorkflowInput {
-  return { subjectKey, email, timings, localCompletion: true };
+  return { subjectKey, email, timings, localCompletion: true, localRecording: true };
 }
 
 export async function handOverConsent(context: HubClientContext, input: ConsentHandOverInput): Promise<void> {

@@ -14,6 +14,7 @@ import { createHubMetrics } from '../observability/hub-metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
 import { registerRequestGauges } from '../observability/request-gauges.js';
 import { freeLoopbackPort, sdkMetricsReader } from '../observability/sdk-metrics.js';
+import { registerWorkerThreadHeapGauges } from '../observability/worker-thread-heap.js';
 import { AccessExportStore } from '../privacy/access-export-store.js';
 import { dataConverterFor, subjectDataKeysOf } from '../privacy/data-converter.js';
 import { connectClient } from '../temporal/connection.js';
@@ -54,6 +55,8 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     overdueAfter: config.CONSENT_HUB_OVERDUE_AFTER,
     taskQueue: config.CONSENT_HUB_TASK_QUEUE,
   });
+  // The workflow thread's heap (every cached run lives there), beside the main thread's default gauges.
+  const threadHeaps = registerWorkerThreadHeapGauges(metrics, logger);
   let worker: HubWorkers | undefined;
   // Ready only once the worker polls: bundling or loading the workflows comes first and takes seconds.
   const polling = {
@@ -113,6 +116,7 @@ export async function runWorker(config: HubConfig, logger: Logger, env: NodeJS.P
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    threadHeaps.close();
     await ops.close();
     await built.close();
     await ledger.close();

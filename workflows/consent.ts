@@ -515,7 +515,15 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
           };
       }
     }
-    const recorded = await ledger.recordConsentChanges({ subjectKey: input.subjectKey, changes: batch });
+    // Issue 21: appending the changes is safe to repeat whole (each is kept once, by its event id), so a run
+    // whose starter says so does it with a local activity inside the workflow task that took them in: one
+    // marker, where the activity cost its task, three history events and one more workflow task. Versioned
+    // by the start input (`localRecording`, as `localCompletion`), so replay needs no marker to tell the two
+    // apart; a run started without it keeps the activity.
+    const record = { subjectKey: input.subjectKey, changes: batch };
+    const recorded = input.localRecording
+      ? await ledgerLocal.recordConsentChanges(record)
+      : await ledger.recordConsentChanges(record);
     erased = erased || recorded.erased;
     const accepted = batch.filter((change) => {
       // A grant is refused under a tombstone and while an erasure of the person runs.

@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsentDecision, Purpose } from '../../domain/purposes.js';
-import { type ConsentClientContext, consentStatus, recordConsentChange } from '../../hub-client/consent.js';
+import {
+  type ConsentClientContext,
+  consentStatus,
+  consentWorkflowInput,
+  recordConsentChange,
+} from '../../hub-client/consent.js';
 import { consentStateFromLedger } from '../../ledger/consent-state.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { consentChangeSignal, consentWorkflowId } from '../../workflows/consent-definitions.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 type Row = Record<string, unknown>;
@@ -177,6 +184,50 @@ describe('consent propagation to all three tools', () => {
     expect((await ledger.listConsentEvents(person.subjectKey)).map((e) => e.id).sort()).toEqual(
       [first.eventId, grant.eventId].sort(),
     );
+  });
+
+  it('records a change with a local activity inside the task that took it in, and a run started without localRecording still records it by an activity task', async () => {
+    const lean = { ...context, consentTimings: { ...context.consentTimings, idleAfter: '0' } };
+    const activityTypes = async (workflowId: string) =>
+      (await hub.temporal.client.workflow.getHandle(workflowId).fetchHistory()).events?.flatMap((event) => {
+        const name = event.activityTaskScheduledEventAttributes?.activityType?.name;
+        return name ? [name] : [];
+      }) ?? [];
+    const withdrawal = {
+      purpose: 'marketing_email' as const,
+      decision: 'withdrawn' as const,
+      occurredAt: new Date().toISOString(),
+      source: 'test',
+      evidence: { channel: 'test' },
+    };
+
+    const current = await plant();
+    const accepted = await recordConsentChange(lean, { email: current.email, ...withdrawal });
+    await hub.temporal.client.workflow.getHandle(accepted.workflowId).result();
+    expect(await activityTypes(accepted.workflowId)).not.toContain('recordConsentChanges');
+    expect((await ledger.listConsentEvents(current.subjectKey)).map((e) => e.id)).toEqual([accepted.eventId]);
+    expect((await contactOf(current.email)).donotbulkemail).toBe(true);
+
+    // A run an older client started (its input without the flag): the change goes through the activity.
+    const older = await plant();
+    const workflowId = consentWorkflowId(older.subjectKey);
+    const eventId = randomUUID();
+    const { localRecording: _dropped, ...olderInput } = consentWorkflowInput(
+      older.subjectKey,
+      older.email,
+      lean.consentTimings,
+    );
+    await hub.temporal.client.workflow.signalWithStart('consentWorkflow', {
+      taskQueue: hub.temporal.taskQueue,
+      workflowId,
+      args: [olderInput],
+      signal: consentChangeSignal,
+      signalArgs: [{ eventId, ...withdrawal, recordedAt: new Date().toISOString() }],
+    });
+    await hub.temporal.client.workflow.getHandle(workflowId).result();
+    expect(await activityTypes(workflowId)).toContain('recordConsentChanges');
+    expect((await ledger.listConsentEvents(older.subjectKey)).map((e) => e.id)).toEqual([eventId]);
+    expect((await contactOf(older.email)).donotbulkemail).toBe(true);
   });
 
   it('lets a withdrawal win over a grant with the same timestamp', async () => {
