@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BulkStatePlan, BulkStateRequest } from '../../../connectors/connector.js';
-import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-fixture.js';
+import {
+  bulkOptOut,
+  type DynamicsFixture,
+  rowId as id,
+  plannedRows as rowsOf,
+  startDynamicsFixture,
+  subject,
+} from './dynamics-fixture.js';
 
 /**
  * Dataverse compares text by the environment's collation, and an English environment's is `_CI_AI`
@@ -9,17 +15,7 @@ import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-
  * only when an email column holds their mailbox in some spelling (case, composed or decomposed accents, IDNA
  * or Unicode domain): for one person's find, erasure and opt-out, and for a bulk opt-out's grouped `In`.
  */
-const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-const optOut = (email: string): BulkStateRequest => ({
-  key: email,
-  subject: subject(email),
-  request: {
-    decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
-    changed: ['marketing_email'],
-  },
-});
-const rowsOf = (plan: BulkStatePlan | undefined) =>
-  plan && 'writes' in plan ? plan.writes.map((w) => `${w.record.kind}:${w.record.id}`).sort() : plan;
+const optOut = (email: string) => bulkOptOut(email);
 
 describe('Dynamics connector: addresses that differ only in accents are different people', () => {
   let fixture: DynamicsFixture;

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BulkStatePlan, BulkStateRequest } from '../../../connectors/connector.js';
 import { RetryableVendorError } from '../../../connectors/connector-errors.js';
-import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-fixture.js';
+import {
+  bulkOptOut,
+  type DynamicsFixture,
+  rowId as id,
+  plannedRows as rowsOf,
+  startDynamicsFixture,
+} from './dynamics-fixture.js';
 
 /**
  * Issue 21's grouped Dataverse reads at their edges: addresses with characters a URL or an OData string
@@ -10,17 +15,7 @@ import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-
  * Retry-After, nobody handed off into the same throttle), and one refused for good (its people go to their
  * own route with a reason, never an empty "nothing found").
  */
-const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-const optOut = (email: string): BulkStateRequest => ({
-  key: email,
-  subject: subject(email),
-  request: {
-    decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
-    changed: ['marketing_email'],
-  },
-});
-const rowsOf = (plan: BulkStatePlan | undefined) =>
-  plan && 'writes' in plan ? plan.writes.map((w) => `${w.record.kind}:${w.record.id}`).sort() : plan;
+const optOut = (email: string) => bulkOptOut(email);
 
 describe('Dynamics connector: grouped reads at their edges', () => {
   let fixture: DynamicsFixture;

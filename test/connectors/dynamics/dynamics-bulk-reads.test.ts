@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BulkStatePlan, BulkStateRequest } from '../../../connectors/connector.js';
 import { groupsByUrlLength, maxQueryUrlLength } from '../../../connectors/dynamics/connector.js';
-import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-fixture.js';
+import {
+  type DynamicsFixture,
+  rowId as id,
+  bulkOptOut as optOut,
+  plannedRows as rowsOf,
+  startDynamicsFixture,
+} from './dynamics-fixture.js';
 
 /**
  * Issue 21: a bulk opt-out finds many people's contacts and leads with a few queries per table (an `In` over
@@ -9,17 +14,6 @@ import { type DynamicsFixture, startDynamicsFixture, subject } from './dynamics-
  * per person, each URL within Dataverse's 32,768 characters; rows are matched back to people as Dataverse
  * compares (any email column, any case, any spelling of the domain).
  */
-const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-const optOut = (email: string, key = email): BulkStateRequest => ({
-  key,
-  subject: subject(email),
-  request: {
-    decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
-    changed: ['marketing_email'],
-  },
-});
-const rowsOf = (plan: BulkStatePlan | undefined) =>
-  plan && 'writes' in plan ? plan.writes.map((w) => `${w.record.kind}:${w.record.id}`).sort() : plan;
 
 describe('Dynamics connector: many people read together for a bulk write', () => {
   let fixture: DynamicsFixture;

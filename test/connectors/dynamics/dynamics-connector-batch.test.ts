@@ -2,13 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BulkConsentWrite } from '../../../connectors/connector.js';
 import { RetryableVendorError } from '../../../connectors/connector-errors.js';
 import { dynamicsConfigSchema } from '../../../connectors/dynamics/config.js';
-import { type DynamicsFixture, startDynamicsFixture } from './dynamics-fixture.js';
+import { type DynamicsFixture, rowId as id, startDynamicsFixture } from './dynamics-fixture.js';
 
 /**
  * Issue 21: opt-outs from a bulk source go to Dataverse as `$batch` PATCHes, in small batches sent together
  * (execute-batch-operations-using-web-api), with one outcome per row.
  */
-const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const optOut = (n: number, kind = 'contact'): BulkConsentWrite => ({
   key: `person-${n}`,
   email: `p${n}@example.com`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { BulkStatePlan, BulkStateRequest } from '../../../connectors/connector.js';
 import { dynamicsConfigSchema } from '../../../connectors/dynamics/config.js';
 import { createDynamicsConnector } from '../../../connectors/dynamics/connector.js';
 import { createLogger } from '../../../logging/logger.js';
@@ -49,3 +50,20 @@ export async function startDynamicsFixture(
 }
 
 export const subject = (email: string) => ({ email, gaClientIds: [], gaUserIds: [] });
+
+/** The n-th row id of a seeded table: a fixed GUID, so a test names rows it seeded by number. */
+export const rowId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+/** One person's opt-out from marketing email (no evidence) as a bulk plan's request, keyed `key`. */
+export const bulkOptOut = (email: string, key = email): BulkStateRequest => ({
+  key,
+  subject: subject(email),
+  request: {
+    decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
+    changed: ['marketing_email'],
+  },
+});
+
+/** The rows a person's plan writes, as sorted `kind:id`; a plan without writes (or none) as it is. */
+export const plannedRows = (plan: BulkStatePlan | undefined) =>
+  plan && 'writes' in plan ? plan.writes.map((w) => `${w.record.kind}:${w.record.id}`).sort() : plan;
