@@ -170,6 +170,21 @@ const restrictionSchema = restrictionFields
   .strict()
   .describe('The person was on legal hold: what was restricted instead of deleted, and the release');
 
+const addressChangesSchema = z
+  .array(
+    z
+      .object({
+        source: z.string().describe('Who reported the change: `mailchimp:upemail`'),
+        changedAt: isoTime,
+        newSubjectKey: z.string(),
+      })
+      .strict(),
+  )
+  .optional()
+  .describe(
+    'Address changes a vendor reported while the erasure ran (subject keys only): the erasure looked for the records under each new address too',
+  );
+
 export const erasureReceiptSchema = z
   .object({
     requestId: z.uuid(),
@@ -205,6 +220,7 @@ export const erasureReceiptSchema = z
         'A follow-up erasure: the request id of the erasure whose receipt was being written when this one’s requests arrived',
       ),
     restriction: restrictionSchema.optional(),
+    addressChanges: addressChangesSchema,
   })
   .strict();
 
@@ -217,6 +233,7 @@ export const erasureStatusSchema = z
     systems: perSystem(systemErasureStateSchema),
     operatorActions: z.array(operatorLogEntrySchema).optional(),
     restriction: restrictionSchema.optional(),
+    addressChanges: addressChangesSchema,
   })
   .strict();
 

@@ -298,6 +298,11 @@ export interface SubjectIdentifiers {
    * vendor, only used to redact vendor errors and log lines that quote them.
    */
   names?: string[];
+  /**
+   * Addresses a vendor moved the person to while an erasure ran (Mailchimp's `upemail`), normalised: a
+   * tool that finds records by address (Mailchimp) looks under each of them too. Absent almost always.
+   */
+  otherEmails?: string[];
 }
 
 /** One record a vendor holds, named the vendor's way. Never carries the email or a name. */

@@ -208,6 +208,8 @@ export interface ErasureStatusView {
   operatorActions?: OperatorLogEntry[];
   /** For a person on legal hold: what was restricted instead of deleted, and the release once it came. */
   restriction?: ErasureRestriction;
+  /** Address changes a vendor reported while the erasure ran; their records are erased too. */
+  addressChanges?: ErasureAddressChange[];
 }
 
 /** The proof an erasure reached every system. Holds no email and no name. */
@@ -240,6 +242,24 @@ export interface ErasureReceipt {
    * (when, why, per system), and deleted only after the hold was released (when, by whom).
    */
   restriction?: ErasureRestriction;
+  /**
+   * Address changes a vendor reported while the erasure ran (a Mailchimp `upemail`, say, during a legal
+   * hold): the erasure looked for the person's records under each new address too.
+   */
+  addressChanges?: ErasureAddressChange[];
+}
+
+/**
+ * A change of the person's address in a vendor reported while their erasure ran (Mailchimp's `upemail`):
+ * recorded by the erasure, which then also erases the records under the new address. Subject keys only.
+ */
+export interface ErasureAddressChange {
+  /** Who reported it: `mailchimp:upemail`. */
+  source: string;
+  /** When the vendor said the change happened (the webhook's `fired_at`), ISO 8601. */
+  changedAt: string;
+  /** The subject key of the new address. */
+  newSubjectKey: string;
 }
 
 /** A restriction as an erasure's status and receipt carry it: the restriction receipt less its ids. */

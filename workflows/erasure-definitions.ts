@@ -1,5 +1,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ErasureMerge, ErasureStatusView, OperatorClose, OperatorRetry } from '../domain/erasure.js';
+import type {
+  ErasureAddressChange,
+  ErasureMerge,
+  ErasureStatusView,
+  OperatorClose,
+  OperatorRetry,
+} from '../domain/erasure.js';
 import type { HoldReasonCode, ReleaseReasonCode } from '../domain/hold.js';
 
 /** Shared by the workflow and the clients that steer it, so both use the same names and types. */
@@ -34,3 +40,12 @@ export const holdReleasedSignal =
  * their own, so a hold whose signal was lost stops the erasure at its next delete step.
  */
 export const holdPlacedSignal = defineSignal<[{ reason: HoldReasonCode; placedAt: string }]>('holdPlaced');
+
+/**
+ * Sent by the Mailchimp webhook (`upemail`) when a person whose erasure runs changed their address in
+ * Mailchimp: the erasure records the change (receipt `addressChanges`) and looks for the person's Mailchimp
+ * members under the new address too, so the member that moved is erased rather than missed. `subjectKey`
+ * (the erasure's) names the person, so the codec seals the new address with their own data key.
+ */
+export const erasureAddressChangedSignal =
+  defineSignal<[ErasureAddressChange & { subjectKey: string; newEmail: string }]>('erasureAddressChanged');

@@ -13,6 +13,7 @@ import {
 import type { Activities } from '../activities/create-activities.js';
 import type { SubjectIdentifiers } from '../connectors/connector.js';
 import type {
+  ErasureAddressChange,
   ErasureMerge,
   ErasureOverallStatus,
   ErasureReceipt,
@@ -28,6 +29,7 @@ import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import {
   closeSystemUpdate,
+  erasureAddressChangedSignal,
   erasureStatusQuery,
   mergeErasureRequestSignal,
   retrySystemUpdate,
@@ -147,6 +149,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     systems: state,
     operatorActions: [...gate.log],
     ...(hold.evidence ? { restriction: hold.evidence } : {}),
+    ...(addressChanges.length > 0 ? { addressChanges: [...addressChanges] } : {}),
   });
 
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
@@ -198,6 +201,17 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     timings: input.timings,
     gate,
     onChange: publishStatus,
+  });
+  // A vendor that moved the person to another address while this runs (Mailchimp's upemail, during a hold
+  // most of all): recorded, and the new address searched too, so the moved records are erased, not missed.
+  const addressChanges: ErasureAddressChange[] = [];
+  setHandler(erasureAddressChangedSignal, ({ source, changedAt, newSubjectKey, newEmail }) => {
+    if (addressChanges.some((known) => known.newSubjectKey === newSubjectKey && known.source === source))
+      return;
+    addressChanges.push({ source, changedAt, newSubjectKey });
+    if (newEmail !== subject.email && !subject.otherEmails?.includes(newEmail)) {
+      subject.otherEmails = [...(subject.otherEmails ?? []), newEmail];
+    }
   });
   // While a held person's systems are restricted, operator actions apply to the restriction's states.
   const gatedStates = () => (hold.active ? hold.states : state);
@@ -521,6 +535,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       : {}),
     ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
     ...(hold.evidence ? { restriction: hold.evidence } : {}),
+    ...(addressChanges.length > 0 ? { addressChanges: [...addressChanges] } : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;

@@ -7,6 +7,7 @@ import type { Purpose } from '../../domain/purposes.js';
 import { mailchimpAddressChangeActor } from '../../domain/rectification.js';
 import { defaultReceivedAtFloorDays } from '../../domain/request-deadline.js';
 import { bufferConsentChanges } from '../../hub-client/consent-batch.js';
+import { tellRunningErasureOfAddressChange } from '../../hub-client/erasure-address-change.js';
 import { requestRectification } from '../../hub-client/rectifications.js';
 import { RectificationRefused } from '../../hub-client/request-errors.js';
 import { stableUuid } from '../../privacy/stable-id.js';
@@ -93,6 +94,34 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
     if (seen) return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);
     const now = new Date();
     const firedAt = deliveryTime(event, subjectKey, now);
+    const changedAt = (firedAt.skew ? undefined : firedAt.at) ?? now.toISOString();
+    // The person's erasure runs (restricting under a legal hold, or deleting): it is told of the move and
+    // erases the member at the new address too. A rectification now would move records away from it.
+    const erasure = await tellRunningErasureOfAddressChange(deps.hub, {
+      email: from,
+      newEmail: to,
+      source: mailchimpAddressChangeActor,
+      changedAt,
+    });
+    if (erasure) {
+      const saved = await deps.ledger.saveIdempotentResponse({
+        key: storeKey,
+        requestHash: eventId,
+        subjectKey,
+        status: 200,
+        body: {
+          subjectKey,
+          newSubjectKey: erasure.newSubjectKey,
+          recordedIn: erasure.workflowId,
+        },
+        createdAt: new Date().toISOString(),
+      });
+      logger.info(
+        { type: event.type, subjectKey, eventId, workflowId: erasure.workflowId },
+        'mailchimp address change recorded by the running erasure, which erases the new address too',
+      );
+      return reply.code(200).send(saved.record.body);
+    }
     let started: Awaited<ReturnType<typeof requestRectification>>;
     try {
       started = await requestRectification(

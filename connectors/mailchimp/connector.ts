@@ -364,6 +364,28 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     return found.filter((m): m is MailchimpMember => m !== undefined);
   }
 
+  /**
+   * The person's members in the audiences under their address and under each address Mailchimp moved them
+   * to while their erasure ran (`otherEmails`, from an upemail), each member once.
+   */
+  async function subjectMembers(
+    operation: ConnectorOperation,
+    subject: SubjectIdentifiers,
+    audienceIds: string[],
+  ): Promise<MailchimpMember[]> {
+    const addresses = [subject.email, ...(subject.otherEmails ?? [])];
+    const found = (
+      await Promise.all(addresses.map((email) => membersIn(operation, email, audienceIds)))
+    ).flat();
+    const seen = new Set<string>();
+    return found.filter((member) => {
+      const key = `${member.list_id}/${member.id}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
   /** Carries out planned member writes; answers the member records as they stand after them. */
   async function writePlans(
     plans: PlannedChange[],
@@ -704,14 +726,14 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
 
     async find(subject: SubjectIdentifiers) {
       const audiences = await configuredAudiences('find');
-      const members = await membersIn('find', subject.email, audiences);
+      const members = await subjectMembers('find', subject, audiences);
       log.info({ operation: 'find', audiences: audiences.length, found: members.length }, 'mailchimp find');
       return { records: members.map(memberRef), gaClientIds: [], gaUserIds: [] };
     },
 
     async erase(subject: SubjectIdentifiers) {
       const audiences = await configuredAudiences('erase');
-      const members = await membersIn('erase', subject.email, audiences);
+      const members = await subjectMembers('erase', subject, audiences);
       const records: ErasedRecord[] = await Promise.all(
         members.map(async (member): Promise<ErasedRecord> => {
           // Only delete-permanent removes the personal data; DELETE would merely archive the member. The
@@ -757,7 +779,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
       // The record's id may be kept keyed; the member is looked up again, as `find` found it (by hash, or
       // by search when Mailchimp stored another form of the address).
 
-      const member = await memberIn('erase', listId, subject.email);
+      const member = (await subjectMembers('erase', subject, [listId]))[0];
       if (!member) return 'already_gone' as const;
       const deleted = await callUnlessMissing(
         'erase',
@@ -777,7 +799,7 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
      */
     async restrict(subject: SubjectIdentifiers): Promise<RestrictResult> {
       const audiences = await configuredAudiences('restrict');
-      const members = await membersIn('restrict', subject.email, audiences);
+      const members = await subjectMembers('restrict', subject, audiences);
       if (members.length === 0) return { outcome: 'not_found', records: [] };
       const records: RestrictedRecordRef[] = [];
       for (const member of members) {

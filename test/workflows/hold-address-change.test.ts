@@ -8,7 +8,9 @@ import {
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { mailchimpSubscriberHash } from '../../sandboxes/mailchimp/subscriber-hash.js';
+import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { raw } from '../connectors/mailchimp/mailchimp-test-kit.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -127,6 +129,112 @@ describe('a held erasure deletes the records it restricted, whatever their addre
     const text = JSON.stringify(receipt);
     for (const personal of [email, movedTo, editedTo, mailchimpSubscriberHash(movedTo)])
       expect(text).not.toContain(personal);
+  });
+
+  /** Mailchimp's upemail delivery to the hub's webhook, as the API receives it. */
+  const deliverUpemail = async (from: string, to: string) => {
+    const webhookSecret = 'hold-upemail-secret-0123456789';
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key: freshApiKey(),
+      webhookSecret,
+    });
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/webhooks/mailchimp/${webhookSecret}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          type: 'upemail',
+          fired_at: new Date(Date.now() - 2000).toISOString().slice(0, 19).replace('T', ' '),
+          'data[list_id]': listId,
+          'data[new_id]': mailchimpSubscriberHash(to),
+          'data[new_email]': to,
+          'data[old_email]': from,
+        }).toString(),
+      });
+      return { status: response.statusCode, body: response.json() as Record<string, unknown> };
+    } finally {
+      await app.close();
+    }
+  };
+
+  it('an upemail during a held erasure is recorded by the erasure, not refused and dropped: the receipt names the change and the moved member is erased', async () => {
+    const email = uniqueEmail('held-upemail');
+    const movedTo = uniqueEmail('held-upemail-new');
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Upemail', emailaddress1: email }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Move list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#183',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    await moveMember(email, movedTo);
+    const delivered = await deliverUpemail(email, movedTo);
+    expect(delivered.status).toBe(200);
+    expect(delivered.body).toEqual({
+      subjectKey: started.subjectKey,
+      newSubjectKey: subjectKeyFor(movedTo, secret),
+      recordedIn: `erasure-${started.subjectKey}`,
+    });
+    expect(delivered.body).not.toHaveProperty('refused');
+    // Recorded while the erasure waits: the operator sees it in the status.
+    const seen = await waitFor(started.requestId, (s) => (s.addressChanges ?? []).length > 0);
+    expect(seen.addressChanges).toEqual([
+      {
+        source: 'mailchimp:upemail',
+        changedAt: expect.any(String),
+        newSubjectKey: subjectKeyFor(movedTo, secret),
+      },
+    ]);
+    // A redelivery (Mailchimp retries) is answered the same, and recorded once.
+    expect((await deliverUpemail(email, movedTo)).body).toEqual(delivered.body);
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.addressChanges).toEqual(seen.addressChanges);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect((await mailchimpMembers()).filter((m) => [email, movedTo].includes(m.email_address))).toEqual([]);
+    expect(await hub.ledger.getReceipt(started.requestId)).toEqual(receipt);
+    expect(JSON.stringify(receipt)).not.toContain(movedTo);
+  });
+
+  it('an upemail while an unheld erasure retries Mailchimp makes it erase the member at the new address, not report it gone', async () => {
+    const email = uniqueEmail('running-upemail');
+    const movedTo = uniqueEmail('running-upemail-new');
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Move list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    // Mailchimp's deletes fail for now: the erasure has planned the member and retries its delete.
+    await hub.vendors.mailchimp.control.fail({
+      method: 'POST',
+      path: '/actions/delete-permanent$',
+      status: 503,
+      count: 1000,
+    });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#184',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitFor(started.requestId, (s) => s.systems.mailchimp.attempts >= 1);
+    await moveMember(email, movedTo);
+    const delivered = await deliverUpemail(email, movedTo);
+    expect(delivered.body).toMatchObject({ recordedIn: `erasure-${started.subjectKey}` });
+    await waitFor(started.requestId, (s) => (s.addressChanges ?? []).length > 0);
+    await hub.vendors.mailchimp.control.clearFaults();
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(receipt.systems.mailchimp.records.map((r) => r.result)).toContain('deleted');
+    expect((await mailchimpMembers()).filter((m) => m.email_address === movedTo)).toEqual([]);
+    expect(receipt.addressChanges).toHaveLength(1);
   });
 
   it('after a hold with no address change, each restricted record is deleted once and listed once', async () => {
