@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessReceipt } from '../../domain/access.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
-import { type LedgerStore, ledgerBackends } from './backends.js';
+import { ledgerBackends, openFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('access receipts in the ledger on $name', (backend) => {
-  let store: LedgerStore;
+  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
 
   beforeAll(async () => {
-    store = await backend.createStore();
-    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+    opened = await openFreshLedger(backend);
+    ledger = opened.ledger;
   });
-  afterAll(async () => {
-    await ledger?.close();
-    await store?.cleanup();
-  });
+  afterAll(() => opened?.close());
 
   it('keeps an access receipt by request id, rewrites it idempotently, and knows no other id', async () => {
     const receipt: AccessReceipt = {

@@ -110,3 +110,22 @@ export async function ledgerFromNewerBuild(store: LedgerStore, futureMigration: 
     .values({ name: futureMigration, timestamp: new Date().toISOString() })
     .execute();
 }
+
+/**
+ * A ledger opened (every migration run) on a fresh store of `backend`, for a test file's beforeAll;
+ * close() closes the ledger, then removes the store.
+ */
+export async function openFreshLedger(backend: LedgerBackend) {
+  const store = await backend.createStore();
+  const ledger = await openLedger(store.options, pino({ level: 'silent' })).catch(async (error: unknown) => {
+    await store.cleanup();
+    throw error;
+  });
+  return {
+    ledger,
+    async close() {
+      await ledger.close();
+      await store.cleanup();
+    },
+  };
+}

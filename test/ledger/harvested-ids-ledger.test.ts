@@ -1,26 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
 import { openIdentifiers, sealIdentifiers } from '../../privacy/sealed-identifiers.js';
 import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
-import { type LedgerStore, ledgerBackends } from './backends.js';
+import { ledgerBackends, openFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('harvested GA id pages in the ledger on $name', (backend) => {
-  let store: LedgerStore;
+  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
   let keys: SubjectDataKeys;
 
   beforeAll(async () => {
-    store = await backend.createStore();
-    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+    opened = await openFreshLedger(backend);
+    ledger = opened.ledger;
     keys = new SubjectDataKeys(ledger, [{ id: 'test', key: randomBytes(32) }]);
   });
-  afterAll(async () => {
-    await ledger?.close();
-    await store?.cleanup();
-  });
+  afterAll(() => opened?.close());
 
   it('keeps pages sealed with the subject key, replaces them on a repeated harvest, marks each submitted, and cannot open them once the key is destroyed', async () => {
     const requestId = randomUUID();

@@ -1,25 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestrictionReceipt } from '../../domain/hold.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
-import { type LedgerStore, ledgerBackends } from './backends.js';
+import { ledgerBackends, openFreshLedger } from './backends.js';
 
 const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
 
 describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) => {
-  let store: LedgerStore;
+  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
 
   beforeAll(async () => {
-    store = await backend.createStore();
-    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+    opened = await openFreshLedger(backend);
+    ledger = opened.ledger;
   });
-  afterAll(async () => {
-    await ledger?.close();
-    await store?.cleanup();
-  });
+  afterAll(() => opened?.close());
 
   it('keeps the first hold in force, releases it once, and lets a new hold replace a released one', async () => {
     const key = subjectKey();
