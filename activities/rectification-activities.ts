@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { RectifyChanges, RectifyResult, VendorRecordRef } from '../connectors/connector.js';
+import { normaliseEmail } from '../domain/email.js';
 import { inlineRecordLimit } from '../domain/erasure.js';
 import type { RectificationReceipt, RectifiedRecord } from '../domain/rectification.js';
 import { maxRectificationRecords } from '../domain/rectification-bound.js';
@@ -156,7 +157,7 @@ export function createRectificationActivities({
         }
         const result = await connector.rectify(input.subject, input.changes, input.own);
         const newEmail = input.changes.email;
-        if (newEmail && newEmail !== input.subject.email) {
+        if (newEmail && normaliseEmail(newEmail) !== normaliseEmail(input.subject.email)) {
           // What now sits at the new address (Mailchimp's member under its new id), for a later attempt of
           // the same person's change after this one is left half-done.
           const written = result.records.filter((r) => r.result === 'rectified' || r.result === 'already');

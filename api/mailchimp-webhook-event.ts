@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { emailSchema } from '../domain/email.js';
+import { emailAsGivenSchema, emailSchema } from '../domain/email.js';
 import { receivedAtClockSkewMs } from '../domain/request-deadline.js';
 
 /**
@@ -20,7 +20,8 @@ export const mailchimpWebhookSchema = z.object({
   'data[id]': z.string().max(100).optional(),
   'data[list_id]': z.string().max(100).optional(),
   'data[email]': emailSchema.optional(),
-  'data[new_email]': emailSchema.optional(),
+  /** upemail: the new address as Mailchimp holds it, its local part's case kept (the value Dynamics gets). */
+  'data[new_email]': emailAsGivenSchema.optional(),
   /** upemail: the address the member had before they changed it in Mailchimp. */
   'data[old_email]': emailSchema.optional(),
   'data[action]': z.enum(['unsub', 'delete']).optional(),

@@ -101,6 +101,40 @@ export function parseEmail(raw: string): EmailParse {
   }
 }
 
+/**
+ * The address as written, for the value the hub writes to vendors (a rectification's new address): trimmed
+ * and Unicode NFC, the local part's case kept, since RFC 5321 §2.4 leaves the local part's case to the
+ * receiving host (`Zoë@example.com` may be another mailbox than `zoë@example.com`), and the domain
+ * lower-cased (domains are case-insensitive). Matching and keys are unchanged: normaliseEmail and
+ * canonicalMailbox of it give exactly what they give for `raw` (the domain keeps its case in the rare
+ * spelling where lower-casing it first would change that).
+ */
+export function mailboxAsGiven(raw: string): string {
+  const given = raw.trim().normalize('NFC');
+  const at = given.lastIndexOf('@');
+  if (at < 0) return given;
+  const lowerDomain = `${given.slice(0, at + 1)}${given.slice(at + 1).toLowerCase()}`;
+  return normaliseEmail(lowerDomain) === normaliseEmail(given) ? lowerDomain : given;
+}
+
+/** parseEmail, answering the address as written (mailboxAsGiven) instead of the normalised one. */
+export function parseEmailAsGiven(raw: string): EmailParse {
+  const parsed = parseEmail(raw);
+  return parsed.ok ? { ok: true, email: mailboxAsGiven(raw) } : parsed;
+}
+
+/**
+ * Like emailSchema, but yields the address as written (mailboxAsGiven): for a value written to vendors, never
+ * for matching or keys (normalise it, or derive the subject key, which normalises). Parsing its output again
+ * gives the same.
+ */
+export const emailAsGivenSchema = z.string({ error: 'email is required' }).transform((raw, context) => {
+  const parsed = parseEmailAsGiven(raw);
+  if (parsed.ok) return parsed.email;
+  context.addIssue({ code: 'custom', message: `not a valid email address: ${parsed.reason}` });
+  return z.NEVER;
+});
+
 /** True when the parser accepts the address. */
 export function isEmailAddress(raw: string): boolean {
   return parseEmail(raw).ok;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailSchema } from './email.js';
+import { emailAsGivenSchema, emailSchema } from './email.js';
 import type { SystemFailure } from './erasure.js';
 import { actorIdSchema } from './free-text.js';
 import type { OperatorLogEntry, RetryState } from './operator.js';
@@ -18,7 +18,11 @@ const nameSchema = z.string().trim().min(1).max(100);
 
 export const rectificationChangesSchema = z
   .object({
-    email: emailSchema.optional(),
+    /**
+     * The new address as written (emailAsGivenSchema): its local part's case is what the vendors get.
+     * Compare it normalised (normaliseEmail); the new subject key derives from it as from the lower-cased form.
+     */
+    email: emailAsGivenSchema.optional(),
     firstname: nameSchema.optional(),
     lastname: nameSchema.optional(),
   })
@@ -40,7 +44,10 @@ export const callerRequestedBySchema = actorIdSchema.refine((id) => id !== mailc
   error: `is reserved for Mailchimp's upemail webhook; give the operator, ticket or channel instead`,
 });
 
-/** `consent-hub rectify` and `POST /v1/rectifications`. Addresses are normalised here, once. */
+/**
+ * `consent-hub rectify` and `POST /v1/rectifications`. The current address is normalised here, once; the new one
+ * keeps its local part as written (`set.email`).
+ */
 export const rectificationRequestSchema = z.object({
   email: emailSchema,
   set: rectificationChangesSchema,

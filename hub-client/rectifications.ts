@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import { normaliseEmail } from '../domain/email.js';
 import {
   type RectificationLookup,
   type RectificationReceipt,
@@ -46,8 +47,9 @@ export async function requestRectification(
   const request = rectificationRequestSchema.parse(input);
   const times = receiptTimes(context, request.receivedAt);
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
-  // Both addresses are normalised (trimmed, lower-cased), so a change of case only is the same address.
-  if (request.set.email !== undefined && request.set.email === request.email) {
+  // Compared normalised (the new address keeps its case for the vendors): a change of case only is the same
+  // person to the hub, with the same key.
+  if (request.set.email !== undefined && normaliseEmail(request.set.email) === request.email) {
     throw new RectificationRefused(
       `The rectification is refused: the new email is subject ${subjectKey}'s current address (a change of case only is the same address), so there is nothing to change. Nothing was written.`,
     );

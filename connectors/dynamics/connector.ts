@@ -718,8 +718,8 @@ export function createDynamicsConnector(
           const seen = new Set<string>();
           found = [];
           const atNew =
-            changes.email && changes.email !== subject.email
-              ? await rows('rectify', { ...subject, email: changes.email }, columns)
+            changes.email && normaliseEmail(changes.email) !== normaliseEmail(subject.email)
+              ? await rows('rectify', { ...subject, email: normaliseEmail(changes.email) }, columns)
               : [];
           for (const row of [...(await rows('rectify', subject, columns)), ...atNew]) {
             if (!wanted.has(key(row.ref)) || seen.has(key(row.ref))) continue;
@@ -735,11 +735,11 @@ export function createDynamicsConnector(
             records: (own ?? []).map((ref) => ({ ...ref, result: 'gone' as const, before: {} })),
           };
         }
-        if (!own && changes.email && changes.email !== subject.email) {
+        if (!own && changes.email && normaliseEmail(changes.email) !== normaliseEmail(subject.email)) {
           const own = new Set(found.map((row) => `${row.ref.kind}:${row.ref.id}`));
-          const others = (await rows('rectify', { ...subject, email: changes.email }, [])).filter(
-            (row) => !own.has(`${row.ref.kind}:${row.ref.id}`),
-          );
+          const others = (
+            await rows('rectify', { ...subject, email: normaliseEmail(changes.email) }, [])
+          ).filter((row) => !own.has(`${row.ref.kind}:${row.ref.id}`));
           if (others.length > 0) {
             throw new NonRetryableVendorError({
               system: 'dynamics',
@@ -836,9 +836,10 @@ export function createDynamicsConnector(
     planRectification: (subject, newEmail, newAddressIsTheirs) =>
       run('rectify', async (): Promise<RectificationPlan> => {
         const own = (await rows('rectify', subject, [])).map((row) => row.ref);
-        if (!newEmail || newEmail === subject.email) return { own, conflicts: 0 };
+        if (!newEmail || normaliseEmail(newEmail) === normaliseEmail(subject.email))
+          return { own, conflicts: 0 };
         const ids = new Set(own.map((ref) => `${ref.kind}:${ref.id}`));
-        const atNew = (await rows('rectify', { ...subject, email: newEmail }, [])).filter(
+        const atNew = (await rows('rectify', { ...subject, email: normaliseEmail(newEmail) }, [])).filter(
           (row) => !ids.has(`${row.ref.kind}:${row.ref.id}`),
         );
         if (newAddressIsTheirs) return { own: [...own, ...atNew.map((row) => row.ref)], conflicts: 0 };

@@ -866,8 +866,8 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         const audiences = [...new Set(own.flatMap((ref) => (ref.container ? [ref.container] : [])))];
         const atOld = await membersIn('rectify', subject.email, audiences);
         const atNew =
-          changes.email && changes.email !== subject.email
-            ? await membersIn('rectify', changes.email, audiences)
+          changes.email && normaliseEmail(changes.email) !== normaliseEmail(subject.email)
+            ? await membersIn('rectify', normaliseEmail(changes.email), audiences)
             : [];
         members = [];
         for (const ref of own) {
@@ -904,7 +904,8 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
         }
         const body: { email_address?: string; merge_fields?: Record<string, string> } = {};
         const before: Record<string, string | null> = {};
-        if (changes.email && normaliseEmail(current.email_address) !== changes.email) {
+        // The new address as written (its local part's case is the person's); compared normalised.
+        if (changes.email && normaliseEmail(current.email_address) !== normaliseEmail(changes.email)) {
           body.email_address = changes.email;
           before.email_address = current.email_address;
         }
@@ -959,8 +960,9 @@ export function createMailchimpConnector(config: MailchimpConfig, deps: { logger
     ): Promise<RectificationPlan> {
       const audiences = await configuredAudiences('rectify');
       const own = (await membersIn('rectify', subject.email, audiences)).map(memberRef);
-      if (!newEmail || newEmail === subject.email) return { own, conflicts: 0 };
-      const atNew = (await membersIn('rectify', newEmail, audiences)).map(memberRef);
+      if (!newEmail || normaliseEmail(newEmail) === normaliseEmail(subject.email))
+        return { own, conflicts: 0 };
+      const atNew = (await membersIn('rectify', normaliseEmail(newEmail), audiences)).map(memberRef);
       if (newAddressIsTheirs) return { own: [...own, ...atNew], conflicts: 0 };
       return { own, conflicts: atNew.length, others: atNew };
     },

@@ -149,6 +149,48 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     expect(await findEverywhere(newEmail)).toEqual({ dynamics: [], mailchimp: [] });
   });
 
+  it("writes the new address's local part as given (RFC 5321: it may be case-sensitive) while matching and keying it case-insensitively", async () => {
+    const oldEmail = uniqueEmail('case-old');
+    const written = `Zoë.${uniqueEmail('Case-New')}`.replace('@example.com', '@Example.COM');
+    const asGiven = written.replace('@Example.COM', '@example.com');
+    await hub.vendors.dynamics.control.seed({ contacts: [{ lastname: 'Case', emailaddress1: oldEmail }] });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [
+        { id: listId, name: 'Rectify list', members: [{ email_address: oldEmail, status: 'subscribed' }] },
+      ],
+    });
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const request = (email: string, newEmail: string) => ({
+      email,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#95',
+      requestedAt: new Date().toISOString(),
+    });
+    const started = await requestRectification(context, request(oldEmail, written), { ledger: hub.ledger });
+    // The key derives from the normalised form, as it always has.
+    expect(started.newSubjectKey).toBe(subjectKeyFor(asGiven.toLowerCase(), secret));
+    const receipt = await awaitRectification(context, started);
+    expect(receipt.outcome).toBe('completed');
+
+    const contacts = (await hub.vendors.dynamics.control.state<{ contacts: Row[] }>()).contacts;
+    expect(contacts.filter((row) => row.lastname === 'Case').map((row) => row.emailaddress1)).toContain(
+      asGiven,
+    );
+    const lists = (await hub.vendors.mailchimp.control.state<{ lists: { id: string; members: Row[] }[] }>())
+      .lists;
+    const members = lists.find((list) => list.id === listId)?.members ?? [];
+    expect(members.map((m) => m.email_address)).toContain(asGiven);
+    expect(members.map((m) => m.email_address)).not.toContain(oldEmail);
+    // Found by any case, as before.
+    expect((await findEverywhere(asGiven.toLowerCase())).dynamics).toHaveLength(1);
+    expect((await findEverywhere(asGiven.toUpperCase())).mailchimp).toEqual([`member:${listId}`]);
+
+    // A change of case only is the same person and key: refused, as before, nothing written.
+    await expect(
+      requestRectification(context, request(asGiven, asGiven.toLowerCase()), { ledger: hub.ledger }),
+    ).rejects.toThrow(/a change of case only is the same address/);
+  });
+
   it('refuses before writing when Mailchimp already has another member at the new address, and re-keys nothing', async () => {
     const oldEmail = uniqueEmail('clash-old');
     const newEmail = uniqueEmail('clash-new');
