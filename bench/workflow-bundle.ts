@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { failureConverterPath } from '../privacy/data-converter.js';
+import { failureConverterPath, payloadConverterPath } from '../privacy/data-converter.js';
 import { workflowPreloadModules, workflowsPath } from '../workers/create-worker.js';
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -17,6 +17,7 @@ export async function bundleWorkflowsOnce(dir: string): Promise<string> {
     workflowsPath,
     preloadModules: workflowPreloadModules,
     failureConverterPath,
+    payloadConverterPath,
     logger: quiet,
   });
   const path = join(dir, 'workflow-bundle.js');

@@ -2,7 +2,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { distDir, packageRoot, workflowBundleFile } from '../config/package-paths.js';
-import { failureConverterPath } from '../privacy/data-converter.js';
+import { failureConverterPath, payloadConverterPath } from '../privacy/data-converter.js';
 import { workflowPreloadModules, workflowsPath } from '../workers/create-worker.js';
 
 /**
@@ -11,12 +11,15 @@ import { workflowPreloadModules, workflowsPath } from '../workers/create-worker.
  * launcher (bin/consent-hub.js) runs dist/ only while the stamp is newer than every source.
  */
 const started = Date.now();
-// tsc copies no .cjs: the failure converter (loaded by the SDK's require) is copied beside its importer.
+// tsc copies no .cjs: the failure and payload converters (loaded by the SDK's require) are copied beside
+// their importer.
 copyFileSync(join(packageRoot, 'privacy', 'failure-converter.cjs'), failureConverterPath);
+copyFileSync(join(packageRoot, 'privacy', 'payload-converter.cjs'), payloadConverterPath);
 const bundle = await bundleWorkflowCode({
   workflowsPath,
   preloadModules: workflowPreloadModules,
   failureConverterPath,
+  payloadConverterPath,
   logger: {
     log: () => {},
     trace: () => {},

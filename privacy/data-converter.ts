@@ -11,6 +11,13 @@ import { SubjectDataKeys, type SubjectKeyStore } from './subject-data-keys.js';
  */
 export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
+/**
+ * The payload converter's module, for the same loaders: it converts as the SDK's default does, and marks a
+ * value whose payload was never encrypted, so the workflows refuse update input sent past the hub's codec
+ * (privacy/payload-converter.cjs).
+ */
+export const payloadConverterPath = fileURLToPath(new URL('./payload-converter.cjs', import.meta.url));
+
 const memo = new Map<string, DataConverter>();
 const withStores = new WeakMap<SubjectKeyStore, Map<string, DataConverter>>();
 
@@ -31,7 +38,7 @@ export function dataConverterFor(keys: EncryptionKey[], subjectKeyStore?: Subjec
     const codec = subjectKeyStore
       ? new SubjectEncryptionCodec(keys, new SubjectDataKeys(subjectKeyStore, keys))
       : new EncryptionCodec(keys);
-    converter = { payloadCodecs: [codec], failureConverterPath };
+    converter = { payloadCodecs: [codec], failureConverterPath, payloadConverterPath };
     cache?.set(memoKey, converter);
   }
   return converter;

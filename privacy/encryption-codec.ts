@@ -8,6 +8,12 @@ const { temporal } = proto;
 
 export const encryptedEncoding = 'binary/encrypted';
 export const keyIdMetadataKey = 'encryption-key-id';
+/**
+ * Added by decode to a payload that was never encrypted (sent past the hub's codec: `temporal workflow
+ * update` without `--codec-endpoint`, another SDK's client), so the workflows' payload converter marks the
+ * value (privacy/payload-converter.cjs) and an update's validator can refuse it (workflows/operator-gate.ts).
+ */
+export const unencodedMetadataKey = 'consent-hub-unencoded';
 const ivLength = 12;
 const tagLength = 16;
 
@@ -49,8 +55,9 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
       const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
-      // Payloads written before encryption was on, or by other tools, pass through unchanged.
-      if (!encoding || fromUtf8.decode(encoding) !== encryptedEncoding) return payload;
+      // Payloads written before encryption was on, or by other tools, pass through, marked as such.
+      if (!encoding || fromUtf8.decode(encoding) !== encryptedEncoding)
+        return { ...payload, metadata: { ...payload.metadata, [unencodedMetadataKey]: utf8.encode('1') } };
       const keyIdBytes = payload.metadata?.[keyIdMetadataKey];
       if (!keyIdBytes) throw new ValueError('Encrypted payload has no key id');
       const keyId = fromUtf8.decode(keyIdBytes);

@@ -297,8 +297,28 @@ export function assertNeedsAttention(
   }
 }
 
+/** The mark privacy/payload-converter.cjs sets on a value whose payload was never encrypted. */
+const sentUnencoded = Symbol.for('consent-hub.sent-unencoded');
+
 /**
- * The validator of every operator retry and close update: refuses an `operator` that is not an operator or
+ * Refuses update input that reached the workflow unencrypted (sent past the hub's codec: `temporal workflow
+ * update` without `--codec-endpoint`): it would sit in the history in clear, under no key the person's
+ * erasure destroys. A validator's refusal records nothing; the same update sent through the hub's client
+ * (or the CLI with the codec server) is accepted.
+ */
+export function assertSentEncoded(input: unknown): void {
+  if (
+    input !== null &&
+    typeof input === 'object' &&
+    (input as Record<symbol, unknown>)[sentUnencoded] === true
+  )
+    throw new Error(
+      "the update was sent without the hub's payload codec (its input would stay in the history unencrypted); send it through consent-hub, or with --codec-endpoint",
+    );
+}
+
+/**
+ * The validator of every operator retry and close update: refuses input sent without the hub's codec, refuses an `operator` that is not an operator or
  * system id (a name or an address sent straight to Temporal, past the hub's client), then a system that
  * does not need attention. A refused update writes nothing to the history, the status or the receipt.
  * `operator` may be absent (clients older than operator ids); it is then recorded as unnamed.
@@ -307,6 +327,7 @@ export function assertOperatorAction(
   states: Partial<Record<SystemName, GatedState>>,
   update: { system: SystemName; operator?: unknown },
 ): void {
+  assertSentEncoded(update);
   if (update.operator !== undefined && !isActorId(update.operator)) {
     throw new Error(`operator ${actorIdError}`);
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { EncryptionCodec } from '../../privacy/encryption-codec.js';
+import { EncryptionCodec, unencodedMetadataKey } from '../../privacy/encryption-codec.js';
 import { encryptionKeysSchema, formatEncryptionKeys } from '../../privacy/encryption-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 
@@ -48,10 +48,17 @@ describe('payload encryption codec', () => {
     await expect(codec.decode([{ ...written, data }])).rejects.toThrow();
   });
 
-  it('passes unencrypted payloads through unchanged', async () => {
+  it('passes unencrypted payloads through, their data unchanged and their metadata marked as never encoded', async () => {
     const plain = defaultPayloadConverter.toPayload('plain');
-    const [decoded] = await new EncryptionCodec([key('k')]).decode([plain]);
-    expect(decoded).toBe(plain);
+    const codec = new EncryptionCodec([key('k')]);
+    const [decoded] = await codec.decode([plain]);
+    expect(decoded?.data).toBe(plain.data);
+    expect(decoded?.metadata?.encoding).toBe(plain.metadata?.encoding);
+    expect(Object.keys(decoded?.metadata ?? {})).toContain(unencodedMetadataKey);
+    expect(defaultPayloadConverter.fromPayload(decoded as typeof plain)).toBe('plain');
+    const [encoded] = await codec.encode([plain]);
+    const [roundTrip] = await codec.decode([encoded as typeof plain]);
+    expect(Object.keys(roundTrip?.metadata ?? {})).not.toContain(unencodedMetadataKey);
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { failureConverterPath } from '../../privacy/data-converter.js';
+import { failureConverterPath, payloadConverterPath } from '../../privacy/data-converter.js';
 import { ensureLocalTls } from '../../sandboxes/framework/local-ca.js';
 import { projectSearchAttributes } from '../../temporal/search-attributes.js';
 import { provideTemporalCli } from '../../temporal/temporal-cli.js';
@@ -75,6 +75,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     workflowsPath,
     preloadModules: workflowPreloadModules,
     failureConverterPath,
+    payloadConverterPath,
     logger: quietBundlerLogger,
   });
   const workflowBundlePath = join(dataDir, 'workflow-bundle.js');

@@ -1,0 +1,127 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ConnectorSet } from '../../activities/create-activities.js';
+import type { FindResult } from '../../connectors/connector.js';
+import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
+import {
+  awaitReceipt,
+  closeErasureSystem,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
+import { closeSystemUpdate, retrySystemUpdate } from '../../workflows/erasure-definitions.js';
+import { rawHistoryText } from '../support/history.js';
+import { connectTestTemporal } from '../support/temporal.js';
+
+const none: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
+const connectors: ConnectorSet = {
+  dynamics: {
+    find: async () => none,
+    erase: async () => ({ outcome: 'not_found', records: [] }),
+    readConsent: async () => ({ purposes: {}, records: [] }),
+    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
+  },
+  mailchimp: {
+    erase: async () => ({ outcome: 'not_found', records: [] }),
+    find: async () => {
+      throw new NonRetryableVendorError({
+        system: 'mailchimp',
+        operation: 'find',
+        status: 403,
+        vendorCode: 'Forbidden',
+        reason: 'the API key cannot read this audience',
+      });
+    },
+    readConsent: async () => ({ purposes: {}, records: [] }),
+    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
+  },
+  google: {
+    find: async () => none,
+    erase: async () => ({ outcome: 'not_found', records: [] }),
+    readConsent: async () => ({ purposes: {}, records: [] }),
+    applyConsent: async () => ({ outcome: 'not_applicable', records: [] }),
+  },
+};
+
+/**
+ * Issue 16: an update sent past the hub's payload codec (`temporal workflow update` without the codec
+ * server, another SDK's client) would sit in the history as `json/plain`, where no shred reaches it. The
+ * workflows' validators refuse it, so nothing of it is recorded; the same update through the hub is accepted.
+ */
+describe("updates sent without the hub's codec are refused", { timeout: 120_000 }, () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let worker: { stop(): Promise<void> };
+  let context: HubClientContext;
+  let plainClient: Client;
+  let plainConnection: Connection;
+
+  beforeAll(async () => {
+    temporal = await connectTestTemporal('unencoded-update');
+    worker = await temporal.startWorker({ connectors });
+    context = {
+      ...temporal.context(),
+      timings: { attentionAfter: '2 seconds', operatorDeadline: '1 minute' },
+    };
+    // A client as `temporal` or another SDK is: it sends payloads as the default converter makes them (no
+    // codec). It reads answers with the hub's codec, so the test can read why an update was refused.
+    const hubCodec = temporal.dataConverter.payloadCodecs?.[0];
+    if (!hubCodec) throw new Error('the test client has no codec');
+    plainConnection = await Connection.connect({ address: inject('temporalAddress') });
+    plainClient = new Client({
+      connection: plainConnection,
+      namespace: temporal.namespace,
+      dataConverter: {
+        payloadCodecs: [
+          { encode: async (payloads) => payloads, decode: (payloads) => hubCodec.decode(payloads) },
+        ],
+      },
+    });
+  });
+  afterAll(async () => {
+    await plainConnection?.close();
+    await worker?.stop();
+    await temporal?.close();
+  });
+
+  it('refuses an unencrypted close or retry of an erasure system in the validator (nothing in the history), and accepts the close through the hub', async () => {
+    const started = await requestErasure(context, {
+      email: `uu.${Date.now()}@example.com`,
+      requestedBy: 'privacy-inbox#16',
+      requestedAt: new Date().toISOString(),
+    });
+    for (let i = 0; i < 200; i++) {
+      const found = await lookupErasure(context, started.requestId);
+      if (found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention') break;
+      await delay(250);
+    }
+    const plain = plainClient.workflow.getHandle(started.workflowId, started.requestId);
+    const closing = plain.executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'other: Clementine Harbottle unsubscribed', operator: 'op-16' }],
+    });
+    await expect(closing).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(closing).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/payload codec/) },
+    });
+    await expect(
+      plain.executeUpdate(retrySystemUpdate, { args: [{ system: 'mailchimp', operator: 'op-16' }] }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+
+    const history = await rawHistoryText(temporal.client, started.workflowId);
+    expect(history).not.toContain('Harbottle');
+    expect(history).not.toContain('WorkflowExecutionUpdateAccepted');
+    const found = await lookupErasure(context, started.requestId);
+    expect(found.state === 'open' && found.status.systems.mailchimp.status).toBe('needs_attention');
+
+    // The same close through the hub's client (encrypted) is accepted.
+    await closeErasureSystem(context, started.requestId, {
+      system: 'mailchimp',
+      reason: 'handled_manually',
+      operator: 'op-16',
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
+    expect(receipt.operatorActions?.map((action) => action.reason)).toEqual(['handled_manually']);
+  });
+});
