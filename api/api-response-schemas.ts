@@ -185,6 +185,44 @@ const addressChangesSchema = z
     'Address changes a vendor reported while the erasure ran (subject keys only): the erasure looked for the records under each new address too',
   );
 
+const requestedUnderSchema = z
+  .object({
+    subjectKey: z.string().describe('The subject key of the address the request named'),
+    rekeys: z
+      .array(
+        z
+          .object({
+            from: z.string(),
+            to: z.string(),
+            rectificationRequestId: z.string(),
+            at: isoTime,
+          })
+          .strict(),
+      )
+      .describe('The re-keys followed from it to the key the person has now, oldest first'),
+    note: z.string().optional(),
+  })
+  .strict()
+  .describe(
+    'The request named an earlier address of the person, which a rectification re-keyed: the erasure acted on the key the person has now',
+  );
+
+const movedRecordsSchema = z
+  .array(
+    z
+      .object({
+        subjectKey: z.string().describe('The subject key of the other address'),
+        rectificationRequestId: z.string(),
+        systems: z.array(z.string()),
+        erasureRequestId: z.string().optional().describe('The erasure of the other address'),
+        note: z.string().optional(),
+      })
+      .strict(),
+  )
+  .describe(
+    'Records a half-done rectification moved between this address and another: the erasure of the other address started with this one',
+  );
+
 export const erasureReceiptSchema = z
   .object({
     requestId: z.uuid(),
@@ -208,11 +246,14 @@ export const erasureReceiptSchema = z
             requestedAt: isoTime,
             gaClientIdsAdded: z.number().int().min(0),
             gaUserIdsAdded: z.number().int().min(0),
+            requestedUnder: requestedUnderSchema.optional(),
           })
           .strict(),
       )
       .optional()
       .describe('Requests for the same person merged into this erasure while it ran'),
+    requestedUnder: requestedUnderSchema.optional(),
+    movedRecords: movedRecordsSchema.optional(),
     followUpOf: z
       .uuid()
       .optional()

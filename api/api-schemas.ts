@@ -69,6 +69,32 @@ export const erasureAcceptedSchema = z.object({
     .describe(
       'When joined: the deadline of the running erasure this request joined, as GET /v1/requests lists it (set by the earliest request it carries); receivedAt and dueAt above are this request’s own',
     ),
+  requestedUnder: z
+    .object({
+      subjectKey: z.string(),
+      rekeys: z.array(
+        z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
+      ),
+      note: z.string().optional(),
+    })
+    .optional()
+    .describe(
+      'Set when the address named was re-keyed by rectifications: the key it names and the re-keys followed; subjectKey is then the person’s key now, whose address is erased',
+    ),
+  movedRecords: z
+    .array(
+      z.object({
+        subjectKey: z.string(),
+        rectificationRequestId: z.string(),
+        systems: z.array(z.string()),
+        erasureRequestId: z.string().optional(),
+        note: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe(
+      'Records a half-done rectification moved between this address and another: the erasure of the other address started with this one (its request id)',
+    ),
 });
 
 export const consentAcceptedSchema = z.object({

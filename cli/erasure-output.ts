@@ -1,7 +1,9 @@
 import type {
   ErasureReceipt,
+  ErasureRequestedUnder,
   ErasureRestriction,
   ErasureStatusView,
+  MovedRecordsErasure,
   SystemErasureState,
 } from '../domain/erasure.js';
 import type { ErasureListing } from '../domain/erasure-listing.js';
@@ -74,6 +76,8 @@ export function printReceipt(receipt: ErasureReceipt): void {
     `  requested    ${receipt.requestedAt} by ${receipt.requestedBy} (${receipt.reason}${receipt.reasonNote ? `: ${receipt.reasonNote}` : ''})`,
   );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
+  if (receipt.requestedUnder) printRequestedUnder(receipt.requestedUnder);
+  for (const moved of receipt.movedRecords ?? []) printMovedRecords(moved);
   if (receipt.restriction) printRestriction(receipt.restriction);
   for (const [name, state] of Object.entries(receipt.systems)) {
     print(systemLine(name, state));
@@ -83,6 +87,21 @@ export function printReceipt(receipt: ErasureReceipt): void {
     }
   }
   for (const entry of receipt.operatorActions ?? []) print(`  operator     ${operatorLine(entry)}`);
+}
+
+/** A request made under an address a rectification moved away from: the key asked for, each re-key. */
+export function printRequestedUnder(under: ErasureRequestedUnder): void {
+  print(`  asked under  an earlier address (subject ${under.subjectKey}), re-keyed since:`);
+  for (const rekey of under.rekeys)
+    print(`    ${rekey.at}  ${rekey.from} -> ${rekey.to}  by rectification ${rekey.rectificationRequestId}`);
+  if (under.note) print(`    ${under.note}`);
+}
+
+/** Another address a half-done rectification moved the person's records to or from, and its erasure. */
+export function printMovedRecords(moved: MovedRecordsErasure): void {
+  print(
+    `  moved        ${moved.systems.join(', ')} records moved by rectification ${moved.rectificationRequestId} (subject ${moved.subjectKey}): ${moved.erasureRequestId ? `erased by erasure ${moved.erasureRequestId}` : (moved.note ?? 'not erased')}`,
+  );
 }
 
 /** A held person's restriction: the hold, what each system did, and the release once it came. */

@@ -72,9 +72,44 @@ export interface ErasureTimings {
   holdRecheck?: string | number;
 }
 
+/**
+ * A request made under an address a rectification moved away from (issue 18): it acts on the person's key
+ * now, and says under which key it was made and through which re-keys it got there. Keys, never addresses.
+ */
+export interface ErasureRequestedUnder {
+  /** The subject key of the address the request named. */
+  subjectKey: string;
+  /** The re-keys followed from it, oldest first: from which key to which, by which rectification, when. */
+  rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
+  /**
+   * Set when the person's address now could not be read (the rectification's history is past Temporal's
+   * retention): the erasure then searched the address the request named, and this says so.
+   */
+  note?: string;
+}
+
+/**
+ * Records a half-done rectification moved to (or left at) another address of the person, and how this
+ * erasure reaches them: the erasure of that address started beside it (its request id), or why none was.
+ */
+export interface MovedRecordsErasure {
+  /** The subject key of the other address. */
+  subjectKey: string;
+  rectificationRequestId: string;
+  /** The systems whose records the rectification moved. */
+  systems: string[];
+  /** The erasure of the other address, started (or joined) with this one. */
+  erasureRequestId?: string;
+  note?: string;
+}
+
 export interface ErasureWorkflowInput {
   subjectKey: string;
   request: ErasureRequest;
+  /** Set when the request named an address a rectification moved away from (the key it was made under). */
+  requestedUnder?: ErasureRequestedUnder;
+  /** Other addresses a half-done rectification moved this person's records between, each erased too. */
+  movedRecords?: MovedRecordsErasure[];
   timings: ErasureTimings;
   /** The token of the merge signal sent with the start (signal-with-start): that signal is no join. */
   startToken?: string;
@@ -232,6 +267,10 @@ export interface ErasureReceipt {
   reErasureOf?: string;
   /** Requests for the same person that arrived while this erasure ran and were merged into it. */
   joinedRequests?: JoinedRequest[];
+  /** The request named an address a rectification moved away from: the key it was made under, the re-keys. */
+  requestedUnder?: ErasureRequestedUnder;
+  /** Records a half-done rectification moved between this address and another, and the erasure of that one. */
+  movedRecords?: MovedRecordsErasure[];
   /**
    * A follow-up erasure: the request id of the erasure whose receipt was being written when this one's
    * requests arrived. That receipt could not include them; this one carries them out and records them.
@@ -283,6 +322,8 @@ export interface JoinedRequest {
   requestedAt: string;
   gaClientIdsAdded: number;
   gaUserIdsAdded: number;
+  /** The joining request named an address a rectification moved away from. */
+  requestedUnder?: ErasureRequestedUnder;
 }
 
 /**
@@ -299,6 +340,10 @@ export interface ErasureMerge {
   requestedAt: string;
   /** When the request reached the controller: a follow-up erasure carrying it keeps it. */
   receivedAt?: string;
+  /** The request named an address a rectification moved away from (keys only). */
+  requestedUnder?: ErasureRequestedUnder;
+  /** Other addresses a half-done rectification moved the person's records between, erased beside this. */
+  movedRecords?: MovedRecordsErasure[];
 }
 
 export {

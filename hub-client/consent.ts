@@ -34,9 +34,11 @@ import { type HubClientContext, withRetryStates } from './erasures.js';
 import { type LegacyKeyWorkflow, runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf } from './pending-activities.js';
+import { followRekeyedAddress } from './rekeyed-subjects.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
 import { isRunning } from './shredding.js';
+import { followSubjectLinks } from './subject-links.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -283,6 +285,14 @@ export type ConsentStatusResult = Omit<ConsentStatusView, 'purposes'> & {
   unreadable?: { system: SystemName; reason: string }[];
   /** With `verify`: true only when every tool was read and no field differs. */
   agrees?: boolean;
+  /**
+   * Set when the address asked for was re-keyed by rectifications: the key it names and the re-keys
+   * followed; `subjectKey` is the person's key now, whose status this is.
+   */
+  requestedUnder?: {
+    subjectKey: string;
+    rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
+  };
 };
 
 /**
@@ -298,7 +308,12 @@ export async function consentStatus(
 ): Promise<ConsentStatusResult> {
   const status = await currentStatus(context, ledger, rawEmail);
   if (!options.verify) return status;
-  const email = emailSchema.parse(rawEmail);
+  const asked = emailSchema.parse(rawEmail);
+  // The tools hold the person under the address they have now: read there (the address asked for when the
+  // rectification that moved it is no longer kept, and the check then says what that address shows).
+  const email = status.requestedUnder
+    ? ((await followRekeyedAddress(context.client, ledger, asked, context.subjectKeySecret)).email ?? asked)
+    : asked;
   const verification = await context.client.workflow.execute<typeof consentVerifyWorkflow>(
     'consentVerifyWorkflow',
     {
@@ -343,7 +358,22 @@ async function currentStatus(
   const email = emailSchema.parse(rawEmail);
   // Asked by another spelling of the address than the one recorded by an older version: the same person.
   await adoptLegacySubjectKeys(ledger, email, context.subjectKeySecret);
-  return consentStatusOfSubject(context, ledger, subjectKeyFor(email, context.subjectKeySecret));
+  // Asked by an address a rectification moved away from: the person's status is under their key now.
+  const followed = await followSubjectLinks(ledger, subjectKeyFor(email, context.subjectKeySecret));
+  const status = await consentStatusOfSubject(context, ledger, followed.subjectKey);
+  if (followed.hops.length === 0) return status;
+  return {
+    ...status,
+    requestedUnder: {
+      subjectKey: followed.requestedKey,
+      rekeys: followed.hops.map((hop) => ({
+        from: hop.from,
+        to: hop.to,
+        rectificationRequestId: hop.requestId,
+        at: hop.linkedAt,
+      })),
+    },
+  };
 }
 
 /** As consentStatus, by subject key (a consent change's request id leads to its subject key). */

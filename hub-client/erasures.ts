@@ -3,10 +3,13 @@ import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@tempor
 import {
   type ErasureMerge,
   type ErasureReceipt,
+  type ErasureRequest,
+  type ErasureRequestedUnder,
   type ErasureRequestInput,
   type ErasureStatusView,
   type ErasureTimings,
   erasureRequestSchema,
+  type MovedRecordsErasure,
   type SystemErasureState,
 } from '../domain/erasure.js';
 import type { AttentionItem, ErasureListing, ErasureListStatus } from '../domain/erasure-listing.js';
@@ -32,6 +35,7 @@ import { findWorkflowByRequestId } from './find-by-request-id.js';
 import { type LegacyKeyWorkflow, runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf, type SystemActivityStates } from './pending-activities.js';
+import { followRekeyedAddress, movedRecordAddresses } from './rekeyed-subjects.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
@@ -67,6 +71,13 @@ export interface ErasureStarted {
    * (`requests`, `extend`), set by the earliest request it carries, so it is never later than this one's.
    */
   erasureDeadline?: { receivedAt: string; dueAt: string };
+  /**
+   * Set when the address named was re-keyed by rectifications: the key it names and the re-keys followed;
+   * `subjectKey` is then the person's key now, whose address was erased.
+   */
+  requestedUnder?: ErasureRequestedUnder;
+  /** The erasures of the other addresses a half-done rectification moved the person's records between. */
+  movedRecords?: MovedRecordsErasure[];
 }
 
 /**
@@ -79,26 +90,37 @@ export interface ErasureStarted {
 export async function requestErasure(
   context: HubClientContext,
   input: ErasureRequestInput,
-  /** With the ledger, the request is registered with its deadline (`consent-hub requests`): a person's request. */
-  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
+  /**
+   * With the ledger, the request is registered with its deadline (`consent-hub requests`): a person's request.
+   * A ledger that can follow re-keys (getSubjectLink, getRectification) makes a request for an address a
+   * rectification moved away from act on the person's key and address now (`requestedUnder` says so); one
+   * that lists rectification moves also erases the other address of a half-done rectification
+   * (`movedRecords`). `movedRecords: false` is that other erasure itself, which starts none in turn.
+   */
+  options: { ledger?: ErasureIntakeLedger; movedRecords?: false } = {},
 ): Promise<ErasureStarted> {
   const parsed = erasureRequestSchema.parse(input);
   const times = receiptTimes(context, parsed.receivedAt);
+  const { email, requestedUnder } = await currentAddress(context, options.ledger, parsed.email);
   // Free text reaches Temporal and the receipt only as a code and a note scrubbed of the person's data.
   const { reason, reasonNote } = structuredReason(parsed.reason, parsed.reasonNote);
+  const identifiers = [...parsed.gaClientIds, ...parsed.gaUserIds];
   const request = {
     ...parsed,
+    email,
     receivedAt: times.receivedAt,
     reason,
     ...(reasonNote
       ? {
-          reasonNote: redactSubject(reasonNote, {
-            email: parsed.email,
-            identifiers: [...parsed.gaClientIds, ...parsed.gaUserIds],
+          reasonNote: redactSubject(redactSubject(reasonNote, { email: parsed.email, identifiers }), {
+            email,
+            identifiers,
           }),
         }
       : { reasonNote: undefined }),
   };
+  const movedRecords =
+    options.movedRecords === false ? [] : await eraseMovedRecords(context, options.ledger, request, email);
   const token = randomUUID();
   const merge: ErasureMerge = {
     gaClientIds: request.gaClientIds,
@@ -108,6 +130,12 @@ export async function requestErasure(
     requestedBy: request.requestedBy,
     requestedAt: request.requestedAt,
     receivedAt: request.receivedAt,
+    ...(requestedUnder ? { requestedUnder } : {}),
+    ...(movedRecords.length > 0 ? { movedRecords } : {}),
+  };
+  const intake = {
+    ...(requestedUnder ? { requestedUnder } : {}),
+    ...(movedRecords.length > 0 ? { movedRecords } : {}),
   };
   // An erasure of the same person still running under an older spelling's key is joined, not doubled.
   const legacy = await runningUnderLegacyKey(
@@ -138,6 +166,7 @@ export async function requestErasure(
         receivedAt: times.receivedAt,
         dueAt: times.dueAt,
         erasureDeadline: { receivedAt: deadline.receivedAt, dueAt: deadline.dueAt },
+        ...intake,
       };
     }
   }
@@ -148,7 +177,7 @@ export async function requestErasure(
     {
       taskQueue: context.taskQueue,
       workflowId,
-      args: [{ subjectKey, request, timings: context.timings, startToken: token }],
+      args: [{ subjectKey, request, timings: context.timings, startToken: token, ...intake }],
       signal: mergeErasureRequestSignal,
       // Names the person, so the codec seals the GA ids with their own data key.
       signalArgs: [{ token, subjectKey, ...merge }],
@@ -177,7 +206,113 @@ export async function requestErasure(
     receivedAt: own.receivedAt,
     dueAt: own.dueAt,
     ...(joined ? { erasureDeadline: { receivedAt: deadline.receivedAt, dueAt: deadline.dueAt } } : {}),
+    ...intake,
   };
+}
+
+/** What erasure intake reads of the ledger: the deadline's registration, and (optionally) the re-keys. */
+export type ErasureIntakeLedger = Pick<Ledger, 'registerRequest'> &
+  Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification' | 'listRectificationMovePairs' | 'getHold'>>;
+
+/**
+ * The address an erasure acts on: the one requested, or, when rectifications re-keyed it, the person's
+ * address now (followRekeyedAddress), with `requestedUnder` naming the key asked for and the re-keys (keys
+ * only). When that address cannot be read any more, the requested one is searched and the note says why.
+ */
+async function currentAddress(
+  context: HubClientContext,
+  ledger: ErasureIntakeLedger | undefined,
+  email: string,
+): Promise<{ email: string; requestedUnder?: ErasureRequestedUnder }> {
+  if (!ledger?.getSubjectLink || !ledger.getRectification) return { email };
+  const followed = await followRekeyedAddress(
+    context.client,
+    {
+      getSubjectLink: ledger.getSubjectLink.bind(ledger),
+      getRectification: ledger.getRectification.bind(ledger),
+    },
+    email,
+    context.subjectKeySecret,
+  );
+  if (followed.hops.length === 0) return { email };
+  const requestedUnder: ErasureRequestedUnder = {
+    subjectKey: followed.requestedKey,
+    rekeys: followed.hops.map((hop) => ({
+      from: hop.from,
+      to: hop.to,
+      rectificationRequestId: hop.requestId,
+      at: hop.linkedAt,
+    })),
+  };
+  if (followed.email) return { email: followed.email, requestedUnder };
+  return {
+    email,
+    requestedUnder: {
+      ...requestedUnder,
+      note: `the address subject ${followed.subjectKey} has now could not be read (rectification ${followed.hops.at(-1)?.requestId} is no longer kept by Temporal), so the address the request named was searched; erase the person by their address now too`,
+    },
+  };
+}
+
+/**
+ * Starts (or joins) the erasure of each other address a half-done rectification moved this person's records
+ * between (movedRecordAddresses), with this request's reason and requester, so those records and the GA ids
+ * they carry are erased too. Answers what the receipt records of each.
+ */
+async function eraseMovedRecords(
+  context: HubClientContext,
+  ledger: ErasureIntakeLedger | undefined,
+  request: ErasureRequest,
+  email: string,
+): Promise<MovedRecordsErasure[]> {
+  if (!ledger?.listRectificationMovePairs || !ledger.getRectification) return [];
+  const others = await movedRecordAddresses(
+    context.client,
+    {
+      listRectificationMovePairs: ledger.listRectificationMovePairs.bind(ledger),
+      getRectification: ledger.getRectification.bind(ledger),
+    },
+    subjectKeyFor(email, context.subjectKeySecret),
+    context.subjectKeySecret,
+  );
+  const erasures: MovedRecordsErasure[] = [];
+  // A held person's records at the other address are kept as theirs here are: that erasure is not started.
+  const hold =
+    others.length > 0 ? await ledger.getHold?.(subjectKeyFor(email, context.subjectKeySecret)) : undefined;
+  for (const other of others) {
+    const entry: MovedRecordsErasure = {
+      subjectKey: other.subjectKey,
+      rectificationRequestId: other.rectificationRequestId,
+      systems: other.systems,
+    };
+    if (hold && !hold.releasedAt) {
+      entry.note = `the person is on legal hold, so the other address (subject ${other.subjectKey}) was not erased with this one; erase it once the hold is released`;
+      erasures.push(entry);
+      continue;
+    }
+    if (!other.email) {
+      entry.note = `the other address (subject ${other.subjectKey}) could not be read: rectification ${other.rectificationRequestId} is no longer kept by Temporal; erase that address too`;
+      erasures.push(entry);
+      continue;
+    }
+    const started = await requestErasure(
+      context,
+      {
+        email: other.email,
+        gaClientIds: [],
+        gaUserIds: [],
+        reason: request.reason,
+        ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
+        requestedBy: request.requestedBy,
+        requestedAt: request.requestedAt,
+        ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}),
+      },
+      { ledger, movedRecords: false },
+    );
+    entry.erasureRequestId = started.requestId;
+    erasures.push(entry);
+  }
+  return erasures;
 }
 
 type ErasureMergeSignal = ErasureMerge & { token: string };

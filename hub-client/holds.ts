@@ -11,6 +11,51 @@ import { subjectKeyFor } from '../privacy/subject-key.js';
 import { erasureWorkflowId, holdPlacedSignal, holdReleasedSignal } from '../workflows/erasure-definitions.js';
 import type { HubClientContext } from './erasures.js';
 import { NotOnHold } from './request-errors.js';
+import { followSubjectLinks, type RekeyHop } from './subject-links.js';
+
+/**
+ * What hold placement and release read of the ledger beyond the hold: with the re-key reads, an address a
+ * rectification moved away from leads to the person's key now.
+ */
+type HoldLedger = Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>>;
+
+/**
+ * Set when the address named was re-keyed by rectifications: the hold acts on the key the person has now
+ * (`subjectKey`), and this names the key the request was made under and the re-keys followed (keys only).
+ */
+export interface HoldRequestedUnder {
+  subjectKey: string;
+  rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
+}
+
+/** The key a hold acts on: the address's, or the one rectifications re-keyed it to (followSubjectLinks). */
+async function heldSubject(
+  ledger: HoldLedger,
+  email: string,
+  secret: string,
+): Promise<{ subjectKey: string; requestedUnder?: HoldRequestedUnder }> {
+  const requested = subjectKeyFor(email, secret);
+  if (!ledger.getSubjectLink || !ledger.getRectification) return { subjectKey: requested };
+  const followed = await followSubjectLinks(
+    {
+      getSubjectLink: ledger.getSubjectLink.bind(ledger),
+      getRectification: ledger.getRectification.bind(ledger),
+    },
+    requested,
+  );
+  if (followed.hops.length === 0) return { subjectKey: requested };
+  return {
+    subjectKey: followed.subjectKey,
+    requestedUnder: { subjectKey: requested, rekeys: followed.hops.map(rekeyOf) },
+  };
+}
+
+const rekeyOf = (hop: RekeyHop) => ({
+  from: hop.from,
+  to: hop.to,
+  rectificationRequestId: hop.requestId,
+  at: hop.linkedAt,
+});
 
 export interface HoldPlaced {
   subjectKey: string;
@@ -25,6 +70,7 @@ export interface HoldPlaced {
   erasureRunning: boolean;
   /** True when the running erasure was sent the hold (false when none was running). */
   erasureSignalled: boolean;
+  requestedUnder?: HoldRequestedUnder;
 }
 
 export interface HoldReleased {
@@ -33,6 +79,7 @@ export interface HoldReleased {
   hold: LegalHold;
   /** True when the person's running erasure was told of the release (a restricted one goes on to delete). */
   erasureSignalled: boolean;
+  requestedUnder?: HoldRequestedUnder;
 }
 
 /**
@@ -61,15 +108,16 @@ async function signalRunningErasure(
  * Puts a person on legal hold (GDPR Art. 17(3), Art. 18): from now on an erasure for them restricts their
  * data instead of deleting it, and completes the deletion once the hold is released. An erasure already
  * running is signalled and restricts what it has not deleted yet. The ledger keeps the
- * subject key, the reason code, who and when; never the address.
+ * subject key, the reason code, who and when; never the address. An address a rectification moved away from
+ * holds the person under their key now (`requestedUnder` names the key asked for).
  */
 export async function placeHold(
   context: Pick<HubClientContext, 'client' | 'subjectKeySecret'>,
-  ledger: Pick<Ledger, 'placeHold'>,
+  ledger: Pick<Ledger, 'placeHold'> & HoldLedger,
   input: HoldRequestInput,
 ): Promise<HoldPlaced> {
   const request = holdRequestSchema.parse(input);
-  const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
+  const { subjectKey, requestedUnder } = await heldSubject(ledger, request.email, context.subjectKeySecret);
   const { placed, hold } = await ledger.placeHold({
     subjectKey,
     reason: request.reason,
@@ -78,7 +126,14 @@ export async function placeHold(
   });
   // A hold already in force was sent when it was placed; sending it again is harmless (the erasure knows it).
   const signalled = await signalRunningErasure(context, subjectKey, hold);
-  return { subjectKey, placed, hold, erasureRunning: signalled, erasureSignalled: signalled };
+  return {
+    subjectKey,
+    placed,
+    hold,
+    erasureRunning: signalled,
+    erasureSignalled: signalled,
+    ...(requestedUnder ? { requestedUnder } : {}),
+  };
 }
 
 /**
@@ -90,11 +145,11 @@ export async function placeHold(
  */
 export async function releaseHold(
   context: Pick<HubClientContext, 'client' | 'subjectKeySecret'>,
-  ledger: Pick<Ledger, 'releaseHold'>,
+  ledger: Pick<Ledger, 'releaseHold'> & HoldLedger,
   input: ReleaseRequestInput,
 ): Promise<HoldReleased> {
   const request = releaseRequestSchema.parse(input);
-  const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
+  const { subjectKey, requestedUnder } = await heldSubject(ledger, request.email, context.subjectKeySecret);
   const hold = await ledger.releaseHold({
     subjectKey,
     releasedAt: new Date().toISOString(),
@@ -114,5 +169,5 @@ export async function releaseHold(
     // No erasure running (none was asked for, or it finished): the release alone is what was wanted.
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
-  return { subjectKey, hold, erasureSignalled };
+  return { subjectKey, hold, erasureSignalled, ...(requestedUnder ? { requestedUnder } : {}) };
 }

@@ -1389,6 +1389,48 @@ export class KyselyLedger implements Ledger {
     return row ? { to: row.to_key, requestId: row.request_id, linkedAt: row.linked_at } : undefined;
   }
 
+  async listSubjectLinksTo(to: string) {
+    const rows = await this.db
+      .selectFrom('subject_links')
+      .selectAll()
+      .where('to_key', '=', to)
+      .orderBy('linked_at')
+      .orderBy('from_key')
+      .execute();
+    return rows
+      .filter((row) => row.from_key !== to)
+      .map((row) => ({ from: row.from_key, requestId: row.request_id, linkedAt: row.linked_at }));
+  }
+
+  async listRectificationMovePairs(subjectKey: string) {
+    const rows = await this.db
+      .selectFrom('rectification_moves')
+      .select(['subject_key', 'new_subject_key', 'request_id', 'system'])
+      .where((where) =>
+        where.or([where('subject_key', '=', subjectKey), where('new_subject_key', '=', subjectKey)]),
+      )
+      .groupBy(['subject_key', 'new_subject_key', 'request_id', 'system'])
+      .orderBy('request_id')
+      .orderBy('system')
+      .execute();
+    const byRequest = new Map<
+      string,
+      { subjectKey: string; newSubjectKey: string; requestId: string; systems: string[] }
+    >();
+    for (const row of rows) {
+      const id = `${row.request_id}\u0000${row.subject_key}\u0000${row.new_subject_key}`;
+      const entry = byRequest.get(id) ?? {
+        subjectKey: row.subject_key,
+        newSubjectKey: row.new_subject_key,
+        requestId: row.request_id,
+        systems: [],
+      };
+      entry.systems.push(row.system);
+      byRequest.set(id, entry);
+    }
+    return [...byRequest.values()];
+  }
+
   async recordRectificationMoves(moves: {
     subjectKey: string;
     newSubjectKey: string;

@@ -310,6 +310,11 @@ export interface Ledger {
   /** Where a subject key was re-keyed to, when it was. */
   getSubjectLink(from: string): Promise<{ to: string; requestId: string; linkedAt: string } | undefined>;
   /**
+   * The keys re-keyed to `to` (its `subject_links` rows), oldest first: an earlier key of a chain points at
+   * the key its person has now, with the request id of the rectification that first moved it.
+   */
+  listSubjectLinksTo(to: string): Promise<{ from: string; requestId: string; linkedAt: string }[]>;
+  /**
    * Notes records a rectification wrote at the new address (keyed references, never ids or addresses), once
    * each: a repeat adds nothing.
    */
@@ -328,6 +333,14 @@ export interface Ledger {
     system: string;
     recordKeys: string[];
   }): Promise<string[]>;
+  /**
+   * The rectifications that moved records from or to `subjectKey` (`rectification_moves`, one row per
+   * rectification and pair of keys, with the systems they wrote): an erasure of either key reaches the
+   * records at the other address too when the ledger was not re-keyed.
+   */
+  listRectificationMovePairs(
+    subjectKey: string,
+  ): Promise<{ subjectKey: string; newSubjectKey: string; requestId: string; systems: string[] }[]>;
   recordRectification(receipt: RectificationReceipt): Promise<void>;
   getRectification(requestId: string): Promise<RectificationReceipt | undefined>;
 

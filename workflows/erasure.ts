@@ -20,6 +20,7 @@ import type {
   ErasureStatusView,
   ErasureWorkflowInput,
   JoinedRequest,
+  MovedRecordsErasure,
   SystemErasureState,
   SystemName,
 } from '../domain/erasure.js';
@@ -194,6 +195,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     async () => crmNamesHarvested || readCrmNames(),
   );
   const joinedRequests: JoinedRequest[] = [];
+  // Other addresses of the person a half-done rectification moved records between (intake's, and joins').
+  const movedRecords: MovedRecordsErasure[] = [...(input.movedRecords ?? [])];
   const hold = new LegalHoldPhase({
     requestId,
     subjectKey: input.subjectKey,
@@ -247,7 +250,14 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       requestedAt: merge.requestedAt,
       gaClientIdsAdded: addNew(subject.gaClientIds, merge.gaClientIds),
       gaUserIdsAdded: addNew(subject.gaUserIds, merge.gaUserIds),
+      ...(merge.requestedUnder ? { requestedUnder: merge.requestedUnder } : {}),
     });
+    for (const moved of merge.movedRecords ?? []) {
+      const known = movedRecords.some(
+        (m) => m.subjectKey === moved.subjectKey && m.rectificationRequestId === moved.rectificationRequestId,
+      );
+      if (!known) movedRecords.push(moved);
+    }
   };
   for (const merge of input.joinedAtStart ?? []) join(merge);
   setHandler(mergeErasureRequestSignal, ({ token, subjectKey: _subjectKey, ...merge }) => {
@@ -536,6 +546,8 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ...(input.followUpOf ? { followUpOf: input.followUpOf } : {}),
     ...(hold.evidence ? { restriction: hold.evidence } : {}),
     ...(addressChanges.length > 0 ? { addressChanges: [...addressChanges] } : {}),
+    ...(input.requestedUnder ? { requestedUnder: input.requestedUnder } : {}),
+    ...(movedRecords.length > 0 ? { movedRecords } : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;
@@ -558,6 +570,7 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
         requestedAt: first.requestedAt,
         ...(first.receivedAt ? { receivedAt: first.receivedAt } : {}),
       },
+      ...(first.requestedUnder ? { requestedUnder: first.requestedUnder } : {}),
       timings: input.timings,
       followUpOf: requestId,
       ...(rest.length > 0 ? { joinedAtStart: rest } : {}),

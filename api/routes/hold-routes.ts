@@ -24,6 +24,16 @@ const legalHoldSchema = z.object({
   releasedBy: z.string().optional(),
   releaseReason: z.enum(releaseReasonCodes).optional(),
 });
+const requestedUnderSchema = z
+  .object({
+    subjectKey: z.string().describe('the subject key of the address the request named'),
+    rekeys: z.array(
+      z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
+    ),
+  })
+  .describe(
+    'the address named was re-keyed by rectifications: the hold acts on the key the person has now (subjectKey)',
+  );
 export const holdPlacedSchema = z.object({
   subjectKey: z.string(),
   placed: z.boolean().describe('false: the person was already on hold, and that hold is kept as it was'),
@@ -34,11 +44,13 @@ export const holdPlacedSchema = z.object({
       'an erasure of the person was already running: it stops deleting, restricts every system it had not erased yet, and erases them once the hold is released',
     ),
   erasureSignalled: z.boolean().describe('the running erasure was told of the hold'),
+  requestedUnder: requestedUnderSchema.optional(),
 });
 export const holdReleasedSchema = z.object({
   subjectKey: z.string(),
   hold: legalHoldSchema,
   erasureSignalled: z.boolean().describe('the person’s waiting erasure was told to go on and delete'),
+  requestedUnder: requestedUnderSchema.optional(),
 });
 
 /**

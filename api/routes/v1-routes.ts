@@ -210,6 +210,8 @@ export function v1Routes(deps: ApiDependencies) {
             receivedAt: started.receivedAt,
             dueAt: started.dueAt,
             ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
+            ...(started.requestedUnder ? { requestedUnder: started.requestedUnder } : {}),
+            ...(started.movedRecords ? { movedRecords: started.movedRecords } : {}),
           };
         },
       }),

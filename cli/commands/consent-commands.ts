@@ -202,6 +202,12 @@ function printConsentStatus(status: ConsentStatusResult): void {
   print(
     `Subject key ${status.subjectKey}${status.erased ? '  (erased: grants are refused, withdrawals still apply)' : ''}`,
   );
+  if (status.requestedUnder) {
+    const last = status.requestedUnder.rekeys.at(-1);
+    print(
+      `  asked under an earlier address (subject ${status.requestedUnder.subjectKey}), re-keyed to this key${last ? ` by rectification ${last.rectificationRequestId} at ${last.at}` : ''}`,
+    );
+  }
   print(`Per purpose (from the ${status.from}):`);
   const entries = Object.entries(status.purposes);
   if (entries.length === 0) print('  no consent recorded');

@@ -7,7 +7,14 @@ import type { RectificationReceipt, RectificationStatusView } from '../../domain
 import { isOverdue } from '../../domain/request-deadline.js';
 import { RequestNotFound } from '../../hub-client/request-errors.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
-import { operatorLine, printListing, printReceipt, printStatus } from '../erasure-output.js';
+import {
+  operatorLine,
+  printListing,
+  printMovedRecords,
+  printReceipt,
+  printRequestedUnder,
+  printStatus,
+} from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { followRequest } from '../follow-request.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
@@ -75,6 +82,8 @@ export const eraseCommand = new Command('erase')
             joined: started.joined,
             ...(started.erasureDeadline ? { erasureDeadline: started.erasureDeadline } : {}),
             ...(started.joinedLegacyKey ? { joinedLegacyKey: started.joinedLegacyKey } : {}),
+            ...(started.requestedUnder ? { requestedUnder: started.requestedUnder } : {}),
+            ...(started.movedRecords ? { movedRecords: started.movedRecords } : {}),
           });
         else {
           print(`Erasure requested: ${started.requestId}`);
@@ -85,13 +94,19 @@ export const eraseCommand = new Command('erase')
               `  joined the erasure already running for this person${started.joinedLegacyKey ? ' (under the key an older version gave another spelling of the address)' : ''}: received ${started.erasureDeadline.receivedAt}, due ${started.erasureDeadline.dueAt}`,
             );
           }
+          if (started.requestedUnder) printRequestedUnder(started.requestedUnder);
+          for (const moved of started.movedRecords ?? []) printMovedRecords(moved);
           print(`  follow it with: consent-hub receipt ${started.requestId}`);
         }
         return;
       }
       // The id first, at once: whatever happens next, the operator can find the request again.
       if (json) process.stderr.write(`Erasure requested: ${started.requestId}\n`);
-      else print(`Erasure requested: ${started.requestId} (subject key ${started.subjectKey})`);
+      else {
+        print(`Erasure requested: ${started.requestId} (subject key ${started.subjectKey})`);
+        if (started.requestedUnder) printRequestedUnder(started.requestedUnder);
+        for (const moved of started.movedRecords ?? []) printMovedRecords(moved);
+      }
 
       const handle = context.client.workflow.getHandle<typeof erasureWorkflow>(
         started.workflowId,

@@ -36,6 +36,10 @@ export const holdCommand = new Command('hold')
       printJson(result);
       return;
     }
+    if (result.requestedUnder)
+      print(
+        `Asked under an earlier address (subject ${result.requestedUnder.subjectKey}), re-keyed since: the person is held under the key they have now`,
+      );
     print(
       result.placed
         ? `On hold: subject ${result.subjectKey} (${result.hold.reason}, since ${result.hold.placedAt})`
@@ -75,6 +79,10 @@ export const releaseCommand = new Command('release')
       printJson(result);
       return;
     }
+    if (result.requestedUnder)
+      print(
+        `Asked under an earlier address (subject ${result.requestedUnder.subjectKey}), re-keyed since: the hold is released under the key the person has now`,
+      );
     print(
       `Released: subject ${result.subjectKey} (${result.hold.releaseReason}, at ${result.hold.releasedAt})`,
     );

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { emailSchema } from '../../domain/email.js';
+import { followSubjectLinks, rekeysInto } from '../../hub-client/subject-links.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { print, printJson, wantsJson } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
@@ -15,19 +16,55 @@ export const historyCommand = new Command('history')
   .action(async (flags: { email: string }, command: Command) => {
     const email = emailSchema.parse(flags.email);
     await withLedger(async (ledger, config) => {
-      const subjectKey = subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET);
-      const [events, receipts, tombstone, holds] = await Promise.all([
+      // An address a rectification moved away from: the person's history is under the key they have now.
+      const followed = await followSubjectLinks(
+        ledger,
+        subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET),
+      );
+      const { subjectKey } = followed;
+      const requestedUnder =
+        followed.hops.length > 0
+          ? {
+              subjectKey: followed.requestedKey,
+              rekeys: followed.hops.map((hop) => ({
+                from: hop.from,
+                to: hop.to,
+                rectificationRequestId: hop.requestId,
+                at: hop.linkedAt,
+              })),
+            }
+          : undefined;
+      const [events, receipts, tombstone, holds, rekeys] = await Promise.all([
         ledger.listConsentEvents(subjectKey),
         ledger.listReceipts({ subjectKey }),
         ledger.getTombstone(subjectKey),
         ledger.listHolds(subjectKey),
+        rekeysInto(ledger, subjectKey),
       ]);
       if (wantsJson(command)) {
-        printJson({ subjectKey, consentEvents: events, receipts, holds, tombstone: tombstone ?? null });
+        printJson({
+          subjectKey,
+          ...(requestedUnder ? { requestedUnder } : {}),
+          rekeys,
+          consentEvents: events,
+          receipts,
+          holds,
+          tombstone: tombstone ?? null,
+        });
         return;
       }
       print(`Subject key ${subjectKey}`);
+      if (requestedUnder)
+        print(
+          `  asked under an earlier address (subject ${requestedUnder.subjectKey}), re-keyed since: this is the person's history under the key they have now`,
+        );
       print('');
+      if (rekeys.length > 0) {
+        print(`Re-keys (${rekeys.length})`);
+        for (const r of rekeys)
+          print(`  ${r.at}  ${r.from} -> ${r.to}  by rectification ${r.rectificationRequestId}`);
+        print('');
+      }
       print(`Consent events (${events.length})`);
       for (const e of events) {
         print(`  ${e.occurredAt}  ${e.purpose.padEnd(20)} ${e.decision.padEnd(9)} from ${e.source}`);

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followSubjectLinks, rekeysInto } from '../../hub-client/subject-links.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from '../../ledger/open-ledger.js';
+import { canonicalKeyLink } from '../../privacy/subject-key.js';
+import { type LedgerStore, ledgerBackends } from './backends.js';
+
+const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
+
+/**
+ * Issue 18: the reads an erasure, a hold or `history` makes to follow a person's re-keys (links old -> new ->
+ * newer, the links into a key) and to find the other address of a half-done rectification (its moves).
+ */
+describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) => {
+  let store: LedgerStore;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    store = await backend.createStore();
+    ledger = await openLedger(store.options, pino({ level: 'silent' }));
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await store?.cleanup();
+  });
+
+  it('follows old -> new -> newer hop by hop, though the second re-key points the first link at the newest key', async () => {
+    const [old, mid, newest] = [subjectKey(), subjectKey(), subjectKey()];
+    await ledger.rekeySubject({ from: old, to: mid, requestId: 'rect-a', at: '2026-02-01T09:00:00.000Z' });
+    await ledger.rekeySubject({ from: mid, to: newest, requestId: 'rect-b', at: '2026-03-01T09:00:00.000Z' });
+    expect((await ledger.getSubjectLink(old))?.to).toBe(newest);
+    // Without receipts, the flattened link is the hop; with them, each hop is the rectification's own.
+    expect((await followSubjectLinks(ledger, old)).hops.map((h) => `${h.from}>${h.to}`)).toEqual([
+      `${old}>${newest}`,
+    ]);
+    for (const [requestId, from, to, at] of [
+      ['rect-a', old, mid, '2026-02-01T09:00:00.000Z'],
+      ['rect-b', mid, newest, '2026-03-01T09:00:00.000Z'],
+    ] as const) {
+      await ledger.recordRectification({
+        requestId,
+        subjectKey: from,
+        requestedBy: 'test',
+        requestedAt: at,
+        completedAt: at,
+        fields: ['email'],
+        outcome: 'completed',
+        systems: {
+          dynamics: { status: 'rectified', records: [], attempts: 1 },
+          mailchimp: { status: 'rectified', records: [], attempts: 1 },
+          google: { status: 'not_applicable', records: [], attempts: 1 },
+        },
+        rekeyed: { from, to, at, moved: {} },
+      });
+    }
+    const followed = await followSubjectLinks(ledger, old);
+    expect(followed).toMatchObject({ requestedKey: old, subjectKey: newest });
+    expect(followed.hops.map((h) => [h.from, h.to, h.requestId])).toEqual([
+      [old, mid, 'rect-a'],
+      [mid, newest, 'rect-b'],
+    ]);
+    expect((await followSubjectLinks(ledger, newest)).hops).toEqual([]);
+    expect(await rekeysInto(ledger, newest)).toEqual([
+      { from: old, to: mid, rectificationRequestId: 'rect-a', at: '2026-02-01T09:00:00.000Z' },
+      { from: mid, to: newest, rectificationRequestId: 'rect-b', at: '2026-03-01T09:00:00.000Z' },
+    ]);
+  });
+
+  it('stops at a person who took their old address back, and does not follow a legacy spelling’s link', async () => {
+    const [a, b] = [subjectKey(), subjectKey()];
+    await ledger.rekeySubject({ from: a, to: b, requestId: 'rect-c', at: '2026-02-01T09:00:00.000Z' });
+    await ledger.rekeySubject({ from: b, to: a, requestId: 'rect-d', at: '2026-03-01T09:00:00.000Z' });
+    expect((await followSubjectLinks(ledger, a)).subjectKey).toBe(a);
+    expect((await followSubjectLinks(ledger, b)).subjectKey).toBe(a);
+    const [legacy, canonical] = [subjectKey(), subjectKey()];
+    await ledger.rekeySubject({
+      from: legacy,
+      to: canonical,
+      requestId: canonicalKeyLink,
+      at: '2026-02-01T09:00:00.000Z',
+    });
+    expect((await followSubjectLinks(ledger, legacy)).hops).toEqual([]);
+    expect(await rekeysInto(ledger, canonical)).toEqual([]);
+  });
+
+  it('lists the rectifications that moved records from or to a key, with their systems, once each', async () => {
+    const [from, to, other] = [subjectKey(), subjectKey(), subjectKey()];
+    const at = '2026-02-01T09:00:00.000Z';
+    await ledger.recordRectificationMoves({
+      subjectKey: from,
+      newSubjectKey: to,
+      system: 'dynamics',
+      recordKeys: ['k1', 'k2'],
+      requestId: 'rect-e',
+      at,
+    });
+    await ledger.recordRectificationMoves({
+      subjectKey: from,
+      newSubjectKey: to,
+      system: 'mailchimp',
+      recordKeys: ['k3'],
+      requestId: 'rect-e',
+      at,
+    });
+    await ledger.recordRectificationMoves({
+      subjectKey: other,
+      newSubjectKey: subjectKey(),
+      system: 'dynamics',
+      recordKeys: ['k4'],
+      requestId: 'rect-f',
+      at,
+    });
+    const expected = [
+      { subjectKey: from, newSubjectKey: to, requestId: 'rect-e', systems: ['dynamics', 'mailchimp'] },
+    ];
+    expect(await ledger.listRectificationMovePairs(from)).toEqual(expected);
+    expect(await ledger.listRectificationMovePairs(to)).toEqual(expected);
+    expect(await ledger.listRectificationMovePairs(subjectKey())).toEqual([]);
+  });
+});

@@ -1,0 +1,322 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErasureReceipt } from '../../domain/erasure.js';
+import {
+  type ErasureStarted,
+  type HubClientContext,
+  lookupErasure,
+  requestErasure,
+} from '../../hub-client/erasures.js';
+import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import {
+  awaitRectification,
+  lookupRectification,
+  requestRectification,
+} from '../../hub-client/rectifications.js';
+import { keyedVendorId } from '../../privacy/keyed-id.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
+import { startHubWithVendors } from '../support/hub-with-vendors.js';
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
+/** A Mailchimp-shaped audience id (10 hex digits), created before the hub first lists the audiences. */
+const list = randomBytes(5).toString('hex');
+type Row = Record<string, unknown>;
+interface DynamicsState {
+  contacts: Row[];
+  leads: Row[];
+}
+interface MailchimpState {
+  lists: { id: string; members: { email_address: string; id: string }[] }[];
+}
+
+/**
+ * Issue 18, after a rectification: an erasure, a legal hold and its release asked for by an address a
+ * rectification moved away from act on the person under the key (and address) they have now, following a
+ * chain of re-keys, and say under which key they were asked; an erasure after a half-done rectification (the
+ * ledger not re-keyed) erases the records it moved to the other address too, by either address. Real
+ * connectors, the vendor sandboxes (state read over their HTTP controls) and a real Temporal dev server.
+ */
+describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
+  let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
+  let context: HubClientContext;
+  let secret: string;
+
+  beforeAll(async () => {
+    hub = await startHubWithVendors('erasure-follows-rekey');
+    await hub.vendors.mailchimp.control.seed({ lists: [{ id: list, name: 'Rekey news', members: [] }] });
+    context = {
+      ...hub.temporal.context(),
+      timings: {
+        attentionAfter: '1 minute',
+        operatorDeadline: '5 minutes',
+        heartbeatTimeout: '10 seconds',
+        holdRecheck: '2 seconds',
+      },
+    };
+    secret = hub.temporal.secrets.subjectKeySecret;
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  const dynamicsRows = async (email: string) => {
+    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
+    const holds = (row: Row) =>
+      ['emailaddress1', 'emailaddress2', 'emailaddress3'].some(
+        (column) => typeof row[column] === 'string' && (row[column] as string).toLowerCase() === email,
+      );
+    return [
+      ...state.contacts.filter(holds).map((row) => `contact:${String(row.contactid)}`),
+      ...state.leads.filter(holds).map((row) => `lead:${String(row.leadid)}`),
+    ].sort();
+  };
+  const mailchimpMembers = async (email: string) => {
+    const state = await hub.vendors.mailchimp.control.state<MailchimpState>();
+    return state.lists.filter((l) => l.members.some((m) => m.email_address.toLowerCase() === email)).length;
+  };
+  const seedPerson = async (email: string, extra: Row = {}) => {
+    await hub.vendors.dynamics.control.seed({
+      contacts: [{ firstname: 'Ottilie', lastname: 'Rekey', emailaddress1: email, ...extra }],
+    });
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: list, name: 'Rekey news', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+  };
+  const rectify = async (email: string, newEmail: string) => {
+    const receipt = await awaitRectification(
+      context,
+      await requestRectification(
+        context,
+        {
+          email,
+          set: { email: newEmail },
+          requestedBy: 'privacy-inbox#18',
+          requestedAt: new Date().toISOString(),
+        },
+        { ledger: hub.ledger },
+      ),
+    );
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.rekeyed?.to).toBe(subjectKeyFor(newEmail, secret));
+    return receipt;
+  };
+  const erase = (email: string, ticket: string) =>
+    requestErasure(
+      context,
+      { email, requestedBy: ticket, requestedAt: new Date().toISOString() },
+      { ledger: hub.ledger },
+    );
+  const until = async (what: string, test: () => Promise<boolean>) => {
+    for (let i = 0; i < 900; i++) {
+      if (await test()) return;
+      await delay(100);
+    }
+    throw new Error(`never: ${what}`);
+  };
+  const receiptOf = async (started: { requestId: string }): Promise<ErasureReceipt> => {
+    let found = await lookupErasure(context, started.requestId);
+    await until('the erasure completes', async () => {
+      found = await lookupErasure(context, started.requestId);
+      return found.state === 'completed';
+    });
+    if (found.state !== 'completed') throw new Error('not completed');
+    return found.receipt;
+  };
+  /** A rectification left half-done: Dynamics moved, Mailchimp refused (a 400) and closed by an operator. */
+  const halfDone = async (oldEmail: string, newEmail: string) => {
+    await hub.vendors.mailchimp.control.fail({ method: 'PATCH', path: '/lists/', status: 400, count: 1 });
+    const started = await requestRectification(context, {
+      email: oldEmail,
+      set: { email: newEmail },
+      requestedBy: 'privacy-inbox#186',
+      requestedAt: new Date().toISOString(),
+    });
+    await until('Mailchimp waits for an operator', async () => {
+      const found = await lookupRectification(context, hub.ledger, started.requestId);
+      return found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention';
+    });
+    await context.client.workflow.getHandle(started.workflowId).executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'vendor refused', operator: 'ops:test' }],
+    });
+    const receipt = await awaitRectification(context, started);
+    expect(receipt.systems.dynamics.status).toBe('rectified');
+    expect(receipt.rekeyed).toBeUndefined();
+    return receipt;
+  };
+  const key = (email: string) => subjectKeyFor(email, secret);
+  const noAddressIn = (value: unknown, ...emails: string[]) => {
+    const text = JSON.stringify(value).toLowerCase();
+    for (const email of emails) expect(text).not.toContain(email);
+  };
+
+  it('erase and hold by the first of three addresses (old -> new -> newer) act on the person at the newest, and say they were asked under the old key', async () => {
+    const oldEmail = uniqueEmail('chain.old');
+    const newEmail = uniqueEmail('chain.new');
+    const newerEmail = uniqueEmail('chain.newer');
+    await seedPerson(oldEmail);
+    const first = await rectify(oldEmail, newEmail);
+    const second = await rectify(newEmail, newerEmail);
+    const [oldKey, newKey, newerKey] = [key(oldEmail), key(newEmail), key(newerEmail)];
+    const records = await dynamicsRows(newerEmail);
+    expect(records).toHaveLength(1);
+    expect(await mailchimpMembers(newerEmail)).toBe(1);
+    const rekeys = [
+      { from: oldKey, to: newKey, rectificationRequestId: first.requestId },
+      { from: newKey, to: newerKey, rectificationRequestId: second.requestId },
+    ];
+
+    // The hold by the oldest address holds the person under their key now.
+    const held = await placeHold(context, hub.ledger, {
+      email: oldEmail,
+      reason: 'legal_claims',
+      placedBy: 'ops:legal',
+    });
+    expect(held.subjectKey).toBe(newerKey);
+    expect(held.requestedUnder).toMatchObject({ subjectKey: oldKey, rekeys });
+    expect((await hub.ledger.getHold(newerKey))?.releasedAt).toBeUndefined();
+    expect(await hub.ledger.getHold(oldKey)).toBeUndefined();
+
+    // The erasure by the oldest address restricts the person at the newest (held), and deletes on release.
+    const started: ErasureStarted = await erase(oldEmail, 'privacy-inbox#301');
+    expect(started.subjectKey).toBe(newerKey);
+    expect(started.workflowId).toBe(erasureWorkflowId(newerKey));
+    expect(started.requestedUnder).toMatchObject({ subjectKey: oldKey, rekeys });
+    noAddressIn(started, oldEmail, newEmail, newerEmail);
+    await until('the erasure restricts the held person', async () => {
+      const found = await lookupErasure(context, started.requestId);
+      return found.state === 'open' && found.status.status === 'on_hold';
+    });
+    expect(await dynamicsRows(newerEmail)).toEqual(records);
+
+    // Released by the middle address: the same person, under the same key.
+    const released = await releaseHold(context, hub.ledger, {
+      email: newEmail,
+      reason: 'resolved',
+      releasedBy: 'ops:legal',
+    });
+    expect(released.subjectKey).toBe(newerKey);
+    expect(released.requestedUnder).toMatchObject({ subjectKey: newKey, rekeys: [rekeys[1]] });
+    const receipt = await receiptOf(started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.subjectKey).toBe(newerKey);
+    expect(receipt.requestedUnder).toMatchObject({ subjectKey: oldKey, rekeys });
+    expect(receipt.restriction).toBeDefined();
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(await dynamicsRows(newerEmail)).toEqual([]);
+    expect(await mailchimpMembers(newerEmail)).toBe(0);
+    expect((await hub.ledger.getTombstone(newerKey))?.firstRequestId).toBe(started.requestId);
+    expect(await hub.ledger.getTombstone(oldKey)).toBeUndefined();
+    expect((await hub.ledger.getReceipt(started.requestId))?.requestedUnder?.subjectKey).toBe(oldKey);
+    noAddressIn(receipt, oldEmail, newEmail, newerEmail);
+  });
+
+  it('an erasure by the old address of a completed rectification joins the running erasure of the new one and is listed as asked under the old key', async () => {
+    const oldEmail = uniqueEmail('join.old');
+    const newEmail = uniqueEmail('join.new');
+    await seedPerson(oldEmail);
+    await rectify(oldEmail, newEmail);
+    const [oldKey, newKey] = [key(oldEmail), key(newEmail)];
+    // The new address's erasure cannot finish while Dataverse answers 503: the old address's request joins it.
+    await hub.vendors.dynamics.control.fail({
+      method: 'GET',
+      path: 'contacts|leads',
+      status: 503,
+      count: 100_000,
+    });
+    const byNew = await erase(newEmail, 'privacy-inbox#302');
+    const byOld = await erase(oldEmail, 'privacy-inbox#303');
+    expect(byOld).toMatchObject({ joined: true, requestId: byNew.requestId, subjectKey: newKey });
+    await hub.vendors.dynamics.control.clearFaults();
+    const receipt = await receiptOf(byNew);
+    expect(receipt.requestedUnder).toBeUndefined();
+    expect(receipt.joinedRequests).toEqual([
+      expect.objectContaining({
+        requestedBy: 'privacy-inbox#303',
+        requestedUnder: expect.objectContaining({ subjectKey: oldKey }),
+      }),
+    ]);
+    expect(await dynamicsRows(newEmail)).toEqual([]);
+  });
+
+  it('after a half-done rectification, an erasure by the old address also erases what moved to the new one, GA ids harvested from it included', async () => {
+    const oldEmail = uniqueEmail('half.old');
+    const newEmail = uniqueEmail('half.new');
+    const gaId = `${Date.now() % 1_000_000}.1700000123`;
+    await seedPerson(oldEmail, { new_gaclientid: gaId });
+    const rectification = await halfDone(oldEmail, newEmail);
+    const [oldKey, newKey] = [key(oldEmail), key(newEmail)];
+    expect(await dynamicsRows(newEmail)).toHaveLength(1);
+    expect(await mailchimpMembers(oldEmail)).toBe(1);
+
+    const started = await erase(oldEmail, 'privacy-inbox#304');
+    expect(started.subjectKey).toBe(oldKey);
+    expect(started.requestedUnder).toBeUndefined();
+    const moved = started.movedRecords?.[0];
+    expect(started.movedRecords).toHaveLength(1);
+    expect(moved).toMatchObject({
+      subjectKey: newKey,
+      rectificationRequestId: rectification.requestId,
+      systems: ['dynamics'],
+    });
+    noAddressIn(started, oldEmail, newEmail);
+    const [receipt, other] = await Promise.all([
+      receiptOf(started),
+      receiptOf({ requestId: moved?.erasureRequestId ?? 'none' }),
+    ]);
+    expect(receipt.movedRecords).toEqual(started.movedRecords);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(other.subjectKey).toBe(newKey);
+    expect(other.requestedBy).toBe('privacy-inbox#304');
+    expect(other.systems.dynamics.status).toBe('erased');
+    // The GA id on the moved contact was harvested there and sent to Google for deletion.
+    expect(other.systems.google.status).toBe('submitted');
+    expect(other.systems.google.records.map((r) => r.id)).toEqual([keyedVendorId(secret, 'google', gaId)]);
+    expect(JSON.stringify(await hub.vendors.google.control.state())).toContain(gaId);
+    expect(await dynamicsRows(newEmail)).toEqual([]);
+    expect(await dynamicsRows(oldEmail)).toEqual([]);
+    expect(await mailchimpMembers(oldEmail)).toBe(0);
+    expect(await hub.ledger.getTombstone(oldKey)).toBeDefined();
+    expect(await hub.ledger.getTombstone(newKey)).toBeDefined();
+    noAddressIn([receipt, other], oldEmail, newEmail);
+  });
+
+  it('after a half-done rectification, an erasure by the new address also erases what is still at the old one', async () => {
+    const oldEmail = uniqueEmail('sib.old');
+    const newEmail = uniqueEmail('sib.new');
+    await seedPerson(oldEmail);
+    const rectification = await halfDone(oldEmail, newEmail);
+    const [oldKey, newKey] = [key(oldEmail), key(newEmail)];
+
+    const started = await erase(newEmail, 'privacy-inbox#305');
+    expect(started.subjectKey).toBe(newKey);
+    expect(started.movedRecords).toEqual([
+      expect.objectContaining({ subjectKey: oldKey, rectificationRequestId: rectification.requestId }),
+    ]);
+    const otherId = started.movedRecords?.[0]?.erasureRequestId;
+    expect(otherId).toBeDefined();
+    const [receipt, other] = await Promise.all([
+      receiptOf(started),
+      receiptOf({ requestId: otherId ?? 'none' }),
+    ]);
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(other.subjectKey).toBe(oldKey);
+    expect(other.systems.mailchimp.status).toBe('erased');
+    expect(await dynamicsRows(newEmail)).toEqual([]);
+    expect(await mailchimpMembers(oldEmail)).toBe(0);
+  });
+
+  it('a completed rectification starts no second erasure: the old address is left to whoever holds it now', async () => {
+    const oldEmail = uniqueEmail('done.old');
+    const newEmail = uniqueEmail('done.new');
+    await seedPerson(oldEmail);
+    await rectify(oldEmail, newEmail);
+    const started = await erase(newEmail, 'privacy-inbox#306');
+    expect(started.movedRecords).toBeUndefined();
+    expect((await receiptOf(started)).outcome).toBe('completed');
+    expect(await hub.ledger.getTombstone(subjectKeyFor(oldEmail, secret))).toBeUndefined();
+  });
+});
