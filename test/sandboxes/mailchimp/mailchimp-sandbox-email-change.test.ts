@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
-import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
-import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
-import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { newAudience, raw, testApiKey } from '../../connectors/mailchimp/mailchimp-test-kit.js';
-import { startTestSandbox } from '../../support/sandboxes.js';
+import {
+  documentedSubscriberHash as md5OfLowerCase,
+  newAudience,
+} from '../../connectors/mailchimp/mailchimp-test-kit.js';
+import { startMailchimpSandboxOverHttp } from '../../support/mailchimp-sandbox-over-http.js';
 
 /**
  * Changing a member's address, through plain HTTPS requests (no SDK, no connector):
@@ -13,23 +11,17 @@ import { startTestSandbox } from '../../support/sandboxes.js';
  * `email_address`); the member is then found by the new address's hash. An address already in the audience
  * is refused with 400 "Member Exists", as https://mailchimp.com/developer/marketing/docs/errors/ lists it.
  */
-const md5OfLowerCase = (address: string) => createHash('md5').update(address.toLowerCase()).digest('hex');
 type Json = Record<string, unknown>;
 
 describe('Mailchimp sandbox: a member’s address changed with PATCH', () => {
-  let sandbox: RunningSandbox<MailchimpSandboxStore>;
-  let control: SandboxClient;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const answer = await raw(sandbox.url, method, path, body);
-    return { ...answer, json: answer.json as Json };
-  };
+  let mailchimp: Awaited<ReturnType<typeof startMailchimpSandboxOverHttp<Json>>>;
+  const call = (method: string, path: string, body?: unknown) => mailchimp.call(method, path, body);
 
   beforeAll(async () => {
-    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
-    control = new SandboxClient(sandbox.url);
+    mailchimp = await startMailchimpSandboxOverHttp<Json>();
   });
-  afterAll(() => sandbox.close());
-  beforeEach(() => control.reset());
+  afterAll(() => mailchimp?.sandbox.close());
+  beforeEach(() => mailchimp.control.reset());
 
   it('moves the member to the new address: found by its hash, not by the old one', async () => {
     const listId = (await call('POST', '/lists', newAudience('News'))).json.id as string;
