@@ -99,6 +99,14 @@ export const erasurePatches = {
    * only when a request has a note.
    */
   reasonNotesNamesChecked: 'erasure-reason-notes-names-checked',
+  /**
+   * Issue 16: Mailchimp's step starts once the CRM's names for the person are known: the harvest answered,
+   * or, when it failed or waits (for an operator, for the vendor), a read of their own; a read that fails
+   * lets Mailchimp go on, its failures' words then withheld by the gate (`vendorFailureNamesCheckedPatch`).
+   * So every Mailchimp call redacts a message that names the person of the names before a failure, a log
+   * line or the state keeps it. Before it: Mailchimp ran alongside the harvest, with the address alone.
+   */
+  mailchimpAfterCrmNames: 'erasure-mailchimp-after-crm-names',
 } as const;
 
 /**
@@ -425,21 +433,45 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
         })
       : Promise.resolve(undefined);
 
-    // 2. Erase everywhere in parallel; only Google and the CRM itself wait for the harvest.
+    let harvestAnswered = !which.includes('dynamics');
+    void harvest.then(() => {
+      harvestAnswered = true;
+    });
+    /**
+     * Whether the CRM's names for the person are known before a step meets a text that may name them: the
+     * harvest's, or, while the harvest fails or waits, a lookup of their own (false when that fails too).
+     */
+    const crmNamesKnown = async (): Promise<boolean> => {
+      await condition(
+        () =>
+          crmNamesHarvested ||
+          harvestAnswered ||
+          state.dynamics.status === 'needs_attention' ||
+          state.dynamics.status === 'waiting_for_vendor',
+      );
+      return crmNamesHarvested || readCrmNames();
+    };
+
+    // 2. Erase everywhere in parallel; Google and the CRM itself wait for the harvest, Mailchimp for the
+    // names it found (or a lookup of them).
     const dynamics = harvest.then(async (found) => {
       if (!found) return;
       if (!found.done) return settle('dynamics', found, 'erased');
       await settle('dynamics', await step('dynamics', () => deleteAll('dynamics')), 'erased');
     });
+    const eraseMailchimp = () =>
+      step('mailchimp', async () => {
+        // After a restriction that planned the members it restricted (by contact id), those are deleted
+        // first; deleteAll's search afterwards still finds any member added at the address since.
+        if (!hold.plannedForErasure.has('mailchimp')) {
+          await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
+        }
+        return deleteAll('mailchimp');
+      }).then((erased) => settle('mailchimp', erased, 'erased'));
     const mailchimp = which.includes('mailchimp')
-      ? step('mailchimp', async () => {
-          // After a restriction that planned the members it restricted (by contact id), those are deleted
-          // first; deleteAll's search afterwards still finds any member added at the address since.
-          if (!hold.plannedForErasure.has('mailchimp')) {
-            await activitiesFor('mailchimp').planErasure(stepInput('mailchimp'));
-          }
-          return deleteAll('mailchimp');
-        }).then((erased) => settle('mailchimp', erased, 'erased'))
+      ? patched(erasurePatches.mailchimpAfterCrmNames)
+        ? crmNamesKnown().then(eraseMailchimp)
+        : eraseMailchimp()
       : undefined;
 
     const eraseGoogle = async () => {

@@ -10,6 +10,7 @@ import { withheldOperatorText } from '../domain/close-reason-codes.js';
 import type { SystemFailure, SystemName } from '../domain/erasure.js';
 import type { OperatorLogEntry } from '../domain/operator.js';
 import { actorIdError, isActorId } from '../domain/operator-id.js';
+import { withheldTextMarker } from '../domain/redaction-names.js';
 
 export type OperatorAction = { kind: 'retry' } | { kind: 'close'; reason: string };
 /** Who acted when the update carried no operator (a client older than operator ids). */
@@ -56,6 +57,16 @@ export const vendorWaitAfterProgressAcrossAttemptsPatch = 'vendor-wait-after-pro
  * client) was kept redacted of the names known so far only, with Dynamics down of the address alone.
  */
 export const closeReasonNamesCheckedPatch = 'close-reason-names-checked';
+
+/**
+ * Patch id (asked only when a vendor step fails, in a workflow whose gate can read the CRM's names): a vendor's
+ * failure is kept in the state (and so in the status views, the receipt and the ledger) only once the CRM's
+ * names for the person were read (`OperatorGate.namesChecked`), redacted of them; when they cannot be, the
+ * vendor's words are withheld (`withheldTextMarker`; type, status and vendor code kept). Before it, a
+ * failure was kept as the activity redacted it, of the names it was given: a Mailchimp or Google step that
+ * ran before the CRM was read (issue 16), or a consent lane, which never carries them, kept a name in clear.
+ */
+export const vendorFailureNamesCheckedPatch = 'vendor-failure-names-checked';
 
 /**
  * Runs a system's step until it succeeds; when it fails for good, parks the system in "needs attention"
@@ -188,19 +199,24 @@ export class OperatorGate {
               wait.submittedTotal > totalAtLastWait &&
               patched(vendorWaitAfterProgressAcrossAttemptsPatch)))
         ) {
+          const kept = this.keepFailure(describeFailure(error));
+          // Awaited only when the hook must wait: an await of a plain value would reorder this run's commands.
+          const failure = kept instanceof Promise ? await kept : kept;
           waitedForVendor = true;
           totalAtLastWait = wait.submittedTotal;
           state.status = 'waiting_for_vendor';
           state.resumesAt = wait.resumeAt;
-          state.failure = describeFailure(error);
+          state.failure = failure;
           this.onChange();
           action = await this.actionWithin(system, wait.retryAfterMs, interrupt);
           state.resumesAt = undefined;
           if (!action && interrupt?.()) return interrupted();
           if (!action) continue;
         } else {
+          const kept = this.keepFailure(describeFailure(error, waitedForVendor));
+          const failure = kept instanceof Promise ? await kept : kept;
           state.status = 'needs_attention';
-          state.failure = describeFailure(error, waitedForVendor);
+          state.failure = failure;
           this.onChange();
           action = await this.actionWithin(system, this.operatorDeadline, interrupt);
           if (!action && interrupt?.()) return interrupted();
@@ -219,6 +235,20 @@ export class OperatorGate {
         waitedForVendor = false;
       }
     }
+  }
+
+  /**
+   * A vendor's failure as the state keeps it (`vendorFailureNamesCheckedPatch`): its words redacted of the
+   * CRM's names, read first when they are not known yet, or withheld when they cannot be read. A plain value
+   * (no promise) when the gate cannot read names or the run predates the patch.
+   */
+  private keepFailure(failure: SystemFailure): SystemFailure | Promise<SystemFailure> {
+    if (!this.namesChecked || !patched(vendorFailureNamesCheckedPatch)) return failure;
+    const check = this.namesChecked;
+    return (async () => {
+      const checked = await check();
+      return { ...failure, reason: checked ? this.redactText(failure.reason) : withheldTextMarker };
+    })();
   }
 
   finish(state: GatedState): void {
