@@ -47,14 +47,16 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
     openConsentChangeNeedingAttention(hub, context, { first, last, listId, requestRef: 'ticket-16' });
 
   it("withholds a consent change's extension reason while Dynamics is down, and redacts the next one of the same run once Dynamics answers again (the failed lookup is not kept)", async () => {
-    const accepted = await openConsentChange('Philippa', 'Quenneville');
-    const first = await withDynamicsDown(() =>
-      extendRequestDeadline(context, hub.ledger, accepted.eventId, {
+    // Dynamics is down from the start: the run never read the names (a vendor failure would read them).
+    const { accepted, first } = await withDynamicsDown(async () => {
+      const accepted = await openConsentChange('Philippa', 'Quenneville');
+      const first = await extendRequestDeadline(context, hub.ledger, accepted.eventId, {
         months: 1,
         reason: 'Philippa Quenneville sent her ID by post',
         operator: 'op-16',
-      }),
-    );
+      });
+      return { accepted, first };
+    });
     // The extension itself goes ahead; only the words are not kept.
     expect(first.deadline.extendedMonths).toBe(1);
     expect(first.recorded.reason).toBe(withheldTextMarker);
@@ -74,15 +76,16 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
   });
 
   it("withholds a consent system's close note while Dynamics is down; the close itself is done", async () => {
-    const accepted = await openConsentChange('Wilhelmina', 'Oxenbridge');
-    const result = await withDynamicsDown(() =>
-      actOnRequest(context, hub.ledger, accepted.eventId, {
+    const { accepted, result } = await withDynamicsDown(async () => {
+      const accepted = await openConsentChange('Wilhelmina', 'Oxenbridge');
+      const result = await actOnRequest(context, hub.ledger, accepted.eventId, {
         action: 'close',
         system: 'mailchimp',
         reason: 'Wilhelmina Oxenbridge unsubscribed by hand',
         operator: 'op-16',
-      }),
-    );
+      });
+      return { accepted, result };
+    });
     expect(result.recorded).toMatchObject({
       action: 'close',
       system: 'mailchimp',
@@ -125,20 +128,23 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
 
   it("withholds an open access request's extension reason while Dynamics is down", async () => {
     const email = `av.${Date.now()}@example.com`;
-    const { accessContext, started, status } = await openAccessNeedingAttention(hub, context, {
-      email,
-      first: 'Octavia',
-      last: 'Pemberton-Lyle',
-      requestedBy: 'privacy-inbox#160',
-    });
-    expect(status.systems.mailchimp.status).toBe('needs_attention');
-    const extended = await withDynamicsDown(() =>
-      extendRequestDeadline(accessContext, hub.ledger, started.requestId, {
+    const { started, status, extended } = await withDynamicsDown(async () => {
+      const { accessContext, started, status } = await openAccessNeedingAttention(hub, context, {
+        email,
+        first: 'Octavia',
+        last: 'Pemberton-Lyle',
+        requestedBy: 'privacy-inbox#160',
+      });
+      const extended = await extendRequestDeadline(accessContext, hub.ledger, started.requestId, {
         months: 1,
         reason: 'Octavia Pemberton-Lyle sent a second letter',
         operator: 'op-16',
-      }),
-    );
+      });
+      return { started, status, extended };
+    });
+    expect(status.systems.mailchimp.status).toBe('needs_attention');
+    // The run could not read the names: Mailchimp's refusal is kept with its words withheld too.
+    expect(status.systems.mailchimp.failure?.reason).toBe(withheldTextMarker);
     expect(extended.recorded.reason).toBe(withheldTextMarker);
     const stored = await hub.ledger.listOperatorActions(started.requestId);
     expect(lower(stored)).not.toContain('octavia');
