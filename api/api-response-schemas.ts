@@ -262,6 +262,13 @@ export const erasureReceiptSchema = z
       ),
     restriction: restrictionSchema.optional(),
     addressChanges: addressChangesSchema,
+    holdAfterDeletes: z
+      .object({ reason: z.string(), placedAt: isoTime, note: z.string() })
+      .strict()
+      .optional()
+      .describe(
+        'A legal hold placed once every system’s deletes had completed, before the receipt: nothing was left to restrict',
+      ),
   })
   .strict();
 

@@ -286,6 +286,11 @@ export interface ErasureReceipt {
    * hold): the erasure looked for the person's records under each new address too.
    */
   addressChanges?: ErasureAddressChange[];
+  /**
+   * A legal hold placed once every system's deletes had completed, before this receipt: nothing was left to
+   * restrict (the hold stays in force for the person's next erasure).
+   */
+  holdAfterDeletes?: { reason: string; placedAt: string; note: string };
 }
 
 /**

@@ -24,7 +24,7 @@ import type {
   SystemErasureState,
   SystemName,
 } from '../domain/erasure.js';
-import type { HoldArrivedDuringErasure } from '../domain/hold.js';
+import type { HeldNow, HoldArrivedDuringErasure } from '../domain/hold.js';
 import { maxRedactionNames, withheldTextMarker } from '../domain/redaction-names.js';
 import { crmNamesReader } from './crm-names.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
@@ -107,6 +107,12 @@ export const erasurePatches = {
    * line or the state keeps it. Before it: Mailchimp ran alongside the harvest, with the address alone.
    */
   mailchimpAfterCrmNames: 'erasure-mailchimp-after-crm-names',
+  /**
+   * Issue 18: a hold placed once every system's deletes had completed (before the receipt) is looked up in
+   * the ledger as the receipt is written, and the receipt records it (`holdAfterDeletes`): nothing was left
+   * to restrict. Before it: such a hold left no trace in the receipt.
+   */
+  holdAfterDeletes: 'erasure-hold-after-deletes',
 } as const;
 
 /**
@@ -543,6 +549,16 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
       deletedBefore,
     );
   }
+  // A hold placed after the last delete step looked for one: every system was reached before it, so there
+  // is nothing to restrict; the receipt says it came, and when, rather than leaving no trace.
+  let holdAfterDeletes: HeldNow | undefined;
+  if (watchHold && patched(erasurePatches.holdAfterDeletes)) {
+    if (!hold.arrived) {
+      const now = await ledger.loadHold(input.subjectKey);
+      if (now && !now.releasedAt) hold.holdFound({ reason: now.reason, placedAt: now.placedAt });
+    }
+    holdAfterDeletes = hold.arrived;
+  }
   closing = true;
 
   // A note may name the person: it is kept redacted of the CRM's names, or withheld when they cannot be read.
@@ -580,6 +596,14 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     ...(addressChanges.length > 0 ? { addressChanges: [...addressChanges] } : {}),
     ...(input.requestedUnder ? { requestedUnder: input.requestedUnder } : {}),
     ...(movedRecords.length > 0 ? { movedRecords } : {}),
+    ...(holdAfterDeletes
+      ? {
+          holdAfterDeletes: {
+            ...holdAfterDeletes,
+            note: 'the hold arrived after every system’s deletes had completed: nothing was left to restrict',
+          },
+        }
+      : {}),
   };
   await ledger.recordErasureOutcome(receipt);
   receiptStored = true;

@@ -50,7 +50,7 @@ export const holdCommand = new Command('hold')
     );
     if (result.erasureRunning) {
       print(
-        '  an erasure of this person was running: it stops deleting, restricts what it had not erased yet, and erases it after the release (its receipt says what was deleted before the hold)',
+        '  an erasure of this person was running: it stops deleting, restricts what it had not erased yet, and erases it after the release (its receipt says what was deleted before the hold); if its deletes had all completed, nothing is left to restrict and its receipt says the hold came after them (holdAfterDeletes)',
       );
     }
   });
