@@ -13,7 +13,7 @@ import type {
   ConsentBatchRoute,
 } from '../domain/consent-batch.js';
 import type { Purpose } from '../domain/purposes.js';
-import { maxRedactionNames } from '../domain/redaction-names.js';
+import { maxRedactionNames, withheldTextMarker } from '../domain/redaction-names.js';
 import { redactText } from '../domain/text-redaction.js';
 import { consentStateFromLedger } from '../ledger/consent-state.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -41,6 +41,8 @@ const intakeConcurrency = 8;
  */
 const namesBudgetMs = 120_000;
 const namesPerPersonMs = 5_000;
+/** A hand-over's reason when the vendor's words about the person could not be checked for the CRM's names. */
+export const withheldVendorText = `the vendor's words ${withheldTextMarker}`;
 
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -314,12 +316,13 @@ export function createConsentBatchActivities({
         handOff: 'a later change of the person arrived after the batch took them in',
       }));
       // A vendor's words about one person (a plug-in's message quoting the row's name) go into the batch's
-      // result, which no erasure shreds: they are redacted of the person's address and CRM names first.
-      const redactedFor = async (person: BulkPersonState, reason: string) =>
-        redactText(reason, {
-          email: person.email,
-          names: (await crmNamesOf(person.email, namesPerPersonMs)) ?? [],
-        });
+      // result, which no erasure shreds: they are redacted of the person's address and CRM names first, and
+      // withheld when those names cannot be read, as every workflow's gate does (patch
+      // vendor-failure-names-checked): redacted of the address alone they could keep the name.
+      const redactedFor = async (person: BulkPersonState, reason: string) => {
+        const names = await crmNamesOf(person.email, namesPerPersonMs);
+        return names === undefined ? withheldVendorText : redactText(reason, { email: person.email, names });
+      };
       for (const [index, plan] of plans.entries()) {
         const person = current[index] as BulkPersonState;
         if ('perPerson' in plan) {
