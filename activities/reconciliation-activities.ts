@@ -1,7 +1,12 @@
 import { ZodError } from 'zod';
 import type { ChangePage, DecisionsInForce, ObservedPerson } from '../connectors/connector.js';
 import { sharedFieldState } from '../connectors/consent-fields.js';
-import type { ConsentChangeRequestInput, ConsentHandOverSignal, ConsentTimings } from '../domain/consent.js';
+import type {
+  ConsentApplicationOutcome,
+  ConsentChangeRequestInput,
+  ConsentHandOverSignal,
+  ConsentTimings,
+} from '../domain/consent.js';
 import { parseEmail } from '../domain/email.js';
 import type { ErasureRequestInput } from '../domain/erasure.js';
 import type { Purpose } from '../domain/purposes.js';
@@ -252,11 +257,16 @@ export function createReconciliationActivities({
         // The tool was read before the hub's last write there ended: what the page shows may be the state
         // that write replaced (a batch writing the very opt-outs this run recorded), so it is neither an
         // opt-in to revert nor a withdrawal to record. The next run reads the tool as it is.
-        const lastWrite = state.written[input.system]?.at;
+        // A write that changed nothing there (failed, closed by an operator, nothing found, already so)
+        // leaves the observation as current as it was. The times compare the server's clock (the workflow's
+        // time before it asked for the page) with the worker's (after the write returned): hosts kept by NTP
+        // differ by far less than a write takes, and a write misjudged as older is only repaired once more.
+        const lastWrite = state.written[input.system];
         if (
           input.observedAt &&
           lastWrite &&
-          Date.parse(lastWrite) > Date.parse(input.observedAt) - observationSkewMs
+          !unchangedByWrite.has(lastWrite.outcome) &&
+          Date.parse(lastWrite.at) > Date.parse(input.observedAt)
         ) {
           return;
         }
@@ -386,11 +396,14 @@ export function createReconciliationActivities({
   }
 }
 
-/**
- * How far the clock that stamps the hub's writes may run ahead of the workflow clock that stamps a page's
- * read (worker hosts differ): a write this close to the read is taken as possibly after it.
- */
-export const observationSkewMs = 2_000;
+/** Outcomes of a write that left the tool as it was. */
+const unchangedByWrite: ReadonlySet<ConsentApplicationOutcome> = new Set([
+  'already',
+  'not_found',
+  'not_applicable',
+  'failed',
+  'closed_by_operator',
+]);
 
 /**
  * By default, people on one page with withdrawals to carry from which reconciliation uses the bulk path

@@ -200,7 +200,7 @@ describe('every request has a deadline: received, due one calendar month later, 
     expect(completedAt).toEqual(expect.any(String));
     expect(Date.parse(completedAt ?? '')).toBeGreaterThanOrEqual(before - 60_000);
     // Issue 21: the completion is a local activity in the run's last workflow task (its marker, beside the
-    // ledger read's), not an activity task of its own.
+    // ledger read's and the change's recording in the task that received it), not an activity task of its own.
     const events = (await run.fetchHistory()).events ?? [];
     const activityTasks = events.flatMap(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
@@ -209,7 +209,7 @@ describe('every request has a deadline: received, due one calendar month later, 
     const localActivities = events.filter(
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     );
-    expect(localActivities).toHaveLength(2);
+    expect(localActivities).toHaveLength(3);
 
     const refused = await cli('extend', eventId, '--months', '1', '--reason', 'Ada asked for paper');
     expect(refused.code).toBe(2);

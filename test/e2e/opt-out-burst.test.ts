@@ -3,15 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
-const people = 1000;
+// Enough for the pacing to queue and the workflows to share the worker; the wave at scale (2,000 people,
+// figures against the vendors' bound) is `npm run bench`'s.
+const people = 300;
 const listId = 'burst-news';
 
 /**
- * A campaign's unsubscribe wave: 1,000 opt-outs started at once, one consent workflow per person, all
+ * A campaign's unsubscribe wave: 300 opt-outs started at once, one consent workflow per person, all
  * carried to Dynamics and Mailchimp through the connectors' process-wide pacing. The figures are printed,
  * not asserted: the assertion is that every sandbox ends consistent.
  */
-describe('a burst of 1,000 opt-outs', () => {
+describe('a burst of 300 opt-outs', () => {
   let hub: Awaited<ReturnType<typeof startHubWithVendors>>;
   let vendors: typeof hub.vendors;
   let context: ConsentClientContext;
