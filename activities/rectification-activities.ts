@@ -2,7 +2,11 @@ import { createHmac } from 'node:crypto';
 import type { RectifyChanges, RectifyResult, VendorRecordRef } from '../connectors/connector.js';
 import { normaliseEmail } from '../domain/email.js';
 import { inlineRecordLimit } from '../domain/erasure.js';
-import type { RectificationReceipt, RectifiedRecord } from '../domain/rectification.js';
+import {
+  mailchimpAddressChangeActor,
+  type RectificationReceipt,
+  type RectifiedRecord,
+} from '../domain/rectification.js';
 import { maxRectificationRecords } from '../domain/rectification-bound.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
@@ -232,6 +236,32 @@ export function createRectificationActivities({
     /** Keeps the receipt and marks the request completed, so its deadline is met (never overdue). */
     async recordRectification(receipt: RectificationReceipt): Promise<void> {
       await ledger.recordRectification(receipt);
+      // A change Mailchimp already made (its upemail webhook) that the hub did not carry everywhere leaves
+      // the vendors disagreeing on the person's address: kept open for an operator (issue 18).
+      if (
+        receipt.requestedBy === mailchimpAddressChangeActor &&
+        receipt.outcome !== 'completed' &&
+        receipt.newSubjectKey
+      ) {
+        await ledger.recordAddressChangeRefusal({
+          id: receipt.requestId,
+          subjectKey: receipt.subjectKey,
+          newSubjectKey: receipt.newSubjectKey,
+          source: mailchimpAddressChangeActor,
+          reason: receipt.refusal ?? 'rectification_incomplete',
+          requestId: receipt.requestId,
+          recordedAt: receipt.completedAt,
+        });
+        logger.warn(
+          {
+            subjectKey: receipt.subjectKey,
+            newSubjectKey: receipt.newSubjectKey,
+            requestId: receipt.requestId,
+            reason: receipt.refusal ?? 'rectification_incomplete',
+          },
+          "mailchimp's address change was not carried out everywhere; kept for an operator",
+        );
+      }
       await ledger.completeRequest(receipt.requestId, receipt.completedAt);
     },
   };

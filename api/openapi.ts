@@ -211,7 +211,9 @@ export function openApiDocument(serverUrl = '/') {
                   properties: {
                     requestId: { type: 'string', format: 'uuid' },
                     subjectKey: { type: 'string' },
-                    outcome: { enum: ['completed', 'completed_with_failures'] },
+                    outcome: { enum: ['completed', 'completed_with_failures', 'refused'] },
+                    refusal: { enum: ['vendor_conflict', 'too_many_records', 'erasure_running'] },
+                    newSubjectKey: { type: 'string' },
                     fields: { type: 'array', items: { enum: ['email', 'firstname', 'lastname'] } },
                     systems: { type: 'object', additionalProperties: { type: 'object' } },
                     rekeyed: { type: 'object' },

@@ -113,6 +113,9 @@ export interface RectificationWorkflowInput {
   };
 }
 
+/** Why a rectification's workflow refused to write anything, as a code that names nothing about the person. */
+export type RectificationRefusalCode = 'vendor_conflict' | 'too_many_records' | 'erasure_running';
+
 /** The proof of a rectification: which fields changed where, with before-hashes; no value, no address. */
 export interface RectificationReceipt {
   requestId: string;
@@ -121,7 +124,17 @@ export interface RectificationReceipt {
   requestedAt: string;
   completedAt: string;
   fields: RectifiableField[];
-  outcome: 'completed' | 'completed_with_failures';
+  /**
+   * `refused`: nothing was written anywhere (the new address is another person's in a vendor, too many
+   * records, an erasure runs), `refusal` says why; distinct from `completed_with_failures`, where some
+   * systems changed and others failed or were closed. Receipts from before issue 18's fix said
+   * `completed_with_failures` for a refusal too.
+   */
+  outcome: 'completed' | 'completed_with_failures' | 'refused';
+  /** Why a rectification was refused, as a code (the `rekeyNote` says it in words). */
+  refusal?: RectificationRefusalCode;
+  /** For an email change: the key of the new address (also when the ledger was not re-keyed to it). */
+  newSubjectKey?: string;
   systems: Record<SystemName, SystemRectificationState>;
   /**
    * For an email change: the person's ledger records (consent events, decisions, tombstone, receipts,

@@ -52,6 +52,7 @@ export async function requestRectification(
   if (request.set.email !== undefined && normaliseEmail(request.set.email) === request.email) {
     throw new RectificationRefused(
       `The rectification is refused: the new email is subject ${subjectKey}'s current address (a change of case only is the same address), so there is nothing to change. Nothing was written.`,
+      'same_address',
     );
   }
   const newSubjectKey = request.set.email
@@ -63,6 +64,7 @@ export async function requestRectification(
   if (await isRunning(context.client, erasureWorkflowId(subjectKey))) {
     throw new RectificationRefused(
       `The rectification of subject ${subjectKey} is refused: an erasure of this person is running (workflow ${erasureWorkflowId(subjectKey)}). Nothing was written; rectify once it has ended, if anything is left.`,
+      'erasure_running',
     );
   }
   const requestId = randomUUID();
@@ -112,14 +114,16 @@ async function refuseTakenAddress(
   subjectKey: string,
   newSubjectKey: string,
 ): Promise<void> {
-  const refused = (why: string) =>
+  const refused = (why: string, code: 'address_taken' | 'address_erased') =>
     new RectificationRefused(
       `The rectification of subject ${subjectKey} is refused: the new email ${why}. Nothing was written.`,
+      code,
     );
   const tombstone = await ledger.getTombstone(newSubjectKey);
   if (tombstone)
     throw refused(
       `is an erased person's (subject ${newSubjectKey}, erased at ${tombstone.erasedAt}); Mailchimp keeps it forgotten and would refuse it`,
+      'address_erased',
     );
   const [events, requests, hold] = await Promise.all([
     ledger.listConsentEvents(newSubjectKey),
@@ -129,6 +133,7 @@ async function refuseTakenAddress(
   if (events.length > 0 || requests.length > 0 || hold)
     throw refused(
       `already belongs to another person in the ledger (subject ${newSubjectKey}); merging two people is not a rectification`,
+      'address_taken',
     );
 }
 

@@ -51,6 +51,13 @@ export class GrantRefusedAfterErasure extends Error {
  */
 export class RectificationRefused extends Error {
   override readonly name = 'RectificationRefused';
+  constructor(
+    message: string,
+    /** Why, as a code that names nothing about the person (kept in the ledger for a vendor's change). */
+    readonly code: 'same_address' | 'address_taken' | 'address_erased' | 'erasure_running',
+  ) {
+    super(message);
+  }
 }
 
 /** Temporal cannot be reached (connect failed, or a call answered UNAVAILABLE); the CLI exits 4. */

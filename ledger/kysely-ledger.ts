@@ -1,5 +1,10 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { AccessReceipt } from '../domain/access.js';
+import type {
+  AddressChangeRefusal,
+  AddressChangeRefusalReason,
+  AddressChangeResolution,
+} from '../domain/address-change-refusal.js';
 import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
 import type { RectificationReceipt } from '../domain/rectification.js';
@@ -33,6 +38,7 @@ import {
   type Tombstone,
 } from './ledger.js';
 import type {
+  AddressChangeRefusalsTable,
   ConsentEventsTable,
   LedgerDatabase,
   LegalHoldsTable,
@@ -1347,6 +1353,7 @@ export class KyselyLedger implements Ledger {
         'request_deadlines',
         'idempotency_keys',
         'subject_data_keys',
+        'address_change_refusals',
       ] as const) {
         moved[table] = count(
           await sql`update ${sql.table(table)} set subject_key = ${to} where subject_key = ${from}`.execute(
@@ -1499,6 +1506,73 @@ export class KyselyLedger implements Ledger {
     return this.receiptById('rectification_receipts', requestId);
   }
 
+  async recordAddressChangeRefusal(
+    refusal: Omit<AddressChangeRefusal, 'resolvedAt' | 'resolvedBy' | 'resolution'>,
+  ): Promise<void> {
+    await this.db
+      .insertInto('address_change_refusals')
+      .values({
+        id: refusal.id,
+        subject_key: refusal.subjectKey,
+        new_subject_key: refusal.newSubjectKey,
+        source: refusal.source,
+        reason: refusal.reason,
+        request_id: refusal.requestId ?? null,
+        recorded_at: toUtcIso(refusal.recordedAt, 'recordedAt'),
+        resolved_at: null,
+        resolved_by: null,
+        resolution: null,
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .execute();
+  }
+
+  async listAddressChangeRefusals(query: {
+    subjectKey?: string;
+    open?: boolean;
+    limit?: number;
+  }): Promise<AddressChangeRefusal[]> {
+    let select = this.db.selectFrom('address_change_refusals').selectAll();
+    const { subjectKey } = query;
+    if (subjectKey !== undefined)
+      select = select.where((eb) =>
+        eb.or([eb('subject_key', '=', subjectKey), eb('new_subject_key', '=', subjectKey)]),
+      );
+    if (query.open) select = select.where('resolved_at', 'is', null);
+    if (query.limit !== undefined) select = select.limit(query.limit);
+    const rows = await select.orderBy('recorded_at').orderBy('id').execute();
+    return rows.map(addressChangeRefusalFromRow);
+  }
+
+  async getAddressChangeRefusal(id: string): Promise<AddressChangeRefusal | undefined> {
+    const row = await this.db
+      .selectFrom('address_change_refusals')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? addressChangeRefusalFromRow(row) : undefined;
+  }
+
+  async resolveAddressChangeRefusal(resolution: {
+    id: string;
+    resolvedAt: string;
+    resolvedBy: string;
+    resolution: AddressChangeResolution;
+  }): Promise<AddressChangeRefusal | undefined> {
+    // Only an open one: the first acknowledgement stands, so two operators cannot overwrite each other.
+    await this.db
+      .updateTable('address_change_refusals')
+      .set({
+        resolved_at: toUtcIso(resolution.resolvedAt, 'resolvedAt'),
+        resolved_by: resolution.resolvedBy,
+        resolution: resolution.resolution,
+      })
+      .where('id', '=', resolution.id)
+      .where('resolved_at', 'is', null)
+      .execute();
+    return this.getAddressChangeRefusal(resolution.id);
+  }
+
   /** Safe to call twice: pg's Pool refuses a second `end()`. */
   close(): Promise<void> {
     this.closing ??= this.db.destroy();
@@ -1547,6 +1621,7 @@ const subjectKeyedTables = [
   'request_deadlines',
   'idempotency_keys',
   'subject_data_keys',
+  'address_change_refusals',
 ] as const;
 
 /** Rows per insert: well under SQLite's 32,766 bound variables at eight columns a row. */
@@ -1593,5 +1668,20 @@ function requestDeadlineFromRow(row: RequestDeadlinesTable): RequestDeadline {
     dueAt: row.due_at,
     extendedMonths: Number(row.extended_months),
     ...(row.completed_at === null ? {} : { completedAt: row.completed_at }),
+  };
+}
+
+function addressChangeRefusalFromRow(row: AddressChangeRefusalsTable): AddressChangeRefusal {
+  return {
+    id: row.id,
+    subjectKey: row.subject_key,
+    newSubjectKey: row.new_subject_key,
+    source: row.source,
+    reason: row.reason as AddressChangeRefusalReason,
+    ...(row.request_id === null ? {} : { requestId: row.request_id }),
+    recordedAt: row.recorded_at,
+    ...(row.resolved_at === null ? {} : { resolvedAt: row.resolved_at }),
+    ...(row.resolved_by === null ? {} : { resolvedBy: row.resolved_by }),
+    ...(row.resolution === null ? {} : { resolution: row.resolution as AddressChangeResolution }),
   };
 }

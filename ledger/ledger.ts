@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AccessReceipt } from '../domain/access.js';
+import type { AddressChangeRefusal, AddressChangeResolution } from '../domain/address-change-refusal.js';
 import { type ConsentApplicationOutcome, storedConsentEvidenceSchema } from '../domain/consent.js';
 import type { ErasureReceipt, NotDeletedReason } from '../domain/erasure.js';
 import type { LegalHold, RestrictionReceipt } from '../domain/hold.js';
@@ -343,6 +344,30 @@ export interface Ledger {
   ): Promise<{ subjectKey: string; newSubjectKey: string; requestId: string; systems: string[] }[]>;
   recordRectification(receipt: RectificationReceipt): Promise<void>;
   getRectification(requestId: string): Promise<RectificationReceipt | undefined>;
+  /**
+   * Keeps a vendor's address change the hub refused (issue 18), open until acknowledged. Once per id: a
+   * repeat (a retried delivery, a replayed activity) changes nothing, and an acknowledged one stays so.
+   */
+  recordAddressChangeRefusal(
+    refusal: Omit<AddressChangeRefusal, 'resolvedAt' | 'resolvedBy' | 'resolution'>,
+  ): Promise<void>;
+  /** Refused address changes, oldest first: the person's (either key) and/or only the open ones. */
+  listAddressChangeRefusals(query: {
+    subjectKey?: string;
+    open?: boolean;
+    limit?: number;
+  }): Promise<AddressChangeRefusal[]>;
+  getAddressChangeRefusal(id: string): Promise<AddressChangeRefusal | undefined>;
+  /**
+   * Acknowledges an open refusal; undefined when there is no such refusal, the stored one (with its
+   * earlier resolution) when it was acknowledged already.
+   */
+  resolveAddressChangeRefusal(resolution: {
+    id: string;
+    resolvedAt: string;
+    resolvedBy: string;
+    resolution: AddressChangeResolution;
+  }): Promise<AddressChangeRefusal | undefined>;
 
   close(): Promise<void>;
 }

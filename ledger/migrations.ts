@@ -435,6 +435,36 @@ migrations['0017_legal_hold_history'] = {
   },
 };
 
+migrations['0018_address_change_refusals'] = {
+  async up(db: Kysely<unknown>) {
+    // A vendor's address change the hub refused or could not carry out (issue 18): open until an operator
+    // acknowledges it. Subject keys, codes and operator ids; never an address.
+    await db.schema
+      .createTable('address_change_refusals')
+      .addColumn('id', 'varchar(200)', (col) => col.primaryKey())
+      .addColumn('subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('new_subject_key', 'varchar(64)', (col) => col.notNull())
+      .addColumn('source', 'varchar(100)', (col) => col.notNull())
+      .addColumn('reason', 'varchar(50)', (col) => col.notNull())
+      .addColumn('request_id', 'varchar(200)')
+      .addColumn('recorded_at', 'varchar(40)', (col) => col.notNull())
+      .addColumn('resolved_at', 'varchar(40)')
+      .addColumn('resolved_by', 'varchar(200)')
+      .addColumn('resolution', 'varchar(50)')
+      .execute();
+    await db.schema
+      .createIndex('address_change_refusals_subject_key')
+      .on('address_change_refusals')
+      .column('subject_key')
+      .execute();
+    await db.schema
+      .createIndex('address_change_refusals_open')
+      .on('address_change_refusals')
+      .columns(['resolved_at', 'recorded_at'])
+      .execute();
+  },
+};
+
 export const ledgerMigrations: MigrationProvider = {
   getMigrations: async () => migrations,
 };

@@ -28,6 +28,7 @@ export interface LedgerDatabase {
   rectification_receipts: RectificationReceiptsTable;
   restriction_receipts: RestrictionReceiptsTable;
   console_sessions: ConsoleSessionsTable;
+  address_change_refusals: AddressChangeRefusalsTable;
 }
 
 /** A signed-in console operator; deleted on sign-out, and ignored (then deleted) once expired. */
@@ -278,4 +279,18 @@ export interface AccessReceiptsTable {
   completed_at: string;
   /** JSON: the AccessReceipt. */
   receipt: string;
+}
+
+/** A vendor's address change the hub refused (issue 18): keys and codes only, open until acknowledged. */
+export interface AddressChangeRefusalsTable {
+  id: string;
+  subject_key: string;
+  new_subject_key: string;
+  source: string;
+  reason: string;
+  request_id: string | null;
+  recorded_at: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
+  resolution: string | null;
 }

@@ -12,6 +12,7 @@ import type { SystemName } from '../domain/erasure.js';
 import type {
   RectifiableField,
   RectificationReceipt,
+  RectificationRefusalCode,
   RectificationStatusView,
   RectificationWorkflowInput,
   SystemRectificationState,
@@ -147,6 +148,7 @@ export async function rectificationWorkflow(
   // other) and whether anyone else already holds the new address, anywhere, before any write.
   const harvested: Partial<Record<SystemName, VendorRecordRef[]>> = {};
   let refusal: string | undefined;
+  let refusalCode: RectificationRefusalCode | undefined;
   const harvestFirst = patched(rectificationPatches.harvestFirst);
   // With the harvest first, Dynamics is `running` from its harvest until its write answers with the names.
   let dynamicsNamesRead = false;
@@ -192,8 +194,9 @@ export async function rectificationWorkflow(
         if (outcome.value.tooMany) tooMany.push(`${outcome.value.tooMany} records in ${system}`);
       }),
     );
-    const refuseAll = (type: string, reason: string) => {
+    const refuseAll = (type: string, code: RectificationRefusalCode, reason: string) => {
       refusal = reason;
+      refusalCode = code;
       for (const system of systems) {
         if (harvested[system] === undefined) continue;
         Object.assign(state[system], { status: 'failed', failure: { type, reason } });
@@ -203,17 +206,20 @@ export async function rectificationWorkflow(
     if (tooMany.length > 0) {
       refuseAll(
         'RectificationTooLarge',
+        'too_many_records',
         `refused: the person holds ${tooMany.join(' and ')}, more than the ${maxRectificationRecords} a rectification changes in one system; nothing was changed in any system and the ledger was not re-keyed (merge or clean up those records first, then rectify again)`,
       );
     } else if (conflicted.length > 0) {
       const names = systems.filter((s) => conflicted.includes(s)).join(' and ');
       refuseAll(
         'RectificationConflict',
+        'vendor_conflict',
         `refused: the new address is already held by another person's record(s) in ${names}; nothing was changed in any system and the ledger was not re-keyed (merge or correct those records first)`,
       );
     } else if (guardErasure && (await ledger.erasureRunningFor(input.subjectKey))) {
       refuseAll(
         'ErasureRunning',
+        'erasure_running',
         'refused: an erasure of this person is running; nothing was changed in any system and the ledger was not re-keyed (the erasure deletes the records at the address it searched; rectify afterwards only what a hold or a failure kept)',
       );
     }
@@ -293,7 +299,12 @@ export async function rectificationWorkflow(
     requestedAt: input.request.requestedAt,
     completedAt: new Date().toISOString(),
     fields: (Object.keys(set) as RectifiableField[]).filter((field) => set[field] !== undefined),
-    outcome: allReached ? 'completed' : 'completed_with_failures',
+    // A refusal wrote nothing anywhere: not a completion, and not the partial one a failure is.
+    outcome: refusalCode ? 'refused' : allReached ? 'completed' : 'completed_with_failures',
+    ...(refusalCode ? { refusal: refusalCode } : {}),
+    ...(input.newSubjectKey && input.newSubjectKey !== input.subjectKey
+      ? { newSubjectKey: input.newSubjectKey }
+      : {}),
     systems: state,
     ...(rekeyed ? { rekeyed } : {}),
     ...(rekeyNote ? { rekeyNote } : {}),

@@ -1,7 +1,9 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ZodError } from 'zod';
 import { defaultMailchimpPurposeMap } from '../../connectors/mailchimp/config.js';
 import { purposesUnsubscribedIn } from '../../connectors/mailchimp/consent.js';
+import type { AddressChangeRefusalReason } from '../../domain/address-change-refusal.js';
 import { consentChangeRequestSchema } from '../../domain/consent.js';
 import type { Purpose } from '../../domain/purposes.js';
 import { mailchimpAddressChangeActor } from '../../domain/rectification.js';
@@ -137,14 +139,49 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
         { ledger: deps.ledger },
       );
     } catch (error) {
-      if (!(error instanceof RectificationRefused)) throw error;
-      // Mailchimp retries anything but a 2xx; the refusal (subject keys only) is for the operator's log.
+      // Mailchimp already holds the new address, so a refusal leaves the vendors disagreeing: it is kept in the
+      // ledger (subject keys and a code) for an operator to acknowledge, not only logged.
+      const reason: AddressChangeRefusalReason =
+        error instanceof RectificationRefused
+          ? error.code
+          : error instanceof ZodError
+            ? 'invalid_request'
+            : 'intake_error';
+      const refusal = {
+        id: storeKey,
+        subjectKey,
+        newSubjectKey: subjectKeyFor(to, deps.hub.subjectKeySecret),
+        source: mailchimpAddressChangeActor,
+        reason,
+        recordedAt: now.toISOString(),
+      };
+      // An intake error (Temporal or the ledger down) is answered 5xx, so Mailchimp retries; it is kept too,
+      // in case no retry ever gets through. A ledger that cannot take it either leaves the retry to tell.
+      await deps.ledger.recordAddressChangeRefusal(refusal).catch((recordError: unknown) => {
+        if (reason !== 'intake_error') throw recordError;
+      });
       logger.warn(
-        { type: event.type, subjectKey, reason: error.message },
-        'mailchimp address change refused',
+        { type: event.type, subjectKey, newSubjectKey: refusal.newSubjectKey, eventId, reason },
+        'mailchimp address change refused; kept for an operator',
       );
-      return reply.code(200).send({ acknowledged: true, refused: error.message });
+      if (reason === 'intake_error') throw error;
+      // Mailchimp retries anything but a 2xx, and a retry would be refused the same way.
+      return reply.code(200).send({
+        acknowledged: true,
+        refused: error instanceof RectificationRefused ? error.message : 'the addresses are not valid',
+        reason,
+        refusalId: storeKey,
+      });
     }
+    // A delivery an intake error refused before that a retry now took: the vendors will agree after all.
+    const earlier = await deps.ledger.getAddressChangeRefusal(storeKey);
+    if (earlier?.reason === 'intake_error' && !earlier.resolvedAt)
+      await deps.ledger.resolveAddressChangeRefusal({
+        id: storeKey,
+        resolvedAt: new Date().toISOString(),
+        resolvedBy: 'hub',
+        resolution: 'intake_retry_succeeded',
+      });
     const saved = await deps.ledger.saveIdempotentResponse({
       key: storeKey,
       requestHash: eventId,

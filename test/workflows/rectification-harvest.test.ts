@@ -167,7 +167,9 @@ describe('rectification harvests first: retries and conflicts never make two peo
 
     const receipt = await rectify(grace, alan);
 
-    expect(receipt.outcome).toBe('completed_with_failures');
+    // Refused, not completed: nothing was written anywhere.
+    expect(receipt.outcome).toBe('refused');
+    expect(receipt.refusal).toBe('vendor_conflict');
     for (const system of ['dynamics', 'mailchimp'] as const) {
       expect(receipt.systems[system].status).toBe('failed');
       expect(receipt.systems[system].failure?.reason).toMatch(/refused: .* in dynamics and mailchimp;/);
@@ -271,10 +273,27 @@ describe('rectification harvests first: retries and conflicts never make two peo
         await delay(250);
         receipt = await hub.ledger.getRectification(rectificationRequestId);
       }
-      expect(receipt?.outcome).toBe('completed_with_failures');
+      expect(receipt?.outcome).toBe('refused');
+      expect(receipt?.refusal).toBe('vendor_conflict');
       expect(receipt?.systems.dynamics.status).toBe('failed');
       expect(receipt?.systems.dynamics.failure?.reason).toMatch(/refused: .* in dynamics;/);
       expect(receipt?.rekeyed).toBeUndefined();
+      // Mailchimp holds the new address, Dynamics the old: the disagreement waits for an operator, keys only.
+      const refusals = await hub.ledger.listAddressChangeRefusals({
+        subjectKey: subjectKeyFor(edsger, secret),
+        open: true,
+      });
+      expect(refusals).toEqual([
+        {
+          id: rectificationRequestId,
+          subjectKey: subjectKeyFor(edsger, secret),
+          newSubjectKey: subjectKeyFor(katherine, secret),
+          source: 'mailchimp:upemail',
+          reason: 'vendor_conflict',
+          requestId: rectificationRequestId,
+          recordedAt: receipt?.completedAt,
+        },
+      ]);
       // Edsger's consent stays under his own key; Katherine's subject key gets none of it.
       expect((await hub.ledger.listConsentEvents(subjectKeyFor(edsger, secret))).map((e) => e.id)).toEqual([
         eventId,

@@ -213,7 +213,8 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       requestedAt: new Date().toISOString(),
     });
     const receipt = await awaitRectification(context, started);
-    expect(receipt.outcome).toBe('completed_with_failures');
+    expect(receipt.outcome).toBe('refused');
+    expect(receipt.refusal).toBe('vendor_conflict');
     expect(receipt.systems.mailchimp.status).toBe('failed');
     expect(receipt.systems.mailchimp.failure?.reason).toMatch(/refused: .* in mailchimp;/);
     expect(receipt.systems.mailchimp.failure?.reason).not.toContain(newEmail);
@@ -355,6 +356,76 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       expect((await hub.ledger.listConsentEvents(subjectKeyFor(newEmail, secret))).map((e) => e.id)).toEqual([
         eventId,
       ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("keeps an upemail refused at intake (the new address another person's in the ledger, or the same address) in the ledger for an operator, keys and a code only, answered 200", async () => {
+    const secret = hub.temporal.secrets.subjectKeySecret;
+    const oldEmail = uniqueEmail('refused-old');
+    const takenEmail = uniqueEmail('refused-taken');
+    // Another person's consent under the new address: a move there would make two people one.
+    await hub.ledger.appendConsentEvent({
+      id: randomUUID(),
+      subjectKey: subjectKeyFor(takenEmail, secret),
+      purpose: 'marketing_email',
+      decision: 'granted',
+      occurredAt: '2026-01-05T10:00:00.000Z',
+      recordedAt: '2026-01-05T10:00:01.000Z',
+      source: 'form:signup',
+      evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-9' },
+    });
+    const webhookSecret = 'upemail-refused-secret-0123456789';
+    const app = await buildTestApi({
+      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
+      ledger: hub.ledger,
+      key: freshApiKey(),
+      webhookSecret,
+    });
+    const firedAt = (agoMs: number) =>
+      new Date(Date.now() - agoMs).toISOString().slice(0, 19).replace('T', ' ');
+    const deliver = (oldAddress: string, newAddress: string, fired: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/webhooks/mailchimp/${webhookSecret}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          type: 'upemail',
+          fired_at: fired,
+          'data[list_id]': listId,
+          'data[new_id]': 'abc123',
+          'data[new_email]': newAddress,
+          'data[old_email]': oldAddress,
+        }).toString(),
+      });
+    try {
+      const firedAgo = firedAt(5000);
+      const taken = await deliver(oldEmail, takenEmail, firedAgo);
+      expect(taken.statusCode).toBe(200);
+      expect(taken.json()).toMatchObject({ acknowledged: true, reason: 'address_taken' });
+      const same = await deliver(oldEmail, oldEmail.toUpperCase(), firedAt(60_000));
+      expect(same.statusCode).toBe(200);
+      expect(same.json()).toMatchObject({ acknowledged: true, reason: 'same_address' });
+
+      const oldKey = subjectKeyFor(oldEmail, secret);
+      const refusals = await hub.ledger.listAddressChangeRefusals({ subjectKey: oldKey, open: true });
+      expect(refusals.map((r) => [r.reason, r.newSubjectKey, r.source]).sort()).toEqual(
+        [
+          ['address_taken', subjectKeyFor(takenEmail, secret), 'mailchimp:upemail'],
+          ['same_address', oldKey, 'mailchimp:upemail'],
+        ].sort(),
+      );
+      expect(refusals.map((r) => r.id).sort()).toEqual(
+        [taken.json().refusalId, same.json().refusalId].sort(),
+      );
+      // Nothing in the ledger's record names an address.
+      const stored = JSON.stringify(refusals).toLowerCase();
+      expect(stored).not.toContain(oldEmail.toLowerCase());
+      expect(stored).not.toContain(takenEmail.toLowerCase());
+      // A retried delivery keeps one row per delivery.
+      await deliver(oldEmail, takenEmail, firedAgo);
+      expect(await hub.ledger.listAddressChangeRefusals({ subjectKey: oldKey })).toHaveLength(2);
     } finally {
       await app.close();
     }
