@@ -212,7 +212,12 @@ export async function requestErasure(
 
 /** What erasure intake reads of the ledger: the deadline's registration, and (optionally) the re-keys. */
 export type ErasureIntakeLedger = Pick<Ledger, 'registerRequest'> &
-  Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification' | 'listRectificationMovePairs' | 'getHold'>>;
+  Partial<
+    Pick<
+      Ledger,
+      'getSubjectLink' | 'getRectification' | 'listRectificationMovePairs' | 'getHold' | 'listSubjectLinksTo'
+    >
+  >;
 
 /**
  * The address an erasure acts on: the one requested, or, when rectifications re-keyed it, the person's
@@ -271,6 +276,7 @@ async function eraseMovedRecords(
     {
       listRectificationMovePairs: ledger.listRectificationMovePairs.bind(ledger),
       getRectification: ledger.getRectification.bind(ledger),
+      ...(ledger.listSubjectLinksTo ? { listSubjectLinksTo: ledger.listSubjectLinksTo.bind(ledger) } : {}),
     },
     subjectKeyFor(email, context.subjectKeySecret),
     context.subjectKeySecret,

@@ -2,7 +2,7 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { RectificationWorkflowInput } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { subjectKeyFor } from '../privacy/subject-key.js';
+import { canonicalKeyLink, subjectKeyFor } from '../privacy/subject-key.js';
 import { findRectification } from './find-rectification.js';
 import { type FollowedSubject, followSubjectLinks } from './subject-links.js';
 
@@ -66,37 +66,47 @@ export async function followRekeyedAddress(
 }
 
 /**
- * The other address of each half-done rectification of this key (records moved, the ledger not re-keyed):
+ * The other address of each half-done rectification of this person (records moved, the ledger not re-keyed):
  * for a key the records moved from, the address they moved to; for a key they moved to, the address they
- * were found under, where the rest may still be. Each is checked against the key the ledger names;
- * a rectification that re-keyed the ledger (its receipt says so) is left out, as the link covers it.
- * `email` is undefined when the address cannot be read any more (see rectificationAddresses).
+ * were found under, where the rest may still be. The person's keys are `subjectKey` and every key re-keyed
+ * into it (`listSubjectLinksTo`, when the ledger offers it): a rectification left half-done under an earlier
+ * address, followed by one that re-keyed that address, moved records the person still owns. Each address is
+ * checked against the key the ledger names; a rectification that re-keyed the ledger (its receipt says so)
+ * is left out, as the link covers it. `email` is undefined when the address cannot be read any more (see
+ * rectificationAddresses).
  */
 export async function movedRecordAddresses(
   client: Client,
-  ledger: Pick<Ledger, 'listRectificationMovePairs' | 'getRectification'>,
+  ledger: Pick<Ledger, 'listRectificationMovePairs' | 'getRectification'> &
+    Partial<Pick<Ledger, 'listSubjectLinksTo'>>,
   subjectKey: string,
   secret: string,
 ): Promise<{ subjectKey: string; email?: string; rectificationRequestId: string; systems: string[] }[]> {
+  const personKeys = new Set([subjectKey]);
+  for (const link of (await ledger.listSubjectLinksTo?.(subjectKey)) ?? []) {
+    if (link.requestId !== canonicalKeyLink) personKeys.add(link.from);
+  }
   const others = new Map<
     string,
     { subjectKey: string; email?: string; rectificationRequestId: string; systems: string[] }
   >();
-  for (const moves of await ledger.listRectificationMovePairs(subjectKey)) {
-    const receipt = await ledger.getRectification(moves.requestId);
-    if (receipt?.rekeyed) continue;
-    const movedAway = moves.subjectKey === subjectKey;
-    const other = movedAway ? moves.newSubjectKey : moves.subjectKey;
-    if (other === subjectKey || others.has(other)) continue;
-    const addresses = await rectificationAddresses(client, moves.requestId);
-    const candidate = movedAway ? addresses?.newEmail : addresses?.email;
-    const email = candidate && subjectKeyFor(candidate, secret) === other ? candidate : undefined;
-    others.set(other, {
-      subjectKey: other,
-      ...(email ? { email } : {}),
-      rectificationRequestId: moves.requestId,
-      systems: moves.systems,
-    });
+  for (const personKey of personKeys) {
+    for (const moves of await ledger.listRectificationMovePairs(personKey)) {
+      const receipt = await ledger.getRectification(moves.requestId);
+      if (receipt?.rekeyed) continue;
+      const movedAway = personKeys.has(moves.subjectKey);
+      const other = movedAway ? moves.newSubjectKey : moves.subjectKey;
+      if (personKeys.has(other) || others.has(other)) continue;
+      const addresses = await rectificationAddresses(client, moves.requestId);
+      const candidate = movedAway ? addresses?.newEmail : addresses?.email;
+      const email = candidate && subjectKeyFor(candidate, secret) === other ? candidate : undefined;
+      others.set(other, {
+        subjectKey: other,
+        ...(email ? { email } : {}),
+        rectificationRequestId: moves.requestId,
+        systems: moves.systems,
+      });
+    }
   }
   return [...others.values()];
 }

@@ -309,6 +309,45 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     expect(await mailchimpMembers(oldEmail)).toBe(0);
   });
 
+  it('a rectification left half-done under an earlier address, then one that re-keyed it: an erasure by the newest or the first address also erases the records the first one moved', async () => {
+    const firstEmail = uniqueEmail('chain.first');
+    const strandedEmail = uniqueEmail('chain.stranded');
+    const newestEmail = uniqueEmail('chain.newest');
+    await seedPerson(firstEmail);
+    const stranded = await halfDone(firstEmail, strandedEmail);
+    expect(await dynamicsRows(strandedEmail)).toHaveLength(1);
+    // Dynamics holds nothing under the first address any more; Mailchimp does, and moves: the ledger re-keys.
+    await rectify(firstEmail, newestEmail);
+    expect(await mailchimpMembers(newestEmail)).toBe(1);
+
+    const [firstKey, strandedKey, newestKey] = [key(firstEmail), key(strandedEmail), key(newestEmail)];
+    const byNewest = await erase(newestEmail, 'privacy-inbox#307');
+    expect(byNewest.subjectKey).toBe(newestKey);
+    expect(byNewest.movedRecords).toEqual([
+      expect.objectContaining({
+        subjectKey: strandedKey,
+        rectificationRequestId: stranded.requestId,
+        systems: ['dynamics'],
+        erasureRequestId: expect.any(String),
+      }),
+    ]);
+    // Asked by the first address, the erasure follows the re-key and names the same stranded records.
+    const byFirst = await erase(firstEmail, 'privacy-inbox#308');
+    expect(byFirst.subjectKey).toBe(newestKey);
+    expect(byFirst.requestedUnder?.subjectKey).toBe(firstKey);
+    expect(byFirst.movedRecords?.map((m) => m.subjectKey)).toEqual([strandedKey]);
+    const [receipt, other] = await Promise.all([
+      receiptOf(byNewest),
+      receiptOf({ requestId: byNewest.movedRecords?.[0]?.erasureRequestId ?? 'none' }),
+    ]);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(other.subjectKey).toBe(strandedKey);
+    expect(other.systems.dynamics.status).toBe('erased');
+    expect(await dynamicsRows(strandedEmail)).toEqual([]);
+    expect(await mailchimpMembers(newestEmail)).toBe(0);
+    noAddressIn([byNewest, byFirst, receipt, other], firstEmail, strandedEmail, newestEmail);
+  });
+
   it('a completed rectification starts no second erasure: the old address is left to whoever holds it now', async () => {
     const oldEmail = uniqueEmail('done.old');
     const newEmail = uniqueEmail('done.new');
