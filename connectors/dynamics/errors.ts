@@ -1,4 +1,5 @@
 import { GraphClientError, GraphError } from '@microsoft/microsoft-graph-client';
+import { boundedText } from '../../domain/bounded-text.js';
 import { scrubEmails } from '../../logging/logger.js';
 import {
   type ConnectorOperation,
@@ -44,11 +45,19 @@ export function isUnauthorized(error: unknown): boolean {
 
 const system = 'dynamics' as const;
 
+/**
+ * A Dataverse text as a reason: whitespace folded, at most `max` characters cut between words (a cut inside a
+ * name would keep a fragment the subject's redaction no longer knows), then every address scrubbed.
+ */
 function readable(text: string | null | undefined, max = 300): string {
-  const clean = scrubEmails(String(text ?? ''))
-    .replace(/\s+/g, ' ')
-    .trim();
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  return scrubEmails(
+    boundedText(
+      String(text ?? '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+      max,
+    ),
+  );
 }
 
 /** "Principal user ... is missing prvDeletecontact privilege" → "the Delete privilege on contact". */

@@ -1,3 +1,4 @@
+import { boundedText } from '../../domain/bounded-text.js';
 import { scrubEmails } from '../../logging/logger.js';
 import { CallDropped } from '../call-signal.js';
 import {
@@ -89,8 +90,9 @@ const oauthReasons: Record<string, string> = {
 };
 
 function describe(vendorMessage: string | undefined): string {
-  const text = scrubEmails(vendorMessage ?? '').trim();
-  return text ? ` Google said: "${text.slice(0, 300)}"` : '';
+  // Cut between words before anything reads it: a cut inside a name keeps a fragment no redaction knows.
+  const text = scrubEmails(boundedText((vendorMessage ?? '').trim(), 300));
+  return text ? ` Google said: "${text}"` : '';
 }
 
 /**
@@ -130,7 +132,7 @@ export function classifyGoogleError(
     return new NonRetryableVendorError({
       ...base,
       vendorCode: typeof failure.code === 'string' ? failure.code : undefined,
-      reason: `the Google client failed before any answer: ${scrubEmails(failure.message ?? String(error)).slice(0, 300)}`,
+      reason: `the Google client failed before any answer: ${scrubEmails(boundedText(failure.message ?? String(error), 300))}`,
     });
   }
 

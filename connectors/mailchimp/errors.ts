@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedText } from '../../domain/bounded-text.js';
 import { scrubEmails } from '../../logging/logger.js';
 import {
   type ConnectorOperation,
@@ -96,8 +97,9 @@ export function toMailchimpError(
       status === 405
         ? '; the request does not fit this resource (check MAILCHIMP_AUDIENCE_IDS and MAILCHIMP_API_URL)'
         : '';
+    // Mailchimp's detail and field errors may echo what was sent, of any size: bounded before anything reads them.
     const reason = scrubEmails(
-      `Mailchimp answered ${status}${title ? ` ${title}` : ''}${where}${detail ? `: ${detail}` : ''}${fieldErrors}${hint}`,
+      `Mailchimp answered ${status}${title ? ` ${boundedText(title, 200)}` : ''}${where}${detail ? `: ${boundedText(detail)}` : ''}${boundedText(fieldErrors)}${hint}`,
     );
     const fields = { ...base, status, vendorCode: title, reason };
     if (status === 429 || status === 408 || status >= 500) {
@@ -130,7 +132,7 @@ export function toMailchimpError(
   const message = error instanceof Error ? error.message : String(error);
   return new NonRetryableVendorError({
     ...base,
-    reason: scrubEmails(`Unexpected failure talking to Mailchimp: ${message}`),
+    reason: scrubEmails(`Unexpected failure talking to Mailchimp: ${boundedText(message)}`),
   });
 }
 
@@ -161,7 +163,7 @@ export function classifyMailchimpBatchMemberError(
     status: 200,
     vendorCode: entry.error_code,
     reason: scrubEmails(
-      `Mailchimp refused the member in batch subscribe/unsubscribe in audience ${audienceId}: ${entry.error_code ?? 'error'}${text ? ` (${text})` : ''}`,
+      `Mailchimp refused the member in batch subscribe/unsubscribe in audience ${audienceId}: ${entry.error_code ?? 'error'}${text ? ` (${boundedText(text)})` : ''}`,
     ),
   });
 }
