@@ -69,7 +69,11 @@ export function operatorLine(entry: OperatorLogEntry): string {
   return `${entry.at}  ${entry.action} ${entry.system} by ${entry.operator}${entry.reason ? `: ${entry.reason}` : ''}`;
 }
 
-export function printReceipt(receipt: ErasureReceipt): void {
+/**
+ * An erasure's receipt. `movedNow` gives, by request id, how each erasure of moved records stands now
+ * (see printMovedRecords): this receipt's `completed` speaks for its own address only.
+ */
+export function printReceipt(receipt: ErasureReceipt, movedNow: Record<string, string> = {}): void {
   print(`Erasure receipt ${receipt.requestId}`);
   print(`  subject key  ${receipt.subjectKey}`);
   print(
@@ -77,7 +81,8 @@ export function printReceipt(receipt: ErasureReceipt): void {
   );
   print(`  completed    ${receipt.completedAt}  outcome: ${receipt.outcome}`);
   if (receipt.requestedUnder) printRequestedUnder(receipt.requestedUnder);
-  for (const moved of receipt.movedRecords ?? []) printMovedRecords(moved);
+  for (const moved of receipt.movedRecords ?? [])
+    printMovedRecords(moved, moved.erasureRequestId ? movedNow[moved.erasureRequestId] : undefined);
   if (receipt.restriction) printRestriction(receipt.restriction);
   for (const [name, state] of Object.entries(receipt.systems)) {
     print(systemLine(name, state));
@@ -97,10 +102,17 @@ export function printRequestedUnder(under: ErasureRequestedUnder): void {
   if (under.note) print(`    ${under.note}`);
 }
 
-/** Another address a half-done rectification moved the person's records to or from, and its erasure. */
-export function printMovedRecords(moved: MovedRecordsErasure): void {
+/**
+ * Another address a half-done rectification moved the person's records to or from, and its erasure: a
+ * request of its own, with its own receipt, so this says which and, when `now` is given (its live status or
+ * its receipt's outcome, read by the caller), how it stands; never that it erased what it may not have yet.
+ */
+export function printMovedRecords(moved: MovedRecordsErasure, now?: string): void {
+  const erasure = moved.erasureRequestId
+    ? `erased by its own erasure ${moved.erasureRequestId}${now ? ` (now: ${now})` : ''}, see consent-hub receipt ${moved.erasureRequestId}`
+    : (moved.note ?? 'not erased');
   print(
-    `  moved        ${moved.systems.join(', ')} records moved by rectification ${moved.rectificationRequestId} (subject ${moved.subjectKey}): ${moved.erasureRequestId ? `erased by erasure ${moved.erasureRequestId}` : (moved.note ?? 'not erased')}`,
+    `  moved        ${moved.systems.join(', ')} records moved by rectification ${moved.rectificationRequestId} (subject ${moved.subjectKey}): ${erasure}`,
   );
 }
 

@@ -39,7 +39,7 @@ export async function followRequest<Receipt, Status extends FollowedStatus>(opti
   json: boolean;
   waitThroughAttention: boolean;
   printStatus: (status: Status) => void;
-  finish: (receipt: Receipt) => void;
+  finish: (receipt: Receipt) => void | Promise<void>;
   stopAt?: (status: Status) => boolean;
   /**
    * The request's deadline (as its start answered it): a wait that stops before the receipt (attention, a
@@ -63,9 +63,9 @@ export async function followRequest<Receipt, Status extends FollowedStatus>(opti
       if (deadline) print(`  received ${deadline.receivedAt}, due ${deadline.dueAt}`);
     }
   };
-  const settle = (finished: { receipt: Receipt } | { error: unknown }) => {
+  const settle = async (finished: { receipt: Receipt } | { error: unknown }) => {
     if ('error' in finished) throw finished.error;
-    options.finish(finished.receipt);
+    await options.finish(finished.receipt);
   };
   for (;;) {
     const finished = await Promise.race([result, delay(pollEveryMs).then(() => undefined)]);

@@ -5,6 +5,7 @@ import { erasureReasonCodes } from '../../domain/erasure.js';
 import { type ErasureListStatus, erasureListStatuses } from '../../domain/erasure-listing.js';
 import type { RectificationReceipt, RectificationStatusView } from '../../domain/rectification.js';
 import { isOverdue } from '../../domain/request-deadline.js';
+import type { HubClientContext } from '../../hub-client/erasures.js';
 import { RequestNotFound } from '../../hub-client/request-errors.js';
 import type { erasureWorkflow } from '../../workflows/erasure.js';
 import {
@@ -119,20 +120,47 @@ export const eraseCommand = new Command('erase')
         waitThroughAttention: Boolean(flags.waitThroughAttention),
         printStatus,
         deadline: { receivedAt: started.receivedAt, dueAt: started.dueAt },
-        finish: (receipt) => finishWithReceipt(receipt, json),
+        finish: (receipt) => finishWithReceipt(context, receipt, json),
         // A legal hold lasts months: the restriction is done, and the deletion follows the release.
         stopAt: (status) => status.status === 'on_hold',
       });
     });
   });
 
-function finishWithReceipt(receipt: ErasureReceipt, json: boolean): void {
+async function finishWithReceipt(
+  context: HubClientContext,
+  receipt: ErasureReceipt,
+  json: boolean,
+): Promise<void> {
   if (json) printJson(receipt);
   else {
     print('');
-    printReceipt(receipt);
+    printReceipt(receipt, await movedRecordsNow(context, receipt));
   }
   if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
+}
+
+/**
+ * How each erasure of records a half-done rectification moved stands now, by its request id: its live
+ * status while it runs, its receipt's outcome once done, or that it cannot be read (past retention).
+ */
+async function movedRecordsNow(
+  context: HubClientContext,
+  receipt: Pick<ErasureReceipt, 'movedRecords'>,
+): Promise<Record<string, string>> {
+  const { lookupErasure } = await hubErasures();
+  const now: Record<string, string> = {};
+  for (const moved of receipt.movedRecords ?? []) {
+    const id = moved.erasureRequestId;
+    if (!id) continue;
+    try {
+      const found = await lookupErasure(context, id);
+      now[id] = found.state === 'open' ? found.status.status : found.receipt.outcome;
+    } catch {
+      now[id] = 'not found in Temporal';
+    }
+  }
+  return now;
 }
 
 /** What `receipt` shows: an erasure's or a rectification's receipt, or its live status. */
@@ -215,7 +243,13 @@ export const receiptCommand = new Command('receipt')
       if (found.kind === 'rectification') {
         if (found.state === 'completed') printRectificationReceipt(found.receipt);
         else printRectificationStatus(found.status);
-      } else if (found.state === 'completed') printReceipt(found.receipt);
+      } else if (found.state === 'completed')
+        printReceipt(
+          found.receipt,
+          found.receipt.movedRecords?.some((moved) => moved.erasureRequestId)
+            ? await withHubClient((context) => movedRecordsNow(context, found.receipt))
+            : {},
+        );
       else printStatus(found.status);
       if (due) {
         const extended = due.extendedMonths > 0 ? `, extended by ${due.extendedMonths} month(s)` : '';

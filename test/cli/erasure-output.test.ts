@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { printRestriction, systemLine } from '../../cli/erasure-output.js';
+import { printMovedRecords, printRestriction, systemLine } from '../../cli/erasure-output.js';
 import { rectificationSystemLine } from '../../cli/rectification-output.js';
 import type { ErasureRestriction } from '../../domain/erasure.js';
 
@@ -135,5 +135,29 @@ describe('the text of a request that touched one person in two Mailchimp audienc
       records: twoAudiences.map((r) => ({ ...r, result: 'deleted' as const })),
     } as Parameters<typeof systemLine>[1]);
     expect(line).toContain('member m-1 in list-a, member m-1 in list-b');
+  });
+});
+
+describe('the text line of records a half-done rectification moved', () => {
+  const moved = {
+    subjectKey: 'b'.repeat(64),
+    rectificationRequestId: 'rect-1',
+    systems: ['dynamics' as const],
+    erasureRequestId: 'erasure-2',
+  };
+
+  it('names the other erasure as its own request with how it stands now, not as done', () => {
+    const lines = printed();
+    printMovedRecords(moved, 'needs_attention');
+    const text = lines.join('');
+    expect(text).toContain('erased by its own erasure erasure-2 (now: needs_attention)');
+    expect(text).toContain('consent-hub receipt erasure-2');
+  });
+
+  it('says why nothing was erased there when no erasure was started', () => {
+    const lines = printed();
+    const { erasureRequestId: _none, ...notStarted } = moved;
+    printMovedRecords({ ...notStarted, note: 'the person is on legal hold' });
+    expect(lines.join('')).toMatch(/records moved by rectification rect-1 .*: the person is on legal hold/);
   });
 });

@@ -19,7 +19,9 @@ function follow(result: Promise<Receipt>, liveStatus: () => Promise<typeof statu
     json: true,
     waitThroughAttention: false,
     printStatus: () => {},
-    finish: (receipt: Receipt) => finished.push(receipt),
+    finish: (receipt: Receipt) => {
+      finished.push(receipt);
+    },
     ...(wait === undefined ? {} : { resultAfterFailedLookMs: wait }),
   });
   return { done, finished };
