@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { accessExportFormatSchema, accessRequestSchema } from '../domain/access.js';
+import { addressChangeResolutions } from '../domain/address-change-refusal.js';
 import { consentChangeRequestSchema } from '../domain/consent.js';
 import { consentBatchLimit } from '../domain/consent-batch.js';
 import { emailSchema } from '../domain/email.js';
@@ -197,4 +198,32 @@ export const accessAcceptedSchema = z.object({
 /** GET /v1/access-requests/{id}/export?format=json|html */
 export const accessExportQuerySchema = z
   .object({ format: accessExportFormatSchema.default('json') })
+  .strict();
+
+/** `GET /v1/address-change-refusals`: `open=true` for those waiting for an operator, or one person's. */
+export const addressChangeRefusalsQuerySchema = z
+  .object({
+    open: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .optional()
+      .transform((value) => value === 'true'),
+    subjectKey: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, { error: 'must be a subject key (64 hex digits)' })
+      .optional(),
+  })
+  .strict();
+
+/** A refused address change's id: the webhook's `mailchimp-webhook:<hex>` or a rectification's UUID. */
+export const addressChangeRefusalParamsSchema = z
+  .object({
+    id: z.string().regex(/^(mailchimp-webhook:[0-9a-f]{64}|[0-9a-f-]{36})$/, {
+      error: 'is not a refused address change id',
+    }),
+  })
+  .strict();
+
+/** `POST /v1/address-change-refusals/{id}/acknowledge`. */
+export const addressChangeAcknowledgementSchema = z
+  .object({ resolution: z.enum(addressChangeResolutions) })
   .strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { addressChangeRefusalReasons, addressChangeResolutions } from '../domain/address-change-refusal.js';
 import { requestKinds } from '../domain/request-deadline.js';
 import {
   deadlineExtendedSchema,
@@ -41,6 +42,25 @@ const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
+
+/** A refused address change as GET /v1/address-change-refusals lists it (domain/address-change-refusal.ts). */
+const addressChangeRefusalSchema = {
+  type: 'object',
+  required: ['id', 'subjectKey', 'newSubjectKey', 'source', 'reason', 'recordedAt'],
+  properties: {
+    id: { type: 'string' },
+    subjectKey: { type: 'string', description: 'The key of the address the hub and Dynamics still hold' },
+    newSubjectKey: { type: 'string', description: 'The key of the address the vendor moved the person to' },
+    source: { type: 'string', description: '`mailchimp:upemail`' },
+    reason: { enum: [...addressChangeRefusalReasons] },
+    requestId: { type: 'string', description: 'The rectification the change started, when one did' },
+    recordedAt: { type: 'string', format: 'date-time' },
+    resolvedAt: { type: 'string', format: 'date-time' },
+    resolvedBy: { type: 'string' },
+    resolution: { enum: [...addressChangeResolutions, 'intake_retry_succeeded'] },
+  },
+};
+
 const json = (description: string, schema: object) => ({
   description,
   content: { 'application/json': { schema } },
@@ -467,6 +487,76 @@ export function openApiDocument(serverUrl = '/') {
             },
           ],
           responses: { '200': json('The requests', ref('RequestList')), ...readErrors },
+        },
+      },
+      '/v1/address-change-refusals': {
+        get: {
+          operationId: 'listAddressChangeRefusals',
+          tags: ['status'],
+          summary:
+            "Vendors' address changes the hub refused (a Mailchimp upemail refused at intake, or its rectification refused or ended with failures): Mailchimp holds the new address, Dynamics and the hub the old, until an operator acknowledges it. Subject keys and codes only",
+          parameters: [
+            {
+              name: 'open',
+              in: 'query',
+              required: false,
+              description: 'true: only those no operator has acknowledged',
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
+            {
+              name: 'subjectKey',
+              in: 'query',
+              required: false,
+              description: "Only this person's (under the old or the new key)",
+              schema: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            },
+          ],
+          responses: {
+            '200': json('The refused address changes, oldest first', {
+              type: 'object',
+              required: ['addressChangeRefusals'],
+              properties: {
+                addressChangeRefusals: { type: 'array', items: addressChangeRefusalSchema },
+              },
+            }),
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/address-change-refusals/{id}/acknowledge': {
+        post: {
+          operationId: 'acknowledgeAddressChangeRefusal',
+          tags: ['operator'],
+          summary:
+            'Acknowledge a refused address change with how it was resolved; recorded with the API key and time, kept in the person’s history',
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              description: 'The refused address change’s id, as the list gives it',
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['resolution'],
+                  additionalProperties: false,
+                  properties: { resolution: { enum: [...addressChangeResolutions] } },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': json('Acknowledged', addressChangeRefusalSchema),
+            '404': problem('No refused address change with this id'),
+            '409': problem('Acknowledged already; the detail names by whom and when'),
+            ...writeErrors,
+          },
         },
       },
       '/v1/requests/{id}/extension': {

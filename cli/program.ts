@@ -16,7 +16,7 @@ import { historyCommand, receiptsCommand } from './commands/ledger-commands.js';
 import { closeCommand, retryCommand } from './commands/operator-commands.js';
 import { reconcileCommand, scheduleCommand } from './commands/reconcile-commands.js';
 import { rectifyCommand } from './commands/rectify-command.js';
-import { extendCommand, requestsCommand } from './commands/request-commands.js';
+import { acknowledgeCommand, extendCommand, requestsCommand } from './commands/request-commands.js';
 import { serveCommand } from './commands/serve-command.js';
 import { temporalCliCommand } from './commands/temporal-cli-command.js';
 import { workerCommand } from './commands/worker-command.js';
@@ -64,6 +64,7 @@ const program = new Command('consent-hub')
   .addCommand(closeCommand)
   .addCommand(extendCommand)
   .addCommand(requestsCommand)
+  .addCommand(acknowledgeCommand)
   .addCommand(historyCommand)
   .addCommand(receiptsCommand)
   .addCommand(optOutCommand)

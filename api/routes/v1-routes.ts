@@ -8,6 +8,10 @@ import {
   readAccessExport,
   requestAccess,
 } from '../../hub-client/access.js';
+import {
+  acknowledgeAddressChangeRefusal,
+  listOpenAddressChangeRefusals,
+} from '../../hub-client/address-change-refusals.js';
 import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import {
   ConsentBatchTooLarge,
@@ -28,6 +32,9 @@ import { type ApiCaller, type ApiScope, apiKeyVerifier } from '../api-keys.js';
 import {
   accessBodySchema,
   accessExportQuerySchema,
+  addressChangeAcknowledgementSchema,
+  addressChangeRefusalParamsSchema,
+  addressChangeRefusalsQuerySchema,
   consentBatchBodySchema,
   consentBatchParamsSchema,
   consentEventBodySchema,
@@ -84,6 +91,7 @@ function scopeFor(method: string, route: string): ApiScope | undefined {
   )
     return 'operator';
   if (method === 'POST' && route.includes('/holds')) return 'operator';
+  if (route.includes('/address-change-refusals')) return method === 'POST' ? 'operator' : 'status';
   if (method === 'POST' && route.endsWith('/rectifications')) return 'intake';
   if (
     route.includes('/consent-events/batch/') ||
@@ -422,6 +430,18 @@ export function v1Routes(deps: ApiDependencies) {
       });
     });
 
+    // Vendors' address changes the hub refused (issue 18), open until an operator acknowledges them.
+    api.get('/address-change-refusals', async (request) => {
+      const query = parse(addressChangeRefusalsQuerySchema, request.query, 'query');
+      return {
+        addressChangeRefusals: query.open
+          ? await listOpenAddressChangeRefusals(deps.ledger)
+          : await deps.ledger.listAddressChangeRefusals({
+              ...(query.subjectKey ? { subjectKey: query.subjectKey } : {}),
+            }),
+      };
+    });
+
     // Any request by its id: an erasure, or a consent change (the eventId of POST /v1/consent-events).
     api.get('/requests/:id', async (request) => {
       const { id } = parse(requestParamsSchema, request.params, 'path');
@@ -459,6 +479,21 @@ export function v1Routes(deps: ApiDependencies) {
             throw error;
           }
         });
+      });
+      operator.post('/address-change-refusals/:id/acknowledge', async (request) => {
+        const { id } = parse(addressChangeRefusalParamsSchema, request.params, 'path');
+        const { resolution } = parse(addressChangeAcknowledgementSchema, request.body);
+        try {
+          return await acknowledgeAddressChangeRefusal(deps.ledger, id, {
+            resolution,
+            operator: `api:${callerOf(request).keyId}`,
+          });
+        } catch (error) {
+          if (error instanceof OperatorActionRefused) throw new ApiProblem(409, 'Conflict', error.message);
+          if (error instanceof RequestNotFound)
+            throw new ApiProblem(404, 'Not Found', `No refused address change with id ${id} is known.`);
+          throw error;
+        }
       });
       await operator.register(
         holdRoutes(deps, (request) => `api:${callerOf(request as FastifyRequest).keyId}`),

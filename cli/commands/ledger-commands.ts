@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { emailSchema } from '../../domain/email.js';
+import { addressChangeRefusalLine } from '../../hub-client/address-change-refusals.js';
 import { followSubjectLinks, rekeysInto } from '../../hub-client/subject-links.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { print, printJson, wantsJson } from '../hub-context.js';
@@ -9,7 +10,7 @@ import { UsageError } from '../usage-error.js';
 
 export const historyCommand = new Command('history')
   .description(
-    "a person's consent events with their evidence, then their erasure receipts, legal holds and tombstone",
+    "a person's consent events with their evidence, then their erasure receipts, legal holds, refused address changes and tombstone",
   )
   .requiredOption('--email <email>', "the person's email address (only its subject key is looked up)")
   .option('--json', 'print stable JSON')
@@ -34,12 +35,13 @@ export const historyCommand = new Command('history')
               })),
             }
           : undefined;
-      const [events, receipts, tombstone, holds, rekeys] = await Promise.all([
+      const [events, receipts, tombstone, holds, rekeys, addressChangeRefusals] = await Promise.all([
         ledger.listConsentEvents(subjectKey),
         ledger.listReceipts({ subjectKey }),
         ledger.getTombstone(subjectKey),
         ledger.listHolds(subjectKey),
         rekeysInto(ledger, subjectKey),
+        ledger.listAddressChangeRefusals({ subjectKey }),
       ]);
       if (wantsJson(command)) {
         printJson({
@@ -49,6 +51,7 @@ export const historyCommand = new Command('history')
           consentEvents: events,
           receipts,
           holds,
+          addressChangeRefusals,
           tombstone: tombstone ?? null,
         });
         return;
@@ -85,6 +88,12 @@ export const historyCommand = new Command('history')
           print(`  ${h.releasedAt}  released  ${h.releaseReason ?? 'resolved'} by ${h.releasedBy ?? '?'}`);
       }
       print('');
+      // A vendor's address change the hub refused: the vendors disagree on the address until acknowledged.
+      if (addressChangeRefusals.length > 0) {
+        print(`Refused address changes (${addressChangeRefusals.length})`);
+        for (const refusal of addressChangeRefusals) print(`  ${addressChangeRefusalLine(refusal)}`);
+        print('');
+      }
       print(
         tombstone
           ? `Tombstone: erased ${tombstone.erasedAt} from ${tombstone.systems.join(', ') || 'no system'} (first request ${tombstone.firstRequestId})`

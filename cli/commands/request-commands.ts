@@ -2,7 +2,15 @@ import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { operatorIdSchema } from '../../domain/operator.js';
 import { dueWithinSchema, type RequestListing, requestKinds } from '../../domain/request-deadline.js';
+import {
+  acknowledgeAddressChangeRefusal,
+  addressChangeRefusalLine,
+  addressChangeResolutions,
+  listOpenAddressChangeRefusals,
+  type OperatorAddressChangeResolution,
+} from '../../hub-client/address-change-refusals.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
+import { withLedger } from '../ledger-context.js';
 import { UsageError } from '../usage-error.js';
 import { cliActorId } from './actor-id.js';
 import { requestIdArgument } from './request-id.js';
@@ -57,12 +65,37 @@ export const requestsCommand = new Command('requests')
     'only open requests due within this window (such as 7d, 48h, 2w), overdue ones too',
   )
   .addOption(new Option('--kind <kind>', 'only requests of this kind').choices([...requestKinds]))
+  .option(
+    '--needs-attention',
+    "only what waits for an operator outside a running workflow: vendors' address changes the hub refused (Mailchimp has the new address, Dynamics and the hub the old), until acknowledged",
+  )
   .option('--json', 'print stable JSON')
   .action(
     async (
-      flags: { overdue?: boolean; dueWithin?: string; kind?: (typeof requestKinds)[number] },
+      flags: {
+        overdue?: boolean;
+        dueWithin?: string;
+        kind?: (typeof requestKinds)[number];
+        needsAttention?: boolean;
+      },
       command: Command,
     ) => {
+      if (flags.needsAttention) {
+        if (flags.overdue || flags.dueWithin !== undefined || flags.kind)
+          throw new UsageError('give --needs-attention alone');
+        await withLedger(async (ledger) => {
+          const refusals = await listOpenAddressChangeRefusals(ledger);
+          if (wantsJson(command)) printJson({ addressChangeRefusals: refusals });
+          else if (refusals.length === 0) print('Nothing needs attention.');
+          else {
+            print(
+              `Refused address changes (${refusals.length}); acknowledge each with consent-hub acknowledge <id> --resolution <code>`,
+            );
+            for (const refusal of refusals) print(`  ${addressChangeRefusalLine(refusal)}`);
+          }
+        });
+        return;
+      }
       let dueWithinMs: number | undefined;
       if (flags.dueWithin !== undefined) {
         const parsed = dueWithinSchema.safeParse(flags.dueWithin);
@@ -95,3 +128,34 @@ function printRequests(listings: RequestListing[]): void {
     );
   }
 }
+
+export const acknowledgeCommand = new Command('acknowledge')
+  .description(
+    "acknowledge a vendor's address change the hub refused (listed by requests --needs-attention), with how it was resolved; it stays in the person's history",
+  )
+  .argument('<id>', 'the refused address change, as requests --needs-attention lists it')
+  .addOption(
+    new Option('--resolution <code>', 'how the disagreement was resolved')
+      .choices([...addressChangeResolutions])
+      .makeOptionMandatory(),
+  )
+  .option('--operator <id>', 'who acknowledges, recorded with the time (default: cli:<login>)')
+  .option('--json', 'print stable JSON')
+  .action(
+    async (
+      id: string,
+      flags: { resolution: OperatorAddressChangeResolution; operator?: string },
+      command: Command,
+    ) => {
+      const operator = operatorIdSchema.safeParse(flags.operator ?? cliActorId(userInfo().username));
+      if (!operator.success) throw new UsageError(`--operator: ${operator.error.issues[0]?.message}`);
+      await withLedger(async (ledger) => {
+        const resolved = await acknowledgeAddressChangeRefusal(ledger, id, {
+          resolution: flags.resolution,
+          operator: operator.data,
+        });
+        if (wantsJson(command)) printJson(resolved);
+        else print(`Acknowledged: ${addressChangeRefusalLine(resolved)}`);
+      });
+    },
+  );

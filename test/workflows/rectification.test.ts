@@ -377,10 +377,11 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-9' },
     });
     const webhookSecret = 'upemail-refused-secret-0123456789';
+    const key = freshApiKey();
     const app = await buildTestApi({
       hub: hubContext(hub.temporal, hub.temporal.taskQueue),
       ledger: hub.ledger,
-      key: freshApiKey(),
+      key,
       webhookSecret,
     });
     const firedAt = (agoMs: number) =>
@@ -426,6 +427,35 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       // A retried delivery keeps one row per delivery.
       await deliver(oldEmail, takenEmail, firedAgo);
       expect(await hub.ledger.listAddressChangeRefusals({ subjectKey: oldKey })).toHaveLength(2);
+
+      // The operator's list (GET /v1/address-change-refusals?open=true) holds both until acknowledged.
+      const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const openIds = async () =>
+        (
+          (
+            await app.inject({ method: 'GET', url: '/v1/address-change-refusals?open=true', headers })
+          ).json() as { addressChangeRefusals: { id: string }[] }
+        ).addressChangeRefusals.map((r) => r.id);
+      expect(await openIds()).toEqual(
+        expect.arrayContaining([taken.json().refusalId, same.json().refusalId]),
+      );
+      const acknowledge = () =>
+        app.inject({
+          method: 'POST',
+          url: `/v1/address-change-refusals/${taken.json().refusalId}/acknowledge`,
+          headers,
+          payload: JSON.stringify({ resolution: 'aligned_manually' }),
+        });
+      const acknowledged = await acknowledge();
+      expect(acknowledged.statusCode).toBe(200);
+      expect(acknowledged.json()).toMatchObject({
+        id: taken.json().refusalId,
+        resolution: 'aligned_manually',
+        resolvedBy: expect.stringMatching(/^api:/),
+      });
+      expect((await acknowledge()).statusCode).toBe(409);
+      expect(await openIds()).not.toContain(taken.json().refusalId);
+      expect(await openIds()).toContain(same.json().refusalId);
     } finally {
       await app.close();
     }
