@@ -256,9 +256,11 @@ describe('the operator loop in the CLI: see what is wrong, act on it, leave a tr
       }[];
       return listed.find((l) => l.requestId === started.requestId);
     }, 'listed as needs attention');
-    expect(row.attention).toEqual([{ system: 'dynamics', reason: 'API Key Invalid', status: 401 }]);
+    // Dataverse refuses the key, so the CRM's names cannot be read and the vendor's words are withheld; the
+    // status the operator acts on stays (issue 16).
+    expect(row.attention).toEqual([{ system: 'dynamics', reason: withheldTextMarker, status: 401 }]);
     const text = await cli('erasures', '--status', 'needs_attention');
-    expect(text.stdout).toMatch(/dynamics\s+HTTP 401 API Key Invalid/);
+    expect(text.stdout).toMatch(/dynamics\s+HTTP 401 \[withheld/);
 
     const closed = await cli(
       'close',
