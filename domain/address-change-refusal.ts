@@ -13,6 +13,8 @@ export const addressChangeRefusalReasons = [
   'address_erased',
   /** An erasure of the person runs; it was told of the move (or could not be) and no rectification began. */
   'erasure_running',
+  /** Another rectification of the person runs; no second one began beside it. */
+  'rectification_running',
   /** The webhook's addresses are not ones the hub takes (the rectification's input was invalid). */
   'invalid_request',
   /** Intake failed (Temporal or the ledger could not be reached); Mailchimp retries the delivery. */

@@ -67,6 +67,7 @@ export async function requestRectification(
       'erasure_running',
     );
   }
+  if (options.ledger) await refuseWhileRectifying(context, options.ledger, subjectKey);
   const requestId = randomUUID();
   const workflowId = rectificationWorkflowId(requestId);
   await context.client.workflow.start<typeof rectificationWorkflow>('rectificationWorkflow', {
@@ -99,6 +100,28 @@ export async function requestRectification(
     receivedAt: deadline.receivedAt,
     dueAt: deadline.dueAt,
   };
+}
+
+/**
+ * Refuses (RectificationRefused `rectification_running`, subject keys and request ids only) a rectification
+ * of a person another rectification of whom still runs: each would search the old address while the other
+ * moves records away from it, so one system could end at one new address and another at the other, with the
+ * ledger re-keyed to only one of them. Open in the ledger and running in Temporal (a run terminated outside
+ * the hub never completes its ledger row, and must not block the person for good).
+ */
+async function refuseWhileRectifying(
+  context: HubClientContext,
+  ledger: Pick<Ledger, 'listRequestDeadlines'>,
+  subjectKey: string,
+): Promise<void> {
+  const open = await ledger.listRequestDeadlines({ open: true, kind: 'rectification', subjectKey });
+  for (const request of open) {
+    if (!(await isRunning(context.client, rectificationWorkflowId(request.requestId)))) continue;
+    throw new RectificationRefused(
+      `The rectification of subject ${subjectKey} is refused: rectification ${request.requestId} of this person is still running. Nothing was written; let it end (consent-hub receipt ${request.requestId}: retry or close what needs attention), then rectify again if anything is left.`,
+      'rectification_running',
+    );
+  }
 }
 
 type TakenAddressReads = 'getTombstone' | 'listConsentEvents' | 'listRequestDeadlines' | 'getHold';

@@ -54,7 +54,12 @@ export class RectificationRefused extends Error {
   constructor(
     message: string,
     /** Why, as a code that names nothing about the person (kept in the ledger for a vendor's change). */
-    readonly code: 'same_address' | 'address_taken' | 'address_erased' | 'erasure_running',
+    readonly code:
+      | 'same_address'
+      | 'address_taken'
+      | 'address_erased'
+      | 'erasure_running'
+      | 'rectification_running',
   ) {
     super(message);
   }

@@ -14,6 +14,7 @@ import {
   lookupRectification,
   requestRectification,
 } from '../../hub-client/rectifications.js';
+import { RectificationRefused } from '../../hub-client/request-errors.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
@@ -346,6 +347,50 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     expect(await dynamicsRows(strandedEmail)).toEqual([]);
     expect(await mailchimpMembers(newestEmail)).toBe(0);
     noAddressIn([byNewest, byFirst, receipt, other], firstEmail, strandedEmail, newestEmail);
+  });
+
+  it('a second rectification of a person is refused while the first still runs, and taken once it has ended', async () => {
+    const oldEmail = uniqueEmail('twice.old');
+    await seedPerson(oldEmail);
+    await hub.vendors.mailchimp.control.fail({ method: 'PATCH', path: '/lists/', status: 400, count: 1 });
+    const first = await requestRectification(
+      context,
+      {
+        email: oldEmail,
+        set: { email: uniqueEmail('twice.first') },
+        requestedBy: 'privacy-inbox#309',
+        requestedAt: new Date().toISOString(),
+      },
+      { ledger: hub.ledger },
+    );
+    await until('Mailchimp waits for an operator', async () => {
+      const found = await lookupRectification(context, hub.ledger, first.requestId);
+      return found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention';
+    });
+    const second = {
+      email: oldEmail,
+      set: { email: uniqueEmail('twice.second') },
+      requestedBy: 'privacy-inbox#310',
+      requestedAt: new Date().toISOString(),
+    };
+    const refused = await requestRectification(context, second, { ledger: hub.ledger }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(RectificationRefused);
+    expect((refused as RectificationRefused).code).toBe('rectification_running');
+    expect((refused as Error).message).toContain(first.requestId);
+    noAddressIn((refused as Error).message, oldEmail, second.set.email);
+    // Nothing of the second was written: the Dynamics row is where the first put it, and no request is open.
+    expect(
+      await hub.ledger.listRequestDeadlines({ open: true, kind: 'rectification', subjectKey: key(oldEmail) }),
+    ).toEqual([expect.objectContaining({ requestId: first.requestId })]);
+
+    await context.client.workflow.getHandle(first.workflowId).executeUpdate(closeSystemUpdate, {
+      args: [{ system: 'mailchimp', reason: 'vendor refused', operator: 'ops:test' }],
+    });
+    await awaitRectification(context, first);
+    const again = await requestRectification(context, second, { ledger: hub.ledger });
+    expect((await awaitRectification(context, again)).systems.mailchimp.status).toBe('rectified');
   });
 
   it('a completed rectification starts no second erasure: the old address is left to whoever holds it now', async () => {
