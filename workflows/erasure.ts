@@ -46,6 +46,7 @@ import {
 import { redactOperatorTextFor } from './operator-text.js';
 import { followRequestDeadline } from './request-deadline.js';
 import { erasureStatusAttribute, subjectKeyAttribute } from './search-attribute-keys.js';
+import { checkedMerge, instantOr, isHubAddressChange, sentPastCodec } from './signal-input.js';
 
 type ErasureSystemSummary = Awaited<ReturnType<Activities['summariseErasureSystem']>>;
 type PlannedErasure = Awaited<ReturnType<Activities['planErasure']>>;
@@ -222,7 +223,10 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
   // A vendor that moved the person to another address while this runs (Mailchimp's upemail, during a hold
   // most of all): recorded, and the new address searched too, so the moved records are erased, not missed.
   const addressChanges: ErasureAddressChange[] = [];
-  setHandler(erasureAddressChangedSignal, ({ source, changedAt, newSubjectKey, newEmail }) => {
+  setHandler(erasureAddressChangedSignal, (sent) => {
+    if (!isHubAddressChange(sent)) return;
+    const { source, newSubjectKey, newEmail } = sent;
+    const changedAt = instantOr(sent.changedAt, new Date().toISOString());
     if (addressChanges.some((known) => known.newSubjectKey === newSubjectKey && known.source === source))
       return;
     addressChanges.push({ source, changedAt, newSubjectKey });
@@ -274,9 +278,12 @@ export async function erasureWorkflow(input: ErasureWorkflowInput): Promise<Eras
     }
   };
   for (const merge of input.joinedAtStart ?? []) join(merge);
-  setHandler(mergeErasureRequestSignal, ({ token, subjectKey: _subjectKey, ...merge }) => {
+  setHandler(mergeErasureRequestSignal, (signal) => {
+    const { token, subjectKey: _subjectKey, ...sent } = signal;
     // The start's own request is already in the input.
     if (token === input.startToken) return;
+    // Sent past the hub's client, its fields are as typed: held to the client's shapes (signal-input.ts).
+    const merge = checkedMerge(sent, new Date().toISOString(), sentPastCodec(signal));
     if (closing) lateRequests.push(merge);
     else join(merge);
   });

@@ -14,6 +14,7 @@ import type { SystemName } from '../domain/systems.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { holdPlacedSignal, holdReleasedSignal } from './erasure-definitions.js';
 import type { OperatorGate } from './operator-gate.js';
+import { actorOrUnnamed, instantOr, isHoldCode, releaseCodeOr } from './signal-input.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** How often a waiting erasure looks in the ledger for a release whose signal it never got. */
@@ -85,13 +86,25 @@ export class LegalHoldPhase {
       onChange: () => void;
     },
   ) {
-    setHandler(holdReleasedSignal, ({ releasedAt, releasedBy, reason }) => {
+    setHandler(holdReleasedSignal, (sent) => {
+      // Sent past the hub's client, its fields are as typed: held to the client's shapes (signal-input.ts).
+      const releasedAt = instantOr(sent.releasedAt, new Date().toISOString());
       if (!this.released || Date.parse(releasedAt) >= Date.parse(this.released.at)) {
-        this.released = { at: releasedAt, by: releasedBy, reason };
+        this.released = {
+          at: releasedAt,
+          by: actorOrUnnamed(sent.releasedBy),
+          reason: releaseCodeOr(sent.reason, 'resolved'),
+        };
       }
     });
     // Only erasures on the hold-during-run path act on `arrived` (erasure.ts); no older one got this signal.
-    setHandler(holdPlacedSignal, (hold) => this.holdFound(hold));
+    // A hold the hub placed has a code and is in the ledger, which every delete step reads; a signal without
+    // a code came past the hub (signal-input.ts) and its words are not kept.
+    setHandler(holdPlacedSignal, (hold) => {
+      if (isHoldCode(hold.reason)) {
+        this.holdFound({ reason: hold.reason, placedAt: instantOr(hold.placedAt, new Date().toISOString()) });
+      }
+    });
   }
 
   /** Notes a hold placed while the erasure runs (from its signal or from a delete step's answer). */

@@ -11,7 +11,13 @@ import {
   lookupErasure,
   requestErasure,
 } from '../../hub-client/erasures.js';
-import { closeSystemUpdate, retrySystemUpdate } from '../../workflows/erasure-definitions.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import {
+  closeSystemUpdate,
+  erasureAddressChangedSignal,
+  mergeErasureRequestSignal,
+  retrySystemUpdate,
+} from '../../workflows/erasure-definitions.js';
 import { rawHistoryText } from '../support/history.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
@@ -52,7 +58,7 @@ const connectors: ConnectorSet = {
  */
 describe("updates sent without the hub's codec are refused", { timeout: 120_000 }, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let worker: { stop(): Promise<void> };
+  let worker: { stop(): Promise<void>; ledger: Ledger };
   let context: HubClientContext;
   let plainClient: Client;
   let plainConnection: Connection;
@@ -123,5 +129,54 @@ describe("updates sent without the hub's codec are refused", { timeout: 120_000 
     const receipt = await awaitReceipt(context, started);
     expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
     expect(receipt.operatorActions?.map((action) => action.reason)).toEqual(['handled_manually']);
+  });
+  /**
+   * Signals cannot be refused: one sent straight to Temporal stays in the history as sent. What the erasure
+   * keeps of it is held to the hub client's shapes, so a name or an address typed into its fields reaches
+   * neither the receipt nor the ledger, and an address change the hub did not send moves nothing.
+   */
+  it('keeps no words of signals sent without the codec in the receipt, and ignores such an address change', async () => {
+    const started = await requestErasure(context, {
+      email: `us.${Date.now()}@example.com`,
+      requestedBy: 'privacy-inbox#16',
+      requestedAt: new Date().toISOString(),
+    });
+    for (let i = 0; i < 200; i++) {
+      const found = await lookupErasure(context, started.requestId);
+      if (found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention') break;
+      await delay(250);
+    }
+    const plain = plainClient.workflow.getHandle(started.workflowId, started.requestId);
+    await plain.signal(mergeErasureRequestSignal, {
+      token: 'typed-by-hand',
+      gaClientIds: [],
+      gaUserIds: [],
+      reason: 'Clementine Harbottle asked by phone',
+      reasonNote: 'Clementine Harbottle, clementine@harbottle.example',
+      requestedBy: 'Clementine Harbottle <clementine@harbottle.example>',
+      requestedAt: 'Clementine',
+    });
+    await plain.signal(erasureAddressChangedSignal, {
+      subjectKey: 'a'.repeat(64),
+      newEmail: 'clementine@harbottle.example',
+      newSubjectKey: 'Clementine Harbottle',
+      source: 'Clementine Harbottle',
+      changedAt: new Date().toISOString(),
+    });
+    // Both signals are in the history before the close below, so the run handles them first.
+    await closeErasureSystem(context, started.requestId, {
+      system: 'mailchimp',
+      reason: 'handled_manually',
+      operator: 'op-16',
+    });
+    const receipt = await awaitReceipt(context, started);
+    expect(receipt.joinedRequests).toEqual([
+      expect.objectContaining({ reason: 'other', requestedBy: 'unknown', gaClientIdsAdded: 0 }),
+    ]);
+    expect(Number.isNaN(Date.parse(receipt.joinedRequests?.[0]?.requestedAt ?? ''))).toBe(false);
+    expect(receipt.addressChanges ?? []).toEqual([]);
+    const kept = JSON.stringify(await worker.ledger.getReceipt(started.requestId));
+    expect(kept).toContain(started.requestId);
+    expect(`${JSON.stringify(receipt)} ${kept}`).not.toMatch(/clementine|harbottle/i);
   });
 });
