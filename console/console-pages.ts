@@ -201,18 +201,28 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     code = 200,
   ) => {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
-    const [consent, deadlines, erasures, consentEvents, tombstone, receipts, hold, holds] = await Promise.all(
-      [
-        consentStatus(deps.hub, deps.ledger, email),
-        listRequests(deps.hub, deps.ledger, { subjectKey }),
-        listErasures(deps.hub, undefined, deps.ledger, subjectKey),
-        deps.ledger.listConsentEvents(subjectKey),
-        deps.ledger.getTombstone(subjectKey),
-        deps.ledger.listReceipts({ subjectKey }),
-        deps.ledger.getHold(subjectKey),
-        deps.ledger.listHolds(subjectKey),
-      ],
-    );
+    const [
+      consent,
+      deadlines,
+      erasures,
+      consentEvents,
+      tombstone,
+      receipts,
+      hold,
+      holds,
+      addressChangeRefusals,
+    ] = await Promise.all([
+      consentStatus(deps.hub, deps.ledger, email),
+      listRequests(deps.hub, deps.ledger, { subjectKey }),
+      listErasures(deps.hub, undefined, deps.ledger, subjectKey),
+      deps.ledger.listConsentEvents(subjectKey),
+      deps.ledger.getTombstone(subjectKey),
+      deps.ledger.listReceipts({ subjectKey }),
+      deps.ledger.getHold(subjectKey),
+      deps.ledger.listHolds(subjectKey),
+      // A vendor's address change the hub refused: the vendors disagree on this person's address.
+      deps.ledger.listAddressChangeRefusals({ subjectKey }),
+    ]);
     const ids = (kind: string) => deadlines.filter((row) => row.kind === kind).map((row) => row.requestId);
     const erasureIds = [...new Set([...ids('erasure'), ...erasures.map((row) => row.requestId)])];
     const [restrictions, access, rectifications] = await Promise.all([
@@ -253,6 +263,7 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
           ...rectifications.filter((r) => r !== undefined).map((r) => ({ ...r, kind: 'Rectification' })),
         ].sort((a, b) => (a.completedAt < b.completedAt ? 1 : -1)),
         hold,
+        addressChangeRefusals,
         notice,
         holdForm,
         holdReasons: holdReasonCodes,
