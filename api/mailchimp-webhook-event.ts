@@ -80,14 +80,23 @@ export function firedAtSkewNote(reading: FiredAtReading, taken: string): string 
 
 /**
  * A stable id for one event, the same on every retried delivery of it: Mailchimp sends no delivery id. It
- * is built from the subject key (an HMAC), never the email, so it can sit in evidence and the ledger.
+ * is built from the subject key (an HMAC), never the email, so it can sit in evidence and the ledger; an
+ * address change also names the new address's subject key, as two changes from one address in the same
+ * second and audience are two events.
  */
-export function webhookEventId(event: MailchimpWebhookEvent, subjectKey: string): string {
+export function webhookEventId(
+  event: MailchimpWebhookEvent,
+  subjectKey: string,
+  newSubjectKey?: string,
+): string {
+  const parts = [
+    event.type,
+    event.fired_at,
+    event['data[list_id]'] ?? '',
+    event['data[id]'] ?? '',
+    subjectKey,
+  ];
   return createHash('sha256')
-    .update(
-      [event.type, event.fired_at, event['data[list_id]'] ?? '', event['data[id]'] ?? '', subjectKey].join(
-        '\n',
-      ),
-    )
+    .update((newSubjectKey ? [...parts, newSubjectKey] : parts).join('\n'))
     .digest('hex');
 }

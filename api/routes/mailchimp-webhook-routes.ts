@@ -90,7 +90,7 @@ export function mailchimpWebhookRoutes(deps: ApiDependencies, secret: string) {
    */
   async function changeAddress(reply: FastifyReply, event: MailchimpWebhookEvent, from: string, to: string) {
     const subjectKey = subjectKeyFor(from, deps.hub.subjectKeySecret);
-    const eventId = webhookEventId(event, subjectKey);
+    const eventId = webhookEventId(event, subjectKey, subjectKeyFor(to, deps.hub.subjectKeySecret));
     const storeKey = `mailchimp-webhook:${eventId}`;
     const seen = await deps.ledger.getIdempotentResponse(storeKey);
     if (seen) return reply.code(seen.status).header('idempotent-replayed', 'true').send(seen.body);

@@ -1,5 +1,11 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { firedAtSkewNote, mailchimpWebhookSchema, readFiredAt } from '../../api/mailchimp-webhook-event.js';
+import {
+  firedAtSkewNote,
+  mailchimpWebhookSchema,
+  readFiredAt,
+  webhookEventId,
+} from '../../api/mailchimp-webhook-event.js';
 
 const now = new Date('2026-06-01T12:00:00.000Z');
 
@@ -36,6 +42,36 @@ describe("a Mailchimp delivery's fired_at", () => {
     const reading = readFiredAt('2099-01-01 00:00:00', now, 90);
     expect(firedAtSkewNote(reading, now.toISOString())).toBe(
       `clock skew: Mailchimp fired_at "2099-01-01 00:00:00" lies ahead of the hub's clock; the hub took 2026-06-01T12:00:00.000Z`,
+    );
+  });
+});
+
+describe("a Mailchimp delivery's event id", () => {
+  const upemail = {
+    type: 'upemail',
+    fired_at: '2026-06-01 11:59:30',
+    'data[list_id]': 'news',
+    'data[old_email]': 'a@example.com',
+  };
+
+  it('is the same for every copy of one address change, and differs for a change to another address in the same second', () => {
+    const event = mailchimpWebhookSchema.parse({ ...upemail, 'data[new_email]': 'b@example.com' });
+    const other = mailchimpWebhookSchema.parse({ ...upemail, 'data[new_email]': 'c@example.com' });
+    expect(webhookEventId(event, 'old-key', 'key-b')).toBe(webhookEventId(event, 'old-key', 'key-b'));
+    expect(webhookEventId(other, 'old-key', 'key-c')).not.toBe(webhookEventId(event, 'old-key', 'key-b'));
+  });
+
+  it('keeps the id an unsubscribe had before address changes named their new key', () => {
+    const event = mailchimpWebhookSchema.parse({
+      type: 'unsubscribe',
+      fired_at: '2026-06-01 11:59:30',
+      'data[email]': 'a@example.com',
+      'data[list_id]': 'news',
+    });
+    expect(webhookEventId(event, 'key')).toBe(
+      createHash('sha256')
+        .update(['unsubscribe', '2026-06-01 11:59:30', 'news', '', 'key'].join('\n'))
+        .digest('hex'),
     );
   });
 });
