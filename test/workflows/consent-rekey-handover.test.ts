@@ -5,15 +5,14 @@ import { awaitRectification, requestRectification } from '../../hub-client/recti
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import type { consentWorkflow } from '../../workflows/consent.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
-import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { changeSettled, consentViewWhen, testWithdrawal } from '../support/consent-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { deliverUpemail } from '../support/mailchimp-webhooks.js';
+import { uniqueEmail } from '../support/unique-email.js';
 import { mailchimpMember } from '../support/vendor-sandboxes.js';
 import { waitFor } from '../support/waiting.js';
 import { terminateWorkflows, workflowStatus } from '../support/workflow-runs.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const listId = 'handoverlist1';
 
 /**
@@ -142,36 +141,20 @@ describe('consent workflow hand-over on re-key', { timeout: 240_000 }, () => {
       (v) => v.inFlight === 0 && v.systems.dynamics.written?.outcome === 'applied',
       'the withdrawal is written and the workflow idles',
     );
-    const webhookSecret = 'handover-upemail-secret-0123456789';
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key: freshApiKey(),
-      webhookSecret,
+    const response = await deliverUpemail(hub, {
+      webhookSecret: 'handover-upemail-secret-0123456789',
+      listId,
+      from: oldEmail,
+      to: newEmail,
+      newId: 'def456',
+      firedAgoMs: 5000,
     });
-    try {
-      const response = await app.inject({
-        method: 'POST',
-        url: `/webhooks/mailchimp/${webhookSecret}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          type: 'upemail',
-          fired_at: new Date(Date.now() - 5000).toISOString().slice(0, 19).replace('T', ' '),
-          'data[list_id]': listId,
-          'data[new_id]': 'def456',
-          'data[new_email]': newEmail,
-          'data[old_email]': oldEmail,
-        }).toString(),
-      });
-      expect(response.statusCode).toBe(200);
-      const { rectificationRequestId } = response.json() as { rectificationRequestId: string };
-      const receipt = await waitFor('the rectification receipt', () =>
-        hub.ledger.getRectification(rectificationRequestId),
-      );
-      expect(receipt.rekeyed).toMatchObject({ from: oldKey, to: newKey, consentWorkflow: 'handed_over' });
-    } finally {
-      await app.close();
-    }
+    expect(response.status).toBe(200);
+    const { rectificationRequestId } = response.body as { rectificationRequestId: string };
+    const receipt = await waitFor('the rectification receipt', () =>
+      hub.ledger.getRectification(rectificationRequestId),
+    );
+    expect(receipt.rekeyed).toMatchObject({ from: oldKey, to: newKey, consentWorkflow: 'handed_over' });
 
     expect((await handleOf(oldKey).result()).rekeyedTo?.subjectKey).toBe(newKey);
     const view = await viewWhen(newKey, (v) => v.inFlight === 0, 'the new key idles');

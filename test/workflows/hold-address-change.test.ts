@@ -1,21 +1,15 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureStatusView } from '../../domain/erasure.js';
-import {
-  awaitReceipt,
-  type HubClientContext,
-  lookupErasure,
-  requestErasure,
-} from '../../hub-client/erasures.js';
+import { awaitReceipt, type HubClientContext, requestErasure } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { mailchimpSubscriberHash } from '../../sandboxes/mailchimp/subscriber-hash.js';
-import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { raw } from '../connectors/mailchimp/mailchimp-test-kit.js';
+import { erasureContext, erasureStatusWhen } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { deliverUpemail as deliverMailchimpUpemail } from '../support/mailchimp-webhooks.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const listId = 'movelist01';
 
 type Row = Record<string, unknown>;
@@ -38,23 +32,14 @@ describe('a held erasure deletes the records it restricted, whatever their addre
 
   beforeAll(async () => {
     hub = await startHubWithVendors('hold-address-change');
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(async () => {
     await hub?.close();
   });
 
-  async function waitFor(requestId: string, test: (s: ErasureStatusView) => boolean) {
-    for (let i = 0; i < 240; i++) {
-      const found = await lookupErasure(context, requestId);
-      if (found.state === 'open' && test(found.status)) return found.status;
-      await delay(250);
-    }
-    throw new Error('status never matched');
-  }
+  const waitFor = (requestId: string, test: (s: ErasureStatusView) => boolean) =>
+    erasureStatusWhen(context, requestId, test);
   const mailchimpMembers = async () =>
     (await hub.vendors.mailchimp.control.state<MailchimpState>()).lists.flatMap((list) => list.members);
   const dynamicsRows = async () => {
@@ -132,33 +117,15 @@ describe('a held erasure deletes the records it restricted, whatever their addre
   });
 
   /** Mailchimp's upemail delivery to the hub's webhook, as the API receives it. */
-  const deliverUpemail = async (from: string, to: string) => {
-    const webhookSecret = 'hold-upemail-secret-0123456789';
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key: freshApiKey(),
-      webhookSecret,
+  const deliverUpemail = (from: string, to: string) =>
+    deliverMailchimpUpemail(hub, {
+      webhookSecret: 'hold-upemail-secret-0123456789',
+      listId,
+      from,
+      to,
+      newId: mailchimpSubscriberHash(to),
+      firedAgoMs: 2000,
     });
-    try {
-      const response = await app.inject({
-        method: 'POST',
-        url: `/webhooks/mailchimp/${webhookSecret}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          type: 'upemail',
-          fired_at: new Date(Date.now() - 2000).toISOString().slice(0, 19).replace('T', ' '),
-          'data[list_id]': listId,
-          'data[new_id]': mailchimpSubscriberHash(to),
-          'data[new_email]': to,
-          'data[old_email]': from,
-        }).toString(),
-      });
-      return { status: response.statusCode, body: response.json() as Record<string, unknown> };
-    } finally {
-      await app.close();
-    }
-  };
 
   it('an upemail during a held erasure is recorded by the erasure, not refused and dropped: the receipt names the change and the moved member is erased', async () => {
     const email = uniqueEmail('held-upemail');

@@ -3,17 +3,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { holdCheckEvery } from '../../activities/erasure-activities.js';
 import { requestLog } from '../../cli/request-log.js';
 import type { ErasureStatusView } from '../../domain/erasure.js';
-import {
-  awaitReceipt,
-  type HubClientContext,
-  lookupErasure,
-  requestErasure,
-} from '../../hub-client/erasures.js';
+import { awaitReceipt, type HubClientContext, requestErasure } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
+import { erasureContext, erasureStatusWhen } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const listId = 'holdrunlist';
 
 type Row = Record<string, unknown>;
@@ -34,10 +29,7 @@ describe('a hold placed while the person’s erasure runs stops the deleting', {
 
   beforeAll(async () => {
     hub = await startHubWithVendors('hold-during-erasure');
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterEach(async () => {
     for (const vendor of [hub.vendors.dynamics, hub.vendors.mailchimp, hub.vendors.google]) {
@@ -49,14 +41,8 @@ describe('a hold placed while the person’s erasure runs stops the deleting', {
     await hub?.close();
   });
 
-  async function waitFor(requestId: string, test: (s: ErasureStatusView) => boolean) {
-    for (let i = 0; i < 400; i++) {
-      const found = await lookupErasure(context, requestId);
-      if (found.state === 'open' && test(found.status)) return found.status;
-      await delay(150);
-    }
-    throw new Error('status never matched');
-  }
+  const waitFor = (requestId: string, test: (s: ErasureStatusView) => boolean) =>
+    erasureStatusWhen(context, requestId, test, { tries: 400, everyMs: 150 });
   const dynamicsRows = async (email: string) => {
     const state = await hub.vendors.dynamics.control.state<DynamicsState>();
     const mine = (rows: Row[]) => rows.filter((row) => row.emailaddress1 === email);

@@ -12,10 +12,10 @@ import {
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { erasureContext, erasureStatusWhen } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const listId = 'holdlist01';
 
 type Row = Record<string, unknown>;
@@ -37,23 +37,14 @@ describe('a held person’s erasure restricts, and erases once the hold is relea
 
   beforeAll(async () => {
     hub = await startHubWithVendors('legal-hold');
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(async () => {
     await hub?.close();
   });
 
-  async function waitFor(requestId: string, test: (s: ErasureStatusView) => boolean) {
-    for (let i = 0; i < 240; i++) {
-      const found = await lookupErasure(context, requestId);
-      if (found.state === 'open' && test(found.status)) return found.status;
-      await delay(250);
-    }
-    throw new Error('status never matched');
-  }
+  const waitFor = (requestId: string, test: (s: ErasureStatusView) => boolean) =>
+    erasureStatusWhen(context, requestId, test);
   const dynamicsRows = async (email: string) => {
     const state = await hub.vendors.dynamics.control.state<DynamicsState>();
     const mine = (rows: Row[]) => rows.filter((row) => row.emailaddress1 === email);

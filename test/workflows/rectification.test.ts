@@ -8,10 +8,10 @@ import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate } from '../../workflows/erasure-definitions.js';
 import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 const listId = 'rectifylist1';
 type Row = Record<string, unknown>;
 
@@ -27,10 +27,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
 
   beforeAll(async () => {
     hub = await startHubWithVendors('rectification');
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(async () => {
     await hub?.close();
