@@ -18,20 +18,14 @@ import { RectificationRefused } from '../../hub-client/request-errors.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
+import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { dynamicsRowsHolding, mailchimpListsHolding } from '../support/sandbox-records.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 /** A Mailchimp-shaped audience id (10 hex digits), created before the hub first lists the audiences. */
 const list = randomBytes(5).toString('hex');
 type Row = Record<string, unknown>;
-interface DynamicsState {
-  contacts: Row[];
-  leads: Row[];
-}
-interface MailchimpState {
-  lists: { id: string; members: { email_address: string; id: string }[] }[];
-}
 
 /**
  * Issue 18, after a rectification: an erasure, a legal hold and its release asked for by an address a
@@ -48,15 +42,8 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     hub = await startHubWithVendors('erasure-follows-rekey');
     await hub.vendors.mailchimp.control.seed({ lists: [{ id: list, name: 'Rekey news', members: [] }] });
-    context = {
-      ...hub.temporal.context(),
-      timings: {
-        attentionAfter: '1 minute',
-        operatorDeadline: '5 minutes',
-        heartbeatTimeout: '10 seconds',
-        holdRecheck: '2 seconds',
-      },
-    };
+    const base = erasureContext(hub);
+    context = { ...base, timings: { ...base.timings, holdRecheck: '2 seconds' } };
     secret = hub.temporal.secrets.subjectKeySecret;
   });
   afterAll(async () => {
@@ -64,20 +51,13 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
   });
 
   const dynamicsRows = async (email: string) => {
-    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
-    const holds = (row: Row) =>
-      ['emailaddress1', 'emailaddress2', 'emailaddress3'].some(
-        (column) => typeof row[column] === 'string' && (row[column] as string).toLowerCase() === email,
-      );
+    const { contacts, leads } = await dynamicsRowsHolding(hub.vendors, email);
     return [
-      ...state.contacts.filter(holds).map((row) => `contact:${String(row.contactid)}`),
-      ...state.leads.filter(holds).map((row) => `lead:${String(row.leadid)}`),
+      ...contacts.map((row) => `contact:${String(row.contactid)}`),
+      ...leads.map((row) => `lead:${String(row.leadid)}`),
     ].sort();
   };
-  const mailchimpMembers = async (email: string) => {
-    const state = await hub.vendors.mailchimp.control.state<MailchimpState>();
-    return state.lists.filter((l) => l.members.some((m) => m.email_address.toLowerCase() === email)).length;
-  };
+  const mailchimpMembers = async (email: string) => (await mailchimpListsHolding(hub.vendors, email)).length;
   const seedPerson = async (email: string, extra: Row = {}) => {
     await hub.vendors.dynamics.control.seed({
       contacts: [{ firstname: 'Ottilie', lastname: 'Rekey', emailaddress1: email, ...extra }],

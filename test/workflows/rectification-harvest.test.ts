@@ -13,24 +13,17 @@ import { isRunning } from '../../hub-client/shredding.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { dynamicsRowsHolding, mailchimpListsHolding } from '../support/sandbox-records.js';
+import { uniqueEmail } from '../support/unique-email.js';
 
-let counter = 0;
-const uniqueEmail = (name: string) => `${name}.${Date.now()}.${counter++}@example.com`;
 /**
  * Two Mailchimp-shaped audiences (10 hex digits), created before the hub first lists the account's audiences
  * (the connector keeps that list for a while); each test seeds its own members into them.
  */
 const news = randomBytes(5).toString('hex');
 const events = randomBytes(5).toString('hex');
-type Row = Record<string, unknown>;
-interface DynamicsState {
-  contacts: Row[];
-  leads: Row[];
-}
-interface MailchimpState {
-  lists: { id: string; members: { email_address: string; id: string }[] }[];
-}
 
 /**
  * Issue 18: a rectification harvests the person's records in every system under the old address and checks
@@ -52,33 +45,21 @@ describe('rectification harvests first: retries and conflicts never make two peo
         { id: events, name: 'Harvest events', members: [] },
       ],
     });
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(async () => {
     await hub?.close();
   });
 
   const dynamicsRows = async (email: string) => {
-    const state = await hub.vendors.dynamics.control.state<DynamicsState>();
-    const holds = (row: Row) =>
-      ['emailaddress1', 'emailaddress2', 'emailaddress3'].some(
-        (column) => typeof row[column] === 'string' && (row[column] as string).toLowerCase() === email,
-      );
+    const { contacts, leads } = await dynamicsRowsHolding(hub.vendors, email);
     return {
-      contacts: state.contacts.filter(holds).map((row) => String(row.contactid)),
-      leads: state.leads.filter(holds).map((row) => String(row.leadid)),
+      contacts: contacts.map((row) => String(row.contactid)),
+      leads: leads.map((row) => String(row.leadid)),
     };
   };
-  const mailchimpAudiences = async (email: string) => {
-    const state = await hub.vendors.mailchimp.control.state<MailchimpState>();
-    return state.lists
-      .filter((list) => list.members.some((m) => m.email_address.toLowerCase() === email))
-      .map((list) => list.id)
-      .sort();
-  };
+  const mailchimpAudiences = async (email: string) =>
+    (await mailchimpListsHolding(hub.vendors, email)).sort();
   const rectify = async (email: string, newEmail: string) => {
     const started = await requestRectification(context, {
       email,
