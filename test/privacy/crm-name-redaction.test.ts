@@ -9,6 +9,7 @@ import {
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { capturingLogger } from '../support/capturing-logger.js';
+import { erasureContext } from '../support/erasure-runs.js';
 import { rawHistoryText } from '../support/history.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
@@ -25,10 +26,7 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
 
   beforeAll(async () => {
     hub = await startHubWithVendors('crm-name-redaction', { logger: logs.logger });
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(() => hub?.close());
 

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
-import type { FindResult } from '../../connectors/connector.js';
 import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
 import {
   awaitReceipt,
@@ -12,6 +11,7 @@ import {
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { rawHistoryText } from '../support/history.js';
+import { emptySystem } from '../support/stub-connectors.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
 const email = `mary.o'brien.${Date.now()}@example.com`;
@@ -22,16 +22,10 @@ const digests = [
 const gaClientId = '987654321.123456789';
 
 /** Connectors whose failures quote the person, as vendors' error bodies do. */
-const none: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
 const connectors: ConnectorSet = {
-  dynamics: {
-    find: async () => none,
-    erase: async () => ({ outcome: 'not_found', records: [] }),
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
-  },
+  dynamics: emptySystem(),
   mailchimp: {
-    erase: async () => ({ outcome: 'not_found', records: [] }),
+    ...emptySystem(),
     find: async () => {
       throw new NonRetryableVendorError({
         system: 'mailchimp',
@@ -41,17 +35,13 @@ const connectors: ConnectorSet = {
         reason: `Forgotten Email Not Subscribed: ${email.toUpperCase()} (${encodeURIComponent(email)}) hash ${digests[0]}`,
       });
     },
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
   },
   google: {
-    find: async () => none,
+    ...emptySystem('not_applicable'),
     erase: async () => {
       // Not a VendorError: a bug or an SDK's own exception, whose message and stack quote the input.
       throw new TypeError(`cannot submit ${gaClientId} for "${email}"`);
     },
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_applicable', records: [] }),
   },
 };
 

@@ -2,7 +2,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
-import type { FindResult } from '../../connectors/connector.js';
 import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
 import {
   awaitReceipt,
@@ -19,18 +18,13 @@ import {
   retrySystemUpdate,
 } from '../../workflows/erasure-definitions.js';
 import { rawHistoryText } from '../support/history.js';
+import { emptySystem } from '../support/stub-connectors.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
-const none: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
 const connectors: ConnectorSet = {
-  dynamics: {
-    find: async () => none,
-    erase: async () => ({ outcome: 'not_found', records: [] }),
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
-  },
+  dynamics: emptySystem(),
   mailchimp: {
-    erase: async () => ({ outcome: 'not_found', records: [] }),
+    ...emptySystem(),
     find: async () => {
       throw new NonRetryableVendorError({
         system: 'mailchimp',
@@ -40,15 +34,8 @@ const connectors: ConnectorSet = {
         reason: 'the API key cannot read this audience',
       });
     },
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_found', records: [] }),
   },
-  google: {
-    find: async () => none,
-    erase: async () => ({ outcome: 'not_found', records: [] }),
-    readConsent: async () => ({ purposes: {}, records: [] }),
-    applyConsent: async () => ({ outcome: 'not_applicable', records: [] }),
-  },
+  google: emptySystem('not_applicable'),
 };
 
 /**

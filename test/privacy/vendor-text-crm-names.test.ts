@@ -11,6 +11,7 @@ import {
 } from '../../hub-client/erasures.js';
 import { consentStatusQuery } from '../../workflows/consent-definitions.js';
 import { capturingLogger } from '../support/capturing-logger.js';
+import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 const listId = 'vendor-text-news';
@@ -30,10 +31,7 @@ describe("a Mailchimp error naming the person is redacted of the CRM's names", {
 
   beforeAll(async () => {
     hub = await startHubWithVendors('vendor-text-crm-names', { logger: logs.logger });
-    context = {
-      ...hub.temporal.context(),
-      timings: { attentionAfter: '1 minute', operatorDeadline: '5 minutes', heartbeatTimeout: '10 seconds' },
-    };
+    context = erasureContext(hub);
   });
   afterAll(() => hub?.close());
 

@@ -1,0 +1,21 @@
+import type { ConnectorSet } from '../../activities/create-activities.js';
+import type { FindResult } from '../../connectors/connector.js';
+
+/** What a find answers for a person a system does not hold. */
+export const noRecords: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
+
+/**
+ * A stand-in for a system that holds no one: find answers noRecords, erase and applyConsent answer
+ * `applyOutcome` ('not_found' by default; Google's consent writes answer 'not_applicable') with no records,
+ * readConsent no purposes. Spread it and override the call a test makes fail.
+ */
+export function emptySystem(
+  applyOutcome: 'not_found' | 'not_applicable' = 'not_found',
+): NonNullable<ConnectorSet['dynamics']> {
+  return {
+    find: async () => noRecords,
+    erase: async () => ({ outcome: 'not_found', records: [] }),
+    readConsent: async () => ({ purposes: {}, records: [] }),
+    applyConsent: async () => ({ outcome: applyOutcome, records: [] }),
+  };
+}
