@@ -20,6 +20,7 @@ import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate, erasureWorkflowId } from '../../workflows/erasure-definitions.js';
 import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { halfDoneRectification } from '../support/rectification-runs.js';
 import { dynamicsRowsHolding, mailchimpListsHolding } from '../support/sandbox-records.js';
 import { uniqueEmail } from '../support/unique-email.js';
 
@@ -107,26 +108,8 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     return found.receipt;
   };
   /** A rectification left half-done: Dynamics moved, Mailchimp refused (a 400) and closed by an operator. */
-  const halfDone = async (oldEmail: string, newEmail: string) => {
-    await hub.vendors.mailchimp.control.fail({ method: 'PATCH', path: '/lists/', status: 400, count: 1 });
-    const started = await requestRectification(context, {
-      email: oldEmail,
-      set: { email: newEmail },
-      requestedBy: 'privacy-inbox#186',
-      requestedAt: new Date().toISOString(),
-    });
-    await until('Mailchimp waits for an operator', async () => {
-      const found = await lookupRectification(context, hub.ledger, started.requestId);
-      return found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention';
-    });
-    await context.client.workflow.getHandle(started.workflowId).executeUpdate(closeSystemUpdate, {
-      args: [{ system: 'mailchimp', reason: 'vendor refused', operator: 'ops:test' }],
-    });
-    const receipt = await awaitRectification(context, started);
-    expect(receipt.systems.dynamics.status).toBe('rectified');
-    expect(receipt.rekeyed).toBeUndefined();
-    return receipt;
-  };
+  const halfDone = (oldEmail: string, newEmail: string) =>
+    halfDoneRectification(hub, context, oldEmail, newEmail, { tries: 900 });
   const key = (email: string) => subjectKeyFor(email, secret);
   const noAddressIn = (value: unknown, ...emails: string[]) => {
     const text = JSON.stringify(value).toLowerCase();
