@@ -14,7 +14,7 @@ import type { SystemName } from '../domain/systems.js';
 import { ledgerActivityOptions, systemActivityOptions } from './erasure-activity-options.js';
 import { holdPlacedSignal, holdReleasedSignal } from './erasure-definitions.js';
 import type { OperatorGate } from './operator-gate.js';
-import { actorOrUnnamed, instantOr, isHoldCode, releaseCodeOr } from './signal-input.js';
+import { actorOrUnnamed, instantOr, isHoldCode, releaseCodeOr, sentPastCodec } from './signal-input.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** How often a waiting erasure looks in the ledger for a release whose signal it never got. */
@@ -87,7 +87,10 @@ export class LegalHoldPhase {
     },
   ) {
     setHandler(holdReleasedSignal, (sent) => {
-      // Sent past the hub's client, its fields are as typed: held to the client's shapes (signal-input.ts).
+      // The hub records a release in the ledger and signals it through its codec; a release sent past the
+      // codec (straight to Temporal) is none, or a legal hold could be lifted, and the records deleted, with
+      // nothing in the ledger to say so. Its other fields are held to the client's shapes (signal-input.ts).
+      if (sentPastCodec(sent)) return;
       const releasedAt = instantOr(sent.releasedAt, new Date().toISOString());
       if (!this.released || Date.parse(releasedAt) >= Date.parse(this.released.at)) {
         this.released = {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ErasureStatusView } from '../../domain/erasure.js';
 import type { ReconciliationReport } from '../../domain/reconciliation.js';
 import {
@@ -12,6 +12,7 @@ import {
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
 import { keyedVendorId } from '../../privacy/keyed-id.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
+import { holdReleasedSignal } from '../../workflows/erasure-definitions.js';
 import { erasureContext, erasureStatusWhen } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 import { uniqueEmail } from '../support/unique-email.js';
@@ -253,6 +254,44 @@ describe('a held person’s erasure restricts, and erases once the hold is relea
     expect(await hub.ledger.listConsentEvents(started.subjectKey)).toEqual([]);
     expect(await consentWorkflowStarted()).toBe(false);
     expect(await dynamicsRows(email)).toEqual({ contacts: [], leads: [] });
+    expect(await mailchimpMembers(email)).toEqual([]);
+  });
+
+  it('keeps restricting when a release is signalled past the hub’s codec (straight to Temporal), and erases after the hub’s release', async () => {
+    const email = uniqueEmail('held-plain-release');
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: listId, name: 'Hold list', members: [{ email_address: email, status: 'subscribed' }] }],
+    });
+    await placeHold(context, hub.ledger, { email, reason: 'legal_claims', placedBy: 'cli:legal' });
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#81',
+      requestedAt: new Date().toISOString(),
+    });
+    await waitFor(started.requestId, (s) => s.status === 'on_hold');
+    // A client as `temporal workflow signal` is: payloads as the default converter makes them, no codec.
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const plain = new Client({ connection, namespace: hub.temporal.namespace });
+      await plain.workflow
+        .getHandle(started.workflowId, started.requestId)
+        .signal(holdReleasedSignal, {
+          releasedAt: new Date().toISOString(),
+          releasedBy: 'cli:legal',
+          reason: 'resolved',
+        });
+    } finally {
+      await connection.close();
+    }
+    await delay(3_000);
+    expect((await lookupErasure(context, started.requestId)).state).toBe('open');
+    expect(await waitFor(started.requestId, (s) => s.status === 'on_hold')).toMatchObject({
+      status: 'on_hold',
+    });
+    expect((await mailchimpMembers(email))[0]?.status).toBe('unsubscribed');
+
+    await releaseHold(context, hub.ledger, { email, reason: 'resolved', releasedBy: 'cli:legal' });
+    expect((await awaitReceipt(context, started)).outcome).toBe('completed');
     expect(await mailchimpMembers(email)).toEqual([]);
   });
 
