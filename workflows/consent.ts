@@ -49,6 +49,7 @@ import {
 import { assertNeedsAttention, assertOperatorAction, OperatorGate } from './operator-gate.js';
 import { redactOperatorTextFor } from './operator-text.js';
 import { consentStatusAttribute } from './search-attribute-keys.js';
+import { sentPastCodec } from './signal-input.js';
 
 const systems: SystemName[] = ['dynamics', 'mailchimp', 'google'];
 /** Batches handled before the history is carried into a fresh run. */
@@ -226,11 +227,13 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   });
   const gate = new OperatorGate(input.timings.operatorDeadline, publishStatus);
 
+  // A change or repair sent past the hub (`temporal workflow signal` without the codec) is no request the
+  // hub took in: its source and evidence, as typed, would go into the ledger unchecked (signal-input.ts).
   setHandler(consentChangeSignal, (change) => {
-    queue.push(change);
+    if (!sentPastCodec(change)) queue.push(change);
   });
   setHandler(consentReapplySignal, (request) => {
-    reapplies.push(request);
+    if (!sentPastCodec(request)) reapplies.push(request);
   });
   // The patch is asked where the signal lands: a history from before it never set `rekey`, so every later
   // step of such a run replays as it was recorded.
@@ -240,6 +243,7 @@ export async function consentWorkflow(input: ConsentWorkflowInput): Promise<Cons
   // Taken in like the changes and repairs it carries: the changes are recorded under this run's key, the
   // systems are written again with this run's address.
   setHandler(consentHandOverSignal, (handOver) => {
+    if (sentPastCodec(handOver)) return;
     queue.push(...handOver.pending);
     if (handOver.systems.length > 0) {
       reapplies.push({

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConsentDecision, Purpose } from '../../domain/purposes.js';
 import {
   type ConsentClientContext,
@@ -228,6 +229,35 @@ describe('consent propagation to all three tools', () => {
     expect(await activityTypes(workflowId)).toContain('recordConsentChanges');
     expect((await ledger.listConsentEvents(older.subjectKey)).map((e) => e.id)).toEqual([eventId]);
     expect((await contactOf(older.email)).donotbulkemail).toBe(true);
+  });
+
+  it('ignores a consent change signalled past the hub’s codec (straight to Temporal): nothing of it reaches the ledger or a tool', async () => {
+    const person = await plant();
+    await change(person.email, 'phone', 'withdrawn', new Date().toISOString());
+    // A client as `temporal workflow signal` is: payloads as the default converter makes them, no codec.
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const plain = new Client({ connection, namespace: hub.temporal.namespace });
+      await plain.workflow.getHandle(consentWorkflowId(person.subjectKey)).signal(consentChangeSignal, {
+        eventId: randomUUID(),
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        recordedAt: new Date().toISOString(),
+        source: 'Clementine Harbottle',
+        evidence: { channel: 'Clementine Harbottle' },
+      });
+    } finally {
+      await connection.close();
+    }
+    // A change through the hub after it is taken in, so the plain one has been handled before it settles.
+    await change(person.email, 'postal_mail', 'withdrawn', new Date().toISOString());
+    await settled(person.subjectKey, 'postal_mail', ['dynamics', 'mailchimp']);
+    const events = await ledger.listConsentEvents(person.subjectKey);
+    expect(events.map((e) => e.purpose).sort()).toEqual(['phone', 'postal_mail']);
+    expect(JSON.stringify(events)).not.toMatch(/clementine|harbottle/i);
+    expect((await contactOf(person.email)).donotbulkemail).not.toBe(true);
+    expect((await memberOf(person.email))?.status).toBe('subscribed');
   });
 
   it('lets a withdrawal win over a grant with the same timestamp', async () => {
