@@ -273,13 +273,11 @@ describe('a held person’s erasure restricts, and erases once the hold is relea
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
       const plain = new Client({ connection, namespace: hub.temporal.namespace });
-      await plain.workflow
-        .getHandle(started.workflowId, started.requestId)
-        .signal(holdReleasedSignal, {
-          releasedAt: new Date().toISOString(),
-          releasedBy: 'cli:legal',
-          reason: 'resolved',
-        });
+      await plain.workflow.getHandle(started.workflowId, started.requestId).signal(holdReleasedSignal, {
+        releasedAt: new Date().toISOString(),
+        releasedBy: 'cli:legal',
+        reason: 'resolved',
+      });
     } finally {
       await connection.close();
     }
