@@ -37,7 +37,7 @@ import { retryStatesOf } from './pending-activities.js';
 import { followRekeyedAddress } from './rekeyed-subjects.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
-import { isRunning } from './shredding.js';
+import { isRunning, shredWhenClosed } from './shredding.js';
 import { followSubjectLinks } from './subject-links.js';
 
 export interface ConsentClientContext extends HubClientContext {
@@ -103,9 +103,9 @@ export async function recordConsentChange(
   // change is theirs (a late webhook, a form sent before the change) and goes there.
   const movedTo = options.ledger ? await rekeyedSubject(context, options.ledger, addressKey) : undefined;
   const subjectKey = movedTo ?? addressKey;
-  if (change.decision === 'granted' && options.ledger) {
-    const tombstone = await options.ledger.getTombstone(subjectKey);
-    if (tombstone) throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
+  const tombstone = options.ledger ? await options.ledger.getTombstone(subjectKey) : undefined;
+  if (change.decision === 'granted' && tombstone) {
+    throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
   }
   const workflowId = consentWorkflowId(subjectKey);
   const eventId = stableEventId ?? randomUUID();
@@ -148,6 +148,10 @@ export async function recordConsentChange(
       },
     );
   }
+  // An erased person's withdrawal still goes to the tools, under a data key minted for it: that key goes once
+  // the run has closed, as the erasure's did, or the address would stay readable in the run's history.
+  if (tombstone)
+    await shredWhenClosed(context, { subjectKey, requestId: eventId, before: new Date().toISOString() });
   const deadline = await registerDeadline(
     options.ledger,
     { requestId: eventId, kind: 'consent', subjectKey },
@@ -314,11 +318,12 @@ export async function consentStatus(
   const email = status.requestedUnder
     ? ((await followRekeyedAddress(context.client, ledger, asked, context.subjectKeySecret)).email ?? asked)
     : asked;
+  const verifyId = randomUUID();
   const verification = await context.client.workflow.execute<typeof consentVerifyWorkflow>(
     'consentVerifyWorkflow',
     {
       taskQueue: context.taskQueue,
-      workflowId: `consent-verify-${status.subjectKey}-${randomUUID()}`,
+      workflowId: `consent-verify-${status.subjectKey}-${verifyId}`,
       args: [
         {
           subjectKey: status.subjectKey,
@@ -336,6 +341,15 @@ export async function consentStatus(
   const unreadable = (
     Object.entries(verification) as [SystemName, ConsentVerifyResult[SystemName]][]
   ).flatMap(([system, answer]) => (answer && 'error' in answer ? [{ system, reason: answer.error }] : []));
+  // Checking an erased person's tools put their address in a history again, under a key minted for it: that
+  // key goes as the erasure's did, once the person's workflows have closed.
+  if (status.erased) {
+    await shredWhenClosed(context, {
+      subjectKey: status.subjectKey,
+      requestId: `verify-${verifyId}`,
+      before: new Date().toISOString(),
+    });
+  }
   return { ...status, verification, differs, unreadable, agrees: !differs && unreadable.length === 0 };
 }
 

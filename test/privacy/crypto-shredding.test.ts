@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import type { FindResult } from '../../connectors/connector.js';
+import { consentStatus, recordConsentChange } from '../../hub-client/consent.js';
 import { awaitReceipt, requestErasure } from '../../hub-client/erasures.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
@@ -144,6 +146,51 @@ describe('crypto-shredding: per-subject data keys', () => {
     expect(signals.every((payload) => payload.metadata?.[subjectKeyIdMetadataKey])).toBe(true);
     // The receipt in the ledger still reads.
     expect((await ledger.getReceipt(started.requestId))?.subjectKey).toBe(started.subjectKey);
+  });
+
+  it("destroys the key an erased person's later withdrawal and status check minted, once their runs close", async () => {
+    const email = `shred.after.${Date.now()}@example.com`;
+    const context = temporal.context();
+    const started = await requestErasure(context, {
+      email,
+      requestedBy: 'privacy-inbox#29',
+      requestedAt: new Date().toISOString(),
+    });
+    await awaitReceipt(context, started);
+    await temporal.client.workflow.getHandle(shredWorkflowId(started.subjectKey, started.requestId)).result();
+    expect(await ledger.activeSubjectDataKey(started.subjectKey)).toBeUndefined();
+
+    // Still carried after an erasure (a re-imported address), under a key minted for this run.
+    const withdrawal = await recordConsentChange(
+      context,
+      {
+        email,
+        purpose: 'marketing_email',
+        decision: 'withdrawn',
+        occurredAt: new Date().toISOString(),
+        source: 'test',
+      },
+      undefined,
+      { ledger },
+    );
+    expect(await ledger.activeSubjectDataKey(started.subjectKey)).toBeDefined();
+    // These stub tools take no consent writes, so the run would wait for an operator: it is ended here.
+    await temporal.client.workflow.getHandle(withdrawal.workflowId).terminate('test: the run is over');
+    const afterWithdrawal = await temporal.client.workflow
+      .getHandle(shredWorkflowId(started.subjectKey, withdrawal.eventId))
+      .result();
+    expect(afterWithdrawal.destroyed).toBe(1);
+    expect(await ledger.activeSubjectDataKey(started.subjectKey)).toBeUndefined();
+
+    const checked = await consentStatus(context, ledger, email, { verify: true });
+    expect(checked.erased).toBe(true);
+    // The check's own key goes once its run has closed (the shredding looks every second in tests).
+    let active = await ledger.activeSubjectDataKey(started.subjectKey);
+    for (let i = 0; i < 150 && active; i++) {
+      await delay(200);
+      active = await ledger.activeSubjectDataKey(started.subjectKey);
+    }
+    expect(active).toBeUndefined();
   });
 
   it('seals only payloads that name a subject and carry their data', () => {
