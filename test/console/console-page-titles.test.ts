@@ -1,18 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashApiKey } from '../../api/api-keys.js';
-import { createApiServer } from '../../api/create-api-server.js';
-import { buildConnectors } from '../../connectors/registry.js';
 import { requestErasure } from '../../hub-client/erasures.js';
-import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
-import { connectTestTemporal, silentLogger } from '../support/temporal.js';
-import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { type SignedInConsole, startSignedInConsole } from '../support/console-session.js';
 
 const email = `Title.Check.${Date.now()}${randomBytes(2).toString('hex')}@Example.org`;
 const firstName = 'Wilhelmina';
@@ -30,65 +20,17 @@ function titlesOf(html: string): string[] {
  * request and receipt pages of an erasure of someone whose CRM name the hub harvested.
  */
 describe('console page titles and headings name no one', { timeout: 240_000 }, () => {
-  let ledger: Ledger;
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let vendors: Awaited<ReturnType<typeof startVendorSandboxes>>;
-  let built: ReturnType<typeof buildConnectors>;
-  let worker: { stop(): Promise<void> };
-  let app: FastifyInstance;
-  const key = `chk_${randomBytes(24).toString('base64url')}`;
-  const jar = new Map<string, string>();
-  const take = (response: LightMyRequestResponse) => {
-    for (const c of response.cookies as { name: string; value: string; maxAge?: number }[]) {
-      if (c.value === '' || c.maxAge === 0) jar.delete(c.name);
-      else jar.set(c.name, c.value);
-    }
-  };
-  const cookieHeader = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
-  const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  let ledger: SignedInConsole['ledger'];
+  let temporal: SignedInConsole['temporal'];
+  let vendors: SignedInConsole['vendors'];
+  let page: SignedInConsole['page'];
+  let csrfOf: SignedInConsole['csrfOf'];
+  let close: SignedInConsole['close'] | undefined;
 
   beforeAll(async () => {
-    ledger = await openLedger({ dataDir: mkdtempSync(join(tmpdir(), 'console-titles-')) }, silentLogger);
-    temporal = await connectTestTemporal('console-titles', { subjectKeyLedger: ledger });
-    vendors = await startVendorSandboxes();
-    built = buildConnectors({ ...process.env, ...vendors.env }, silentLogger);
-    worker = await temporal.startWorker({ connectors: built.connectors, ledger });
-    app = await createApiServer({
-      hub: temporal.context(),
-      ledger,
-      logger: silentLogger,
-      config: { CONSENT_HUB_API_KEYS: [hashApiKey(key)] },
-    });
-    const form = await app.inject({ method: 'GET', url: '/console/sign-in' });
-    take(form);
-    const signedIn = await app.inject({
-      method: 'POST',
-      url: '/console/sign-in',
-      headers: { cookie: cookieHeader() },
-      payload: { _csrf: csrfOf(form.body), apiKey: key },
-    });
-    expect(signedIn.statusCode).toBe(303);
-    take(signedIn);
+    ({ ledger, temporal, vendors, page, csrfOf, close } = await startSignedInConsole('console-titles'));
   });
-  afterAll(async () => {
-    await app?.close();
-    await worker?.stop();
-    await built?.close();
-    await vendors?.close();
-    await temporal?.close();
-    await ledger?.close();
-  });
-
-  const page = async (method: 'GET' | 'POST', url: string, payload?: Record<string, string>) => {
-    const answer = await app.inject({
-      method,
-      url,
-      headers: { cookie: cookieHeader() },
-      ...(payload ? { payload } : {}),
-    });
-    expect(answer.statusCode).toBe(200);
-    return answer.body;
-  };
+  afterAll(() => close?.());
   const expectNoOneIn = (html: string) => {
     const titles = titlesOf(html);
     expect(titles.length).toBeGreaterThanOrEqual(2);
