@@ -1,5 +1,5 @@
 import type { ErasureMerge } from '../domain/erasure.js';
-import { erasureReasonCodes } from '../domain/free-text.js';
+import { erasureReasonCodes } from '../domain/erasure-reason-codes.js';
 import {
   type HoldReasonCode,
   holdReasonCodes,

@@ -302,7 +302,10 @@ describe('intake API routes', () => {
       // A withdrawal for the same erased person is never refused.
       const withdrawal = await post(refusedApp, '/v1/consent-events', consentBody(email));
       expect(withdrawal.statusCode).toBe(202);
-      expect(await workflowsOnSoon(refusedQueue, 1)).toHaveLength(1);
+      // Its consent run, and the shredding of the data key minted for it once the run has closed.
+      expect((await workflowsOnSoon(refusedQueue, 2)).sort()).toEqual(
+        [`consent-${subjectKey}`, `shred-${subjectKey}-${withdrawal.json().eventId}`].sort(),
+      );
       await refusedApp.close();
     });
 
