@@ -6,6 +6,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { dueAtAttribute, requestKindAttribute } from '../../workflows/search-attribute-keys.js';
 import { freshApiKey } from '../api/api-test-kit.js';
 import { startCliHub } from '../support/cli-hub.js';
+import { randomSubjectKey } from '../support/random-subject-key.js';
 import { waitFor as eventually } from '../support/waiting.js';
 import { cli, stubConnectors } from './cli-test-kit.js';
 
@@ -229,7 +230,7 @@ describe('every request has a deadline: received, due one calendar month later, 
     'a %s request whose workflow Temporal no longer has is refused an extension, and the ledger marks it completed',
     async (kind) => {
       const requestId = randomUUID();
-      const subjectKey = randomUUID().replaceAll('-', '').repeat(2);
+      const subjectKey = randomSubjectKey();
       await ledger.registerRequest({
         requestId,
         kind,

@@ -1,24 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccessReceipt } from '../../domain/access.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { ledgerBackends, openFreshLedger } from './backends.js';
+import { randomSubjectKey } from '../support/random-subject-key.js';
+import { ledgerBackends, withFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('access receipts in the ledger on $name', (backend) => {
-  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
 
-  beforeAll(async () => {
-    opened = await openFreshLedger(backend);
-    ledger = opened.ledger;
+  withFreshLedger(backend, (fresh) => {
+    ledger = fresh;
   });
-  afterAll(() => opened?.close());
 
   it('keeps an access receipt by request id, rewrites it idempotently, and knows no other id', async () => {
     const receipt: AccessReceipt = {
       kind: 'access',
       requestId: randomUUID(),
-      subjectKey: randomUUID().replaceAll('-', '').repeat(2),
+      subjectKey: randomSubjectKey(),
       status: 'expired',
       requestedAt: '2026-03-01T10:00:00.000Z',
       requestedBy: 'cli:alice',

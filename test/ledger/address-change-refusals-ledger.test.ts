@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../ledger/ledger.js';
-import { ledgerBackends, openFreshLedger } from './backends.js';
-
-const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
+import { randomSubjectKey } from '../support/random-subject-key.js';
+import { ledgerBackends, withFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('refused address changes in the ledger on $name', (backend) => {
-  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
 
-  beforeAll(async () => {
-    opened = await openFreshLedger(backend);
-    ledger = opened.ledger;
+  withFreshLedger(backend, (fresh) => {
+    ledger = fresh;
   });
-  afterAll(() => opened?.close());
 
   it('keeps a refusal open once per id, lists it under either key, and acknowledges it once', async () => {
-    const [oldKey, newKey] = [subjectKey(), subjectKey()];
+    const [oldKey, newKey] = [randomSubjectKey(), randomSubjectKey()];
     const id = `mailchimp-webhook:${randomUUID()}`;
     const refusal = {
       id,
@@ -72,7 +68,7 @@ describe.each(ledgerBackends)('refused address changes in the ledger on $name', 
   });
 
   it("moves a person's refusals with them when a rectification re-keys them", async () => {
-    const [oldKey, vendorKey, rekeyedTo] = [subjectKey(), subjectKey(), subjectKey()];
+    const [oldKey, vendorKey, rekeyedTo] = [randomSubjectKey(), randomSubjectKey(), randomSubjectKey()];
     await ledger.recordAddressChangeRefusal({
       id: randomUUID(),
       subjectKey: oldKey,

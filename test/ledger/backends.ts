@@ -6,7 +6,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import type { Ledger } from '../../ledger/ledger.js';
 import { describeDatabaseUrl } from '../../ledger/ledger-unavailable.js';
 import { type OpenLedgerOptions, openLedger } from '../../ledger/open-ledger.js';
 
@@ -128,4 +129,17 @@ export async function openFreshLedger(backend: LedgerBackend) {
       await store.cleanup();
     },
   };
+}
+
+/**
+ * Gives the enclosing describe one fresh ledger of `backend` (openFreshLedger): opened before its tests and
+ * handed to `opened`, closed and its store removed after them.
+ */
+export function withFreshLedger(backend: LedgerBackend, opened: (ledger: Ledger) => void): void {
+  let fresh: Awaited<ReturnType<typeof openFreshLedger>> | undefined;
+  beforeAll(async () => {
+    fresh = await openFreshLedger(backend);
+    opened(fresh.ledger);
+  });
+  afterAll(() => fresh?.close());
 }

@@ -4,11 +4,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SystemName } from '../../domain/systems.js';
 import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
+import { randomSubjectKey } from '../support/random-subject-key.js';
 import { type LedgerStore, ledgerBackends } from './backends.js';
 
 const silent = pino({ level: 'silent' });
-const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
-
 function event(subject: string, overrides: Partial<ConsentEvent> = {}): ConsentEvent {
   return {
     id: randomUUID(),
@@ -50,7 +49,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
   });
 
   it('refuses a grant under any tombstone, keeps a withdrawal while the erasure is incomplete, and keeps nothing once every system was erased', async () => {
-    const partial = subjectKey();
+    const partial = randomSubjectKey();
     await ledger.recordTombstone(tombstone(partial, ['dynamics', 'google']));
     const grant = event(partial, { decision: 'granted', evidence: { formId: 'f' } });
     expect(await ledger.appendConsentEvent(grant)).toEqual({
@@ -61,7 +60,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
     expect(await ledger.appendConsentEvent(withdrawal)).toEqual({ inserted: true });
     expect((await ledger.listConsentEvents(partial)).map((e) => e.id)).toEqual([withdrawal.id]);
 
-    const complete = subjectKey();
+    const complete = randomSubjectKey();
     await ledger.recordTombstone(tombstone(complete, ['dynamics', 'mailchimp', 'google']));
     expect(await ledger.appendConsentEvent(event(complete))).toEqual({
       inserted: false,
@@ -89,7 +88,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
   });
 
   it('keeps one state per system with the answers per purpose, replaced on each write, and lists failed ones', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const withdrawal = event(subject);
     await ledger.appendConsentEvent(withdrawal);
     const base = {
@@ -130,7 +129,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
   });
 
   it('keeps what a withdrawal’s write recorded for it when a later write for another purpose answers differently, and marks a grant withheld', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const withdrawal = event(subject);
     const grant = event(subject, {
       purpose: 'event_invitations',
@@ -193,7 +192,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
   });
 
   it('writes concurrent copies of one event once (the primary key decides on insert)', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const copy = event(subject);
     const results = await Promise.all(Array.from({ length: 15 }, () => ledger.appendConsentEvent(copy)));
     expect(results.filter((r) => r.inserted)).toHaveLength(1);
@@ -205,7 +204,7 @@ describe.each(ledgerBackends)('consent in the ledger on $name', (backend) => {
     const other = await openLedger(store.options, silent);
     try {
       for (let round = 0; round < 15; round++) {
-        const subject = subjectKey();
+        const subject = randomSubjectKey();
         const writes = Array.from({ length: 6 }, (_, i) =>
           other
             .appendConsentEvent(event(subject, { purpose: i % 2 ? 'phone' : 'marketing_email' }))

@@ -1,21 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../ledger/ledger.js';
 import { openIdentifiers, sealIdentifiers } from '../../privacy/sealed-identifiers.js';
 import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
-import { ledgerBackends, openFreshLedger } from './backends.js';
+import { ledgerBackends, withFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('harvested GA id pages in the ledger on $name', (backend) => {
-  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
   let keys: SubjectDataKeys;
 
-  beforeAll(async () => {
-    opened = await openFreshLedger(backend);
-    ledger = opened.ledger;
+  withFreshLedger(backend, (fresh) => {
+    ledger = fresh;
     keys = new SubjectDataKeys(ledger, [{ id: 'test', key: randomBytes(32) }]);
   });
-  afterAll(() => opened?.close());
 
   it('keeps pages sealed with the subject key, replaces them on a repeated harvest, marks each submitted, and cannot open them once the key is destroyed', async () => {
     const requestId = randomUUID();

@@ -6,13 +6,10 @@ import type { ConsentEvent, Ledger } from '../../ledger/ledger.js';
 import { latestMigration, ledgerMigrations } from '../../ledger/migrations.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { capturingLogger } from '../support/capturing-logger.js';
+import { randomSubjectKey } from '../support/random-subject-key.js';
 import { type LedgerStore, ledgerBackends } from './backends.js';
 
 const silent = pino({ level: 'silent' });
-
-function subjectKey(): string {
-  return randomUUID().replaceAll('-', '').repeat(2);
-}
 
 function consentEvent(overrides: Partial<ConsentEvent> & { subjectKey: string }): ConsentEvent {
   return {
@@ -84,7 +81,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('appends consent events and reads them back oldest first, with their evidence', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const later = consentEvent({
       subjectKey: subject,
       decision: 'withdrawn',
@@ -102,7 +99,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
       purpose: 'statistics',
       recordedAt: '2024-03-01T10:00:09Z',
     });
-    const someoneElse = consentEvent({ subjectKey: subjectKey() });
+    const someoneElse = consentEvent({ subjectKey: randomSubjectKey() });
 
     for (const event of [later, tieSecond, earliest, tieFirst, someoneElse]) {
       expect(await ledger.appendConsentEvent(event)).toEqual({ inserted: true });
@@ -113,11 +110,11 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(events[0]).toEqual({ ...earliest, occurredAt: '2024-03-01T09:00:00.000Z' });
     expect(events[3]?.evidence).toEqual(later.evidence);
     expect(events[3]?.decision).toBe('withdrawn');
-    expect(await ledger.listConsentEvents(subjectKey())).toEqual([]);
+    expect(await ledger.listConsentEvents(randomSubjectKey())).toEqual([]);
   });
 
   it('writes a consent event once however often a retry appends it', async () => {
-    const event = consentEvent({ subjectKey: subjectKey() });
+    const event = consentEvent({ subjectKey: randomSubjectKey() });
     const results = await Promise.all(Array.from({ length: 10 }, () => ledger.appendConsentEvent(event)));
     expect(results.filter((result) => result.inserted)).toHaveLength(1);
     expect(await ledger.listConsentEvents(event.subjectKey)).toHaveLength(1);
@@ -131,7 +128,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
 
   it('records a receipt exactly once under 20 concurrent retries, from two workers', async () => {
     const second = await open(store);
-    const written = receipt({ subjectKey: subjectKey() });
+    const written = receipt({ subjectKey: randomSubjectKey() });
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, index) => (index % 2 ? second : ledger).recordReceipt(written)),
     );
@@ -149,7 +146,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('keeps the first receipt when a later write for the same request differs', async () => {
-    const first = receipt({ subjectKey: subjectKey() });
+    const first = receipt({ subjectKey: randomSubjectKey() });
     await ledger.recordReceipt(first);
     expect(await ledger.recordReceipt({ ...first, outcome: 'completed_with_failures' })).toEqual({
       inserted: false,
@@ -159,8 +156,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('lists receipts since a time (offsets compared as instants) and for one subject, oldest first', async () => {
-    const subject = subjectKey();
-    const other = subjectKey();
+    const subject = randomSubjectKey();
+    const other = randomSubjectKey();
     const january = receipt({ subjectKey: subject, completedAt: '2024-01-15T08:00:00Z' });
     // 01:00+02:00 on 1 March is 23:00Z on 29 February: before a `since` of 1 March 00:00Z.
     const lateFebruary = receipt({ subjectKey: other, completedAt: '2024-03-01T01:00:00+02:00' });
@@ -182,7 +179,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('looks up tombstones; a later erasure keeps the first time and request, adds systems, moves the last', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     expect(await ledger.getTombstone(subject)).toBeUndefined();
 
     await ledger.recordTombstone({
@@ -214,11 +211,11 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
       firstRequestId: 'erasure-1',
       lastRequestId: 'erasure-2',
     });
-    expect(await ledger.getTombstone(subjectKey())).toBeUndefined();
+    expect(await ledger.getTombstone(randomSubjectKey())).toBeUndefined();
   });
 
   it('unions the systems of concurrent tombstone writes for one subject', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const second = await open(store);
     await Promise.all(
       (['dynamics', 'mailchimp', 'google'] as const).map((system, index) =>
@@ -235,8 +232,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it("deletes an erased subject's consent events and nobody else's; the tombstone and receipt stay", async () => {
-    const erased = subjectKey();
-    const kept = subjectKey();
+    const erased = randomSubjectKey();
+    const kept = randomSubjectKey();
     for (const subject of [erased, erased, erased, kept, kept]) {
       await ledger.appendConsentEvent(consentEvent({ subjectKey: subject }));
     }
@@ -261,8 +258,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('records what each system answered per consent event, replaces a re-recorded answer, and forgets them at erasure', async () => {
-    const subject = subjectKey();
-    const other = subjectKey();
+    const subject = randomSubjectKey();
+    const other = randomSubjectKey();
     const event = consentEvent({ subjectKey: subject });
     await ledger.appendConsentEvent(event);
     await ledger.recordConsentOutcome({
@@ -364,7 +361,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
       key,
       requestHash: 'a'.repeat(64),
       status: 202,
-      body: { requestId: randomUUID(), subjectKey: subjectKey() },
+      body: { requestId: randomUUID(), subjectKey: randomSubjectKey() },
       createdAt: '2024-05-01T12:00:00+02:00',
     };
     const stored = { ...first, createdAt: '2024-05-01T10:00:00.000Z' };
@@ -406,8 +403,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('deletes idempotency records by subject (erasure) and by age (expiry), and nothing on an empty filter', async () => {
-    const erased = subjectKey();
-    const other = subjectKey();
+    const erased = randomSubjectKey();
+    const other = randomSubjectKey();
     const save = (key: string, subject: string | undefined, createdAt: string) =>
       ledger.saveIdempotentResponse({
         key,
@@ -433,8 +430,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it("keeps subject data keys wrapped, finds the newest live one, and destroys only that subject's", async () => {
-    const subject = subjectKey();
-    const neighbour = subjectKey();
+    const subject = randomSubjectKey();
+    const neighbour = randomSubjectKey();
     const key = (keyId: string, owner: string, createdAt: string) => ({
       keyId,
       subjectKey: owner,
@@ -480,7 +477,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
     expect(migrations).toEqual(allMigrations.map((name) => ({ name })));
 
     // Both work, and see each other's writes.
-    const written = receipt({ subjectKey: subjectKey() });
+    const written = receipt({ subjectKey: randomSubjectKey() });
     expect(await a.recordReceipt(written)).toEqual({ inserted: true });
     expect(await b.getReceipt(written.requestId)).toEqual(written);
 
@@ -491,7 +488,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it('keeps each request with its deadline: the earlier receipt wins, two months of extension at most, listed by due date', async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const early = randomUUID();
     const late = randomUUID();
     expect(
@@ -601,8 +598,8 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it("erasing a subject's operator texts removes the words of every request of theirs (extension reasons, close notes), keeps an extension's months and due date, and leaves other subjects' logs alone", async () => {
-    const subject = subjectKey();
-    const other = subjectKey();
+    const subject = randomSubjectKey();
+    const other = randomSubjectKey();
     const consentRequest = randomUUID();
     const accessRequest = `access-${randomUUID()}`;
     const erasureRequest = `erasure-${randomUUID()}`;
@@ -663,7 +660,7 @@ describe.each(ledgerBackends)('the ledger on $name', (backend) => {
   });
 
   it("stores an operator text that arrives after its subject's erasure as the erasure leaves it (a close note written after the outcome, an extension), and keeps the texts of a request received after the erasure", async () => {
-    const subject = subjectKey();
+    const subject = randomSubjectKey();
     const erasureRequest = `erasure-${randomUUID()}`;
     const consentRequest = randomUUID();
     const laterRequest = `access-${randomUUID()}`;

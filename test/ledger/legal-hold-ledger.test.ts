@@ -1,23 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RestrictionReceipt } from '../../domain/hold.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { ledgerBackends, openFreshLedger } from './backends.js';
-
-const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
+import { randomSubjectKey } from '../support/random-subject-key.js';
+import { ledgerBackends, withFreshLedger } from './backends.js';
 
 describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) => {
-  let opened: Awaited<ReturnType<typeof openFreshLedger>>;
   let ledger: Ledger;
 
-  beforeAll(async () => {
-    opened = await openFreshLedger(backend);
-    ledger = opened.ledger;
+  withFreshLedger(backend, (fresh) => {
+    ledger = fresh;
   });
-  afterAll(() => opened?.close());
 
   it('keeps the first hold in force, releases it once, and lets a new hold replace a released one', async () => {
-    const key = subjectKey();
+    const key = randomSubjectKey();
     expect(await ledger.getHold(key)).toBeUndefined();
     const first = await ledger.placeHold({
       subjectKey: key,
@@ -80,7 +76,7 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
   });
 
   it('keeps every hold with its release: a new hold after a release adds to the history instead of overwriting it', async () => {
-    const key = subjectKey();
+    const key = randomSubjectKey();
     expect(await ledger.listHolds(key)).toEqual([]);
     const hold = (reason: 'legal_claims' | 'authority_order', placedAt: string) =>
       ledger.placeHold({ subjectKey: key, reason, placedBy: 'cli:alice', placedAt });
@@ -119,7 +115,7 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
   it('answers no release for a person never held', async () => {
     expect(
       await ledger.releaseHold({
-        subjectKey: subjectKey(),
+        subjectKey: randomSubjectKey(),
         releasedAt: '2026-02-01T09:00:00.000Z',
         releasedBy: 'cli:bob',
         releaseReason: 'resolved',
@@ -128,7 +124,7 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
   });
 
   it('stores a restriction receipt and rewrites it when the hold is released', async () => {
-    const key = subjectKey();
+    const key = randomSubjectKey();
     const receipt: RestrictionReceipt = {
       requestId: randomUUID(),
       subjectKey: key,
@@ -151,12 +147,12 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
     expect(await ledger.getRestriction(receipt.requestId)).toEqual(released);
     expect(await ledger.getRestriction(randomUUID())).toBeUndefined();
     expect(await ledger.hasRestriction(key)).toBe(true);
-    expect(await ledger.hasRestriction(subjectKey())).toBe(false);
+    expect(await ledger.hasRestriction(randomSubjectKey())).toBe(false);
   });
 
   it('re-keys a person: every row moves to the new key in one go, a row the new key has wins, links follow', async () => {
-    const from = subjectKey();
-    const to = subjectKey();
+    const from = randomSubjectKey();
+    const to = randomSubjectKey();
     const eventId = randomUUID();
     await ledger.appendConsentEvent({
       id: eventId,
@@ -217,7 +213,7 @@ describe.each(ledgerBackends)('legal holds in the ledger on $name', (backend) =>
         await ledger.rekeySubject({ from, to, requestId: 'rect-1', at: '2026-02-01T09:00:00.000Z' }),
       ).every((n) => n === 0),
     ).toBe(true);
-    const third = subjectKey();
+    const third = randomSubjectKey();
     await ledger.rekeySubject({ from: to, to: third, requestId: 'rect-2', at: '2026-03-01T09:00:00.000Z' });
     expect((await ledger.getSubjectLink(from))?.to).toBe(third);
     expect((await ledger.listConsentEvents(third)).map((e) => e.id)).toEqual([eventId]);

@@ -1,33 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { followSubjectLinks, rekeysInto } from '../../hub-client/subject-links.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { openLedger } from '../../ledger/open-ledger.js';
 import { canonicalKeyLink } from '../../privacy/subject-key.js';
-import { type LedgerStore, ledgerBackends } from './backends.js';
-
-const subjectKey = () => randomUUID().replaceAll('-', '').repeat(2);
+import { randomSubjectKey } from '../support/random-subject-key.js';
+import { ledgerBackends, withFreshLedger } from './backends.js';
 
 /**
  * Issue 18: the reads an erasure, a hold or `history` makes to follow a person's re-keys (links old -> new ->
  * newer, the links into a key) and to find the other address of a half-done rectification (its moves).
  */
 describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) => {
-  let store: LedgerStore;
   let ledger: Ledger;
-
-  beforeAll(async () => {
-    store = await backend.createStore();
-    ledger = await openLedger(store.options, pino({ level: 'silent' }));
-  });
-  afterAll(async () => {
-    await ledger?.close();
-    await store?.cleanup();
+  withFreshLedger(backend, (fresh) => {
+    ledger = fresh;
   });
 
   it('follows old -> new -> newer hop by hop, though the second re-key points the first link at the newest key', async () => {
-    const [old, mid, newest] = [subjectKey(), subjectKey(), subjectKey()];
+    const [old, mid, newest] = [randomSubjectKey(), randomSubjectKey(), randomSubjectKey()];
     await ledger.rekeySubject({ from: old, to: mid, requestId: 'rect-a', at: '2026-02-01T09:00:00.000Z' });
     await ledger.rekeySubject({ from: mid, to: newest, requestId: 'rect-b', at: '2026-03-01T09:00:00.000Z' });
     expect((await ledger.getSubjectLink(old))?.to).toBe(newest);
@@ -69,12 +58,12 @@ describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) =
   });
 
   it('stops at a person who took their old address back, and does not follow a legacy spelling’s link', async () => {
-    const [a, b] = [subjectKey(), subjectKey()];
+    const [a, b] = [randomSubjectKey(), randomSubjectKey()];
     await ledger.rekeySubject({ from: a, to: b, requestId: 'rect-c', at: '2026-02-01T09:00:00.000Z' });
     await ledger.rekeySubject({ from: b, to: a, requestId: 'rect-d', at: '2026-03-01T09:00:00.000Z' });
     expect((await followSubjectLinks(ledger, a)).subjectKey).toBe(a);
     expect((await followSubjectLinks(ledger, b)).subjectKey).toBe(a);
-    const [legacy, canonical] = [subjectKey(), subjectKey()];
+    const [legacy, canonical] = [randomSubjectKey(), randomSubjectKey()];
     await ledger.rekeySubject({
       from: legacy,
       to: canonical,
@@ -86,7 +75,7 @@ describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) =
   });
 
   it('lists the rectifications that moved records from or to a key, with their systems, once each', async () => {
-    const [from, to, other] = [subjectKey(), subjectKey(), subjectKey()];
+    const [from, to, other] = [randomSubjectKey(), randomSubjectKey(), randomSubjectKey()];
     const at = '2026-02-01T09:00:00.000Z';
     await ledger.recordRectificationMoves({
       subjectKey: from,
@@ -106,7 +95,7 @@ describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) =
     });
     await ledger.recordRectificationMoves({
       subjectKey: other,
-      newSubjectKey: subjectKey(),
+      newSubjectKey: randomSubjectKey(),
       system: 'dynamics',
       recordKeys: ['k4'],
       requestId: 'rect-f',
@@ -117,6 +106,6 @@ describe.each(ledgerBackends)('re-key reads of the ledger on $name', (backend) =
     ];
     expect(await ledger.listRectificationMovePairs(from)).toEqual(expected);
     expect(await ledger.listRectificationMovePairs(to)).toEqual(expected);
-    expect(await ledger.listRectificationMovePairs(subjectKey())).toEqual([]);
+    expect(await ledger.listRectificationMovePairs(randomSubjectKey())).toEqual([]);
   });
 });
