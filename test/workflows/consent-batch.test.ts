@@ -238,4 +238,37 @@ describe('a consent batch through the bulk path', () => {
     );
     expect(batchPosts.length).toBeGreaterThan(0);
   });
+  it('retries a listing throttled with a 429 as a listing after its Retry-After: everyone written in bulk, nobody read one by one or handed over', async () => {
+    const people = [await plant(lists), await plant(lists), await plant(lists)];
+    await vendors.mailchimp.control.clearRequests();
+    await vendors.mailchimp.control.fail({
+      method: 'GET',
+      path: '/lists/batch-a/members$',
+      status: 429,
+      retryAfter: 3,
+    });
+
+    const accepted = await recordConsentBatch(
+      context,
+      people.map((p, index) => ({ index, change: optOut(p.email) })),
+      { ledger },
+    );
+    const result = await consentBatchResult(context, accepted.batchId);
+
+    for (const person of people) {
+      const answer = result.results.find((r) => r.subjectKey === person.subjectKey);
+      expect(answer).toMatchObject({ route: 'bulk', systems: { dynamics: 'applied', mailchimp: 'applied' } });
+      expect(answer?.handedOff).toBeUndefined();
+      for (const id of lists) expect((await memberOf(id, person.email))?.status).toBe('unsubscribed');
+    }
+    const calls = await vendors.mailchimp.control.requests();
+    const listings = calls.filter((r) => r.method === 'GET' && r.path === '/3.0/lists/batch-a/members');
+    expect(listings.map((r) => r.status)).toEqual([429, 200]);
+    // The activity's next attempt waited out the vendor's Retry-After (3 s), not its own 1 s back-off.
+    const [throttled, retried] = listings.map((r) => Date.parse(r.at));
+    expect((retried ?? 0) - (throttled ?? 0)).toBeGreaterThanOrEqual(3000);
+    expect(
+      calls.filter((r) => r.method === 'GET' && /^\/3\.0\/lists\/[^/]+\/members\/./.test(r.path)),
+    ).toEqual([]);
+  });
 });
