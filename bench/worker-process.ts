@@ -10,7 +10,10 @@ import { freePort } from './free-port.js';
  */
 export async function startBenchWorker(env: Record<string, string>) {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [cliBinPath, 'worker'], {
+  // BENCH_WORKER_NODE_ARGS: Node flags that NODE_OPTIONS refuses, given on the workers' command line, e.g.
+  // `--cpu-prof --cpu-prof-dir=/tmp/prof` for a CPU profile of each worker thread (README "Worker sizing").
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cliBinPath, 'worker'], {
     env: {
       ...process.env,
       ...env,

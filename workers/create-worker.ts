@@ -15,13 +15,18 @@ export const workflowsPath = fileURLToPath(
 
 /**
  * Modules the workflow bundle evaluates once per worker, in the V8 context every workflow run shares
- * (`reuseV8Context`, the SDK's default), instead of once per run: read-only data only, as the SDK deep-freezes
- * them. The English word lists of the name redaction (domain/common-words.ts, ~400 KB of JSON, ~2 MB as a
- * set) were otherwise parsed into each cached run (issue 21).
+ * (`reuseV8Context`, the SDK's default), instead of once per run: pure code and read-only data only (no state
+ * of a run), as the SDK deep-freezes their exports and every run shares them. The English word lists of the
+ * name redaction (domain/common-words.ts, ~400 KB of JSON, ~2 MB as a set) were otherwise parsed into each
+ * cached run (issue 21). The text redaction (domain/text-redaction.ts with name-redaction.ts, text-view.ts and
+ * their libraries: entities' HTML decoding tables, linkifyjs) was evaluated at the start of every run, which
+ * was about 8 % of the workflow thread's CPU in a per-person opt-out wave (profiled, README "Worker sizing").
+ * Their only module state is caches that give the same answer to every run (entities' decoder, reset at each
+ * call; linkifyjs's scanner, built on first use from constant tables).
  */
-export const workflowPreloadModules = [
-  fileURLToPath(new URL(`../domain/common-words.${runningCompiled ? 'js' : 'ts'}`, import.meta.url)),
-];
+export const workflowPreloadModules = ['common-words', 'text-redaction'].map((name) =>
+  fileURLToPath(new URL(`../domain/${name}.${runningCompiled ? 'js' : 'ts'}`, import.meta.url)),
+);
 
 export type WorkflowBundleOption = { code: string } | { codePath: string };
 
