@@ -40,6 +40,7 @@ import { googleSandboxKit } from '../sandboxes/google/kit.js';
 import { mailchimpSandboxKit } from '../sandboxes/mailchimp/kit.js';
 import { connectClient } from '../temporal/connection.js';
 import { provideTemporalCli } from '../temporal/temporal-cli.js';
+import { ensureCompiledBuild } from './compiled-build.js';
 import { freePort } from './free-port.js';
 import { processStats } from './process-stats.js';
 import { startBenchWorker } from './worker-process.js';
@@ -144,6 +145,7 @@ try {
     LOG_LEVEL: 'warn',
     CONSENT_HUB_METRICS_PORT: '0',
   };
+  ensureCompiledBuild(note);
   note('bundling the workflows once for the worker (takes seconds)...');
   env.CONSENT_HUB_WORKFLOW_BUNDLE = await bundleWorkflowsOnce(dataDir);
   note('starting the worker process...');

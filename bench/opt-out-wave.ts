@@ -55,6 +55,7 @@ import { demoAudienceIds, mailchimpSandboxKit } from '../sandboxes/mailchimp/kit
 import type { MailchimpSandboxStore } from '../sandboxes/mailchimp/store.js';
 import { connectClient } from '../temporal/connection.js';
 import { benchTemporalChoice, startBenchTemporal } from './bench-temporal.js';
+import { ensureCompiledBuild } from './compiled-build.js';
 import { formatSummary, type HistorySummary, summariseHistory } from './history-summary.js';
 import { runPlainScript } from './plain-script.js';
 import { type ProcessStats, processStats, processTreeCpuSeconds, sumStats } from './process-stats.js';
@@ -136,6 +137,7 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')} (2 cores: figures on a busy machine are slower than the hub is)`,
   );
+  const workerBuild = ensureCompiledBuild(note);
   const server = await startBenchTemporal(temporalChoice, { dataDir, namespace: 'default', print: note });
   stops.push(server.stop);
   note(`Temporal: ${server.description} at ${server.address}`);
@@ -618,6 +620,8 @@ try {
     /** The first wave's peak alone (the per-person wave and erasures run later in the same worker). */
     peakWorkerRssMbFirstWave: round(mainWave.peakRssSoFar),
     idleWorkerRssMb: round(idleWorkerRss),
+    /** What the workers ran: the compiled build (as production), or their sources through tsx when asked. */
+    workerBuild,
     /**
      * V8 heaps of the (largest) worker, in MB, sampled every 2 s: the workflow thread's (the SDK's, where
      * the cached runs live) and the main thread's, used and committed (total); idle, first wave, whole run.
@@ -685,7 +689,7 @@ try {
             `  ${r.personPath.callsPerChange} vendor calls, ${r.personPath.actionsPerChange} Temporal actions, ${r.personPath.eventsPerChange} history events per change; 429s ${r.personPath.throttled}; worker ${s(r.personPath.workerCpuSeconds, 'CPU s')}`,
           ]
         : []),
-      `  worker                 ${s(r.workerCpuSeconds, 'CPU s')} during the wave, RSS idle ${s(r.idleWorkerRssMb, 'MB')}, peak ${s(r.peakWorkerRssMbFirstWave, 'MB')} in the first wave, ${s(r.peakWorkerRssMb, 'MB')} over the run; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
+      `  worker (${r.workerBuild})${' '.repeat(Math.max(1, 14 - r.workerBuild.length))}${s(r.workerCpuSeconds, 'CPU s')} during the wave, RSS idle ${s(r.idleWorkerRssMb, 'MB')}, peak ${s(r.peakWorkerRssMbFirstWave, 'MB')} in the first wave, ${s(r.peakWorkerRssMb, 'MB')} over the run; Temporal server ${s(r.serverCpuSeconds, 'CPU s')}${r.databaseCpuSeconds === undefined ? '' : `, PostgreSQL ${s(r.databaseCpuSeconds, 'CPU s')}`}`,
       `  worker heaps           workflow thread used ${s(r.workerHeapMb.workflowThread.idleUsed, 'MB')} idle, peak ${s(r.workerHeapMb.workflowThread.peakUsedFirstWave, 'MB')} in the first wave, ${s(r.workerHeapMb.workflowThread.peakUsed, 'MB')} (committed ${s(r.workerHeapMb.workflowThread.peakTotal, 'MB')}) over the run; main thread used ${s(r.workerHeapMb.mainThread.idleUsed, 'MB')} idle, peak ${s(r.workerHeapMb.mainThread.peakUsed, 'MB')} (committed ${s(r.workerHeapMb.mainThread.peakTotal, 'MB')})`,
       r.erasures > 0
         ? `Erasures: ${r.erasures} in ${s(r.erasureSeconds)} against GA's bound ${s(r.erasureBoundSeconds)} (1.5 deletions/s per property); outcomes ${JSON.stringify(r.erasureOutcomes)}`

@@ -1,0 +1,2 @@
+/** True when root's dist/ is at least as new as every source and CONSENT_HUB_RUN_SOURCES is not '1' (bin/compiled-build.js). */
+export function compiledIsCurrent(root: string, env?: Record<string, string | undefined>): boolean;

@@ -1,0 +1,45 @@
+// Whether dist/ (the compiled build of `npm run build`) is current: its stamp, dist/build-info.json, is at
+// least as new as every TypeScript source outside node_modules, dist, test, bench and dot-folders. The
+// launcher (bin/consent-hub.js) runs dist/ only then and the sources through tsx otherwise; `npm run bench`
+// builds first when it is not, so its workers run compiled, as production does (README "Worker sizing").
+// Plain JavaScript: it runs before tsx is registered.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The newest modification time (ms) of a .ts file under the given folders of root (none: 0). */
+function newestSource(root, dirs) {
+  let newest = 0;
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const dir of dirs) walk(join(root, dir));
+  return newest;
+}
+
+/**
+ * True when the package at root has a compiled build at least as new as its sources, and
+ * CONSENT_HUB_RUN_SOURCES is not '1' in env.
+ * @param {string} root the package's folder (where package.json is)
+ * @param {Record<string, string | undefined>} env
+ * @returns {boolean}
+ */
+export function compiledIsCurrent(root, env = process.env) {
+  const stamp = join(root, 'dist', 'build-info.json');
+  if (env.CONSENT_HUB_RUN_SOURCES === '1' || !existsSync(stamp)) return false;
+  const built = statSync(stamp).mtimeMs;
+  const sourceDirs = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !['node_modules', 'dist', 'test', 'bench', '.git'].includes(e.name))
+    .filter((e) => !e.name.startsWith('.'))
+    .map((e) => e.name);
+  return newestSource(root, sourceDirs) <= built;
+}
