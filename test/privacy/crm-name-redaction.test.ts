@@ -1,17 +1,17 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import {
   awaitReceipt,
   closeErasureSystem,
   type HubClientContext,
-  lookupErasure,
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { capturingLogger } from '../support/capturing-logger.js';
-import { erasureContext } from '../support/erasure-runs.js';
+import { personInCrm } from '../support/crm-people.js';
+import { erasureContext, erasureFailureReason } from '../support/erasure-runs.js';
 import { rawHistoryText } from '../support/history.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { waitFor } from '../support/waiting.js';
 
 // A local part that shares no word with the name: only the name the CRM holds can redact it.
 const email = `zq.${Date.now()}@example.com`;
@@ -31,9 +31,7 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
   afterAll(() => hub?.close());
 
   it('redacts the first and last name Dynamics holds from a Dataverse error that echoes them, in the failure, the history and the logs', async () => {
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: firstName, lastname: lastName, emailaddress1: email }],
-    });
+    await personInCrm(hub, { first: firstName, last: lastName, email });
     // As a plug-in's message would: Dataverse answers 400 with the row's name in the error text.
     await hub.vendors.dynamics.control.fail({
       method: 'DELETE',
@@ -47,13 +45,7 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
       requestedBy: 'privacy-inbox#11',
       requestedAt: new Date().toISOString(),
     });
-    let reason: string | undefined;
-    for (let i = 0; i < 200 && reason === undefined; i++) {
-      const found = await lookupErasure(context, started.requestId);
-      if (found.state === 'open' && found.status.systems.dynamics.status === 'needs_attention')
-        reason = found.status.systems.dynamics.failure?.reason;
-      else await delay(250);
-    }
+    const reason = await erasureFailureReason(context, started.requestId, 'dynamics');
     // The operator still reads what Dataverse said, without the person's name.
     expect(reason).toBe(
       "Dataverse rejected the request: Cannot delete the contact [name] [name]: the plug-in 'Keep [name]' refused",
@@ -81,9 +73,10 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
   });
 
   it("redacts the CRM's names from an erasure's reason note, typed before they were known, in the receipt and the ledger", async () => {
-    const noteEmail = `nq.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Ottoline', lastname: 'Vandersteen', emailaddress1: noteEmail }],
+    const noteEmail = await personInCrm(hub, {
+      first: 'Ottoline',
+      last: 'Vandersteen',
+      email: `nq.${Date.now()}@example.com`,
     });
     const started = await requestErasure(
       context,
@@ -104,9 +97,10 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
   });
 
   it("redacts the CRM's names from a consent change's evidence note before the ledger keeps it, though no lane had read them", async () => {
-    const noteEmail = `cq.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Perpetua', lastname: 'Quillfeather', emailaddress1: noteEmail }],
+    const noteEmail = await personInCrm(hub, {
+      first: 'Perpetua',
+      last: 'Quillfeather',
+      email: `cq.${Date.now()}@example.com`,
     });
     const accepted = await recordConsentChange(
       { ...hub.temporal.context(), ...context },
@@ -119,13 +113,12 @@ describe("redaction of the CRM's name for the person", { timeout: 120_000 }, () 
         evidence: { requestRef: 'ticket-77', note: 'letter signed Perpetua QUILLFEATHER' },
       },
     );
-    let notes: string[] = [];
-    for (let i = 0; i < 120 && notes.length === 0; i++) {
-      notes = (await hub.ledger.listConsentEvents(accepted.subjectKey))
+    const notes = await waitFor('the change in the ledger, with its note', async () => {
+      const kept = (await hub.ledger.listConsentEvents(accepted.subjectKey))
         .map((event) => String(event.evidence.note ?? ''))
         .filter(Boolean);
-      if (notes.length === 0) await delay(250);
-    }
+      return kept.length > 0 ? kept : undefined;
+    });
     expect(notes).toEqual(['letter signed [name] [name]']);
   });
 });

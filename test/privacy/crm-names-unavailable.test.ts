@@ -4,6 +4,7 @@ import { withheldTextMarker } from '../../domain/redaction-names.js';
 import { recordConsentChange } from '../../hub-client/consent.js';
 import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
 import { actOnRequest } from '../../hub-client/requests.js';
+import { personInCrm } from '../support/crm-people.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 import {
   openAccessNeedingAttention,
@@ -97,9 +98,10 @@ describe('a text about a person whose CRM names cannot be read is withheld, and 
   });
 
   it("withholds a consent change's evidence note when its workflow cannot read the names, and records the change itself (an opt-out is never refused)", async () => {
-    const email = `zq.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Gwendolyn', lastname: 'Abernathy', emailaddress1: email }],
+    const email = await personInCrm(hub, {
+      first: 'Gwendolyn',
+      last: 'Abernathy',
+      email: `zq.${Date.now()}@example.com`,
     });
     const accepted = await withDynamicsDown(async () => {
       const change = await recordConsentChange(

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupRectification, requestRectification } from '../../hub-client/rectifications.js';
 import { extendRequestDeadline } from '../../hub-client/request-deadlines.js';
 import { actOnRequest } from '../../hub-client/requests.js';
+import { personInCrm } from '../support/crm-people.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 import {
   openAccessNeedingAttention,
@@ -80,9 +81,10 @@ describe("an operator's words about a consent change are redacted of the CRM's n
   });
 
   it("redacts the CRM's names from a rectification's close note when Dynamics failed before it could answer them", async () => {
-    const email = `rc.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: 'Cunegonde', lastname: 'Ravenscroft', emailaddress1: email }],
+    const email = await personInCrm(hub, {
+      first: 'Cunegonde',
+      last: 'Ravenscroft',
+      email: `rc.${Date.now()}@example.com`,
     });
     // Dataverse refuses the update for good: the run never learns the names the row had.
     await hub.vendors.dynamics.control.fail({

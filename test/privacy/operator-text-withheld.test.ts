@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withheldTextMarker } from '../../domain/redaction-names.js';
 import { awaitReceipt, type ErasureStarted, requestErasure } from '../../hub-client/erasures.js';
 import { closeSystemUpdate, erasureStatusQuery } from '../../workflows/erasure-definitions.js';
+import { personInCrm } from '../support/crm-people.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
 
 /**
@@ -29,10 +30,7 @@ describe("an erasure's notes and close reasons are withheld while the CRM's name
    * call (403): Dynamics needs an operator, and the names it holds for the person cannot be read.
    */
   async function erasureWithDynamicsRefusing(first: string, last: string): Promise<ErasureStarted> {
-    const email = `${first.slice(0, 2).toLowerCase()}.${Date.now()}@example.com`;
-    await hub.vendors.dynamics.control.seed({
-      contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
-    });
+    const email = await personInCrm(hub, { first, last });
     await hub.vendors.dynamics.control.fail({ path: '^/api/data/', status: 403, count: 10_000 });
     const requestedAt = new Date().toISOString();
     const started = await requestErasure(context, {

@@ -1,4 +1,5 @@
 import type { ErasureStatusView } from '../../domain/erasure.js';
+import type { SystemName } from '../../domain/systems.js';
 import { type HubClientContext, lookupErasure } from '../../hub-client/erasures.js';
 import type { startHubWithVendors } from './hub-with-vendors.js';
 import { operatorWaitTimings } from './requests-needing-attention.js';
@@ -29,4 +30,21 @@ export async function erasureStatusWhen(
     },
     options,
   );
+}
+
+/**
+ * The failure reason `system` keeps once open erasure `requestId` waits for an operator there
+ * (erasureStatusWhen); undefined when it needs attention without a reason.
+ */
+export async function erasureFailureReason(
+  context: HubClientContext,
+  requestId: string,
+  system: SystemName,
+): Promise<string | undefined> {
+  const status = await erasureStatusWhen(
+    context,
+    requestId,
+    (view) => view.systems[system].status === 'needs_attention',
+  );
+  return status.systems[system].failure?.reason;
 }

@@ -2,6 +2,7 @@ import { subscriberHash } from '../../connectors/mailchimp/subscriber-hash.js';
 import { awaitAccess, requestAccess } from '../../hub-client/access.js';
 import { type ConsentClientContext, recordConsentChange } from '../../hub-client/consent.js';
 import { consentStatusQuery } from '../../workflows/consent-definitions.js';
+import { personInCrm } from './crm-people.js';
 import type { startHubWithVendors } from './hub-with-vendors.js';
 import { waitFor } from './waiting.js';
 
@@ -18,25 +19,48 @@ export const operatorWaitTimings = {
 };
 
 /**
- * A withdrawal from marketing email for a fresh person named `first last` in Dynamics, subscribed in
- * Mailchimp's `listId`, whose Mailchimp write is refused for good (403): the change stays open, its
- * workflow running and its Mailchimp lane waiting for an operator. Returns what recordConsentChange
- * accepted once the lane needs attention. The evidence carries `requestRef`, and `note` when given.
+ * A person named `first last` in Dynamics (personInCrm: `email`, or a fresh address), subscribed in
+ * Mailchimp's `listId`, whose every Mailchimp member call is refused for good (403, with `message` as
+ * Mailchimp's detail when given). Returns the address.
+ */
+export async function personRefusedByMailchimp(
+  hub: Hub,
+  person: { first: string; last: string; listId: string; email?: string; message?: string },
+): Promise<string> {
+  const { listId, message } = person;
+  const email = await personInCrm(hub, person);
+  await hub.vendors.mailchimp.control.seed({
+    lists: [{ id: listId, name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
+  });
+  await hub.vendors.mailchimp.control.fail({
+    path: `members/${subscriberHash(email)}`,
+    status: 403,
+    ...(message ? { message } : {}),
+  });
+  return email;
+}
+
+/**
+ * A withdrawal from marketing email for a person refused by Mailchimp (personRefusedByMailchimp): the change
+ * stays open, its workflow running and its Mailchimp lane waiting for an operator. Returns what
+ * recordConsentChange accepted and the status once the lane needs attention. The evidence carries
+ * `requestRef`, and `note` when given.
  */
 export async function openConsentChangeNeedingAttention(
   hub: Hub,
   context: ConsentClientContext,
-  person: { first: string; last: string; listId: string; requestRef: string; note?: string },
+  person: {
+    first: string;
+    last: string;
+    listId: string;
+    requestRef: string;
+    note?: string;
+    email?: string;
+    message?: string;
+  },
 ) {
-  const { first, last, listId, requestRef, note } = person;
-  const email = `${first.slice(0, 2).toLowerCase()}.${Date.now()}@example.com`;
-  await hub.vendors.dynamics.control.seed({
-    contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
-  });
-  await hub.vendors.mailchimp.control.seed({
-    lists: [{ id: listId, name: 'News', members: [{ email_address: email, status: 'subscribed' }] }],
-  });
-  await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
+  const { requestRef, note } = person;
+  const email = await personRefusedByMailchimp(hub, person);
   const accepted = await recordConsentChange(
     context,
     {
@@ -51,13 +75,13 @@ export async function openConsentChangeNeedingAttention(
     { ledger: hub.ledger },
   );
   const handle = hub.temporal.client.workflow.getHandle(accepted.workflowId);
-  await waitFor('Mailchimp to need attention', async () => {
+  const status = await waitFor('Mailchimp to need attention', async () => {
     const status = await handle.query(consentStatusQuery);
     return status.systems.mailchimp.status === 'needs_attention' ? status : undefined;
   }).catch(async (error: unknown) => {
     throw new Error(`${String(error)}: ${JSON.stringify(await handle.query(consentStatusQuery))}`);
   });
-  return accepted;
+  return { ...accepted, status };
 }
 
 /**
@@ -70,10 +94,8 @@ export async function openAccessNeedingAttention(
   context: ConsentClientContext,
   person: { email: string; first: string; last: string; requestedBy: string },
 ) {
-  const { email, first, last, requestedBy } = person;
-  await hub.vendors.dynamics.control.seed({
-    contacts: [{ firstname: first, lastname: last, emailaddress1: email }],
-  });
+  const { email, requestedBy } = person;
+  await personInCrm(hub, person);
   await hub.vendors.mailchimp.control.fail({ path: `members/${subscriberHash(email)}`, status: 403 });
   const accessContext = { ...context, timings: operatorWaitTimings, exportTtl: '1 hour' };
   const started = await requestAccess(
