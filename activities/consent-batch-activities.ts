@@ -97,12 +97,12 @@ export function createConsentBatchActivities({
       return "the person's consent workflow is open and serialises their changes";
     }
     if (await running(`erasure-${subjectKey}`)) return 'an erasure of the person is running';
-    // An address a rectification moved away from, while the person's workflow under the new key runs (a late
-    // Mailchimp webhook, a reconciliation page read before the change): the change is theirs, and only that
-    // workflow knows where to write it; the person's own route sends it there (hub-client rekeyedSubject).
+    // An address a rectification moved away from (a late Mailchimp webhook, a reconciliation page read before
+    // the change): the change is the person's under their key now, whatever state its workflow is in; the
+    // person's own route finds that key and their address now (hub-client rekeyedSubject).
     const link = await ledger.getSubjectLink(subjectKey);
-    if (link && link.requestId !== canonicalKeyLink && (await running(`consent-${link.to}`))) {
-      return `a rectification (${link.requestId}) moved the person to another key, whose consent workflow runs`;
+    if (link && link.requestId !== canonicalKeyLink) {
+      return `a rectification (${link.requestId}) moved the person to another key`;
     }
     // A run started before an upgrade, under the key an older version gave another spelling of the address:
     // the person's own route hands it over to this key (consent) or meets it (erasure), so the batch never

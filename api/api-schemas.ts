@@ -48,6 +48,15 @@ const dueAtDoc = z
   .string()
   .describe('When it must be answered: receivedAt + 1 calendar month (GDPR Art. 12(3))');
 
+/** A request by an address rectifications re-keyed: the key it names and the re-keys followed (keys only). */
+const requestedUnderSchema = z.object({
+  subjectKey: z.string(),
+  rekeys: z.array(
+    z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
+  ),
+  note: z.string().optional(),
+});
+
 export const erasureAcceptedSchema = z.object({
   requestId: z.uuid().describe('The erasure request id: follow it at GET /v1/erasures/{id}.'),
   subjectKey: z.string().describe('The pseudonymous key of the person (HMAC of the email).'),
@@ -70,14 +79,7 @@ export const erasureAcceptedSchema = z.object({
     .describe(
       'When joined: the deadline of the running erasure this request joined, as GET /v1/requests lists it (set by the earliest request it carries); receivedAt and dueAt above are this request’s own',
     ),
-  requestedUnder: z
-    .object({
-      subjectKey: z.string(),
-      rekeys: z.array(
-        z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
-      ),
-      note: z.string().optional(),
-    })
+  requestedUnder: requestedUnderSchema
     .optional()
     .describe(
       'Set when the address named was re-keyed by rectifications: the key it names and the re-keys followed; subjectKey is then the person’s key now, whose address is erased',
@@ -193,6 +195,11 @@ export const accessAcceptedSchema = z.object({
   status: z.literal('running'),
   receivedAt: receivedAtDoc,
   dueAt: dueAtDoc,
+  requestedUnder: requestedUnderSchema
+    .optional()
+    .describe(
+      'Set when the address named was re-keyed by rectifications: the key it names and the re-keys followed; subjectKey is then the person’s key now, whose records are gathered',
+    ),
 });
 
 /** GET /v1/access-requests/{id}/export?format=json|html */

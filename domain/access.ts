@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { emailSchema } from './email.js';
-import type { SystemFailure } from './erasure.js';
+import type { RequestedUnder, SystemFailure } from './erasure.js';
 import { actorIdSchema } from './free-text.js';
 import type { OperatorLogEntry, RetryState } from './operator.js';
 import type { SystemName } from './systems.js';
@@ -38,6 +38,11 @@ export interface AccessWorkflowInput {
   subjectKey: string;
   request: AccessRequest;
   timings: AccessTimings;
+  /**
+   * Set when the request named an address a rectification moved away from: `subjectKey` and the request's
+   * address are then the person's now, and this names the key asked for and the re-keys (keys only).
+   */
+  requestedUnder?: RequestedUnder;
 }
 
 export const accessSystemStatuses = [
@@ -112,6 +117,8 @@ export interface AccessStatusView {
   operatorActions?: OperatorLogEntry[];
   /** Set once the person's erasure ended the request: when, and the erasure's request id. */
   withdrawn?: AccessWithdrawal;
+  /** Set when the request named an address a rectification moved away from (see AccessWorkflowInput). */
+  requestedUnder?: RequestedUnder;
 }
 
 /** Why and when an access request ended early: its subject was erased (the only cause so far). */

@@ -76,17 +76,20 @@ export interface ErasureTimings {
  * A request made under an address a rectification moved away from (issue 18): it acts on the person's key
  * now, and says under which key it was made and through which re-keys it got there. Keys, never addresses.
  */
-export interface ErasureRequestedUnder {
+export interface RequestedUnder {
   /** The subject key of the address the request named. */
   subjectKey: string;
   /** The re-keys followed from it, oldest first: from which key to which, by which rectification, when. */
   rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
   /**
    * Set when the person's address now could not be read (the rectification's history is past Temporal's
-   * retention): the erasure then searched the address the request named, and this says so.
+   * retention): the request then searched the address it named, and this says so.
    */
   note?: string;
 }
+
+/** As RequestedUnder: the name the erasure's types first gave it. */
+export type ErasureRequestedUnder = RequestedUnder;
 
 /**
  * Records a half-done rectification moved to (or left at) another address of the person, and how this

@@ -10,6 +10,7 @@ import {
   type AccessTimings,
   accessRequestSchema,
 } from '../domain/access.js';
+import type { RequestedUnder } from '../domain/erasure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import {
   AccessExportErased,
@@ -23,6 +24,7 @@ import { subjectKeyAttribute } from '../workflows/search-attribute-keys.js';
 import { type HubClientContext, withRetryStates } from './erasures.js';
 import { requestIdSchema } from './find-by-request-id.js';
 import { retryStatesOf } from './pending-activities.js';
+import { followRequestedAddress } from './rekeyed-subjects.js';
 import {
   type DeadlineContext,
   deadlineSearchAttributes,
@@ -42,26 +44,40 @@ export interface AccessClientContext extends HubClientContext {
 
 export interface AccessStarted {
   requestId: string;
+  /** The person's key now: the address's own, or the one rectifications re-keyed it to (`requestedUnder`). */
   subjectKey: string;
   workflowId: string;
   status: 'running';
   receivedAt: string;
   dueAt: string;
+  /** Set when the address named was re-keyed by rectifications: the key it names and the re-keys followed. */
+  requestedUnder?: RequestedUnder;
 }
 
 /**
  * Starts an access request. Each request is its own workflow (a person asking twice gets two copies): the
  * request id is a random UUID and the workflow id `access-<request id>`, never the address. With the
- * ledger, the request is registered with its deadline (`consent-hub requests`).
+ * ledger, the request is registered with its deadline (`consent-hub requests`). A ledger that can follow
+ * re-keys (getSubjectLink, getRectification) makes a request by an address a rectification moved away from
+ * gather the person under their key and address now, as an erasure does (followRequestedAddress), and the
+ * answer, status and receipt say so (`requestedUnder`).
  */
 export async function requestAccess(
   context: AccessClientContext & DeadlineContext,
   input: AccessRequestInput,
-  options: { ledger?: Pick<Ledger, 'registerRequest'> } = {},
+  options: {
+    ledger?: Pick<Ledger, 'registerRequest'> & Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>>;
+  } = {},
 ): Promise<AccessStarted> {
   const parsed = accessRequestSchema.parse(input);
   const times = receiptTimes(context, parsed.receivedAt);
-  const request = { ...parsed, receivedAt: times.receivedAt };
+  const { email, requestedUnder } = await followRequestedAddress(
+    context,
+    options.ledger,
+    parsed.email,
+    'ask again by their address now for what the systems hold there',
+  );
+  const request = { ...parsed, email, receivedAt: times.receivedAt };
   const subjectKey = subjectKeyFor(request.email, context.subjectKeySecret);
   const requestId = randomUUID();
   const workflowId = accessWorkflowId(requestId);
@@ -69,7 +85,7 @@ export async function requestAccess(
   await context.client.workflow.start<typeof accessWorkflow>(accessWorkflowType, {
     taskQueue: context.taskQueue,
     workflowId,
-    args: [{ requestId, subjectKey, request, timings }],
+    args: [{ requestId, subjectKey, request, timings, ...(requestedUnder ? { requestedUnder } : {}) }],
     typedSearchAttributes: [
       { key: subjectKeyAttribute, value: subjectKey },
       ...deadlineSearchAttributes('access', times.dueAt),
@@ -83,6 +99,7 @@ export async function requestAccess(
     status: 'running',
     receivedAt: deadline.receivedAt,
     dueAt: deadline.dueAt,
+    ...(requestedUnder ? { requestedUnder } : {}),
   };
 }
 

@@ -19,7 +19,7 @@ import {
   type consentIntakeBufferWorkflow,
   consentIntakeBufferWorkflowId,
 } from '../workflows/consent-intake-buffer.js';
-import { type ConsentClientContext, recordConsentChange, rekeyedSubject } from './consent.js';
+import { type ConsentClientContext, isRekeyedAway, recordConsentChange } from './consent.js';
 import { redactOperatorText } from './operator-text.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
@@ -84,7 +84,8 @@ export async function recordConsentBatch(
     ledger?: Pick<
       Ledger,
       'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
-    >;
+    > &
+      Partial<Pick<Ledger, 'getRectification'>>;
     batchId?: string;
   } = {},
 ): Promise<ConsentBatchAccepted> {
@@ -111,9 +112,9 @@ export async function recordConsentBatch(
       });
       continue;
     }
-    if (options.ledger && (await rekeyedSubject(context, options.ledger, subjectKey))) {
-      // An address a rectification moved away from, while the person's workflow under the new key runs: the
-      // change is theirs, and only that workflow knows where to write it; the single route hands it there.
+    if (options.ledger && (await isRekeyedAway(options.ledger, subjectKey))) {
+      // An address a rectification moved away from: the change is the person's under their key now, and the
+      // single route (rekeyedSubject) finds that key and their address now.
       try {
         const one = await recordConsentChange(context, change, stableEventId, {
           ledger: options.ledger,

@@ -86,7 +86,8 @@ export async function recordConsentChange(
     ledger?: Pick<
       Ledger,
       'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
-    >;
+    > &
+      Partial<Pick<Ledger, 'getRectification'>>;
     /**
      * When the hub first recorded the change (ISO 8601), for a change handed over from where it was taken
      * in (a batch handing a person to their own workflow): the ledger keeps that time, not the hand-over's.
@@ -99,10 +100,11 @@ export async function recordConsentChange(
   const addressKey = subjectKeyFor(change.email, context.subjectKeySecret);
   // A tombstone (or evidence) recorded under another spelling's older key is moved to this key first.
   if (options.ledger) await adoptLegacySubjectKeys(options.ledger, change.email, context.subjectKeySecret);
-  // An address a rectification moved away from: while the person's workflow under their new key runs, the
-  // change is theirs (a late webhook, a form sent before the change) and goes there.
-  const movedTo = options.ledger ? await rekeyedSubject(context, options.ledger, addressKey) : undefined;
-  const subjectKey = movedTo ?? addressKey;
+  // An address a rectification moved away from: the change is the person's (a late webhook, a form sent
+  // before the change, a grant by the address they gave up) and goes to their key now, whose tombstone refuses
+  // a grant as their own would.
+  const movedTo = options.ledger ? await rekeyedSubject(context, options.ledger, change.email) : undefined;
+  const subjectKey = movedTo?.subjectKey ?? addressKey;
   const tombstone = options.ledger ? await options.ledger.getTombstone(subjectKey) : undefined;
   if (change.decision === 'granted' && tombstone) {
     throw new GrantRefusedAfterErasure(subjectKey, tombstone.erasedAt);
@@ -114,7 +116,11 @@ export async function recordConsentChange(
   const note = change.evidence.note
     ? await redactOperatorText(
         context.client.workflow.getHandle(workflowId),
-        redactSubject(change.evidence.note, { email: change.email }),
+        movedTo?.email
+          ? redactSubject(redactSubject(change.evidence.note, { email: change.email }), {
+              email: movedTo.email,
+            })
+          : redactSubject(change.evidence.note, { email: change.email }),
       )
     : undefined;
   const signal: ConsentChangeSignal = {
@@ -132,7 +138,7 @@ export async function recordConsentChange(
     : await runningUnderLegacyKey(context.client, change.email, context.subjectKeySecret, consentWorkflowId);
   if (legacy)
     await mergeLegacyConsent(context, legacy, { newSubjectKey: subjectKey, newEmail: change.email });
-  if (movedTo) {
+  if (movedTo && !movedTo.email) {
     // Never started with the old address: only the new key's running workflow knows where to write.
     await context.client.workflow.getHandle(workflowId).signal(consentChangeSignal, signal);
   } else {
@@ -141,7 +147,7 @@ export async function recordConsentChange(
       {
         taskQueue: context.taskQueue,
         workflowId,
-        args: [consentWorkflowInput(subjectKey, change.email, context.consentTimings)],
+        args: [consentWorkflowInput(subjectKey, movedTo?.email ?? change.email, context.consentTimings)],
         signal: consentChangeSignal,
         signalArgs: [signal],
         typedSearchAttributes: [{ key: subjectKeyAttribute, value: subjectKey }],
@@ -185,20 +191,47 @@ async function mergeLegacyConsent(
   }
 }
 
+/** The ledger reads that follow a re-key; without `getRectification`, each link's own `to` is followed. */
+type RekeyLedger = Pick<Ledger, 'getSubjectLink'> & Partial<Pick<Ledger, 'getRectification'>>;
+
 /**
- * The subject key a rectification moved this key's person to (`subject_links`, not a legacy spelling's
- * link), when that key's consent workflow is running now; otherwise undefined, and the address counts as
- * its own person again (an address given up may be taken by someone else). The hand-over (consent.ts)
- * covers the old key's run itself.
+ * Whether a rectification moved this key's person to another key (`subject_links`, not a legacy spelling's
+ * link): their changes are then the person's under that key, whatever state its consent workflow is in.
+ */
+export async function isRekeyedAway(ledger: Pick<Ledger, 'getSubjectLink'>, subjectKey: string) {
+  const link = await ledger.getSubjectLink(subjectKey);
+  return Boolean(link && link.requestId !== canonicalKeyLink);
+}
+
+/**
+ * Where a change for an address a rectification moved away from goes: the person's key now (every re-key
+ * followed, as erasure, hold, access and status do: followRekeyedAddress) and their address now, to start
+ * their consent workflow with when it is not running. Undefined when nothing re-keyed the address, or when
+ * the person's workflow is not running and their address now cannot be read (the rectification is past
+ * Temporal's retention): the change then counts as the address's own, as it would without the link, since
+ * the hub has no address to write the person's tools with. The hand-over (consent.ts) covers the old key's
+ * run itself.
  */
 export async function rekeyedSubject(
   context: HubClientContext,
-  ledger: Pick<Ledger, 'getSubjectLink'>,
-  subjectKey: string,
-): Promise<string | undefined> {
-  const link = await ledger.getSubjectLink(subjectKey);
-  if (!link || link.requestId === canonicalKeyLink) return undefined;
-  return (await isRunning(context.client, consentWorkflowId(link.to))) ? link.to : undefined;
+  ledger: RekeyLedger,
+  email: string,
+): Promise<{ subjectKey: string; email?: string } | undefined> {
+  if (!(await isRekeyedAway(ledger, subjectKeyFor(email, context.subjectKeySecret)))) return undefined;
+  const followed = await followRekeyedAddress(
+    context.client,
+    {
+      getSubjectLink: ledger.getSubjectLink.bind(ledger),
+      getRectification: ledger.getRectification?.bind(ledger) ?? (async () => undefined),
+    },
+    email,
+    context.subjectKeySecret,
+  );
+  if (followed.hops.length === 0) return undefined;
+  if (followed.email) return { subjectKey: followed.subjectKey, email: followed.email };
+  return (await isRunning(context.client, consentWorkflowId(followed.subjectKey)))
+    ? { subjectKey: followed.subjectKey }
+    : undefined;
 }
 
 /**

@@ -35,7 +35,7 @@ import { findWorkflowByRequestId } from './find-by-request-id.js';
 import { type LegacyKeyWorkflow, runningUnderLegacyKey } from './legacy-key-workflows.js';
 import { redactOperatorText } from './operator-text.js';
 import { retryStatesOf, type SystemActivityStates } from './pending-activities.js';
-import { followRekeyedAddress, movedRecordAddresses } from './rekeyed-subjects.js';
+import { followRequestedAddress, movedRecordAddresses } from './rekeyed-subjects.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RequestNotFound } from './request-errors.js';
 
@@ -221,43 +221,10 @@ export type ErasureIntakeLedger = Pick<Ledger, 'registerRequest'> &
 
 /**
  * The address an erasure acts on: the one requested, or, when rectifications re-keyed it, the person's
- * address now (followRekeyedAddress), with `requestedUnder` naming the key asked for and the re-keys (keys
- * only). When that address cannot be read any more, the requested one is searched and the note says why.
+ * address now (followRequestedAddress, as every request by address does).
  */
-async function currentAddress(
-  context: HubClientContext,
-  ledger: ErasureIntakeLedger | undefined,
-  email: string,
-): Promise<{ email: string; requestedUnder?: ErasureRequestedUnder }> {
-  if (!ledger?.getSubjectLink || !ledger.getRectification) return { email };
-  const followed = await followRekeyedAddress(
-    context.client,
-    {
-      getSubjectLink: ledger.getSubjectLink.bind(ledger),
-      getRectification: ledger.getRectification.bind(ledger),
-    },
-    email,
-    context.subjectKeySecret,
-  );
-  if (followed.hops.length === 0) return { email };
-  const requestedUnder: ErasureRequestedUnder = {
-    subjectKey: followed.requestedKey,
-    rekeys: followed.hops.map((hop) => ({
-      from: hop.from,
-      to: hop.to,
-      rectificationRequestId: hop.requestId,
-      at: hop.linkedAt,
-    })),
-  };
-  if (followed.email) return { email: followed.email, requestedUnder };
-  return {
-    email,
-    requestedUnder: {
-      ...requestedUnder,
-      note: `the address subject ${followed.subjectKey} has now could not be read (rectification ${followed.hops.at(-1)?.requestId} is no longer kept by Temporal), so the address the request named was searched; erase the person by their address now too`,
-    },
-  };
-}
+const currentAddress = (context: HubClientContext, ledger: ErasureIntakeLedger | undefined, email: string) =>
+  followRequestedAddress(context, ledger, email, 'erase the person by their address now too');
 
 /**
  * Starts (or joins) the erasure of each other address a half-done rectification moved this person's records

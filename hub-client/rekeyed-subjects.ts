@@ -1,5 +1,6 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { RequestedUnder } from '../domain/erasure.js';
 import type { RectificationWorkflowInput } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { canonicalKeyLink, subjectKeyFor } from '../privacy/subject-key.js';
@@ -63,6 +64,49 @@ export async function followRekeyedAddress(
   return current && subjectKeyFor(current, secret) === followed.subjectKey
     ? { ...followed, email: current }
     : followed;
+}
+
+/**
+ * The address a request by address acts on (erasure, access, a consent change): the one requested, or, when
+ * rectifications re-keyed it, the person's address now (followRekeyedAddress), with `requestedUnder` naming
+ * the key asked for and the re-keys (keys only). When that address cannot be read any more, the requested one
+ * is used and `requestedUnder.note` says why, ending with `advice` (what the operator should do about it).
+ * Without a ledger that keeps links, the requested address.
+ */
+export async function followRequestedAddress(
+  context: { client: Client; subjectKeySecret: string },
+  ledger: Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>> | undefined,
+  email: string,
+  advice: string,
+): Promise<{ email: string; requestedUnder?: RequestedUnder }> {
+  if (!ledger?.getSubjectLink || !ledger.getRectification) return { email };
+  const followed = await followRekeyedAddress(
+    context.client,
+    {
+      getSubjectLink: ledger.getSubjectLink.bind(ledger),
+      getRectification: ledger.getRectification.bind(ledger),
+    },
+    email,
+    context.subjectKeySecret,
+  );
+  if (followed.hops.length === 0) return { email };
+  const requestedUnder: RequestedUnder = {
+    subjectKey: followed.requestedKey,
+    rekeys: followed.hops.map((hop) => ({
+      from: hop.from,
+      to: hop.to,
+      rectificationRequestId: hop.requestId,
+      at: hop.linkedAt,
+    })),
+  };
+  if (followed.email) return { email: followed.email, requestedUnder };
+  return {
+    email,
+    requestedUnder: {
+      ...requestedUnder,
+      note: `the address subject ${followed.subjectKey} has now could not be read (rectification ${followed.hops.at(-1)?.requestId} is no longer kept by Temporal), so the address the request named was searched; ${advice}`,
+    },
+  };
 }
 
 /**

@@ -93,6 +93,7 @@ export async function accessWorkflow(input: AccessWorkflowInput): Promise<Access
     ...(deletedAt ? { deletedAt } : {}),
     operatorActions: [...gate.log],
     ...(withdrawn ? { withdrawn } : {}),
+    ...(input.requestedUnder ? { requestedUnder: input.requestedUnder } : {}),
   });
   const gate = new OperatorGate(input.timings.operatorDeadline, () => {});
 

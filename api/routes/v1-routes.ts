@@ -266,6 +266,7 @@ export function v1Routes(deps: ApiDependencies) {
             status: started.status,
             receivedAt: started.receivedAt,
             dueAt: started.dueAt,
+            ...(started.requestedUnder ? { requestedUnder: started.requestedUnder } : {}),
           };
         },
       }),

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { AccessStatusView } from '../../domain/access.js';
 import { accessExportFormatSchema, accessExportFormats } from '../../domain/access.js';
+import { printRequestedUnder } from '../erasure-output.js';
 import { exitCodes, requestExitCode } from '../exit-codes.js';
 import { print, printJson, wantsJson, withHubClient } from '../hub-context.js';
 import { UsageError } from '../usage-error.js';
@@ -17,6 +18,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function printAccessStatus(status: AccessStatusView): void {
   print(`Access request ${status.requestId}: ${status.status}`);
   print(`  subject key ${status.subjectKey}, requested ${status.requestedAt} by ${status.requestedBy}`);
+  if (status.requestedUnder) printRequestedUnder(status.requestedUnder);
   for (const [system, state] of Object.entries(status.systems)) {
     const counts = state.counts
       ? Object.entries(state.counts)
@@ -130,6 +132,7 @@ export const accessCommand = new Command('access')
           print(`Access requested: ${started.requestId}`);
           print(`  subject key ${started.subjectKey}  (workflow ${started.workflowId})`);
           print(`  received ${started.receivedAt}, due ${started.dueAt}`);
+          if (started.requestedUnder) printRequestedUnder(started.requestedUnder);
           print(`  follow it with: consent-hub access status ${started.requestId}`);
         }
         return;
