@@ -77,10 +77,35 @@ describe("erasure's Google submissions with several GA4 properties", () => {
   const upserts = async () =>
     (await control.requests()).filter((r) => r.method === 'POST' && /userDeletionRequests/.test(r.path));
 
-  it('a retry after the quota met in one property sends the missing ids to that property only, and the ledger names each id in each property once', async () => {
+  /** A fresh sandbox in which property 2 has room for one deletion today; property 1 for all. */
+  async function propertyTwoNearlyFull() {
     await control.reset();
-    // Property 2 has room for one deletion today; property 1 for all.
     await control.seed({ quotaUsed: { properties: { '400000002': dailyQuota - 1 } } });
+  }
+
+  /** "Midnight" in property 2: its quota is whole again, and the requests seen so far are forgotten. */
+  async function midnightInPropertyTwo() {
+    await control.clearRequests();
+    await control.seed({ quotaUsed: { properties: { '400000002': 0 } } });
+  }
+
+  /** Each of `ids` was submitted exactly once to each of the two properties. */
+  async function expectEachIdOnceInEachProperty(ids: string[]) {
+    const state = await control.state<GoogleSandboxState>();
+    for (const property of ['400000001', '400000002']) {
+      for (const id of ids) {
+        expect(
+          (state.deletionRequests[property] ?? [])
+            .filter((r) => r.identifier === id)
+            .map((r) => r.submissions),
+          `${property} ${id}`,
+        ).toEqual([1]);
+      }
+    }
+  }
+
+  it('a retry after the quota met in one property sends the missing ids to that property only, and the ledger names each id in each property once', async () => {
+    await propertyTwoNearlyFull();
     const ids = ['8100.1700000000', '8101.1700000001'];
     const input = {
       system: 'google' as const,
@@ -93,23 +118,12 @@ describe("erasure's Google submissions with several GA4 properties", () => {
     await expect(env.run(activities.submitErasure, input)).rejects.toThrow(/quota|exceeded/i);
     expect(await upserts()).toHaveLength(4);
 
-    // "Midnight" in property 2; the retry sends the one id it lacks, nothing to property 1.
-    await control.clearRequests();
-    await control.seed({ quotaUsed: { properties: { '400000002': 0 } } });
+    // The retry sends the one id property 2 lacks, nothing to property 1.
+    await midnightInPropertyTwo();
     await env.run(activities.submitErasure, input);
     expect(await upserts()).toHaveLength(1);
 
-    const state = await control.state<GoogleSandboxState>();
-    for (const property of ['400000001', '400000002']) {
-      for (const id of ids) {
-        expect(
-          (state.deletionRequests[property] ?? [])
-            .filter((r) => r.identifier === id)
-            .map((r) => r.submissions),
-          `${property} ${id}`,
-        ).toEqual([1]);
-      }
-    }
+    await expectEachIdOnceInEachProperty(ids);
     const records = await ledger.listErasureRecords(input.requestId, { system: 'google', limit: 100 });
     expect(records.map((r) => `${r.container}|${r.id}|${r.result}`).sort()).toEqual(
       ['properties/400000001', 'properties/400000002']
@@ -119,8 +133,7 @@ describe("erasure's Google submissions with several GA4 properties", () => {
   });
 
   it('consent: a statistics withdrawal retried after the quota met in one property sends the missing ids to that property only', async () => {
-    await control.reset();
-    await control.seed({ quotaUsed: { properties: { '400000002': dailyQuota - 1 } } });
+    await propertyTwoNearlyFull();
     const ids = ['8200.1700000000', '8201.1700000001'];
     const input = {
       system: 'google' as const,
@@ -137,21 +150,10 @@ describe("erasure's Google submissions with several GA4 properties", () => {
     await expect(env.run(activities.applyGoogleConsentFromCrm, input)).rejects.toThrow(/quota|exceeded/i);
     expect(await upserts()).toHaveLength(4);
 
-    await control.clearRequests();
-    await control.seed({ quotaUsed: { properties: { '400000002': 0 } } });
+    await midnightInPropertyTwo();
     const result = (await env.run(activities.applyGoogleConsentFromCrm, input)) as { outcome: string };
     expect(result.outcome).toBe('applied');
     expect(await upserts()).toHaveLength(1);
-    const state = await control.state<GoogleSandboxState>();
-    for (const property of ['400000001', '400000002']) {
-      for (const id of ids) {
-        expect(
-          (state.deletionRequests[property] ?? [])
-            .filter((r) => r.identifier === id)
-            .map((r) => r.submissions),
-          `${property} ${id}`,
-        ).toEqual([1]);
-      }
-    }
+    await expectEachIdOnceInEachProperty(ids);
   });
 });

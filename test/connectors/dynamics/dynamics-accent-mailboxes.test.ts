@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   bulkOptOut,
   type DynamicsFixture,
   rowId as id,
+  planBulkRead,
   plannedRows as rowsOf,
-  startDynamicsFixture,
   subject,
+  withDynamicsFixture,
 } from './dynamics-fixture.js';
 
 /**
@@ -19,13 +20,11 @@ const optOut = (email: string) => bulkOptOut(email);
 
 describe('Dynamics connector: addresses that differ only in accents are different people', () => {
   let fixture: DynamicsFixture;
-
-  beforeAll(async () => {
-    fixture = await startDynamicsFixture();
+  withDynamicsFixture((started) => {
+    fixture = started;
   });
-  afterAll(() => fixture.sandbox.close());
+
   beforeEach(async () => {
-    await fixture.control.reset();
     await fixture.control.seed({
       contacts: [
         { contactid: id(1), emailaddress1: 'jose@example.com', donotbulkemail: false },
@@ -71,7 +70,7 @@ describe('Dynamics connector: addresses that differ only in accents are differen
 
   it('gives each person of a bulk read their own rows, matching composed, decomposed and IDNA spellings', async () => {
     const people = [optOut('jose@example.com'), optOut('josé@example.com'), optOut('josé@bücher.example')];
-    const plans = (await fixture.connector().planConsentBatch?.(people)) ?? [];
+    const plans = await planBulkRead(fixture, people);
     const byKey = new Map(plans.map((plan) => [plan.key, plan]));
     expect(rowsOf(byKey.get('jose@example.com'))).toEqual([`contact:${id(1)}`]);
     expect(rowsOf(byKey.get('josé@example.com'))).toEqual([
@@ -81,7 +80,7 @@ describe('Dynamics connector: addresses that differ only in accents are differen
     ]);
     expect(rowsOf(byKey.get('josé@bücher.example'))).toEqual([`contact:${id(4)}`]);
     // Alone in a bulk read, the accent-free address still gets only its own row.
-    const alone = (await fixture.connector().planConsentBatch?.([optOut('jose@example.com')])) ?? [];
+    const alone = await planBulkRead(fixture, [optOut('jose@example.com')]);
     expect(rowsOf(alone[0])).toEqual([`contact:${id(1)}`]);
   });
 });

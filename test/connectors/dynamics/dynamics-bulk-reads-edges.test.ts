@@ -1,11 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RetryableVendorError } from '../../../connectors/connector-errors.js';
 import {
   bulkOptOut,
+  contactRows,
   type DynamicsFixture,
   rowId as id,
+  planBulkRead,
   plannedRows as rowsOf,
-  startDynamicsFixture,
+  withDynamicsFixture,
 } from './dynamics-fixture.js';
 
 /**
@@ -19,14 +21,8 @@ const optOut = (email: string) => bulkOptOut(email);
 
 describe('Dynamics connector: grouped reads at their edges', () => {
   let fixture: DynamicsFixture;
-
-  beforeAll(async () => {
-    fixture = await startDynamicsFixture();
-  });
-  afterAll(() => fixture.sandbox.close());
-  beforeEach(async () => {
-    await fixture.control.reset();
-    await fixture.control.clearFaults();
+  withDynamicsFixture((started) => {
+    fixture = started;
   });
 
   it("matches addresses holding ' & # + % ? / back to their people", async () => {
@@ -39,13 +35,13 @@ describe('Dynamics connector: grouped reads at their edges', () => {
     ];
     await fixture.control.seed({
       contacts: [
-        ...odd.map((email, n) => ({ contactid: id(n), emailaddress1: email, donotbulkemail: false })),
+        ...contactRows(odd),
         // Near misses a bad escape or a `+` read as a space would match instead.
         { contactid: id(50), emailaddress1: 'obrien@example.com', donotbulkemail: false },
         { contactid: id(51), emailaddress1: 'a b&c#d%e@example.com', donotbulkemail: false },
       ],
     });
-    const plans = (await fixture.connector().planConsentBatch?.(odd.map(optOut))) ?? [];
+    const plans = await planBulkRead(fixture, odd.map(optOut));
     expect(plans.map(rowsOf)).toEqual(odd.map((_, n) => [`contact:${id(n)}`]));
   });
 
@@ -58,8 +54,7 @@ describe('Dynamics connector: grouped reads at their edges', () => {
       ]),
     });
     await fixture.control.clearRequests();
-    const plans =
-      (await fixture.connector({ DYNAMICS_PAGE_SIZE: '7' }).planConsentBatch?.(people.map(optOut))) ?? [];
+    const plans = await planBulkRead(fixture, people.map(optOut), { DYNAMICS_PAGE_SIZE: '7' });
     expect(plans.map(rowsOf)).toEqual(
       people.map((_, n) => [`contact:${id(n)}`, `contact:${id(100 + n)}`].sort()),
     );
@@ -91,19 +86,14 @@ describe('Dynamics connector: grouped reads at their edges', () => {
       expect(String((error as Error).message)).not.toMatch(/@/);
       // Once Dataverse answers again, the same plan reads everyone.
       await fixture.control.clearFaults();
-      const plans =
-        (await fixture
-          .connector()
-          .planConsentBatch?.([optOut('p1@example.com'), optOut('p2@example.com')])) ?? [];
+      const plans = await planBulkRead(fixture, [optOut('p1@example.com'), optOut('p2@example.com')]);
       expect(plans.map(rowsOf)).toEqual([[`contact:${id(1)}`], []]);
     },
   );
 
   it('a group read refused for good (400) leaves its people to their own route with a reason', async () => {
     await fixture.control.fail({ method: 'GET', path: '/contacts$', status: 400, count: 1000 });
-    const plans =
-      (await fixture.connector().planConsentBatch?.([optOut('p1@example.com'), optOut('p2@example.com')])) ??
-      [];
+    const plans = await planBulkRead(fixture, [optOut('p1@example.com'), optOut('p2@example.com')]);
     expect(plans.map((plan) => 'perPerson' in plan)).toEqual([true, true]);
     expect(JSON.stringify(plans.map((plan) => ('perPerson' in plan ? plan.perPerson : '')))).not.toMatch(
       /@example\.com/,

@@ -1,11 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groupsByUrlLength, maxQueryUrlLength } from '../../../connectors/dynamics/connector.js';
 import {
+  contactRows,
   type DynamicsFixture,
   rowId as id,
   bulkOptOut as optOut,
+  planBulkRead,
   plannedRows as rowsOf,
-  startDynamicsFixture,
+  withDynamicsFixture,
 } from './dynamics-fixture.js';
 
 /**
@@ -22,11 +24,9 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
       (e) => e.method === 'GET' && /\/(contacts|leads)$/.test(e.path),
     );
 
-  beforeAll(async () => {
-    fixture = await startDynamicsFixture();
+  withDynamicsFixture((started) => {
+    fixture = started;
   });
-  afterAll(() => fixture.sandbox.close());
-  beforeEach(() => fixture.control.reset());
 
   it('reads 60 people with one query per table and gives each person exactly their rows', async () => {
     await fixture.control.seed({
@@ -60,7 +60,7 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
       ...Array.from({ length: 4 }, (_, n) => optOut(`nobody${n}@example.com`)),
     ];
     await fixture.control.clearRequests();
-    const plans = (await fixture.connector().planConsentBatch?.(people)) ?? [];
+    const plans = await planBulkRead(fixture, people);
     const byKey = new Map(plans.map((plan) => [plan.key, plan]));
 
     expect(await gets()).toHaveLength(2);
@@ -83,14 +83,10 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
     const local = (n: number) => `${'l'.repeat(50)}.${n}`;
     const people = Array.from({ length: 400 }, (_, n) => optOut(`${local(n)}@example.com`));
     await fixture.control.seed({
-      contacts: people.map((p, n) => ({
-        contactid: id(n),
-        emailaddress1: p.subject.email,
-        donotbulkemail: false,
-      })),
+      contacts: contactRows(people.map((p) => p.subject.email)),
     });
     await fixture.control.clearRequests();
-    const plans = (await fixture.connector().planConsentBatch?.(people)) ?? [];
+    const plans = await planBulkRead(fixture, people);
     // The sandbox answers 414 past Dataverse's limit, which would make the people's reads fail.
     expect(plans.every((plan) => 'writes' in plan && plan.writes.length === 1)).toBe(true);
     const calls = (await gets()).length;
@@ -105,14 +101,10 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
     // that adds a third to the URL, which a length measured before parsing missed (every read refused).
     const people = Array.from({ length: 500 }, (_, n) => optOut(`wave.${n}@example.com`));
     await fixture.control.seed({
-      contacts: people.map((p, n) => ({
-        contactid: id(n),
-        emailaddress1: p.subject.email,
-        donotbulkemail: false,
-      })),
+      contacts: contactRows(people.map((p) => p.subject.email)),
     });
     await fixture.control.clearRequests();
-    const plans = (await fixture.connector().planConsentBatch?.(people)) ?? [];
+    const plans = await planBulkRead(fixture, people);
     const reads = (await fixture.control.requests()).filter((e) => e.path.startsWith('/api/data/'));
     expect(reads.map((e) => e.status).filter((status) => status !== 200)).toEqual([]);
     expect(plans.every((plan) => 'writes' in plan && plan.writes.length === 1)).toBe(true);
@@ -129,11 +121,10 @@ describe('Dynamics connector: many people read together for a bulk write', () =>
       message: 'Principal user is missing prvReadLead privilege.',
       count: 1,
     });
-    const plans =
-      (await fixture
-        .connector()
-        .planConsentBatch?.([optOut('p1@example.com', 'person-1'), optOut('p2@example.com', 'person-2')])) ??
-      [];
+    const plans = await planBulkRead(fixture, [
+      optOut('p1@example.com', 'person-1'),
+      optOut('p2@example.com', 'person-2'),
+    ]);
     expect(plans.map((p) => ('perPerson' in p ? 'perPerson' : 'planned'))).toEqual([
       'perPerson',
       'perPerson',

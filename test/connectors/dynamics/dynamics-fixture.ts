@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { BulkStatePlan, BulkStateRequest } from '../../../connectors/connector.js';
 import { dynamicsConfigSchema } from '../../../connectors/dynamics/config.js';
 import { createDynamicsConnector } from '../../../connectors/dynamics/connector.js';
@@ -67,3 +68,33 @@ export const bulkOptOut = (email: string, key = email): BulkStateRequest => ({
 /** The rows a person's plan writes, as sorted `kind:id`; a plan without writes (or none) as it is. */
 export const plannedRows = (plan: BulkStatePlan | undefined) =>
   plan && 'writes' in plan ? plan.writes.map((w) => `${w.record.kind}:${w.record.id}`).sort() : plan;
+
+/**
+ * Gives the enclosing describe one fixture (startDynamicsFixture), handed to `started` before its tests, its
+ * sandbox emptied of rows, requests and faults before each test, and closed after them.
+ */
+export function withDynamicsFixture(started: (fixture: DynamicsFixture) => void): void {
+  let fixture: DynamicsFixture | undefined;
+  beforeAll(async () => {
+    fixture = await startDynamicsFixture();
+    started(fixture);
+  });
+  afterAll(() => fixture?.sandbox.close());
+  beforeEach(async () => {
+    await fixture?.control.reset();
+    await fixture?.control.clearFaults();
+  });
+}
+
+/** Contact rows for `emails` in emailaddress1, not opted out, the n-th with id rowId(n). */
+export const contactRows = (emails: string[]) =>
+  emails.map((email, n) => ({ contactid: rowId(n), emailaddress1: email, donotbulkemail: false }));
+
+/** The plans of one bulk read of `people` by a connector of `fixture` (with env `overrides`); [] if none. */
+export async function planBulkRead(
+  fixture: DynamicsFixture,
+  people: BulkStateRequest[],
+  overrides?: Record<string, string>,
+): Promise<BulkStatePlan[]> {
+  return (await fixture.connector(overrides).planConsentBatch?.(people)) ?? [];
+}
