@@ -66,8 +66,12 @@ export function createConsentBatchActivities({
 }: ConsentBatchDependencies) {
   const running = async (workflowId: string) => (await starter.isRunning?.(workflowId)) ?? false;
 
-  /** Hands a person's changes to their own consent workflow (signal-with-start), by their event ids. */
-  async function handToPerson(items: ConsentBatchItem[]): Promise<void> {
+  /**
+   * Hands a person's changes to their own consent workflow (signal-with-start), by their event ids.
+   * `holders`: the workflows that carried them here (the batch, its buffer), which an erased person's
+   * shredding waits for.
+   */
+  async function handToPerson(items: ConsentBatchItem[], holders: string[] = []): Promise<void> {
     for (const { email, change } of items) {
       await starter.changeConsent(
         {
@@ -80,7 +84,7 @@ export function createConsentBatchActivities({
         },
         change.eventId,
         // The change was recorded when the batch took it in; its hand-over keeps that time.
-        { recordedAt: change.recordedAt },
+        { recordedAt: change.recordedAt, ...(holders.length > 0 ? { holders } : {}) },
       );
     }
   }
@@ -165,9 +169,11 @@ export function createConsentBatchActivities({
      * Retried whole: every step is idempotent.
      */
     async takeInConsentBatch(
-      header: { batchId: string },
+      /** `holders`: the batch's workflow id and its parent's (an intake buffer), whose histories seal items. */
+      header: { batchId: string; holders?: string[] },
       ...items: ConsentBatchItem[]
     ): Promise<ConsentBatchRoute[]> {
+      const holders = header.holders ?? [];
       const people = new Map<string, ConsentBatchItem[]>();
       for (const item of items) people.set(item.subjectKey, [...(people.get(item.subjectKey) ?? []), item]);
       const routes = new Map<string, ConsentBatchRoute>();
@@ -175,9 +181,20 @@ export function createConsentBatchActivities({
       let namesUnread = 0;
       await eachLimited([...people], intakeConcurrency, async ([subjectKey, mine]) => {
         const eventIds = mine.map((i) => i.change.eventId);
+        // An erased person's withdrawal still goes to the tools, under a data key minted for this batch: it
+        // goes as the per-person path's does (recordConsentChange), once the batch, its buffer and the
+        // person's own runs have closed, or the address would stay readable in their histories.
+        if (await ledger.getTombstone(subjectKey)) {
+          await starter.shredWhenClosed?.({
+            subjectKey,
+            requestId: `batch-${header.batchId}`,
+            before: new Date().toISOString(),
+            holders,
+          });
+        }
         const reason = await needsPersonPath(subjectKey, mine);
         if (reason) {
-          await handToPerson(mine);
+          await handToPerson(mine, holders);
           routes.set(subjectKey, { subjectKey, route: 'person', eventIds, reason });
           return;
         }
@@ -189,7 +206,7 @@ export function createConsentBatchActivities({
           if (!names) {
             // Its own workflow reads the names before it records the note: nothing is kept unredacted.
             namesUnread++;
-            await handToPerson(mine);
+            await handToPerson(mine, holders);
             routes.set(subjectKey, {
               subjectKey,
               route: 'person',
@@ -219,7 +236,7 @@ export function createConsentBatchActivities({
         if (keptNone) {
           // Every system of the person was erased: the ledger keeps nothing, and the person's workflow still
           // writes the withdrawal to any tool that holds them again.
-          await handToPerson(mine);
+          await handToPerson(mine, holders);
           routes.set(subjectKey, {
             subjectKey,
             route: 'person',
@@ -372,10 +389,11 @@ export function createConsentBatchActivities({
      * with the time the hub first recorded it. Retried whole: signal-with-start by event id is idempotent.
      */
     async handConsentChangesToPeople(
-      header: { source: string },
+      /** `holders`: the buffer's workflow id, whose history seals the changes. */
+      header: { source: string; holders?: string[] },
       ...items: ConsentBatchItem[]
     ): Promise<number> {
-      await handToPerson(items);
+      await handToPerson(items, header.holders ?? []);
       logger.info(
         { source: header.source, changes: items.length },
         'buffered consent changes handed to people',

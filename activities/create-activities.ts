@@ -234,9 +234,17 @@ export function createActivities({
     /**
      * Whether any workflow of the subject is still open (erasure, consent, access, rectification, the
      * repairs reconciliation started): their payloads must stay readable while a worker may replay them.
-     * Workers without the visibility client ask only for the erasure and consent workflows.
+     * Workers without the visibility client ask only for the erasure and consent workflows. `holders`: ids of
+     * workflows that carry the subject's payloads but not their `SubjectKey` (a consent batch, its intake
+     * buffer), asked by id.
      */
-    async subjectWorkflowsOpen(subjectKey: string): Promise<boolean> {
+    async subjectWorkflowsOpen(subjectKey: string, holders: string[] = []): Promise<boolean> {
+      for (const workflowId of holders) {
+        if (await starter.isRunning?.(workflowId)) {
+          logger.info({ subjectKey, open: [workflowId] }, "shredding waits for the subject's open workflows");
+          return true;
+        }
+      }
       if (starter.openSubjectWorkflows) {
         const requests = (await ledger.listRequestDeadlines({ subjectKey })).map(({ kind, requestId }) => ({
           kind,

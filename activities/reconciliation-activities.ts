@@ -35,7 +35,8 @@ export interface WorkStarter {
   changeConsent(
     input: ConsentChangeRequestInput,
     stableEventId: string,
-    options?: { recordedAt?: string },
+    /** `holders`: workflows that carried the change (a batch, its buffer), see recordConsentChange. */
+    options?: { recordedAt?: string; holders?: string[] },
   ): Promise<{ eventId: string }>;
   /**
    * Many people's consent changes through one batch workflow (workflows/consent-batch.ts), each with its
@@ -58,7 +59,13 @@ export interface WorkStarter {
     reason: string;
   }): Promise<{ delivered: boolean }>;
   /** Starts the workflow that destroys the subject's data keys once their workflows are closed. */
-  shredWhenClosed?(input: { subjectKey: string; requestId: string; before: string }): Promise<void>;
+  shredWhenClosed?(input: {
+    subjectKey: string;
+    requestId: string;
+    before: string;
+    /** Workflows that carry the subject's payloads without their `SubjectKey` (a batch): waited for too. */
+    holders?: string[];
+  }): Promise<void>;
   /** Whether a workflow with this id is running. */
   isRunning?(workflowId: string): Promise<boolean>;
   /**

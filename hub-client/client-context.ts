@@ -52,6 +52,7 @@ export function workStarterFor(
     changeConsent: (input, stableEventId, options) =>
       recordConsentChange(context, input, stableEventId, {
         recordedAt: options?.recordedAt,
+        ...(options?.holders?.length ? { holders: options.holders } : {}),
         ...(ledger ? { ledger } : {}),
       }),
     changeConsentBatch: async ({ batchId, changes }) => {

@@ -93,6 +93,11 @@ export async function recordConsentChange(
      * in (a batch handing a person to their own workflow): the ledger keeps that time, not the hand-over's.
      */
     recordedAt?: string;
+    /**
+     * Workflows that carried the change before it came here (a consent batch, its intake buffer): an erased
+     * person's data key is shredded only once these have closed too, as they hold payloads sealed with it.
+     */
+    holders?: string[];
   } = {},
 ): Promise<ConsentChangeAccepted> {
   const change = consentChangeRequestSchema.parse(input);
@@ -157,7 +162,12 @@ export async function recordConsentChange(
   // An erased person's withdrawal still goes to the tools, under a data key minted for it: that key goes once
   // the run has closed, as the erasure's did, or the address would stay readable in the run's history.
   if (tombstone)
-    await shredWhenClosed(context, { subjectKey, requestId: eventId, before: new Date().toISOString() });
+    await shredWhenClosed(context, {
+      subjectKey,
+      requestId: eventId,
+      before: new Date().toISOString(),
+      ...(options.holders?.length ? { holders: options.holders } : {}),
+    });
   const deadline = await registerDeadline(
     options.ledger,
     { requestId: eventId, kind: 'consent', subjectKey },

@@ -16,7 +16,8 @@ const subjectKeyPattern = /^[0-9a-f]{64}$/;
  */
 export async function shredWhenClosed(
   context: HubClientContext & { shredPollEvery?: string },
-  input: { subjectKey: string; requestId: string; before: string },
+  /** `holders`: workflows that carry the subject's payloads without their `SubjectKey`, waited for too. */
+  input: { subjectKey: string; requestId: string; before: string; holders?: string[] },
 ): Promise<void> {
   await context.client.workflow.start<typeof shredSubjectKeysWorkflow>(shredWorkflowType, {
     taskQueue: context.taskQueue,
@@ -26,6 +27,7 @@ export async function shredWhenClosed(
         subjectKey: input.subjectKey,
         before: input.before,
         ...(context.shredPollEvery ? { pollEvery: context.shredPollEvery } : {}),
+        ...(input.holders?.length ? { holders: input.holders } : {}),
       },
     ],
     workflowIdConflictPolicy: 'USE_EXISTING',

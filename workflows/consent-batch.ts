@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { ConsentApplicationOutcome } from '../domain/consent.js';
 import {
@@ -52,7 +52,11 @@ export async function consentBatchWorkflow(
   // The intake and the hand-over touch up to 1,000 people (ledger writes, workflow look-ups, signals): more
   // than the one minute a single ledger write gets; a retry repeats them whole, which is idempotent.
   const ledger = proxyActivities<Activities>({ ...ledgerActivityOptions, startToCloseTimeout: '10 minutes' });
-  const routes = await ledger.takeInConsentBatch({ batchId: header.batchId }, ...items);
+  // The histories that seal the items (this one, and the buffer that started it): an erased person's data key
+  // is shredded only once they have closed.
+  const { workflowId, parent } = workflowInfo();
+  const holders = [workflowId, ...(parent ? [parent.workflowId] : [])];
+  const routes = await ledger.takeInConsentBatch({ batchId: header.batchId, holders }, ...items);
   const emailOf = new Map(items.map((item) => [item.subjectKey, item.email]));
   const bulk = routes.flatMap((r) => (r.route === 'bulk' ? [r] : []));
   const written = new Map<string, Partial<Record<BulkSystem, ConsentApplicationOutcome>>>();

@@ -1,4 +1,12 @@
-import { defineSignal, executeChild, proxyActivities, setHandler, sleep, uuid4 } from '@temporalio/workflow';
+import {
+  defineSignal,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  sleep,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import type { ConsentTimings } from '../domain/consent.js';
 import { type ConsentBatchItem, consentBatchWorkflowId } from '../domain/consent-batch.js';
@@ -46,7 +54,11 @@ export async function consentIntakeBufferWorkflow(input: ConsentIntakeBufferInpu
     const people = new Map<string, ConsentBatchItem[]>();
     for (const item of taken) people.set(item.subjectKey, [...(people.get(item.subjectKey) ?? []), item]);
     if (people.size < input.bulkFrom) {
-      await ledger.handConsentChangesToPeople({ source: input.source }, ...taken);
+      // This history seals the changes: an erased person's shredding waits for it to close.
+      await ledger.handConsentChangesToPeople(
+        { source: input.source, holders: [workflowInfo().workflowId] },
+        ...taken,
+      );
     } else {
       const batches: ConsentBatchItem[][] = [];
       let current: ConsentBatchItem[] = [];

@@ -7,6 +7,11 @@ export interface ShredInput {
   before: string;
   /** How long to wait between looks at the subject's workflows. */
   pollEvery?: string;
+  /**
+   * Workflows that carry the subject's payloads without naming them in a search attribute (a consent batch,
+   * its intake buffer): the shredding waits for these to close too.
+   */
+  holders?: string[];
 }
 
 export const shredWorkflowId = (subjectKey: string, requestId: string) => `shred-${subjectKey}-${requestId}`;
@@ -22,7 +27,9 @@ const activities = proxyActivities<Activities>({
  * only by key, so it stays readable under the master key after the shredding it does.
  */
 export async function shredSubjectKeysWorkflow(input: ShredInput): Promise<{ destroyed: number }> {
-  while (await activities.subjectWorkflowsOpen(input.subjectKey)) {
+  // Holders are passed only when there are any: a shredding without them schedules what it always did.
+  const holders: [] | [string[]] = input.holders?.length ? [input.holders] : [];
+  while (await activities.subjectWorkflowsOpen(input.subjectKey, ...holders)) {
     await sleep(input.pollEvery ?? '30 seconds');
   }
   return { destroyed: await activities.destroySubjectDataKeys(input) };

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConnectors } from '../../connectors/registry.js';
@@ -11,6 +12,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { openLedger } from '../../ledger/open-ledger.js';
 import { SubjectEncryptionCodec, subjectKeyIdMetadataKey } from '../../privacy/subject-codec.js';
 import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
+import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { shredWorkflowId } from '../../workflows/shred-subject-keys.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import { rawHistoryText } from '../support/history.js';
@@ -22,6 +24,7 @@ const stamp = Date.now();
 const anna = { email: `qx.${stamp}@example.com`, first: 'Anneliese', last: 'Grzybowska' };
 const bert = { email: `vw.${stamp}@example.com`, first: 'Bartholomew', last: 'Featherstonehaugh' };
 const cleo = { email: `jk.${stamp}@example.com`, first: 'Clementine', last: 'Oyelaran-Whitby' };
+const dora = { email: `zp.${stamp}@example.com`, first: 'Dorothea', last: 'Vanterpool' };
 
 /**
  * Issue 16 on the bulk path (workflows/consent-batch.ts): what a batch keeps of its people. An evidence note
@@ -37,6 +40,36 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
   const logs = capturingLogger();
   let batchId: string;
   let keys: Record<string, string>;
+
+  /** A history's payloads through the hub's own codec: those that read, and how many a shred made unreadable. */
+  async function decodedHistory(workflowId: string): Promise<{ readable: string[]; shredded: number }> {
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const payloads: Payload[] = [];
+    const visit = (value: unknown): void => {
+      if (!value || typeof value !== 'object') return;
+      if (Array.isArray(value)) value.forEach(visit);
+      else if ('metadata' in value && 'data' in value) payloads.push(value as Payload);
+      else Object.values(value).forEach(visit);
+    };
+    visit(history.events);
+    const codec = new SubjectEncryptionCodec(
+      temporal.secrets.encryptionKeys,
+      new SubjectDataKeys(ledger, temporal.secrets.encryptionKeys),
+    );
+    const readable: string[] = [];
+    let shredded = 0;
+    for (const payload of payloads) {
+      try {
+        const [decoded] = await codec.decode([payload]);
+        readable.push(JSON.stringify(defaultPayloadConverter.fromPayload(decoded as Payload)));
+      } catch (error) {
+        expect(error).toBeInstanceOf(ErasedSubjectKey);
+        expect(payload.metadata?.[subjectKeyIdMetadataKey]).toBeDefined();
+        shredded++;
+      }
+    }
+    return { readable, shredded };
+  }
 
   const optOut = (email: string, note: string): ConsentChangeRequest =>
     consentChangeRequestSchema.parse({
@@ -58,7 +91,7 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     const { connectors } = buildConnectors({ ...process.env, ...vendors.env }, logs.logger);
     worker = await temporal.startWorker({ connectors, ledger, logger: logs.logger });
     await vendors.dynamics.control.seed({
-      contacts: [anna, bert, cleo].map((p) => ({
+      contacts: [anna, bert, cleo, dora].map((p) => ({
         firstname: p.first,
         lastname: p.last,
         emailaddress1: p.email,
@@ -143,31 +176,7 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     expect(shred.destroyed).toBe(1);
 
     const workflowId = `consent-batch-${batchId}`;
-    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
-    const payloads: Payload[] = [];
-    const visit = (value: unknown): void => {
-      if (!value || typeof value !== 'object') return;
-      if (Array.isArray(value)) value.forEach(visit);
-      else if ('metadata' in value && 'data' in value) payloads.push(value as Payload);
-      else Object.values(value).forEach(visit);
-    };
-    visit(history.events);
-    const codec = new SubjectEncryptionCodec(
-      temporal.secrets.encryptionKeys,
-      new SubjectDataKeys(ledger, temporal.secrets.encryptionKeys),
-    );
-    const readable: string[] = [];
-    let shredded = 0;
-    for (const payload of payloads) {
-      try {
-        const [decoded] = await codec.decode([payload]);
-        readable.push(JSON.stringify(defaultPayloadConverter.fromPayload(decoded as Payload)));
-      } catch (error) {
-        expect(error).toBeInstanceOf(ErasedSubjectKey);
-        expect(payload.metadata?.[subjectKeyIdMetadataKey]).toBeDefined();
-        shredded++;
-      }
-    }
+    const { readable, shredded } = await decodedHistory(workflowId);
     // Anna's item in the start, in the intake's input and in each vendor activity's input.
     expect(shredded).toBeGreaterThanOrEqual(3);
     const text = readable.join('\n').toLowerCase();
@@ -179,5 +188,59 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     for (const p of [anna, bert]) {
       for (const needle of [p.email, p.first, p.last]) expect(raw).not.toContain(needle.toLowerCase());
     }
+  });
+  it("destroys the data keys a batch minted for already-erased people's withdrawals, once the batch has closed", async () => {
+    const context = temporal.context();
+    // Anna was erased above from every system: the batch hands her withdrawal to her own run. Dora's erasure
+    // reached Dynamics only (the rest closed by an operator): her withdrawal is written by the batch itself.
+    expect(await ledger.getTombstone(keys.anna as string)).toBeDefined();
+    const doraKey = subjectKeyFor(dora.email, temporal.secrets.subjectKeySecret);
+    await ledger.recordTombstone({
+      subjectKey: doraKey,
+      erasedAt: new Date().toISOString(),
+      systems: ['dynamics'],
+      firstRequestId: `erasure-${stamp}`,
+      lastRequestId: `erasure-${stamp}`,
+    });
+    const accepted = await recordConsentBatch(
+      context,
+      [optOut(anna.email, 'import'), optOut(dora.email, 'import'), optOut(bert.email, 'import')].map(
+        (change, index) => ({ index, change }),
+      ),
+      { ledger },
+    );
+    const erased = [keys.anna as string, doraKey];
+    for (const key of erased) expect(await ledger.activeSubjectDataKey(key)).toBeDefined();
+    const result = await consentBatchResult(context, accepted.batchId);
+    expect(result.results.map((r) => r.route)).toEqual(['person', 'bulk', 'bulk']);
+    // Anna's own run holds her key too: these tools leave it waiting, so it is ended here, as an operator would.
+    await temporal.client.workflow.getHandle(`consent-${keys.anna}`).terminate('test: the run is over');
+    const workflowId = `consent-batch-${accepted.batchId}`;
+    const batchClosed = await temporal.client.workflow.getHandle(workflowId).describe();
+    for (const key of erased) {
+      // The shredding looks every second in tests.
+      let active = await ledger.activeSubjectDataKey(key);
+      for (let i = 0; i < 150 && active; i++) {
+        await delay(200);
+        active = await ledger.activeSubjectDataKey(key);
+      }
+      expect(active).toBeUndefined();
+    }
+    for (const key of erased) {
+      // It waited for the batch, whose history a worker may replay until it closes.
+      const shred = temporal.client.workflow.getHandle(shredWorkflowId(key, `batch-${accepted.batchId}`));
+      expect((await shred.result()).destroyed).toBe(1);
+      expect((await shred.describe()).closeTime?.getTime()).toBeGreaterThanOrEqual(
+        batchClosed.closeTime?.getTime() ?? Number.POSITIVE_INFINITY,
+      );
+    }
+    const { readable, shredded } = await decodedHistory(workflowId);
+    // Anna's and Dora's items in the start and the intake's input, and Dora's in each vendor activity's input.
+    expect(shredded).toBeGreaterThanOrEqual(4);
+    const text = readable.join('\n').toLowerCase();
+    for (const email of [anna.email, dora.email]) expect(text).not.toContain(email);
+    // Bert was never erased: the batch started no shredding of his, and his item still reads.
+    expect(text).toContain(bert.email);
+    expect(await ledger.activeSubjectDataKey(keys.bert as string)).toBeDefined();
   });
 });
