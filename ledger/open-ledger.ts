@@ -10,6 +10,7 @@ import { isPostgresUrl } from './ledger-config.js';
 import { describeDatabaseUrl, LedgerUnavailable, withoutPassword } from './ledger-unavailable.js';
 import { latestMigration, ledgerMigrations } from './migrations.js';
 import type { LedgerDatabase } from './schema.js';
+import { cachingStatements } from './sqlite-statement-cache.js';
 
 export { ledgerConfigSchema } from './ledger-config.js';
 export { LedgerUnavailable } from './ledger-unavailable.js';
@@ -82,7 +83,9 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
       `Ledger unavailable: cannot open SQLite file ${file}: ${describeError(error)}`,
     );
   }
-  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<LedgerDatabase>({
+    dialect: new SqliteDialect({ database: cachingStatements(database) }),
+  });
   try {
     await inProcessTurn(file, () =>
       withSqliteBusyRetry(() => withSqliteExclusiveLock(db, () => migrate(db, log, undefined))),
