@@ -5,6 +5,7 @@ import {
   lookupRectification,
   requestRectification,
 } from '../../hub-client/rectifications.js';
+import type { Ledger } from '../../ledger/ledger.js';
 import { closeSystemUpdate } from '../../workflows/erasure-definitions.js';
 import type { startHubWithVendors } from './hub-with-vendors.js';
 import { waitFor } from './waiting.js';
@@ -47,4 +48,11 @@ export async function halfDoneRectification(
   expect(receipt.systems.dynamics.status).toBe('rectified');
   expect(receipt.rekeyed).toBeUndefined();
   return receipt;
+}
+
+/** Rectification `requestId`'s receipt once the ledger keeps it, read every 250 ms up to 240 times. */
+export function rectificationReceiptWhenKept(ledger: Ledger, requestId: string) {
+  return waitFor(`rectification ${requestId}'s receipt in the ledger`, () =>
+    ledger.getRectification(requestId),
+  );
 }

@@ -15,7 +15,8 @@ import { erasureWorkflowId } from '../../workflows/erasure-definitions.js';
 import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
 import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
-import { halfDoneRectification } from '../support/rectification-runs.js';
+import { mailchimpFiredAt, upemailDelivery, webhookApi } from '../support/mailchimp-webhooks.js';
+import { halfDoneRectification, rectificationReceiptWhenKept } from '../support/rectification-runs.js';
 import { dynamicsRowsHolding, mailchimpListsHolding } from '../support/sandbox-records.js';
 import { uniqueEmail } from '../support/unique-email.js';
 
@@ -227,34 +228,20 @@ describe('rectification harvests first: retries and conflicts never make two peo
     });
     const katherineRows = await dynamicsRows(katherine);
     const webhookSecret = 'upemail-harvest-secret-0123456789';
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key: freshApiKey(),
-      webhookSecret,
-    });
+    const app = await webhookApi(hub, webhookSecret);
     try {
-      const form = {
-        type: 'upemail',
-        fired_at: new Date(Date.now() - 5000).toISOString().slice(0, 19).replace('T', ' '),
-        'data[list_id]': audience,
-        'data[new_id]': 'abc123',
-        'data[new_email]': katherine,
-        'data[old_email]': edsger,
-      };
-      const answer = await app.inject({
-        method: 'POST',
-        url: `/webhooks/mailchimp/${webhookSecret}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams(form).toString(),
-      });
+      const answer = await app.inject(
+        upemailDelivery(webhookSecret, {
+          listId: audience,
+          from: edsger,
+          to: katherine,
+          newId: 'abc123',
+          firedAt: mailchimpFiredAt(5000),
+        }),
+      );
       expect(answer.statusCode).toBe(200);
       const { rectificationRequestId } = answer.json() as { rectificationRequestId: string };
-      let receipt = await hub.ledger.getRectification(rectificationRequestId);
-      for (let i = 0; i < 240 && !receipt; i++) {
-        await delay(250);
-        receipt = await hub.ledger.getRectification(rectificationRequestId);
-      }
+      const receipt = await rectificationReceiptWhenKept(hub.ledger, rectificationRequestId);
       expect(receipt?.outcome).toBe('refused');
       expect(receipt?.refusal).toBe('vendor_conflict');
       expect(receipt?.systems.dynamics.status).toBe('failed');

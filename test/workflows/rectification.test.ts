@@ -7,9 +7,11 @@ import { awaitRectification, requestRectification } from '../../hub-client/recti
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { closeSystemUpdate } from '../../workflows/erasure-definitions.js';
 import { rectificationStatusQuery } from '../../workflows/rectification-definitions.js';
-import { buildTestApi, freshApiKey, hubContext } from '../api/api-test-kit.js';
+import { freshApiKey } from '../api/api-test-kit.js';
 import { erasureContext } from '../support/erasure-runs.js';
 import { startHubWithVendors } from '../support/hub-with-vendors.js';
+import { mailchimpFiredAt, upemailDelivery, webhookApi } from '../support/mailchimp-webhooks.js';
+import { rectificationReceiptWhenKept } from '../support/rectification-runs.js';
 import { uniqueEmail } from '../support/unique-email.js';
 
 const listId = 'rectifylist1';
@@ -305,28 +307,17 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       evidence: { policyVersion: 'privacy-2026-01', formId: 'signup', channel: 'web', requestRef: 'r-2' },
     });
     const webhookSecret = 'upemail-test-secret-0123456789';
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key: freshApiKey(),
-      webhookSecret,
-    });
+    const app = await webhookApi(hub, webhookSecret);
     try {
-      const form = {
-        type: 'upemail',
-        fired_at: new Date(Date.now() - 5000).toISOString().slice(0, 19).replace('T', ' '),
-        'data[list_id]': listId,
-        'data[new_id]': 'abc123',
-        'data[new_email]': newEmail,
-        'data[old_email]': oldEmail,
-      };
-      const deliver = () =>
-        app.inject({
-          method: 'POST',
-          url: `/webhooks/mailchimp/${webhookSecret}`,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams(form).toString(),
-        });
+      // One delivery, sent twice as Mailchimp's retry would: the same fired_at.
+      const delivery = upemailDelivery(webhookSecret, {
+        listId,
+        from: oldEmail,
+        to: newEmail,
+        newId: 'abc123',
+        firedAt: mailchimpFiredAt(5000),
+      });
+      const deliver = () => app.inject(delivery);
       const first = await deliver();
       expect(first.statusCode).toBe(200);
       const { rectificationRequestId } = first.json() as { rectificationRequestId: string };
@@ -334,11 +325,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
       expect(second.headers['idempotent-replayed']).toBe('true');
       expect(second.json()).toEqual(first.json());
 
-      let receipt = await hub.ledger.getRectification(rectificationRequestId);
-      for (let i = 0; i < 120 && !receipt; i++) {
-        await delay(250);
-        receipt = await hub.ledger.getRectification(rectificationRequestId);
-      }
+      const receipt = await rectificationReceiptWhenKept(hub.ledger, rectificationRequestId);
       expect(receipt).toMatchObject({
         outcome: 'completed',
         fields: ['email'],
@@ -375,34 +362,15 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
     });
     const webhookSecret = 'upemail-refused-secret-0123456789';
     const key = freshApiKey();
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key,
-      webhookSecret,
-    });
-    const firedAt = (agoMs: number) =>
-      new Date(Date.now() - agoMs).toISOString().slice(0, 19).replace('T', ' ');
-    const deliver = (oldAddress: string, newAddress: string, fired: string) =>
-      app.inject({
-        method: 'POST',
-        url: `/webhooks/mailchimp/${webhookSecret}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          type: 'upemail',
-          fired_at: fired,
-          'data[list_id]': listId,
-          'data[new_id]': 'abc123',
-          'data[new_email]': newAddress,
-          'data[old_email]': oldAddress,
-        }).toString(),
-      });
+    const app = await webhookApi(hub, webhookSecret, key);
+    const deliver = (from: string, to: string, firedAt: string) =>
+      app.inject(upemailDelivery(webhookSecret, { listId, from, to, newId: 'abc123', firedAt }));
     try {
-      const firedAgo = firedAt(5000);
+      const firedAgo = mailchimpFiredAt(5000);
       const taken = await deliver(oldEmail, takenEmail, firedAgo);
       expect(taken.statusCode).toBe(200);
       expect(taken.json()).toMatchObject({ acknowledged: true, reason: 'address_taken' });
-      const same = await deliver(oldEmail, oldEmail.toUpperCase(), firedAt(60_000));
+      const same = await deliver(oldEmail, oldEmail.toUpperCase(), mailchimpFiredAt(60_000));
       expect(same.statusCode).toBe(200);
       expect(same.json()).toMatchObject({ acknowledged: true, reason: 'same_address' });
 
@@ -460,12 +428,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
 
   it("takes an upemail whose fired_at lies ahead of the hub's clock or before the received-at floor as received now, answered 200 and flagged as clock skew", async () => {
     const webhookSecret = 'upemail-skew-secret-0123456789';
-    const app = await buildTestApi({
-      hub: hubContext(hub.temporal, hub.temporal.taskQueue),
-      ledger: hub.ledger,
-      key: freshApiKey(),
-      webhookSecret,
-    });
+    const app = await webhookApi(hub, webhookSecret);
     try {
       for (const [firedAt, skew] of [
         ['2099-01-01 00:00:00', 'ahead_of_hub_clock'],
@@ -486,18 +449,10 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
           ],
         });
         const before = Date.now();
-        const answer = await app.inject({
-          method: 'POST',
-          url: `/webhooks/mailchimp/${webhookSecret}`,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams({
-            type: 'upemail',
-            fired_at: firedAt,
-            'data[list_id]': listId,
-            'data[new_email]': newEmail,
-            'data[old_email]': oldEmail,
-          }).toString(),
-        });
+        // No new_id: the hub reads only the addresses.
+        const answer = await app.inject(
+          upemailDelivery(webhookSecret, { listId, from: oldEmail, to: newEmail, firedAt }),
+        );
         // Not a 400 that Mailchimp would retry: the address change is carried out.
         expect(answer.statusCode).toBe(200);
         const body = answer.json() as { rectificationRequestId: string; firedAt: string; clockSkew: string };
@@ -505,11 +460,7 @@ describe('rectification of an email and a name', { timeout: 240_000 }, () => {
         const deadline = await hub.ledger.getRequestDeadline(body.rectificationRequestId);
         expect(Date.parse(deadline?.receivedAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
         expect(Date.parse(deadline?.receivedAt ?? '')).toBeLessThanOrEqual(Date.now());
-        let receipt = await hub.ledger.getRectification(body.rectificationRequestId);
-        for (let i = 0; i < 120 && !receipt; i++) {
-          await delay(250);
-          receipt = await hub.ledger.getRectification(body.rectificationRequestId);
-        }
+        const receipt = await rectificationReceiptWhenKept(hub.ledger, body.rectificationRequestId);
         expect(receipt?.systems.dynamics.status).toBe('rectified');
       }
     } finally {
