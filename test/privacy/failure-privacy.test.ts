@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
-import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
 import {
   awaitReceipt,
   closeErasureSystem,
@@ -11,7 +10,7 @@ import {
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { rawHistoryText } from '../support/history.js';
-import { emptySystem } from '../support/stub-connectors.js';
+import { emptySystem, mailchimpRefusingFind } from '../support/stub-connectors.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
 const email = `mary.o'brien.${Date.now()}@example.com`;
@@ -24,18 +23,11 @@ const gaClientId = '987654321.123456789';
 /** Connectors whose failures quote the person, as vendors' error bodies do. */
 const connectors: ConnectorSet = {
   dynamics: emptySystem(),
-  mailchimp: {
-    ...emptySystem(),
-    find: async () => {
-      throw new NonRetryableVendorError({
-        system: 'mailchimp',
-        operation: 'find',
-        status: 400,
-        vendorCode: 'Forgotten Email Not Subscribed',
-        reason: `Forgotten Email Not Subscribed: ${email.toUpperCase()} (${encodeURIComponent(email)}) hash ${digests[0]}`,
-      });
-    },
-  },
+  mailchimp: mailchimpRefusingFind({
+    status: 400,
+    vendorCode: 'Forgotten Email Not Subscribed',
+    reason: `Forgotten Email Not Subscribed: ${email.toUpperCase()} (${encodeURIComponent(email)}) hash ${digests[0]}`,
+  }),
   google: {
     ...emptySystem('not_applicable'),
     erase: async () => {

@@ -1,11 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConnectorSet } from '../../activities/create-activities.js';
-import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
 import {
   awaitReceipt,
   closeErasureSystem,
+  type ErasureStarted,
   type HubClientContext,
   lookupErasure,
   requestErasure,
@@ -17,24 +16,18 @@ import {
   mergeErasureRequestSignal,
   retrySystemUpdate,
 } from '../../workflows/erasure-definitions.js';
+import { erasureStatusWhen } from '../support/erasure-runs.js';
 import { rawHistoryText } from '../support/history.js';
-import { emptySystem } from '../support/stub-connectors.js';
+import { emptySystem, mailchimpRefusingFind } from '../support/stub-connectors.js';
 import { connectTestTemporal } from '../support/temporal.js';
 
 const connectors: ConnectorSet = {
   dynamics: emptySystem(),
-  mailchimp: {
-    ...emptySystem(),
-    find: async () => {
-      throw new NonRetryableVendorError({
-        system: 'mailchimp',
-        operation: 'find',
-        status: 403,
-        vendorCode: 'Forbidden',
-        reason: 'the API key cannot read this audience',
-      });
-    },
-  },
+  mailchimp: mailchimpRefusingFind({
+    status: 403,
+    vendorCode: 'Forbidden',
+    reason: 'the API key cannot read this audience',
+  }),
   google: emptySystem('not_applicable'),
 };
 
@@ -78,17 +71,31 @@ describe("updates sent without the hub's codec are refused", { timeout: 120_000 
     await temporal?.close();
   });
 
-  it('refuses an unencrypted close or retry of an erasure system in the validator (nothing in the history), and accepts the close through the hub', async () => {
+  /** An erasure of a fresh `<prefix>.<now>@example.com` once its Mailchimp step waits for an operator. */
+  async function erasureWaitingOnMailchimp(prefix: string) {
     const started = await requestErasure(context, {
-      email: `uu.${Date.now()}@example.com`,
+      email: `${prefix}.${Date.now()}@example.com`,
       requestedBy: 'privacy-inbox#16',
       requestedAt: new Date().toISOString(),
     });
-    for (let i = 0; i < 200; i++) {
-      const found = await lookupErasure(context, started.requestId);
-      if (found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention') break;
-      await delay(250);
-    }
+    await erasureStatusWhen(context, started.requestId, (status) => {
+      return status.systems.mailchimp.status === 'needs_attention';
+    });
+    return started;
+  }
+
+  /** Closes Mailchimp through the hub's client (encrypted), as handled by hand; answers the receipt. */
+  async function closeMailchimpThroughTheHub(started: ErasureStarted) {
+    await closeErasureSystem(context, started.requestId, {
+      system: 'mailchimp',
+      reason: 'handled_manually',
+      operator: 'op-16',
+    });
+    return awaitReceipt(context, started);
+  }
+
+  it('refuses an unencrypted close or retry of an erasure system in the validator (nothing in the history), and accepts the close through the hub', async () => {
+    const started = await erasureWaitingOnMailchimp('uu');
     const plain = plainClient.workflow.getHandle(started.workflowId, started.requestId);
     const closing = plain.executeUpdate(closeSystemUpdate, {
       args: [{ system: 'mailchimp', reason: 'other: Clementine Harbottle unsubscribed', operator: 'op-16' }],
@@ -108,12 +115,7 @@ describe("updates sent without the hub's codec are refused", { timeout: 120_000 
     expect(found.state === 'open' && found.status.systems.mailchimp.status).toBe('needs_attention');
 
     // The same close through the hub's client (encrypted) is accepted.
-    await closeErasureSystem(context, started.requestId, {
-      system: 'mailchimp',
-      reason: 'handled_manually',
-      operator: 'op-16',
-    });
-    const receipt = await awaitReceipt(context, started);
+    const receipt = await closeMailchimpThroughTheHub(started);
     expect(receipt.systems.mailchimp.status).toBe('closed_by_operator');
     expect(receipt.operatorActions?.map((action) => action.reason)).toEqual(['handled_manually']);
   });
@@ -123,16 +125,7 @@ describe("updates sent without the hub's codec are refused", { timeout: 120_000 
    * neither the receipt nor the ledger, and an address change the hub did not send moves nothing.
    */
   it('keeps no words of signals sent without the codec in the receipt, and ignores such an address change', async () => {
-    const started = await requestErasure(context, {
-      email: `us.${Date.now()}@example.com`,
-      requestedBy: 'privacy-inbox#16',
-      requestedAt: new Date().toISOString(),
-    });
-    for (let i = 0; i < 200; i++) {
-      const found = await lookupErasure(context, started.requestId);
-      if (found.state === 'open' && found.status.systems.mailchimp.status === 'needs_attention') break;
-      await delay(250);
-    }
+    const started = await erasureWaitingOnMailchimp('us');
     const plain = plainClient.workflow.getHandle(started.workflowId, started.requestId);
     await plain.signal(mergeErasureRequestSignal, {
       token: 'typed-by-hand',
@@ -151,12 +144,7 @@ describe("updates sent without the hub's codec are refused", { timeout: 120_000 
       changedAt: new Date().toISOString(),
     });
     // Both signals are in the history before the close below, so the run handles them first.
-    await closeErasureSystem(context, started.requestId, {
-      system: 'mailchimp',
-      reason: 'handled_manually',
-      operator: 'op-16',
-    });
-    const receipt = await awaitReceipt(context, started);
+    const receipt = await closeMailchimpThroughTheHub(started);
     expect(receipt.joinedRequests).toEqual([
       expect.objectContaining({ reason: 'other', requestedBy: 'unknown', gaClientIdsAdded: 0 }),
     ]);

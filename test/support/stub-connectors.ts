@@ -1,5 +1,6 @@
 import type { ConnectorSet } from '../../activities/create-activities.js';
 import type { FindResult } from '../../connectors/connector.js';
+import { NonRetryableVendorError } from '../../connectors/connector-errors.js';
 
 /** What a find answers for a person a system does not hold. */
 export const noRecords: FindResult = { records: [], gaClientIds: [], gaUserIds: [] };
@@ -17,5 +18,22 @@ export function emptySystem(
     erase: async () => ({ outcome: 'not_found', records: [] }),
     readConsent: async () => ({ purposes: {}, records: [] }),
     applyConsent: async () => ({ outcome: applyOutcome, records: [] }),
+  };
+}
+
+/**
+ * A Mailchimp that holds no one (emptySystem) and refuses every find for good: a NonRetryableVendorError of
+ * operation `find` with `refusal`'s HTTP status, vendor code and reason, as the connector's mapping throws it.
+ */
+export function mailchimpRefusingFind(refusal: {
+  status: number;
+  vendorCode?: string;
+  reason: string;
+}): NonNullable<ConnectorSet['mailchimp']> {
+  return {
+    ...emptySystem(),
+    find: async () => {
+      throw new NonRetryableVendorError({ system: 'mailchimp', operation: 'find', ...refusal });
+    },
   };
 }
