@@ -19,9 +19,13 @@ export async function startBenchWorker(env: Record<string, string>) {
       ...env,
       CONSENT_HUB_METRICS_PORT: String(port),
       CONSENT_HUB_METRICS_HOST: '127.0.0.1',
-      // The worker's heap flags and malloc arenas as dev and docker-compose.yml give them (a MALLOC_ARENA_MAX in
-      // the shell wins); BENCH_WORKER_NODE_OPTIONS replaces the flags to try others, on the workers alone.
-      ...workerProcessEnv({ MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+      // The worker's heap flags and malloc settings as dev and docker-compose.yml give them (MALLOC_ARENA_MAX or
+      // MALLOC_MMAP_THRESHOLD_ in the shell wins); BENCH_WORKER_NODE_OPTIONS replaces the flags to try others,
+      // on the workers alone.
+      ...workerProcessEnv({
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX,
+        MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_,
+      }),
       ...(process.env.BENCH_WORKER_NODE_OPTIONS !== undefined
         ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }
         : {}),

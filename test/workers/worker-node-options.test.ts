@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   workerMallocArenaMax,
+  workerMallocMmapThreshold,
   workerNodeOptions,
   workerProcessEnv,
   workerV8Flags,
@@ -59,16 +60,25 @@ describe("the worker's V8 heap flags", () => {
     const service = worker.slice(0, worker.slice(1).search(/\n {2}\S/) + 1);
     expect(/NODE_OPTIONS: (.+)/.exec(service)?.[1]?.trim()).toBe(workerNodeOptions(undefined));
     expect(/MALLOC_ARENA_MAX: "(\d+)"/.exec(service)?.[1]).toBe(String(workerMallocArenaMax));
+    expect(/MALLOC_MMAP_THRESHOLD_: "(\d+)"/.exec(service)?.[1]).toBe(String(workerMallocMmapThreshold));
   });
 
-  it('gives a worker process few malloc arenas unless the environment sets its own', () => {
+  it('gives a worker process few malloc arenas and a fixed mmap threshold unless the environment sets its own', () => {
     expect(workerProcessEnv({})).toEqual({
       NODE_OPTIONS: workerNodeOptions(undefined),
       MALLOC_ARENA_MAX: String(workerMallocArenaMax),
+      MALLOC_MMAP_THRESHOLD_: String(workerMallocMmapThreshold),
     });
-    expect(workerProcessEnv({ MALLOC_ARENA_MAX: '8', NODE_OPTIONS: '--trace-gc' })).toEqual({
+    expect(
+      workerProcessEnv({
+        MALLOC_ARENA_MAX: '8',
+        MALLOC_MMAP_THRESHOLD_: '65536',
+        NODE_OPTIONS: '--trace-gc',
+      }),
+    ).toEqual({
       NODE_OPTIONS: workerNodeOptions('--trace-gc'),
       MALLOC_ARENA_MAX: '8',
+      MALLOC_MMAP_THRESHOLD_: '65536',
     });
   });
 });
