@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import mailchimp from '@mailchimp/mailchimp_marketing';
 import pLimit from 'p-limit';
 import type { MailchimpConfig } from './config.js';
@@ -19,6 +21,14 @@ import type { MailchimpConfig } from './config.js';
 interface SdkClientFields {
   basePath: string;
   timeout: number;
+  /** When true, `agent.attachCookies(request)` is called on every superagent request before it is sent. */
+  enableCookies: boolean;
+  agent: { attachCookies(request: SuperagentRequest): void; saveCookies(response: unknown): void };
+}
+
+/** The part of a superagent (3.x) request the SDK hands to `agent.attachCookies`. */
+interface SuperagentRequest {
+  agent(agent: HttpAgent): SuperagentRequest;
 }
 
 /** The calls the connector makes, as the SDK exposes them (bodies are checked with zod by the caller). */
@@ -140,9 +150,34 @@ export function configureMailchimpSdk(config: MailchimpConfig): MailchimpApi {
   sdk.setConfig({ apiKey: config.apiKey });
   sdk.basePath = config.apiUrl;
   sdk.timeout = config.timeoutMs;
+  keepConnections(config);
   inFlight.concurrency = config.maxConcurrency;
   applied = wanted;
   return api;
+}
+
+/**
+ * Mailchimp calls reuse their connections. The SDK sends each call through superagent 3, which opens a new
+ * TCP and TLS connection for every request unless given an http(s) Agent (its `agent: false` default), and
+ * the SDK passes none: a TLS handshake, a DNS lookup and a new secure context per call were about a tenth of
+ * the worker's main-thread CPU in a per-person opt-out wave (README "Worker sizing"), and cost the vendor a
+ * handshake and each call a round trip more. The SDK's one per-request hook is its cookie jar
+ * (`enableCookies`, `agent.attachCookies(request)` before each send); it is set to a jar that keeps no
+ * cookies (the API authenticates by key, it sets none the hub needs) and gives the request a keep-alive
+ * Agent. The Agent opens at most `maxConcurrency` sockets, so Mailchimp's 10 simultaneous connections hold at
+ * the socket level too; idle sockets do not keep the process alive (Node unrefs them).
+ */
+function keepConnections(config: MailchimpConfig): void {
+  const options = { keepAlive: true, maxSockets: config.maxConcurrency };
+  const agent =
+    new URL(config.apiUrl).protocol === 'http:' ? new HttpAgent(options) : new HttpsAgent(options);
+  sdk.enableCookies = true;
+  sdk.agent = {
+    attachCookies: (request) => {
+      request.agent(agent);
+    },
+    saveCookies: () => {},
+  };
 }
 
 /** Calls queued or running right now; for tests and diagnostics. */

@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ConsentStateRequest, SubjectIdentifiers } from '../../../connectors/connector.js';
 import { NonRetryableVendorError } from '../../../connectors/connector-errors.js';
@@ -80,6 +81,37 @@ describe('Mailchimp connector: the calls an opt-out wave makes', () => {
     );
     expect(log.filter((c) => c.startsWith('GET /3.0/lists/'))).toEqual([]);
     expect(log).toHaveLength(1 + people.length * audiences.length);
+    for (const listId of audiences) {
+      for (const email of people) expect(await statusOf(listId, email)).toBe('unsubscribed');
+    }
+  });
+
+  it('sends an opt-out wave over kept connections: ten opt-outs in a row open at most one connection, ten at once no more than the concurrency limit', async () => {
+    const audiences = [await createAudience('News'), await createAudience('Events')];
+    const people = Array.from({ length: 20 }, (_, i) => `kept.${i}@example.com`);
+    for (const listId of audiences) for (const email of people) await addMember(listId, email, 'subscribed');
+    // The SDK is one per process, configured by this file's first connector: concurrency 10 (the default).
+    const connector = connectorFor();
+    // Node's HTTP client announces each answered request; one not sent on a reused socket opened a connection.
+    let opened = 0;
+    const count = (message: unknown) => {
+      if (!(message as { request: { reusedSocket: boolean } }).request.reusedSocket) opened += 1;
+    };
+    diagnostics.subscribe('http.client.response.finish', count);
+    try {
+      for (const email of people.slice(0, 10))
+        expect((await connector.applyConsentState?.(subject(email), optOut))?.outcome).toBe('applied');
+      // The audience list and twenty PATCHes, one after another: one connection kept open between them (none
+      // when an earlier test's is still open); a connection per call would be 21.
+      expect(opened).toBeLessThanOrEqual(1);
+      const results = await Promise.all(
+        people.slice(10).map((email) => connector.applyConsentState?.(subject(email), optOut)),
+      );
+      expect(results.map((r) => r?.outcome)).toEqual(people.slice(10).map(() => 'applied'));
+      expect(opened).toBeLessThanOrEqual(10);
+    } finally {
+      diagnostics.unsubscribe('http.client.response.finish', count);
+    }
     for (const listId of audiences) {
       for (const email of people) expect(await statusOf(listId, email)).toBe('unsubscribed');
     }

@@ -320,7 +320,9 @@ describe('Mailchimp connector through @mailchimp/mailchimp_marketing against the
     await control.setLatency(500);
     // Ten raw calls from "another process" hold every slot of the key while the connector calls.
     const others = Array.from({ length: 10 }, () => raw(sandbox.url, 'GET', '/ping'));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Until all ten are in: the connector's calls go over a kept connection and can overtake a new one.
+    while ((sandbox.store.inFlight.get(testApiKey) ?? 0) < 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const error = await connector.find(subject(ada)).catch((e: unknown) => e);
     await Promise.all(others);
     expect(error).toBeInstanceOf(RetryableVendorError);
