@@ -26,7 +26,7 @@ import type { ConsentAppendResult, Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import type { AccessExportStore } from '../privacy/access-export-store.js';
 import { protectRecordIds } from '../privacy/keyed-id.js';
-import { runForSubject } from '../privacy/redaction-context.js';
+import { runForSubject, runWithVendorWordsWithheld } from '../privacy/redaction-context.js';
 import type { SubjectDataKeys } from '../privacy/subject-data-keys.js';
 import { createAccessActivities } from './access-activities.js';
 import { currentAttempt } from './attempt.js';
@@ -38,7 +38,7 @@ import { createGoogleConsentActivities } from './google-consent-activities.js';
 import { createReconciliationActivities, type WorkStarter } from './reconciliation-activities.js';
 import { createRectificationActivities } from './rectification-activities.js';
 import { createRestrictionActivities } from './restriction-activities.js';
-import { failureTypes, toActivityFailure } from './vendor-failure.js';
+import { failureTypes, toActivityFailure, toBatchActivityFailure } from './vendor-failure.js';
 
 // Defined beside the connector interface so connectors/ never imports upward; re-exported for callers.
 export type { ConnectorName, ConnectorSet } from '../connectors/connector.js';
@@ -147,11 +147,13 @@ export function createActivities({
   async function runVendor<T>(system: ConnectorName, operation: string, run: () => Promise<T>): Promise<T> {
     const stopHeartbeat = keepHeartbeating();
     try {
-      const result = await runWithCallSignal(attemptSignal(), run);
+      // The connector's own log lines quote the vendor's words, which may name any of the call's people.
+      const result = await runWithVendorWordsWithheld(() => runWithCallSignal(attemptSignal(), run));
       reportConnectorCall({ system, operation });
       return result;
     } catch (error) {
-      const failure = withAttempt(toActivityFailure(error, {}, { stepDeadlineMs: stepDeadline() }));
+      // A call for many people: no one person's names or data key apply, so the vendor's words are withheld.
+      const failure = withAttempt(toBatchActivityFailure(error, { stepDeadlineMs: stepDeadline() }));
       logger.warn({ err: failure, system, operation }, 'bulk connector call failed');
       reportConnectorCall({ system, operation, failure });
       throw failure;

@@ -1,7 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ZodError } from 'zod';
 import { VendorError } from '../connectors/connector-errors.js';
+import { withheldBatchWords } from '../domain/redaction-names.js';
 import { type RedactionSubject, redactSubject } from '../privacy/redaction.js';
+
+export { withheldBatchWords };
 
 /** Failure types the workflows' retry policies name in `nonRetryableErrorTypes`. */
 export const failureTypes = {
@@ -36,12 +39,16 @@ export interface VendorWaitDetails {
 export function toActivityFailure(
   error: unknown,
   subject: RedactionSubject = {},
-  context: { stepDeadlineMs?: number; now?: number } = {},
+  /** `withholdWords`: the vendor's words are replaced by `withheldBatchWords` (toBatchActivityFailure). */
+  context: { stepDeadlineMs?: number; now?: number; withholdWords?: boolean } = {},
 ): unknown {
   if (error instanceof ZodError) return invalidInputFailure(error, subject);
   if (!(error instanceof VendorError)) return redactError(error, subject);
-  const details = { ...error.toJSON(), reason: redactSubject(error.reason, subject) };
-  const message = redactSubject(error.message, subject);
+  const reason = context.withholdWords ? withheldBatchWords : redactSubject(error.reason, subject);
+  const details = { ...error.toJSON(), reason };
+  const message = context.withholdWords
+    ? `${error.system} ${error.operation} failed${error.status ? ` (HTTP ${error.status})` : ''}${error.vendorCode ? ` [${error.vendorCode}]` : ''}: ${reason}`
+    : redactSubject(error.message, subject);
   if (error.retryable) {
     const retryAfterMs = 'retryAfterMs' in error ? (error.retryAfterMs as number | undefined) : undefined;
     const now = context.now ?? Date.now();
@@ -77,6 +84,32 @@ export function toActivityFailure(
     nonRetryable: true,
     details: [details],
   });
+}
+
+/**
+ * A whole bulk call's failure (a Mailchimp batch POST, a Dataverse `$batch` refused as a whole), for the
+ * batch's history, result and logs. Its words may quote any of the call's people, whose names are not read
+ * for a call of hundreds and whose data keys cannot seal one text; so, as the per-person gate does when it
+ * cannot check a text (patch vendor-failure-names-checked), the vendor's words are withheld
+ * (`withheldBatchWords`) and the failure keeps its type, system, operation, status, vendor code, retry
+ * decision and Retry-After (toActivityFailure's decisions). Any other error keeps its type, its `code`
+ * (`ECONNRESET`) and its stack frames, its message withheld; a ZodError names its fields as
+ * invalidInputFailure does. Each person is then served by their own workflow, whose failures are redacted of
+ * their names or withheld.
+ */
+export function toBatchActivityFailure(error: unknown, context: { stepDeadlineMs?: number } = {}): unknown {
+  if (error instanceof ZodError || error instanceof VendorError) {
+    return toActivityFailure(error, {}, { ...context, withholdWords: true });
+  }
+  const name = error instanceof Error ? error.name : 'Error';
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  const message = `${typeof code === 'string' ? `${code}: ` : ''}${withheldBatchWords}`;
+  // Retried by the activity's policy, as the error itself would have been.
+  const failure = ApplicationFailure.create({ message, type: name });
+  const frames =
+    error instanceof Error ? (error.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)) : [];
+  failure.stack = [`${name}: ${message}`, ...frames].join('\n');
+  return failure;
 }
 
 /**

@@ -34,5 +34,12 @@ export function mostFrequentNames(occurrences: Iterable<string>, limit = maxReda
  */
 export const withheldTextMarker = "[withheld: the CRM's names for the person could not be checked]";
 
+/**
+ * What a call for many people at once (the bulk path's vendor calls) keeps, in its failure and its log lines,
+ * instead of the vendor's words: they may quote any of its people, whose names are not read for a call of
+ * hundreds and whose data keys cannot seal one text.
+ */
+export const withheldBatchWords = '[withheld: a call for many people may name any of them]';
+
 /** The failure type a workflow answers `redactOperatorTextWithCrmNames` with when it could not read the names. */
 export const crmNamesUnavailableType = 'CrmNamesUnavailable';

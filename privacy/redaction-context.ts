@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { withheldBatchWords } from '../domain/redaction-names.js';
 import { type RedactionSubject, redactSubject } from './redaction.js';
 
 /**
@@ -13,6 +14,38 @@ export function runForSubject<T>(subject: RedactionSubject, run: () => Promise<T
   return storage.run(subject, run);
 }
 
+const wordsWithheld = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `run` (a vendor call for many people at once) so that every log line inside it keeps no vendor words:
+ * each `reason`, `message`, `detail`, `title` or `body` field and each error's message becomes
+ * `withheldBatchWords` (an error keeps its stack frames). Codes, statuses and counts stay.
+ */
+export function runWithVendorWordsWithheld<T>(run: () => Promise<T>): Promise<T> {
+  return wordsWithheld.run(true, run);
+}
+
+const wordFields = new Set(['reason', 'message', 'detail', 'title', 'body']);
+
+function withholdWords(value: unknown, depth: number): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => withholdWords(item, depth + 1));
+  if (value instanceof Error) {
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(value)), value) as Error;
+    copy.message = withheldBatchWords;
+    const frames = (value.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+    copy.stack = [`${value.name}: ${withheldBatchWords}`, ...frames].join('\n');
+    return copy;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key,
+      typeof inner === 'string' && wordFields.has(key) ? withheldBatchWords : withholdWords(inner, depth + 1),
+    ]),
+  );
+}
+
 /** The subject of the code running now, or undefined outside a subject's call. */
 export function currentRedactionSubject(): RedactionSubject | undefined {
   return storage.getStore();
@@ -23,6 +56,8 @@ export function currentRedactionSubject(): RedactionSubject | undefined {
  * made of. Answers the value itself when there is no current subject or nothing changed.
  */
 export function redactForCurrentSubject<T>(value: T): T {
+  // A log line's own message (a string argument) is the hub's words; the fields beside it may be the vendor's.
+  if (wordsWithheld.getStore()) return withholdWords(value, 0) as T;
   const subject = currentRedactionSubject();
   if (!subject) return value;
   return redactDeep(value, subject, 0) as T;

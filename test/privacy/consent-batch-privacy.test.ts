@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withheldBatchWords } from '../../activities/vendor-failure.js';
 import { buildConnectors } from '../../connectors/registry.js';
 import { type ConsentChangeRequest, consentChangeRequestSchema } from '../../domain/consent.js';
 import { consentBatchResult, recordConsentBatch } from '../../hub-client/consent-batch.js';
@@ -13,6 +15,7 @@ import { openLedger } from '../../ledger/open-ledger.js';
 import { SubjectEncryptionCodec, subjectKeyIdMetadataKey } from '../../privacy/subject-codec.js';
 import { ErasedSubjectKey, SubjectDataKeys } from '../../privacy/subject-data-keys.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
+import { demoAudienceIds } from '../../sandboxes/mailchimp/kit.js';
 import { shredWorkflowId } from '../../workflows/shred-subject-keys.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import { rawHistoryText } from '../support/history.js';
@@ -25,6 +28,7 @@ const anna = { email: `qx.${stamp}@example.com`, first: 'Anneliese', last: 'Grzy
 const bert = { email: `vw.${stamp}@example.com`, first: 'Bartholomew', last: 'Featherstonehaugh' };
 const cleo = { email: `jk.${stamp}@example.com`, first: 'Clementine', last: 'Oyelaran-Whitby' };
 const dora = { email: `zp.${stamp}@example.com`, first: 'Dorothea', last: 'Vanterpool' };
+const erin = { email: `yt.${stamp}@example.com`, first: 'Erzsebet', last: 'Quillfeather' };
 
 /**
  * Issue 16 on the bulk path (workflows/consent-batch.ts): what a batch keeps of its people. An evidence note
@@ -42,7 +46,10 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
   let keys: Record<string, string>;
 
   /** A history's payloads through the hub's own codec: those that read, and how many a shred made unreadable. */
-  async function decodedHistory(workflowId: string): Promise<{ readable: string[]; shredded: number }> {
+  async function decodedHistory(
+    workflowId: string,
+    only: (event: proto.api.history.v1.IHistoryEvent) => boolean = () => true,
+  ): Promise<{ readable: string[]; shredded: number }> {
     const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
     const payloads: Payload[] = [];
     const visit = (value: unknown): void => {
@@ -51,7 +58,7 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
       else if ('metadata' in value && 'data' in value) payloads.push(value as Payload);
       else Object.values(value).forEach(visit);
     };
-    visit(history.events);
+    visit((history.events ?? []).filter(only));
     const codec = new SubjectEncryptionCodec(
       temporal.secrets.encryptionKeys,
       new SubjectDataKeys(ledger, temporal.secrets.encryptionKeys),
@@ -91,11 +98,20 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     const { connectors } = buildConnectors({ ...process.env, ...vendors.env }, logs.logger);
     worker = await temporal.startWorker({ connectors, ledger, logger: logs.logger });
     await vendors.dynamics.control.seed({
-      contacts: [anna, bert, cleo, dora].map((p) => ({
+      contacts: [anna, bert, cleo, dora, erin].map((p) => ({
         firstname: p.first,
         lastname: p.last,
         emailaddress1: p.email,
       })),
+    });
+    await vendors.mailchimp.control.seed({
+      lists: [
+        {
+          id: demoAudienceIds.newsletter,
+          name: 'Newsletter',
+          members: [{ email_address: erin.email, status: 'subscribed' }],
+        },
+      ],
     });
   });
   afterAll(async () => {
@@ -242,5 +258,42 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     // Bert was never erased: the batch started no shredding of his, and his item still reads.
     expect(text).toContain(bert.email);
     expect(await ledger.activeSubjectDataKey(keys.bert as string)).toBeDefined();
+  });
+  it("keeps no person's address or name from a whole bulk call the vendor refused, in the batch's decoded history, result and logs", async () => {
+    // Each vendor refuses the whole call with words about one of its people (a plug-in's or a validator's).
+    const words = `Refused for ${erin.first} ${erin.last.toUpperCase()} (${erin.email})`;
+    await vendors.dynamics.control.fail({ method: 'POST', path: '\\$batch', status: 400, message: words });
+    await vendors.mailchimp.control.fail({
+      method: 'POST',
+      path: `/lists/${demoAudienceIds.newsletter}$`,
+      status: 400,
+      message: words,
+    });
+    const context = temporal.context();
+    const accepted = await recordConsentBatch(
+      context,
+      [{ index: 0, change: optOut(erin.email, 'unsubscribe link') }],
+      { ledger },
+    );
+    const result = await consentBatchResult(context, accepted.batchId);
+    const handedOff = result.results[0]?.handedOff ?? {};
+    // The operator still reads which call failed and how, without the vendor's words.
+    expect(handedOff.dynamics).toContain('HTTP 400');
+    expect(handedOff.dynamics).toContain(withheldBatchWords);
+    expect(handedOff.mailchimp).toContain('HTTP 400');
+    expect(handedOff.mailchimp).toContain(withheldBatchWords);
+    const workflowId = `consent-batch-${accepted.batchId}`;
+    // The failures as the hub's codec decodes them: a whole call's failure is sealed under the master key,
+    // which no erasure shreds (Erin's own items are sealed under her key and read while she is not erased).
+    const failures = await decodedHistory(workflowId, (e) => !!e.activityTaskFailedEventAttributes);
+    expect(failures.readable.length).toBeGreaterThanOrEqual(2);
+    const everything = [JSON.stringify(result), ...failures.readable, logs.lines.join('\n')]
+      .join('\n')
+      .toLowerCase();
+    expect(everything).toContain('withheld');
+    for (const needle of [erin.email, erin.first, erin.last])
+      expect(everything).not.toContain(needle.toLowerCase());
+    await vendors.dynamics.control.clearFaults();
+    await vendors.mailchimp.control.clearFaults();
   });
 });
