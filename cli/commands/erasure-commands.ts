@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import type { ErasureReceipt, ErasureStatusView } from '../../domain/erasure.js';
 import { erasureReasonCodes } from '../../domain/erasure.js';
@@ -120,7 +121,10 @@ export const eraseCommand = new Command('erase')
         waitThroughAttention: Boolean(flags.waitThroughAttention),
         printStatus,
         deadline: { receivedAt: started.receivedAt, dueAt: started.dueAt },
-        finish: (receipt) => finishWithReceipt(context, receipt, json),
+        finish: (receipt) =>
+          finishWithReceipt(context, receipt, json, {
+            waitThroughAttention: Boolean(flags.waitThroughAttention),
+          }),
         // A legal hold lasts months: the restriction is done, and the deletion follows the release.
         stopAt: (status) => status.status === 'on_hold',
       });
@@ -131,13 +135,70 @@ async function finishWithReceipt(
   context: HubClientContext,
   receipt: ErasureReceipt,
   json: boolean,
+  wait: { waitThroughAttention: boolean },
 ): Promise<void> {
-  if (json) printJson(receipt);
+  // The records a half-done rectification moved are erased by their own erasure: the person is not erased
+  // until it ends too, so --wait follows it (and answers for it) before the receipt is shown.
+  const moved = await awaitMovedRecordsErasures(context, receipt, json, wait);
+  if (json) printJson(moved.ids.length > 0 ? { ...receipt, movedRecordsNow: moved.now } : receipt);
   else {
     print('');
-    printReceipt(receipt, await movedRecordsNow(context, receipt));
+    printReceipt(receipt, moved.now);
   }
   if (receipt.outcome !== 'completed') requestExitCode(exitCodes.finishedWithFailures);
+  else if (moved.needsAttention) requestExitCode(exitCodes.needsAttention);
+  else if (moved.unfinished) requestExitCode(exitCodes.finishedWithFailures);
+}
+
+const notFound = 'not found in Temporal';
+
+/** Moved records' erasures in these states are where --wait stops: done, or held until a release. */
+const movedErasureSettled = new Set(['completed', 'on_hold']);
+
+/**
+ * Waits for each erasure of records a half-done rectification moved (the receipt's `movedRecords`) to end,
+ * or to need an operator (unless `waitThroughAttention`), or to restrict a held person; polls every second,
+ * printing (text mode) a line when its state changes. Answers each one's state then (its receipt's outcome,
+ * `on_hold`, `needs_attention`, or `not found in Temporal`), whether one needs attention, and whether one
+ * ended other than `completed` (or could not be read: nothing proves it erased anything).
+ */
+async function awaitMovedRecordsErasures(
+  context: HubClientContext,
+  receipt: Pick<ErasureReceipt, 'movedRecords'>,
+  json: boolean,
+  wait: { waitThroughAttention: boolean },
+): Promise<{ ids: string[]; now: Record<string, string>; needsAttention: boolean; unfinished: boolean }> {
+  const ids = (receipt.movedRecords ?? []).flatMap((moved) =>
+    moved.erasureRequestId ? [moved.erasureRequestId] : [],
+  );
+  let now = await movedRecordsNow(context, receipt);
+  const shown = new Map<string, string>();
+  const waiting = () =>
+    ids.filter((id) => {
+      const state = now[id] ?? '';
+      if (state === 'needs_attention') return wait.waitThroughAttention;
+      return !movedErasureSettled.has(state) && !state.startsWith('completed') && state !== notFound;
+    });
+  for (;;) {
+    if (!json)
+      for (const id of ids) {
+        if (shown.get(id) === now[id]) continue;
+        shown.set(id, now[id] ?? '');
+        print(`  moved records' erasure ${id}: ${now[id]}`);
+      }
+    if (waiting().length === 0) break;
+    await delay(1000);
+    now = await movedRecordsNow(context, receipt);
+  }
+  const states = ids.map((id) => now[id]);
+  return {
+    ids,
+    now,
+    needsAttention: states.includes('needs_attention'),
+    unfinished: states.some(
+      (state) => state !== 'completed' && state !== 'on_hold' && state !== 'needs_attention',
+    ),
+  };
 }
 
 /**
@@ -157,7 +218,7 @@ async function movedRecordsNow(
       const found = await lookupErasure(context, id);
       now[id] = found.state === 'open' ? found.status.status : found.receipt.outcome;
     } catch {
-      now[id] = 'not found in Temporal';
+      now[id] = notFound;
     }
   }
   return now;
