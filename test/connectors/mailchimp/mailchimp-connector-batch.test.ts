@@ -1,19 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BulkConsentWrite } from '../../../connectors/connector.js';
 import { NonRetryableVendorError, RetryableVendorError } from '../../../connectors/connector-errors.js';
-import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
-import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
-import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
-import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { startTestSandbox } from '../../support/sandboxes.js';
 import {
   capturingLogger,
+  createAudience as createAudienceIn,
   documentedSubscriberHash,
-  newAudience,
+  memberStatus,
   raw,
-  testApiKey,
+  sandboxConnector,
+  withMailchimpSandbox,
 } from './mailchimp-test-kit.js';
 
 /** Issue 21: opt-outs from a bulk source go to Mailchimp's batch subscribe/unsubscribe, 500 members a call. */
@@ -21,21 +19,11 @@ describe('Mailchimp connector: bulk opt-outs through batch subscribe or unsubscr
   let sandbox: RunningSandbox<MailchimpSandboxStore>;
   let control: SandboxClient;
   const logs = capturingLogger();
-  const connector = () =>
-    createMailchimpConnector(
-      mailchimpConfigSchema.parse({ MAILCHIMP_API_KEY: testApiKey, MAILCHIMP_API_URL: `${sandbox.url}/3.0` }),
-      { logger: logs.logger },
-    );
-  const createAudience = async (name: string) =>
-    ((await raw(sandbox.url, 'POST', '/lists', newAudience(name))).json as { id: string }).id;
+  const connector = () => sandboxConnector(sandbox.url, logs.logger);
+  const createAudience = (name: string) => createAudienceIn(sandbox.url, name);
   const addMember = (listId: string, email: string, status: string) =>
     raw(sandbox.url, 'POST', `/lists/${listId}/members`, { email_address: email, status });
-  const statusOf = async (listId: string, email: string) =>
-    (
-      (await raw(sandbox.url, 'GET', `/lists/${listId}/members/${documentedSubscriberHash(email)}`)).json as {
-        status?: string;
-      }
-    ).status;
+  const statusOf = (listId: string, email: string) => memberStatus(sandbox.url, listId, email);
   const optOut = (listId: string, email: string, key = email): BulkConsentWrite => ({
     key,
     email,
@@ -45,12 +33,10 @@ describe('Mailchimp connector: bulk opt-outs through batch subscribe or unsubscr
   const batchCalls = async () =>
     (await control.requests()).filter((e) => e.method === 'POST' && /^\/3\.0\/lists\/[^/]+$/.test(e.path));
 
-  beforeAll(async () => {
-    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
-    control = new SandboxClient(sandbox.url);
+  withMailchimpSandbox((started, client) => {
+    sandbox = started;
+    control = client;
   });
-  afterAll(() => sandbox.close());
-  beforeEach(() => control.reset());
 
   it('unsubscribes 1,200 members of one audience in three calls (500 each) and answers applied for each, in order', async () => {
     const listId = await createAudience('News');

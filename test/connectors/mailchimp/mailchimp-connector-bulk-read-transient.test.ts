@@ -1,26 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BulkStatePlan, ConsentStateRequest } from '../../../connectors/connector.js';
+import { describe, expect, it } from 'vitest';
 import { RetryableVendorError } from '../../../connectors/connector-errors.js';
-import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
-import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
-import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
-import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { startTestSandbox } from '../../support/sandboxes.js';
-import { capturingLogger, testApiKey } from './mailchimp-test-kit.js';
+import {
+  bulkOptOut,
+  capturingLogger,
+  sandboxConnector,
+  withMailchimpSandbox,
+  writesOf,
+} from './mailchimp-test-kit.js';
 
-const optOut: ConsentStateRequest = {
-  decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
-  changed: ['marketing_email'],
-};
-const person = (email: string) => ({
-  key: `k-${email}`,
-  subject: { email, gaClientIds: [], gaUserIds: [] },
-  request: optOut,
-});
-const writesOf = (plan: BulkStatePlan | undefined) => (plan && 'writes' in plan ? plan.writes : undefined);
+const person = bulkOptOut;
 /** The SDK's timeout for this file (one process-wide setting): a listing slower than it fails as a timeout. */
 const timeoutMs = 1000;
 
@@ -35,15 +27,7 @@ describe('Mailchimp connector: a transient failure of the bulk plan’s listing 
   let control: SandboxClient;
   const logs = capturingLogger();
   const connector = (env: Record<string, string> = {}) =>
-    createMailchimpConnector(
-      mailchimpConfigSchema.parse({
-        MAILCHIMP_API_KEY: testApiKey,
-        MAILCHIMP_API_URL: `${sandbox.url}/3.0`,
-        MAILCHIMP_TIMEOUT_MS: String(timeoutMs),
-        ...env,
-      }),
-      { logger: logs.logger },
-    );
+    sandboxConnector(sandbox.url, logs.logger, { MAILCHIMP_TIMEOUT_MS: String(timeoutMs), ...env });
   const seedAudience = (id: string, count: number) =>
     control.seed({
       lists: [
@@ -71,12 +55,10 @@ describe('Mailchimp connector: a transient failure of the bulk plan’s listing 
     return error as RetryableVendorError;
   };
 
-  beforeAll(async () => {
-    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
-    control = new SandboxClient(sandbox.url);
+  withMailchimpSandbox((started, client) => {
+    sandbox = started;
+    control = client;
   });
-  afterAll(() => sandbox.close());
-  beforeEach(() => control.reset());
 
   it('fails the plan as retryable on a listing answered 503, reads nobody one by one, and the retry lists the audience once and plans all 4', async () => {
     await seedAudience('trans00001', 5);

@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BulkStatePlan, ConsentStateRequest } from '../../../connectors/connector.js';
-import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
-import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
-import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import { describe, expect, it } from 'vitest';
+import type { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
-import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { startTestSandbox } from '../../support/sandboxes.js';
-import { capturingLogger, documentedSubscriberHash, raw, testApiKey } from './mailchimp-test-kit.js';
+import {
+  bulkOptOut,
+  capturingLogger,
+  documentedSubscriberHash,
+  raw,
+  sandboxConnector,
+  withMailchimpSandbox,
+  writesOf,
+} from './mailchimp-test-kit.js';
 
-const optOut: ConsentStateRequest = {
-  decisions: { marketing_email: { decision: 'withdrawn', hasEvidence: false } },
-  changed: ['marketing_email'],
-};
-const person = (email: string) => ({
-  key: `k-${email}`,
-  subject: { email, gaClientIds: [], gaUserIds: [] },
-  request: optOut,
-});
-const writesOf = (plan: BulkStatePlan | undefined) => (plan && 'writes' in plan ? plan.writes : undefined);
+const person = bulkOptOut;
 
 /**
  * Issue 21: the bulk path reads each person's member before Mailchimp's batch call (which would create an
@@ -29,11 +23,7 @@ describe('Mailchimp connector: the bulk plan reads members with as few calls as 
   let sandbox: RunningSandbox<MailchimpSandboxStore>;
   let control: SandboxClient;
   const logs = capturingLogger();
-  const connector = () =>
-    createMailchimpConnector(
-      mailchimpConfigSchema.parse({ MAILCHIMP_API_KEY: testApiKey, MAILCHIMP_API_URL: `${sandbox.url}/3.0` }),
-      { logger: logs.logger },
-    );
+  const connector = () => sandboxConnector(sandbox.url, logs.logger);
   const seedAudience = (id: string, members: { email_address: string; status: 'subscribed' }[]) =>
     control.seed({ lists: [{ id, name: 'News', members }] });
   const subscribed = (count: number, prefix = 'member') =>
@@ -50,12 +40,10 @@ describe('Mailchimp connector: the bulk plan reads members with as few calls as 
       }
     ).total_items;
 
-  beforeAll(async () => {
-    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
-    control = new SandboxClient(sandbox.url);
+  withMailchimpSandbox((started, client) => {
+    sandbox = started;
+    control = client;
   });
-  afterAll(() => sandbox.close());
-  beforeEach(() => control.reset());
 
   it('lists an audience of 5 once for 4 people instead of 4 member reads, and plans an unsubscribe for each', async () => {
     await seedAudience('news000001', subscribed(5));

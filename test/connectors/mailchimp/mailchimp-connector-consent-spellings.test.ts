@@ -1,18 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConsentStateRequest, SubjectIdentifiers } from '../../../connectors/connector.js';
-import { mailchimpConfigSchema } from '../../../connectors/mailchimp/config.js';
-import { createMailchimpConnector } from '../../../connectors/mailchimp/connector.js';
-import { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
+import type { SandboxClient } from '../../../sandboxes/framework/sandbox-client.js';
 import type { RunningSandbox } from '../../../sandboxes/framework/sandbox-server.js';
-import { mailchimpSandbox } from '../../../sandboxes/mailchimp/sandbox.js';
 import type { MailchimpSandboxStore } from '../../../sandboxes/mailchimp/store.js';
-import { startTestSandbox } from '../../support/sandboxes.js';
 import {
   capturingLogger,
+  createAudience as createAudienceIn,
   documentedSubscriberHash,
-  newAudience,
+  memberStatus,
   raw,
-  testApiKey,
+  sandboxConnector,
+  withMailchimpSandbox,
 } from './mailchimp-test-kit.js';
 
 /**
@@ -45,15 +43,10 @@ const spellings: [string, string, string][] = [
 
 describe('Mailchimp connector: consent writes reach a member stored under another spelling of the mailbox', () => {
   let sandbox: RunningSandbox<MailchimpSandboxStore>;
-  let control: SandboxClient;
+  let _control: SandboxClient;
   const logs = capturingLogger();
-  const connector = () =>
-    createMailchimpConnector(
-      mailchimpConfigSchema.parse({ MAILCHIMP_API_KEY: testApiKey, MAILCHIMP_API_URL: `${sandbox.url}/3.0` }),
-      { logger: logs.logger },
-    );
-  const createAudience = async (name: string) =>
-    ((await raw(sandbox.url, 'POST', '/lists', newAudience(name))).json as { id: string }).id;
+  const connector = () => sandboxConnector(sandbox.url, logs.logger);
+  const createAudience = (name: string) => createAudienceIn(sandbox.url, name);
   const addMember = async (listId: string, email: string, status: string) => {
     const added = await raw(sandbox.url, 'POST', `/lists/${listId}/members`, {
       email_address: email,
@@ -61,22 +54,15 @@ describe('Mailchimp connector: consent writes reach a member stored under anothe
     });
     expect(added.status).toBe(200);
   };
-  const statusOf = async (listId: string, email: string) =>
-    (
-      (await raw(sandbox.url, 'GET', `/lists/${listId}/members/${documentedSubscriberHash(email)}`)).json as {
-        status?: string;
-      }
-    ).status;
+  const statusOf = (listId: string, email: string) => memberStatus(sandbox.url, listId, email);
   const memberCount = async (listId: string) =>
     ((await raw(sandbox.url, 'GET', `/lists/${listId}/members?count=1000`)).json as { total_items: number })
       .total_items;
 
-  beforeAll(async () => {
-    sandbox = await startTestSandbox(mailchimpSandbox, { apiKeys: [testApiKey], dc: 'us21' });
-    control = new SandboxClient(sandbox.url);
+  withMailchimpSandbox((started, client) => {
+    sandbox = started;
+    _control = client;
   });
-  afterAll(() => sandbox.close());
-  beforeEach(() => control.reset());
 
   for (const [name, stored, asked] of spellings) {
     it(`opts out the member per person (${name}) instead of answering not_found`, async () => {
