@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   accessBodySchema,
+  addressChangeAcknowledgementSchema,
+  addressChangeRefusalParamsSchema,
   consentEventBodySchema,
   deadlineExtensionBodySchema,
   erasureBodySchema,
@@ -111,6 +113,18 @@ export function releaseFromForm(form: FormFields) {
   return checked(releaseBodySchema, {
     email: text(form.email) ?? '',
     ...(text(form.reason) ? { reason: text(form.reason) } : {}),
+  });
+}
+
+/**
+ * The person page's acknowledge form for a refused address change: the id (the path of POST
+ * /v1/address-change-refusals/{id}/acknowledge) and the body (the resolution code), checked with the API's
+ * schemas; the operator is added after the check, as the API adds the calling key.
+ */
+export function acknowledgementFromForm(form: FormFields) {
+  return checked(addressChangeRefusalParamsSchema.extend(addressChangeAcknowledgementSchema.shape), {
+    id: text(form.id) ?? '',
+    resolution: text(form.resolution) ?? '',
   });
 }
 

@@ -12,9 +12,13 @@ import {
   readAccessExport,
   requestAccess,
 } from '../hub-client/access.js';
+import {
+  acknowledgeAddressChangeRefusal,
+  addressChangeResolutions,
+} from '../hub-client/address-change-refusals.js';
 import { consentStatus, recordConsentChange } from '../hub-client/consent.js';
 import { listConsentNeedingAttention } from '../hub-client/consent-attention.js';
-import { listErasures, requestErasure } from '../hub-client/erasures.js';
+import { listErasures, movedRecordsErasureStates, requestErasure } from '../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../hub-client/holds.js';
 import { reconciliationStatus, startReconciliation } from '../hub-client/reconciliation.js';
 import { requestRectification } from '../hub-client/rectifications.js';
@@ -24,6 +28,7 @@ import { actOnRequest, requestStatus } from '../hub-client/requests.js';
 import { subjectKeyFor } from '../privacy/subject-key.js';
 import {
   accessFromForm,
+  acknowledgementFromForm,
   closeFormSchema,
   consentChangesFromForm,
   erasureFromForm,
@@ -199,6 +204,8 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     notice?: string,
     holdForm?: { values: FormFields; errors: unknown; detail: string },
     code = 200,
+    /** An acknowledge form refused: the refusal's id and why, shown above the refused address changes. */
+    acknowledgeForm?: { id: string; errors: unknown; detail: string },
   ) => {
     const subjectKey = subjectKeyFor(email, deps.hub.subjectKeySecret);
     const [
@@ -268,6 +275,8 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
         holdForm,
         holdReasons: holdReasonCodes,
         releaseReasons: releaseReasonCodes,
+        resolutions: addressChangeResolutions,
+        acknowledgeForm,
         utcMinute,
       },
       code,
@@ -323,6 +332,34 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
       return holdRefused(reply, form, { errors: [{ field: 'reason', message }], detail: message }, 409);
     }
     return showPerson(reply, parsed.value.email, 'release');
+  });
+
+  // A refused address change acknowledged from the person page, as POST
+  // /v1/address-change-refusals/{id}/acknowledge does (operator and time recorded); the page comes back.
+  app.post('/people/address-change-refusals/acknowledge', async (request, reply) => {
+    const form = body(request);
+    const email = emailSchema.safeParse(form.email);
+    if (!email.success) return findPersonRefused(reply, form.email, email.error);
+    const parsed = acknowledgementFromForm(form);
+    const again = (problem: { errors: unknown; detail: string }, code: number) =>
+      showPerson(reply, email.data, undefined, undefined, code, { id: String(form.id ?? ''), ...problem });
+    if (!parsed.ok) return again(parsed, 400);
+    try {
+      await acknowledgeAddressChangeRefusal(deps.ledger, parsed.value.id, {
+        resolution: parsed.value.resolution,
+        operator: ctx.operatorOf(request),
+      });
+    } catch (error) {
+      if (error instanceof RequestNotFound) throw notFound(parsed.value.id);
+      // Acknowledged meanwhile (another operator, the API): theirs stands, and the page says whose.
+      if (error instanceof OperatorActionRefused)
+        return again(
+          { errors: [{ field: 'resolution', message: error.message }], detail: error.message },
+          409,
+        );
+      throw error;
+    }
+    return showPerson(reply, email.data, 'acknowledged');
   });
 
   // POST, so the address is in no URL, no access log line and no browser history entry.
@@ -605,7 +642,12 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     const { id } = idParams.parse(request.params);
     const found = await receiptOf(id);
     const print = (request.query as { print?: string }).print === '1';
-    return render(reply, print ? 'receipt-print' : 'receipt', { title: `Receipt ${id}`, ...found });
+    // The erasures of records a half-done rectification moved are requests of their own: how each stands.
+    const movedNow =
+      found.kind === 'erasure' && 'movedRecords' in found.receipt && found.receipt.movedRecords?.length
+        ? await movedRecordsErasureStates(deps.hub, found.receipt)
+        : {};
+    return render(reply, print ? 'receipt-print' : 'receipt', { title: `Receipt ${id}`, ...found, movedNow });
   });
   app.get('/receipts/:id/json', async (request, reply) => {
     const { id } = idParams.parse(request.params);

@@ -343,6 +343,29 @@ export async function lookupErasure(context: HubClientContext, requestId: string
   return { state: 'completed', receipt: await handle.result() };
 }
 
+/**
+ * How each erasure of records a half-done rectification moved (the receipt's `movedRecords`) stands now, by
+ * its request id: its live status while it runs, its receipt's outcome once done, or `not found in Temporal`
+ * when it cannot be read (past retention). For the CLI's and the console's receipts.
+ */
+export async function movedRecordsErasureStates(
+  context: HubClientContext,
+  receipt: Pick<ErasureReceipt, 'movedRecords'>,
+): Promise<Record<string, string>> {
+  const now: Record<string, string> = {};
+  for (const moved of receipt.movedRecords ?? []) {
+    const id = moved.erasureRequestId;
+    if (!id) continue;
+    try {
+      const found = await lookupErasure(context, id);
+      now[id] = found.state === 'open' ? found.status.status : found.receipt.outcome;
+    } catch {
+      now[id] = 'not found in Temporal';
+    }
+  }
+  return now;
+}
+
 /** The workflow's status with each system's retry state merged in. */
 export async function liveStatus(
   context: HubClientContext,

@@ -150,6 +150,7 @@ async function finishWithReceipt(
   else if (moved.unfinished) requestExitCode(exitCodes.finishedWithFailures);
 }
 
+/** The state movedRecordsErasureStates gives an erasure Temporal does not know (past retention). */
 const notFound = 'not found in Temporal';
 
 /** Moved records' erasures in these states are where --wait stops: done, or held until a release. */
@@ -201,28 +202,9 @@ async function awaitMovedRecordsErasures(
   };
 }
 
-/**
- * How each erasure of records a half-done rectification moved stands now, by its request id: its live
- * status while it runs, its receipt's outcome once done, or that it cannot be read (past retention).
- */
-async function movedRecordsNow(
-  context: HubClientContext,
-  receipt: Pick<ErasureReceipt, 'movedRecords'>,
-): Promise<Record<string, string>> {
-  const { lookupErasure } = await hubErasures();
-  const now: Record<string, string> = {};
-  for (const moved of receipt.movedRecords ?? []) {
-    const id = moved.erasureRequestId;
-    if (!id) continue;
-    try {
-      const found = await lookupErasure(context, id);
-      now[id] = found.state === 'open' ? found.status.status : found.receipt.outcome;
-    } catch {
-      now[id] = notFound;
-    }
-  }
-  return now;
-}
+/** How each moved-records erasure stands now (hub-client movedRecordsErasureStates), loaded on use. */
+const movedRecordsNow = async (context: HubClientContext, receipt: Pick<ErasureReceipt, 'movedRecords'>) =>
+  (await hubErasures()).movedRecordsErasureStates(context, receipt);
 
 /** What `receipt` shows: an erasure's or a rectification's receipt, or its live status. */
 type Found =

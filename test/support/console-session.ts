@@ -65,6 +65,17 @@ export async function startSignedInConsole(name: string) {
     return answer.body;
   };
 
+  /** A console answer in the signed-in session, whatever its status (a refused form answers 400 or 409). */
+  const respond = async (method: 'GET' | 'POST', url: string, payload?: Record<string, string>) => {
+    const answer = await app.inject({
+      method,
+      url,
+      headers: { cookie: cookieHeader() },
+      ...(payload ? { payload } : {}),
+    });
+    return { statusCode: answer.statusCode, body: answer.body };
+  };
+
   const close = async () => {
     await app.close();
     await worker.stop();
@@ -73,5 +84,5 @@ export async function startSignedInConsole(name: string) {
     await temporal.close();
     await ledger.close();
   };
-  return { ledger, temporal, vendors, app, page, csrfOf, close };
+  return { ledger, temporal, vendors, app, page, respond, csrfOf, close };
 }
