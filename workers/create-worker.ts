@@ -18,13 +18,12 @@ export const workflowsPath = fileURLToPath(
  * (`reuseV8Context`, the SDK's default), instead of once per run: pure code and read-only data only (no state
  * of a run), as the SDK deep-freezes their exports and every run shares them. The English word lists of the
  * name redaction (domain/common-words.ts, ~400 KB of JSON, ~2 MB as a set) were otherwise parsed into each
- * cached run (issue 21). The text redaction (domain/text-redaction.ts with name-redaction.ts, text-view.ts and
- * their libraries: entities' HTML decoding tables, linkifyjs) was evaluated at the start of every run, which
- * was about 8 % of the workflow thread's CPU in a per-person opt-out wave (profiled, README "Worker sizing").
- * Their only module state is caches that give the same answer to every run (entities' decoder, reset at each
- * call; linkifyjs's scanner, built on first use from constant tables).
+ * cached run (issue 21). The text redaction (domain/text-redaction.ts and its libraries) is NOT preloaded
+ * although evaluating it costs each run about 8 % of the workflow thread's CPU: its libraries write module state
+ * during a call (entities' decoder, linkifyjs's scanner built on first use), and a frozen copy failed the
+ * workflow task of a run that redacted a text (test/workflows/rectification.test.ts, the close reason).
  */
-export const workflowPreloadModules = ['common-words', 'text-redaction'].map((name) =>
+export const workflowPreloadModules = ['common-words'].map((name) =>
   fileURLToPath(new URL(`../domain/${name}.${runningCompiled ? 'js' : 'ts'}`, import.meta.url)),
 );
 

@@ -26,6 +26,7 @@ import { accessWorkflowId } from '../../workflows/access-definitions.js';
 import { shredWorkflowId } from '../../workflows/shred-subject-keys.js';
 import { connectTestTemporal, silentLogger } from '../support/temporal.js';
 import { startVendorSandboxes } from '../support/vendor-sandboxes.js';
+import { waitFor } from '../support/waiting.js';
 
 const email = `export.shred.${Date.now()}${randomBytes(2).toString('hex')}@example.org`;
 const firstName = 'Philippa';
@@ -145,7 +146,13 @@ describe('access exports die with their subject', { timeout: 240_000 }, () => {
       else await delay(250);
     }
     expect(outcome).toBe('completed');
-    const shred = await temporal.client.workflow.getHandle(shredWorkflowId(subjectKey, requestId)).result();
+    // The receipt is stored before the same activity starts the shredding, so the erasure can read
+    // completed a moment before the shredding workflow exists.
+    const shred = await waitFor(
+      'the erasure started its shredding',
+      () => temporal.client.workflow.getHandle(shredWorkflowId(subjectKey, requestId)).result(),
+      { retryErrors: true },
+    );
     expect(shred.destroyed).toBeGreaterThanOrEqual(1);
     // The access workflow waiting for the export's expiry ended with the erasure, its receipt saying why.
     const ended = (await temporal.client.workflow
