@@ -20,6 +20,7 @@ import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RectificationRefused, RequestNotFound } from './request-errors.js';
 import { isRunning } from './shredding.js';
+import { followSubjectLinks } from './subject-links.js';
 
 export { findRectification, rectificationWorkflowType } from './find-rectification.js';
 
@@ -124,12 +125,21 @@ async function refuseWhileRectifying(
   }
 }
 
-type TakenAddressReads = 'getTombstone' | 'listConsentEvents' | 'listRequestDeadlines' | 'getHold';
+type TakenAddressReads =
+  | 'getTombstone'
+  | 'listConsentEvents'
+  | 'listRequestDeadlines'
+  | 'getHold'
+  | 'getSubjectLink'
+  | 'getRectification';
 
 /**
  * Refuses (RectificationRefused, naming subject keys only) an email change to an address the ledger knows as
  * someone else's: an erased person's (a tombstone: Mailchimp keeps such an address forgotten and refuses it,
- * after Dynamics would already have moved) or a person with consent events, requests or a hold of their own.
+ * after Dynamics would already have moved), a person with consent events, requests or a hold of their own, or
+ * an address another person was rectified away from: its re-key link sends every later request by it (erasure,
+ * access, a consent change) to that person's key and address now, so the person moved in would be erased,
+ * exported or subscribed as the one who left (the person taking their own old address back is no other).
  * Checked before anything is written, so a refusal leaves every system as it was.
  */
 async function refuseTakenAddress(
@@ -147,6 +157,12 @@ async function refuseTakenAddress(
     throw refused(
       `is an erased person's (subject ${newSubjectKey}, erased at ${tombstone.erasedAt}); Mailchimp keeps it forgotten and would refuse it`,
       'address_erased',
+    );
+  const movedAway = await followSubjectLinks(ledger, newSubjectKey);
+  if (movedAway.hops.length > 0 && movedAway.subjectKey !== subjectKey)
+    throw refused(
+      `was another person's, whom rectification ${movedAway.hops[0]?.requestId} moved to subject ${movedAway.subjectKey}; requests by it follow that person, so it cannot become this person's address`,
+      'address_taken',
     );
   const [events, requests, hold] = await Promise.all([
     ledger.listConsentEvents(newSubjectKey),

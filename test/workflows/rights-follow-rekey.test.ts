@@ -15,7 +15,7 @@ import { type ConsentClientContext, recordConsentChange } from '../../hub-client
 import { recordConsentBatch } from '../../hub-client/consent-batch.js';
 import { lookupErasure, requestErasure } from '../../hub-client/erasures.js';
 import { awaitRectification, requestRectification } from '../../hub-client/rectifications.js';
-import { GrantRefusedAfterErasure } from '../../hub-client/request-errors.js';
+import { GrantRefusedAfterErasure, RectificationRefused } from '../../hub-client/request-errors.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { accessWorkflowId } from '../../workflows/access-definitions.js';
 import { consentWorkflowId } from '../../workflows/consent-definitions.js';
@@ -236,5 +236,34 @@ describe('access and consent changes follow a re-key', { timeout: 300_000 }, () 
       ),
     ).rejects.toBeInstanceOf(GrantRefusedAfterErasure);
     expect(await hub.ledger.listConsentEvents(key(oldEmail))).toEqual([]);
+  });
+
+  it('refuses a rectification to an address another person was rectified away from (address_taken), so requests by it never reach the one who left; the person taking their own old address back is allowed', async () => {
+    const leftEmail = uniqueEmail('taken.left');
+    const movedToEmail = uniqueEmail('taken.movedto');
+    const otherEmail = uniqueEmail('taken.other');
+    await seedPerson(leftEmail);
+    await seedPerson(otherEmail);
+    const first = await rectify(leftEmail, movedToEmail);
+    const other = {
+      email: otherEmail,
+      set: { email: leftEmail.toUpperCase() },
+      requestedBy: 'privacy-inbox#18',
+      requestedAt: new Date().toISOString(),
+    };
+    const refusal = await requestRectification(context, other, { ledger: hub.ledger }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(RectificationRefused);
+    expect((refusal as RectificationRefused).code).toBe('address_taken');
+    expect((refusal as RectificationRefused).message).toContain(first.requestId);
+    noAddressIn((refusal as Error).message, leftEmail, movedToEmail, otherEmail);
+    // Nothing moved: the other person is still at their own address, and the one who left still follows the link.
+    expect(await hub.ledger.getSubjectLink(key(otherEmail))).toBeUndefined();
+    expect((await hub.ledger.getSubjectLink(key(leftEmail)))?.to).toBe(key(movedToEmail));
+    // The person who left may take their old address back.
+    const back = await rectify(movedToEmail, leftEmail);
+    expect(back.rekeyed?.from).toBe(key(movedToEmail));
   });
 });
