@@ -54,13 +54,19 @@ describe("the worker's V8 heap flags", () => {
     expect(run('').main).toBeGreaterThan(bounded.main);
   });
 
-  it("is what docker-compose.yml's worker service runs with", () => {
+  it("is what docker-compose.yml's worker service runs with, its malloc settings unless the operator sets their own", () => {
     const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
     const worker = compose.slice(compose.indexOf('\n  worker:\n'));
     const service = worker.slice(0, worker.slice(1).search(/\n {2}\S/) + 1);
     expect(/NODE_OPTIONS: (.+)/.exec(service)?.[1]?.trim()).toBe(workerNodeOptions(undefined));
-    expect(/MALLOC_ARENA_MAX: "(\d+)"/.exec(service)?.[1]).toBe(String(workerMallocArenaMax));
-    expect(/MALLOC_MMAP_THRESHOLD_: "(\d+)"/.exec(service)?.[1]).toBe(String(workerMallocMmapThreshold));
+    // Each malloc setting is the operator's own value (environment or .env) when set, ours otherwise,
+    // through compose's `${VAR:-default}`: a value written plainly would silently override theirs.
+    expect(/MALLOC_ARENA_MAX: "(.+)"/.exec(service)?.[1]).toBe(
+      `\${MALLOC_ARENA_MAX:-${workerMallocArenaMax}}`,
+    );
+    expect(/MALLOC_MMAP_THRESHOLD_: "(.+)"/.exec(service)?.[1]).toBe(
+      `\${MALLOC_MMAP_THRESHOLD_:-${workerMallocMmapThreshold}}`,
+    );
   });
 
   it('gives a worker process few malloc arenas and a fixed mmap threshold unless the environment sets its own', () => {
