@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the compiled CLI from dist/ (built by `npm run build`, which `npm install` runs as its prepare step)
-// when it is at least as new as every TypeScript source, so a command starts in well under a second. When a
+// when it is at least as new as every source and build setting (bin/compiled-build.js), so a command starts in well under a second. When a
 // source is newer (someone edited it and did not rebuild) or there is no build, it runs the sources through
 // tsx instead: slower, never stale. The production image has no sources and no tsx, only dist/.
 import { dirname, join } from 'node:path';

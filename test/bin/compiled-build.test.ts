@@ -35,6 +35,18 @@ describe('the launcher and the bench run dist/ only while it is as new as every 
     expect(compiledIsCurrent(packageWith(1_000), {})).toBe(false);
   });
 
+  it('is stale when a file the build copies (a .cjs converter) or a build setting is newer than the stamp', () => {
+    for (const input of [
+      join('privacy', 'failure-converter.cjs'),
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'package-lock.json',
+    ]) {
+      expect(compiledIsCurrent(packageWith(1_000, 2_000, { [input]: 3_000 }), {}), input).toBe(false);
+      expect(compiledIsCurrent(packageWith(1_000, 2_000, { [input]: 1_500 }), {}), input).toBe(true);
+    }
+  });
+
   it('ignores tests, benches and dependencies, which the build does not compile', () => {
     const root = packageWith(1_000, 2_000, {
       [join('test', 't.ts')]: 3_000,
