@@ -85,9 +85,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
       serializers: {
-        err: (error: Error) => {
-          const serialized = pino.stdSerializers.err(error);
-          serialized.message = scrubEmails(serialized.message);
+        // `err` is not always an Error: a caught error's message logged by itself (`err: error.message`) is a
+        // string, which the standard serializer hands back as it is; scrubbing its missing message threw.
+        err: (error: unknown) => {
+          if (typeof error === 'string') return scrubEmails(error);
+          if (typeof error !== 'object' || error === null) return error;
+          const serialized = pino.stdSerializers.err(error as Error);
+          if (typeof serialized.message === 'string') serialized.message = scrubEmails(serialized.message);
           serialized.stack = serialized.stack ? scrubEmails(serialized.stack) : serialized.stack;
           return serialized;
         },

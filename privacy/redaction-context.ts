@@ -25,13 +25,30 @@ export function runWithVendorWordsWithheld<T>(run: () => Promise<T>): Promise<T>
   return wordsWithheld.run(true, run);
 }
 
-const wordFields = new Set(['reason', 'message', 'detail', 'title', 'body']);
+// `err`/`error` as strings (a caught error's message logged by itself), `text` (an HTTP client's raw body),
+// `description`/`error_description` (OAuth and problem+json bodies) carry a vendor's words as much as `reason`.
+const wordFields = new Set([
+  'reason',
+  'message',
+  'detail',
+  'details',
+  'title',
+  'body',
+  'text',
+  'err',
+  'error',
+  'description',
+  'error_description',
+]);
 
 function withholdWords(value: unknown, depth: number): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => withholdWords(item, depth + 1));
   if (value instanceof Error) {
-    const copy = Object.assign(Object.create(Object.getPrototypeOf(value)), value) as Error;
+    // Its own fields too (a VendorError's `reason`, an SDK error's `response`), which the log's error
+    // serializer writes beside its message.
+    const fields = withholdWords({ ...value }, depth + 1) as Record<string, unknown>;
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(value)), fields) as Error;
     copy.message = withheldBatchWords;
     const frames = (value.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
     copy.stack = [`${value.name}: ${withheldBatchWords}`, ...frames].join('\n');
