@@ -89,4 +89,40 @@ describe('the ledger keeps its SQLite statements prepared', () => {
     expect(await sql`select * from t`.execute(db)).toMatchObject({ rows: [{ id: 1, name: 'a', note: 'x' }] });
     await db.destroy();
   });
+
+  it('runs a kept statement again, with its new parameters, after it failed with SQLITE_BUSY while another connection wrote', async () => {
+    const database = openDatabase();
+    database.pragma('journal_mode = WAL');
+    const other = new SqliteDatabase(database.name, { timeout: 0 });
+    const prepare = vi.spyOn(database, 'prepare');
+    const db = new Kysely<{ t: { id: number; name: string } }>({
+      dialect: new SqliteDialect({ database: cachingStatements(database) }),
+    });
+    const insert = (id: number) =>
+      db
+        .insertInto('t')
+        .values({ id, name: `n${id}` })
+        .execute();
+    await insert(1);
+    database.pragma('busy_timeout = 0');
+    other.exec('begin immediate');
+    other.exec("insert into t values (2, 'other')");
+    await expect(insert(3)).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    await expect(
+      db.transaction().execute((tx) => tx.insertInto('t').values({ id: 4, name: 'n4' }).execute()),
+    ).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    other.exec('commit');
+    other.close();
+    await insert(3);
+    await db.transaction().execute((tx) => tx.insertInto('t').values({ id: 4, name: 'n4' }).execute());
+    expect(await db.selectFrom('t').select(['id', 'name']).orderBy('id').execute()).toEqual([
+      { id: 1, name: 'n1' },
+      { id: 2, name: 'other' },
+      { id: 3, name: 'n3' },
+      { id: 4, name: 'n4' },
+    ]);
+    // The insert that failed was the kept one, run again rather than prepared anew.
+    expect(prepare.mock.calls.filter(([text]) => text.startsWith('insert'))).toHaveLength(1);
+    await db.destroy();
+  });
 });
