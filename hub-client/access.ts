@@ -32,6 +32,7 @@ import {
   registerDeadline,
 } from './request-deadlines.js';
 import { InvalidRequestId, OperatorActionRefused, RequestNotFound } from './request-errors.js';
+import { shredWhenClosed } from './shredding.js';
 
 export const accessWorkflowType = 'accessWorkflow';
 /** How long an export may be fetched when CONSENT_HUB_EXPORT_TTL is not set. */
@@ -66,7 +67,8 @@ export async function requestAccess(
   context: AccessClientContext & DeadlineContext,
   input: AccessRequestInput,
   options: {
-    ledger?: Pick<Ledger, 'registerRequest'> & Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>>;
+    ledger?: Pick<Ledger, 'registerRequest'> &
+      Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification' | 'getTombstone'>>;
   } = {},
 ): Promise<AccessStarted> {
   const parsed = accessRequestSchema.parse(input);
@@ -92,6 +94,12 @@ export async function requestAccess(
     ],
   });
   const deadline = await registerDeadline(options.ledger, { requestId, kind: 'access', subjectKey }, times);
+  // An erased person's address is now sealed in this run under a data key minted for it (their own went with
+  // the erasure): that key goes once the run has closed, as an erased person's withdrawal's does, or the
+  // address would stay readable in the run's history. After the request is registered, which the shredding
+  // waits on.
+  if (await options.ledger?.getTombstone?.(subjectKey))
+    await shredWhenClosed(context, { subjectKey, requestId, before: new Date().toISOString() });
   return {
     requestId,
     subjectKey,
