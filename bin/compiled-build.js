@@ -8,8 +8,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Sources the build reads: tsc compiles .ts, build/bundle-workflows copies .cjs into dist/. */
-const sourceFile = /\.(ts|cjs)$/;
+/**
+ * Sources the build reads: tsc compiles .ts, build/bundle-workflows copies .cjs into dist/. A declaration
+ * (.d.ts, bin/compiled-build.d.ts) compiles to nothing, and the image that runs ships bin/ with it and no
+ * tsx: counting it would send a container whose clock put it after the build to the sources it lacks.
+ */
+const sourceFile = /(?<!\.d)\.ts$|\.cjs$/;
 
 /** Files at the package's root that change what the build makes (the image that runs has none of them). */
 const buildSettings = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];

@@ -56,6 +56,11 @@ describe('the launcher and the bench run dist/ only while it is as new as every 
     expect(compiledIsCurrent(root, {})).toBe(true);
   });
 
+  it('ignores declarations (bin/compiled-build.d.ts ships in the image, which has no sources and no tsx)', () => {
+    const root = packageWith(1_000, 2_000, { [join('bin', 'compiled-build.d.ts')]: 3_000 });
+    expect(compiledIsCurrent(root, {})).toBe(true);
+  });
+
   it('runs the sources when CONSENT_HUB_RUN_SOURCES=1 whatever the build', () => {
     expect(compiledIsCurrent(packageWith(1_000, 2_000), { CONSENT_HUB_RUN_SOURCES: '1' })).toBe(false);
   });
