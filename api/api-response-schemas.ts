@@ -200,6 +200,13 @@ const requestedUnderSchema = z
           .strict(),
       )
       .describe('The re-keys followed from it to the key the person has now, oldest first'),
+    notFollowed: z
+      .object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: isoTime })
+      .strict()
+      .optional()
+      .describe(
+        'A re-key not followed: its old key has had records of its own since (the address is someone else now), so the request acted on that key',
+      ),
     note: z.string().optional(),
   })
   .strict()

@@ -54,6 +54,9 @@ const requestedUnderSchema = z.object({
   rekeys: z.array(
     z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
   ),
+  notFollowed: z
+    .object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() })
+    .optional(),
   note: z.string().optional(),
 });
 

@@ -96,9 +96,15 @@ export function printReceipt(receipt: ErasureReceipt, movedNow: Record<string, s
 
 /** A request made under an address a rectification moved away from: the key asked for, each re-key. */
 export function printRequestedUnder(under: ErasureRequestedUnder): void {
-  print(`  asked under  an earlier address (subject ${under.subjectKey}), re-keyed since:`);
+  if (under.rekeys.length > 0)
+    print(`  asked under  an earlier address (subject ${under.subjectKey}), re-keyed since:`);
   for (const rekey of under.rekeys)
     print(`    ${rekey.at}  ${rekey.from} -> ${rekey.to}  by rectification ${rekey.rectificationRequestId}`);
+  const not = under.notFollowed;
+  if (not)
+    print(
+      `  not followed  ${not.from} -> ${not.to} (rectification ${not.rectificationRequestId}, ${not.at}): subject ${not.from} has records of its own since, so the request acted on it`,
+    );
   if (under.note) print(`    ${under.note}`);
 }
 

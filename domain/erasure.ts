@@ -82,6 +82,12 @@ export interface RequestedUnder {
   /** The re-keys followed from it, oldest first: from which key to which, by which rectification, when. */
   rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
   /**
+   * Set when a re-key was NOT followed: its old key (`from`, the last key the request reached) has had a life
+   * of its own since (something recorded under it after the re-key: the address was given up, then taken by
+   * someone else), so the request acted on that key as its own person's, not on `to`.
+   */
+  notFollowed?: { from: string; to: string; rectificationRequestId: string; at: string };
+  /**
    * Set when the person's address now could not be read (the rectification's history is past Temporal's
    * retention): the request then searched the address it named, and this says so.
    */

@@ -83,9 +83,14 @@ export async function recordConsentBatch(
   options: {
     ledger?: Pick<
       Ledger,
-      'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
-    > &
-      Partial<Pick<Ledger, 'getRectification'>>;
+      | 'registerRequest'
+      | 'getTombstone'
+      | 'subjectKeyInUse'
+      | 'rekeySubject'
+      | 'getSubjectLink'
+      | 'getRectification'
+      | 'subjectKeyRecordedSince'
+    >;
     batchId?: string;
   } = {},
 ): Promise<ConsentBatchAccepted> {

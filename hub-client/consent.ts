@@ -38,7 +38,7 @@ import { followRekeyedAddress } from './rekeyed-subjects.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
 import { isRunning, shredWhenClosed } from './shredding.js';
-import { followSubjectLinks } from './subject-links.js';
+import { followSubjectLinks, requestedUnderOf, type SubjectLinkLedger } from './subject-links.js';
 
 export interface ConsentClientContext extends HubClientContext {
   consentTimings: ConsentTimings;
@@ -85,9 +85,14 @@ export async function recordConsentChange(
   options: {
     ledger?: Pick<
       Ledger,
-      'registerRequest' | 'getTombstone' | 'subjectKeyInUse' | 'rekeySubject' | 'getSubjectLink'
-    > &
-      Partial<Pick<Ledger, 'getRectification'>>;
+      | 'registerRequest'
+      | 'getTombstone'
+      | 'subjectKeyInUse'
+      | 'rekeySubject'
+      | 'getSubjectLink'
+      | 'getRectification'
+      | 'subjectKeyRecordedSince'
+    >;
     /**
      * When the hub first recorded the change (ISO 8601), for a change handed over from where it was taken
      * in (a batch handing a person to their own workflow): the ledger keeps that time, not the hand-over's.
@@ -201,9 +206,6 @@ async function mergeLegacyConsent(
   }
 }
 
-/** The ledger reads that follow a re-key; without `getRectification`, each link's own `to` is followed. */
-type RekeyLedger = Pick<Ledger, 'getSubjectLink'> & Partial<Pick<Ledger, 'getRectification'>>;
-
 /**
  * Whether a rectification moved this key's person to another key (`subject_links`, not a legacy spelling's
  * link): their changes are then the person's under that key, whatever state its consent workflow is in.
@@ -224,19 +226,12 @@ export async function isRekeyedAway(ledger: Pick<Ledger, 'getSubjectLink'>, subj
  */
 export async function rekeyedSubject(
   context: HubClientContext,
-  ledger: RekeyLedger,
+  ledger: SubjectLinkLedger,
   email: string,
 ): Promise<{ subjectKey: string; email?: string } | undefined> {
   if (!(await isRekeyedAway(ledger, subjectKeyFor(email, context.subjectKeySecret)))) return undefined;
-  const followed = await followRekeyedAddress(
-    context.client,
-    {
-      getSubjectLink: ledger.getSubjectLink.bind(ledger),
-      getRectification: ledger.getRectification?.bind(ledger) ?? (async () => undefined),
-    },
-    email,
-    context.subjectKeySecret,
-  );
+  // An address with a life of its own since the re-key is not followed (followSubjectLinks): no hops then.
+  const followed = await followRekeyedAddress(context.client, ledger, email, context.subjectKeySecret);
   if (followed.hops.length === 0) return undefined;
   if (followed.email) return { subjectKey: followed.subjectKey, email: followed.email };
   return (await isRunning(context.client, consentWorkflowId(followed.subjectKey)))
@@ -334,11 +329,13 @@ export type ConsentStatusResult = Omit<ConsentStatusView, 'purposes'> & {
   agrees?: boolean;
   /**
    * Set when the address asked for was re-keyed by rectifications: the key it names and the re-keys
-   * followed; `subjectKey` is the person's key now, whose status this is.
+   * followed; `subjectKey` is the person's key now, whose status this is. `notFollowed`: a re-key left
+   * unfollowed because its old key has records of its own since (followSubjectLinks).
    */
   requestedUnder?: {
     subjectKey: string;
     rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
+    notFollowed?: { from: string; to: string; rectificationRequestId: string; at: string };
   };
 };
 
@@ -418,19 +415,8 @@ async function currentStatus(
   // Asked by an address a rectification moved away from: the person's status is under their key now.
   const followed = await followSubjectLinks(ledger, subjectKeyFor(email, context.subjectKeySecret));
   const status = await consentStatusOfSubject(context, ledger, followed.subjectKey);
-  if (followed.hops.length === 0) return status;
-  return {
-    ...status,
-    requestedUnder: {
-      subjectKey: followed.requestedKey,
-      rekeys: followed.hops.map((hop) => ({
-        from: hop.from,
-        to: hop.to,
-        rectificationRequestId: hop.requestId,
-        at: hop.linkedAt,
-      })),
-    },
-  };
+  const requestedUnder = requestedUnderOf(followed);
+  return requestedUnder ? { ...status, requestedUnder } : status;
 }
 
 /** As consentStatus, by subject key (a consent change's request id leads to its subject key). */

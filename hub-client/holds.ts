@@ -11,13 +11,18 @@ import { subjectKeyFor } from '../privacy/subject-key.js';
 import { erasureWorkflowId, holdPlacedSignal, holdReleasedSignal } from '../workflows/erasure-definitions.js';
 import type { HubClientContext } from './erasures.js';
 import { NotOnHold } from './request-errors.js';
-import { followSubjectLinks, type RekeyHop } from './subject-links.js';
+import {
+  followSubjectLinks,
+  requestedUnderOf,
+  type SubjectLinkLedger,
+  subjectLinkReads,
+} from './subject-links.js';
 
 /**
  * What hold placement and release read of the ledger beyond the hold: with the re-key reads, an address a
  * rectification moved away from leads to the person's key now.
  */
-type HoldLedger = Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>>;
+type HoldLedger = Partial<SubjectLinkLedger>;
 
 /**
  * Set when the address named was re-keyed by rectifications: the hold acts on the key the person has now
@@ -26,6 +31,8 @@ type HoldLedger = Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>>;
 export interface HoldRequestedUnder {
   subjectKey: string;
   rekeys: { from: string; to: string; rectificationRequestId: string; at: string }[];
+  /** A re-key not followed: its old key has had records of its own since (see followSubjectLinks). */
+  notFollowed?: { from: string; to: string; rectificationRequestId: string; at: string };
 }
 
 /** The key a hold acts on: the address's, or the one rectifications re-keyed it to (followSubjectLinks). */
@@ -35,27 +42,12 @@ async function heldSubject(
   secret: string,
 ): Promise<{ subjectKey: string; requestedUnder?: HoldRequestedUnder }> {
   const requested = subjectKeyFor(email, secret);
-  if (!ledger.getSubjectLink || !ledger.getRectification) return { subjectKey: requested };
-  const followed = await followSubjectLinks(
-    {
-      getSubjectLink: ledger.getSubjectLink.bind(ledger),
-      getRectification: ledger.getRectification.bind(ledger),
-    },
-    requested,
-  );
-  if (followed.hops.length === 0) return { subjectKey: requested };
-  return {
-    subjectKey: followed.subjectKey,
-    requestedUnder: { subjectKey: requested, rekeys: followed.hops.map(rekeyOf) },
-  };
+  const reads = subjectLinkReads(ledger);
+  if (!reads) return { subjectKey: requested };
+  const followed = await followSubjectLinks(reads, requested);
+  const requestedUnder = requestedUnderOf(followed);
+  return requestedUnder ? { subjectKey: followed.subjectKey, requestedUnder } : { subjectKey: requested };
 }
-
-const rekeyOf = (hop: RekeyHop) => ({
-  from: hop.from,
-  to: hop.to,
-  rectificationRequestId: hop.requestId,
-  at: hop.linkedAt,
-});
 
 export interface HoldPlaced {
   subjectKey: string;

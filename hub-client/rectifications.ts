@@ -131,7 +131,8 @@ type TakenAddressReads =
   | 'listRequestDeadlines'
   | 'getHold'
   | 'getSubjectLink'
-  | 'getRectification';
+  | 'getRectification'
+  | 'subjectKeyRecordedSince';
 
 /**
  * Refuses (RectificationRefused, naming subject keys only) an email change to an address the ledger knows as

@@ -5,9 +5,22 @@ import type { RectificationWorkflowInput } from '../domain/rectification.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { canonicalKeyLink, subjectKeyFor } from '../privacy/subject-key.js';
 import { findRectification } from './find-rectification.js';
-import { type FollowedSubject, followSubjectLinks } from './subject-links.js';
+import {
+  type FollowedSubject,
+  followSubjectLinks,
+  requestedUnderOf,
+  type SubjectLinkLedger,
+  subjectLinkReads,
+} from './subject-links.js';
 
-export { type FollowedSubject, followSubjectLinks, type RekeyHop, rekeysInto } from './subject-links.js';
+export {
+  type FollowedSubject,
+  followSubjectLinks,
+  type RekeyHop,
+  rekeysInto,
+  type SubjectLinkLedger,
+  subjectLinkReads,
+} from './subject-links.js';
 
 /**
  * The addresses a rectification was started with: `email` (the one it searched) and `newEmail` (the one it
@@ -52,7 +65,7 @@ export async function rectificationAddresses(
  */
 export async function followRekeyedAddress(
   client: Client,
-  ledger: Pick<Ledger, 'getSubjectLink' | 'getRectification'>,
+  ledger: SubjectLinkLedger,
   email: string,
   secret: string,
 ): Promise<FollowedSubject & { email?: string }> {
@@ -75,30 +88,17 @@ export async function followRekeyedAddress(
  */
 export async function followRequestedAddress(
   context: { client: Client; subjectKeySecret: string },
-  ledger: Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification'>> | undefined,
+  ledger: Partial<SubjectLinkLedger> | undefined,
   email: string,
   advice: string,
 ): Promise<{ email: string; requestedUnder?: RequestedUnder }> {
-  if (!ledger?.getSubjectLink || !ledger.getRectification) return { email };
-  const followed = await followRekeyedAddress(
-    context.client,
-    {
-      getSubjectLink: ledger.getSubjectLink.bind(ledger),
-      getRectification: ledger.getRectification.bind(ledger),
-    },
-    email,
-    context.subjectKeySecret,
-  );
-  if (followed.hops.length === 0) return { email };
-  const requestedUnder: RequestedUnder = {
-    subjectKey: followed.requestedKey,
-    rekeys: followed.hops.map((hop) => ({
-      from: hop.from,
-      to: hop.to,
-      rectificationRequestId: hop.requestId,
-      at: hop.linkedAt,
-    })),
-  };
+  const reads = subjectLinkReads(ledger);
+  if (!reads) return { email };
+  const followed = await followRekeyedAddress(context.client, reads, email, context.subjectKeySecret);
+  const requestedUnder = requestedUnderOf(followed);
+  if (!requestedUnder) return { email };
+  // A re-key not followed at the first hop: the address named is its own person's, searched as named.
+  if (followed.hops.length === 0) return { email, requestedUnder };
   if (followed.email) return { email: followed.email, requestedUnder };
   return {
     email,

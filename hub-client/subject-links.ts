@@ -1,3 +1,4 @@
+import type { RequestedUnder } from '../domain/erasure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { canonicalKeyLink } from '../privacy/subject-key.js';
 
@@ -12,11 +13,37 @@ export interface RekeyHop {
 /**
  * Where a subject key leads once every re-key is followed: `subjectKey` is the key the person has now
  * (the one asked for when nothing re-keyed it), `hops` the re-keys from the key asked for, oldest first.
+ * `notFollowed` is the re-key the chain stopped at because its old key has a life of its own since (someone
+ * recorded under it after the re-key: the address was given up and taken again); `subjectKey` is then that
+ * old key, and the request is its own person's.
  */
 export interface FollowedSubject {
   requestedKey: string;
   subjectKey: string;
   hops: RekeyHop[];
+  notFollowed?: RekeyHop;
+}
+
+/** The ledger reads followSubjectLinks needs. */
+export type SubjectLinkLedger = Pick<
+  Ledger,
+  'getSubjectLink' | 'getRectification' | 'subjectKeyRecordedSince'
+>;
+
+/**
+ * The re-key reads of a ledger that may lack them (a request made without a ledger, a narrow test double):
+ * bound to it when it has all three, undefined otherwise (nothing is followed then).
+ */
+export function subjectLinkReads(
+  ledger: Partial<SubjectLinkLedger> | undefined,
+): SubjectLinkLedger | undefined {
+  if (!ledger?.getSubjectLink || !ledger.getRectification || !ledger.subjectKeyRecordedSince)
+    return undefined;
+  return {
+    getSubjectLink: ledger.getSubjectLink.bind(ledger),
+    getRectification: ledger.getRectification.bind(ledger),
+    subjectKeyRecordedSince: ledger.subjectKeyRecordedSince.bind(ledger),
+  };
 }
 
 /** No person is re-keyed more often than this; a longer chain is a loop in the ledger, and stops there. */
@@ -29,12 +56,20 @@ const maxHops = 64;
  * otherwise. Links a legacy spelling's re-keying wrote (`canonicalKeyLink`) are no rectification and are
  * not followed here (adoptLegacySubjectKeys moves those rows). A key that leads back to one already seen
  * (a person who took their old address back) ends the chain there.
+ *
+ * An address given up can become someone else's: a link is followed only while its old key has no life of
+ * its own since the re-key (ledger.subjectKeyRecordedSince: the re-key emptied the key, so anything recorded
+ * under it later, a consent event, a request, a hold, a legacy spelling's rows, is a new owner's). From then
+ * on a request by that address acts on its key as its own person's, and `notFollowed` names the re-key left
+ * unfollowed. Every request by address (access, consent single and batch, erasure, hold, release, history,
+ * status) comes through here, so they all agree.
  */
 export async function followSubjectLinks(
-  ledger: Pick<Ledger, 'getSubjectLink' | 'getRectification'>,
+  ledger: SubjectLinkLedger,
   subjectKey: string,
 ): Promise<FollowedSubject> {
   const hops: RekeyHop[] = [];
+  let notFollowed: RekeyHop | undefined;
   const seen = new Set([subjectKey]);
   let current = subjectKey;
   for (let hop = 0; hop < maxHops; hop += 1) {
@@ -43,11 +78,35 @@ export async function followSubjectLinks(
     const receipt = await ledger.getRectification(link.requestId);
     const next = receipt?.rekeyed?.from === current ? receipt.rekeyed.to : link.to;
     if (seen.has(next)) break;
-    hops.push({ from: current, to: next, requestId: link.requestId, linkedAt: link.linkedAt });
+    const hopTaken = { from: current, to: next, requestId: link.requestId, linkedAt: link.linkedAt };
+    if (await ledger.subjectKeyRecordedSince(current, link.linkedAt)) {
+      notFollowed = hopTaken;
+      break;
+    }
+    hops.push(hopTaken);
     seen.add(next);
     current = next;
   }
-  return { requestedKey: subjectKey, subjectKey: current, hops };
+  return { requestedKey: subjectKey, subjectKey: current, hops, ...(notFollowed ? { notFollowed } : {}) };
+}
+
+/**
+ * What an answer says of the re-keys a request by address met (keys only): the key asked for, the re-keys
+ * followed and the one not followed (FollowedSubject.notFollowed). Undefined when it met none.
+ */
+export function requestedUnderOf(followed: FollowedSubject): RequestedUnder | undefined {
+  if (followed.hops.length === 0 && !followed.notFollowed) return undefined;
+  const rekeyOf = (hop: RekeyHop) => ({
+    from: hop.from,
+    to: hop.to,
+    rectificationRequestId: hop.requestId,
+    at: hop.linkedAt,
+  });
+  return {
+    subjectKey: followed.requestedKey,
+    rekeys: followed.hops.map(rekeyOf),
+    ...(followed.notFollowed ? { notFollowed: rekeyOf(followed.notFollowed) } : {}),
+  };
 }
 
 /** One re-key as a person's history tells it: from which key to which, by which rectification, when. */

@@ -1387,6 +1387,21 @@ export class KyselyLedger implements Ledger {
     return rows.length > 0;
   }
 
+  async subjectKeyRecordedSince(subjectKey: string, since: string): Promise<boolean> {
+    const after = toUtcIso(since, 'since');
+    const probes = [
+      ...subjectKeyedTables
+        .filter((table) => table !== 'idempotency_keys')
+        .map((table) => sql`select 1 as found from ${sql.table(table)} where subject_key = ${subjectKey}`),
+      sql`select 1 as found from access_receipts where subject_key = ${subjectKey} and completed_at > ${after}`,
+      sql`select 1 as found from subject_links where to_key = ${subjectKey} and linked_at > ${after}`,
+    ];
+    const { rows } = await sql<{ found: number }>`${sql.join(probes, sql` union all `)} limit 1`.execute(
+      this.db,
+    );
+    return rows.length > 0;
+  }
+
   async getSubjectLink(from: string) {
     const row = await this.db
       .selectFrom('subject_links')

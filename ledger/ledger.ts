@@ -308,6 +308,14 @@ export interface Ledger {
   }): Promise<Record<string, number>>;
   /** True when any table that rekeySubject moves holds a row under the key. */
   subjectKeyInUse(subjectKey: string): Promise<boolean>;
+  /**
+   * True when the key has a life of its own since `since` (an ISO instant, the time a rectification re-keyed
+   * it away): a row under it in any table rekeySubject moves (it emptied them at `since`, so every such row
+   * came later; idempotency records excepted, a replay cache and no fact about anyone), an access receipt
+   * completed after `since`, or a legacy spelling's link into it made after `since`. Used by
+   * followSubjectLinks: an address given up and taken by someone else is no longer followed.
+   */
+  subjectKeyRecordedSince(subjectKey: string, since: string): Promise<boolean>;
   /** Where a subject key was re-keyed to, when it was. */
   getSubjectLink(from: string): Promise<{ to: string; requestId: string; linkedAt: string } | undefined>;
   /**

@@ -30,6 +30,12 @@ const requestedUnderSchema = z
     rekeys: z.array(
       z.object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() }),
     ),
+    notFollowed: z
+      .object({ from: z.string(), to: z.string(), rectificationRequestId: z.string(), at: z.string() })
+      .optional()
+      .describe(
+        'a re-key not followed: its old key has had records of its own since, so the hold acts on it',
+      ),
   })
   .describe(
     'the address named was re-keyed by rectifications: the hold acts on the key the person has now (subjectKey)',

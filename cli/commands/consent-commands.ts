@@ -202,7 +202,12 @@ function printConsentStatus(status: ConsentStatusResult): void {
   print(
     `Subject key ${status.subjectKey}${status.erased ? '  (erased: grants are refused, withdrawals still apply)' : ''}`,
   );
-  if (status.requestedUnder) {
+  const notFollowed = status.requestedUnder?.notFollowed;
+  if (notFollowed)
+    print(
+      `  re-key ${notFollowed.from} -> ${notFollowed.to} (rectification ${notFollowed.rectificationRequestId}) not followed: subject ${notFollowed.from} has records of its own since`,
+    );
+  if (status.requestedUnder && status.requestedUnder.rekeys.length > 0) {
     const last = status.requestedUnder.rekeys.at(-1);
     print(
       `  asked under an earlier address (subject ${status.requestedUnder.subjectKey}), re-keyed to this key${last ? ` by rectification ${last.rectificationRequestId} at ${last.at}` : ''}`,

@@ -36,7 +36,11 @@ export const holdCommand = new Command('hold')
       printJson(result);
       return;
     }
-    if (result.requestedUnder)
+    if (result.requestedUnder?.notFollowed)
+      print(
+        `Re-key ${result.requestedUnder.notFollowed.from} -> ${result.requestedUnder.notFollowed.to} not followed: that subject has records of its own since`,
+      );
+    if (result.requestedUnder && result.requestedUnder.rekeys.length > 0)
       print(
         `Asked under an earlier address (subject ${result.requestedUnder.subjectKey}), re-keyed since: the person is held under the key they have now`,
       );
@@ -79,7 +83,11 @@ export const releaseCommand = new Command('release')
       printJson(result);
       return;
     }
-    if (result.requestedUnder)
+    if (result.requestedUnder?.notFollowed)
+      print(
+        `Re-key ${result.requestedUnder.notFollowed.from} -> ${result.requestedUnder.notFollowed.to} not followed: that subject has records of its own since`,
+      );
+    if (result.requestedUnder && result.requestedUnder.rekeys.length > 0)
       print(
         `Asked under an earlier address (subject ${result.requestedUnder.subjectKey}), re-keyed since: the hold is released under the key the person has now`,
       );

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { emailSchema } from '../../domain/email.js';
 import { addressChangeRefusalLine } from '../../hub-client/address-change-refusals.js';
-import { followSubjectLinks, rekeysInto } from '../../hub-client/subject-links.js';
+import { followSubjectLinks, rekeysInto, requestedUnderOf } from '../../hub-client/subject-links.js';
 import { subjectKeyFor } from '../../privacy/subject-key.js';
 import { print, printJson, wantsJson } from '../hub-context.js';
 import { withLedger } from '../ledger-context.js';
@@ -23,18 +23,7 @@ export const historyCommand = new Command('history')
         subjectKeyFor(email, config.CONSENT_HUB_SUBJECT_KEY_SECRET),
       );
       const { subjectKey } = followed;
-      const requestedUnder =
-        followed.hops.length > 0
-          ? {
-              subjectKey: followed.requestedKey,
-              rekeys: followed.hops.map((hop) => ({
-                from: hop.from,
-                to: hop.to,
-                rectificationRequestId: hop.requestId,
-                at: hop.linkedAt,
-              })),
-            }
-          : undefined;
+      const requestedUnder = requestedUnderOf(followed);
       const [events, receipts, tombstone, holds, rekeys, addressChangeRefusals] = await Promise.all([
         ledger.listConsentEvents(subjectKey),
         ledger.listReceipts({ subjectKey }),

@@ -148,6 +148,8 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     expect(started.subjectKey).toBe(newerKey);
     expect(started.workflowId).toBe(erasureWorkflowId(newerKey));
     expect(started.requestedUnder).toMatchObject({ subjectKey: oldKey, rekeys });
+    // Nothing was recorded under the old keys since their re-keys: every link was followed.
+    expect(started.requestedUnder?.notFollowed).toBeUndefined();
     noAddressIn(started, oldEmail, newEmail, newerEmail);
     await until('the erasure restricts the held person', async () => {
       const found = await lookupErasure(context, started.requestId);

@@ -117,6 +117,8 @@ describe('access and consent changes follow a re-key', { timeout: 300_000 }, () 
       ],
     });
     expect(byOld.requestedUnder?.note).toBeUndefined();
+    // Nothing was recorded under the old keys since their re-keys: every link was followed.
+    expect(byOld.requestedUnder?.notFollowed).toBeUndefined();
     const status = await ready(byOld.requestId);
     expect(status.status).toBe('ready');
     expect(status.subjectKey).toBe(key(newerEmail));
