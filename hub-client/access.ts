@@ -68,7 +68,9 @@ export async function requestAccess(
   input: AccessRequestInput,
   options: {
     ledger?: Pick<Ledger, 'registerRequest'> &
-      Partial<Pick<Ledger, 'getSubjectLink' | 'getRectification' | 'getTombstone'>>;
+      Partial<
+        Pick<Ledger, 'getSubjectLink' | 'getRectification' | 'subjectKeyRecordedSince' | 'getTombstone'>
+      >;
   } = {},
 ): Promise<AccessStarted> {
   const parsed = accessRequestSchema.parse(input);

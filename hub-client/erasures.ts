@@ -215,7 +215,12 @@ export type ErasureIntakeLedger = Pick<Ledger, 'registerRequest'> &
   Partial<
     Pick<
       Ledger,
-      'getSubjectLink' | 'getRectification' | 'listRectificationMovePairs' | 'getHold' | 'listSubjectLinksTo'
+      | 'getSubjectLink'
+      | 'getRectification'
+      | 'subjectKeyRecordedSince'
+      | 'listRectificationMovePairs'
+      | 'getHold'
+      | 'listSubjectLinksTo'
     >
   >;
 
