@@ -19,7 +19,7 @@ import { findRectification } from './find-rectification.js';
 import { retryStatesOf } from './pending-activities.js';
 import { deadlineSearchAttributes, receiptTimes, registerDeadline } from './request-deadlines.js';
 import { RectificationRefused, RequestNotFound } from './request-errors.js';
-import { isRunning } from './shredding.js';
+import { isRunning, shredWhenClosed } from './shredding.js';
 import { followSubjectLinks } from './subject-links.js';
 
 export { findRectification, rectificationWorkflowType } from './find-rectification.js';
@@ -93,6 +93,11 @@ export async function requestRectification(
     { requestId, kind: 'rectification', subjectKey },
     times,
   );
+  // A person already erased keeps their tombstone under this key (the workflow does not re-key it), and their
+  // address is now sealed in this run under a data key minted for it: that key goes once the run has closed,
+  // as an erased person's withdrawal's and access request's do.
+  if (options.ledger && (await options.ledger.getTombstone(subjectKey)))
+    await shredWhenClosed(context, { subjectKey, requestId, before: new Date().toISOString() });
   return {
     requestId,
     subjectKey,
