@@ -113,7 +113,9 @@ export async function recordConsentChange(
   // An address a rectification moved away from: the change is the person's (a late webhook, a form sent
   // before the change, a grant by the address they gave up) and goes to their key now, whose tombstone refuses
   // a grant as their own would.
-  const movedTo = options.ledger ? await rekeyedSubject(context, options.ledger, change.email) : undefined;
+  const movedTo = options.ledger
+    ? await rekeyedSubject(context, options.ledger, change.email, change)
+    : undefined;
   const subjectKey = movedTo?.subjectKey ?? addressKey;
   const tombstone = options.ledger ? await options.ledger.getTombstone(subjectKey) : undefined;
   if (change.decision === 'granted' && tombstone) {
@@ -228,15 +230,31 @@ export async function rekeyedSubject(
   context: HubClientContext,
   ledger: SubjectLinkLedger,
   email: string,
+  change?: { source: string; occurredAt: string },
 ): Promise<{ subjectKey: string; email?: string } | undefined> {
   if (!(await isRekeyedAway(ledger, subjectKeyFor(email, context.subjectKeySecret)))) return undefined;
-  // An address with a life of its own since the re-key is not followed (followSubjectLinks): no hops then.
-  const followed = await followRekeyedAddress(context.client, ledger, email, context.subjectKeySecret);
+  // An address with a life of its own since the re-key, or one a vendor shows after it, is not followed
+  // (followSubjectLinks): no hops then, and the change is the address's own.
+  const followed = await followRekeyedAddress(
+    context.client,
+    ledger,
+    email,
+    context.subjectKeySecret,
+    change && vendorObserved(change.source) ? { seenInVendorAt: change.occurredAt } : {},
+  );
   if (followed.hops.length === 0) return undefined;
   if (followed.email) return { subjectKey: followed.subjectKey, email: followed.email };
   return (await isRunning(context.client, consentWorkflowId(followed.subjectKey)))
     ? { subjectKey: followed.subjectKey }
     : undefined;
+}
+
+/**
+ * A change a vendor reported of the address (Mailchimp's webhook, reconciliation's reading of a tool), not
+ * one a person or operator sent the hub: its time is when the vendor showed the address.
+ */
+function vendorObserved(source: string): boolean {
+  return source === 'mailchimp' || source.startsWith('reconciliation:');
 }
 
 /**

@@ -68,8 +68,9 @@ export async function followRekeyedAddress(
   ledger: SubjectLinkLedger,
   email: string,
   secret: string,
+  options: { seenInVendorAt?: string } = {},
 ): Promise<FollowedSubject & { email?: string }> {
-  const followed = await followSubjectLinks(ledger, subjectKeyFor(email, secret));
+  const followed = await followSubjectLinks(ledger, subjectKeyFor(email, secret), options);
   const last = followed.hops.at(-1);
   if (!last) return { ...followed, email };
   const addresses = await rectificationAddresses(client, last.requestId);

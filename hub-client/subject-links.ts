@@ -63,10 +63,16 @@ const maxHops = 64;
  * on a request by that address acts on its key as its own person's, and `notFollowed` names the re-key left
  * unfollowed. Every request by address (access, consent single and batch, erasure, hold, release, history,
  * status) comes through here, so they all agree.
+ *
+ * `seenInVendorAt` (ISO instant): the request is a vendor's observation of the address asked for (a Mailchimp
+ * webhook's fired_at, a reconciliation's vendor change time). A vendor that shows the address after its
+ * re-key shows someone else (the person's own records moved away with the rectification), so that re-key is
+ * not followed either; the change is then recorded under the address's key, which gives it its life.
  */
 export async function followSubjectLinks(
   ledger: SubjectLinkLedger,
   subjectKey: string,
+  options: { seenInVendorAt?: string } = {},
 ): Promise<FollowedSubject> {
   const hops: RekeyHop[] = [];
   let notFollowed: RekeyHop | undefined;
@@ -79,7 +85,11 @@ export async function followSubjectLinks(
     const next = receipt?.rekeyed?.from === current ? receipt.rekeyed.to : link.to;
     if (seen.has(next)) break;
     const hopTaken = { from: current, to: next, requestId: link.requestId, linkedAt: link.linkedAt };
-    if (await ledger.subjectKeyRecordedSince(current, link.linkedAt)) {
+    const seenSince =
+      current === subjectKey &&
+      options.seenInVendorAt !== undefined &&
+      Date.parse(options.seenInVendorAt) > Date.parse(link.linkedAt);
+    if (seenSince || (await ledger.subjectKeyRecordedSince(current, link.linkedAt))) {
       notFollowed = hopTaken;
       break;
     }

@@ -58,7 +58,7 @@ describe('a re-key is not followed once the old address is someone else’s', { 
     });
   };
   /** P at A, rectified to B; then Q at A in both tools, with Q's sign-up recorded under key(A). */
-  const addressTakenAgain = async () => {
+  const addressTakenAgain = async (options: { signUpRecorded?: boolean } = {}) => {
     const given = uniqueEmail('given.up');
     const moved = uniqueEmail('moved.to');
     await seedPerson(given, { firstname: 'Petra', jobtitle: 'Petra Planted Title' });
@@ -81,22 +81,23 @@ describe('a re-key is not followed once the old address is someone else’s', { 
     // Q signs up with A: Mailchimp's subscribe webhook recorded the grant under key(A), after the re-key.
     await seedPerson(given, { firstname: 'Quentin', jobtitle: 'Quentin Own Title' });
     const at = new Date().toISOString();
-    await hub.ledger.appendConsentEvent({
-      id: randomUUID(),
-      subjectKey: key(given),
-      purpose: 'marketing_email',
-      decision: 'granted',
-      occurredAt: at,
-      recordedAt: at,
-      source: 'mailchimp:subscribe',
-      evidence: { channel: 'mailchimp', policyVersion: '2026-01' },
-    });
+    if (options.signUpRecorded !== false)
+      await hub.ledger.appendConsentEvent({
+        id: randomUUID(),
+        subjectKey: key(given),
+        purpose: 'marketing_email',
+        decision: 'granted',
+        occurredAt: at,
+        recordedAt: at,
+        source: 'mailchimp:subscribe',
+        evidence: { channel: 'mailchimp', policyVersion: '2026-01' },
+      });
     const notFollowed = {
       from: key(given),
       to: key(moved),
       rectificationRequestId: rectification.requestId,
     };
-    return { given, moved, notFollowed };
+    return { given, moved, notFollowed, linkedAt: rectification.rekeyed?.at ?? '' };
   };
   const ready = async (requestId: string): Promise<AccessStatusView> => {
     for (;;) {
@@ -177,5 +178,46 @@ describe('a re-key is not followed once the old address is someone else’s', { 
     expect((await mailchimpMember(hub.vendors, listId, moved))?.status).toBe('subscribed');
     expect(await hub.ledger.getTombstone(key(given))).toBeDefined();
     expect(await hub.ledger.getTombstone(key(moved))).toBeUndefined();
+  });
+
+  it("a Mailchimp unsubscribe of the reused address fired after the re-key is Q's own, though nothing was recorded under it yet; one fired before it is still P's", async () => {
+    const { given, moved, notFollowed, linkedAt } = await addressTakenAgain({ signUpRecorded: false });
+    const webhook = (occurredAt: string) => ({
+      ...testWithdrawal(given, 'marketing_email'),
+      source: 'mailchimp',
+      occurredAt,
+      evidence: { channel: 'mailchimp-webhook' },
+    });
+    // A late delivery of P's own unsubscribe (fired before the re-key) still goes to P at the new address.
+    const late = await recordConsentChange(
+      context,
+      webhook(new Date(Date.parse(linkedAt) - 60_000).toISOString()),
+      undefined,
+      { ledger: hub.ledger },
+    );
+    expect(late.subjectKey).toBe(key(moved));
+    await waitFor('P’s member at the new address is unsubscribed by P’s own late webhook', async () =>
+      (await mailchimpMember(hub.vendors, listId, moved))?.status === 'unsubscribed' ? true : undefined,
+    );
+    expect((await mailchimpMember(hub.vendors, listId, given))?.status).toBe('subscribed');
+    // Fired after the re-key: Mailchimp showed the address once P's member had moved away, so it is Q's.
+    const fresh = await recordConsentChange(context, webhook(new Date().toISOString()), undefined, {
+      ledger: hub.ledger,
+    });
+    expect(fresh.subjectKey).toBe(key(given));
+    await waitFor('Q’s member at the reused address is unsubscribed', async () =>
+      (await mailchimpMember(hub.vendors, listId, given))?.status === 'unsubscribed' ? true : undefined,
+    );
+    await waitFor('the change is recorded under key(A)', async () =>
+      (await hub.ledger.listConsentEvents(key(given))).some((e) => e.id === fresh.eventId) ? true : undefined,
+    );
+    // Recorded under A, it gives A its life: a request by A from the hub's own channels is Q's too.
+    const access = await requestAccess(
+      context,
+      { email: given, requestedBy: 'privacy-inbox#q', requestedAt: new Date().toISOString() },
+      { ledger: hub.ledger },
+    );
+    expect(access.subjectKey).toBe(key(given));
+    expect(access.requestedUnder).toMatchObject({ rekeys: [], notFollowed });
   });
 });
