@@ -344,6 +344,13 @@ export async function consolePages(app: FastifyInstance, ctx: ConsoleContext) {
     const again = (problem: { errors: unknown; detail: string }, code: number) =>
       showPerson(reply, email.data, undefined, undefined, code, { id: String(form.id ?? ''), ...problem });
     if (!parsed.ok) return again(parsed, 400);
+    // Only a refusal this person's page lists (theirs, or one whose new address is theirs): an id of another
+    // person's posted from this page answers as an unknown one, acknowledging nothing on a page that never
+    // showed it.
+    const subjectKey = subjectKeyFor(email.data, deps.hub.subjectKeySecret);
+    const listed = await deps.ledger.getAddressChangeRefusal(parsed.value.id);
+    if (!listed || (listed.subjectKey !== subjectKey && listed.newSubjectKey !== subjectKey))
+      throw notFound(parsed.value.id);
     try {
       await acknowledgeAddressChangeRefusal(deps.ledger, parsed.value.id, {
         resolution: parsed.value.resolution,

@@ -87,6 +87,23 @@ describe('the console acknowledges refused address changes and shows moved recor
     expect(unknown.statusCode).toBe(404);
   });
 
+  it("answers another person's refusal posted from this person's page as unknown (404), leaving it open", async () => {
+    const email = `ack.mine.${Date.now()}${randomBytes(2).toString('hex')}@example.org`;
+    const otherEmail = `ack.theirs.${Date.now()}${randomBytes(2).toString('hex')}@example.org`;
+    await refusal(subjectKeyFor(email, secret()));
+    const theirs = await refusal(subjectKeyFor(otherEmail, secret()));
+    const open = await personPage(email);
+    expect(open).not.toContain(`name="id" value="${theirs}"`);
+    const crossed = await acknowledge(open, { email, id: theirs, resolution: 'accepted_as_is' });
+    expect(crossed.statusCode).toBe(404);
+    expect((await console.ledger.getAddressChangeRefusal(theirs))?.resolvedAt).toBeUndefined();
+    // From its own person's page it is acknowledged as usual.
+    const own = await personPage(otherEmail);
+    const done = await acknowledge(own, { email: otherEmail, id: theirs, resolution: 'accepted_as_is' });
+    expect(done.statusCode).toBe(200);
+    expect((await console.ledger.getAddressChangeRefusal(theirs))?.resolution).toBe('accepted_as_is');
+  });
+
   it("shows an erasure receipt's moved records: the other key, the systems, the rectification and the erasure with its state now", async () => {
     const subjectKey = subjectKeyFor(`moved.${Date.now()}@example.org`, secret());
     const otherKey = subjectKeyFor(`moved.other.${Date.now()}@example.org`, secret());
