@@ -1229,7 +1229,21 @@ export class KyselyLedger implements Ledger {
   }
 
   async listAccessReceipts(subjectKey: string): Promise<AccessReceipt[]> {
-    return this.receiptsUnder('access_receipts', await this.keysLinkedTo(subjectKey));
+    // Access receipts stay under the key they were made under (rekeySubject does not move them), so an
+    // earlier key's count for the person it was re-keyed to only up to the re-key; after it, that address may
+    // be someone else's (followSubjectLinks), whose receipts are theirs. Likewise a key's own receipts from
+    // before it was re-keyed away are its former person's, listed under their key now.
+    const { rows } = await sql<{ receipt: string }>`
+      select receipt from (
+      select a.receipt as receipt, a.completed_at as completed_at, a.request_id as request_id from access_receipts a
+        left join subject_links away on away.from_key = a.subject_key
+        where a.subject_key = ${subjectKey} and (away.linked_at is null or a.completed_at > away.linked_at)
+      union all
+      select a.receipt, a.completed_at, a.request_id from access_receipts a
+        join subject_links l on l.from_key = a.subject_key
+        where l.to_key = ${subjectKey} and l.from_key <> ${subjectKey} and a.completed_at <= l.linked_at
+      ) listed order by completed_at, request_id`.execute(this.db);
+    return rows.map((row) => JSON.parse(row.receipt) as AccessReceipt);
   }
 
   listRestrictions(subjectKey: string): Promise<RestrictionReceipt[]> {

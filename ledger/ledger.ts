@@ -281,6 +281,8 @@ export interface Ledger {
   /**
    * The access receipts of the subject (and of the keys a rectification re-keyed to it: access receipts stay
    * under the key they were made for), oldest `completedAt` first. An access request's own export lists them.
+   * An earlier key's receipts count for the key it was re-keyed to only up to the re-key (`linked_at`); after
+   * it, and for the earlier key itself, they are that address's new owner's (followSubjectLinks).
    */
   listAccessReceipts(subjectKey: string): Promise<AccessReceipt[]>;
   /** The subject's restriction receipts (a held person's erasures), oldest `restrictedAt` first. */
