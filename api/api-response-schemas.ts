@@ -227,7 +227,7 @@ const movedRecordsSchema = z
       .strict(),
   )
   .describe(
-    'Records a half-done rectification moved between this address and another: the erasure of the other address started with this one',
+    'Records a half-done rectification moved between this address and another, and the address the request named when it followed a re-key (what vendors still hold there): the erasure of that other address started with this one',
   );
 
 export const erasureReceiptSchema = z

@@ -99,7 +99,7 @@ export const erasureAcceptedSchema = z.object({
     )
     .optional()
     .describe(
-      'Records a half-done rectification moved between this address and another: the erasure of the other address started with this one (its request id)',
+      'Records a half-done rectification moved between this address and another, and the address the request named when it followed a re-key (what vendors still hold there): the erasure of that other address started with this one (its request id)',
     ),
 });
 

@@ -98,8 +98,10 @@ export interface RequestedUnder {
 export type ErasureRequestedUnder = RequestedUnder;
 
 /**
- * Records a half-done rectification moved to (or left at) another address of the person, and how this
- * erasure reaches them: the erasure of that address started beside it (its request id), or why none was.
+ * Records a half-done rectification moved to (or left at) another address of the person, or the address a
+ * request named when it followed a re-key (what vendors still hold there; `systems` is then every system),
+ * and how this erasure reaches them: the erasure of that address started beside it (its request id), or why
+ * none was.
  */
 export interface MovedRecordsErasure {
   /** The subject key of the other address. */

@@ -15,7 +15,7 @@ import {
 import type { AttentionItem, ErasureListing, ErasureListStatus } from '../domain/erasure-listing.js';
 import { structuredReason } from '../domain/free-text.js';
 import { operatorCloseSchema, operatorRetrySchema, type RetryState } from '../domain/operator.js';
-import type { SystemName } from '../domain/systems.js';
+import { type SystemName, systemNames } from '../domain/systems.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject } from '../privacy/redaction.js';
 
@@ -95,13 +95,19 @@ export async function requestErasure(
    * A ledger that can follow re-keys (getSubjectLink, getRectification) makes a request for an address a
    * rectification moved away from act on the person's key and address now (`requestedUnder` says so); one
    * that lists rectification moves also erases the other address of a half-done rectification
-   * (`movedRecords`). `movedRecords: false` is that other erasure itself, which starts none in turn.
+   * (`movedRecords`). `movedRecords: false` is that other erasure itself, which starts none in turn and
+   * searches the address it is given as named (no re-key followed: it never leads back to the person's
+   * erasure). A request that followed a re-key also erases the address it named (requestedAddressErasure):
+   * a vendor may still hold someone there the rectification did not move.
    */
   options: { ledger?: ErasureIntakeLedger; movedRecords?: false } = {},
 ): Promise<ErasureStarted> {
   const parsed = erasureRequestSchema.parse(input);
   const times = receiptTimes(context, parsed.receivedAt);
-  const { email, requestedUnder } = await currentAddress(context, options.ledger, parsed.email);
+  const { email, requestedUnder } =
+    options.movedRecords === false
+      ? { email: parsed.email, requestedUnder: undefined }
+      : await currentAddress(context, options.ledger, parsed.email);
   // Free text reaches Temporal and the receipt only as a code and a note scrubbed of the person's data.
   const { reason, reasonNote } = structuredReason(parsed.reason, parsed.reasonNote);
   const identifiers = [...parsed.gaClientIds, ...parsed.gaUserIds];
@@ -120,7 +126,12 @@ export async function requestErasure(
       : { reasonNote: undefined }),
   };
   const movedRecords =
-    options.movedRecords === false ? [] : await eraseMovedRecords(context, options.ledger, request, email);
+    options.movedRecords === false
+      ? []
+      : [
+          ...(await eraseMovedRecords(context, options.ledger, request, email)),
+          ...(await requestedAddressErasure(context, options.ledger, request, parsed.email, requestedUnder)),
+        ];
   const token = randomUUID();
   const merge: ErasureMerge = {
     gaClientIds: request.gaClientIds,
@@ -291,6 +302,53 @@ async function eraseMovedRecords(
     erasures.push(entry);
   }
   return erasures;
+}
+
+/**
+ * For a request that followed a re-key (the person's erasure acts on their address now): starts (or joins)
+ * the erasure of the address the request named as one more address of the person to cover, as the moved
+ * records' erasures are, because what a vendor still holds there (a form writing to the vendor directly, a
+ * late re-subscribe, a lead from an old email) was never moved and the person's erasure does not search it.
+ * That erasure searches the named address in every system, as named (no re-key followed), and starts no
+ * further one. Answers the receipt's entry for it (keys only), or none when no re-key was followed.
+ */
+async function requestedAddressErasure(
+  context: HubClientContext,
+  ledger: ErasureIntakeLedger | undefined,
+  request: ErasureRequest,
+  requestedEmail: string,
+  requestedUnder: ErasureRequestedUnder | undefined,
+): Promise<MovedRecordsErasure[]> {
+  const firstRekey = requestedUnder?.rekeys[0];
+  if (!firstRekey || request.email === requestedEmail) return [];
+  const entry: MovedRecordsErasure = {
+    subjectKey: requestedUnder.subjectKey,
+    rectificationRequestId: firstRekey.rectificationRequestId,
+    systems: [...systemNames],
+    note: `the address the request named (subject ${requestedUnder.subjectKey}), which the re-key moved the person away from, is searched in every system too: a vendor may still hold records there`,
+  };
+  // A held person's records are kept wherever they are: that erasure is not started.
+  const hold = await ledger?.getHold?.(subjectKeyFor(request.email, context.subjectKeySecret));
+  if (hold && !hold.releasedAt) {
+    entry.note = `the person is on legal hold, so the address the request named (subject ${requestedUnder.subjectKey}) was not erased with this one; erase it once the hold is released`;
+    return [entry];
+  }
+  const started = await requestErasure(
+    context,
+    {
+      email: requestedEmail,
+      gaClientIds: [],
+      gaUserIds: [],
+      reason: request.reason,
+      ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
+      requestedBy: request.requestedBy,
+      requestedAt: request.requestedAt,
+      ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}),
+    },
+    { ...(ledger ? { ledger } : {}), movedRecords: false },
+  );
+  entry.erasureRequestId = started.requestId;
+  return [entry];
 }
 
 type ErasureMergeSignal = ErasureMerge & { token: string };

@@ -6,6 +6,7 @@ import {
   type ErasureStarted,
   type HubClientContext,
   lookupErasure,
+  movedRecordsErasureStates,
   requestErasure,
 } from '../../hub-client/erasures.js';
 import { placeHold, releaseHold } from '../../hub-client/holds.js';
@@ -301,7 +302,8 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     const byFirst = await erase(firstEmail, 'privacy-inbox#308');
     expect(byFirst.subjectKey).toBe(newestKey);
     expect(byFirst.requestedUnder?.subjectKey).toBe(firstKey);
-    expect(byFirst.movedRecords?.map((m) => m.subjectKey)).toEqual([strandedKey]);
+    // ...and the first address itself, which a vendor may still hold (searched as named, in every system).
+    expect(byFirst.movedRecords?.map((m) => m.subjectKey)).toEqual([strandedKey, firstKey]);
     const [receipt, other] = await Promise.all([
       receiptOf(byNewest),
       receiptOf({ requestId: byNewest.movedRecords?.[0]?.erasureRequestId ?? 'none' }),
@@ -358,14 +360,151 @@ describe('erasure and legal hold follow a re-key', { timeout: 300_000 }, () => {
     expect((await awaitRectification(context, again)).systems.mailchimp.status).toBe('rectified');
   });
 
-  it('a completed rectification starts no second erasure: the old address is left to whoever holds it now', async () => {
+  it('an erasure by the new address of a completed rectification starts no second erasure: the old address is left to whoever holds it now', async () => {
     const oldEmail = uniqueEmail('done.old');
     const newEmail = uniqueEmail('done.new');
     await seedPerson(oldEmail);
     await rectify(oldEmail, newEmail);
+    // Someone is at the old address again: not the person who asked by their address now.
+    await seedOldAddressAgain(oldEmail);
     const started = await erase(newEmail, 'privacy-inbox#306');
+    expect(started.subjectKey).toBe(key(newEmail));
+    expect(started.requestedUnder).toBeUndefined();
     expect(started.movedRecords).toBeUndefined();
-    expect((await receiptOf(started)).outcome).toBe('completed');
+    const receipt = await receiptOf(started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.movedRecords).toBeUndefined();
     expect(await hub.ledger.getTombstone(subjectKeyFor(oldEmail, secret))).toBeUndefined();
+    expect(await mailchimpMembers(oldEmail)).toBe(1);
+    expect(await dynamicsRows(oldEmail)).toHaveLength(1);
+  });
+
+  /** A vendor holds the old address again after the re-key: a re-subscribe in Mailchimp, a lead in Dynamics. */
+  const seedOldAddressAgain = async (oldEmail: string) => {
+    await hub.vendors.mailchimp.control.seed({
+      lists: [{ id: list, name: 'Rekey news', members: [{ email_address: oldEmail, status: 'subscribed' }] }],
+    });
+    await hub.vendors.dynamics.control.seed({
+      leads: [{ firstname: 'Late', lastname: 'Lead', emailaddress1: oldEmail, companyname: 'Old Form AB' }],
+    });
+    expect(await mailchimpMembers(oldEmail)).toBe(1);
+    expect(await dynamicsRows(oldEmail)).toHaveLength(1);
+  };
+  /** As `erase --wait` does: until every erasure the receipt's movedRecords names has ended. */
+  const movedRecordsEnded = async (receipt: ErasureReceipt) => {
+    let now: Record<string, string> = {};
+    await until('the erasures of the other addresses end', async () => {
+      now = await movedRecordsErasureStates(context, receipt);
+      return Object.values(now).every((state) => state === 'completed' || state === 'failed');
+    });
+    return now;
+  };
+
+  it('an erasure by the old address of a completed rectification also erases what a vendor holds at the old address since, with its own receipt', async () => {
+    const oldEmail = uniqueEmail('back.old');
+    const newEmail = uniqueEmail('back.new');
+    await seedPerson(oldEmail);
+    const rectification = await rectify(oldEmail, newEmail);
+    const [oldKey, newKey] = [key(oldEmail), key(newEmail)];
+    await seedOldAddressAgain(oldEmail);
+
+    const started = await erase(oldEmail, 'privacy-inbox#311');
+    expect(started.subjectKey).toBe(newKey);
+    expect(started.requestedUnder).toMatchObject({ subjectKey: oldKey });
+    expect(started.requestedUnder?.notFollowed).toBeUndefined();
+    expect(started.movedRecords).toEqual([
+      expect.objectContaining({
+        subjectKey: oldKey,
+        rectificationRequestId: rectification.requestId,
+        systems: ['dynamics', 'mailchimp', 'google'],
+        erasureRequestId: expect.any(String),
+      }),
+    ]);
+    const oldId = started.movedRecords?.[0]?.erasureRequestId ?? 'none';
+    expect(oldId).not.toBe(started.requestId);
+    noAddressIn(started, oldEmail, newEmail);
+
+    const receipt = await receiptOf(started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.movedRecords).toEqual(started.movedRecords);
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(receipt.systems.dynamics.status).toBe('erased');
+    expect(await movedRecordsEnded(receipt)).toEqual({ [oldId]: 'completed' });
+    const other = await receiptOf({ requestId: oldId });
+    // The old address was searched as named: no re-key followed back to the person, no further erasure.
+    expect(other.subjectKey).toBe(oldKey);
+    expect(other.requestedUnder).toBeUndefined();
+    expect(other.movedRecords).toBeUndefined();
+    expect(other.requestedBy).toBe('privacy-inbox#311');
+    expect(other.systems.mailchimp.status).toBe('erased');
+    expect(other.systems.dynamics.status).toBe('erased');
+    expect(other.systems.dynamics.records.length).toBeGreaterThan(0);
+    expect(await mailchimpMembers(oldEmail)).toBe(0);
+    expect(await dynamicsRows(oldEmail)).toEqual([]);
+    expect(await mailchimpMembers(newEmail)).toBe(0);
+    expect(await dynamicsRows(newEmail)).toEqual([]);
+    expect((await hub.ledger.getTombstone(newKey))?.firstRequestId).toBe(started.requestId);
+    expect((await hub.ledger.getTombstone(oldKey))?.firstRequestId).toBe(oldId);
+    noAddressIn([receipt, other, await hub.ledger.getReceipt(oldId)], oldEmail, newEmail);
+  });
+
+  it('an erasure by the old address of a completed rectification with nothing left there completes, the old address searched and nothing found', async () => {
+    const oldEmail = uniqueEmail('empty.old');
+    const newEmail = uniqueEmail('empty.new');
+    await seedPerson(oldEmail);
+    await rectify(oldEmail, newEmail);
+    const oldKey = key(oldEmail);
+    expect(await mailchimpMembers(oldEmail)).toBe(0);
+    expect(await dynamicsRows(oldEmail)).toEqual([]);
+
+    const started = await erase(oldEmail, 'privacy-inbox#312');
+    expect(started.subjectKey).toBe(key(newEmail));
+    expect(started.movedRecords?.map((m) => m.subjectKey)).toEqual([oldKey]);
+    const oldId = started.movedRecords?.[0]?.erasureRequestId ?? 'none';
+    const receipt = await receiptOf(started);
+    expect(receipt.outcome).toBe('completed');
+    expect(receipt.systems.mailchimp.status).toBe('erased');
+    expect(await movedRecordsEnded(receipt)).toEqual({ [oldId]: 'completed' });
+    const other = await receiptOf({ requestId: oldId });
+    expect(other.subjectKey).toBe(oldKey);
+    expect(other.systems.mailchimp.status).toBe('not_found');
+    expect(other.systems.dynamics.status).toBe('not_found');
+    expect(await mailchimpMembers(newEmail)).toBe(0);
+  });
+
+  it('the same erasure by the old address twice starts nothing twice: the second joins what the first started', async () => {
+    const oldEmail = uniqueEmail('twice.erase.old');
+    const newEmail = uniqueEmail('twice.erase.new');
+    await seedPerson(oldEmail);
+    await rectify(oldEmail, newEmail);
+    const [oldKey, newKey] = [key(oldEmail), key(newEmail)];
+    await seedOldAddressAgain(oldEmail);
+    // Neither erasure can finish while Dataverse answers 503: the second request meets both running.
+    await hub.vendors.dynamics.control.fail({
+      method: 'GET',
+      path: 'contacts|leads',
+      status: 503,
+      count: 100_000,
+    });
+    try {
+      const first = await erase(oldEmail, 'privacy-inbox#313');
+      const oldId = first.movedRecords?.[0]?.erasureRequestId ?? 'none';
+      const second = await erase(oldEmail, 'privacy-inbox#313');
+      // The old address's erasure gave its key a life of its own: the second acts on it, and joins that erasure.
+      expect(second).toMatchObject({ joined: true, requestId: oldId, subjectKey: oldKey });
+      expect(second.movedRecords).toBeUndefined();
+      const runs = async (subjectKey: string) => {
+        const ids: string[] = [];
+        for await (const run of context.client.workflow.list({
+          query: `WorkflowId = '${erasureWorkflowId(subjectKey)}'`,
+        }))
+          ids.push(run.runId);
+        return ids;
+      };
+      expect(await runs(newKey)).toEqual([first.requestId]);
+      expect(await runs(oldKey)).toEqual([oldId]);
+    } finally {
+      await hub.vendors.dynamics.control.clearFaults();
+    }
   });
 });
