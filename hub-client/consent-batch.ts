@@ -9,7 +9,6 @@ import {
   consentBatchLimit,
   consentBatchWorkflowId,
 } from '../domain/consent-batch.js';
-import type { Ledger } from '../ledger/ledger.js';
 import { redactSubject } from '../privacy/redaction.js';
 import { adoptLegacySubjectKeys, subjectKeyFor } from '../privacy/subject-key.js';
 import type { consentBatchWorkflow } from '../workflows/consent-batch.js';
@@ -19,7 +18,12 @@ import {
   type consentIntakeBufferWorkflow,
   consentIntakeBufferWorkflowId,
 } from '../workflows/consent-intake-buffer.js';
-import { type ConsentClientContext, isRekeyedAway, recordConsentChange } from './consent.js';
+import {
+  type ConsentClientContext,
+  type ConsentIntakeLedger,
+  isRekeyedAway,
+  recordConsentChange,
+} from './consent.js';
 import { redactOperatorText } from './operator-text.js';
 import { receiptTimes, registerDeadline } from './request-deadlines.js';
 import { GrantRefusedAfterErasure } from './request-errors.js';
@@ -81,16 +85,7 @@ export async function recordConsentBatch(
   /** `eventId`: a stable id from a caller that may repeat itself (reconciliation), so a repeat is a no-op. */
   changes: { index: number; change: ConsentChangeRequest; eventId?: string }[],
   options: {
-    ledger?: Pick<
-      Ledger,
-      | 'registerRequest'
-      | 'getTombstone'
-      | 'subjectKeyInUse'
-      | 'rekeySubject'
-      | 'getSubjectLink'
-      | 'getRectification'
-      | 'subjectKeyRecordedSince'
-    >;
+    ledger?: ConsentIntakeLedger;
     batchId?: string;
   } = {},
 ): Promise<ConsentBatchAccepted> {

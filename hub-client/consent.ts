@@ -83,16 +83,7 @@ export async function recordConsentChange(
    * anything is recorded; the workflow still refuses one that races the tombstone.
    */
   options: {
-    ledger?: Pick<
-      Ledger,
-      | 'registerRequest'
-      | 'getTombstone'
-      | 'subjectKeyInUse'
-      | 'rekeySubject'
-      | 'getSubjectLink'
-      | 'getRectification'
-      | 'subjectKeyRecordedSince'
-    >;
+    ledger?: ConsentIntakeLedger;
     /**
      * When the hub first recorded the change (ISO 8601), for a change handed over from where it was taken
      * in (a batch handing a person to their own workflow): the ledger keeps that time, not the hand-over's.
@@ -329,6 +320,18 @@ export async function reapplyConsent(
  * says who recorded it (`console:<key>`, `api`, `mailchimp` ...). Both absent while the change is still on
  * its way to the ledger (the person's workflow writes it first thing).
  */
+/** What taking in a consent change reads and writes in the ledger (the single route and the batch's). */
+export type ConsentIntakeLedger = Pick<
+  Ledger,
+  | 'registerRequest'
+  | 'getTombstone'
+  | 'subjectKeyInUse'
+  | 'rekeySubject'
+  | 'getSubjectLink'
+  | 'getRectification'
+  | 'subjectKeyRecordedSince'
+>;
+
 export type DecisionWithEvidence = NonNullable<ConsentStatusView['purposes'][Purpose]> & {
   recordedAt?: string;
   evidence?: Record<string, string>;

@@ -284,24 +284,32 @@ async function eraseMovedRecords(
       erasures.push(entry);
       continue;
     }
-    const started = await requestErasure(
-      context,
-      {
-        email: other.email,
-        gaClientIds: [],
-        gaUserIds: [],
-        reason: request.reason,
-        ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
-        requestedBy: request.requestedBy,
-        requestedAt: request.requestedAt,
-        ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}),
-      },
-      { ledger, movedRecords: false },
-    );
+    const started = await requestErasure(context, followOnRequest(request, other.email), {
+      ledger,
+      movedRecords: false,
+    });
     entry.erasureRequestId = started.requestId;
     erasures.push(entry);
   }
   return erasures;
+}
+
+/**
+ * The request of a follow-on erasure of another address of the person (records a rectification moved, the
+ * address a re-key moved them away from): the same reason, note, requester and times, no GA ids (they went
+ * with the person's own erasure).
+ */
+function followOnRequest(request: ErasureRequest, email: string): ErasureRequest {
+  return {
+    email,
+    gaClientIds: [],
+    gaUserIds: [],
+    reason: request.reason,
+    ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}),
+  };
 }
 
 /**
@@ -333,20 +341,10 @@ async function requestedAddressErasure(
     entry.note = `the person is on legal hold, so the address the request named (subject ${requestedUnder.subjectKey}) was not erased with this one; erase it once the hold is released`;
     return [entry];
   }
-  const started = await requestErasure(
-    context,
-    {
-      email: requestedEmail,
-      gaClientIds: [],
-      gaUserIds: [],
-      reason: request.reason,
-      ...(request.reasonNote ? { reasonNote: request.reasonNote } : {}),
-      requestedBy: request.requestedBy,
-      requestedAt: request.requestedAt,
-      ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}),
-    },
-    { ...(ledger ? { ledger } : {}), movedRecords: false },
-  );
+  const started = await requestErasure(context, followOnRequest(request, requestedEmail), {
+    ...(ledger ? { ledger } : {}),
+    movedRecords: false,
+  });
   entry.erasureRequestId = started.requestId;
   return [entry];
 }
