@@ -75,8 +75,10 @@ async function openSqlite(dataDir: string, log: Logger): Promise<Ledger> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     ownerOnly(file);
     database = new SqliteDatabase(file, { timeout: sqliteBusyTimeoutMs });
-    // WAL lets the CLI read while the worker writes.
-    database.pragma('journal_mode = WAL');
+    // WAL lets the CLI read while the worker writes. On a fresh file that several processes open at once,
+    // switching the journal can be refused with SQLITE_BUSY without the busy timeout being waited out.
+    const opened = database;
+    await withSqliteBusyRetry(async () => opened.pragma('journal_mode = WAL'));
   } catch (error) {
     database?.close();
     throw new LedgerUnavailable(

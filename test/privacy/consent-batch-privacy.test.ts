@@ -245,7 +245,10 @@ describe('privacy of a consent batch', { timeout: 180_000 }, () => {
     for (const key of erased) {
       // It waited for the batch, whose history a worker may replay until it closes.
       const shred = temporal.client.workflow.getHandle(shredWorkflowId(key, `batch-${accepted.batchId}`));
-      expect((await shred.result()).destroyed).toBe(1);
+      // Anna, handed to her own run, also gets that run's shredding, which may destroy her key first.
+      const destroyed = (await shred.result()).destroyed;
+      if (key === doraKey) expect(destroyed).toBe(1);
+      else expect(destroyed).toBeLessThanOrEqual(1);
       expect((await shred.describe()).closeTime?.getTime()).toBeGreaterThanOrEqual(
         batchClosed.closeTime?.getTime() ?? Number.POSITIVE_INFINITY,
       );
